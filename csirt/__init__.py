@@ -1,0 +1,1 @@
+"""CSIRT: incidentes, observables, contención, cadena de custodia y exportaciones."""

@@ -1,0 +1,1 @@
+"""Inventario de sedes y activos: importar, exportar y descubrir equipos."""

@@ -1,0 +1,5 @@
+"""Subcomandos de `pukara ipv6`."""
+
+import typer
+
+app = typer.Typer(help="Transición IPv4 a IPv6: servicios públicos en doble pila y preparación de equipos.", no_args_is_help=True)

@@ -1,0 +1,68 @@
+"""Subcomandos de `pukara lab`: la WAN emulada con espacios de nombres de red."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lab import manage
+from lab.sites import default_sites, read_site_table
+from pukara.config import Settings
+from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
+
+app = typer.Typer(
+    help="Laboratorio: WAN emulada de sedes con snmpd y sshd reales (requiere root).",
+    no_args_is_help=True,
+)
+
+COLUMNS = {
+    "site.code": "Sede",
+    "netns": "Espacio de red",
+    "ipv4": "IPv4",
+    "ipv6": "IPv6",
+    "delay_ms": "Retardo (ms)",
+    "jitter_ms": "Variación (ms)",
+    "loss_pct": "Pérdida (%)",
+    "down": "Caída",
+    "snmpd": "SNMP",
+    "sshd": "SSH",
+    "echo": "Eco",
+}
+
+
+def _lab(ctx: typer.Context) -> manage.Lab:
+    settings: Settings = ctx.obj
+    return manage.Lab(settings.lab_state_dir)
+
+
+@app.command()
+def arriba(
+    ctx: typer.Context,
+    sedes: Annotated[int, typer.Option("--sedes", "-n", min=1, help="Cuántas sedes emular.")] = 12,
+    tabla: Annotated[
+        Path | None,
+        typer.Option("--tabla", help="CSV: codigo,retardo_ms,variacion_ms,perdida_pct,caida."),
+    ] = None,
+    caidas: Annotated[
+        list[str] | None, typer.Option("--caida", help="Código de una sede a marcar caída.")
+    ] = None,
+    formato: FormatoOpt = Formato.tabla,
+    silencioso: SilenciosoOpt = False,
+) -> None:
+    """Levanta (o repara) el laboratorio; repetirlo no duplica nada."""
+    sites = read_site_table(tabla) if tabla else default_sites(sedes, down=frozenset(caidas or []))
+    message(f"Levantando {len(sites)} sedes emuladas…", quiet=silencioso)
+    render(manage.up(_lab(ctx), sites), formato, COLUMNS)
+
+
+@app.command()
+def abajo(ctx: typer.Context, silencioso: SilenciosoOpt = False) -> None:
+    """Elimina todo lo que creó el laboratorio: espacios de red, procesos, rutas y archivos."""
+    removed = manage.down(_lab(ctx))
+    message(f"Laboratorio eliminado ({removed} sedes).", quiet=silencioso)
+
+
+@app.command()
+def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
+    """Lista las sedes del laboratorio con sus direcciones y servicios."""
+    render(manage.status(_lab(ctx)), formato, COLUMNS)

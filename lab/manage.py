@@ -1,0 +1,331 @@
+"""Bring the lab up, take it down, report its state.
+
+State lives in one folder (``Settings.lab_state_dir``): ``state.json`` (sites and the
+namespaces this lab made), the lab SSH key, the lab credentials (both 0600), known_hosts and
+one folder per site. ``down`` removes every process, namespace, route and file ``up`` made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lab import netns, services
+from lab.services import LabCredentials
+from lab.sites import V4_BLOCK, V6_BLOCK, LabSite
+from pukara.errors import LabError
+
+NFT_TABLE = "pukara_lab"
+WAN_IF = "wan0"
+
+
+@dataclass(frozen=True, slots=True)
+class Lab:
+    state_dir: Path
+    prefix: str = "pk"
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / "state.json"
+
+    @property
+    def key(self) -> Path:
+        return self.state_dir / "id_ed25519"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.state_dir / "credenciales.toml"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.state_dir / "known_hosts"
+
+    def ns(self, site: LabSite) -> str:
+        return f"{self.prefix}-{site.index:04d}"
+
+    def host_if(self, site: LabSite) -> str:
+        return f"{self.prefix}h{site.index}"
+
+    def site_dir(self, site: LabSite) -> Path:
+        return self.state_dir / "sedes" / site.code
+
+
+def require_root() -> None:
+    if os.geteuid() != 0:
+        raise LabError("el laboratorio necesita root (crea espacios de nombres de red): use sudo")
+
+
+def _load_state(lab: Lab) -> dict[str, Any]:
+    try:
+        return dict(json.loads(lab.state_file.read_text()))
+    except FileNotFoundError:
+        return {"prefix": lab.prefix, "namespaces": [], "sites": []}
+    except (OSError, ValueError) as e:
+        raise LabError(f"{lab.state_file}: estado del laboratorio ilegible: {e}") from e
+
+
+def _save_state(lab: Lab, state: dict[str, Any]) -> None:
+    tmp = lab.state_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1))
+    tmp.replace(lab.state_file)
+
+
+def _ensure_credentials(lab: Lab) -> LabCredentials:
+    if lab.credentials_file.exists():
+        import tomllib
+
+        raw = tomllib.loads(lab.credentials_file.read_text())["lab"]
+        return LabCredentials(raw["community"], raw["snmp_user"], raw["auth_key"], raw["priv_key"])
+    creds = LabCredentials(
+        community="lab-" + secrets.token_hex(8),
+        v3_user="pukara",
+        v3_auth=secrets.token_hex(12),
+        v3_priv=secrets.token_hex(12),
+    )
+    lab.credentials_file.touch(mode=0o600)
+    lab.credentials_file.write_text(
+        "# Credenciales del laboratorio de pukara (generadas; solo para el laboratorio)\n"
+        "[lab]\n"
+        f'username = "root"\ncommunity = "{creds.community}"\nsnmp_user = "{creds.v3_user}"\n'
+        f'auth_key = "{creds.v3_auth}"\npriv_key = "{creds.v3_priv}"\n'
+    )
+    return creds
+
+
+def _ensure_key(lab: Lab) -> Path:
+    if not lab.key.exists():
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pukara-lab", "-f", str(lab.key)],
+            check=True, stdin=subprocess.DEVNULL, capture_output=True,
+        )  # fmt: skip
+    authorized = lab.state_dir / "authorized_keys"
+    authorized.write_text(lab.key.with_suffix(".pub").read_text())
+    authorized.chmod(0o600)
+    return authorized
+
+
+def _check_names(lab: Lab, sites: Sequence[LabSite], ours: set[str]) -> None:
+    taken = netns.existing() - ours
+    for site in sites:
+        if lab.ns(site) in taken:
+            raise LabError(
+                f"el espacio de nombres de red {lab.ns(site)} ya existe y no es de este "
+                "laboratorio; elimínelo o use otro prefijo"
+            )
+        if lab.ns(site) not in ours and Path(f"/sys/class/net/{lab.host_if(site)}").exists():
+            raise LabError(f"la interfaz {lab.host_if(site)} ya existe y no es de este laboratorio")
+
+
+def _links(lab: Lab, sites: Sequence[LabSite], ours: set[str]) -> None:
+    host: list[str] = []
+    for s in sites:
+        ns, hif = lab.ns(s), lab.host_if(s)
+        if ns not in ours:
+            host += [f"netns add {ns}", f"link add {hif} type veth peer name {WAN_IF} netns {ns}"]
+        host += [
+            f"addr replace {s.v4_host}/30 dev {hif}",
+            f"-6 addr replace {s.v6_host}/64 dev {hif} nodad",
+            f"link set {hif} up",
+        ]
+    netns.ip_batch(host)
+    for s in sites:
+        netns.ip_batch(
+            [
+                "link set lo up",
+                f"addr replace {s.v4}/30 dev {WAN_IF}",
+                f"-6 addr replace {s.v6}/64 dev {WAN_IF} nodad",
+                f"link set {WAN_IF} up",
+                f"route replace default via {s.v4_host}",
+                f"-6 route replace default via {s.v6_host}",
+            ],
+            netns=lab.ns(s),
+        )
+    # Nothing for the lab's ranges ever leaves through the real default route.
+    netns.ip_batch([f"route replace blackhole {V4_BLOCK}", f"-6 route replace blackhole {V6_BLOCK}"])
+
+
+def nft_rules(site: LabSite) -> str:
+    rules = []
+    if site.down:
+        rules.append(f'iifname "{WAN_IF}" drop')
+    elif site.loss_pct > 0:
+        rules.append(f'iifname "{WAN_IF}" numgen random mod 10000 < {round(site.loss_pct * 100)} drop')
+    body = "\n    ".join(rules)
+    return (
+        f"table inet {NFT_TABLE}\ndelete table inet {NFT_TABLE}\n"
+        f"table inet {NFT_TABLE} {{\n  chain input {{\n"
+        f"    type filter hook input priority 0; policy accept;\n    {body}\n  }}\n}}\n"
+    )
+
+
+def _configure_ns(lab: Lab, site: LabSite) -> None:
+    with netns.inside(lab.ns(site)):
+        netns.write_sysctl("net.ipv4.icmp_echo_ignore_all", "1")
+        netns.write_sysctl("net.ipv6.icmp.echo_ignore_all", "1")
+        netns.write_sysctl("net.ipv4.icmp_ratelimit", "0")
+        netns.write_sysctl("net.ipv6.icmp.ratelimit", "0")
+        done = subprocess.run(
+            ["nft", "-f", "-"], input=nft_rules(site), capture_output=True, text=True, check=False
+        )
+    if done.returncode != 0:
+        raise LabError(f"nft falló en {lab.ns(site)}: {done.stderr.strip()[:300]}")
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    for _ in range(100):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.01)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _responder_pid(lab: Lab) -> int | None:
+    pidfile = lab.state_dir / "responder.pid"
+    try:
+        pid = int(pidfile.read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if b"lab.responder" in cmdline else None
+
+
+def _start_responder(lab: Lab, sites: Sequence[LabSite]) -> int:
+    old = _responder_pid(lab)
+    if old:
+        _kill(old)
+    plan = lab.state_dir / "responder.json"
+    plan.write_text(
+        json.dumps(
+            [{"netns": lab.ns(s), "delay_ms": s.delay_ms, "jitter_ms": s.jitter_ms} for s in sites]
+        )
+    )
+    pidfile = lab.state_dir / "responder.pid"
+    pidfile.unlink(missing_ok=True)
+    log = (lab.state_dir / "responder.log").open("ab")
+    with log:
+        subprocess.run(
+            ["setsid", "-f", sys.executable, "-m", "lab.responder", str(plan), str(pidfile)],
+            check=True, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+        )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        pid = _responder_pid(lab)
+        if pid:
+            return pid
+        time.sleep(0.02)
+    raise LabError(f"el respondedor de eco no arrancó; vea {lab.state_dir / 'responder.log'}")
+
+
+def up(lab: Lab, sites: Sequence[LabSite]) -> list[dict[str, Any]]:
+    """Build (or repair) the lab; idempotent. Returns :func:`status`."""
+    require_root()
+    services.require_binaries()
+    lab.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lab.state_dir.chmod(0o700)
+    state = _load_state(lab)
+    ours = set(state["namespaces"]) & netns.existing()
+    _check_names(lab, sites, ours)
+    wanted = {lab.ns(s) for s in sites}
+    stale = [ns for ns in state["namespaces"] if ns not in wanted]
+    _remove_namespaces(stale)
+    creds = _ensure_credentials(lab)
+    authorized = _ensure_key(lab)
+    state.update(prefix=lab.prefix, namespaces=sorted(ours & wanted), sites=[asdict(s) for s in sites])
+    # record namespaces before making them, so a failure half-way can still be torn down
+    state["namespaces"] = sorted(set(state["namespaces"]) | wanted)
+    _save_state(lab, state)
+    _links(lab, sites, ours)
+    known: list[str] = []
+    for site in sites:
+        _configure_ns(lab, site)
+        folder = lab.site_dir(site)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = services.host_key(folder)
+        known += [f"{site.v4} {key}", f"{site.v6} {key}"]
+        services.start_snmpd(site, lab.ns(site), folder, creds)
+        services.start_sshd(site, lab.ns(site), folder, authorized)
+    lab.known_hosts.write_text("\n".join(known) + "\n")
+    _start_responder(lab, sites)
+    return status(lab)
+
+
+def _remove_namespaces(names: Sequence[str]) -> None:
+    present = netns.existing()
+    for ns in names:
+        if ns not in present:
+            continue
+        for pid in netns.pids_in(ns):
+            _kill(pid)
+    netns.ip_batch([f"netns del {ns}" for ns in names if ns in present])
+
+
+def down(lab: Lab) -> int:
+    """Remove everything the lab made. Returns how many sites were removed."""
+    require_root()
+    if not lab.state_file.exists():
+        if lab.state_dir.exists():
+            shutil.rmtree(lab.state_dir)
+        return 0
+    state = _load_state(lab)
+    pid = _responder_pid(lab)
+    if pid:
+        _kill(pid)
+    _remove_namespaces(state["namespaces"])
+    if not any(_is_lab_ns(ns) for ns in netns.existing()):
+        subprocess.run(["ip", "route", "del", "blackhole", str(V4_BLOCK)], capture_output=True, check=False)
+        subprocess.run(["ip", "-6", "route", "del", "blackhole", str(V6_BLOCK)], capture_output=True, check=False)
+    shutil.rmtree(lab.state_dir)
+    return len(state["namespaces"])
+
+
+def _is_lab_ns(name: str) -> bool:
+    head, _, tail = name.rpartition("-")
+    return head.isalpha() and len(tail) == 4 and tail.isdigit() and head.startswith("pk")
+
+
+def status(lab: Lab) -> list[dict[str, Any]]:
+    """One record per site: addresses, emulated link and whether each service runs."""
+    state = _load_state(lab)
+    present = netns.existing()
+    responder = _responder_pid(lab) is not None
+    out = []
+    for raw in state["sites"]:
+        site = LabSite(**raw)
+        folder = lab.site_dir(site)
+        out.append(
+            {
+                "site.code": site.code,
+                "netns": lab.ns(site),
+                "ipv4": str(site.v4),
+                "ipv6": str(site.v6),
+                "delay_ms": site.delay_ms,
+                "jitter_ms": site.jitter_ms,
+                "loss_pct": site.loss_pct,
+                "down": site.down,
+                "netns_up": lab.ns(site) in present,
+                "snmpd": services.alive(folder / "snmpd.pid", services.SNMPD) is not None,
+                "sshd": services.alive(folder / "sshd.pid", services.SSHD) is not None,
+                "echo": responder,
+            }
+        )
+    return out

@@ -1,0 +1,157 @@
+"""User-space ICMP/ICMPv6 echo responder that emulates WAN delay, for kernels without netem.
+
+One process serves every site: it enters each site's namespace just long enough to open a raw
+ICMP and a raw ICMPv6 socket there (sockets stay bound to the namespace they were made in),
+and the kernel's own echo replies are off in those namespaces. A request is answered at its
+kernel receive time (SO_TIMESTAMPNS) plus the site's delay and a uniform jitter, so time spent
+queued in this process does not add to the emulated delay.
+
+Run as ``python -m lab.responder PLAN.json PIDFILE``; SIGTERM stops it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+import random
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab import netns
+
+SO_TIMESTAMPNS = 35  # asm-generic; SCM_TIMESTAMPNS has the same value
+ICMP6_FILTER = 1
+ECHO_REQUEST, ECHO_REPLY = 8, 0
+ECHO6_REQUEST, ECHO6_REPLY = 128, 129
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    netns: str
+    delay_s: float
+    jitter_s: float
+
+
+def checksum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    total = (total >> 16) + (total & 0xFFFF)
+    total += total >> 16
+    return ~total & 0xFFFF
+
+
+def echo_reply_v4(packet: bytes) -> bytes | None:
+    """The ICMP echo reply for an IPv4 packet holding an echo request, else None."""
+    if len(packet) < 28:
+        return None
+    ihl = (packet[0] & 0x0F) * 4
+    icmp = packet[ihl:]
+    if len(icmp) < 8 or icmp[0] != ECHO_REQUEST or icmp[1] != 0:
+        return None
+    body = bytes([ECHO_REPLY, 0, 0, 0]) + icmp[4:]
+    return body[:2] + struct.pack("!H", checksum(body)) + body[4:]
+
+
+def echo_reply_v6(message: bytes) -> bytes | None:
+    """The ICMPv6 echo reply for an echo request; the kernel fills in the checksum."""
+    if len(message) < 8 or message[0] != ECHO6_REQUEST or message[1] != 0:
+        return None
+    return bytes([ECHO6_REPLY, 0, 0, 0]) + message[4:]
+
+
+def _icmp6_filter_echo_only() -> bytes:
+    words = [0xFFFFFFFF] * 8  # a set bit blocks that type
+    words[ECHO6_REQUEST >> 5] &= ~(1 << (ECHO6_REQUEST & 31))
+    return struct.pack("8I", *words)
+
+
+def open_sockets(plan: Plan) -> list[socket.socket]:
+    with netns.inside(plan.netns):
+        s4 = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+        s6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+    s6.setsockopt(socket.IPPROTO_ICMPV6, ICMP6_FILTER, _icmp6_filter_echo_only())
+    for s in (s4, s6):
+        s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        s.setblocking(False)
+    return [s4, s6]
+
+
+def _arrival(ancdata: list[tuple[int, int, bytes]]) -> float:
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            sec, nsec = struct.unpack("qq", data[:16])
+            return sec + nsec / 1e9
+    return time.time()
+
+
+def serve(plans: list[Plan], ready: Path | None = None) -> None:
+    sel = selectors.DefaultSelector()
+    for plan in plans:
+        for s in open_sockets(plan):
+            sel.register(s, selectors.EVENT_READ, plan)
+    if ready:
+        ready.write_text(str(os.getpid()))
+    queue: list[tuple[float, int, socket.socket, bytes, tuple[object, ...]]] = []
+    counter = 0
+    running = True
+
+    def stop(*_: object) -> None:
+        nonlocal running
+        running = False
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    rng = random.Random()  # noqa: S311 - jitter emulation, not security
+    while running:
+        now = time.time()
+        while queue and queue[0][0] <= now:
+            _, _, sock, data, addr = heapq.heappop(queue)
+            try:
+                sock.sendto(data, addr)
+            except OSError:
+                pass  # the site went down or the namespace is being removed
+        wait = None if not queue else max(0.0, queue[0][0] - time.time())
+        if wait is not None and wait < 0.002:
+            time.sleep(wait)  # nanosleep precision for the last stretch
+            continue
+        for key, _ in sel.select(None if wait is None else wait - 0.001):
+            sock = key.fileobj
+            plan = key.data
+            assert isinstance(sock, socket.socket)
+            while True:
+                try:
+                    data, anc, _, addr = sock.recvmsg(65535, 64)
+                except (BlockingIOError, InterruptedError):
+                    break
+                reply = (echo_reply_v4 if sock.family == socket.AF_INET else echo_reply_v6)(data)
+                if reply is None:
+                    continue
+                jitter = rng.uniform(-plan.jitter_s, plan.jitter_s) if plan.jitter_s else 0.0
+                due = _arrival(anc) + max(0.0, plan.delay_s + jitter)
+                counter += 1
+                target = (addr[0], 0) if sock.family == socket.AF_INET else addr
+                heapq.heappush(queue, (due, counter, sock, reply, target))
+
+
+def main(argv: list[str]) -> int:
+    plan_file, pidfile = Path(argv[0]), Path(argv[1])
+    raw = json.loads(plan_file.read_text())
+    plans = [Plan(p["netns"], p["delay_ms"] / 1000, p["jitter_ms"] / 1000) for p in raw]
+    try:
+        serve(plans, ready=pidfile)
+    finally:
+        pidfile.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

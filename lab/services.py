@@ -1,0 +1,154 @@
+"""Real net-snmp ``snmpd`` and OpenSSH ``sshd`` for one lab site.
+
+Both daemonise themselves inside the site's namespace and write a pid file in the site's
+folder under the lab state directory, which is where their configuration, keys and logs live.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab import netns
+from lab.sites import LabSite
+from pukara.errors import LabError
+
+SNMPD = "/usr/sbin/snmpd"
+SSHD = "/usr/sbin/sshd"
+
+
+@dataclass(frozen=True, slots=True)
+class LabCredentials:
+    """The lab's own secrets: generated per lab, kept 0600 in its state directory."""
+
+    community: str
+    v3_user: str
+    v3_auth: str
+    v3_priv: str
+
+
+def require_binaries() -> None:
+    missing = [b for b in (SNMPD, SSHD, "/usr/bin/ssh-keygen", "/usr/sbin/nft") if not Path(b).exists()]
+    if missing:
+        raise LabError(
+            "faltan programas del laboratorio: " + ", ".join(missing) +
+            " (apt-get install snmpd openssh-server nftables)"
+        )  # fmt: skip
+
+
+def alive(pidfile: Path, binary: str) -> int | None:
+    """The pid in ``pidfile`` when that process is running ``binary``, else None."""
+    try:
+        pid = int(pidfile.read_text().split()[0])
+        exe = os.readlink(f"/proc/{pid}/exe")
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if Path(exe).name == Path(binary).name else None
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(text)
+
+
+def snmpd_conf(site: LabSite, creds: LabCredentials) -> str:
+    return "\n".join(
+        [
+            f"agentAddress udp:{site.v4}:161,udp6:[{site.v6}]:161",
+            f"rocommunity {creds.community} default",
+            f"rocommunity6 {creds.community} default",
+            f'createUser {creds.v3_user} SHA "{creds.v3_auth}" AES "{creds.v3_priv}"',
+            f"rouser {creds.v3_user} priv",
+            f"sysName {site.code}",
+            f"sysLocation Laboratorio pukara, sede {site.code}",
+            "sysContact noc@laboratorio.pukara.invalid",
+            "sysServices 72",
+            "",
+        ]
+    )
+
+
+def sshd_conf(site: LabSite, folder: Path, authorized_keys: Path) -> str:
+    return "\n".join(
+        [
+            f"ListenAddress {site.v4}:22",
+            f"ListenAddress [{site.v6}]:22",
+            f"HostKey {folder / 'ssh_host_ed25519_key'}",
+            f"PidFile {folder / 'sshd.pid'}",
+            f"AuthorizedKeysFile {authorized_keys}",
+            "PermitRootLogin prohibit-password",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "UsePAM no",
+            "PrintMotd no",
+            "MaxStartups 100:30:200",
+            "Subsystem sftp internal-sftp",
+            "",
+        ]
+    )
+
+
+def _wait_pid(pidfile: Path, binary: str, what: str, log: Path) -> int:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pid = alive(pidfile, binary)
+        if pid:
+            return pid
+        time.sleep(0.02)
+    tail = log.read_text(errors="replace")[-300:] if log.exists() else ""
+    raise LabError(f"{what} no arrancó; registro: {tail.strip()}")
+
+
+def start_snmpd(site: LabSite, ns: str, folder: Path, creds: LabCredentials) -> int:
+    pidfile = folder / "snmpd.pid"
+    pid = alive(pidfile, SNMPD)
+    if pid:
+        return pid
+    conf = folder / "snmpd.conf"
+    _write_private(conf, snmpd_conf(site, creds))
+    persist = folder / "snmp-persist"
+    shutil.rmtree(persist, ignore_errors=True)  # createUser keys are rebuilt from the conf
+    persist.mkdir(mode=0o700)
+    env = {"PATH": os.environ.get("PATH", ""), "SNMP_PERSISTENT_DIR": str(persist), "MIBS": ""}
+    log = folder / "snmpd.log"
+    with netns.inside(ns):
+        subprocess.run(
+            [SNMPD, "-C", "-c", str(conf), "-p", str(pidfile), "-Lf", str(log), "-r"],
+            env=env, check=False, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    return _wait_pid(pidfile, SNMPD, f"snmpd de {site.code}", log)
+
+
+def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> int:
+    pidfile = folder / "sshd.pid"
+    pid = alive(pidfile, SSHD)
+    if pid:
+        return pid
+    conf = folder / "sshd_config"
+    conf.write_text(sshd_conf(site, folder, authorized_keys))
+    log = folder / "sshd.log"
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory
+    with netns.inside(ns):
+        subprocess.run(
+            [SSHD, "-f", str(conf), "-E", str(log)],
+            check=False, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    return _wait_pid(pidfile, SSHD, f"sshd de {site.code}", log)
+
+
+def host_key(folder: Path) -> str:
+    """The site's ed25519 host public key (generated once per site)."""
+    key = folder / "ssh_host_ed25519_key"
+    if not key.exists():
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", folder.name, "-f", str(key)],
+            check=True, stdin=subprocess.DEVNULL, capture_output=True,
+        )  # fmt: skip
+    return " ".join(key.with_suffix(".pub").read_text().split()[:2])

@@ -1,0 +1,125 @@
+"""The lab's site table and addressing plan.
+
+Site ``i`` (1-based) gets the IPv4 link 198.18.0.0 + 4*i /30 (headquarters .1, site .2) and
+the IPv6 link ``fd70:756b:6172:<i>::/64`` (headquarters ::1, site ::2) from the lab's ULA /48.
+Everything stays inside 198.18.0.0/15 and that /48.
+"""
+
+from __future__ import annotations
+
+import csv
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pukara.errors import LabError
+
+V4_BLOCK = ipaddress.IPv4Network("198.18.0.0/15")
+V4_LINKS = ipaddress.IPv4Network("198.18.0.0/16")
+V6_BLOCK = ipaddress.IPv6Network("fd70:756b:6172::/48")
+MAX_SITES = 4000
+_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
+
+
+@dataclass(frozen=True, slots=True)
+class LabSite:
+    index: int
+    code: str
+    delay_ms: float = 0.0
+    jitter_ms: float = 0.0
+    loss_pct: float = 0.0
+    down: bool = False
+
+    @property
+    def v4_host(self) -> ipaddress.IPv4Address:
+        return V4_LINKS.network_address + 4 * self.index + 1
+
+    @property
+    def v4(self) -> ipaddress.IPv4Address:
+        return V4_LINKS.network_address + 4 * self.index + 2
+
+    @property
+    def v6_net(self) -> ipaddress.IPv6Network:
+        return ipaddress.IPv6Network((int(V6_BLOCK.network_address) + (self.index << 64), 64))
+
+    @property
+    def v6_host(self) -> ipaddress.IPv6Address:
+        return self.v6_net.network_address + 1
+
+    @property
+    def v6(self) -> ipaddress.IPv6Address:
+        return self.v6_net.network_address + 2
+
+
+def default_sites(count: int, *, down: frozenset[str] = frozenset()) -> list[LabSite]:
+    """``count`` sites with delays spread from 20 to 300 ms, 5% jitter and 2% loss on a few."""
+    if not 1 <= count <= MAX_SITES:
+        raise LabError(f"el laboratorio admite de 1 a {MAX_SITES} sedes, se pidieron {count}")
+    sites = []
+    for i in range(1, count + 1):
+        delay = 20.0 + (280.0 * (i - 1) / max(count - 1, 1))
+        code = f"s{i:03d}"
+        sites.append(
+            LabSite(
+                index=i,
+                code=code,
+                delay_ms=round(delay, 1),
+                jitter_ms=round(delay * 0.05, 1),
+                loss_pct=2.0 if i % 10 == 7 else 0.0,
+                down=code in down,
+            )
+        )
+    unknown = down - {s.code for s in sites}
+    if unknown:
+        raise LabError(f"sedes caídas desconocidas: {', '.join(sorted(unknown))}")
+    return sites
+
+
+def _number(path: Path, line: int, name: str, text: str, top: float) -> float:
+    try:
+        value = float(text or 0)
+    except ValueError:
+        raise LabError(f"{path}, línea {line}: «{name}» no es un número: {text!r}") from None
+    if not 0 <= value <= top:
+        raise LabError(f"{path}, línea {line}: «{name}» debe estar entre 0 y {top}")
+    return value
+
+
+def read_site_table(path: Path) -> list[LabSite]:
+    """Read a CSV site table: ``codigo,retardo_ms,variacion_ms,perdida_pct,caida``."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as e:
+        raise LabError(f"{path}: no se puede leer: {e.strerror}") from e
+    reader = csv.DictReader(text.splitlines())
+    needed = {"codigo", "retardo_ms", "variacion_ms", "perdida_pct", "caida"}
+    if not reader.fieldnames or not needed <= set(reader.fieldnames):
+        raise LabError(f"{path}, línea 1: se esperan las columnas {', '.join(sorted(needed))}")
+    sites: list[LabSite] = []
+    seen: set[str] = set()
+    for line, row in enumerate(reader, start=2):
+        code = (row["codigo"] or "").strip()
+        if not _CODE.match(code):
+            raise LabError(f"{path}, línea {line}: código de sede inválido {code!r}")
+        if code in seen:
+            raise LabError(f"{path}, línea {line}: código de sede repetido {code!r}")
+        seen.add(code)
+        down = (row["caida"] or "").strip().lower()
+        if down not in {"", "si", "sí", "no"}:
+            raise LabError(f"{path}, línea {line}: «caida» debe ser sí o no")
+        sites.append(
+            LabSite(
+                index=len(sites) + 1,
+                code=code,
+                delay_ms=_number(path, line, "retardo_ms", row["retardo_ms"], 5000),
+                jitter_ms=_number(path, line, "variacion_ms", row["variacion_ms"], 1000),
+                loss_pct=_number(path, line, "perdida_pct", row["perdida_pct"], 100),
+                down=down in {"si", "sí"},
+            )
+        )
+    if not sites:
+        raise LabError(f"{path}: la tabla de sedes está vacía")
+    if len(sites) > MAX_SITES:
+        raise LabError(f"{path}: el laboratorio admite hasta {MAX_SITES} sedes")
+    return sites

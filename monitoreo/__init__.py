@@ -1,0 +1,1 @@
+"""Monitoreo WAN/VPN de las misiones: sondeos, estados, alertas y SLA."""

@@ -1,0 +1,1 @@
+"""Ansible playbooks shipped with pukara, one folder per area."""

@@ -1,0 +1,242 @@
+"""The one wrapper around ansible-runner.
+
+- Playbooks come from the installed ``playbooks`` package, inventories are passed as data.
+- Secrets never touch the private_data_dir: SSH keys go through a per-run ``ssh-agent`` (only
+  its socket path is in the environment), ``env/`` files are suppressed, and an inventory that
+  carries a password-like variable is refused. Other secrets may be given as ``secret_env``;
+  ansible-runner records the child environment in ``artifacts/<id>/command``, so pukara
+  redacts that file as soon as the first event arrives and again when the run ends.
+- Every runner event is stored as an ECS event (``ansible.evento``) with the job id, and the
+  artifacts are kept under the data directory, rotated to ``ansible_artifacts_keep``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+from pukara.config import Settings
+from pukara.errors import AnsibleError, SecretsError
+from pukara.events import make_event
+from pukara.secrets import Secret
+from pukara.store import Store
+
+DATASET = "ansible.evento"
+_SECRET_VAR = re.compile(r"pass|secret|token|community|priv|auth_key|vault", re.IGNORECASE)
+_SECRET_ENV = re.compile(r"^PUKARA_CRED_|PASS|SECRET|TOKEN|COMMUNITY|VAULT", re.IGNORECASE)
+_PLAYBOOK = re.compile(r"^[a-z0-9_-]+/[a-z0-9_-]+\.ya?ml$")
+_EVENT_BATCH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybookRun:
+    ident: str
+    playbook: str
+    status: str  # successful, failed, timeout, canceled
+    rc: int
+    stats: Mapping[str, Any] = field(default_factory=dict)
+    artifact_dir: Path | None = None
+    events: int = 0
+
+    @property
+    def failed_hosts(self) -> list[str]:
+        bad: set[str] = set()
+        for key in ("failures", "dark"):
+            bad.update(self.stats.get(key, {}) or {})
+        return sorted(bad)
+
+
+def playbook_file(playbook: str) -> Path:
+    """Absolute path of a shipped playbook, named ``area/name.yml``."""
+    if not _PLAYBOOK.match(playbook):
+        raise AnsibleError(f"nombre de playbook inválido: {playbook!r} (se espera area/nombre.yml)")
+    path = Path(str(resources.files("playbooks"))) / playbook
+    if not path.is_file():
+        raise AnsibleError(f"no existe el playbook {playbook} en el paquete")
+    return path
+
+
+def _check_inventory(inventory: Mapping[str, Any], where: str = "") -> None:
+    """Refuse any inventory variable that looks like a secret, at any depth."""
+    for key, value in inventory.items():
+        path = f"{where}.{key}" if where else str(key)
+        if isinstance(value, Mapping):
+            _check_inventory(value, path)
+        elif _SECRET_VAR.search(str(key)) and key not in {"ansible_ssh_private_key_file"}:
+            raise SecretsError(
+                f"el inventario lleva una variable con aspecto de secreto ({path}); "
+                "los secretos van por ssh-agent o por el entorno, nunca en el inventario"
+            )
+
+
+class _Agent:
+    """A private ssh-agent holding the run's keys; gone when the run ends."""
+
+    def __init__(self, keys: Sequence[Path], workdir: Path) -> None:
+        self.sock = workdir / "agent.sock"
+        self._proc = subprocess.Popen(
+            ["ssh-agent", "-D", "-a", str(self.sock)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 5
+        while not self.sock.exists():
+            if time.monotonic() > deadline or self._proc.poll() is not None:
+                self.close()
+                raise AnsibleError("no se pudo iniciar ssh-agent")
+            time.sleep(0.01)
+        env = {**os.environ, "SSH_AUTH_SOCK": str(self.sock)}
+        for key in keys:
+            done = subprocess.run(
+                ["ssh-add", "-q", str(key)], env=env, capture_output=True, check=False,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+            if done.returncode != 0:
+                self.close()
+                raise AnsibleError(f"ssh-add no aceptó la llave {key}")
+
+    def close(self) -> None:
+        self._proc.terminate()
+        self._proc.wait(timeout=5)
+
+
+def _redact_command_file(artifact_dir: Path, secret_names: set[str]) -> None:
+    path = artifact_dir / "command"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    env = data.get("env") or {}
+    for name in list(env):
+        if name in secret_names or _SECRET_ENV.search(name):
+            env[name] = "********"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+
+
+def _ecs(ident: str, playbook: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    data = raw.get("event_data") or {}
+    name = str(raw.get("event", ""))
+    outcome = None
+    if name.endswith(("_ok", "_skipped")):
+        outcome = "success"
+    elif name.endswith(("_failed", "_unreachable")):
+        outcome = "failure"
+    return make_event(
+        DATASET,
+        outcome=outcome,
+        fields={
+            "event.action": name,
+            "event.sequence": raw.get("counter"),
+            "host.name": data.get("host"),
+            "ansible.job_id": ident,
+            "ansible.playbook": playbook,
+            "ansible.play": data.get("play"),
+            "ansible.task": data.get("task"),
+            "ansible.changed": (data.get("res") or {}).get("changed")
+            if isinstance(data.get("res"), dict)
+            else None,
+        },
+    )
+
+
+def run_playbook(
+    playbook: str,
+    inventory: Mapping[str, Any],
+    *,
+    settings: Settings,
+    store: Store | None = None,
+    extravars: Mapping[str, Any] | None = None,
+    limit: str | None = None,
+    ssh_keys: Sequence[Path] = (),
+    secret_env: Mapping[str, Secret] | None = None,
+    forks: int | None = None,
+    timeout_s: int | None = None,
+) -> PlaybookRun:
+    """Run a shipped playbook over an inventory given as data (Ansible's JSON inventory).
+
+    Returns the run's status, rc and per-host stats; a playbook that ran and failed is a
+    result, not an exception. ``AnsibleError`` means it could not be started.
+    """
+    path = playbook_file(playbook)
+    _check_inventory(inventory)
+    if extravars:
+        _check_inventory(extravars)
+    ident = uuid.uuid4().hex
+    base = settings.data_dir / "ansible"
+    artifacts = base / "artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True, mode=0o700)
+    secrets = dict(secret_env or {})
+    workdir = Path(tempfile.mkdtemp(prefix="run-", dir=base))
+    agent = _Agent(ssh_keys, workdir) if ssh_keys else None
+    envvars = {k: v.reveal() for k, v in secrets.items()}
+    envvars["ANSIBLE_HOST_KEY_CHECKING"] = "True"
+    if agent:
+        envvars["SSH_AUTH_SOCK"] = str(agent.sock)
+    batch: list[dict[str, Any]] = []
+    count = 0
+    first = threading.Event()
+
+    def on_event(raw: Mapping[str, Any]) -> bool:
+        nonlocal count
+        if not first.is_set():
+            first.set()
+            _redact_command_file(artifacts / ident, set(secrets))
+        batch.append(_ecs(ident, playbook, raw))
+        count += 1
+        if store is not None and len(batch) >= _EVENT_BATCH:
+            store.write_events(batch)
+            batch.clear()
+        return True  # keep ansible-runner's own job_events files as evidence
+
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=str(workdir / "private"),
+            artifact_dir=str(artifacts),
+            ident=ident,
+            project_dir=str(path.parent),
+            playbook=path.name,
+            inventory=dict(inventory),
+            extravars=dict(extravars or {}),
+            limit=limit,
+            envvars=envvars,
+            forks=forks or settings.concurrency,
+            timeout=timeout_s,
+            event_handler=on_event,
+            rotate_artifacts=settings.ansible_artifacts_keep,
+            suppress_env_files=True,
+            quiet=True,
+        )
+    except Exception as e:
+        raise AnsibleError(f"ansible-runner no pudo ejecutar {playbook}: {e}") from e
+    finally:
+        if agent:
+            agent.close()
+        _redact_command_file(artifacts / ident, set(secrets))
+        if store is not None and batch:
+            store.write_events(batch)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return PlaybookRun(
+        ident=ident,
+        playbook=playbook,
+        status=str(runner.status),
+        rc=int(runner.rc if runner.rc is not None else -1),
+        stats=dict(runner.stats or {}),
+        artifact_dir=artifacts / ident,
+        events=count,
+    )

@@ -1,0 +1,146 @@
+"""Settings resolved once: flag > ``PUKARA_*`` environment > ``pukara.toml`` > default.
+
+The file is searched at ``$PUKARA_CONFIG``, ``~/.config/pukara/pukara.toml`` and
+``/etc/pukara/pukara.toml``; the first one found is read. Keys are English and flat::
+
+    db = "/srv/pukara/pukara.db"
+    data_dir = "/srv/pukara"
+    concurrency = 32
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from pukara.errors import ConfigError
+
+ENV_PREFIX = "PUKARA_"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "pukara"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting pukara reads, after precedence has been applied."""
+
+    data_dir: Path
+    db: Path
+    concurrency: int = 32
+    timeout_s: float = 5.0
+    es_url: str | None = None
+    ansible_artifacts_keep: int = 50
+    lab_dir: Path | None = None
+    source: Path | None = None  # the pukara.toml that was read, if any
+
+    @property
+    def lab_state_dir(self) -> Path:
+        return self.lab_dir or self.data_dir / "lab"
+
+
+# key -> (type, validator description in Spanish)
+_TYPES: dict[str, type] = {
+    "data_dir": Path,
+    "db": Path,
+    "concurrency": int,
+    "timeout_s": float,
+    "es_url": str,
+    "ansible_artifacts_keep": int,
+    "lab_dir": Path,
+}
+_TYPE_NAMES = {Path: "ruta (texto)", int: "número entero", float: "número", str: "texto"}
+
+
+def config_candidates() -> list[Path]:
+    """Where ``pukara.toml`` is looked for, in order."""
+    found: list[Path] = []
+    explicit = os.environ.get("PUKARA_CONFIG")
+    if explicit:
+        found.append(Path(explicit))
+    found.append(Path.home() / ".config" / "pukara" / "pukara.toml")
+    found.append(Path("/etc/pukara/pukara.toml"))
+    return found
+
+
+def _coerce(key: str, value: Any, origin: str) -> Any:
+    kind = _TYPES[key]
+    try:
+        if kind is int:
+            if isinstance(value, bool) or not isinstance(value, int | str):
+                raise TypeError
+            out: Any = int(value)
+            if out < 0:
+                raise ValueError
+            return out
+        if kind is float:
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise TypeError
+            return float(value)
+        if not isinstance(value, str) or not value:
+            raise TypeError
+        return Path(value).expanduser() if kind is Path else value
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{origin}: la clave «{key}» debe ser {_TYPE_NAMES[kind]}, se recibió {value!r}"
+        ) from None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            raw = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: TOML mal formado: {e}") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: no se puede leer: {e.strerror}") from None
+    section = raw.get("pukara", raw)
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: la sección [pukara] debe ser una tabla")
+    out: dict[str, Any] = {}
+    for key, value in section.items():
+        if key not in _TYPES:
+            known = ", ".join(sorted(_TYPES))
+            raise ConfigError(f"{path}: clave desconocida «{key}» (válidas: {known})")
+        out[key] = _coerce(key, value, str(path))
+    return out
+
+
+def _read_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in _TYPES:
+        name = ENV_PREFIX + key.upper()
+        if name in environ and environ[name] != "":
+            out[key] = _coerce(key, environ[name], f"variable {name}")
+    return out
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Resolve settings from flags, environment, the first ``pukara.toml`` found and defaults.
+
+    Flags whose value is ``None`` are treated as not given.
+    """
+    env = os.environ if environ is None else environ
+    source = next((p for p in config_candidates() if p.is_file()), None)
+    explicit = env.get("PUKARA_CONFIG")
+    if explicit and source != Path(explicit):
+        raise ConfigError(f"PUKARA_CONFIG apunta a {explicit}, que no existe o no es un archivo")
+    values: dict[str, Any] = _read_file(source) if source else {}
+    values.update(_read_env(env))
+    for key, value in (flags or {}).items():
+        if value is not None:
+            values[key] = _coerce(key, str(value) if isinstance(value, Path) else value, f"--{key}")
+    data_dir = values.pop("data_dir", None) or _default_data_dir()
+    db = values.pop("db", None) or data_dir / "pukara.db"
+    known = {f.name for f in fields(Settings)}
+    return Settings(
+        data_dir=data_dir, db=db, source=source, **{k: v for k, v in values.items() if k in known}
+    )

@@ -1,0 +1,135 @@
+"""Everything pukara shows: tables, JSON and CSV on stdout, messages and progress on stderr.
+
+This is the only core module that imports rich. Commands declare ``--formato`` and
+``--silencioso`` through the aliases below and call :func:`render`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from enum import StrEnum
+from typing import Annotated, Any, TextIO
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pukara.events import get_field
+from pukara.results import Result, Status
+
+
+class Formato(StrEnum):
+    tabla = "tabla"
+    json = "json"
+    csv = "csv"
+
+
+FormatoOpt = Annotated[
+    Formato, typer.Option("--formato", "-f", help="Formato de salida: tabla, json o csv.")
+]
+SilenciosoOpt = Annotated[
+    bool, typer.Option("--silencioso", "-q", help="Sin barra de progreso ni mensajes.")
+]
+
+STATUS_ES = {Status.OK: "ok", Status.FAILED: "falló", Status.SKIPPED: "omitido"}
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "sí" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def render(
+    records: Iterable[Mapping[str, Any]],
+    fmt: Formato,
+    columns: Mapping[str, str],
+    *,
+    title: str | None = None,
+    out: TextIO | None = None,
+) -> None:
+    """Write records to stdout.
+
+    Args:
+        records: dicts with English (dotted ECS where they exist) keys.
+        fmt: tabla (rich, Spanish headers), json (array, keys as given) or csv (RFC 4180,
+            header row of the English keys).
+        columns: key -> Spanish header, in display order; json keeps every key.
+    """
+    stream = out or sys.stdout
+    rows = list(records)
+    if fmt is Formato.json:
+        json.dump(rows, stream, ensure_ascii=False, indent=2, default=str)
+        stream.write("\n")
+    elif fmt is Formato.csv:
+        writer = csv.writer(stream, lineterminator="\r\n")
+        writer.writerow(list(columns))
+        for row in rows:
+            writer.writerow([_cell(get_field(row, key)) for key in columns])
+    else:
+        table = Table(title=title, header_style="bold")
+        for header in columns.values():
+            table.add_column(header)
+        for row in rows:
+            table.add_row(*(_cell(get_field(row, key)) for key in columns))
+        Console(file=stream, highlight=False).print(table)
+
+
+def results_records(results: Sequence[Result]) -> list[dict[str, Any]]:
+    """Flatten results for :func:`render` (status in English keys, Spanish in tables)."""
+    return [
+        {"target": r.target, "status": r.status.value, "error": r.error, **dict(r.data)}
+        for r in results
+    ]
+
+
+class RichReporter:
+    """A transient rich progress bar on stderr; off when stderr is not a terminal."""
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        console = stderr_console()
+        self._enabled = not quiet and console.is_terminal
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("[red]{task.fields[failed]} fallidos"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not self._enabled,
+        )
+        self._task: Any = None
+
+    def start(self, total: int, description: str) -> None:
+        self._progress.start()
+        self._task = self._progress.add_task(description, total=total, failed=0)
+
+    def advance(self, result: Result) -> None:
+        if self._task is None:
+            return
+        failed = self._progress.tasks[0].fields["failed"] + (1 if result.failed else 0)
+        self._progress.update(self._task, advance=1, failed=failed)
+
+    def finish(self) -> None:
+        self._progress.stop()
+
+
+def message(text: str, *, quiet: bool = False, style: str | None = None) -> None:
+    """A line for the user on stderr."""
+    if not quiet:
+        stderr_console().print(text, style=style, markup=False)

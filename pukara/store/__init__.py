@@ -1,0 +1,54 @@
+"""The Store protocol and how to open one.
+
+SQLite is the embedded default; Elasticsearch (``PUKARA_ES_URL``) is the scale-out backend.
+The protocol stays small: events in and out by time window and field equality, entities
+upserted by natural key, and the hash-chained change log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from pukara.config import Settings
+from pukara.store.changelog import ChainReport, Change
+from pukara.store.sqlite import SQLiteStore, UpsertSummary
+
+__all__ = ["ChainReport", "Change", "SQLiteStore", "Store", "UpsertSummary", "open_store"]
+
+
+class Store(Protocol):
+    def write_events(self, events: Iterable[Mapping[str, Any]]) -> int: ...
+
+    def search_events(
+        self,
+        *,
+        dataset: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        where: Mapping[str, Any] | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> Iterator[dict[str, Any]]: ...
+
+    def upsert(
+        self, collection: str, rows: Iterable[Mapping[str, Any]], *, key: Sequence[str]
+    ) -> UpsertSummary: ...
+
+    def get(self, collection: str, key: Sequence[Any]) -> dict[str, Any] | None: ...
+
+    def list(self, collection: str) -> Iterator[dict[str, Any]]: ...
+
+    def delete(self, collection: str, key: Sequence[Any]) -> bool: ...
+
+    def changes(self, *, limit: int | None = None) -> Iterator[Change]: ...
+
+    def verify_changes(self) -> ChainReport: ...
+
+    def close(self) -> None: ...
+
+
+def open_store(settings: Settings) -> Store:
+    """Open the store the settings name (SQLite file by default)."""
+    return SQLiteStore(settings.db)

@@ -1,0 +1,146 @@
+"""A hash-chained log of entity changes.
+
+Each row's hash covers its sequence number, time, collection, key, action, before and after
+documents and the previous row's hash; the head (last seq and hash) is kept in ``meta`` in the
+same transaction. Verification walks the chain and names the first broken link, so an edited,
+deleted, inserted or reordered row is caught. It is tamper-evident, not tamper-proof: someone
+who can rewrite the whole file can rebuild the chain (export the head elsewhere to catch that).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+GENESIS = "0" * 64
+
+SCHEMA = [
+    """CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY,
+        ts TEXT NOT NULL,
+        collection TEXT NOT NULL,
+        key TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('insert', 'update', 'delete')),
+        before TEXT,
+        after TEXT,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    )""",
+    "CREATE INDEX changes_entity ON changes (collection, key)",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    seq: int
+    ts: str
+    collection: str
+    key: str
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    ok: bool
+    checked: int
+    broken_seq: int | None = None
+    reason: str | None = None  # Spanish
+
+
+def canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _digest(prev: str, seq: int, ts: str, coll: str, key: str, action: str, b: Any, a: Any) -> str:
+    body = canonical([seq, ts, coll, key, action, b, a])
+    return hashlib.sha256(f"{prev}\n{body}".encode()).hexdigest()
+
+
+def _head(conn: sqlite3.Connection) -> tuple[int, str]:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'changes_head'").fetchone()
+    if row is None:
+        return 0, GENESIS
+    seq, digest = json.loads(row[0])
+    return int(seq), str(digest)
+
+
+def append(
+    conn: sqlite3.Connection,
+    *,
+    ts: str,
+    collection: str,
+    key: str,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+) -> int:
+    """Append one change; the caller holds the write transaction."""
+    last_seq, prev = _head(conn)
+    seq = last_seq + 1
+    digest = _digest(prev, seq, ts, collection, key, action, before, after)
+    conn.execute(
+        "INSERT INTO changes (seq, ts, collection, key, action, before, after, prev_hash, hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            seq,
+            ts,
+            collection,
+            key,
+            action,
+            None if before is None else canonical(before),
+            None if after is None else canonical(after),
+            prev,
+            digest,
+        ),
+    )
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('changes_head', ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (json.dumps([seq, digest]),),
+    )
+    return seq
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def verify(conn: sqlite3.Connection) -> ChainReport:
+    """Walk the chain from the first row; report the first link that does not hold."""
+    prev = GENESIS
+    expected = 1
+    checked = 0
+    rows = conn.execute(
+        "SELECT seq, ts, collection, key, action, before, after, prev_hash, hash"
+        " FROM changes ORDER BY seq"
+    )
+    for seq, ts, coll, key, action, before, after, prev_hash, digest in rows:
+        if seq != expected:
+            return ChainReport(False, checked, expected, f"falta el cambio n.º {expected}")
+        if prev_hash != prev:
+            return ChainReport(False, checked, seq, "el enlace con el cambio anterior no coincide")
+        try:
+            b, a = _load(before), _load(after)
+        except json.JSONDecodeError:
+            return ChainReport(False, checked, seq, "el contenido no es JSON válido")
+        if _digest(prev, seq, ts, coll, key, action, b, a) != digest:
+            return ChainReport(False, checked, seq, "el contenido fue modificado")
+        prev, expected, checked = digest, expected + 1, checked + 1
+    head_seq, head_hash = _head(conn)
+    if head_seq != checked or head_hash != prev:
+        missing = checked + 1 if head_seq > checked else head_seq
+        return ChainReport(False, checked, missing, "la cabeza de la cadena no coincide")
+    return ChainReport(True, checked)
+
+
+def rows_to_changes(rows: Any) -> list[Change]:
+    return [
+        Change(seq, ts, coll, key, action, _load(b), _load(a), digest)
+        for seq, ts, coll, key, action, b, a, digest in rows
+    ]

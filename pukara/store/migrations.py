@@ -1,0 +1,35 @@
+"""Forward-only schema migrations; ``PRAGMA user_version`` is the schema version.
+
+Append new steps at the end; never edit or reorder a released one.
+"""
+
+from __future__ import annotations
+
+from pukara.store import changelog
+
+MIGRATIONS: list[list[str]] = [
+    # 1: metadata, events, generic entities, change log
+    [
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            ts_us INTEGER NOT NULL,
+            dataset TEXT NOT NULL,
+            host_name TEXT,
+            doc TEXT NOT NULL
+        )""",
+        "CREATE INDEX events_ts ON events (ts_us)",
+        "CREATE INDEX events_dataset_ts ON events (dataset, ts_us)",
+        "CREATE INDEX events_host_ts ON events (host_name, ts_us)",
+        """CREATE TABLE entities (
+            collection TEXT NOT NULL,
+            key TEXT NOT NULL,
+            doc TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (collection, key)
+        ) WITHOUT ROWID""",
+        *changelog.SCHEMA,
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

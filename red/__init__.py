@@ -1,0 +1,1 @@
+"""Equipos de red: sesiones, respaldo y comparación de configuraciones, cumplimiento."""

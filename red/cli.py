@@ -1,0 +1,5 @@
+"""Subcomandos de `pukara red`."""
+
+import typer
+
+app = typer.Typer(help="Equipos de red: sesiones, respaldo y comparación de configuraciones, cumplimiento.", no_args_is_help=True)
