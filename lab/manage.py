@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -134,7 +133,7 @@ def _links(lab: Lab, sites: Sequence[LabSite], ours: set[str]) -> None:
             host += [f"netns add {ns}", f"link add {hif} type veth peer name {WAN_IF} netns {ns}"]
         host += [
             f"addr replace {s.v4_host}/30 dev {hif}",
-            f"-6 addr replace {s.v6_host}/64 dev {hif} nodad",
+            f"addr replace {s.v6_host}/64 dev {hif} nodad",
             f"link set {hif} up",
         ]
     netns.ip_batch(host)
@@ -143,15 +142,15 @@ def _links(lab: Lab, sites: Sequence[LabSite], ours: set[str]) -> None:
             [
                 "link set lo up",
                 f"addr replace {s.v4}/30 dev {WAN_IF}",
-                f"-6 addr replace {s.v6}/64 dev {WAN_IF} nodad",
+                f"addr replace {s.v6}/64 dev {WAN_IF} nodad",
                 f"link set {WAN_IF} up",
                 f"route replace default via {s.v4_host}",
-                f"-6 route replace default via {s.v6_host}",
+                f"route replace default via {s.v6_host}",
             ],
             netns=lab.ns(s),
         )
     # Nothing for the lab's ranges ever leaves through the real default route.
-    netns.ip_batch([f"route replace blackhole {V4_BLOCK}", f"-6 route replace blackhole {V6_BLOCK}"])
+    netns.ip_batch([f"route replace blackhole {V4_BLOCK}", f"route replace blackhole {V6_BLOCK}"])
 
 
 def nft_rules(site: LabSite) -> str:
@@ -181,23 +180,6 @@ def _configure_ns(lab: Lab, site: LabSite) -> None:
         raise LabError(f"nft falló en {lab.ns(site)}: {done.stderr.strip()[:300]}")
 
 
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    for _ in range(100):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.01)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 def _responder_pid(lab: Lab) -> int | None:
     pidfile = lab.state_dir / "responder.pid"
     try:
@@ -211,7 +193,7 @@ def _responder_pid(lab: Lab) -> int | None:
 def _start_responder(lab: Lab, sites: Sequence[LabSite]) -> int:
     old = _responder_pid(lab)
     if old:
-        _kill(old)
+        services.stop(old)
     plan = lab.state_dir / "responder.json"
     plan.write_text(
         json.dumps(
@@ -250,9 +232,8 @@ def up(lab: Lab, sites: Sequence[LabSite]) -> list[dict[str, Any]]:
     _remove_namespaces(stale)
     creds = _ensure_credentials(lab)
     authorized = _ensure_key(lab)
-    state.update(prefix=lab.prefix, namespaces=sorted(ours & wanted), sites=[asdict(s) for s in sites])
     # record namespaces before making them, so a failure half-way can still be torn down
-    state["namespaces"] = sorted(set(state["namespaces"]) | wanted)
+    state.update(prefix=lab.prefix, namespaces=sorted(wanted), sites=[asdict(s) for s in sites])
     _save_state(lab, state)
     _links(lab, sites, ours)
     known: list[str] = []
@@ -275,7 +256,7 @@ def _remove_namespaces(names: Sequence[str]) -> None:
         if ns not in present:
             continue
         for pid in netns.pids_in(ns):
-            _kill(pid)
+            services.stop(pid)
     netns.ip_batch([f"netns del {ns}" for ns in names if ns in present])
 
 
@@ -289,7 +270,7 @@ def down(lab: Lab) -> int:
     state = _load_state(lab)
     pid = _responder_pid(lab)
     if pid:
-        _kill(pid)
+        services.stop(pid)
     _remove_namespaces(state["namespaces"])
     if not any(_is_lab_ns(ns) for ns in netns.existing()):
         subprocess.run(["ip", "route", "del", "blackhole", str(V4_BLOCK)], capture_output=True, check=False)

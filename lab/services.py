@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -82,6 +83,8 @@ def sshd_conf(site: LabSite, folder: Path, authorized_keys: Path) -> str:
             f"PidFile {folder / 'sshd.pid'}",
             f"AuthorizedKeysFile {authorized_keys}",
             "PermitRootLogin prohibit-password",
+            # the lab's state may live under /tmp (tests); its key files are 0600 in a 0700 dir
+            "StrictModes no",
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",
             "UsePAM no",
@@ -104,13 +107,40 @@ def _wait_pid(pidfile: Path, binary: str, what: str, log: Path) -> int:
     raise LabError(f"{what} no arrancó; registro: {tail.strip()}")
 
 
+def _current(pidfile: Path, binary: str, conf: Path, wanted: str) -> int | None:
+    """The running daemon if its configuration is the wanted one; else stop it."""
+    pid = alive(pidfile, binary)
+    try:
+        same = conf.read_text() == wanted
+    except OSError:
+        same = False
+    if pid and same:
+        return pid
+    if pid:
+        stop(pid)
+    return None
+
+
+def stop(pid: int) -> None:
+    """SIGTERM, then SIGKILL after a second."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(100):
+            os.kill(pid, 0)
+            time.sleep(0.01)
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+
+
 def start_snmpd(site: LabSite, ns: str, folder: Path, creds: LabCredentials) -> int:
     pidfile = folder / "snmpd.pid"
-    pid = alive(pidfile, SNMPD)
+    conf = folder / "snmpd.conf"
+    wanted = snmpd_conf(site, creds)
+    pid = _current(pidfile, SNMPD, conf, wanted)
     if pid:
         return pid
-    conf = folder / "snmpd.conf"
-    _write_private(conf, snmpd_conf(site, creds))
+    _write_private(conf, wanted)
     persist = folder / "snmp-persist"
     shutil.rmtree(persist, ignore_errors=True)  # createUser keys are rebuilt from the conf
     persist.mkdir(mode=0o700)
@@ -127,11 +157,12 @@ def start_snmpd(site: LabSite, ns: str, folder: Path, creds: LabCredentials) -> 
 
 def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> int:
     pidfile = folder / "sshd.pid"
-    pid = alive(pidfile, SSHD)
+    conf = folder / "sshd_config"
+    wanted = sshd_conf(site, folder, authorized_keys)
+    pid = _current(pidfile, SSHD, conf, wanted)
     if pid:
         return pid
-    conf = folder / "sshd_config"
-    conf.write_text(sshd_conf(site, folder, authorized_keys))
+    conf.write_text(wanted)
     log = folder / "sshd.log"
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory
     with netns.inside(ns):
