@@ -252,11 +252,7 @@ def up(lab: Lab, sites: Sequence[LabSite]) -> list[dict[str, Any]]:
 
 def _remove_namespaces(names: Sequence[str]) -> None:
     present = netns.existing()
-    for ns in names:
-        if ns not in present:
-            continue
-        for pid in netns.pids_in(ns):
-            services.stop(pid)
+    services.stop(*(pid for ns in names if ns in present for pid in netns.pids_in(ns)))
     netns.ip_batch([f"netns del {ns}" for ns in names if ns in present])
 
 

@@ -121,16 +121,32 @@ def _current(pidfile: Path, binary: str, conf: Path, wanted: str) -> int | None:
     return None
 
 
-def stop(pid: int) -> None:
-    """SIGTERM, then SIGKILL after a second."""
+def _running(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie waiting for its reaper."""
     try:
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(100):
-            os.kill(pid, 0)
-            time.sleep(0.01)
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def stop(*pids: int, grace_s: float = 2.0) -> None:
+    """SIGTERM every pid at once, SIGKILL those still running after ``grace_s``."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace_s
+    left = [p for p in pids if _running(p)]
+    while left and time.monotonic() < deadline:
+        time.sleep(0.01)
+        left = [p for p in left if _running(p)]
+    for pid in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def start_snmpd(site: LabSite, ns: str, folder: Path, creds: LabCredentials) -> int:

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -183,9 +184,12 @@ def run_playbook(
     artifacts.mkdir(parents=True, exist_ok=True, mode=0o700)
     secrets = dict(secret_env or {})
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=base))
+    (workdir / "private").mkdir(mode=0o700)
     agent = _Agent(ssh_keys, workdir) if ssh_keys else None
     envvars = {k: v.reveal() for k, v in secrets.items()}
     envvars["ANSIBLE_HOST_KEY_CHECKING"] = "True"
+    # ansible-playbook lives beside the running interpreter (the venv), maybe not on PATH
+    envvars["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     if agent:
         envvars["SSH_AUTH_SOCK"] = str(agent.sock)
     batch: list[dict[str, Any]] = []

@@ -58,10 +58,10 @@ _TYPES: dict[str, type] = {
 _TYPE_NAMES = {Path: "ruta (texto)", int: "número entero", float: "número", str: "texto"}
 
 
-def config_candidates() -> list[Path]:
+def config_candidates(environ: Mapping[str, str] | None = None) -> list[Path]:
     """Where ``pukara.toml`` is looked for, in order."""
     found: list[Path] = []
-    explicit = os.environ.get("PUKARA_CONFIG")
+    explicit = (os.environ if environ is None else environ).get("PUKARA_CONFIG")
     if explicit:
         found.append(Path(explicit))
     found.append(Path.home() / ".config" / "pukara" / "pukara.toml")
@@ -129,7 +129,7 @@ def load_settings(
     Flags whose value is ``None`` are treated as not given.
     """
     env = os.environ if environ is None else environ
-    source = next((p for p in config_candidates() if p.is_file()), None)
+    source = next((p for p in config_candidates(env) if p.is_file()), None)
     explicit = env.get("PUKARA_CONFIG")
     if explicit and source != Path(explicit):
         raise ConfigError(f"PUKARA_CONFIG apunta a {explicit}, que no existe o no es un archivo")

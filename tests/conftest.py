@@ -1,0 +1,72 @@
+"""Shared fixtures: settings and store in tmp_path, and the real lab for integration tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lab import manage
+from lab.sites import LabSite
+from pukara.config import Settings, load_settings
+from pukara.store import SQLiteStore
+
+# Sites of the test lab: indexes far from the demo lab's, so both can be up at once.
+TEST_SITES = [
+    LabSite(index=3001, code="t1", delay_ms=30.0),
+    LabSite(index=3002, code="t2", delay_ms=120.0, jitter_ms=4.0),
+    LabSite(index=3003, code="t3", delay_ms=40.0, loss_pct=20.0),
+    LabSite(index=3004, code="t4", delay_ms=25.0, down=True),
+]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the developer's config, credentials or database."""
+    for key in list(os.environ):
+        if key.startswith("PUKARA_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "home" / "data"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings({"data_dir": tmp_path / "data"}, environ={})
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[SQLiteStore]:
+    s = SQLiteStore(settings.db)
+    yield s
+    s.close()
+
+
+def lab_available() -> str | None:
+    """Why the real lab cannot run here, or None when it can."""
+    if os.geteuid() != 0:
+        return "el laboratorio necesita root"
+    for tool in ("/usr/sbin/snmpd", "/usr/sbin/sshd", "/usr/sbin/nft", "fping", "snmpget"):
+        if not shutil.which(tool):
+            return f"falta {tool}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[manage.Lab]:
+    reason = lab_available()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI debe poder levantar el laboratorio: {reason}")
+        pytest.skip(reason)
+    the_lab = manage.Lab(tmp_path_factory.mktemp("lab") / "estado", prefix="pkt")
+    manage.up(the_lab, TEST_SITES)
+    yield the_lab
+    manage.down(the_lab)
+
+
+def site(code: str) -> LabSite:
+    return next(s for s in TEST_SITES if s.code == code)

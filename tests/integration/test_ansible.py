@@ -1,0 +1,85 @@
+"""The Ansible wrapper runs a shipped playbook over SSH against real lab sites."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab import manage
+from pukara.ansible import run_playbook
+from pukara.config import load_settings
+from pukara.errors import SecretsError
+from pukara.secrets import Secret
+from pukara.store import SQLiteStore
+from tests.conftest import site
+
+pytestmark = pytest.mark.integration
+
+SECRET = "secreto-de-prueba-456"
+ENV_SECRET = "clave-del-entorno-123"
+
+
+def _inventory(lab: manage.Lab, *codes: str) -> dict[str, object]:
+    hosts = {}
+    for code in codes:
+        s = site(code)
+        hosts[code] = {"ansible_host": str(s.v6 if code == "t2" else s.v4)}
+    return {
+        "all": {
+            "hosts": hosts,
+            "vars": {
+                "ansible_user": "root",
+                "ansible_python_interpreter": sys.executable,
+                "ansible_ssh_common_args": f"-o UserKnownHostsFile={lab.known_hosts} -o ConnectTimeout=3",
+            },
+        }
+    }
+
+
+def _files_containing(root: Path, needle: bytes) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def test_playbook_over_lab_sites_streams_events_and_leaks_no_secret(
+    lab: manage.Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PUKARA_CRED_OTRO_PASSWORD", ENV_SECRET)
+    settings = load_settings({"data_dir": tmp_path / "datos", "ansible_artifacts_keep": 1}, environ={})
+    with SQLiteStore(settings.db) as store:
+        run = run_playbook(
+            "nucleo/ping.yml",
+            _inventory(lab, "t1", "t2", "t4"),
+            settings=settings,
+            store=store,
+            extravars={"pukara_env_probe": True},
+            ssh_keys=[lab.key],
+            secret_env={"PUKARA_PRUEBA_SECRETO": Secret(SECRET)},
+        )
+        assert run.failed_hosts == ["t4"]  # the down site; the others still ran
+        assert set(run.stats["ok"]) == {"t1", "t2"}
+        events = list(store.search_events(dataset="ansible.evento", where={"ansible.job_id": run.ident}))
+    assert len(events) == run.events > 0
+    ok_hosts = {e["host"]["name"] for e in events if e["event"]["action"] == "runner_on_ok"}
+    assert ok_hosts == {"t1", "t2"}
+    assert any(e["event"]["action"] == "runner_on_unreachable" for e in events)
+    assert run.artifact_dir is not None and (run.artifact_dir / "job_events").is_dir()
+    key_body = lab.key.read_bytes().split(b"\n")[1]
+    for needle in (SECRET.encode(), ENV_SECRET.encode(), key_body):
+        assert _files_containing(settings.data_dir, needle) == []
+
+    # a second run rotates the artifacts down to the configured one
+    run_playbook("nucleo/ping.yml", _inventory(lab, "t1"), settings=settings, ssh_keys=[lab.key])
+    assert len(list((settings.data_dir / "ansible" / "artifacts").iterdir())) == 1
+    assert [p.name for p in (settings.data_dir / "ansible").iterdir()] == ["artifacts"]
+
+
+def test_inventory_with_a_password_is_refused(tmp_path: Path) -> None:
+    settings = load_settings({"data_dir": tmp_path}, environ={})
+    inventory = {"all": {"hosts": {"x": {"ansible_host": "198.18.0.2", "ansible_password": "no"}}}}
+    with pytest.raises(SecretsError, match=r"all\.hosts\.x\.ansible_password"):
+        run_playbook("nucleo/ping.yml", inventory, settings=settings)
+    assert not (tmp_path / "ansible" / "artifacts").exists() or not any(
+        (tmp_path / "ansible" / "artifacts").iterdir()
+    )

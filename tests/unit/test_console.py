@@ -1,0 +1,26 @@
+import io
+import json
+
+from pukara.console import Formato, render
+
+ROWS = [{"host": {"name": "s001"}, "loss": 0.5, "up": True}, {"host": {"name": "s;002"}, "up": False}]
+COLS = {"host.name": "Equipo", "loss": "Pérdida", "up": "Activo"}
+
+
+def test_json_keeps_english_keys() -> None:
+    out = io.StringIO()
+    render(ROWS, Formato.json, COLS, out=out)
+    assert json.loads(out.getvalue()) == ROWS
+
+
+def test_csv_is_rfc4180_with_english_header() -> None:
+    out = io.StringIO()
+    render(ROWS, Formato.csv, COLS, out=out)
+    assert out.getvalue() == "host.name,loss,up\r\ns001,0.5,sí\r\ns;002,,no\r\n"
+
+
+def test_table_has_spanish_headers() -> None:
+    out = io.StringIO()
+    render(ROWS, Formato.tabla, COLS, out=out)
+    text = out.getvalue()
+    assert "Equipo" in text and "Pérdida" in text and "s001" in text
