@@ -2,4 +2,7 @@
 
 import typer
 
-app = typer.Typer(help="Auditoría ISO/IEC 27001 (2013 y 2022): controles, evidencias y declaración de aplicabilidad.", no_args_is_help=True)
+app = typer.Typer(
+    help="Auditoría ISO/IEC 27001 (2013 y 2022): controles, evidencias y declaración de aplicabilidad.",
+    no_args_is_help=True,
+)

@@ -2,4 +2,7 @@
 
 import typer
 
-app = typer.Typer(help="CSIRT: incidentes, observables, contención, cadena de custodia y exportaciones.", no_args_is_help=True)
+app = typer.Typer(
+    help="CSIRT: incidentes, observables, contención, cadena de custodia y exportaciones.",
+    no_args_is_help=True,
+)

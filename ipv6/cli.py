@@ -2,4 +2,7 @@
 
 import typer
 
-app = typer.Typer(help="Transición IPv4 a IPv6: servicios públicos en doble pila y preparación de equipos.", no_args_is_help=True)
+app = typer.Typer(
+    help="Transición IPv4 a IPv6: servicios públicos en doble pila y preparación de equipos.",
+    no_args_is_help=True,
+)

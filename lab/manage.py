@@ -158,7 +158,9 @@ def nft_rules(site: LabSite) -> str:
     if site.down:
         rules.append(f'iifname "{WAN_IF}" drop')
     elif site.loss_pct > 0:
-        rules.append(f'iifname "{WAN_IF}" numgen random mod 10000 < {round(site.loss_pct * 100)} drop')
+        rules.append(
+            f'iifname "{WAN_IF}" numgen random mod 10000 < {round(site.loss_pct * 100)} drop'
+        )
     body = "\n    ".join(rules)
     return (
         f"table inet {NFT_TABLE}\ndelete table inet {NFT_TABLE}\n"
@@ -269,8 +271,14 @@ def down(lab: Lab) -> int:
         services.stop(pid)
     _remove_namespaces(state["namespaces"])
     if not any(_is_lab_ns(ns) for ns in netns.existing()):
-        subprocess.run(["ip", "route", "del", "blackhole", str(V4_BLOCK)], capture_output=True, check=False)
-        subprocess.run(["ip", "-6", "route", "del", "blackhole", str(V6_BLOCK)], capture_output=True, check=False)
+        subprocess.run(
+            ["ip", "route", "del", "blackhole", str(V4_BLOCK)], capture_output=True, check=False
+        )
+        subprocess.run(
+            ["ip", "-6", "route", "del", "blackhole", str(V6_BLOCK)],
+            capture_output=True,
+            check=False,
+        )
     shutil.rmtree(lab.state_dir)
     return len(state["namespaces"])
 

@@ -72,5 +72,7 @@ def write_sysctl(key: str, value: str) -> None:
 
 
 def pids_in(name: str) -> list[int]:
-    done = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["ip", "netns", "pids", name], capture_output=True, text=True, check=False
+    )
     return [int(p) for p in done.stdout.split() if p.isdigit()]

@@ -11,6 +11,7 @@ Run as ``python -m lab.responder PLAN.json PIDFILE``; SIGTERM stops it.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import os
@@ -45,7 +46,7 @@ def checksum(data: bytes) -> int:
     total = sum(struct.unpack(f"!{len(data) // 2}H", data))
     total = (total >> 16) + (total & 0xFFFF)
     total += total >> 16
-    return ~total & 0xFFFF
+    return int(~total & 0xFFFF)
 
 
 def echo_reply_v4(packet: bytes) -> bytes | None:
@@ -89,8 +90,43 @@ def _arrival(ancdata: list[tuple[int, int, bytes]]) -> float:
     for level, kind, data in ancdata:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
             sec, nsec = struct.unpack("qq", data[:16])
-            return sec + nsec / 1e9
+            return float(sec + nsec / 1e9)
     return time.time()
+
+
+class _Scheduler:
+    """Replies waiting for their due time, earliest first."""
+
+    def __init__(self) -> None:
+        self.queue: list[tuple[float, int, socket.socket, bytes, tuple[object, ...]]] = []
+        self.counter = 0
+        self.rng = random.Random()  # noqa: S311 - jitter emulation, not security
+
+    def receive(self, sock: socket.socket, plan: Plan) -> None:
+        """Drain one socket, scheduling a reply to every echo request in it."""
+        make = echo_reply_v4 if sock.family == socket.AF_INET else echo_reply_v6
+        while True:
+            try:
+                data, anc, _, addr = sock.recvmsg(65535, 64)
+            except (BlockingIOError, InterruptedError):
+                return
+            reply = make(data)
+            if reply is None:
+                continue
+            jitter = self.rng.uniform(-plan.jitter_s, plan.jitter_s) if plan.jitter_s else 0.0
+            due = _arrival(anc) + max(0.0, plan.delay_s + jitter)
+            self.counter += 1
+            target = (addr[0], 0) if sock.family == socket.AF_INET else addr
+            heapq.heappush(self.queue, (due, self.counter, sock, reply, target))
+
+    def send_due(self) -> float | None:
+        """Send what is due; return seconds until the next reply, or None when idle."""
+        now = time.time()
+        while self.queue and self.queue[0][0] <= now:
+            _, _, sock, data, addr = heapq.heappop(self.queue)
+            with contextlib.suppress(OSError):  # the site went down or is being removed
+                sock.sendto(data, addr)
+        return None if not self.queue else max(0.0, self.queue[0][0] - time.time())
 
 
 def serve(plans: list[Plan], ready: Path | None = None) -> None:
@@ -100,8 +136,6 @@ def serve(plans: list[Plan], ready: Path | None = None) -> None:
             sel.register(s, selectors.EVENT_READ, plan)
     if ready:
         ready.write_text(str(os.getpid()))
-    queue: list[tuple[float, int, socket.socket, bytes, tuple[object, ...]]] = []
-    counter = 0
     running = True
 
     def stop(*_: object) -> None:
@@ -110,36 +144,14 @@ def serve(plans: list[Plan], ready: Path | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    rng = random.Random()  # noqa: S311 - jitter emulation, not security
+    scheduler = _Scheduler()
     while running:
-        now = time.time()
-        while queue and queue[0][0] <= now:
-            _, _, sock, data, addr = heapq.heappop(queue)
-            try:
-                sock.sendto(data, addr)
-            except OSError:
-                pass  # the site went down or the namespace is being removed
-        wait = None if not queue else max(0.0, queue[0][0] - time.time())
+        wait = scheduler.send_due()
         if wait is not None and wait < 0.002:
-            time.sleep(wait)  # nanosleep precision for the last stretch
+            time.sleep(wait)  # nanosleep precision for the last stretch; epoll counts in ms
             continue
         for key, _ in sel.select(None if wait is None else wait - 0.001):
-            sock = key.fileobj
-            plan = key.data
-            assert isinstance(sock, socket.socket)
-            while True:
-                try:
-                    data, anc, _, addr = sock.recvmsg(65535, 64)
-                except (BlockingIOError, InterruptedError):
-                    break
-                reply = (echo_reply_v4 if sock.family == socket.AF_INET else echo_reply_v6)(data)
-                if reply is None:
-                    continue
-                jitter = rng.uniform(-plan.jitter_s, plan.jitter_s) if plan.jitter_s else 0.0
-                due = _arrival(anc) + max(0.0, plan.delay_s + jitter)
-                counter += 1
-                target = (addr[0], 0) if sock.family == socket.AF_INET else addr
-                heapq.heappush(queue, (due, counter, sock, reply, target))
+            scheduler.receive(key.fileobj, key.data)  # type: ignore[arg-type]
 
 
 def main(argv: list[str]) -> int:

@@ -6,6 +6,7 @@ folder under the lab state directory, which is where their configuration, keys a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -33,7 +34,9 @@ class LabCredentials:
 
 
 def require_binaries() -> None:
-    missing = [b for b in (SNMPD, SSHD, "/usr/bin/ssh-keygen", "/usr/sbin/nft") if not Path(b).exists()]
+    missing = [
+        b for b in (SNMPD, SSHD, "/usr/bin/ssh-keygen", "/usr/sbin/nft") if not Path(b).exists()
+    ]
     if missing:
         raise LabError(
             "faltan programas del laboratorio: " + ", ".join(missing) +
@@ -133,20 +136,16 @@ def _running(pid: int) -> bool:
 def stop(*pids: int, grace_s: float = 2.0) -> None:
     """SIGTERM every pid at once, SIGKILL those still running after ``grace_s``."""
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = time.monotonic() + grace_s
     left = [p for p in pids if _running(p)]
     while left and time.monotonic() < deadline:
         time.sleep(0.01)
         left = [p for p in left if _running(p)]
     for pid in left:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def start_snmpd(site: LabSite, ns: str, folder: Path, creds: LabCredentials) -> int:

@@ -189,7 +189,9 @@ def run_playbook(
     envvars = {k: v.reveal() for k, v in secrets.items()}
     envvars["ANSIBLE_HOST_KEY_CHECKING"] = "True"
     # ansible-playbook lives beside the running interpreter (the venv), maybe not on PATH
-    envvars["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    envvars["PATH"] = os.pathsep.join(
+        [str(Path(sys.executable).parent), os.environ.get("PATH", "")]
+    )
     if agent:
         envvars["SSH_AUTH_SOCK"] = str(agent.sock)
     batch: list[dict[str, Any]] = []

@@ -46,9 +46,7 @@ def _error_text(exc: BaseException) -> str:
     return f"error inesperado ({type(exc).__name__}): {detail}"
 
 
-def _call(
-    fn: Callable[[T], Mapping[str, Any] | Result | None], target: T, name: str
-) -> Result:
+def _call(fn: Callable[[T], Mapping[str, Any] | Result | None], target: T, name: str) -> Result:
     started = utc_now()
     try:
         out = fn(target)

@@ -2,4 +2,7 @@
 
 import typer
 
-app = typer.Typer(help="Equipos de red: sesiones, respaldo y comparación de configuraciones, cumplimiento.", no_args_is_help=True)
+app = typer.Typer(
+    help="Equipos de red: sesiones, respaldo y comparación de configuraciones, cumplimiento.",
+    no_args_is_help=True,
+)

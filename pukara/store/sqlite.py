@@ -46,7 +46,7 @@ def _json_path(dotted: str) -> str:
     return "$" + "".join('."' + part.replace('"', "") + '"' for part in dotted.split("."))
 
 
-def _dumps(doc: Mapping[str, Any]) -> str:
+def _dumps(doc: Mapping[str, Any] | list[Any]) -> str:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
 
 

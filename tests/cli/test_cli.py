@@ -30,7 +30,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 def test_root_help_lists_every_area_in_spanish(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for name, text in SUBAPPS.items():
+    for name in SUBAPPS:
         assert name in out
     assert "Cancillería" in out
 

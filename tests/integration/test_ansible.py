@@ -46,7 +46,9 @@ def test_playbook_over_lab_sites_streams_events_and_leaks_no_secret(
     lab: manage.Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PUKARA_CRED_OTRO_PASSWORD", ENV_SECRET)
-    settings = load_settings({"data_dir": tmp_path / "datos", "ansible_artifacts_keep": 1}, environ={})
+    settings = load_settings(
+        {"data_dir": tmp_path / "datos", "ansible_artifacts_keep": 1}, environ={}
+    )
     with SQLiteStore(settings.db) as store:
         run = run_playbook(
             "nucleo/ping.yml",
@@ -59,7 +61,9 @@ def test_playbook_over_lab_sites_streams_events_and_leaks_no_secret(
         )
         assert run.failed_hosts == ["t4"]  # the down site; the others still ran
         assert set(run.stats["ok"]) == {"t1", "t2"}
-        events = list(store.search_events(dataset="ansible.evento", where={"ansible.job_id": run.ident}))
+        events = list(
+            store.search_events(dataset="ansible.evento", where={"ansible.job_id": run.ident})
+        )
     assert len(events) == run.events > 0
     ok_hosts = {e["host"]["name"] for e in events if e["event"]["action"] == "runner_on_ok"}
     assert ok_hosts == {"t1", "t2"}

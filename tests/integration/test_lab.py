@@ -22,7 +22,9 @@ from tests.conftest import lab_available, site
 pytestmark = pytest.mark.integration
 
 
-def _fping(*targets: str, count: int, period_ms: int = 100, timeout_ms: int = 1000) -> dict[str, list[float | None]]:
+def _fping(
+    *targets: str, count: int, period_ms: int = 100, timeout_ms: int = 1000
+) -> dict[str, list[float | None]]:
     done = subprocess.run(
         ["fping", "-C", str(count), "-q", "-p", str(period_ms), "-t", str(timeout_ms), *targets],
         capture_output=True, text=True, check=False,
@@ -107,7 +109,9 @@ def test_snmp_wrong_credentials_are_refused(lab: manage.Lab) -> None:
     assert wrong_v2.returncode != 0 and "Timeout" in wrong_v2.stderr
 
 
-def _ssh(lab: manage.Lab, addr: str, *cmd: str, key: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _ssh(
+    lab: manage.Lab, addr: str, *cmd: str, key: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["ssh", "-i", str(key or lab.key), "-o", f"UserKnownHostsFile={lab.known_hosts}",
          "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=3",

@@ -3,7 +3,10 @@ import json
 
 from pukara.console import Formato, render
 
-ROWS = [{"host": {"name": "s001"}, "loss": 0.5, "up": True}, {"host": {"name": "s;002"}, "up": False}]
+ROWS = [
+    {"host": {"name": "s001"}, "loss": 0.5, "up": True},
+    {"host": {"name": "s;002"}, "up": False},
+]
 COLS = {"host.name": "Equipo", "loss": "Pérdida", "up": "Activo"}
 
 

@@ -78,7 +78,9 @@ def test_ctrl_c_keeps_finished_work_and_starts_nothing_new() -> None:
 
     timer = threading.Timer(0.25, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
-    run = run_many(work, range(100), action="x", workers=2, on_result=lambda r: stored.append(r.target))
+    run = run_many(
+        work, range(100), action="x", workers=2, on_result=lambda r: stored.append(r.target)
+    )
     timer.join()
     assert run.interrupted and run.exit_code() == 130
     assert 2 <= len(run.results) < 100

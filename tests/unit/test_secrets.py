@@ -25,7 +25,9 @@ def test_env_beats_file_and_values_never_print(tmp_path: Path) -> None:
 
 def test_open_file_is_refused_with_its_name(tmp_path: Path) -> None:
     path = _file(tmp_path, 0o644)
-    with pytest.raises(SecretsError, match=r"credenciales\.toml: permisos -rw-r--r-- demasiado abiertos"):
+    with pytest.raises(
+        SecretsError, match=r"credenciales\.toml: permisos -rw-r--r-- demasiado abiertos"
+    ):
         load_profile("lima-core", environ={}, path=path)
 
 

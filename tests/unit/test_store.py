@@ -33,7 +33,9 @@ def test_new_database_is_wal_and_current_schema(tmp_path: Path) -> None:
 
 def test_time_range_and_field_equality(store: SQLiteStore) -> None:
     assert store.write_events(_events(600)) == 600
-    window = list(store.search_events(since=T0 + timedelta(minutes=60), until=T0 + timedelta(minutes=120)))
+    window = list(
+        store.search_events(since=T0 + timedelta(minutes=60), until=T0 + timedelta(minutes=120))
+    )
     assert len(window) == 60
     assert window[0]["@timestamp"] == "2026-10-01T01:00:00.000000Z"
     probes = list(store.search_events(dataset="monitoreo.sondeo", where={"host.name": "s001"}))
@@ -106,7 +108,9 @@ def _writer(path: str, worker: int, n: int) -> None:
     with SQLiteStore(path) as s:
         for i in range(0, n, 50):
             s.write_events(
-                make_event("prueba.concurrencia", fields={"host.name": f"w{worker}", "event.sequence": j})
+                make_event(
+                    "prueba.concurrencia", fields={"host.name": f"w{worker}", "event.sequence": j}
+                )
                 for j in range(i, i + 50)
             )
             s.upsert("sites", [{"code": f"W{worker}-{i}"}], key=["code"])
@@ -125,7 +129,9 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     with SQLiteStore(path) as s:
         assert s.count_events() == 4000
         for w in (1, 2):
-            seqs = sorted(e["event"]["sequence"] for e in s.search_events(where={"host.name": f"w{w}"}))
+            seqs = sorted(
+                e["event"]["sequence"] for e in s.search_events(where={"host.name": f"w{w}"})
+            )
             assert seqs == list(range(2000))
         assert len(list(s.list("sites"))) == 80
         report = s.verify_changes()
