@@ -16,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +32,7 @@ from typing import Any
 import ansible_runner
 
 from pukara.config import Settings
-from pukara.errors import AnsibleError, SecretsError
+from pukara.errors import AnsibleError, Interrupted, SecretsError
 from pukara.events import make_event
 from pukara.secrets import Secret
 from pukara.store import Store
@@ -112,6 +113,20 @@ class _Agent:
     def close(self) -> None:
         self._proc.terminate()
         self._proc.wait(timeout=5)
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _signal_handlers() -> dict[int, Any]:
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {sig: signal.getsignal(sig) for sig in _SIGNALS}
+
+
+def _restore_signal_handlers(saved: Mapping[int, Any]) -> None:
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
 
 
 def _redact_command_file(artifact_dir: Path, secret_names: set[str]) -> None:
@@ -210,6 +225,9 @@ def run_playbook(
             batch.clear()
         return True  # keep ansible-runner's own job_events files as evidence
 
+    # ansible-runner installs its own SIGINT/SIGTERM handlers (to cancel the run) and never
+    # restores them; put ours back afterwards so Ctrl-C keeps working in the rest of pukara.
+    saved = _signal_handlers()
     try:
         runner = ansible_runner.run(
             private_data_dir=str(workdir / "private"),
@@ -231,12 +249,15 @@ def run_playbook(
     except Exception as e:
         raise AnsibleError(f"ansible-runner no pudo ejecutar {playbook}: {e}") from e
     finally:
+        _restore_signal_handlers(saved)
         if agent:
             agent.close()
         _redact_command_file(artifacts / ident, set(secrets))
         if store is not None and batch:
             store.write_events(batch)
         shutil.rmtree(workdir, ignore_errors=True)
+    if runner.status == "canceled":
+        raise Interrupted(f"playbook {playbook} interrumpido; {count} eventos guardados")
     return PlaybookRun(
         ident=ident,
         playbook=playbook,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -72,6 +73,9 @@ def test_playbook_over_lab_sites_streams_events_and_leaks_no_secret(
     key_body = lab.key.read_bytes().split(b"\n")[1]
     for needle in (SECRET.encode(), ENV_SECRET.encode(), key_body):
         assert _files_containing(settings.data_dir, needle) == []
+
+    # ansible-runner's own signal handlers are gone: Ctrl-C still interrupts pukara
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
     # a second run rotates the artifacts down to the configured one
     run_playbook("nucleo/ping.yml", _inventory(lab, "t1"), settings=settings, ssh_keys=[lab.key])
