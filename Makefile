@@ -1,0 +1,47 @@
+# pukara: dos órdenes bastan en una máquina nueva (Debian, Python >= 3.11, root):
+#   make demo   instala todo y levanta el laboratorio con la demostración
+#   make test   instala todo y pasa ruff, mypy y todas las pruebas
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SEDES ?= 12
+APT_PAQUETES := snmpd snmp openssh-server openssh-client fping nftables iproute2 util-linux procps
+PROGRAMAS := /usr/sbin/snmpd /usr/bin/snmpget /usr/sbin/sshd /usr/bin/ssh-agent /usr/bin/fping \
+	/usr/sbin/nft /usr/sbin/ip /usr/bin/setsid /usr/bin/setpriv
+
+.PHONY: demo test lint pruebas bench sistema limpiar
+
+sistema:
+	@faltan=""; for p in $(PROGRAMAS); do [ -x $$p ] || faltan="$$faltan $$p"; done; \
+	if [ -n "$$faltan" ]; then \
+		echo "Instalando paquetes de Debian (faltan:$$faltan)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PAQUETES) >/dev/null; \
+	fi
+
+$(BIN)/pukara: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c requirements.lock -e ".[dev]"
+	@touch $@
+
+demo: sistema $(BIN)/pukara
+	$(BIN)/pukara lab arriba --sedes $(SEDES)
+	$(BIN)/pukara lab estado
+
+lint: $(BIN)/pukara
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+pruebas: sistema $(BIN)/pukara
+	$(BIN)/pytest
+
+test: lint pruebas
+
+bench: $(BIN)/pukara
+	$(BIN)/python bench/store_ingest.py
+
+limpiar:
+	-$(BIN)/pukara lab abajo
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
