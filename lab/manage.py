@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -81,8 +82,6 @@ def _save_state(lab: Lab, state: dict[str, Any]) -> None:
 
 def _ensure_credentials(lab: Lab) -> LabCredentials:
     if lab.credentials_file.exists():
-        import tomllib
-
         raw = tomllib.loads(lab.credentials_file.read_text())["lab"]
         return LabCredentials(raw["community"], raw["snmp_user"], raw["auth_key"], raw["priv_key"])
     creds = LabCredentials(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Annotated, Any, TextIO
 
@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pukara.events import get_field
-from pukara.results import Result, Status
+from pukara.results import Result
 
 
 class Formato(StrEnum):
@@ -34,8 +34,6 @@ FormatoOpt = Annotated[
 SilenciosoOpt = Annotated[
     bool, typer.Option("--silencioso", "-q", help="Sin barra de progreso ni mensajes.")
 ]
-
-STATUS_ES = {Status.OK: "ok", Status.FAILED: "falló", Status.SKIPPED: "omitido"}
 
 
 def stderr_console() -> Console:
@@ -87,14 +85,6 @@ def render(
         for row in rows:
             table.add_row(*(_cell(get_field(row, key)) for key in columns))
         Console(file=stream, highlight=False).print(table)
-
-
-def results_records(results: Sequence[Result]) -> list[dict[str, Any]]:
-    """Flatten results for :func:`render` (status in English keys, Spanish in tables)."""
-    return [
-        {"target": r.target, "status": r.status.value, "error": r.error, **dict(r.data)}
-        for r in results
-    ]
 
 
 class RichReporter:

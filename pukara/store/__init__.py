@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pukara.config import Settings
+from pukara.errors import ConfigError
 from pukara.store.changelog import ChainReport, Change
 from pukara.store.sqlite import SQLiteStore, UpsertSummary
 
@@ -51,4 +52,10 @@ class Store(Protocol):
 
 def open_store(settings: Settings) -> Store:
     """Open the store the settings name (SQLite file by default)."""
+    if settings.es_url:
+        # Refuse rather than silently write to SQLite when the operator asked for a cluster.
+        raise ConfigError(
+            f"es_url={settings.es_url}: el almacén Elasticsearch aún no está disponible en esta "
+            "versión de pukara; quite PUKARA_ES_URL/es_url para usar la base SQLite"
+        )
     return SQLiteStore(settings.db)

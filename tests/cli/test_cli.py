@@ -130,3 +130,12 @@ def test_lab_refuses_without_root(
     monkeypatch.setattr("os.geteuid", lambda: 1000)
     code, _, err = run(capsys, "lab", "arriba", "-n", "2")
     assert code == 1 and "necesita root" in err
+
+
+def test_elasticsearch_url_is_refused_not_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PUKARA_ES_URL", "http://127.0.0.1:9200")
+    code, _, err = run(capsys, "--base-datos", str(tmp_path / "p.db"), "cambios", "listar")
+    assert code == 1 and "Elasticsearch aún no está disponible" in " ".join(err.split())
+    assert not (tmp_path / "p.db").exists()

@@ -1,6 +1,8 @@
 import io
 import json
 
+import pytest
+
 from pukara.console import Formato, render
 
 ROWS = [
@@ -27,3 +29,14 @@ def test_table_has_spanish_headers() -> None:
     render(ROWS, Formato.tabla, COLS, out=out)
     text = out.getvalue()
     assert "Equipo" in text and "Pérdida" in text and "s001" in text
+
+
+def test_rich_reporter_is_silent_when_stderr_is_not_a_terminal(
+    capsys: "pytest.CaptureFixture[str]",
+) -> None:
+    from pukara.console import RichReporter
+    from pukara.runner import run_many
+
+    run = run_many(lambda n: {"n": n}, range(5), action="Sondeando", reporter=RichReporter())
+    assert len(run.ok) == 5
+    assert capsys.readouterr().err == ""
