@@ -81,10 +81,13 @@ def render(
     else:
         table = Table(title=title, header_style="bold")
         for header in columns.values():
-            table.add_column(header)
+            table.add_column(header, overflow="fold")
         for row in rows:
             table.add_row(*(_cell(get_field(row, key)) for key in columns))
-        Console(file=stream, highlight=False).print(table)
+        console = Console(file=stream, highlight=False)
+        if not console.is_terminal:  # piped or redirected: no screen width to respect
+            console = Console(file=stream, highlight=False, width=250)
+        console.print(table)
 
 
 class RichReporter:
