@@ -316,7 +316,7 @@ class SQLiteStore:
             ).fetchone()
         return None if row is None else dict(json.loads(row[0]))
 
-    def list(self, collection: str) -> Iterator[dict[str, Any]]:
+    def entities(self, collection: str) -> Iterator[dict[str, Any]]:
         with self._lock:
             rows = self._conn.execute(
                 "SELECT doc FROM entities WHERE collection = ? ORDER BY key", (collection,)

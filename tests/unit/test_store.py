@@ -61,14 +61,14 @@ def test_upsert_is_idempotent_by_natural_key(store: SQLiteStore) -> None:
     changed = store.upsert("sites", [{"code": "LIM", "name": "Lima (sede central)"}], key=["code"])
     assert changed.updated == 1
     assert store.get("sites", ["LIM"]) == {"code": "LIM", "name": "Lima (sede central)"}
-    assert len(list(store.list("sites"))) == 2
+    assert len(list(store.entities("sites"))) == 2
     assert len(list(store.changes())) == 3  # two inserts and one update, no-ops not logged
 
 
 def test_upsert_is_all_or_nothing(store: SQLiteStore) -> None:
     with pytest.raises(StoreError, match="clave natural"):
         store.upsert("sites", [{"code": "LIM"}, {"name": "sin código"}], key=["code"])
-    assert list(store.list("sites")) == []
+    assert list(store.entities("sites")) == []
     assert list(store.changes()) == []
 
 
@@ -133,6 +133,6 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
                 e["event"]["sequence"] for e in s.search_events(where={"host.name": f"w{w}"})
             )
             assert seqs == list(range(2000))
-        assert len(list(s.list("sites"))) == 80
+        assert len(list(s.entities("sites"))) == 80
         report = s.verify_changes()
         assert report.ok and report.checked == 80
