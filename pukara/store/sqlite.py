@@ -6,7 +6,6 @@ on the file lock (``busy_timeout``) instead of failing or losing rows.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -63,7 +62,15 @@ class _Timestamps:
         self._seconds: dict[str, int] = {}
 
     def __call__(self, stamp: str) -> int:
-        if len(stamp) == 27 and stamp[19] == "." and stamp[26] == "Z":
+        frac = stamp[20:26]
+        # isdecimal() is true for non-ASCII digits too; the fixed format is ASCII only
+        if (
+            stamp.isascii()
+            and len(stamp) == 27
+            and stamp[19] == "."
+            and stamp[26] == "Z"
+            and frac.isdecimal()
+        ):
             head = stamp[:19]
             secs = self._seconds.get(head)
             if secs is None:
@@ -71,7 +78,7 @@ class _Timestamps:
                     self._seconds.clear()
                 secs = _to_us(datetime.fromisoformat(head + "+00:00")) // 1_000_000
                 self._seconds[head] = secs
-            return secs * 1_000_000 + int(stamp[20:26])
+            return secs * 1_000_000 + int(frac)
         return _to_us(parse_timestamp(stamp))
 
 
@@ -279,7 +286,11 @@ class SQLiteStore:
         stamp = format_timestamp(utc_now())
         with self._write() as conn:
             for row in rows:
-                doc = dict(row)
+                try:  # the stored form, once: compared, written and logged alike
+                    text = _dumps(dict(row))
+                except TypeError as e:
+                    raise StoreError(f"{collection}: valor no serializable a JSON: {e}") from e
+                doc = orjson.loads(text)
                 missing = [k for k in key if doc.get(k) in (None, "")]
                 if missing:
                     raise StoreError(f"{collection}: falta la clave natural {', '.join(missing)}")
@@ -287,15 +298,15 @@ class SQLiteStore:
                 old = conn.execute(
                     "SELECT doc FROM entities WHERE collection = ? AND key = ?", (collection, k)
                 ).fetchone()
-                before = json.loads(old[0]) if old else None
-                if before == json.loads(_dumps(doc)):
+                before = orjson.loads(old[0]) if old else None
+                if before == doc:
                     unchanged += 1
                     continue
                 conn.execute(
                     "INSERT INTO entities (collection, key, doc, updated_at) VALUES (?, ?, ?, ?)"
                     " ON CONFLICT (collection, key) DO UPDATE"
                     " SET doc = excluded.doc, updated_at = excluded.updated_at",
-                    (collection, k, _dumps(doc), stamp),
+                    (collection, k, text, stamp),
                 )
                 action = "update" if before is not None else "insert"
                 changelog.append(
@@ -314,7 +325,7 @@ class SQLiteStore:
                 "SELECT doc FROM entities WHERE collection = ? AND key = ?",
                 (collection, self._key(key)),
             ).fetchone()
-        return None if row is None else dict(json.loads(row[0]))
+        return None if row is None else dict(orjson.loads(row[0]))
 
     def entities(self, collection: str) -> Iterator[dict[str, Any]]:
         with self._lock:
@@ -322,7 +333,7 @@ class SQLiteStore:
                 "SELECT doc FROM entities WHERE collection = ? ORDER BY key", (collection,)
             ).fetchall()
         for (doc,) in rows:
-            yield json.loads(doc)
+            yield orjson.loads(doc)
 
     def delete(self, collection: str, key: Sequence[Any]) -> bool:
         k = self._key(key)
@@ -335,7 +346,7 @@ class SQLiteStore:
             conn.execute("DELETE FROM entities WHERE collection = ? AND key = ?", (collection, k))
             changelog.append(
                 conn, ts=format_timestamp(utc_now()), collection=collection, key=k,
-                action="delete", before=json.loads(old[0]), after=None,
+                action="delete", before=orjson.loads(old[0]), after=None,
             )  # fmt: skip
         return True
 

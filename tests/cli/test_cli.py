@@ -27,6 +27,12 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def _config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    conf = tmp_path / "pukara.toml"
+    conf.write_text(text)
+    monkeypatch.setenv("PUKARA_CONFIG", str(conf))
+
+
 def test_root_help_lists_every_area_in_spanish(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0
@@ -50,9 +56,7 @@ def test_unknown_option_is_usage_error(capsys: pytest.CaptureFixture[str]) -> No
 def test_malformed_config_names_file_exit_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    conf = tmp_path / "pukara.toml"
-    conf.write_text("concurrency = [\n")
-    monkeypatch.setenv("PUKARA_CONFIG", str(conf))
+    _config(tmp_path, monkeypatch, "concurrency = [\n")
     code, out, err = run(capsys, "cambios", "verificar")
     assert code == 1 and out == ""
     assert "pukara.toml: TOML mal formado" in " ".join(err.split())
@@ -62,9 +66,7 @@ def test_malformed_config_names_file_exit_1(
 def test_debug_shows_the_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    conf = tmp_path / "pukara.toml"
-    conf.write_text("clave_rara = 1\n")
-    monkeypatch.setenv("PUKARA_CONFIG", str(conf))
+    _config(tmp_path, monkeypatch, "clave_rara = 1\n")
     code, _, err = run(capsys, "--debug", "cambios", "verificar")
     assert code == 1
     assert "Traceback" in err

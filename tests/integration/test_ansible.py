@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ import pytest
 from lab import manage
 from pukara.ansible import run_playbook
 from pukara.config import load_settings
-from pukara.errors import SecretsError
+from pukara.errors import Interrupted, SecretsError
 from pukara.secrets import Secret
 from pukara.store import SQLiteStore
 from tests.conftest import site
@@ -91,3 +93,24 @@ def test_inventory_with_a_password_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "ansible" / "artifacts").exists() or not any(
         (tmp_path / "ansible" / "artifacts").iterdir()
     )
+
+
+def test_ctrl_c_during_a_playbook_interrupts_and_keeps_events(
+    lab: manage.Lab, tmp_path: Path
+) -> None:
+    # t4 is down: the SSH connection waits its 3 s timeout, long enough to press Ctrl-C.
+    settings = load_settings({"data_dir": tmp_path / "datos"}, environ={})
+    timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    with SQLiteStore(settings.db) as store:
+        timer.start()
+        try:
+            with pytest.raises(Interrupted, match="interrumpido"):
+                run_playbook(
+                    "nucleo/ping.yml", _inventory(lab, "t4"), settings=settings, store=store,
+                    ssh_keys=[lab.key],
+                )  # fmt: skip
+        finally:
+            timer.join()
+        started = list(store.search_events(dataset="ansible.evento"))
+    assert any(e["event"]["action"] == "playbook_on_start" for e in started)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -136,3 +136,30 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
         assert len(list(s.entities("sites"))) == 80
         report = s.verify_changes()
         assert report.ok and report.checked == 80
+
+
+def test_upsert_logs_the_stored_form_of_non_json_values(store: SQLiteStore) -> None:
+    bought = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
+    row = {"tag": "SRV-01", "purchased": bought}
+    assert store.upsert("assets", [row], key=["tag"]).inserted == 1
+    assert store.upsert("assets", [row], key=["tag"]).unchanged == 1  # still idempotent
+    stored = store.get("assets", ["SRV-01"])
+    assert stored == {"tag": "SRV-01", "purchased": "2024-03-01T09:30:00+00:00"}
+    assert [c.after for c in store.changes()] == [stored]
+    assert store.verify_changes().ok
+
+
+def test_unserialisable_entity_is_refused_whole(store: SQLiteStore) -> None:
+    with pytest.raises(StoreError, match="no serializable"):
+        store.upsert("assets", [{"tag": "A"}, {"tag": "B", "raw": object()}], key=["tag"])
+    assert list(store.entities("assets")) == []
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["2026-10-01T00:00:00.-12345Z", "2026-10-01T00:00:00.1_2345Z", "2026-13-01T00:00:00.000000Z"],
+)
+def test_malformed_timestamp_is_refused(store: SQLiteStore, stamp: str) -> None:
+    with pytest.raises(StoreError, match="@timestamp inválido"):
+        store.write_events([{"@timestamp": stamp, "event": {"dataset": "x.y"}}])
+    assert store.count_events() == 0
