@@ -6,14 +6,16 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SEDES ?= 12
-APT_PAQUETES := snmpd snmp openssh-server openssh-client fping nftables iproute2 util-linux procps
+APT_PAQUETES := snmpd snmp openssh-server openssh-client fping nftables iproute2 util-linux procps \
+	dmidecode tzdata
 PROGRAMAS := /usr/sbin/snmpd /usr/bin/snmpget /usr/sbin/sshd /usr/bin/ssh-agent /usr/bin/fping \
-	/usr/sbin/nft /usr/sbin/ip /usr/bin/setsid /usr/bin/setpriv
+	/usr/sbin/nft /usr/sbin/ip /usr/bin/setsid /usr/bin/setpriv /usr/bin/unshare /usr/sbin/dmidecode \
+	/usr/share/zoneinfo/zone1970.tab
 
 .PHONY: demo test lint pruebas bench sistema limpiar
 
 sistema:
-	@faltan=""; for p in $(PROGRAMAS); do [ -x $$p ] || faltan="$$faltan $$p"; done; \
+	@faltan=""; for p in $(PROGRAMAS); do [ -e $$p ] || faltan="$$faltan $$p"; done; \
 	if [ -n "$$faltan" ]; then \
 		echo "Instalando paquetes de Debian (faltan:$$faltan)"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PAQUETES) >/dev/null; \

@@ -81,21 +81,27 @@ def _save_state(lab: Lab, state: dict[str, Any]) -> None:
 
 
 def _ensure_credentials(lab: Lab) -> LabCredentials:
+    """The lab's profile ``lab``: SNMP v2c/v3 secrets, SSH user, key and known_hosts paths."""
     if lab.credentials_file.exists():
         raw = tomllib.loads(lab.credentials_file.read_text())["lab"]
-        return LabCredentials(raw["community"], raw["snmp_user"], raw["auth_key"], raw["priv_key"])
-    creds = LabCredentials(
-        community="lab-" + secrets.token_hex(8),
-        v3_user="pukara",
-        v3_auth=secrets.token_hex(12),
-        v3_priv=secrets.token_hex(12),
-    )
+        creds = LabCredentials(raw["community"], raw["snmp_user"], raw["auth_key"], raw["priv_key"])
+    else:
+        creds = LabCredentials(
+            community="lab-" + secrets.token_hex(8),
+            v3_user="pukara",
+            v3_auth=secrets.token_hex(12),
+            v3_priv=secrets.token_hex(12),
+        )
     lab.credentials_file.touch(mode=0o600)
+    lab.credentials_file.chmod(0o600)
     lab.credentials_file.write_text(
         "# Credenciales del laboratorio de pukara (generadas; solo para el laboratorio)\n"
         "[lab]\n"
         f'username = "root"\ncommunity = "{creds.community}"\nsnmp_user = "{creds.v3_user}"\n'
         f'auth_key = "{creds.v3_auth}"\npriv_key = "{creds.v3_priv}"\n'
+        f'key_file = "{lab.key}"\nknown_hosts = "{lab.known_hosts}"\n'
+        # the sites share this machine's file system: its system Python, not a pyenv shim
+        'python_interpreter = "/usr/bin/python3"\n'
     )
     return creds
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import netns
+from lab import netns, smbios
 from lab.sites import LabSite
 from pukara.errors import LabError
 
@@ -60,6 +60,40 @@ def _write_private(path: Path, text: str) -> None:
     path.write_text(text)
 
 
+MANUFACTURER = "pukara lab"
+MODEL = "KBCS-LAB-1"
+HARDWARE_VERSION = "1.0"
+NEIGHBOUR = "lima-core"
+_ENT = "1.3.6.1.2.1.47.1.1.1.1"
+_LLDP_REM = "1.0.8802.1.1.2.1.4.1.1"
+
+
+def _entity_and_lldp(site: LabSite) -> list[str]:
+    """ENTITY-MIB and LLDP-MIB rows served with snmpd's ``override``.
+
+    net-snmp implements neither table on Linux. Row 1 is the chassis with the site's serial;
+    row 2 is a module whose serial is a placeholder, as many real devices report.
+    LLDP: the site's WAN port sees the headquarters core switch.
+    """
+    rows = {
+        f"{_ENT}.2.1": ("octet_str", f'"{MODEL} chassis"'),
+        f"{_ENT}.5.1": ("integer", "3"),
+        f"{_ENT}.7.1": ("octet_str", '"Chassis"'),
+        f"{_ENT}.8.1": ("octet_str", f'"{HARDWARE_VERSION}"'),
+        f"{_ENT}.11.1": ("octet_str", f'"{site.serial}"'),
+        f"{_ENT}.12.1": ("octet_str", f'"{MANUFACTURER}"'),
+        f"{_ENT}.13.1": ("octet_str", f'"{MODEL}"'),
+        f"{_ENT}.2.2": ("octet_str", '"Modulo VPN"'),
+        f"{_ENT}.5.2": ("integer", "9"),
+        f"{_ENT}.11.2": ("octet_str", '"N/A"'),
+        f"{_LLDP_REM}.7.0.1.1": ("octet_str", f'"{site.code}-uplink"'),
+        f"{_LLDP_REM}.8.0.1.1": ("octet_str", '"Enlace WAN"'),
+        f"{_LLDP_REM}.9.0.1.1": ("octet_str", f'"{NEIGHBOUR}"'),
+        "1.0.8802.1.1.2.1.3.7.1.3.1": ("octet_str", '"wan0"'),
+    }
+    return [f"override .{oid} {kind} {value}" for oid, (kind, value) in rows.items()]
+
+
 def snmpd_conf(site: LabSite, creds: LabCredentials) -> str:
     return "\n".join(
         [
@@ -68,10 +102,11 @@ def snmpd_conf(site: LabSite, creds: LabCredentials) -> str:
             f"rocommunity6 {creds.community} default",
             f'createUser {creds.v3_user} SHA "{creds.v3_auth}" AES "{creds.v3_priv}"',
             f"rouser {creds.v3_user} priv",
-            f"sysName {site.code}",
+            f"sysName {site.hostname}",
             f"sysLocation Laboratorio pukara, sede {site.code}",
             "sysContact noc@laboratorio.pukara.invalid",
             "sysServices 72",
+            *_entity_and_lldp(site),
             "",
         ]
     )
@@ -80,6 +115,7 @@ def snmpd_conf(site: LabSite, creds: LabCredentials) -> str:
 def sshd_conf(site: LabSite, folder: Path, authorized_keys: Path) -> str:
     return "\n".join(
         [
+            f"# {site.hostname}, serie {site.serial} (el reinicio sigue a este comentario)",
             f"ListenAddress {site.v4}:22",
             f"ListenAddress [{site.v6}]:22",
             f"HostKey {folder / 'ssh_host_ed25519_key'}",
@@ -179,12 +215,26 @@ def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> i
         return pid
     conf.write_text(wanted)
     log = folder / "sshd.log"
+    table = smbios.system_table(MANUFACTURER, MODEL, HARDWARE_VERSION, site.serial)
+    (folder / "dmi-table").write_bytes(table)
+    (folder / "dmi-entry-point").write_bytes(smbios.entry_point(table))
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory
-    with netns.inside(ns):
+    # sshd gets its own mount and UTS namespaces: the site's hostname, and its SMBIOS table
+    # where dmidecode looks for it.
+    script = (
+        "mount -t tmpfs -o size=64k,mode=0755 pukara-dmi /sys/firmware"
+        " && mkdir -p /sys/firmware/dmi/tables"
+        ' && cp "$1" /sys/firmware/dmi/tables/smbios_entry_point'
+        ' && cp "$2" /sys/firmware/dmi/tables/DMI'
+        ' && hostname "$3" && exec "$4" -f "$5" -E "$6"'
+    )
+    with netns.inside(ns), log.open("ab") as err:
         subprocess.run(
-            [SSHD, "-f", str(conf), "-E", str(log)],
+            ["unshare", "--mount", "--uts", "--propagation", "private", "/bin/sh", "-c", script,
+             "sh", str(folder / "dmi-entry-point"), str(folder / "dmi-table"), site.hostname,
+             SSHD, str(conf), str(log)],
             check=False, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=err,
         )  # fmt: skip
     return _wait_pid(pidfile, SSHD, f"sshd de {site.code}", log)
 

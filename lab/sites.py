@@ -11,6 +11,8 @@ import csv
 import ipaddress
 import re
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
 from pathlib import Path
 
 from pukara.errors import LabError
@@ -19,6 +21,8 @@ V4_BLOCK = ipaddress.IPv4Network("198.18.0.0/15")
 V4_LINKS = ipaddress.IPv4Network("198.18.0.0/16")
 V6_BLOCK = ipaddress.IPv6Network("fd70:756b:6172::/48")
 MAX_SITES = 4000
+# Site kinds of the example inventory that sit at headquarters, not behind a WAN link
+_NOT_WAN = frozenset({"sede_central", "centro_datos_principal", "centro_datos_alterno", "academia"})
 _CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
 
 
@@ -30,6 +34,15 @@ class LabSite:
     jitter_ms: float = 0.0
     loss_pct: float = 0.0
     down: bool = False
+
+    @property
+    def hostname(self) -> str:
+        """The name of the site's emulated gateway (sysName, hostname over SSH)."""
+        return f"gw-{self.code}"
+
+    @property
+    def serial(self) -> str:
+        return f"PKLAB{self.index:05d}"
 
     @property
     def v4_host(self) -> ipaddress.IPv4Address:
@@ -52,14 +65,28 @@ class LabSite:
         return self.v6_net.network_address + 2
 
 
+@cache
+def example_codes() -> dict[str, int]:
+    """Lab index of each site of the shipped example that has a WAN link, in file order."""
+    text = resources.files("inventario").joinpath("ejemplo/sedes.csv").read_text("utf-8")
+    rows = csv.DictReader(text.splitlines())
+    wan = [r["code"] for r in rows if r["kind"] not in _NOT_WAN]
+    return {code: i for i, code in enumerate(wan, start=1)}
+
+
 def default_sites(count: int, *, down: frozenset[str] = frozenset()) -> list[LabSite]:
-    """``count`` sites with delays spread from 20 to 300 ms, 5% jitter and 2% loss on a few."""
+    """``count`` sites with delays spread from 20 to 300 ms, 5% jitter and 2% loss on a few.
+
+    The first sites take the codes of the shipped example inventory, so that its gateways
+    answer; beyond those, codes are ``sNNNN``.
+    """
     if not 1 <= count <= MAX_SITES:
         raise LabError(f"el laboratorio admite de 1 a {MAX_SITES} sedes, se pidieron {count}")
+    names = {i: code for code, i in example_codes().items()}
     sites = []
     for i in range(1, count + 1):
         delay = 20.0 + (280.0 * (i - 1) / max(count - 1, 1))
-        code = f"s{i:03d}"
+        code = names.get(i, f"s{i:04d}")
         sites.append(
             LabSite(
                 index=i,

@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -183,6 +183,7 @@ def run_playbook(
     secret_env: Mapping[str, Secret] | None = None,
     forks: int | None = None,
     timeout_s: int | None = None,
+    on_event: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> PlaybookRun:
     """Run a shipped playbook over an inventory given as data (Ansible's JSON inventory).
 
@@ -213,11 +214,13 @@ def run_playbook(
     count = 0
     first = threading.Event()
 
-    def on_event(raw: Mapping[str, Any]) -> bool:
+    def handle(raw: Mapping[str, Any]) -> bool:
         nonlocal count
         if not first.is_set():
             first.set()
             _redact_command_file(artifacts / ident, set(secrets))
+        if on_event is not None:
+            on_event(raw)
         batch.append(_ecs(ident, playbook, raw))
         count += 1
         if store is not None and len(batch) >= _EVENT_BATCH:
@@ -241,7 +244,7 @@ def run_playbook(
             envvars=envvars,
             forks=forks or settings.concurrency,
             timeout=timeout_s,
-            event_handler=on_event,
+            event_handler=handle,
             rotate_artifacts=settings.ansible_artifacts_keep,
             suppress_env_files=True,
             quiet=True,

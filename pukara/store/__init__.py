@@ -14,9 +14,17 @@ from typing import Any, Protocol
 from pukara.config import Settings
 from pukara.errors import ConfigError
 from pukara.store.changelog import ChainReport, Change
-from pukara.store.sqlite import SQLiteStore, UpsertSummary
+from pukara.store.sqlite import EntityBatch, SQLiteStore, UpsertSummary
 
-__all__ = ["ChainReport", "Change", "SQLiteStore", "Store", "UpsertSummary", "open_store"]
+__all__ = [
+    "ChainReport",
+    "Change",
+    "EntityBatch",
+    "SQLiteStore",
+    "Store",
+    "UpsertSummary",
+    "open_store",
+]
 
 
 class Store(Protocol):
@@ -36,6 +44,8 @@ class Store(Protocol):
     def upsert(
         self, collection: str, rows: Iterable[Mapping[str, Any]], *, key: Sequence[str]
     ) -> UpsertSummary: ...
+
+    def write_entities(self, batches: Sequence[EntityBatch]) -> UpsertSummary: ...
 
     def get(self, collection: str, key: Sequence[Any]) -> dict[str, Any] | None: ...
 

@@ -30,6 +30,16 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
+class EntityBatch:
+    """Rows to upsert by ``key`` and natural keys (single-field) to delete, of one collection."""
+
+    collection: str
+    key: tuple[str, ...]
+    rows: Iterable[Mapping[str, Any]]
+    deletes: Sequence[Any] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class UpsertSummary:
     inserted: int = 0
     updated: int = 0
@@ -280,44 +290,74 @@ class SQLiteStore:
 
         All rows are written in one transaction: either every row lands or none does.
         """
-        if not key:
-            raise ValueError("a natural key needs at least one field")
+        return self.write_entities([EntityBatch(collection, tuple(key), rows)])
+
+    def write_entities(self, batches: Sequence[EntityBatch]) -> UpsertSummary:
+        """Deletes then upserts of several collections, in one transaction."""
         inserted = updated = unchanged = 0
         stamp = format_timestamp(utc_now())
         with self._write() as conn:
-            for row in rows:
-                try:  # the stored form, once: compared, written and logged alike
-                    text = _dumps(dict(row))
-                except TypeError as e:
-                    raise StoreError(f"{collection}: valor no serializable a JSON: {e}") from e
-                doc = orjson.loads(text)
-                missing = [k for k in key if doc.get(k) in (None, "")]
-                if missing:
-                    raise StoreError(f"{collection}: falta la clave natural {', '.join(missing)}")
-                k = self._key([doc[f] for f in key])
-                old = conn.execute(
-                    "SELECT doc FROM entities WHERE collection = ? AND key = ?", (collection, k)
-                ).fetchone()
-                before = orjson.loads(old[0]) if old else None
-                if before == doc:
-                    unchanged += 1
-                    continue
-                conn.execute(
-                    "INSERT INTO entities (collection, key, doc, updated_at) VALUES (?, ?, ?, ?)"
-                    " ON CONFLICT (collection, key) DO UPDATE"
-                    " SET doc = excluded.doc, updated_at = excluded.updated_at",
-                    (collection, k, text, stamp),
-                )
-                action = "update" if before is not None else "insert"
-                changelog.append(
-                    conn, ts=stamp, collection=collection, key=k, action=action,
-                    before=before, after=doc,
-                )  # fmt: skip
-                if before is None:
-                    inserted += 1
-                else:
-                    updated += 1
+            for batch in batches:
+                for name in batch.deletes:
+                    self._delete_in(conn, batch.collection, self._key([name]), stamp)
+            for batch in batches:
+                if not batch.key:
+                    raise ValueError("a natural key needs at least one field")
+                for row in batch.rows:
+                    result = self._upsert_in(conn, batch.collection, batch.key, row, stamp)
+                    inserted += result == "insert"
+                    updated += result == "update"
+                    unchanged += result is None
         return UpsertSummary(inserted, updated, unchanged)
+
+    def _upsert_in(
+        self,
+        conn: sqlite3.Connection,
+        collection: str,
+        key: Sequence[str],
+        row: Mapping[str, Any],
+        stamp: str,
+    ) -> str | None:
+        try:  # the stored form, once: compared, written and logged alike
+            text = _dumps(dict(row))
+        except TypeError as e:
+            raise StoreError(f"{collection}: valor no serializable a JSON: {e}") from e
+        doc = orjson.loads(text)
+        missing = [k for k in key if doc.get(k) in (None, "")]
+        if missing:
+            raise StoreError(f"{collection}: falta la clave natural {', '.join(missing)}")
+        k = self._key([doc[f] for f in key])
+        old = conn.execute(
+            "SELECT doc FROM entities WHERE collection = ? AND key = ?", (collection, k)
+        ).fetchone()
+        before = orjson.loads(old[0]) if old else None
+        if before == doc:
+            return None
+        conn.execute(
+            "INSERT INTO entities (collection, key, doc, updated_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (collection, key) DO UPDATE"
+            " SET doc = excluded.doc, updated_at = excluded.updated_at",
+            (collection, k, text, stamp),
+        )
+        action = "update" if before is not None else "insert"
+        changelog.append(
+            conn, ts=stamp, collection=collection, key=k, action=action, before=before, after=doc
+        )
+        return action
+
+    @staticmethod
+    def _delete_in(conn: sqlite3.Connection, collection: str, k: str, stamp: str) -> bool:
+        old = conn.execute(
+            "SELECT doc FROM entities WHERE collection = ? AND key = ?", (collection, k)
+        ).fetchone()
+        if old is None:
+            return False
+        conn.execute("DELETE FROM entities WHERE collection = ? AND key = ?", (collection, k))
+        changelog.append(
+            conn, ts=stamp, collection=collection, key=k,
+            action="delete", before=orjson.loads(old[0]), after=None,
+        )  # fmt: skip
+        return True
 
     def get(self, collection: str, key: Sequence[Any]) -> dict[str, Any] | None:
         with self._lock:
@@ -336,19 +376,8 @@ class SQLiteStore:
             yield orjson.loads(doc)
 
     def delete(self, collection: str, key: Sequence[Any]) -> bool:
-        k = self._key(key)
         with self._write() as conn:
-            old = conn.execute(
-                "SELECT doc FROM entities WHERE collection = ? AND key = ?", (collection, k)
-            ).fetchone()
-            if old is None:
-                return False
-            conn.execute("DELETE FROM entities WHERE collection = ? AND key = ?", (collection, k))
-            changelog.append(
-                conn, ts=format_timestamp(utc_now()), collection=collection, key=k,
-                action="delete", before=orjson.loads(old[0]), after=None,
-            )  # fmt: skip
-        return True
+            return self._delete_in(conn, collection, self._key(key), format_timestamp(utc_now()))
 
     # -- change log --------------------------------------------------------------------
     def changes(self, *, limit: int | None = None) -> Iterator[changelog.Change]:

@@ -87,13 +87,13 @@ def test_snmp_v2c_and_v3_authpriv_over_both_families(lab: manage.Lab) -> None:
         ["snmpget", "-v2c", "-c", c["community"], "-Oqv", str(t2.v4), "1.3.6.1.2.1.1.5.0"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    assert v2.stdout.strip().strip('"') == "t2"
+    assert v2.stdout.strip().strip('"') == "gw-t2"
     v3 = subprocess.run(
         ["snmpget", "-v3", "-l", "authPriv", "-u", c["snmp_user"], "-a", "SHA", "-A", c["auth_key"],
          "-x", "AES", "-X", c["priv_key"], "-Oqv", f"udp6:[{t2.v6}]", "1.3.6.1.2.1.1.5.0"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    assert v3.stdout.strip().strip('"') == "t2"
+    assert v3.stdout.strip().strip('"') == "gw-t2"
 
 
 def test_snmp_wrong_credentials_are_refused(lab: manage.Lab) -> None:

@@ -1,0 +1,131 @@
+"""Server facts through Ansible: ``playbooks/inventario/hechos.yml`` run by ansible-runner.
+
+The playbook only reads. Its last task prints one ``pukara_facts`` dict per host, taken here
+from the event stream and turned into pukara's facts: OS, CPU count and use, memory, disks
+and whether IPv6 is on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inventario.snmp_discovery import valid_serial
+from pukara.ansible import run_playbook
+from pukara.config import Settings
+from pukara.events import utc_now
+from pukara.results import Result, RunResult, Status
+from pukara.secrets import CredentialProfile
+from pukara.store import Store
+
+PLAYBOOK = "inventario/hechos.yml"
+FACTS_TASK = "Hechos para pukara"
+_VIRTUAL_FS = frozenset({"tmpfs", "devtmpfs", "squashfs", "overlay", "proc", "sysfs", "nsfs",
+                         "cgroup", "cgroup2", "autofs", "fuse.lxcfs", "iso9660"})  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class AnsibleTarget:
+    name: str
+    address: str
+    profile: CredentialProfile
+
+
+def cpu_used_pct(lines: Sequence[str]) -> float | None:
+    """Busy share between two ``cpu`` lines of /proc/stat."""
+    rows = [[int(x) for x in ln.split()[1:]] for ln in lines if ln.startswith("cpu ")]
+    if len(rows) < 2:
+        return None
+    a, b = rows[0], rows[-1]
+    total = sum(b) - sum(a)
+    idle = (b[3] + (b[4] if len(b) > 4 else 0)) - (a[3] + (a[4] if len(a) > 4 else 0))
+    return round(100.0 * (total - idle) / total, 1) if total > 0 else None
+
+
+def to_facts(raw: Mapping[str, Any]) -> dict[str, Any]:
+    disks = []
+    for m in raw.get("mounts") or []:
+        size = int(m.get("size_total") or 0)
+        if size <= 0 or m.get("fstype") in _VIRTUAL_FS:
+            continue
+        free = int(m.get("size_available") or 0)
+        disks.append({"mount": m.get("mount"), "size_gb": round(size / 1e9, 1),
+                      "used_pct": round(100.0 * (size - free) / size, 1)})  # fmt: skip
+    total_mb = int(raw.get("memtotal_mb") or 0)
+    used_mb = int(raw.get("mem_used_nocache_mb") or 0)
+    addresses = [a for a in raw.get("ipv6_addresses") or [] if not a.lower().startswith("fe80")]
+    version = raw.get("distribution_version") or ""
+    facts: dict[str, Any] = {
+        "name": raw.get("hostname") or None,
+        "os": raw.get("system") or None,
+        "os_version": raw.get("kernel") or None,
+        "distribution": f"{raw.get('distribution') or ''} {version}".strip() or None,
+        "serial": valid_serial(raw.get("serial")),
+        "cpu_count": int(raw.get("vcpus") or 0) or None,
+        "cpu_used_pct": cpu_used_pct(raw.get("cpu_stat") or []),
+        "memory_mb": total_mb or None,
+        "memory_used_pct": round(100.0 * used_mb / total_mb, 1) if total_mb else None,
+        "disks": sorted(disks, key=lambda d: str(d["mount"])),
+        "disk_used_pct": max((d["used_pct"] for d in disks), default=None),
+        "ipv6_enabled": str(raw.get("ipv6_disabled")).strip() == "0" and bool(addresses),
+    }
+    return {k: v for k, v in facts.items() if v not in (None, [], "")}
+
+
+def _inventory(targets: Sequence[AnsibleTarget], timeout_s: float) -> dict[str, Any]:
+    hosts: dict[str, Any] = {}
+    for t in targets:
+        known = t.profile.get("known_hosts")
+        python = t.profile.get("python_interpreter")
+        args = f"-o ConnectTimeout={max(1, int(timeout_s))} -o StrictHostKeyChecking=yes"
+        if known:
+            args += f" -o UserKnownHostsFile={known.reveal()}"
+        hosts[t.name] = {
+            "ansible_host": t.address,
+            "ansible_user": t.profile.require("username").reveal(),
+            "ansible_ssh_common_args": args,
+            "ansible_python_interpreter": python.reveal() if python else "auto_silent",
+        }
+    return {"all": {"hosts": hosts}}
+
+
+def discover(
+    targets: Sequence[AnsibleTarget], *, settings: Settings, store: Store | None, timeout_s: float
+) -> RunResult:
+    """Run the facts playbook over ``targets``; one Result per target address."""
+    if not targets:
+        return RunResult("descubrir-ansible", [])
+    keys = sorted({Path(k.reveal()) for t in targets if (k := t.profile.get("key_file"))})
+    facts: dict[str, dict[str, Any]] = {}
+    errors: dict[str, str] = {}
+    started = utc_now()
+
+    def on_event(raw: Mapping[str, Any]) -> None:
+        data = raw.get("event_data") or {}
+        host, res = data.get("host"), data.get("res") or {}
+        if not host:
+            return
+        event = raw.get("event")
+        if event == "runner_on_ok" and data.get("task") == FACTS_TASK:
+            facts[host] = to_facts(res.get("pukara_facts") or {})
+        elif event in ("runner_on_failed", "runner_on_unreachable") and host not in errors:
+            msg = str(res.get("msg") or "falló").strip().splitlines()[0][:300]
+            what = "inalcanzable" if event == "runner_on_unreachable" else "falló"
+            errors[host] = f"Ansible: {what}: {msg}"
+
+    run = run_playbook(
+        PLAYBOOK, _inventory(targets, timeout_s), settings=settings, store=store,
+        ssh_keys=keys, timeout_s=int(timeout_s * 20 + 60), on_event=on_event,
+    )  # fmt: skip
+    results = []
+    for t in targets:
+        if t.name in facts:
+            results.append(Result(t.address, Status.OK, data={"facts": facts[t.name],
+                                  "credential": t.profile.name}, started_at=started,
+                                  finished_at=utc_now()))  # fmt: skip
+        else:
+            reason = errors.get(t.name) or f"Ansible terminó «{run.status}» sin hechos del equipo"
+            results.append(Result(t.address, Status.FAILED, error=reason))
+    return RunResult("descubrir-ansible", results)

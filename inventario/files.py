@@ -1,0 +1,169 @@
+"""Inventory files in and out: CSV (UTF-8 with or without BOM, ``,`` or ``;``) and JSON.
+
+Reading keeps where each row came from (``línea 12``, ``assets[3]``) so that every error can
+name it. Writing is canonical: fixed column order, rows sorted by natural key, one
+representation per value, so ``exportar | importar`` is a no-op and a second export is
+byte-identical.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inventario.model import ASSETS, FIELDS, SECRET_COLUMN, SITES
+from pukara.errors import PukaraError
+
+FORMAT_VERSION = 1
+KIND_NAMES = {"sedes": SITES, "activos": ASSETS}
+
+
+class InvalidFile(PukaraError):
+    """The file cannot be read as an inventory file at all."""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    where: str  # "línea 12" or "assets[3]"
+    values: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ParsedFile:
+    source: str
+    rows: dict[str, list[Row]] = field(default_factory=lambda: {SITES: [], ASSETS: []})
+
+
+def _check_columns(source: str, kind: str, columns: Iterable[str], where: str) -> None:
+    known = {f.name for f in FIELDS[kind]}
+    for column in columns:
+        if SECRET_COLUMN.search(column):
+            raise InvalidFile(
+                f"{source}: {where}: la columna «{column}» parece un secreto; pukara no guarda "
+                "secretos en el inventario. Use credential_profile con el nombre de un perfil."
+            )
+        if column not in known:
+            raise InvalidFile(
+                f"{source}: {where}: columna desconocida «{column}»; válidas: {', '.join(known)}"
+            )
+
+
+def _guess_kind(header: list[str], source: str) -> str:
+    if "timezone" in header or "code" in header:
+        return SITES
+    if {"asset_tag", "serial", "mgmt_ipv4", "mgmt_ipv6"} & set(header):
+        return ASSETS
+    raise InvalidFile(
+        f"{source}: línea 1: no se reconoce si son sedes o activos; indique --tipo sedes|activos"
+    )
+
+
+def read_csv(text: str, source: str, kind: str | None) -> ParsedFile:
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    parsed = ParsedFile(source)
+    try:
+        header = [h.strip().lower() for h in next(reader, [])]
+        if not header or header == [""]:
+            raise InvalidFile(f"{source}: el archivo está vacío")
+        if len(set(header)) != len(header):
+            raise InvalidFile(f"{source}: línea 1: columnas repetidas en la cabecera")
+        kind = kind or _guess_kind(header, source)
+        _check_columns(source, kind, header, "línea 1")
+        for cells in reader:
+            line = reader.line_num
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) != len(header):
+                raise InvalidFile(
+                    f"{source}: línea {line}: tiene {len(cells)} columnas y la cabecera "
+                    f"{len(header)}"
+                )
+            parsed.rows[kind].append(Row(f"línea {line}", dict(zip(header, cells, strict=True))))
+    except csv.Error as e:
+        raise InvalidFile(f"{source}: línea {reader.line_num}: CSV mal formado: {e}") from e
+    return parsed
+
+
+def read_json(text: str, source: str, kind: str | None) -> ParsedFile:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InvalidFile(f"{source}: línea {e.lineno}: JSON inválido: {e.msg}") from e
+    if isinstance(data, list):
+        if kind is None:
+            raise InvalidFile(f"{source}: una lista JSON necesita --tipo sedes|activos")
+        data = {"sites" if kind == SITES else "assets": data}
+    if not isinstance(data, dict):
+        raise InvalidFile(f"{source}: se esperaba un objeto con «sites» y/o «assets»")
+    unknown = set(data) - {"sites", "assets", "version", "generator"}
+    if unknown:
+        raise InvalidFile(f"{source}: claves desconocidas: {', '.join(sorted(unknown))}")
+    parsed = ParsedFile(source)
+    for key, entity in (("sites", SITES), ("assets", ASSETS)):
+        items = data.get(key, [])
+        if not isinstance(items, list):
+            raise InvalidFile(f"{source}: «{key}» debe ser una lista")
+        for i, item in enumerate(items):
+            where = f"{key}[{i}]"
+            if not isinstance(item, dict):
+                raise InvalidFile(f"{source}: {where}: se esperaba un objeto")
+            _check_columns(source, entity, item, where)
+            parsed.rows[entity].append(Row(where, dict(item)))
+    return parsed
+
+
+def read_file(path: Path, kind: str | None = None) -> ParsedFile:
+    """Parse an inventory file; the format comes from its extension (.csv or .json)."""
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise InvalidFile(f"{source}: no se puede leer: {e.strerror}") from e
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise InvalidFile(f"{source}: línea {line}: el archivo no está en UTF-8") from e
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return read_json(text, source, kind)
+    if suffix in (".csv", ".txt"):
+        return read_csv(text, source, kind)
+    raise InvalidFile(f"{source}: extensión desconocida; use .csv o .json")
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "sí" if value else "no"
+    if isinstance(value, list):
+        return "|".join(str(v) for v in value)
+    return str(value)
+
+
+def to_csv(kind: str, docs: Iterable[Mapping[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    names = [f.name for f in FIELDS[kind]]
+    writer.writerow(names)
+    for doc in docs:
+        writer.writerow([_csv_cell(doc.get(n)) for n in names])
+    return out.getvalue()
+
+
+def to_json(sites: Iterable[Mapping[str, Any]], assets: Iterable[Mapping[str, Any]]) -> str:
+    document = {
+        "generator": "pukara inventario",
+        "version": FORMAT_VERSION,
+        "sites": [{f.name: s.get(f.name) for f in FIELDS[SITES]} for s in sites],
+        "assets": [{f.name: a.get(f.name) for f in FIELDS[ASSETS]} for a in assets],
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"

@@ -1,0 +1,322 @@
+"""Sites and assets: their fields, the values each accepts, and how a raw value is normalised.
+
+A field parser takes the text (or JSON value) a person wrote and returns the canonical value
+or raises ``ValueError`` with a Spanish reason. Canonical documents carry every field, in
+the order below, so that exports are byte-identical from one run to the next.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import unicodedata
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+SITES = "site"
+ASSETS = "asset"
+
+UNKNOWN = "desconocido"  # an explicit "we do not know", allowed for the end-of-life date
+
+SITE_KINDS = {
+    "sede_central": "sede central",
+    "centro_datos_principal": "centro de datos principal",
+    "centro_datos_alterno": "centro de datos alterno",
+    "embajada": "embajada",
+    "consulado": "consulado",
+    "mision_permanente": "misión permanente",
+    "oficina_desconcentrada": "oficina desconcentrada",
+    "academia": "academia",
+}
+ASSET_KINDS = {
+    "servidor_fisico": "servidor físico",
+    "blade": "blade",
+    "maquina_virtual": "máquina virtual",
+    "nas": "NAS",
+    "router": "router",
+    "switch": "switch",
+    "firewall": "firewall",
+    "punto_acceso": "punto de acceso",
+    "telefono_ip": "teléfono IP",
+    "pc": "PC",
+    "otro": "otro",
+}
+SERVER_KINDS = frozenset({"servidor_fisico", "blade", "maquina_virtual", "nas"})
+STATUSES = {
+    "activo": "activo",
+    "planificado": "planificado",
+    "en_almacen": "en almacén",
+    "en_reparacion": "en reparación",
+    "dado_de_baja": "dado de baja",
+}
+CRITICALITIES = {"alta": "alta", "media": "media", "baja": "baja"}
+PLACEHOLDER_SERIALS = frozenset(
+    {"", "0", "-", "n/a", "na", "none", "null", "unknown", "desconocido", "not specified",
+     "not available", "to be filled by o.e.m.", "default string", "serial", "123456789",
+     "0123456789", "system serial number", "xxxxxxxxxx"}
+)  # fmt: skip
+
+# Column names that hold secrets: an import that carries one is refused outright.
+SECRET_COLUMN = re.compile(
+    r"pass|contrase|clave|secret|secreto|community|comunidad|token|auth_key|priv_key|api_?key",
+    re.IGNORECASE,
+)
+
+_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+_PROFILE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_DEVICE_TYPE = re.compile(r"^[a-z0-9_]{2,40}$")
+_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_TRUE = {"sí", "si", "s", "true", "verdadero", "1", "yes", "y", "x"}
+_FALSE = {"no", "n", "false", "falso", "0"}
+
+
+def slug(text: str) -> str:
+    """'Misión permanente' -> 'mision_permanente'; accents dropped, spaces to underscores."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "_", plain.lower()).strip("_")
+
+
+def _choice(options: Mapping[str, str], what: str) -> Callable[[Any], str]:
+    aliases = {slug(k): k for k in options} | {slug(v): k for k, v in options.items()}
+    aliases |= {slug(v).replace("_de_", "_"): k for k, v in options.items()}
+
+    def parse(value: Any) -> str:
+        found = aliases.get(slug(str(value)))
+        if found is None:
+            raise ValueError(
+                f"«{value}» no es {what} válido; use uno de: {', '.join(options.values())}"
+            )
+        return found
+
+    return parse
+
+
+def _text(limit: int) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = " ".join(str(value).split())
+        if len(text) > limit:
+            raise ValueError(f"texto de más de {limit} caracteres")
+        if any(unicodedata.category(c) == "Cc" for c in text):
+            raise ValueError("contiene caracteres de control")
+        return text
+
+    return parse
+
+
+def _pattern(regex: re.Pattern[str], what: str, *, lower: bool = False) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = str(value).strip()
+        text = text.lower() if lower else text
+        if not regex.match(text):
+            raise ValueError(f"«{value}» no es {what} válido")
+        return text
+
+    return parse
+
+
+def parse_ipv4(value: Any) -> str:
+    try:
+        return str(ipaddress.IPv4Address(str(value).strip()))
+    except ValueError:
+        raise ValueError(f"«{value}» no es una dirección IPv4 válida") from None
+
+
+def parse_ipv6(value: Any) -> str:
+    try:
+        return str(ipaddress.IPv6Address(str(value).strip()))
+    except ValueError:
+        raise ValueError(f"«{value}» no es una dirección IPv6 válida") from None
+
+
+def parse_ip(value: Any) -> str:
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        raise ValueError(f"«{value}» no es una dirección IP válida") from None
+
+
+def parse_date(value: Any) -> str:
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=UTC).date().isoformat()
+        except ValueError:
+            continue
+    raise ValueError(f"«{value}» no es una fecha válida (AAAA-MM-DD o DD/MM/AAAA)")
+
+
+def parse_eol(value: Any) -> str:
+    if slug(str(value)) == UNKNOWN:
+        return UNKNOWN
+    return parse_date(value)
+
+
+def parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"«{value}» no es sí/no")
+
+
+def _number(low: float, high: float, what: str) -> Callable[[Any], int | float]:
+    def parse(value: Any) -> int | float:
+        if isinstance(value, bool):
+            raise ValueError(f"«{value}» no es un número")
+        try:
+            number = float(str(value).strip().replace(",", "."))
+        except ValueError:
+            raise ValueError(f"«{value}» no es un número") from None
+        if not low < number <= high:
+            raise ValueError(f"{what} debe estar entre {low:g} (excluido) y {high:g}")
+        return int(number) if number.is_integer() else number
+
+    return parse
+
+
+def parse_tags(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else re.split(r"[|,]", str(value))
+    tags = sorted({slug(str(t)).replace("_", "-") for t in items if str(t).strip()})
+    for tag in tags:
+        if not _TAG.match(tag):
+            raise ValueError(f"etiqueta «{tag}» inválida")
+    return tags
+
+
+def parse_serial(value: Any) -> str:
+    text = str(value).strip()
+    if text.lower() in PLACEHOLDER_SERIALS or len(set(text)) == 1:
+        raise ValueError(f"«{value}» es un número de serie de relleno, no uno real")
+    return _text(64)(text)
+
+
+def parse_family(value: Any) -> str:
+    text = str(value).strip().lower().removeprefix("ipv")
+    if text not in ("4", "6"):
+        raise ValueError(f"«{value}» no es una familia (4 o 6)")
+    return text
+
+
+@cache
+def countries() -> frozenset[str]:
+    """ISO 3166 alpha-2 codes from the system's time zone database (empty if absent)."""
+    for base in zoneinfo.TZPATH:
+        path = Path(base) / "iso3166.tab"
+        if path.exists():
+            lines = path.read_text(encoding="utf-8").splitlines()
+            return frozenset(ln.split("\t")[0] for ln in lines if ln and not ln.startswith("#"))
+    return frozenset()
+
+
+def parse_country(value: Any) -> str:
+    code = str(value).strip().upper()
+    known = countries()
+    if not re.fullmatch(r"[A-Z]{2}", code) or (known and code not in known):
+        raise ValueError(f"«{value}» no es un código de país ISO 3166 (dos letras, p. ej. PE)")
+    return code
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def parse_timezone(value: Any) -> str:
+    text = str(value).strip()
+    if text not in _zones():
+        raise ValueError(f"«{value}» no es una zona horaria IANA (p. ej. America/Lima)")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    parse: Callable[[Any], Any]
+    label: str
+    required: bool = False
+
+
+SITE_FIELDS: tuple[Field, ...] = (
+    Field("code", _pattern(_CODE, "un código de sede", lower=True), "Código", True),
+    Field("name", _text(120), "Nombre", True),
+    Field("kind", _choice(SITE_KINDS, "un tipo de sede"), "Tipo", True),
+    Field("country", parse_country, "País"),
+    Field("city", _text(80), "Ciudad"),
+    Field("timezone", parse_timezone, "Zona horaria", True),
+    Field("parent", _pattern(_CODE, "un código de sede", lower=True), "Sede superior"),
+    Field("wan_provider", _text(80), "Proveedor WAN"),
+    Field("wan_bandwidth_mbps", _number(0, 1e6, "el ancho de banda"), "Ancho de banda (Mb/s)"),
+    Field("vpn_kit", parse_bool, "Kit VPN"),
+    Field("vpn_peer", parse_ip, "Par VPN"),
+    Field("availability_target", _number(0, 100, "la meta de disponibilidad"), "Meta disp. (%)"),
+)
+ASSET_FIELDS: tuple[Field, ...] = (
+    Field("name", _pattern(_NAME, "un nombre de equipo"), "Nombre", True),
+    Field("asset_tag", _text(40), "Cód. patrimonial"),
+    Field("serial", parse_serial, "N.º de serie"),
+    Field("kind", _choice(ASSET_KINDS, "un tipo de activo"), "Tipo", True),
+    Field("site", _pattern(_CODE, "un código de sede", lower=True), "Sede"),
+    Field("mgmt_ipv4", parse_ipv4, "IPv4 de gestión"),
+    Field("mgmt_ipv6", parse_ipv6, "IPv6 de gestión"),
+    Field("preferred_family", parse_family, "Familia preferida"),
+    Field("vendor", _text(80), "Fabricante"),
+    Field("model", _text(80), "Modelo"),
+    Field("os", _text(80), "Sistema operativo"),
+    Field("os_version", _text(120), "Versión"),
+    Field("device_type", _pattern(_DEVICE_TYPE, "un tipo de dispositivo (netmiko)"), "Tipo SSH"),
+    Field("purchase_date", parse_date, "Compra"),
+    Field("warranty_end", parse_date, "Fin de garantía"),
+    Field("eol_date", parse_eol, "Fin de vida"),
+    Field("criticality", _choice(CRITICALITIES, "una criticidad"), "Criticidad"),
+    Field("custodian", _text(120), "Custodio"),
+    Field("status", _choice(STATUSES, "un estado"), "Estado"),
+    Field("tags", parse_tags, "Etiquetas"),
+    Field(
+        "credential_profile", _pattern(_PROFILE, "un nombre de perfil"), "Perfil de credenciales"
+    ),
+)
+FIELDS = {SITES: SITE_FIELDS, ASSETS: ASSET_FIELDS}
+KEYS = {SITES: ("code",), ASSETS: ("name",)}
+# Asset identity, strongest first: the first of these the row carries that matches an asset
+ASSET_MATCH_ORDER = ("asset_tag", "serial", "mgmt_ipv4", "mgmt_ipv6", "name")
+
+
+def blank(kind: str) -> dict[str, Any]:
+    """A canonical document of ``kind`` with every field empty."""
+    return {f.name: None for f in FIELDS[kind]}
+
+
+def canonical(kind: str, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Every field in declared order, defaults applied."""
+    out = {f.name: doc.get(f.name) for f in FIELDS[kind]}
+    if kind == ASSETS:
+        if out["status"] is None:
+            out["status"] = "activo"
+        if out["tags"] is None:
+            out["tags"] = []
+        if out["preferred_family"] is None:
+            out["preferred_family"] = "4" if out["mgmt_ipv4"] else "6" if out["mgmt_ipv6"] else None
+    return out
+
+
+def management_address(asset: Mapping[str, Any]) -> str | None:
+    """The address to reach the asset at, in its preferred family when it has one."""
+    v4, v6 = asset.get("mgmt_ipv4"), asset.get("mgmt_ipv6")
+    if asset.get("preferred_family") == "6":
+        return v6 or v4
+    return v4 or v6
+
+
+def age_years(purchase: str | None, today: date) -> float | None:
+    if not purchase:
+        return None
+    return (today - date.fromisoformat(purchase)).days / 365.25

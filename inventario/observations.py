@@ -1,0 +1,195 @@
+"""What discovery saw, kept apart from what people declared, and the reconciliation of both.
+
+One observation per (target, source). Its document changes only when the facts change, so a
+re-run over an unchanged network writes nothing to the entities or the change log; each
+sighting is still an event (``inventario.descubrimiento``) with its time and outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from inventario.files import ParsedFile, Row
+from inventario.model import ASSETS, SITES
+from inventario.plan import AssetIndex, Plan, apply_plan, build_plan
+from pukara.events import format_timestamp, make_event, utc_now
+from pukara.results import Result
+from pukara.store import Store
+
+COLLECTION = "observation"
+KEY = ("target", "source")
+DATASET = "inventario.descubrimiento"
+# Declared fields discovery may fill or correct, and the fact each comes from
+RECONCILED = ("serial", "vendor", "model", "os", "os_version")
+# Measurements that move on every run: kept in the run's event, not in the observation
+VOLATILE = ("cpu_used_pct", "memory_used_pct", "disk_used_pct")
+
+
+def current(store: Store) -> list[dict[str, Any]]:
+    return list(store.entities(COLLECTION))
+
+
+def for_asset(store: Store, name: str) -> list[dict[str, Any]]:
+    return [o for o in current(store) if o.get("asset") == name]
+
+
+def _match(index: AssetIndex, target: str, facts: Mapping[str, Any]) -> tuple[str | None, str]:
+    """The declared asset an observation is, by serial, then address, then name."""
+    for field, value in (("serial", facts.get("serial")), ("mgmt_ipv4", target),
+                         ("mgmt_ipv6", target), ("name", facts.get("name"))):  # fmt: skip
+        name = index.by[field].get(value) if value else None
+        if name:
+            return name, field
+    return None, ""
+
+
+def record(store: Store, source: str, results: Sequence[Result]) -> tuple[int, int]:
+    """Store one discovery run: events for every target, observations for the answers.
+
+    Returns (observations changed or new, unchanged).
+    """
+    now = format_timestamp(utc_now())
+    index = AssetIndex({a["name"]: a for a in store.entities(ASSETS)})
+    events = []
+    docs = []
+    for r in results:
+        facts, metrics = split_metrics(r.data.get("facts") or {})
+        asset, rule = _match(index, r.target, facts) if facts else (None, "")
+        events.append(make_event(
+            DATASET,
+            kind="event",
+            outcome="failure" if r.failed else "success",
+            message=r.error or f"{source}: {facts.get('name') or r.target}",
+            fields={
+                "event.action": f"descubrir-{source}", "host.ip": r.target,
+                "host.name": facts.get("name"), "host.uptime": _uptime(r.data),
+                "inventario.asset": asset, "inventario.credential": r.data.get("credential"),
+                "error.message": r.error, "inventario.metrics": metrics or None,
+            },
+        ))  # fmt: skip
+        if r.failed:
+            continue
+        old = store.get(COLLECTION, [r.target, source])
+        doc = {
+            "target": r.target, "source": source, "asset": asset, "match": rule or None,
+            "credential": r.data.get("credential"), "facts": facts,
+            "first_seen": old["first_seen"] if old else now,
+            "changed_at": now,
+        }  # fmt: skip
+        if old and all(old.get(k) == doc[k] for k in doc if k not in ("changed_at",)):
+            continue
+        docs.append(doc)
+    store.write_events(events)
+    summary = store.upsert(COLLECTION, docs, key=KEY)
+    ok = sum(1 for r in results if not r.failed)
+    return summary.inserted + summary.updated, ok - summary.inserted - summary.updated
+
+
+def split_metrics(facts: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(stable facts, volatile measurements); disk sizes stay, their use moves out."""
+    stable = {k: v for k, v in facts.items() if k not in VOLATILE}
+    metrics = {k: facts[k] for k in VOLATILE if k in facts}
+    if "disks" in facts:
+        metrics["disks"] = facts["disks"]
+        stable["disks"] = [{k: v for k, v in d.items() if k != "used_pct"} for d in facts["disks"]]
+    return stable, metrics
+
+
+def latest_metrics(store: Store, source: str = "ansible") -> dict[str, dict[str, Any]]:
+    """asset -> the measurements of its most recent successful sighting by ``source``."""
+    out: dict[str, dict[str, Any]] = {}
+    for event in store.search_events(
+        dataset=DATASET, where={"event.action": f"descubrir-{source}"}, newest_first=True
+    ):
+        info = event.get("inventario", {})
+        asset, metrics = info.get("asset"), info.get("metrics")
+        if asset and metrics and asset not in out:
+            out[asset] = {**metrics, "@timestamp": event.get("@timestamp")}
+    return out
+
+
+def _uptime(data: Mapping[str, Any]) -> int | None:
+    ticks = data.get("uptime_ticks")
+    return ticks // 100 if isinstance(ticks, int) else None
+
+
+def remembered_credentials(store: Store) -> dict[str, str]:
+    """target -> the profile name that last worked for it over SNMP."""
+    out = {}
+    for obs in current(store):
+        cred = obs.get("credential")
+        if obs.get("source") == "snmp" and cred:
+            out[obs["target"]] = str(cred).split("/")[0]
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    asset: str | None  # None: not in the inventory yet
+    target: str
+    source: str
+    field: str
+    declared: Any
+    observed: Any
+    note: str = ""
+
+
+def proposals(store: Store) -> list[Proposal]:
+    """Where observations and declarations differ, field by field."""
+    assets = {a["name"]: a for a in store.entities(ASSETS)}
+    index = AssetIndex(assets)
+    out: list[Proposal] = []
+    for obs in sorted(current(store), key=lambda o: (o["target"], o["source"])):
+        facts = obs.get("facts") or {}
+        name, _ = _match(index, obs["target"], facts)
+        if name is None:
+            out.append(Proposal(None, obs["target"], obs["source"], "name", None,
+                                facts.get("name"), "equipo no inventariado"))  # fmt: skip
+            continue
+        declared = assets[name]
+        for field in RECONCILED:
+            seen = facts.get(field)
+            if seen and declared.get(field) != seen:
+                out.append(Proposal(name, obs["target"], obs["source"], field,
+                                    declared.get(field), seen))  # fmt: skip
+        if facts.get("name") and facts["name"] != name:
+            out.append(Proposal(name, obs["target"], obs["source"], "name", name, facts["name"],
+                                "nombre distinto; no se cambia solo"))  # fmt: skip
+    return out
+
+
+def _rows(store: Store, chosen: Iterable[Proposal]) -> ParsedFile:
+    sites = list(store.entities(SITES))
+    parsed = ParsedFile("conciliación")
+    updates: dict[str, dict[str, Any]] = {}
+    for p in chosen:
+        if p.note and p.asset is not None:
+            continue  # informational only (a different name)
+        if p.asset is None:
+            if not p.observed:
+                continue
+            row = updates.setdefault(f"+{p.target}", {"name": p.observed, "kind": "otro"})
+            row["mgmt_ipv6" if ":" in p.target else "mgmt_ipv4"] = p.target
+            row["site"] = _site_for(sites, p.target)
+            continue
+        updates.setdefault(p.asset, {"name": p.asset})[p.field] = p.observed
+    for where, values in updates.items():
+        parsed.rows[ASSETS].append(Row(f"activo {where}", values))
+    return parsed
+
+
+def _site_for(sites: Sequence[Mapping[str, Any]], address: str) -> str | None:
+    for site in sites:
+        if site.get("vpn_peer") == address:
+            return str(site["code"])
+    return None
+
+
+def apply(store: Store, chosen: Sequence[Proposal]) -> Plan:
+    """Apply proposals through the same checks as an import, in one transaction."""
+    the_plan = build_plan(store, _rows(store, chosen))
+    if not the_plan.empty:
+        apply_plan(store, the_plan)
+    return the_plan

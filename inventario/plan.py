@@ -1,0 +1,248 @@
+"""From parsed rows to a checked plan of changes, applied all at once or not at all.
+
+Sites match by code. Assets match by the strongest identity the row carries (asset tag,
+serial, management IPv4, IPv6, then name); a row whose identities point at two different
+assets is a conflict, never a merge. Columns a file leaves out keep their stored values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from inventario.files import ParsedFile, Row
+from inventario.model import ASSET_MATCH_ORDER, ASSETS, FIELDS, KEYS, SITES, blank, canonical
+from pukara.errors import PukaraError
+from pukara.store import EntityBatch, Store
+
+MAX_SHOWN = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    where: str
+    field: str | None
+    message: str
+
+
+class InvalidData(PukaraError):
+    """Rows that cannot be applied; nothing was written."""
+
+    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        lines = [f"{source}: {len(problems)} errores; no se aplicó ningún cambio."]
+        for p in problems[:MAX_SHOWN]:
+            what = f"campo {p.field}: " if p.field else ""
+            lines.append(f"  {source}: {p.where}: {what}{p.message}")
+        if len(problems) > MAX_SHOWN:
+            lines.append(f"  … y {len(problems) - MAX_SHOWN} errores más")
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    kind: str
+    key: str
+    action: str  # "alta", "modificación", "renombre"
+    fields: dict[str, tuple[Any, Any]]
+
+
+@dataclass(slots=True)
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    upserts: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {SITES: [], ASSETS: []}
+    )
+    deletes: dict[str, list[str]] = field(default_factory=lambda: {SITES: [], ASSETS: []})
+    unchanged: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+
+def _parse_row(kind: str, row: Row, problems: list[Problem]) -> dict[str, Any] | None:
+    doc: dict[str, Any] = {}
+    ok = True
+    for f in FIELDS[kind]:
+        if f.name not in row.values:
+            continue
+        raw = row.values[f.name]
+        if raw is None or (isinstance(raw, str | list) and not raw):
+            doc[f.name] = None
+            continue
+        try:
+            doc[f.name] = f.parse(raw)
+        except ValueError as e:
+            problems.append(Problem(row.where, f.name, str(e)))
+            ok = False
+    return doc if ok else None
+
+
+def _required(kind: str, where: str, doc: Mapping[str, Any], problems: list[Problem]) -> bool:
+    missing = [f.name for f in FIELDS[kind] if f.required and doc.get(f.name) in (None, "")]
+    for name in missing:
+        problems.append(Problem(where, name, "es obligatorio"))
+    return not missing
+
+
+def _diff(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> dict[str, Any]:
+    old = before or {}
+    return {k: (old.get(k), v) for k, v in after.items() if old.get(k) != v}
+
+
+def _plan_sites(
+    rows: list[Row], existing: dict[str, dict[str, Any]], plan: Plan, problems: list[Problem]
+) -> dict[str, dict[str, Any]]:
+    final = dict(existing)
+    seen: dict[str, str] = {}
+    for row in rows:
+        doc = _parse_row(SITES, row, problems)
+        if doc is None:
+            continue
+        code = doc.get("code")
+        if not code:
+            problems.append(Problem(row.where, "code", "es obligatorio"))
+            continue
+        if code in seen:
+            problems.append(Problem(row.where, "code", f"«{code}» duplicado ({seen[code]})"))
+            continue
+        seen[code] = row.where
+        merged = canonical(SITES, {**existing.get(code, blank(SITES)), **doc})
+        if not _required(SITES, row.where, merged, problems):
+            continue
+        final[code] = merged
+    for code, where in seen.items():
+        doc = final.get(code)
+        if doc is None:
+            continue
+        parent, hops = doc.get("parent"), 0
+        if parent and parent not in final:
+            problems.append(Problem(where, "parent", f"sede superior «{parent}» desconocida"))
+            continue
+        while parent and hops <= len(final):
+            if parent == code:
+                problems.append(Problem(where, "parent", "la jerarquía de sedes forma un ciclo"))
+                break
+            parent, hops = final.get(parent, {}).get("parent"), hops + 1
+        if doc != existing.get(code):
+            plan.upserts[SITES].append(doc)
+            action = "modificación" if code in existing else "alta"
+            plan.changes.append(Change(SITES, code, action, _diff(existing.get(code), doc)))
+        else:
+            plan.unchanged += 1
+    return final
+
+
+class AssetIndex:
+    def __init__(self, assets: dict[str, dict[str, Any]]) -> None:
+        self.by = {f: {} for f in ASSET_MATCH_ORDER}  # type: dict[str, dict[Any, str]]
+        for name, doc in assets.items():
+            for f in ASSET_MATCH_ORDER:
+                if doc.get(f):
+                    self.by[f][doc[f]] = name
+
+    def match(self, doc: Mapping[str, Any]) -> tuple[str | None, list[tuple[str, str]]]:
+        """The asset the row is, and the (field, other asset) pairs that contradict it."""
+        hits = [(f, self.by[f].get(doc[f])) for f in ASSET_MATCH_ORDER if doc.get(f)]
+        found = [(f, n) for f, n in hits if n is not None]
+        if not found:
+            return None, []
+        target = found[0][1]
+        return target, [(f, n) for f, n in found if n != target]
+
+
+def _asset_ok(
+    where: str,
+    merged: Mapping[str, Any],
+    target: str | None,
+    existing: Mapping[str, Any],
+    sites: Mapping[str, Any],
+    problems: list[Problem],
+) -> bool:
+    if not _required(ASSETS, where, merged, problems):
+        return False
+    if merged["site"] and merged["site"] not in sites:
+        problems.append(Problem(where, "site", f"sede «{merged['site']}» desconocida"))
+        return False
+    family = merged["preferred_family"]
+    if family and not merged["mgmt_ipv4" if family == "4" else "mgmt_ipv6"]:
+        problems.append(Problem(
+            where, "preferred_family", f"prefiere IPv{family} pero no tiene esa dirección"
+        ))  # fmt: skip
+        return False
+    if target is not None and merged["name"] != target and merged["name"] in existing:
+        problems.append(Problem(where, "name", f"«{merged['name']}» ya es otro activo"))
+        return False
+    return True
+
+
+def _plan_assets(
+    rows: list[Row],
+    existing: dict[str, dict[str, Any]],
+    sites: Mapping[str, Any],
+    plan: Plan,
+    problems: list[Problem],
+) -> None:
+    index = AssetIndex(existing)
+    seen: dict[str, dict[Any, str]] = {f: {} for f in ASSET_MATCH_ORDER}
+    for row in rows:
+        doc = _parse_row(ASSETS, row, problems)
+        if doc is None:
+            continue
+        clash = False
+        for f in ASSET_MATCH_ORDER:
+            value = doc.get(f)
+            if value and value in seen[f]:
+                problems.append(Problem(row.where, f, f"«{value}» duplicado ({seen[f][value]})"))
+                clash = True
+            elif value:
+                seen[f][value] = row.where
+        if clash:
+            continue
+        target, conflicts = index.match(doc)
+        for f, other in conflicts:
+            problems.append(Problem(
+                row.where, f,
+                f"«{doc[f]}» pertenece al activo «{other}», pero la fila corresponde a «{target}»",
+            ))  # fmt: skip
+        if conflicts:
+            continue
+        before = existing.get(target) if target else None
+        merged = canonical(ASSETS, {**(before or blank(ASSETS)), **doc})
+        if not _asset_ok(row.where, merged, target, existing, sites, problems):
+            continue
+        renamed = target is not None and merged["name"] != target
+        if merged == before:
+            plan.unchanged += 1
+            continue
+        plan.upserts[ASSETS].append(merged)
+        if renamed and target:
+            plan.deletes[ASSETS].append(target)
+        action = "renombre" if renamed else "modificación" if before else "alta"
+        plan.changes.append(Change(ASSETS, merged["name"], action, _diff(before, merged)))
+
+
+def build_plan(store: Store, parsed: ParsedFile) -> Plan:
+    """Check every row against the file and the store; raise ``InvalidData`` listing all."""
+    problems: list[Problem] = []
+    plan = Plan()
+    sites = {s["code"]: s for s in store.entities(SITES)}
+    final_sites = _plan_sites(parsed.rows[SITES], sites, plan, problems)
+    if parsed.rows[ASSETS]:
+        assets = {a["name"]: a for a in store.entities(ASSETS)}
+        _plan_assets(parsed.rows[ASSETS], assets, final_sites, plan, problems)
+    if problems:
+        raise InvalidData(parsed.source, problems)
+    return plan
+
+
+def apply_plan(store: Store, plan: Plan) -> None:
+    """Write the whole plan in one transaction."""
+    store.write_entities(
+        [
+            EntityBatch(SITES, KEYS[SITES], plan.upserts[SITES], plan.deletes[SITES]),
+            EntityBatch(ASSETS, KEYS[ASSETS], plan.upserts[ASSETS], plan.deletes[ASSETS]),
+        ]
+    )

@@ -1,0 +1,126 @@
+"""Capacity (from the latest Ansible facts) and life cycle (age, warranty, end of life)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from statistics import fmean
+from typing import Any
+
+from inventario.model import SERVER_KINDS, UNKNOWN, age_years
+
+# Averages the ministry's plan reports for its servers, shown beside the measured ones
+PLAN_AVERAGES = {"cpu": 40.0, "memory": 60.0, "disk": 70.0}
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    cpu: float = 80.0
+    memory: float = 85.0
+    disk: float = 90.0
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    rows: list[dict[str, Any]]
+    averages: dict[str, float | None]
+    over: list[str]
+
+
+def capacity(
+    assets: Iterable[Mapping[str, Any]],
+    observations: Iterable[Mapping[str, Any]],
+    metrics: Mapping[str, Mapping[str, Any]],
+    limits: Thresholds,
+) -> Capacity:
+    """One row per server: sizes from its Ansible observation, use from its latest run."""
+    latest = {
+        o["asset"]: o for o in observations if o.get("source") == "ansible" and o.get("asset")
+    }
+    rows = []
+    for asset in sorted(assets, key=lambda a: a["name"]):
+        obs = latest.get(asset["name"])
+        if obs is None and asset.get("kind") not in SERVER_KINDS:
+            continue
+        facts = {**(obs or {}).get("facts", {}), **metrics.get(asset["name"], {})}
+        row = {
+            "name": asset["name"], "site": asset.get("site"), "kind": asset.get("kind"),
+            "cpu_count": facts.get("cpu_count"), "cpu_used_pct": facts.get("cpu_used_pct"),
+            "memory_mb": facts.get("memory_mb"), "memory_used_pct": facts.get("memory_used_pct"),
+            "disk_gb": round(sum(d["size_gb"] for d in facts.get("disks", [])), 1) or None,
+            "disk_used_pct": facts.get("disk_used_pct"),
+            "ipv6_enabled": facts.get("ipv6_enabled"),
+            "seen_at": facts.get("@timestamp"),
+        }  # fmt: skip
+        over = [
+            label for label, key, limit in (
+                ("CPU", "cpu_used_pct", limits.cpu), ("RAM", "memory_used_pct", limits.memory),
+                ("disco", "disk_used_pct", limits.disk))
+            if row[key] is not None and row[key] >= limit
+        ]  # fmt: skip
+        row["over"] = over
+        rows.append(row)
+
+    def mean(key: str) -> float | None:
+        values = [r[key] for r in rows if r[key] is not None]
+        return round(fmean(values), 1) if values else None
+
+    return Capacity(
+        rows,
+        {"cpu": mean("cpu_used_pct"), "memory": mean("memory_used_pct"),
+         "disk": mean("disk_used_pct")},
+        [r["name"] for r in rows if r["over"]],
+    )  # fmt: skip
+
+
+def _state(end: str | None, today: date, within: int) -> tuple[str, int | None]:
+    if end is None:
+        return "sin dato", None
+    if end == UNKNOWN:
+        return "desconocido", None
+    days = (date.fromisoformat(end) - today).days
+    if days < 0:
+        return "vencido", days
+    if days <= within:
+        return "por vencer", days
+    return "vigente", days
+
+
+def age_bucket(years: float | None) -> str:
+    if years is None:
+        return "sin fecha de compra"
+    if years < 3:
+        return "menos de 3 años"
+    if years < 5:
+        return "3 a 5 años"
+    if years < 8:
+        return "5 a 8 años"
+    return "8 años o más"
+
+
+def lifecycle(
+    assets: Iterable[Mapping[str, Any]], today: date, within_days: int, *, everything: bool
+) -> tuple[list[dict[str, Any]], Counter[str]]:
+    """Rows for assets whose warranty or end of life is past, near or unknown (or all)."""
+    rows, buckets = [], Counter[str]()
+    for asset in sorted(assets, key=lambda a: a["name"]):
+        years = age_years(asset.get("purchase_date"), today)
+        buckets[age_bucket(years)] += 1
+        warranty, w_days = _state(asset.get("warranty_end"), today, within_days)
+        eol, e_days = _state(asset.get("eol_date"), today, within_days)
+        attention = warranty in ("vencido", "por vencer") or eol in (
+            "vencido", "por vencer", "desconocido")  # fmt: skip
+        if not (everything or attention):
+            continue
+        rows.append({
+            "name": asset["name"], "site": asset.get("site"), "kind": asset.get("kind"),
+            "purchase_date": asset.get("purchase_date"),
+            "age_years": round(years, 1) if years is not None else None,
+            "age_bucket": age_bucket(years),
+            "warranty_end": asset.get("warranty_end"), "warranty_state": warranty,
+            "warranty_days": w_days, "eol_date": asset.get("eol_date"), "eol_state": eol,
+            "eol_days": e_days,
+        })  # fmt: skip
+    return rows, buckets

@@ -1,0 +1,195 @@
+"""A small asyncio SNMP client on pysnmp 7: GET and multi-column GETBULK walks by numeric OID.
+
+No MIB files are loaded (``lookupMib=False``). Each credential gets its own SnmpEngine so
+that two v3 profiles with the same user name and different keys never overwrite each other.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pysnmp.hlapi.v3arch.asyncio import (
+    CommunityData,
+    ContextData,
+    ObjectIdentity,
+    ObjectType,
+    SnmpEngine,
+    Udp6TransportTarget,
+    UdpTransportTarget,
+    UsmUserData,
+    bulk_cmd,
+    get_cmd,
+    usmAesCfb128Protocol,
+    usmAesCfb256Protocol,
+    usmDESPrivProtocol,
+    usmHMAC192SHA256AuthProtocol,
+    usmHMAC384SHA512AuthProtocol,
+    usmHMACMD5AuthProtocol,
+    usmHMACSHAAuthProtocol,
+)
+from pysnmp.proto import rfc1902, rfc1905
+
+from pukara.errors import AuthError, DeviceError, DeviceTimeout
+from pukara.secrets import CredentialProfile, Secret
+
+AUTH = {"SHA": usmHMACSHAAuthProtocol, "SHA256": usmHMAC192SHA256AuthProtocol,
+        "SHA512": usmHMAC384SHA512AuthProtocol, "MD5": usmHMACMD5AuthProtocol}  # fmt: skip
+PRIV = {"AES": usmAesCfb128Protocol, "AES256": usmAesCfb256Protocol, "DES": usmDESPrivProtocol}
+_AUTH_FAILURES = ("unknownusername", "wrongdigest", "decryption", "unsupportedsecuritylevel",
+                  "authentication", "notintimewindow", "unknownengineid")  # fmt: skip
+_END = (rfc1905.EndOfMibView, rfc1905.NoSuchObject, rfc1905.NoSuchInstance)
+MAX_WALK_REQUESTS = 200
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpCredential:
+    """One way to talk to an agent: v2c community or v3 authPriv user, from a profile."""
+
+    profile: str
+    version: str  # "2c" or "3"
+    community: Secret | None = None
+    user: str | None = None
+    auth_key: Secret | None = None
+    priv_key: Secret | None = None
+    auth_proto: str = "SHA"
+    priv_proto: str = "AES"
+
+    @property
+    def label(self) -> str:
+        return f"{self.profile}/v3" if self.version == "3" else f"{self.profile}/v2c"
+
+    def auth_data(self) -> CommunityData | UsmUserData:
+        if self.version == "2c" and self.community is not None:
+            # v2c only when a profile holds a community; v3 is tried before it
+            return CommunityData(self.community.reveal(), mpModel=1)  # noqa: S508
+        if not (self.user and self.auth_key and self.priv_key):
+            raise DeviceError(f"perfil «{self.profile}»: credencial SNMP incompleta")
+        return UsmUserData(
+            self.user,
+            authKey=self.auth_key.reveal(),
+            privKey=self.priv_key.reveal(),
+            authProtocol=AUTH[self.auth_proto],
+            privProtocol=PRIV[self.priv_proto],
+        )
+
+
+def credentials_from_profile(profile: CredentialProfile) -> list[SnmpCredential]:
+    """v3 first (it is authenticated and encrypted), then v2c, for what the profile holds."""
+    out: list[SnmpCredential] = []
+    user = profile.get("snmp_user")
+    if user:
+        auth, priv = profile.get("auth_key"), profile.get("priv_key")
+        if not (auth and priv):
+            raise DeviceError(
+                f"perfil «{profile.name}»: SNMPv3 necesita auth_key y priv_key (solo authPriv)"
+            )
+        auth_proto = (profile.get("auth_proto") or Secret("SHA")).reveal().upper()
+        priv_proto = (profile.get("priv_proto") or Secret("AES")).reveal().upper()
+        if auth_proto not in AUTH or priv_proto not in PRIV:
+            raise DeviceError(f"perfil «{profile.name}»: protocolo SNMPv3 desconocido")
+        out.append(SnmpCredential(profile.name, "3", user=user.reveal(), auth_key=auth,
+                                  priv_key=priv, auth_proto=auth_proto, priv_proto=priv_proto))  # fmt: skip
+    community = profile.get("community")
+    if community:
+        out.append(SnmpCredential(profile.name, "2c", community=community))
+    return out
+
+
+def convert(value: Any) -> Any:
+    """pysnmp value -> bytes, int or dotted OID string; None for end-of-view markers."""
+    if isinstance(value, _END):
+        return None
+    if isinstance(value, rfc1902.ObjectIdentifier):
+        return str(value)
+    if isinstance(value, rfc1902.OctetString) or hasattr(value, "asOctets"):
+        return bytes(value.asOctets())
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+class Session:
+    """One agent reached with one credential."""
+
+    def __init__(self, engine: SnmpEngine, cred: SnmpCredential, address: str) -> None:
+        self.engine = engine
+        self.cred = cred
+        self.address = address
+        self._auth = cred.auth_data()
+        self._transport: UdpTransportTarget | Udp6TransportTarget | None = None
+
+    async def open(self, timeout_s: float, retries: int) -> None:
+        ip = ipaddress.ip_address(self.address)
+        cls = Udp6TransportTarget if ip.version == 6 else UdpTransportTarget
+        self._transport = await cls.create((str(ip), 161), timeout=timeout_s, retries=retries)
+
+    def _check(self, indication: Any, status: Any, index: Any) -> None:
+        if indication:
+            text = str(indication)
+            name = type(indication).__name__.lower() + " " + text.lower()
+            if "timedout" in name or "timeout" in name:
+                raise DeviceTimeout(f"sin respuesta SNMP con {self.cred.label} (tiempo agotado)")
+            if any(k in name.replace(" ", "") for k in _AUTH_FAILURES):
+                raise AuthError(f"credencial SNMP rechazada ({self.cred.label}): {text}")
+            raise DeviceError(f"error SNMP con {self.cred.label}: {text}")
+        if status:
+            raise DeviceError(f"el agente respondió {status.prettyPrint()} (índice {index})")
+
+    def _target(self) -> UdpTransportTarget | Udp6TransportTarget:
+        if self._transport is None:
+            raise DeviceError("sesión SNMP sin abrir")
+        return self._transport
+
+    async def get(self, oids: Sequence[str]) -> dict[str, Any]:
+        indication, status, index, binds = await get_cmd(
+            self.engine, self._auth, self._target(), ContextData(),
+            *(ObjectType(ObjectIdentity(o)) for o in oids), lookupMib=False,
+        )  # fmt: skip
+        self._check(indication, status, index)
+        return {str(oid): convert(value) for oid, value in binds}
+
+    async def walk(
+        self, columns: Sequence[str], *, repetitions: int = 20
+    ) -> dict[str, dict[str, Any]]:
+        """Walk several table columns together; ``{column: {index suffix: value}}``."""
+        out: dict[str, dict[str, Any]] = {c: {} for c in columns}
+        cursor = {c: c for c in columns}
+        for _ in range(MAX_WALK_REQUESTS):
+            pending = list(cursor)
+            if not pending:
+                return out
+            indication, status, index, binds = await bulk_cmd(
+                self.engine, self._auth, self._target(), ContextData(), 0, repetitions,
+                *(ObjectType(ObjectIdentity(cursor[c])) for c in pending), lookupMib=False,
+            )  # fmt: skip
+            self._check(indication, status, index)
+            if not binds:
+                return out
+            done: set[str] = set()
+            for i, (oid, value) in enumerate(binds):
+                column = pending[i % len(pending)]
+                if column in done:
+                    continue
+                text = str(oid)
+                if value is None or isinstance(value, _END) or not text.startswith(column + "."):
+                    done.add(column)
+                    continue
+                if _oid_key(text) <= _oid_key(cursor[column]):
+                    raise DeviceError(f"el agente devolvió OID fuera de orden en {column}")
+                out[column][text[len(column) + 1 :]] = convert(value)
+                cursor[column] = text
+            for column in done:
+                cursor.pop(column, None)
+        raise DeviceError("el recorrido SNMP no terminó (demasiadas solicitudes)")
+
+
+def _oid_key(oid: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in oid.split(".") if p)
+
+
+def engines(creds: Sequence[SnmpCredential]) -> Mapping[str, SnmpEngine]:
+    return {c.label: SnmpEngine() for c in creds}

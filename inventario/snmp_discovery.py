@@ -1,0 +1,255 @@
+"""SNMP discovery: the credential ladder per agent, one GET and one multi-table GETBULK walk.
+
+Per agent: the system group by GET, then ENTITY-MIB, IF-MIB, IP-MIB and LLDP-MIB columns
+walked together (usually a single GETBULK), IP-MIB's legacy ipAddrTable only when the agent
+lacks ipAddressTable. Credentials are tried in order; the first that answers is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from inventario import oids
+from inventario.model import PLACEHOLDER_SERIALS
+from inventario.snmp import Session, SnmpCredential, engines
+from pukara.errors import AuthError, DeviceError, DeviceTimeout
+from pukara.events import utc_now
+from pukara.results import Result, Status
+
+_OS_PATTERNS = (
+    (re.compile(r"^Linux \S+ (\S+)"), "Linux"),
+    (re.compile(r"Cisco IOS XE Software.*?Version ([\w.()]+)", re.S), "IOS XE"),
+    (re.compile(r"Cisco IOS Software.*?Version ([\w.()]+)", re.S), "IOS"),
+    (re.compile(r"Cisco NX-OS.*?Version ([\w.()]+)", re.S), "NX-OS"),
+    (re.compile(r"JUNOS ([\w.-]+)"), "Junos"),
+    (re.compile(r"Windows.*Version ([\d.]+)"), "Windows"),
+    (re.compile(r"^FreeBSD \S+ (\S+)"), "FreeBSD"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpTarget:
+    address: str
+    credentials: Sequence[SnmpCredential]
+
+
+def text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    cleaned = str(value).replace("\x00", "").strip()
+    return cleaned or None
+
+
+def _mac(value: Any) -> str | None:
+    if not isinstance(value, bytes) or len(value) != 6 or not any(value):
+        return None
+    return ":".join(f"{b:02x}" for b in value)
+
+
+def valid_serial(value: Any) -> str | None:
+    serial = text(value)
+    if serial is None or serial.lower() in PLACEHOLDER_SERIALS or len(set(serial)) == 1:
+        return None
+    return serial
+
+
+def os_from_descr(descr: str | None) -> tuple[str | None, str | None]:
+    if not descr:
+        return None, None
+    for pattern, name in _OS_PATTERNS:
+        m = pattern.search(descr)
+        if m:
+            return name, m.group(1).rstrip(",")
+    return None, None
+
+
+def _entity(walked: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    rows = sorted(walked[oids.ENT_CLASS], key=lambda i: int(i.split(".")[0]))
+    rows = rows or sorted(walked[oids.ENT_SERIAL], key=lambda i: int(i.split(".")[0]))
+    chassis = [i for i in rows if walked[oids.ENT_CLASS].get(i) == oids.ENT_CLASS_CHASSIS]
+    serials = [s for i in chassis if (s := valid_serial(walked[oids.ENT_SERIAL].get(i)))]
+    out: dict[str, Any] = {}
+    first = chassis[0] if chassis else (rows[0] if rows else None)
+    if first is not None:
+        out["vendor"] = text(walked[oids.ENT_MFG].get(first))
+        out["model"] = text(walked[oids.ENT_MODEL].get(first)) or text(
+            walked[oids.ENT_DESCR].get(first)
+        )
+    if not serials:  # no chassis serial: take the first real one of any component
+        serials = [s for i in rows if (s := valid_serial(walked[oids.ENT_SERIAL].get(i)))][:1]
+    if serials:
+        out["serial"] = serials[0]
+    if len(serials) > 1:
+        out["stack_serials"] = serials
+    return out
+
+
+def _interfaces(walked: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for index in walked[oids.IF_DESCR].keys() | walked[oids.IF_NAME].keys():
+        out[index] = {
+            "index": int(index),
+            "name": text(walked[oids.IF_NAME].get(index)) or text(walked[oids.IF_DESCR].get(index)),
+            "type": walked[oids.IF_TYPE].get(index),
+            "mtu": walked[oids.IF_MTU].get(index),
+            "mac": _mac(walked[oids.IF_MAC].get(index)),
+            "up": walked[oids.IF_OPER].get(index) == 1,
+            "speed_mbps": walked[oids.IF_HIGH_SPEED].get(index),
+        }
+    return out
+
+
+def _address_from_index(suffix: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    parts = [int(p) for p in suffix.split(".")]
+    if len(parts) < 2:
+        return None
+    kind, length, raw = parts[0], parts[1], bytes(parts[2 : 2 + parts[1]])
+    if kind in (1, 3) and length >= 4:
+        return ipaddress.IPv4Address(raw[:4])
+    if kind in (2, 4) and length >= 16:
+        return ipaddress.IPv6Address(raw[:16])
+    return None
+
+
+def _addresses(
+    walked: Mapping[str, Mapping[str, Any]], interfaces: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    out = []
+    for suffix, if_index in walked.get(oids.IP_ADDRESS_IFINDEX, {}).items():
+        address = _address_from_index(suffix)
+        if address is None:
+            continue
+        prefix = walked[oids.IP_ADDRESS_PREFIX].get(suffix)
+        plen = (
+            int(prefix.rsplit(".", 1)[-1]) if isinstance(prefix, str) and prefix != "0.0" else None
+        )
+        out.append((address, plen, if_index))
+    for suffix, if_index in walked.get(oids.IP_AD_ENT_IFINDEX, {}).items():
+        mask = walked[oids.IP_AD_ENT_MASK].get(suffix)
+        plen = bin(int.from_bytes(mask, "big")).count("1") if isinstance(mask, bytes) else None
+        out.append((ipaddress.IPv4Address(suffix), plen, if_index))
+    records = []
+    for address, plen, if_index in sorted(out, key=lambda a: (a[0].version, a[0])):
+        if address.is_loopback or address.is_link_local:
+            continue
+        interface = interfaces.get(str(if_index), {})
+        records.append({"ip": str(address), "prefix_len": plen, "interface": interface.get("name")})
+    return records
+
+
+def _neighbours(walked: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for suffix, name in walked[oids.LLDP_REM_SYSNAME].items():
+        parts = suffix.split(".")
+        local = parts[1] if len(parts) == 3 else None
+        port = walked[oids.LLDP_REM_PORT].get(suffix)
+        chassis = walked[oids.LLDP_REM_CHASSIS].get(suffix)
+        out.append({
+            "protocol": "lldp",
+            "local_port": text(walked[oids.LLDP_LOC_PORT].get(local)) if local else None,
+            "remote_name": text(name),
+            "remote_port": text(port),
+            "remote_chassis": _mac(chassis) or text(chassis),
+        })  # fmt: skip
+    return sorted(out, key=lambda n: (n["local_port"] or "", n["remote_name"] or ""))
+
+
+def parse(system: Mapping[str, Any], walked: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Facts from the raw values, in pukara's source-independent shape."""
+    descr = text(system.get(oids.SYS_DESCR))
+    sys_object_id = system.get(oids.SYS_OBJECT_ID)
+    vendor, model = oids.identify(sys_object_id if isinstance(sys_object_id, str) else None)
+    os_name, os_version = os_from_descr(descr)
+    interfaces = _interfaces(walked)
+    facts: dict[str, Any] = {
+        "name": text(system.get(oids.SYS_NAME)),
+        "description": descr,
+        "location": text(system.get(oids.SYS_LOCATION)),
+        "sys_object_id": sys_object_id,
+        "vendor": vendor,
+        "model": model,
+        "os": os_name,
+        "os_version": os_version,
+    }
+    entity = _entity(walked)
+    facts.update({k: v for k, v in entity.items() if v})
+    facts["interfaces"] = sorted(interfaces.values(), key=lambda i: i["index"])
+    facts["addresses"] = _addresses(walked, interfaces)
+    facts["neighbours"] = _neighbours(walked)
+    return {k: v for k, v in facts.items() if v not in (None, [], "")}
+
+
+async def probe(
+    target: SnmpTarget, engine_for: Mapping[str, Any], timeout_s: float, retries: int
+) -> tuple[dict[str, Any], SnmpCredential, int | None]:
+    """Facts, the credential that worked and sysUpTime (hundredths of a second)."""
+    failures: list[DeviceError] = []
+    for cred in target.credentials:
+        session = Session(engine_for[cred.label], cred, target.address)
+        await session.open(timeout_s, retries)
+        try:
+            system = await session.get(oids.SYSTEM)
+        except DeviceError as e:
+            failures.append(e)
+            continue
+        walked = await session.walk(oids.ENTITY + oids.INTERFACES + oids.ADDRESSES + oids.LLDP)
+        if not walked[oids.IP_ADDRESS_IFINDEX]:
+            walked.update(await session.walk(oids.LEGACY_ADDRESSES))
+        uptime = system.get(oids.SYS_UPTIME)
+        return parse(system, walked), cred, uptime if isinstance(uptime, int) else None
+    if not target.credentials:
+        raise DeviceError("no hay credenciales SNMP para este objetivo")
+    reasons = "; ".join(str(f) for f in failures)
+    if any(isinstance(f, AuthError) for f in failures):
+        raise AuthError(reasons)
+    if all(isinstance(f, DeviceTimeout) for f in failures):
+        raise DeviceTimeout(reasons)
+    raise DeviceError(reasons)
+
+
+def discover(
+    targets: Sequence[SnmpTarget],
+    *,
+    concurrency: int,
+    timeout_s: float,
+    retries: int = 1,
+    on_result: Callable[[Result], None] | None = None,
+) -> list[Result]:
+    """Probe every target; one Result each (the error text for those that failed)."""
+
+    async def run() -> list[Result]:
+        creds = {c.label: c for t in targets for c in t.credentials}
+        engine_for = engines(list(creds.values()))
+        gate = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(target: SnmpTarget) -> Result:
+            async with gate:
+                started = utc_now()
+                try:
+                    facts, cred, uptime = await probe(target, engine_for, timeout_s, retries)
+                    result = Result(
+                        target.address, Status.OK,
+                        data={"facts": facts, "credential": cred.label, "uptime_ticks": uptime},
+                        started_at=started, finished_at=utc_now(),
+                    )  # fmt: skip
+                except DeviceError as e:
+                    result = Result(target.address, Status.FAILED, error=str(e),
+                                    started_at=started, finished_at=utc_now())  # fmt: skip
+                if on_result:
+                    on_result(result)
+                return result
+
+        try:
+            return list(await asyncio.gather(*(one(t) for t in targets)))
+        finally:
+            for engine in engine_for.values():
+                engine.close_dispatcher()
+
+    return asyncio.run(run())

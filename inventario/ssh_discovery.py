@@ -1,0 +1,161 @@
+"""SSH discovery with netmiko: per device type, a few commands parsed with ntc-templates.
+
+Host keys are checked strictly against the profile's known_hosts: an unknown or changed
+key is a per-target error, never silently accepted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netmiko import ConnectHandler
+from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException
+from paramiko.ssh_exception import BadHostKeyException, SSHException
+
+from inventario.snmp_discovery import os_from_descr, valid_serial
+from pukara.errors import AuthError, DeviceError, DeviceTimeout
+from pukara.results import Result, RunResult
+from pukara.runner import Reporter, run_many
+from pukara.secrets import CredentialProfile
+
+
+@dataclass(frozen=True, slots=True)
+class Commands:
+    """What to send to one device type; parsed with ntc-templates where one exists."""
+
+    name: str
+    version: str
+    serial: str
+    interfaces: str
+
+
+DRIVERS: dict[str, Commands] = {
+    "linux": Commands(
+        name="hostname",
+        version="uname -sr",
+        serial="dmidecode -t system",
+        interfaces="ip address show",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SshTarget:
+    address: str
+    device_type: str
+    profile: CredentialProfile
+
+
+def _connect_args(target: SshTarget, timeout_s: float) -> dict[str, Any]:
+    profile = target.profile
+    user = profile.require("username").reveal()
+    known = profile.get("known_hosts")
+    known_hosts = Path(known.reveal()) if known else Path.home() / ".ssh" / "known_hosts"
+    args: dict[str, Any] = {
+        "device_type": target.device_type, "host": target.address, "username": user,
+        "ssh_strict": True, "system_host_keys": False, "alt_host_keys": True,
+        "alt_key_file": str(known_hosts), "allow_agent": False,
+        "conn_timeout": timeout_s, "auth_timeout": timeout_s, "banner_timeout": timeout_s,
+        "fast_cli": True,
+    }  # fmt: skip
+    key, password = profile.get("key_file"), profile.get("password")
+    if key:
+        args.update(use_keys=True, key_file=key.reveal())
+    if password:
+        args["password"] = password.reveal()
+    if not key and not password:
+        raise DeviceError(f"perfil «{profile.name}»: SSH necesita key_file o password")
+    return args
+
+
+def _interfaces(parsed: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    interfaces: list[dict[str, Any]] = []
+    addresses: list[dict[str, Any]] = []
+    if not isinstance(parsed, list):
+        return interfaces, addresses
+    for row in parsed:
+        name = str(row.get("interface", "")).split("@", 1)[0]
+        mac = row.get("mac_address") or None
+        interfaces.append({
+            "index": int(row["id"]) if str(row.get("id", "")).isdigit() else None,
+            "name": name, "mtu": int(row["mtu"]) if str(row.get("mtu", "")).isdigit() else None,
+            "mac": None if mac in (None, "00:00:00:00:00:00") else mac,
+            "up": "UP" in str(row.get("flags", "")).split(","),
+        })  # fmt: skip
+        pairs = list(zip(row.get("ip_addresses", []), row.get("ip_masks", []), strict=False))
+        pairs += list(zip(row.get("ipv6_addresses", []), row.get("ipv6_masks", []), strict=False))
+        for ip, mask in pairs:
+            address = ipaddress.ip_address(ip)
+            if address.is_loopback or address.is_link_local:
+                continue
+            addresses.append({"ip": str(address), "prefix_len": int(mask), "interface": name})
+    addresses.sort(
+        key=lambda a: (ipaddress.ip_address(a["ip"]).version, ipaddress.ip_address(a["ip"]))
+    )
+    return sorted(interfaces, key=lambda i: i["index"] or 0), addresses
+
+
+def probe(target: SshTarget, timeout_s: float) -> dict[str, Any]:
+    """Facts of one device over SSH; DeviceError subclasses say what went wrong."""
+    commands = DRIVERS.get(target.device_type)
+    if commands is None:
+        raise DeviceError(
+            f"tipo de dispositivo «{target.device_type}» sin comandos de descubrimiento "
+            f"(disponibles: {', '.join(DRIVERS)})"
+        )
+    try:
+        with ConnectHandler(**_connect_args(target, timeout_s)) as conn:
+
+            def run(cmd: str, textfsm: bool = False) -> Any:
+                out = conn.send_command(cmd, use_textfsm=textfsm, read_timeout=timeout_s * 4)
+                return out.strip() if isinstance(out, str) else out
+
+            name = run(commands.name)
+            version = run(commands.version)
+            system = run(commands.serial, True)
+            interfaces = run(commands.interfaces, True)
+    except BadHostKeyException as e:
+        raise DeviceError(
+            f"la clave de host SSH cambió ({e.key.get_name()}); posible suplantación. "
+            "Verifíquela y actualice known_hosts"
+        ) from e
+    except NetmikoAuthenticationException as e:
+        raise AuthError(f"SSH rechazó la autenticación de «{target.profile.name}»") from e
+    except NetmikoTimeoutException as e:
+        raise DeviceTimeout(f"SSH sin respuesta en {timeout_s:g} s") from e
+    except SSHException as e:
+        text = str(e)
+        if "not found in known_hosts" in text:
+            raise DeviceError("clave de host SSH desconocida: agréguela a known_hosts") from e
+        raise DeviceError(f"error SSH: {text}") from e
+    except OSError as e:
+        raise DeviceError(f"error de conexión SSH: {e}") from e
+    os_name, os_version = os_from_descr(
+        f"{version.split()[0]} x {version.split()[-1]}" if version else None
+    )
+    facts: dict[str, Any] = {"name": name or None, "os": os_name, "os_version": os_version}
+    if isinstance(system, list) and system:
+        facts["vendor"] = system[0].get("system_manufacturer") or None
+        facts["model"] = system[0].get("system_product_name") or None
+        facts["serial"] = valid_serial(system[0].get("system_serial_number"))
+    facts["interfaces"], facts["addresses"] = _interfaces(interfaces)
+    return {k: v for k, v in facts.items() if v not in (None, [], "")}
+
+
+def discover(
+    targets: Sequence[SshTarget],
+    *,
+    workers: int,
+    timeout_s: float,
+    reporter: Reporter | None = None,
+    on_result: Callable[[Result], None] | None = None,
+) -> RunResult:
+    return run_many(
+        lambda t: {"facts": probe(t, timeout_s), "credential": t.profile.name},
+        targets, action="descubrir-ssh", workers=workers, name=lambda t: t.address,
+        reporter=reporter, on_result=on_result,
+    )  # fmt: skip
