@@ -27,9 +27,15 @@ $(BIN)/pukara: pyproject.toml requirements.lock
 	$(BIN)/pip install -q -c requirements.lock -e ".[dev]"
 	@touch $@
 
+LAB_CREDENCIALES := $(HOME)/.local/share/pukara/lab/credenciales.toml
+
 demo: sistema $(BIN)/pukara
 	$(BIN)/pukara lab arriba --sedes $(SEDES)
-	$(BIN)/pukara lab estado
+	$(BIN)/pukara inventario importar --ejemplo
+	PUKARA_CREDENTIALS=$(LAB_CREDENCIALES) $(BIN)/pukara inventario descubrir \
+		$$($(BIN)/pukara lab estado --formato csv | tail -n +2 | cut -d, -f1)
+	$(BIN)/pukara inventario conciliar
+	$(BIN)/pukara inventario informe capacidad --formato csv | head -n 4
 
 lint: $(BIN)/pukara
 	$(BIN)/ruff check .
@@ -43,6 +49,7 @@ test: lint pruebas
 
 bench: $(BIN)/pukara
 	$(BIN)/python bench/store_ingest.py
+	$(BIN)/python bench/inventory_bench.py
 
 limpiar:
 	-$(BIN)/pukara lab abajo

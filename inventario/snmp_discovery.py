@@ -219,7 +219,7 @@ def discover(
     *,
     concurrency: int,
     timeout_s: float,
-    retries: int = 1,
+    retries: int = 2,
     on_result: Callable[[Result], None] | None = None,
 ) -> list[Result]:
     """Probe every target; one Result each (the error text for those that failed)."""

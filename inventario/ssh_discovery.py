@@ -99,6 +99,13 @@ def _interfaces(parsed: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return sorted(interfaces, key=lambda i: i["index"] or 0), addresses
 
 
+def _ssh_error(e: SSHException) -> DeviceError:
+    text = str(e)
+    if "not found in known_hosts" in text:
+        return DeviceError("clave de host SSH desconocida: agréguela a known_hosts")
+    return DeviceError(f"error SSH: {text}")
+
+
 def probe(target: SshTarget, timeout_s: float) -> dict[str, Any]:
     """Facts of one device over SSH; DeviceError subclasses say what went wrong."""
     commands = DRIVERS.get(target.device_type)
@@ -126,12 +133,17 @@ def probe(target: SshTarget, timeout_s: float) -> dict[str, Any]:
     except NetmikoAuthenticationException as e:
         raise AuthError(f"SSH rechazó la autenticación de «{target.profile.name}»") from e
     except NetmikoTimeoutException as e:
+        cause = e.__context__
+        if isinstance(cause, BadHostKeyException):
+            raise DeviceError(
+                f"la clave de host SSH cambió ({cause.key.get_name()}); posible suplantación. "
+                "Verifíquela y actualice known_hosts"
+            ) from e
+        if isinstance(cause, SSHException):
+            raise _ssh_error(cause) from e
         raise DeviceTimeout(f"SSH sin respuesta en {timeout_s:g} s") from e
     except SSHException as e:
-        text = str(e)
-        if "not found in known_hosts" in text:
-            raise DeviceError("clave de host SSH desconocida: agréguela a known_hosts") from e
-        raise DeviceError(f"error SSH: {text}") from e
+        raise _ssh_error(e) from e
     except OSError as e:
         raise DeviceError(f"error de conexión SSH: {e}") from e
     os_name, os_version = os_from_descr(

@@ -115,7 +115,7 @@ def snmpd_conf(site: LabSite, creds: LabCredentials) -> str:
 def sshd_conf(site: LabSite, folder: Path, authorized_keys: Path) -> str:
     return "\n".join(
         [
-            f"# {site.hostname}, serie {site.serial} (el reinicio sigue a este comentario)",
+            f"# {site.hostname}, serie {site.serial}, /sys de la sede (el reinicio sigue a esta línea)",
             f"ListenAddress {site.v4}:22",
             f"ListenAddress [{site.v6}]:22",
             f"HostKey {folder / 'ssh_host_ed25519_key'}",
@@ -219,10 +219,12 @@ def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> i
     (folder / "dmi-table").write_bytes(table)
     (folder / "dmi-entry-point").write_bytes(smbios.entry_point(table))
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory
-    # sshd gets its own mount and UTS namespaces: the site's hostname, and its SMBIOS table
-    # where dmidecode looks for it.
+    # sshd gets its own mount and UTS namespaces: the site's hostname, a /sys that lists the
+    # site's interfaces, and its SMBIOS table where dmidecode looks for it.
     script = (
-        "mount -t tmpfs -o size=64k,mode=0755 pukara-dmi /sys/firmware"
+        # a sysfs of the site's own network namespace, as `ip netns exec` mounts one
+        "umount -l /sys && mount -t sysfs pukara-sys /sys"
+        " && mount -t tmpfs -o size=64k,mode=0755 pukara-dmi /sys/firmware"
         " && mkdir -p /sys/firmware/dmi/tables"
         ' && cp "$1" /sys/firmware/dmi/tables/smbios_entry_point'
         ' && cp "$2" /sys/firmware/dmi/tables/DMI'

@@ -1,0 +1,169 @@
+"""Discovery against the lab's real snmpd (v2c, v3), sshd (netmiko) and Ansible."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from inventario import ansible_inventory, catalog, discovery, files, observations
+from lab import manage
+from pukara.ansible import run_playbook
+from pukara.config import Settings
+from pukara.store import SQLiteStore
+from tests.conftest import TEST_SITES, site
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def inventory(
+    lab: manage.Lab, store: SQLiteStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> SQLiteStore:
+    """The test lab's sites and gateways declared in the inventory, with the lab profile."""
+    monkeypatch.setenv("PUKARA_CREDENTIALS", str(lab.credentials_file))
+    sites = [
+        "code,name,kind,timezone,country,vpn_kit",
+        "lima,Sede central,sede_central,America/Lima,PE,no",
+    ]
+    assets = ["name,kind,site,mgmt_ipv4,mgmt_ipv6,preferred_family,device_type,credential_profile"]
+    for s in TEST_SITES:
+        sites.append(f"{s.code},Sede {s.code},embajada,Europe/Madrid,ES,sí")
+        family = "6" if s.code == "t2" else "4"
+        assets.append(f"{s.hostname},router,{s.code},{s.v4},{s.v6},{family},linux,lab")
+    for name, rows in (("s.csv", sites), ("a.csv", assets)):
+        (tmp_path / name).write_text("\n".join(rows) + "\n")
+        catalog.import_file(store, files.read_file(tmp_path / name), dry_run=False)
+    return store
+
+
+def _by(report: discovery.Report, method: str) -> dict[str, object]:
+    return {r.target: r for r in report.runs[method].results}
+
+
+def test_snmp_v3_then_v2c_finds_name_serial_and_addresses(
+    inventory: SQLiteStore, settings: Settings
+) -> None:
+    targets = discovery.resolve(inventory, ["t1", "t2", "t3", "t4"], [])
+    report = discovery.run(inventory, settings, targets, methods=["snmp"], timeout_s=0.5)
+    results = _by(report, "snmp")
+    for code in ("t1", "t2"):
+        s = site(code)
+        address = str(s.v6 if code == "t2" else s.v4)
+        r = results[address]
+        assert r.status == "ok", r.error
+        facts = r.data["facts"]
+        assert (facts["name"], facts["serial"]) == (s.hostname, s.serial)
+        assert {a["ip"] for a in facts["addresses"]} == {str(s.v4), str(s.v6)}
+        assert facts["neighbours"][0]["remote_name"] == "lima-core"
+        assert r.data["credential"] == "lab/v3"
+    down = results[str(site("t4").v4)]
+    assert down.failed and "tiempo agotado" in (down.error or "")
+    assert report.failed
+
+
+def test_credential_ladder_and_wrong_keys(
+    inventory: SQLiteStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PUKARA_CRED_MALO_SNMP_USER", "pukara")
+    monkeypatch.setenv("PUKARA_CRED_MALO_AUTH_KEY", "clave-equivocada-1")
+    monkeypatch.setenv("PUKARA_CRED_MALO_PRIV_KEY", "clave-equivocada-2")
+    monkeypatch.setenv("PUKARA_CRED_MALO_COMMUNITY", "comunidad-equivocada")
+    community = tomllib.loads(Path(os.environ["PUKARA_CREDENTIALS"]).read_text())
+    monkeypatch.setenv("PUKARA_CRED_SOLOV2_COMMUNITY", community["lab"]["community"])
+    t1 = discovery.Target(str(site("t1").v4))
+    only_bad = discovery.run(inventory, settings, [t1], methods=["snmp"], profiles=["malo"],
+                             timeout_s=0.5)  # fmt: skip
+    r = only_bad.runs["snmp"].results[0]
+    assert r.failed and "rechazada" in (r.error or "")
+    ladder = discovery.run(inventory, settings, [t1, discovery.Target(str(site("t3").v6))],
+                           methods=["snmp"], profiles=["malo", "solov2"], timeout_s=0.5)  # fmt: skip
+    assert [x.data.get("credential") for x in ladder.runs["snmp"].results] == [
+        "solov2/v2c", "solov2/v2c"]  # fmt: skip
+    assert observations.remembered_credentials(inventory)[str(site("t1").v4)] == "solov2"
+
+
+def test_ssh_and_ansible_and_a_second_run_changes_nothing(
+    inventory: SQLiteStore, settings: Settings
+) -> None:
+    targets = discovery.resolve(inventory, ["t1", "t2", "t4"], [])
+    first = discovery.run(inventory, settings, targets, methods=["ssh", "ansible"], timeout_s=2)
+    ssh = _by(first, "ssh")
+    for code in ("t1", "t2"):
+        s = site(code)
+        r = ssh[str(s.v6 if code == "t2" else s.v4)]
+        assert r.status == "ok", r.error
+        facts = r.data["facts"]
+        assert (facts["name"], facts["serial"], facts["model"]) == (
+            s.hostname,
+            s.serial,
+            "KBCS-LAB-1",
+        )
+        assert {a["ip"] for a in facts["addresses"]} == {str(s.v4), str(s.v6)}
+    assert ssh[str(site("t4").v4)].failed
+    ans = _by(first, "ansible")[str(site("t1").v4)]
+    assert ans.status == "ok", ans.error
+    assert ans.data["facts"]["cpu_count"] >= 1 and ans.data["facts"]["ipv6_enabled"] is True
+    assert _by(first, "ansible")[str(site("t4").v4)].failed
+    changes = len(list(inventory.changes()))
+    again = discovery.run(inventory, settings, targets, methods=["ssh", "ansible"], timeout_s=2)
+    assert again.changed == 0 and len(list(inventory.changes())) == changes
+    assert len(catalog.assets(inventory)) == len(TEST_SITES)  # no duplicate
+    metrics = observations.latest_metrics(inventory)
+    assert 0 <= metrics[site("t1").hostname]["cpu_used_pct"] <= 100
+
+
+def test_changed_host_key_is_a_per_target_error(
+    inventory: SQLiteStore, settings: Settings, lab: manage.Lab, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    other = tmp_path / "otra"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    t1, t2 = site("t1"), site("t2")
+    forged = tmp_path / "known_hosts"
+    good = [
+        ln for ln in lab.known_hosts.read_text().splitlines() if str(t1.v4) not in ln.split()[0]
+    ]
+    key = " ".join(other.with_suffix(".pub").read_text().split()[:2])
+    forged.write_text("\n".join([*good, f"{t1.v4} {key}"]) + "\n")
+    monkeypatch.setenv("PUKARA_CRED_LAB_KNOWN_HOSTS", str(forged))
+    targets = discovery.resolve(inventory, ["t1", "t2"], [])
+    report = discovery.run(inventory, settings, targets, methods=["ssh"], timeout_s=2)
+    results = _by(report, "ssh")
+    assert "cambió" in (results[str(t1.v4)].error or "")
+    assert results[str(t2.v6)].status == "ok"
+
+
+def test_ansible_inventory_script_and_a_playbook_over_it(
+    inventory: SQLiteStore, settings: Settings, lab: manage.Lab
+) -> None:
+    script = Path(sys.executable).with_name("pukara-inventario")
+    env = {
+        **os.environ,
+        "PUKARA_DB": str(settings.db),
+        "PATH": f"{script.parent}:{os.environ['PATH']}",
+    }
+    out = subprocess.run(
+        [str(script.with_name("ansible-inventory")), "-i", str(script), "--list"],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    listed = json.loads(out.stdout)
+    assert listed["_meta"]["hostvars"][site("t1").hostname]["ansible_host"] == str(site("t1").v4)
+    assert site("t2").hostname in listed["sede_t2"]["hosts"]
+    assert "WARNING" not in out.stderr, out.stderr
+    doc = ansible_inventory.build(catalog.sites(inventory), catalog.assets(inventory))
+    data = ansible_inventory.to_yaml_inventory(doc)
+    data["all"]["vars"] = {
+        "ansible_user": "root", "ansible_python_interpreter": "/usr/bin/python3",
+        "ansible_ssh_common_args": f"-o UserKnownHostsFile={lab.known_hosts} -o ConnectTimeout=3",
+    }  # fmt: skip
+    run = run_playbook("nucleo/ping.yml", data, settings=settings, ssh_keys=[lab.key],
+                       limit="sede_t1:sede_t2")  # fmt: skip
+    assert run.rc == 0 and set(run.stats["ok"]) == {site("t1").hostname, site("t2").hostname}
+    assert shutil.which("ansible-inventory") or script.with_name("ansible-inventory").exists()

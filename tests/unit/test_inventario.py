@@ -1,0 +1,144 @@
+"""Inventory import/export, validation and the Ansible inventory, on a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from inventario import ansible_inventory, catalog, files, plan, reports, sample
+from inventario.model import ASSETS, SITES
+from pukara.store import SQLiteStore
+
+SITES_CSV = (
+    "code,name,kind,country,city,timezone,parent\r\n"
+    "lima,Sede central,sede central,PE,Lima,America/Lima,\r\n"
+    "emb-es,Embajada en España,Embajada,ES,Madrid,Europe/Madrid,lima\r\n"
+)
+
+
+def _write(tmp_path: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def _import(store: SQLiteStore, path: Path, dry_run: bool = False) -> plan.Plan:
+    return catalog.import_file(store, files.read_file(path), dry_run=dry_run)
+
+
+def test_sample_round_trip_is_byte_identical(store: SQLiteStore, tmp_path: Path) -> None:
+    first = catalog.import_sample(store, dry_run=False)
+    assert len([c for c in first.changes if c.kind == SITES]) >= 140
+    kinds = [a["kind"] for a in catalog.assets(store)]
+    assert (kinds.count("servidor_fisico"), kinds.count("blade"), kinds.count("nas")) == (22, 16, 5)
+    assert all("ejemplo" in a["tags"] for a in catalog.assets(store))
+    assert catalog.import_sample(store, dry_run=False).empty
+    for fmt, kind, suffix in (
+        ("json", None, "json"),
+        ("csv", ASSETS, "csv"),
+        ("csv", SITES, "csv"),
+    ):
+        text = catalog.export_text(store, fmt, kind)
+        path = _write(tmp_path, f"export.{suffix}", text)
+        assert _import(store, path).empty, fmt
+        assert catalog.export_text(store, fmt, kind) == text
+
+
+def test_csv_with_bom_and_semicolons(store: SQLiteStore, tmp_path: Path) -> None:
+    text = SITES_CSV.replace(",", ";")
+    path = _write(tmp_path, "sedes.csv", text, encoding="utf-8-sig")
+    result = _import(store, path)
+    assert [c.key for c in result.changes] == ["lima", "emb-es"]
+    assert store.get(SITES, ["emb-es"])["kind"] == "embajada"  # label normalised to its slug
+
+
+def test_every_bad_row_is_reported_and_nothing_applied(store: SQLiteStore, tmp_path: Path) -> None:
+    _import(store, _write(tmp_path, "sedes.csv", SITES_CSV))
+    before = catalog.assets(store)
+    bad = _write(tmp_path, "activos.csv", (
+        "name,kind,site,mgmt_ipv4,purchase_date,serial\n"
+        "ok-1,router,lima,198.18.0.2,2020-01-31,ABC123\n"
+        "mal-ip,router,lima,198.18.0.300,2020-01-31,ABC124\n"
+        "mal-sede,switch,quito,198.18.0.3,2020-01-31,ABC125\n"
+        "mal-fecha,switch,lima,198.18.0.4,2020-02-30,ABC126\n"
+        "duplicado,switch,lima,198.18.0.5,2020-01-01,ABC123\n"
+    ))  # fmt: skip
+    with pytest.raises(plan.InvalidData) as caught:
+        _import(store, bad)
+    found = {(p.where, p.field) for p in caught.value.problems}
+    assert found == {("línea 3", "mgmt_ipv4"), ("línea 4", "site"), ("línea 5", "purchase_date"),
+                     ("línea 6", "serial")}  # fmt: skip
+    assert "activos.csv: línea 3: campo mgmt_ipv4" in str(caught.value)
+    assert catalog.assets(store) == before == []
+
+
+def test_secret_columns_are_refused(store: SQLiteStore, tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, "a.csv", "name,kind,mgmt_ipv4,community\nr1,router,198.18.0.2,publica\n"
+    )
+    with pytest.raises(files.InvalidFile, match="parece un secreto"):
+        files.read_file(path)
+
+
+def test_dry_run_writes_nothing(store: SQLiteStore, tmp_path: Path) -> None:
+    result = _import(store, _write(tmp_path, "sedes.csv", SITES_CSV), dry_run=True)
+    assert len(result.changes) == 2 and catalog.sites(store) == []
+
+
+def test_asset_tag_wins_and_renames(store: SQLiteStore, tmp_path: Path) -> None:
+    _import(store, _write(tmp_path, "sedes.csv", SITES_CSV))
+    _import(store, _write(tmp_path, "a.csv", "name,asset_tag,kind,site\nviejo,PAT-1,pc,lima\n"))
+    result = _import(store, _write(tmp_path, "b.csv", "name,asset_tag,kind\nnuevo,PAT-1,pc\n"))
+    assert [(c.key, c.action) for c in result.changes] == [("nuevo", "renombre")]
+    names = [a["name"] for a in catalog.assets(store)]
+    assert names == ["nuevo"] and store.get(ASSETS, ["nuevo"])["site"] == "lima"  # kept
+    _import(store, _write(tmp_path, "d.csv", "name,asset_tag,kind\notro,PAT-9,pc\n"))
+    with pytest.raises(plan.InvalidData, match="pertenece al activo"):
+        _import(store, _write(tmp_path, "e.csv", "name,asset_tag,kind\nnuevo,PAT-9,pc\n"))
+
+
+def test_parent_cycle_is_refused(store: SQLiteStore, tmp_path: Path) -> None:
+    text = ("code,name,kind,timezone,parent\na,A,consulado,America/Lima,b\n"
+            "b,B,consulado,America/Lima,a\n")  # fmt: skip
+    with pytest.raises(plan.InvalidData, match="ciclo"):
+        _import(store, _write(tmp_path, "s.csv", text))
+
+
+def test_dynamic_inventory_groups(store: SQLiteStore) -> None:
+    catalog.import_sample(store, dry_run=False)
+    doc = ansible_inventory.build(catalog.sites(store), catalog.assets(store))
+    groups = [g for g in doc if g != "_meta"]
+    assert all(re.fullmatch(r"[a-z_][a-z0-9_]*", g) for g in groups)
+    assert "gw-emb-ar" in doc["sede_emb_ar"]["hosts"] and "gw-emb-ar" in doc["pais_ar"]["hosts"]
+    assert "sede_emb_ar" in doc["sede_lima"]["children"]
+    assert doc["_meta"]["hostvars"]["gw-emb-ar"]["ansible_host"] == str(
+        sample.LabSite(index=1, code="emb-ar").v4
+    )
+    assert ansible_inventory.host(doc, "no-existe") == {}
+    yaml_form = ansible_inventory.to_yaml_inventory(doc)
+    assert "gw-emb-ar" in yaml_form["all"]["children"]["etiqueta_kbcs"]["hosts"]
+    json.dumps(yaml_form)
+
+
+def test_lifecycle_and_capacity() -> None:
+    assets = [
+        {"name": "a", "kind": "servidor_fisico", "purchase_date": "2015-01-01",
+         "warranty_end": "2018-01-01", "eol_date": "desconocido"},
+        {"name": "b", "kind": "servidor_fisico", "purchase_date": "2025-01-01",
+         "warranty_end": "2027-01-01", "eol_date": "2026-12-01"},
+        {"name": "c", "kind": "pc", "purchase_date": "2025-06-01",
+         "warranty_end": "2030-01-01", "eol_date": "2032-01-01"},
+    ]  # fmt: skip
+    rows, buckets = reports.lifecycle(assets, date(2026, 11, 23), 30, everything=False)
+    assert [(r["name"], r["warranty_state"], r["eol_state"]) for r in rows] == [
+        ("a", "vencido", "desconocido"), ("b", "vigente", "por vencer")]  # fmt: skip
+    assert buckets["8 años o más"] == 1 and buckets["menos de 3 años"] == 2
+    obs = [{"asset": "a", "source": "ansible", "facts": {"cpu_count": 4}}]
+    metrics = {"a": {"cpu_used_pct": 90.0, "memory_used_pct": 50.0, "disk_used_pct": 10.0}}
+    cap = reports.capacity(assets, obs, metrics, reports.Thresholds())
+    assert cap.over == ["a"] and cap.averages["cpu"] == 90.0
+    assert [r["name"] for r in cap.rows] == ["a", "b"]
