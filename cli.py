@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     except PukaraError as e:
         if debug:
             err.print_exception(show_locals=False)
-        err.print(f"Error: {e.message}", style="bold red", markup=False, highlight=False)
+        err.print(
+            f"Error: {e.message}", style="bold red", markup=False, highlight=False, soft_wrap=True
+        )
         code = e.exit_code
     except typer.Exit as e:
         code = e.exit_code
@@ -92,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         if callable(show):
             show(file=sys.stderr)
         else:
-            err.print(f"Error: {e.format_message()}", markup=False, highlight=False)
+            err.print(f"Error: {e.format_message()}", markup=False, highlight=False, soft_wrap=True)
         code = e.exit_code
     except Exception as e:
         if debug:

@@ -125,4 +125,4 @@ class RichReporter:
 def message(text: str, *, quiet: bool = False, style: str | None = None) -> None:
     """A line for the user on stderr."""
     if not quiet:
-        stderr_console().print(text, style=style, markup=False)
+        stderr_console().print(text, style=style, markup=False, soft_wrap=True)

@@ -1,0 +1,89 @@
+"""`pukara inventario` through the single error boundary: outputs, messages and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> list[str]:
+    return ["--base-datos", str(tmp_path / "inv.db")]
+
+
+def test_import_export_round_trip(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, *db, "inventario", "importar", "--ejemplo", "--silencioso")
+    assert code == 0 and err == ""
+    code, out, _ = run(capsys, *db, "inventario", "exportar", "--formato", "json")
+    data = json.loads(out)
+    assert len(data["assets"]) > 180 and data["sites"][0]["code"]
+    export = tmp_path / "inv.json"
+    assert run(capsys, *db, "inventario", "exportar", "--archivo", str(export))[0] == 0
+    code, _, err = run(capsys, *db, "inventario", "importar", str(export))
+    assert code == 0 and "0 cambios aplicados" in err
+    code, out, _ = run(capsys, *db, "inventario", "listar", "--pais", "AR", "--formato", "csv")
+    assert code == 0 and "gw-emb-ar" in out and "gw-emb-bo" not in out
+
+
+def test_bad_file_names_line_and_field_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "malo.csv"
+    bad.write_text("name,kind,mgmt_ipv4\nr1,router,10.0.0.999\nr2,tostadora,\n")
+    code, out, err = run(capsys, *db, "inventario", "importar", str(bad))
+    assert code == 1 and out == ""
+    assert "malo.csv: línea 2: campo mgmt_ipv4" in err and "línea 3: campo kind" in err
+    assert "no se aplicó ningún cambio" in err
+    code, out, _ = run(capsys, *db, "inventario", "exportar", "--formato", "csv")
+    assert out.count("\n") == 1  # header only
+
+
+def test_simulate_shows_the_diff(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    code, out, _ = run(
+        capsys, *db, "inventario", "importar", "--ejemplo", "--simular", "-f", "json"
+    )
+    assert code == 0 and any(r["action"] == "alta" for r in json.loads(out))
+    assert json.loads(run(capsys, *db, "inventario", "exportar")[1])["assets"] == []
+
+
+def test_unknown_target_is_refused_before_any_probe(
+    capsys: pytest.CaptureFixture[str], db: list[str]
+) -> None:
+    run(capsys, *db, "inventario", "importar", "--ejemplo", "-q")
+    code, _, err = run(capsys, *db, "inventario", "descubrir", "no-existe")
+    assert code == 2 and "objetivo «no-existe»" in err
+    code, _, err = run(capsys, *db, "inventario", "descubrir", "10.0.0.0/8")
+    assert code == 2 and "más de 4096" in err
+
+
+def test_ansible_list_and_host(capsys: pytest.CaptureFixture[str], db: list[str]) -> None:
+    run(capsys, *db, "inventario", "importar", "--ejemplo", "-q")
+    code, out, _ = run(capsys, *db, "inventario", "ansible", "--list")
+    listed = json.loads(out)
+    assert code == 0 and "srv-lima-01" in listed["tipo_servidor_fisico"]["hosts"]
+    code, out, _ = run(capsys, *db, "inventario", "ansible", "--host", "srv-lima-01")
+    assert json.loads(out)["pukara_site"] == "dc1"
+    assert run(capsys, *db, "inventario", "ansible")[0] == 2
+
+
+def test_lifecycle_report(capsys: pytest.CaptureFixture[str], db: list[str]) -> None:
+    run(capsys, *db, "inventario", "importar", "--ejemplo", "-q")
+    code, out, err = run(capsys, *db, "inventario", "informe", "ciclo-de-vida", "-f", "json")
+    rows = json.loads(out)
+    assert code == 0 and rows and {"vencido", "por vencer", "desconocido"} & {
+        r["warranty_state"] for r in rows} | {r["eol_state"] for r in rows}  # fmt: skip
+    assert "Antigüedad" in err
