@@ -237,6 +237,10 @@ def up(lab: Lab, sites: Sequence[LabSite]) -> list[dict[str, Any]]:
     wanted = {lab.ns(s) for s in sites}
     stale = [ns for ns in state["namespaces"] if ns not in wanted]
     _remove_namespaces(stale)
+    # a namespace whose index now carries another site code: its old daemons must go
+    previous = {int(x["index"]): x["code"] for x in state.get("sites", [])}
+    recoded = [lab.ns(x) for x in sites if previous.get(x.index, x.code) != x.code]
+    services.stop(*(pid for ns in recoded if ns in ours for pid in netns.pids_in(ns)))
     creds = _ensure_credentials(lab)
     authorized = _ensure_key(lab)
     # record namespaces before making them, so a failure half-way can still be torn down

@@ -164,6 +164,23 @@ def test_taken_namespace_is_refused(tmp_path: Path) -> None:
         subprocess.run(["ip", "netns", "del", "pkx-0001"], check=True)
 
 
+def test_a_site_that_changes_code_gets_new_daemons(tmp_path: Path) -> None:
+    if lab_available():
+        pytest.skip(str(lab_available()))
+    the_lab = manage.Lab(tmp_path / "r", prefix="pkr")
+    try:
+        manage.up(the_lab, [LabSite(index=3501, code="r1")])
+        manage.up(the_lab, [LabSite(index=3501, code="r2")])
+        community = tomllib.loads(the_lab.credentials_file.read_text())["lab"]["community"]
+        name = subprocess.run(
+            ["snmpget", "-v2c", "-c", community, "-Oqv", str(LabSite(3501, "r2").v4),
+             "1.3.6.1.2.1.1.5.0"], capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert name.stdout.strip().strip('"') == "gw-r2"
+    finally:
+        manage.down(the_lab)
+
+
 def test_lab_refuses_unprivileged_user(tmp_path: Path) -> None:
     if lab_available() or not shutil.which("setpriv"):
         pytest.skip("requiere root y setpriv")
