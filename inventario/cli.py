@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -16,7 +14,7 @@ from typing import Annotated
 import typer
 
 from inventario import catalog, files, observations
-from inventario.model import ASSET_KINDS, ASSETS, FIELDS, STATUSES, slug
+from inventario.model import ASSETS, FIELDS, parse_asset_kind, parse_status
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
 from pukara.errors import ExitCode, UsageError
@@ -108,18 +106,6 @@ def importar(
     )
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` only once the whole text is on disk."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 @app.command()
 def exportar(
     ctx: typer.Context,
@@ -139,7 +125,7 @@ def exportar(
     if archivo is None:
         sys.stdout.write(text)
     else:
-        _write_atomically(archivo, text)
+        files.write_atomically(archivo, text)
 
 
 @app.command()
@@ -156,15 +142,19 @@ def listar(
     formato: FormatoOpt = Formato.tabla,
 ) -> None:
     """Lista los activos, con filtros."""
-    if tipo and slug(tipo) not in ASSET_KINDS:
-        raise UsageError(f"tipo de activo desconocido «{tipo}»; use: {', '.join(ASSET_KINDS)}")
-    if estado and slug(estado) not in STATUSES:
-        raise UsageError(f"estado desconocido «{estado}»; use: {', '.join(STATUSES)}")
+    try:  # the same parsers as an import, so every label the files accept works here
+        kind = parse_asset_kind(tipo) if tipo else None
+        status = parse_status(estado) if estado else None
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     flt = catalog.AssetFilter(
-        site=sede.lower() if sede else None, kind=slug(tipo) if tipo else None,
-        country=pais.upper() if pais else None, tag=etiqueta, status=slug(estado) if estado else None,
+        site=sede.lower() if sede else None,
+        kind=kind,
+        country=pais.upper() if pais else None,
+        tag=etiqueta,
+        status=status,
         text=buscar,
-    )  # fmt: skip
+    )
     with _store(ctx) as store:
         rows = catalog.filtered_assets(store, flt)
     render(rows, formato, ASSET_COLUMNS)

@@ -13,7 +13,7 @@ from inventario import ansible_facts, observations, snmp_discovery, ssh_discover
 from inventario.model import ASSETS, SERVER_KINDS, management_address
 from inventario.snmp import SnmpCredential, credentials_from_profile
 from pukara.config import Settings
-from pukara.errors import DeviceError, Interrupted, UsageError
+from pukara.errors import DeviceError, Interrupted, SecretsError, UsageError
 from pukara.results import Result, RunResult, Status
 from pukara.runner import Reporter
 from pukara.secrets import CredentialProfile, load_profile
@@ -113,7 +113,7 @@ class _Profiles:
         if name not in self._cache:
             try:
                 self._cache[name] = load_profile(name, environ=self._environ)
-            except Exception as e:  # SecretsError: bad file or name
+            except SecretsError as e:  # unreadable credentials file or bad profile name
                 self._cache[name] = DeviceError(str(e))
         found = self._cache[name]
         if isinstance(found, DeviceError):
@@ -196,6 +196,8 @@ class _Run:
 
         if rep:
             rep.start(len(self.targets), "SNMP")
+            for result in failed:
+                rep.advance(result)
         try:
             snmp_discovery.discover(ready, concurrency=self.settings.concurrency,
                                     timeout_s=self.timeout_s, on_result=advance)  # fmt: skip

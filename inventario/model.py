@@ -237,6 +237,10 @@ def parse_timezone(value: Any) -> str:
     return text
 
 
+parse_asset_kind = _choice(ASSET_KINDS, "un tipo de activo")
+parse_status = _choice(STATUSES, "un estado")
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     name: str
@@ -263,7 +267,7 @@ ASSET_FIELDS: tuple[Field, ...] = (
     Field("name", _pattern(_NAME, "un nombre de equipo"), "Nombre", True),
     Field("asset_tag", _text(40), "Cód. patrimonial"),
     Field("serial", parse_serial, "N.º de serie"),
-    Field("kind", _choice(ASSET_KINDS, "un tipo de activo"), "Tipo", True),
+    Field("kind", parse_asset_kind, "Tipo", True),
     Field("site", _pattern(_CODE, "un código de sede", lower=True), "Sede"),
     Field("mgmt_ipv4", parse_ipv4, "IPv4 de gestión"),
     Field("mgmt_ipv6", parse_ipv6, "IPv6 de gestión"),
@@ -278,7 +282,7 @@ ASSET_FIELDS: tuple[Field, ...] = (
     Field("eol_date", parse_eol, "Fin de vida"),
     Field("criticality", _choice(CRITICALITIES, "una criticidad"), "Criticidad"),
     Field("custodian", _text(120), "Custodio"),
-    Field("status", _choice(STATUSES, "un estado"), "Estado"),
+    Field("status", parse_status, "Estado"),
     Field("tags", parse_tags, "Etiquetas"),
     Field(
         "credential_profile", _pattern(_PROFILE, "un nombre de perfil"), "Perfil de credenciales"

@@ -52,6 +52,7 @@ def record(store: Store, source: str, results: Sequence[Result]) -> tuple[int, i
     """
     now = format_timestamp(utc_now())
     index = AssetIndex({a["name"]: a for a in store.entities(ASSETS)})
+    known = {(o["target"], o["source"]): o for o in current(store)}
     events = []
     docs = []
     for r in results:
@@ -71,7 +72,7 @@ def record(store: Store, source: str, results: Sequence[Result]) -> tuple[int, i
         ))  # fmt: skip
         if r.failed:
             continue
-        old = store.get(COLLECTION, [r.target, source])
+        old = known.get((r.target, source))
         doc = {
             "target": r.target, "source": source, "asset": asset, "match": rule or None,
             "credential": r.data.get("credential"), "facts": facts,

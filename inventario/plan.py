@@ -137,7 +137,7 @@ def _plan_sites(
 
 class AssetIndex:
     def __init__(self, assets: dict[str, dict[str, Any]]) -> None:
-        self.by = {f: {} for f in ASSET_MATCH_ORDER}  # type: dict[str, dict[Any, str]]
+        self.by: dict[str, dict[Any, str]] = {f: {} for f in ASSET_MATCH_ORDER}
         for name, doc in assets.items():
             for f in ASSET_MATCH_ORDER:
                 if doc.get(f):

@@ -16,7 +16,7 @@ from netmiko import ConnectHandler
 from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException
 from paramiko.ssh_exception import BadHostKeyException, SSHException
 
-from inventario.snmp_discovery import os_from_descr, valid_serial
+from inventario.snmp_discovery import valid_serial
 from pukara.errors import AuthError, DeviceError, DeviceTimeout
 from pukara.results import Result, RunResult
 from pukara.runner import Reporter, run_many
@@ -100,6 +100,11 @@ def _interfaces(parsed: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
 
 
 def _ssh_error(e: SSHException) -> DeviceError:
+    if isinstance(e, BadHostKeyException):
+        return DeviceError(
+            f"la clave de host SSH cambió ({e.key.get_name()}); posible suplantación. "
+            "Verifíquela y actualice known_hosts"
+        )
     text = str(e)
     if "not found in known_hosts" in text:
         return DeviceError("clave de host SSH desconocida: agréguela a known_hosts")
@@ -125,20 +130,10 @@ def probe(target: SshTarget, timeout_s: float) -> dict[str, Any]:
             version = run(commands.version)
             system = run(commands.serial, True)
             interfaces = run(commands.interfaces, True)
-    except BadHostKeyException as e:
-        raise DeviceError(
-            f"la clave de host SSH cambió ({e.key.get_name()}); posible suplantación. "
-            "Verifíquela y actualice known_hosts"
-        ) from e
     except NetmikoAuthenticationException as e:
         raise AuthError(f"SSH rechazó la autenticación de «{target.profile.name}»") from e
     except NetmikoTimeoutException as e:
-        cause = e.__context__
-        if isinstance(cause, BadHostKeyException):
-            raise DeviceError(
-                f"la clave de host SSH cambió ({cause.key.get_name()}); posible suplantación. "
-                "Verifíquela y actualice known_hosts"
-            ) from e
+        cause = e.__context__  # netmiko reports paramiko's SSHException as a timeout
         if isinstance(cause, SSHException):
             raise _ssh_error(cause) from e
         raise DeviceTimeout(f"SSH sin respuesta en {timeout_s:g} s") from e
@@ -146,10 +141,12 @@ def probe(target: SshTarget, timeout_s: float) -> dict[str, Any]:
         raise _ssh_error(e) from e
     except OSError as e:
         raise DeviceError(f"error de conexión SSH: {e}") from e
-    os_name, os_version = os_from_descr(
-        f"{version.split()[0]} x {version.split()[-1]}" if version else None
-    )
-    facts: dict[str, Any] = {"name": name or None, "os": os_name, "os_version": os_version}
+    kernel = str(version).split()  # `uname -sr`: "Linux 6.1.0-18-amd64"
+    facts: dict[str, Any] = {
+        "name": name or None,
+        "os": kernel[0] if kernel else None,
+        "os_version": kernel[1] if len(kernel) > 1 else None,
+    }
     if isinstance(system, list) and system:
         facts["vendor"] = system[0].get("system_manufacturer") or None
         facts["model"] = system[0].get("system_product_name") or None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -166,4 +165,3 @@ def test_ansible_inventory_script_and_a_playbook_over_it(
     run = run_playbook("nucleo/ping.yml", data, settings=settings, ssh_keys=[lab.key],
                        limit="sede_t1:sede_t2")  # fmt: skip
     assert run.rc == 0 and set(run.stats["ok"]) == {site("t1").hostname, site("t2").hostname}
-    assert shutil.which("ansible-inventory") or script.with_name("ansible-inventory").exists()
