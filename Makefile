@@ -7,9 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 SEDES ?= 12
 APT_PAQUETES := snmpd snmp openssh-server openssh-client fping nftables iproute2 util-linux procps \
-	dmidecode tzdata
+	dmidecode tzdata openvpn
 PROGRAMAS := /usr/sbin/snmpd /usr/bin/snmpget /usr/sbin/sshd /usr/bin/ssh-agent /usr/bin/fping \
-	/usr/sbin/nft /usr/sbin/ip /usr/bin/setsid /usr/bin/setpriv /usr/bin/unshare /usr/sbin/dmidecode \
+	/usr/sbin/nft /usr/sbin/ip /usr/bin/setsid /usr/bin/setpriv /usr/bin/unshare /usr/sbin/dmidecode /usr/sbin/openvpn \
 	/usr/share/zoneinfo/zone1970.tab
 
 .PHONY: demo test lint pruebas bench sistema limpiar

@@ -1,5 +1,6 @@
 """Subcomandos de `pukara lab`: la WAN emulada con espacios de nombres de red."""
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +28,9 @@ COLUMNS = {
     "snmpd": "SNMP",
     "sshd": "SSH",
     "echo": "Eco",
+    "parent": "Padre",
+    "tunnel": "Túnel",
+    "lan": "LAN",
 }
 
 
@@ -46,11 +50,23 @@ def arriba(
     caidas: Annotated[
         list[str] | None, typer.Option("--caida", help="Código de una sede a marcar caída.")
     ] = None,
+    tuneles: Annotated[
+        bool, typer.Option("--tuneles/--sin-tuneles", help="Un túnel VPN (OpenVPN) por sede.")
+    ] = True,
+    rotos: Annotated[
+        list[str] | None, typer.Option("--tunel-roto", help="Código de una sede con el kit caído.")
+    ] = None,
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Levanta (o repara) el laboratorio; repetirlo no duplica nada."""
-    sites = read_site_table(tabla) if tabla else default_sites(sedes, down=frozenset(caidas or []))
+    sites = (
+        read_site_table(tabla)
+        if tabla
+        else default_sites(
+            sedes, down=frozenset(caidas or []), tunnels=tuneles, broken=frozenset(rotos or [])
+        )
+    )
     message(f"Levantando {len(sites)} sedes emuladas…", quiet=silencioso)
     render(manage.up(_lab(ctx), sites), formato, COLUMNS)
 
@@ -66,3 +82,38 @@ def abajo(ctx: typer.Context, silencioso: SilenciosoOpt = False) -> None:
 def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
     """Lista las sedes del laboratorio con sus direcciones y servicios."""
     render(manage.status(_lab(ctx)), formato, COLUMNS)
+
+
+class Tunel(StrEnum):
+    ok = "ok"
+    roto = "roto"
+
+
+@app.command()
+def alterar(
+    ctx: typer.Context,
+    sede: Annotated[str, typer.Argument(help="Código de la sede del laboratorio.")],
+    caida: Annotated[
+        bool | None, typer.Option("--caida/--arriba", help="Corta o restablece el enlace.")
+    ] = None,
+    perdida: Annotated[
+        float | None, typer.Option("--perdida", min=0, max=100, help="Pérdida en %.")
+    ] = None,
+    retardo: Annotated[
+        float | None, typer.Option("--retardo", min=0, max=5000, help="Retardo en ms.")
+    ] = None,
+    tunel: Annotated[Tunel | None, typer.Option("--tunel", help="ok o roto.")] = None,
+    silencioso: SilenciosoOpt = False,
+) -> None:
+    """Cambia en caliente la caída, la pérdida, el retardo o el túnel de una sede."""
+    changes: dict[str, object] = {}
+    if caida is not None:
+        changes["down"] = caida
+    if perdida is not None:
+        changes["loss_pct"] = perdida
+    if retardo is not None:
+        changes["delay_ms"] = retardo
+    if tunel is not None:
+        changes["tunnel_broken"] = tunel is Tunel.roto
+    site = manage.alter(_lab(ctx), sede, **changes)
+    message(f"Sede {site.code} del laboratorio actualizada.", quiet=silencioso)

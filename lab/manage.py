@@ -16,13 +16,13 @@ import sys
 import time
 import tomllib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lab import netns, services
+from lab import netns, services, vpn
 from lab.services import LabCredentials
-from lab.sites import V4_BLOCK, V6_BLOCK, LabSite
+from lab.sites import V4_BLOCK, V6_BLOCK, LabSite, check_topology
 from pukara.errors import LabError
 
 NFT_TABLE = "pukara_lab"
@@ -131,23 +131,39 @@ def _check_names(lab: Lab, sites: Sequence[LabSite], ours: set[str]) -> None:
 
 
 def _links(lab: Lab, sites: Sequence[LabSite], ours: set[str]) -> None:
-    host: list[str] = []
+    """veth links: a site hangs from the host, or from its hub's namespace (then routed)."""
+    by_code = {s.code: s for s in sites}
+    netns.ip_batch([f"netns add {lab.ns(s)}" for s in sites if lab.ns(s) not in ours])
+    # commands for the namespace that holds each site's headquarters-side end (None: the host)
+    sides: dict[str | None, list[str]] = {}
+    host_routes: list[str] = []
     for s in sites:
-        ns, hif = lab.ns(s), lab.host_if(s)
-        if ns not in ours:
-            host += [f"netns add {ns}", f"link add {hif} type veth peer name {WAN_IF} netns {ns}"]
-        host += [
+        hub = by_code[s.parent] if s.parent else None
+        where = lab.ns(hub) if hub else None
+        hif = lab.host_if(s)
+        cmds = sides.setdefault(where, [])
+        if lab.ns(s) not in ours:
+            cmds.append(f"link add {hif} type veth peer name {WAN_IF} netns {lab.ns(s)}")
+        cmds += [
             f"addr replace {s.v4_host}/30 dev {hif}",
             f"addr replace {s.v6_host}/64 dev {hif} nodad",
             f"link set {hif} up",
         ]
-    netns.ip_batch(host)
+        if hub:
+            host_routes += [
+                f"route replace {s.v4_net} via {hub.v4}",
+                f"route replace {s.v6_net} via {hub.v6}",
+            ]
+    for where, cmds in sides.items():
+        netns.ip_batch(cmds, netns=where)
+    netns.ip_batch(host_routes)
     for s in sites:
         netns.ip_batch(
             [
                 "link set lo up",
                 f"addr replace {s.v4}/30 dev {WAN_IF}",
                 f"addr replace {s.v6}/64 dev {WAN_IF} nodad",
+                f"addr replace {s.lan}/32 dev lo",
                 f"link set {WAN_IF} up",
                 f"route replace default via {s.v4_host}",
                 f"route replace default via {s.v6_host}",
@@ -158,19 +174,28 @@ def _links(lab: Lab, sites: Sequence[LabSite], ours: set[str]) -> None:
     netns.ip_batch([f"route replace blackhole {V4_BLOCK}", f"route replace blackhole {V6_BLOCK}"])
 
 
+def hq_address(site: LabSite, sites: Sequence[LabSite]) -> str:
+    """Headquarters' address a site reaches first: its own link's, or its hub's."""
+    if site.parent:
+        return str(next(s for s in sites if s.code == site.parent).v4_host)
+    return str(site.v4_host)
+
+
 def nft_rules(site: LabSite) -> str:
+    """Loss and outage of the site's WAN link; a hub's also hit what it forwards."""
     rules = []
     if site.down:
-        rules.append(f'iifname "{WAN_IF}" drop')
+        rules.append("drop")
     elif site.loss_pct > 0:
-        rules.append(
-            f'iifname "{WAN_IF}" numgen random mod 10000 < {round(site.loss_pct * 100)} drop'
-        )
-    body = "\n    ".join(rules)
+        rules.append(f"numgen random mod 10000 < {round(site.loss_pct * 100)} drop")
+    inbound = "\n    ".join(f'iifname "{WAN_IF}" {r}' for r in rules)
+    forwarded = "\n    ".join(rules)
     return (
         f"table inet {NFT_TABLE}\ndelete table inet {NFT_TABLE}\n"
         f"table inet {NFT_TABLE} {{\n  chain input {{\n"
-        f"    type filter hook input priority 0; policy accept;\n    {body}\n  }}\n}}\n"
+        f"    type filter hook input priority 0; policy accept;\n    {inbound}\n  }}\n"
+        f"  chain forward {{\n"
+        f"    type filter hook forward priority 0; policy accept;\n    {forwarded}\n  }}\n}}\n"
     )
 
 
@@ -180,6 +205,8 @@ def _configure_ns(lab: Lab, site: LabSite) -> None:
         netns.write_sysctl("net.ipv6.icmp.echo_ignore_all", "1")
         netns.write_sysctl("net.ipv4.icmp_ratelimit", "0")
         netns.write_sysctl("net.ipv6.icmp.ratelimit", "0")
+        netns.write_sysctl("net.ipv4.ip_forward", "1")  # a hub routes its children
+        netns.write_sysctl("net.ipv6.conf.all.forwarding", "1")
         done = subprocess.run(
             ["nft", "-f", "-"], input=nft_rules(site), capture_output=True, text=True, check=False
         )
@@ -229,6 +256,9 @@ def up(lab: Lab, sites: Sequence[LabSite]) -> list[dict[str, Any]]:
     """Build (or repair) the lab; idempotent. Returns :func:`status`."""
     require_root()
     services.require_binaries()
+    check_topology(list(sites), "laboratorio")
+    if any(s.tunnel for s in sites):
+        vpn.require()
     lab.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     lab.state_dir.chmod(0o700)
     state = _load_state(lab)
@@ -237,6 +267,7 @@ def up(lab: Lab, sites: Sequence[LabSite]) -> list[dict[str, Any]]:
     wanted = {lab.ns(s) for s in sites}
     stale = [ns for ns in state["namespaces"] if ns not in wanted]
     _remove_namespaces(stale)
+    _stop_stale_tunnels(lab, sites)
     # a namespace whose index now carries another site code: its old daemons must go
     previous = {int(x["index"]): x["code"] for x in state.get("sites", [])}
     recoded = [lab.ns(x) for x in sites if previous.get(x.index, x.code) != x.code]
@@ -256,9 +287,48 @@ def up(lab: Lab, sites: Sequence[LabSite]) -> list[dict[str, Any]]:
         known += [f"{site.v4} {key}", f"{site.v6} {key}"]
         services.start_snmpd(site, lab.ns(site), folder, creds)
         services.start_sshd(site, lab.ns(site), folder, authorized)
+        if site.tunnel:
+            vpn.start(
+                site, lab.ns(site), folder, vpn.ensure_key(lab.state_dir), hq_address(site, sites)
+            )
+        else:
+            vpn.stop_all(folder)
     lab.known_hosts.write_text("\n".join(known) + "\n")
     _start_responder(lab, sites)
     return status(lab)
+
+
+def _stop_stale_tunnels(lab: Lab, sites: Sequence[LabSite]) -> None:
+    """Headquarters' tunnel ends live in the host: stop those of sites no longer wanted."""
+    wanted = {lab.site_dir(s) for s in sites}
+    root = lab.state_dir / "sedes"
+    for folder in root.iterdir() if root.exists() else []:
+        if folder not in wanted:
+            vpn.stop_all(folder)
+
+
+def alter(lab: Lab, code: str, **changes: Any) -> LabSite:
+    """Change one running site's outage, loss or tunnel, as a real link would change."""
+    require_root()
+    state = _load_state(lab)
+    sites = [LabSite(**raw) for raw in state["sites"]]
+    try:
+        old = next(s for s in sites if s.code == code)
+    except StopIteration:
+        raise LabError(f"el laboratorio no tiene la sede {code!r}") from None
+    new = replace(old, **changes)
+    if new.tunnel_broken and not new.tunnel:
+        raise LabError(f"la sede {code} no tiene túnel que romper")
+    sites = [new if s.code == code else s for s in sites]
+    state["sites"] = [asdict(s) for s in sites]
+    _save_state(lab, state)
+    _configure_ns(lab, new)
+    if new.tunnel:
+        key = vpn.ensure_key(lab.state_dir)
+        vpn.start(new, lab.ns(new), lab.site_dir(new), key, hq_address(new, sites))
+    if (new.delay_ms, new.jitter_ms) != (old.delay_ms, old.jitter_ms):
+        _start_responder(lab, sites)
+    return new
 
 
 def _remove_namespaces(names: Sequence[str]) -> None:
@@ -278,6 +348,8 @@ def down(lab: Lab) -> int:
     pid = _responder_pid(lab)
     if pid:
         services.stop(pid)
+    for raw in state["sites"]:
+        vpn.stop_all(lab.site_dir(LabSite(**raw)))
     _remove_namespaces(state["namespaces"])
     if not any(_is_lab_ns(ns) for ns in netns.existing()):
         subprocess.run(
@@ -320,6 +392,9 @@ def status(lab: Lab) -> list[dict[str, Any]]:
                 "snmpd": services.alive(folder / "snmpd.pid", services.SNMPD) is not None,
                 "sshd": services.alive(folder / "sshd.pid", services.SSHD) is not None,
                 "echo": responder,
+                "parent": site.parent,
+                "tunnel": "roto" if site.tunnel_broken else ("sí" if site.tunnel else "no"),
+                "lan": str(site.lan) if site.tunnel else "",
             }
         )
     return out

@@ -54,7 +54,7 @@ def alive(pidfile: Path, binary: str) -> int | None:
     return pid if Path(exe).name == Path(binary).name else None
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
     path.touch(mode=0o600, exist_ok=True)
     path.chmod(0o600)
     path.write_text(text)
@@ -135,7 +135,7 @@ def sshd_conf(site: LabSite, folder: Path, authorized_keys: Path) -> str:
     )
 
 
-def _wait_pid(pidfile: Path, binary: str, what: str, log: Path) -> int:
+def wait_pid(pidfile: Path, binary: str, what: str, log: Path) -> int:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         pid = alive(pidfile, binary)
@@ -146,7 +146,7 @@ def _wait_pid(pidfile: Path, binary: str, what: str, log: Path) -> int:
     raise LabError(f"{what} no arrancó; registro: {tail.strip()}")
 
 
-def _current(pidfile: Path, binary: str, conf: Path, wanted: str) -> int | None:
+def current_daemon(pidfile: Path, binary: str, conf: Path, wanted: str) -> int | None:
     """The running daemon if its configuration is the wanted one; else stop it."""
     pid = alive(pidfile, binary)
     try:
@@ -188,10 +188,10 @@ def start_snmpd(site: LabSite, ns: str, folder: Path, creds: LabCredentials) -> 
     pidfile = folder / "snmpd.pid"
     conf = folder / "snmpd.conf"
     wanted = snmpd_conf(site, creds)
-    pid = _current(pidfile, SNMPD, conf, wanted)
+    pid = current_daemon(pidfile, SNMPD, conf, wanted)
     if pid:
         return pid
-    _write_private(conf, wanted)
+    write_private(conf, wanted)
     persist = folder / "snmp-persist"
     shutil.rmtree(persist, ignore_errors=True)  # createUser keys are rebuilt from the conf
     persist.mkdir(mode=0o700)
@@ -203,14 +203,14 @@ def start_snmpd(site: LabSite, ns: str, folder: Path, creds: LabCredentials) -> 
             env=env, check=False, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-    return _wait_pid(pidfile, SNMPD, f"snmpd de {site.code}", log)
+    return wait_pid(pidfile, SNMPD, f"snmpd de {site.code}", log)
 
 
 def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> int:
     pidfile = folder / "sshd.pid"
     conf = folder / "sshd_config"
     wanted = sshd_conf(site, folder, authorized_keys)
-    pid = _current(pidfile, SSHD, conf, wanted)
+    pid = current_daemon(pidfile, SSHD, conf, wanted)
     if pid:
         return pid
     conf.write_text(wanted)
@@ -238,7 +238,7 @@ def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> i
             check=False, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=err,
         )  # fmt: skip
-    return _wait_pid(pidfile, SSHD, f"sshd de {site.code}", log)
+    return wait_pid(pidfile, SSHD, f"sshd de {site.code}", log)
 
 
 def host_key(folder: Path) -> str:

@@ -20,6 +20,10 @@ from pukara.errors import LabError
 V4_BLOCK = ipaddress.IPv4Network("198.18.0.0/15")
 V4_LINKS = ipaddress.IPv4Network("198.18.0.0/16")
 V6_BLOCK = ipaddress.IPv6Network("fd70:756b:6172::/48")
+# Inside 198.19.0.0/16: tunnel point-to-point addresses and each mission's LAN address
+TUNNELS = ipaddress.IPv4Network("198.19.64.0/18")
+LANS = ipaddress.IPv4Network("198.19.128.0/18")
+VPN_INTERFACE = "kbcs0"
 MAX_SITES = 4000
 # Site kinds of the example inventory that sit at headquarters, not behind a WAN link
 _NOT_WAN = frozenset({"sede_central", "centro_datos_principal", "centro_datos_alterno", "academia"})
@@ -34,6 +38,9 @@ class LabSite:
     jitter_ms: float = 0.0
     loss_pct: float = 0.0
     down: bool = False
+    parent: str = ""  # a hub site this site is reached through (one level)
+    tunnel: bool = False  # a VPN kit tunnel (OpenVPN in user space) to headquarters
+    tunnel_broken: bool = False  # the kit's side of the tunnel is not running
 
     @property
     def hostname(self) -> str:
@@ -51,6 +58,23 @@ class LabSite:
     @property
     def v4(self) -> ipaddress.IPv4Address:
         return V4_LINKS.network_address + 4 * self.index + 2
+
+    @property
+    def v4_net(self) -> ipaddress.IPv4Network:
+        return ipaddress.IPv4Network((int(V4_LINKS.network_address) + 4 * self.index, 30))
+
+    @property
+    def tunnel_hq(self) -> ipaddress.IPv4Address:
+        return TUNNELS.network_address + 4 * self.index + 1
+
+    @property
+    def tunnel_site(self) -> ipaddress.IPv4Address:
+        return TUNNELS.network_address + 4 * self.index + 2
+
+    @property
+    def lan(self) -> ipaddress.IPv4Address:
+        """An address on the mission's LAN side, reached only across the VPN tunnel."""
+        return LANS.network_address + self.index
 
     @property
     def v6_net(self) -> ipaddress.IPv6Network:
@@ -74,7 +98,13 @@ def example_codes() -> dict[str, int]:
     return {code: i for i, code in enumerate(wan, start=1)}
 
 
-def default_sites(count: int, *, down: frozenset[str] = frozenset()) -> list[LabSite]:
+def default_sites(
+    count: int,
+    *,
+    down: frozenset[str] = frozenset(),
+    tunnels: bool = False,
+    broken: frozenset[str] = frozenset(),
+) -> list[LabSite]:
     """``count`` sites with delays spread from 20 to 300 ms, 5% jitter and 2% loss on a few.
 
     The first sites take the codes of the shipped example inventory, so that its gateways
@@ -95,11 +125,14 @@ def default_sites(count: int, *, down: frozenset[str] = frozenset()) -> list[Lab
                 jitter_ms=round(delay * 0.05, 1),
                 loss_pct=2.0 if i % 10 == 7 else 0.0,
                 down=code in down,
+                tunnel=tunnels or code in broken,
+                tunnel_broken=code in broken,
             )
         )
-    unknown = down - {s.code for s in sites}
-    if unknown:
-        raise LabError(f"sedes caídas desconocidas: {', '.join(sorted(unknown))}")
+    for what, codes in (("caídas", down), ("con túnel roto", broken)):
+        unknown = codes - {s.code for s in sites}
+        if unknown:
+            raise LabError(f"sedes {what} desconocidas: {', '.join(sorted(unknown))}")
     return sites
 
 
@@ -113,8 +146,35 @@ def _number(path: Path, line: int, name: str, text: str, top: float) -> float:
     return value
 
 
+def _yes_no(path: Path, line: int, name: str, text: str | None, extra: set[str]) -> str:
+    value = (text or "").strip().lower().replace("í", "i")
+    if value not in {"", "si", "no"} | extra:
+        allowed = " o ".join(["sí", "no", *sorted(extra)])
+        raise LabError(f"{path}, línea {line}: «{name}» debe ser {allowed}")
+    return value
+
+
+def check_topology(sites: list[LabSite], where: str) -> None:
+    """A parent must be another site of the table, itself without a parent."""
+    by_code = {s.code: s for s in sites}
+    for s in sites:
+        if not s.parent:
+            continue
+        parent = by_code.get(s.parent)
+        if parent is None or parent.code == s.code:
+            raise LabError(f"{where}: la sede {s.code} tiene un padre desconocido {s.parent!r}")
+        if parent.parent:
+            raise LabError(
+                f"{where}: la sede {s.code} cuelga de {parent.code}, que ya cuelga de "
+                f"{parent.parent}; el laboratorio admite un solo nivel de concentradores"
+            )
+
+
 def read_site_table(path: Path) -> list[LabSite]:
-    """Read a CSV site table: ``codigo,retardo_ms,variacion_ms,perdida_pct,caida``."""
+    """Read a CSV site table: ``codigo,retardo_ms,variacion_ms,perdida_pct,caida``.
+
+    Optional columns: ``padre`` (the hub a site hangs from) and ``tunel`` (sí, no or roto).
+    """
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as e:
@@ -132,9 +192,11 @@ def read_site_table(path: Path) -> list[LabSite]:
         if code in seen:
             raise LabError(f"{path}, línea {line}: código de sede repetido {code!r}")
         seen.add(code)
-        down = (row["caida"] or "").strip().lower()
-        if down not in {"", "si", "sí", "no"}:
-            raise LabError(f"{path}, línea {line}: «caida» debe ser sí o no")
+        down = _yes_no(path, line, "caida", row["caida"], set())
+        tunnel = _yes_no(path, line, "tunel", row.get("tunel"), {"roto"})
+        parent = (row.get("padre") or "").strip()
+        if parent and not _CODE.match(parent):
+            raise LabError(f"{path}, línea {line}: código de sede padre inválido {parent!r}")
         sites.append(
             LabSite(
                 index=len(sites) + 1,
@@ -142,9 +204,13 @@ def read_site_table(path: Path) -> list[LabSite]:
                 delay_ms=_number(path, line, "retardo_ms", row["retardo_ms"], 5000),
                 jitter_ms=_number(path, line, "variacion_ms", row["variacion_ms"], 1000),
                 loss_pct=_number(path, line, "perdida_pct", row["perdida_pct"], 100),
-                down=down in {"si", "sí"},
+                down=down == "si",
+                parent=parent,
+                tunnel=tunnel in {"si", "roto"},
+                tunnel_broken=tunnel == "roto",
             )
         )
+    check_topology(sites, str(path))
     if not sites:
         raise LabError(f"{path}: la tabla de sedes está vacía")
     if len(sites) > MAX_SITES:
