@@ -71,6 +71,7 @@ _CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _PROFILE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _DEVICE_TYPE = re.compile(r"^[a-z0-9_]{2,40}$")
+_IFNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_./:-]{0,63}$")
 _TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _TRUE = {"sí", "si", "s", "true", "verdadero", "1", "yes", "y", "x"}
 _FALSE = {"no", "n", "false", "falso", "0"}
@@ -261,7 +262,13 @@ SITE_FIELDS: tuple[Field, ...] = (
     Field("wan_bandwidth_mbps", _number(0, 1e6, "el ancho de banda"), "Ancho de banda (Mb/s)"),
     Field("vpn_kit", parse_bool, "Kit VPN"),
     Field("vpn_peer", parse_ip, "Par VPN"),
+    Field("vpn_interface", _pattern(_IFNAME, "un nombre de interfaz"), "Interfaz VPN"),
+    Field("vpn_probe", parse_ip, "Sonda LAN por VPN"),
     Field("availability_target", _number(0, 100, "la meta de disponibilidad"), "Meta disp. (%)"),
+    Field("loss_threshold_pct", _number(0, 100, "el umbral de pérdida"), "Umbral pérdida (%)"),
+    Field(
+        "latency_threshold_ms", _number(0, 60000, "el umbral de latencia"), "Umbral latencia (ms)"
+    ),
 )
 ASSET_FIELDS: tuple[Field, ...] = (
     Field("name", _pattern(_NAME, "un nombre de equipo"), "Nombre", True),

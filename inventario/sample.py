@@ -16,8 +16,8 @@ from importlib import resources
 from typing import Any
 
 from inventario.files import ParsedFile, Row
-from inventario.model import ASSETS, SITES
-from lab.sites import LabSite, example_codes
+from inventario.model import ASSETS, SITES, parse_bool
+from lab.sites import VPN_INTERFACE, LabSite, example_codes
 
 SOURCE = "ejemplo incorporado"
 TAG = "ejemplo"
@@ -97,7 +97,11 @@ def parsed() -> ParsedFile:
     for i, row in enumerate(site_rows(), start=2):
         values: dict[str, Any] = dict(row)
         if row["code"] in codes:
-            values["vpn_peer"] = str(LabSite(index=codes[row["code"]], code=row["code"]).v4)
+            lab = LabSite(index=codes[row["code"]], code=row["code"])
+            values["vpn_peer"] = str(lab.v4)
+            if parse_bool(row["vpn_kit"]):
+                values["vpn_interface"] = VPN_INTERFACE
+                values["vpn_probe"] = str(lab.lan)
         out.rows[SITES].append(Row(f"sedes.csv línea {i}", values))
     for i, asset in enumerate(asset_rows()):
         out.rows[ASSETS].append(Row(f"activo {i + 1} ({asset['name']})", asset))

@@ -29,6 +29,7 @@ from lab import netns
 
 SO_TIMESTAMPNS = 35  # asm-generic; SCM_TIMESTAMPNS has the same value
 ICMP6_FILTER = 1
+IP_PKTINFO = 8  # linux/in.h; not exported by Python 3.11
 ECHO_REQUEST, ECHO_REPLY = 8, 0
 ECHO6_REQUEST, ECHO6_REPLY = 128, 129
 
@@ -79,11 +80,31 @@ def open_sockets(plan: Plan) -> list[socket.socket]:
         s4 = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         s6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
     s6.setsockopt(socket.IPPROTO_ICMPV6, ICMP6_FILTER, _icmp6_filter_echo_only())
+    # the request's destination becomes the reply's source (a LAN address behind a tunnel
+    # would otherwise answer from the tunnel's address)
+    s4.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+    s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
     for s in (s4, s6):
         s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         s.setblocking(False)
     return [s4, s6]
+
+
+def _reply_source(
+    family: int, ancdata: list[tuple[int, int, bytes]]
+) -> list[tuple[int, int, bytes]]:
+    """Ancillary data that makes the reply leave from the request's destination address."""
+    for level, kind, data in ancdata:
+        if family == socket.AF_INET and (level, kind) == (socket.IPPROTO_IP, IP_PKTINFO):
+            dst = data[8:12]  # struct in_pktinfo: ifindex, spec_dst, addr
+            return [(socket.IPPROTO_IP, IP_PKTINFO, struct.pack("i4s4s", 0, dst, b"\0" * 4))]
+        if family == socket.AF_INET6 and (level, kind) == (
+            socket.IPPROTO_IPV6,
+            socket.IPV6_PKTINFO,
+        ):
+            return [(socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, data[:16] + struct.pack("i", 0))]
+    return []
 
 
 def _arrival(ancdata: list[tuple[int, int, bytes]]) -> float:
@@ -98,7 +119,11 @@ class _Scheduler:
     """Replies waiting for their due time, earliest first."""
 
     def __init__(self) -> None:
-        self.queue: list[tuple[float, int, socket.socket, bytes, tuple[object, ...]]] = []
+        self.queue: list[
+            tuple[
+                float, int, socket.socket, bytes, tuple[object, ...], list[tuple[int, int, bytes]]
+            ]
+        ] = []
         self.counter = 0
         self.rng = random.Random()  # noqa: S311 - jitter emulation, not security
 
@@ -107,7 +132,7 @@ class _Scheduler:
         make = echo_reply_v4 if sock.family == socket.AF_INET else echo_reply_v6
         while True:
             try:
-                data, anc, _, addr = sock.recvmsg(65535, 64)
+                data, anc, _, addr = sock.recvmsg(65535, 256)
             except (BlockingIOError, InterruptedError):
                 return
             reply = make(data)
@@ -117,15 +142,16 @@ class _Scheduler:
             due = _arrival(anc) + max(0.0, plan.delay_s + jitter)
             self.counter += 1
             target = (addr[0], 0) if sock.family == socket.AF_INET else addr
-            heapq.heappush(self.queue, (due, self.counter, sock, reply, target))
+            source = _reply_source(sock.family, anc)
+            heapq.heappush(self.queue, (due, self.counter, sock, reply, target, source))
 
     def send_due(self) -> float | None:
         """Send what is due; return seconds until the next reply, or None when idle."""
         now = time.time()
         while self.queue and self.queue[0][0] <= now:
-            _, _, sock, data, addr = heapq.heappop(self.queue)
+            _, _, sock, data, addr, source = heapq.heappop(self.queue)
             with contextlib.suppress(OSError):  # the site went down or is being removed
-                sock.sendto(data, addr)
+                sock.sendmsg([data], source, 0, addr)
         return None if not self.queue else max(0.0, self.queue[0][0] - time.time())
 
 

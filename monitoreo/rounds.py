@@ -1,0 +1,88 @@
+"""One round of probes over many targets: statistics and the events stored for it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from monitoreo.prober import ProbeOptions, Samples, Target, probe
+from monitoreo.stats import RoundStats, summarize
+from pukara.events import make_event, utc_now
+
+DATASET = "monitoreo.sondeo"
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRound:
+    target: Target
+    rtts_ms: list[float | None]
+    stats: RoundStats
+    error: str | None
+
+    @property
+    def reachable(self) -> bool:
+        return self.stats.received > 0
+
+
+@dataclass(frozen=True, slots=True)
+class Round:
+    id: str
+    started: datetime
+    options: ProbeOptions
+    results: list[TargetRound]
+
+
+def run_round(
+    targets: Sequence[Target],
+    options: ProbeOptions,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Round:
+    started = clock()
+    samples: list[Samples] = probe(targets, options, should_stop=should_stop)
+    results = [TargetRound(s.target, s.rtts_ms, summarize(s.rtts_ms), s.error) for s in samples]
+    return Round(uuid.uuid4().hex[:16], started, options, results)
+
+
+def to_row(r: TargetRound) -> dict[str, Any]:
+    """The flat record shown by ``sondear``."""
+    return {
+        "target": r.target.label,
+        "address": r.target.address,
+        "method": r.target.method if not r.target.port else f"tcp/{r.target.port}",
+        **r.stats.as_dict(),
+        "error": r.error,
+    }
+
+
+def round_events(rnd: Round) -> list[dict[str, Any]]:
+    """One ECS event per target; ``monitoreo.rtts_ms`` keeps every sample for the smoke."""
+    out = []
+    for r in rnd.results:
+        s = r.stats
+        out.append(
+            make_event(
+                DATASET,
+                timestamp=rnd.started,
+                kind="metric",
+                outcome="success" if r.reachable else "failure",
+                message=f"{r.target.label}: {s.received}/{s.sent} respuestas",
+                fields={
+                    "host.name": r.target.site or r.target.label,
+                    "destination.ip": r.target.address,
+                    "destination.port": r.target.port,
+                    "network.transport": "tcp" if r.target.port else "icmp",
+                    "error.message": r.error,
+                    "monitoreo.round": rnd.id,
+                    "monitoreo.site": r.target.site,
+                    "monitoreo.rtts_ms": [None if x is None else round(x, 3) for x in r.rtts_ms],
+                    "monitoreo.period_ms": rnd.options.period_ms,
+                    **{f"monitoreo.{k}": v for k, v in s.as_dict().items()},
+                },
+            )
+        )
+    return out

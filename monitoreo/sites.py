@@ -1,0 +1,156 @@
+"""What monitoring needs to know of each site, read from the inventory, and target resolution.
+
+A site is probed at the management address of its gateway: its active router or firewall
+(tagged ``wan`` first, then by name), or else its declared VPN peer. Headquarters sites
+without either are not probed: the monitor itself sits there.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from inventario import catalog
+from inventario.model import management_address
+from monitoreo.prober import Target
+from pukara.errors import UsageError
+from pukara.store import Store
+
+GATEWAY_KINDS = ("router", "firewall")
+DEFAULT_LOSS_PCT = 5.0
+DEFAULT_LATENCY_MS = 500.0
+DEFAULT_TARGET_PCT = 99.0
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    code: str
+    name: str
+    timezone: str
+    address: str | None
+    gateway: str | None  # the gateway asset's name
+    parent: str | None
+    bandwidth_mbps: float | None
+    availability_target: float
+    loss_threshold_pct: float
+    latency_threshold_ms: float
+    vpn_kit: bool
+    vpn_interface: str | None
+    vpn_probe: str | None
+    credential_profile: str | None
+
+
+def _gateway(assets: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    candidates = [
+        a
+        for a in assets
+        if a.get("kind") in GATEWAY_KINDS
+        and a.get("status", "activo") == "activo"
+        and management_address(a)
+    ]
+    candidates.sort(key=lambda a: ("wan" not in (a.get("tags") or []), a["name"]))
+    return candidates[0] if candidates else None
+
+
+def _float(value: Any, default: float) -> float:
+    return default if value in (None, "") else float(value)
+
+
+def load_sites(store: Store, *, family: int | None = None) -> dict[str, Site]:
+    """Every site of the inventory, by code, with its probe address when it has one."""
+    by_site: dict[str, list[dict[str, Any]]] = {}
+    for asset in catalog.assets(store):
+        by_site.setdefault(asset.get("site") or "", []).append(asset)
+    out: dict[str, Site] = {}
+    for raw in catalog.sites(store):
+        gw = _gateway(by_site.get(raw["code"], []))
+        address = None
+        if gw is not None:
+            address = management_address(gw)
+            if family == 4:
+                address = gw.get("mgmt_ipv4")
+            elif family == 6:
+                address = gw.get("mgmt_ipv6")
+        elif raw.get("vpn_peer"):
+            address = raw["vpn_peer"]
+        out[raw["code"]] = Site(
+            code=raw["code"],
+            name=raw.get("name") or raw["code"],
+            timezone=raw.get("timezone") or "UTC",
+            address=address,
+            gateway=gw["name"] if gw else None,
+            parent=raw.get("parent") or None,
+            bandwidth_mbps=raw.get("wan_bandwidth_mbps"),
+            availability_target=_float(raw.get("availability_target"), DEFAULT_TARGET_PCT),
+            loss_threshold_pct=_float(raw.get("loss_threshold_pct"), DEFAULT_LOSS_PCT),
+            latency_threshold_ms=_float(raw.get("latency_threshold_ms"), DEFAULT_LATENCY_MS),
+            vpn_kit=bool(raw.get("vpn_kit")),
+            vpn_interface=raw.get("vpn_interface") or None,
+            vpn_probe=raw.get("vpn_probe") or None,
+            credential_profile=(gw or {}).get("credential_profile"),
+        )
+    return out
+
+
+def _resolve_name(name: str, family: int | None) -> str:
+    try:
+        infos = socket.getaddrinfo(name, None, family or socket.AF_UNSPEC, socket.SOCK_DGRAM)
+    except (socket.gaierror, UnicodeError) as e:
+        raise ValueError(f"no se pudo resolver: {getattr(e, 'strerror', None) or e}") from None
+    return str(infos[0][4][0])
+
+
+def resolve(
+    refs: Sequence[str],
+    sites: Mapping[str, Site],
+    *,
+    port: int | None = None,
+    family: int | None = None,
+) -> list[Target]:
+    """Targets for site codes, addresses or host names; every bad one named, before probing.
+
+    With no ``refs``, every site of the inventory that has a probe address.
+    """
+    if not refs:
+        return [Target(s.code, s.address, port, s.code) for s in sites.values() if s.address]
+    problems: list[str] = []
+    out: list[Target] = []
+    for ref in refs:
+        site = sites.get(ref.lower())
+        try:
+            if site is not None:
+                if not site.address:
+                    raise ValueError("la sede no tiene pasarela con dirección de gestión")
+                out.append(Target(site.code, site.address, port, site.code))
+                continue
+            try:
+                address = str(ipaddress.ip_address(ref))
+            except ValueError:
+                if not _looks_like_name(ref):
+                    raise ValueError(
+                        "no es una sede del inventario, ni una dirección IP, ni un nombre"
+                    ) from None
+                address = _resolve_name(ref, family)
+            out.append(Target(ref, address, port))
+        except ValueError as e:
+            problems.append(f"«{ref}»: {e}")
+    if problems:
+        raise UsageError(
+            "objetivos inválidos; no se envió ningún sondeo:\n  " + "\n  ".join(problems)
+        )
+    return out
+
+
+def _looks_like_name(ref: str) -> bool:
+    labels = ref.rstrip(".").split(".")
+    return (
+        len(labels) > 1
+        and all(
+            0 < len(x) <= 63 and x.replace("-", "").isalnum() and not x.startswith("-")
+            for x in labels
+        )
+        and not labels[-1].isdigit()
+    )
