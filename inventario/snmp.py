@@ -121,6 +121,7 @@ class Session:
         self.address = address
         self._auth = cred.auth_data()
         self._transport: UdpTransportTarget | Udp6TransportTarget | None = None
+        self.requests = 0  # GET and GETBULK requests sent (each one round trip)
 
     async def open(self, timeout_s: float, retries: int) -> None:
         ip = ipaddress.ip_address(self.address)
@@ -145,6 +146,7 @@ class Session:
         return self._transport
 
     async def get(self, oids: Sequence[str]) -> dict[str, Any]:
+        self.requests += 1
         indication, status, index, binds = await get_cmd(
             self.engine, self._auth, self._target(), ContextData(),
             *(ObjectType(ObjectIdentity(o)) for o in oids), lookupMib=False,
@@ -162,6 +164,7 @@ class Session:
             pending = list(cursor)
             if not pending:
                 return out
+            self.requests += 1
             indication, status, index, binds = await bulk_cmd(
                 self.engine, self._auth, self._target(), ContextData(), 0, repetitions,
                 *(ObjectType(ObjectIdentity(cursor[c])) for c in pending), lookupMib=False,

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-from monitoreo import rounds, sites
+from monitoreo import maintenance, rounds, sites
+from monitoreo.notify import Hooks
 from monitoreo.prober import ProbeOptions
+from monitoreo.states import Notice, Policy, Tracker
+from monitoreo.watch import STATE_COLLECTION, Watcher, states_table
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
-from pukara.errors import ExitCode, UsageError
+from pukara.errors import ExitCode, Interrupted, UsageError
 from pukara.store import Store, open_store
 
 app = typer.Typer(
@@ -89,6 +93,10 @@ def sondear(
     espera: EsperaOpt = 1000.0,
     tcp: TcpOpt = None,
     familia: FamiliaOpt = None,
+    vpn: Annotated[
+        bool,
+        typer.Option("--vpn/--sin-vpn", help="Sondea también a través del túnel de cada sede."),
+    ] = True,
     guardar: Annotated[
         bool, typer.Option("--guardar/--no-guardar", help="Guarda la ronda en el almacén.")
     ] = True,
@@ -100,6 +108,8 @@ def sondear(
     with _store(ctx) as store:
         known = sites.load_sites(store, family=_family(familia))
         targets = sites.resolve(objetivos or [], known, port=tcp, family=_family(familia))
+        if tcp is None and vpn:
+            targets += sites.vpn_targets(known.values(), {t.site for t in targets if t.site})
         if not targets:
             raise UsageError("no hay objetivos: el inventario no tiene sedes con pasarela")
         message(
@@ -111,3 +121,158 @@ def sondear(
     render([rounds.to_row(r) for r in rnd.results], formato, ROUND_COLUMNS)
     if any(not r.reachable for r in rnd.results):
         raise typer.Exit(ExitCode.PARTIAL)
+
+
+def _line(notice: Notice) -> None:
+    style = {"alert": "bold red", "recovery": "green", "flapping": "yellow", "isolated": "bold red",
+             "isolated_end": "green"}.get(notice.kind)  # fmt: skip
+    muted = f" [silenciada: {notice.muted}]" if notice.muted else ""
+    stamp = datetime.now().astimezone().strftime("%H:%M:%S")
+    message(f"{stamp} {KIND_LABELS[notice.kind]}: {notice.message}{muted}", style=style)
+
+
+KIND_LABELS = {
+    "alert": "ALERTA", "recovery": "RECUPERADA", "state": "estado", "flapping": "OSCILA",
+    "flapping_end": "estable", "isolated": "MONITOR AISLADO", "isolated_end": "monitor conectado",
+}  # fmt: skip
+
+
+@app.command()
+def vigilar(
+    ctx: typer.Context,
+    objetivos: Annotated[
+        list[str] | None, typer.Argument(help="Códigos de sede (por defecto, todas las sedes).")
+    ] = None,
+    ronda: Annotated[
+        float, typer.Option("--ronda", min=1, help="Segundos entre el inicio de dos rondas.")
+    ] = 30.0,
+    cuenta: CuentaOpt = 5,
+    intervalo: IntervaloOpt = 10.0,
+    periodo: PeriodoOpt = 1000.0,
+    espera: EsperaOpt = 1000.0,
+    rondas: Annotated[
+        int | None,
+        typer.Option("--rondas", min=1, help="Termina tras N rondas (por defecto, nunca)."),
+    ] = None,
+    snmp: Annotated[
+        bool,
+        typer.Option(
+            "--snmp/--sin-snmp", help="Contadores del enlace y estado del túnel por SNMP."
+        ),
+    ] = True,
+    caidas: Annotated[
+        int, typer.Option("--confirmar", min=1, help="Rondas seguidas para confirmar un problema.")
+    ] = 2,
+    recuperacion: Annotated[
+        int,
+        typer.Option(
+            "--recuperar", min=1, help="Rondas seguidas para dar por recuperada una sede."
+        ),
+    ] = 3,
+    silencioso: SilenciosoOpt = False,
+) -> None:
+    """Sondea todas las sedes cada ronda hasta Ctrl-C: estados, alertas y datos al almacén."""
+    settings: Settings = ctx.obj
+    hooks = Hooks.from_settings(settings.alert_webhook, settings.alert_command)
+    options = ProbeOptions(cuenta, intervalo, periodo, espera)
+    if (cuenta - 1) * periodo + espera > ronda * 1000:
+        raise UsageError(
+            "la ronda es más corta que sus sondeos: suba --ronda o baje --cuenta/--periodo"
+        )
+    with _store(ctx) as store:
+        known = sites.load_sites(store)
+        targets = sites.resolve(objetivos or [], known)
+        if not targets:
+            raise UsageError("no hay sedes con pasarela que vigilar en el inventario")
+        watcher = Watcher(
+            store, known, targets, options, settings.data_dir / "cola" / "monitoreo.jsonl",
+            tracker=Tracker(Policy(fall_rounds=caidas, rise_rounds=recuperacion)), hooks=hooks,
+            snmp=snmp, on_notice=_line,
+            on_hook_error=lambda e: message(f"aviso no entregado: {e}", style="yellow"),
+        )  # fmt: skip
+        message(f"Vigilando {len(targets)} sedes cada {ronda:g} s (Ctrl-C para terminar)…",
+                quiet=silencioso)  # fmt: skip
+        watcher.start()
+        try:
+            watcher.run(ronda, max_rounds=rondas)
+        except KeyboardInterrupt:
+            watcher.close()
+            raise Interrupted(
+                f"vigilancia interrumpida; {watcher.rounds_done} rondas completas guardadas"
+            ) from None
+        watcher.close()
+        left = watcher.writer.pending() if watcher.writer else 0
+        if left:
+            message(f"{left} eventos quedan en la cola local; se guardarán en la próxima ejecución",
+                    style="yellow")  # fmt: skip
+
+
+STATE_COLUMNS = {"entity": "Sede/túnel", "state": "Estado", "since": "Desde",
+                 "flapping": "Oscila", "alert": "Alerta abierta"}  # fmt: skip
+
+
+@app.command()
+def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
+    """Estado actual de cada sede y túnel según la última vigilancia."""
+    with _store(ctx) as store:
+        tracker = Tracker()
+        tracker.load(store.entities(STATE_COLLECTION))
+        render(states_table(tracker, sites.load_sites(store)), formato, STATE_COLUMNS)
+
+
+mantenimiento_app = typer.Typer(help="Ventanas de mantenimiento por sede.", no_args_is_help=True)
+app.add_typer(mantenimiento_app, name="mantenimiento")
+MAINT_COLUMNS = {"site": "Sede", "start": "Inicio (hora local)", "end": "Fin (hora local)",
+                 "reason": "Motivo"}  # fmt: skip
+
+
+def _site(known: dict[str, sites.Site], code: str) -> sites.Site:
+    try:
+        return known[code.lower()]
+    except KeyError:
+        raise UsageError(f"la sede «{code}» no está en el inventario") from None
+
+
+@mantenimiento_app.command("agregar")
+def mantenimiento_agregar(
+    ctx: typer.Context,
+    sede: Annotated[str, typer.Argument(help="Código de la sede.")],
+    desde: Annotated[
+        str, typer.Option("--desde", help="Inicio, AAAA-MM-DD HH:MM, hora de la sede.")
+    ],
+    hasta: Annotated[str, typer.Option("--hasta", help="Fin, AAAA-MM-DD HH:MM, hora de la sede.")],
+    motivo: Annotated[str, typer.Option("--motivo", help="Por qué.")] = "",
+    silencioso: SilenciosoOpt = False,
+) -> None:
+    """Agrega una ventana: sus alertas se silencian y el SLA la excluye."""
+    with _store(ctx) as store:
+        site = _site(sites.load_sites(store), sede)
+        start = maintenance.parse_local(desde, site.timezone, "--desde")
+        end = maintenance.parse_local(hasta, site.timezone, "--hasta")
+        maintenance.add(store, site.code, start, end, motivo)
+    message(f"Mantenimiento de {site.code} registrado.", quiet=silencioso)
+
+
+@mantenimiento_app.command("listar")
+def mantenimiento_listar(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
+    """Lista las ventanas de mantenimiento."""
+    with _store(ctx) as store:
+        tz = {c: s.timezone for c, s in sites.load_sites(store).items()}
+        render(maintenance.records(maintenance.windows(store), tz), formato, MAINT_COLUMNS)
+
+
+@mantenimiento_app.command("borrar")
+def mantenimiento_borrar(
+    ctx: typer.Context,
+    sede: Annotated[str, typer.Argument(help="Código de la sede.")],
+    desde: Annotated[str, typer.Option("--desde", help="Inicio de la ventana a borrar.")],
+    silencioso: SilenciosoOpt = False,
+) -> None:
+    """Borra una ventana de mantenimiento."""
+    with _store(ctx) as store:
+        site = _site(sites.load_sites(store), sede)
+        if not maintenance.remove(
+            store, site.code, maintenance.parse_local(desde, site.timezone, "--desde")
+        ):
+            raise UsageError(f"no hay mantenimiento de {site.code} que empiece en {desde}")
+    message("Mantenimiento borrado.", quiet=silencioso)

@@ -154,3 +154,12 @@ def _looks_like_name(ref: str) -> bool:
         )
         and not labels[-1].isdigit()
     )
+
+
+def vpn_targets(sites: Iterable[Site], only: set[str] | None = None) -> list[Target]:
+    """A probe across each expected tunnel: to the mission's LAN side address."""
+    return [
+        Target(f"{s.code}/vpn", s.vpn_probe, None, s.code)
+        for s in sites
+        if s.vpn_kit and s.vpn_probe and (only is None or s.code in only)
+    ]

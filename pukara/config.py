@@ -38,6 +38,8 @@ class Settings:
     es_url: str | None = None
     ansible_artifacts_keep: int = 50
     lab_dir: Path | None = None
+    alert_webhook: str | None = None  # URL that receives each alert as JSON
+    alert_command: str | None = None  # command fed each alert as JSON on stdin
     source: Path | None = None  # the pukara.toml that was read, if any
 
     @property
@@ -54,6 +56,8 @@ _TYPES: dict[str, type] = {
     "es_url": str,
     "ansible_artifacts_keep": int,
     "lab_dir": Path,
+    "alert_webhook": str,
+    "alert_command": str,
 }
 _TYPE_NAMES = {Path: "ruta (texto)", int: "número entero", float: "número", str: "texto"}
 

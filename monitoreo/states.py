@@ -1,0 +1,250 @@
+"""Site and tunnel states with hysteresis, flapping, parent dependencies and maintenance.
+
+Each round gives an observation per entity (a site, or a site's VPN tunnel ``code/vpn``):
+down when nothing answered, degraded when loss or median latency is over the site's thresholds,
+up otherwise. A problem is confirmed after ``fall_rounds`` consecutive rounds; it clears only
+after ``rise_rounds`` rounds that meet the stricter recovery condition (loss under half its
+threshold and latency under 80% of it), as Zabbix's recovery expressions do. An entity whose
+parent is down is unreachable, not down: it raises nothing of its own. When most sites drop
+at once the monitor itself is cut off: states are held and one alert says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+UP, DEGRADED, DOWN, UNREACHABLE, UNKNOWN = "up", "degraded", "down", "unreachable", "unknown"
+LABELS = {
+    UP: "arriba", DEGRADED: "degradada", DOWN: "caída", UNREACHABLE: "inalcanzable",
+    UNKNOWN: "desconocido",
+}  # fmt: skip
+PROBLEMS = frozenset({DEGRADED, DOWN})
+MONITOR = "monitor"  # the entity of the "monitor isolated" condition
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    fall_rounds: int = 2
+    rise_rounds: int = 3
+    recovery_loss_factor: float = 0.5
+    recovery_latency_factor: float = 0.8
+    flap_changes: int = 4
+    flap_window_rounds: int = 20
+    isolated_fraction: float = 0.6
+    isolated_min_sites: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    entity: str
+    site: str
+    parent: str | None  # the entity this one depends on
+    reachable: bool
+    loss_pct: float = 0.0
+    median_ms: float | None = None
+    loss_threshold_pct: float = 5.0
+    latency_threshold_ms: float = 500.0
+    detail: str | None = None
+
+
+@dataclass(slots=True)
+class EntityState:
+    entity: str
+    state: str = UNKNOWN
+    since: str | None = None
+    alerted: str | None = None  # the problem an open alert was raised for
+    flapping: bool = False
+    candidate: str | None = None
+    streak: int = 0
+    changes: list[int] = field(default_factory=list)  # rounds at which the state changed
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "entity": self.entity, "state": self.state, "since": self.since,
+            "alerted": self.alerted, "flapping": self.flapping,
+        }  # fmt: skip
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> EntityState:
+        return cls(
+            doc["entity"], doc.get("state") or UNKNOWN, doc.get("since"), doc.get("alerted"),
+            bool(doc.get("flapping")),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something worth an event: a state change, an alert, its recovery, flapping, isolation."""
+
+    entity: str
+    site: str
+    kind: str  # alert | recovery | state | flapping | flapping_end | isolated | isolated_end
+    previous: str
+    current: str
+    message: str
+    muted: str | None = None  # why no alert went out: maintenance, parent, flapping
+
+    @property
+    def notifies(self) -> bool:
+        return self.kind in {"alert", "recovery", "flapping", "isolated", "isolated_end"}
+
+
+def classify(obs: Observation, current: str, policy: Policy) -> str:
+    if not obs.reachable:
+        return DOWN
+    median = obs.median_ms or 0.0
+    if obs.loss_pct >= obs.loss_threshold_pct or median > obs.latency_threshold_ms:
+        return DEGRADED
+    if current in PROBLEMS and (
+        obs.loss_pct >= obs.loss_threshold_pct * policy.recovery_loss_factor
+        or median > obs.latency_threshold_ms * policy.recovery_latency_factor
+    ):
+        return current if current == DEGRADED else DEGRADED  # not yet good enough to clear
+    return UP
+
+
+def _depth(entity: str, parents: Mapping[str, str | None]) -> int:
+    depth, seen = 0, {entity}
+    while (entity := parents.get(entity) or "") and entity not in seen:
+        seen.add(entity)
+        depth += 1
+    return depth
+
+
+@dataclass(slots=True)
+class Tracker:
+    """States of every entity, updated round by round."""
+
+    policy: Policy = field(default_factory=Policy)
+    states: dict[str, EntityState] = field(default_factory=dict)
+    round_no: int = 0
+    isolated: bool = False
+
+    def load(self, docs: Iterable[Mapping[str, Any]]) -> None:
+        for doc in docs:
+            st = EntityState.from_document(doc)
+            if st.entity == MONITOR:
+                self.isolated = st.state == DOWN
+            else:
+                self.states[st.entity] = st
+
+    def update(
+        self, observations: Sequence[Observation], *, now: str, maintenance: frozenset[str]
+    ) -> list[Notice]:
+        """Feed one round; return what changed. ``maintenance``: sites in a window now."""
+        self.round_no += 1
+        sites = [o for o in observations if o.entity == o.site]
+        lost = sum(1 for o in sites if not o.reachable)
+        isolated = (
+            len(sites) >= self.policy.isolated_min_sites
+            and lost / len(sites) >= self.policy.isolated_fraction
+        )
+        if isolated != self.isolated:
+            self.isolated = isolated
+            if isolated:
+                text = f"monitor aislado: {lost} de {len(sites)} sedes sin respuesta a la vez"
+                return [Notice(MONITOR, MONITOR, "isolated", UP, DOWN, text)]
+            notice = Notice(
+                MONITOR, MONITOR, "isolated_end", DOWN, UP, "el monitor recuperó la red"
+            )
+            return [notice, *self._update(observations, now, maintenance)]
+        if isolated:
+            return []  # hold every state: the problem is on this side
+        return self._update(observations, now, maintenance)
+
+    def _update(
+        self, observations: Sequence[Observation], now: str, maintenance: frozenset[str]
+    ) -> list[Notice]:
+        parents = {o.entity: o.parent for o in observations}
+        observed: dict[str, str] = {}
+        notices: list[Notice] = []
+        for obs in sorted(observations, key=lambda o: _depth(o.entity, parents)):
+            st = self.states.setdefault(obs.entity, EntityState(obs.entity))
+            seen = classify(obs, st.state, self.policy)
+            parent = obs.parent
+            if (
+                seen == DOWN
+                and parent
+                and (
+                    observed.get(parent) in {DOWN, UNREACHABLE}
+                    or (parent in self.states and self.states[parent].state in {DOWN, UNREACHABLE})
+                )
+            ):
+                seen = UNREACHABLE
+            observed[obs.entity] = seen
+            notices += self._step(st, obs, seen, now, maintenance)
+        return notices
+
+    def _step(
+        self, st: EntityState, obs: Observation, seen: str, now: str, maintenance: frozenset[str]
+    ) -> list[Notice]:
+        notices: list[Notice] = []
+        window_start = self.round_no - self.policy.flap_window_rounds
+        st.changes = [r for r in st.changes if r > window_start]
+        if st.flapping and not st.changes:
+            st.flapping = False
+            notices.append(
+                Notice(st.entity, obs.site, "flapping_end", st.state, st.state,
+                       f"{st.entity}: dejó de oscilar; estado {LABELS[st.state]}")
+            )  # fmt: skip
+        if seen == st.state:
+            st.candidate, st.streak = None, 0
+            return notices
+        if seen == st.candidate:
+            st.streak += 1
+        else:
+            st.candidate, st.streak = seen, 1
+        needed = self.policy.rise_rounds if seen == UP else self.policy.fall_rounds
+        if st.state == UNKNOWN and seen == UP:
+            needed = 1
+        if st.streak < needed:
+            return notices
+        previous, st.state, st.since = st.state, seen, now
+        st.candidate, st.streak = None, 0
+        if previous != UNKNOWN:
+            st.changes.append(self.round_no)
+        if not st.flapping and len(st.changes) >= self.policy.flap_changes:
+            st.flapping = True
+            notices.append(
+                Notice(st.entity, obs.site, "flapping", previous, seen,
+                       f"{st.entity}: oscila ({len(st.changes)} cambios en "
+                       f"{self.policy.flap_window_rounds} rondas); se silencian sus alertas")
+            )  # fmt: skip
+        notices.append(self._notice(st, obs, previous, seen, maintenance))
+        return notices
+
+    def _notice(
+        self,
+        st: EntityState,
+        obs: Observation,
+        previous: str,
+        seen: str,
+        maintenance: frozenset[str],
+    ) -> Notice:
+        text = f"{st.entity}: {LABELS[previous]} → {LABELS[seen]}"
+        if obs.detail:
+            text += f" ({obs.detail})"
+        muted = None
+        if obs.site in maintenance:
+            muted = "mantenimiento"
+        elif st.flapping:
+            muted = "oscilación"
+        if seen in PROBLEMS:
+            if muted:
+                return Notice(st.entity, obs.site, "state", previous, seen, text, muted)
+            st.alerted = seen
+            return Notice(st.entity, obs.site, "alert", previous, seen, text)
+        if seen == UNREACHABLE:
+            muted = f"depende de {obs.parent}, que está caída"
+            return Notice(st.entity, obs.site, "state", previous, seen, text, muted)
+        if st.alerted and seen == UP:
+            st.alerted = None
+            return Notice(st.entity, obs.site, "recovery", previous, seen, text, muted)
+        return Notice(st.entity, obs.site, "state", previous, seen, text, muted)
+
+    def documents(self) -> list[dict[str, Any]]:
+        docs = [s.document() for s in self.states.values()]
+        docs.append({"entity": MONITOR, "state": DOWN if self.isolated else UP})
+        return docs
