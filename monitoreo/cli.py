@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from monitoreo import maintenance, rounds, sites
+from inventario.files import write_atomically
+from monitoreo import maintenance, report, rounds, sites
 from monitoreo.notify import Hooks
 from monitoreo.prober import ProbeOptions
 from monitoreo.states import Notice, Policy, Tracker
@@ -276,3 +281,72 @@ def mantenimiento_borrar(
         ):
             raise UsageError(f"no hay mantenimiento de {site.code} que empiece en {desde}")
     message("Mantenimiento borrado.", quiet=silencioso)
+
+
+SLA_COLUMNS = {
+    "site": "Sede", "name": "Nombre", "availability_pct": "Disponibilidad (%)",
+    "target_pct": "Meta (%)", "met": "Cumple", "down_minutes": "Min. caída",
+    "excluded_minutes": "Min. excluidos", "incidents": "Incidentes", "rounds": "Rondas",
+}  # fmt: skip
+
+
+@app.command()
+def informe(
+    ctx: typer.Context,
+    mes: Annotated[str, typer.Option("--mes", help="Mes calendario, AAAA-MM.")],
+    html_file: Annotated[
+        Path | None, typer.Option("--html", help="Escribe además una página HTML autónoma.")
+    ] = None,
+    formato: FormatoOpt = Formato.tabla,
+    silencioso: SilenciosoOpt = False,
+) -> None:
+    """Disponibilidad mensual por sede (SLA), kits VPN operativos y variación de velocidad."""
+    with _store(ctx) as store:
+        known = sites.load_sites(store)
+        data = report.build(store, known, mes)
+        if html_file:
+            write_atomically(html_file, report.html(data))
+    if formato is Formato.json:
+        sys.stdout.write(json.dumps({k: v for k, v in data.items() if k != "results"},
+                                    ensure_ascii=False, indent=1, default=str) + "\n")  # fmt: skip
+    else:
+        render(data["rows"], formato, SLA_COLUMNS, title=f"Disponibilidad {mes}")
+        vpn = data["vpn"]
+        message(f"Kits VPN operativos: {vpn['working']} de {vpn['missions_with_kit']} misiones.",
+                quiet=silencioso)  # fmt: skip
+    if html_file:
+        message(f"Informe HTML escrito en {html_file}.", quiet=silencioso)
+
+
+HOP_COLUMNS = {"ttl": "Salto", "address": "Dirección", "rtt_ms": "RTT (ms)", "reached": "Destino"}
+
+
+@app.command()
+def ruta(
+    ctx: typer.Context,
+    objetivo: Annotated[str, typer.Argument(help="Código de sede, dirección o nombre.")],
+    familia: FamiliaOpt = None,
+    saltos: Annotated[
+        int, typer.Option("--saltos", min=1, max=64, help="Saltos como máximo.")
+    ] = 30,
+    mtu: Annotated[
+        bool, typer.Option("--mtu/--sin-mtu", help="Mide además la MTU de la ruta (DF activo).")
+    ] = True,
+    formato: FormatoOpt = Formato.tabla,
+    silencioso: SilenciosoOpt = False,
+) -> None:
+    """Traza la ruta hasta una sede (IPv4 o IPv6) y mide la MTU del camino."""
+    from monitoreo import path
+
+    with _store(ctx) as store:
+        known = sites.load_sites(store, family=_family(familia))
+        (target,) = sites.resolve([objetivo], known, family=_family(familia))
+    hops = path.trace(target.address, max_hops=saltos)
+    render([dataclasses.asdict(h) for h in hops], formato, HOP_COLUMNS, title=f"Ruta a {objetivo}")
+    if mtu:
+        found = path.path_mtu(target.address)
+        told = f"; un equipo anunció {found['told']}" if found["told"] else ""
+        text = f"MTU de la ruta a {target.address}: {found['mtu'] or 'sin respuesta'} bytes{told}"
+        message(text, quiet=silencioso)
+    if not hops or not hops[-1].reached:
+        raise typer.Exit(ExitCode.PARTIAL)

@@ -79,6 +79,7 @@ def round_events(rnd: Round) -> list[dict[str, Any]]:
                     "error.message": r.error,
                     "monitoreo.round": rnd.id,
                     "monitoreo.site": r.target.site,
+                    "monitoreo.target": r.target.label,
                     "monitoreo.rtts_ms": [None if x is None else round(x, 3) for x in r.rtts_ms],
                     "monitoreo.period_ms": rnd.options.period_ms,
                     **{f"monitoreo.{k}": v for k, v in s.as_dict().items()},

@@ -95,8 +95,9 @@ class _Timestamps:
 class SQLiteStore:
     """Store backed by one SQLite file."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
         self._lock = threading.RLock()
         self._conn = self._connect()
 
@@ -110,7 +111,7 @@ class SQLiteStore:
                 raise StoreError(f"{self.path}: no se puede crear la carpeta: {e.strerror}") from e
         try:
             conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 conn.close()
