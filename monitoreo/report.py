@@ -40,7 +40,12 @@ def _bars(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "label": "sin datos" if a is None else f"{a:.3f} %",
             "color": "#999" if a is None else ("#2a9d8f" if r["met"] else "#d62828"),
         })  # fmt: skip
-    return {"items": items, "left": 90, "width": 90 + BAR_WIDTH + 90, "height": 8 + 18 * len(rows)}
+    return {
+        "entries": items,
+        "left": 90,
+        "width": 90 + BAR_WIDTH + 90,
+        "height": 8 + 18 * len(rows),
+    }
 
 
 def _smoke(result: sla.SiteSla) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """Monthly availability per site, computed from the stored rounds.
 
 The month is the calendar month in the site's own time zone. Each round stands for the time
-until the next round (the last one, for the usual gap), at most ``MAX_GAP`` (beyond that there is no data, which counts neither
-way). Maintenance windows and the periods when the monitor itself was isolated are taken out
-of the denominator, not counted as up. An incident is a run of consecutive rounds without
-any reply.
+until the next round (the last one, for the usual gap), at most ``MAX_GAP``; beyond that there
+is no data, which counts neither way. Maintenance windows and the periods when the monitor
+itself was isolated are taken out of the denominator, not counted as up. An incident is a run
+of consecutive rounds without any reply.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def wilson_interval(lost: int, sent: int) -> tuple[float, float]:
     z2 = Z95 * Z95
     centre = (p + z2 / (2 * sent)) / (1 + z2 / sent)
     half = Z95 * math.sqrt(p * (1 - p) / sent + z2 / (4 * sent * sent)) / (1 + z2 / sent)
-    return max(0.0, centre - half) * 100, min(1.0, centre + half) * 100
+    return round(max(0.0, centre - half) * 100, 6), round(min(1.0, centre + half) * 100, 6)
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:

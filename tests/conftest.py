@@ -72,28 +72,28 @@ def site(code: str) -> LabSite:
     return next(s for s in TEST_SITES if s.code == code)
 
 
-def write_lab_inventory(folder: Path, sites: list[LabSite], *, hq: str = "lima") -> tuple[Path, Path]:
+def write_lab_inventory(
+    folder: Path, sites: list[LabSite], *, hq: str = "lima", loss_threshold: float = 5.0
+) -> tuple[Path, Path]:
     """An inventory (sites and gateways) for lab sites, as an operator would import it."""
     folder.mkdir(parents=True, exist_ok=True)
     sedes = folder / "sedes.csv"
-    rows = [f"{hq},Sede central,sede_central,PE,Lima,America/Lima,,,,no,,,99.9"]
+    rows = [f"{hq},Sede central,sede_central,PE,Lima,America/Lima,,,,no,,,99.9,"]
     for s in sites:
         parent = s.parent or hq
         vpn = f"sí,kbcs0,{s.lan}" if s.tunnel else "no,,"
         rows.append(
             f"{s.code},Misión {s.code},embajada,AR,Buenos Aires,America/Argentina/Buenos_Aires,"
-            f"{parent},Proveedor,10,{vpn},99.0"
+            f"{parent},Proveedor,10,{vpn},99.0,{loss_threshold}"
         )
     sedes.write_text(
         "code,name,kind,country,city,timezone,parent,wan_provider,wan_bandwidth_mbps,vpn_kit,"
-        "vpn_interface,vpn_probe,availability_target\n" + "\n".join(rows) + "\n"
+        "vpn_interface,vpn_probe,availability_target,loss_threshold_pct\n" + "\n".join(rows) + "\n"
     )
     activos = folder / "activos.csv"
     activos.write_text(
         "name,kind,site,mgmt_ipv4,mgmt_ipv6,credential_profile,tags,status\n"
-        + "\n".join(
-            f"{s.hostname},router,{s.code},{s.v4},{s.v6},lab,wan,activo" for s in sites
-        )
+        + "\n".join(f"{s.hostname},router,{s.code},{s.v4},{s.v6},lab,wan,activo" for s in sites)
         + "\n"
     )
     return sedes, activos

@@ -1,0 +1,293 @@
+"""Monitoring against the lab: delays, loss, a down site, a hub and its child, tunnels."""
+
+from __future__ import annotations
+
+import dataclasses
+import http.server
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from cli import main
+from lab import manage
+from lab.sites import LabSite
+from monitoreo import maintenance, report, sites
+from monitoreo.notify import Hooks
+from monitoreo.prober import ProbeOptions, Target, probe
+from monitoreo.states import Policy, Tracker
+from monitoreo.watch import Watcher
+from pukara.config import Settings, load_settings
+from pukara.store import SQLiteStore
+from tests.conftest import lab_available, write_lab_inventory
+
+pytestmark = pytest.mark.integration
+
+MON_SITES = [
+    LabSite(index=3301, code="m1", delay_ms=30.0, tunnel=True),  # a hub
+    LabSite(index=3302, code="m2", delay_ms=80.0, parent="m1", tunnel=True),
+    LabSite(index=3303, code="m3", delay_ms=50.0, loss_pct=20.0),
+    LabSite(index=3304, code="m4", delay_ms=25.0, down=True),
+    LabSite(index=3305, code="m5", delay_ms=40.0, tunnel=True, tunnel_broken=True),
+]
+FAST = ProbeOptions(count=4, interval_ms=2, period_ms=50, timeout_ms=600)
+
+
+@pytest.fixture(scope="module")
+def mlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[manage.Lab]:
+    reason = lab_available()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI debe poder levantar el laboratorio: {reason}")
+        pytest.skip(reason)
+    the_lab = manage.Lab(tmp_path_factory.mktemp("mlab") / "estado", prefix="pkm")
+    manage.up(the_lab, MON_SITES)
+    yield the_lab
+    manage.down(the_lab)
+
+
+@pytest.fixture
+def inventory(
+    mlab: manage.Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Settings, SQLiteStore]]:
+    monkeypatch.setenv("PUKARA_CREDENTIALS", str(mlab.credentials_file))
+    settings = load_settings({"data_dir": tmp_path / "data"}, environ={})
+    # m3's 20% loss would make it degraded: a high threshold keeps the rounds deterministic
+    files_ = write_lab_inventory(tmp_path / "inv", MON_SITES, loss_threshold=80.0)
+    for f in files_:
+        assert main(["--base-datos", str(settings.db), "inventario", "importar", str(f), "-q"]) == 0
+    store = SQLiteStore(settings.db)
+    yield settings, store
+    store.close()
+
+
+def _sondear(capsys: pytest.CaptureFixture[str], db: Path, *args: str) -> tuple[int, dict]:
+    code = main(["--base-datos", str(db), "monitoreo", "sondear", "--formato", "json", "-q",
+                 "-c", "6", "-p", "50", "-t", "600", *args])  # fmt: skip
+    rows = json.loads(capsys.readouterr().out)
+    return code, {r["target"]: r for r in rows}
+
+
+def test_sondear_reports_delay_loss_down_hub_and_tunnels(
+    inventory: tuple[Settings, SQLiteStore], capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, store = inventory
+    code, rows = _sondear(capsys, settings.db)
+    assert code == 3  # some targets did not answer: partial
+    assert abs(rows["m1"]["median_ms"] - 30) < 1 and rows["m1"]["loss_pct"] == 0
+    assert abs(rows["m2"]["median_ms"] - 80) < 1  # behind its hub
+    assert rows["m4"]["received"] == 0 and rows["m4"]["median_ms"] is None
+    assert rows["m1/vpn"]["received"] == 6 and rows["m2/vpn"]["received"] == 6
+    assert rows["m5/vpn"]["received"] == 0 and rows["m5"]["received"] == 6  # the kit, not the link
+    stored = list(store.search_events(dataset="monitoreo.sondeo"))
+    assert {e["monitoreo"]["target"] for e in stored} == set(rows)
+
+
+def test_tcp_probes_and_ipv6(inventory: tuple[Settings, SQLiteStore], capsys) -> None:
+    settings, _ = inventory
+    code, rows = _sondear(capsys, settings.db, "--tcp", "22", "m1", "m2")
+    assert code == 0 and rows["m1"]["method"] == "tcp/22" and rows["m1"]["received"] == 6
+    code, rows = _sondear(capsys, settings.db, "--familia", "6", "--sin-vpn", "m2")
+    assert (
+        code == 0
+        and rows["m2"]["address"].startswith("fd70:")
+        and abs(rows["m2"]["median_ms"] - 80) < 1
+    )
+
+
+def test_bad_targets_fail_before_any_probe(inventory, capsys) -> None:
+    settings, store = inventory
+    code = main(["--base-datos", str(settings.db), "monitoreo", "sondear", "m1", "nope", "1.2.3"])
+    err = capsys.readouterr().err
+    assert code == 2 and "«nope»" in err and "«1.2.3»" in err
+    assert list(store.search_events(dataset="monitoreo.sondeo")) == []
+
+
+def test_medians_and_loss_converge_to_the_emulation(mlab: manage.Lab) -> None:
+    by = {s.code: s for s in MON_SITES}
+    targets = [Target(c, str(by[c].v4)) for c in ("m1", "m2", "m3")]
+    got = {s.target.label: s for s in probe(targets, ProbeOptions(300, 1, 10, 1000))}
+    from monitoreo.stats import summarize
+
+    for code in ("m1", "m2", "m3"):
+        st = summarize(got[code].rtts_ms)
+        assert abs((st.median_ms or 0) - by[code].delay_ms) < 1, code
+    m3 = summarize(got["m3"].rtts_ms)
+    assert m3.loss_low_pct <= 20.0 <= m3.loss_high_pct and 10 < m3.loss_pct < 30
+
+
+def test_without_privileges_the_message_is_clear(tmp_path: Path) -> None:
+    code = ("from monitoreo.prober import probe, Target, ProbeOptions\n"
+            "probe([Target('x', '198.18.0.2')], ProbeOptions(1))\n")  # fmt: skip
+    done = subprocess.run(
+        ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+         "--inh-caps=-all", "--bounding-set=-all", sys.executable, "-c", code],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], check=False,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )  # fmt: skip
+    if "ping_group_range" not in done.stderr:
+        # the kernel allowed unprivileged ping sockets: then probing must simply work
+        assert done.returncode == 0, done.stderr
+    else:
+        assert "ejecute como root" in done.stderr
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Hook.received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    _Hook.received = []
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/alertas"
+    server.shutdown()
+    server.server_close()
+
+
+class Clock:
+    def __init__(self, start: datetime, step: timedelta) -> None:
+        self.now, self.step = start - step, step
+
+    def __call__(self) -> datetime:
+        self.now += self.step
+        return self.now
+
+
+def _watcher(
+    settings: Settings, store: SQLiteStore, clock: Clock, hooks: Hooks | None = None
+) -> Watcher:
+    known = sites.load_sites(store)
+    w = Watcher(store, known, sites.resolve([], known), FAST, settings.data_dir / "cola.jsonl",
+                tracker=Tracker(Policy(fall_rounds=2, rise_rounds=2, isolated_min_sites=10)),
+                hooks=hooks or Hooks(), clock=clock)  # fmt: skip
+    w.start()
+    return w
+
+
+def test_vigilar_one_alert_per_root_cause_cleared_on_recovery(
+    mlab: manage.Lab, inventory: tuple[Settings, SQLiteStore], webhook: str
+) -> None:
+    settings, store = inventory
+    clock = Clock(datetime(2026, 10, 5, 15, 0, tzinfo=UTC), timedelta(minutes=5))
+    w = _watcher(settings, store, clock, Hooks(webhook=webhook))
+    try:
+        first = [n for _ in range(3) for n in w.round()]
+        alerts = sorted(n.entity for n in first if n.kind == "alert")
+        assert alerts == ["m4", "m5/vpn"]  # the down site and the broken kit, nothing else
+        manage.alter(mlab, "m1", down=True)
+        cut = [n for _ in range(3) for n in w.round()]
+        assert [n.entity for n in cut if n.kind == "alert"] == ["m1"]
+        assert w.tracker.states["m2"].state == "unreachable"
+        assert w.tracker.states["m2/vpn"].state == "unreachable"
+        manage.alter(mlab, "m1", down=False)
+        back = [n for _ in range(3) for n in w.round()]
+        assert [n.entity for n in back if n.kind == "recovery"] == ["m1"]
+        assert not [n for n in back if n.kind == "alert"]
+        assert w.tracker.states["m2"].state == "up"
+    finally:
+        manage.alter(mlab, "m1", down=False)
+        w.close()
+    hooked = [(e["monitoreo"]["entity"], e["event"]["action"]) for e in _Hook.received]
+    assert sorted(hooked) == sorted([("m4", "alert"), ("m5/vpn", "alert"), ("m1", "alert"),
+                                     ("m1", "recovery")])  # fmt: skip
+    states = {e["monitoreo"]["entity"] for e in store.search_events(dataset="monitoreo.estado")}
+    assert {"m1", "m2", "m4", "m5/vpn"} <= states
+    links = list(store.search_events(dataset="monitoreo.enlace", where={"host.name": "m1"}))
+    assert links and max(e["monitoreo"]["snmp"]["requests"] for e in links[1:]) <= 1
+    assert any(e["monitoreo"]["link"].get("in_bps") is not None for e in links)
+
+
+def test_vigilar_spools_while_the_store_is_locked(
+    inventory: tuple[Settings, SQLiteStore], tmp_path: Path
+) -> None:
+    settings, _ = inventory
+    store = SQLiteStore(settings.db, busy_timeout_ms=100)
+    clock = Clock(datetime(2026, 10, 6, 15, 0, tzinfo=UTC), timedelta(minutes=1))
+    w = _watcher(settings, store, clock)
+    w.snmp = False
+    blocker = sqlite3.connect(settings.db, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        for _ in range(2):
+            w.round()
+        assert w.writer is not None
+        deadline = time.monotonic() + 10
+        while w.writer.pending() < 2 * 7 and time.monotonic() < deadline:
+            threading.Event().wait(0.05)
+        assert w.writer.pending() >= 2 * 7  # both rounds' probe events wait on disk
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    w.round()
+    w.close()
+    rounds = {e["monitoreo"]["round"] for e in store.search_events(dataset="monitoreo.sondeo")}
+    assert len(rounds) == 3 and w.writer is not None and w.writer.pending() == 0
+    store.close()
+
+
+def test_october_report_excludes_maintenance(
+    mlab: manage.Lab, inventory: tuple[Settings, SQLiteStore], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    settings, store = inventory
+    start = datetime(2026, 10, 10, 15, 0, tzinfo=UTC)
+    clock = Clock(start, timedelta(minutes=5))
+    w = _watcher(settings, store, clock)
+    w.snmp = False
+    # rounds 0-3 fine; m3's link cut for rounds 4-6, of which 4-5 in a maintenance window
+    maintenance.add(store, "m3", start + timedelta(minutes=20), start + timedelta(minutes=30), "x")
+    try:
+        for i in range(10):
+            if i == 4:
+                manage.alter(mlab, "m3", down=True)
+            if i == 7:
+                manage.alter(mlab, "m3", down=False)
+            w.round()
+    finally:
+        manage.alter(mlab, "m3", down=False)
+        w.close()
+    html_file = tmp_path / "informe.html"
+    code = main(["--base-datos", str(settings.db), "monitoreo", "informe", "--mes", "2026-10",
+                 "--formato", "json", "--html", str(html_file), "-q"])  # fmt: skip
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    data = json.loads(out)
+    rows = {r["site"]: r for r in data["rows"]}
+    # m3: 10 rounds of 5 min = 50 min; 10 excluded; 5 down (round 6) -> 35/40 up
+    assert rows["m3"]["excluded_minutes"] == 10.0 and rows["m3"]["down_minutes"] == 5.0
+    assert rows["m3"]["availability_pct"] == pytest.approx(87.5)
+    assert rows["m4"]["availability_pct"] == 0.0 and rows["m1"]["availability_pct"] == 100.0
+    assert data["vpn"]["missions_with_kit"] == 3 and data["vpn"]["working"] == 2
+    page = html_file.read_text()
+    assert page.count("<svg") >= 1 + len(rows) and "Misión m1" in page
+    assert "<script" not in page
+
+
+def test_report_escapes_what_it_renders(inventory: tuple[Settings, SQLiteStore]) -> None:
+    _, store = inventory
+    known = sites.load_sites(store)
+    evil = dict(known)
+    evil["m1"] = dataclasses.replace(known["m1"], name="<script>alert(1)</script>")
+    page = report.html(report.build(store, evil, "2026-10"))
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page

@@ -1,0 +1,187 @@
+"""Monitoring logic without a network: statistics, counters, states, SLA arithmetic."""
+
+from __future__ import annotations
+
+import socket
+from datetime import UTC, datetime
+
+import pytest
+
+from monitoreo import icmp, sla, stats
+from monitoreo.counters import CounterSample, rate
+from monitoreo.sites import Site, resolve
+from monitoreo.states import DOWN, UNREACHABLE, UP, Observation, Policy, Tracker
+from pukara.errors import UsageError
+
+
+def test_summary_counts_dispersion_over_received_samples_only() -> None:
+    s = stats.summarize([10.0, None, 12.0, 14.0, None])
+    assert (s.sent, s.received, s.loss_pct) == (5, 3, 40.0)
+    assert (s.min_ms, s.median_ms, s.mean_ms, s.max_ms) == (10.0, 12.0, 12.0, 14.0)
+    assert s.stddev_ms == 2.0  # a lost probe is not a 0 ms sample
+    assert s.loss_low_pct < 40.0 < s.loss_high_pct
+
+
+def test_wilson_interval_bounds_zero_loss_by_about_three_over_n() -> None:
+    low, high = stats.wilson_interval(0, 100)
+    assert low == 0.0 and 3.0 < high < 4.0
+    assert stats.wilson_interval(0, 0) == (0.0, 100.0)
+
+
+def test_rfc3550_jitter_is_the_smoothed_mean_of_consecutive_differences() -> None:
+    assert stats.rfc3550_jitter([10.0, 10.0, 10.0]) == 0.0
+    # J1 = (4 - 0)/16 = 0.25; J2 = 0.25 + (4 - 0.25)/16
+    assert stats.rfc3550_jitter([10.0, 14.0, 10.0]) == pytest.approx(0.25 + 3.75 / 16)
+
+
+def test_a_target_with_nothing_back_has_no_latency() -> None:
+    s = stats.summarize([None, None])
+    assert s.received == 0 and s.median_ms is None and s.loss_pct == 100.0
+
+
+def test_echo_packets_round_trip() -> None:
+    packet = icmp.echo_request(socket.AF_INET, 0x1234, 7, b"x" * 56)
+    assert icmp.checksum(packet) == 0
+    reply = bytes([0, 0]) + packet[2:]
+    assert icmp.parse_reply(socket.AF_INET, False, reply) == (0x1234, 7)
+    assert icmp.parse_reply(socket.AF_INET, False, packet) is None  # a request is not a reply
+
+
+# -- counters: fixtures for what the lab cannot produce (64-bit wraps, resets) ----------------
+def _s(uptime: int, octets: int, **kw: int) -> CounterSample:
+    return CounterSample(uptime_cs=uptime, in_octets=octets, out_octets=octets, **kw)
+
+
+def test_a_64_bit_wrap_is_accepted_when_nothing_else_changed() -> None:
+    top = (1 << 64) - 1000
+    r = rate(_s(100, top, speed_mbps=1000), _s(200, 1000, speed_mbps=1000))
+    assert r.in_bps == 2000 * 8 and r.reason is None
+
+
+def test_a_reboot_makes_the_interval_unknown_not_a_spike() -> None:
+    r = rate(_s(500_000, 10_000_000), _s(300, 10))
+    assert r.in_bps is None and "reinició" in (r.reason or "")
+
+
+def test_a_counter_discontinuity_makes_the_interval_unknown() -> None:
+    r = rate(_s(100, 5000, discontinuity=0), _s(200, 10, discontinuity=150))
+    assert r.in_bps is None and "discontinuidad" in (r.reason or "")
+
+
+def test_a_rate_faster_than_the_link_is_refused() -> None:
+    # a 32-bit style drop read as a 64-bit wrap would mean exabits per second
+    r = rate(_s(100, 4_000_000_000, speed_mbps=10), _s(200, 100, speed_mbps=10))
+    assert r.in_bps is None and "capacidad" in (r.reason or "")
+
+
+def test_a_32_bit_wrap_is_accepted_within_the_link() -> None:
+    prev = CounterSample(100, (1 << 32) - 500, (1 << 32) - 500, speed_mbps=100, bits=32)
+    cur = CounterSample(200, 500, 500, speed_mbps=100, bits=32)
+    assert rate(prev, cur).in_bps == 8000
+
+
+def test_counters_keep_integer_precision_above_2_53() -> None:
+    base = (1 << 60) + 1
+    r = rate(_s(100, base), _s(200, base + 1))
+    assert r.in_bps == 8
+
+
+# -- states ------------------------------------------------------------------------------------
+def _obs(entity: str, ok: bool, *, parent: str | None = None, loss: float = 0.0) -> Observation:
+    site = entity.split("/")[0]
+    return Observation(entity, site, parent, ok, loss_pct=loss, median_ms=50.0 if ok else None)
+
+
+def _feed(t: Tracker, rounds: list[list[Observation]], maint: frozenset[str] = frozenset()) -> list:
+    out = []
+    for i, obs in enumerate(rounds):
+        out += t.update(obs, now=f"r{i}", maintenance=maint)
+    return out
+
+
+def test_hysteresis_needs_consecutive_rounds_both_ways() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=3))
+    notices = _feed(t, [[_obs("a", True)], [_obs("a", False)], [_obs("a", True)]])
+    assert [n.kind for n in notices] == ["state"]  # one lost round raises nothing
+    notices = _feed(t, [[_obs("a", False)], [_obs("a", False)]])
+    assert [(n.kind, n.current) for n in notices] == [("alert", DOWN)]
+    notices = _feed(t, [[_obs("a", True)], [_obs("a", True)]])
+    assert notices == []
+    notices = _feed(t, [[_obs("a", True)]])
+    assert [(n.kind, n.current) for n in notices] == [("recovery", UP)]
+
+
+def test_recovery_from_degraded_needs_the_stricter_condition() -> None:
+    t = Tracker(Policy(fall_rounds=1, rise_rounds=1))
+    _feed(t, [[_obs("a", True)], [_obs("a", True, loss=10.0)]])
+    assert t.states["a"].state == "degraded"
+    _feed(t, [[_obs("a", True, loss=4.0)]])  # under the 5% threshold, over half of it
+    assert t.states["a"].state == "degraded"
+    _feed(t, [[_obs("a", True, loss=0.0)]])
+    assert t.states["a"].state == UP
+
+
+def test_children_of_a_down_parent_raise_nothing_of_their_own() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=1, isolated_min_sites=10))
+    up = [_obs("hub", True), _obs("c1", True, parent="hub"), _obs("c1/vpn", True, parent="c1")]
+    down = [_obs("hub", False), _obs("c1", False, parent="hub"), _obs("c1/vpn", False, parent="c1")]
+    _feed(t, [up])
+    notices = _feed(t, [down, down])
+    alerts = [n for n in notices if n.kind == "alert"]
+    assert [n.entity for n in alerts] == ["hub"]
+    assert t.states["c1"].state == UNREACHABLE and t.states["c1/vpn"].state == UNREACHABLE
+    notices = _feed(t, [up])
+    assert [n.entity for n in notices if n.kind == "recovery"] == ["hub"]
+
+
+def test_flapping_is_reported_once_then_mutes() -> None:
+    t = Tracker(Policy(fall_rounds=1, rise_rounds=1, flap_changes=4, flap_window_rounds=20))
+    rounds = [[_obs("a", i % 2 == 0)] for i in range(12)]
+    notices = _feed(t, rounds)
+    assert sum(n.kind == "flapping" for n in notices) == 1
+    after = notices[[n.kind for n in notices].index("flapping") + 1 :]
+    assert all(n.kind != "alert" for n in after)
+
+
+def test_maintenance_mutes_alerts() -> None:
+    t = Tracker(Policy(fall_rounds=1))
+    notices = _feed(t, [[_obs("a", True)], [_obs("a", False)]], frozenset({"a"}))
+    assert notices[-1].kind == "state" and notices[-1].muted == "mantenimiento"
+
+
+def test_most_sites_down_at_once_is_one_monitor_alert() -> None:
+    t = Tracker(Policy(fall_rounds=1, isolated_min_sites=3, isolated_fraction=0.6))
+    ok = [_obs(c, True) for c in "abcd"]
+    cut = [_obs(c, False) for c in "abcd"]
+    _feed(t, [ok])
+    notices = _feed(t, [cut, cut, cut])
+    assert [n.kind for n in notices] == ["isolated"]
+    assert all(s.state == UP for s in t.states.values())
+    notices = _feed(t, [ok])
+    assert [n.kind for n in notices] == ["isolated_end"]
+
+
+# -- targets and SLA arithmetic -----------------------------------------------------------------
+def _site(code: str, address: str | None) -> Site:
+    return Site(code, code, "America/Lima", address, None, None, None, 99.0, 5.0, 500.0, False,
+                None, None, None)  # fmt: skip
+
+
+def test_bad_targets_are_all_named_before_any_probe() -> None:
+    known = {"emb-ar": _site("emb-ar", "198.18.0.6"), "lima": _site("lima", None)}
+    with pytest.raises(UsageError) as e:
+        resolve(["emb-ar", "lima", "999.1.1.1", "no_es_nada", "x.invalid"], known)
+    text = str(e.value)
+    assert "«lima»" in text and "«999.1.1.1»" in text and "«no_es_nada»" in text
+    assert "«x.invalid»: no se pudo resolver" in text and "emb-ar" not in text
+    targets = resolve(["EMB-AR", "fd70:756b:6172:1::2"], known)
+    assert [t.address for t in targets] == ["198.18.0.6", "fd70:756b:6172:1::2"]
+
+
+def test_month_bounds_follow_the_site_time_zone() -> None:
+    start, end = sla.month_bounds("2026-10", "America/Lima")
+    assert start == datetime(2026, 10, 1, 5, tzinfo=UTC)
+    assert end == datetime(2026, 11, 1, 5, tzinfo=UTC)
+    assert sla.previous_month("2026-01") == "2025-12"
+    with pytest.raises(UsageError):
+        sla.month_bounds("octubre", "UTC")
