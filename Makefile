@@ -36,6 +36,8 @@ demo: sistema $(BIN)/pukara
 		$$($(BIN)/pukara lab estado --formato csv | tail -n +2 | cut -d, -f1)
 	$(BIN)/pukara inventario conciliar
 	$(BIN)/pukara inventario informe capacidad --formato csv | head -n 4
+	$(BIN)/pukara monitoreo sondear --formato csv -c 5 -p 200 \
+		$$($(BIN)/pukara lab estado --formato csv | tail -n +2 | cut -d, -f1) || [ $$? -eq 3 ]
 
 lint: $(BIN)/pukara
 	$(BIN)/ruff check .
@@ -50,6 +52,7 @@ test: lint pruebas
 bench: $(BIN)/pukara
 	$(BIN)/python bench/store_ingest.py
 	$(BIN)/python bench/inventory_bench.py
+	$(BIN)/python bench/monitor_bench.py
 
 limpiar:
 	-$(BIN)/pukara lab abajo

@@ -170,8 +170,20 @@ def _links(lab: Lab, sites: Sequence[LabSite], ours: set[str]) -> None:
             ],
             netns=lab.ns(s),
         )
+    _neighbour_room(len(sites))
     # Nothing for the lab's ranges ever leaves through the real default route.
     netns.ip_batch([f"route replace blackhole {V4_BLOCK}", f"route replace blackhole {V6_BLOCK}"])
+
+
+def _neighbour_room(count: int) -> None:
+    """One neighbour entry per site and family: raise the host's table limits (never lower)."""
+    for family in ("ipv4", "ipv6"):
+        for level, factor in (("gc_thresh1", 1), ("gc_thresh2", 2), ("gc_thresh3", 4)):
+            key = f"net.{family}.neigh.default.{level}"
+            path = Path("/proc/sys") / key.replace(".", "/")
+            wanted = (count + 256) * factor
+            if int(path.read_text()) < wanted:
+                netns.write_sysctl(key, str(wanted))
 
 
 def hq_address(site: LabSite, sites: Sequence[LabSite]) -> str:
@@ -252,8 +264,11 @@ def _start_responder(lab: Lab, sites: Sequence[LabSite]) -> int:
     raise LabError(f"el respondedor de eco no arrancó; vea {lab.state_dir / 'responder.log'}")
 
 
-def up(lab: Lab, sites: Sequence[LabSite]) -> list[dict[str, Any]]:
-    """Build (or repair) the lab; idempotent. Returns :func:`status`."""
+def up(lab: Lab, sites: Sequence[LabSite], *, services_on: bool = True) -> list[dict[str, Any]]:
+    """Build (or repair) the lab; idempotent. Returns :func:`status`.
+
+    ``services_on=False`` gives echo-only sites (no snmpd, sshd or tunnels), for large sweeps.
+    """
     require_root()
     services.require_binaries()
     check_topology(list(sites), "laboratorio")
@@ -283,6 +298,8 @@ def up(lab: Lab, sites: Sequence[LabSite]) -> list[dict[str, Any]]:
         _configure_ns(lab, site)
         folder = lab.site_dir(site)
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not services_on:
+            continue
         key = services.host_key(folder)
         known += [f"{site.v4} {key}", f"{site.v6} {key}"]
         services.start_snmpd(site, lab.ns(site), folder, creds)

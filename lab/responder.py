@@ -173,11 +173,13 @@ def serve(plans: list[Plan], ready: Path | None = None) -> None:
     scheduler = _Scheduler()
     while running:
         wait = scheduler.send_due()
-        if wait is not None and wait < 0.002:
-            time.sleep(wait)  # nanosleep precision for the last stretch; epoll counts in ms
-            continue
-        for key, _ in sel.select(None if wait is None else wait - 0.001):
+        close = wait is not None and wait < 0.002
+        # under load a reply is always due soon: still read what arrived before sleeping
+        ready = sel.select(0 if close else (None if wait is None else wait - 0.001))
+        for key, _ in ready:
             scheduler.receive(key.fileobj, key.data)  # type: ignore[arg-type]
+        if close and not ready and wait:
+            time.sleep(wait)  # nanosleep precision for the last stretch; epoll counts in ms
 
 
 def main(argv: list[str]) -> int:
