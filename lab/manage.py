@@ -163,10 +163,11 @@ def _links(lab: Lab, sites: Sequence[LabSite], ours: set[str]) -> None:
                 "link set lo up",
                 f"addr replace {s.v4}/30 dev {WAN_IF}",
                 f"addr replace {s.v6}/64 dev {WAN_IF} nodad",
-                f"addr replace {s.lan}/32 dev lo",
                 f"link set {WAN_IF} up",
                 f"route replace default via {s.v4_host}",
                 f"route replace default via {s.v6_host}",
+                # the mission's LAN side, reached across its VPN tunnel only
+                *([f"addr replace {s.lan}/32 dev lo"] if s.tunnel else []),
             ],
             netns=lab.ns(s),
         )

@@ -175,10 +175,10 @@ def serve(plans: list[Plan], ready: Path | None = None) -> None:
         wait = scheduler.send_due()
         close = wait is not None and wait < 0.002
         # under load a reply is always due soon: still read what arrived before sleeping
-        ready = sel.select(0 if close else (None if wait is None else wait - 0.001))
-        for key, _ in ready:
+        events = sel.select(0 if close else (None if wait is None else wait - 0.001))
+        for key, _ in events:
             scheduler.receive(key.fileobj, key.data)  # type: ignore[arg-type]
-        if close and not ready and wait:
+        if close and not events and wait:
             time.sleep(wait)  # nanosleep precision for the last stretch; epoll counts in ms
 
 

@@ -166,7 +166,7 @@ def compute(store: Store, sites: Mapping[str, Site], month: str) -> list[SiteSla
         rounds = sorted(per_site.get(site.code, []), key=lambda r: r[0])
         incident: dict[str, Any] | None = None
         gaps = [b[0] - a[0] for a, b in itertools.pairwise(rounds)]
-        last_span = min(statistics.median(gaps), MAX_GAP) if gaps else MAX_GAP
+        last_span = min(sorted(gaps)[len(gaps) // 2], MAX_GAP) if gaps else MAX_GAP
         for i, (at, ok, _) in enumerate(rounds):
             nxt = rounds[i + 1][0] if i + 1 < len(rounds) else at + last_span
             a, b = max(at, start), min(nxt, at + MAX_GAP, end)
