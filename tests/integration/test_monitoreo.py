@@ -6,6 +6,7 @@ import dataclasses
 import http.server
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -291,3 +292,34 @@ def test_report_escapes_what_it_renders(inventory: tuple[Settings, SQLiteStore])
     evil["m1"] = dataclasses.replace(known["m1"], name="<script>alert(1)</script>")
     page = report.html(report.build(store, evil, "2026-10"))
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+
+
+def test_ctrl_c_ends_vigilar_with_130_and_the_finished_rounds_stored(
+    inventory: tuple[Settings, SQLiteStore],
+) -> None:
+    settings, store = inventory
+    root = Path(__file__).resolve().parents[2]
+    argv = [sys.executable, str(root / "cli.py"), "--base-datos", str(settings.db), "monitoreo",
+            "vigilar", "--ronda", "1", "-c", "2", "-p", "50", "-t", "300", "--sin-snmp"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(root), "XDG_DATA_HOME": str(settings.data_dir)}
+    proc = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            rounds = {
+                e["monitoreo"]["round"] for e in store.search_events(dataset="monitoreo.sondeo")
+            }
+            if len(rounds) >= 2:
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "rondas completas guardadas" in err
+    per_round: dict[str, int] = {}
+    for e in store.search_events(dataset="monitoreo.sondeo"):
+        per_round[e["monitoreo"]["round"]] = per_round.get(e["monitoreo"]["round"], 0) + 1
+    assert len(per_round) >= 2
+    assert set(per_round.values()) == {len(MON_SITES) + 3}  # every stored round is whole
