@@ -7,6 +7,7 @@ key is a per-target error, never silently accepted.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 from netmiko import ConnectHandler
 from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException
+from ntc_templates.parse import parse_output
 from paramiko.ssh_exception import BadHostKeyException, SSHException
 
 from inventario.snmp_discovery import valid_serial
@@ -99,6 +101,19 @@ def _interfaces(parsed: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
     return sorted(interfaces, key=lambda i: i["index"] or 0), addresses
 
 
+_PEER = re.compile(r"^(\s+inet6?\s+)(\S+)\s+peer\s+\S+?(/\d+)", re.MULTILINE)
+
+
+def _parse_interfaces(text: str) -> Any:
+    """``ip address show`` through ntc-templates, point-to-point lines included.
+
+    The template does not know ``inet A peer B/32`` (tunnels such as a VPN kit's); those lines
+    are rewritten as ``inet A/32`` first, so one tunnel does not fail the whole device.
+    """
+    normalised = _PEER.sub(r"\1\2\3", text)
+    return parse_output(platform="linux", command="ip address show", data=normalised)
+
+
 def _ssh_error(e: SSHException) -> DeviceError:
     if isinstance(e, BadHostKeyException):
         return DeviceError(
@@ -129,7 +144,7 @@ def probe(target: SshTarget, timeout_s: float) -> dict[str, Any]:
             name = run(commands.name)
             version = run(commands.version)
             system = run(commands.serial, True)
-            interfaces = run(commands.interfaces, True)
+            interfaces = _parse_interfaces(run(commands.interfaces))
     except NetmikoAuthenticationException as e:
         raise AuthError(f"SSH rechazó la autenticación de «{target.profile.name}»") from e
     except NetmikoTimeoutException as e:
