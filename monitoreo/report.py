@@ -80,5 +80,5 @@ def html(data: Mapping[str, Any]) -> str:
     return env.get_template("informe.html.j2").render(
         month=data["month"], previous=data["previous"], generated=format_timestamp(utc_now()),
         rows=data["rows"], incidents=data["incidents"], vpn=data["vpn"], speeds=data["speeds"],
-        bars=_bars(data["rows"]), smokes=[_smoke(r) for r in data["results"]],
+        bars=_bars(data["rows"]), smokes=[_smoke(r) for r in data["results"] if r.smoke],
     )  # fmt: skip
