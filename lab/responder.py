@@ -182,8 +182,15 @@ def serve(plans: list[Plan], ready: Path | None = None) -> None:
             time.sleep(wait)  # nanosleep precision for the last stretch; epoll counts in ms
 
 
+def _realtime() -> None:
+    """Emulated delay must not stretch when the machine is busy: run at real-time priority."""
+    with contextlib.suppress(OSError, AttributeError):  # not allowed: best effort
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+
+
 def main(argv: list[str]) -> int:
     plan_file, pidfile = Path(argv[0]), Path(argv[1])
+    _realtime()
     raw = json.loads(plan_file.read_text())
     plans = [Plan(p["netns"], p["delay_ms"] / 1000, p["jitter_ms"] / 1000) for p in raw]
     try:
