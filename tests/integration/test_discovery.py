@@ -81,7 +81,7 @@ def test_credential_ladder_and_wrong_keys(
                              timeout_s=0.5)  # fmt: skip
     r = only_bad.runs["snmp"].results[0]
     assert r.failed and "rechazada" in (r.error or "")
-    ladder = discovery.run(inventory, settings, [t1, discovery.Target(str(site("t3").v6))],
+    ladder = discovery.run(inventory, settings, [t1, discovery.Target(str(site("t2").v6))],
                            methods=["snmp"], profiles=["malo", "solov2"], timeout_s=0.5)  # fmt: skip
     assert [x.data.get("credential") for x in ladder.runs["snmp"].results] == [
         "solov2/v2c", "solov2/v2c"]  # fmt: skip
