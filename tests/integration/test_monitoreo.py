@@ -321,3 +321,38 @@ def test_ctrl_c_ends_vigilar_with_130_and_the_finished_rounds_stored(
         per_round[e["monitoreo"]["round"]] = per_round.get(e["monitoreo"]["round"], 0) + 1
     assert len(per_round) >= 2
     assert set(per_round.values()) == {len(MON_SITES) + 3}  # every stored round is whole
+
+
+@pytest.mark.parametrize("family", ["4", "6"])
+def test_ruta_traces_through_the_hub_and_measures_the_mtu(
+    inventory: tuple[Settings, SQLiteStore], capsys: pytest.CaptureFixture[str], family: str
+) -> None:
+    settings, _ = inventory
+    code = main(["--base-datos", str(settings.db), "monitoreo", "ruta", "m2", "--familia", family,
+                 "--saltos", "5", "--formato", "json"])  # fmt: skip
+    out, err = capsys.readouterr()
+    hops = json.loads(out)
+    m1, m2 = MON_SITES[0], MON_SITES[1]
+    hub, child = (str(m1.v4), str(m2.v4)) if family == "4" else (str(m1.v6), str(m2.v6))
+    assert code == 0, err
+    assert [(h["ttl"], h["address"], h["reached"]) for h in hops] == [
+        (1, hub, False),
+        (2, child, True),
+    ]
+    assert abs(hops[1]["rtt_ms"] - 80) < 5
+    assert f"MTU de la ruta a {child}: 1500 bytes" in err
+
+
+def test_command_hook_gets_the_alert_on_stdin_not_in_argv(tmp_path: Path) -> None:
+    out = tmp_path / "aviso.json"
+    script = tmp_path / "aviso.py"
+    script.write_text(
+        f"import sys, pathlib\npathlib.Path({str(out)!r}).write_text(sys.stdin.read())\n"
+    )
+    hooks = Hooks.from_settings(None, f"{sys.executable} {script}")
+    event = {"message": "m1: arriba → caída; $(rm -rf /)", "monitoreo": {"entity": "m1"}}
+    assert hooks.send(event) == []
+    assert json.loads(out.read_text()) == event
+    failing = Hooks.from_settings("http://127.0.0.1:9/nada", f"{sys.executable} -c 'exit(4)'")
+    errors = failing.send(event)
+    assert len(errors) == 2 and "salió con 4" in errors[1]
