@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -18,7 +16,7 @@ from inventario.model import ASSETS, FIELDS, parse_asset_kind, parse_status
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
 from pukara.errors import ExitCode, UsageError
-from pukara.store import Store, open_store
+from pukara.store import opened_store
 
 app = typer.Typer(
     help="Inventario de sedes y activos: importar, exportar y descubrir equipos.",
@@ -55,16 +53,6 @@ CHANGE_COLUMNS = {
 }  # fmt: skip
 
 
-@contextlib.contextmanager
-def _store(ctx: typer.Context) -> Iterator[Store]:
-    settings: Settings = ctx.obj
-    store = open_store(settings)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def _kind(tipo: Tipo | None) -> str | None:
     return None if tipo is None else files.KIND_NAMES[tipo.value]
 
@@ -86,7 +74,7 @@ def importar(
     """Importa sedes y activos; valida todo el archivo y no aplica nada si hay un error."""
     if (archivo is None) == (not ejemplo):
         raise UsageError("indique un ARCHIVO o --ejemplo (uno de los dos)")
-    with _store(ctx) as store:
+    with opened_store(ctx.obj) as store:
         if ejemplo:
             message("Cargando datos de EJEMPLO (ficticios, direcciones del laboratorio).",
                     quiet=silencioso)  # fmt: skip
@@ -120,7 +108,7 @@ def exportar(
     ] = None,
 ) -> None:
     """Exporta el inventario de forma canónica: reimportarlo no cambia nada."""
-    with _store(ctx) as store:
+    with opened_store(ctx.obj) as store:
         text = catalog.export_text(store, formato.value, _kind(tipo))
     if archivo is None:
         sys.stdout.write(text)
@@ -155,7 +143,7 @@ def listar(
         status=status,
         text=buscar,
     )
-    with _store(ctx) as store:
+    with opened_store(ctx.obj) as store:
         rows = catalog.filtered_assets(store, flt)
     render(rows, formato, ASSET_COLUMNS)
 
@@ -163,7 +151,7 @@ def listar(
 @app.command()
 def sedes(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
     """Lista las sedes."""
-    with _store(ctx) as store:
+    with opened_store(ctx.obj) as store:
         render(catalog.sites(store), formato, SITE_COLUMNS)
 
 
@@ -174,7 +162,7 @@ def mostrar(
     formato: FormatoOpt = Formato.tabla,
 ) -> None:
     """Muestra todos los campos de un activo y lo último que el descubrimiento vio de él."""
-    with _store(ctx) as store:
+    with opened_store(ctx.obj) as store:
         asset = catalog.find_asset(store, activo)
         seen = observations.for_asset(store, asset["name"])
     if formato is not Formato.tabla:
@@ -230,7 +218,7 @@ def descubrir(
     if unknown:
         raise UsageError(f"método desconocido: {', '.join(unknown)}; use snmp, ssh o ansible")
     settings: Settings = ctx.obj
-    with _store(ctx) as store:
+    with opened_store(ctx.obj) as store:
         targets = discovery.resolve(store, objetivos or [], excluir or [])
         if not targets:
             raise UsageError("no hay objetivos: importe activos o indique IP, prefijo o sede")
@@ -274,7 +262,7 @@ def conciliar(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Compara lo descubierto con lo declarado y, con --aplicar, lo actualiza."""
-    with _store(ctx) as store:
+    with opened_store(ctx.obj) as store:
         found = observations.proposals(store)
         render([dataclasses.asdict(p) for p in found], formato, PROPOSAL_COLUMNS,
                title="Diferencias entre lo observado y lo declarado")  # fmt: skip
@@ -333,7 +321,7 @@ def capacidad(
     """Uso de CPU, memoria y disco de los servidores según los últimos hechos de Ansible."""
     from inventario import reports
 
-    with _store(ctx) as store:
+    with opened_store(ctx.obj) as store:
         result = reports.capacity(
             catalog.assets(store), observations.current(store),
             observations.latest_metrics(store), reports.Thresholds(umbral_cpu, umbral_ram, umbral_disco),
@@ -365,7 +353,7 @@ def ciclo_de_vida(
     """Edad, garantía y fin de vida: lo vencido, lo que vence en --dias y lo desconocido."""
     from inventario import reports
 
-    with _store(ctx) as store:
+    with opened_store(ctx.obj) as store:
         rows, buckets = reports.lifecycle(catalog.assets(store), datetime.now(UTC).date(), dias,
                                           everything=todos)  # fmt: skip
     render(rows, formato, LIFECYCLE_COLUMNS, title=f"Ciclo de vida (horizonte {dias} días)")

@@ -26,12 +26,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import netns
+from monitoreo.icmp import (
+    ECHO6_REPLY,
+    ECHO6_REQUEST,
+    ECHO_REPLY,
+    ECHO_REQUEST,
+    ICMP6_FILTER,
+    SO_TIMESTAMPNS,
+    checksum,
+    icmp6_filter,
+    kernel_time_ns,
+)
 
-SO_TIMESTAMPNS = 35  # asm-generic; SCM_TIMESTAMPNS has the same value
-ICMP6_FILTER = 1
 IP_PKTINFO = 8  # linux/in.h; not exported by Python 3.11
-ECHO_REQUEST, ECHO_REPLY = 8, 0
-ECHO6_REQUEST, ECHO6_REPLY = 128, 129
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,15 +46,6 @@ class Plan:
     netns: str
     delay_s: float
     jitter_s: float
-
-
-def checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    total = (total >> 16) + (total & 0xFFFF)
-    total += total >> 16
-    return int(~total & 0xFFFF)
 
 
 def echo_reply_v4(packet: bytes) -> bytes | None:
@@ -69,17 +67,11 @@ def echo_reply_v6(message: bytes) -> bytes | None:
     return bytes([ECHO6_REPLY, 0, 0, 0]) + message[4:]
 
 
-def _icmp6_filter_echo_only() -> bytes:
-    words = [0xFFFFFFFF] * 8  # a set bit blocks that type
-    words[ECHO6_REQUEST >> 5] &= ~(1 << (ECHO6_REQUEST & 31))
-    return struct.pack("8I", *words)
-
-
 def open_sockets(plan: Plan) -> list[socket.socket]:
     with netns.inside(plan.netns):
         s4 = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         s6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
-    s6.setsockopt(socket.IPPROTO_ICMPV6, ICMP6_FILTER, _icmp6_filter_echo_only())
+    s6.setsockopt(socket.IPPROTO_ICMPV6, ICMP6_FILTER, icmp6_filter(ECHO6_REQUEST))
     # the request's destination becomes the reply's source (a LAN address behind a tunnel
     # would otherwise answer from the tunnel's address)
     s4.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
@@ -108,11 +100,9 @@ def _reply_source(
 
 
 def _arrival(ancdata: list[tuple[int, int, bytes]]) -> float:
-    for level, kind, data in ancdata:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
-            sec, nsec = struct.unpack("qq", data[:16])
-            return float(sec + nsec / 1e9)
-    return time.time()
+    """Kernel receive time in seconds, or now when the kernel gave none."""
+    ns = kernel_time_ns(ancdata)
+    return time.time() if ns is None else ns / 1e9
 
 
 class _Scheduler:

@@ -126,7 +126,3 @@ def stop_kit(folder: Path) -> None:
 def stop_all(folder: Path) -> None:
     pids = [p for f in (HQ_PID, SITE_PID) if (p := alive(folder / f, OPENVPN))]
     stop(*pids)
-
-
-def running(folder: Path) -> bool:
-    return all(alive(folder / f, OPENVPN) for f in (HQ_PID, SITE_PID))

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import sys
-from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -22,8 +20,8 @@ from monitoreo.states import Notice, Policy, Tracker
 from monitoreo.watch import STATE_COLLECTION, Watcher, states_table
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
-from pukara.errors import ExitCode, Interrupted, UsageError
-from pukara.store import Store, open_store
+from pukara.errors import ExitCode, UsageError
+from pukara.store import opened_store
 
 app = typer.Typer(
     help="Monitoreo WAN/VPN de las misiones: sondeos, estados, alertas y SLA.", no_args_is_help=True
@@ -69,16 +67,6 @@ FamiliaOpt = Annotated[
 ]
 
 
-@contextlib.contextmanager
-def _store(ctx: typer.Context) -> Iterator[Store]:
-    settings: Settings = ctx.obj
-    store = open_store(settings)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
 def _family(f: Familia | None) -> int | None:
     return None if f is None else int(f.value)
 
@@ -110,7 +98,7 @@ def sondear(
 ) -> None:
     """Una ronda de sondeos (eco ICMP o TCP) con pérdida, latencias y jitter por objetivo."""
     options = ProbeOptions(cuenta, intervalo, periodo, espera)
-    with _store(ctx) as store:
+    with opened_store(ctx.obj) as store:
         known = sites.load_sites(store, family=_family(familia))
         targets = sites.resolve(objetivos or [], known, port=tcp, family=_family(familia))
         if tcp is None and vpn:
@@ -184,7 +172,7 @@ def vigilar(
         raise UsageError(
             "la ronda es más corta que sus sondeos: suba --ronda o baje --cuenta/--periodo"
         )
-    with _store(ctx) as store:
+    with opened_store(ctx.obj) as store:
         known = sites.load_sites(store)
         targets = sites.resolve(objetivos or [], known)
         if not targets:
@@ -197,19 +185,10 @@ def vigilar(
         )  # fmt: skip
         message(f"Vigilando {len(targets)} sedes cada {ronda:g} s (Ctrl-C para terminar)…",
                 quiet=silencioso)  # fmt: skip
-        watcher.start()
-        try:
-            watcher.run(ronda, max_rounds=rondas)
-        except KeyboardInterrupt:
-            watcher.close()
-            raise Interrupted(
-                f"vigilancia interrumpida; {watcher.rounds_done} rondas completas guardadas"
-            ) from None
-        watcher.close()
-        left = watcher.writer.pending() if watcher.writer else 0
-        if left:
-            message(f"{left} eventos quedan en la cola local; se guardarán en la próxima ejecución",
-                    style="yellow")  # fmt: skip
+        left = watcher.watch(ronda, max_rounds=rondas)
+    if left:
+        message(f"{left} eventos quedan en la cola local; se guardarán en la próxima ejecución",
+                style="yellow")  # fmt: skip
 
 
 STATE_COLUMNS = {"entity": "Sede/túnel", "state": "Estado", "since": "Desde",
@@ -219,10 +198,10 @@ STATE_COLUMNS = {"entity": "Sede/túnel", "state": "Estado", "since": "Desde",
 @app.command()
 def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
     """Estado actual de cada sede y túnel según la última vigilancia."""
-    with _store(ctx) as store:
+    with opened_store(ctx.obj) as store:
         tracker = Tracker()
         tracker.load(store.entities(STATE_COLLECTION))
-        render(states_table(tracker, sites.load_sites(store)), formato, STATE_COLUMNS)
+        render(states_table(tracker), formato, STATE_COLUMNS)
 
 
 mantenimiento_app = typer.Typer(help="Ventanas de mantenimiento por sede.", no_args_is_help=True)
@@ -250,7 +229,7 @@ def mantenimiento_agregar(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Agrega una ventana: sus alertas se silencian y el SLA la excluye."""
-    with _store(ctx) as store:
+    with opened_store(ctx.obj) as store:
         site = _site(sites.load_sites(store), sede)
         start = maintenance.parse_local(desde, site.timezone, "--desde")
         end = maintenance.parse_local(hasta, site.timezone, "--hasta")
@@ -261,7 +240,7 @@ def mantenimiento_agregar(
 @mantenimiento_app.command("listar")
 def mantenimiento_listar(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
     """Lista las ventanas de mantenimiento."""
-    with _store(ctx) as store:
+    with opened_store(ctx.obj) as store:
         tz = {c: s.timezone for c, s in sites.load_sites(store).items()}
         render(maintenance.records(maintenance.windows(store), tz), formato, MAINT_COLUMNS)
 
@@ -274,7 +253,7 @@ def mantenimiento_borrar(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Borra una ventana de mantenimiento."""
-    with _store(ctx) as store:
+    with opened_store(ctx.obj) as store:
         site = _site(sites.load_sites(store), sede)
         if not maintenance.remove(
             store, site.code, maintenance.parse_local(desde, site.timezone, "--desde")
@@ -301,7 +280,7 @@ def informe(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Disponibilidad mensual por sede (SLA), kits VPN operativos y variación de velocidad."""
-    with _store(ctx) as store:
+    with opened_store(ctx.obj) as store:
         known = sites.load_sites(store)
         data = report.build(store, known, mes)
         if html_file:
@@ -338,7 +317,7 @@ def ruta(
     """Traza la ruta hasta una sede (IPv4 o IPv6) y mide la MTU del camino."""
     from monitoreo import path
 
-    with _store(ctx) as store:
+    with opened_store(ctx.obj) as store:
         known = sites.load_sites(store, family=_family(familia))
         (target,) = sites.resolve([objetivo], known, family=_family(familia))
     hops = path.trace(target.address, max_hops=saltos)

@@ -10,7 +10,8 @@ it missing: a tunnel missing from the device's table is down, not unknown.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +46,6 @@ class DevicePoll:
     counters: CounterSample | None
     wan_name: str | None
     wan_up: bool | None
-    tunnel_expected: bool
     tunnel_state: str | None  # up | down | missing (absent from the device's table)
     requests: int
     credential: str | None = None
@@ -127,7 +127,7 @@ class Poller:
                 else:
                     up = oper_walk.get(str(idx.tunnel)) == OPER_UP
                     tunnel_state = "up" if up else "down"
-        return DevicePoll(site.code, counters, idx.wan_name, wan_up, site.vpn_kit, tunnel_state,
+        return DevicePoll(site.code, counters, idx.wan_name, wan_up, tunnel_state,
                           session.requests, session.cred.label)  # fmt: skip
 
     async def _one(self, site: Site, limit: asyncio.Semaphore) -> DevicePoll:
@@ -136,11 +136,11 @@ class Poller:
                 why = (
                     "sin dirección de gestión" if not site.address else "sin perfil de credenciales"
                 )
-                return DevicePoll(site.code, None, None, None, site.vpn_kit, None, 0, error=why)
+                return DevicePoll(site.code, None, None, None, None, 0, error=why)
             try:
                 creds = self._credentials(site.credential_profile)
             except (SecretsError, DeviceError) as e:
-                return DevicePoll(site.code, None, None, None, site.vpn_kit, None, 0, error=str(e))
+                return DevicePoll(site.code, None, None, None, None, 0, error=str(e))
             first = self.working.get(site.code)
             ordered = sorted(creds, key=lambda c: c.label != first)
             requests, error = 0, "sin credenciales SNMP en el perfil"
@@ -154,13 +154,11 @@ class Poller:
                     error = str(e)
                     continue
                 except DeviceError as e:  # timeouts included: the device, not the credential
-                    return DevicePoll(site.code, None, None, None, site.vpn_kit, None,
+                    return DevicePoll(site.code, None, None, None, None,
                                       requests + session.requests, error=str(e))  # fmt: skip
                 self.working[site.code] = cred.label
-                return DevicePoll(**{**_fields(poll), "requests": requests + poll.requests})
-            return DevicePoll(
-                site.code, None, None, None, site.vpn_kit, None, requests, error=error
-            )
+                return dataclasses.replace(poll, requests=requests + poll.requests)
+            return DevicePoll(site.code, None, None, None, None, requests, error=error)
 
     async def close(self) -> None:
         """Stop every engine's transport (call inside the loop that used them)."""
@@ -171,11 +169,3 @@ class Poller:
     async def cycle(self, sites: Sequence[Site]) -> list[DevicePoll]:
         limit = asyncio.Semaphore(self.concurrency)
         return list(await asyncio.gather(*(self._one(s, limit) for s in sites)))
-
-
-def _fields(poll: DevicePoll) -> dict[str, Any]:
-    return {f: getattr(poll, f) for f in DevicePoll.__dataclass_fields__}
-
-
-def load_indexes(docs: Sequence[Mapping[str, Any]]) -> dict[str, Indexes]:
-    return {d["site"]: Indexes(d.get("wan"), d.get("wan_name"), d.get("tunnel")) for d in docs}

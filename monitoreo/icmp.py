@@ -81,9 +81,10 @@ class EchoSocket:
         self.sock.close()
 
 
-def _icmp6_filter_replies_only() -> bytes:
+def icmp6_filter(allowed: int) -> bytes:
+    """An ICMP6_FILTER value that lets only ICMPv6 type ``allowed`` through."""
     words = [0xFFFFFFFF] * 8  # a set bit blocks that type
-    words[ECHO6_REPLY >> 5] &= ~(1 << (ECHO6_REPLY & 31))
+    words[allowed >> 5] &= ~(1 << (allowed & 31))
     return struct.pack("8I", *words)
 
 
@@ -108,7 +109,7 @@ def open_echo_socket(family: int) -> EchoSocket:
         sock.bind(("0.0.0.0", 0) if family == socket.AF_INET else ("::", 0))  # noqa: S104 - a ping socket, no listener
         ident = sock.getsockname()[1]
     if raw and family == socket.AF_INET6:
-        sock.setsockopt(socket.IPPROTO_ICMPV6, ICMP6_FILTER, _icmp6_filter_replies_only())
+        sock.setsockopt(socket.IPPROTO_ICMPV6, ICMP6_FILTER, icmp6_filter(ECHO6_REPLY))
     sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)

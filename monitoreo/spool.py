@@ -27,7 +27,6 @@ class SpoolingWriter:
         self.store = store
         self.path = path
         self.retry_s = retry_s
-        self.spooled = 0  # events that went through the spool
         self.last_error: str | None = None
         self._queue: queue.Queue[list[dict[str, Any]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="pukara-spool", daemon=True)
@@ -57,7 +56,6 @@ class SpoolingWriter:
                 fh.write(orjson.dumps(doc) + b"\n")
             fh.flush()
             os.fsync(fh.fileno())
-        self.spooled += len(batch)
 
     def _flush_spool(self) -> bool:
         """Replay the spool into the store; True when it is empty afterwards."""

@@ -101,7 +101,7 @@ def classify(obs: Observation, current: str, policy: Policy) -> str:
         obs.loss_pct >= obs.loss_threshold_pct * policy.recovery_loss_factor
         or median > obs.latency_threshold_ms * policy.recovery_latency_factor
     ):
-        return current if current == DEGRADED else DEGRADED  # not yet good enough to clear
+        return DEGRADED  # better, but not yet good enough to clear
     return UP
 
 

@@ -25,7 +25,7 @@ from monitoreo.rounds import TargetRound
 from monitoreo.sites import Site, vpn_targets
 from monitoreo.spool import SpoolingWriter
 from monitoreo.states import LABELS, MONITOR, Notice, Observation, Tracker
-from pukara.errors import StoreError
+from pukara.errors import Interrupted, StoreError
 from pukara.events import format_timestamp, make_event, utc_now
 from pukara.store import Store
 
@@ -175,6 +175,7 @@ class Watcher:
         fields: dict[str, Any] = {"host.name": site.code, "interface.name": poll.wan_name,
                                   "monitoreo.snmp.requests": poll.requests,
                                   "monitoreo.snmp.credential": poll.credential,
+                                  "monitoreo.link.oper_up": poll.wan_up,
                                   "error.message": poll.error}  # fmt: skip
         if poll.counters is not None:
             r = rate(
@@ -209,6 +210,22 @@ class Watcher:
                     if self.on_hook_error:
                         self.on_hook_error(error)
 
+    def watch(self, period_s: float, *, max_rounds: int | None = None) -> int:
+        """Start, run until ``max_rounds`` or Ctrl-C, close; events left in the spool.
+
+        Ctrl-C becomes :class:`Interrupted` once every finished round is handed to the store.
+        """
+        self.start()
+        try:
+            self.run(period_s, max_rounds=max_rounds)
+        except KeyboardInterrupt:
+            self.close()
+            raise Interrupted(
+                f"vigilancia interrumpida; {self.rounds_done} rondas completas guardadas"
+            ) from None
+        self.close()
+        return self.writer.pending() if self.writer else 0
+
     def run(
         self, period_s: float, *, max_rounds: int | None = None,
         should_stop: Callable[[], bool] | None = None,
@@ -226,7 +243,7 @@ class Watcher:
                 next_start = time.monotonic()  # a round overran: do not burst to catch up
 
 
-def states_table(tracker: Tracker, sites: Mapping[str, Site]) -> list[dict[str, Any]]:
+def states_table(tracker: Tracker) -> list[dict[str, Any]]:
     rows = []
     for st in sorted(tracker.states.values(), key=lambda s: s.entity):
         rows.append({

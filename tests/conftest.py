@@ -55,17 +55,24 @@ def lab_available() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[manage.Lab]:
+def running_lab(
+    factory: pytest.TempPathFactory, sites: list[LabSite], prefix: str
+) -> Iterator[manage.Lab]:
+    """A real lab of ``sites`` for a fixture; skipped without root, a failure in CI."""
     reason = lab_available()
     if reason:
         if os.environ.get("CI"):
             pytest.fail(f"CI debe poder levantar el laboratorio: {reason}")
         pytest.skip(reason)
-    the_lab = manage.Lab(tmp_path_factory.mktemp("lab") / "estado", prefix="pkt")
-    manage.up(the_lab, TEST_SITES)
+    the_lab = manage.Lab(factory.mktemp(prefix) / "estado", prefix=prefix)
+    manage.up(the_lab, sites)
     yield the_lab
     manage.down(the_lab)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[manage.Lab]:
+    yield from running_lab(tmp_path_factory, TEST_SITES, "pkt")
 
 
 def site(code: str) -> LabSite:

@@ -8,6 +8,7 @@ upserted by natural key, and the hash-chained change log.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -24,6 +25,7 @@ __all__ = [
     "Store",
     "UpsertSummary",
     "open_store",
+    "opened_store",
 ]
 
 
@@ -69,3 +71,13 @@ def open_store(settings: Settings) -> Store:
             "versión de pukara; quite PUKARA_ES_URL/es_url para usar la base SQLite"
         )
     return SQLiteStore(settings.db)
+
+
+@contextmanager
+def opened_store(settings: Settings) -> Iterator[Store]:
+    """:func:`open_store` for a ``with`` block: the store is closed however the block ends."""
+    store = open_store(settings)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -29,7 +29,7 @@ from monitoreo.states import Policy, Tracker
 from monitoreo.watch import Watcher
 from pukara.config import Settings, load_settings
 from pukara.store import SQLiteStore
-from tests.conftest import lab_available, write_lab_inventory
+from tests.conftest import running_lab, write_lab_inventory
 
 pytestmark = pytest.mark.integration
 
@@ -45,15 +45,7 @@ FAST = ProbeOptions(count=4, interval_ms=2, period_ms=50, timeout_ms=600)
 
 @pytest.fixture(scope="module")
 def mlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[manage.Lab]:
-    reason = lab_available()
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI debe poder levantar el laboratorio: {reason}")
-        pytest.skip(reason)
-    the_lab = manage.Lab(tmp_path_factory.mktemp("mlab") / "estado", prefix="pkm")
-    manage.up(the_lab, MON_SITES)
-    yield the_lab
-    manage.down(the_lab)
+    yield from running_lab(tmp_path_factory, MON_SITES, "pkm")
 
 
 @pytest.fixture
