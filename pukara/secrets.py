@@ -132,3 +132,26 @@ def load_profile(
             f"o agréguelo a {path or default_credentials_file()})"
         )
     return CredentialProfile(name, values)
+
+
+# Environment variables a child process (alert command, ssh, ansible-runner) must not inherit.
+_CHILD_DROP_PREFIXES = ("PUKARA_CRED_",)
+_CHILD_DROP = frozenset({"PUKARA_ALERT_WEBHOOK", "PUKARA_CREDENTIALS"})
+
+
+def child_environment(
+    extra: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment for a child process: this one's, without pukara's secrets.
+
+    ``PUKARA_CRED_*`` (credential fields), the webhook URL and the credentials file path are
+    dropped; ``extra`` is added on top.
+    """
+    env = os.environ if environ is None else environ
+    out = {
+        k: v
+        for k, v in env.items()
+        if k not in _CHILD_DROP and not k.startswith(_CHILD_DROP_PREFIXES)
+    }
+    out.update(extra or {})
+    return out

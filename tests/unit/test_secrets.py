@@ -53,3 +53,12 @@ def test_missing_field_says_how_to_provide_it(tmp_path: Path) -> None:
 def test_bad_profile_name() -> None:
     with pytest.raises(SecretsError, match="inválido"):
         load_profile("../etc", environ={})
+
+
+def test_child_environment_drops_pukara_secrets() -> None:
+    from pukara.secrets import child_environment
+
+    env = {"PATH": "/usr/bin", "PUKARA_CRED_LAB_PASSWORD": "x", "PUKARA_ALERT_WEBHOOK": "http://u",
+           "PUKARA_CREDENTIALS": "/c.toml", "PUKARA_DB": "/d.db"}  # fmt: skip
+    out = child_environment({"SSH_AUTH_SOCK": "/s"}, environ=env)
+    assert out == {"PATH": "/usr/bin", "PUKARA_DB": "/d.db", "SSH_AUTH_SOCK": "/s"}
