@@ -6,20 +6,40 @@ The file is searched at ``$PUKARA_CONFIG``, ``~/.config/pukara/pukara.toml`` and
     db = "/srv/pukara/pukara.db"
     data_dir = "/srv/pukara"
     concurrency = 32
+    retention_days = 30
+    analyst = "jperez"
+
+Most keys are read from ``PUKARA_<KEY>``; the analyst, who signs every change-log entry, comes
+from ``PUKARA_ANALISTA`` (the name users know) and defaults to the operating-system user.
 """
 
 from __future__ import annotations
 
+import getpass
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from pukara.errors import ConfigError
+from pukara.text import clean_line
 
 ENV_PREFIX = "PUKARA_"
+# keys whose variable is not PUKARA_<KEY>
+ENV_NAMES = {"analyst": "PUKARA_ANALISTA"}
+# options of the root command, for messages about a flag's value
+FLAG_NAMES = {"analyst": "--analista", "db": "--base-datos", "concurrency": "--concurrencia"}
+
+
+def default_analyst() -> str:
+    """The operating-system user, or the numeric uid when it has no name."""
+    try:
+        name = clean_line(getpass.getuser()).strip()
+    except (OSError, KeyError):  # no LOGNAME/USER and no passwd entry (a bare container)
+        name = ""
+    return name or f"uid {os.getuid()}"
 
 
 def _default_data_dir() -> Path:
@@ -40,6 +60,8 @@ class Settings:
     lab_dir: Path | None = None
     alert_webhook: str | None = None  # URL that receives each alert as JSON
     alert_command: str | None = None  # command fed each alert as JSON on stdin
+    retention_days: int = 30  # raw high-rate events older than this are purged
+    analyst: str = field(default_factory=default_analyst)  # who signs change-log entries
     source: Path | None = None  # the pukara.toml that was read, if any
 
     @property
@@ -58,7 +80,11 @@ _TYPES: dict[str, type] = {
     "lab_dir": Path,
     "alert_webhook": str,
     "alert_command": str,
+    "retention_days": int,
+    "analyst": str,
 }
+# keys whose value must be at least this (0 would mean "keep nothing" or "never")
+_MINIMUM = {"retention_days": 1}
 _TYPE_NAMES = {Path: "ruta (texto)", int: "número entero", float: "número", str: "texto"}
 
 
@@ -80,6 +106,11 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             if isinstance(value, bool) or not isinstance(value, int | str):
                 raise TypeError
             out: Any = int(value)
+            minimum = _MINIMUM.get(key)
+            if minimum is not None and out < minimum:
+                raise ConfigError(
+                    f"{origin}: la clave «{key}» debe ser al menos {minimum}, se recibió {value!r}"
+                )
             if out < 0:
                 raise ValueError
             return out
@@ -89,6 +120,10 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             return float(value)
         if not isinstance(value, str) or not value:
             raise TypeError
+        if key == "analyst":
+            value = clean_line(value).strip()
+            if not value:
+                raise TypeError
         return Path(value).expanduser() if kind is Path else value
     except (TypeError, ValueError):
         raise ConfigError(
@@ -119,7 +154,7 @@ def _read_file(path: Path) -> dict[str, Any]:
 def _read_env(environ: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in _TYPES:
-        name = ENV_PREFIX + key.upper()
+        name = ENV_NAMES.get(key, ENV_PREFIX + key.upper())
         if name in environ and environ[name] != "":
             out[key] = _coerce(key, environ[name], f"variable {name}")
     return out
@@ -141,7 +176,11 @@ def load_settings(
     values.update(_read_env(env))
     for key, value in (flags or {}).items():
         if value is not None:
-            values[key] = _coerce(key, str(value) if isinstance(value, Path) else value, f"--{key}")
+            values[key] = _coerce(
+                key,
+                str(value) if isinstance(value, Path) else value,
+                FLAG_NAMES.get(key, f"--{key}"),
+            )
     data_dir = values.pop("data_dir", None) or _default_data_dir()
     db = values.pop("db", None) or data_dir / "pukara.db"
     known = {f.name for f in fields(Settings)}

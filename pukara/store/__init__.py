@@ -1,8 +1,9 @@
 """The Store protocol and how to open one.
 
 SQLite is the embedded default; Elasticsearch (``PUKARA_ES_URL``) is the scale-out backend.
-The protocol stays small: events in and out by time window and field equality, entities
-upserted by natural key, and the hash-chained change log.
+The protocol stays small: events in and out by time window and field equality (idempotent on
+``event.id``, with a retention purge), entities upserted by natural key, and the hash-chained
+change log, each entry signed by the store's ``actor``. Reads stream.
 """
 
 from __future__ import annotations
@@ -15,14 +16,22 @@ from typing import Any, Protocol
 from pukara.config import Settings
 from pukara.errors import ConfigError
 from pukara.store.changelog import ChainReport, Change
-from pukara.store.sqlite import EntityBatch, SQLiteStore, UpsertSummary
+from pukara.store.sqlite import (
+    DatasetStats,
+    EntityBatch,
+    SQLiteStore,
+    StoreInfo,
+    UpsertSummary,
+)
 
 __all__ = [
     "ChainReport",
     "Change",
+    "DatasetStats",
     "EntityBatch",
     "SQLiteStore",
     "Store",
+    "StoreInfo",
     "UpsertSummary",
     "open_store",
     "opened_store",
@@ -30,6 +39,11 @@ __all__ = [
 
 
 class Store(Protocol):
+    actor: str  # who signs the change-log entries this store writes
+
+    @property
+    def schema_version(self) -> int: ...
+
     def write_events(self, events: Iterable[Mapping[str, Any]]) -> int: ...
 
     def search_events(
@@ -43,6 +57,18 @@ class Store(Protocol):
         newest_first: bool = False,
     ) -> Iterator[dict[str, Any]]: ...
 
+    def count_events(
+        self, *, datasets: Sequence[str] | None = None, before: datetime | None = None
+    ) -> int: ...
+
+    def event_stats(self) -> list[DatasetStats]: ...
+
+    def purge_events(self, before: datetime, datasets: Sequence[str] | None = None) -> int: ...
+
+    def compact(self) -> int: ...
+
+    def info(self) -> StoreInfo: ...
+
     def upsert(
         self, collection: str, rows: Iterable[Mapping[str, Any]], *, key: Sequence[str]
     ) -> UpsertSummary: ...
@@ -55,7 +81,16 @@ class Store(Protocol):
 
     def delete(self, collection: str, key: Sequence[Any]) -> bool: ...
 
-    def changes(self, *, limit: int | None = None) -> Iterator[Change]: ...
+    def changes(
+        self,
+        *,
+        limit: int | None = None,
+        actor: str | None = None,
+        collection: str | None = None,
+        key: Sequence[Any] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[Change]: ...
 
     def verify_changes(self) -> ChainReport: ...
 
@@ -70,7 +105,7 @@ def open_store(settings: Settings) -> Store:
             f"es_url={settings.es_url}: el almacén Elasticsearch aún no está disponible en esta "
             "versión de pukara; quite PUKARA_ES_URL/es_url para usar la base SQLite"
         )
-    return SQLiteStore(settings.db)
+    return SQLiteStore(settings.db, actor=settings.analyst)
 
 
 @contextmanager

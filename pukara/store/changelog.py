@@ -1,10 +1,12 @@
 """A hash-chained log of entity changes.
 
 Each row's hash covers its sequence number, time, collection, key, action, before and after
-documents and the previous row's hash; the head (last seq and hash) is kept in ``meta`` in the
-same transaction. Verification walks the chain and names the first broken link, so an edited,
-deleted, inserted or reordered row is caught. It is tamper-evident, not tamper-proof: someone
-who can rewrite the whole file can rebuild the chain (export the head elsewhere to catch that).
+documents, the actor who made it (rows written since schema 2; older rows, whose actor is
+NULL, hash as they always did, so they still verify) and the previous row's hash; the head
+(last seq and hash) is kept in ``meta`` in the same transaction. Verification walks the chain
+and names the first broken link, so an edited, deleted, inserted or reordered row is caught.
+It is tamper-evident, not tamper-proof: someone who can rewrite the whole file can rebuild
+the chain (export the head elsewhere to catch that).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Change:
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     hash: str
+    actor: str | None = None  # None on entries written before schema 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +60,13 @@ def canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _digest(prev: str, seq: int, ts: str, coll: str, key: str, action: str, b: Any, a: Any) -> str:
-    body = canonical([seq, ts, coll, key, action, b, a])
+def _digest(
+    prev: str, seq: int, ts: str, coll: str, key: str, action: str, b: Any, a: Any, actor: Any
+) -> str:
+    fields = [seq, ts, coll, key, action, b, a]
+    if actor is not None:  # a list one longer cannot hash like an old entry
+        fields.append(actor)
+    body = canonical(fields)
     return hashlib.sha256(f"{prev}\n{body}".encode()).hexdigest()
 
 
@@ -79,14 +87,18 @@ def append(
     action: str,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
+    actor: str,
 ) -> int:
-    """Append one change; the caller holds the write transaction."""
+    """Append one change made by ``actor``; the caller holds the write transaction."""
+    if not actor:
+        raise ValueError("every change needs its actor")
     last_seq, prev = _head(conn)
     seq = last_seq + 1
-    digest = _digest(prev, seq, ts, collection, key, action, before, after)
+    digest = _digest(prev, seq, ts, collection, key, action, before, after, actor)
     conn.execute(
-        "INSERT INTO changes (seq, ts, collection, key, action, before, after, prev_hash, hash)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO changes"
+        " (seq, ts, collection, key, action, before, after, prev_hash, hash, actor)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             seq,
             ts,
@@ -97,6 +109,7 @@ def append(
             None if after is None else canonical(after),
             prev,
             digest,
+            actor,
         ),
     )
     conn.execute(
@@ -117,10 +130,10 @@ def verify(conn: sqlite3.Connection) -> ChainReport:
     expected = 1
     checked = 0
     rows = conn.execute(
-        "SELECT seq, ts, collection, key, action, before, after, prev_hash, hash"
+        "SELECT seq, ts, collection, key, action, before, after, prev_hash, hash, actor"
         " FROM changes ORDER BY seq"
     )
-    for seq, ts, coll, key, action, before, after, prev_hash, digest in rows:
+    for seq, ts, coll, key, action, before, after, prev_hash, digest, actor in rows:
         if seq != expected:
             return ChainReport(False, checked, expected, f"falta el cambio n.º {expected}")
         if prev_hash != prev:
@@ -129,7 +142,7 @@ def verify(conn: sqlite3.Connection) -> ChainReport:
             b, a = _load(before), _load(after)
         except json.JSONDecodeError:
             return ChainReport(False, checked, seq, "el contenido no es JSON válido")
-        if _digest(prev, seq, ts, coll, key, action, b, a) != digest:
+        if _digest(prev, seq, ts, coll, key, action, b, a, actor) != digest:
             return ChainReport(False, checked, seq, "el contenido fue modificado")
         prev, expected, checked = digest, expected + 1, checked + 1
     head_seq, head_hash = _head(conn)
@@ -139,8 +152,10 @@ def verify(conn: sqlite3.Connection) -> ChainReport:
     return ChainReport(True, checked)
 
 
-def rows_to_changes(rows: Any) -> list[Change]:
-    return [
-        Change(seq, ts, coll, key, action, _load(b), _load(a), digest)
-        for seq, ts, coll, key, action, b, a, digest in rows
-    ]
+COLUMNS = "seq, ts, collection, key, action, before, after, hash, actor"
+
+
+def row_to_change(row: Any) -> Change:
+    """A :data:`COLUMNS` row as a :class:`Change`."""
+    seq, ts, coll, key, action, b, a, digest, actor = row
+    return Change(seq, ts, coll, key, action, _load(b), _load(a), digest, actor)

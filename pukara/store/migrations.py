@@ -30,6 +30,23 @@ MIGRATIONS: list[list[str]] = [
         ) WITHOUT ROWID""",
         *changelog.SCHEMA,
     ],
+    # 2: writes idempotent on event.id; who made each change
+    [
+        "ALTER TABLE events ADD COLUMN event_id TEXT",
+        # the first row of each event.id keeps it; a later copy of the same document (a spool
+        # replayed before writes were idempotent) is dropped, a different one keeps NULL
+        """UPDATE events SET event_id = json_extract(doc, '$.event.id')
+            WHERE id IN (SELECT min(id) FROM events WHERE json_type(doc, '$.event.id') = 'text'
+                         GROUP BY json_extract(doc, '$.event.id'))""",
+        "CREATE UNIQUE INDEX events_event_id ON events (event_id)",
+        """DELETE FROM events WHERE event_id IS NULL
+            AND json_type(doc, '$.event.id') = 'text'
+            AND EXISTS (SELECT 1 FROM events AS first
+                        WHERE first.event_id = json_extract(events.doc, '$.event.id')
+                        AND first.doc = events.doc)""",
+        "ALTER TABLE changes ADD COLUMN actor TEXT",
+        "CREATE INDEX changes_ts ON changes (ts)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

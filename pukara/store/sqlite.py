@@ -1,31 +1,50 @@
 """The embedded SQLite store: one file, WAL, forward-only migrations, idempotent writes.
 
-Writes run in ``BEGIN IMMEDIATE`` transactions so that two processes writing at once queue
-on the file lock (``busy_timeout``) instead of failing or losing rows.
+Writes run in ``BEGIN IMMEDIATE`` transactions on the store's one write connection, so that
+two processes writing at once queue on the file lock (``busy_timeout``) instead of failing or
+losing rows; events are keyed on ``event.id``, so writing the same event twice stores it once.
+
+Reads never use the write connection. Each read takes a read-only connection from a small
+pool (opening one when none is free) and gives it back when it is done; a search streams
+from its cursor in chunks, holding no lock of the store while the caller iterates. WAL lets
+those readers run beside the writer: a search sees the snapshot of its first step, a write
+from another thread (or process) goes on meanwhile, and a long iteration never blocks a
+writer nor waits for one. An in-memory database (``:memory:``) has no second connection to
+read it, so its reads materialise under the store's lock (the data is in memory already).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 
+from pukara.config import default_analyst
 from pukara.errors import SchemaTooNewError, StoreError
-from pukara.events import format_timestamp, get_field, parse_timestamp, utc_now
+from pukara.events import format_timestamp, get_field, new_event_id, parse_timestamp, utc_now
 from pukara.store import changelog
 from pukara.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 30_000
 BATCH = 50_000
+READ_CHUNK = 1_000  # rows fetched from a cursor at a time
+PURGE_BATCH = 5_000  # rows deleted per transaction, so a purge never holds the lock long
+VACUUM_STEP = 2_000  # pages handed back per transaction
+READERS_KEPT = 4  # idle read connections kept open
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # the WAL is truncated back to this after a checkpoint
+DIR_MODE = 0o700
+FILE_MODE = 0o600
 # dotted ECS field -> indexed column of ``events``
-EVENT_COLUMNS = {"event.dataset": "dataset", "host.name": "host_name"}
+EVENT_COLUMNS = {"event.dataset": "dataset", "host.name": "host_name", "event.id": "event_id"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -46,11 +65,33 @@ class UpsertSummary:
     unchanged: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class DatasetStats:
+    """How many events of one dataset are stored, and the time span they cover."""
+
+    dataset: str
+    count: int
+    oldest: datetime | None
+    newest: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoreInfo:
+    location: str
+    schema_version: int
+    size_bytes: int  # database file plus its write-ahead log
+    free_bytes: int  # pages inside the file that new data reuses
+
+
 def _to_us(ts: datetime) -> int:
     if ts.tzinfo is None:
         raise ValueError("naive datetime: use UTC-aware datetimes")
     delta = ts - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _from_us(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
 
 
 def _json_path(dotted: str) -> str:
@@ -92,21 +133,64 @@ class _Timestamps:
         return _to_us(parse_timestamp(stamp))
 
 
-class SQLiteStore:
-    """Store backed by one SQLite file."""
+def _make_private_dirs(folder: Path) -> None:
+    """Create ``folder`` and any missing parent 0700, whatever the umask; existing ones stay."""
+    missing: list[Path] = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=DIR_MODE)
+        except FileExistsError:  # made by another process meanwhile: theirs to set
+            continue
+        os.chmod(d, DIR_MODE)
 
-    def __init__(self, path: Path | str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+
+def _create_private_file(path: Path) -> None:
+    """Create ``path`` empty and 0600 unless it exists; SQLite gives its -wal and -shm files
+    the database file's mode, so they are 0600 too."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, FILE_MODE)  # the umask may have taken bits away
+    finally:
+        os.close(fd)
+
+
+class SQLiteStore:
+    """Store backed by one SQLite file.
+
+    ``actor`` signs every change-log entry this store writes; it defaults to the
+    operating-system user (see :func:`pukara.config.default_analyst`).
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        actor: str | None = None,
+    ) -> None:
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
+        self.actor = actor or default_analyst()
+        self._memory = str(path) == ":memory:"
         self._lock = threading.RLock()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
         self._conn = self._connect()
 
     # -- opening -----------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
         where = str(self.path)
-        if where != ":memory:":
+        if not self._memory:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                _make_private_dirs(self.path.parent)
+                _create_private_file(self.path)
             except OSError as e:
                 raise StoreError(f"{self.path}: no se puede crear la carpeta: {e.strerror}") from e
         try:
@@ -119,12 +203,16 @@ class SQLiteStore:
                     f"{self.path}: la base de datos tiene el esquema {version}, más nuevo que "
                     f"el {SCHEMA_VERSION} de esta versión de pukara; actualice pukara"
                 )
-            if where != ":memory:":
+            if version == 0 and not conn.execute("SELECT 1 FROM sqlite_master").fetchone():
+                # a new file: free pages can later go back to the file system (compact())
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            if not self._memory:
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
             self._migrate(conn, version)
-        except sqlite3.DatabaseError as e:
+        except sqlite3.Error as e:
             raise StoreError(self._explain(e)) from e
         return conn
 
@@ -134,6 +222,15 @@ class SQLiteStore:
             return f"{self.path}: el archivo no es una base de datos SQLite válida o está dañado"
         if "readonly" in text or "unable to open" in text:
             return f"{self.path}: no se puede abrir para escritura (permisos o ruta)"
+        if "locked" in text or "busy" in text:
+            return (
+                f"{self.path}: la base de datos está bloqueada por otro proceso (se esperó "
+                f"{self.busy_timeout_ms / 1000:g} s); reintente cuando termine"
+            )
+        if "full" in text:
+            return f"{self.path}: no queda espacio en el disco para la base de datos"
+        if "closed" in text:
+            return f"{self.path}: el almacén ya está cerrado"
         return f"{self.path}: error de la base de datos: {text}"
 
     def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
@@ -152,9 +249,69 @@ class SQLiteStore:
                 conn.execute("ROLLBACK")
                 raise
 
+    # -- connections -------------------------------------------------------------------
+    def _open_reader(self) -> sqlite3.Connection:
+        uri = self.path.absolute().as_uri() + "?mode=rw"  # never creates a missing file
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+            conn.execute("PRAGMA query_only = ON")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one read; sqlite3 errors come out as :class:`StoreError`."""
+        if self._memory:
+            with self._lock:
+                try:
+                    yield self._conn
+                except sqlite3.Error as e:
+                    raise StoreError(self._explain(e)) from e
+            return
+        with self._readers_lock:
+            if self._closed:
+                raise StoreError(f"{self.path}: el almacén ya está cerrado")
+            conn = self._readers.pop() if self._readers else None
+        try:
+            if conn is None:
+                conn = self._open_reader()
+            yield conn
+        except sqlite3.Error as e:
+            raise StoreError(self._explain(e)) from e
+        finally:
+            if conn is not None:
+                with self._readers_lock:
+                    keep = not self._closed and len(self._readers) < READERS_KEPT
+                    if keep and not conn.in_transaction:
+                        self._readers.append(conn)
+                    else:
+                        conn.close()
+
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
+        """Rows of one query, streamed from the cursor ``READ_CHUNK`` at a time."""
+        with self._reader() as conn:
+            cursor = conn.execute(sql, params)
+            try:
+                if self._memory:
+                    rows = cursor.fetchall()
+                    cursor.close()
+                    yield from rows
+                    return
+                while chunk := cursor.fetchmany(READ_CHUNK):
+                    yield from chunk
+            finally:
+                cursor.close()  # ends the statement, so the snapshot is released now
+
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self._reader() as conn:
+            return conn.execute(sql, params).fetchone()
+
     @property
     def schema_version(self) -> int:
-        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._one("PRAGMA user_version")[0])
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -174,6 +331,11 @@ class SQLiteStore:
                 raise
 
     def close(self) -> None:
+        with self._readers_lock:
+            self._closed = True
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
         with self._lock:
             self._conn.close()
 
@@ -185,16 +347,25 @@ class SQLiteStore:
 
     # -- events ------------------------------------------------------------------------
     @staticmethod
-    def _event_row(doc: Mapping[str, Any], stamps: _Timestamps) -> tuple[int, str, Any, str]:
+    def _event_row(doc: Mapping[str, Any], stamps: _Timestamps) -> tuple[int, str, Any, str, str]:
         stamp = doc.get("@timestamp")
         if not isinstance(stamp, str):
             raise StoreError("evento sin @timestamp")
-        try:  # the nested ECS shape pukara builds; anything else takes the general path
-            dataset = doc["event"]["dataset"]
-        except (KeyError, TypeError):
-            dataset = get_field(doc, "event.dataset")
+        event = doc.get("event")
+        if isinstance(event, Mapping):  # the nested ECS shape pukara builds
+            dataset, event_id = event.get("dataset"), event.get("id")
+        else:
+            dataset, event_id = get_field(doc, "event.dataset"), get_field(doc, "event.id")
         if not isinstance(dataset, str):
             raise StoreError("evento sin event.dataset")
+        if event_id is None:  # stored with one, so that a later copy of it is recognised
+            event_id = new_event_id()
+            if isinstance(event, Mapping):
+                doc = {**doc, "event": {**event, "id": event_id}}
+            else:
+                doc = {**doc, "event.id": event_id}
+        elif not isinstance(event_id, str) or not event_id:
+            raise StoreError(f"evento con event.id inválido: {event_id!r}")
         host = doc.get("host")
         host_name = host.get("name") if isinstance(host, dict) else get_field(doc, "host.name")
         try:
@@ -205,30 +376,42 @@ class SQLiteStore:
             text = _dumps(doc)
         except TypeError as e:
             raise StoreError(f"evento no serializable a JSON: {e}") from e
-        return ts_us, dataset, host_name, text
+        return ts_us, dataset, host_name, text, event_id
 
     def write_events(self, events: Iterable[Mapping[str, Any]]) -> int:
-        """Append events; each batch is one transaction. Returns how many were written."""
+        """Store events; each batch is one transaction. Returns how many were new.
+
+        An event whose ``event.id`` is already stored is skipped, so replaying a spool or a
+        batch after a crash stores nothing twice. An event without ``event.id`` gets one.
+        """
         total = 0
-        batch: list[tuple[int, str, Any, str]] = []
+        batch: list[tuple[int, str, Any, str, str]] = []
         stamps = _Timestamps()
 
-        def row(doc: Mapping[str, Any]) -> tuple[int, str, Any, str]:
+        def row(doc: Mapping[str, Any]) -> tuple[int, str, Any, str, str]:
             return self._event_row(doc, stamps)
 
-        sql = "INSERT INTO events (ts_us, dataset, host_name, doc) VALUES (?, ?, ?, ?)"
+        sql = (
+            "INSERT INTO events (ts_us, dataset, host_name, doc, event_id) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (event_id) DO NOTHING"
+        )
         for doc in events:
             batch.append(row(doc))
             if len(batch) >= BATCH:
                 with self._write() as conn:
-                    conn.executemany(sql, batch)
-                total += len(batch)
+                    total += conn.executemany(sql, batch).rowcount
                 batch.clear()
         if batch:
             with self._write() as conn:
-                conn.executemany(sql, batch)
-            total += len(batch)
+                total += conn.executemany(sql, batch).rowcount
         return total
+
+    def _load_doc(self, text: str) -> dict[str, Any]:
+        try:
+            doc: dict[str, Any] = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise StoreError(f"{self.path}: un documento guardado no es JSON válido") from None
+        return doc
 
     def search_events(
         self,
@@ -240,7 +423,13 @@ class SQLiteStore:
         limit: int | None = None,
         newest_first: bool = False,
     ) -> Iterator[dict[str, Any]]:
-        """Events in ``[since, until)`` whose dotted fields equal ``where``'s values."""
+        """Events in ``[since, until)`` whose dotted fields equal ``where``'s values.
+
+        Every filter runs in SQL (indexed columns, else ``json_extract``); the result streams
+        from a read connection of its own (see the module docstring), so a month of events is
+        never in memory at once and other threads may write while the caller iterates. Errors,
+        including those met while iterating, are :class:`StoreError`.
+        """
         clauses: list[str] = []
         params: list[Any] = []
         conditions = dict(where or {})
@@ -267,17 +456,114 @@ class SQLiteStore:
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
-        with self._lock:
-            try:
-                rows = self._conn.execute(sql, params).fetchall()
-            except sqlite3.Error as e:
-                raise StoreError(self._explain(e)) from e
-        for (doc,) in rows:
-            yield orjson.loads(doc)
+        for (doc,) in self._rows(sql, params):
+            yield self._load_doc(doc)
 
-    def count_events(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("SELECT count(*) FROM events").fetchone()[0])
+    @staticmethod
+    def _event_filter(
+        datasets: Sequence[str] | None, before: datetime | None
+    ) -> tuple[str, list[Any]]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if datasets is not None:
+            clauses.append(f"dataset IN ({', '.join('?' * len(datasets))})")
+            params.extend(datasets)
+        if before is not None:
+            clauses.append("ts_us < ?")
+            params.append(_to_us(before))
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def count_events(
+        self, *, datasets: Sequence[str] | None = None, before: datetime | None = None
+    ) -> int:
+        """How many events are stored (of ``datasets``, older than ``before``, if given)."""
+        where, params = self._event_filter(datasets, before)
+        sql = "SELECT count(*) FROM events"
+        sql += where
+        return int(self._one(sql, params)[0])
+
+    def event_stats(self) -> list[DatasetStats]:
+        """Per dataset: how many events, the oldest and the newest."""
+        rows = self._rows(
+            "SELECT dataset, count(*), min(ts_us), max(ts_us) FROM events"
+            " GROUP BY dataset ORDER BY dataset"
+        )
+        return [
+            DatasetStats(
+                ds, n, None if lo is None else _from_us(lo), None if hi is None else _from_us(hi)
+            )
+            for ds, n, lo, hi in rows
+        ]
+
+    def purge_events(self, before: datetime, datasets: Sequence[str] | None = None) -> int:
+        """Delete events older than ``before`` (of ``datasets``, or all); returns how many.
+
+        Deletes ``PURGE_BATCH`` rows per transaction and lets go of the write lock between
+        them, so a writer (``vigilar``) waits at most one batch.
+        """
+        cutoff = _to_us(before)
+        targets: list[str | None] = [None] if datasets is None else list(datasets)
+        total = 0
+        for ds in targets:
+            if ds is None:
+                sql = (
+                    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE ts_us < ? LIMIT ?)"
+                )
+                params: tuple[Any, ...] = (cutoff, PURGE_BATCH)
+            else:
+                sql = (
+                    "DELETE FROM events WHERE id IN"
+                    " (SELECT id FROM events WHERE dataset = ? AND ts_us < ? LIMIT ?)"
+                )
+                params = (ds, cutoff, PURGE_BATCH)
+            while True:
+                with self._write() as conn:
+                    deleted = conn.execute(sql, params).rowcount
+                total += deleted
+                if deleted < PURGE_BATCH:
+                    break
+        return total
+
+    def compact(self) -> int:
+        """Hand free pages back to the file system where the file allows it (databases made
+        since schema 2 do), a few thousand per transaction, and refresh the planner's
+        statistics. Returns the bytes given back. Without it, free pages are reused by new
+        rows, so the file stops growing once retention purges as much as is written."""
+        freed = 0
+        try:
+            with self._lock:
+                mode = self._conn.execute("PRAGMA auto_vacuum").fetchone()[0]
+                page = int(self._conn.execute("PRAGMA page_size").fetchone()[0])
+            while mode == 2:
+                with self._lock:
+                    free = int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
+                    if free == 0:
+                        break
+                    step = min(free, VACUUM_STEP)
+                    self._conn.execute(f"PRAGMA incremental_vacuum({step})").fetchall()
+                    after = int(self._conn.execute("PRAGMA freelist_count").fetchone()[0])
+                if after >= free:  # nothing moved (a reader holds old pages): stop here
+                    break
+                freed += (free - after) * page
+            with self._lock:
+                self._conn.execute("PRAGMA optimize")
+        except sqlite3.Error as e:
+            raise StoreError(self._explain(e)) from e
+        return freed
+
+    def info(self) -> StoreInfo:
+        """Where the store is, its schema version and its size on disk."""
+        pages, free, page = (
+            int(self._one(f"PRAGMA {name}")[0])
+            for name in ("page_count", "freelist_count", "page_size")
+        )
+        size = pages * page
+        if not self._memory:
+            size = 0
+            for name in (self.path, Path(f"{self.path}-wal")):
+                with contextlib.suppress(FileNotFoundError):
+                    size += name.stat().st_size
+        return StoreInfo(str(self.path), self.schema_version, size, free * page)
 
     # -- entities ----------------------------------------------------------------------
     @staticmethod
@@ -342,12 +628,12 @@ class SQLiteStore:
         )
         action = "update" if before is not None else "insert"
         changelog.append(
-            conn, ts=stamp, collection=collection, key=k, action=action, before=before, after=doc
-        )
+            conn, ts=stamp, collection=collection, key=k, action=action, before=before,
+            after=doc, actor=self.actor,
+        )  # fmt: skip
         return action
 
-    @staticmethod
-    def _delete_in(conn: sqlite3.Connection, collection: str, k: str, stamp: str) -> bool:
+    def _delete_in(self, conn: sqlite3.Connection, collection: str, k: str, stamp: str) -> bool:
         old = conn.execute(
             "SELECT doc FROM entities WHERE collection = ? AND key = ?", (collection, k)
         ).fetchone()
@@ -356,47 +642,77 @@ class SQLiteStore:
         conn.execute("DELETE FROM entities WHERE collection = ? AND key = ?", (collection, k))
         changelog.append(
             conn, ts=stamp, collection=collection, key=k,
-            action="delete", before=orjson.loads(old[0]), after=None,
+            action="delete", before=orjson.loads(old[0]), after=None, actor=self.actor,
         )  # fmt: skip
         return True
 
     def get(self, collection: str, key: Sequence[Any]) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT doc FROM entities WHERE collection = ? AND key = ?",
-                (collection, self._key(key)),
-            ).fetchone()
-        return None if row is None else dict(orjson.loads(row[0]))
+        row = self._one(
+            "SELECT doc FROM entities WHERE collection = ? AND key = ?",
+            (collection, self._key(key)),
+        )
+        return None if row is None else self._load_doc(row[0])
 
     def entities(self, collection: str) -> Iterator[dict[str, Any]]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT doc FROM entities WHERE collection = ? ORDER BY key", (collection,)
-            ).fetchall()
+        """The entities of ``collection`` by key, streamed like :meth:`search_events`."""
+        rows = self._rows(
+            "SELECT doc FROM entities WHERE collection = ? ORDER BY key", (collection,)
+        )
         for (doc,) in rows:
-            yield orjson.loads(doc)
+            yield self._load_doc(doc)
 
     def delete(self, collection: str, key: Sequence[Any]) -> bool:
         with self._write() as conn:
             return self._delete_in(conn, collection, self._key(key), format_timestamp(utc_now()))
 
     # -- change log --------------------------------------------------------------------
-    def changes(self, *, limit: int | None = None) -> Iterator[changelog.Change]:
-        sql = (
-            "SELECT seq, ts, collection, key, action, before, after, hash"
-            " FROM changes ORDER BY seq DESC"
-        )
-        params: tuple[Any, ...] = ()
-        if limit is not None:
-            sql += " LIMIT ?"
-            params = (limit,)
-        with self._lock:
-            rows = self._conn.execute(sql, params).fetchall()
-        yield from reversed(changelog.rows_to_changes(rows))
+    def changes(
+        self,
+        *,
+        limit: int | None = None,
+        actor: str | None = None,
+        collection: str | None = None,
+        key: Sequence[Any] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[changelog.Change]:
+        """Change-log entries, oldest first, streamed; filters run in SQL.
+
+        ``limit`` keeps the newest ``limit`` of those that match; ``since`` is inclusive and
+        ``until`` exclusive.
+        """
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (("actor", actor), ("collection", collection)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if key is not None:
+            clauses.append("key = ?")
+            params.append(self._key(key))
+        if since is not None:
+            clauses.append("ts >= ?")
+            params.append(format_timestamp(since))
+        if until is not None:
+            clauses.append("ts < ?")
+            params.append(format_timestamp(until))
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        sql = f"SELECT {changelog.COLUMNS} FROM changes{where}"  # noqa: S608 - placeholders only
+        if limit is None:
+            sql += " ORDER BY seq"
+        else:
+            sql = f"SELECT * FROM ({sql} ORDER BY seq DESC LIMIT ?) ORDER BY seq"  # noqa: S608
+            params.append(int(limit))
+        for row in self._rows(sql, params):
+            yield changelog.row_to_change(row)
 
     def verify_changes(self) -> changelog.ChainReport:
-        with self._lock:
+        """Walk the chain in one read transaction: one consistent snapshot, writes go on."""
+        with self._reader() as conn:
+            if self._memory:
+                return changelog.verify(conn)
+            conn.execute("BEGIN")
             try:
-                return changelog.verify(self._conn)
-            except sqlite3.Error as e:
-                raise StoreError(self._explain(e)) from e
+                return changelog.verify(conn)
+            finally:
+                conn.execute("COMMIT")

@@ -1,8 +1,10 @@
+import getpass
+import os
 from pathlib import Path
 
 import pytest
 
-from pukara.config import load_settings
+from pukara.config import default_analyst, load_settings
 from pukara.errors import ConfigError
 
 
@@ -73,3 +75,55 @@ def test_config_found_in_home(tmp_path: Path) -> None:
     home_conf.parent.mkdir(parents=True)
     home_conf.write_text("concurrency = 4\n")
     assert load_settings(environ={}).concurrency == 4
+
+
+def test_analyst_flag_over_pukara_analista_over_file_over_os_user(tmp_path: Path) -> None:
+    conf = _toml(tmp_path, 'analyst = "desde-archivo"\n')
+    env = {"PUKARA_CONFIG": str(conf), "PUKARA_ANALISTA": "desde-entorno"}
+    assert load_settings({"analyst": "ana"}, environ=env).analyst == "ana"
+    assert load_settings(environ=env).analyst == "desde-entorno"
+    assert load_settings(environ={"PUKARA_CONFIG": str(conf)}).analyst == "desde-archivo"
+    assert load_settings(environ={}).analyst == getpass.getuser()
+    # only the documented Spanish variable is read
+    assert load_settings(environ={"PUKARA_ANALYST": "x"}).analyst == getpass.getuser()
+
+
+def test_analyst_without_a_user_name_falls_back_to_the_uid(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("pwd.getpwuid", _no_passwd_entry)
+    assert default_analyst() == f"uid {os.getuid()}"
+
+
+def _no_passwd_entry(uid: int) -> None:
+    raise KeyError(f"getpwuid(): uid not found: {uid}")
+
+
+def test_analyst_is_one_clean_line(tmp_path: Path) -> None:
+    s = load_settings({"analyst": "ana\x1b[31m\nquispe"}, environ={})
+    assert s.analyst == "ana quispe"
+    with pytest.raises(ConfigError, match="--analista"):
+        load_settings({"analyst": "\x07"}, environ={})
+
+
+def test_retention_days_default_env_and_file(tmp_path: Path) -> None:
+    assert load_settings(environ={}).retention_days == 30
+    assert load_settings(environ={"PUKARA_RETENTION_DAYS": "90"}).retention_days == 90
+    conf = _toml(tmp_path, "retention_days = 45\n")
+    assert load_settings(environ={"PUKARA_CONFIG": str(conf)}).retention_days == 45
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_retention_of_zero_or_negative_days_is_refused(value: str) -> None:
+    with pytest.raises(
+        ConfigError, match=r"PUKARA_RETENTION_DAYS: la clave «retention_days» debe ser al menos 1"
+    ):
+        load_settings(environ={"PUKARA_RETENTION_DAYS": value})
+
+
+def test_zero_retention_in_the_file_names_the_minimum(tmp_path: Path) -> None:
+    conf = _toml(tmp_path, "retention_days = 0\n")
+    with pytest.raises(ConfigError, match="«retention_days» debe ser al menos 1"):
+        load_settings(environ={"PUKARA_CONFIG": str(conf)})

@@ -1,14 +1,21 @@
 import multiprocessing
+import os
 import sqlite3
+import stat
+import threading
+import tracemalloc
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 
 from pukara.errors import SchemaTooNewError, StoreError
 from pukara.events import make_event
 from pukara.store import SQLiteStore
-from pukara.store.migrations import SCHEMA_VERSION
+from pukara.store import sqlite as sqlite_store
+from pukara.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -163,3 +170,252 @@ def test_malformed_timestamp_is_refused(store: SQLiteStore, stamp: str) -> None:
     with pytest.raises(StoreError, match="@timestamp inválido"):
         store.write_events([{"@timestamp": stamp, "event": {"dataset": "x.y"}}])
     assert store.count_events() == 0
+
+
+# -- idempotent writes on event.id -----------------------------------------------------------
+def test_writing_the_same_batch_twice_stores_it_once(store: SQLiteStore) -> None:
+    batch = _events(300)
+    assert store.write_events(batch) == 300
+    assert store.write_events(batch) == 0  # a spool replayed after a crash
+    assert store.write_events([*batch[:10], *_events(5)]) == 5
+    assert store.count_events() == 305
+    ids = [e["event"]["id"] for e in store.search_events()]
+    assert len(set(ids)) == 305
+
+
+def test_duplicates_inside_one_batch_are_stored_once(store: SQLiteStore) -> None:
+    one = _events(1)[0]
+    assert store.write_events([one, dict(one), one]) == 1
+    assert store.count_events() == 1
+
+
+def test_event_without_id_gets_one_that_is_stored(store: SQLiteStore) -> None:
+    doc = {"@timestamp": "2026-10-01T00:00:00.000000Z", "event": {"dataset": "x.y"}}
+    assert store.write_events([doc]) == 1
+    assert "id" not in doc["event"]  # the caller's document is left as it was
+    (stored,) = store.search_events()
+    assert len(stored["event"]["id"]) == 36
+    assert list(store.search_events(where={"event.id": stored["event"]["id"]})) == [stored]
+
+
+def test_event_with_a_malformed_id_is_refused(store: SQLiteStore) -> None:
+    doc = {"@timestamp": "2026-10-01T00:00:00.000000Z", "event": {"dataset": "x.y", "id": 7}}
+    with pytest.raises(StoreError, match=r"event\.id inválido"):
+        store.write_events([doc])
+
+
+def _schema_1(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    for statement in MIGRATIONS[0]:
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    return conn
+
+
+def test_migration_2_backfills_event_ids_and_drops_replayed_copies(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    conn = _schema_1(path)
+    events = _events(4)
+    docs = [orjson.dumps(e).decode() for e in events]
+    old = {"@timestamp": "2026-09-01T00:00:00.000000Z", "event": {"dataset": "viejo.x"}}
+    clash = dict(events[1], message="otro documento con el mismo id")
+    rows = [*docs, docs[0], docs[2], orjson.dumps(old).decode(), orjson.dumps(clash).decode()]
+    conn.executemany(
+        "INSERT INTO events (ts_us, dataset, host_name, doc) VALUES (0, 'x', NULL, ?)",
+        [(d,) for d in rows],
+    )
+    conn.close()
+    with SQLiteStore(path) as s:
+        assert s.schema_version == SCHEMA_VERSION
+        assert s.count_events() == 6  # the two identical copies went; the rest stays
+        assert s.write_events(events) == 0  # and they count as already stored
+    conn = sqlite3.connect(path)
+    ids = [r[0] for r in conn.execute("SELECT event_id FROM events ORDER BY id")]
+    assert ids == [e["event"]["id"] for e in events] + [None, None]
+
+
+# -- streaming reads -------------------------------------------------------------------------
+def test_search_streams_200k_events_in_bounded_memory_while_another_thread_writes(
+    store: SQLiteStore,
+) -> None:
+    n = 200_000
+    store.write_events(
+        make_event(
+            "monitoreo.sondeo",
+            timestamp=T0 + timedelta(seconds=i),
+            fields={"host.name": f"s{i % 150:03d}", "network.rtt.us": i},
+        )
+        for i in range(n)
+    )
+    writer: threading.Thread | None = None
+    seen = 0
+    tracemalloc.start()
+    try:
+        for event in store.search_events(dataset="monitoreo.sondeo"):
+            seen += 1
+            if seen == 1_000:  # a write through the same store while the cursor is open
+                writer = threading.Thread(
+                    target=lambda: (
+                        store.write_events(_events(100, start=T0 + timedelta(days=30))),
+                        store.upsert("sites", [{"code": "LIM"}], key=["code"]),
+                    )
+                )
+                writer.start()
+                writer.join(20)
+                assert not writer.is_alive(), "the write waited for the reader"
+            assert event["network"]["rtt"]["us"] == seen - 1
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seen == n  # the search kept its snapshot: the concurrent write is not in it
+    assert peak < 20 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+    assert store.count_events() == n + 100
+    assert store.get("sites", ["LIM"]) == {"code": "LIM"}
+
+
+def test_abandoned_search_gives_its_connection_back(store: SQLiteStore) -> None:
+    store.write_events(_events(3000))
+    for _ in range(50):
+        first = next(iter(store.search_events()))
+        assert first["@timestamp"] == "2026-10-01T00:00:00.000000Z"
+    assert len(store._readers) <= sqlite_store.READERS_KEPT
+    store.close()
+    with pytest.raises(StoreError, match="cerrado"):
+        store.count_events()
+
+
+# -- read errors are StoreError naming the file ------------------------------------------------
+def _every_read(s: SQLiteStore) -> dict[str, Callable[[], object]]:
+    return {
+        "get": lambda: s.get("sites", ["LIM"]),
+        "entities": lambda: list(s.entities("sites")),
+        "changes": lambda: list(s.changes()),
+        "count_events": s.count_events,
+        "schema_version": lambda: s.schema_version,
+        "search_events": lambda: list(s.search_events()),
+        "verify_changes": s.verify_changes,
+        "event_stats": s.event_stats,
+    }
+
+
+def test_every_read_of_a_file_that_is_no_longer_a_database_is_a_store_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "reemplazada.db"
+    with SQLiteStore(path) as s:
+        s.upsert("sites", [{"code": "LIM"}], key=["code"])
+    s = SQLiteStore(path)
+    path.write_bytes(b"esto ya no es sqlite" * 500)
+    for name, read in _every_read(s).items():
+        with pytest.raises(StoreError, match=r"reemplazada\.db: el archivo no es una base") as e:
+            read()
+        assert isinstance(e.value.__cause__, sqlite3.Error), name
+    s.close()
+
+
+def test_corruption_met_while_iterating_is_a_store_error(tmp_path: Path) -> None:
+    path = tmp_path / "danada.db"
+    with SQLiteStore(path) as s:
+        s.write_events(
+            make_event("x.y", timestamp=T0 + timedelta(seconds=i), fields={"pad": "x" * 200})
+            for i in range(20_000)
+        )
+    data = bytearray(path.read_bytes())
+    for offset in range(len(data) // 2, len(data), 4096):  # the second half of the pages
+        data[offset + 100 : offset + 4000] = bytes(range(256)) * 15 + bytes(60)
+    path.write_bytes(bytes(data))
+    seen = 0
+
+    def iterate(s: SQLiteStore) -> None:
+        nonlocal seen
+        for _ in s.search_events():
+            seen += 1
+
+    with SQLiteStore(path) as s, pytest.raises(StoreError, match=r"danada\.db: .*dañado"):
+        iterate(s)
+    assert 0 < seen < 20_000  # it failed part-way, not at the start
+
+
+def test_locked_database_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "bloqueada.db"
+    SQLiteStore(path).close()
+    other = sqlite3.connect(path, isolation_level=None)  # another program holding it whole
+    other.execute("PRAGMA locking_mode = EXCLUSIVE")
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match=r"bloqueada\.db: la base de datos está bloqueada"):
+            SQLiteStore(path, busy_timeout_ms=100)
+    finally:
+        other.close()
+
+
+def test_write_waiting_too_long_for_the_lock_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "ocupada.db"
+    with SQLiteStore(path, busy_timeout_ms=100) as s:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(StoreError, match=r"ocupada\.db: .*bloqueada"):
+                s.write_events(_events(3))
+            assert s.count_events() == 0  # reads go on meanwhile (WAL)
+        finally:
+            other.close()
+        assert s.write_events(_events(3)) == 3
+
+
+# -- file modes -------------------------------------------------------------------------------
+def test_created_directory_is_0700_and_files_0600_whatever_the_umask(tmp_path: Path) -> None:
+    existing = tmp_path / "existente"
+    existing.mkdir(mode=0o755)
+    existing.chmod(0o755)
+    path = existing / "nueva" / "sub" / "pukara.db"
+    old = os.umask(0o022)
+    try:
+        with SQLiteStore(path) as s:
+            s.write_events(_events(5))
+            modes = {
+                p.name: stat.S_IMODE(p.stat().st_mode)
+                for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"))
+            }
+    finally:
+        os.umask(old)
+    assert modes == {"pukara.db": 0o600, "pukara.db-wal": 0o600, "pukara.db-shm": 0o600}
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o755  # not pukara's to change
+
+
+# -- retention --------------------------------------------------------------------------------
+def test_purge_events_deletes_old_events_of_the_datasets_in_batches(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "PURGE_BATCH", 7)
+    store.write_events(_events(100))  # minute i; odd i sondeo, even i descubrimiento
+    cutoff = T0 + timedelta(minutes=60)
+    assert store.count_events(datasets=["monitoreo.sondeo"], before=cutoff) == 30
+    assert store.purge_events(cutoff, ["monitoreo.sondeo"]) == 30
+    assert store.count_events() == 70
+    assert all(
+        e["@timestamp"] >= "2026-10-01T01:00"
+        for e in store.search_events(dataset="monitoreo.sondeo")
+    )
+    assert store.count_events(datasets=["inventario.descubrimiento"]) == 50
+    assert store.purge_events(cutoff) == 30  # every dataset
+    assert store.purge_events(cutoff) == 0
+    stats = {s.dataset: s for s in store.event_stats()}
+    assert stats["monitoreo.sondeo"].count == 20
+    assert stats["monitoreo.sondeo"].oldest == T0 + timedelta(minutes=61)
+    assert stats["monitoreo.sondeo"].newest == T0 + timedelta(minutes=99)
+
+
+def test_compact_gives_space_back_after_a_purge(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    with SQLiteStore(path) as s:
+        s.write_events(_events(20_000))
+        s.purge_events(T0 + timedelta(days=365))
+        before = s.info()
+        assert before.free_bytes > 1_000_000
+        freed = s.compact()
+        after = s.info()
+    assert freed >= before.free_bytes * 0.9
+    assert after.free_bytes == 0 and after.schema_version == SCHEMA_VERSION
