@@ -17,7 +17,7 @@ import lab.cli
 import monitoreo.cli
 import red.cli
 from pukara import __version__
-from pukara.cli import cambios
+from pukara.cli import almacen, cambios
 from pukara.config import load_settings
 from pukara.console import stderr_console
 from pukara.errors import ExitCode, PukaraError
@@ -39,6 +39,7 @@ app.add_typer(auditoria.cli.app, name="auditoria")
 app.add_typer(csirt.cli.app, name="csirt")
 app.add_typer(lab.cli.app, name="lab")
 app.add_typer(cambios, name="cambios")
+app.add_typer(almacen, name="almacen")
 
 
 def _version(value: bool) -> None:
@@ -57,6 +58,14 @@ def root(
     concurrencia: Annotated[
         int | None, typer.Option("--concurrencia", min=1, help="Objetivos en paralelo.")
     ] = None,
+    analista: Annotated[
+        str | None,
+        typer.Option(
+            "--analista",
+            help="Quién firma los cambios en el registro (por defecto PUKARA_ANALISTA o el "
+            "usuario del sistema).",
+        ),
+    ] = None,
     debug: Annotated[
         bool, typer.Option("--debug", help="Muestra la traza completa de los errores.")
     ] = False,
@@ -66,7 +75,7 @@ def root(
     ] = False,
 ) -> None:
     """pukara: red, monitoreo WAN/VPN, CSIRT y auditoría ISO/IEC 27001 de la Cancillería."""
-    ctx.obj = load_settings({"db": base_datos, "concurrency": concurrencia})
+    ctx.obj = load_settings({"db": base_datos, "concurrency": concurrencia, "analyst": analista})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,36 +1,88 @@
-"""Subcomandos de `pukara cambios`: el registro encadenado de cambios."""
+"""Subcomandos de `pukara cambios` (el registro encadenado de cambios) y `pukara almacen`."""
 
-from typing import Annotated
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
 
 import typer
 
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, message, render
-from pukara.errors import ExitCode
-from pukara.store import open_store
+from pukara.errors import ExitCode, UsageError
+from pukara.events import format_timestamp
+from pukara.store import opened_store
+from pukara.store.retention import enforce_retention
 
 cambios = typer.Typer(help="Registro de cambios encadenado por hash.", no_args_is_help=True)
+
+
+def _date(option: str, text: str | None, *, end_of_day: bool = False) -> datetime | None:
+    """``AAAA-MM-DD`` (the whole day, UTC) or an ISO 8601 instant (UTC when it has no zone)."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            day = datetime.combine(date.fromisoformat(text), time(), UTC)
+            return day + timedelta(days=1) if end_of_day else day
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{option} {text!r}: fecha inválida; use AAAA-MM-DD o AAAA-MM-DDTHH:MM[:SS][zona]"
+        ) from None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def _entity_key(text: str | None) -> list[Any] | None:
+    """``LIM`` for a one-field key, or the stored JSON form (``["a", "b"]``) for a composite."""
+    if text is None:
+        return None
+    if text.startswith("["):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, list) or not value:
+            raise UsageError(f"--clave {text!r}: una clave compuesta es una lista JSON no vacía")
+        return value
+    return [text]
 
 
 @cambios.command()
 def listar(
     ctx: typer.Context,
     ultimos: Annotated[int, typer.Option("--ultimos", "-n", min=1, help="Cuántos mostrar.")] = 50,
+    analista: Annotated[
+        str | None, typer.Option("--analista", help="Solo los cambios de este analista.")
+    ] = None,
+    coleccion: Annotated[
+        str | None, typer.Option("--coleccion", help="Solo esta colección (sites, assets...).")
+    ] = None,
+    clave: Annotated[
+        str | None,
+        typer.Option("--clave", help='Solo esta entidad: LIM, o \'["a", "b"]\' si es compuesta.'),
+    ] = None,
+    desde: Annotated[
+        str | None, typer.Option("--desde", help="Desde esta fecha (AAAA-MM-DD o ISO 8601, UTC).")
+    ] = None,
+    hasta: Annotated[
+        str | None,
+        typer.Option("--hasta", help="Hasta esta fecha; AAAA-MM-DD incluye todo ese día."),
+    ] = None,
     formato: FormatoOpt = Formato.tabla,
 ) -> None:
     """Muestra los últimos cambios de entidades, del más antiguo al más reciente."""
     settings: Settings = ctx.obj
-    store = open_store(settings)
-    try:
+    since, until = _date("--desde", desde), _date("--hasta", hasta, end_of_day=True)
+    key = _entity_key(clave)
+    with opened_store(settings) as store:
         records = [
-            {"seq": c.seq, "@timestamp": c.ts, "collection": c.collection, "key": c.key,
-             "action": c.action, "hash": c.hash[:16]}
-            for c in store.changes(limit=ultimos)
+            {"seq": c.seq, "@timestamp": c.ts, "actor": c.actor, "collection": c.collection,
+             "key": c.key, "action": c.action, "hash": c.hash[:16]}
+            for c in store.changes(limit=ultimos, actor=analista, collection=coleccion, key=key,
+                                   since=since, until=until)
         ]  # fmt: skip
-    finally:
-        store.close()
-    columns = {"seq": "N.º", "@timestamp": "Fecha (UTC)", "collection": "Colección",
-               "key": "Clave", "action": "Acción", "hash": "Hash"}  # fmt: skip
+    columns = {"seq": "N.º", "@timestamp": "Fecha (UTC)", "actor": "Analista",
+               "collection": "Colección", "key": "Clave", "action": "Acción", "hash": "Hash"}  # fmt: skip
     render(records, formato, columns)
 
 
@@ -38,11 +90,8 @@ def listar(
 def verificar(ctx: typer.Context) -> None:
     """Recorre la cadena de hashes y señala el primer eslabón roto."""
     settings: Settings = ctx.obj
-    store = open_store(settings)
-    try:
+    with opened_store(settings) as store:
         report = store.verify_changes()
-    finally:
-        store.close()
     if report.ok:
         message(f"Cadena íntegra: {report.checked} cambios verificados.")
         return
@@ -52,3 +101,71 @@ def verificar(ctx: typer.Context) -> None:
         style="bold red",
     )
     raise typer.Exit(ExitCode.ERROR)
+
+
+almacen = typer.Typer(
+    help="Almacén de datos: estado y depuración de eventos por retención.", no_args_is_help=True
+)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_048_576:,.1f} MB".replace(",", "\u202f").replace(".", ",")
+
+
+@almacen.command()
+def depurar(
+    ctx: typer.Context,
+    retencion_dias: Annotated[
+        int | None,
+        typer.Option(
+            "--retencion-dias",
+            min=1,
+            help="Días de eventos crudos de monitoreo que se conservan (por defecto "
+            "retention_days, 30).",
+        ),
+    ] = None,
+    simular: Annotated[
+        bool, typer.Option("--simular", help="Solo cuenta lo que se borraría, sin borrar.")
+    ] = False,
+    formato: FormatoOpt = Formato.tabla,
+) -> None:
+    """Borra los eventos crudos de sondeo, enlace y VPN más antiguos que la retención."""
+    settings: Settings = ctx.obj
+    days = retencion_dias or settings.retention_days
+    with opened_store(settings) as store:
+        report = enforce_retention(store, days, simulate=simular)
+    render(
+        [{"target": name, "count": n} for name, n in report.counts.items()],
+        formato,
+        {"target": "Datos", "count": "A borrar" if simular else "Borrados"},
+    )
+    since = format_timestamp(report.cutoff)
+    if simular:
+        message(f"Simulación: se borrarían {report.total} registros anteriores a {since} "
+                f"(retención de {days} días); no se borró nada.")  # fmt: skip
+        if not report.summaries_counted:
+            message("Los resúmenes y agregados no se cuentan en la simulación.")
+        return
+    message(f"Depurados {report.total} registros anteriores a {since} (retención de {days} "
+            f"días); {_size(report.freed_bytes)} devueltos al sistema de archivos.")  # fmt: skip
+
+
+@almacen.command()
+def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
+    """Versión del esquema, tamaño del archivo y eventos por conjunto de datos."""
+    settings: Settings = ctx.obj
+    with opened_store(settings) as store:
+        info = store.info()
+        stats = store.event_stats()
+    records = [
+        {"dataset": s.dataset, "count": s.count,
+         "oldest": s.oldest and format_timestamp(s.oldest),
+         "newest": s.newest and format_timestamp(s.newest)}
+        for s in stats
+    ]  # fmt: skip
+    columns = {"dataset": "Conjunto de datos", "count": "Eventos",
+               "oldest": "Más antiguo (UTC)", "newest": "Más reciente (UTC)"}  # fmt: skip
+    render(records, formato, columns)
+    message(f"{info.location}: esquema {info.schema_version}, {_size(info.size_bytes)} "
+            f"({_size(info.free_bytes)} libres para reutilizar), "
+            f"{sum(s.count for s in stats)} eventos.")  # fmt: skip

@@ -18,6 +18,7 @@ SUBAPPS = {
     "csirt": "CSIRT: incidentes",
     "lab": "Laboratorio: WAN emulada",
     "cambios": "Registro de cambios encadenado",
+    "almacen": "Almacén de datos",
 }
 
 
@@ -120,7 +121,7 @@ def test_csv_listing_has_only_data_on_stdout(
         s.upsert("sites", [{"code": "LIM"}], key=["code"])
     code, out, _ = run(capsys, "--base-datos", str(db), "cambios", "listar", "-f", "csv")
     assert code == 0
-    assert out.splitlines()[0] == "seq,@timestamp,collection,key,action,hash"
+    assert out.splitlines()[0] == "seq,@timestamp,actor,collection,key,action,hash"
     assert len(out.splitlines()) == 2
 
 
