@@ -178,6 +178,8 @@ class SQLiteStore:
         self.busy_timeout_ms = busy_timeout_ms
         self.actor = actor or default_analyst()
         self._memory = str(path) == ":memory:"
+        # fixed now: a later chdir must not point the readers at another file
+        self._reader_uri = "" if self._memory else self.path.absolute().as_uri() + "?mode=rw"
         self._lock = threading.RLock()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -251,8 +253,10 @@ class SQLiteStore:
 
     # -- connections -------------------------------------------------------------------
     def _open_reader(self) -> sqlite3.Connection:
-        uri = self.path.absolute().as_uri() + "?mode=rw"  # never creates a missing file
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        # mode=rw: a reader never creates a file that has gone missing
+        conn = sqlite3.connect(
+            self._reader_uri, uri=True, isolation_level=None, check_same_thread=False
+        )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             conn.execute("PRAGMA query_only = ON")
@@ -292,14 +296,14 @@ class SQLiteStore:
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
         """Rows of one query, streamed from the cursor ``READ_CHUNK`` at a time."""
+        if self._memory:  # no lock held while the caller iterates
+            with self._reader() as conn:
+                rows = conn.execute(sql, params).fetchall()
+            yield from rows
+            return
         with self._reader() as conn:
             cursor = conn.execute(sql, params)
             try:
-                if self._memory:
-                    rows = cursor.fetchall()
-                    cursor.close()
-                    yield from rows
-                    return
                 while chunk := cursor.fetchmany(READ_CHUNK):
                     yield from chunk
             finally:

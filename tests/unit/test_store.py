@@ -419,3 +419,17 @@ def test_compact_gives_space_back_after_a_purge(tmp_path: Path) -> None:
         after = s.info()
     assert freed >= before.free_bytes * 0.9
     assert after.free_bytes == 0 and after.schema_version == SCHEMA_VERSION
+
+
+def test_in_memory_store_reads_without_holding_its_lock() -> None:
+    with SQLiteStore(":memory:") as s:
+        s.write_events(_events(50))
+        search = s.search_events()
+        next(search)
+        writer = threading.Thread(
+            target=lambda: s.write_events(_events(5, start=T0 + timedelta(1)))
+        )
+        writer.start()
+        writer.join(10)
+        assert not writer.is_alive()
+        assert len(list(search)) == 49 and s.count_events() == 55
