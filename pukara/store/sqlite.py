@@ -693,7 +693,7 @@ class SQLiteStore:
                 params.append(value)
         if key is not None:
             clauses.append("key = ?")
-            params.append(self._key(key))
+            params.append(self._key([key] if isinstance(key, str) else key))
         if since is not None:
             clauses.append("ts >= ?")
             params.append(format_timestamp(since))

@@ -144,6 +144,7 @@ def test_changes_filter_in_sql(tmp_path: Path) -> None:
         s.upsert("assets", [{"tag": "A1"}], key=["tag"])
         assert [c.seq for c in s.changes(actor="ana")] == [1, 2]
         assert [c.seq for c in s.changes(collection="sites", key=["LIM"])] == [1, 3]
+        assert [c.seq for c in s.changes(key="LIM")] == [1, 3]  # a one-field key as text
         assert [c.seq for c in s.changes(actor="luis", collection="sites")] == [3]
         assert [c.seq for c in s.changes(actor="luis", limit=1)] == [4]
         now = datetime.now(UTC)
