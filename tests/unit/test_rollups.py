@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -209,3 +210,68 @@ def test_the_first_span_is_corrected_by_the_next_round(store: SQLiteStore) -> No
 
 def test_buckets_are_aligned() -> None:
     assert HOUR_US % FIVE_MIN_US == 0 and to_us(T0) % HOUR_US == 0
+
+
+def test_vpn_and_speed_trends_read_the_summaries(store: SQLiteStore) -> None:
+    sep = datetime(2026, 9, 1, tzinfo=UTC)
+    # September: 2 days at 1 Mbit/s; October: 2 days at 1.5 Mbit/s, the last hours not rolled up
+    store.write_summaries(
+        Summary("a", to_us(sep) + i * S30, S30, 1, 5, 5, in_bps=1_000_000, out_bps=10)
+        for i in range(2 * 2880)
+    )
+    store.write_summaries(
+        Summary("a", to_us(T0) + i * S30, S30, 1, 5, 5, in_bps=10, out_bps=1_500_000)
+        for i in range(2 * 2880)
+    )
+    store.build_rollups(T0 + timedelta(hours=30))
+    last = to_us(T0 + timedelta(days=20))
+    store.write_summaries(
+        [Summary("a/vpn", last, S30, 1, 5, 5), Summary("a/vpn", last + S30, S30, 0, 5, 0)]
+    )
+    sites = {"a": _site("a", vpn_kit=True), "b": _site("b", vpn_kit=True)}
+    vpn = sla.vpn_indicator(store, sites, "2026-10")
+    assert vpn["working"] == 0 and vpn["sites"] == [
+        {"site": "a", "working": False},
+        {"site": "b", "working": None},
+    ]
+    (speed, _) = sla.speed_change(store, sites, "2026-10")
+    assert speed == {"site": "a", "mean_bps": 1_500_000, "previous_mean_bps": 1_000_000,
+                     "change_pct": 50.0}  # fmt: skip
+    store.purge_summaries(T0 + timedelta(days=40), T0 - timedelta(days=60))
+    assert sla.speed_change(store, sites, "2026-10")[0] == speed
+    assert sla.vpn_indicator(store, sites, "2026-10")["sites"][0]["working"] is False
+
+
+def test_summaries_wait_for_a_locked_store_and_arrive_later(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "a.db", busy_timeout_ms=100)
+    writer = SummaryWriter(store, retry_s=0.1)
+    blocker = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    at = datetime(2026, 10, 10, 15, 0, tzinfo=UTC)
+    try:
+        writer.put(rounds.round_events(_round(at, True)), at)
+        deadline = time.monotonic() + 10
+        while writer.last_error is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert writer.last_error and writer.pending() == 2
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    later = at + timedelta(minutes=1)
+    writer.put(rounds.round_events(_round(later, True)), later)
+    assert writer.close() == 0 and writer.last_error is None
+    assert len(_table(store, "round_summaries")) == 4
+    store.close()
+
+
+def test_vigilar_purges_once_a_day_and_keeps_the_rollups(store: SQLiteStore) -> None:
+    writer = SummaryWriter(store, retention_days=1)
+    day = datetime(2026, 10, 10, tzinfo=UTC)
+    for at in (day, day + timedelta(minutes=5), day + timedelta(days=2, hours=1)):
+        writer.put(rounds.round_events(_round(at, True)), at)
+    writer.close()
+    kept = {(r[0], r[1]) for r in _table(store, "round_summaries")}
+    assert kept == {("m1", to_us(day + timedelta(days=2, hours=1))),
+                    ("m3", to_us(day + timedelta(days=2, hours=1)))}  # fmt: skip
+    assert {r[1] for r in _table(store, "rollup_5m")} >= {to_us(day), to_us(day) + FIVE_MIN_US}
+    assert [r[2] for r in _table(store, "rollup_1h") if r[0] == "m1"] == [2]
