@@ -7,25 +7,27 @@ its tunnel (``monitoreo.sondeo``), the link rates (``monitoreo.enlace``) and the
 when the next round comes, so a monitor killed between rounds leaves its last round with the
 usual span. :class:`SummaryWriter` writes them from a thread of its own, keeps what the store
 refused for the next attempt, rebuilds the rollups of the buckets that closed and, once a day,
-purges summaries past the retention and rollups past ``ROLLUP_RETENTION``.
+purges summaries past ``SUMMARY_RETENTION`` and rollups past ``ROLLUP_RETENTION``.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitoreo.stats import percentile
-from pukara.errors import StoreError
+from pukara.errors import PukaraError
 from pukara.events import get_field
 from pukara.store import Store, Summary
 from pukara.store.rollups import MAX_GAP_US
 
-RETENTION_DAYS = 30  # round summaries; the store's ``retention_days`` setting overrides it
-ROLLUP_RETENTION = timedelta(days=730)  # 5-minute and hourly rollups: two years
+# Raw events keep ``retention_days`` (30 by default); the compact summaries keep a year, so that
+# any month of the last year has its exact SLA, and the rollups two years.
+SUMMARY_RETENTION = timedelta(days=400)
+ROLLUP_RETENTION = timedelta(days=730)
 DEFAULT_SPAN_S = 30.0  # vigilar's default round, for an entity's first round
 MAX_PENDING = 500_000  # summaries kept while the store refuses them (about 60 MB)
 PURGE_EVERY = timedelta(days=1)
@@ -88,12 +90,14 @@ class SummaryWriter:
     """Round summaries to the store from a thread of their own; rollups and retention too."""
 
     def __init__(
-        self, store: Store, *, retention_days: int = RETENTION_DAYS,
-        period_s: float | None = None, retry_s: float = 1.0,
+        self, store: Store, *, keep_summaries: timedelta = SUMMARY_RETENTION,
+        keep_rollups: timedelta = ROLLUP_RETENTION, period_s: float | None = None,
+        retry_s: float = 1.0, daily: Callable[[datetime], object] | None = None,
     ) -> None:  # fmt: skip
         self.store = store
-        self.retention = timedelta(days=retention_days)
+        self.keep_summaries, self.keep_rollups = keep_summaries, max(keep_rollups, keep_summaries)
         self.period_s = period_s
+        self.daily = daily or self._purge
         self.retry_s = retry_s
         self.last_error: str | None = None
         self.dropped = 0
@@ -130,6 +134,9 @@ class SummaryWriter:
         self._thread.join(timeout_s)
         return len(self._pending) + self._queue.qsize()
 
+    def _purge(self, at: datetime) -> None:
+        self.store.purge_summaries(at - self.keep_summaries, at - self.keep_rollups)
+
     def _run(self) -> None:
         at: datetime | None = None
         while True:
@@ -158,8 +165,8 @@ class SummaryWriter:
                 self._pending.clear()
             self.store.build_rollups(at)
             if self._last_purge is None or at - self._last_purge >= PURGE_EVERY:
-                self.store.purge_summaries(at - self.retention, at - ROLLUP_RETENTION)
+                self.daily(at)
                 self._last_purge = at
             self.last_error = None
-        except StoreError as e:
+        except PukaraError as e:  # the store refused: kept, tried again
             self.last_error = str(e)

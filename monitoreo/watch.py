@@ -25,7 +25,7 @@ from monitoreo.rounds import TargetRound
 from monitoreo.sites import Site, vpn_targets
 from monitoreo.spool import SpoolingWriter
 from monitoreo.states import LABELS, MONITOR, Notice, Observation, Tracker
-from monitoreo.summaries import RETENTION_DAYS, SummaryWriter
+from monitoreo.summaries import SummaryWriter
 from pukara.errors import Interrupted, StoreError
 from pukara.events import format_timestamp, make_event, utc_now
 from pukara.store import Store
@@ -104,12 +104,11 @@ class Watcher:
     rounds_done: int = 0
     writer: SpoolingWriter | None = None
     summaries: SummaryWriter | None = None
-    retention_days: int = RETENTION_DAYS
     _loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
         self.writer = SpoolingWriter(self.store, self.spool_path)
-        self.summaries = SummaryWriter(self.store, retention_days=self.retention_days)
+        self.summaries = SummaryWriter(self.store)
         self._loop = asyncio.new_event_loop()
         with contextlib.suppress(StoreError):  # else unknown states; the store may come back
             self.tracker.load(self.store.entities(STATE_COLLECTION))

@@ -265,7 +265,7 @@ def test_summaries_wait_for_a_locked_store_and_arrive_later(tmp_path: Path) -> N
 
 
 def test_vigilar_purges_once_a_day_and_keeps_the_rollups(store: SQLiteStore) -> None:
-    writer = SummaryWriter(store, retention_days=1)
+    writer = SummaryWriter(store, keep_summaries=timedelta(days=1))
     day = datetime(2026, 10, 10, tzinfo=UTC)
     for at in (day, day + timedelta(minutes=5), day + timedelta(days=2, hours=1)):
         writer.put(rounds.round_events(_round(at, True)), at)
