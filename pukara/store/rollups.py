@@ -151,7 +151,13 @@ def _set_meta(conn: sqlite3.Connection, key: str, value: int) -> None:
 
 
 def write(conn: sqlite3.Connection, rows: Sequence[Summary]) -> int:
-    """Upsert summaries by (entity, ts_us), inside the caller's transaction."""
+    """Upsert summaries by (entity, ts_us), inside the caller's transaction; how many.
+
+    Rows older than the purge horizon are dropped: their buckets are final.
+    """
+    start = horizon(conn)
+    if start is not None:  # the rollups stand for purged rounds: a late one cannot undo them
+        rows = [r for r in rows if r.ts_us >= start]
     if not rows:
         return 0
     conn.executemany(_INSERT, rows)
@@ -244,7 +250,7 @@ def build(conn: sqlite3.Connection, until_us: int) -> dict[str, int]:
     closed = until_us - until_us % FIVE_MIN_US
     if dirty is None or dirty >= closed:
         return {"rollup_5m": 0, "rollup_1h": 0}
-    lo = dirty - dirty % FIVE_MIN_US
+    lo = max(dirty - dirty % FIVE_MIN_US, horizon(conn) or 0)
     before = conn.total_changes
     conn.execute(_BUILD_5M, {"b": FIVE_MIN_US, "lo": lo, "hi": closed})
     n5 = conn.total_changes - before
@@ -371,8 +377,25 @@ def down_runs(conn: sqlite3.Connection, entity: str, lo: int, hi: int) -> Iterat
     first: a round of another state (or a gap in the data) between them would take a span.
     """
     cut = max(lo, min(hi, horizon(conn) or lo))
+    tail: Run | None = None  # the last run before the horizon may go on after it
     if cut > lo:
-        yield from _bucket_runs(conn, entity, lo, cut)
+        for r in _bucket_runs(conn, entity, lo, cut):
+            if tail is not None:
+                yield tail
+            tail = r
+    for r in _round_runs(conn, entity, cut, hi):
+        if tail is not None:
+            if r.start_us <= tail.end_us:
+                r = Run(tail.start_us, r.end_us, tail.first_end_us)
+            else:
+                yield tail
+            tail = None
+        yield r
+    if tail is not None:
+        yield tail
+
+
+def _round_runs(conn: sqlite3.Connection, entity: str, cut: int, hi: int) -> Iterator[Run]:
     rows = conn.execute(
         "SELECT ts_us, span_us FROM round_summaries INDEXED BY round_summaries_down"
         " WHERE entity = ? AND up = 0 AND ts_us >= ? AND ts_us < ? ORDER BY ts_us",

@@ -131,6 +131,8 @@ def test_sla_from_summaries_equals_sla_from_rollups(store: SQLiteStore) -> None:
     assert row["observed_hours"] == round(31 * 24 - 10 / 60, 2) and row["rounds"] == 31 * 2880
     assert exact[1] == [{"start": "2026-10-03 10:00", "end": "2026-10-03 10:20",
                          "minutes": 20.0, "in_maintenance": True}]  # fmt: skip
+    store.purge_summaries(T0 + timedelta(days=2, hours=10), T0 - timedelta(days=1))
+    assert _sla(store, sites) == exact  # the rollups up to the outage, the rounds from it
     store.purge_summaries(T0 + timedelta(days=40), T0 - timedelta(days=1))
     assert _table(store, "round_summaries") == []
     assert _sla(store, sites) == exact
@@ -275,3 +277,18 @@ def test_vigilar_purges_once_a_day_and_keeps_the_rollups(store: SQLiteStore) -> 
                     ("m3", to_us(day + timedelta(days=2, hours=1)))}  # fmt: skip
     assert {r[1] for r in _table(store, "rollup_5m")} >= {to_us(day), to_us(day) + FIVE_MIN_US}
     assert [r[2] for r in _table(store, "rollup_1h") if r[0] == "m1"] == [2]
+
+
+def test_an_outage_across_the_horizon_is_one_incident_and_late_rounds_do_not_undo_it(
+    store: SQLiteStore,
+) -> None:
+    store.write_summaries(_row("a", i, up=0 if 1180 <= i < 1240 else 1) for i in range(2880))
+    store.purge_summaries(T0 + timedelta(hours=10), T0 - timedelta(days=1))  # down 9:50-10:20
+    runs = store.down_runs("a", T0, T0 + timedelta(days=1))
+    assert [(r.start_us, r.end_us) for r in runs] == [
+        (to_us(T0 + timedelta(hours=9, minutes=50)), to_us(T0 + timedelta(hours=10, minutes=20)))
+    ]
+    before = _table(store, "rollup_5m")
+    assert store.write_summaries([_row("a", 1000, up=0)]) == 0  # older than the horizon
+    store.build_rollups(T0 + timedelta(days=1))
+    assert _table(store, "rollup_5m")[: len(before)] == before
