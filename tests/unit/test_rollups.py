@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoreo import maintenance, rounds, sla
+from monitoreo import maintenance, report, rounds, sla
 from monitoreo.prober import ProbeOptions, Target
 from monitoreo.sites import Site
 from monitoreo.stats import summarize
@@ -194,6 +194,10 @@ def test_vigilar_summaries_give_the_october_sla_without_raw_events(tmp_path: Pat
     (hour,) = rows["m1"].smoke
     assert hour["median"] == 30.25 and hour["loss_pct"] == 0
     assert rows["m3"].smoke[0]["loss_pct"] == pytest.approx(30.0)
+    page = report.html(report.build(store, known, "2026-10"))
+    assert page.count("<svg") == 1 + 2 and "<script" not in page
+    assert "2026-10-10T15:00:00.000000Z: mediana 30.25 ms" in page
+    assert "2026-10-10T15:00:00.000000Z: pérdida 30.0 %" in page
     store.close()
 
 
