@@ -53,7 +53,7 @@ def _bar(x: float, w: float, top: float, bottom: float) -> str:
 
 
 def _smoke(result: sla.SiteSla) -> dict[str, Any]:
-    """One site's hourly smoke: the bands as two SVG paths, a tooltip per median and loss."""
+    """One site's hourly smoke: bands and medians as three SVG paths; a tooltip per loss."""
     hours = result.smoke
     top = max((h.get("p90", 0.0) for h in hours), default=0.0) * 1.1 or 1.0
     w = max(1.0, min(6.0, 744 / max(len(hours), 1)))
@@ -61,8 +61,7 @@ def _smoke(result: sla.SiteSla) -> dict[str, Any]:
     def y(v: float) -> float:
         return round(SMOKE_HEIGHT - SMOKE_HEIGHT * v / top, 1)
 
-    outer, inner = [], []
-    medians: list[tuple[float, float, str]] = []
+    outer, inner, medians = [], [], []
     losses: list[tuple[float, str]] = []
     for i, h in enumerate(hours):
         x = round(i * w, 1)
@@ -72,9 +71,9 @@ def _smoke(result: sla.SiteSla) -> dict[str, Any]:
         if "median" in h:
             outer.append(_bar(x, w, y(h["p90"]), y(h["p10"])))
             inner.append(_bar(x, w, y(h["p75"]), y(h["p25"])))
-            medians.append((x, y(h["median"]), f"{h['hour']}: mediana {round(h['median'], 2)} ms"))
+            medians.append(_bar(x, w, y(h["median"]), y(h["median"]) + 1.5))
     return {"site": result.site, "outer": "".join(outer), "inner": "".join(inner),
-            "medians": medians, "losses": losses, "w": w,
+            "medians": "".join(medians), "losses": losses, "w": w,
             "width": round(w * max(len(hours), 1)), "height": SMOKE_HEIGHT,
             "top": round(top, 1)}  # fmt: skip
 
