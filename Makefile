@@ -53,6 +53,7 @@ bench: $(BIN)/pukara
 	$(BIN)/python bench/store_ingest.py
 	$(BIN)/python bench/inventory_bench.py
 	$(BIN)/python bench/monitor_bench.py
+	$(BIN)/python bench/sla_month.py
 
 limpiar:
 	-$(BIN)/pukara lab abajo

@@ -48,7 +48,12 @@ def _bars(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _bar(x: float, w: float, top: float, bottom: float) -> str:
+    return f"M{x:g} {top:g}h{w:g}v{max(0.5, round(bottom - top, 1)):g}h-{w:g}z"
+
+
 def _smoke(result: sla.SiteSla) -> dict[str, Any]:
+    """One site's hourly smoke: bands and medians as three SVG paths; a tooltip per loss."""
     hours = result.smoke
     top = max((h.get("p90", 0.0) for h in hours), default=0.0) * 1.1 or 1.0
     w = max(1.0, min(6.0, 744 / max(len(hours), 1)))
@@ -56,19 +61,21 @@ def _smoke(result: sla.SiteSla) -> dict[str, Any]:
     def y(v: float) -> float:
         return round(SMOKE_HEIGHT - SMOKE_HEIGHT * v / top, 1)
 
-    columns = []
+    outer, inner, medians = [], [], []
+    losses: list[tuple[float, str]] = []
     for i, h in enumerate(hours):
-        col: dict[str, Any] = {"x": round(i * w, 1), "w": w, "hour": h["hour"],
-                               "loss": round(h["loss_pct"], 1), "has": "median" in h}  # fmt: skip
-        if col["has"]:
-            col.update(
-                y90=y(h["p90"]), h90=max(0.5, y(h["p10"]) - y(h["p90"])),
-                y75=y(h["p75"]), h75=max(0.5, y(h["p25"]) - y(h["p75"])),
-                ym=y(h["median"]), median=round(h["median"], 2),
-            )  # fmt: skip
-        columns.append(col)
-    return {"site": result.site, "columns": columns, "width": round(w * max(len(hours), 1)),
-            "height": SMOKE_HEIGHT, "top": round(top, 1)}  # fmt: skip
+        x = round(i * w, 1)
+        loss = round(h["loss_pct"], 1)
+        if loss:
+            losses.append((x, f"{h['hour']}: pérdida {loss} %"))
+        if "median" in h:
+            outer.append(_bar(x, w, y(h["p90"]), y(h["p10"])))
+            inner.append(_bar(x, w, y(h["p75"]), y(h["p25"])))
+            medians.append(_bar(x, w, y(h["median"]), y(h["median"]) + 1.5))
+    return {"site": result.site, "outer": "".join(outer), "inner": "".join(inner),
+            "medians": "".join(medians), "losses": losses, "w": w,
+            "width": round(w * max(len(hours), 1)), "height": SMOKE_HEIGHT,
+            "top": round(top, 1)}  # fmt: skip
 
 
 def html(data: Mapping[str, Any]) -> str:

@@ -1,32 +1,29 @@
-"""Monthly availability per site, computed from the stored rounds.
+"""Monthly availability per site, computed from the stored round summaries.
 
 The month is the calendar month in the site's own time zone. Each round stands for the time
-until the next round (the last one, for the usual gap), at most ``MAX_GAP``; beyond that there
-is no data, which counts neither way. Maintenance windows and the periods when the monitor
-itself was isolated are taken out of the denominator, not counted as up. An incident is a run
-of consecutive rounds without any reply.
+until the next round, at most ten minutes (``pukara.store.rollups.MAX_GAP_US``); beyond that
+there is no data, which counts neither way. Maintenance windows and the periods when the monitor
+itself was isolated are taken out of the denominator, not counted as up: exactly, round by
+round, where the summaries are kept, and by each 5-minute bucket's share where only the rollups
+are left. An incident is a run of consecutive rounds without any reply.
+
+Everything is aggregated by the store (in SQL); no month of rounds is loaded into memory.
 """
 
 from __future__ import annotations
 
-import itertools
-import statistics
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitoreo import maintenance
-from monitoreo.rounds import DATASET as ROUND_DATASET
 from monitoreo.sites import Site
-from monitoreo.stats import percentile
 from pukara.errors import UsageError
 from pukara.events import format_timestamp, get_field, parse_timestamp
-from pukara.store import Store
+from pukara.store import Hour, Run, Store
 
-MAX_GAP = timedelta(minutes=10)
 Interval = tuple[datetime, datetime]
 
 
@@ -116,28 +113,18 @@ def isolated_intervals(store: Store, since: datetime, until: datetime) -> list[I
     return [(s, e) for s, e in out if e > since]
 
 
-def percentiles(ordered: Sequence[float]) -> dict[int, float]:
-    """The 10th, 25th, 50th, 75th and 90th percentiles of sorted values (nearest rank)."""
-    return {q: percentile(ordered, q) for q in (10, 25, 50, 75, 90)}
+def _smoke(h: Hour) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "hour": format_timestamp(datetime.fromtimestamp(h.start_us / 1_000_000, UTC)),
+        "loss_pct": 100 * (1 - h.received / h.sent) if h.sent else 100.0,
+    }
+    if h.median_ms is not None:
+        row.update(p10=h.p10_ms, p25=h.p25_ms, median=h.median_ms, p75=h.p75_ms, p90=h.p90_ms)
+    return row
 
 
-def _smoke(samples: list[tuple[datetime, list[float | None]]]) -> list[dict[str, Any]]:
-    buckets: dict[datetime, list[float | None]] = defaultdict(list)
-    for at, rtts in samples:
-        buckets[at.replace(minute=0, second=0, microsecond=0)].extend(rtts)
-    out = []
-    for hour in sorted(buckets):
-        values = buckets[hour]
-        got = sorted(v for v in values if v is not None)
-        row: dict[str, Any] = {
-            "hour": format_timestamp(hour),
-            "loss_pct": 100 * (1 - len(got) / len(values)),
-        }
-        if got:
-            p = percentiles(got)
-            row.update(p10=p[10], p25=p[25], median=p[50], p75=p[75], p90=p[90])
-        out.append(row)
-    return out
+def _clip(intervals: Sequence[Interval], start: datetime, end: datetime) -> list[Interval]:
+    return [(max(s, start), min(e, end)) for s, e in intervals if min(e, end) > max(s, start)]
 
 
 def compute(store: Store, sites: Mapping[str, Site], month: str) -> list[SiteSla]:
@@ -147,57 +134,42 @@ def compute(store: Store, sites: Mapping[str, Site], month: str) -> list[SiteSla
     bounds = {s.code: month_bounds(month, s.timezone) for s in monitored}
     since = min(b[0] for b in bounds.values())
     until = max(b[1] for b in bounds.values())
-    per_site: dict[str, list[tuple[datetime, bool, list[float | None]]]] = defaultdict(list)
-    for ev in store.search_events(dataset=ROUND_DATASET, since=since - MAX_GAP, until=until):
-        code = get_field(ev, "monitoreo.site")
-        if code not in bounds or get_field(ev, "monitoreo.target") != code:
-            continue
-        rtts = get_field(ev, "monitoreo.rtts_ms") or []
-        per_site[code].append(
-            (parse_timestamp(ev["@timestamp"]), bool(get_field(ev, "monitoreo.received")), rtts)
-        )
     windows = maintenance.windows(store)
     isolated = isolated_intervals(store, since, until)
     out = []
     for site in monitored:
         start, end = bounds[site.code]
-        excluded = _merge([(w.start, w.end) for w in windows if w.site == site.code] + isolated)
-        sla = SiteSla(site.code, site.name, site.timezone, site.availability_target)
-        rounds = sorted(per_site.get(site.code, []), key=lambda r: r[0])
-        incident: dict[str, Any] | None = None
-        gaps = [b[0] - a[0] for a, b in itertools.pairwise(rounds)]
-        last_span = min(sorted(gaps)[len(gaps) // 2], MAX_GAP) if gaps else MAX_GAP
-        for i, (at, ok, _) in enumerate(rounds):
-            nxt = rounds[i + 1][0] if i + 1 < len(rounds) else at + last_span
-            a, b = max(at, start), min(nxt, at + MAX_GAP, end)
-            if b <= a:
-                continue
-            sla.rounds += 1
-            span = (b - a).total_seconds()
-            cut = _overlap(a, b, excluded)
-            sla.excluded_s += cut
-            sla.observed_s += span - cut
-            if not ok:
-                sla.down_s += span - cut
-                if incident is None:
-                    incident = {"start": a, "end": b, "excluded": cut >= span}
-                    sla.incidents.append(incident)
-                incident["end"] = b
-            else:
-                incident = None
-        sla.incidents = [_incident(x, site.timezone) for x in sla.incidents]
-        sla.smoke = _smoke([(at, rtts) for at, _, rtts in rounds if start <= at < end])
+        excluded = _clip(
+            _merge([(w.start, w.end) for w in windows if w.site == site.code] + isolated),
+            start, end,
+        )  # fmt: skip
+        a = store.availability(site.code, start, end, excluded)
+        sla = SiteSla(site.code, site.name, site.timezone, site.availability_target,
+                      observed_s=a.observed_us / 1e6, excluded_s=a.excluded_us / 1e6,
+                      down_s=a.down_us / 1e6, rounds=a.rounds)  # fmt: skip
+        sla.incidents = [
+            _incident(run, excluded, site.timezone)
+            for run in store.down_runs(site.code, start, end)
+        ]
+        sla.smoke = [_smoke(h) for h in store.hourly(site.code, start, end)]
         out.append(sla)
     return out
 
 
-def _incident(x: Mapping[str, Any], timezone: str) -> dict[str, Any]:
+def _at(us: int) -> datetime:
+    return datetime.fromtimestamp(us / 1_000_000, UTC)
+
+
+def _incident(run: Run, excluded: Sequence[Interval], timezone: str) -> dict[str, Any]:
     tz = ZoneInfo(timezone)
+    start, end, first_end = _at(run.start_us), _at(run.end_us), _at(run.first_end_us)
     return {
-        "start": x["start"].astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-        "end": x["end"].astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-        "minutes": round((x["end"] - x["start"]).total_seconds() / 60, 1),
-        "in_maintenance": x["excluded"],
+        "start": start.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        "end": end.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        "minutes": round((run.end_us - run.start_us) / 60e6, 1),
+        # the incident began inside an exclusion (its first round wholly excluded)
+        "in_maintenance": _overlap(start, first_end, excluded)
+        >= (first_end - start).total_seconds(),
     }
 
 
@@ -207,25 +179,11 @@ def vpn_indicator(store: Store, sites: Mapping[str, Site], month: str) -> dict[s
     working = 0
     detail = []
     for s in kits:
-        start, end = month_bounds(month, s.timezone)
-        last = next(iter(store.search_events(dataset="monitoreo.vpn", since=start, until=end,
-                                             where={"host.name": s.code}, limit=1,
-                                             newest_first=True)), None)  # fmt: skip
-        ok = bool(last and get_field(last, "monitoreo.vpn.working"))
-        working += ok
-        detail.append({"site": s.code, "working": ok if last else None})
+        found, up = store.last_state(f"{s.code}/vpn", *month_bounds(month, s.timezone))
+        working += up == 1
+        detail.append({"site": s.code, "working": None if not found or up is None else up == 1})
     pct = round(100 * working / len(kits), 1) if kits else None
     return {"missions_with_kit": len(kits), "working": working, "working_pct": pct, "sites": detail}
-
-
-def _mean_speed(store: Store, code: str, since: datetime, until: datetime) -> float | None:
-    values = []
-    for ev in store.search_events(dataset="monitoreo.enlace", since=since, until=until,
-                                  where={"host.name": code}):  # fmt: skip
-        i, o = get_field(ev, "monitoreo.link.in_bps"), get_field(ev, "monitoreo.link.out_bps")
-        if i is not None and o is not None:
-            values.append(max(i, o))
-    return statistics.fmean(values) if values else None
 
 
 def speed_change(store: Store, sites: Mapping[str, Site], month: str) -> list[dict[str, Any]]:
@@ -234,8 +192,8 @@ def speed_change(store: Store, sites: Mapping[str, Site], month: str) -> list[di
     for s in sites.values():
         if not s.address:
             continue
-        now = _mean_speed(store, s.code, *month_bounds(month, s.timezone))
-        before = _mean_speed(store, s.code, *month_bounds(previous_month(month), s.timezone))
+        now = store.mean_busy_rate(s.code, *month_bounds(month, s.timezone))
+        before = store.mean_busy_rate(s.code, *month_bounds(previous_month(month), s.timezone))
         change = None if not now or not before else round(100 * (now - before) / before, 1)
         out.append({"site": s.code, "mean_bps": None if now is None else round(now),
                     "previous_mean_bps": None if before is None else round(before),

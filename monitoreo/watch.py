@@ -25,6 +25,7 @@ from monitoreo.rounds import TargetRound
 from monitoreo.sites import Site, vpn_targets
 from monitoreo.spool import SpoolingWriter
 from monitoreo.states import LABELS, MONITOR, Notice, Observation, Tracker
+from monitoreo.summaries import SummaryWriter
 from pukara.errors import Interrupted, StoreError
 from pukara.events import format_timestamp, make_event, utc_now
 from pukara.store import Store
@@ -102,10 +103,12 @@ class Watcher:
     previous: dict[str, CounterSample] = field(default_factory=dict)
     rounds_done: int = 0
     writer: SpoolingWriter | None = None
+    summaries: SummaryWriter | None = None
     _loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
         self.writer = SpoolingWriter(self.store, self.spool_path)
+        self.summaries = SummaryWriter(self.store)
         self._loop = asyncio.new_event_loop()
         with contextlib.suppress(StoreError):  # else unknown states; the store may come back
             self.tracker.load(self.store.entities(STATE_COLLECTION))
@@ -113,6 +116,8 @@ class Watcher:
     def close(self) -> None:
         if self.writer:
             self.writer.close()
+        if self.summaries:
+            self.summaries.close()
         if self._loop:
             self._loop.run_until_complete(self.poller.close())
             self._loop.close()
@@ -164,6 +169,8 @@ class Watcher:
         events += [notice_event(n, now) for n in notices]
         if self.writer:
             self.writer.put(events)
+        if self.summaries:
+            self.summaries.put(events, rnd.started)
         if notices:
             with contextlib.suppress(StoreError):  # kept in memory; written with the next change
                 self.store.upsert(STATE_COLLECTION, self.tracker.documents(), key=("entity",))
@@ -231,6 +238,8 @@ class Watcher:
         should_stop: Callable[[], bool] | None = None,
     ) -> None:  # fmt: skip
         """Round after round, each starting ``period_s`` after the previous one."""
+        if self.summaries:
+            self.summaries.period_s = period_s
         next_start = time.monotonic()
         while max_rounds is None or self.rounds_done < max_rounds:
             self.round(should_stop)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from pukara.config import Settings
 from pukara.errors import ConfigError
 from pukara.store.changelog import ChainReport, Change
+from pukara.store.rollups import Availability, Hour, Run, Summary
 from pukara.store.sqlite import (
     DatasetStats,
     EntityBatch,
@@ -25,13 +26,17 @@ from pukara.store.sqlite import (
 )
 
 __all__ = [
+    "Availability",
     "ChainReport",
     "Change",
     "DatasetStats",
     "EntityBatch",
+    "Hour",
+    "Run",
     "SQLiteStore",
     "Store",
     "StoreInfo",
+    "Summary",
     "UpsertSummary",
     "open_store",
     "opened_store",
@@ -95,6 +100,30 @@ class Store(Protocol):
     def verify_changes(self) -> ChainReport: ...
 
     def close(self) -> None: ...
+
+    # round summaries and their rollups (see pukara.store.rollups)
+    def write_summaries(self, rows: Iterable[Summary]) -> int: ...
+
+    def build_rollups(self, until: datetime) -> dict[str, int]: ...
+
+    def purge_summaries(
+        self, before_summaries: datetime, before_rollups: datetime
+    ) -> dict[str, int]: ...
+
+    def availability(
+        self, entity: str, since: datetime, until: datetime,
+        excluded: Sequence[tuple[datetime, datetime]],
+    ) -> Availability: ...  # fmt: skip
+
+    def down_runs(self, entity: str, since: datetime, until: datetime) -> list[Run]: ...
+
+    def hourly(self, entity: str, since: datetime, until: datetime) -> list[Hour]: ...
+
+    def last_state(
+        self, entity: str, since: datetime, until: datetime
+    ) -> tuple[bool, int | None]: ...
+
+    def mean_busy_rate(self, entity: str, since: datetime, until: datetime) -> float | None: ...
 
 
 def open_store(settings: Settings) -> Store:

@@ -5,7 +5,7 @@ Append new steps at the end; never edit or reorder a released one.
 
 from __future__ import annotations
 
-from pukara.store import changelog
+from pukara.store import changelog, rollups
 
 MIGRATIONS: list[list[str]] = [
     # 1: metadata, events, generic entities, change log
@@ -47,6 +47,8 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE changes ADD COLUMN actor TEXT",
         "CREATE INDEX changes_ts ON changes (ts)",
     ],
+    # 3: per-entity round summaries, 5-minute and hourly rollups
+    rollups.SCHEMA,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -2,13 +2,13 @@
 
 :func:`enforce_retention` is what ``pukara almacen depurar`` runs, and what a long-running
 process (``vigilar``) may run once a day. It purges the raw datasets through
-``Store.purge_events`` and then, when the store keeps per-round summaries and rollups (it has
-``purge_summaries``), those past their own, longer retention.
+``Store.purge_events`` and then the per-round summaries and rollups past their own, longer
+retention (``Store.purge_summaries``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -57,13 +57,8 @@ def enforce_retention(
             counts[dataset] = store.count_events(datasets=[dataset], before=cutoff)
         else:
             counts[dataset] = store.purge_events(cutoff, [dataset])
-    purge_summaries: Callable[[datetime, datetime], Mapping[str, int]] | None = getattr(
-        store, "purge_summaries", None
-    )
-    if purge_summaries is not None and not simulate:
+    if not simulate:
         keep = max(SUMMARY_RETENTION, timedelta(days=retention_days))
-        counts.update(purge_summaries(now - keep, now - max(keep, ROLLUP_RETENTION)))
+        counts.update(store.purge_summaries(now - keep, now - max(keep, ROLLUP_RETENTION)))
     freed = 0 if simulate else store.compact()
-    return PurgeReport(
-        cutoff, simulate, counts, freed, summaries_counted=purge_summaries is None or not simulate
-    )
+    return PurgeReport(cutoff, simulate, counts, freed, summaries_counted=not simulate)

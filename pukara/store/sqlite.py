@@ -16,22 +16,23 @@ read it, so its reads materialise under the store's lock (the data is in memory 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
 from pukara.config import default_analyst
 from pukara.errors import SchemaTooNewError, StoreError
 from pukara.events import format_timestamp, get_field, new_event_id, parse_timestamp, utc_now
-from pukara.store import changelog
+from pukara.store import changelog, rollups
 from pukara.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 30_000
@@ -46,6 +47,8 @@ FILE_MODE = 0o600
 # dotted ECS field -> indexed column of ``events``
 EVENT_COLUMNS = {"event.dataset": "dataset", "host.name": "host_name", "event.id": "event_id"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_T = TypeVar("_T")
+Interval = tuple[datetime, datetime]
 
 
 @dataclass(frozen=True, slots=True)
@@ -720,3 +723,50 @@ class SQLiteStore:
                 return changelog.verify(conn)
             finally:
                 conn.execute("COMMIT")
+
+    # -- round summaries and rollups ---------------------------------------------------
+    def _read(self, fn: Callable[..., _T], *args: Any) -> _T:
+        with self._reader() as conn:
+            return fn(conn, *args)
+
+    def write_summaries(self, rows: Iterable[rollups.Summary]) -> int:
+        """Upsert round summaries by (entity, ts_us), in transactions of ``BATCH`` rows."""
+        total = 0
+        it = iter(rows)
+        while batch := list(itertools.islice(it, BATCH)):
+            with self._write() as conn:
+                total += rollups.write(conn, batch)
+        return total
+
+    def build_rollups(self, until: datetime) -> dict[str, int]:
+        """(Re)build the 5-minute and hourly rollups of every bucket closed by ``until``."""
+        with self._write() as conn:
+            return rollups.build(conn, _to_us(until))
+
+    def purge_summaries(
+        self, before_summaries: datetime, before_rollups: datetime
+    ) -> dict[str, int]:
+        """Delete round summaries and rollups older than each cut-off; rows deleted per table."""
+        with self._write() as conn:
+            return rollups.purge(conn, _to_us(before_summaries), _to_us(before_rollups))
+
+    def availability(
+        self, entity: str, since: datetime, until: datetime, excluded: Sequence[Interval]
+    ) -> rollups.Availability:
+        """Observed, down and excluded time in [since, until); ``excluded`` merged intervals."""
+        spans = [(_to_us(s), _to_us(e)) for s, e in excluded]
+        return self._read(rollups.availability, entity, _to_us(since), _to_us(until), spans)
+
+    def down_runs(self, entity: str, since: datetime, until: datetime) -> list[rollups.Run]:
+        return self._read(
+            lambda c, *a: list(rollups.down_runs(c, *a)), entity, _to_us(since), _to_us(until)
+        )
+
+    def hourly(self, entity: str, since: datetime, until: datetime) -> list[rollups.Hour]:
+        return self._read(rollups.hours, entity, _to_us(since), _to_us(until))
+
+    def last_state(self, entity: str, since: datetime, until: datetime) -> tuple[bool, int | None]:
+        return self._read(rollups.last_state, entity, _to_us(since), _to_us(until))
+
+    def mean_busy_rate(self, entity: str, since: datetime, until: datetime) -> float | None:
+        return self._read(rollups.mean_busy_rate, entity, _to_us(since), _to_us(until))

@@ -99,7 +99,8 @@ def test_depurar_purges_raw_monitoring_events_past_the_retention(
     code, out, err = run(capsys, *base, "--formato", "csv")
     assert code == 0
     assert out.splitlines() == ["target,count", "monitoreo.sondeo,1", "monitoreo.enlace,0",
-                                "monitoreo.vpn,1"]  # fmt: skip
+                                "monitoreo.vpn,1", "round_summaries,0", "rollup_5m,0",
+                                "rollup_1h,0"]  # fmt: skip
     assert "Depurados 2 registros" in err and "retención de 45 días" in err
     purged = _json(capsys, *base, "--retencion-dias", "7")
     assert {r["target"]: r["count"] for r in purged}["monitoreo.sondeo"] == 2

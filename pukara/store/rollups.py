@@ -1,0 +1,493 @@
+"""Round summaries and their 5-minute and hourly rollups, as SQL on one sqlite3 connection.
+
+A round summary is one compact typed row per entity (a site, or ``code/vpn``) per monitoring
+round: the time it stands for (``span_us``, the gap to the next round, at most ``MAX_GAP_US``),
+whether the entity answered (1, 0, or NULL when unknown), probe counts, RTT quantiles in
+microseconds and the link rates. Rollups consolidate them as RRDtool does: per bucket the
+time up and down, counts, min and max, and each RTT quantile averaged over the rounds that had
+replies (RRDtool's AVERAGE over SmokePing's sorted pings). Averages compose exactly, so an
+hourly rollup is the weighted sum of its twelve 5-minute ones.
+
+Writing summaries lowers a dirty mark to the oldest timestamp written; :func:`build` recomputes
+every closed bucket from the mark on, idempotently, and moves it to the first open bucket.
+:func:`purge` deletes old summaries and rollups and records where summaries begin, so that
+readers know where the rollups stand in for them. Readers never load a month into Python:
+they aggregate in SQL and stream what is left.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+FIVE_MIN_US = 300_000_000
+HOUR_US = 3_600_000_000
+MAX_GAP_US = 600_000_000  # a round stands for the gap to the next one, at most this
+LEVELS = {"rollup_5m": FIVE_MIN_US, "rollup_1h": HOUR_US}
+DIRTY_KEY = "rollups.dirty_us"  # in ``meta``: buckets from here on must be (re)built
+HORIZON_KEY = "summaries.horizon_us"  # in ``meta``: summaries before this were purged
+
+_RTT = ("rtt_min_us", "rtt_p10_us", "rtt_p25_us", "rtt_median_us", "rtt_p75_us",
+        "rtt_p90_us", "rtt_max_us")  # fmt: skip
+SUMMARY_COLUMNS = ("entity", "ts_us", "span_us", "up", "sent", "received", *_RTT,
+                   "in_bps", "out_bps")  # fmt: skip
+_ROLLUP_COLUMNS = ("entity", "bucket_us", "rounds", "observed_us", "up_us", "down_us", "sent",
+                   "received", "rtt_rounds", *_RTT, "rate_samples", "in_bps", "out_bps",
+                   "busy_bps", "last_ts_us", "last_up")  # fmt: skip
+
+
+def _rollup_table(name: str) -> str:
+    return f"""CREATE TABLE {name} (
+        entity TEXT NOT NULL,
+        bucket_us INTEGER NOT NULL,
+        rounds INTEGER NOT NULL,
+        observed_us INTEGER NOT NULL,
+        up_us INTEGER NOT NULL,
+        down_us INTEGER NOT NULL,
+        sent INTEGER NOT NULL,
+        received INTEGER NOT NULL,
+        rtt_rounds INTEGER NOT NULL,
+        rtt_min_us INTEGER, rtt_p10_us REAL, rtt_p25_us REAL, rtt_median_us REAL,
+        rtt_p75_us REAL, rtt_p90_us REAL, rtt_max_us INTEGER,
+        rate_samples INTEGER NOT NULL,
+        in_bps REAL, out_bps REAL, busy_bps REAL,
+        last_ts_us INTEGER NOT NULL,
+        last_up INTEGER,
+        PRIMARY KEY (entity, bucket_us)
+    ) WITHOUT ROWID"""
+
+
+SCHEMA = [
+    """CREATE TABLE round_summaries (
+        entity TEXT NOT NULL,
+        ts_us INTEGER NOT NULL,
+        span_us INTEGER NOT NULL,
+        up INTEGER,
+        sent INTEGER NOT NULL,
+        received INTEGER NOT NULL,
+        rtt_min_us INTEGER, rtt_p10_us INTEGER, rtt_p25_us INTEGER, rtt_median_us INTEGER,
+        rtt_p75_us INTEGER, rtt_p90_us INTEGER, rtt_max_us INTEGER,
+        in_bps INTEGER, out_bps INTEGER,
+        PRIMARY KEY (entity, ts_us)
+    ) WITHOUT ROWID""",
+    # the down rounds alone, for incidents: few, and read without touching the others
+    "CREATE INDEX round_summaries_down ON round_summaries (entity, ts_us, span_us) WHERE up = 0",
+    _rollup_table("rollup_5m"),
+    _rollup_table("rollup_1h"),
+]
+
+
+class Summary(NamedTuple):
+    """One entity's round; a tuple, so that batches go to ``executemany`` as they are."""
+
+    entity: str
+    ts_us: int
+    span_us: int
+    up: int | None
+    sent: int
+    received: int
+    rtt_min_us: int | None = None
+    rtt_p10_us: int | None = None
+    rtt_p25_us: int | None = None
+    rtt_median_us: int | None = None
+    rtt_p75_us: int | None = None
+    rtt_p90_us: int | None = None
+    rtt_max_us: int | None = None
+    in_bps: int | None = None
+    out_bps: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    rounds: int = 0
+    observed_us: int = 0  # known-state time, exclusions taken out
+    down_us: int = 0
+    excluded_us: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """Consecutive down rounds, clipped to the period asked; ``first_end_us`` ends the first."""
+
+    start_us: int
+    end_us: int
+    first_end_us: int
+
+
+@dataclass(frozen=True, slots=True)
+class Hour:
+    start_us: int
+    sent: int
+    received: int
+    p10_ms: float | None
+    p25_ms: float | None
+    median_ms: float | None
+    p75_ms: float | None
+    p90_ms: float | None
+
+
+# -- writing -------------------------------------------------------------------------------
+_INSERT = (
+    f"INSERT INTO round_summaries ({', '.join(SUMMARY_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(SUMMARY_COLUMNS))})"
+    " ON CONFLICT (entity, ts_us) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in SUMMARY_COLUMNS[2:])
+)
+
+
+def _meta_int(conn: sqlite3.Connection, key: str) -> int | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _set_meta(conn: sqlite3.Connection, key: str, value: int) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, str(value)),
+    )
+
+
+def write(conn: sqlite3.Connection, rows: Sequence[Summary]) -> int:
+    """Upsert summaries by (entity, ts_us), inside the caller's transaction; how many.
+
+    Rows older than the purge horizon are dropped: their buckets are final.
+    """
+    start = horizon(conn)
+    if start is not None:  # the rollups stand for purged rounds: a late one cannot undo them
+        rows = [r for r in rows if r.ts_us >= start]
+    if not rows:
+        return 0
+    conn.executemany(_INSERT, rows)
+    oldest = min(r.ts_us for r in rows)
+    dirty = _meta_int(conn, DIRTY_KEY)
+    if dirty is None or oldest < dirty:
+        _set_meta(conn, DIRTY_KEY, oldest)
+    return len(rows)
+
+
+# -- building rollups ----------------------------------------------------------------------
+def _entities_cte(table: str) -> str:
+    """Every entity of ``table`` by one index seek each (SQLite has no loose index scan)."""
+    return (
+        f"WITH RECURSIVE ents(name) AS (SELECT min(entity) FROM {table} UNION ALL"
+        f" SELECT (SELECT min(entity) FROM {table} WHERE entity > name) FROM ents"
+        " WHERE name IS NOT NULL) "
+    )
+
+
+def _upsert_tail(table: str) -> str:
+    cols = _ROLLUP_COLUMNS
+    return (
+        f" INSERT INTO {table} ({', '.join(cols)}) SELECT * FROM g WHERE true"
+        " ON CONFLICT (entity, bucket_us) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in cols[2:])
+    )
+
+
+_BUILD_5M = (
+    _entities_cte("round_summaries")
+    + """, a AS (
+        SELECT r.entity, r.ts_us - r.ts_us % :b AS bucket_us, count(*) AS rounds,
+            coalesce(sum(r.span_us) FILTER (WHERE r.up IS NOT NULL), 0) AS observed_us,
+            coalesce(sum(r.span_us) FILTER (WHERE r.up = 1), 0) AS up_us,
+            coalesce(sum(r.span_us) FILTER (WHERE r.up = 0), 0) AS down_us,
+            sum(r.sent) AS sent, sum(r.received) AS received,
+            count(r.rtt_median_us) AS rtt_rounds, min(r.rtt_min_us) AS rtt_min_us,
+            avg(r.rtt_p10_us) AS rtt_p10_us, avg(r.rtt_p25_us) AS rtt_p25_us,
+            avg(r.rtt_median_us) AS rtt_median_us, avg(r.rtt_p75_us) AS rtt_p75_us,
+            avg(r.rtt_p90_us) AS rtt_p90_us, max(r.rtt_max_us) AS rtt_max_us,
+            count(r.in_bps) AS rate_samples, avg(r.in_bps) AS in_bps, avg(r.out_bps) AS out_bps,
+            avg(max(r.in_bps, r.out_bps)) AS busy_bps, max(r.ts_us) AS last_ts_us
+        FROM ents CROSS JOIN round_summaries AS r ON r.entity = ents.name
+        WHERE r.ts_us >= :lo AND r.ts_us < :hi
+        GROUP BY r.entity, bucket_us
+    ), g AS (
+        SELECT a.*, (SELECT x.up FROM round_summaries AS x
+                     WHERE x.entity = a.entity AND x.ts_us = a.last_ts_us) AS last_up
+        FROM a
+    )"""
+    + _upsert_tail("rollup_5m")
+)
+
+
+def _weighted(col: str, weight: str) -> str:
+    return f"sum(f.{col} * f.{weight}) / sum(f.{weight}) FILTER (WHERE f.{col} IS NOT NULL)"
+
+
+_BUILD_1H = (
+    _entities_cte("rollup_5m")
+    + """, a AS (
+        SELECT f.entity, f.bucket_us - f.bucket_us % :b AS bucket_us, sum(f.rounds) AS rounds,
+            sum(f.observed_us) AS observed_us, sum(f.up_us) AS up_us,
+            sum(f.down_us) AS down_us, sum(f.sent) AS sent, sum(f.received) AS received,
+            sum(f.rtt_rounds) AS rtt_rounds, min(f.rtt_min_us) AS rtt_min_us, """
+    + ", ".join(
+        f"{_weighted(c, 'rtt_rounds')} AS {c}"
+        for c in ("rtt_p10_us", "rtt_p25_us", "rtt_median_us", "rtt_p75_us", "rtt_p90_us")
+    )
+    + """, max(f.rtt_max_us) AS rtt_max_us, sum(f.rate_samples) AS rate_samples, """
+    + ", ".join(f"{_weighted(c, 'rate_samples')} AS {c}" for c in ("in_bps", "out_bps", "busy_bps"))
+    + """, max(f.last_ts_us) AS last_ts_us
+        FROM ents CROSS JOIN rollup_5m AS f ON f.entity = ents.name
+        WHERE f.bucket_us >= :lo AND f.bucket_us < :hi
+        GROUP BY f.entity, 2
+    ), g AS (
+        SELECT a.*, (SELECT x.last_up FROM rollup_5m AS x WHERE x.entity = a.entity
+                     AND x.last_ts_us = a.last_ts_us AND x.bucket_us >= a.bucket_us
+                     AND x.bucket_us < a.bucket_us + :b) AS last_up
+        FROM a
+    )"""
+    + _upsert_tail("rollup_1h")
+)
+
+
+def build(conn: sqlite3.Connection, until_us: int) -> dict[str, int]:
+    """(Re)build every bucket closed by ``until_us`` from the dirty mark on; idempotent."""
+    dirty = _meta_int(conn, DIRTY_KEY)
+    closed = until_us - until_us % FIVE_MIN_US
+    if dirty is None or dirty >= closed:
+        return {"rollup_5m": 0, "rollup_1h": 0}
+    lo = max(dirty - dirty % FIVE_MIN_US, horizon(conn) or 0)
+    before = conn.total_changes
+    conn.execute(_BUILD_5M, {"b": FIVE_MIN_US, "lo": lo, "hi": closed})
+    n5 = conn.total_changes - before
+    hour_hi = until_us - until_us % HOUR_US
+    hour_lo = lo - lo % HOUR_US
+    if hour_hi > hour_lo:
+        conn.execute(_BUILD_1H, {"b": HOUR_US, "lo": hour_lo, "hi": hour_hi})
+    n1 = conn.total_changes - before - n5
+    _set_meta(conn, DIRTY_KEY, closed)
+    return {"rollup_5m": n5, "rollup_1h": n1}
+
+
+# -- retention -----------------------------------------------------------------------------
+def _entities(conn: sqlite3.Connection, table: str) -> list[str]:
+    sql = _entities_cte(table) + "SELECT name FROM ents WHERE name IS NOT NULL"
+    return [name for (name,) in conn.execute(sql)]
+
+
+def purge(
+    conn: sqlite3.Connection, summaries_before_us: int, rollups_before_us: int
+) -> dict[str, int]:
+    """Delete summaries before an hour boundary and rollups before theirs, rollups built first.
+
+    Inside the caller's transaction. Returns the rows deleted per table.
+    """
+    cut = summaries_before_us - summaries_before_us % HOUR_US
+    build(conn, cut)  # nothing is deleted before its rollups exist
+    out: dict[str, int] = {"round_summaries": 0, "rollup_5m": 0, "rollup_1h": 0}
+    for entity in _entities(conn, "round_summaries"):
+        out["round_summaries"] += conn.execute(
+            "DELETE FROM round_summaries WHERE entity = ? AND ts_us < ?", (entity, cut)
+        ).rowcount
+    for table in LEVELS:
+        for entity in _entities(conn, table):
+            out[table] += conn.execute(
+                f"DELETE FROM {table} WHERE entity = ? AND bucket_us < ?",
+                (entity, rollups_before_us),
+            ).rowcount
+    if cut > (horizon(conn) or 0):
+        _set_meta(conn, HORIZON_KEY, cut)
+    return out
+
+
+def horizon(conn: sqlite3.Connection) -> int | None:
+    """Summaries before this timestamp were purged: the rollups stand in for them."""
+    return _meta_int(conn, HORIZON_KEY)
+
+
+def _rollups_until(conn: sqlite3.Connection) -> int:
+    """Hourly rollups are complete before this; summaries must be read from here on."""
+    dirty = _meta_int(conn, DIRTY_KEY)
+    if dirty is None:
+        return horizon(conn) or 0
+    return max(dirty - dirty % HOUR_US, horizon(conn) or 0)
+
+
+def _split(conn: sqlite3.Connection, lo: int, hi: int) -> int:
+    """Where [lo, hi) passes from hourly rollups (the hours starting before) to summaries."""
+    until = _rollups_until(conn)
+    return lo if until <= lo else min(until, hi)
+
+
+# -- reading -------------------------------------------------------------------------------
+# time of rounds [ts, ts + span) inside [lo, hi), for rounds of known state; the same query
+# gives a period's totals and, over an exclusion, the part to take out of them
+_SPANS = """SELECT count(*), coalesce(sum(d), 0), coalesce(sum(d) FILTER (WHERE up = 0), 0)
+    FROM (SELECT up, min(ts_us + span_us, :hi) - max(ts_us, :lo) AS d FROM round_summaries
+          WHERE entity = :e AND ts_us >= :lo - :gap AND ts_us < :hi AND up IS NOT NULL)
+    WHERE d > 0"""
+# the same over 5-minute buckets, each weighted by the part of it inside [lo, hi)
+_BUCKET_SPANS = """SELECT coalesce(sum(rounds), 0), coalesce(sum(observed_us * w), 0),
+        coalesce(sum(down_us * w), 0)
+    FROM (SELECT rounds, observed_us, down_us,
+                 (min(bucket_us + :b, :hi) - max(bucket_us, :lo)) * 1.0 / :b AS w
+          FROM rollup_5m WHERE entity = :e AND bucket_us > :lo - :b AND bucket_us < :hi)
+    WHERE w > 0"""
+
+
+def _spans(
+    conn: sqlite3.Connection,
+    sql: str,
+    entity: str,
+    lo: int,
+    hi: int,
+    excluded: Sequence[tuple[int, int]],
+) -> Availability:
+    if hi <= lo:
+        return Availability()
+    args = {"e": entity, "gap": MAX_GAP_US, "b": FIVE_MIN_US}
+    rounds, observed, down = conn.execute(sql, {**args, "lo": lo, "hi": hi}).fetchone()
+    cut_all = cut_down = 0.0
+    for s, e in excluded:
+        xlo, xhi = max(s, lo), min(e, hi)
+        if xhi > xlo:
+            _, c_all, c_down = conn.execute(sql, {**args, "lo": xlo, "hi": xhi}).fetchone()
+            cut_all += c_all
+            cut_down += c_down
+    return Availability(
+        int(rounds), round(observed - cut_all), round(down - cut_down), round(cut_all)
+    )
+
+
+def availability(
+    conn: sqlite3.Connection, entity: str, lo: int, hi: int, excluded: Sequence[tuple[int, int]]
+) -> Availability:
+    """Observed, down and excluded time of ``entity`` in [lo, hi).
+
+    ``excluded`` must be disjoint (merged) intervals. Exact from the summaries; where they were
+    purged, from the 5-minute rollups, an exclusion taking its share of each bucket it touches.
+    """
+    cut = max(lo, min(hi, horizon(conn) or lo))
+    a = _spans(conn, _BUCKET_SPANS, entity, lo, cut, excluded)
+    b = _spans(conn, _SPANS, entity, cut, hi, excluded)
+    return Availability(
+        a.rounds + b.rounds, a.observed_us + b.observed_us, a.down_us + b.down_us,
+        a.excluded_us + b.excluded_us,
+    )  # fmt: skip
+
+
+def down_runs(conn: sqlite3.Connection, entity: str, lo: int, hi: int) -> Iterator[Run]:
+    """Runs of consecutive down rounds in [lo, hi), in order; 5-minute runs before the horizon.
+
+    Two down rounds are consecutive when the second starts within one and a half spans of the
+    first: a round of another state (or a gap in the data) between them would take a span.
+    """
+    cut = max(lo, min(hi, horizon(conn) or lo))
+    tail: Run | None = None  # the last run before the horizon may go on after it
+    if cut > lo:
+        for r in _bucket_runs(conn, entity, lo, cut):
+            if tail is not None:
+                yield tail
+            tail = r
+    for r in _round_runs(conn, entity, cut, hi):
+        if tail is not None:
+            if r.start_us <= tail.end_us:
+                r = Run(tail.start_us, r.end_us, tail.first_end_us)
+            else:
+                yield tail
+            tail = None
+        yield r
+    if tail is not None:
+        yield tail
+
+
+def _round_runs(conn: sqlite3.Connection, entity: str, cut: int, hi: int) -> Iterator[Run]:
+    rows = conn.execute(
+        "SELECT ts_us, span_us FROM round_summaries INDEXED BY round_summaries_down"
+        " WHERE entity = ? AND up = 0 AND ts_us >= ? AND ts_us < ? ORDER BY ts_us",
+        (entity, cut - MAX_GAP_US, hi),
+    )
+    run: list[int] | None = None  # start, end, first end, last ts, last span
+    for ts, span in rows:
+        a, b = max(ts, cut), min(ts + span, hi)
+        if b <= a:
+            continue
+        if run is not None and ts < run[3] + run[4] * 3 // 2:
+            run[1], run[3], run[4] = b, ts, span
+            continue
+        if run is not None:
+            yield Run(run[0], run[1], run[2])
+        run = [a, b, b, ts, span]
+    if run is not None:
+        yield Run(run[0], run[1], run[2])
+
+
+def _bucket_runs(conn: sqlite3.Connection, entity: str, lo: int, hi: int) -> Iterator[Run]:
+    rows = conn.execute(
+        "SELECT bucket_us FROM rollup_5m WHERE entity = ? AND bucket_us >= ? AND bucket_us < ?"
+        " AND down_us > 0 ORDER BY bucket_us",
+        (entity, lo, hi),
+    )
+    run: list[int] | None = None
+    for (bucket,) in rows:
+        end = min(bucket + FIVE_MIN_US, hi)
+        if run is not None and bucket == run[1]:
+            run[1] = end
+            continue
+        if run is not None:
+            yield Run(run[0], run[1], run[2])
+        run = [bucket, end, end]
+    if run is not None:
+        yield Run(run[0], run[1], run[2])
+
+
+def _ms(us: float | None) -> float | None:
+    return None if us is None else round(us / 1000, 3)
+
+
+def hours(conn: sqlite3.Connection, entity: str, lo: int, hi: int) -> list[Hour]:
+    """Hourly loss and RTT quantiles of rounds starting in [lo, hi), hours being UTC ones."""
+    split = _split(conn, lo, hi)
+    q = "rtt_p10_us, rtt_p25_us, rtt_median_us, rtt_p75_us, rtt_p90_us"
+    rows = list(conn.execute(
+        f"SELECT bucket_us, sent, received, {q} FROM rollup_1h WHERE entity = ?"
+        " AND bucket_us >= ? AND bucket_us < ? ORDER BY bucket_us",
+        (entity, lo - lo % HOUR_US if split > lo else lo, split),
+    ))  # fmt: skip
+    rows += conn.execute(
+        f"SELECT ts_us - ts_us % {HOUR_US} AS h, sum(sent), sum(received),"
+        " avg(rtt_p10_us), avg(rtt_p25_us), avg(rtt_median_us), avg(rtt_p75_us),"
+        " avg(rtt_p90_us) FROM round_summaries WHERE entity = ? AND ts_us >= ? AND ts_us < ?"
+        " GROUP BY h ORDER BY h",
+        (entity, split, hi),
+    ).fetchall()
+    return [
+        Hour(h, s, r, _ms(p10), _ms(p25), _ms(p50), _ms(p75), _ms(p90))
+        for h, s, r, p10, p25, p50, p75, p90 in rows
+    ]
+
+
+def last_state(conn: sqlite3.Connection, entity: str, lo: int, hi: int) -> tuple[bool, int | None]:
+    """(any round in [lo, hi), the state of the last one)."""
+    row = conn.execute(
+        "SELECT up FROM round_summaries WHERE entity = ? AND ts_us >= ? AND ts_us < ?"
+        " ORDER BY ts_us DESC LIMIT 1",
+        (entity, lo, hi),
+    ).fetchone()
+    if row is None:
+        row = conn.execute(
+            "SELECT last_up FROM rollup_5m WHERE entity = ? AND bucket_us >= ? AND bucket_us < ?"
+            " ORDER BY bucket_us DESC LIMIT 1",
+            (entity, lo, hi),
+        ).fetchone()
+    return (False, None) if row is None else (True, row[0])
+
+
+def mean_busy_rate(conn: sqlite3.Connection, entity: str, lo: int, hi: int) -> float | None:
+    """Mean over [lo, hi) of each sample's larger direction (bit/s), or None without samples."""
+    split = _split(conn, lo, hi)
+    total, n = conn.execute(
+        "SELECT coalesce(sum(busy_bps * rate_samples), 0), coalesce(sum(rate_samples), 0)"
+        " FROM rollup_1h WHERE entity = ? AND bucket_us >= ? AND bucket_us < ?",
+        (entity, lo - lo % HOUR_US if split > lo else lo, split),
+    ).fetchone()
+    more, m = conn.execute(
+        "SELECT coalesce(sum(max(in_bps, out_bps)), 0), count(in_bps) FROM round_summaries"
+        " WHERE entity = ? AND ts_us >= ? AND ts_us < ? AND in_bps IS NOT NULL",
+        (entity, split, hi),
+    ).fetchone()
+    return (total + more) / (n + m) if n + m else None
