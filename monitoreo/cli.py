@@ -129,6 +129,11 @@ def _line(notice: Notice) -> None:
     message(f"{_stamp()} {KIND_LABELS[notice.kind]}: {notice.message}{muted}", style=style)
 
 
+def watch_poller(settings: Settings) -> Poller:
+    """The SNMP poller of ``vigilar``, with the settings' timeout and concurrency."""
+    return Poller(timeout_s=settings.timeout_s, concurrency=settings.concurrency)
+
+
 def _health(h: WriterHealth) -> None:
     for problem in h.reports:
         message(f"{_stamp()} almacén: {problem}", style="yellow")
@@ -200,7 +205,7 @@ def vigilar(
             tracker=Tracker(Policy(fall_rounds=caidas, rise_rounds=recuperacion)), hooks=hooks,
             snmp=snmp, on_notice=_line, on_health=_health,
             on_hook_error=lambda e: message(f"aviso no entregado: {e}", style="yellow"),
-            poller=Poller(timeout_s=settings.timeout_s, concurrency=settings.concurrency),
+            poller=watch_poller(settings),
         )  # fmt: skip
         try:
             watcher.start()

@@ -223,3 +223,29 @@ def test_watch_closes_and_releases_the_spool_when_a_round_fails(
         assert {e["monitoreo"]["target"] for e in store.search_events(dataset="monitoreo.sondeo")}
     again = SpoolingWriter(lambda: SQLiteStore(tmp_path / "pukara.db"), w.spool_path)
     again.close()  # the lock was released
+
+
+def test_vigilar_polls_with_the_settings_timeout_and_concurrency() -> None:
+    from monitoreo.cli import watch_poller
+    from pukara.config import load_settings
+
+    settings = load_settings(
+        {"concurrency": 7}, environ={"PUKARA_TIMEOUT_S": "1.5", "PUKARA_DATA_DIR": "/tmp/x"}
+    )
+    poller = watch_poller(settings)
+    assert poller.timeout_s == 1.5 and poller.concurrency == 7
+
+
+def test_estado_shows_the_writer_health(
+    tmp_path: Path, ports: tuple[int, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli import main
+
+    w, store = _watcher(tmp_path, ports)
+    w.watch(0.01, max_rounds=2)
+    store.close()
+    assert main(["--base-datos", str(tmp_path / "pukara.db"), "monitoreo", "estado",
+                 "--formato", "json"]) == 0  # fmt: skip
+    out, err = capsys.readouterr()
+    assert {r["entity"] for r in json.loads(out)} >= {"a", "b"}
+    assert "Escritor de eventos" in err and "eventos al día en el almacén" in err
