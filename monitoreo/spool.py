@@ -194,7 +194,8 @@ class SpoolingWriter:
         self, collection: str, docs: Sequence[Mapping[str, Any]], *, key: Sequence[str]
     ) -> None:
         """Entities to upsert once the events before them are in; only the newest is kept."""
-        self._state[collection] = (tuple(key), [dict(d) for d in docs])
+        with self._mutex:
+            self._state[collection] = (tuple(key), [dict(d) for d in docs])
         self._queue.put([])  # wake the thread
 
     def pending(self) -> int:
@@ -323,10 +324,13 @@ class SpoolingWriter:
             if self._held and not self._spooled:
                 self.written += store.write_events(self._held)
                 self._held = []
-            for collection, (key, docs) in list(self._state.items()):
+            with self._mutex:
+                states = list(self._state.items())
+            for collection, (key, docs) in states:
                 store.upsert(collection, docs, key=key)
-                if self._state.get(collection, (key, None))[1] is docs:
-                    del self._state[collection]
+                with self._mutex:
+                    if self._state.get(collection, (key, None))[1] is docs:
+                        del self._state[collection]
         except Exception as e:  # store errors, a closed store, anything
             text = e.message if isinstance(e, PukaraError) else f"{type(e).__name__}: {e}"
             self._problem(f"el almacén no recibe eventos: {text}")
@@ -442,8 +446,9 @@ class SpoolingWriter:
 
     def _quarantine(self) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
-        with tmp.open("wb") as keep, self.quarantine_path.open("ab") as bad:
-            os.chmod(self.quarantine_path, 0o600)
+        keep_fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        bad_fd = os.open(self.quarantine_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(keep_fd, "wb") as keep, os.fdopen(bad_fd, "ab") as bad:
             for line in self._lines():
                 if _valid(line):
                     keep.write(line)

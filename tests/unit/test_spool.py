@@ -94,6 +94,7 @@ def test_truncated_and_corrupt_lines_go_to_quarantine_and_the_rest_is_replayed(
     assert report.quarantined == 2
     assert any("2 líneas dañadas" in r and "cuarentena" in r for r in report.reports)
     assert oct(spool.with_name("m.jsonl.cuarentena").stat().st_mode & 0o777) == "0o600"
+    assert oct(spool.stat().st_mode & 0o777) == "0o600"  # the rewritten spool too
 
 
 def test_a_locked_database_spools_then_the_events_arrive(
