@@ -251,3 +251,52 @@ def test_a_second_writer_on_the_same_spool_is_refused_with_the_holder_pid(tmp_pa
         SpoolingWriter(lambda: SQLiteStore(tmp_path / "x.db"), spool)
     w.close()
     SpoolingWriter(lambda: SQLiteStore(tmp_path / "x.db"), spool).close()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 64 KiB file system (tmpfs), to be filled up."""
+    if os.geteuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("CI debe correr como root para montar un disco pequeño")
+        pytest.skip("montar un tmpfs necesita root")
+    mnt = tmp_path / "disco"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(mnt)],
+                   check=True)  # fmt: skip
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def _fill(path: Path) -> None:
+    """Write ``path`` until the file system is full."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(fd, b"\0" * 1024)
+    finally:
+        os.close(fd)
+    assert os.statvfs(path).f_bavail == 0
+
+
+def test_a_full_disk_keeps_events_in_memory_without_a_half_line_then_spools_again(
+    tiny_disk: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    spool = tiny_disk / "m.jsonl"
+    w = SpoolingWriter(opener, spool, retry_s=0.05, max_retry_s=0.1)
+    _fill(tiny_disk / "relleno")
+    with locked(db):
+        w.put(events(50))
+        assert wait_for(lambda: w.health().held == 50)
+        assert "No space left" in (w.health().last_error or "")
+        assert not spool.exists() or spool.stat().st_size == 0  # cut back: no half line
+    assert wait_for(lambda: w.health().written == 50)  # from memory once the store answers
+    (tiny_disk / "relleno").unlink()
+    with locked(db):
+        w.put(events(5, 50))
+        assert wait_for(lambda: w.health().spooled == 5)  # the spool takes them again
+    report = w.close()
+    assert report.ok and stored(db) == list(range(55))
