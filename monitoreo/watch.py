@@ -193,8 +193,8 @@ class Watcher:
 
     def start(self) -> None:
         """Take the spool (and its lock: :class:`~monitoreo.spool.SpoolBusy` if held)."""
-        if self.writer is not None:
-            return
+        if self.writer is not None and self.report is None:
+            return  # already started
         self.writer = SpoolingWriter(
             self.open_writer_store or _writer_store(self.store), self.spool_path
         )

@@ -249,3 +249,12 @@ def test_estado_shows_the_writer_health(
     out, err = capsys.readouterr()
     assert {r["entity"] for r in json.loads(out)} >= {"a", "b"}
     assert "Escritor de eventos" in err and "eventos al día en el almacén" in err
+
+
+def test_a_watcher_can_watch_again_after_closing(tmp_path: Path, ports: tuple[int, int]) -> None:
+    w, store = _watcher(tmp_path, ports)
+    first = w.watch(0.01, max_rounds=1)
+    second = w.watch(0.01, max_rounds=2)
+    assert first.rounds == 1 and second.rounds == 2 and second is not first
+    assert len(list(store.search_events(dataset="monitoreo.salud"))) == 2
+    store.close()
