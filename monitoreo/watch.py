@@ -148,7 +148,9 @@ class WatchReport:
             if w.states_pending:
                 out.append("el último estado de las sedes no se guardó en el almacén")
             if w.quarantined:
-                out.append(f"{w.quarantined} líneas dañadas de la cola quedaron en cuarentena")
+                where = f" en {self.spool_path}.cuarentena" if self.spool_path else ""
+                out.append(f"{w.quarantined} líneas dañadas de la cola quedaron en cuarentena"
+                           f"{where}")  # fmt: skip
             if w.last_error and not w.ok:
                 out.append(f"último error del almacén: {w.last_error}")
         if a is not None and (a.undelivered or a.dropped):

@@ -258,3 +258,23 @@ def test_a_watcher_can_watch_again_after_closing(tmp_path: Path, ports: tuple[in
     assert first.rounds == 1 and second.rounds == 2 and second is not first
     assert len(list(store.search_events(dataset="monitoreo.salud"))) == 2
     store.close()
+
+
+def test_the_close_report_names_everything_left_undone() -> None:
+    from monitoreo.notify import NotifierReport
+    from monitoreo.watch import WatchReport
+
+    writer = WriterHealth(spooled=4, held=2, queued=1, dropped=5, quarantined=1, written=9,
+                          last_error="base bloqueada", alive=False, states_pending=1)  # fmt: skip
+    lines = WatchReport(3, writer, NotifierReport(1, 0, 2, 3), Path("/d/cola/m.jsonl")).leftovers()
+    assert lines == [
+        "4 eventos quedan en la cola local /d/cola/m.jsonl; se guardarán en la próxima ejecución",
+        "3 eventos en memoria no llegaron ni al almacén ni a la cola local: se pierden",
+        "5 eventos se descartaron durante la vigilancia",
+        "el último estado de las sedes no se guardó en el almacén",
+        "1 líneas dañadas de la cola quedaron en cuarentena en /d/cola/m.jsonl.cuarentena",
+        "último error del almacén: base bloqueada",
+        "3 avisos sin entregar a los ganchos al terminar y 2 descartados por cola llena",
+    ]
+    clean = WriterHealth(0, 0, 0, 0, 0, 9, None, False)
+    assert WatchReport(3, clean, NotifierReport(2, 0, 0, 0)).leftovers() == []
