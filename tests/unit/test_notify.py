@@ -165,3 +165,14 @@ def test_close_reports_what_it_could_not_deliver(tmp_path: Path) -> None:
         time.sleep(0.02)
     report = notifier.close(timeout_s=0.3)
     assert report.undelivered == 3 and report.delivered == 0
+
+
+def test_vigilar_refuses_a_plain_webhook_url_without_printing_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli import main
+
+    monkeypatch.setenv("PUKARA_ALERT_WEBHOOK", f"https://hooks.example.test/services/{TOKEN}")
+    code = main(["--base-datos", str(tmp_path / "p.db"), "monitoreo", "vigilar", "--rondas", "1"])
+    err = capsys.readouterr().err
+    assert code == 1 and "perfil:NOMBRE" in err and TOKEN not in err
