@@ -14,13 +14,15 @@ import typer
 
 from inventario.files import write_atomically
 from monitoreo import maintenance, report, rounds, sites
+from monitoreo.device import Poller
 from monitoreo.notify import Hooks
 from monitoreo.prober import ProbeOptions
+from monitoreo.spool import SpoolBusy, WriterHealth
 from monitoreo.states import Notice, Policy, Tracker
-from monitoreo.watch import STATE_COLLECTION, Watcher, states_table
+from monitoreo.watch import HEALTH_DATASET, STATE_COLLECTION, Watcher, states_table
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
-from pukara.errors import ExitCode, UsageError
+from pukara.errors import ExitCode, PukaraError, UsageError
 from pukara.store import opened_store
 
 app = typer.Typer(
@@ -116,12 +118,33 @@ def sondear(
         raise typer.Exit(ExitCode.PARTIAL)
 
 
+def _stamp() -> str:
+    return datetime.now().astimezone().strftime("%H:%M:%S")
+
+
 def _line(notice: Notice) -> None:
     style = {"alert": "bold red", "recovery": "green", "flapping": "yellow", "isolated": "bold red",
              "isolated_end": "green"}.get(notice.kind)  # fmt: skip
     muted = f" [silenciada: {notice.muted}]" if notice.muted else ""
-    stamp = datetime.now().astimezone().strftime("%H:%M:%S")
-    message(f"{stamp} {KIND_LABELS[notice.kind]}: {notice.message}{muted}", style=style)
+    message(f"{_stamp()} {KIND_LABELS[notice.kind]}: {notice.message}{muted}", style=style)
+
+
+def watch_poller(settings: Settings) -> Poller:
+    """The SNMP poller of ``vigilar``, with the settings' timeout and concurrency."""
+    return Poller(timeout_s=settings.timeout_s, concurrency=settings.concurrency)
+
+
+def _health(h: WriterHealth) -> None:
+    for problem in h.reports:
+        message(f"{_stamp()} almacén: {problem}", style="yellow")
+    if h.ok:
+        message(f"{_stamp()} almacén: eventos de nuevo al día", style="green")
+    elif not h.reports:
+        error = f"; último error: {h.last_error}" if h.last_error else ""
+        message(f"{_stamp()} almacén: {h.spooled} eventos en la cola local, {h.in_memory} en "
+                f"memoria{error}", style="yellow")  # fmt: skip
+    if not h.alive:
+        message(f"{_stamp()} almacén: el escritor de eventos se detuvo; se reinicia", style="red")
 
 
 KIND_LABELS = {
@@ -180,15 +203,24 @@ def vigilar(
         watcher = Watcher(
             store, known, targets, options, settings.data_dir / "cola" / "monitoreo.jsonl",
             tracker=Tracker(Policy(fall_rounds=caidas, rise_rounds=recuperacion)), hooks=hooks,
-            snmp=snmp, on_notice=_line,
+            snmp=snmp, on_notice=_line, on_health=_health,
             on_hook_error=lambda e: message(f"aviso no entregado: {e}", style="yellow"),
+            poller=watch_poller(settings), retention_days=settings.retention_days,
         )  # fmt: skip
+        try:
+            watcher.start()
+        except SpoolBusy as e:
+            who = f"el proceso {e.pid}" if e.pid else "otro proceso"
+            raise PukaraError(
+                f"la carpeta de datos {settings.data_dir} ya está en uso: {who} ejecuta "
+                "«pukara monitoreo vigilar» con ella; deténgalo o use otra carpeta de datos "
+                "(PUKARA_DATA_DIR)"
+            ) from None
         message(f"Vigilando {len(targets)} sedes cada {ronda:g} s (Ctrl-C para terminar)…",
                 quiet=silencioso)  # fmt: skip
-        left = watcher.watch(ronda, max_rounds=rondas)
-    if left:
-        message(f"{left} eventos quedan en la cola local; se guardarán en la próxima ejecución",
-                style="yellow")  # fmt: skip
+        report = watcher.watch(ronda, max_rounds=rondas)
+    for line in report.leftovers():
+        message(line, style="yellow")
 
 
 STATE_COLUMNS = {"entity": "Sede/túnel", "state": "Estado", "since": "Desde",
@@ -202,6 +234,12 @@ def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
         tracker = Tracker()
         tracker.load(store.entities(STATE_COLLECTION))
         render(states_table(tracker), formato, STATE_COLUMNS)
+        last = list(store.search_events(dataset=HEALTH_DATASET, newest_first=True, limit=1))
+    if last:
+        health = last[0]
+        ok = health.get("event", {}).get("outcome") == "success"
+        message(f"Escritor de eventos ({health['@timestamp']}): {health.get('message', '')}",
+                style=None if ok else "yellow")  # fmt: skip
 
 
 mantenimiento_app = typer.Typer(help="Ventanas de mantenimiento por sede.", no_args_is_help=True)

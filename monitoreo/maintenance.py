@@ -1,19 +1,26 @@
-"""Maintenance windows per site: alerts are muted inside them and SLA excludes them."""
+"""Maintenance windows per site: alerts are muted inside them and SLA excludes them.
+
+``vigilar`` keeps the windows in a :class:`WindowCache` between rounds: they are read again
+only when the change log shows a change to them (added or removed, by any process) or every
+``refresh_s``, not once per round.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pukara.errors import UsageError
+from pukara.errors import StoreError, UsageError
 from pukara.events import format_timestamp, parse_timestamp
 from pukara.store import Store
 
 COLLECTION = "maintenance"
 KEY = ("site", "start")
+CHANGES_LOOKED_AT = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +76,48 @@ def windows(store: Store) -> list[Window]:
 
 def active(all_windows: Iterable[Window], at: datetime) -> frozenset[str]:
     return frozenset(w.site for w in all_windows if w.covers(at))
+
+
+@dataclass(slots=True)
+class WindowCache:
+    """The windows, read again when the change log shows a change to them or every ``refresh_s``.
+
+    Each round looks at the change log's newest entries only (an indexed tail read); when more
+    changed than it looks at, it reads the windows again to be safe.
+
+    When the store cannot be read, the windows last read stay in force and ``error`` says why.
+    """
+
+    store: Store
+    refresh_s: float = 300.0
+    clock: Callable[[], float] = time.monotonic
+    windows: list[Window] = field(default_factory=list)
+    reads: int = 0
+    error: str | None = None
+    _mark: int | None = None
+    _read_at: float | None = None
+
+    def active(self, at: datetime) -> frozenset[str]:
+        self.refresh()
+        return active(self.windows, at)
+
+    def refresh(self) -> None:
+        now = self.clock()
+        try:
+            recent = list(self.store.changes(limit=CHANGES_LOOKED_AT))
+            mark = recent[-1].seq if recent else 0
+            new = [c for c in recent if self._mark is None or c.seq > self._mark]
+            touched = any(c.collection == COLLECTION for c in new) or (
+                len(new) == CHANGES_LOOKED_AT and mark != self._mark
+            )
+            if self._read_at is None or touched or now - self._read_at >= self.refresh_s:
+                self.windows = windows(self.store)
+                self._read_at = now
+                self.reads += 1
+            self._mark = mark
+            self.error = None
+        except StoreError as e:
+            self.error = f"no se pudieron leer las ventanas de mantenimiento: {e.message}"
 
 
 def records(all_windows: Iterable[Window], tz_of: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -1,100 +1,477 @@
-"""Events reach the store from a thread of their own, through a local spool when it fails.
+"""Events reach the store from a thread of their own, through a local spool file first.
 
-The probing loop never waits for the store. When a write fails (database locked or
-unreachable, cluster down) the batch is appended to a JSON-lines spool file, flushed to disk;
-once the store answers again the spool is replayed in order and emptied. What is left when
-the process ends stays in the spool and is replayed by the next run: nothing is lost.
+The probing loop never waits for the store: it hands each round's events to
+:class:`SpoolingWriter` and goes on. The writer's thread appends them to a JSON-lines spool
+(fsynced), then replays the spool into the store over its own connection and empties it. While
+the store fails (locked, unreachable, closed) the spool grows and is retried with a backoff;
+while the spool itself cannot be written (read-only, full disk) events are held in memory, up
+to a bound, and written straight to the store when it answers. Nothing is dropped without
+being counted and reported.
+
+A crash can leave a truncated last line: on start the spool is checked line by line and what
+does not parse is moved to ``<spool>.cuarentena`` (appended, fsynced) and reported. A crash
+between a replay's commit and the spool's truncation leaves a committed prefix of the spool:
+before replaying, the writer finds that prefix by ``event.id`` and skips it, so a replay never
+duplicates an event, whether or not the store itself ignores duplicates.
+
+An ``fcntl.flock`` on ``<spool>.lock`` (which holds the owner's PID) keeps a second process
+from sharing the spool.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
+import itertools
 import os
 import queue
+import stat
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from pukara.errors import StoreError
+from pukara.errors import PukaraError
+from pukara.events import parse_timestamp
 from pukara.store import Store
+
+REPLAY_CHUNK = 10_000  # spool lines replayed (and handed on) per write
+MAX_HELD = 200_000  # events kept in memory while the spool cannot be written
+MAX_RETRY_S = 30.0
+
+
+class SpoolBusy(PukaraError):
+    """Another process holds the spool's lock."""
+
+    def __init__(self, lock_path: Path, pid: int | None) -> None:
+        self.lock_path, self.pid = lock_path, pid
+        who = f"el proceso {pid}" if pid else "otro proceso"
+        super().__init__(f"{lock_path}: {who} ya usa esta cola de eventos")
+
+
+class SpoolLock:
+    """An exclusive ``flock`` on a lock file that names its holder's PID."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            raise PukaraError(
+                f"{path}: no se puede crear el cerrojo de la cola: {e.strerror}"
+            ) from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise PukaraError(f"{path}: no se puede tomar el cerrojo: {e.strerror}") from e
+            raise SpoolBusy(path, int(holder) if holder.isdecimal() else None) from None
+        with contextlib.suppress(OSError):  # the PID is a courtesy; the flock is the lock
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriterHealth:
+    """What the writer has not handed over yet, and what went wrong."""
+
+    spooled: int  # events waiting in the spool file
+    held: int  # events in memory that the spool could not take
+    queued: int  # events handed over, not yet looked at by the writer's thread
+    dropped: int  # events given up for good (memory bound reached), since start
+    quarantined: int  # spool lines moved to quarantine, since start
+    written: int  # events written to the store, since start
+    last_error: str | None
+    alive: bool
+    states_pending: int = 0  # entity collections (states) not yet upserted
+    reports: tuple[str, ...] = ()  # problems found since the previous drain
+
+    @property
+    def ok(self) -> bool:
+        """No error pending: what is spooled is on its way (``alive`` is reported apart)."""
+        return self.last_error is None and not self.held
+
+    @property
+    def in_memory(self) -> int:
+        return self.held + self.queued
+
+
+def _valid(line: bytes) -> bool:
+    if not line.endswith(b"\n"):
+        return False  # cut short by a crash or a full disk
+    try:
+        doc = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    event = doc.get("event") if isinstance(doc, dict) else None
+    return (
+        isinstance(doc, dict)
+        and isinstance(doc.get("@timestamp"), str)
+        and isinstance(event, dict)
+        and isinstance(event.get("dataset"), str)
+    )
+
+
+def _stored(store: Store, doc: Mapping[str, Any]) -> bool:
+    """Whether this event (by ``event.id``) is already in the store."""
+    event_id = doc["event"].get("id")
+    if not isinstance(event_id, str):
+        return False
+    try:
+        at = parse_timestamp(doc["@timestamp"])
+    except ValueError:
+        return False
+    hits = store.search_events(
+        dataset=doc["event"]["dataset"], since=at, until=at + timedelta(microseconds=1),
+        where={"event.id": event_id}, limit=1,
+    )  # fmt: skip
+    return bool(list(hits))
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 class SpoolingWriter:
-    def __init__(self, store: Store, path: Path, *, retry_s: float = 1.0) -> None:
-        self.store = store
+    def __init__(
+        self,
+        open_store: Callable[[], Store],
+        path: Path,
+        *,
+        retry_s: float = 1.0,
+        max_retry_s: float = MAX_RETRY_S,
+        max_held: int = MAX_HELD,
+        on_stored: Callable[[Sequence[Mapping[str, Any]]], None] | None = None,
+    ) -> None:
         self.path = path
-        self.retry_s = retry_s
-        self.last_error: str | None = None
+        self.on_stored = on_stored  # called in order with every batch the store took
+        self.quarantine_path = path.with_name(path.name + ".cuarentena")
+        self.retry_s, self.max_retry_s, self.max_held = retry_s, max_retry_s, max_held
+        self._open_store = open_store
+        self._store: Store | None = None
+        self._lock = SpoolLock(path.with_name(path.name + ".lock"))
         self._queue: queue.Queue[list[dict[str, Any]] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="pukara-spool", daemon=True)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._thread.start()
+        self._queued = 0
+        self._mutex = threading.Lock()
+        self._spool_failing = False
+        self._held: list[dict[str, Any]] = []
+        self._state: dict[str, tuple[tuple[str, ...], list[dict[str, Any]]]] = {}
+        self._spooled = 0
+        self._suspect = True  # the file is not known good yet: scan it before use
+        self._check_prefix = True  # the spool's head may already be in the store
+        self._delay = retry_s
+        self._next_try = 0.0
+        self.dropped = self.quarantined = self.written = 0
+        self.last_error: str | None = None
+        self._reports: deque[str] = deque(maxlen=100)
+        self._thread = self._start_thread()
 
+    # -- the probing side --------------------------------------------------------------
     def put(self, events: Sequence[Mapping[str, Any]]) -> None:
         if events:
-            self._queue.put([dict(e) for e in events])
+            batch = [dict(e) for e in events]
+            self._count_queued(len(batch))
+            self._queue.put(batch)
+
+    def put_state(
+        self, collection: str, docs: Sequence[Mapping[str, Any]], *, key: Sequence[str]
+    ) -> None:
+        """Entities to upsert once the events before them are in; only the newest is kept."""
+        with self._mutex:
+            self._state[collection] = (tuple(key), [dict(d) for d in docs])
+        self._queue.put([])  # wake the thread
 
     def pending(self) -> int:
-        """Events waiting in the spool file."""
-        try:
-            with self.path.open("rb") as fh:
-                return sum(1 for _ in fh)
-        except FileNotFoundError:
-            return 0
+        """Events not yet in the store: in the spool, held in memory or queued."""
+        return self._spooled + len(self._held) + self._queued
 
-    def close(self, timeout_s: float = 30.0) -> None:
-        """Write what is queued (to the store or the spool) and stop."""
+    def health(self, *, drain: bool = False) -> WriterHealth:
+        """A snapshot; with ``drain``, the problems found since the last drain are taken."""
+        reports: list[str] = []
+        while drain and self._reports:
+            reports.append(self._reports.popleft())
+        return WriterHealth(
+            self._spooled, len(self._held), self._queued, self.dropped, self.quarantined,
+            self.written, self.last_error, self._thread.is_alive(), len(self._state),
+            tuple(reports),
+        )  # fmt: skip
+
+    def restart(self) -> None:
+        """Start the thread again if it died (it should not: it catches everything)."""
+        if not self._thread.is_alive():
+            self._thread = self._start_thread()
+
+    def close(self, timeout_s: float = 30.0) -> WriterHealth:
+        """Hand what is queued to the store (or the spool), stop, and say what is left."""
         self._queue.put(None)
         self._thread.join(timeout_s)
+        if not self._thread.is_alive():
+            self._lock.release()
+        return self.health(drain=True)
 
-    def _append(self, batch: list[dict[str, Any]]) -> None:
-        with self.path.open("ab") as fh:
-            for doc in batch:
-                fh.write(orjson.dumps(doc) + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+    # -- the writer's thread -----------------------------------------------------------
+    def _start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self._run, name="pukara-cola", daemon=True)
+        thread.start()
+        return thread
 
-    def _flush_spool(self) -> bool:
-        """Replay the spool into the store; True when it is empty afterwards."""
-        try:
-            data = self.path.read_bytes()
-        except FileNotFoundError:
-            return True
-        docs = [orjson.loads(line) for line in data.splitlines() if line.strip()]
-        try:
-            self.store.write_events(docs)
-        except StoreError as e:
-            self.last_error = str(e)
-            return False
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        return True
+    def _problem(self, text: str) -> None:
+        if text != self.last_error:
+            self._reports.append(text)
+        self.last_error = text
 
-    def _write(self, batch: list[dict[str, Any]]) -> None:
-        if self.path.exists():
-            self._append(batch)
-            self._flush_spool()
-            return
-        try:
-            self.store.write_events(batch)
-            self.last_error = None
-        except StoreError as e:
-            self.last_error = str(e)
-            self._append(batch)
+    def _count_queued(self, n: int) -> None:
+        with self._mutex:
+            self._queued += n
 
     def _run(self) -> None:
-        while True:
+        stop = False
+        while not stop:
+            backlog = self._spooled or self._held or self._state
             try:
-                batch = self._queue.get(timeout=self.retry_s)
+                first = self._queue.get(timeout=self._delay if backlog else None)
+                batches = [first]
             except queue.Empty:
-                if self.path.exists():
-                    self._flush_spool()
-                continue
-            if batch is None:
-                if self.path.exists():
-                    self._flush_spool()
-                return
-            self._write(batch)
+                batches = []
+            while True:
+                try:
+                    batches.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(b is None for b in batches)
+            for b in batches:
+                if b:
+                    self._held.extend(b)
+                    self._count_queued(-len(b))
+            try:
+                self._cycle(final=stop)
+            except Exception as e:  # the writer must outlive any error
+                self._suspect = True
+                self._problem(f"error inesperado del escritor de eventos ({type(e).__name__}: {e})")
+        self._drop_store()
+
+    def _cycle(self, *, final: bool) -> None:
+        if self._suspect:
+            try:
+                self._scan()
+            except OSError as e:
+                self._problem(f"{self.path}: no se puede leer la cola local: {e.strerror or e}")
+        if self._held and not self._suspect:
+            self._spool_held()
+        if final or time.monotonic() >= self._next_try:
+            self._deliver()
+
+    def _spool_held(self) -> None:
+        try:
+            self._append(self._held)
+            self._spool_failing = False
+        except OSError as e:
+            self._spool_failing = True
+            self._problem(
+                f"{self.path}: no se puede escribir la cola local ({e.strerror or e}); "
+                f"{len(self._held)} eventos esperan en memoria"
+            )
+            self._bound_held()
+            return
+        self._spooled += len(self._held)
+        self._held = []
+
+    def _bound_held(self) -> None:
+        extra = len(self._held) - self.max_held
+        if extra > 0:
+            del self._held[:extra]
+            self.dropped += extra
+            self._problem(
+                f"se descartaron los {extra} eventos más antiguos: ni el almacén ni la cola "
+                f"local los aceptan y la memoria admite {self.max_held} ({self.dropped} en total)"
+            )
+
+    def _store_now(self) -> Store:
+        if self._store is None:
+            self._store = self._open_store()
+        return self._store
+
+    def _drop_store(self) -> None:
+        if self._store is not None:
+            with contextlib.suppress(Exception):
+                self._store.close()
+            self._store = None
+
+    def _deliver(self) -> None:
+        """Spool first (older), then what is held in memory, then the newest states."""
+        try:
+            store = self._store_now()
+            if self._spooled:
+                replay = self._docs(self._committed(store))
+                while chunk := list(itertools.islice(replay, REPLAY_CHUNK)):
+                    self.written += store.write_events(chunk)
+                    self._stored(chunk)
+                self._truncate()
+            if self._held and not self._spooled:
+                self.written += store.write_events(self._held)
+                self._stored(self._held)
+                self._held = []
+            with self._mutex:
+                states = list(self._state.items())
+            for collection, (key, docs) in states:
+                store.upsert(collection, docs, key=key)
+                with self._mutex:
+                    if self._state.get(collection, (key, None))[1] is docs:
+                        del self._state[collection]
+        except Exception as e:  # store errors, a closed store, anything
+            text = e.message if isinstance(e, PukaraError) else f"{type(e).__name__}: {e}"
+            self._problem(f"el almacén no recibe eventos: {text}")
+            self._check_prefix = True  # a replay may have committed part of the spool
+            self._drop_store()  # reopened on the next try
+            self._bound_held()
+            self._next_try = time.monotonic() + self._delay
+            self._delay = min(self._delay * 2, self.max_retry_s)
+            return
+        if not (self._spooled or self._held or self._suspect or self._spool_failing):
+            self.last_error = None
+        self._delay, self._next_try = self.retry_s, 0.0
+
+    def _stored(self, docs: Sequence[Mapping[str, Any]]) -> None:
+        if self.on_stored is not None:
+            try:
+                self.on_stored(docs)
+            except Exception as e:  # the events are in; a failing consumer is reported
+                self._problem(f"tras guardar los eventos: {type(e).__name__}: {e}")
+
+    # -- the spool file ----------------------------------------------------------------
+    def _append(self, docs: Sequence[Mapping[str, Any]]) -> None:
+        data = b"".join(orjson.dumps(d) + b"\n" for d in docs)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.fsync(fd)
+            except OSError:
+                try:
+                    os.ftruncate(fd, size)  # no half line left behind
+                except OSError:
+                    self._suspect = True
+                raise
+        finally:
+            os.close(fd)
+        if size == 0:
+            _fsync_dir(self.path.parent)
+
+    def _truncate(self) -> None:
+        """Empty the spool once replayed; if it cannot be, its lines are skipped next time."""
+        self._spooled = 0
+        try:
+            os.truncate(self.path, 0)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            self._suspect = True  # recount it; its replayed head is found by event.id
+            self._problem(f"{self.path}: no se puede vaciar la cola local: {e.strerror or e}")
+            return
+        self._check_prefix = False
+
+    def _lines(self) -> Iterator[bytes]:
+        try:
+            with self.path.open("rb") as fh:
+                yield from fh
+        except FileNotFoundError:
+            return
+
+    def _docs(self, skip: int) -> Iterator[dict[str, Any]]:
+        for i, line in enumerate(self._lines()):
+            if i >= skip:
+                yield orjson.loads(line)
+
+    def _committed(self, store: Store) -> int:
+        """How many of the spool's first lines are already in the store (a prefix)."""
+        if not self._check_prefix:
+            return 0
+        offsets: list[int] = []
+        position = 0
+        for line in self._lines():
+            offsets.append(position)
+            position += len(line)
+        with self.path.open("rb") as fh:
+
+            def stored(i: int) -> bool:
+                fh.seek(offsets[i])
+                return _stored(store, orjson.loads(fh.readline()))
+
+            if not offsets or not stored(0):
+                return 0
+            low, high = 1, len(offsets)  # stored(low - 1) holds; find the first not stored
+            while low < high:
+                mid = (low + high) // 2
+                if stored(mid):
+                    low = mid + 1
+                else:
+                    high = mid
+        self._reports.append(
+            f"{low} eventos de la cola local ya estaban en el almacén; no se repiten"
+        )
+        return low
+
+    def _scan(self) -> None:
+        """Count the spool's lines; move the ones that do not parse to quarantine."""
+        try:
+            mode = os.stat(self.path).st_mode
+        except FileNotFoundError:
+            self._spooled, self._suspect = 0, False
+            return
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "no es un archivo regular")
+        good = bad = 0
+        for line in self._lines():
+            if _valid(line):
+                good += 1
+            else:
+                bad += 1
+        if bad:
+            self._quarantine()
+            self.quarantined += bad
+            self._problem(
+                f"{self.path}: {bad} líneas dañadas de la cola local movidas a "
+                f"{self.quarantine_path}; las {good} restantes se guardan"
+            )
+        self._spooled, self._suspect = good, False
+
+    def _quarantine(self) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        keep_fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        bad_fd = os.open(self.quarantine_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(keep_fd, "wb") as keep, os.fdopen(bad_fd, "ab") as bad:
+            for line in self._lines():
+                if _valid(line):
+                    keep.write(line)
+                else:
+                    bad.write(line if line.endswith(b"\n") else line + b"\n")
+            bad.flush()
+            os.fsync(bad.fileno())
+            keep.flush()
+            os.fsync(keep.fileno())
+        os.replace(tmp, self.path)
+        _fsync_dir(self.path.parent)

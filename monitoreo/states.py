@@ -7,6 +7,11 @@ after ``rise_rounds`` rounds that meet the stricter recovery condition (loss und
 threshold and latency under 80% of it), as Zabbix's recovery expressions do. An entity whose
 parent is down is unreachable, not down: it raises nothing of its own. When most sites drop
 at once the monitor itself is cut off: states are held and one alert says so.
+
+An observation whose outcome could not be read (a tunnel whose device did not answer SNMP and
+that has no probe of its own) is unknown: it changes no state. An alert held back by a
+maintenance window or by flapping is raised when the window or the flapping ends, if the
+problem is still there: no outage goes unreported.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ LABELS = {
 }  # fmt: skip
 PROBLEMS = frozenset({DEGRADED, DOWN})
 MONITOR = "monitor"  # the entity of the "monitor isolated" condition
+HELD_ENDS = {"mantenimiento": "el mantenimiento", "oscilación": "la oscilación"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +47,7 @@ class Observation:
     entity: str
     site: str
     parent: str | None  # the entity this one depends on
-    reachable: bool
+    reachable: bool | None  # None: could not be told (no data), which changes no state
     loss_pct: float = 0.0
     median_ms: float | None = None
     loss_threshold_pct: float = 5.0
@@ -59,6 +65,7 @@ class EntityState:
     candidate: str | None = None
     streak: int = 0
     changes: list[int] = field(default_factory=list)  # rounds at which the state changed
+    held: str | None = None  # why the alert of the current problem was held back
 
     def document(self) -> dict[str, Any]:
         return {
@@ -88,10 +95,16 @@ class Notice:
 
     @property
     def notifies(self) -> bool:
-        return self.kind in {"alert", "recovery", "flapping", "isolated", "isolated_end"}
+        """Whether the hooks hear of it: alerts and their ends, never a muted notice."""
+        return self.muted is None and self.kind in {
+            "alert", "recovery", "flapping", "isolated", "isolated_end"
+        }  # fmt: skip
 
 
-def classify(obs: Observation, current: str, policy: Policy) -> str:
+def classify(obs: Observation, current: str, policy: Policy) -> str | None:
+    """The state this observation shows; None when it tells nothing."""
+    if obs.reachable is None:
+        return None
     if not obs.reachable:
         return DOWN
     median = obs.median_ms or 0.0
@@ -103,6 +116,15 @@ def classify(obs: Observation, current: str, policy: Policy) -> str:
     ):
         return DEGRADED  # better, but not yet good enough to clear
     return UP
+
+
+def _muted(st: EntityState, obs: Observation, maintenance: frozenset[str]) -> str | None:
+    """Why an alert of this entity would be held back now, if it would."""
+    if obs.site in maintenance:
+        return "mantenimiento"
+    if st.flapping:
+        return "oscilación"
+    return None
 
 
 def _depth(entity: str, parents: Mapping[str, str | None]) -> int:
@@ -136,7 +158,7 @@ class Tracker:
         """Feed one round; return what changed. ``maintenance``: sites in a window now."""
         self.round_no += 1
         sites = [o for o in observations if o.entity == o.site]
-        lost = sum(1 for o in sites if not o.reachable)
+        lost = sum(1 for o in sites if o.reachable is False)
         isolated = (
             len(sites) >= self.policy.isolated_min_sites
             and lost / len(sites) >= self.policy.isolated_fraction
@@ -173,12 +195,17 @@ class Tracker:
                 )
             ):
                 seen = UNREACHABLE
-            observed[obs.entity] = seen
+            observed[obs.entity] = st.state if seen is None else seen
             notices += self._step(st, obs, seen, now, maintenance)
         return notices
 
     def _step(
-        self, st: EntityState, obs: Observation, seen: str, now: str, maintenance: frozenset[str]
+        self,
+        st: EntityState,
+        obs: Observation,
+        seen: str | None,
+        now: str,
+        maintenance: frozenset[str],
     ) -> list[Notice]:
         notices: list[Notice] = []
         window_start = self.round_no - self.policy.flap_window_rounds
@@ -189,6 +216,22 @@ class Tracker:
                 Notice(st.entity, obs.site, "flapping_end", st.state, st.state,
                        f"{st.entity}: dejó de oscilar; estado {LABELS[st.state]}")
             )  # fmt: skip
+        if seen is not None:
+            notices += self._transition(st, obs, seen, now, maintenance)
+        if st.state in PROBLEMS and st.alerted is None and _muted(st, obs, maintenance) is None:
+            # held back by a window or by flapping that is over now: raise it late, not never
+            st.alerted, why = st.state, HELD_ENDS.get(st.held or "", "el silencio de sus alertas")
+            st.held = None
+            text = f"{st.entity}: sigue {LABELS[st.state]} al terminar {why}"
+            if obs.detail:
+                text += f" ({obs.detail})"
+            notices.append(Notice(st.entity, obs.site, "alert", st.state, st.state, text))
+        return notices
+
+    def _transition(
+        self, st: EntityState, obs: Observation, seen: str, now: str, maintenance: frozenset[str]
+    ) -> list[Notice]:
+        notices: list[Notice] = []
         if seen == st.state:
             st.candidate, st.streak = None, 0
             return notices
@@ -226,13 +269,10 @@ class Tracker:
         text = f"{st.entity}: {LABELS[previous]} → {LABELS[seen]}"
         if obs.detail:
             text += f" ({obs.detail})"
-        muted = None
-        if obs.site in maintenance:
-            muted = "mantenimiento"
-        elif st.flapping:
-            muted = "oscilación"
+        muted = _muted(st, obs, maintenance)
         if seen in PROBLEMS:
             if muted:
+                st.held = muted
                 return Notice(st.entity, obs.site, "state", previous, seen, text, muted)
             st.alerted = seen
             return Notice(st.entity, obs.site, "alert", previous, seen, text)

@@ -12,15 +12,16 @@ purges summaries past ``SUMMARY_RETENTION`` and rollups past ``ROLLUP_RETENTION`
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from monitoreo.stats import percentile
 from pukara.errors import PukaraError
-from pukara.events import get_field
+from pukara.events import get_field, parse_timestamp
 from pukara.store import Store, Summary
 from pukara.store.retention import ROLLUP_RETENTION, SUMMARY_RETENTION
 from pukara.store.rollups import MAX_GAP_US
@@ -121,6 +122,13 @@ class SummaryWriter:
             self._previous[row.entity] = row
             rows.append(row)
         self._queue.put((rows, at))
+
+    def put_stored(self, events: Sequence[Mapping[str, Any]]) -> None:
+        """Summarise events the store has just taken, round by round (a round shares its
+        ``@timestamp``); the spool replays after a restart are summarised like live rounds."""
+        for stamp, group in itertools.groupby(events, key=lambda e: e.get("@timestamp")):
+            if isinstance(stamp, str):
+                self.put(list(group), parse_timestamp(stamp))
 
     def pending(self) -> int:
         return len(self._pending)

@@ -1,14 +1,18 @@
 """Continuous monitoring: every period, one round over every site, its tunnel and counters.
 
-Each round's events go to the store through the spooling writer, so a store that is briefly
-unavailable delays nothing and loses nothing. Memory stays flat: a round's data is dropped once
-handed to the writer; what is kept per site is its state and its last counter sample.
+Each round's events go to the store through the spooling writer, which has its own connection,
+so a store that is busy or unavailable delays nothing and loses nothing. Each round the
+writer's health is checked: a problem goes to ``on_health`` and, every round, into a
+``monitoreo.salud`` event. Alerts go to the hooks through :class:`Notifier`'s bounded queue,
+never from the probing loop. Memory stays flat: a round's data is dropped once handed to the
+writer; what is kept per site is its state and its last counter sample.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,21 +23,24 @@ from typing import Any
 from monitoreo import maintenance, rounds
 from monitoreo.counters import CounterSample, rate
 from monitoreo.device import DevicePoll, Poller
-from monitoreo.notify import Hooks
+from monitoreo.notify import Hooks, Notifier, NotifierReport
 from monitoreo.prober import ProbeOptions, Target
 from monitoreo.rounds import TargetRound
 from monitoreo.sites import Site, vpn_targets
-from monitoreo.spool import SpoolingWriter
+from monitoreo.spool import SpoolingWriter, WriterHealth
 from monitoreo.states import LABELS, MONITOR, Notice, Observation, Tracker
 from monitoreo.summaries import SummaryWriter
 from pukara.errors import Interrupted, StoreError
 from pukara.events import format_timestamp, make_event, utc_now
-from pukara.store import Store
+from pukara.store import SQLiteStore, Store
+from pukara.store.retention import enforce_retention
 
 STATE_COLLECTION = "monitor_state"
 STATE_DATASET = "monitoreo.estado"
 LINK_DATASET = "monitoreo.enlace"
 VPN_DATASET = "monitoreo.vpn"
+HEALTH_DATASET = "monitoreo.salud"
+WRITER_BUSY_TIMEOUT_MS = 5_000  # the writer's own connection: spool soon rather than wait
 
 
 def site_observation(site: Site, r: TargetRound, monitored: set[str]) -> Observation:
@@ -50,20 +57,30 @@ def site_observation(site: Site, r: TargetRound, monitored: set[str]) -> Observa
     )  # fmt: skip
 
 
-def tunnel_verdict(probe: TargetRound | None, device: str | None) -> tuple[bool, str]:
-    """A tunnel works when a probe crosses it and the device (if asked) lists it up."""
-    crossed = probe is not None and probe.reachable
+def tunnel_verdict(
+    probe: TargetRound | None, device: str | None, device_error: str | None = None
+) -> tuple[bool | None, str]:
+    """Whether a tunnel works: True, False, or None when nothing could tell.
+
+    It works when a probe crosses it (if it has one) and the device (if it answered) lists it
+    up. With neither a probe nor the device's answer its state is unknown, not down.
+    """
     parts = []
     if probe is not None:
         parts.append(f"sondeo a través {probe.stats.received}/{probe.stats.sent}")
     if device is not None:
         parts.append({"up": "activo en el equipo", "down": "inactivo en el equipo",
                       "missing": "ausente de la tabla del equipo"}[device])  # fmt: skip
-    ok = crossed and device in (None, "up")
-    return ok, ", ".join(parts) or "sin datos"
+    if probe is None and device is None:
+        why = f": SNMP falló ({device_error})" if device_error else ": sin datos"
+        return None, "estado desconocido" + why
+    ok = (probe is None or probe.reachable) and device in (None, "up")
+    return ok, ", ".join(parts)
 
 
-def tunnel_observation(site: Site, ok: bool, detail: str, probe: TargetRound | None) -> Observation:
+def tunnel_observation(
+    site: Site, ok: bool | None, detail: str, probe: TargetRound | None
+) -> Observation:
     loss = probe.stats.loss_pct if probe else 0.0
     return Observation(
         entity=f"{site.code}/vpn", site=site.code, parent=site.code, reachable=ok, loss_pct=loss,
@@ -86,6 +103,76 @@ def notice_event(n: Notice, at: datetime) -> dict[str, Any]:
     )  # fmt: skip
 
 
+def health_event(h: WriterHealth, alerts: Notifier | None, at: datetime) -> dict[str, Any]:
+    """The writer's (and the hooks') health this round, as a ``monitoreo.salud`` event."""
+    text = (
+        "eventos al día en el almacén"
+        if h.ok
+        else f"{h.spooled} eventos en la cola local, {h.in_memory} en memoria"
+        + (f"; último error: {h.last_error}" if h.last_error else "")
+    )
+    return make_event(
+        HEALTH_DATASET, timestamp=at, kind="state", outcome="success" if h.ok else "failure",
+        message=text,
+        fields={
+            "monitoreo.salud.spooled": h.spooled, "monitoreo.salud.in_memory": h.in_memory,
+            "monitoreo.salud.dropped": h.dropped, "monitoreo.salud.quarantined": h.quarantined,
+            "monitoreo.salud.written": h.written, "monitoreo.salud.writer_alive": h.alive,
+            "monitoreo.salud.problems": list(h.reports) or None, "error.message": h.last_error,
+            "monitoreo.salud.alerts_pending": alerts.pending() if alerts else None,
+            "monitoreo.salud.alerts_dropped": alerts.dropped if alerts else None,
+        },
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class WatchReport:
+    """What a watch did, and what it could not hand over when it stopped."""
+
+    rounds: int
+    writer: WriterHealth | None = None
+    alerts: NotifierReport | None = None
+    spool_path: Path | None = None
+    summaries_left: int = 0  # round summaries the store did not take (rebuilt from the events)
+
+    def leftovers(self) -> list[str]:
+        """Spanish lines for each thing left undone; empty when everything was handed over."""
+        out: list[str] = []
+        w, a = self.writer, self.alerts
+        if w is not None:
+            if w.spooled:
+                out.append(f"{w.spooled} eventos quedan en la cola local {self.spool_path}; "
+                           "se guardarán en la próxima ejecución")  # fmt: skip
+            if w.in_memory:
+                out.append(f"{w.in_memory} eventos en memoria no llegaron ni al almacén ni a la "
+                           "cola local: se pierden")  # fmt: skip
+            if w.dropped:
+                out.append(f"{w.dropped} eventos se descartaron durante la vigilancia")
+            if w.states_pending:
+                out.append("el último estado de las sedes no se guardó en el almacén")
+            if w.quarantined:
+                where = f" en {self.spool_path}.cuarentena" if self.spool_path else ""
+                out.append(f"{w.quarantined} líneas dañadas de la cola quedaron en cuarentena"
+                           f"{where}")  # fmt: skip
+            if w.last_error and not w.ok:
+                out.append(f"último error del almacén: {w.last_error}")
+        if self.summaries_left:
+            out.append(f"{self.summaries_left} resúmenes por ronda no llegaron al almacén; sus "
+                       "eventos sí, y se resumirán al volver a guardarse")  # fmt: skip
+        if a is not None and (a.undelivered or a.dropped):
+            out.append(f"{a.undelivered} avisos sin entregar a los ganchos al terminar y "
+                       f"{a.dropped} descartados por cola llena")  # fmt: skip
+        return out
+
+
+def _writer_store(store: Store) -> Callable[[], Store]:
+    """A factory of the writer's own connection to the same database."""
+    if not isinstance(store, SQLiteStore):
+        raise TypeError("Watcher: pass open_writer_store for a store other than SQLite")
+    path, busy = store.path, min(store.busy_timeout_ms, WRITER_BUSY_TIMEOUT_MS)
+    return lambda: SQLiteStore(path, busy_timeout_ms=busy)
+
+
 @dataclass(slots=True)
 class Watcher:
     store: Store
@@ -99,28 +186,64 @@ class Watcher:
     clock: Callable[[], datetime] = utc_now
     on_notice: Callable[[Notice], None] | None = None
     on_hook_error: Callable[[str], None] | None = None
+    on_health: Callable[[WriterHealth], None] | None = None
+    open_writer_store: Callable[[], Store] | None = None  # default: same SQLite file
     poller: Poller = field(default_factory=Poller)
+    maintenance_refresh_s: float = 300.0
+    retention_days: int = 30  # raw events; enforced once a day by the summary writer
     previous: dict[str, CounterSample] = field(default_factory=dict)
     rounds_done: int = 0
     writer: SpoolingWriter | None = None
     summaries: SummaryWriter | None = None
+    notifier: Notifier | None = None
+    windows: maintenance.WindowCache | None = None
+    report: WatchReport | None = None
     _loop: asyncio.AbstractEventLoop | None = None
+    _was_healthy: bool = True
 
     def start(self) -> None:
-        self.writer = SpoolingWriter(self.store, self.spool_path)
-        self.summaries = SummaryWriter(self.store)
+        """Take the spool (and its lock: :class:`~monitoreo.spool.SpoolBusy` if held)."""
+        if self.writer is not None and self.report is None:
+            return  # already started
+        self.summaries = SummaryWriter(self.store, daily=self._daily)
+        self.writer = SpoolingWriter(
+            self.open_writer_store or _writer_store(self.store), self.spool_path,
+            on_stored=self.summaries.put_stored,
+        )  # fmt: skip
+        self.report = None
+        self.windows = maintenance.WindowCache(self.store, self.maintenance_refresh_s)
+        if self.hooks:
+            self.notifier = Notifier(self.hooks, on_error=self.on_hook_error)
         self._loop = asyncio.new_event_loop()
         with contextlib.suppress(StoreError):  # else unknown states; the store may come back
             self.tracker.load(self.store.entities(STATE_COLLECTION))
 
-    def close(self) -> None:
-        if self.writer:
-            self.writer.close()
-        if self.summaries:
-            self.summaries.close()
-        if self._loop:
-            self._loop.run_until_complete(self.poller.close())
-            self._loop.close()
+    def close(self) -> WatchReport:
+        """Deliver pending alerts, hand the events over, stop; say what is left. Idempotent."""
+        if self.report is not None:
+            return self.report
+        alerts = writer = None
+        summaries_left = 0
+        try:
+            if self.notifier:
+                alerts = self.notifier.close()
+        finally:
+            try:
+                if self.writer:
+                    writer = self.writer.close()
+            finally:
+                if self.summaries:
+                    summaries_left = self.summaries.close()
+                if self._loop:
+                    with contextlib.suppress(Exception):
+                        self._loop.run_until_complete(self.poller.close())
+                    self._loop.close()
+                    self._loop = None
+        self.report = WatchReport(self.rounds_done, writer, alerts, self.spool_path, summaries_left)
+        return self.report
+
+    def _daily(self, at: datetime) -> None:
+        enforce_retention(self.store, self.retention_days, now=at)
 
     def _poll_devices(self) -> dict[str, DevicePoll]:
         wanted = [s for s in self.sites.values() if s.address and s.credential_profile]
@@ -149,34 +272,44 @@ class Watcher:
             if site.vpn_kit and (site.vpn_probe or poll is not None):
                 probe = by_label.get(f"{code}/vpn")
                 device = poll.tunnel_state if poll and poll.error is None else None
-                ok, detail = tunnel_verdict(probe, device)
+                ok, detail = tunnel_verdict(probe, device, poll.error if poll else None)
                 observations.append(tunnel_observation(site, ok, detail, probe))
                 events.append(make_event(
                     VPN_DATASET, timestamp=rnd.started, kind="state",
-                    outcome="success" if ok else "failure", message=f"{code}/vpn: {detail}",
+                    outcome={True: "success", False: "failure", None: "unknown"}[ok],
+                    message=f"{code}/vpn: {detail}",
                     fields={"host.name": code, "monitoreo.round": rnd.id,
                             "monitoreo.vpn.working": ok, "monitoreo.vpn.device_state": device,
                             "monitoreo.vpn.crossed": bool(probe and probe.reachable)},
                 ))  # fmt: skip
-        try:
-            windows = maintenance.windows(self.store)
-        except StoreError:
-            windows = []
         now = rnd.started
+        in_window = self.windows.active(now) if self.windows else frozenset()
         notices = self.tracker.update(
-            observations, now=format_timestamp(now), maintenance=maintenance.active(windows, now)
+            observations, now=format_timestamp(now), maintenance=in_window
         )
-        events += [notice_event(n, now) for n in notices]
+        notice_events = [notice_event(n, now) for n in notices]
+        events += notice_events
+        events.append(self._check_health(now))
         if self.writer:
             self.writer.put(events)
-        if self.summaries:
-            self.summaries.put(events, rnd.started)
-        if notices:
-            with contextlib.suppress(StoreError):  # kept in memory; written with the next change
-                self.store.upsert(STATE_COLLECTION, self.tracker.documents(), key=("entity",))
-        self._notify(notices, events[-len(notices) :] if notices else [])
+            if notices:  # after this round's events; kept in memory while the store is away
+                self.writer.put_state(STATE_COLLECTION, self.tracker.documents(), key=("entity",))
+        self._notify(notices, notice_events)
         self.rounds_done += 1
         return notices
+
+    def _check_health(self, at: datetime) -> dict[str, Any]:
+        if self.writer is None:
+            return health_event(WriterHealth(0, 0, 0, 0, 0, 0, None, False), None, at)
+        if not self.writer.health().alive:
+            self.writer.restart()
+        h = self.writer.health(drain=True)
+        if self.windows and self.windows.error:
+            h = dataclasses.replace(h, reports=(*h.reports, self.windows.error))
+        if self.on_health and (h.reports or not h.ok or not self._was_healthy):
+            self.on_health(h)
+        self._was_healthy = h.ok
+        return health_event(h, self.notifier, at)
 
     def _link_event(self, site: Site, poll: DevicePoll, at: datetime) -> dict[str, Any]:
         fields: dict[str, Any] = {"host.name": site.code, "interface.name": poll.wan_name,
@@ -212,26 +345,25 @@ class Watcher:
         for notice, event in zip(notices, events, strict=True):
             if self.on_notice:
                 self.on_notice(notice)
-            if notice.notifies and self.hooks:
-                for error in self.hooks.send(event):
-                    if self.on_hook_error:
-                        self.on_hook_error(error)
+            if notice.notifies and self.notifier:
+                self.notifier.submit(event)  # a full queue is counted and reported
 
-    def watch(self, period_s: float, *, max_rounds: int | None = None) -> int:
-        """Start, run until ``max_rounds`` or Ctrl-C, close; events left in the spool.
+    def watch(self, period_s: float, *, max_rounds: int | None = None) -> WatchReport:
+        """Start, run until ``max_rounds`` or Ctrl-C, and close whatever happens.
 
-        Ctrl-C becomes :class:`Interrupted` once every finished round is handed to the store.
+        Ctrl-C becomes :class:`Interrupted` once every finished round is handed over; its
+        message says what could not be.
         """
-        self.start()
         try:
+            self.start()
             self.run(period_s, max_rounds=max_rounds)
         except KeyboardInterrupt:
+            report = self.close()
+            text = f"vigilancia interrumpida; {report.rounds} rondas completas guardadas"
+            raise Interrupted("; ".join([text, *report.leftovers()])) from None
+        finally:
             self.close()
-            raise Interrupted(
-                f"vigilancia interrumpida; {self.rounds_done} rondas completas guardadas"
-            ) from None
-        self.close()
-        return self.writer.pending() if self.writer else 0
+        return self.close()
 
     def run(
         self, period_s: float, *, max_rounds: int | None = None,

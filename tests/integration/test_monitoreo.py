@@ -28,6 +28,7 @@ from monitoreo.prober import ProbeOptions, Target, probe
 from monitoreo.states import Policy, Tracker
 from monitoreo.watch import Watcher
 from pukara.config import Settings, load_settings
+from pukara.secrets import Secret
 from pukara.store import SQLiteStore
 from tests.conftest import running_lab, write_lab_inventory
 
@@ -181,7 +182,7 @@ def test_vigilar_one_alert_per_root_cause_cleared_on_recovery(
 ) -> None:
     settings, store = inventory
     clock = Clock(datetime(2026, 10, 5, 15, 0, tzinfo=UTC), timedelta(minutes=5))
-    w = _watcher(settings, store, clock, Hooks(webhook=webhook))
+    w = _watcher(settings, store, clock, Hooks(webhook=Secret(webhook)))
     try:
         first = [n for _ in range(3) for n in w.round()]
         alerts = sorted(n.entity for n in first if n.kind == "alert")
@@ -345,6 +346,6 @@ def test_command_hook_gets_the_alert_on_stdin_not_in_argv(tmp_path: Path) -> Non
     event = {"message": "m1: arriba → caída; $(rm -rf /)", "monitoreo": {"entity": "m1"}}
     assert hooks.send(event) == []
     assert json.loads(out.read_text()) == event
-    failing = Hooks.from_settings("http://127.0.0.1:9/nada", f"{sys.executable} -c 'exit(4)'")
+    failing = Hooks(Secret("http://127.0.0.1:9/nada"), (sys.executable, "-c", "exit(4)"))
     errors = failing.send(event)
     assert len(errors) == 2 and "salió con 4" in errors[1]

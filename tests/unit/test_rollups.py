@@ -296,3 +296,32 @@ def test_an_outage_across_the_horizon_is_one_incident_and_late_rounds_do_not_und
     assert store.write_summaries([_row("a", 1000, up=0)]) == 0  # older than the horizon
     store.build_rollups(T0 + timedelta(days=1))
     assert _table(store, "rollup_5m")[: len(before)] == before
+
+
+def test_rounds_spooled_across_a_restart_still_get_their_summaries(tmp_path: Path) -> None:
+    """Summaries follow the events into the store: a spool replayed by the next run is
+    summarised like live rounds, so the SLA does not lose what the spool kept."""
+    from monitoreo.spool import SpoolingWriter
+
+    db = tmp_path / "a.db"
+    SQLiteStore(db).close()
+    spool = tmp_path / "cola" / "m.jsonl"
+    start = datetime(2026, 10, 10, 15, 0, tzinfo=UTC)
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")  # the store is away for the whole first run
+    first = SpoolingWriter(lambda: SQLiteStore(db, busy_timeout_ms=20), spool, retry_s=0.05)
+    for i in range(6):
+        first.put(rounds.round_events(_round(start + timedelta(minutes=5 * i), m3_up=i != 2)))
+    assert first.close(timeout_s=5).spooled > 0
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    store = SQLiteStore(db)
+    summaries = SummaryWriter(store)
+    second = SpoolingWriter(lambda: SQLiteStore(db), spool, on_stored=summaries.put_stored)
+    second.close()
+    assert summaries.close() == 0
+    known = {c: _site(c) for c in ("m1", "m3")}
+    rows = {r.site: r.row() for r in sla.compute(store, known, "2026-10")}
+    assert rows["m3"]["rounds"] == 6 and rows["m3"]["down_minutes"] == 5.0
+    assert rows["m1"]["availability_pct"] == 100.0
+    store.close()

@@ -1,0 +1,302 @@
+"""The spooling writer against a real SQLite file, real spool files, locks and processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from monitoreo.spool import SpoolBusy, SpoolingWriter
+from pukara.events import make_event
+from pukara.store import SQLiteStore, Store
+
+
+def events(n: int, start: int = 0) -> list[dict[str, Any]]:
+    return [make_event("prueba.cola", fields={"host.name": "s1", "prueba.n": i})
+            for i in range(start, start + n)]  # fmt: skip
+
+
+def wait_for(check: Callable[[], bool], timeout_s: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return check()
+
+
+def stored(db: Path) -> list[int]:
+    with SQLiteStore(db) as s:
+        docs = list(s.search_events(dataset="prueba.cola"))
+    ids = [d["event"]["id"] for d in docs]
+    assert len(ids) == len(set(ids)), "an event.id is in the store twice"
+    return sorted(d["prueba"]["n"] for d in docs)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "pukara.db"
+    SQLiteStore(path).close()
+    return path
+
+
+@pytest.fixture
+def opener(db: Path) -> Callable[[], Store]:
+    return lambda: SQLiteStore(db, busy_timeout_ms=50)
+
+
+@contextlib.contextmanager
+def locked(db: Path) -> Iterator[None]:
+    """The database held by another real connection's exclusive transaction."""
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+
+def test_events_reach_the_store_and_the_spool_is_emptied(
+    tmp_path: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    w = SpoolingWriter(opener, tmp_path / "cola" / "m.jsonl", retry_s=0.05)
+    w.put(events(10))
+    report = w.close()
+    assert stored(db) == list(range(10))
+    assert report.ok and report.spooled == 0 and report.in_memory == 0 and report.written == 10
+    assert (tmp_path / "cola" / "m.jsonl").stat().st_size == 0
+
+
+def test_truncated_and_corrupt_lines_go_to_quarantine_and_the_rest_is_replayed(
+    tmp_path: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    spool = tmp_path / "m.jsonl"
+    good = events(5)
+    lines = [orjson.dumps(e) + b"\n" for e in good]
+    lines.insert(2, b'{"@timestamp": "2026-10-01T00:00:00.000000Z", "event": {"datas\n')
+    cut = orjson.dumps(events(1, 99)[0])[:40]  # a crash in the middle of an append
+    spool.write_bytes(b"".join(lines) + cut)
+    w = SpoolingWriter(opener, spool, retry_s=0.05)
+    report = w.close()
+    assert stored(db) == [0, 1, 2, 3, 4]
+    quarantine = spool.with_name("m.jsonl.cuarentena").read_bytes().splitlines()
+    assert quarantine == [lines[2].rstrip(b"\n"), cut]
+    assert report.quarantined == 2
+    assert any("2 líneas dañadas" in r and "cuarentena" in r for r in report.reports)
+    assert oct(spool.with_name("m.jsonl.cuarentena").stat().st_mode & 0o777) == "0o600"
+    assert oct(spool.stat().st_mode & 0o777) == "0o600"  # the rewritten spool too
+
+
+def test_a_locked_database_spools_then_the_events_arrive(
+    tmp_path: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    w = SpoolingWriter(opener, tmp_path / "m.jsonl", retry_s=0.05, max_retry_s=0.2)
+    with locked(db):
+        w.put(events(7))
+        w.put(events(7, 7))
+        assert wait_for(lambda: w.health().spooled == 14 and w.health().last_error is not None)
+        health = w.health()
+        assert not health.ok and "el almacén no recibe eventos" in (health.last_error or "")
+        assert stored(db) == []
+    assert wait_for(lambda: w.health().ok)
+    w.put(events(1, 14))
+    w.close()
+    assert stored(db) == list(range(15))
+
+
+def test_a_closed_store_is_reopened(tmp_path: Path, db: Path) -> None:
+    opened: list[SQLiteStore] = []
+
+    def opener() -> Store:
+        opened.append(SQLiteStore(db))
+        return opened[-1]
+
+    w = SpoolingWriter(opener, tmp_path / "m.jsonl", retry_s=0.05)
+    w.put(events(3))
+    assert wait_for(lambda: w.health().written == 3)
+    opened[0].close()  # closed under the writer
+    w.put(events(3, 3))
+    assert wait_for(lambda: w.health().written == 6)
+    w.close()
+    assert len(opened) == 2 and stored(db) == list(range(6))
+
+
+def test_an_unwritable_spool_sends_events_straight_to_the_store(
+    tmp_path: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    spool = tmp_path / "m.jsonl"
+    spool.mkdir()  # not a file: every open fails, for root too
+    w = SpoolingWriter(opener, spool, retry_s=0.05)
+    w.put(events(4))
+    assert wait_for(lambda: w.health().written == 4)
+    health = w.health()
+    assert not health.ok and "no se puede" in (health.last_error or "")
+    w.close()
+    assert stored(db) == [0, 1, 2, 3]
+
+
+def test_with_both_failing_events_wait_in_memory_bounded_and_counted(
+    tmp_path: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    spool = tmp_path / "m.jsonl"
+    spool.mkdir()
+    w = SpoolingWriter(opener, spool, retry_s=0.05, max_retry_s=0.1, max_held=10)
+    with locked(db):
+        w.put(events(8))
+        assert wait_for(lambda: w.health().held == 8)
+        w.put(events(7, 8))
+        assert wait_for(lambda: w.health().dropped == 5)
+        health = w.health()
+        assert health.held == 10 and not health.ok
+        reports = w.health(drain=True).reports
+        assert any("se descartaron los 5 eventos más antiguos" in r for r in reports)
+    report = w.close()
+    assert stored(db) == list(range(5, 15))  # the newest 10, and the loss was said
+    assert report.dropped == 5 and report.held == 0
+
+
+def _read_only(folder: Path) -> Callable[[], None]:
+    """Make ``folder`` and its files unwritable, for root too; return the undo."""
+    paths = [*folder.iterdir(), folder]
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", *map(str, paths)], check=True)
+        return lambda: subprocess.run(["chattr", "-i", *map(str, paths)], check=True) and None
+    for p in paths:
+        p.chmod(0o500 if p.is_dir() else 0o400)
+    return lambda: [p.chmod(0o700 if p.is_dir() else 0o600) for p in paths] and None
+
+
+def test_a_read_only_spool_folder_loses_nothing(
+    tmp_path: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    folder = tmp_path / "cola"
+    w = SpoolingWriter(opener, folder / "m.jsonl", retry_s=0.05, max_retry_s=0.1)
+    w.put(events(2))
+    assert wait_for(lambda: w.health().written == 2)
+    undo = _read_only(folder)
+    try:
+        with pytest.raises(PermissionError), (folder / "m.jsonl").open("ab") as fh:
+            fh.write(b"x")  # it really is read-only, for this user too
+        with locked(db):
+            w.put(events(3, 2))
+            assert wait_for(lambda: w.health().held == 3)
+            assert "no se puede escribir la cola local" in (w.health().last_error or "")
+        assert wait_for(lambda: w.health().written == 5)  # from memory, once the store is back
+        w.put(events(2, 5))
+        assert wait_for(lambda: w.health().written == 7)
+        report = w.close()
+    finally:
+        undo()
+    assert stored(db) == list(range(7)) and report.held == 0
+
+
+def test_a_replay_after_a_crash_skips_what_was_already_committed(
+    tmp_path: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    spool = tmp_path / "m.jsonl"
+    docs = events(40)
+    spool.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in docs))
+    with SQLiteStore(db) as s:  # the crash came after this commit, before the truncation
+        s.write_events(docs[:23])
+    w = SpoolingWriter(opener, spool, retry_s=0.05)
+    report = w.close()
+    assert stored(db) == list(range(40))
+    assert any("23 eventos de la cola local ya estaban" in r for r in report.reports)
+
+
+def test_close_says_what_it_could_not_hand_over(
+    tmp_path: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    spool = tmp_path / "m.jsonl"
+    with locked(db):
+        w = SpoolingWriter(opener, spool, retry_s=0.05)
+        w.put(events(6))
+        report = w.close()
+    assert report.spooled == 6 and report.in_memory == 0 and report.last_error
+    assert len(spool.read_bytes().splitlines()) == 6
+    again = SpoolingWriter(opener, spool, retry_s=0.05)  # the next run hands them over
+    assert again.close().ok
+    assert stored(db) == list(range(6))
+
+
+def test_a_second_writer_on_the_same_spool_is_refused_with_the_holder_pid(tmp_path: Path) -> None:
+    spool = tmp_path / "cola" / "m.jsonl"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path; from monitoreo.spool import SpoolLock\n"
+         f"lock = SpoolLock(Path({str(spool)!r} + '.lock')); print('ok', flush=True)\n"
+         "sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        with pytest.raises(SpoolBusy) as e:
+            SpoolingWriter(lambda: SQLiteStore(tmp_path / "x.db"), spool)
+        assert e.value.pid == holder.pid and str(holder.pid) in e.value.message
+    finally:
+        holder.communicate("")
+    w = SpoolingWriter(lambda: SQLiteStore(tmp_path / "x.db"), spool)  # released on exit
+    with pytest.raises(SpoolBusy):
+        SpoolingWriter(lambda: SQLiteStore(tmp_path / "x.db"), spool)
+    w.close()
+    SpoolingWriter(lambda: SQLiteStore(tmp_path / "x.db"), spool).close()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 64 KiB file system (tmpfs), to be filled up."""
+    if os.geteuid() != 0:
+        if os.environ.get("CI"):
+            pytest.fail("CI debe correr como root para montar un disco pequeño")
+        pytest.skip("montar un tmpfs necesita root")
+    mnt = tmp_path / "disco"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(mnt)],
+                   check=True)  # fmt: skip
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+
+
+def _fill(path: Path) -> None:
+    """Write ``path`` until the file system is full."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with contextlib.suppress(OSError):
+            while True:
+                os.write(fd, b"\0" * 1024)
+    finally:
+        os.close(fd)
+    assert os.statvfs(path).f_bavail == 0
+
+
+def test_a_full_disk_keeps_events_in_memory_without_a_half_line_then_spools_again(
+    tiny_disk: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    spool = tiny_disk / "m.jsonl"
+    w = SpoolingWriter(opener, spool, retry_s=0.05, max_retry_s=0.1)
+    _fill(tiny_disk / "relleno")
+    with locked(db):
+        w.put(events(50))
+        assert wait_for(lambda: w.health().held == 50)
+        assert "No space left" in (w.health().last_error or "")
+        assert not spool.exists() or spool.stat().st_size == 0  # cut back: no half line
+    assert wait_for(lambda: w.health().written == 50)  # from memory once the store answers
+    (tiny_disk / "relleno").unlink()
+    with locked(db):
+        w.put(events(5, 50))
+        assert wait_for(lambda: w.health().spooled == 5)  # the spool takes them again
+    report = w.close()
+    assert report.ok and stored(db) == list(range(55))

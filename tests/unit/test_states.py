@@ -1,0 +1,183 @@
+"""Each transition of monitoreo.states, round by round."""
+
+from __future__ import annotations
+
+from monitoreo.states import (
+    DEGRADED,
+    DOWN,
+    UNKNOWN,
+    UNREACHABLE,
+    UP,
+    Notice,
+    Observation,
+    Policy,
+    Tracker,
+)
+
+NO_WINDOW: frozenset[str] = frozenset()
+
+
+def obs(
+    entity: str, ok: bool | None, *, parent: str | None = None, loss: float = 0.0,
+    median: float = 50.0,
+) -> Observation:  # fmt: skip
+    site = entity.split("/")[0]
+    return Observation(entity, site, parent, ok, loss_pct=loss,
+                       median_ms=median if ok else None)  # fmt: skip
+
+
+def feed(
+    t: Tracker, rounds: list[list[Observation]], maint: frozenset[str] = NO_WINDOW
+) -> list[Notice]:
+    out: list[Notice] = []
+    for obs_round in rounds:
+        out += t.update(obs_round, now=f"r{t.round_no}", maintenance=maint)
+    return out
+
+
+def kinds(notices: list[Notice]) -> list[tuple[str, str, str]]:
+    return [(n.entity, n.kind, n.current) for n in notices]
+
+
+def test_unknown_to_up_takes_one_round_and_alerts_nobody() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=3))
+    notices = feed(t, [[obs("a", True)]])
+    assert kinds(notices) == [("a", "state", UP)]
+    assert not notices[0].notifies and t.states["a"].state == UP
+
+
+def test_up_to_degraded_after_fall_rounds_is_one_alert() -> None:
+    t = Tracker(Policy(fall_rounds=3))
+    feed(t, [[obs("a", True)]])
+    assert feed(t, [[obs("a", True, loss=10.0)]] * 2) == []  # not yet confirmed
+    notices = feed(t, [[obs("a", True, loss=10.0)]])
+    assert kinds(notices) == [("a", "alert", DEGRADED)] and notices[0].notifies
+    assert feed(t, [[obs("a", True, loss=10.0)]] * 3) == []  # one alert, not one per round
+
+
+def test_recovery_needs_rise_rounds_that_meet_the_stricter_condition() -> None:
+    t = Tracker(Policy(fall_rounds=1, rise_rounds=2))
+    feed(t, [[obs("a", True)], [obs("a", False)]])
+    assert t.states["a"].state == DOWN and t.states["a"].alerted == DOWN
+    # 3 % loss is under the 5 % threshold but over half of it: degraded, not recovered
+    notices = feed(t, [[obs("a", True, loss=3.0)]] * 2)
+    assert kinds(notices) == [("a", "alert", DEGRADED)]  # better, still a problem
+    assert t.states["a"].state == DEGRADED
+    # latency over 80 % of its threshold blocks the recovery too
+    assert feed(t, [[obs("a", True, median=450.0)]] * 3) == []
+    assert t.states["a"].state == DEGRADED
+    assert feed(t, [[obs("a", True)]]) == []  # one good round of two
+    notices = feed(t, [[obs("a", True)]])
+    assert kinds(notices) == [("a", "recovery", UP)] and notices[0].notifies
+    assert t.states["a"].alerted is None
+
+
+def test_flapping_starts_once_mutes_and_ends() -> None:
+    t = Tracker(Policy(fall_rounds=1, rise_rounds=1, flap_changes=4, flap_window_rounds=6))
+    notices = feed(t, [[obs("a", i % 2 == 0)] for i in range(8)])
+    assert [n.kind for n in notices].count("flapping") == 1
+    after = notices[[n.kind for n in notices].index("flapping") + 1 :]
+    assert after and all(not n.notifies for n in after)
+    assert t.states["a"].flapping
+    # stable and up: the window empties and flapping ends, with no alert since it is up
+    notices = feed(t, [[obs("a", True)]] * 7)
+    assert ("a", "flapping_end", UP) in kinds(notices)
+    assert not t.states["a"].flapping and "alert" not in [n.kind for n in notices]
+
+
+def test_flapping_that_ends_while_down_raises_the_alert_then() -> None:
+    t = Tracker(Policy(fall_rounds=1, rise_rounds=1, flap_changes=4, flap_window_rounds=6))
+    feed(t, [[obs("a", i % 2 == 0)] for i in range(7)])  # ends up, flapping
+    assert t.states["a"].flapping and t.states["a"].alerted is None
+    held = feed(t, [[obs("a", False)]] * 5)
+    assert all(not n.notifies for n in held) and t.states["a"].state == DOWN
+    notices = feed(t, [[obs("a", False)]] * 3)
+    assert [n.kind for n in notices] == ["flapping_end", "alert"]
+    assert notices[1].notifies and "al terminar la oscilación" in notices[1].message
+    assert t.states["a"].alerted == DOWN
+    assert feed(t, [[obs("a", False)]] * 3) == []  # raised once
+
+
+def test_child_of_a_down_parent_is_unreachable_without_an_alert() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=1, isolated_min_sites=10))
+    up = [obs("hub", True), obs("c1", True, parent="hub"), obs("c1/vpn", True, parent="c1")]
+    down = [obs("hub", False), obs("c1", False, parent="hub"), obs("c1/vpn", False, parent="c1")]
+    feed(t, [up])
+    notices = feed(t, [down, down])
+    assert [n.entity for n in notices if n.kind == "alert"] == ["hub"]
+    child = [n for n in notices if n.entity == "c1"]
+    assert child and all(not n.notifies and n.muted for n in child)
+    assert t.states["c1"].state == UNREACHABLE and t.states["c1/vpn"].state == UNREACHABLE
+
+
+def test_isolation_starts_holds_states_and_ends() -> None:
+    t = Tracker(Policy(fall_rounds=1, isolated_min_sites=3, isolated_fraction=0.6))
+    ok = [obs(c, True) for c in "abcd"]
+    cut = [obs(c, False) for c in "abcd"]
+    feed(t, [ok])
+    notices = feed(t, [cut, cut])
+    assert kinds(notices) == [("monitor", "isolated", DOWN)] and notices[0].notifies
+    assert all(s.state == UP for s in t.states.values())
+    notices = feed(t, [ok])
+    assert kinds(notices) == [("monitor", "isolated_end", UP)]
+
+
+def test_window_that_ends_while_down_raises_the_alert_then() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=2))
+    window = frozenset({"a"})
+    feed(t, [[obs("a", True)]])
+    held = feed(t, [[obs("a", False)]] * 4, window)
+    assert [(n.kind, n.muted) for n in held] == [("state", "mantenimiento")]
+    assert t.states["a"].state == DOWN and t.states["a"].alerted is None
+    notices = feed(t, [[obs("a", False)]])  # the window is over; still down
+    assert kinds(notices) == [("a", "alert", DOWN)] and notices[0].notifies
+    assert "al terminar el mantenimiento" in notices[0].message
+    assert feed(t, [[obs("a", False)]] * 2) == []
+
+
+def test_window_that_ends_while_degraded_raises_the_alert_then() -> None:
+    t = Tracker(Policy(fall_rounds=1))
+    feed(t, [[obs("a", True)], [obs("a", True, loss=20.0)]], frozenset({"a"}))
+    notices = feed(t, [[obs("a", True, loss=20.0)]])
+    assert kinds(notices) == [("a", "alert", DEGRADED)]
+
+
+def test_a_site_that_recovers_inside_its_window_raises_nothing_after() -> None:
+    t = Tracker(Policy(fall_rounds=1, rise_rounds=1))
+    feed(t, [[obs("a", True)], [obs("a", False)], [obs("a", True)]], frozenset({"a"}))
+    assert feed(t, [[obs("a", True)]] * 2) == []
+
+
+def test_muted_notices_never_notify() -> None:
+    t = Tracker(Policy(fall_rounds=1, rise_rounds=1))
+    feed(t, [[obs("a", True)], [obs("a", False)]])  # alert open
+    notices = feed(t, [[obs("a", True)]], frozenset({"a"}))  # recovers inside a window
+    assert kinds(notices) == [("a", "recovery", UP)]
+    assert notices[0].muted == "mantenimiento" and not notices[0].notifies
+    muted = Notice("a", "a", "alert", UP, DOWN, "x", muted="mantenimiento")
+    assert not muted.notifies
+    for kind in ("alert", "recovery", "flapping", "isolated", "isolated_end"):
+        assert Notice("a", "a", kind, UP, DOWN, "x").notifies
+    assert not Notice("a", "a", "state", UP, DOWN, "x").notifies
+
+
+def test_an_unknown_observation_changes_no_state() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=2))
+    assert feed(t, [[obs("a/vpn", None, parent="a")]] * 3) == []
+    assert t.states["a/vpn"].state == UNKNOWN
+    feed(t, [[obs("a/vpn", True, parent="a")]])
+    assert feed(t, [[obs("a/vpn", None, parent="a")]] * 5) == []
+    assert t.states["a/vpn"].state == UP
+    # down, unknown, down: the unknown round neither confirms nor resets the streak
+    assert feed(t, [[obs("a/vpn", False, parent="a")], [obs("a/vpn", None, parent="a")]]) == []
+    notices = feed(t, [[obs("a/vpn", False, parent="a")]])
+    assert kinds(notices) == [("a/vpn", "alert", DOWN)]
+    assert feed(t, [[obs("a/vpn", None, parent="a")]] * 4) == []
+    assert t.states["a/vpn"].state == DOWN
+
+
+def test_unknown_sites_do_not_count_as_lost_for_isolation() -> None:
+    t = Tracker(Policy(fall_rounds=1, isolated_min_sites=3))
+    feed(t, [[obs(c, True) for c in "abcd"]])
+    assert feed(t, [[obs(c, None) for c in "abcd"]]) == []
+    assert not t.isolated
