@@ -50,6 +50,7 @@ pruebas: sistema $(BIN)/pukara
 test: lint pruebas
 
 bench: $(BIN)/pukara
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/store_ingest.py
 	$(BIN)/python bench/inventory_bench.py
 	$(BIN)/python bench/monitor_bench.py
