@@ -24,7 +24,8 @@ sistema:
 $(BIN)/pukara: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c requirements.lock -e ".[dev]"
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
 	@touch $@
 
 LAB_CREDENCIALES := $(HOME)/.local/share/pukara/lab/credenciales.toml
