@@ -21,6 +21,7 @@ from pukara.cli import cambios
 from pukara.config import load_settings
 from pukara.console import stderr_console
 from pukara.errors import ExitCode, Interrupted, PukaraError
+from pukara.text import clean
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -119,7 +120,7 @@ def root(
 def _interrupted(err: Console, detail: str) -> None:
     err.print("Interrumpido.", style="yellow")
     if detail:
-        err.print(detail, markup=False, highlight=False, soft_wrap=True)
+        err.print(clean(detail), markup=False, highlight=False, soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,9 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     except PukaraError as e:
         if debug:
             err.print_exception(show_locals=False)
-        err.print(
-            f"Error: {e.message}", style="bold red", markup=False, highlight=False, soft_wrap=True
-        )
+        text = f"Error: {clean(e.message)}"  # a message may quote what a device sent
+        err.print(text, style="bold red", markup=False, highlight=False, soft_wrap=True)
         code = e.exit_code
     except typer.Exit as e:
         code = e.exit_code
@@ -160,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             err.print_exception(show_locals=False)
         err.print(
-            f"Error inesperado ({type(e).__name__}): {e}. Repita con --debug para ver la traza.",
+            f"Error inesperado ({type(e).__name__}): {clean(str(e))}. "
+            "Repita con --debug para ver la traza.",
             style="bold red", markup=False, highlight=False,
         )  # fmt: skip
         code = ExitCode.ERROR

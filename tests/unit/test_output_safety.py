@@ -51,3 +51,14 @@ def test_a_listing_through_the_cli_is_safe(
     assert main(["--base-datos", str(db), "inventario", "sedes", "-f", "csv"]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and ",'@SUMA(1)," in out
+
+
+def test_an_error_quoting_a_device_reaches_the_terminal_clean(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "malo.csv"
+    bad.write_text("name,kind,serial\nr1\x1b[2J\x1b]0;x\x07,tostadora\x1b[31m,\n")
+    code = main(["--base-datos", str(tmp_path / "p.db"), "inventario", "importar", str(bad)])
+    err = capsys.readouterr().err
+    assert code == 1 and "tostadora" in err
+    assert "\x1b" not in err and "\x07" not in err
