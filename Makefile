@@ -24,7 +24,8 @@ sistema:
 $(BIN)/pukara: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c requirements.lock -e ".[dev]"
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
 	@touch $@
 
 LAB_CREDENCIALES := $(HOME)/.local/share/pukara/lab/credenciales.toml
@@ -50,6 +51,7 @@ pruebas: sistema $(BIN)/pukara
 test: lint pruebas
 
 bench: $(BIN)/pukara
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/store_ingest.py
 	$(BIN)/python bench/inventory_bench.py
 	$(BIN)/python bench/monitor_bench.py

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -20,10 +20,58 @@ from pukara import __version__
 from pukara.cli import almacen, cambios
 from pukara.config import load_settings
 from pukara.console import stderr_console
-from pukara.errors import ExitCode, PukaraError
+from pukara.errors import ExitCode, Interrupted, PukaraError
+from pukara.text import clean
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class _Root(typer.core.TyperGroup):
+    """The root group: Ctrl-C inside any command is an :class:`Interrupted`.
+
+    Typer turns a ``KeyboardInterrupt`` into a silent exit 130 (or, in a prompt, into
+    ``Abort``); raising our own error instead lets :func:`main` say so.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            _skip_absent(param)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None and not getattr(option, "_pukara_skips_absent", False):
+            _skip_absent(option, with_callback=True)  # its callback ignores a missing value
+        return option
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted("") from None
+
+
+def _skip_absent(param: Any, *, with_callback: bool = False) -> None:
+    """An absent global option stays ``None`` without building its validator.
+
+    Typer builds a pydantic validator for every option it processes, given or not; for the
+    global options that alone costs ~50 ms of start-up on ``pukara AREA --help``.
+    """
+    process = param.process_value
+
+    def process_value(ctx: Any, value: Any) -> Any:
+        if value is None and not param.required and (with_callback or param.callback is None):
+            return None
+        return process(ctx, value)
+
+    param.process_value = process_value
+    param._pukara_skips_absent = True
+
 
 app = typer.Typer(
     name="pukara",
+    cls=_Root,
     help="pukara: red, monitoreo WAN/VPN, CSIRT y auditoría ISO/IEC 27001 de la Cancillería.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -78,6 +126,12 @@ def root(
     ctx.obj = load_settings({"db": base_datos, "concurrency": concurrencia, "analyst": analista})
 
 
+def _interrupted(err: Console, detail: str) -> None:
+    err.print("Interrumpido.", style="yellow")
+    if detail:
+        err.print(clean(detail), markup=False, highlight=False, soft_wrap=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map every error to a Spanish message and an exit code."""
     args = sys.argv[1:] if argv is None else argv
@@ -86,17 +140,23 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = app(args=args, prog_name="pukara", standalone_mode=False)
         code = int(rv) if isinstance(rv, int) else ExitCode.OK
+        if code == ExitCode.INTERRUPTED:  # a command that kept its partial work and said 130
+            _interrupted(err, "")
+    except Interrupted as e:
+        if debug:
+            err.print_exception(show_locals=False)
+        _interrupted(err, e.message)
+        code = ExitCode.INTERRUPTED
     except PukaraError as e:
         if debug:
             err.print_exception(show_locals=False)
-        err.print(
-            f"Error: {e.message}", style="bold red", markup=False, highlight=False, soft_wrap=True
-        )
+        text = f"Error: {clean(e.message)}"  # a message may quote what a device sent
+        err.print(text, style="bold red", markup=False, highlight=False, soft_wrap=True)
         code = e.exit_code
     except typer.Exit as e:
         code = e.exit_code
-    except (typer.Abort, KeyboardInterrupt):
-        err.print("Interrumpido.", style="yellow")
+    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C in a prompt, or outside any command
+        _interrupted(err, "")
         code = ExitCode.INTERRUPTED
     except typer.TyperException as e:
         show = getattr(e, "show", None)
@@ -109,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             err.print_exception(show_locals=False)
         err.print(
-            f"Error inesperado ({type(e).__name__}): {e}. Repita con --debug para ver la traza.",
+            f"Error inesperado ({type(e).__name__}): {clean(str(e))}. "
+            "Repita con --debug para ver la traza.",
             style="bold red", markup=False, highlight=False,
         )  # fmt: skip
         code = ExitCode.ERROR

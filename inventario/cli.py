@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from inventario import catalog, files, observations
-from inventario.model import ASSETS, FIELDS, parse_asset_kind, parse_status
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
 from pukara.errors import ExitCode, UsageError
-from pukara.store import opened_store
+
+# The inventory's library (catalog, plan, model, discovery) and the store are imported inside
+# each command, so that `pukara --help` does not pay for them.
 
 app = typer.Typer(
     help="Inventario de sedes y activos: importar, exportar y descubrir equipos.",
@@ -54,6 +54,8 @@ CHANGE_COLUMNS = {
 
 
 def _kind(tipo: Tipo | None) -> str | None:
+    from inventario import files
+
     return None if tipo is None else files.KIND_NAMES[tipo.value]
 
 
@@ -72,6 +74,9 @@ def importar(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Importa sedes y activos; valida todo el archivo y no aplica nada si hay un error."""
+    from inventario import catalog, files
+    from pukara.store import opened_store
+
     if (archivo is None) == (not ejemplo):
         raise UsageError("indique un ARCHIVO o --ejemplo (uno de los dos)")
     with opened_store(ctx.obj) as store:
@@ -108,12 +113,16 @@ def exportar(
     ] = None,
 ) -> None:
     """Exporta el inventario de forma canónica: reimportarlo no cambia nada."""
+    from inventario import catalog
+    from pukara.files import write_atomically
+    from pukara.store import opened_store
+
     with opened_store(ctx.obj) as store:
         text = catalog.export_text(store, formato.value, _kind(tipo))
     if archivo is None:
         sys.stdout.write(text)
     else:
-        files.write_atomically(archivo, text)
+        write_atomically(archivo, text)
 
 
 @app.command()
@@ -130,6 +139,10 @@ def listar(
     formato: FormatoOpt = Formato.tabla,
 ) -> None:
     """Lista los activos, con filtros."""
+    from inventario import catalog
+    from inventario.model import parse_asset_kind, parse_status
+    from pukara.store import opened_store
+
     try:  # the same parsers as an import, so every label the files accept works here
         kind = parse_asset_kind(tipo) if tipo else None
         status = parse_status(estado) if estado else None
@@ -151,6 +164,9 @@ def listar(
 @app.command()
 def sedes(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
     """Lista las sedes."""
+    from inventario import catalog
+    from pukara.store import opened_store
+
     with opened_store(ctx.obj) as store:
         render(catalog.sites(store), formato, SITE_COLUMNS)
 
@@ -162,6 +178,10 @@ def mostrar(
     formato: FormatoOpt = Formato.tabla,
 ) -> None:
     """Muestra todos los campos de un activo y lo último que el descubrimiento vio de él."""
+    from inventario import catalog, observations
+    from inventario.model import ASSETS, FIELDS
+    from pukara.store import opened_store
+
     with opened_store(ctx.obj) as store:
         asset = catalog.find_asset(store, activo)
         seen = observations.for_asset(store, asset["name"])
@@ -212,6 +232,7 @@ def descubrir(
     """Descubre equipos por SNMP, SSH y Ansible y guarda lo visto como observaciones."""
     from inventario import discovery
     from pukara.console import RichReporter
+    from pukara.store import opened_store
 
     methods = metodo or list(discovery.METHODS)
     unknown = [m for m in methods if m not in discovery.METHODS]
@@ -262,6 +283,9 @@ def conciliar(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Compara lo descubierto con lo declarado y, con --aplicar, lo actualiza."""
+    from inventario import observations
+    from pukara.store import opened_store
+
     with opened_store(ctx.obj) as store:
         found = observations.proposals(store)
         render([dataclasses.asdict(p) for p in found], formato, PROPOSAL_COLUMNS,
@@ -319,7 +343,8 @@ def capacidad(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Uso de CPU, memoria y disco de los servidores según los últimos hechos de Ansible."""
-    from inventario import reports
+    from inventario import catalog, observations, reports
+    from pukara.store import opened_store
 
     with opened_store(ctx.obj) as store:
         result = reports.capacity(
@@ -347,14 +372,23 @@ def ciclo_de_vida(
     todos: Annotated[
         bool, typer.Option("--todos", help="Todos los activos, no solo los que requieren atención.")
     ] = False,
+    fecha: Annotated[
+        str | None,
+        typer.Option("--fecha", help="Fecha de referencia AAAA-MM-DD (por defecto, hoy en UTC)."),
+    ] = None,
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Edad, garantía y fin de vida: lo vencido, lo que vence en --dias y lo desconocido."""
-    from inventario import reports
+    from inventario import catalog, reports
+    from pukara.store import opened_store
 
+    try:
+        today = date.fromisoformat(fecha) if fecha else datetime.now(UTC).date()
+    except ValueError:
+        raise UsageError(f"--fecha: «{fecha}» no es una fecha AAAA-MM-DD") from None
     with opened_store(ctx.obj) as store:
-        rows, buckets = reports.lifecycle(catalog.assets(store), datetime.now(UTC).date(), dias,
+        rows, buckets = reports.lifecycle(catalog.assets(store), today, dias,
                                           everything=todos)  # fmt: skip
     render(rows, formato, LIFECYCLE_COLUMNS, title=f"Ciclo de vida (horizonte {dias} días)")
     message("Antigüedad: " + ", ".join(f"{k}: {v}" for k, v in sorted(buckets.items())),

@@ -5,12 +5,12 @@ Ansible each over the targets they apply to, every answer stored as an observati
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from inventario import ansible_facts, observations, snmp_discovery, ssh_discovery
-from inventario.model import ASSETS, SERVER_KINDS, management_address
+from inventario.model import ASSETS, SERVER_KINDS, SITES, management_address
 from inventario.snmp import SnmpCredential, credentials_from_profile
 from pukara.config import Settings
 from pukara.errors import DeviceError, Interrupted, SecretsError, UsageError
@@ -18,6 +18,7 @@ from pukara.results import Result, RunResult, Status
 from pukara.runner import Reporter
 from pukara.secrets import CredentialProfile, load_profile
 from pukara.store import Store
+from pukara.targets import ASSET, IN_SERVICE, NAME, SITE, classify
 
 METHODS = ("snmp", "ssh", "ansible")
 MAX_ADDRESSES = 4096
@@ -61,24 +62,37 @@ def _exclusions(exclude: Sequence[str]) -> list[ipaddress.IPv4Network | ipaddres
     return out
 
 
-def _expand(spec: str, assets: Sequence[dict[str, Any]]) -> list[tuple[str, dict[str, Any] | None]]:
-    """One target spec -> (address, asset) pairs."""
-    net = _network(spec)
-    if net is not None:
-        if net.num_addresses > MAX_ADDRESSES:
-            raise UsageError(f"{spec}: más de {MAX_ADDRESSES} direcciones; divida el prefijo")
-        hosts = [net.network_address] if net.num_addresses == 1 else list(net.hosts())
-        return [(str(ip), None) for ip in hosts]
-    named = [a for a in assets if a["name"] == spec]
-    if named:
-        address = management_address(named[0])
+def _expand(
+    spec: str, assets: Sequence[dict[str, Any]], sites: Collection[str]
+) -> list[tuple[str, dict[str, Any] | None]]:
+    """One target spec -> (address, asset) pairs, read as every area reads it (pukara.targets)."""
+    try:
+        found = classify(spec, sites=sites, assets={a["name"] for a in assets})
+    except ValueError as e:
+        raise UsageError(f"objetivo «{spec}»: {e}") from None
+    if found.kind == SITE:
+        here = [a for a in assets if a.get("site") == found.value and a.get("status") in IN_SERVICE]
+        pairs: list[tuple[str, dict[str, Any] | None]] = [
+            (addr, a) for a in here if (addr := management_address(a))
+        ]
+        if not pairs:
+            raise UsageError(
+                f"la sede «{spec}» no tiene equipos en servicio con dirección de gestión"
+            )
+        return pairs
+    if found.kind == ASSET:
+        asset = next(a for a in assets if a["name"] == spec)
+        address = management_address(asset)
         if not address:
             raise UsageError(f"el activo «{spec}» no tiene dirección de gestión")
-        return [(address, named[0])]
-    in_site = [a for a in assets if a.get("site") == spec.lower()]
-    if in_site:
-        return [(addr, a) for a in in_site if (addr := management_address(a)) is not None]
-    raise UsageError(f"objetivo «{spec}»: no es una IP, un prefijo, una sede ni un activo conocido")
+        return [(address, asset)]
+    if found.kind == NAME:
+        raise UsageError(f"objetivo «{spec}»: el descubrimiento no resuelve nombres; indique su IP")
+    net = ipaddress.ip_network(found.value)
+    if net.num_addresses > MAX_ADDRESSES:
+        raise UsageError(f"{spec}: más de {MAX_ADDRESSES} direcciones; divida el prefijo")
+    hosts = [net.network_address] if net.num_addresses == 1 else list(net.hosts())
+    return [(str(ip), None) for ip in hosts]
 
 
 def resolve(store: Store, specs: Sequence[str], exclude: Sequence[str]) -> list[Target]:
@@ -87,12 +101,13 @@ def resolve(store: Store, specs: Sequence[str], exclude: Sequence[str]) -> list[
     Without specs: every asset in service that has a management address.
     """
     assets = list(store.entities(ASSETS))
+    site_codes = {str(s["code"]) for s in store.entities(SITES)}
     by_address = {a: x for x in assets for a in (x.get("mgmt_ipv4"), x.get("mgmt_ipv6")) if a}
     excluded = _exclusions(exclude)
     if specs:
-        pairs = [pair for spec in specs for pair in _expand(spec, assets)]
+        pairs = [pair for spec in specs for pair in _expand(spec, assets, site_codes)]
     else:
-        in_service = [a for a in assets if a.get("status") in ("activo", "en_reparacion")]
+        in_service = [a for a in assets if a.get("status") in IN_SERVICE]
         pairs = [(addr, a) for a in in_service if (addr := management_address(a)) is not None]
     chosen: dict[str, Target] = {}
     for address, asset in pairs:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,15 +167,3 @@ def to_json(sites: Iterable[Mapping[str, Any]], assets: Iterable[Mapping[str, An
         "assets": [{f.name: a.get(f.name) for f in FIELDS[ASSETS]} for a in assets],
     }
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` only once the whole text is on disk: never a half-written export."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

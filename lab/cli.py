@@ -1,15 +1,19 @@
 """Subcomandos de `pukara lab`: la WAN emulada con espacios de nombres de red."""
 
+from __future__ import annotations
+
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lab import manage
 from lab.sites import default_sites, read_site_table
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
+
+if TYPE_CHECKING:  # lab.manage (daemons, namespaces) is imported by the commands that use it
+    from lab import manage
 
 app = typer.Typer(
     help="Laboratorio: WAN emulada de sedes con snmpd y sshd reales (requiere root).",
@@ -35,6 +39,8 @@ COLUMNS = {
 
 
 def _lab(ctx: typer.Context) -> manage.Lab:
+    from lab import manage
+
     settings: Settings = ctx.obj
     return manage.Lab(settings.lab_state_dir)
 
@@ -60,6 +66,8 @@ def arriba(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Levanta (o repara) el laboratorio; repetirlo no duplica nada."""
+    from lab import manage
+
     sites = (
         read_site_table(tabla)
         if tabla
@@ -74,6 +82,8 @@ def arriba(
 @app.command()
 def abajo(ctx: typer.Context, silencioso: SilenciosoOpt = False) -> None:
     """Elimina todo lo que creó el laboratorio: espacios de red, procesos, rutas y archivos."""
+    from lab import manage
+
     removed = manage.down(_lab(ctx))
     message(f"Laboratorio eliminado ({removed} sedes).", quiet=silencioso)
 
@@ -81,6 +91,8 @@ def abajo(ctx: typer.Context, silencioso: SilenciosoOpt = False) -> None:
 @app.command()
 def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
     """Lista las sedes del laboratorio con sus direcciones y servicios."""
+    from lab import manage
+
     render(manage.status(_lab(ctx)), formato, COLUMNS)
 
 
@@ -106,6 +118,8 @@ def alterar(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Cambia en caliente la caída, la pérdida, el retardo o el túnel de una sede."""
+    from lab import manage
+
     changes: dict[str, object] = {}
     if caida is not None:
         changes["down"] = caida

@@ -25,8 +25,6 @@ TUNNELS = ipaddress.IPv4Network("198.19.64.0/18")
 LANS = ipaddress.IPv4Network("198.19.128.0/18")
 VPN_INTERFACE = "kbcs0"
 MAX_SITES = 4000
-# Site kinds of the example inventory that sit at headquarters, not behind a WAN link
-_NOT_WAN = frozenset({"sede_central", "centro_datos_principal", "centro_datos_alterno", "academia"})
 _CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
 
 
@@ -89,13 +87,26 @@ class LabSite:
         return self.v6_net.network_address + 2
 
 
+def index_of(address: ipaddress.IPv4Address) -> int | None:
+    """The lab site whose gateway has ``address`` (``LabSite.v4``), or None."""
+    offset = int(address) - int(V4_LINKS.network_address) - 2
+    return offset // 4 if offset >= 4 and offset % 4 == 0 and address in V4_LINKS else None
+
+
 @cache
 def example_codes() -> dict[str, int]:
-    """Lab index of each site of the shipped example that has a WAN link, in file order."""
+    """Lab index of each site of the shipped example inventory that has a WAN gateway.
+
+    Read from the example's own data (``inventario/ejemplo/sedes.csv``): a site's ``vpn_peer``
+    is the address of its gateway, which is the address of one lab site.
+    """
     text = resources.files("inventario").joinpath("ejemplo/sedes.csv").read_text("utf-8")
-    rows = csv.DictReader(text.splitlines())
-    wan = [r["code"] for r in rows if r["kind"] not in _NOT_WAN]
-    return {code: i for i, code in enumerate(wan, start=1)}
+    codes: dict[str, int] = {}
+    for row in csv.DictReader(text.splitlines()):
+        index = index_of(ipaddress.IPv4Address(row["vpn_peer"])) if row.get("vpn_peer") else None
+        if index is not None:
+            codes[row["code"]] = index
+    return codes
 
 
 def default_sites(

@@ -8,22 +8,21 @@ import sys
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from inventario.files import write_atomically
-from monitoreo import maintenance, report, rounds, sites
-from monitoreo.device import Poller
-from monitoreo.notify import Hooks
-from monitoreo.prober import ProbeOptions
-from monitoreo.spool import SpoolBusy, WriterHealth
-from monitoreo.states import Notice, Policy, Tracker
-from monitoreo.watch import HEALTH_DATASET, STATE_COLLECTION, Watcher, states_table
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
 from pukara.errors import ExitCode, PukaraError, UsageError
-from pukara.store import opened_store
+
+# Everything else is imported inside the command that uses it: `pukara --help` must not load
+# pysnmp (monitoreo.device), jinja2 (monitoreo.report), the store or the prober.
+if TYPE_CHECKING:
+    from monitoreo.device import Poller
+    from monitoreo.sites import Site
+    from monitoreo.spool import WriterHealth
+    from monitoreo.states import Notice
 
 app = typer.Typer(
     help="Monitoreo WAN/VPN de las misiones: sondeos, estados, alertas y SLA.", no_args_is_help=True
@@ -99,6 +98,10 @@ def sondear(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Una ronda de sondeos (eco ICMP o TCP) con pérdida, latencias y jitter por objetivo."""
+    from monitoreo import rounds, sites
+    from monitoreo.prober import ProbeOptions
+    from pukara.store import opened_store
+
     options = ProbeOptions(cuenta, intervalo, periodo, espera)
     with opened_store(ctx.obj) as store:
         known = sites.load_sites(store, family=_family(familia))
@@ -130,6 +133,8 @@ def _line(notice: Notice) -> None:
 
 
 def watch_poller(settings: Settings) -> Poller:
+    from monitoreo.device import Poller
+
     """The SNMP poller of ``vigilar``, with the settings' timeout and concurrency."""
     return Poller(timeout_s=settings.timeout_s, concurrency=settings.concurrency)
 
@@ -188,6 +193,14 @@ def vigilar(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Sondea todas las sedes cada ronda hasta Ctrl-C: estados, alertas y datos al almacén."""
+    from monitoreo import sites
+    from monitoreo.notify import Hooks
+    from monitoreo.prober import ProbeOptions
+    from monitoreo.spool import SpoolBusy
+    from monitoreo.states import Policy, Tracker
+    from monitoreo.watch import Watcher
+    from pukara.store import opened_store
+
     settings: Settings = ctx.obj
     hooks = Hooks.from_settings(settings.alert_webhook, settings.alert_command)
     options = ProbeOptions(cuenta, intervalo, periodo, espera)
@@ -230,6 +243,10 @@ STATE_COLUMNS = {"entity": "Sede/túnel", "state": "Estado", "since": "Desde",
 @app.command()
 def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
     """Estado actual de cada sede y túnel según la última vigilancia."""
+    from monitoreo.states import Tracker
+    from monitoreo.watch import HEALTH_DATASET, STATE_COLLECTION, states_table
+    from pukara.store import opened_store
+
     with opened_store(ctx.obj) as store:
         tracker = Tracker()
         tracker.load(store.entities(STATE_COLLECTION))
@@ -248,7 +265,7 @@ MAINT_COLUMNS = {"site": "Sede", "start": "Inicio (hora local)", "end": "Fin (ho
                  "reason": "Motivo"}  # fmt: skip
 
 
-def _site(known: dict[str, sites.Site], code: str) -> sites.Site:
+def _site(known: dict[str, Site], code: str) -> Site:
     try:
         return known[code.lower()]
     except KeyError:
@@ -267,6 +284,9 @@ def mantenimiento_agregar(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Agrega una ventana: sus alertas se silencian y el SLA la excluye."""
+    from monitoreo import maintenance, sites
+    from pukara.store import opened_store
+
     with opened_store(ctx.obj) as store:
         site = _site(sites.load_sites(store), sede)
         start = maintenance.parse_local(desde, site.timezone, "--desde")
@@ -278,6 +298,9 @@ def mantenimiento_agregar(
 @mantenimiento_app.command("listar")
 def mantenimiento_listar(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
     """Lista las ventanas de mantenimiento."""
+    from monitoreo import maintenance, sites
+    from pukara.store import opened_store
+
     with opened_store(ctx.obj) as store:
         tz = {c: s.timezone for c, s in sites.load_sites(store).items()}
         render(maintenance.records(maintenance.windows(store), tz), formato, MAINT_COLUMNS)
@@ -291,6 +314,9 @@ def mantenimiento_borrar(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Borra una ventana de mantenimiento."""
+    from monitoreo import maintenance, sites
+    from pukara.store import opened_store
+
     with opened_store(ctx.obj) as store:
         site = _site(sites.load_sites(store), sede)
         if not maintenance.remove(
@@ -318,6 +344,10 @@ def informe(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Disponibilidad mensual por sede (SLA), kits VPN operativos y variación de velocidad."""
+    from monitoreo import report, sites
+    from pukara.files import write_atomically
+    from pukara.store import opened_store
+
     with opened_store(ctx.obj) as store:
         known = sites.load_sites(store)
         data = report.build(store, known, mes)
@@ -353,7 +383,8 @@ def ruta(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Traza la ruta hasta una sede (IPv4 o IPv6) y mide la MTU del camino."""
-    from monitoreo import path
+    from monitoreo import path, sites
+    from pukara.store import opened_store
 
     with opened_store(ctx.obj) as store:
         known = sites.load_sites(store, family=_family(familia))

@@ -7,7 +7,6 @@ without either are not probed: the monitor itself sits there.
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from inventario.model import management_address
 from monitoreo.prober import Target
 from pukara.errors import UsageError
 from pukara.store import Store
+from pukara.targets import ADDRESS, NETWORK, SITE, classify
 
 GATEWAY_KINDS = ("router", "firewall")
 DEFAULT_LOSS_PCT = 5.0
@@ -112,6 +112,8 @@ def resolve(
 ) -> list[Target]:
     """Targets for site codes, addresses or host names; every bad one named, before probing.
 
+    A site code is probed at its gateway; asset names are not targets here.
+
     With no ``refs``, every site of the inventory that has a probe address.
     """
     if not refs:
@@ -119,22 +121,19 @@ def resolve(
     problems: list[str] = []
     out: list[Target] = []
     for ref in refs:
-        site = sites.get(ref.lower())
         try:
-            if site is not None:
+            found = classify(ref, sites=sites)  # the one reading of a target (pukara.targets)
+            if found.kind == SITE:
+                site = sites[found.value]
                 if not site.address:
                     raise ValueError("la sede no tiene pasarela con dirección de gestión")
                 out.append(Target(site.code, site.address, port, site.code))
-                continue
-            try:
-                address = str(ipaddress.ip_address(ref))
-            except ValueError:
-                if not _looks_like_name(ref):
-                    raise ValueError(
-                        "no es una sede del inventario, ni una dirección IP, ni un nombre"
-                    ) from None
-                address = _resolve_name(ref, family)
-            out.append(Target(ref, address, port))
+            elif found.kind == ADDRESS:
+                out.append(Target(ref, found.value, port))
+            elif found.kind == NETWORK:
+                raise ValueError("un prefijo no se sondea; indique sedes o direcciones")
+            else:
+                out.append(Target(ref, _resolve_name(ref, family), port))
         except ValueError as e:
             problems.append(f"«{ref}»: {e}")
     if problems:
@@ -142,18 +141,6 @@ def resolve(
             "objetivos inválidos; no se envió ningún sondeo:\n  " + "\n  ".join(problems)
         )
     return out
-
-
-def _looks_like_name(ref: str) -> bool:
-    labels = ref.rstrip(".").split(".")
-    return (
-        len(labels) > 1
-        and all(
-            0 < len(x) <= 63 and x.replace("-", "").isalnum() and not x.startswith("-")
-            for x in labels
-        )
-        and not labels[-1].isdigit()
-    )
 
 
 def vpn_targets(sites: Iterable[Site], only: set[str] | None = None) -> list[Target]:

@@ -29,12 +29,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import ansible_runner
-
 from pukara.config import Settings
-from pukara.errors import AnsibleError, Interrupted, SecretsError
+from pukara.errors import AnsibleError, ConfigError, Interrupted, SecretsError
 from pukara.events import make_event
-from pukara.secrets import Secret
+from pukara.secrets import Secret, child_environment
 from pukara.store import Store
 
 DATASET = "ansible.evento"
@@ -91,7 +89,7 @@ class _Agent:
     def __init__(self, keys: Sequence[Path], workdir: Path) -> None:
         self.sock = workdir / "agent.sock"
         self._proc = subprocess.Popen(
-            ["ssh-agent", "-D", "-a", str(self.sock)],
+            ["ssh-agent", "-D", "-a", str(self.sock)], env=child_environment(),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 5
@@ -100,7 +98,7 @@ class _Agent:
                 self.close()
                 raise AnsibleError("no se pudo iniciar ssh-agent")
             time.sleep(0.01)
-        env = {**os.environ, "SSH_AUTH_SOCK": str(self.sock)}
+        env = child_environment({"SSH_AUTH_SOCK": str(self.sock)})
         for key in keys:
             done = subprocess.run(
                 ["ssh-add", "-q", str(key)], env=env, capture_output=True, check=False,
@@ -190,6 +188,12 @@ def run_playbook(
     Returns the run's status, rc and per-host stats; a playbook that ran and failed is a
     result, not an exception. ``AnsibleError`` means it could not be started.
     """
+    if settings.ansible_artifacts_keep < 1:
+        # ansible-runner reads 0 as "never rotate": the artifacts would grow without bound
+        raise ConfigError(
+            "la clave «ansible_artifacts_keep» debe ser al menos 1 (ejecuciones de Ansible "
+            f"cuyos artefactos se conservan), se recibió {settings.ansible_artifacts_keep}"
+        )
     path = playbook_file(playbook)
     _check_inventory(inventory)
     if extravars:
@@ -232,7 +236,9 @@ def run_playbook(
     # restores them; put ours back afterwards so Ctrl-C keeps working in the rest of pukara.
     saved = _signal_handlers()
     try:
-        runner = ansible_runner.run(
+        from ansible_runner.interface import init_runner
+
+        runner = init_runner(
             private_data_dir=str(workdir / "private"),
             artifact_dir=str(artifacts),
             ident=ident,
@@ -249,6 +255,10 @@ def run_playbook(
             suppress_env_files=True,
             quiet=True,
         )
+        # ansible-runner seeds the child's environment with this process's whole environment;
+        # the child (and the artifacts' `command` file) get it without pukara's secrets
+        runner.config.env = child_environment(envvars, environ=runner.config.env)
+        runner.run()
     except Exception as e:
         raise AnsibleError(f"ansible-runner no pudo ejecutar {playbook}: {e}") from e
     finally:

@@ -11,15 +11,16 @@ import json
 import sys
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from pukara.events import get_field
-from pukara.results import Result
+from pukara.text import clean, clean_line, csv_cell
+
+if TYPE_CHECKING:
+    from pukara.results import Result
 
 
 class Formato(StrEnum):
@@ -40,16 +41,21 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
-def _cell(value: Any) -> str:
+def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "sí" if value else "no"
     if isinstance(value, list | tuple):
-        return ", ".join(_cell(v) for v in value)
+        return ", ".join(_text(v) for v in value)
     if isinstance(value, dict):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return str(value)
+
+
+def _cell(value: Any) -> str:
+    """A table or CSV cell on one line, without the control characters a device may send."""
+    return clean_line(_text(value))
 
 
 def render(
@@ -61,6 +67,10 @@ def render(
     out: TextIO | None = None,
 ) -> None:
     """Write records to stdout.
+
+    Table and CSV cells are cleaned of control characters (:func:`pukara.text.clean_line`)
+    and CSV cells cannot start a spreadsheet formula (:func:`pukara.text.csv_cell`); JSON is
+    written exactly, its encoder escapes control characters itself.
 
     Args:
         records: dicts with English (dotted ECS where they exist) keys.
@@ -77,13 +87,16 @@ def render(
         writer = csv.writer(stream, lineterminator="\r\n")
         writer.writerow(list(columns))
         for row in rows:
-            writer.writerow([_cell(get_field(row, key)) for key in columns])
+            writer.writerow([csv_cell(_cell(get_field(row, key))) for key in columns])
     else:
-        table = Table(title=title, header_style="bold")
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=clean_line(title) if title else None, header_style="bold")
         for header in columns.values():
             table.add_column(header, overflow="fold")
-        for row in rows:
-            table.add_row(*(_cell(get_field(row, key)) for key in columns))
+        for row in rows:  # Text: a "[bold]" sent by a device is shown, not taken as markup
+            table.add_row(*(Text(_cell(get_field(row, key))) for key in columns))
         console = Console(file=stream, highlight=False)
         if not console.is_terminal:  # piped or redirected: no screen width to respect
             console = Console(file=stream, highlight=False, width=250)
@@ -94,6 +107,14 @@ class RichReporter:
     """A transient rich progress bar on stderr; off when stderr is not a terminal."""
 
     def __init__(self, *, quiet: bool = False) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         console = stderr_console()
         self._enabled = not quiet and console.is_terminal
         self._progress = Progress(
@@ -125,4 +146,4 @@ class RichReporter:
 def message(text: str, *, quiet: bool = False, style: str | None = None) -> None:
     """A line for the user on stderr."""
     if not quiet:
-        stderr_console().print(text, style=style, markup=False, soft_wrap=True)
+        stderr_console().print(clean(text), style=style, markup=False, soft_wrap=True)

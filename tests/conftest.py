@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shlex
 import shutil
-from collections.abc import Iterator
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -55,15 +61,65 @@ def lab_available() -> str | None:
     return None
 
 
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip a test that cannot run here; in CI (``CI`` set) that is a failure instead."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI debe poder ejecutar esta prueba: {reason}")
+    pytest.skip(reason)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+NOBODY = 65534
+
+
+def run_as_nobody(
+    python_args: list[str], env: Mapping[str, str], *, setpriv: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """Run this interpreter with ``python_args`` as the nobody user, on this checkout.
+
+    The checkout and its venv may sit in a directory only root can enter (a 0700 clone, as
+    CI uses). So, in a private mount namespace, both are bind-mounted under a world-readable
+    temporary directory and nobody runs the interpreter from there, with ``PYTHONPATH`` and
+    the working directory pointing at the visible checkout. Nothing changes outside.
+    """
+    if os.geteuid() != 0 or not (shutil.which("setpriv") and shutil.which("unshare")):
+        skip_or_fail("requiere root, setpriv y unshare")
+    view = Path(tempfile.mkdtemp(prefix="pukara-vista-"))
+    try:
+        view.chmod(0o755)
+        mounts = {ROOT: view / "src"}
+        prefix = Path(sys.prefix)
+        if not prefix.is_relative_to(ROOT):
+            mounts[prefix] = view / "venv"
+        for target in mounts.values():
+            target.mkdir(mode=0o755)
+        python = Path(sys.executable)
+        for real, seen in mounts.items():
+            if python.is_relative_to(real):
+                python = seen / python.relative_to(real)
+                break
+        binds = " && ".join(
+            f"mount --bind {shlex.quote(str(r))} {shlex.quote(str(v))}" for r, v in mounts.items()
+        )
+        script = f'{binds} && cd {shlex.quote(str(view / "src"))} && exec "$@"'
+        argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+                "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                *setpriv, str(python), *python_args]  # fmt: skip
+        full_env = {**env, "PYTHONPATH": str(view / "src")}
+        return subprocess.run(argv, capture_output=True, text=True, env=full_env, check=False)
+    finally:  # rmdir, never rmtree: should a bind mount ever be visible here, it stays whole
+        for leftover in (*sorted(view.iterdir()), view):
+            with contextlib.suppress(OSError):
+                leftover.rmdir()
+
+
 def running_lab(
     factory: pytest.TempPathFactory, sites: list[LabSite], prefix: str
 ) -> Iterator[manage.Lab]:
     """A real lab of ``sites`` for a fixture; skipped without root, a failure in CI."""
     reason = lab_available()
     if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI debe poder levantar el laboratorio: {reason}")
-        pytest.skip(reason)
+        skip_or_fail(reason)
     the_lab = manage.Lab(factory.mktemp(prefix) / "estado", prefix=prefix)
     manage.up(the_lab, sites)
     yield the_lab

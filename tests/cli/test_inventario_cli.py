@@ -81,13 +81,35 @@ def test_ansible_list_and_host(capsys: pytest.CaptureFixture[str], db: list[str]
 
 
 def test_lifecycle_report(capsys: pytest.CaptureFixture[str], db: list[str]) -> None:
+    # a fixed reference date: the example's dates are fixed, so the verdicts are too
     run(capsys, *db, "inventario", "importar", "--ejemplo", "-q")
-    code, out, err = run(capsys, *db, "inventario", "informe", "ciclo-de-vida", "-f", "json")
-    rows = json.loads(out)
-    states = {r["warranty_state"] for r in rows} | {r["eol_state"] for r in rows}
-    assert code == 0 and rows
-    assert {"vencido", "por vencer", "desconocido"} <= states
+    code, out, err = run(
+        capsys, *db, "inventario", "informe", "ciclo-de-vida", "--fecha", "2026-06-01", "-f", "json"
+    )
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert code == 0 and len(rows) == 171
+    assert rows["blade-lima-06"]["warranty_end"] == "2026-07-14"
+    assert (rows["blade-lima-06"]["warranty_state"], rows["blade-lima-06"]["eol_state"]) == (
+        "por vencer", "vigente",
+    )  # fmt: skip
+    assert (
+        rows["blade-lima-01"]["warranty_state"] == rows["blade-lima-01"]["eol_state"] == "vencido"
+    )
+    assert rows["blade-lima-03"]["eol_state"] == "desconocido"
+    assert rows["blade-lima-06"]["age_years"] == 4.9
     assert "Antigüedad" in err
+    # a later date: what was about to expire has expired
+    code, out, _ = run(
+        capsys, *db, "inventario", "informe", "ciclo-de-vida", "--fecha", "2026-08-01", "-f", "json"
+    )
+    assert {r["name"]: r for r in json.loads(out)}["blade-lima-06"]["warranty_state"] == "vencido"
+
+
+def test_lifecycle_report_refuses_a_bad_date(
+    capsys: pytest.CaptureFixture[str], db: list[str]
+) -> None:
+    code, _, err = run(capsys, *db, "inventario", "informe", "ciclo-de-vida", "--fecha", "ayer")
+    assert code == 2 and "«ayer»" in err
 
 
 def test_list_filters_take_the_same_labels_as_files(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -114,3 +115,61 @@ def test_ctrl_c_during_a_playbook_interrupts_and_keeps_events(
         started = list(store.search_events(dataset="ansible.evento"))
     assert any(e["event"]["action"] == "playbook_on_start" for e in started)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def _descendants(root: int) -> dict[int, str]:
+    """pid -> command line of every live process below ``root``."""
+    parents: dict[int, int] = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                parents[int(proc.name)] = int(
+                    (proc / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+            except (OSError, IndexError, ValueError):
+                continue
+    found: dict[int, str] = {}
+    frontier = [root]
+    while frontier:
+        parent = frontier.pop()
+        for pid, ppid in parents.items():
+            if ppid == parent and pid not in found:
+                try:
+                    found[pid] = (
+                        Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                    )
+                except OSError:
+                    continue
+                frontier.append(pid)
+    return found
+
+
+def test_children_and_artifacts_get_no_pukara_credential(
+    lab: manage.Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    webhook = "http://127.0.0.1:9/gancho-secreto-789"
+    monkeypatch.setenv("PUKARA_CRED_OTRO_PASSWORD", ENV_SECRET)
+    monkeypatch.setenv("PUKARA_ALERT_WEBHOOK", webhook)
+    settings = load_settings({"data_dir": tmp_path / "datos"}, environ={})
+    environments: dict[str, bytes] = {}
+
+    def look(_event: object) -> None:  # while the playbook runs, read each child's environ
+        for pid, cmdline in _descendants(os.getpid()).items():
+            try:
+                environments[cmdline] = Path(f"/proc/{pid}/environ").read_bytes()
+            except OSError:
+                continue
+
+    run = run_playbook("nucleo/ping.yml", _inventory(lab, "t1"), settings=settings,
+                       ssh_keys=[lab.key], on_event=look)  # fmt: skip
+    assert run.rc == 0
+    assert any("ansible-playbook" in c for c in environments), list(environments)
+    assert any("ssh-agent" in c for c in environments), list(environments)
+    for cmdline, environ in environments.items():
+        for needle in (b"PUKARA_CRED_", ENV_SECRET.encode(), webhook.encode()):
+            assert needle not in environ, (cmdline, needle)
+    assert run.artifact_dir is not None
+    recorded = json.loads((run.artifact_dir / "command").read_text())["env"]
+    assert not [k for k in recorded if k.startswith("PUKARA_CRED_") or k == "PUKARA_ALERT_WEBHOOK"]
+    for needle in (b"PUKARA_CRED_", ENV_SECRET.encode(), webhook.encode()):
+        assert _files_containing(settings.data_dir, needle) == []

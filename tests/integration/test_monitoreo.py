@@ -30,7 +30,7 @@ from monitoreo.watch import Watcher
 from pukara.config import Settings, load_settings
 from pukara.secrets import Secret
 from pukara.store import SQLiteStore
-from tests.conftest import running_lab, write_lab_inventory
+from tests.conftest import run_as_nobody, running_lab, write_lab_inventory
 
 pytestmark = pytest.mark.integration
 
@@ -120,12 +120,8 @@ def test_medians_and_loss_converge_to_the_emulation(mlab: manage.Lab) -> None:
 def test_without_privileges_the_message_is_clear(tmp_path: Path) -> None:
     code = ("from monitoreo.prober import probe, Target, ProbeOptions\n"
             "probe([Target('x', '198.18.0.2')], ProbeOptions(1))\n")  # fmt: skip
-    done = subprocess.run(
-        ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
-         "--inh-caps=-all", "--bounding-set=-all", sys.executable, "-c", code],
-        capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], check=False,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-    )  # fmt: skip
+    done = run_as_nobody(["-c", code], dict(os.environ),
+                         setpriv=("--inh-caps=-all", "--bounding-set=-all"))  # fmt: skip
     if "ping_group_range" not in done.stderr:
         # the kernel allowed unprivileged ping sockets: then probing must simply work
         assert done.returncode == 0, done.stderr

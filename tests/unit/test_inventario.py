@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from inventario import ansible_inventory, catalog, files, plan, reports, sample
+from inventario import ansible_inventory, catalog, files, plan, reports
 from inventario.model import ASSETS, SITES
+from lab.sites import LabSite
 from pukara.store import SQLiteStore
 
 SITES_CSV = (
@@ -116,7 +117,7 @@ def test_dynamic_inventory_groups(store: SQLiteStore) -> None:
     assert "gw-emb-ar" in doc["sede_emb_ar"]["hosts"] and "gw-emb-ar" in doc["pais_ar"]["hosts"]
     assert "sede_emb_ar" in doc["sede_lima"]["children"]
     assert doc["_meta"]["hostvars"]["gw-emb-ar"]["ansible_host"] == str(
-        sample.LabSite(index=1, code="emb-ar").v4
+        LabSite(index=1, code="emb-ar").v4
     )
     assert ansible_inventory.host(doc, "no-existe") == {}
     yaml_form = ansible_inventory.to_yaml_inventory(doc)

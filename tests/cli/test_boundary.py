@@ -1,0 +1,103 @@
+"""The error boundary of real `pukara` and `pukara-inventario` processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pukara.store import SQLiteStore
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = Path(sys.executable).parent
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUKARA_")}
+    return {**env, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), **extra}
+
+
+def _sigint_default() -> None:
+    # a shell starts background jobs with SIGINT ignored; a terminal's Ctrl-C is not
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _interrupt_when(argv: list[str], env: dict[str, str], ready: str) -> tuple[int, str]:
+    """Run ``argv``, wait until its stderr shows ``ready``, press Ctrl-C (SIGINT)."""
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=_sigint_default,
+    )  # fmt: skip
+    assert proc.stderr is not None
+    try:
+        seen = ""
+        deadline = time.monotonic() + 30
+        while ready not in seen and time.monotonic() < deadline:
+            seen += proc.stderr.readline()
+        assert ready in seen, seen
+        time.sleep(0.3)  # well inside the long-running part
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    return proc.returncode, seen + rest
+
+
+def test_ctrl_c_during_a_sweep_says_interrumpido_and_exits_130(tmp_path: Path) -> None:
+    argv = [str(SCRIPTS / "pukara"), "--base-datos", str(tmp_path / "p.db"), "monitoreo",
+            "sondear", "--no-guardar", "-c", "100000", "-p", "500", "127.0.0.1"]  # fmt: skip
+    code, err = _interrupt_when(argv, _env(tmp_path), "Sondeando")
+    assert code == 130, err
+    assert "Interrumpido." in err and "Traceback" not in err
+
+
+def test_ctrl_c_with_debug_keeps_the_exit_code(tmp_path: Path) -> None:
+    argv = [str(SCRIPTS / "pukara"), "--debug", "--base-datos", str(tmp_path / "p.db"),
+            "monitoreo", "sondear", "--no-guardar", "-c", "100000", "-p", "500",
+            "127.0.0.1"]  # fmt: skip
+    code, err = _interrupt_when(argv, _env(tmp_path), "Sondeando")
+    assert code == 130 and "Interrumpido." in err, err
+
+
+def _inventory_script(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPTS / "pukara-inventario"), *args], capture_output=True, text=True,
+        env=_env(tmp_path, **env), check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_inventory_script_answers_and_refuses_bad_usage(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    with SQLiteStore(db) as store:
+        store.upsert("site", [{"code": "lim", "name": "Lima"}], key=["code"])
+        asset = {"name": "gw-lim", "kind": "router", "site": "lim", "mgmt_ipv4": "198.18.0.6",
+                 "status": "activo"}  # fmt: skip
+        store.upsert("asset", [asset], key=["name"])
+    done = _inventory_script(tmp_path, "--list", PUKARA_DB=str(db))
+    assert done.returncode == 0 and '"gw-lim"' in done.stdout, done.stderr
+    done = _inventory_script(tmp_path, "--otra")
+    assert done.returncode == 2 and done.stderr.startswith("uso: pukara-inventario")
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_inventory_script_errors_are_spanish_with_a_trace_only_on_debug(
+    tmp_path: Path, debug: bool
+) -> None:
+    bad = tmp_path / "no-es-sqlite.db"
+    bad.write_bytes(b"esto no es una base de datos SQLite" * 100)
+    args = ["--debug", "--list"] if debug else ["--list"]
+    done = _inventory_script(tmp_path, *args, PUKARA_DB=str(bad))
+    assert done.returncode == 1 and done.stdout == ""
+    assert "pukara-inventario: Error" in done.stderr
+    assert ("Traceback" in done.stderr) is debug, done.stderr
+
+
+def test_inventory_script_config_error_exit_code(tmp_path: Path) -> None:
+    done = _inventory_script(tmp_path, "--list", PUKARA_CONCURRENCY="muchos")
+    assert done.returncode == 1 and "PUKARA_CONCURRENCY" in done.stderr
+    assert "Traceback" not in done.stderr
