@@ -10,8 +10,6 @@ from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, message, render
 from pukara.errors import ExitCode, UsageError
 from pukara.events import format_timestamp
-from pukara.store import opened_store
-from pukara.store.retention import enforce_retention
 
 cambios = typer.Typer(help="Registro de cambios encadenado por hash.", no_args_is_help=True)
 
@@ -74,6 +72,8 @@ def listar(
     settings: Settings = ctx.obj
     since, until = _date("--desde", desde), _date("--hasta", hasta, end_of_day=True)
     key = _entity_key(clave)
+    from pukara.store import opened_store
+
     with opened_store(settings) as store:
         records = [
             {"seq": c.seq, "@timestamp": c.ts, "actor": c.actor, "collection": c.collection,
@@ -90,6 +90,8 @@ def listar(
 def verificar(ctx: typer.Context) -> None:
     """Recorre la cadena de hashes y señala el primer eslabón roto."""
     settings: Settings = ctx.obj
+    from pukara.store import opened_store
+
     with opened_store(settings) as store:
         report = store.verify_changes()
     if report.ok:
@@ -132,6 +134,9 @@ def depurar(
     """Borra los eventos crudos de sondeo, enlace y VPN más antiguos que la retención."""
     settings: Settings = ctx.obj
     days = retencion_dias or settings.retention_days
+    from pukara.store import opened_store
+    from pukara.store.retention import enforce_retention
+
     with opened_store(settings) as store:
         report = enforce_retention(store, days, simulate=simular)
     render(
@@ -154,6 +159,8 @@ def depurar(
 def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
     """Versión del esquema, tamaño del archivo y eventos por conjunto de datos."""
     settings: Settings = ctx.obj
+    from pukara.store import opened_store
+
     with opened_store(settings) as store:
         info = store.info()
         stats = store.event_stats()
