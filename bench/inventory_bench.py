@@ -29,11 +29,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from inventario import catalog, files
-from inventario.snmp import SnmpCredential
 from inventario.snmp_discovery import SnmpTarget, discover
 from lab import manage
 from lab.sites import LabSite
 from pukara.secrets import Secret
+from pukara.snmp import SnmpCredential
 from pukara.store import SQLiteStore
 
 SUBTREES = ("1.3.6.1.2.1.1", "1.3.6.1.2.1.47.1.1.1", "1.3.6.1.2.1.2.2", "1.3.6.1.2.1.31.1.1",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inventario.snmp_discovery import valid_serial
+from inventario.model import valid_serial
 from pukara.ansible import run_playbook
 from pukara.config import Settings
 from pukara.events import utc_now

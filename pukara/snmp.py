@@ -32,8 +32,10 @@ from pysnmp.hlapi.v3arch.asyncio import (
 )
 from pysnmp.proto import rfc1902, rfc1905
 
+from pukara import oids
 from pukara.errors import AuthError, DeviceError, DeviceTimeout
 from pukara.secrets import CredentialProfile, Secret
+from pukara.text import clean_line
 
 AUTH = {"SHA": usmHMACSHAAuthProtocol, "SHA256": usmHMAC192SHA256AuthProtocol,
         "SHA512": usmHMAC384SHA512AuthProtocol, "MD5": usmHMACMD5AuthProtocol}  # fmt: skip
@@ -42,6 +44,48 @@ _AUTH_FAILURES = ("unknownusername", "wrongdigest", "decryption", "unsupportedse
                   "authentication", "notintimewindow", "unknownengineid")  # fmt: skip
 _END = (rfc1905.EndOfMibView, rfc1905.NoSuchObject, rfc1905.NoSuchInstance)
 MAX_WALK_REQUESTS = 200
+
+
+class MalformedAnswer(DeviceError):
+    """An agent's value or index that cannot be what its object is: that target fails."""
+
+    def __init__(self, oid: str, why: str, index: str | None = None) -> None:
+        where = oids.label(f"{oid}.{index}" if index else oid)
+        super().__init__(f"respuesta SNMP mal formada en {where}: {clean_line(why)[:200]}")
+        self.oid = oid
+
+
+def index_address(suffix: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address in an ipAddressTable index (``type.length.octets``); None for other types.
+
+    ValueError (in Spanish) when the index cannot be an address: a sub-identifier over 255,
+    a length that does not match the octets that follow.
+    """
+    try:
+        parts = [int(p) for p in suffix.split(".") if p]
+    except ValueError:
+        raise ValueError(f"el índice {suffix!r} no es numérico") from None
+    if len(parts) < 2:
+        raise ValueError("índice sin tipo ni longitud de dirección")
+    kind, length, octets = parts[0], parts[1], parts[2:]
+    if len(octets) != length:
+        raise ValueError(f"la longitud {length} no coincide con {len(octets)} octetos")
+    big = [p for p in octets if p > 255]
+    if big:
+        raise ValueError(f"el subidentificador {big[0]} no cabe en un octeto (> 255)")
+    if kind in (1, 3) and length >= 4:  # ipv4, ipv4z (zone index after the address)
+        return ipaddress.IPv4Address(bytes(octets[:4]))
+    if kind in (2, 4) and length >= 16:  # ipv6, ipv6z
+        return ipaddress.IPv6Address(bytes(octets[:16]))
+    return None
+
+
+def legacy_index_address(suffix: str) -> ipaddress.IPv4Address:
+    """The address that is an ipAddrTable index (four sub-identifiers); ValueError if not."""
+    parts = suffix.split(".")
+    if len(parts) != 4 or not all(p.isdigit() and int(p) <= 255 for p in parts):
+        raise ValueError(f"el índice {suffix!r} no es una dirección IPv4 (cuatro octetos ≤ 255)")
+    return ipaddress.IPv4Address(suffix)
 
 
 @dataclass(frozen=True, slots=True)
