@@ -88,12 +88,16 @@ def _wan_index(site: Site, walked: dict[str, dict[str, Any]]) -> int | None:
     return None
 
 
+def _shown(value: Any) -> str:
+    return "ausente (noSuchObject)" if value is None else clean_line(repr(value))[:60]
+
+
 def _counters(got: dict[str, Any], w: int) -> tuple[CounterSample | None, str | None]:
     """The WAN counters of one GET, or None and why (a missing or wrongly typed value)."""
     in_oid, out_oid = f"{IF_HC_IN}.{w}", f"{IF_HC_OUT}.{w}"
     bad = [oid for oid in (SYS_UPTIME, in_oid, out_oid) if not isinstance(got.get(oid), int)]
     if bad:
-        what = "; ".join(f"{label(o)} = {clean_line(repr(got.get(o)))[:60]}" for o in bad)
+        what = "; ".join(f"{label(o)} = {_shown(got.get(o))}" for o in bad)
         return None, f"contadores ilegibles (se esperaba un entero): {what}"
     disc, speed = got.get(f"{IF_DISCONTINUITY}.{w}"), got.get(f"{IF_HIGH_SPEED}.{w}")
     return CounterSample(

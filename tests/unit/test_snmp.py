@@ -14,6 +14,7 @@ from monitoreo import device
 from monitoreo.sites import Site
 from pukara import oids
 from pukara.console import RichReporter
+from pukara.errors import LabError
 from pukara.results import Result, Status
 from pukara.snmp import MalformedAnswer, index_address
 
@@ -140,3 +141,23 @@ def test_each_progress_task_counts_its_own_failures() -> None:
     rep.advance(Result("a", Status.OK))
     rep.finish()
     assert [t.fields["failed"] for t in rep._progress.tasks] == [1, 0]
+
+
+def test_lab_agents_can_speak_one_version_or_answer_badly(tmp_path: Path) -> None:
+    from lab import services, sites
+
+    creds = services.LabCredentials("c0mm", "pukara", "a" * 24, "p" * 24)
+    conf = services.snmpd_conf(sites.LabSite(1, "x", snmp_only="v3"), creds, tmp_path)
+    assert "rocommunity" not in conf and "rouser pukara priv" in conf
+    conf = services.snmpd_conf(sites.LabSite(1, "x", snmp_only="v2c", snmp_malo=True), creds,
+                               tmp_path)  # fmt: skip
+    assert "createUser" not in conf and "rocommunity c0mm" in conf
+    assert f"pass .1.3.6.1.2.1.31.1.1.1.6 {tmp_path / 'snmp-pass.sh'}" in conf
+    table = tmp_path / "sedes.csv"
+    table.write_text("codigo,retardo_ms,variacion_ms,perdida_pct,caida,snmp,snmp_malo\n"
+                     "a,10,0,0,no,v3,\nb,10,0,0,no,,sí\n")  # fmt: skip
+    a, b = sites.read_site_table(table)
+    assert (a.snmp_only, a.snmp_malo, b.snmp_only, b.snmp_malo) == ("v3", False, "", True)
+    table.write_text("codigo,retardo_ms,variacion_ms,perdida_pct,caida,snmp\na,1,0,0,no,v1\n")
+    with pytest.raises(LabError, match="«snmp» debe ser"):
+        sites.read_site_table(table)
