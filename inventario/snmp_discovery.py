@@ -1,8 +1,9 @@
 """SNMP discovery: the credential ladder per agent, one GET and one multi-table GETBULK walk.
 
-Per agent: the system group by GET, then ENTITY-MIB, IF-MIB, IP-MIB and LLDP-MIB columns
-walked together (usually a single GETBULK), IP-MIB's legacy ipAddrTable only when the agent
-lacks ipAddressTable. Credentials are tried in order; the first that answers is kept.
+Per agent: the system group and the ENTITY-MIB, IF-MIB, IP-MIB and LLDP-MIB columns in
+one walk whose first GETBULK carries the system scalars as non-repeaters (usually a single
+round trip for a small device), IP-MIB's legacy ipAddrTable only when the agent lacks
+ipAddressTable. Credentials are tried in order; the first that answers is kept.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ _OS_PATTERNS = (
     (re.compile(r"Windows.*Version ([\d.]+)"), "Windows"),
     (re.compile(r"^FreeBSD \S+ (\S+)"), "FreeBSD"),
 )
+
+
+TABLES = oids.ENTITY + oids.INTERFACES + oids.ADDRESSES + oids.LLDP
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,12 +236,11 @@ async def probe(
     for cred in target.credentials:
         session = Session(engine_for[cred.label], cred, target.address)
         await session.open(timeout_s, retries)
-        try:
-            system = await session.get(oids.SYSTEM)
+        try:  # the first request is also the credential's test
+            system, walked = await session.fetch(oids.SYSTEM, TABLES)
         except DeviceError as e:
             failures.append(e)
             continue
-        walked = await session.walk(oids.ENTITY + oids.INTERFACES + oids.ADDRESSES + oids.LLDP)
         if not walked[oids.IP_ADDRESS_IFINDEX]:
             walked.update(await session.walk(oids.LEGACY_ADDRESSES))
         uptime = system.get(oids.SYS_UPTIME)
