@@ -6,12 +6,15 @@ that two v3 profiles with the same user name and different keys never overwrite 
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from pysnmp.entity import config
 from pysnmp.hlapi.v3arch.asyncio import (
     CommunityData,
     ContextData,
@@ -45,6 +48,7 @@ _AUTH_FAILURES = ("unknownusername", "wrongdigest", "decryption", "unsupportedse
                   "authentication", "notintimewindow", "unknownengineid")  # fmt: skip
 _END = (rfc1905.EndOfMibView, rfc1905.NoSuchObject, rfc1905.NoSuchInstance)
 MAX_WALK_REQUESTS = 200
+RECEIVE_BUFFER = 4 << 20  # bytes asked for each engine's socket
 FIRST_REPETITIONS = 8
 
 
@@ -172,6 +176,7 @@ class Session:
     async def open(self, timeout_s: float, retries: int) -> None:
         ip = ipaddress.ip_address(self.address)
         cls = Udp6TransportTarget if ip.version == 6 else UdpTransportTarget
+        await _engine_socket(self.engine, cls)
         self._transport = await cls.create((str(ip), 161), timeout=timeout_s, retries=retries)
 
     def _check(self, indication: Any, status: Any, index: Any) -> None:
@@ -263,6 +268,38 @@ class Session:
                 cursor.pop(column, None)
             reps = min(repetitions, reps * 2)
         raise DeviceError("el recorrido SNMP no terminó (demasiadas solicitudes)")
+
+
+async def _engine_socket(
+    engine: SnmpEngine, cls: type[UdpTransportTarget | Udp6TransportTarget]
+) -> None:
+    """The engine's one UDP socket for this family, made with a large receive buffer.
+
+    Every agent's answers to one engine arrive on one socket; with dozens in flight and the
+    event loop busy decoding, the default buffer (208 KiB) overflows and the kernel drops
+    answers, each then costing a full timeout. pysnmp uses a transport already registered
+    for the domain, so registering it first is enough; sessions opened meanwhile wait for
+    it. The kernel caps the size at ``net.core.rmem_max``; a failure leaves the default.
+    """
+    ready: dict[Any, asyncio.Future[None]] = engine.cache.setdefault("pukara_sockets", {})
+    if cls.TRANSPORT_DOMAIN in ready:
+        await ready[cls.TRANSPORT_DOMAIN]
+        return
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    ready[cls.TRANSPORT_DOMAIN] = done
+    try:
+        if config.get_transport(engine, cls.TRANSPORT_DOMAIN) is None:
+            carrier = cls.PROTO_TRANSPORT().open_client_mode()
+            try:
+                endpoint, _ = await carrier._lport  # the datagram endpoint being made
+                endpoint.get_extra_info("socket").setsockopt(
+                    socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER
+                )
+            except (AttributeError, TypeError, ValueError, OSError):
+                pass  # the socket keeps the default buffer
+            config.add_transport(engine, cls.TRANSPORT_DOMAIN, carrier)
+    finally:
+        done.set_result(None)
 
 
 @lru_cache(maxsize=2048)
