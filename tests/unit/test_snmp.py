@@ -161,3 +161,14 @@ def test_lab_agents_can_speak_one_version_or_answer_badly(tmp_path: Path) -> Non
     table.write_text("codigo,retardo_ms,variacion_ms,perdida_pct,caida,snmp\na,1,0,0,no,v1\n")
     with pytest.raises(LabError, match="«snmp» debe ser"):
         sites.read_site_table(table)
+
+
+def test_odd_ansible_facts_are_that_hosts_error() -> None:
+    facts: dict[str, dict[str, Any]] = {}
+    errors: dict[str, str] = {}
+    for host, raw in (("a", {"vcpus": "muchas"}), ("b", {"vcpus": 2, "serial": "N/A"})):
+        event = {"event": "runner_on_ok", "event_data": {
+            "host": host, "task": ansible_facts.FACTS_TASK, "res": {"pukara_facts": raw}}}  # fmt: skip
+        ansible_facts.take_event(event, facts, errors)
+    assert "hechos ilegibles" in errors["a"] and "a" not in facts
+    assert facts["b"] == {"cpu_count": 2, "ipv6_enabled": False}  # no filler serial
