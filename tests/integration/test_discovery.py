@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -219,3 +220,23 @@ def test_v3_first_costs_one_exchange_on_v2c_agents_and_no_timeout_on_v3_ones(
     assert results[str(snmp_site("u3").v4)].data["credential"] == "solov3/v3"
     assert results[str(snmp_site("u4").v4)].data["credential"] == "solov2/v2c"
     assert took < 1.5, f"{took:.2f} s: un intento se agotó en vez de fallar en un intercambio"
+
+
+def test_the_configured_timeout_is_the_default_wait(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An agent that never answers (a silent socket on loopback) costs timeout_s per try."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.42.0.9", 161))  # port 161 needs root, as the integration tests do
+    monkeypatch.setenv("PUKARA_TIMEOUT_S", "0.2")
+    monkeypatch.setenv("PUKARA_CRED_SOLOV2_COMMUNITY", "publica-de-prueba")
+    try:
+        t0 = time.perf_counter()
+        code = main(["--base-datos", str(settings.db), "inventario", "descubrir", "127.42.0.9",
+                     "-m", "snmp", "-c", "solov2", "--formato", "json", "-q"])  # fmt: skip
+        took = time.perf_counter() - t0
+    finally:
+        silent.close()
+    row = json.loads(capsys.readouterr().out)[0]
+    assert code == 3 and "tiempo agotado" in row["error"]
+    assert took < 2.0, f"{took:.2f} s: la espera no fue timeout_s = 0,2 s (3 intentos)"
