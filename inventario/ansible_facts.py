@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inventario.snmp_discovery import valid_serial
+from inventario.model import valid_serial
 from pukara.ansible import run_playbook
 from pukara.config import Settings
 from pukara.events import utc_now
@@ -91,6 +91,27 @@ def _inventory(targets: Sequence[AnsibleTarget], timeout_s: float) -> dict[str, 
     return {"all": {"hosts": hosts}}
 
 
+def take_event(
+    raw: Mapping[str, Any], facts: dict[str, dict[str, Any]], errors: dict[str, str]
+) -> None:
+    """One ansible-runner event: a host's facts, or its error (odd facts included)."""
+    data = raw.get("event_data") or {}
+    host, res = data.get("host"), data.get("res") or {}
+    if not host:
+        return
+    event = raw.get("event")
+    if event == "runner_on_ok" and data.get("task") == FACTS_TASK:
+        try:
+            facts[host] = to_facts(res.get("pukara_facts") or {})
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
+            # one host's odd facts are that host's error, never the whole run's
+            errors[host] = f"Ansible: hechos ilegibles del equipo ({type(e).__name__}): {e}"
+    elif event in ("runner_on_failed", "runner_on_unreachable") and host not in errors:
+        msg = str(res.get("msg") or "falló").strip().splitlines()[0][:300]
+        what = "inalcanzable" if event == "runner_on_unreachable" else "falló"
+        errors[host] = f"Ansible: {what}: {msg}"
+
+
 def discover(
     targets: Sequence[AnsibleTarget], *, settings: Settings, store: Store | None, timeout_s: float
 ) -> RunResult:
@@ -103,17 +124,7 @@ def discover(
     started = utc_now()
 
     def on_event(raw: Mapping[str, Any]) -> None:
-        data = raw.get("event_data") or {}
-        host, res = data.get("host"), data.get("res") or {}
-        if not host:
-            return
-        event = raw.get("event")
-        if event == "runner_on_ok" and data.get("task") == FACTS_TASK:
-            facts[host] = to_facts(res.get("pukara_facts") or {})
-        elif event in ("runner_on_failed", "runner_on_unreachable") and host not in errors:
-            msg = str(res.get("msg") or "falló").strip().splitlines()[0][:300]
-            what = "inalcanzable" if event == "runner_on_unreachable" else "falló"
-            errors[host] = f"Ansible: {what}: {msg}"
+        take_event(raw, facts, errors)
 
     run = run_playbook(
         PLAYBOOK, _inventory(targets, timeout_s), settings=settings, store=store,

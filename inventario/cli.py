@@ -221,11 +221,19 @@ def descubrir(
     ] = None,
     credencial: Annotated[
         list[str] | None,
-        typer.Option("--credencial", "-c", help="Perfil de credenciales a probar, en orden."),
+        typer.Option(
+            "--credencial", "-c", help="Perfil de credenciales a probar (SNMPv3 antes que v2c)."
+        ),
     ] = None,
     espera: Annotated[
-        float, typer.Option("--espera", min=0.1, max=60, help="Espera por solicitud (s).")
-    ] = 2.0,
+        float | None,
+        typer.Option(
+            "--espera",
+            min=0.1,
+            max=60,
+            help="Espera por solicitud (s); por omisión, timeout_s de la configuración.",
+        ),
+    ] = None,
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,
 ) -> None:

@@ -11,12 +11,12 @@ from typing import Any
 
 from inventario import ansible_facts, observations, snmp_discovery, ssh_discovery
 from inventario.model import ASSETS, SERVER_KINDS, SITES, management_address
-from inventario.snmp import SnmpCredential, credentials_from_profile
 from pukara.config import Settings
 from pukara.errors import DeviceError, Interrupted, SecretsError, UsageError
 from pukara.results import Result, RunResult, Status
 from pukara.runner import Reporter
 from pukara.secrets import CredentialProfile, load_profile
+from pukara.snmp import SnmpCredential, credentials_from_profile
 from pukara.store import Store
 from pukara.targets import ASSET, IN_SERVICE, NAME, SITE, classify
 
@@ -162,6 +162,10 @@ def _snmp_targets(
         except DeviceError as e:
             failed.append(Result(t.address, Status.FAILED, error=str(e)))
             continue
+        # the profile that worked last time first; then SNMPv3 before v2c: a v3 request to a
+        # v2c-only agent costs one exchange (a Report), a v2c one to a v3-only agent a timeout
+        mine = remembered.get(t.address)
+        creds.sort(key=lambda c: (c.profile != mine, c.version != "3"))
         if not creds:
             failed.append(Result(t.address, Status.FAILED, error=(
                 "sin credenciales SNMP: indique --credencial PERFIL con community o snmp_user"
@@ -272,12 +276,17 @@ def run(
     *,
     methods: Sequence[str] = METHODS,
     profiles: Sequence[str] = (),
-    timeout_s: float = 2.0,
+    timeout_s: float | None = None,
     reporter: Reporter | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Report:
-    """Discover over every applicable method; observations stored per method as it ends."""
-    job = _Run(store, settings, targets, _Profiles(environ), profiles, timeout_s, reporter)
+    """Discover over every applicable method; observations stored per method as it ends.
+
+    ``timeout_s`` is the wait per SNMP request (SSH and Ansible get twice as long); by
+    default the configured ``timeout_s``.
+    """
+    wait = settings.timeout_s if timeout_s is None else timeout_s
+    job = _Run(store, settings, targets, _Profiles(environ), profiles, wait, reporter)
     for method in METHODS:
         if method in methods:
             getattr(job, method)()

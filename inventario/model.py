@@ -60,6 +60,25 @@ PLACEHOLDER_SERIALS = frozenset(
      "not available", "to be filled by o.e.m.", "default string", "serial", "123456789",
      "0123456789", "system serial number", "xxxxxxxxxx"}
 )  # fmt: skip
+# The VPN kit's tunnel interface when a site declares none (as the kit names it in IF-MIB)
+DEFAULT_VPN_INTERFACE = "kbcs0"
+
+
+def is_placeholder_serial(serial: str) -> bool:
+    """The one rule for filler serials: a known placeholder, or one character repeated."""
+    text = serial.strip()
+    return text.lower() in PLACEHOLDER_SERIALS or len(set(text)) <= 1
+
+
+def valid_serial(value: Any) -> str | None:
+    """A serial reported by a device (str or bytes), or None when it is filler."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", errors="replace")
+    if value is None:
+        return None
+    serial = str(value).replace("\x00", "").strip()
+    return None if is_placeholder_serial(serial) else serial
+
 
 # Column names that hold secrets: an import that carries one is refused outright.
 SECRET_COLUMN = re.compile(
@@ -195,7 +214,7 @@ def parse_tags(value: Any) -> list[str]:
 
 def parse_serial(value: Any) -> str:
     text = str(value).strip()
-    if text.lower() in PLACEHOLDER_SERIALS or len(set(text)) == 1:
+    if is_placeholder_serial(text):
         raise ValueError(f"«{value}» es un número de serie de relleno, no uno real")
     return _text(64)(text)
 

@@ -1,25 +1,36 @@
 """SNMP discovery: the credential ladder per agent, one GET and one multi-table GETBULK walk.
 
-Per agent: the system group by GET, then ENTITY-MIB, IF-MIB, IP-MIB and LLDP-MIB columns
-walked together (usually a single GETBULK), IP-MIB's legacy ipAddrTable only when the agent
-lacks ipAddressTable. Credentials are tried in order; the first that answers is kept.
+Per agent: the system group and the ENTITY-MIB, IF-MIB, IP-MIB and LLDP-MIB columns in
+one walk whose first GETBULK carries the system scalars as non-repeaters (usually a single
+round trip for a small device), IP-MIB's legacy ipAddrTable only when the agent lacks
+ipAddressTable. Credentials are tried in order; the first that answers is kept.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
+import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from inventario import oids
-from inventario.model import PLACEHOLDER_SERIALS
-from inventario.snmp import Session, SnmpCredential, engines
+from inventario.model import valid_serial
+from pukara import oids
 from pukara.errors import AuthError, DeviceError, DeviceTimeout
 from pukara.events import utc_now
 from pukara.results import Result, Status
+from pukara.snmp import (
+    MalformedAnswer,
+    Session,
+    SnmpCredential,
+    engines,
+    index_address,
+    legacy_index_address,
+)
+from pukara.text import clean_line
 
 _OS_PATTERNS = (
     (re.compile(r"^Linux \S+ (\S+)"), "Linux"),
@@ -32,10 +43,16 @@ _OS_PATTERNS = (
 )
 
 
+TABLES = oids.ENTITY + oids.INTERFACES + oids.ADDRESSES + oids.LLDP
+
+
 @dataclass(frozen=True, slots=True)
 class SnmpTarget:
     address: str
     credentials: Sequence[SnmpCredential]
+
+
+Walked = Mapping[str, Mapping[str, Any]]
 
 
 def text(value: Any) -> str | None:
@@ -53,11 +70,23 @@ def _mac(value: Any) -> str | None:
     return ":".join(f"{b:02x}" for b in value)
 
 
-def valid_serial(value: Any) -> str | None:
-    serial = text(value)
-    if serial is None or serial.lower() in PLACEHOLDER_SERIALS or len(set(serial)) == 1:
-        return None
-    return serial
+def _int(walked: Walked, column: str, index: str) -> int | None:
+    """An INTEGER/Gauge column's value; a value of another type fails the target."""
+    value = walked.get(column, {}).get(index)
+    if value is None or isinstance(value, int):
+        return value
+    raise MalformedAnswer(column, f"se esperaba un entero y llegó {value!r}", index)
+
+
+@contextmanager
+def _reading(column: str, index: str | None = None) -> Iterator[None]:
+    """Any parsing error of one value becomes a MalformedAnswer naming its object."""
+    try:
+        yield
+    except MalformedAnswer:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as e:
+        raise MalformedAnswer(column, str(e) or type(e).__name__, index) from e
 
 
 def os_from_descr(descr: str | None) -> tuple[str | None, str | None]:
@@ -70,10 +99,19 @@ def os_from_descr(descr: str | None) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _entity(walked: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    rows = sorted(walked[oids.ENT_CLASS], key=lambda i: int(i.split(".")[0]))
-    rows = rows or sorted(walked[oids.ENT_SERIAL], key=lambda i: int(i.split(".")[0]))
-    chassis = [i for i in rows if walked[oids.ENT_CLASS].get(i) == oids.ENT_CLASS_CHASSIS]
+def _entity_index(walked: Walked, column: str) -> list[str]:
+    out = []
+    for index in walked[column]:
+        with _reading(column, index):
+            if not index.isdigit():
+                raise ValueError("entPhysicalIndex debe ser un solo entero")
+        out.append(index)
+    return sorted(out, key=int)
+
+
+def _entity(walked: Walked) -> dict[str, Any]:
+    rows = _entity_index(walked, oids.ENT_CLASS) or _entity_index(walked, oids.ENT_SERIAL)
+    chassis = [i for i in rows if _int(walked, oids.ENT_CLASS, i) == oids.ENT_CLASS_CHASSIS]
     serials = [s for i in chassis if (s := valid_serial(walked[oids.ENT_SERIAL].get(i)))]
     out: dict[str, Any] = {}
     first = chassis[0] if chassis else (rows[0] if rows else None)
@@ -91,50 +129,49 @@ def _entity(walked: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _interfaces(walked: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def _interfaces(walked: Walked) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for index in walked[oids.IF_DESCR].keys() | walked[oids.IF_NAME].keys():
+        with _reading(oids.IF_DESCR, index):
+            number = int(index)
         out[index] = {
-            "index": int(index),
+            "index": number,
             "name": text(walked[oids.IF_NAME].get(index)) or text(walked[oids.IF_DESCR].get(index)),
-            "type": walked[oids.IF_TYPE].get(index),
-            "mtu": walked[oids.IF_MTU].get(index),
+            "type": _int(walked, oids.IF_TYPE, index),
+            "mtu": _int(walked, oids.IF_MTU, index),
             "mac": _mac(walked[oids.IF_MAC].get(index)),
             "up": walked[oids.IF_OPER].get(index) == 1,
-            "speed_mbps": walked[oids.IF_HIGH_SPEED].get(index),
+            "speed_mbps": _int(walked, oids.IF_HIGH_SPEED, index),
         }
     return out
 
 
-def _address_from_index(suffix: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    parts = [int(p) for p in suffix.split(".")]
-    if len(parts) < 2:
+def _prefix_length(pointer: Any) -> int | None:
+    """ipAddressPrefix is a RowPointer whose last sub-identifier is the prefix length."""
+    if pointer is None or pointer in ("0.0", "0.0.0"):
         return None
-    kind, length, raw = parts[0], parts[1], bytes(parts[2 : 2 + parts[1]])
-    if kind in (1, 3) and length >= 4:
-        return ipaddress.IPv4Address(raw[:4])
-    if kind in (2, 4) and length >= 16:
-        return ipaddress.IPv6Address(raw[:16])
-    return None
+    if not isinstance(pointer, str):
+        raise ValueError(f"se esperaba un OID (RowPointer) y llegó {pointer!r}")
+    return int(pointer.rsplit(".", 1)[-1])
 
 
-def _addresses(
-    walked: Mapping[str, Mapping[str, Any]], interfaces: Mapping[str, Mapping[str, Any]]
-) -> list[dict[str, Any]]:
+def _addresses(walked: Walked, interfaces: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     out = []
-    for suffix, if_index in walked.get(oids.IP_ADDRESS_IFINDEX, {}).items():
-        address = _address_from_index(suffix)
-        if address is None:
-            continue
-        prefix = walked[oids.IP_ADDRESS_PREFIX].get(suffix)
-        plen = (
-            int(prefix.rsplit(".", 1)[-1]) if isinstance(prefix, str) and prefix != "0.0" else None
-        )
-        out.append((address, plen, if_index))
-    for suffix, if_index in walked.get(oids.IP_AD_ENT_IFINDEX, {}).items():
+    for suffix in walked.get(oids.IP_ADDRESS_IFINDEX, {}):
+        with _reading(oids.IP_ADDRESS_IFINDEX, suffix):
+            address = index_address(suffix)
+        if_index = _int(walked, oids.IP_ADDRESS_IFINDEX, suffix)
+        with _reading(oids.IP_ADDRESS_PREFIX, suffix):
+            plen = _prefix_length(walked[oids.IP_ADDRESS_PREFIX].get(suffix))
+        if address is not None:
+            out.append((address, plen, if_index))
+    for suffix in walked.get(oids.IP_AD_ENT_IFINDEX, {}):
+        with _reading(oids.IP_AD_ENT_IFINDEX, suffix):
+            legacy = legacy_index_address(suffix)
+        if_index = _int(walked, oids.IP_AD_ENT_IFINDEX, suffix)
         mask = walked[oids.IP_AD_ENT_MASK].get(suffix)
         plen = bin(int.from_bytes(mask, "big")).count("1") if isinstance(mask, bytes) else None
-        out.append((ipaddress.IPv4Address(suffix), plen, if_index))
+        out.append((legacy, plen, if_index))
     records = []
     for address, plen, if_index in sorted(out, key=lambda a: (a[0].version, a[0])):
         if address.is_loopback or address.is_link_local:
@@ -144,7 +181,7 @@ def _addresses(
     return records
 
 
-def _neighbours(walked: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _neighbours(walked: Walked) -> list[dict[str, Any]]:
     out = []
     for suffix, name in walked[oids.LLDP_REM_SYSNAME].items():
         parts = suffix.split(".")
@@ -161,11 +198,16 @@ def _neighbours(walked: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]
     return sorted(out, key=lambda n: (n["local_port"] or "", n["remote_name"] or ""))
 
 
-def parse(system: Mapping[str, Any], walked: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Facts from the raw values, in pukara's source-independent shape."""
+def parse(system: Mapping[str, Any], walked: Walked) -> dict[str, Any]:
+    """Facts from the raw values, in pukara's source-independent shape.
+
+    A value or index that cannot be what its object is raises MalformedAnswer naming it.
+    """
     descr = text(system.get(oids.SYS_DESCR))
     sys_object_id = system.get(oids.SYS_OBJECT_ID)
-    vendor, model = oids.identify(sys_object_id if isinstance(sys_object_id, str) else None)
+    if sys_object_id is not None and not isinstance(sys_object_id, str):
+        raise MalformedAnswer(oids.SYS_OBJECT_ID, f"se esperaba un OID y llegó {sys_object_id!r}")
+    vendor, model = oids.identify(sys_object_id)
     os_name, os_version = os_from_descr(descr)
     interfaces = _interfaces(walked)
     facts: dict[str, Any] = {
@@ -194,16 +236,20 @@ async def probe(
     for cred in target.credentials:
         session = Session(engine_for[cred.label], cred, target.address)
         await session.open(timeout_s, retries)
-        try:
-            system = await session.get(oids.SYSTEM)
+        try:  # the first request is also the credential's test
+            system, walked = await session.fetch(oids.SYSTEM, TABLES)
         except DeviceError as e:
             failures.append(e)
             continue
-        walked = await session.walk(oids.ENTITY + oids.INTERFACES + oids.ADDRESSES + oids.LLDP)
         if not walked[oids.IP_ADDRESS_IFINDEX]:
             walked.update(await session.walk(oids.LEGACY_ADDRESSES))
         uptime = system.get(oids.SYS_UPTIME)
-        return parse(system, walked), cred, uptime if isinstance(uptime, int) else None
+        facts = parse(system, walked)
+        try:
+            json.dumps(facts)
+        except (TypeError, ValueError) as e:  # a value of a type no field should hold
+            raise DeviceError(f"respuesta SNMP con valores no representables: {e}") from e
+        return facts, cred, uptime if isinstance(uptime, int) else None
     if not target.credentials:
         raise DeviceError("no hay credenciales SNMP para este objetivo")
     reasons = "; ".join(str(f) for f in failures)
@@ -212,6 +258,11 @@ async def probe(
     if all(isinstance(f, DeviceTimeout) for f in failures):
         raise DeviceTimeout(reasons)
     raise DeviceError(reasons)
+
+
+def _failed(target: SnmpTarget, error: str, started: datetime) -> Result:
+    return Result(target.address, Status.FAILED, error=error, started_at=started,
+                  finished_at=utc_now())  # fmt: skip
 
 
 def discover(
@@ -240,8 +291,11 @@ def discover(
                         started_at=started, finished_at=utc_now(),
                     )  # fmt: skip
                 except DeviceError as e:
-                    result = Result(target.address, Status.FAILED, error=str(e),
-                                    started_at=started, finished_at=utc_now())  # fmt: skip
+                    result = _failed(target, str(e), started)
+                except Exception as e:
+                    why = clean_line(str(e))[:200] or "sin detalle"
+                    error = f"respuesta SNMP inesperada ({type(e).__name__}): {why}"
+                    result = _failed(target, error, started)
                 if on_result:
                     on_result(result)
                 return result

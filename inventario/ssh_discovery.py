@@ -18,7 +18,7 @@ from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutExc
 from ntc_templates.parse import parse_output
 from paramiko.ssh_exception import BadHostKeyException, SSHException
 
-from inventario.snmp_discovery import valid_serial
+from inventario.model import valid_serial
 from pukara.errors import AuthError, DeviceError, DeviceTimeout
 from pukara.results import Result, RunResult
 from pukara.runner import Reporter, run_many

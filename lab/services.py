@@ -94,19 +94,54 @@ def _entity_and_lldp(site: LabSite) -> list[str]:
     return [f"override .{oid} {kind} {value}" for oid, (kind, value) in rows.items()]
 
 
-def snmpd_conf(site: LabSite, creds: LabCredentials) -> str:
+# An index that cannot be an address (a sub-identifier over 255) in both address tables
+BAD_ADDRESS_INDEX = "198.18.300.1"
+# The pass script of a site with ``snmp_malo``: snmpd runs it as ``script -g|-n OID`` and
+# reads OID, type and value back; printing nothing makes the object absent (noSuchInstance).
+MALFORMED_SCRIPT = """#!/bin/sh
+# pukara lab: malformed answers on purpose
+case "$1 $2" in
+  "-g .1.3.6.1.2.1.31.1.1.1.6."*) printf '%s\\nstring\\nno-es-un-contador\\n' "$2" ;;
+esac
+exit 0
+"""
+
+
+def malformed(script: Path) -> list[str]:
+    """snmpd lines of a site that answers badly, each a real agent's known failure.
+
+    ``pass`` serves ifHCInOctets as an OCTET STRING (a counter monitoring cannot read) and
+    takes sysUpTime away (noSuchInstance); ``override`` adds ipAddressTable and ipAddrTable
+    rows whose index is not an address, and a sysName that is not UTF-8.
+    """
+    return [
+        f"pass -p 1 .1.3.6.1.2.1.1.3 {script}",
+        f"pass .1.3.6.1.2.1.31.1.1.1.6 {script}",
+        f"override .1.3.6.1.2.1.4.34.1.3.1.4.{BAD_ADDRESS_INDEX} integer 1",
+        f"override .1.3.6.1.2.1.4.20.1.2.{BAD_ADDRESS_INDEX} integer 1",
+        "override .1.3.6.1.2.1.1.5.0 octet_str 0x67772dfffe",  # "gw-" and two invalid bytes
+    ]
+
+
+def snmpd_conf(site: LabSite, creds: LabCredentials, folder: Path | None = None) -> str:
+    """The site's snmpd.conf: v2c and v3 users (or one of them), MIB rows, odd answers."""
+    v2c = [f"rocommunity {creds.community} default", f"rocommunity6 {creds.community} default"]
+    v3 = [
+        f'createUser {creds.v3_user} SHA "{creds.v3_auth}" AES "{creds.v3_priv}"',
+        f"rouser {creds.v3_user} priv",
+    ]
+    bad = malformed((folder or Path(".")) / "snmp-pass.sh") if site.snmp_malo else []
     return "\n".join(
         [
             f"agentAddress udp:{site.v4}:161,udp6:[{site.v6}]:161",
-            f"rocommunity {creds.community} default",
-            f"rocommunity6 {creds.community} default",
-            f'createUser {creds.v3_user} SHA "{creds.v3_auth}" AES "{creds.v3_priv}"',
-            f"rouser {creds.v3_user} priv",
+            *(v2c if site.snmp_only != "v3" else []),
+            *(v3 if site.snmp_only != "v2c" else []),
             f"sysName {site.hostname}",
             f"sysLocation Laboratorio pukara, sede {site.code}",
             "sysContact noc@laboratorio.pukara.invalid",
             "sysServices 72",
             *_entity_and_lldp(site),
+            *bad,
             "",
         ]
     )
@@ -187,11 +222,15 @@ def stop(*pids: int, grace_s: float = 2.0) -> None:
 def start_snmpd(site: LabSite, ns: str, folder: Path, creds: LabCredentials) -> int:
     pidfile = folder / "snmpd.pid"
     conf = folder / "snmpd.conf"
-    wanted = snmpd_conf(site, creds)
+    wanted = snmpd_conf(site, creds, folder)
     pid = current_daemon(pidfile, SNMPD, conf, wanted)
     if pid:
         return pid
     write_private(conf, wanted)
+    if site.snmp_malo:
+        script = folder / "snmp-pass.sh"
+        script.write_text(MALFORMED_SCRIPT)
+        script.chmod(0o700)
     persist = folder / "snmp-persist"
     shutil.rmtree(persist, ignore_errors=True)  # createUser keys are rebuilt from the conf
     persist.mkdir(mode=0o700)

@@ -15,6 +15,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from inventario.model import DEFAULT_VPN_INTERFACE
 from pukara.errors import LabError
 
 V4_BLOCK = ipaddress.IPv4Network("198.18.0.0/15")
@@ -23,8 +24,9 @@ V6_BLOCK = ipaddress.IPv6Network("fd70:756b:6172::/48")
 # Inside 198.19.0.0/16: tunnel point-to-point addresses and each mission's LAN address
 TUNNELS = ipaddress.IPv4Network("198.19.64.0/18")
 LANS = ipaddress.IPv4Network("198.19.128.0/18")
-VPN_INTERFACE = "kbcs0"
+VPN_INTERFACE = DEFAULT_VPN_INTERFACE  # the product's default, which the lab's kits use
 MAX_SITES = 4000
+SNMP_ONLY = ("", "v2c", "v3")
 _CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
 
 
@@ -39,6 +41,12 @@ class LabSite:
     parent: str = ""  # a hub site this site is reached through (one level)
     tunnel: bool = False  # a VPN kit tunnel (OpenVPN in user space) to headquarters
     tunnel_broken: bool = False  # the kit's side of the tunnel is not running
+    snmp_only: str = ""  # "v2c" or "v3": the agent speaks only that version ("": both)
+    snmp_malo: bool = False  # snmpd serves malformed values (see lab.services.malformed)
+
+    def __post_init__(self) -> None:
+        if self.snmp_only not in SNMP_ONLY:
+            raise LabError(f"sede {self.code}: snmp_only debe ser v2c, v3 o vacío")
 
     @property
     def hostname(self) -> str:
@@ -184,7 +192,10 @@ def check_topology(sites: list[LabSite], where: str) -> None:
 def read_site_table(path: Path) -> list[LabSite]:
     """Read a CSV site table: ``codigo,retardo_ms,variacion_ms,perdida_pct,caida``.
 
-    Optional columns: ``padre`` (the hub a site hangs from) and ``tunel`` (sí, no or roto).
+    Optional columns: ``padre`` (the hub a site hangs from), ``tunel`` (sí, no or roto),
+    ``snmp`` (v2c or v3 for an agent that speaks only that version; empty for both) and
+    ``snmp_malo`` (sí: the agent serves malformed values, to test that one bad answer fails
+    only its own target).
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -206,6 +217,10 @@ def read_site_table(path: Path) -> list[LabSite]:
         down = _yes_no(path, line, "caida", row["caida"], set())
         tunnel = _yes_no(path, line, "tunel", row.get("tunel"), {"roto"})
         parent = (row.get("padre") or "").strip()
+        snmp = (row.get("snmp") or "").strip().lower().replace("ambas", "")
+        if snmp not in SNMP_ONLY:
+            raise LabError(f"{path}, línea {line}: «snmp» debe ser v2c, v3 o vacío (ambas)")
+        malo = _yes_no(path, line, "snmp_malo", row.get("snmp_malo"), set())
         if parent and not _CODE.match(parent):
             raise LabError(f"{path}, línea {line}: código de sede padre inválido {parent!r}")
         sites.append(
@@ -219,6 +234,8 @@ def read_site_table(path: Path) -> list[LabSite]:
                 parent=parent,
                 tunnel=tunnel in {"si", "roto"},
                 tunnel_broken=tunnel == "roto",
+                snmp_only=snmp,
+                snmp_malo=malo == "si",
             )
         )
     check_topology(sites, str(path))

@@ -1,36 +1,46 @@
 """One SNMP GET per device per cycle: WAN counters and the VPN kit's tunnel state.
 
 Interface indexes are learnt once (a multi-column walk of ifDescr, ifOperStatus and the
-IPv4 address table, to find the interface holding the management address) and kept; each
+address table of the management address's family, ipAddrTable for IPv4 and ipAddressTable
+for IPv6, to find the interface holding that address) and kept; each
 cycle is then a single GET of known instances. When the tunnel's interface is no longer at
 its index (an OpenVPN or IPsec restart gives it a new one), one walk finds it again, or finds
 it missing: a tunnel missing from the device's table is down, not unknown.
+
+Whatever one device answers (a string where a counter belongs, noSuchObject, an index that
+cannot be an address) is that device's error in its DevicePoll, never the cycle's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from inventario.snmp import Session, SnmpCredential, credentials_from_profile, engines
+from inventario.model import DEFAULT_VPN_INTERFACE
 from monitoreo.counters import CounterSample
 from monitoreo.sites import Site
 from pukara import secrets
 from pukara.errors import AuthError, DeviceError, SecretsError
+from pukara.oids import (
+    IF_DESCR,
+    IF_DISCONTINUITY,
+    IF_HC_IN,
+    IF_HC_OUT,
+    IF_HIGH_SPEED,
+    IF_OPER,
+    IP_AD_ENT_IFINDEX,
+    IP_ADDRESS_IFINDEX,
+    SYS_UPTIME,
+    label,
+)
+from pukara.snmp import Session, SnmpCredential, credentials_from_profile, engines, index_address
+from pukara.text import clean_line
 
-SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
-IF_DESCR = "1.3.6.1.2.1.2.2.1.2"
-IF_OPER = "1.3.6.1.2.1.2.2.1.8"
-IF_HC_IN = "1.3.6.1.2.1.31.1.1.1.6"
-IF_HC_OUT = "1.3.6.1.2.1.31.1.1.1.10"
-IF_HIGH_SPEED = "1.3.6.1.2.1.31.1.1.1.15"
-IF_DISCONTINUITY = "1.3.6.1.2.1.31.1.1.1.19"
-IP_AD_IFINDEX = "1.3.6.1.2.1.4.20.1.2"
 OPER_UP = 1
-DEFAULT_VPN_INTERFACE = "kbcs0"
 
 
 @dataclass(slots=True)
@@ -56,6 +66,49 @@ def _text(value: Any) -> str | None:
     return value.decode(errors="replace") if isinstance(value, bytes) else None
 
 
+def _wan_index(site: Site, walked: dict[str, dict[str, Any]]) -> int | None:
+    """The ifIndex holding the management address: ipAddrTable (IPv4), ipAddressTable (IPv6).
+
+    Rows whose index cannot be an address are skipped: they cannot be the one wanted.
+    """
+    try:
+        wanted = ipaddress.ip_address(site.address or "")
+    except ValueError:
+        return None
+    if wanted.version == 4:
+        found = walked.get(IP_AD_ENT_IFINDEX, {}).get(str(wanted))
+        return found if isinstance(found, int) else None
+    for suffix, if_index in walked.get(IP_ADDRESS_IFINDEX, {}).items():
+        try:
+            address = index_address(suffix)
+        except ValueError:
+            continue
+        if address == wanted and isinstance(if_index, int):
+            return if_index
+    return None
+
+
+def _shown(value: Any) -> str:
+    return "ausente (noSuchObject)" if value is None else clean_line(repr(value))[:60]
+
+
+def _counters(got: dict[str, Any], w: int) -> tuple[CounterSample | None, str | None]:
+    """The WAN counters of one GET, or None and why (a missing or wrongly typed value)."""
+    in_oid, out_oid = f"{IF_HC_IN}.{w}", f"{IF_HC_OUT}.{w}"
+    bad = [oid for oid in (SYS_UPTIME, in_oid, out_oid) if not isinstance(got.get(oid), int)]
+    if bad:
+        what = "; ".join(f"{label(o)} = {_shown(got.get(o))}" for o in bad)
+        return None, f"contadores ilegibles (se esperaba un entero): {what}"
+    disc, speed = got.get(f"{IF_DISCONTINUITY}.{w}"), got.get(f"{IF_HIGH_SPEED}.{w}")
+    return CounterSample(
+        uptime_cs=int(got[SYS_UPTIME]),
+        in_octets=int(got[in_oid]),
+        out_octets=int(got[out_oid]),
+        discontinuity=disc if isinstance(disc, int) else None,
+        speed_mbps=speed if isinstance(speed, int) and speed > 0 else None,
+    ), None
+
+
 @dataclass(slots=True)
 class Poller:
     """Polls many sites; keeps engines (and so SNMPv3 engine discovery) and indexes."""
@@ -71,19 +124,21 @@ class Poller:
     def _credentials(self, profile: str) -> list[SnmpCredential]:
         if profile not in self._creds:
             self._creds[profile] = credentials_from_profile(secrets.load_profile(profile))
-            for label, engine in engines(self._creds[profile]).items():
-                self._engines.setdefault(label, engine)
+            for name, engine in engines(self._creds[profile]).items():
+                self._engines.setdefault(name, engine)
         return self._creds[profile]
 
     async def _learn(self, session: Session, site: Site, idx: Indexes) -> dict[str, Any]:
-        walked = await session.walk([IF_DESCR, IF_OPER, IP_AD_IFINDEX])
-        names = {int(k): _text(v) for k, v in walked[IF_DESCR].items()}
-        if site.address and site.address in walked[IP_AD_IFINDEX]:
-            idx.wan = int(walked[IP_AD_IFINDEX][site.address])
-            idx.wan_name = names.get(idx.wan)
+        v6 = ":" in (site.address or "")
+        walked = await session.walk(
+            [IF_DESCR, IF_OPER, IP_ADDRESS_IFINDEX if v6 else IP_AD_ENT_IFINDEX]
+        )
+        names = {int(k): _text(v) for k, v in walked[IF_DESCR].items() if k.isdigit()}
+        idx.wan = _wan_index(site, walked)
+        idx.wan_name = names.get(idx.wan) if idx.wan is not None else None
         wanted = site.vpn_interface or DEFAULT_VPN_INTERFACE
         idx.tunnel = next((i for i, n in names.items() if n == wanted), None)
-        return {str(i): v for i, v in walked[IF_OPER].items()}
+        return dict(walked[IF_OPER])
 
     async def _poll(self, session: Session, site: Site) -> DevicePoll:
         idx = self.indexes.setdefault(site.code, Indexes())
@@ -98,20 +153,13 @@ class Poller:
         if site.vpn_kit and idx.tunnel is not None:
             oids += [f"{IF_DESCR}.{idx.tunnel}", f"{IF_OPER}.{idx.tunnel}"]
         got = await session.get(oids)
-        counters, wan_up = None, None
+        counters, wan_up, why = None, None, None
         if idx.wan is not None:
             w = idx.wan
             if _text(got.get(f"{IF_DESCR}.{w}")) != idx.wan_name:
                 self.indexes.pop(site.code, None)  # renumbered: learn again next cycle
-            elif isinstance(got.get(f"{IF_HC_IN}.{w}"), int):
-                disc = got.get(f"{IF_DISCONTINUITY}.{w}")
-                counters = CounterSample(
-                    uptime_cs=int(got[SYS_UPTIME]),
-                    in_octets=int(got[f"{IF_HC_IN}.{w}"]),
-                    out_octets=int(got[f"{IF_HC_OUT}.{w}"]),
-                    discontinuity=disc if isinstance(disc, int) else None,
-                    speed_mbps=got.get(f"{IF_HIGH_SPEED}.{w}") or None,
-                )
+            else:
+                counters, why = _counters(got, w)
                 wan_up = got.get(f"{IF_OPER}.{w}") == OPER_UP
         tunnel_state = None
         if site.vpn_kit:
@@ -128,7 +176,7 @@ class Poller:
                     up = oper_walk.get(str(idx.tunnel)) == OPER_UP
                     tunnel_state = "up" if up else "down"
         return DevicePoll(site.code, counters, idx.wan_name, wan_up, tunnel_state,
-                          session.requests, session.cred.label)  # fmt: skip
+                          session.requests, session.cred.label, error=why)  # fmt: skip
 
     async def _one(self, site: Site, limit: asyncio.Semaphore) -> DevicePoll:
         async with limit:
@@ -156,6 +204,10 @@ class Poller:
                 except DeviceError as e:  # timeouts included: the device, not the credential
                     return DevicePoll(site.code, None, None, None, None,
                                       requests + session.requests, error=str(e))  # fmt: skip
+                except Exception as e:  # one odd answer is this device's error, never the cycle's
+                    why = f"respuesta SNMP inesperada ({type(e).__name__}): {clean_line(str(e))[:200]}"
+                    return DevicePoll(site.code, None, None, None, None,
+                                      requests + session.requests, error=why)  # fmt: skip
                 self.working[site.code] = cred.label
                 return dataclasses.replace(poll, requests=requests + poll.requests)
             return DevicePoll(site.code, None, None, None, None, requests, error=error)

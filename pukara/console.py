@@ -136,7 +136,8 @@ class RichReporter:
     def advance(self, result: Result) -> None:
         if self._task is None:
             return
-        failed = self._progress.tasks[0].fields["failed"] + (1 if result.failed else 0)
+        task = next(t for t in self._progress.tasks if t.id == self._task)  # this task's count
+        failed = task.fields["failed"] + (1 if result.failed else 0)
         self._progress.update(self._task, advance=1, failed=failed)
 
     def finish(self) -> None:

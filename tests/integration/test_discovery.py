@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 import tomllib
 from pathlib import Path
 
 import pytest
 
+from cli import main
 from inventario import ansible_inventory, catalog, discovery, files, observations
 from lab import manage
 from pukara.ansible import run_playbook
 from pukara.config import Settings
 from pukara.store import SQLiteStore
-from tests.conftest import TEST_SITES, site
+from tests.conftest import TEST_SITES, site, write_lab_inventory
+from tests.integration.conftest import SNMP_SITES, snmp_site
 
 pytestmark = pytest.mark.integration
 
@@ -165,3 +169,74 @@ def test_ansible_inventory_script_and_a_playbook_over_it(
     run = run_playbook("nucleo/ping.yml", data, settings=settings, ssh_keys=[lab.key],
                        limit="sede_t1:sede_t2")  # fmt: skip
     assert run.rc == 0 and set(run.stats["ok"]) == {site("t1").hostname, site("t2").hostname}
+
+
+@pytest.fixture
+def fleet(
+    snmp_lab: manage.Lab, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Settings, Path]:
+    """The odd agents declared as assets, and profiles that speak only v3 or only v2c."""
+    monkeypatch.setenv("PUKARA_CREDENTIALS", str(snmp_lab.credentials_file))
+    lab_profile = tomllib.loads(snmp_lab.credentials_file.read_text())["lab"]
+    monkeypatch.setenv("PUKARA_CRED_SOLOV2_COMMUNITY", lab_profile["community"])
+    for key in ("snmp_user", "auth_key", "priv_key"):
+        monkeypatch.setenv(f"PUKARA_CRED_SOLOV3_{key.upper()}", lab_profile[key])
+    sedes, activos = write_lab_inventory(settings.data_dir / "inv", SNMP_SITES)
+    for f in (sedes, activos):
+        assert main(["--base-datos", str(settings.db), "inventario", "importar", str(f), "-q"]) == 0
+    return settings, settings.db
+
+
+def test_a_malformed_agent_is_one_failed_target_and_the_run_goes_on(
+    fleet: tuple[Settings, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, db = fleet
+    code = main(["--base-datos", str(db), "inventario", "descubrir", "u1", "u2", "u3", "u4",
+                 "-m", "snmp", "-c", "lab", "--espera", "1", "--formato", "json", "-q"])  # fmt: skip
+    assert code == 3
+    rows = {r["target"]: r for r in json.loads(capsys.readouterr().out)}
+    bad = rows[str(snmp_site("u2").v4)]
+    assert bad["status"] == "falló"
+    assert "mal formada" in bad["error"] and "ipAddressIfIndex" in bad["error"], bad["error"]
+    assert "255" in bad["error"]
+    for c, cred in (("u1", "lab/v3"), ("u3", "lab/v3"), ("u4", "lab/v2c")):
+        row = rows[str(snmp_site(c).v4)]
+        assert row["status"] == "ok", row
+        assert (row["serial"], row["credential"]) == (snmp_site(c).serial, cred)
+
+
+def test_v3_first_costs_one_exchange_on_v2c_agents_and_no_timeout_on_v3_ones(
+    fleet: tuple[Settings, Path],
+) -> None:
+    settings, db = fleet
+    with SQLiteStore(db) as store:
+        targets = [discovery.Target(str(snmp_site(c).v4)) for c in ("u3", "u4")]
+        t0 = time.perf_counter()
+        # the v2c profile named first: its community would time out on the v3-only agent
+        report = discovery.run(store, settings, targets, methods=["snmp"],
+                               profiles=["solov2", "solov3"], timeout_s=1.5)  # fmt: skip
+        took = time.perf_counter() - t0
+    results = _by(report, "snmp")
+    assert results[str(snmp_site("u3").v4)].data["credential"] == "solov3/v3"
+    assert results[str(snmp_site("u4").v4)].data["credential"] == "solov2/v2c"
+    assert took < 1.5, f"{took:.2f} s: un intento se agotó en vez de fallar en un intercambio"
+
+
+def test_the_configured_timeout_is_the_default_wait(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An agent that never answers (a silent socket on loopback) costs timeout_s per try."""
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.42.0.9", 161))  # port 161 needs root, as the integration tests do
+    monkeypatch.setenv("PUKARA_TIMEOUT_S", "0.2")
+    monkeypatch.setenv("PUKARA_CRED_SOLOV2_COMMUNITY", "publica-de-prueba")
+    try:
+        t0 = time.perf_counter()
+        code = main(["--base-datos", str(settings.db), "inventario", "descubrir", "127.42.0.9",
+                     "-m", "snmp", "-c", "solov2", "--formato", "json", "-q"])  # fmt: skip
+        took = time.perf_counter() - t0
+    finally:
+        silent.close()
+    row = json.loads(capsys.readouterr().out)[0]
+    assert code == 3 and "tiempo agotado" in row["error"]
+    assert took < 2.0, f"{took:.2f} s: la espera no fue timeout_s = 0,2 s (3 intentos)"

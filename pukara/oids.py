@@ -34,6 +34,38 @@ LLDP_REM_SYSNAME = "1.0.8802.1.1.2.1.4.1.1.9"
 LLDP_LOC_PORT = "1.0.8802.1.1.2.1.3.7.1.3"
 LLDP = (LLDP_REM_CHASSIS, LLDP_REM_PORT, LLDP_REM_SYSNAME, LLDP_LOC_PORT)
 
+# WAN counters polled by monitoring (IF-MIB ifXTable)
+IF_HC_IN, IF_HC_OUT = "1.3.6.1.2.1.31.1.1.1.6", "1.3.6.1.2.1.31.1.1.1.10"
+IF_DISCONTINUITY = "1.3.6.1.2.1.31.1.1.1.19"
+
+# Object names for messages: a user reads "ifHCInOctets", not only digits
+NAMES = {
+    SYS_DESCR: "sysDescr", SYS_OBJECT_ID: "sysObjectID", SYS_UPTIME: "sysUpTime",
+    SYS_CONTACT: "sysContact", SYS_NAME: "sysName", SYS_LOCATION: "sysLocation",
+    ENT_DESCR: "entPhysicalDescr", ENT_CLASS: "entPhysicalClass",
+    ENT_SERIAL: "entPhysicalSerialNum", ENT_MFG: "entPhysicalMfgName",
+    ENT_MODEL: "entPhysicalModelName", ENT_SOFTWARE: "entPhysicalSoftwareRev",
+    IF_DESCR: "ifDescr", IF_TYPE: "ifType", IF_MTU: "ifMtu", IF_MAC: "ifPhysAddress",
+    IF_OPER: "ifOperStatus", IF_NAME: "ifName", IF_HIGH_SPEED: "ifHighSpeed",
+    IF_HC_IN: "ifHCInOctets", IF_HC_OUT: "ifHCOutOctets",
+    IF_DISCONTINUITY: "ifCounterDiscontinuityTime",
+    IP_ADDRESS_IFINDEX: "ipAddressIfIndex", IP_ADDRESS_PREFIX: "ipAddressPrefix",
+    IP_AD_ENT_IFINDEX: "ipAdEntIfIndex", IP_AD_ENT_MASK: "ipAdEntNetMask",
+    LLDP_REM_CHASSIS: "lldpRemChassisId", LLDP_REM_PORT: "lldpRemPortId",
+    LLDP_REM_SYSNAME: "lldpRemSysName", LLDP_LOC_PORT: "lldpLocPortId",
+}  # fmt: skip
+
+
+def label(oid: str) -> str:
+    """``ifHCInOctets (1.3.6.1.2.1.31.1.1.1.6)`` for a column or one of its instances."""
+    for column, name in NAMES.items():
+        if oid == column:
+            return f"{name} ({oid})"
+        if oid.startswith(column + "."):
+            return f"{name}.{oid[len(column) + 1 :]} ({oid})"
+    return oid
+
+
 # sysObjectID prefix -> (vendor, model or None). Enterprise numbers from IANA's registry.
 SYS_OBJECT_IDS: dict[str, tuple[str, str | None]] = {
     "1.3.6.1.4.1.9": ("Cisco", None),
