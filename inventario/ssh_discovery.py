@@ -102,15 +102,20 @@ def _interfaces(parsed: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
 
 
 _PEER = re.compile(r"^(\s+inet6?\s+)(\S+)\s+peer\s+\S+?(/\d+)", re.MULTILINE)
+_IP_LINE = re.compile(r"^(\d+:\s|\s)")  # an interface header, or one of its indented lines
 
 
 def _parse_interfaces(text: str) -> Any:
     """``ip address show`` through ntc-templates, point-to-point lines included.
 
     The template does not know ``inet A peer B/32`` (tunnels such as a VPN kit's); those lines
-    are rewritten as ``inet A/32`` first, so one tunnel does not fail the whole device.
+    are rewritten as ``inet A/32`` first, so one tunnel does not fail the whole device. Lines
+    that are not part of the listing are dropped: the SSH channel carries stderr too, and
+    iproute2 writes notes such as ``Error: Peer netns reference is invalid.`` (a veth whose peer
+    lives in a namespace without an id here) in the middle of it.
     """
-    normalised = _PEER.sub(r"\1\2\3", text)
+    kept = "\n".join(line for line in text.splitlines() if _IP_LINE.match(line))
+    normalised = _PEER.sub(r"\1\2\3", kept)
     return parse_output(platform="linux", command="ip address show", data=normalised)
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from pathlib import Path
 
 import pytest
 
 from lab import manage
 from lab.sites import LabSite
 from monitoreo.device import DevicePoll, Poller
+from monitoreo.prober import ProbeOptions, Target
 from monitoreo.sites import Site
+from monitoreo.watch import Watcher
+from pukara.store import SQLiteStore
 from tests.integration.conftest import snmp_site
 
 pytestmark = pytest.mark.integration
@@ -62,3 +66,28 @@ def test_an_ipv6_managed_gateway_gets_counters_then_one_get_per_cycle() -> None:
     assert all(p["u1-v6"].counters is not None for p in polls), polls
     assert polls[0]["u1-v6"].wan_name == "wan0"
     assert [p["u1-v6"].requests for p in polls[1:]] == [1, 1]
+
+
+@pytest.mark.usefixtures("profile")
+def test_vigilar_goes_on_past_a_malformed_device(tmp_path: Path) -> None:
+    """Rounds of the real watcher: the malformed agent's link is its own error, the rest is read."""
+    sites = {c: _site(snmp_site(c)) for c in ("u1", "u2", "u3")}
+    targets = [Target(s.code, s.address, None, s.code) for s in sites.values()]
+    store = SQLiteStore(tmp_path / "p.db")
+    try:
+        w = Watcher(store, sites, targets, ProbeOptions(3, 5.0, 100.0, 500.0),
+                    tmp_path / "cola" / "m.jsonl", poller=Poller(timeout_s=1.0))  # fmt: skip
+        report = w.watch(1.0, max_rounds=3)
+        assert report.rounds == 3 and not report.leftovers()
+        links = list(store.search_events(dataset="monitoreo.enlace"))
+        by_site = {c: [e for e in links if e["host"]["name"] == c] for c in sites}
+        assert all(len(v) == 3 for v in by_site.values()), by_site
+        for e in by_site["u2"]:
+            assert e["event"]["outcome"] == "failure"
+            assert "ifHCInOctets" in e["error"]["message"]
+        for code in ("u1", "u3"):
+            assert all(e["event"]["outcome"] == "success" for e in by_site[code])
+            assert by_site[code][-1]["monitoreo"]["link"]["in_bps"] is not None
+        assert {c: w.tracker.states[c].state for c in sites} == dict.fromkeys(sites, "up")
+    finally:
+        store.close()

@@ -234,6 +234,17 @@ def test_vigilar_spools_while_the_store_is_locked(
     store.close()
 
 
+def _back_up(mlab: manage.Lab, code: str) -> None:
+    """Bring a site back and wait until it answers: the next round sees what the test means."""
+    manage.alter(mlab, code, down=False)
+    address = str(next(s for s in MON_SITES if s.code == code).v4)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if any(probe([Target(code, address)], ProbeOptions(3, 1, 50, 600))[0].rtts_ms):
+            return
+    raise AssertionError(f"{code} no volvió a responder tras levantarla")
+
+
 def test_october_report_excludes_maintenance(
     mlab: manage.Lab, inventory: tuple[Settings, SQLiteStore], tmp_path: Path,
     capsys: pytest.CaptureFixture[str],

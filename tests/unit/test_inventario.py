@@ -167,3 +167,24 @@ def test_ip_address_show_with_a_point_to_point_tunnel_parses() -> None:
         ("198.18.0.6", 30, "wan0"),
         ("198.19.64.6", 32, "kbcs0"),
     }
+
+
+def test_ip_address_show_with_stderr_notes_in_the_channel_parses() -> None:
+    """The SSH channel mixes stderr in: iproute2's note about a veth peer must not fail it."""
+    from inventario.ssh_discovery import _interfaces, _parse_interfaces
+
+    text = """1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN group default qlen 1000
+    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00
+    inet 127.0.0.1/8 scope host lo
+       valid_lft forever preferred_lft forever
+Error: Peer netns reference is invalid.
+2: wan0@if5: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP group default qlen 1000
+    link/ether 9a:1c:44:02:6e:11 brd ff:ff:ff:ff:ff:ff link-netnsid 0
+    inet 198.18.0.6/30 scope global wan0
+       valid_lft forever preferred_lft forever
+"""
+    interfaces, addresses = _interfaces(_parse_interfaces(text))
+    assert [i["name"] for i in interfaces] == ["lo", "wan0"]
+    assert ("198.18.0.6", 30, "wan0") in {
+        (a["ip"], a["prefix_len"], a["interface"]) for a in addresses
+    }
