@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -132,8 +134,19 @@ def _interrupted(err: Console, detail: str) -> None:
         err.print(clean(detail), markup=False, highlight=False, soft_wrap=True)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (systemd's stop, ``kill``) ends a command as Ctrl-C does: work kept, 130."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map every error to a Spanish message and an exit code."""
+    _stop_on_sigterm()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("PUKARA_DEBUG") == "1"
     err = stderr_console()

@@ -84,7 +84,8 @@ _TYPES: dict[str, type] = {
     "analyst": str,
 }
 # keys whose value must be at least this (0 would mean "keep nothing" or "never")
-_MINIMUM = {"retention_days": 1}
+_MINIMUM: dict[str, int] = {"retention_days": 1, "concurrency": 1}
+_MAX_TIMEOUT_S = 300.0
 _TYPE_NAMES = {Path: "ruta (texto)", int: "número entero", float: "número", str: "texto"}
 
 
@@ -117,7 +118,13 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         if kind is float:
             if isinstance(value, bool) or not isinstance(value, int | float | str):
                 raise TypeError
-            return float(value)
+            number = float(value)
+            if key == "timeout_s" and not 0 < number <= _MAX_TIMEOUT_S:  # also refuses NaN
+                raise ConfigError(
+                    f"{origin}: la clave «{key}» debe ser un número de segundos mayor que 0 y "
+                    f"hasta {_MAX_TIMEOUT_S:g}, se recibió {value!r}"
+                )
+            return number
         if not isinstance(value, str) or not value:
             raise TypeError
         if key == "analyst":

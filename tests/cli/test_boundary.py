@@ -27,8 +27,10 @@ def _sigint_default() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def _interrupt_when(argv: list[str], env: dict[str, str], ready: str) -> tuple[int, str]:
-    """Run ``argv``, wait until its stderr shows ``ready``, press Ctrl-C (SIGINT)."""
+def _interrupt_when(
+    argv: list[str], env: dict[str, str], ready: str, sig: signal.Signals = signal.SIGINT
+) -> tuple[int, str]:
+    """Run ``argv``, wait until its stderr shows ``ready``, press Ctrl-C (or send ``sig``)."""
     proc = subprocess.Popen(
         argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
         preexec_fn=_sigint_default,
@@ -41,7 +43,7 @@ def _interrupt_when(argv: list[str], env: dict[str, str], ready: str) -> tuple[i
             seen += proc.stderr.readline()
         assert ready in seen, seen
         time.sleep(0.3)  # well inside the long-running part
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, rest = proc.communicate(timeout=30)
     finally:
         proc.kill()
@@ -52,6 +54,14 @@ def test_ctrl_c_during_a_sweep_says_interrumpido_and_exits_130(tmp_path: Path) -
     argv = [str(SCRIPTS / "pukara"), "--base-datos", str(tmp_path / "p.db"), "monitoreo",
             "sondear", "--no-guardar", "-c", "100000", "-p", "500", "127.0.0.1"]  # fmt: skip
     code, err = _interrupt_when(argv, _env(tmp_path), "Sondeando")
+    assert code == 130, err
+    assert "Interrumpido." in err and "Traceback" not in err
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does(tmp_path: Path) -> None:
+    argv = [str(SCRIPTS / "pukara"), "--base-datos", str(tmp_path / "p.db"), "monitoreo",
+            "sondear", "--no-guardar", "-c", "100000", "-p", "500", "127.0.0.1"]  # fmt: skip
+    code, err = _interrupt_when(argv, _env(tmp_path), "Sondeando", signal.SIGTERM)
     assert code == 130, err
     assert "Interrumpido." in err and "Traceback" not in err
 

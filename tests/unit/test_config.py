@@ -127,3 +127,13 @@ def test_zero_retention_in_the_file_names_the_minimum(tmp_path: Path) -> None:
     conf = _toml(tmp_path, "retention_days = 0\n")
     with pytest.raises(ConfigError, match="«retention_days» debe ser al menos 1"):
         load_settings(environ={"PUKARA_CONFIG": str(conf)})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("PUKARA_TIMEOUT_S", "0"), ("PUKARA_TIMEOUT_S", "-1"), ("PUKARA_TIMEOUT_S", "nan"),
+     ("PUKARA_TIMEOUT_S", "1e9"), ("PUKARA_CONCURRENCY", "0")],
+)  # fmt: skip
+def test_a_timeout_or_concurrency_that_cannot_work_is_refused(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings(environ={name: value})
