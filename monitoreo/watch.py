@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -245,18 +246,43 @@ class Watcher:
     def _daily(self, at: datetime) -> None:
         enforce_retention(self.store, self.retention_days, now=at)
 
-    def _poll_devices(self) -> dict[str, DevicePoll]:
-        wanted = [s for s in self.sites.values() if s.address and s.credential_profile]
-        if not (self.snmp and wanted and self._loop):
-            return {}
-        return {p.site: p for p in self._loop.run_until_complete(self.poller.cycle(wanted))}
+    def _start_polls(self, monitored: set[str]) -> Callable[[], dict[str, DevicePoll]]:
+        """Poll the watched sites' devices in a thread while the round probes; the returned
+        call waits for them. Only watched sites: the inventory may hold many more."""
+        wanted = [s for c in sorted(monitored) if (s := self.sites[c]).address
+                  and s.credential_profile]  # fmt: skip
+        loop = self._loop
+        if not (self.snmp and wanted and loop):
+            return dict
+        done: list[list[DevicePoll]] = []
+        failed: list[BaseException] = []
+
+        def work() -> None:
+            try:
+                done.append(loop.run_until_complete(self.poller.cycle(wanted)))
+            except BaseException as e:
+                failed.append(e)
+
+        thread = threading.Thread(target=work, name="pukara-snmp", daemon=True)
+        thread.start()
+
+        def result() -> dict[str, DevicePoll]:
+            thread.join()
+            if failed:
+                raise failed[0]
+            return {p.site: p for p in done[0]}
+
+        return result
 
     def round(self, should_stop: Callable[[], bool] | None = None) -> list[Notice]:
         """One round: probe, poll, update states, hand everything to the writer."""
         monitored = {t.site for t in self.targets if t.site}
         probes = list(self.targets) + vpn_targets(self.sites.values(), monitored)
-        rnd = rounds.run_round(probes, self.options, should_stop=should_stop, clock=self.clock)
-        polls = self._poll_devices()
+        collect = self._start_polls(monitored)
+        try:
+            rnd = rounds.run_round(probes, self.options, should_stop=should_stop, clock=self.clock)
+        finally:
+            polls = collect()  # also on Ctrl-C: the event loop is free again before close()
         by_label = {r.target.label: r for r in rnd.results}
         observations: list[Observation] = []
         events: list[dict[str, Any]] = rounds.round_events(rnd)
