@@ -2,35 +2,64 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
+import pytest
+
+from monitoreo.device import Poller
 from monitoreo.prober import ProbeOptions, Target
 from monitoreo.sites import Site
 from monitoreo.watch import Watcher
 from pukara.store import SQLiteStore
+from tests.conftest import skip_or_fail
 
 
-def _site(code: str) -> Site:
-    # a credential profile that holds nothing: polling it is a quick, named failure
-    return Site(code, code, "UTC", "127.0.0.1", f"gw-{code}", None, None, 99.0, 5.0, 500.0,
-                False, None, None, "vacio")  # fmt: skip
+def _site(code: str, address: str) -> Site:
+    return Site(code, code, "UTC", address, f"gw-{code}", None, None, 99.0, 5.0, 500.0,
+                False, None, None, "prueba")  # fmt: skip
 
 
-def test_a_round_polls_only_the_watched_sites_devices(tmp_path: Path) -> None:
+def _agent(address: str) -> socket.socket:
+    """A UDP socket where an SNMP agent would listen: it counts what reaches it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((address, 161))
+    sock.setblocking(False)
+    return sock
+
+
+def _received(sock: socket.socket) -> int:
+    n = 0
+    while True:
+        try:
+            sock.recv(65535)
+        except BlockingIOError:
+            return n
+        n += 1
+
+
+def test_a_round_polls_only_the_watched_sites_devices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if os.geteuid() != 0:
+        skip_or_fail("escuchar en el puerto 161 necesita root")
+    monkeypatch.setenv("PUKARA_CRED_PRUEBA_COMMUNITY", "c0munidad")
+    watched, other = _agent("127.0.0.2"), _agent("127.0.0.3")
     up = socket.create_server(("127.0.0.1", 0))
-    port = up.getsockname()[1]
     store = SQLiteStore(tmp_path / "p.db")
     try:
-        known = {c: _site(c) for c in ("a", "b", "c", "d")}  # the inventory
-        targets = [Target(c, "127.0.0.1", port, c) for c in ("a", "b")]  # what is watched
+        known = {"a": _site("a", "127.0.0.2"), "c": _site("c", "127.0.0.3")}  # the inventory
+        targets = [Target("a", "127.0.0.1", up.getsockname()[1], "a")]  # what is watched
         w = Watcher(store, known, targets, ProbeOptions(1, 1, 20, 300),
-                    tmp_path / "cola" / "m.jsonl")  # fmt: skip
-        report = w.watch(0.1, max_rounds=2)
-        assert report.rounds == 2
+                    tmp_path / "cola" / "m.jsonl",
+                    poller=Poller(timeout_s=0.2, retries=0))  # fmt: skip
+        assert w.watch(0.1, max_rounds=2).rounds == 2
+        assert _received(watched) >= 2  # one request a round, unanswered
+        assert _received(other) == 0  # a site of the inventory that nobody watches
         links = list(store.search_events(dataset="monitoreo.enlace"))
-        assert sorted(e["host"]["name"] for e in links) == ["a", "a", "b", "b"]
-        assert all("sin credenciales SNMP" in e["error"]["message"] for e in links)
+        assert [e["host"]["name"] for e in links] == ["a", "a"]
     finally:
         store.close()
-        up.close()
+        for s in (watched, other, up):
+            s.close()
