@@ -310,6 +310,8 @@ class SpoolingWriter:
                 self._problem(f"{self.path}: no se puede leer la cola local: {e.strerror or e}")
         if self._held and not self._suspect:
             self._spool_held()
+        elif self._suspect:
+            self._bound_held()  # they wait for the spool to be read, within the bound
         if final or time.monotonic() >= self._next_try:
             self._deliver()
 
@@ -390,7 +392,8 @@ class SpoolingWriter:
                         self.written += store.write_events(new)
                     self._stored(chunk)  # summaries are upserts: the stored head too
                 self._truncate()
-            if self._held and not self._spooled:
+            if self._held and not self._spooled and not self._suspect:
+                # never before a spool not yet read: its older events go first
                 self.written += store.write_events(self._held)
                 self._stored(self._held)
                 self._held = []
@@ -504,7 +507,8 @@ class SpoolingWriter:
         except FileNotFoundError:
             self._spooled, self._suspect = 0, False
             return
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(mode):  # nothing to replay in it; it cannot take events either
+            self._spooled, self._suspect = 0, False
             raise OSError(errno.EINVAL, "no es un archivo regular")
         good = bad = 0
         for line in self._lines():

@@ -404,3 +404,36 @@ def test_a_round_at_a_replay_chunk_boundary_keeps_its_whole_summary(
         conn.close()
     assert row == [(1, 4, 3)]
     store.close()
+
+
+def test_events_in_memory_wait_for_a_spool_that_cannot_be_read_yet(
+    tmp_path: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    """Its older events go to the store first: held ones are never written before it is read."""
+    spool = tmp_path / "m.jsonl"
+    spool.symlink_to(spool)  # a loop: every stat fails (ELOOP), for root too
+    w = SpoolingWriter(opener, spool, retry_s=0.05)
+    w.put(events(3, 10))
+    assert wait_for(lambda: w.health().last_error is not None)
+    time.sleep(0.3)
+    assert w.health().written == 0 and w.health().held == 3
+    spool.unlink()
+    spool.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events(2)))
+    w.put(events(1, 13))  # wakes the writer, which reads the spool again
+    report = w.close()
+    assert stored(db) == [0, 1, 10, 11, 12, 13] and report.ok
+
+
+def test_events_waiting_for_an_unreadable_spool_stay_within_the_bound(
+    tmp_path: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    spool = tmp_path / "m.jsonl"
+    spool.symlink_to(spool)
+    w = SpoolingWriter(opener, spool, retry_s=0.05, max_held=2)
+    w.put(events(5))
+    assert wait_for(lambda: w.health().dropped == 3)
+    assert w.health().held == 2
+    spool.unlink()
+    w.put(events(1, 5))
+    assert w.close().written == 3
+    assert stored(db) == [3, 4, 5]
