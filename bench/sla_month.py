@@ -31,9 +31,9 @@ from pathlib import Path
 
 from monitoreo import maintenance, report
 from monitoreo.sites import Site
-from monitoreo.summaries import to_us
 from pukara.events import make_event
 from pukara.store import SQLiteStore, Summary
+from pukara.store.sqlite import _to_us as to_us
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 MONTH = "2026-10"

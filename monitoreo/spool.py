@@ -9,10 +9,14 @@ to a bound, and written straight to the store when it answers. Nothing is droppe
 being counted and reported.
 
 A crash can leave a truncated last line: on start the spool is checked line by line and what
-does not parse is moved to ``<spool>.cuarentena`` (appended, fsynced) and reported. A crash
-between a replay's commit and the spool's truncation leaves a committed prefix of the spool:
-before replaying, the writer finds that prefix by ``event.id`` and skips it, so a replay never
-duplicates an event, whether or not the store itself ignores duplicates.
+does not parse, or what the store would refuse (a bad ``@timestamp`` or ``event.id``), is moved
+to ``<spool>.cuarentena`` (appended, fsynced) and reported. An event handed over that the store
+would refuse, or that cannot be serialised, goes there on arrival, alone. A crash between a
+replay's commit and the spool's truncation leaves a committed prefix of the spool: before
+replaying, the writer finds that prefix by ``event.id`` and does not write it again, so a replay
+never duplicates an event, whether or not the store itself ignores duplicates; the prefix is
+still handed to ``on_stored`` (the summaries, upserts, may not have followed). A replay is cut
+into chunks only where ``@timestamp`` changes, so a round reaches ``on_stored`` whole.
 
 An ``fcntl.flock`` on ``<spool>.lock`` (which holds the owner's PID) keeps a second process
 from sharing the spool.
@@ -23,7 +27,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import itertools
 import os
 import queue
 import stat
@@ -38,8 +41,10 @@ from typing import Any
 
 import orjson
 
+from monitoreo.summaries import SummaryHealth
 from pukara.errors import PukaraError
 from pukara.events import parse_timestamp
+from pukara.files import fsync_directory, make_private_dirs
 from pukara.store import Store
 
 REPLAY_CHUNK = 10_000  # spool lines replayed (and handed on) per write
@@ -62,7 +67,7 @@ class SpoolLock:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            make_private_dirs(path.parent)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as e:
             raise PukaraError(
@@ -101,15 +106,38 @@ class WriterHealth:
     alive: bool
     states_pending: int = 0  # entity collections (states) not yet upserted
     reports: tuple[str, ...] = ()  # problems found since the previous drain
+    summaries: SummaryHealth | None = None  # the round summaries' writer, when there is one
 
     @property
     def ok(self) -> bool:
         """No error pending: what is spooled is on its way (``alive`` is reported apart)."""
-        return self.last_error is None and not self.held
+        return (
+            self.last_error is None
+            and not self.held
+            and (self.summaries is None or self.summaries.ok)
+        )
 
     @property
     def in_memory(self) -> int:
         return self.held + self.queued
+
+
+def _refusal(doc: Any) -> str | None:
+    """Why the store would refuse this event (its own checks), or None."""
+    event = doc.get("event") if isinstance(doc, dict) else None
+    if not isinstance(event, dict) or not isinstance(event.get("dataset"), str):
+        return "evento sin event.dataset"
+    stamp = doc.get("@timestamp")
+    if not isinstance(stamp, str):
+        return "evento sin @timestamp"
+    try:
+        parse_timestamp(stamp)
+    except ValueError:
+        return f"evento con @timestamp inválido: {stamp!r}"
+    event_id = event.get("id")
+    if event_id is not None and (not isinstance(event_id, str) or not event_id):
+        return f"evento con event.id inválido: {event_id!r}"
+    return None
 
 
 def _valid(line: bytes) -> bool:
@@ -119,13 +147,20 @@ def _valid(line: bytes) -> bool:
         doc = orjson.loads(line)
     except orjson.JSONDecodeError:
         return False
-    event = doc.get("event") if isinstance(doc, dict) else None
-    return (
-        isinstance(doc, dict)
-        and isinstance(doc.get("@timestamp"), str)
-        and isinstance(event, dict)
-        and isinstance(event.get("dataset"), str)
-    )
+    return _refusal(doc) is None
+
+
+def _rounds(docs: Iterator[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    """``docs`` in chunks of about ``size``, cut only where ``@timestamp`` changes, so that
+    a round (its events share the timestamp) is never split between two chunks."""
+    chunk: list[dict[str, Any]] = []
+    for doc in docs:
+        if len(chunk) >= size and doc.get("@timestamp") != chunk[-1].get("@timestamp"):
+            yield chunk
+            chunk = []
+        chunk.append(doc)
+    if chunk:
+        yield chunk
 
 
 def _stored(store: Store, doc: Mapping[str, Any]) -> bool:
@@ -144,15 +179,6 @@ def _stored(store: Store, doc: Mapping[str, Any]) -> bool:
     return bool(list(hits))
 
 
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 class SpoolingWriter:
     def __init__(
         self,
@@ -163,9 +189,13 @@ class SpoolingWriter:
         max_retry_s: float = MAX_RETRY_S,
         max_held: int = MAX_HELD,
         on_stored: Callable[[Sequence[Mapping[str, Any]]], None] | None = None,
+        replay_chunk: int = REPLAY_CHUNK,
     ) -> None:
         self.path = path
-        self.on_stored = on_stored  # called in order with every batch the store took
+        # called in order with every batch the store holds: the ones written and, on a
+        # replay, the spool's head already in the store (a crash may have come between)
+        self.on_stored = on_stored
+        self.replay_chunk = replay_chunk
         self.quarantine_path = path.with_name(path.name + ".cuarentena")
         self.retry_s, self.max_retry_s, self.max_held = retry_s, max_retry_s, max_held
         self._open_store = open_store
@@ -260,15 +290,16 @@ class SpoolingWriter:
                 except queue.Empty:
                     break
             stop = any(b is None for b in batches)
-            for b in batches:
-                if b:
-                    self._held.extend(b)
-                    self._count_queued(-len(b))
             try:
+                for b in batches:
+                    if b:
+                        self._count_queued(-len(b))
+                        self._held.extend(self._admit(b))
                 self._cycle(final=stop)
             except Exception as e:  # the writer must outlive any error
                 self._suspect = True
                 self._problem(f"error inesperado del escritor de eventos ({type(e).__name__}: {e})")
+                self._bound_held()
         self._drop_store()
 
     def _cycle(self, *, final: bool) -> None:
@@ -279,8 +310,38 @@ class SpoolingWriter:
                 self._problem(f"{self.path}: no se puede leer la cola local: {e.strerror or e}")
         if self._held and not self._suspect:
             self._spool_held()
+        elif self._suspect:
+            self._bound_held()  # they wait for the spool to be read, within the bound
         if final or time.monotonic() >= self._next_try:
             self._deliver()
+
+    def _admit(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The events the store will take; the others go to quarantine, one line each."""
+        bad: list[bytes] = []
+        good: list[dict[str, Any]] = []
+        for doc in batch:
+            why = _refusal(doc)
+            if why is None:
+                try:
+                    orjson.dumps(doc)
+                except TypeError as e:
+                    why = f"evento no serializable a JSON: {e}"
+            if why is None:
+                good.append(doc)
+                continue
+            self.quarantined += 1
+            self._problem(f"evento rechazado y movido a {self.quarantine_path}: {why}")
+            try:
+                line = orjson.dumps(doc, default=repr, option=orjson.OPT_NON_STR_KEYS)
+            except TypeError:  # nested too deep, an integer out of range: its text, then
+                line = orjson.dumps({"evento_no_serializable": repr(doc)})
+            bad.append(line + b"\n")
+        if bad:
+            try:
+                self._append_quarantine(bad)
+            except OSError as e:
+                self._problem(f"{self.quarantine_path}: no se puede escribir: {e.strerror or e}")
+        return good
 
     def _spool_held(self) -> None:
         try:
@@ -323,12 +384,16 @@ class SpoolingWriter:
         try:
             store = self._store_now()
             if self._spooled:
-                replay = self._docs(self._committed(store))
-                while chunk := list(itertools.islice(replay, REPLAY_CHUNK)):
-                    self.written += store.write_events(chunk)
-                    self._stored(chunk)
+                skip, seen = self._committed(store), 0
+                for chunk in _rounds(self._docs(), self.replay_chunk):
+                    new = chunk[max(skip - seen, 0) :]  # the head already stored is not written
+                    seen += len(chunk)
+                    if new:
+                        self.written += store.write_events(new)
+                    self._stored(chunk)  # summaries are upserts: the stored head too
                 self._truncate()
-            if self._held and not self._spooled:
+            if self._held and not self._spooled and not self._suspect:
+                # never before a spool not yet read: its older events go first
                 self.written += store.write_events(self._held)
                 self._stored(self._held)
                 self._held = []
@@ -379,7 +444,8 @@ class SpoolingWriter:
         finally:
             os.close(fd)
         if size == 0:
-            _fsync_dir(self.path.parent)
+            with contextlib.suppress(OSError):  # the lines are on disk; the name, most likely
+                fsync_directory(self.path.parent)
 
     def _truncate(self) -> None:
         """Empty the spool once replayed; if it cannot be, its lines are skipped next time."""
@@ -401,10 +467,9 @@ class SpoolingWriter:
         except FileNotFoundError:
             return
 
-    def _docs(self, skip: int) -> Iterator[dict[str, Any]]:
-        for i, line in enumerate(self._lines()):
-            if i >= skip:
-                yield orjson.loads(line)
+    def _docs(self) -> Iterator[dict[str, Any]]:
+        for line in self._lines():
+            yield orjson.loads(line)
 
     def _committed(self, store: Store) -> int:
         """How many of the spool's first lines are already in the store (a prefix)."""
@@ -442,7 +507,8 @@ class SpoolingWriter:
         except FileNotFoundError:
             self._spooled, self._suspect = 0, False
             return
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(mode):  # nothing to replay in it; it cannot take events either
+            self._spooled, self._suspect = 0, False
             raise OSError(errno.EINVAL, "no es un archivo regular")
         good = bad = 0
         for line in self._lines():
@@ -459,6 +525,14 @@ class SpoolingWriter:
             )
         self._spooled, self._suspect = good, False
 
+    def _append_quarantine(self, lines: Sequence[bytes]) -> None:
+        fd = os.open(self.quarantine_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, b"".join(lines))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
     def _quarantine(self) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
         keep_fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -474,4 +548,5 @@ class SpoolingWriter:
             keep.flush()
             os.fsync(keep.fileno())
         os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
+        with contextlib.suppress(OSError):
+            fsync_directory(self.path.parent)

@@ -6,35 +6,57 @@ its tunnel (``monitoreo.sondeo``), the link rates (``monitoreo.enlace``) and the
 ``MAX_GAP``: it is written at once with the last gap seen (or the watch period) and corrected
 when the next round comes, so a monitor killed between rounds leaves its last round with the
 usual span. :class:`SummaryWriter` writes them from a thread of its own, keeps what the store
-refused for the next attempt, rebuilds the rollups of the buckets that closed and, once a day,
-purges summaries past ``SUMMARY_RETENTION`` and rollups past ``ROLLUP_RETENTION``.
+refused for the next attempt (up to ``MAX_PENDING``, the rest counted and reported), rebuilds
+the rollups of the buckets that closed and, once a day, calls ``daily`` (vigilar passes
+:func:`pukara.store.retention.enforce_retention`, the one retention policy).
+
+A round summarised again (the spool's head replayed after a crash) is harmless: summaries are
+upserts keyed by entity and ``ts_us``. A round older than an entity's last one (a late
+delivery) is written with the usual span and corrects nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from monitoreo.stats import percentile
 from pukara.errors import PukaraError
 from pukara.events import get_field, parse_timestamp
 from pukara.store import Store, Summary
-from pukara.store.retention import ROLLUP_RETENTION, SUMMARY_RETENTION
 from pukara.store.rollups import MAX_GAP_US
+from pukara.store.sqlite import _to_us as to_us
 
 DEFAULT_SPAN_S = 30.0  # vigilar's default round, for an entity's first round
 MAX_PENDING = 500_000  # summaries kept while the store refuses them (about 60 MB)
 PURGE_EVERY = timedelta(days=1)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_US = timedelta(microseconds=1)
 
 
-def to_us(at: datetime) -> int:
-    return (at - _EPOCH) // _US
+@dataclass(frozen=True, slots=True)
+class SummaryHealth:
+    """What the summary writer has not written yet, and what went wrong."""
+
+    pending: int  # summaries refused by the store, kept for the next attempt
+    queued: int  # rounds handed over, not yet looked at by the thread
+    dropped: int  # summaries given up for good (memory bound reached), since start
+    last_error: str | None
+    alive: bool
+    reports: tuple[str, ...] = ()  # problems found since the previous drain
+
+    @property
+    def ok(self) -> bool:
+        return self.last_error is None and self.alive
+
+
+def _nothing(at: datetime) -> None:
+    """The default ``daily``: no retention (the caller enforces its own)."""
 
 
 def _us(ms: float | None) -> int | None:
@@ -88,29 +110,33 @@ class SummaryWriter:
     """Round summaries to the store from a thread of their own; rollups and retention too."""
 
     def __init__(
-        self, store: Store, *, keep_summaries: timedelta = SUMMARY_RETENTION,
-        keep_rollups: timedelta = ROLLUP_RETENTION, period_s: float | None = None,
-        retry_s: float = 1.0, daily: Callable[[datetime], object] | None = None,
+        self, store: Store, *, period_s: float | None = None, retry_s: float = 1.0,
+        daily: Callable[[datetime], object] = _nothing,
     ) -> None:  # fmt: skip
         self.store = store
-        self.keep_summaries, self.keep_rollups = keep_summaries, max(keep_rollups, keep_summaries)
         self.period_s = period_s
-        self.daily = daily or self._purge
+        self.daily = daily
         self.retry_s = retry_s
         self.last_error: str | None = None
         self.dropped = 0
+        self._reports: deque[str] = deque(maxlen=100)
+        self._closing = False
         self._previous: dict[str, Summary] = {}
         self._pending: list[Summary] = []
         self._last_purge: datetime | None = None
         self._queue: queue.Queue[tuple[list[Summary], datetime] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="pukara-resumen", daemon=True)
-        self._thread.start()
+        self._thread = self._start_thread()
 
     def put(self, events: Iterable[Mapping[str, Any]], at: datetime) -> None:
         """Summarise a round and queue it, with the corrected span of each entity's last one."""
         rows: list[Summary] = []
         for row in build(events, at, 0):
             prev = self._previous.get(row.entity)
+            if prev is not None and row.ts_us <= prev.ts_us:  # summarised again, or late
+                same = row.ts_us == prev.ts_us
+                span = prev.span_us if same else round((self.period_s or DEFAULT_SPAN_S) * 1e6)
+                rows.append(row._replace(span_us=min(span, MAX_GAP_US)))
+                continue
             gap = None if prev is None else row.ts_us - prev.ts_us
             if prev is not None and gap and gap > 0 and min(gap, MAX_GAP_US) != prev.span_us:
                 rows.append(prev._replace(span_us=min(gap, MAX_GAP_US)))
@@ -133,14 +159,41 @@ class SummaryWriter:
     def pending(self) -> int:
         return len(self._pending)
 
+    def health(self, *, drain: bool = False) -> SummaryHealth:
+        """A snapshot; with ``drain``, the problems found since the last drain are taken."""
+        reports: list[str] = []
+        while drain and self._reports:
+            reports.append(self._reports.popleft())
+        return SummaryHealth(len(self._pending), self._queue.qsize(), self.dropped,
+                             self.last_error, self._thread.is_alive(), tuple(reports))  # fmt: skip
+
+    def restart(self) -> None:
+        """Start the thread again if it died (it should not: it catches everything)."""
+        if not self._closing and not self._thread.is_alive():
+            self._problem("el escritor de resúmenes por ronda se detuvo; se reinicia")
+            self._thread = self._start_thread()
+
     def close(self, timeout_s: float = 30.0) -> int:
         """Write what is queued and stop; returns how many summaries could not be written."""
+        self._closing = True
         self._queue.put(None)
         self._thread.join(timeout_s)
+        if not self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):  # the stop mark, if the thread never took it
+                while True:
+                    item = self._queue.get_nowait()
+                    self._pending.extend(item[0] if item else [])
         return len(self._pending) + self._queue.qsize()
 
-    def _purge(self, at: datetime) -> None:
-        self.store.purge_summaries(at - self.keep_summaries, at - self.keep_rollups)
+    def _start_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self._run, name="pukara-resumen", daemon=True)
+        thread.start()
+        return thread
+
+    def _problem(self, text: str) -> None:
+        if text != self.last_error:
+            self._reports.append(text)
+        self.last_error = text
 
     def _run(self) -> None:
         at: datetime | None = None
@@ -156,9 +209,14 @@ class SummaryWriter:
                 return
             rows, at = item
             self._pending.extend(rows)
-            if len(self._pending) > MAX_PENDING:
-                self.dropped += len(self._pending) - MAX_PENDING
-                del self._pending[: len(self._pending) - MAX_PENDING]
+            extra = len(self._pending) - MAX_PENDING
+            if extra > 0:
+                self.dropped += extra
+                del self._pending[:extra]
+                self._reports.append(
+                    f"se descartaron los {extra} resúmenes por ronda más antiguos: el almacén no "
+                    f"los acepta y la memoria admite {MAX_PENDING} ({self.dropped} en total)"
+                )
             self._flush(at)
 
     def _flush(self, at: datetime | None) -> None:
@@ -173,5 +231,6 @@ class SummaryWriter:
                 self.daily(at)
                 self._last_purge = at
             self.last_error = None
-        except PukaraError as e:  # the store refused: kept, tried again
-            self.last_error = str(e)
+        except Exception as e:  # the store refused (or anything else): kept, tried again
+            text = e.message if isinstance(e, PukaraError) else f"{type(e).__name__}: {e}"
+            self._problem(f"el almacén no recibe los resúmenes por ronda: {text}")

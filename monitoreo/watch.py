@@ -30,7 +30,7 @@ from monitoreo.rounds import TargetRound
 from monitoreo.sites import Site, vpn_targets
 from monitoreo.spool import SpoolingWriter, WriterHealth
 from monitoreo.states import LABELS, MONITOR, Notice, Observation, Tracker
-from monitoreo.summaries import SummaryWriter
+from monitoreo.summaries import SummaryHealth, SummaryWriter
 from pukara.errors import Interrupted, StoreError
 from pukara.events import format_timestamp, make_event, utc_now
 from pukara.store import SQLiteStore, Store
@@ -106,11 +106,14 @@ def notice_event(n: Notice, at: datetime) -> dict[str, Any]:
 
 def health_event(h: WriterHealth, alerts: Notifier | None, at: datetime) -> dict[str, Any]:
     """The writer's (and the hooks') health this round, as a ``monitoreo.salud`` event."""
+    s = h.summaries
     text = (
         "eventos al día en el almacén"
         if h.ok
         else f"{h.spooled} eventos en la cola local, {h.in_memory} en memoria"
         + (f"; último error: {h.last_error}" if h.last_error else "")
+        + (f"; resúmenes por ronda: {s.last_error}" if s and s.last_error else "")
+        + ("; el escritor de resúmenes no está activo" if s and not s.alive else "")
     )
     return make_event(
         HEALTH_DATASET, timestamp=at, kind="state", outcome="success" if h.ok else "failure",
@@ -122,6 +125,10 @@ def health_event(h: WriterHealth, alerts: Notifier | None, at: datetime) -> dict
             "monitoreo.salud.problems": list(h.reports) or None, "error.message": h.last_error,
             "monitoreo.salud.alerts_pending": alerts.pending() if alerts else None,
             "monitoreo.salud.alerts_dropped": alerts.dropped if alerts else None,
+            "monitoreo.salud.summaries_pending": s.pending + s.queued if s else None,
+            "monitoreo.salud.summaries_dropped": s.dropped if s else None,
+            "monitoreo.salud.summaries_alive": s.alive if s else None,
+            "monitoreo.salud.summaries_error": s.last_error if s else None,
         },
     )  # fmt: skip
 
@@ -134,7 +141,8 @@ class WatchReport:
     writer: WriterHealth | None = None
     alerts: NotifierReport | None = None
     spool_path: Path | None = None
-    summaries_left: int = 0  # round summaries the store did not take (rebuilt from the events)
+    summaries_left: int = 0  # round summaries the store did not take
+    summaries: SummaryHealth | None = None  # the summary writer once closed
 
     def leftovers(self) -> list[str]:
         """Spanish lines for each thing left undone; empty when everything was handed over."""
@@ -158,8 +166,14 @@ class WatchReport:
             if w.last_error and not w.ok:
                 out.append(f"último error del almacén: {w.last_error}")
         if self.summaries_left:
-            out.append(f"{self.summaries_left} resúmenes por ronda no llegaron al almacén; sus "
-                       "eventos sí, y se resumirán al volver a guardarse")  # fmt: skip
+            out.append(f"{self.summaries_left} resúmenes por ronda no llegaron al almacén (sus "
+                       "eventos sí): esas rondas faltan en los informes de disponibilidad")  # fmt: skip
+        s = self.summaries
+        if s is not None and s.dropped:
+            out.append(f"{s.dropped} resúmenes por ronda se descartaron durante la vigilancia "
+                       "(memoria llena): esas rondas faltan en los informes de disponibilidad")  # fmt: skip
+        if s is not None and s.last_error and self.summaries_left:
+            out.append(f"último error de los resúmenes por ronda: {s.last_error}")
         if a is not None and (a.undelivered or a.dropped):
             out.append(f"{a.undelivered} avisos sin entregar a los ganchos al terminar y "
                        f"{a.dropped} descartados por cola llena")  # fmt: skip
@@ -171,7 +185,8 @@ def _writer_store(store: Store) -> Callable[[], Store]:
     if not isinstance(store, SQLiteStore):
         raise TypeError("Watcher: pass open_writer_store for a store other than SQLite")
     path, busy = store.path, min(store.busy_timeout_ms, WRITER_BUSY_TIMEOUT_MS)
-    return lambda: SQLiteStore(path, busy_timeout_ms=busy)
+    actor = store.actor  # state changes are signed by the analyst, as on the main connection
+    return lambda: SQLiteStore(path, busy_timeout_ms=busy, actor=actor)
 
 
 @dataclass(slots=True)
@@ -206,24 +221,42 @@ class Watcher:
         """Take the spool (and its lock: :class:`~monitoreo.spool.SpoolBusy` if held)."""
         if self.writer is not None and self.report is None:
             return  # already started
-        self.summaries = SummaryWriter(self.store, daily=self._daily)
-        self.writer = SpoolingWriter(
-            self.open_writer_store or _writer_store(self.store), self.spool_path,
-            on_stored=self.summaries.put_stored,
-        )  # fmt: skip
-        self.report = None
-        self.windows = maintenance.WindowCache(self.store, self.maintenance_refresh_s)
-        if self.hooks:
-            self.notifier = Notifier(self.hooks, on_error=self.on_hook_error)
-        self._loop = asyncio.new_event_loop()
+        try:
+            open_store = self.open_writer_store or _writer_store(self.store)
+            self.summaries = SummaryWriter(self.store, daily=self._daily)
+            self.writer = SpoolingWriter(
+                open_store, self.spool_path, on_stored=self.summaries.put_stored
+            )
+            self.report = None
+            self.windows = maintenance.WindowCache(self.store, self.maintenance_refresh_s)
+            if self.hooks:
+                self.notifier = Notifier(self.hooks, on_error=self.on_hook_error)
+            self._loop = asyncio.new_event_loop()
+        except BaseException:  # SpoolBusy, most likely: nothing started may outlive this
+            self._abandon_start()
+            raise
         with contextlib.suppress(StoreError):  # else unknown states; the store may come back
             self.tracker.load(self.store.entities(STATE_COLLECTION))
+
+    def _abandon_start(self) -> None:
+        with contextlib.suppress(Exception):
+            if self.notifier:
+                self.notifier.close()
+        with contextlib.suppress(Exception):
+            if self.writer:
+                self.writer.close()
+        with contextlib.suppress(Exception):
+            if self.summaries:
+                self.summaries.close()
+        if self._loop:
+            self._loop.close()
+        self.notifier = self.writer = self.summaries = self._loop = None
 
     def close(self) -> WatchReport:
         """Deliver pending alerts, hand the events over, stop; say what is left. Idempotent."""
         if self.report is not None:
             return self.report
-        alerts = writer = None
+        alerts = writer = summaries = None
         summaries_left = 0
         try:
             if self.notifier:
@@ -235,12 +268,15 @@ class Watcher:
             finally:
                 if self.summaries:
                     summaries_left = self.summaries.close()
+                    summaries = self.summaries.health()
                 if self._loop:
                     with contextlib.suppress(Exception):
                         self._loop.run_until_complete(self.poller.close())
                     self._loop.close()
                     self._loop = None
-        self.report = WatchReport(self.rounds_done, writer, alerts, self.spool_path, summaries_left)
+        self.report = WatchReport(
+            self.rounds_done, writer, alerts, self.spool_path, summaries_left, summaries
+        )
         return self.report
 
     def _daily(self, at: datetime) -> None:
@@ -330,6 +366,10 @@ class Watcher:
         if not self.writer.health().alive:
             self.writer.restart()
         h = self.writer.health(drain=True)
+        if self.summaries is not None:
+            self.summaries.restart()
+            s = self.summaries.health(drain=True)
+            h = dataclasses.replace(h, reports=(*h.reports, *s.reports), summaries=s)
         if self.windows and self.windows.error:
             h = dataclasses.replace(h, reports=(*h.reports, self.windows.error))
         if self.on_health and (h.reports or not h.ok or not self._was_healthy):

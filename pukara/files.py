@@ -19,12 +19,30 @@ class FileWriteError(PukaraError):
     """A file could not be written."""
 
 
-def _fsync_directory(path: Path) -> None:
+PRIVATE_DIR_MODE = 0o700
+
+
+def fsync_directory(path: Path) -> None:
+    """Flush a directory's entries (a new or renamed file in it) to disk."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def make_private_dirs(folder: Path) -> None:
+    """Create ``folder`` and any missing parent 0700, whatever the umask; existing ones stay."""
+    missing: list[Path] = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir(mode=PRIVATE_DIR_MODE)
+        except FileExistsError:  # made by another process meanwhile: theirs to set
+            continue
+        os.chmod(d, PRIVATE_DIR_MODE)
 
 
 def _mode_for(path: Path, mode: int | None) -> int:
@@ -59,7 +77,7 @@ def write_atomically(path: Path, data: str | bytes, *, mode: int | None = None) 
             os.fchmod(f.fileno(), final_mode)
             os.fsync(f.fileno())
         os.replace(tmp, path)
-        _fsync_directory(directory)
+        fsync_directory(directory)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
         raise FileWriteError(f"{path}: no se puede escribir: {e.strerror}") from e

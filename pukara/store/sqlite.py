@@ -32,6 +32,7 @@ import orjson
 from pukara.config import default_analyst
 from pukara.errors import SchemaTooNewError, StoreError
 from pukara.events import format_timestamp, get_field, new_event_id, parse_timestamp, utc_now
+from pukara.files import make_private_dirs
 from pukara.store import changelog, rollups
 from pukara.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
@@ -136,20 +137,6 @@ class _Timestamps:
         return _to_us(parse_timestamp(stamp))
 
 
-def _make_private_dirs(folder: Path) -> None:
-    """Create ``folder`` and any missing parent 0700, whatever the umask; existing ones stay."""
-    missing: list[Path] = []
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    for d in reversed(missing):
-        try:
-            d.mkdir(mode=DIR_MODE)
-        except FileExistsError:  # made by another process meanwhile: theirs to set
-            continue
-        os.chmod(d, DIR_MODE)
-
-
 def _create_private_file(path: Path) -> None:
     """Create ``path`` empty and 0600 unless it exists; SQLite gives its -wal and -shm files
     the database file's mode, so they are 0600 too."""
@@ -194,7 +181,7 @@ class SQLiteStore:
         where = str(self.path)
         if not self._memory:
             try:
-                _make_private_dirs(self.path.parent)
+                make_private_dirs(self.path.parent)
                 _create_private_file(self.path)
             except OSError as e:
                 raise StoreError(f"{self.path}: no se puede crear la carpeta: {e.strerror}") from e

@@ -13,9 +13,11 @@ from monitoreo import maintenance, report, rounds, sla
 from monitoreo.prober import ProbeOptions, Target
 from monitoreo.sites import Site
 from monitoreo.stats import summarize
-from monitoreo.summaries import SummaryWriter, to_us
+from monitoreo.summaries import SummaryWriter
 from pukara.store import SQLiteStore, Summary
+from pukara.store.retention import ROLLUP_RETENTION
 from pukara.store.rollups import FIVE_MIN_US, HOUR_US
+from pukara.store.sqlite import _to_us as to_us
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 S30 = 30_000_000
@@ -271,7 +273,10 @@ def test_summaries_wait_for_a_locked_store_and_arrive_later(tmp_path: Path) -> N
 
 
 def test_vigilar_purges_once_a_day_and_keeps_the_rollups(store: SQLiteStore) -> None:
-    writer = SummaryWriter(store, keep_summaries=timedelta(days=1))
+    def purge(at: datetime) -> None:
+        store.purge_summaries(at - timedelta(days=1), at - ROLLUP_RETENTION)
+
+    writer = SummaryWriter(store, daily=purge)
     day = datetime(2026, 10, 10, tzinfo=UTC)
     for at in (day, day + timedelta(minutes=5), day + timedelta(days=2, hours=1)):
         writer.put(rounds.round_events(_round(at, True)), at)
@@ -325,3 +330,47 @@ def test_rounds_spooled_across_a_restart_still_get_their_summaries(tmp_path: Pat
     assert rows["m3"]["rounds"] == 6 and rows["m3"]["down_minutes"] == 5.0
     assert rows["m1"]["availability_pct"] == 100.0
     store.close()
+
+
+def _spans(store: SQLiteStore, entity: str) -> dict[int, int]:
+    return {r[1]: r[2] for r in _table(store, "round_summaries") if r[0] == entity}  # type: ignore[misc]
+
+
+def test_a_late_older_round_corrects_no_span(store: SQLiteStore) -> None:
+    """Held events stored before an older spool: the old round must not stretch to 10 min."""
+    writer = SummaryWriter(store, period_s=30)
+    at = datetime(2026, 10, 10, 15, 0, tzinfo=UTC)
+    for t in (at + timedelta(seconds=60), at, at + timedelta(seconds=90)):
+        writer.put(rounds.round_events(_round(t, True)), t)
+    assert writer.close() == 0
+    assert _spans(store, "m1") == {to_us(at): S30, to_us(at) + 2 * S30: S30,
+                                   to_us(at) + 3 * S30: S30}  # fmt: skip
+
+
+def test_a_full_disk_does_not_kill_the_summary_thread(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "a.db")
+    pages = store._conn.execute("PRAGMA page_count").fetchone()[0]
+    store._conn.execute(f"PRAGMA max_page_count = {pages + 1}")
+    writer = SummaryWriter(store, retry_s=0.05)
+    at = datetime(2026, 10, 10, 15, 0, tzinfo=UTC)
+    for i in range(300):
+        t = at + timedelta(minutes=i)
+        writer.put(rounds.round_events(_round(t, True)), t)
+    deadline = time.monotonic() + 10
+    while writer.last_error is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    health = writer.health(drain=True)
+    assert health.alive and not health.ok and health.pending > 0
+    assert any("no recibe los resúmenes" in r for r in health.reports)
+    assert writer.close() > 0
+    store.close()
+
+
+def test_the_summary_writer_purges_nothing_unless_asked(store: SQLiteStore) -> None:
+    old = datetime(2020, 1, 1, tzinfo=UTC)
+    store.write_summaries([Summary("a", to_us(old), S30, 1, 5, 5)])
+    writer = SummaryWriter(store)  # vigilar passes enforce_retention as ``daily``
+    at = datetime(2026, 10, 10, 15, 0, tzinfo=UTC)
+    writer.put(rounds.round_events(_round(at, True)), at)
+    assert writer.close() == 0
+    assert ("a", to_us(old)) in {(r[0], r[1]) for r in _table(store, "round_summaries")}

@@ -9,13 +9,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from monitoreo import rounds
+from monitoreo.prober import ProbeOptions, Target
+from monitoreo.rounds import TargetRound
 from monitoreo.spool import SpoolBusy, SpoolingWriter
+from monitoreo.stats import summarize
+from monitoreo.summaries import SummaryWriter
 from pukara.events import make_event
 from pukara.store import SQLiteStore, Store
 
@@ -300,3 +306,134 @@ def test_a_full_disk_keeps_events_in_memory_without_a_half_line_then_spools_agai
         assert wait_for(lambda: w.health().spooled == 5)  # the spool takes them again
     report = w.close()
     assert report.ok and stored(db) == list(range(55))
+
+
+def test_a_line_the_store_would_refuse_is_quarantined_and_the_rest_delivered(
+    tmp_path: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    spool = tmp_path / "m.jsonl"
+    bad_time, bad_id = events(2, 100)
+    bad_time["@timestamp"] = "2026-13-45T99:00:00Z"
+    bad_id["event"]["id"] = 5
+    lines = [orjson.dumps(e) + b"\n" for e in [*events(2), bad_time, bad_id]]
+    spool.write_bytes(b"".join(lines))
+    w = SpoolingWriter(opener, spool, retry_s=0.05)
+    w.put(events(5, 2))
+    report = w.close()
+    assert stored(db) == list(range(7))
+    assert report.quarantined == 2 and report.written == 7 and report.spooled == 0
+    quarantine = spool.with_name("m.jsonl.cuarentena").read_bytes().splitlines(keepends=True)
+    assert quarantine == lines[2:]
+
+
+def test_an_event_that_cannot_be_serialised_is_quarantined_and_the_writer_goes_on(
+    tmp_path: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    spool = tmp_path / "m.jsonl"
+    w = SpoolingWriter(opener, spool, retry_s=0.05)
+    w.put([make_event("prueba.cola", fields={"host.name": "s1", "prueba.x": {1, 2}})])
+    w.put(events(5))
+    assert wait_for(lambda: w.health().written == 5)
+    assert w.health().alive and w.health().held == 0
+    report = w.close()
+    assert stored(db) == list(range(5)) and report.quarantined == 1 and report.held == 0
+    assert any("no serializable" in r for r in report.reports)
+    (line,) = spool.with_name("m.jsonl.cuarentena").read_bytes().splitlines()
+    assert b"prueba.cola" in line
+
+
+def test_the_head_already_stored_is_handed_on_again_for_the_summaries(
+    tmp_path: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    spool = tmp_path / "m.jsonl"
+    docs = events(10)
+    spool.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in docs))
+    with SQLiteStore(db) as s:  # a crash after this commit, before the summaries were written
+        s.write_events(docs[:6])
+    handed: list[int] = []
+    w = SpoolingWriter(opener, spool, retry_s=0.05,
+                       on_stored=lambda b: handed.extend(d["prueba"]["n"] for d in b))  # fmt: skip
+    report = w.close()
+    assert stored(db) == list(range(10)) and report.written == 4
+    assert handed == list(range(10))
+
+
+def _round_at(at: datetime, n: int) -> list[dict[str, Any]]:
+    return [make_event("prueba.cola", timestamp=at, fields={"prueba.n": i}) for i in range(n)]
+
+
+def test_a_replay_is_never_cut_inside_a_round(
+    tmp_path: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    spool = tmp_path / "m.jsonl"
+    t0 = datetime(2026, 10, 5, 15, 0, tzinfo=UTC)
+    docs = _round_at(t0, 3) + _round_at(t0 + timedelta(seconds=30), 3)
+    docs += _round_at(t0 + timedelta(seconds=60), 2)
+    spool.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in docs))
+    batches: list[list[str]] = []
+    w = SpoolingWriter(opener, spool, retry_s=0.05, replay_chunk=2,
+                       on_stored=lambda b: batches.append([d["@timestamp"] for d in b]))  # fmt: skip
+    assert w.close().written == 8
+    stamps = [b[0] for b in batches]
+    assert all(len(set(b)) == 1 for b in batches) and len(stamps) == len(set(stamps)) == 3
+
+
+def test_a_round_at_a_replay_chunk_boundary_keeps_its_whole_summary(
+    tmp_path: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    """The tunnel's probe and its verdict on either side of a chunk: one full summary."""
+    spool = tmp_path / "m.jsonl"
+    at = datetime(2026, 10, 5, 15, 0, tzinfo=UTC)
+    rtts: list[float | None] = [10.0, 11.0, 12.0, None]
+    probe = TargetRound(Target("m1/vpn", "198.18.0.1", site="m1"), rtts, summarize(rtts), None)
+    docs = rounds.round_events(rounds.Round("r", at, ProbeOptions(count=4), [probe]))
+    docs.append(make_event("monitoreo.vpn", timestamp=at, fields={
+        "host.name": "m1", "monitoreo.vpn.working": True}))  # fmt: skip
+    spool.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in docs))
+    store = SQLiteStore(db)
+    summaries = SummaryWriter(store)
+    w = SpoolingWriter(opener, spool, retry_s=0.05, replay_chunk=1,
+                       on_stored=summaries.put_stored)  # fmt: skip
+    assert w.close().ok and summaries.close() == 0
+    conn = sqlite3.connect(db)
+    try:
+        row = conn.execute(
+            "SELECT up, sent, received FROM round_summaries WHERE entity = 'm1/vpn'"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert row == [(1, 4, 3)]
+    store.close()
+
+
+def test_events_in_memory_wait_for_a_spool_that_cannot_be_read_yet(
+    tmp_path: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    """Its older events go to the store first: held ones are never written before it is read."""
+    spool = tmp_path / "m.jsonl"
+    spool.symlink_to(spool)  # a loop: every stat fails (ELOOP), for root too
+    w = SpoolingWriter(opener, spool, retry_s=0.05)
+    w.put(events(3, 10))
+    assert wait_for(lambda: w.health().last_error is not None)
+    time.sleep(0.3)
+    assert w.health().written == 0 and w.health().held == 3
+    spool.unlink()
+    spool.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events(2)))
+    w.put(events(1, 13))  # wakes the writer, which reads the spool again
+    report = w.close()
+    assert stored(db) == [0, 1, 10, 11, 12, 13] and report.ok
+
+
+def test_events_waiting_for_an_unreadable_spool_stay_within_the_bound(
+    tmp_path: Path, db: Path, opener: Callable[[], Store]
+) -> None:
+    spool = tmp_path / "m.jsonl"
+    spool.symlink_to(spool)
+    w = SpoolingWriter(opener, spool, retry_s=0.05, max_held=2)
+    w.put(events(5))
+    assert wait_for(lambda: w.health().dropped == 3)
+    assert w.health().held == 2
+    spool.unlink()
+    w.put(events(1, 5))
+    assert w.close().written == 3
+    assert stored(db) == [3, 4, 5]

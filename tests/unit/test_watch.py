@@ -7,6 +7,7 @@ import json
 import socket
 import sqlite3
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,10 +20,10 @@ from monitoreo.notify import Hooks
 from monitoreo.prober import ProbeOptions, Target
 from monitoreo.rounds import TargetRound
 from monitoreo.sites import Site
-from monitoreo.spool import SpoolingWriter, WriterHealth
+from monitoreo.spool import SpoolBusy, SpoolingWriter, SpoolLock, WriterHealth
 from monitoreo.states import Policy, Tracker
 from monitoreo.stats import summarize
-from monitoreo.watch import Watcher, tunnel_verdict
+from monitoreo.watch import Watcher, _writer_store, tunnel_verdict
 from pukara.store import SQLiteStore
 
 FAST = ProbeOptions(count=2, interval_ms=1, period_ms=20, timeout_ms=300)
@@ -278,3 +279,77 @@ def test_the_close_report_names_everything_left_undone() -> None:
     ]
     clean = WriterHealth(0, 0, 0, 0, 0, 9, None, False)
     assert WatchReport(3, clean, NotifierReport(2, 0, 0, 0)).leftovers() == []
+
+
+def test_the_writer_connection_signs_with_the_analyst(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "pukara.db", actor="ana.quispe") as store:
+        own = _writer_store(store)()
+        own.upsert("monitor_state", [{"entity": "a", "state": "down"}], key=("entity",))
+        own.close()
+        (change,) = store.changes(collection="monitor_state")
+        assert change.actor == "ana.quispe"
+
+
+def _summary_threads() -> int:
+    return sum(t.name == "pukara-resumen" and t.is_alive() for t in threading.enumerate())
+
+
+def test_a_start_refused_by_a_busy_spool_leaves_no_thread_behind(
+    tmp_path: Path, ports: tuple[int, int]
+) -> None:
+    w, store = _watcher(tmp_path, ports)
+    w.spool_path.parent.mkdir()
+    lock = SpoolLock(w.spool_path.with_name(w.spool_path.name + ".lock"))
+    before = _summary_threads()
+    try:
+        with pytest.raises(SpoolBusy):
+            w.start()
+        assert _summary_threads() == before and w.summaries is None and w.writer is None
+    finally:
+        lock.release()
+    w.watch(0.01, max_rounds=1)  # free again: the same watcher starts
+    assert _summary_threads() == before
+    store.close()
+
+
+def test_a_spool_folder_is_created_private_with_its_parents(tmp_path: Path) -> None:
+    spool = tmp_path / "a" / "b" / "m.jsonl"
+    SpoolingWriter(lambda: SQLiteStore(tmp_path / "x.db"), spool).close()
+    assert oct((tmp_path / "a").stat().st_mode & 0o777) == "0o700"
+    assert oct((tmp_path / "a" / "b").stat().st_mode & 0o777) == "0o700"
+
+
+def test_summaries_the_store_refuses_reach_the_health_and_the_close_report(
+    tmp_path: Path, ports: tuple[int, int]
+) -> None:
+    seen: list[WriterHealth] = []
+    w, store = _watcher(tmp_path, ports, on_health=seen.append)
+    w.start()
+    try:
+        w.round()
+        conn = sqlite3.connect(tmp_path / "pukara.db", isolation_level=None)
+        conn.execute("DROP TABLE round_summaries")  # every summary write fails from now on
+        conn.close()
+        w.round()
+        assert w.summaries is not None
+        deadline = time.monotonic() + 10
+        while w.summaries.last_error is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        w.round()
+    finally:
+        report = w.close()
+    assert seen and not seen[-1].ok and seen[-1].summaries is not None
+    assert any("no recibe los resúmenes por ronda" in r for h in seen for r in h.reports)
+    health = list(store.search_events(dataset="monitoreo.salud"))
+    last = health[-1]
+    assert last["event"]["outcome"] == "failure"
+    assert last["monitoreo"]["salud"]["summaries_error"]
+    assert last["monitoreo"]["salud"]["summaries_pending"] > 0
+    assert last["monitoreo"]["salud"]["summaries_alive"] is True
+    lines = report.leftovers()
+    assert report.summaries_left > 0
+    assert any("resúmenes por ronda no llegaron" in x and "faltan en los informes" in x
+               for x in lines)  # fmt: skip
+    assert any("último error de los resúmenes" in x for x in lines)
+    assert not any("se resumirán" in x for x in lines)
+    store.close()
