@@ -43,7 +43,6 @@ PURGE_BATCH = 5_000  # rows deleted per transaction, so a purge never holds the 
 VACUUM_STEP = 2_000  # pages handed back per transaction
 READERS_KEPT = 4  # idle read connections kept open
 JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024  # the WAL is truncated back to this after a checkpoint
-DIR_MODE = 0o700
 FILE_MODE = 0o600
 # dotted ECS field -> indexed column of ``events``
 EVENT_COLUMNS = {"event.dataset": "dataset", "host.name": "host_name", "event.id": "event_id"}
