@@ -146,8 +146,14 @@ def _health(h: WriterHealth) -> None:
         message(f"{_stamp()} almacén: eventos de nuevo al día", style="green")
     elif not h.reports:
         error = f"; último error: {h.last_error}" if h.last_error else ""
-        message(f"{_stamp()} almacén: {h.spooled} eventos en la cola local, {h.in_memory} en "
-                f"memoria{error}", style="yellow")  # fmt: skip
+        if h.spooled or h.in_memory or h.summaries is None:
+            message(f"{_stamp()} almacén: {h.spooled} eventos en la cola local, {h.in_memory} en "
+                    f"memoria{error}", style="yellow")  # fmt: skip
+        else:
+            s = h.summaries
+            error = f"; último error: {s.last_error}" if s.last_error else error
+            message(f"{_stamp()} almacén: {s.pending} resúmenes por ronda esperan"
+                    f"{error}", style="yellow")  # fmt: skip
     if not h.alive:
         message(f"{_stamp()} almacén: el escritor de eventos se detuvo; se reinicia", style="red")
 
