@@ -433,3 +433,36 @@ def test_in_memory_store_reads_without_holding_its_lock() -> None:
         writer.join(10)
         assert not writer.is_alive()
         assert len(list(search)) == 49 and s.count_events() == 55
+
+
+def test_a_full_disk_during_a_write_is_named_not_hidden_by_the_rollback(tmp_path: Path) -> None:
+    # SQLITE_FULL rolls the transaction back by itself: a second ROLLBACK must not replace it
+    with SQLiteStore(tmp_path / "lleno.db") as s:
+        pages = s._conn.execute("PRAGMA page_count").fetchone()[0]
+        s._conn.execute(f"PRAGMA max_page_count = {pages + 1}")
+        with pytest.raises(StoreError, match="no queda espacio en el disco"):
+            s.write_events(_events(2_000))
+        assert not s._conn.in_transaction
+        s._conn.execute("PRAGMA max_page_count = 1073741823")
+        assert s.write_events(_events(3)) == 3  # the store goes on once there is room
+
+
+def test_a_full_disk_during_a_migration_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "migrar.db"
+    SQLiteStore(path).close()
+    filler = [
+        "CREATE TABLE filler (x BLOB)",
+        "PRAGMA max_page_count = 1",  # no room beyond the pages already there
+        # one row, so no statement journal: SQLite rolls the whole transaction back itself
+        "INSERT INTO filler VALUES (randomblob(100000))",
+    ]
+    monkeypatch.setattr(sqlite_store, "MIGRATIONS", [*MIGRATIONS, filler])
+    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with pytest.raises(StoreError, match="no queda espacio en el disco"):
+        SQLiteStore(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'filler'").fetchone()
+
