@@ -38,47 +38,6 @@ _ROLLUP_COLUMNS = ("entity", "bucket_us", "rounds", "observed_us", "up_us", "dow
                    "busy_bps", "last_ts_us", "last_up")  # fmt: skip
 
 
-def _rollup_table(name: str) -> str:
-    return f"""CREATE TABLE {name} (
-        entity TEXT NOT NULL,
-        bucket_us INTEGER NOT NULL,
-        rounds INTEGER NOT NULL,
-        observed_us INTEGER NOT NULL,
-        up_us INTEGER NOT NULL,
-        down_us INTEGER NOT NULL,
-        sent INTEGER NOT NULL,
-        received INTEGER NOT NULL,
-        rtt_rounds INTEGER NOT NULL,
-        rtt_min_us INTEGER, rtt_p10_us REAL, rtt_p25_us REAL, rtt_median_us REAL,
-        rtt_p75_us REAL, rtt_p90_us REAL, rtt_max_us INTEGER,
-        rate_samples INTEGER NOT NULL,
-        in_bps REAL, out_bps REAL, busy_bps REAL,
-        last_ts_us INTEGER NOT NULL,
-        last_up INTEGER,
-        PRIMARY KEY (entity, bucket_us)
-    ) WITHOUT ROWID"""
-
-
-SCHEMA = [
-    """CREATE TABLE round_summaries (
-        entity TEXT NOT NULL,
-        ts_us INTEGER NOT NULL,
-        span_us INTEGER NOT NULL,
-        up INTEGER,
-        sent INTEGER NOT NULL,
-        received INTEGER NOT NULL,
-        rtt_min_us INTEGER, rtt_p10_us INTEGER, rtt_p25_us INTEGER, rtt_median_us INTEGER,
-        rtt_p75_us INTEGER, rtt_p90_us INTEGER, rtt_max_us INTEGER,
-        in_bps INTEGER, out_bps INTEGER,
-        PRIMARY KEY (entity, ts_us)
-    ) WITHOUT ROWID""",
-    # the down rounds alone, for incidents: few, and read without touching the others
-    "CREATE INDEX round_summaries_down ON round_summaries (entity, ts_us, span_us) WHERE up = 0",
-    _rollup_table("rollup_5m"),
-    _rollup_table("rollup_1h"),
-]
-
-
 class Summary(NamedTuple):
     """One entity's round; a tuple, so that batches go to ``executemany`` as they are."""
 
