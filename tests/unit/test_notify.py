@@ -89,6 +89,13 @@ def test_a_webhook_url_with_odd_characters_never_shows_its_path(receiver: int, o
     assert "la URL no es válida" in errors[0] and _Receiver.received == []
 
 
+def test_a_webhook_url_whose_port_is_not_a_number_is_an_error_not_a_crash() -> None:
+    hooks = _hooks(f"http://127.0.0.1:x{TOKEN}/hooks/{TOKEN}")
+    assert hooks.webhook_label == "http://127.0.0.1"
+    errors = hooks.send({"message": "x"})
+    assert errors == ["webhook http://127.0.0.1: la URL no es válida (InvalidURL)"]
+
+
 def test_the_alert_command_gets_no_secret_in_its_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
