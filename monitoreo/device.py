@@ -189,6 +189,12 @@ class Poller:
                 creds = self._credentials(site.credential_profile)
             except (SecretsError, DeviceError) as e:
                 return DevicePoll(site.code, None, None, None, None, 0, error=str(e))
+            except Exception as e:  # an unreadable profile: this device's error, not the cycle's
+                name = site.credential_profile
+                why = f"perfil de credenciales «{name}» ilegible ({type(e).__name__})"
+                if isinstance(e, OSError) and e.strerror:
+                    why += f": {e.strerror}"
+                return DevicePoll(site.code, None, None, None, None, 0, error=why)
             first = self.working.get(site.code)
             ordered = sorted(creds, key=lambda c: c.label != first)
             requests, error = 0, "sin credenciales SNMP en el perfil"

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from pukara.errors import StoreError, UsageError
 from pukara.events import format_timestamp, parse_timestamp
 from pukara.store import Store
+from pukara.text import clean_line
 
 COLLECTION = "maintenance"
 KEY = ("site", "start")
@@ -85,7 +86,8 @@ class WindowCache:
     Each round looks at the change log's newest entries only (an indexed tail read); when more
     changed than it looks at, it reads the windows again to be safe.
 
-    When the store cannot be read, the windows last read stay in force and ``error`` says why.
+    When the store cannot be read, or a window in it is malformed, the windows last read stay
+    in force and ``error`` says why.
     """
 
     store: Store
@@ -118,6 +120,11 @@ class WindowCache:
             self.error = None
         except StoreError as e:
             self.error = f"no se pudieron leer las ventanas de mantenimiento: {e.message}"
+        except Exception as e:  # a malformed window (another tool wrote it) must not stop vigilar
+            self.error = (
+                "no se pudieron leer las ventanas de mantenimiento: una ventana guardada está mal "
+                f"formada ({type(e).__name__}: {clean_line(str(e))[:200]})"
+            )
 
 
 def records(all_windows: Iterable[Window], tz_of: Mapping[str, str]) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ never fatal; a full queue drops the newest notice and says so.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import queue
 import shlex
@@ -51,7 +52,19 @@ def url_label(url: str) -> str:
     host = parts.hostname or "?"
     if ":" in host:
         host = f"[{host}]"
-    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+    try:
+        port = parts.port
+    except ValueError:  # not a number: shown as no port rather than failing
+        port = None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")
+
+
+def _redact(text: str, url: str) -> str:
+    parts = urlsplit(url)
+    for part in (url, parts.path, parts.query, parts.fragment):
+        if part and part != "/":
+            text = text.replace(part, "…")
+    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +133,16 @@ class Hooks:
                 response.read()
         except urllib.error.HTTPError as e:
             return f"webhook {label}: respondió {e.code}"
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            reason = str(getattr(e, "reason", e))
-            path = urlsplit(url)
-            for part in (url, path.path, path.query, path.fragment):
-                if part and part != "/":
-                    reason = reason.replace(part, "…")
-            return f"webhook {label}: {reason}"
+        except (urllib.error.URLError, OSError) as e:
+            cause = e.reason if isinstance(e, urllib.error.URLError) else e
+            if not isinstance(cause, OSError):  # a text of urllib's, which may quote the URL
+                return f"webhook {label}: no se pudo enviar ({type(e).__name__})"
+            return f"webhook {label}: {_redact(cause.strerror or str(cause), url)}"
+        except (ValueError, http.client.InvalidURL) as e:
+            # their text quotes the path and query (a repr, so no replace() could find them)
+            return f"webhook {label}: la URL no es válida ({type(e).__name__})"
+        except http.client.HTTPException as e:
+            return f"webhook {label}: respuesta HTTP mal formada ({type(e).__name__})"
         return None
 
     def _run(self, body: bytes) -> list[str]:

@@ -11,7 +11,11 @@ at once the monitor itself is cut off: states are held and one alert says so.
 An observation whose outcome could not be read (a tunnel whose device did not answer SNMP and
 that has no probe of its own) is unknown: it changes no state. An alert held back by a
 maintenance window or by flapping is raised when the window or the flapping ends, if the
-problem is still there: no outage goes unreported.
+problem is still there and the round's observation still shows it: no outage goes unreported,
+and none that is already answering again is reported late. A problem that grows worse while
+held (degraded, then down) raises its own alert the same way. Only the raising of problems is
+ever muted: the recovery of an alert that went out always notifies, inside a window too, so
+that the receiver never keeps an alert open for good.
 """
 
 from __future__ import annotations
@@ -95,7 +99,10 @@ class Notice:
 
     @property
     def notifies(self) -> bool:
-        """Whether the hooks hear of it: alerts and their ends, never a muted notice."""
+        """Whether the hooks hear of it: alerts and their ends, never a muted notice.
+
+        A recovery is never muted (see :meth:`Tracker._notice`): its alert went out.
+        """
         return self.muted is None and self.kind in {
             "alert", "recovery", "flapping", "isolated", "isolated_end"
         }  # fmt: skip
@@ -218,7 +225,12 @@ class Tracker:
             )  # fmt: skip
         if seen is not None:
             notices += self._transition(st, obs, seen, now, maintenance)
-        if st.state in PROBLEMS and st.alerted is None and _muted(st, obs, maintenance) is None:
+        if (
+            st.state in PROBLEMS
+            and seen in PROBLEMS  # not a round that already answers again
+            and st.alerted != st.state  # none open, or one for a lesser problem
+            and _muted(st, obs, maintenance) is None
+        ):
             # held back by a window or by flapping that is over now: raise it late, not never
             st.alerted, why = st.state, HELD_ENDS.get(st.held or "", "el silencio de sus alertas")
             st.held = None
@@ -280,8 +292,9 @@ class Tracker:
             muted = f"depende de {obs.parent}, que está caída"
             return Notice(st.entity, obs.site, "state", previous, seen, text, muted)
         if st.alerted and seen == UP:
+            # the end of an alert that went out: the receiver must hear it, window or not
             st.alerted = None
-            return Notice(st.entity, obs.site, "recovery", previous, seen, text, muted)
+            return Notice(st.entity, obs.site, "recovery", previous, seen, text)
         return Notice(st.entity, obs.site, "state", previous, seen, text, muted)
 
     def documents(self) -> list[dict[str, Any]]:

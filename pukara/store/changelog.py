@@ -19,21 +19,6 @@ from typing import Any
 
 GENESIS = "0" * 64
 
-SCHEMA = [
-    """CREATE TABLE changes (
-        seq INTEGER PRIMARY KEY,
-        ts TEXT NOT NULL,
-        collection TEXT NOT NULL,
-        key TEXT NOT NULL,
-        action TEXT NOT NULL CHECK (action IN ('insert', 'update', 'delete')),
-        before TEXT,
-        after TEXT,
-        prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL
-    )""",
-    "CREATE INDEX changes_entity ON changes (collection, key)",
-]
-
 
 @dataclass(frozen=True, slots=True)
 class Change:

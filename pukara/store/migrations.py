@@ -1,11 +1,11 @@
 """Forward-only schema migrations; ``PRAGMA user_version`` is the schema version.
 
-Append new steps at the end; never edit or reorder a released one.
+Append new steps at the end; never edit or reorder a released one. Each step is literal SQL,
+frozen as it was released: a later change to a table is a new step, never an edit here
+(``sqlite_master`` keeps the text verbatim, so even its whitespace is part of the schema).
 """
 
 from __future__ import annotations
-
-from pukara.store import changelog, rollups
 
 MIGRATIONS: list[list[str]] = [
     # 1: metadata, events, generic entities, change log
@@ -28,7 +28,18 @@ MIGRATIONS: list[list[str]] = [
             updated_at TEXT NOT NULL,
             PRIMARY KEY (collection, key)
         ) WITHOUT ROWID""",
-        *changelog.SCHEMA,
+        """CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY,
+        ts TEXT NOT NULL,
+        collection TEXT NOT NULL,
+        key TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('insert', 'update', 'delete')),
+        before TEXT,
+        after TEXT,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    )""",
+        "CREATE INDEX changes_entity ON changes (collection, key)",
     ],
     # 2: writes idempotent on event.id; who made each change
     [
@@ -48,7 +59,57 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX changes_ts ON changes (ts)",
     ],
     # 3: per-entity round summaries, 5-minute and hourly rollups
-    rollups.SCHEMA,
+    [
+        """CREATE TABLE round_summaries (
+        entity TEXT NOT NULL,
+        ts_us INTEGER NOT NULL,
+        span_us INTEGER NOT NULL,
+        up INTEGER,
+        sent INTEGER NOT NULL,
+        received INTEGER NOT NULL,
+        rtt_min_us INTEGER, rtt_p10_us INTEGER, rtt_p25_us INTEGER, rtt_median_us INTEGER,
+        rtt_p75_us INTEGER, rtt_p90_us INTEGER, rtt_max_us INTEGER,
+        in_bps INTEGER, out_bps INTEGER,
+        PRIMARY KEY (entity, ts_us)
+    ) WITHOUT ROWID""",
+        "CREATE INDEX round_summaries_down ON round_summaries (entity, ts_us, span_us) WHERE up = 0",
+        """CREATE TABLE rollup_5m (
+        entity TEXT NOT NULL,
+        bucket_us INTEGER NOT NULL,
+        rounds INTEGER NOT NULL,
+        observed_us INTEGER NOT NULL,
+        up_us INTEGER NOT NULL,
+        down_us INTEGER NOT NULL,
+        sent INTEGER NOT NULL,
+        received INTEGER NOT NULL,
+        rtt_rounds INTEGER NOT NULL,
+        rtt_min_us INTEGER, rtt_p10_us REAL, rtt_p25_us REAL, rtt_median_us REAL,
+        rtt_p75_us REAL, rtt_p90_us REAL, rtt_max_us INTEGER,
+        rate_samples INTEGER NOT NULL,
+        in_bps REAL, out_bps REAL, busy_bps REAL,
+        last_ts_us INTEGER NOT NULL,
+        last_up INTEGER,
+        PRIMARY KEY (entity, bucket_us)
+    ) WITHOUT ROWID""",
+        """CREATE TABLE rollup_1h (
+        entity TEXT NOT NULL,
+        bucket_us INTEGER NOT NULL,
+        rounds INTEGER NOT NULL,
+        observed_us INTEGER NOT NULL,
+        up_us INTEGER NOT NULL,
+        down_us INTEGER NOT NULL,
+        sent INTEGER NOT NULL,
+        received INTEGER NOT NULL,
+        rtt_rounds INTEGER NOT NULL,
+        rtt_min_us INTEGER, rtt_p10_us REAL, rtt_p25_us REAL, rtt_median_us REAL,
+        rtt_p75_us REAL, rtt_p90_us REAL, rtt_max_us INTEGER,
+        rate_samples INTEGER NOT NULL,
+        in_bps REAL, out_bps REAL, busy_bps REAL,
+        last_ts_us INTEGER NOT NULL,
+        last_up INTEGER,
+        PRIMARY KEY (entity, bucket_us)
+    ) WITHOUT ROWID""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 FIVE_MIN_US = 300_000_000
 HOUR_US = 3_600_000_000
@@ -36,47 +36,6 @@ SUMMARY_COLUMNS = ("entity", "ts_us", "span_us", "up", "sent", "received", *_RTT
 _ROLLUP_COLUMNS = ("entity", "bucket_us", "rounds", "observed_us", "up_us", "down_us", "sent",
                    "received", "rtt_rounds", *_RTT, "rate_samples", "in_bps", "out_bps",
                    "busy_bps", "last_ts_us", "last_up")  # fmt: skip
-
-
-def _rollup_table(name: str) -> str:
-    return f"""CREATE TABLE {name} (
-        entity TEXT NOT NULL,
-        bucket_us INTEGER NOT NULL,
-        rounds INTEGER NOT NULL,
-        observed_us INTEGER NOT NULL,
-        up_us INTEGER NOT NULL,
-        down_us INTEGER NOT NULL,
-        sent INTEGER NOT NULL,
-        received INTEGER NOT NULL,
-        rtt_rounds INTEGER NOT NULL,
-        rtt_min_us INTEGER, rtt_p10_us REAL, rtt_p25_us REAL, rtt_median_us REAL,
-        rtt_p75_us REAL, rtt_p90_us REAL, rtt_max_us INTEGER,
-        rate_samples INTEGER NOT NULL,
-        in_bps REAL, out_bps REAL, busy_bps REAL,
-        last_ts_us INTEGER NOT NULL,
-        last_up INTEGER,
-        PRIMARY KEY (entity, bucket_us)
-    ) WITHOUT ROWID"""
-
-
-SCHEMA = [
-    """CREATE TABLE round_summaries (
-        entity TEXT NOT NULL,
-        ts_us INTEGER NOT NULL,
-        span_us INTEGER NOT NULL,
-        up INTEGER,
-        sent INTEGER NOT NULL,
-        received INTEGER NOT NULL,
-        rtt_min_us INTEGER, rtt_p10_us INTEGER, rtt_p25_us INTEGER, rtt_median_us INTEGER,
-        rtt_p75_us INTEGER, rtt_p90_us INTEGER, rtt_max_us INTEGER,
-        in_bps INTEGER, out_bps INTEGER,
-        PRIMARY KEY (entity, ts_us)
-    ) WITHOUT ROWID""",
-    # the down rounds alone, for incidents: few, and read without touching the others
-    "CREATE INDEX round_summaries_down ON round_summaries (entity, ts_us, span_us) WHERE up = 0",
-    _rollup_table("rollup_5m"),
-    _rollup_table("rollup_1h"),
-]
 
 
 class Summary(NamedTuple):
@@ -307,10 +266,38 @@ def _rollups_until(conn: sqlite3.Connection) -> int:
     return max(dirty - dirty % HOUR_US, horizon(conn) or 0)
 
 
-def _split(conn: sqlite3.Connection, lo: int, hi: int) -> int:
-    """Where [lo, hi) passes from hourly rollups (the hours starting before) to summaries."""
+def _whole_hours(conn: sqlite3.Connection, lo: int, hi: int) -> tuple[int, int]:
+    """The hours the hourly rollups give of [lo, hi): whole ones inside it, rolled up already.
+
+    Empty (``(lo, lo)``) when there are none. The rest of [lo, hi), the part of an hour at
+    either end (a month in a +05:30 or -03:30 zone starts and ends on a half hour) and the
+    hours not rolled up yet, must be read from finer data: see :func:`_finer`.
+    """
     until = _rollups_until(conn)
-    return lo if until <= lo else min(until, hi)
+    first = -(-lo // HOUR_US) * HOUR_US  # the first hour boundary at or after lo
+    last = min(hi - hi % HOUR_US, until - until % HOUR_US)
+    return (first, last) if last > first else (lo, lo)
+
+
+def _finer(conn: sqlite3.Connection, lo: int, hi: int) -> list[tuple[str, int, int]]:
+    """[lo, hi) outside :func:`_whole_hours`, as (table, from, to) pieces of finer data.
+
+    Round summaries where they are kept; where they were purged (before the horizon), the
+    5-minute rollups, whose buckets start and end on a 5-minute boundary as every zone's hour
+    does today.
+    """
+    first, last = _whole_hours(conn, lo, hi)
+    start = horizon(conn) or lo
+    pieces: list[tuple[str, int, int]] = []
+    for a, b in ((lo, first), (last, hi)):
+        if b <= a:
+            continue
+        cut = max(a, min(b, start))
+        if cut > a:
+            pieces.append(("rollup_5m", a, cut))
+        if b > cut:
+            pieces.append(("round_summaries", cut, b))
+    return pieces
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -439,25 +426,37 @@ def _ms(us: float | None) -> float | None:
     return None if us is None else round(us / 1000, 3)
 
 
+_QUANTILES = ("rtt_p10_us", "rtt_p25_us", "rtt_median_us", "rtt_p75_us", "rtt_p90_us")
+# per UTC hour of a piece of [lo, hi): sent, received and the five RTT quantiles
+_HOURS = {
+    "rollup_1h": "SELECT bucket_us, sent, received, " + ", ".join(_QUANTILES)
+    + " FROM rollup_1h WHERE entity = ? AND bucket_us >= ? AND bucket_us < ? ORDER BY bucket_us",
+    "rollup_5m": f"SELECT bucket_us - bucket_us % {HOUR_US} AS h, sum(sent), sum(received), "
+    + ", ".join(f"sum({q} * rtt_rounds) / sum(rtt_rounds) FILTER (WHERE {q} IS NOT NULL)"
+                for q in _QUANTILES)
+    + " FROM rollup_5m WHERE entity = ? AND bucket_us >= ? AND bucket_us < ?"
+    " GROUP BY h ORDER BY h",
+    "round_summaries": f"SELECT ts_us - ts_us % {HOUR_US} AS h, sum(sent), sum(received), "
+    + ", ".join(f"avg({q})" for q in _QUANTILES)
+    + " FROM round_summaries WHERE entity = ? AND ts_us >= ? AND ts_us < ?"
+    " GROUP BY h ORDER BY h",
+}  # fmt: skip
+
+
 def hours(conn: sqlite3.Connection, entity: str, lo: int, hi: int) -> list[Hour]:
-    """Hourly loss and RTT quantiles of rounds starting in [lo, hi), hours being UTC ones."""
-    split = _split(conn, lo, hi)
-    q = "rtt_p10_us, rtt_p25_us, rtt_median_us, rtt_p75_us, rtt_p90_us"
-    rows = list(conn.execute(
-        f"SELECT bucket_us, sent, received, {q} FROM rollup_1h WHERE entity = ?"
-        " AND bucket_us >= ? AND bucket_us < ? ORDER BY bucket_us",
-        (entity, lo - lo % HOUR_US if split > lo else lo, split),
-    ))  # fmt: skip
-    rows += conn.execute(
-        f"SELECT ts_us - ts_us % {HOUR_US} AS h, sum(sent), sum(received),"
-        " avg(rtt_p10_us), avg(rtt_p25_us), avg(rtt_median_us), avg(rtt_p75_us),"
-        " avg(rtt_p90_us) FROM round_summaries WHERE entity = ? AND ts_us >= ? AND ts_us < ?"
-        " GROUP BY h ORDER BY h",
-        (entity, split, hi),
-    ).fetchall()
+    """Hourly loss and RTT quantiles of rounds starting in [lo, hi), hours being UTC ones.
+
+    Only data inside [lo, hi) counts: an hourly rollup only for an hour wholly inside it, the
+    part of an hour at either end from the summaries (or their 5-minute rollups).
+    """
+    first, last = _whole_hours(conn, lo, hi)
+    rows: list[tuple[Any, ...]] = []
+    for table, a, b in [("rollup_1h", first, last), *_finer(conn, lo, hi)]:
+        if b > a:  # the pieces are disjoint and the horizon is on an hour: one row per hour
+            rows += conn.execute(_HOURS[table], (entity, a, b)).fetchall()
     return [
         Hour(h, s, r, _ms(p10), _ms(p25), _ms(p50), _ms(p75), _ms(p90))
-        for h, s, r, p10, p25, p50, p75, p90 in rows
+        for h, s, r, p10, p25, p50, p75, p90 in sorted(rows, key=lambda row: row[0])
     ]
 
 
@@ -477,17 +476,25 @@ def last_state(conn: sqlite3.Connection, entity: str, lo: int, hi: int) -> tuple
     return (False, None) if row is None else (True, row[0])
 
 
+_BUSY = {
+    "rollup_1h": "SELECT coalesce(sum(busy_bps * rate_samples), 0), coalesce(sum(rate_samples), 0)"
+    " FROM rollup_1h WHERE entity = ? AND bucket_us >= ? AND bucket_us < ?",
+    "rollup_5m": "SELECT coalesce(sum(busy_bps * rate_samples), 0), coalesce(sum(rate_samples), 0)"
+    " FROM rollup_5m WHERE entity = ? AND bucket_us >= ? AND bucket_us < ?",
+    "round_summaries": "SELECT coalesce(sum(max(in_bps, out_bps)), 0), count(in_bps)"
+    " FROM round_summaries WHERE entity = ? AND ts_us >= ? AND ts_us < ? AND in_bps IS NOT NULL",
+}
+
+
 def mean_busy_rate(conn: sqlite3.Connection, entity: str, lo: int, hi: int) -> float | None:
-    """Mean over [lo, hi) of each sample's larger direction (bit/s), or None without samples."""
-    split = _split(conn, lo, hi)
-    total, n = conn.execute(
-        "SELECT coalesce(sum(busy_bps * rate_samples), 0), coalesce(sum(rate_samples), 0)"
-        " FROM rollup_1h WHERE entity = ? AND bucket_us >= ? AND bucket_us < ?",
-        (entity, lo - lo % HOUR_US if split > lo else lo, split),
-    ).fetchone()
-    more, m = conn.execute(
-        "SELECT coalesce(sum(max(in_bps, out_bps)), 0), count(in_bps) FROM round_summaries"
-        " WHERE entity = ? AND ts_us >= ? AND ts_us < ? AND in_bps IS NOT NULL",
-        (entity, split, hi),
-    ).fetchone()
-    return (total + more) / (n + m) if n + m else None
+    """Mean over [lo, hi) of each sample's larger direction (bit/s), or None without samples.
+
+    Hourly rollups only for the hours wholly inside [lo, hi), as :func:`hours` does.
+    """
+    first, last = _whole_hours(conn, lo, hi)
+    total, n = 0.0, 0
+    for table, a, b in [("rollup_1h", first, last), *_finer(conn, lo, hi)]:
+        if b > a:
+            more, m = conn.execute(_BUSY[table], (entity, a, b)).fetchone()
+            total, n = total + more, n + m
+    return total / n if n else None

@@ -51,6 +51,17 @@ _T = TypeVar("_T")
 Interval = tuple[datetime, datetime]
 
 
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Undo the open transaction, if SQLite has not already done so.
+
+    On some errors (``SQLITE_FULL``, some I/O or busy errors) SQLite rolls back by itself; a
+    second ``ROLLBACK`` would then fail and its error would hide the one that matters.
+    """
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
 @dataclass(frozen=True, slots=True)
 class EntityBatch:
     """Rows to upsert by ``key`` and natural keys (single-field) to delete, of one collection."""
@@ -237,7 +248,7 @@ class SQLiteStore:
                 conn.execute(f"PRAGMA user_version = {number}")
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
 
     # -- connections -------------------------------------------------------------------
@@ -317,10 +328,10 @@ class SQLiteStore:
                 yield self._conn
                 self._conn.execute("COMMIT")
             except sqlite3.Error as e:
-                self._conn.execute("ROLLBACK")
+                _rollback(self._conn)
                 raise StoreError(self._explain(e)) from e
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                _rollback(self._conn)
                 raise
 
     def close(self) -> None:

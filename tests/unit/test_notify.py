@@ -79,6 +79,23 @@ def test_a_failing_webhook_error_shows_only_scheme_and_host(receiver: int) -> No
     assert errors == [f"webhook http://127.0.0.1:{receiver}: respondió 500"]
 
 
+@pytest.mark.parametrize("odd", [" ", "\x01", "\x7f", "\x00"])
+def test_a_webhook_url_with_odd_characters_never_shows_its_path(receiver: int, odd: str) -> None:
+    # http.client refuses it quoting repr(path + query): the escaped token must not come out
+    url = f"http://127.0.0.1:{receiver}/hooks/{TOKEN}{odd}x?k={TOKEN}{odd}"
+    errors = _hooks(url).send({"message": "x"})
+    assert len(errors) == 1 and errors[0].startswith(f"webhook http://127.0.0.1:{receiver}: ")
+    assert "T0KEN" not in errors[0] and "hooks" not in errors[0] and "k=" not in errors[0]
+    assert "la URL no es válida" in errors[0] and _Receiver.received == []
+
+
+def test_a_webhook_url_whose_port_is_not_a_number_is_an_error_not_a_crash() -> None:
+    hooks = _hooks(f"http://127.0.0.1:x{TOKEN}/hooks/{TOKEN}")
+    assert hooks.webhook_label == "http://127.0.0.1"
+    errors = hooks.send({"message": "x"})
+    assert errors == ["webhook http://127.0.0.1: la URL no es válida (InvalidURL)"]
+
+
 def test_the_alert_command_gets_no_secret_in_its_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import ipaddress
 from pathlib import Path
@@ -172,3 +173,22 @@ def test_odd_ansible_facts_are_that_hosts_error() -> None:
         ansible_facts.take_event(event, facts, errors)
     assert "hechos ilegibles" in errors["a"] and "a" not in facts
     assert facts["b"] == {"cpu_count": 2, "ipv6_enabled": False}  # no filler serial
+
+
+@pytest.mark.parametrize("unreadable", ["a directory", "not utf-8"])
+def test_an_unreadable_credentials_file_fails_those_devices_not_the_cycle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unreadable: str
+) -> None:
+    path = tmp_path / "credenciales.toml"
+    if unreadable == "a directory":
+        path.mkdir(mode=0o700)  # private, so its mode passes; reading it fails (OSError)
+    else:
+        path.write_bytes(b'[lab]\ncommunity = "\xff\xfe"\n')  # UnicodeDecodeError in tomllib
+        path.chmod(0o600)
+    monkeypatch.setenv("PUKARA_CREDENTIALS", str(path))
+    poller = device.Poller(timeout_s=0.2, retries=0)
+    polls = asyncio.run(poller.cycle([_site("127.0.0.1"), _site("127.0.0.2")]))
+    assert [p.requests for p in polls] == [0, 0] and all(p.counters is None for p in polls)
+    assert all(
+        p.error and p.error.startswith("perfil de credenciales «lab» ilegible (") for p in polls
+    )

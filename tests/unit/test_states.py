@@ -77,7 +77,9 @@ def test_flapping_starts_once_mutes_and_ends() -> None:
     notices = feed(t, [[obs("a", i % 2 == 0)] for i in range(8)])
     assert [n.kind for n in notices].count("flapping") == 1
     after = notices[[n.kind for n in notices].index("flapping") + 1 :]
-    assert after and all(not n.notifies for n in after)
+    # the change that starts flapping ends the alert that went out: that recovery is heard
+    assert (after[0].kind, after[0].notifies) == ("recovery", True)
+    assert len(after) > 1 and all(not n.notifies for n in after[1:])
     assert t.states["a"].flapping
     # stable and up: the window empties and flapping ends, with no alert since it is up
     notices = feed(t, [[obs("a", True)]] * 7)
@@ -142,18 +144,76 @@ def test_window_that_ends_while_degraded_raises_the_alert_then() -> None:
     assert kinds(notices) == [("a", "alert", DEGRADED)]
 
 
+def test_a_window_that_ends_while_the_site_answers_again_raises_no_late_alert() -> None:
+    t = Tracker(Policy(fall_rounds=1, rise_rounds=3))
+    window = frozenset({"a"})
+    feed(t, [[obs("a", True)], [obs("a", False)], [obs("a", False)]], window)
+    assert t.states["a"].state == DOWN and t.states["a"].alerted is None
+    # the window is over and the site answers; it is still down until rise_rounds are met
+    notices = feed(t, [[obs("a", True)]] * 2)
+    assert notices == [] and t.states["a"].state == DOWN
+    notices = feed(t, [[obs("a", True)]])
+    assert kinds(notices) == [("a", "state", UP)] and not notices[0].notifies
+    assert t.states["a"].alerted is None  # no alert, hence no recovery, ever went out
+
+
+def test_a_site_down_again_before_it_recovered_raises_the_late_alert() -> None:
+    t = Tracker(Policy(fall_rounds=1, rise_rounds=3))
+    feed(t, [[obs("a", True)], [obs("a", False)]], frozenset({"a"}))
+    assert feed(t, [[obs("a", True)]]) == []  # after the window: answering, not yet up
+    notices = feed(t, [[obs("a", False)]])  # down again: the problem is still there
+    assert kinds(notices) == [("a", "alert", DOWN)] and notices[0].notifies
+    assert "al terminar el mantenimiento" in notices[0].message
+
+
+def test_degraded_alerted_then_down_inside_a_window_raises_the_down_alert_after() -> None:
+    t = Tracker(Policy(fall_rounds=1, rise_rounds=2))
+    window = frozenset({"a"})
+    feed(t, [[obs("a", True)]])
+    notices = feed(t, [[obs("a", True, loss=20.0)]])
+    assert kinds(notices) == [("a", "alert", DEGRADED)] and t.states["a"].alerted == DEGRADED
+    held = feed(t, [[obs("a", False)]] * 2, window)  # worse, inside the window
+    assert [(n.kind, n.current, n.muted) for n in held] == [("state", DOWN, "mantenimiento")]
+    notices = feed(t, [[obs("a", False)]])  # the window is over; still down
+    assert kinds(notices) == [("a", "alert", DOWN)] and notices[0].notifies
+    assert "sigue caída al terminar el mantenimiento" in notices[0].message
+    assert t.states["a"].alerted == DOWN
+    assert feed(t, [[obs("a", False)]] * 2) == []  # raised once
+    notices = feed(t, [[obs("a", True)]] * 2)
+    assert kinds(notices) == [("a", "recovery", UP)] and notices[0].notifies
+
+
 def test_a_site_that_recovers_inside_its_window_raises_nothing_after() -> None:
     t = Tracker(Policy(fall_rounds=1, rise_rounds=1))
     feed(t, [[obs("a", True)], [obs("a", False)], [obs("a", True)]], frozenset({"a"}))
     assert feed(t, [[obs("a", True)]] * 2) == []
 
 
-def test_muted_notices_never_notify() -> None:
+def test_a_recovery_inside_a_window_notifies_the_alert_that_went_out() -> None:
     t = Tracker(Policy(fall_rounds=1, rise_rounds=1))
     feed(t, [[obs("a", True)], [obs("a", False)]])  # alert open
     notices = feed(t, [[obs("a", True)]], frozenset({"a"}))  # recovers inside a window
     assert kinds(notices) == [("a", "recovery", UP)]
-    assert notices[0].muted == "mantenimiento" and not notices[0].notifies
+    assert notices[0].muted is None and notices[0].notifies
+    assert t.states["a"].alerted is None
+    # a new problem inside the same window is muted again
+    held = feed(t, [[obs("a", False)]], frozenset({"a"}))
+    assert [(n.kind, n.muted) for n in held] == [("state", "mantenimiento")]
+
+
+def test_a_recovery_while_flapping_notifies_the_alert_that_went_out() -> None:
+    t = Tracker(Policy(fall_rounds=1, rise_rounds=1, flap_changes=4, flap_window_rounds=20))
+    feed(t, [[obs("a", True)], [obs("a", False)], [obs("a", True)]])  # alert, recovery
+    notices = feed(t, [[obs("a", False)]])  # alert again, the third change
+    assert kinds(notices) == [("a", "alert", DOWN)] and t.states["a"].alerted == DOWN
+    notices = feed(t, [[obs("a", True)]])  # the fourth change: flapping from now on
+    assert [(n.kind, n.notifies) for n in notices] == [("flapping", True), ("recovery", True)]
+    notices = feed(t, [[obs("a", False)], [obs("a", True)]])  # raised and cleared, muted
+    assert [(n.kind, n.muted) for n in notices] == [("state", "oscilación")] * 2
+    assert not any(n.notifies for n in notices)
+
+
+def test_muted_notices_never_notify() -> None:
     muted = Notice("a", "a", "alert", UP, DOWN, "x", muted="mantenimiento")
     assert not muted.notifies
     for kind in ("alert", "recovery", "flapping", "isolated", "isolated_end"):

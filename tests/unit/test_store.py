@@ -1,3 +1,5 @@
+import ast
+import hashlib
 import multiprocessing
 import os
 import sqlite3
@@ -13,7 +15,7 @@ import pytest
 
 from pukara.errors import SchemaTooNewError, StoreError
 from pukara.events import make_event
-from pukara.store import SQLiteStore
+from pukara.store import SQLiteStore, changelog, migrations, rollups
 from pukara.store import sqlite as sqlite_store
 from pukara.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
@@ -433,3 +435,61 @@ def test_in_memory_store_reads_without_holding_its_lock() -> None:
         writer.join(10)
         assert not writer.is_alive()
         assert len(list(search)) == 49 and s.count_events() == 55
+
+
+def test_a_full_disk_during_a_write_is_named_not_hidden_by_the_rollback(tmp_path: Path) -> None:
+    # SQLITE_FULL rolls the transaction back by itself: a second ROLLBACK must not replace it
+    with SQLiteStore(tmp_path / "lleno.db") as s:
+        pages = s._conn.execute("PRAGMA page_count").fetchone()[0]
+        s._conn.execute(f"PRAGMA max_page_count = {pages + 1}")
+        with pytest.raises(StoreError, match="no queda espacio en el disco"):
+            s.write_events(_events(2_000))
+        assert not s._conn.in_transaction
+        s._conn.execute("PRAGMA max_page_count = 1073741823")
+        assert s.write_events(_events(3)) == 3  # the store goes on once there is room
+
+
+def test_a_full_disk_during_a_migration_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "migrar.db"
+    SQLiteStore(path).close()
+    filler = [
+        "CREATE TABLE filler (x BLOB)",
+        "PRAGMA max_page_count = 1",  # no room beyond the pages already there
+        # one row, so no statement journal: SQLite rolls the whole transaction back itself
+        "INSERT INTO filler VALUES (randomblob(100000))",
+    ]
+    monkeypatch.setattr(sqlite_store, "MIGRATIONS", [*MIGRATIONS, filler])
+    monkeypatch.setattr(sqlite_store, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    with pytest.raises(StoreError, match="no queda espacio en el disco"):
+        SQLiteStore(path)
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'filler'").fetchone()
+
+
+# sqlite_master of a new database as released (schema 3): the migrations are frozen text
+RELEASED_SCHEMA_SHA256 = "6a7cd02c548ac35b0a7ff081e4f7b05c6756e547e239fb456164e02a762758ce"
+
+
+def test_a_new_database_gets_the_released_schema_byte_for_byte(tmp_path: Path) -> None:
+    SQLiteStore(tmp_path / "n.db").close()
+    conn = sqlite3.connect(tmp_path / "n.db")
+    rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid")
+    dump = orjson.dumps([list(r) for r in rows.fetchall()])
+    assert hashlib.sha256(dump).hexdigest() == RELEASED_SCHEMA_SHA256
+
+
+def test_released_migrations_are_literal_sql_not_live_lists() -> None:
+    # a migration built from a module's current schema list would change under a release
+    source = Path(migrations.__file__).read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    assert not [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Import | ast.ImportFrom)
+        if not (isinstance(n, ast.ImportFrom) and n.module == "__future__")
+    ]
+    assert all(isinstance(sql, str) for step in MIGRATIONS for sql in step)
+    assert not hasattr(rollups, "SCHEMA") and not hasattr(changelog, "SCHEMA")
