@@ -202,7 +202,9 @@ def test_vigilar_one_alert_per_root_cause_cleared_on_recovery(
     states = {e["monitoreo"]["entity"] for e in store.search_events(dataset="monitoreo.estado")}
     assert {"m1", "m2", "m4", "m5/vpn"} <= states
     links = list(store.search_events(dataset="monitoreo.enlace", where={"host.name": "m1"}))
-    assert links and max(e["monitoreo"]["snmp"]["requests"] for e in links[1:]) <= 1
+    # steady state, once m1 is back: one GET a round (right after the lab comes up, snmpd may
+    # not list the new tunnel yet, and the first rounds walk again to find it)
+    assert links and max(e["monitoreo"]["snmp"]["requests"] for e in links[-3:]) <= 1
     assert any(e["monitoreo"]["link"].get("in_bps") is not None for e in links)
 
 
