@@ -54,11 +54,19 @@ PeriodoOpt = Annotated[
     typer.Option("--periodo", "-p", min=1, help="Separación entre sondeos a un objetivo (ms)."),
 ]
 EsperaOpt = Annotated[
-    float,
+    float | None,
     typer.Option(
-        "--espera", "-t", min=1, max=60000, help="Tiempo de espera de una respuesta (ms)."
+        "--espera", "-t", min=1, max=60000,
+        help="Tiempo de espera de una respuesta (ms); por omisión, timeout_s de la configuración.",
     ),
-]
+]  # fmt: skip
+MAX_WAIT_MS = 60000.0
+
+
+def _wait_ms(espera: float | None, settings: Settings) -> float:
+    return espera if espera is not None else min(settings.timeout_s * 1000, MAX_WAIT_MS)
+
+
 TcpOpt = Annotated[
     int | None,
     typer.Option("--tcp", min=1, max=65535, help="Conexión TCP a este puerto en vez de eco ICMP."),
@@ -84,7 +92,7 @@ def sondear(
     cuenta: CuentaOpt = 5,
     intervalo: IntervaloOpt = 10.0,
     periodo: PeriodoOpt = 1000.0,
-    espera: EsperaOpt = 1000.0,
+    espera: EsperaOpt = None,
     tcp: TcpOpt = None,
     familia: FamiliaOpt = None,
     vpn: Annotated[
@@ -102,7 +110,7 @@ def sondear(
     from monitoreo.prober import ProbeOptions
     from pukara.store import opened_store
 
-    options = ProbeOptions(cuenta, intervalo, periodo, espera)
+    options = ProbeOptions(cuenta, intervalo, periodo, _wait_ms(espera, ctx.obj))
     with opened_store(ctx.obj) as store:
         known = sites.load_sites(store, family=_family(familia))
         targets = sites.resolve(objetivos or [], known, port=tcp, family=_family(familia))
@@ -176,7 +184,7 @@ def vigilar(
     cuenta: CuentaOpt = 5,
     intervalo: IntervaloOpt = 10.0,
     periodo: PeriodoOpt = 1000.0,
-    espera: EsperaOpt = 1000.0,
+    espera: EsperaOpt = None,
     rondas: Annotated[
         int | None,
         typer.Option("--rondas", min=1, help="Termina tras N rondas (por defecto, nunca)."),
@@ -209,8 +217,11 @@ def vigilar(
 
     settings: Settings = ctx.obj
     hooks = Hooks.from_settings(settings.alert_webhook, settings.alert_command)
-    options = ProbeOptions(cuenta, intervalo, periodo, espera)
-    if (cuenta - 1) * periodo + espera > ronda * 1000:
+    wait = _wait_ms(espera, settings)
+    if espera is None:  # the configured wait, but never longer than the round leaves room for
+        wait = min(wait, ronda * 1000 - (cuenta - 1) * periodo)
+    options = ProbeOptions(cuenta, intervalo, periodo, wait)
+    if wait < 1 or (cuenta - 1) * periodo + wait > ronda * 1000:
         raise UsageError(
             "la ronda es más corta que sus sondeos: suba --ronda o baje --cuenta/--periodo"
         )
