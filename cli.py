@@ -129,6 +129,9 @@ def root(
 
 
 def _interrupted(err: Console, detail: str) -> None:
+    if threading.current_thread() is threading.main_thread():  # a second Ctrl-C: still 130
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
     err.print("Interrumpido.", style="yellow")
     if detail:
         err.print(clean(detail), markup=False, highlight=False, soft_wrap=True)

@@ -24,6 +24,7 @@ from lab import netns, services, vpn
 from lab.services import LabCredentials
 from lab.sites import V4_BLOCK, V6_BLOCK, LabSite, check_topology
 from pukara.errors import LabError
+from pukara.files import make_private_dirs
 
 NFT_TABLE = "pukara_lab"
 WAN_IF = "wan0"
@@ -275,7 +276,7 @@ def up(lab: Lab, sites: Sequence[LabSite], *, services_on: bool = True) -> list[
     check_topology(list(sites), "laboratorio")
     if any(s.tunnel for s in sites):
         vpn.require()
-    lab.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(lab.state_dir)
     lab.state_dir.chmod(0o700)
     state = _load_state(lab)
     ours = set(state["namespaces"]) & netns.existing()
@@ -298,7 +299,7 @@ def up(lab: Lab, sites: Sequence[LabSite], *, services_on: bool = True) -> list[
     for site in sites:
         _configure_ns(lab, site)
         folder = lab.site_dir(site)
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(folder)
         if not services_on:
             continue
         key = services.host_key(folder)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+import time
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -140,11 +141,32 @@ def _line(notice: Notice) -> None:
     message(f"{_stamp()} {KIND_LABELS[notice.kind]}: {notice.message}{muted}", style=style)
 
 
-def watch_poller(settings: Settings) -> Poller:
+def watch_poller(settings: Settings, round_s: float | None = None) -> Poller:
+    """The SNMP poller of ``vigilar``, with the settings' timeout and concurrency.
+
+    A device that does not answer costs its timeout once per try: the wait is cut so that
+    both tries fit in most of the round, and one dead router does not stretch every round.
+    """
     from monitoreo.device import Poller
 
-    """The SNMP poller of ``vigilar``, with the settings' timeout and concurrency."""
-    return Poller(timeout_s=settings.timeout_s, concurrency=settings.concurrency)
+    poller = Poller(timeout_s=settings.timeout_s, concurrency=settings.concurrency)
+    if round_s is not None:
+        poller.timeout_s = min(poller.timeout_s, 0.8 * round_s / (poller.retries + 1))
+    return poller
+
+
+class _Overrun:
+    """Says on the console when rounds take longer than ``--ronda``, at most once a minute."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def __call__(self, took_s: float, period_s: float) -> None:
+        now = time.monotonic()
+        if now - self._last >= 60:
+            self._last = now
+            message(f"{_stamp()} la ronda tardó {took_s:.1f} s, más que --ronda {period_s:g} s: "
+                    "suba --ronda o baje --cuenta/--periodo/--espera", style="yellow")  # fmt: skip
 
 
 def _health(h: WriterHealth) -> None:
@@ -235,7 +257,8 @@ def vigilar(
             tracker=Tracker(Policy(fall_rounds=caidas, rise_rounds=recuperacion)), hooks=hooks,
             snmp=snmp, on_notice=_line, on_health=_health,
             on_hook_error=lambda e: message(f"aviso no entregado: {e}", style="yellow"),
-            poller=watch_poller(settings), retention_days=settings.retention_days,
+            poller=watch_poller(settings, ronda), on_overrun=_Overrun(),
+            retention_days=settings.retention_days,
         )  # fmt: skip
         try:
             watcher.start()

@@ -92,6 +92,11 @@ class Hooks:
                     'alert_webhook = "perfil:NOMBRE"'
                 )
             name = webhook[len(PROFILE_PREFIX) :].strip()
+            if not secrets.valid_profile_name(name):  # never echoed: it may be a pasted URL
+                raise ConfigError(
+                    "alert_webhook: tras «perfil:» va el nombre de un perfil de credenciales "
+                    "(letras, dígitos, - y _), no una URL"
+                )
             url = secrets.load_profile(name, required=(URL_FIELD,), environ=environ).require(
                 URL_FIELD
             )

@@ -13,9 +13,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import signal
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -203,6 +204,7 @@ class Watcher:
     on_notice: Callable[[Notice], None] | None = None
     on_hook_error: Callable[[str], None] | None = None
     on_health: Callable[[WriterHealth], None] | None = None
+    on_overrun: Callable[[float, float], None] | None = None  # (round took, period), in s
     open_writer_store: Callable[[], Store] | None = None  # default: same SQLite file
     poller: Poller = field(default_factory=Poller)
     maintenance_refresh_s: float = 300.0
@@ -424,7 +426,8 @@ class Watcher:
             self.start()
             self.run(period_s, max_rounds=max_rounds)
         except KeyboardInterrupt:
-            report = self.close()
+            with _interrupts_deferred():  # a second Ctrl-C must not cut the hand-over short
+                report = self.close()
             text = f"vigilancia interrumpida; {report.rounds} rondas completas guardadas"
             raise Interrupted("; ".join([text, *report.leftovers()])) from None
         finally:
@@ -440,7 +443,11 @@ class Watcher:
             self.summaries.period_s = period_s
         next_start = time.monotonic()
         while max_rounds is None or self.rounds_done < max_rounds:
+            began = time.monotonic()
             self.round(should_stop)
+            took = time.monotonic() - began
+            if took > period_s and self.on_overrun:
+                self.on_overrun(took, period_s)
             next_start += period_s
             while (left := next_start - time.monotonic()) > 0:
                 if should_stop and should_stop():
@@ -448,6 +455,20 @@ class Watcher:
                 time.sleep(min(left, 0.2))
             if time.monotonic() - next_start > period_s:
                 next_start = time.monotonic()  # a round overran: do not burst to catch up
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Ignore Ctrl-C and SIGTERM meanwhile (main thread only); the old handlers come back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def states_table(tracker: Tracker) -> list[dict[str, Any]]:

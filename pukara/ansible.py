@@ -32,6 +32,7 @@ from typing import Any
 from pukara.config import Settings
 from pukara.errors import AnsibleError, ConfigError, Interrupted, SecretsError
 from pukara.events import make_event
+from pukara.files import make_private_dirs
 from pukara.secrets import Secret, child_environment
 from pukara.store import Store
 
@@ -201,7 +202,7 @@ def run_playbook(
     ident = uuid.uuid4().hex
     base = settings.data_dir / "ansible"
     artifacts = base / "artifacts"
-    artifacts.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(artifacts)
     secrets = dict(secret_env or {})
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=base))
     (workdir / "private").mkdir(mode=0o700)

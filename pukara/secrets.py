@@ -65,6 +65,10 @@ class CredentialProfile:
         return value
 
 
+def valid_profile_name(name: str) -> bool:
+    return bool(_NAME.match(name))
+
+
 def default_credentials_file() -> Path:
     explicit = os.environ.get("PUKARA_CREDENTIALS")
     return Path(explicit) if explicit else Path.home() / ".config" / "pukara" / "credenciales.toml"

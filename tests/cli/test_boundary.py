@@ -111,3 +111,26 @@ def test_inventory_script_config_error_exit_code(tmp_path: Path) -> None:
     done = _inventory_script(tmp_path, "--list", PUKARA_CONCURRENCY="muchos")
     assert done.returncode == 1 and "PUKARA_CONCURRENCY" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_second_ctrl_c_while_vigilar_hands_over_still_exits_130(tmp_path: Path) -> None:
+    argv = [str(SCRIPTS / "pukara"), "--base-datos", str(tmp_path / "p.db"), "monitoreo",
+            "vigilar", "--ronda", "1", "-c", "1", "--sin-snmp", "127.0.0.1"]  # fmt: skip
+    env = {**_env(tmp_path), "PUKARA_DATA_DIR": str(tmp_path / "datos")}
+    for gap_s in (0.0, 0.01, 0.05):
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                text=True, env=env, preexec_fn=_sigint_default)  # fmt: skip
+        assert proc.stderr is not None
+        try:
+            seen = ""
+            while "Vigilando" not in seen and proc.poll() is None:
+                seen += proc.stderr.readline()
+            time.sleep(1.2)
+            proc.send_signal(signal.SIGINT)
+            time.sleep(gap_s)
+            proc.send_signal(signal.SIGINT)
+            _, rest = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+        assert proc.returncode == 130, seen + rest
+        assert "Interrumpido." in rest and "Traceback" not in rest

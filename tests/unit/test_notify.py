@@ -193,3 +193,12 @@ def test_vigilar_refuses_a_plain_webhook_url_without_printing_it(
     code = main(["--base-datos", str(tmp_path / "p.db"), "monitoreo", "vigilar", "--rondas", "1"])
     err = capsys.readouterr().err
     assert code == 1 and "perfil:NOMBRE" in err and TOKEN not in err
+
+
+def test_a_url_pasted_after_perfil_is_refused_without_echoing_it() -> None:
+    from monitoreo.notify import Hooks
+    from pukara.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        Hooks.from_settings("perfil:x?token=SECRETO", None, environ={})
+    assert "SECRETO" not in str(info.value) and "token" not in str(info.value)

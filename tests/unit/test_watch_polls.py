@@ -63,3 +63,33 @@ def test_a_round_polls_only_the_watched_sites_devices(
         store.close()
         for s in (watched, other, up):
             s.close()
+
+
+def test_vigilar_cuts_the_snmp_wait_to_fit_the_round() -> None:
+    from monitoreo.cli import watch_poller
+    from pukara.config import load_settings
+
+    settings = load_settings(environ={})  # timeout_s 5 s, 2 tries
+    assert watch_poller(settings, 5.0).timeout_s == 2.0
+    assert watch_poller(settings, 30.0).timeout_s == 5.0
+    assert watch_poller(settings).timeout_s == 5.0
+
+
+def test_a_round_longer_than_its_period_is_reported(tmp_path: Path) -> None:
+    up = socket.create_server(("127.0.0.1", 0))
+    store = SQLiteStore(tmp_path / "p.db")
+    overruns: list[tuple[float, float]] = []
+    try:
+        targets = [Target("a", "127.0.0.1", up.getsockname()[1], "a")]
+        known = {"a": _site("a", "127.0.0.1")}
+        w = Watcher(store, known, targets, ProbeOptions(3, 1, 60, 300), tmp_path / "cola" / "m.jsonl",
+                    snmp=False, on_overrun=lambda took, period: overruns.append((took, period)))  # fmt: skip
+        w.watch(0.05, max_rounds=2)  # three probes 60 ms apart cannot fit in 50 ms
+        assert len(overruns) == 2 and all(took > period == 0.05 for took, period in overruns)
+        w2 = Watcher(store, known, targets, ProbeOptions(1, 1, 20, 300), tmp_path / "cola2" / "m.jsonl",
+                     snmp=False, on_overrun=lambda took, period: overruns.append((took, period)))  # fmt: skip
+        w2.watch(1.0, max_rounds=1)
+        assert len(overruns) == 2  # a round inside its period says nothing
+    finally:
+        store.close()
+        up.close()
