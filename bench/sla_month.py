@@ -33,7 +33,7 @@ from monitoreo import maintenance, report
 from monitoreo.sites import Site
 from pukara.events import make_event
 from pukara.store import SQLiteStore, Summary
-from pukara.store.sqlite import _to_us as to_us
+from pukara.store.sqlite import to_us
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 MONTH = "2026-10"

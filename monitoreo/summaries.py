@@ -32,7 +32,7 @@ from pukara.errors import PukaraError
 from pukara.events import get_field, parse_timestamp
 from pukara.store import Store, Summary
 from pukara.store.rollups import MAX_GAP_US
-from pukara.store.sqlite import _to_us as to_us
+from pukara.store.sqlite import to_us
 
 DEFAULT_SPAN_S = 30.0  # vigilar's default round, for an entity's first round
 MAX_PENDING = 500_000  # summaries kept while the store refuses them (about 60 MB)

@@ -148,8 +148,9 @@ def depurar(
     if simular:
         message(f"Simulación: se borrarían {report.total} registros anteriores a {since} "
                 f"(retención de {days} días); no se borró nada.")  # fmt: skip
-        if not report.summaries_counted:
-            message("Los resúmenes y agregados no se cuentan en la simulación.")
+        message("La simulación cuenta solo los eventos crudos; los resúmenes por ronda y los "
+                "agregados más antiguos que su propia retención se depuran al ejecutar sin "
+                "--simular.")  # fmt: skip
         return
     message(f"Depurados {report.total} registros anteriores a {since} (retención de {days} "
             f"días); {_size(report.freed_bytes)} devueltos al sistema de archivos.")  # fmt: skip

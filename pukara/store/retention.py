@@ -31,7 +31,6 @@ class PurgeReport:
     simulated: bool
     counts: Mapping[str, int] = field(default_factory=dict)  # dataset or table -> rows
     freed_bytes: int = 0
-    summaries_counted: bool = True  # False: a simulation that could not count summaries
 
     @property
     def total(self) -> int:
@@ -61,4 +60,4 @@ def enforce_retention(
         keep = max(SUMMARY_RETENTION, timedelta(days=retention_days))
         counts.update(store.purge_summaries(now - keep, now - max(keep, ROLLUP_RETENTION)))
     freed = 0 if simulate else store.compact()
-    return PurgeReport(cutoff, simulate, counts, freed, summaries_counted=not simulate)
+    return PurgeReport(cutoff, simulate, counts, freed)

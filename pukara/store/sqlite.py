@@ -97,7 +97,7 @@ class StoreInfo:
     free_bytes: int  # pages inside the file that new data reuses
 
 
-def _to_us(ts: datetime) -> int:
+def to_us(ts: datetime) -> int:
     if ts.tzinfo is None:
         raise ValueError("naive datetime: use UTC-aware datetimes")
     delta = ts - _EPOCH
@@ -141,10 +141,10 @@ class _Timestamps:
             if secs is None:
                 if len(self._seconds) > 100_000:
                     self._seconds.clear()
-                secs = _to_us(datetime.fromisoformat(head + "+00:00")) // 1_000_000
+                secs = to_us(datetime.fromisoformat(head + "+00:00")) // 1_000_000
                 self._seconds[head] = secs
             return secs * 1_000_000 + int(frac)
-        return _to_us(parse_timestamp(stamp))
+        return to_us(parse_timestamp(stamp))
 
 
 def _create_private_file(path: Path) -> None:
@@ -449,10 +449,10 @@ class SQLiteStore:
             params.append(value)
         if since is not None:
             clauses.append("ts_us >= ?")
-            params.append(_to_us(since))
+            params.append(to_us(since))
         if until is not None:
             clauses.append("ts_us < ?")
-            params.append(_to_us(until))
+            params.append(to_us(until))
         sql = "SELECT doc FROM events"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
@@ -474,7 +474,7 @@ class SQLiteStore:
             params.extend(datasets)
         if before is not None:
             clauses.append("ts_us < ?")
-            params.append(_to_us(before))
+            params.append(to_us(before))
         return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
     def count_events(
@@ -505,7 +505,7 @@ class SQLiteStore:
         Deletes ``PURGE_BATCH`` rows per transaction and lets go of the write lock between
         them, so a writer (``vigilar``) waits at most one batch.
         """
-        cutoff = _to_us(before)
+        cutoff = to_us(before)
         targets: list[str | None] = [None] if datasets is None else list(datasets)
         total = 0
         for ds in targets:
@@ -738,32 +738,32 @@ class SQLiteStore:
     def build_rollups(self, until: datetime) -> dict[str, int]:
         """(Re)build the 5-minute and hourly rollups of every bucket closed by ``until``."""
         with self._write() as conn:
-            return rollups.build(conn, _to_us(until))
+            return rollups.build(conn, to_us(until))
 
     def purge_summaries(
         self, before_summaries: datetime, before_rollups: datetime
     ) -> dict[str, int]:
         """Delete round summaries and rollups older than each cut-off; rows deleted per table."""
         with self._write() as conn:
-            return rollups.purge(conn, _to_us(before_summaries), _to_us(before_rollups))
+            return rollups.purge(conn, to_us(before_summaries), to_us(before_rollups))
 
     def availability(
         self, entity: str, since: datetime, until: datetime, excluded: Sequence[Interval]
     ) -> rollups.Availability:
         """Observed, down and excluded time in [since, until); ``excluded`` merged intervals."""
-        spans = [(_to_us(s), _to_us(e)) for s, e in excluded]
-        return self._read(rollups.availability, entity, _to_us(since), _to_us(until), spans)
+        spans = [(to_us(s), to_us(e)) for s, e in excluded]
+        return self._read(rollups.availability, entity, to_us(since), to_us(until), spans)
 
     def down_runs(self, entity: str, since: datetime, until: datetime) -> list[rollups.Run]:
         return self._read(
-            lambda c, *a: list(rollups.down_runs(c, *a)), entity, _to_us(since), _to_us(until)
+            lambda c, *a: list(rollups.down_runs(c, *a)), entity, to_us(since), to_us(until)
         )
 
     def hourly(self, entity: str, since: datetime, until: datetime) -> list[rollups.Hour]:
-        return self._read(rollups.hours, entity, _to_us(since), _to_us(until))
+        return self._read(rollups.hours, entity, to_us(since), to_us(until))
 
     def last_state(self, entity: str, since: datetime, until: datetime) -> tuple[bool, int | None]:
-        return self._read(rollups.last_state, entity, _to_us(since), _to_us(until))
+        return self._read(rollups.last_state, entity, to_us(since), to_us(until))
 
     def mean_busy_rate(self, entity: str, since: datetime, until: datetime) -> float | None:
-        return self._read(rollups.mean_busy_rate, entity, _to_us(since), _to_us(until))
+        return self._read(rollups.mean_busy_rate, entity, to_us(since), to_us(until))

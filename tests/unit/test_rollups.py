@@ -17,7 +17,7 @@ from monitoreo.summaries import SummaryWriter
 from pukara.store import SQLiteStore, Summary
 from pukara.store.retention import ROLLUP_RETENTION
 from pukara.store.rollups import FIVE_MIN_US, HOUR_US
-from pukara.store.sqlite import _to_us as to_us
+from pukara.store.sqlite import to_us
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 S30 = 30_000_000

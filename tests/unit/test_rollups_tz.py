@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,14 +10,10 @@ import pytest
 from monitoreo.sla import month_bounds
 from pukara.store import SQLiteStore, Summary
 from pukara.store.rollups import HOUR_US
+from pukara.store.sqlite import to_us
 
 STEP = timedelta(minutes=5)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 INSIDE_RTT = (19_000, 20_000, 21_000, 22_000, 23_000, 24_000, 30_000)
-
-
-def to_us(at: datetime) -> int:
-    return (at - EPOCH) // timedelta(microseconds=1)
 
 
 def _round(entity: str, at: datetime, inside: bool) -> Summary:
