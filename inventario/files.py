@@ -8,6 +8,7 @@ byte-identical.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from inventario.model import ASSETS, FIELDS, SECRET_COLUMN, SITES
-from pukara.errors import PukaraError
+from pukara.errors import PukaraError, UsageError
 
 FORMAT_VERSION = 1
 KIND_NAMES = {"sedes": SITES, "activos": ASSETS}
@@ -119,18 +120,52 @@ def read_json(text: str, source: str, kind: str | None) -> ParsedFile:
     return parsed
 
 
-def read_file(path: Path, kind: str | None = None) -> ParsedFile:
+UTF8_HELP = (
+    "guárdelo como UTF-8 (Excel: «Guardar como» > «CSV UTF-8 (delimitado por comas)»; "
+    "LibreOffice: «Guardar como» > marque «Editar configuración del filtro» > juego de "
+    "caracteres «Unicode (UTF-8)»), o impórtelo tal cual con --codificacion cp1252"
+)
+
+
+def _not_utf8(source: str, raw: bytes, e: UnicodeDecodeError) -> InvalidFile:
+    line = raw[: e.start].count(b"\n") + 1
+    start = raw.rfind(b"\n", 0, e.start) + 1
+    end = raw.find(b"\n", e.start)
+    text = raw[start : end if end >= 0 else len(raw)].decode("cp1252", errors="replace")
+    return InvalidFile(
+        f"{source}: línea {line}: el archivo no está en UTF-8; parece Windows-1252 (así "
+        f"guarda Excel un «CSV»), donde la línea dice «{text.strip()[:80]}»: {UTF8_HELP}"
+    )
+
+
+def decode(raw: bytes, source: str, encoding: str | None = None) -> str:
+    """The file's text: UTF-8 (with or without BOM) unless ``encoding`` names another codec."""
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise UsageError(
+                f"--codificacion {encoding}: codificación desconocida (p. ej. utf-8, cp1252)"
+            ) from None
+        try:
+            return raw.decode(encoding).removeprefix("\ufeff")
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            raise InvalidFile(f"{source}: línea {line}: no es texto {encoding} válido") from e
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise _not_utf8(source, raw, e) from e
+
+
+def read_file(path: Path, kind: str | None = None, encoding: str | None = None) -> ParsedFile:
     """Parse an inventory file; the format comes from its extension (.csv or .json)."""
     source = str(path)
     try:
         raw = path.read_bytes()
     except OSError as e:
         raise InvalidFile(f"{source}: no se puede leer: {e.strerror}") from e
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = raw[: e.start].count(b"\n") + 1
-        raise InvalidFile(f"{source}: línea {line}: el archivo no está en UTF-8") from e
+    text = decode(raw, source, encoding)
     suffix = path.suffix.lower()
     if suffix == ".json":
         return read_json(text, source, kind)

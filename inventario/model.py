@@ -313,6 +313,8 @@ ASSET_FIELDS: tuple[Field, ...] = (
     Field(
         "credential_profile", _pattern(_PROFILE, "un nombre de perfil"), "Perfil de credenciales"
     ),
+    Field("retired_on", parse_date, "Fecha de baja"),
+    Field("retired_reason", _text(300), "Motivo de baja"),
 )
 FIELDS = {SITES: SITE_FIELDS, ASSETS: ASSET_FIELDS}
 KEYS = {SITES: ("code",), ASSETS: ("name",)}
@@ -344,6 +346,31 @@ def management_address(asset: Mapping[str, Any]) -> str | None:
     if asset.get("preferred_family") == "6":
         return v6 or v4
     return v4 or v6
+
+
+RETIRED = "dado_de_baja"
+# Date fields checked against each other and against today: (earlier, later, why)
+DATE_ORDER = (
+    ("purchase_date", "warranty_end", "la garantía termina antes de la compra"),
+    ("purchase_date", "eol_date", "el fin de vida es anterior a la compra"),
+    ("purchase_date", "retired_on", "la baja es anterior a la compra"),
+)
+
+
+def date_problems(asset: Mapping[str, Any], today: date) -> list[tuple[str, str]]:
+    """(field, Spanish reason) for dates that make no sense together or against ``today``."""
+    out = []
+    purchase = asset.get("purchase_date")
+    if purchase and purchase > today.isoformat():
+        out.append(("purchase_date", f"la compra ({purchase}) es posterior a hoy ({today})"))
+    retired = asset.get("retired_on")
+    if retired and retired > today.isoformat():
+        out.append(("retired_on", f"la baja ({retired}) es posterior a hoy ({today})"))
+    for early, late, why in DATE_ORDER:
+        a, b = asset.get(early), asset.get(late)
+        if a and b and b != UNKNOWN and b < a:
+            out.append((late, f"{why} ({late} {b} < {early} {a})"))
+    return out
 
 
 def age_years(purchase: str | None, today: date) -> float | None:

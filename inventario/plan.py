@@ -9,14 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from inventario.files import ParsedFile, Row
-from inventario.model import ASSET_MATCH_ORDER, ASSETS, FIELDS, KEYS, SITES, blank, canonical
+from inventario.model import (
+    ASSET_MATCH_ORDER,
+    ASSETS,
+    FIELDS,
+    KEYS,
+    SITES,
+    blank,
+    canonical,
+    date_problems,
+)
 from pukara.errors import PukaraError
 from pukara.store import EntityBatch, Store
 
 MAX_SHOWN = 50
+ADDRESSES = ("mgmt_ipv4", "mgmt_ipv6")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,12 +156,17 @@ class AssetIndex:
 
     def match(self, doc: Mapping[str, Any]) -> tuple[str | None, list[tuple[str, str]]]:
         """The asset the row is, and the (field, other asset) pairs that contradict it."""
+        target, _, conflicts = self.match_by(doc)
+        return target, conflicts
+
+    def match_by(self, doc: Mapping[str, Any]) -> tuple[str | None, str, list[tuple[str, str]]]:
+        """As :meth:`match`, with the field that decided the match."""
         hits = [(f, self.by[f].get(doc[f])) for f in ASSET_MATCH_ORDER if doc.get(f)]
         found = [(f, n) for f, n in hits if n is not None]
         if not found:
-            return None, []
-        target = found[0][1]
-        return target, [(f, n) for f, n in found if n != target]
+            return None, "", []
+        rule, target = found[0]
+        return target, rule, [(f, n) for f, n in found if n != target]
 
 
 def _asset_ok(
@@ -160,6 +176,7 @@ def _asset_ok(
     existing: Mapping[str, Any],
     sites: Mapping[str, Any],
     problems: list[Problem],
+    today: date,
 ) -> bool:
     if not _required(ASSETS, where, merged, problems):
         return False
@@ -175,7 +192,46 @@ def _asset_ok(
     if target is not None and merged["name"] != target and merged["name"] in existing:
         problems.append(Problem(where, "name", f"«{merged['name']}» ya es otro activo"))
         return False
+    bad_dates = date_problems(merged, today)
+    for name, why in bad_dates:
+        problems.append(Problem(where, name, why))
+    return not bad_dates
+
+
+def _ip_rename(
+    where: str, doc: Mapping[str, Any], target: str, rule: str, problems: list[Problem]
+) -> bool:
+    """A row matched only by an address that names another asset: a conflict to confirm."""
+    if rule not in ADDRESSES or not doc.get("name") or doc["name"] == target:
+        return False
+    problems.append(Problem(
+        where, rule,
+        f"la dirección {doc[rule]} ya es del activo «{target}» y la fila la da a «{doc['name']}»; "
+        f"no se renombra «{target}» sin confirmación: si es el mismo equipo, repita con "
+        "--renombrar; si no, corrija la dirección de uno de los dos",
+    ))  # fmt: skip
     return True
+
+
+def _repeated(
+    where: str, doc: Mapping[str, Any], seen: dict[str, dict[Any, str]], problems: list[Problem]
+) -> bool:
+    """Whether an identity of the row was already used by an earlier row of the file."""
+    clash = False
+    for f in ASSET_MATCH_ORDER:
+        value = doc.get(f)
+        if value and value in seen[f]:
+            problems.append(Problem(where, f, f"«{value}» duplicado ({seen[f][value]})"))
+            clash = True
+        elif value:
+            seen[f][value] = where
+    return clash
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    rename_by_address: bool = False  # a row may rename the asset its address points at
+    today: date | None = None  # for the date checks; by default today in UTC
 
 
 def _plan_assets(
@@ -184,24 +240,18 @@ def _plan_assets(
     sites: Mapping[str, Any],
     plan: Plan,
     problems: list[Problem],
+    options: Options,
 ) -> None:
+    today = options.today or datetime.now(UTC).date()
     index = AssetIndex(existing)
     seen: dict[str, dict[Any, str]] = {f: {} for f in ASSET_MATCH_ORDER}
     for row in rows:
         doc = _parse_row(ASSETS, row, problems)
         if doc is None:
             continue
-        clash = False
-        for f in ASSET_MATCH_ORDER:
-            value = doc.get(f)
-            if value and value in seen[f]:
-                problems.append(Problem(row.where, f, f"«{value}» duplicado ({seen[f][value]})"))
-                clash = True
-            elif value:
-                seen[f][value] = row.where
-        if clash:
+        if _repeated(row.where, doc, seen, problems):
             continue
-        target, conflicts = index.match(doc)
+        target, rule, conflicts = index.match_by(doc)
         for f, other in conflicts:
             problems.append(Problem(
                 row.where, f,
@@ -209,12 +259,18 @@ def _plan_assets(
             ))  # fmt: skip
         if conflicts:
             continue
+        if (
+            target is not None
+            and not options.rename_by_address
+            and _ip_rename(row.where, doc, target, rule, problems)
+        ):
+            continue
         before = existing.get(target) if target else None
         merged = canonical(ASSETS, {**(before or blank(ASSETS)), **doc})
-        if not _asset_ok(row.where, merged, target, existing, sites, problems):
+        if not _asset_ok(row.where, merged, target, existing, sites, problems, today):
             continue
         renamed = target is not None and merged["name"] != target
-        if merged == before:
+        if before is not None and merged == canonical(ASSETS, before):
             plan.unchanged += 1
             continue
         plan.upserts[ASSETS].append(merged)
@@ -224,15 +280,20 @@ def _plan_assets(
         plan.changes.append(Change(ASSETS, merged["name"], action, _diff(before, merged)))
 
 
-def build_plan(store: Store, parsed: ParsedFile) -> Plan:
-    """Check every row against the file and the store; raise ``InvalidData`` listing all."""
+def build_plan(store: Store, parsed: ParsedFile, options: Options | None = None) -> Plan:
+    """Check every row against the file and the store; raise ``InvalidData`` listing all.
+
+    A row that reaches an asset only through its management address but names it otherwise
+    (an address reused for another device) is a conflict unless ``rename_by_address``.
+    """
     problems: list[Problem] = []
     plan = Plan()
     sites = {s["code"]: s for s in store.entities(SITES)}
     final_sites = _plan_sites(parsed.rows[SITES], sites, plan, problems)
     if parsed.rows[ASSETS]:
         assets = {a["name"]: a for a in store.entities(ASSETS)}
-        _plan_assets(parsed.rows[ASSETS], assets, final_sites, plan, problems)
+        _plan_assets(parsed.rows[ASSETS], assets, final_sites, plan, problems,
+                     options or Options())  # fmt: skip
     if problems:
         raise InvalidData(parsed.source, problems)
     return plan
