@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -70,11 +69,25 @@ def importar(
         bool, typer.Option("--simular", help="Muestra los cambios sin escribir nada.")
     ] = False,
     tipo: TipoOpt = None,
+    codificacion: Annotated[
+        str | None,
+        typer.Option(
+            "--codificacion",
+            help="Codificación del archivo si no es UTF-8 (p. ej. cp1252, la de Excel).",
+        ),
+    ] = None,
+    renombrar: Annotated[
+        bool,
+        typer.Option(
+            "--renombrar",
+            help="Confirma que una fila cuya IP es de otro activo renombra ese activo.",
+        ),
+    ] = False,
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Importa sedes y activos; valida todo el archivo y no aplica nada si hay un error."""
-    from inventario import catalog, files
+    from inventario import catalog, files, plan
     from pukara.store import opened_store
 
     if (archivo is None) == (not ejemplo):
@@ -85,8 +98,9 @@ def importar(
                     quiet=silencioso)  # fmt: skip
             result = catalog.import_sample(store, dry_run=simular)
         elif archivo is not None:
-            parsed = files.read_file(archivo, _kind(tipo))
-            result = catalog.import_file(store, parsed, dry_run=simular)
+            parsed = files.read_file(archivo, _kind(tipo), codificacion)
+            options = plan.Options(rename_by_address=renombrar)
+            result = catalog.import_file(store, parsed, dry_run=simular, options=options)
     if simular or formato is not Formato.tabla:
         render(catalog.change_records(result.changes), formato, CHANGE_COLUMNS,
                title="Cambios que se aplicarían" if simular else "Cambios aplicados")  # fmt: skip
@@ -136,9 +150,12 @@ def listar(
     buscar: Annotated[
         str | None, typer.Option("--buscar", help="Texto en cualquier campo.")
     ] = None,
+    bajas: Annotated[
+        bool, typer.Option("--bajas", help="Incluye los activos dados de baja.")
+    ] = False,
     formato: FormatoOpt = Formato.tabla,
 ) -> None:
-    """Lista los activos, con filtros."""
+    """Lista los activos, con filtros; los dados de baja solo con --bajas o --estado."""
     from inventario import catalog
     from inventario.model import parse_asset_kind, parse_status
     from pukara.store import opened_store
@@ -155,20 +172,91 @@ def listar(
         tag=etiqueta,
         status=status,
         text=buscar,
+        retired=bajas,
     )
     with opened_store(ctx.obj) as store:
         rows = catalog.filtered_assets(store, flt)
     render(rows, formato, ASSET_COLUMNS)
 
 
-@app.command()
-def sedes(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
-    """Lista las sedes."""
+sedes_app = typer.Typer(
+    help="Sedes: lista con filtros y ficha de una sede (inventario sedes mostrar SEDE).",
+    invoke_without_command=True,
+)
+app.add_typer(sedes_app, name="sedes")
+
+
+@sedes_app.callback()
+def sedes(
+    ctx: typer.Context,
+    tipo: Annotated[
+        str | None, typer.Option("--tipo", help="Tipo de sede (embajada, consulado…).")
+    ] = None,
+    pais: Annotated[str | None, typer.Option("--pais", help="País ISO (PE, ES…).")] = None,
+    superior: Annotated[
+        str | None, typer.Option("--superior", help="Solo las que dependen de esta sede.")
+    ] = None,
+    vpn: Annotated[
+        bool | None, typer.Option("--vpn/--sin-vpn", help="Solo con (o sin) kit VPN.")
+    ] = None,
+    buscar: Annotated[
+        str | None, typer.Option("--buscar", help="Texto en cualquier campo.")
+    ] = None,
+    formato: FormatoOpt = Formato.tabla,
+) -> None:
+    """Lista las sedes, con filtros."""
+    if ctx.invoked_subcommand is not None:
+        return
     from inventario import catalog
+    from inventario.model import SITE_KINDS, _choice
+    from pukara.store import opened_store
+
+    try:
+        kind = _choice(SITE_KINDS, "un tipo de sede")(tipo) if tipo else None
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    flt = catalog.SiteFilter(kind=kind, country=pais.upper() if pais else None,
+                             parent=superior.lower() if superior else None, vpn_kit=vpn,
+                             text=buscar)  # fmt: skip
+    with opened_store(ctx.obj) as store:
+        render(catalog.filtered_sites(store, flt), formato, SITE_COLUMNS)
+
+
+SITE_DETAIL = {
+    "children": "Sedes dependientes", "assets_total": "Activos",
+    "assets_in_service": "Activos en servicio", "assets_by_status": "Activos por estado",
+    "assets_by_kind": "Activos por tipo",
+}  # fmt: skip
+
+
+@sedes_app.command("mostrar")
+def sedes_mostrar(
+    ctx: typer.Context,
+    sede: Annotated[str, typer.Argument(help="Código de la sede.")],
+    formato: FormatoOpt = Formato.tabla,
+) -> None:
+    """Muestra todos los campos de una sede, sus sedes dependientes y sus activos."""
+    from inventario import catalog
+    from inventario.model import FIELDS, SITES
+    from pukara.formats import number
     from pukara.store import opened_store
 
     with opened_store(ctx.obj) as store:
-        render(catalog.sites(store), formato, SITE_COLUMNS)
+        detail = catalog.site_detail(store, sede)
+    if formato is not Formato.tabla:
+        flat = catalog.flatten(detail)
+        render([flat], formato, {k: k for k in flat})
+        return
+    labels = {f.name: f.label for f in FIELDS[SITES]} | SITE_DETAIL
+    rows = []
+    for key, label in labels.items():
+        value = detail.get(key)
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}: {number(v)}" for k, v in value.items())
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            value = number(value, 0 if float(value).is_integer() else 2)
+        rows.append({"field": label, "value": value})
+    render(rows, formato, {"field": "Campo", "value": "Valor"}, title=detail["code"])
 
 
 @app.command()
@@ -179,14 +267,18 @@ def mostrar(
 ) -> None:
     """Muestra todos los campos de un activo y lo último que el descubrimiento vio de él."""
     from inventario import catalog, observations
-    from inventario.model import ASSETS, FIELDS
+    from inventario.model import ASSETS, FIELDS, canonical
     from pukara.store import opened_store
 
     with opened_store(ctx.obj) as store:
         asset = catalog.find_asset(store, activo)
         seen = observations.for_asset(store, asset["name"])
-    if formato is not Formato.tabla:
+    if formato is Formato.json:
         render([{**asset, "observations": seen}], formato, {"name": "Nombre"})
+        return
+    if formato is Formato.csv:  # the whole record, nested fields as dotted columns
+        flat = catalog.flatten({**canonical(ASSETS, asset), "observations": seen})
+        render([flat], formato, {k: k for k in flat})
         return
     labels = {f.name: f.label for f in FIELDS[ASSETS]}
     rows = [{"field": labels[k], "value": v} for k, v in asset.items() if k in labels]
@@ -195,6 +287,92 @@ def mostrar(
             if not isinstance(v, list | dict):
                 rows.append({"field": f"visto por {obs['source']}: {k}", "value": v})
     render(rows, formato, {"field": "Campo", "value": "Valor"}, title=asset["name"])
+
+
+@app.command()
+def baja(
+    ctx: typer.Context,
+    activo: Annotated[str, typer.Argument(help="Nombre, código patrimonial, serie o IP.")],
+    motivo: Annotated[str, typer.Option("--motivo", help="Por qué se da de baja (obligatorio).")],
+    fecha: Annotated[
+        str | None, typer.Option("--fecha", help="Fecha de la baja AAAA-MM-DD (por defecto, hoy).")
+    ] = None,
+    silencioso: SilenciosoOpt = False,
+) -> None:
+    """Da de baja un activo: queda en el inventario y en su historial, fuera del servicio.
+
+    El monitoreo, el descubrimiento y el inventario de Ansible lo dejan fuera; `listar
+    --bajas` o `listar --estado "dado de baja"` lo muestran.
+    """
+    from inventario import catalog
+    from pukara.store import opened_store
+
+    on = _day("--fecha", fecha)
+    with opened_store(ctx.obj) as store:
+        asset = catalog.retire(store, activo, motivo, on)
+    message(f"«{asset['name']}» dado de baja el {asset['retired_on']}: {asset['retired_reason']}",
+            quiet=silencioso)  # fmt: skip
+
+
+@app.command()
+def borrar(
+    ctx: typer.Context,
+    activo: Annotated[str, typer.Argument(help="Nombre, código patrimonial, serie o IP.")],
+    si: Annotated[bool, typer.Option("--si", help="No pide confirmación.")] = False,
+    silencioso: SilenciosoOpt = False,
+) -> None:
+    """Borra un activo ingresado por error (el registro de cambios guarda lo que era).
+
+    Un equipo retirado se da de baja (`inventario baja`), no se borra.
+    """
+    from inventario import catalog
+    from pukara.store import opened_store
+
+    with opened_store(ctx.obj) as store:
+        asset = catalog.find_asset(store, activo)
+        if not si:
+            if not sys.stdin.isatty():
+                raise UsageError(
+                    f"borrar «{asset['name']}» pide confirmación: repita con --si "
+                    "(o en una terminal)"
+                )
+            if not typer.confirm(f"¿Borrar el activo «{asset['name']}» del inventario?",
+                                 default=False, err=True):  # fmt: skip
+                message("No se borró nada.", quiet=silencioso)
+                raise typer.Exit(ExitCode.ERROR)
+        name = catalog.delete_asset(store, asset["name"])
+    message(f"«{name}» borrado; el registro de cambios conserva lo que era.", quiet=silencioso)
+
+
+HISTORY_COLUMNS = {
+    "seq": "N.º", "@timestamp": "Fecha (UTC)", "actor": "Analista", "action": "Acción",
+    "fields": "Campos cambiados", "status": "Estado", "reason": "Motivo de baja",
+}  # fmt: skip
+ACTIONS = {"insert": "alta", "update": "modificación", "delete": "borrado"}
+
+
+@app.command()
+def historial(
+    ctx: typer.Context,
+    activo: Annotated[str, typer.Argument(help="Nombre, código patrimonial, serie o IP.")],
+    formato: FormatoOpt = Formato.tabla,
+) -> None:
+    """Los cambios de un activo según el registro de cambios: altas, cambios, bajas, borrado."""
+    from inventario import catalog
+    from pukara.store import opened_store
+
+    with opened_store(ctx.obj) as store:
+        rows = catalog.history(store, activo)
+    if formato is Formato.tabla:
+        rows = [{**r, "action": ACTIONS.get(r["action"], r["action"])} for r in rows]
+    render(rows, formato, HISTORY_COLUMNS, title=f"Historial de {activo}")
+
+
+def _day(option: str, text: str | None) -> date:
+    try:
+        return date.fromisoformat(text) if text else datetime.now(UTC).date()
+    except ValueError:
+        raise UsageError(f"{option}: «{text}» no es una fecha AAAA-MM-DD") from None
 
 
 OBS_COLUMNS = {
@@ -275,9 +453,15 @@ def descubrir(
         raise typer.Exit(ExitCode.PARTIAL)
 
 
-PROPOSAL_COLUMNS = {
-    "asset": "Activo", "target": "Objetivo", "source": "Fuente", "field": "Campo",
-    "declared": "Declarado", "observed": "Observado", "note": "Nota",
+FIELD_COLUMNS = {
+    "asset": "Activo", "field": "Campo", "declared": "Declarado (importación)",
+    "snmp": "SNMP", "ssh": "SSH", "ansible": "Ansible (hechos)", "agree": "Coinciden",
+    "differ": "Difieren", "state": "Estado",
+}  # fmt: skip
+UNKNOWN_COLUMNS = {
+    "target": "Dirección", "snmp": "Nombre (SNMP)", "ssh": "Nombre (SSH)",
+    "ansible": "Nombre (Ansible)", "serial": "N.º de serie", "vendor": "Fabricante",
+    "model": "Modelo", "differ": "Visto por",
 }  # fmt: skip
 
 
@@ -287,26 +471,46 @@ def conciliar(
     aplicar: Annotated[
         bool, typer.Option("--aplicar", help="Escribe en el inventario lo observado.")
     ] = False,
+    todos: Annotated[
+        bool, typer.Option("--todos", help="También los campos en que todas las fuentes coinciden.")
+    ] = False,
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,
 ) -> None:
-    """Compara lo descubierto con lo declarado y, con --aplicar, lo actualiza."""
+    """Compara campo por campo lo declarado con lo que vio cada fuente (SNMP, SSH, Ansible),
+    lista los equipos descubiertos que no están en el inventario y, con --aplicar, lo
+    actualiza."""
     from inventario import observations
     from pukara.store import opened_store
 
     with opened_store(ctx.obj) as store:
+        rows = observations.comparison(store, everything=todos)
         found = observations.proposals(store)
-        render([dataclasses.asdict(p) for p in found], formato, PROPOSAL_COLUMNS,
-               title="Diferencias entre lo observado y lo declarado")  # fmt: skip
+        unknown = [r for r in rows if r["state"] == observations.UNKNOWN_DEVICE]
+        fields = [r for r in rows if r["state"] != observations.UNKNOWN_DEVICE]
+        if formato is Formato.tabla:
+            shown = [{**r, "declared": r["declared"] if r["declared"] is not None else "—"}
+                     for r in fields]  # fmt: skip
+            render(shown, formato, FIELD_COLUMNS, title="Campo por campo: declarado y observado")
+            if unknown:
+                render(unknown, formato, UNKNOWN_COLUMNS,
+                       title="Equipos descubiertos que no están en el inventario")  # fmt: skip
+        else:
+            render(rows, formato, FIELD_COLUMNS | {"target": "target", "serial": "serial",
+                                                   "vendor": "vendor", "model": "model"})  # fmt: skip
+        differ = sum(1 for r in fields if r["state"] != observations.AGREE)
         if aplicar and found:
             result = observations.apply(store, found)
             message(
                 f"{len(result.changes)} activos actualizados o dados de alta.", quiet=silencioso
             )
-        elif found:
-            message(f"{len(found)} diferencias; use --aplicar para escribirlas.", quiet=silencioso)
+        elif found or differ or unknown:
+            message(f"{differ} campos difieren o faltan, {len(unknown)} equipos no inventariados; "
+                    "use --aplicar para escribirlos.", quiet=silencioso)  # fmt: skip
         else:
             message("Lo observado coincide con lo declarado.", quiet=silencioso)
+    if not aplicar and (differ or unknown):  # findings, as every command reports them
+        raise typer.Exit(ExitCode.PARTIAL)
 
 
 @app.command("ansible")
@@ -329,7 +533,8 @@ def ansible_inventory(
 CAPACITY_COLUMNS = {
     "name": "Equipo", "site": "Sede", "cpu_count": "CPU", "cpu_used_pct": "CPU %",
     "memory_mb": "RAM (MB)", "memory_used_pct": "RAM %", "disk_gb": "Disco (GB)",
-    "disk_used_pct": "Disco %", "ipv6_enabled": "IPv6", "over": "Sobre umbral",
+    "disk_used_pct": "Disco %", "load_avg_15m": "Carga 15 min", "ipv6_enabled": "IPv6",
+    "over": "Sobre umbral",
 }  # fmt: skip
 LIFECYCLE_COLUMNS = {
     "name": "Activo", "site": "Sede", "kind": "Tipo", "age_years": "Edad (años)",
@@ -352,6 +557,7 @@ def capacidad(
 ) -> None:
     """Uso de CPU, memoria y disco de los servidores según los últimos hechos de Ansible."""
     from inventario import catalog, observations, reports
+    from pukara.formats import percent
     from pukara.store import opened_store
 
     with opened_store(ctx.obj) as store:
@@ -359,18 +565,32 @@ def capacidad(
             catalog.assets(store), observations.current(store),
             observations.latest_metrics(store), reports.Thresholds(umbral_cpu, umbral_ram, umbral_disco),
         )  # fmt: skip
-    render(result.rows, formato, CAPACITY_COLUMNS, title="Capacidad de servidores")
+    rows = result.rows
+    if formato is Formato.tabla:
+        rows = [_readable_capacity(r) for r in rows]
+    render(rows, formato, CAPACITY_COLUMNS, title="Capacidad de servidores")
     avg, plan = result.averages, reports.PLAN_AVERAGES
 
-    def pct(v: float | None) -> str:
-        return "sin datos" if v is None else f"{v:.1f}%"
+    def pct(v: float | None, digits: int = 1) -> str:
+        return "sin datos" if v is None else percent(v, digits)
 
     message(
-        f"Promedios: CPU {pct(avg['cpu'])} (plan {plan['cpu']:.0f}%), RAM {pct(avg['memory'])} "
-        f"(plan {plan['memory']:.0f}%), disco {pct(avg['disk'])} (plan {plan['disk']:.0f}%). "
-        f"{len(result.over)} equipos sobre algún umbral.",
+        f"Promedios: CPU {pct(avg['cpu'])} (plan {pct(plan['cpu'], 0)}), RAM "
+        f"{pct(avg['memory'])} (plan {pct(plan['memory'], 0)}), disco {pct(avg['disk'])} "
+        f"(plan {pct(plan['disk'], 0)}). {len(result.over)} equipos sobre algún umbral.",
         quiet=silencioso,
     )
+    if result.over:
+        raise typer.Exit(ExitCode.PARTIAL)
+
+
+def _readable_capacity(row: dict[str, Any]) -> dict[str, Any]:
+    from pukara.formats import number
+
+    digits = {"cpu_used_pct": 1, "memory_used_pct": 1, "disk_used_pct": 1, "disk_gb": 1,
+              "load_avg_15m": 2, "memory_mb": 0, "cpu_count": 0}  # fmt: skip
+    return {k: number(v, digits[k]) if k in digits and isinstance(v, int | float) else v
+            for k, v in row.items()}  # fmt: skip
 
 
 @informe.command("ciclo-de-vida")
@@ -387,17 +607,26 @@ def ciclo_de_vida(
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,
 ) -> None:
-    """Edad, garantía y fin de vida: lo vencido, lo que vence en --dias y lo desconocido."""
+    """Edad, garantía y fin de vida: lo vencido, lo que vence en --dias y lo desconocido.
+
+    Sale con 3 cuando hay algo que atender (como toda orden con hallazgos).
+    """
     from inventario import catalog, reports
+    from pukara.formats import number
     from pukara.store import opened_store
 
-    try:
-        today = date.fromisoformat(fecha) if fecha else datetime.now(UTC).date()
-    except ValueError:
-        raise UsageError(f"--fecha: «{fecha}» no es una fecha AAAA-MM-DD") from None
+    today = _day("--fecha", fecha)
     with opened_store(ctx.obj) as store:
         rows, buckets = reports.lifecycle(catalog.assets(store), today, dias,
                                           everything=todos)  # fmt: skip
-    render(rows, formato, LIFECYCLE_COLUMNS, title=f"Ciclo de vida (horizonte {dias} días)")
-    message("Antigüedad: " + ", ".join(f"{k}: {v}" for k, v in sorted(buckets.items())),
-            quiet=silencioso)  # fmt: skip
+    shown = rows
+    if formato is Formato.tabla:
+        shown = [{**r, "age_years": None if r["age_years"] is None else number(r["age_years"], 1)}
+                 for r in rows]  # fmt: skip
+    render(shown, formato, LIFECYCLE_COLUMNS, title=f"Ciclo de vida (horizonte {dias} días)")
+    findings = sum(1 for r in rows if r["attention"])
+    message("Antigüedad: " + ", ".join(f"{k}: {number(v)}" for k, v in
+                                       reports.ordered_buckets(buckets))
+            + f". {number(findings)} activos requieren atención.", quiet=silencioso)  # fmt: skip
+    if findings:
+        raise typer.Exit(ExitCode.PARTIAL)

@@ -188,3 +188,69 @@ Error: Peer netns reference is invalid.
     assert ("198.18.0.6", 30, "wan0") in {
         (a["ip"], a["prefix_len"], a["interface"]) for a in addresses
     }
+
+
+def test_each_filesystem_counts_once_and_cpu_is_read_over_a_window() -> None:
+    from inventario.ansible_facts import to_facts
+
+    gb = 10**9
+    root = {"mount": "/", "device": "/dev/sda1", "uuid": "u-1", "fstype": "ext4",
+            "size_total": 100 * gb, "size_available": 60 * gb}  # fmt: skip
+    raw = {
+        "mounts": [
+            {**root, "mount": "/etc/hosts"},  # a bind mount of the same file system
+            root,
+            {**root, "mount": "/var/lib/docker/x", "uuid": "N/A"},  # same device, no UUID
+            {
+                "mount": "/datos",
+                "device": "/dev/sdb1",
+                "uuid": "N/A",
+                "fstype": "xfs",
+                "size_total": 50 * gb,
+                "size_available": 10 * gb,
+            },
+            {"mount": "/run", "device": "tmpfs", "fstype": "tmpfs", "size_total": gb},
+        ],
+        "cpu_stat": ["cpu  100 0 100 800 0 0 0 0", "cpu  150 0 150 1700 0 0 0 0"],
+        "loadavg": "0.50 0.75 1.25 2/300 4242",
+        "cpu_window_s": "5",
+    }
+    facts = to_facts(raw)
+    assert [d["mount"] for d in facts["disks"]] == ["/", "/datos"]
+    assert sum(d["size_gb"] for d in facts["disks"]) == 150.0
+    assert facts["cpu_used_pct"] == 10.0 and facts["cpu_window_s"] == 5.0
+    assert facts["load_avg"] == [0.5, 0.75, 1.25]
+    obs = [{"asset": "a", "source": "ansible", "facts": {"disks": facts["disks"]}}]
+    cap = reports.capacity([{"name": "a", "kind": "servidor_fisico"}], obs,
+                           {"a": {"load_avg": facts["load_avg"]}}, reports.Thresholds())  # fmt: skip
+    assert cap.rows[0]["disk_gb"] == 150.0 and cap.rows[0]["load_avg_15m"] == 1.25
+
+
+def test_the_facts_playbook_measures_cpu_before_gathering_over_seconds() -> None:
+    import yaml
+
+    from playbooks import __file__ as playbooks_init
+
+    play = yaml.safe_load((Path(playbooks_init).parent / "inventario" / "hechos.yml").read_text())
+    (only,) = play
+    assert only["gather_facts"] is False  # facts (which load the host) come after the CPU
+    tasks = only["tasks"]
+    first = tasks[0]["ansible.builtin.shell"]
+    assert "/proc/stat" in first and "/proc/loadavg" in first and "sleep" in first
+    assert only["vars"]["pukara_cpu_window_s"] >= 5
+    assert "ansible.builtin.setup" in tasks[1]
+
+
+def test_retired_assets_are_out_of_the_reports(store: SQLiteStore) -> None:
+    assets = [
+        {"name": "a", "kind": "servidor_fisico", "purchase_date": "2015-01-01",
+         "warranty_end": "2018-01-01", "status": "dado_de_baja"},
+        {"name": "b", "kind": "servidor_fisico", "purchase_date": "2015-01-01",
+         "warranty_end": "2018-01-01"},
+    ]  # fmt: skip
+    rows, _buckets = reports.lifecycle(assets, date(2026, 11, 23), 30, everything=True)
+    assert [r["name"] for r in rows] == ["b"] and rows[0]["attention"] is True
+    assert [r["name"] for r in reports.capacity(assets, [], {}, reports.Thresholds()).rows] == ["b"]
+    assert reports.ordered_buckets({"8 años o más": 1, "sin fecha de compra": 2,
+                                    "3 a 5 años": 4}) == [
+        ("3 a 5 años", 4), ("8 años o más", 1), ("sin fecha de compra", 2)]  # fmt: skip

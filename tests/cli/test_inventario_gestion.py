@@ -1,0 +1,336 @@
+"""Keeping the inventory: retire and delete, sites with filters, reconciliation per field,
+file encodings, reused addresses, dates that make sense and one error for an unknown site."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from cli import main
+from inventario import discovery, observations
+from inventario.model import FIELDS
+from pukara.config import load_settings
+from pukara.results import Result, Status
+from pukara.store import SQLiteStore
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> list[str]:
+    return ["--base-datos", str(tmp_path / "inv.db")]
+
+
+@pytest.fixture
+def sample(capsys: pytest.CaptureFixture[str], db: list[str]) -> list[str]:
+    assert run(capsys, *db, "inventario", "importar", "--ejemplo", "-q")[0] == 0
+    return db
+
+
+def _names(out: str) -> set[str]:
+    return {r["name"] for r in json.loads(out)}
+
+
+def test_retire_keeps_the_asset_out_of_service_and_in_its_history(
+    capsys: pytest.CaptureFixture[str], sample: list[str], tmp_path: Path
+) -> None:
+    db = sample
+    code, _, err = run(capsys, *db, "inventario", "baja", "gw-emb-ar", "--motivo",
+                       "Reemplazado por un equipo nuevo", "--fecha", "2026-05-01")  # fmt: skip
+    assert code == 0 and "dado de baja el 2026-05-01" in err
+    code, out, _ = run(capsys, *db, "inventario", "mostrar", "gw-emb-ar", "-f", "json")
+    shown = json.loads(out)[0]
+    assert (shown["status"], shown["retired_on"], shown["retired_reason"]) == (
+        "dado_de_baja", "2026-05-01", "Reemplazado por un equipo nuevo",
+    )  # fmt: skip
+    # out of the default listing, the Ansible inventory, discovery and monitoring
+    assert "gw-emb-ar" not in _names(run(capsys, *db, "inventario", "listar", "-f", "json")[1])
+    assert "gw-emb-ar" in _names(
+        run(capsys, *db, "inventario", "listar", "--bajas", "-f", "json")[1]
+    )
+    retired = _names(
+        run(capsys, *db, "inventario", "listar", "--estado", "dado de baja", "-f", "json")[1]
+    )
+    assert retired == {"gw-emb-ar"}
+    listed = json.loads(run(capsys, *db, "inventario", "ansible", "--list")[1])
+    assert "gw-emb-ar" not in listed["_meta"]["hostvars"]
+    from monitoreo.sites import load_sites
+
+    with SQLiteStore(Path(db[1])) as store:
+        assert load_sites(store)["emb-ar"].gateway != "gw-emb-ar"
+        targets = discovery.resolve(store, [], [])
+        assert "198.18.0.6" not in {t.address for t in targets}
+    # in its history and the change log
+    code, out, _ = run(capsys, *db, "inventario", "historial", "gw-emb-ar", "-f", "json")
+    history = json.loads(out)
+    assert code == 0 and [h["action"] for h in history] == ["insert", "update"]
+    assert {"status", "retired_on", "retired_reason"} <= set(history[-1]["fields"])
+    assert history[-1]["reason"] == "Reemplazado por un equipo nuevo"
+    code, out, _ = run(capsys, *db, "cambios", "listar", "--coleccion", "asset",
+                       "--clave", "gw-emb-ar", "-f", "json")  # fmt: skip
+    assert [c["action"] for c in json.loads(out)] == ["insert", "update"]
+    # twice is an error; a reason is required
+    code, _, err = run(capsys, *db, "inventario", "baja", "gw-emb-ar", "--motivo", "otra vez")
+    assert code == 1 and "ya está dado de baja desde 2026-05-01" in err
+    code, _, err = run(capsys, *db, "inventario", "baja", "gw-emb-bo", "--motivo", "  ")
+    assert code == 2 and "--motivo" in err
+    # the retirement survives an export and re-import
+    export = tmp_path / "activos.csv"
+    run(capsys, *db, "inventario", "exportar", "-f", "csv", "--archivo", str(export))
+    assert "2026-05-01,Reemplazado por un equipo nuevo" in export.read_text()
+    assert "0 cambios aplicados" in run(capsys, *db, "inventario", "importar", str(export))[2]
+
+
+def test_delete_asks_for_confirmation_and_is_in_the_change_log(
+    capsys: pytest.CaptureFixture[str], sample: list[str]
+) -> None:
+    db = sample
+    code, _, err = run(capsys, *db, "inventario", "borrar", "gw-emb-bo")
+    assert code == 2 and "--si" in err
+    assert run(capsys, *db, "inventario", "mostrar", "gw-emb-bo")[0] == 0
+    code, _, err = run(capsys, *db, "inventario", "borrar", "gw-emb-bo", "--si")
+    assert code == 0 and "borrado" in err
+    code, _, err = run(capsys, *db, "inventario", "mostrar", "gw-emb-bo")
+    assert code == 2 and "«gw-emb-bo»" in err
+    code, out, _ = run(capsys, *db, "inventario", "historial", "gw-emb-bo", "-f", "json")
+    assert code == 0 and [h["action"] for h in json.loads(out)] == ["insert", "delete"]
+
+
+def test_sites_filters_and_detail(capsys: pytest.CaptureFixture[str], sample: list[str]) -> None:
+    db = sample
+    code, out, _ = run(capsys, *db, "inventario", "sedes", "--tipo", "Consulado", "-f", "json")
+    assert code == 0 and len(json.loads(out)) == 64
+    assert {s["kind"] for s in json.loads(out)} == {"consulado"}
+    code, out, _ = run(capsys, *db, "inventario", "sedes", "--superior", "lima", "-f", "json")
+    children = {s["code"] for s in json.loads(out)}
+    assert {"dc1", "dc2", "adp"} <= children and "lima" not in children
+    code, out, _ = run(capsys, *db, "inventario", "sedes", "--pais", "ar", "-f", "json")
+    assert {s["country"] for s in json.loads(out)} == {"AR"}
+    assert len(json.loads(run(capsys, *db, "inventario", "sedes", "-f", "json")[1])) == 152
+    code, out, _ = run(capsys, *db, "inventario", "sedes", "mostrar", "DC1", "-f", "json")
+    detail = json.loads(out)[0]
+    assert code == 0 and detail["code"] == "dc1" and detail["timezone"] == "America/Lima"
+    assert detail["assets_total"] > 20 and detail["assets_by_kind.servidor_fisico"] == 22
+    code, out, _ = run(capsys, *db, "inventario", "sedes", "mostrar", "lima")
+    assert code == 0 and "Sedes dependientes" in out and "dc1" in out
+
+
+def test_an_unknown_site_is_the_same_usage_error_in_every_command(
+    capsys: pytest.CaptureFixture[str], sample: list[str]
+) -> None:
+    db = sample
+    wanted = "la sede «nope» no está en el inventario"
+    for args in (
+        ("inventario", "listar", "--sede", "nope"),
+        ("inventario", "sedes", "--superior", "nope"),
+        ("inventario", "sedes", "mostrar", "nope"),
+        ("monitoreo", "mantenimiento", "agregar", "nope", "--desde", "2026-01-01 00:00",
+         "--hasta", "2026-01-01 01:00"),
+    ):  # fmt: skip
+        code, out, err = run(capsys, *db, *args)
+        assert (code, out) == (2, ""), args
+        assert wanted in err, args
+
+
+def test_show_as_csv_gives_the_whole_record(
+    capsys: pytest.CaptureFixture[str], sample: list[str]
+) -> None:
+    db = sample
+    with SQLiteStore(Path(db[1])) as store:
+        facts = {"name": "srv-lima-01", "serial": "CZJ7340017",
+                 "disks": [{"mount": "/", "size_gb": 50.0, "used_pct": 10.0}]}  # fmt: skip
+        observations.record(store, "ansible", [Result("198.19.0.11", Status.OK,
+                                                      data={"facts": facts})])  # fmt: skip
+    code, out, _ = run(capsys, *db, "inventario", "mostrar", "srv-lima-01", "-f", "csv")
+    header, row = list(csv.reader(io.StringIO(out)))
+    record = dict(zip(header, row, strict=True))
+    assert code == 0
+    assert {f.name for f in FIELDS["asset"]} <= set(header)
+    assert record["asset_tag"] == "PAT-00011" and record["purchase_date"] == "2016-06-08"
+    assert record["observations.0.source"] == "ansible"
+    assert record["observations.0.facts.serial"] == "CZJ7340017"
+    assert record["observations.0.facts.disks.0.mount"] == "/"
+
+
+def test_a_windows_1252_file_is_explained_or_read_with_its_encoding(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "activos excel.csv"
+    path.write_bytes("name,kind,serial,custodian\r\nr1,router,S-1,José Muñoz\r\n".encode("cp1252"))
+    assert b"Jos\xe9 Mu\xf1oz" in path.read_bytes()
+    code, out, err = run(capsys, *db, "inventario", "importar", str(path))
+    assert (code, out) == (1, "")
+    assert f"{path}: línea 2: el archivo no está en UTF-8" in err
+    assert "CSV UTF-8" in err and "--codificacion cp1252" in err and "José Muñoz" in err
+    code, _, err = run(capsys, *db, "inventario", "importar", str(path), "--codificacion", "cp1252")
+    assert code == 0
+    code, out, _ = run(capsys, *db, "inventario", "mostrar", "r1", "-f", "json")
+    assert json.loads(out)[0]["custodian"] == "José Muñoz"
+    code, _, err = run(
+        capsys, *db, "inventario", "importar", str(path), "--codificacion", "klingon"
+    )
+    assert code == 2 and "klingon" in err
+
+
+def test_a_reused_address_is_a_conflict_to_confirm_and_nothing_half_applied(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    first = tmp_path / "uno.csv"
+    first.write_text("name,kind,mgmt_ipv4\r\nrouter-a,router,198.18.9.1\r\n")
+    assert run(capsys, *db, "inventario", "importar", str(first), "-q")[0] == 0
+    second = tmp_path / "dos.csv"
+    second.write_text(
+        "name,kind,mgmt_ipv4\r\nrouter-c,router,198.18.9.3\r\nrouter-b,router,198.18.9.1\r\n"
+    )
+    code, _, err = run(capsys, *db, "inventario", "importar", str(second))
+    assert code == 1 and "no se aplicó ningún cambio" in err
+    assert f"{second}: línea 3: campo mgmt_ipv4" in err
+    assert "«router-a»" in err and "«router-b»" in err and "--renombrar" in err
+    listed = _names(run(capsys, *db, "inventario", "listar", "-f", "json")[1])
+    assert listed == {"router-a"}  # neither the rename nor the other row
+    code, _, _ = run(capsys, *db, "inventario", "importar", str(second), "--renombrar", "-q")
+    assert code == 0
+    assert _names(run(capsys, *db, "inventario", "listar", "-f", "json")[1]) == {
+        "router-b", "router-c",
+    }  # fmt: skip
+
+
+def test_dates_that_make_no_sense_are_refused(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "fechas.csv"
+    path.write_text(
+        "name,kind,purchase_date,warranty_end\r\n"
+        "s1,pc,2024-05-01,2023-05-01\r\n"
+        "s2,pc,2999-01-01,\r\n"
+        "s3,pc,2020-01-01,2023-01-01\r\n"
+    )
+    code, _, err = run(capsys, *db, "inventario", "importar", str(path), "--tipo", "activos")
+    assert code == 1
+    assert f"{path}: línea 2: campo warranty_end: la garantía termina antes de la compra" in err
+    assert f"{path}: línea 3: campo purchase_date: la compra (2999-01-01) es posterior" in err
+    assert "línea 4" not in err
+    assert _names(run(capsys, *db, "inventario", "listar", "-f", "json")[1]) == set()
+
+
+def test_lifecycle_buckets_go_by_age_and_no_findings_exit_0(
+    capsys: pytest.CaptureFixture[str], sample: list[str], db: list[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, *sample, "inventario", "informe", "ciclo-de-vida",
+                       "--fecha", "2026-06-01", "-f", "json")  # fmt: skip
+    assert code == 3
+    line = next(ln for ln in err.splitlines() if "Antigüedad" in ln)
+    order = ["menos de 3 años", "3 a 5 años", "5 a 8 años", "8 años o más"]
+    present = [b for b in order if b in line]
+    assert len(present) >= 3 and [line.index(b) for b in present] == sorted(
+        line.index(b) for b in present
+    )
+    fresh = tmp_path / "nuevo.db"
+    ok = tmp_path / "ok.csv"
+    ok.write_text("name,kind,purchase_date,warranty_end,eol_date\r\nn1,pc,2025-01-01,2030-01-01,"
+                  "2032-01-01\r\n")  # fmt: skip
+    assert (
+        run(
+            capsys,
+            "--base-datos",
+            str(fresh),
+            "inventario",
+            "importar",
+            str(ok),
+            "--tipo",
+            "activos",
+        )[0]
+        == 0
+    )
+    code, _, err = run(capsys, "--base-datos", str(fresh), "inventario", "informe",
+                       "ciclo-de-vida", "--fecha", "2026-06-01")  # fmt: skip
+    assert code == 0 and "0 activos requieren atención" in err
+
+
+def test_unknown_credential_profiles_are_errors_naming_them(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("name,kind,mgmt_ipv4,credential_profile\r\nr9,router,198.18.9.9,falta\r\n")
+    assert run(capsys, *db, "inventario", "importar", str(path), "-q")[0] == 0
+    creds = Path.home() / ".config" / "pukara" / "credenciales.toml"
+    code, out, err = run(capsys, *db, "inventario", "descubrir", "r9", "--credencial", "nope")
+    assert (code, out) == (1, "")
+    assert "perfil de credenciales «nope» desconocido" in err
+    assert f"no existe el archivo de credenciales {creds}" in err
+    code, out, _ = run(capsys, *db, "inventario", "descubrir", "r9", "-m", "snmp", "-f", "json")
+    (row,) = json.loads(out)
+    assert code == 3 and "«falta» desconocido" in row["error"] and str(creds) in row["error"]
+    # with the file present but without that profile, the message says so
+    creds.parent.mkdir(parents=True)
+    creds.write_text('[otro]\ncommunity = "x"\n')
+    creds.chmod(0o600)
+    code, out, _ = run(capsys, *db, "inventario", "descubrir", "r9", "-m", "snmp", "-f", "json")
+    assert f"no está en el archivo de credenciales {creds}" in json.loads(out)[0]["error"]
+
+
+def test_reconcile_shows_each_field_with_the_sources_and_unknown_devices(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("name,kind,mgmt_ipv4,serial,vendor,model\r\n"
+                    "srv1,servidor_fisico,198.18.9.10,SER-1,HPE,DL380\r\n")  # fmt: skip
+    assert run(capsys, *db, "inventario", "importar", str(path), "-q")[0] == 0
+    settings = load_settings({"db": Path(db[1])}, environ={})
+    with SQLiteStore(settings.db) as store:
+        observations.record(store, "snmp", [
+            Result("198.18.9.10", Status.OK, data={"facts": {"name": "srv1", "serial": "SER-1",
+                                                             "vendor": "Dell"}}),
+            Result("198.18.9.77", Status.OK, data={"facts": {"name": "intruso",
+                                                             "serial": "ZZZ-9"}}),
+        ])  # fmt: skip
+        observations.record(store, "ansible", [
+            Result("198.18.9.10", Status.OK, data={"facts": {"name": "srv1", "serial": "SER-1",
+                                                             "vendor": "HPE", "os": "Linux"}}),
+        ])  # fmt: skip
+    code, out, _ = run(capsys, *db, "inventario", "conciliar", "-f", "json", "--todos")
+    assert code == 3  # differences and an unknown device are findings
+    rows = {(r["asset"], r["field"]): r for r in json.loads(out)}
+    vendor = rows[("srv1", "vendor")]
+    assert (vendor["declared"], vendor["snmp"], vendor["ansible"]) == ("HPE", "Dell", "HPE")
+    assert (vendor["agree"], vendor["differ"], vendor["state"]) == (["ansible"], ["snmp"],
+                                                                    "difiere")  # fmt: skip
+    serial = rows[("srv1", "serial")]
+    assert serial["agree"] == ["snmp", "ansible"] and serial["state"] == "coincide"
+    assert rows[("srv1", "os")]["state"] == "sin declarar"
+    stranger = rows[(None, "name")]
+    assert (stranger["target"], stranger["snmp"], stranger["serial"]) == (
+        "198.18.9.77", "intruso", "ZZZ-9",
+    )  # fmt: skip
+    assert stranger["state"] == "no inventariado"
+    _, out, _ = run(capsys, *db, "inventario", "conciliar", "-f", "json")
+    assert ("srv1", "serial") not in {(r["asset"], r["field"]) for r in json.loads(out)}
+    _, out, _ = run(capsys, *db, "inventario", "conciliar")
+    assert "Equipos descubiertos que no están en el inventario" in out and "intruso" in out
+    assert "Coinciden" in out and "Difieren" in out
+
+
+def test_capacity_over_a_threshold_is_a_finding(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("name,kind,mgmt_ipv4\r\nsrv1,servidor_fisico,198.18.9.10\r\n")
+    assert run(capsys, *db, "inventario", "importar", str(path), "-q")[0] == 0
+    code, _, err = run(capsys, *db, "inventario", "informe", "capacidad")
+    assert code == 0 and "CPU sin datos" in err
+    with SQLiteStore(Path(db[1])) as store:
+        facts = {"name": "srv1", "cpu_count": 4, "cpu_used_pct": 95.5, "load_avg": [3.0, 3.5, 3.25],
+                 "memory_mb": 16384, "memory_used_pct": 40.0}  # fmt: skip
+        observations.record(store, "ansible", [Result("198.18.9.10", Status.OK,
+                                                      data={"facts": facts})])  # fmt: skip
+    code, out, err = run(capsys, *db, "inventario", "informe", "capacidad")
+    assert code == 3 and "1 equipos sobre algún umbral" in err
+    assert "95.5\u00a0%" in err and "16,384" in out and "3.25" in out
