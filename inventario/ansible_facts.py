@@ -44,12 +44,43 @@ def cpu_used_pct(lines: Sequence[str]) -> float | None:
     return round(100.0 * (total - idle) / total, 1) if total > 0 else None
 
 
-def to_facts(raw: Mapping[str, Any]) -> dict[str, Any]:
-    disks = []
-    for m in raw.get("mounts") or []:
-        size = int(m.get("size_total") or 0)
-        if size <= 0 or m.get("fstype") in _VIRTUAL_FS:
+def load_average(text: Any) -> list[float] | None:
+    """The 1, 5 and 15 minute load averages from a /proc/loadavg line."""
+    try:
+        values = [float(x) for x in str(text or "").split()[:3]]
+    except ValueError:
+        return None
+    return values if len(values) == 3 else None
+
+
+def _identities(mount: Mapping[str, Any]) -> set[str]:
+    """What names a mount's file system: its UUID and its device (bind mounts share them)."""
+    out = {f"device:{mount.get('device') or mount.get('mount')}"}
+    uuid = str(mount.get("uuid") or "")
+    if uuid and uuid.upper() != "N/A":
+        out.add(f"uuid:{uuid}")
+    return out
+
+
+def real_mounts(mounts: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Each real file system once: virtual ones dropped, bind mounts and repeats (same UUID
+    or same device) folded into the mount with the shortest path (``/`` before ``/etc/hosts``)."""
+    chosen: list[Mapping[str, Any]] = []
+    seen: set[str] = set()
+    for m in sorted(mounts, key=lambda m: (len(str(m.get("mount"))), str(m.get("mount")))):
+        if int(m.get("size_total") or 0) <= 0 or m.get("fstype") in _VIRTUAL_FS:
             continue
+        names = _identities(m)
+        if not names & seen:
+            chosen.append(m)
+        seen |= names
+    return chosen
+
+
+def to_facts(raw: Mapping[str, Any]) -> dict[str, Any]:
+    disks: list[dict[str, Any]] = []
+    for m in real_mounts(raw.get("mounts") or []):
+        size = int(m.get("size_total") or 0)
         free = int(m.get("size_available") or 0)
         disks.append({"mount": m.get("mount"), "size_gb": round(size / 1e9, 1),
                       "used_pct": round(100.0 * (size - free) / size, 1)})  # fmt: skip
@@ -65,6 +96,8 @@ def to_facts(raw: Mapping[str, Any]) -> dict[str, Any]:
         "serial": valid_serial(raw.get("serial")),
         "cpu_count": int(raw.get("vcpus") or 0) or None,
         "cpu_used_pct": cpu_used_pct(raw.get("cpu_stat") or []),
+        "cpu_window_s": _window(raw.get("cpu_window_s")),
+        "load_avg": load_average(raw.get("loadavg")),
         "memory_mb": total_mb or None,
         "memory_used_pct": round(100.0 * used_mb / total_mb, 1) if total_mb else None,
         "disks": sorted(disks, key=lambda d: str(d["mount"])),
@@ -72,6 +105,13 @@ def to_facts(raw: Mapping[str, Any]) -> dict[str, Any]:
         "ipv6_enabled": str(raw.get("ipv6_disabled")).strip() == "0" and bool(addresses),
     }
     return {k: v for k, v in facts.items() if v not in (None, [], "")}
+
+
+def _window(value: Any) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _inventory(targets: Sequence[AnsibleTarget], timeout_s: float) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pukara.config import Settings
 from pukara.errors import DeviceError, Interrupted, SecretsError, UsageError
 from pukara.results import Result, RunResult, Status
 from pukara.runner import Reporter
-from pukara.secrets import CredentialProfile, load_profile
+from pukara.secrets import CredentialProfile, default_credentials_file, load_profile
 from pukara.snmp import SnmpCredential, credentials_from_profile
 from pukara.store import Store
 from pukara.targets import ASSET, IN_SERVICE, NAME, SITE, classify
@@ -127,13 +127,39 @@ class _Profiles:
     def get(self, name: str) -> CredentialProfile:
         if name not in self._cache:
             try:
-                self._cache[name] = load_profile(name, environ=self._environ)
-            except SecretsError as e:  # unreadable credentials file or bad profile name
+                self._cache[name] = require_profile(name, self._environ)
+            except SecretsError as e:  # unknown profile, unreadable file or bad name
                 self._cache[name] = DeviceError(str(e))
         found = self._cache[name]
         if isinstance(found, DeviceError):
             raise found
         return found
+
+    def known(self, name: str) -> bool:
+        try:
+            self.get(name)
+        except DeviceError:
+            return False
+        return True
+
+
+def require_profile(name: str, environ: Mapping[str, str] | None = None) -> CredentialProfile:
+    """A credential profile that exists: in the credentials file or as PUKARA_CRED_ variables.
+
+    Raises SecretsError naming the profile and the file (and saying when the file is missing).
+    """
+    profile = load_profile(name, environ=environ)
+    if profile.fields:
+        return profile
+    path = default_credentials_file()
+    variables = f"PUKARA_CRED_{name.upper().replace('-', '_')}_*"
+    where = (
+        f"no existe el archivo de credenciales {path}" if not path.exists()
+        else f"no está en el archivo de credenciales {path}"
+    )  # fmt: skip
+    raise SecretsError(
+        f"perfil de credenciales «{name}» desconocido: {where} y no hay variables {variables}"
+    )
 
 
 def _ordered(*groups: Iterable[str | None]) -> list[str]:
@@ -153,7 +179,8 @@ def _snmp_targets(
 ) -> tuple[list[snmp_discovery.SnmpTarget], list[Result]]:
     ready, failed = [], []
     for t in targets:
-        names = _ordered([remembered.get(t.address)],
+        last = remembered.get(t.address)  # a profile since removed is simply not tried first
+        names = _ordered([last if last and profiles.known(last) else None],
                          [(t.asset or {}).get("credential_profile")], cli)  # fmt: skip
         creds: list[SnmpCredential] = []
         try:
@@ -286,6 +313,8 @@ def run(
     default the configured ``timeout_s``.
     """
     wait = settings.timeout_s if timeout_s is None else timeout_s
+    for name in profiles:  # one the user typed is checked before anything is probed
+        require_profile(name, environ)
     job = _Run(store, settings, targets, _Profiles(environ), profiles, wait, reporter)
     for method in METHODS:
         if method in methods:

@@ -24,7 +24,7 @@ DATASET = "inventario.descubrimiento"
 # Declared fields discovery may fill or correct, and the fact each comes from
 RECONCILED = ("serial", "vendor", "model", "os", "os_version")
 # Measurements that move on every run: kept in the run's event, not in the observation
-VOLATILE = ("cpu_used_pct", "memory_used_pct", "disk_used_pct")
+VOLATILE = ("cpu_used_pct", "memory_used_pct", "disk_used_pct", "load_avg")
 
 
 def current(store: Store) -> list[dict[str, Any]]:
@@ -159,6 +159,61 @@ def proposals(store: Store) -> list[Proposal]:
             out.append(Proposal(name, obs["target"], obs["source"], "name", name, facts["name"],
                                 "nombre distinto; no se cambia solo"))  # fmt: skip
     return out
+
+
+SOURCES = ("snmp", "ssh", "ansible")
+AGREE, DIFFER, UNDECLARED, UNKNOWN_DEVICE = "coincide", "difiere", "sin declarar", "no inventariado"
+
+
+def _by_source(obs: Iterable[Mapping[str, Any]], field: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for o in obs:
+        value = (o.get("facts") or {}).get(field)
+        if value not in (None, "") and o["source"] not in out:
+            out[o["source"]] = value
+    return out
+
+
+def comparison(store: Store, *, everything: bool = False) -> list[dict[str, Any]]:
+    """One row per asset and field: what was declared (the import) and what each discovery
+    source saw, which sources agree and which differ; then one row per device discovery
+    found that the inventory does not have (``state`` «no inventariado»).
+
+    Without ``everything``, fields where every source agrees are left out.
+    """
+    assets = {a["name"]: a for a in store.entities(ASSETS)}
+    index = AssetIndex(assets)
+    mine: dict[str, list[dict[str, Any]]] = {}
+    strangers: dict[str, list[dict[str, Any]]] = {}
+    for obs in sorted(current(store), key=lambda o: (o["target"], o["source"])):
+        name, _ = _match(index, obs["target"], obs.get("facts") or {})
+        (mine.setdefault(name, []) if name else strangers.setdefault(obs["target"], [])).append(obs)
+    rows = []
+    for name in sorted(mine):
+        seen = mine[name]
+        targets = ", ".join(sorted({o["target"] for o in seen}))
+        for field in ("name", *RECONCILED):
+            values = _by_source(seen, field)
+            if not values:
+                continue
+            declared = assets[name].get(field)
+            agree = [s for s in SOURCES if s in values and values[s] == declared]
+            differ = [s for s in SOURCES if s in values and values[s] != declared]
+            state = UNDECLARED if declared in (None, "") else DIFFER if differ else AGREE
+            if state == AGREE and not everything:
+                continue
+            rows.append({"asset": name, "target": targets, "field": field, "declared": declared,
+                         **{s: values.get(s) for s in SOURCES}, "agree": agree,
+                         "differ": differ, "state": state})  # fmt: skip
+    for target in sorted(strangers):
+        seen = strangers[target]
+        names = _by_source(seen, "name")
+        rows.append({"asset": None, "target": target, "field": "name", "declared": None,
+                     **{s: names.get(s) for s in SOURCES}, "agree": [],
+                     "differ": sorted({o["source"] for o in seen}), "state": UNKNOWN_DEVICE,
+                     **{f: next(iter(_by_source(seen, f).values()), None)
+                        for f in ("serial", "vendor", "model", "os")}})  # fmt: skip
+    return rows
 
 
 def _rows(store: Store, chosen: Iterable[Proposal]) -> ParsedFile:

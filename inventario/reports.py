@@ -9,7 +9,7 @@ from datetime import date
 from statistics import fmean
 from typing import Any
 
-from inventario.model import SERVER_KINDS, UNKNOWN, age_years
+from inventario.model import RETIRED, SERVER_KINDS, UNKNOWN, age_years
 
 # Averages the ministry's plan reports for its servers, shown beside the measured ones
 PLAN_AVERAGES = {"cpu": 40.0, "memory": 60.0, "disk": 70.0}
@@ -41,6 +41,8 @@ def capacity(
     }
     rows = []
     for asset in sorted(assets, key=lambda a: a["name"]):
+        if asset.get("status") == RETIRED:
+            continue
         obs = latest.get(asset["name"])
         if obs is None and asset.get("kind") not in SERVER_KINDS:
             continue
@@ -51,6 +53,7 @@ def capacity(
             "memory_mb": facts.get("memory_mb"), "memory_used_pct": facts.get("memory_used_pct"),
             "disk_gb": round(sum(d["size_gb"] for d in facts.get("disks", [])), 1) or None,
             "disk_used_pct": facts.get("disk_used_pct"),
+            "load_avg_15m": (facts.get("load_avg") or [None, None, None])[2],
             "ipv6_enabled": facts.get("ipv6_enabled"),
             "seen_at": facts.get("@timestamp"),
         }  # fmt: skip
@@ -88,24 +91,33 @@ def _state(end: str | None, today: date, within: int) -> tuple[str, int | None]:
     return "vigente", days
 
 
+# Age buckets, youngest first: (upper bound in years, label); the last has no bound
+AGE_BUCKETS = ((3.0, "menos de 3 años"), (5.0, "3 a 5 años"), (8.0, "5 a 8 años"),
+               (None, "8 años o más"))  # fmt: skip
+NO_PURCHASE_DATE = "sin fecha de compra"
+BUCKET_ORDER = (*(label for _, label in AGE_BUCKETS), NO_PURCHASE_DATE)
+
+
 def age_bucket(years: float | None) -> str:
     if years is None:
-        return "sin fecha de compra"
-    if years < 3:
-        return "menos de 3 años"
-    if years < 5:
-        return "3 a 5 años"
-    if years < 8:
-        return "5 a 8 años"
-    return "8 años o más"
+        return NO_PURCHASE_DATE
+    return next(label for limit, label in AGE_BUCKETS if limit is None or years < limit)
+
+
+def ordered_buckets(buckets: Mapping[str, int]) -> list[tuple[str, int]]:
+    """The age buckets by age, youngest first, those without a purchase date last."""
+    return [(label, buckets[label]) for label in BUCKET_ORDER if buckets.get(label)]
 
 
 def lifecycle(
     assets: Iterable[Mapping[str, Any]], today: date, within_days: int, *, everything: bool
 ) -> tuple[list[dict[str, Any]], Counter[str]]:
-    """Rows for assets whose warranty or end of life is past, near or unknown (or all)."""
+    """Rows for assets whose warranty or end of life is past, near or unknown (or all);
+    ``attention`` marks the findings. Retired assets are left out."""
     rows, buckets = [], Counter[str]()
     for asset in sorted(assets, key=lambda a: a["name"]):
+        if asset.get("status") == RETIRED:
+            continue
         years = age_years(asset.get("purchase_date"), today)
         buckets[age_bucket(years)] += 1
         warranty, w_days = _state(asset.get("warranty_end"), today, within_days)
@@ -121,6 +133,6 @@ def lifecycle(
             "age_bucket": age_bucket(years),
             "warranty_end": asset.get("warranty_end"), "warranty_state": warranty,
             "warranty_days": w_days, "eol_date": asset.get("eol_date"), "eol_state": eol,
-            "eol_days": e_days,
+            "eol_days": e_days, "attention": attention,
         })  # fmt: skip
     return rows, buckets
