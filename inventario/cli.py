@@ -52,6 +52,28 @@ CHANGE_COLUMNS = {
 }  # fmt: skip
 
 
+def _shown(row: dict[str, Any], digits: dict[str, int] | None = None) -> dict[str, Any]:
+    """A record as a person reads it in a table: Spanish labels for the values of kind,
+    status and criticality, numbers through pukara.formats; JSON and CSV keep raw values."""
+    from inventario.model import ASSET_KINDS, CRITICALITIES, SITE_KINDS, STATUSES
+    from pukara.formats import number
+
+    labels = {"status": STATUSES, "criticality": CRITICALITIES,
+              "kind": SITE_KINDS | ASSET_KINDS}  # fmt: skip
+    out = dict(row)
+    for key, names in labels.items():
+        if isinstance(out.get(key), str):
+            out[key] = names.get(out[key], out[key])
+    for key, places in (digits or {}).items():
+        value = out.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[key] = number(value, places)
+    return out
+
+
+SITE_DIGITS = {"wan_bandwidth_mbps": 0, "availability_target": 2}
+
+
 def _kind(tipo: Tipo | None) -> str | None:
     from inventario import files
 
@@ -176,6 +198,8 @@ def listar(
     )
     with opened_store(ctx.obj) as store:
         rows = catalog.filtered_assets(store, flt)
+    if formato is Formato.tabla:
+        rows = [_shown(r) for r in rows]
     render(rows, formato, ASSET_COLUMNS)
 
 
@@ -219,7 +243,10 @@ def sedes(
                              parent=superior.lower() if superior else None, vpn_kit=vpn,
                              text=buscar)  # fmt: skip
     with opened_store(ctx.obj) as store:
-        render(catalog.filtered_sites(store, flt), formato, SITE_COLUMNS)
+        rows = catalog.filtered_sites(store, flt)
+    if formato is Formato.tabla:
+        rows = [_shown(r, SITE_DIGITS) for r in rows]
+    render(rows, formato, SITE_COLUMNS)
 
 
 SITE_DETAIL = {
@@ -247,14 +274,20 @@ def sedes_mostrar(
         flat = catalog.flatten(detail)
         render([flat], formato, {k: k for k in flat})
         return
+    from inventario.model import ASSET_KINDS
+
     labels = {f.name: f.label for f in FIELDS[SITES]} | SITE_DETAIL
+    shown = _shown(detail, SITE_DIGITS)
+    shown["assets_by_kind"] = {
+        ASSET_KINDS.get(k, k): n for k, n in detail["assets_by_kind"].items()
+    }
     rows = []
     for key, label in labels.items():
-        value = detail.get(key)
+        value = shown.get(key)
         if isinstance(value, dict):
             value = ", ".join(f"{k}: {number(v)}" for k, v in value.items())
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            value = number(value, 0 if float(value).is_integer() else 2)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            value = number(value)
         rows.append({"field": label, "value": value})
     render(rows, formato, {"field": "Campo", "value": "Valor"}, title=detail["code"])
 
@@ -281,7 +314,7 @@ def mostrar(
         render([flat], formato, {k: k for k in flat})
         return
     labels = {f.name: f.label for f in FIELDS[ASSETS]}
-    rows = [{"field": labels[k], "value": v} for k, v in asset.items() if k in labels]
+    rows = [{"field": labels[k], "value": v} for k, v in _shown(asset).items() if k in labels]
     for obs in seen:
         for k, v in sorted(obs.get("facts", {}).items()):
             if not isinstance(v, list | dict):
@@ -345,7 +378,7 @@ def borrar(
 
 
 HISTORY_COLUMNS = {
-    "seq": "N.º", "@timestamp": "Fecha (UTC)", "actor": "Analista", "action": "Acción",
+    "seq": "N.º", "@timestamp": "Fecha", "actor": "Analista", "action": "Acción",
     "fields": "Campos cambiados", "status": "Estado", "reason": "Motivo de baja",
 }  # fmt: skip
 ACTIONS = {"insert": "alta", "update": "modificación", "delete": "borrado"}
@@ -364,7 +397,15 @@ def historial(
     with opened_store(ctx.obj) as store:
         rows = catalog.history(store, activo)
     if formato is Formato.tabla:
-        rows = [{**r, "action": ACTIONS.get(r["action"], r["action"])} for r in rows]
+        from inventario.model import ASSETS, FIELDS
+        from pukara.formats import datetime_text
+
+        names = {f.name: f.label for f in FIELDS[ASSETS]}
+        rows = [_shown({
+            **r, "action": ACTIONS.get(r["action"], r["action"]),
+            "@timestamp": datetime_text(datetime.fromisoformat(r["@timestamp"]), seconds=True),
+            "fields": [names.get(f, f) for f in r["fields"]],
+        }) for r in rows]  # fmt: skip
     render(rows, formato, HISTORY_COLUMNS, title=f"Historial de {activo}")
 
 
@@ -621,8 +662,7 @@ def ciclo_de_vida(
                                           everything=todos)  # fmt: skip
     shown = rows
     if formato is Formato.tabla:
-        shown = [{**r, "age_years": None if r["age_years"] is None else number(r["age_years"], 1)}
-                 for r in rows]  # fmt: skip
+        shown = [_shown(r, {"age_years": 1}) for r in rows]
     render(shown, formato, LIFECYCLE_COLUMNS, title=f"Ciclo de vida (horizonte {dias} días)")
     findings = sum(1 for r in rows if r["attention"])
     message("Antigüedad: " + ", ".join(f"{k}: {number(v)}" for k, v in

@@ -113,6 +113,10 @@ def test_ssh_and_ansible_and_a_second_run_changes_nothing(
     ans = _by(first, "ansible")[str(site("t1").v4)]
     assert ans.status == "ok", ans.error
     assert ans.data["facts"]["cpu_count"] >= 1 and ans.data["facts"]["ipv6_enabled"] is True
+    # CPU over the playbook's window, with the load average; each file system once
+    assert ans.data["facts"]["cpu_window_s"] == 5.0 and len(ans.data["facts"]["load_avg"]) == 3
+    mounts = [d["mount"] for d in ans.data["facts"]["disks"]]
+    assert mounts and len(mounts) == len(set(mounts))
     assert _by(first, "ansible")[str(site("t4").v4)].failed
     changes = len(list(inventory.changes()))
     again = discovery.run(inventory, settings, targets, methods=["ssh", "ansible"], timeout_s=2)
