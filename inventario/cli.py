@@ -13,6 +13,7 @@ import typer
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
 from pukara.errors import ExitCode, UsageError
+from pukara.formats import number
 
 # The inventory's library (catalog, plan, model, discovery) and the store are imported inside
 # each command, so that `pukara --help` does not pay for them.
@@ -56,7 +57,6 @@ def _shown(row: dict[str, Any], digits: dict[str, int] | None = None) -> dict[st
     """A record as a person reads it in a table: Spanish labels for the values of kind,
     status and criticality, numbers through pukara.formats; JSON and CSV keep raw values."""
     from inventario.model import ASSET_KINDS, CRITICALITIES, SITE_KINDS, STATUSES
-    from pukara.formats import number
 
     labels = {"status": STATUSES, "criticality": CRITICALITIES,
               "kind": SITE_KINDS | ASSET_KINDS}  # fmt: skip
@@ -129,8 +129,9 @@ def importar(
     news = sum(1 for c in result.changes if c.action == "alta")
     verb = "se aplicarían" if simular else "aplicados"
     message(
-        f"{len(result.changes)} cambios {verb} ({news} altas, {len(result.changes) - news} "
-        f"modificaciones); {result.unchanged} registros sin cambios.",
+        f"{number(len(result.changes))} cambios {verb} ({number(news)} altas, "
+        f"{number(len(result.changes) - news)} modificaciones); {number(result.unchanged)} "
+        "registros sin cambios.",
         quiet=silencioso,
     )
 
@@ -265,7 +266,6 @@ def sedes_mostrar(
     """Muestra todos los campos de una sede, sus sedes dependientes y sus activos."""
     from inventario import catalog
     from inventario.model import FIELDS, SITES
-    from pukara.formats import number
     from pukara.store import opened_store
 
     with opened_store(ctx.obj) as store:
@@ -471,7 +471,8 @@ def descubrir(
         if not targets:
             raise UsageError("no hay objetivos: importe activos o indique IP, prefijo o sede")
         message(
-            f"Descubriendo {len(targets)} objetivos por {', '.join(methods)}…", quiet=silencioso
+            f"Descubriendo {number(len(targets))} objetivos por {', '.join(methods)}…",
+            quiet=silencioso,
         )
         report = discovery.run(
             store, settings, targets, methods=methods, profiles=credencial or [],
@@ -486,8 +487,9 @@ def descubrir(
     render(rows, formato, OBS_COLUMNS)
     failed = sum(1 for _, r in report.results if r.failed)
     message(
-        f"{len(rows) - failed} respuestas, {failed} fallidas; {report.changed} observaciones "
-        f"nuevas o cambiadas, {report.unchanged} sin cambios.",
+        f"{number(len(rows) - failed)} respuestas, {number(failed)} fallidas; "
+        f"{number(report.changed)} observaciones nuevas o cambiadas, "
+        f"{number(report.unchanged)} sin cambios.",
         quiet=silencioso,
     )
     if failed:
@@ -543,10 +545,12 @@ def conciliar(
         if aplicar and found:
             result = observations.apply(store, found)
             message(
-                f"{len(result.changes)} activos actualizados o dados de alta.", quiet=silencioso
+                f"{number(len(result.changes))} activos actualizados o dados de alta.",
+                quiet=silencioso,
             )
         elif found or differ or unknown:
-            message(f"{differ} campos difieren o faltan, {len(unknown)} equipos no inventariados; "
+            message(f"{number(differ)} campos difieren o faltan, {number(len(unknown))} equipos "
+                    "no inventariados; "
                     "use --aplicar para escribirlos.", quiet=silencioso)  # fmt: skip
         else:
             message("Lo observado coincide con lo declarado.", quiet=silencioso)
@@ -618,7 +622,7 @@ def capacidad(
     message(
         f"Promedios: CPU {pct(avg['cpu'])} (plan {pct(plan['cpu'], 0)}), RAM "
         f"{pct(avg['memory'])} (plan {pct(plan['memory'], 0)}), disco {pct(avg['disk'])} "
-        f"(plan {pct(plan['disk'], 0)}). {len(result.over)} equipos sobre algún umbral.",
+        f"(plan {pct(plan['disk'], 0)}). {number(len(result.over))} equipos sobre algún umbral.",
         quiet=silencioso,
     )
     if result.over:
@@ -626,8 +630,6 @@ def capacidad(
 
 
 def _readable_capacity(row: dict[str, Any]) -> dict[str, Any]:
-    from pukara.formats import number
-
     digits = {"cpu_used_pct": 1, "memory_used_pct": 1, "disk_used_pct": 1, "disk_gb": 1,
               "load_avg_15m": 2, "memory_mb": 0, "cpu_count": 0}  # fmt: skip
     return {k: number(v, digits[k]) if k in digits and isinstance(v, int | float) else v
@@ -653,7 +655,6 @@ def ciclo_de_vida(
     Sale con 3 cuando hay algo que atender (como toda orden con hallazgos).
     """
     from inventario import catalog, reports
-    from pukara.formats import number
     from pukara.store import opened_store
 
     today = _day("--fecha", fecha)
