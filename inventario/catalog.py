@@ -125,12 +125,28 @@ def change_records(changes: Iterable[plan.Change]) -> list[dict[str, Any]]:
     return out
 
 
+# The tag that marks a site's gateway (an active router or firewall with a management
+# address) for monitoring: the one monitoreo.sites looks for (its MONITORED_TAG).
+MONITORED_TAG = "monitoreo"
+GATEWAY_KINDS = ("router", "firewall")
+
+
+def monitored_sites(store: Store) -> set[str]:
+    """Codes of the sites whose gateway is marked for monitoring."""
+    return {
+        str(a["site"]) for a in assets(store)
+        if a.get("site") and a.get("kind") in GATEWAY_KINDS and a.get("status") == "activo"
+        and (a.get("mgmt_ipv4") or a.get("mgmt_ipv6")) and MONITORED_TAG in (a.get("tags") or [])
+    }  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class SiteFilter:
     kind: str | None = None
     country: str | None = None
     parent: str | None = None  # direct children of this site (its hub)
     vpn_kit: bool | None = None
+    monitored: bool | None = None
     text: str | None = None
 
     def keep(self, site: Mapping[str, Any]) -> bool:
@@ -143,6 +159,8 @@ class SiteFilter:
             return False
         if self.vpn_kit is not None and bool(site.get("vpn_kit")) != self.vpn_kit:
             return False
+        if self.monitored is not None and bool(site.get("monitored")) != self.monitored:
+            return False
         if self.text:
             needle = self.text.lower()
             return any(needle in str(v).lower() for v in site.values() if v)
@@ -150,9 +168,12 @@ class SiteFilter:
 
 
 def filtered_sites(store: Store, flt: SiteFilter) -> list[dict[str, Any]]:
+    """Sites that pass ``flt``, each with ``monitored`` (its gateway is marked for it)."""
     if flt.parent:
         require_site(store, flt.parent)
-    return [s for s in sites(store) if flt.keep(s)]
+    watched = monitored_sites(store)
+    rows = [{**s, "monitored": s["code"] in watched} for s in sites(store)]
+    return [s for s in rows if flt.keep(s)]
 
 
 def site_detail(store: Store, code: str) -> dict[str, Any]:
@@ -163,6 +184,7 @@ def site_detail(store: Store, code: str) -> dict[str, Any]:
     kinds = sorted({str(a.get("kind")) for a in mine})
     return {
         **site,
+        "monitored": site["code"] in monitored_sites(store),
         "children": sorted(s["code"] for s in sites(store) if s.get("parent") == site["code"]),
         "assets_total": len(mine),
         "assets_in_service": sum(a.get("status") in ("activo", "en_reparacion") for a in mine),

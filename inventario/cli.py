@@ -45,7 +45,7 @@ ASSET_COLUMNS = {
 SITE_COLUMNS = {
     "code": "Código", "name": "Nombre", "kind": "Tipo", "country": "País", "city": "Ciudad",
     "timezone": "Zona horaria", "parent": "Superior", "wan_bandwidth_mbps": "WAN (Mb/s)",
-    "vpn_kit": "Kit VPN", "availability_target": "Meta (%)",
+    "vpn_kit": "Kit VPN", "availability_target": "Meta (%)", "monitored": "Vigilada",
 }  # fmt: skip
 CHANGE_COLUMNS = {
     "kind": "Colección", "key": "Clave", "action": "Acción", "field": "Campo",
@@ -224,6 +224,13 @@ def sedes(
     vpn: Annotated[
         bool | None, typer.Option("--vpn/--sin-vpn", help="Solo con (o sin) kit VPN.")
     ] = None,
+    vigilada: Annotated[
+        bool | None,
+        typer.Option(
+            "--vigilada/--no-vigilada",
+            help="Solo las marcadas (o no) para monitoreo: pasarela con la etiqueta «monitoreo».",
+        ),
+    ] = None,
     buscar: Annotated[
         str | None, typer.Option("--buscar", help="Texto en cualquier campo.")
     ] = None,
@@ -242,7 +249,7 @@ def sedes(
         raise UsageError(str(e)) from None
     flt = catalog.SiteFilter(kind=kind, country=pais.upper() if pais else None,
                              parent=superior.lower() if superior else None, vpn_kit=vpn,
-                             text=buscar)  # fmt: skip
+                             monitored=vigilada, text=buscar)  # fmt: skip
     with opened_store(ctx.obj) as store:
         rows = catalog.filtered_sites(store, flt)
     if formato is Formato.tabla:
@@ -251,7 +258,7 @@ def sedes(
 
 
 SITE_DETAIL = {
-    "children": "Sedes dependientes", "assets_total": "Activos",
+    "monitored": "Vigilada", "children": "Sedes dependientes", "assets_total": "Activos",
     "assets_in_service": "Activos en servicio", "assets_by_status": "Activos por estado",
     "assets_by_kind": "Activos por tipo",
 }  # fmt: skip

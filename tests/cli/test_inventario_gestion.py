@@ -104,7 +104,9 @@ def test_delete_asks_for_confirmation_and_is_in_the_change_log(
     assert code == 0 and [h["action"] for h in json.loads(out)] == ["insert", "delete"]
 
 
-def test_sites_filters_and_detail(capsys: pytest.CaptureFixture[str], sample: list[str]) -> None:
+def test_sites_filters_and_detail(
+    capsys: pytest.CaptureFixture[str], sample: list[str], tmp_path: Path
+) -> None:
     db = sample
     code, out, _ = run(capsys, *db, "inventario", "sedes", "--tipo", "Consulado", "-f", "json")
     assert code == 0 and len(json.loads(out)) == 64
@@ -121,6 +123,16 @@ def test_sites_filters_and_detail(capsys: pytest.CaptureFixture[str], sample: li
     assert detail["assets_total"] > 20 and detail["assets_by_kind.servidor_fisico"] == 22
     code, out, _ = run(capsys, *db, "inventario", "sedes", "mostrar", "lima")
     assert code == 0 and "Sedes dependientes" in out and "dc1" in out
+    # monitored: the gateway carries the tag monitoring looks for
+    tags = tmp_path / "tags.csv"
+    tags.write_text("name,tags\r\ngw-emb-ar,ejemplo|kbcs|wan|monitoreo\r\n")
+    assert run(capsys, *db, "inventario", "importar", str(tags), "--tipo", "activos")[0] == 0
+    code, out, _ = run(capsys, *db, "inventario", "sedes", "--vigilada", "-f", "json")
+    assert [s["code"] for s in json.loads(out)] == ["emb-ar"]
+    code, out, _ = run(capsys, *db, "inventario", "sedes", "--no-vigilada", "-f", "json")
+    assert len(json.loads(out)) == 151
+    code, out, _ = run(capsys, *db, "inventario", "sedes", "mostrar", "emb-ar", "-f", "json")
+    assert json.loads(out)[0]["monitored"] is True
 
 
 def test_an_unknown_site_is_the_same_usage_error_in_every_command(
