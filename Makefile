@@ -35,7 +35,7 @@ demo: sistema $(BIN)/pukara
 	$(BIN)/pukara inventario importar --ejemplo
 	PUKARA_CREDENTIALS=$(LAB_CREDENCIALES) $(BIN)/pukara inventario descubrir \
 		$$($(BIN)/pukara lab estado --formato csv | tail -n +2 | cut -d, -f1)
-	$(BIN)/pukara inventario conciliar
+	$(BIN)/pukara inventario conciliar || [ $$? -eq 3 ]   # 3: diferencias que revisar
 	$(BIN)/pukara inventario informe capacidad --formato csv | head -n 4
 	$(BIN)/pukara monitoreo sondear --formato csv -c 5 -p 200 \
 		$$($(BIN)/pukara lab estado --formato csv | tail -n +2 | cut -d, -f1) || [ $$? -eq 3 ]

@@ -314,7 +314,7 @@ def mostrar(
         asset = catalog.find_asset(store, activo)
         seen = observations.for_asset(store, asset["name"])
     if formato is Formato.json:
-        render([{**asset, "observations": seen}], formato, {"name": "Nombre"})
+        render([{**canonical(ASSETS, asset), "observations": seen}], formato, {"name": "Nombre"})
         return
     if formato is Formato.csv:  # the whole record, nested fields as dotted columns
         flat = catalog.flatten({**canonical(ASSETS, asset), "observations": seen})
