@@ -5,6 +5,7 @@ Ansible each over the targets they apply to, every answer stored as an observati
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -148,10 +149,15 @@ def require_profile(name: str, environ: Mapping[str, str] | None = None) -> Cred
 
     Raises SecretsError naming the profile and the file (and saying when the file is missing).
     """
+    path = default_credentials_file()
+    if os.environ.get("PUKARA_CREDENTIALS") and not path.exists():
+        raise SecretsError(
+            f"no existe el archivo de credenciales {path} que indica PUKARA_CREDENTIALS "
+            f"(perfil «{name}»)"
+        )
     profile = load_profile(name, environ=environ)
     if profile.fields:
         return profile
-    path = default_credentials_file()
     variables = f"PUKARA_CRED_{name.upper().replace('-', '_')}_*"
     where = (
         f"no existe el archivo de credenciales {path}" if not path.exists()

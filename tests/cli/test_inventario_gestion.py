@@ -268,7 +268,10 @@ def test_lifecycle_buckets_go_by_age_and_no_findings_exit_0(
 
 
 def test_unknown_credential_profiles_are_errors_naming_them(
-    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str],
+    db: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     path = tmp_path / "a.csv"
     path.write_text("name,kind,mgmt_ipv4,credential_profile\r\nr9,router,198.18.9.9,falta\r\n")
@@ -281,6 +284,14 @@ def test_unknown_credential_profiles_are_errors_naming_them(
     code, out, _ = run(capsys, *db, "inventario", "descubrir", "r9", "-m", "snmp", "-f", "json")
     (row,) = json.loads(out)
     assert code == 3 and "«falta» desconocido" in row["error"] and str(creds) in row["error"]
+    # a credentials file named by PUKARA_CREDENTIALS that is not there, even if the
+    # profile's fields come from the environment
+    monkeypatch.setenv("PUKARA_CREDENTIALS", str(tmp_path / "no-esta.toml"))
+    monkeypatch.setenv("PUKARA_CRED_FALTA_COMMUNITY", "x")
+    code, out, _ = run(capsys, *db, "inventario", "descubrir", "r9", "-m", "snmp", "-f", "json")
+    assert f"no existe el archivo de credenciales {tmp_path / 'no-esta.toml'}" in out
+    monkeypatch.delenv("PUKARA_CREDENTIALS")
+    monkeypatch.delenv("PUKARA_CRED_FALTA_COMMUNITY")
     # with the file present but without that profile, the message says so
     creds.parent.mkdir(parents=True)
     creds.write_text('[otro]\ncommunity = "x"\n')
