@@ -217,7 +217,7 @@ def retire(store: Store, ref: str, reason: str, on: date) -> dict[str, Any]:
         "name": asset["name"], "status": RETIRED, "retired_on": on.isoformat(),
         "retired_reason": text,
     }))  # fmt: skip
-    the_plan = plan.build_plan(store, parsed, plan.Options(today=on))
+    the_plan = plan.build_plan(store, parsed)
     plan.apply_plan(store, the_plan)
     return canonical(ASSETS, store.get(ASSETS, [asset["name"]]) or {})
 

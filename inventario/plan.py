@@ -18,6 +18,7 @@ from inventario.model import (
     ASSETS,
     FIELDS,
     KEYS,
+    RETIRED,
     SITES,
     blank,
     canonical,
@@ -228,6 +229,13 @@ def _repeated(
     return clash
 
 
+def _date_retirement(merged: dict[str, Any], before: Mapping[str, Any] | None, day: date) -> None:
+    """A row that retires an asset without saying when retires it on ``day``."""
+    retiring = (before or {}).get("status") != RETIRED
+    if merged["status"] == RETIRED and not merged["retired_on"] and retiring:
+        merged["retired_on"] = day.isoformat()
+
+
 @dataclass(frozen=True, slots=True)
 class Options:
     rename_by_address: bool = False  # a row may rename the asset its address points at
@@ -267,6 +275,7 @@ def _plan_assets(
             continue
         before = existing.get(target) if target else None
         merged = canonical(ASSETS, {**(before or blank(ASSETS)), **doc})
+        _date_retirement(merged, before, today)
         if not _asset_ok(row.where, merged, target, existing, sites, problems, today):
             continue
         renamed = target is not None and merged["name"] != target

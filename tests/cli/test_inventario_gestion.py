@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -82,10 +83,20 @@ def test_retire_keeps_the_asset_out_of_service_and_in_its_history(
     assert code == 1 and "ya está dado de baja desde 2026-05-01" in err
     code, _, err = run(capsys, *db, "inventario", "baja", "gw-emb-bo", "--motivo", "  ")
     assert code == 2 and "--motivo" in err
+    # a date after today is refused; a retirement by import is dated today
+    code, _, err = run(capsys, *db, "inventario", "baja", "gw-emb-bo", "--motivo", "x",
+                       "--fecha", "2999-01-01")  # fmt: skip
+    assert code == 1 and "campo retired_on: la baja (2999-01-01) es posterior a hoy" in err
+    by_file = tmp_path / "baja.csv"
+    by_file.write_text("name,status,retired_reason\r\ngw-emb-bo,dado de baja,Robado\r\n")
+    assert run(capsys, *db, "inventario", "importar", str(by_file), "--tipo", "activos")[0] == 0
+    shown = json.loads(run(capsys, *db, "inventario", "mostrar", "gw-emb-bo", "-f", "json")[1])
+    assert shown[0]["retired_on"] == datetime.now(UTC).date().isoformat()
     # the retirement survives an export and re-import
     export = tmp_path / "activos.csv"
     run(capsys, *db, "inventario", "exportar", "-f", "csv", "--archivo", str(export))
     assert "2026-05-01,Reemplazado por un equipo nuevo" in export.read_text()
+    assert ",Robado" in export.read_text()
     assert "0 cambios aplicados" in run(capsys, *db, "inventario", "importar", str(export))[2]
 
 
