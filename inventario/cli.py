@@ -180,18 +180,19 @@ def listar(
 ) -> None:
     """Lista los activos, con filtros; los dados de baja solo con --bajas o --estado."""
     from inventario import catalog
-    from inventario.model import parse_asset_kind, parse_status
+    from inventario.model import parse_asset_kind, parse_country, parse_status
     from pukara.store import opened_store
 
     try:  # the same parsers as an import, so every label the files accept works here
         kind = parse_asset_kind(tipo) if tipo else None
         status = parse_status(estado) if estado else None
+        country = parse_country(pais) if pais else None
     except ValueError as e:
         raise UsageError(str(e)) from None
     flt = catalog.AssetFilter(
         site=sede.lower() if sede else None,
         kind=kind,
-        country=pais.upper() if pais else None,
+        country=country,
         tag=etiqueta,
         status=status,
         text=buscar,
@@ -240,14 +241,15 @@ def sedes(
     if ctx.invoked_subcommand is not None:
         return
     from inventario import catalog
-    from inventario.model import SITE_KINDS, _choice
+    from inventario.model import parse_country, parse_site_kind
     from pukara.store import opened_store
 
     try:
-        kind = _choice(SITE_KINDS, "un tipo de sede")(tipo) if tipo else None
+        kind = parse_site_kind(tipo) if tipo else None
+        country = parse_country(pais) if pais else None
     except ValueError as e:
         raise UsageError(str(e)) from None
-    flt = catalog.SiteFilter(kind=kind, country=pais.upper() if pais else None,
+    flt = catalog.SiteFilter(kind=kind, country=country,
                              parent=superior.lower() if superior else None, vpn_kit=vpn,
                              monitored=vigilada, text=buscar)  # fmt: skip
     with opened_store(ctx.obj) as store:
@@ -539,8 +541,15 @@ def conciliar(
         unknown = [r for r in rows if r["state"] == observations.UNKNOWN_DEVICE]
         fields = [r for r in rows if r["state"] != observations.UNKNOWN_DEVICE]
         if formato is Formato.tabla:
-            shown = [{**r, "declared": r["declared"] if r["declared"] is not None else "—"}
-                     for r in fields]  # fmt: skip
+            from inventario.model import ASSETS, FIELDS
+
+            names = {f.name: f.label for f in FIELDS[ASSETS]}
+            source = {"snmp": "SNMP", "ssh": "SSH", "ansible": "Ansible"}
+            shown = [{**r, "field": names.get(r["field"], r["field"]),
+                      "declared": r["declared"] if r["declared"] is not None else "—",
+                      "agree": [source[x] for x in r["agree"]],
+                      "differ": [source[x] for x in r["differ"]]} for r in fields]  # fmt: skip
+            unknown = [{**r, "differ": [source[x] for x in r["differ"]]} for r in unknown]
             render(shown, formato, FIELD_COLUMNS, title="Campo por campo: declarado y observado")
             if unknown:
                 render(unknown, formato, UNKNOWN_COLUMNS,

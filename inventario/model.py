@@ -259,6 +259,7 @@ def parse_timezone(value: Any) -> str:
 
 parse_asset_kind = _choice(ASSET_KINDS, "un tipo de activo")
 parse_status = _choice(STATUSES, "un estado")
+parse_site_kind = _choice(SITE_KINDS, "un tipo de sede")
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,7 +273,7 @@ class Field:
 SITE_FIELDS: tuple[Field, ...] = (
     Field("code", _pattern(_CODE, "un código de sede", lower=True), "Código", True),
     Field("name", _text(120), "Nombre", True),
-    Field("kind", _choice(SITE_KINDS, "un tipo de sede"), "Tipo", True),
+    Field("kind", parse_site_kind, "Tipo", True),
     Field("country", parse_country, "País"),
     Field("city", _text(80), "Ciudad"),
     Field("timezone", parse_timezone, "Zona horaria", True),

@@ -161,6 +161,9 @@ def test_an_unknown_site_is_the_same_usage_error_in_every_command(
         code, out, err = run(capsys, *db, *args)
         assert (code, out) == (2, ""), args
         assert wanted in err, args
+    for args in (("listar", "--pais", "XX"), ("sedes", "--pais", "XX"), ("sedes", "--tipo", "bar")):
+        code, out, err = run(capsys, *db, "inventario", *args)
+        assert (code, out) == (2, "") and "no es" in err, args
 
 
 def test_show_as_csv_gives_the_whole_record(
