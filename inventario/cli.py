@@ -356,6 +356,9 @@ def baja(
             quiet=silencioso)  # fmt: skip
 
 
+YES = frozenset({"s", "si", "sí", "y", "yes"})
+
+
 @app.command()
 def borrar(
     ctx: typer.Context,
@@ -378,8 +381,9 @@ def borrar(
                     f"borrar «{asset['name']}» pide confirmación: repita con --si "
                     "(o en una terminal)"
                 )
-            if not typer.confirm(f"¿Borrar el activo «{asset['name']}» del inventario?",
-                                 default=False, err=True):  # fmt: skip
+            answer = typer.prompt(f"¿Borrar el activo «{asset['name']}» del inventario? [s/N]",
+                                  default="", show_default=False, err=True)  # fmt: skip
+            if answer.strip().lower() not in YES:
                 message("No se borró nada.", quiet=silencioso)
                 raise typer.Exit(ExitCode.ERROR)
         name = catalog.delete_asset(store, asset["name"])

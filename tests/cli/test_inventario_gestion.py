@@ -371,3 +371,46 @@ def test_capacity_over_a_threshold_is_a_finding(
     code, out, err = run(capsys, *db, "inventario", "informe", "capacidad")
     assert code == 3 and "1 equipos sobre algún umbral" in err
     assert "95.5\u00a0%" in err and "16,384" in out and "3.25" in out
+
+
+def _answer(db: list[str], asset: str, reply: bytes) -> tuple[int, str]:
+    """``borrar`` run in a real terminal (a pty), answering its question with ``reply``."""
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    main_fd, child_fd = pty.openpty()
+    pukara = Path(sys.executable).parent / "pukara"
+    proc = subprocess.Popen([str(pukara), *db, "inventario", "borrar", asset],
+                            stdin=child_fd, stdout=child_fd, stderr=child_fd)  # fmt: skip
+    os.close(child_fd)
+    seen = b""
+    while b"[s/N]" not in seen:  # no hanging: a child that never asks fails the test
+        ready, _, _ = select.select([main_fd], [], [], 30)
+        chunk = os.read(main_fd, 1024) if ready else b""
+        assert chunk, f"sin pregunta: {seen!r}"
+        seen += chunk
+    os.write(main_fd, reply)
+    try:
+        while chunk := os.read(main_fd, 1024):
+            seen += chunk
+    except OSError:  # the child closed the terminal
+        pass
+    os.close(main_fd)
+    return proc.wait(timeout=30), seen.decode()
+
+
+def test_delete_in_a_terminal_asks_and_takes_a_spanish_yes(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("name,kind,mgmt_ipv4\r\nerr-1,pc,198.18.9.21\r\n")
+    assert run(capsys, *db, "inventario", "importar", str(path), "-q")[0] == 0
+    code, screen = _answer(db, "err-1", b"n\n")
+    assert code == 1 and "No se borró nada" in screen
+    assert run(capsys, *db, "inventario", "mostrar", "err-1")[0] == 0
+    code, screen = _answer(db, "err-1", b"s\n")
+    assert code == 0 and "borrado" in screen
+    assert run(capsys, *db, "inventario", "mostrar", "err-1")[0] == 2
