@@ -387,18 +387,23 @@ def _answer(db: list[str], asset: str, reply: bytes) -> tuple[int, str]:
                             stdin=child_fd, stdout=child_fd, stderr=child_fd)  # fmt: skip
     os.close(child_fd)
     seen = b""
-    while b"[s/N]" not in seen:  # no hanging: a child that never asks fails the test
-        ready, _, _ = select.select([main_fd], [], [], 30)
-        chunk = os.read(main_fd, 1024) if ready else b""
-        assert chunk, f"sin pregunta: {seen!r}"
-        seen += chunk
-    os.write(main_fd, reply)
     try:
-        while chunk := os.read(main_fd, 1024):
+        while b"[s/N]" not in seen:  # no hanging: a child that never asks fails the test
+            ready, _, _ = select.select([main_fd], [], [], 30)
+            chunk = os.read(main_fd, 1024) if ready else b""
+            assert chunk, f"sin pregunta: {seen!r}"
             seen += chunk
-    except OSError:  # the child closed the terminal
-        pass
-    os.close(main_fd)
+        os.write(main_fd, reply)
+        try:
+            while chunk := os.read(main_fd, 1024):
+                seen += chunk
+        except OSError:  # the child closed the terminal
+            pass
+    finally:
+        os.close(main_fd)
+        if proc.poll() is None and b"[s/N]" not in seen:
+            proc.kill()
+        proc.wait(timeout=30)
     return proc.wait(timeout=30), seen.decode()
 
 
