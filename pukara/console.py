@@ -37,8 +37,18 @@ SilenciosoOpt = Annotated[
 ]
 
 
+def plain_console(**options: Any) -> Console:
+    """A console that shows text as typed: no markup, no emoji shortcodes, no highlighting.
+
+    Everything pukara prints may carry what a device, a file or a person sent: ``[bold]`` in
+    a custodian's name is text, ``[/]`` must not raise, and ``fd70:756b:6172:a::2`` is an
+    address, not ``:a:`` turned into an emoji.
+    """
+    return Console(markup=False, emoji=False, highlight=False, **options)
+
+
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    return plain_console(stderr=True)
 
 
 def _text(value: Any) -> str:
@@ -92,14 +102,15 @@ def render(
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(title=clean_line(title) if title else None, header_style="bold")
+        # Text everywhere: a "[bold]" sent by a device is shown, not taken as markup
+        table = Table(title=Text(clean_line(title)) if title else None, header_style="bold")
         for header in columns.values():
-            table.add_column(header, overflow="fold")
-        for row in rows:  # Text: a "[bold]" sent by a device is shown, not taken as markup
+            table.add_column(Text(clean_line(header)), overflow="fold")
+        for row in rows:
             table.add_row(*(Text(_cell(get_field(row, key))) for key in columns))
-        console = Console(file=stream, highlight=False)
+        console = plain_console(file=stream)
         if not console.is_terminal:  # piped or redirected: no screen width to respect
-            console = Console(file=stream, highlight=False, width=250)
+            console = plain_console(file=stream, width=250)
         console.print(table)
 
 
@@ -118,7 +129,7 @@ class RichReporter:
         console = stderr_console()
         self._enabled = not quiet and console.is_terminal
         self._progress = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("[red]{task.fields[failed]} fallidos"),
@@ -131,7 +142,7 @@ class RichReporter:
 
     def start(self, total: int, description: str) -> None:
         self._progress.start()
-        self._task = self._progress.add_task(description, total=total, failed=0)
+        self._task = self._progress.add_task(clean_line(description), total=total, failed=0)
 
     def advance(self, result: Result) -> None:
         if self._task is None:
@@ -147,4 +158,4 @@ class RichReporter:
 def message(text: str, *, quiet: bool = False, style: str | None = None) -> None:
     """A line for the user on stderr."""
     if not quiet:
-        stderr_console().print(clean(text), style=style, markup=False, soft_wrap=True)
+        stderr_console().print(clean(text), style=style, soft_wrap=True)
