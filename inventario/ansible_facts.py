@@ -15,6 +15,7 @@ from typing import Any
 from inventario.model import valid_serial
 from pukara.ansible import run_playbook
 from pukara.config import Settings
+from pukara.errors import remote_reason
 from pukara.events import utc_now
 from pukara.results import Result, RunResult, Status
 from pukara.secrets import CredentialProfile
@@ -109,7 +110,7 @@ def take_event(
     elif event in ("runner_on_failed", "runner_on_unreachable") and host not in errors:
         msg = str(res.get("msg") or "falló").strip().splitlines()[0][:300]
         what = "inalcanzable" if event == "runner_on_unreachable" else "falló"
-        errors[host] = f"Ansible: {what}: {msg}"
+        errors[host] = f"Ansible: {what}: {remote_reason(msg)}"
 
 
 def discover(

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from pukara.config import Settings
-from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
+from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, output_file, render
 from pukara.errors import ExitCode, UsageError
 
 # The inventory's library (catalog, plan, model, discovery) and the store are imported inside
@@ -109,7 +109,10 @@ def exportar(
         Tipo | None, typer.Option("--tipo", help="sedes o activos (CSV: activos por defecto).")
     ] = None,
     archivo: Annotated[
-        Path | None, typer.Option("--archivo", "-o", help="Escribir aquí en vez de la salida.")
+        Path | None,
+        typer.Option(
+            "--archivo", "-o", help="Escribir aquí en vez de la salida.", callback=output_file
+        ),
     ] = None,
 ) -> None:
     """Exporta el inventario de forma canónica: reimportarlo no cambia nada."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from inventario.model import ASSETS, FIELDS, SECRET_COLUMN, SITES
-from pukara.errors import PukaraError
+from pukara.errors import PukaraError, os_reason
 
 FORMAT_VERSION = 1
 KIND_NAMES = {"sedes": SITES, "activos": ASSETS}
@@ -125,7 +125,7 @@ def read_file(path: Path, kind: str | None = None) -> ParsedFile:
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise InvalidFile(f"{source}: no se puede leer: {e.strerror}") from e
+        raise InvalidFile(f"{source}: no se puede leer: {os_reason(e)}") from e
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:

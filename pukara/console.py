@@ -7,15 +7,19 @@ This is the only core module that imports rich. Commands declare ``--formato`` a
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
 
+from pukara.errors import UsageError
 from pukara.events import get_field
 from pukara.text import clean, clean_line, csv_cell
 
@@ -37,6 +41,36 @@ SilenciosoOpt = Annotated[
 ]
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader went away (``| head``): let ``cli.main`` end quietly, not rich's exit 1."""
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "salida cerrada")
+
+
+def output_file(ctx: typer.Context, param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """Callback of an option naming a file to write: a path that cannot be one is refused.
+
+    Checked before any work, so a month's report is not computed only to fail at the end;
+    the file itself is then written atomically (:func:`pukara.files.write_atomically`).
+    """
+    if value is None or ctx.resilient_parsing:
+        return value
+    option = max(param.opts, key=len) if param.opts else str(param.name)
+    folder = value.parent if str(value.parent) else Path(".")
+    if value.is_dir():
+        problem = "es una carpeta; indique el nombre de un archivo dentro de ella"
+    elif not folder.exists():
+        problem = f"no existe la carpeta {folder}"
+    elif not folder.is_dir():
+        problem = f"{folder} no es una carpeta"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        problem = f"no hay permiso para escribir en la carpeta {folder}"
+    else:
+        return value
+    raise UsageError(f"{option} {value}: {problem}")
+
+
 def plain_console(**options: Any) -> Console:
     """A console that shows text as typed: no markup, no emoji shortcodes, no highlighting.
 
@@ -44,7 +78,7 @@ def plain_console(**options: Any) -> Console:
     a custodian's name is text, ``[/]`` must not raise, and ``fd70:756b:6172:a::2`` is an
     address, not ``:a:`` turned into an emoji.
     """
-    return Console(markup=False, emoji=False, highlight=False, **options)
+    return _Console(markup=False, emoji=False, highlight=False, **options)
 
 
 def stderr_console() -> Console:
