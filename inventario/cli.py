@@ -14,6 +14,7 @@ import typer
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, output_file, render
 from pukara.errors import ExitCode, UsageError
+from pukara.labels import collection_label
 
 # The inventory's library (catalog, plan, model, discovery) and the store are imported inside
 # each command, so that `pukara --help` does not pay for them.
@@ -89,7 +90,8 @@ def importar(
             result = catalog.import_file(store, parsed, dry_run=simular)
     if simular or formato is not Formato.tabla:
         render(catalog.change_records(result.changes), formato, CHANGE_COLUMNS,
-               title="Cambios que se aplicarían" if simular else "Cambios aplicados")  # fmt: skip
+               title="Cambios que se aplicarían" if simular else "Cambios aplicados",
+               shown={"kind": collection_label})  # fmt: skip
     news = sum(1 for c in result.changes if c.action == "alta")
     verb = "se aplicarían" if simular else "aplicados"
     message(

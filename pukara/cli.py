@@ -10,6 +10,7 @@ from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, message, render
 from pukara.errors import ExitCode, UsageError
 from pukara.events import format_timestamp
+from pukara.labels import action_label, collection_key, collection_label, key_label
 
 cambios = typer.Typer(help="Registro de cambios encadenado por hash.", no_args_is_help=True)
 
@@ -53,7 +54,12 @@ def listar(
         str | None, typer.Option("--analista", help="Solo los cambios de este analista.")
     ] = None,
     coleccion: Annotated[
-        str | None, typer.Option("--coleccion", help="Solo esta colección (sites, assets...).")
+        str | None,
+        typer.Option(
+            "--coleccion",
+            help="Solo esta colección: sede, activo, observación, mantenimiento, "
+            "«estado de monitoreo»... (o su nombre en los datos: site, asset...).",
+        ),
     ] = None,
     clave: Annotated[
         str | None,
@@ -72,18 +78,32 @@ def listar(
     settings: Settings = ctx.obj
     since, until = _date("--desde", desde), _date("--hasta", hasta, end_of_day=True)
     key = _entity_key(clave)
+    collection = collection_key(coleccion) if coleccion else None
     from pukara.store import opened_store
 
     with opened_store(settings) as store:
         records = [
             {"seq": c.seq, "@timestamp": c.ts, "actor": c.actor, "collection": c.collection,
              "key": c.key, "action": c.action, "hash": c.hash[:16]}
-            for c in store.changes(limit=ultimos, actor=analista, collection=coleccion, key=key,
+            for c in store.changes(limit=ultimos, actor=analista, collection=collection, key=key,
                                    since=since, until=until)
         ]  # fmt: skip
     columns = {"seq": "N.º", "@timestamp": "Fecha (UTC)", "actor": "Analista",
                "collection": "Colección", "key": "Clave", "action": "Acción", "hash": "Hash"}  # fmt: skip
-    render(records, formato, columns)
+    shown = {"@timestamp": _moment, "collection": collection_label, "key": key_label,
+             "action": action_label}  # fmt: skip
+    render(records, formato, columns, shown=shown)
+
+
+def _moment(ts: str) -> str:
+    """A stored UTC instant as a person reads it: ``1 dic. 2026, 10:49:39 UTC``."""
+    from pukara.formats import datetime_text
+
+    try:
+        moment = datetime.fromisoformat(ts)
+    except ValueError:
+        return ts
+    return datetime_text(moment if moment.tzinfo else moment.replace(tzinfo=UTC), UTC, seconds=True)
 
 
 @cambios.command()

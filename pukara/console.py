@@ -11,7 +11,7 @@ import errno
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
@@ -109,6 +109,7 @@ def render(
     *,
     title: str | None = None,
     out: TextIO | None = None,
+    shown: Mapping[str, Callable[[Any], Any]] | None = None,
 ) -> None:
     """Write records to stdout.
 
@@ -121,6 +122,8 @@ def render(
         fmt: tabla (rich, Spanish headers), json (array, keys as given) or csv (RFC 4180,
             header row of the English keys).
         columns: key -> Spanish header, in display order; json keeps every key.
+        shown: key -> how the table shows that column's value to a person (a Spanish label
+            for ``insert``, a formatted time); json and csv keep the stored value.
     """
     stream = out or sys.stdout
     rows = list(records)
@@ -140,8 +143,12 @@ def render(
         table = Table(title=Text(clean_line(title)) if title else None, header_style="bold")
         for header in columns.values():
             table.add_column(Text(clean_line(header)), overflow="fold")
+        show = shown or {}
         for row in rows:
-            table.add_row(*(Text(_cell(get_field(row, key))) for key in columns))
+            values = [get_field(row, key) for key in columns]
+            values = [show[k](v) if k in show and v is not None else v
+                      for k, v in zip(columns, values, strict=True)]  # fmt: skip
+            table.add_row(*(Text(_cell(v)) for v in values))
         console = plain_console(file=stream)
         if not console.is_terminal:  # piped or redirected: no screen width to respect
             console = plain_console(file=stream, width=250)
