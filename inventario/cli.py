@@ -227,13 +227,14 @@ def descubrir(
     credencial: Annotated[
         list[str] | None,
         typer.Option(
-            "--credencial", "-c", help="Perfil de credenciales a probar (SNMPv3 antes que v2c)."
+            "--credencial", help="Perfil de credenciales a probar (SNMPv3 antes que v2c)."
         ),
     ] = None,
     espera: Annotated[
         float | None,
         typer.Option(
             "--espera",
+            "-t",
             min=0.1,
             max=60,
             help="Espera por solicitud (s); por omisión, timeout_s de la configuración.",
