@@ -7,6 +7,7 @@ show (never a secret). ``cli.main`` is the one place that turns them into an exi
 from __future__ import annotations
 
 import errno
+import os
 import sys
 from enum import IntEnum
 
@@ -118,6 +119,11 @@ def os_reason(e: OSError) -> str:
         return "se agotó el tiempo de espera"
     text = _ERRNO_TEXT.get(e.errno) if e.errno is not None else None
     return f"{text} ({detail})" if text else detail
+
+
+def errno_reason(code: int) -> str:
+    """:func:`os_reason` for a bare errno (a socket's ``SO_ERROR``, a probe's result)."""
+    return os_reason(OSError(code, os.strerror(code)))
 
 
 def explain(exc: BaseException) -> PukaraError | None:

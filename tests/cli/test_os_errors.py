@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -13,7 +14,7 @@ import pytest
 import cli
 from inventario.ansible_facts import take_event
 from pukara.console import stderr_console
-from pukara.errors import PukaraError, explain, os_reason, remote_reason
+from pukara.errors import PukaraError, errno_reason, explain, os_reason, remote_reason
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -74,6 +75,8 @@ def test_network_errors_are_spanish() -> None:
     assert (
         os_reason(refused) == "conexión rechazada (nada escucha en ese puerto) (Connection refused)"
     )
+    assert errno_reason(errno.ECONNREFUSED) == os_reason(refused)
+    assert errno_reason(errno.EINVAL) == "argumento no válido (Invalid argument)"
     unknown = _raised(lambda: socket.getaddrinfo("no-es-una-ip", 22, flags=socket.AI_NUMERICHOST))
     assert isinstance(unknown, socket.gaierror)
     assert os_reason(unknown).startswith("no se pudo resolver el nombre (")
