@@ -52,11 +52,9 @@ def _spanish_type(self: Any, ctx: Any) -> str | None:
     shown = _display_type(self, ctx)
     if shown is None or getattr(self, "is_flag", False):
         return None
-    label = shown[1:-1]
-    if self.type_descriptor.is_choice:  # the choices themselves: Spanish words already
-        return shown
-    label = re.sub(r"list\[(.*)\]", r"\1", label)
-    label = _TYPE_WORD.sub(lambda m: _(TYPE_NAMES.get(m[0], m[0])), label).strip()
+    label = re.sub(r"^list\[(.*)\]$", r"\1", shown[1:-1])  # repeatable: the help says so
+    if not self.type_descriptor.is_choice:  # choices are the command's own (Spanish) words
+        label = _TYPE_WORD.sub(lambda m: _(TYPE_NAMES.get(m[0], m[0])), label).strip()
     return f"<{label}>"
 
 
