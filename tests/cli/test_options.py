@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -50,3 +52,11 @@ def test_a_long_option_has_the_same_short_letter_everywhere() -> None:
             letters[long][" ".join(shorts) or "(ninguna)"].append(where)
     differ = {long: dict(seen) for long, seen in letters.items() if len(seen) > 1}
     assert differ == {}
+
+
+def test_the_readme_lists_every_letter() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("Cada letra de opción significa lo mismo")
+    listed = set(re.findall(r"`(-\w)` ", readme[start : readme.index(".\n", start)]))
+    used = {"-h"} | {short for _, _, shorts in _options() for short in shorts}  # -h: help
+    assert listed == used
