@@ -178,3 +178,30 @@ def test_install_reaches_every_place_typer_keeps_its_texts() -> None:
         assert value == i18n._(value) or re.search(r"[áéíóúñ]|Error|Argumentos|Opciones", value)
     assert rich_utils.OPTIONS_PANEL_TITLE == "Opciones"
     assert rich_utils.DEFAULT_STRING == "[por omisión: {}]"
+
+
+def _typed_options() -> Iterator[list[str]]:
+    """``[*command, option]`` for every option whose value Typer checks (number or choice)."""
+    root = typer.main.get_command(cli.app)
+    assert isinstance(root, typer.core.TyperGroup)
+    for path in _commands(root, []):
+        command = root
+        for name in path:
+            command = command.commands[name]  # type: ignore[attr-defined]
+        for param in command.params:
+            desc = getattr(param, "type_descriptor", None)
+            if param.param_type_name != "option" or getattr(param, "is_flag", False):
+                continue
+            if desc is not None and (desc.is_choice or desc.annotation in (int, float)):
+                yield [*path, max(param.opts, key=len)]
+
+
+def test_a_bad_value_for_any_option_is_refused_in_spanish(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cases = list(_typed_options())
+    assert len(cases) > 20
+    for args in cases:
+        assert cli.main([*args, "zzz"]) == 2, args
+        err = capsys.readouterr().err
+        assert "Error: " in err and _english_in(err) == [], (args, err)
