@@ -89,6 +89,8 @@ def test_usage_error_messages_say_what_is_wrong() -> None:
     err = _pukara("monitoreo", "sondear", "--formato", "xml").stderr
     assert "'xml' no es ninguno de 'tabla', 'json', 'csv'" in err
     assert "falta la opción '--mes'" in _pukara("monitoreo", "informe").stderr
+    err = _pukara("inventario", "[/]fd70::a:1").stderr  # shown as typed, not as rich markup
+    assert "no existe la orden '[/]fd70::a:1'" in err
 
 
 def _commands(group: typer.core.TyperGroup, path: list[str]) -> Iterator[list[str]]:
