@@ -54,6 +54,14 @@ CHANGE_COLUMNS = {
 }  # fmt: skip
 
 
+def _field_label(name: str) -> str:
+    """``mgmt_ipv4`` as the table reads it: ``IPv4 de gestión``."""
+    from inventario.model import FIELDS
+
+    labels = {f.name: f.label for fields in FIELDS.values() for f in fields}
+    return labels.get(name, name)
+
+
 def _kind(tipo: Tipo | None) -> str | None:
     from inventario import files
 
@@ -91,7 +99,7 @@ def importar(
     if simular or formato is not Formato.tabla:
         render(catalog.change_records(result.changes), formato, CHANGE_COLUMNS,
                title="Cambios que se aplicarían" if simular else "Cambios aplicados",
-               shown={"kind": collection_label})  # fmt: skip
+               shown={"kind": collection_label, "field": _field_label})  # fmt: skip
     news = sum(1 for c in result.changes if c.action == "alta")
     verb = "se aplicarían" if simular else "aplicados"
     message(

@@ -86,3 +86,21 @@ def test_every_table_header_is_a_spanish_label_not_the_data_key() -> None:
         for key, header in columns.items():
             assert header != key and (header[:1].isupper() or header[:1].isdigit()), (where, key)
             assert not re.search(r"[a-z][._][a-z]", header), (where, key, header)  # site.code
+
+
+def test_import_preview_names_fields_and_collections_in_spanish(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = ["--base-datos", str(tmp_path / "p.db")]
+    assert run(capsys, *db, "inventario", "importar", "--ejemplo", "-q")[0] == 0
+    sample = ROOT / "inventario" / "ejemplo" / "activos.csv"
+    header, first = sample.read_text().splitlines()[:2]
+    changed = tmp_path / "cambio.csv"
+    changed.write_text(f"{header}\n{first.replace('198.19.0.11', '198.19.0.99')}\n")
+    code, out, err = run(capsys, *db, "inventario", "importar", str(changed), "--simular")
+    assert code == 0, err
+    assert "IPv4 de gestión" in out and "activo" in out and "modificación" in out
+    assert "mgmt_ipv4" not in out and "asset" not in out
+    code, out, _ = run(capsys, *db, "inventario", "importar", str(changed), "--simular", "-f",
+                       "json")  # fmt: skip
+    assert json.loads(out)[0]["field"] == "mgmt_ipv4" and json.loads(out)[0]["kind"] == "asset"
