@@ -115,11 +115,11 @@ def verificar(ctx: typer.Context) -> None:
     with opened_store(settings) as store:
         report = store.verify_changes()
     if report.ok:
-        message(f"Cadena íntegra: {report.checked} cambios verificados.")
+        message(f"Cadena íntegra: {_count(report.checked)} cambios verificados.")
         return
     message(
         f"Cadena ROTA en el cambio n.º {report.broken_seq}: {report.reason} "
-        f"({report.checked} cambios válidos antes).",
+        f"({_count(report.checked)} cambios válidos antes).",
         style="bold red",
     )
     raise typer.Exit(ExitCode.ERROR)
@@ -131,7 +131,15 @@ almacen = typer.Typer(
 
 
 def _size(n: int) -> str:
-    return f"{n / 1_048_576:,.1f} MB".replace(",", "\u202f").replace(".", ",")
+    from pukara.formats import number
+
+    return f"{number(n / 1_048_576, 1)}\u00a0MB"
+
+
+def _count(n: int) -> str:
+    from pukara.formats import number
+
+    return number(n)
 
 
 @almacen.command()
@@ -163,16 +171,17 @@ def depurar(
         [{"target": name, "count": n} for name, n in report.counts.items()],
         formato,
         {"target": "Datos", "count": "A borrar" if simular else "Borrados"},
+        shown={"count": _count},
     )
-    since = format_timestamp(report.cutoff)
+    since = _moment(format_timestamp(report.cutoff))
     if simular:
-        message(f"Simulación: se borrarían {report.total} registros anteriores a {since} "
+        message(f"Simulación: se borrarían {_count(report.total)} registros anteriores a {since} "
                 f"(retención de {days} días); no se borró nada.")  # fmt: skip
         message("La simulación cuenta solo los eventos crudos; los resúmenes por ronda y los "
                 "agregados más antiguos que su propia retención se depuran al ejecutar sin "
                 "--simular.")  # fmt: skip
         return
-    message(f"Depurados {report.total} registros anteriores a {since} (retención de {days} "
+    message(f"Depurados {_count(report.total)} registros anteriores a {since} (retención de {days} "
             f"días); {_size(report.freed_bytes)} devueltos al sistema de archivos.")  # fmt: skip
 
 
@@ -193,7 +202,7 @@ def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
     ]  # fmt: skip
     columns = {"dataset": "Conjunto de datos", "count": "Eventos",
                "oldest": "Más antiguo (UTC)", "newest": "Más reciente (UTC)"}  # fmt: skip
-    render(records, formato, columns)
+    render(records, formato, columns, shown={"count": _count, "oldest": _moment, "newest": _moment})
     message(f"{info.location}: esquema {info.schema_version}, {_size(info.size_bytes)} "
             f"({_size(info.free_bytes)} libres para reutilizar), "
-            f"{sum(s.count for s in stats)} eventos.")  # fmt: skip
+            f"{_count(sum(s.count for s in stats))} eventos.")  # fmt: skip
