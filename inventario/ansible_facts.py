@@ -17,6 +17,7 @@ from pukara.ansible import run_playbook
 from pukara.config import Settings
 from pukara.errors import remote_reason
 from pukara.events import utc_now
+from pukara.labels import ansible_status_label
 from pukara.results import Result, RunResult, Status
 from pukara.secrets import CredentialProfile
 from pukara.store import Store
@@ -138,6 +139,8 @@ def discover(
                                   "credential": t.profile.name}, started_at=started,
                                   finished_at=utc_now()))  # fmt: skip
         else:
-            reason = errors.get(t.name) or f"Ansible terminó «{run.status}» sin hechos del equipo"
+            reason = errors.get(t.name) or (
+                f"Ansible terminó {ansible_status_label(run.status)} sin hechos del equipo"
+            )
             results.append(Result(t.address, Status.FAILED, error=reason))
     return RunResult("descubrir-ansible", results)

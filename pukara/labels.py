@@ -20,6 +20,15 @@ COLLECTIONS = {
     "audit_run": "auditoría",
 }
 ACTIONS = {"insert": "alta", "update": "modificación", "delete": "borrado"}
+ANSIBLE_STATUS = {  # ansible-runner's status of a run
+    "successful": "con éxito",
+    "failed": "con fallos",
+    "timeout": "por tiempo agotado",
+    "canceled": "cancelado",
+    "unstarted": "sin empezar",
+    "starting": "al empezar",
+    "running": "en curso",
+}
 
 
 def collection_label(name: Any) -> Any:
@@ -50,3 +59,9 @@ def key_label(key: Any) -> Any:
     if isinstance(key, list):
         return " / ".join(str(part) for part in key)
     return key
+
+
+def ansible_status_label(status: str) -> str:
+    """``failed`` → ``con fallos``; the status itself in parentheses for searching logs."""
+    label = ANSIBLE_STATUS.get(status)
+    return f"{label} ({status})" if label else status

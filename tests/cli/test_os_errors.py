@@ -15,6 +15,7 @@ import cli
 from inventario.ansible_facts import take_event
 from pukara.console import stderr_console
 from pukara.errors import PukaraError, errno_reason, explain, os_reason, remote_reason
+from pukara.labels import ansible_status_label
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -117,6 +118,7 @@ def test_ansible_failed_to_connect_is_explained() -> None:
     )
     assert remote_reason("Permission denied (publickey).").startswith("el equipo rechazó")
     assert remote_reason("algo nuevo") == "algo nuevo"
+    assert ansible_status_label("timeout") == "por tiempo agotado (timeout)"
 
 
 BAD_OUTPUTS = [
