@@ -12,7 +12,7 @@ PROGRAMAS := /usr/sbin/snmpd /usr/bin/snmpget /usr/sbin/sshd /usr/bin/ssh-agent 
 	/usr/sbin/nft /usr/sbin/ip /usr/bin/setsid /usr/bin/setpriv /usr/bin/unshare /usr/sbin/dmidecode /usr/sbin/openvpn \
 	/usr/share/zoneinfo/zone1970.tab
 
-.PHONY: demo test lint pruebas bench sistema limpiar
+.PHONY: demo test lint pruebas bench sistema limpiar catalogo
 
 sistema:
 	@faltan=""; for p in $(PROGRAMAS); do [ -e $$p ] || faltan="$$faltan $$p"; done; \
@@ -56,6 +56,10 @@ bench: $(BIN)/pukara
 	$(BIN)/python bench/inventory_bench.py
 	$(BIN)/python bench/monitor_bench.py
 	$(BIN)/python bench/sla_month.py
+
+# tras editar pukara/locale/es/LC_MESSAGES/pukara.po (textos de Typer en español)
+catalogo: $(BIN)/pukara
+	$(BIN)/python -m pukara.i18n
 
 limpiar:
 	-$(BIN)/pukara lab abajo

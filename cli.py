@@ -22,8 +22,10 @@ from pukara import __version__
 from pukara.cli import almacen, cambios
 from pukara.config import load_settings
 from pukara.console import stderr_console
-from pukara.errors import ExitCode, Interrupted, PukaraError
+from pukara.errors import ExitCode, Interrupted, PukaraError, explain
+from pukara.i18n import translate
 from pukara.text import clean
+from pukara.typer_es import install, usage_error_text
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -52,6 +54,27 @@ class _Root(typer.core.TyperGroup):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             raise Interrupted("") from None
+        except BrokenPipeError:  # Typer would turn it into exit 1
+            raise _OutputClosed from None
+
+
+class _OutputClosed(Exception):
+    """Whoever read stdout closed it (``pukara ... | head -1``)."""
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's last flush does not fail.
+
+    What the Python documentation advises for SIGPIPE (library/signal.html, "Note on
+    SIGPIPE"); the command then ends with 0, as ``head`` asked for no more.
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests): nothing to do
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _skip_absent(param: Any, *, with_callback: bool = False) -> None:
@@ -71,6 +94,7 @@ def _skip_absent(param: Any, *, with_callback: bool = False) -> None:
     param._pukara_skips_absent = True
 
 
+install()  # Typer's own texts (help, usage, errors) in Spanish
 app = typer.Typer(
     name="pukara",
     cls=_Root,
@@ -134,7 +158,7 @@ def _interrupted(err: Console, detail: str) -> None:
             signal.signal(sig, signal.SIG_IGN)
     err.print("Interrumpido.", style="yellow")
     if detail:
-        err.print(clean(detail), markup=False, highlight=False, soft_wrap=True)
+        err.print(clean(detail), soft_wrap=True)
 
 
 def _terminate(signum: int, frame: object) -> None:
@@ -158,40 +182,55 @@ def main(argv: list[str] | None = None) -> int:
         code = int(rv) if isinstance(rv, int) else ExitCode.OK
         if code == ExitCode.INTERRUPTED:  # a command that kept its partial work and said 130
             _interrupted(err, "")
-    except Interrupted as e:
-        if debug:
-            err.print_exception(show_locals=False)
-        _interrupted(err, e.message)
-        code = ExitCode.INTERRUPTED
-    except PukaraError as e:
-        if debug:
-            err.print_exception(show_locals=False)
-        text = f"Error: {clean(e.message)}"  # a message may quote what a device sent
-        err.print(text, style="bold red", markup=False, highlight=False, soft_wrap=True)
-        code = e.exit_code
-    except typer.Exit as e:
-        code = e.exit_code
-    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C in a prompt, or outside any command
-        _interrupted(err, "")
-        code = ExitCode.INTERRUPTED
-    except typer.TyperException as e:
-        show = getattr(e, "show", None)
-        if callable(show):
-            show(file=sys.stderr)
-        else:
-            err.print(f"Error: {e.format_message()}", markup=False, highlight=False, soft_wrap=True)
-        code = e.exit_code
-    except Exception as e:
-        if debug:
-            err.print_exception(show_locals=False)
-        err.print(
-            f"Error inesperado ({type(e).__name__}): {clean(str(e))}. "
-            "Repita con --debug para ver la traza.",
-            style="bold red", markup=False, highlight=False,
-        )  # fmt: skip
-        code = ExitCode.ERROR
-    sys.stdout.flush()
+    except (Exception, KeyboardInterrupt) as e:
+        code = _report(e, err, debug=debug)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _discard_stdout()
     return int(code)
+
+
+def _report(exc: BaseException, err: Console, *, debug: bool) -> int:
+    """Say what went wrong, in Spanish, on stderr; the exit code it means."""
+    if isinstance(exc, typer.Exit):
+        return exc.exit_code
+    if isinstance(exc, typer.Abort | KeyboardInterrupt):  # Ctrl-C in a prompt or outside
+        _interrupted(err, "")
+        return ExitCode.INTERRUPTED
+    if isinstance(exc, _OutputClosed | BrokenPipeError):  # `| head`: the reader has enough
+        _discard_stdout()
+        return ExitCode.OK
+    if isinstance(exc, typer.TyperException):
+        return _usage_error(exc, err)
+    if debug:
+        err.print_exception(show_locals=False)
+    if isinstance(exc, Interrupted):
+        _interrupted(err, exc.message)
+        return ExitCode.INTERRUPTED
+    known = exc if isinstance(exc, PukaraError) else explain(exc)
+    if known is not None:  # a message may quote what a device sent: cleaned
+        err.print(f"Error: {clean(known.message)}", style="bold red", soft_wrap=True)
+        return known.exit_code
+    err.print(
+        f"Error inesperado ({type(exc).__name__}): {clean(str(exc))}. "
+        "Repita con --debug para ver la traza.",
+        style="bold red",
+    )  # fmt: skip
+    return ExitCode.ERROR
+
+
+def _usage_error(exc: typer.TyperException, err: Console) -> int:
+    """A usage error (unknown option, missing or bad value): usage line and message, Spanish."""
+    from typer._click.exceptions import ClickException
+
+    if type(exc).__name__ == "NoArgsIsHelpError":  # `pukara` alone: the help, shown already
+        exc.show(file=sys.stderr)  # type: ignore[attr-defined]
+    elif isinstance(exc, ClickException):
+        err.print(clean(usage_error_text(exc)), soft_wrap=True)
+    else:
+        err.print(f"Error: {clean(translate(str(exc)))}", soft_wrap=True)
+    return int(getattr(exc, "exit_code", ExitCode.USAGE))
 
 
 def run() -> None:

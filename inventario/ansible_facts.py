@@ -15,7 +15,9 @@ from typing import Any
 from inventario.model import valid_serial
 from pukara.ansible import run_playbook
 from pukara.config import Settings
+from pukara.errors import remote_reason
 from pukara.events import utc_now
+from pukara.labels import ansible_status_label
 from pukara.results import Result, RunResult, Status
 from pukara.secrets import CredentialProfile
 from pukara.store import Store
@@ -149,7 +151,7 @@ def take_event(
     elif event in ("runner_on_failed", "runner_on_unreachable") and host not in errors:
         msg = str(res.get("msg") or "falló").strip().splitlines()[0][:300]
         what = "inalcanzable" if event == "runner_on_unreachable" else "falló"
-        errors[host] = f"Ansible: {what}: {msg}"
+        errors[host] = f"Ansible: {what}: {remote_reason(msg)}"
 
 
 def discover(
@@ -177,6 +179,8 @@ def discover(
                                   "credential": t.profile.name}, started_at=started,
                                   finished_at=utc_now()))  # fmt: skip
         else:
-            reason = errors.get(t.name) or f"Ansible terminó «{run.status}» sin hechos del equipo"
+            reason = errors.get(t.name) or (
+                f"Ansible terminó {ansible_status_label(run.status)} sin hechos del equipo"
+            )
             results.append(Result(t.address, Status.FAILED, error=reason))
     return RunResult("descubrir-ansible", results)

@@ -11,9 +11,10 @@ from typing import Annotated, Any
 import typer
 
 from pukara.config import Settings
-from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
+from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, output_file, render
 from pukara.errors import ExitCode, UsageError
 from pukara.formats import number
+from pukara.labels import collection_label
 
 # The inventory's library (catalog, plan, model, discovery) and the store are imported inside
 # each command, so that `pukara --help` does not pay for them.
@@ -74,6 +75,14 @@ def _shown(row: dict[str, Any], digits: dict[str, int] | None = None) -> dict[st
 SITE_DIGITS = {"wan_bandwidth_mbps": 0, "availability_target": 2}
 
 
+def _field_label(name: str) -> str:
+    """``mgmt_ipv4`` as the table reads it: ``IPv4 de gestión``."""
+    from inventario.model import FIELDS
+
+    labels = {f.name: f.label for fields in FIELDS.values() for f in fields}
+    return labels.get(name, name)
+
+
 def _kind(tipo: Tipo | None) -> str | None:
     from inventario import files
 
@@ -125,7 +134,8 @@ def importar(
             result = catalog.import_file(store, parsed, dry_run=simular, options=options)
     if simular or formato is not Formato.tabla:
         render(catalog.change_records(result.changes), formato, CHANGE_COLUMNS,
-               title="Cambios que se aplicarían" if simular else "Cambios aplicados")  # fmt: skip
+               title="Cambios que se aplicarían" if simular else "Cambios aplicados",
+               shown={"kind": collection_label, "field": _field_label})  # fmt: skip
     news = sum(1 for c in result.changes if c.action == "alta")
     verb = "se aplicarían" if simular else "aplicados"
     message(
@@ -146,7 +156,10 @@ def exportar(
         Tipo | None, typer.Option("--tipo", help="sedes o activos (CSV: activos por defecto).")
     ] = None,
     archivo: Annotated[
-        Path | None, typer.Option("--archivo", "-o", help="Escribir aquí en vez de la salida.")
+        Path | None,
+        typer.Option(
+            "--archivo", "-o", help="Escribir aquí en vez de la salida.", callback=output_file
+        ),
     ] = None,
 ) -> None:
     """Exporta el inventario de forma canónica: reimportarlo no cambia nada."""
@@ -454,13 +467,14 @@ def descubrir(
     credencial: Annotated[
         list[str] | None,
         typer.Option(
-            "--credencial", "-c", help="Perfil de credenciales a probar (SNMPv3 antes que v2c)."
+            "--credencial", help="Perfil de credenciales a probar (SNMPv3 antes que v2c)."
         ),
     ] = None,
     espera: Annotated[
         float | None,
         typer.Option(
             "--espera",
+            "-t",
             min=0.1,
             max=60,
             help="Espera por solicitud (s); por omisión, timeout_s de la configuración.",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from inventario.model import ASSETS, FIELDS, SECRET_COLUMN, SITES
-from pukara.errors import PukaraError, UsageError
+from pukara.errors import PukaraError, UsageError, os_reason
 
 FORMAT_VERSION = 1
 KIND_NAMES = {"sedes": SITES, "activos": ASSETS}
@@ -164,7 +164,7 @@ def read_file(path: Path, kind: str | None = None, encoding: str | None = None) 
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise InvalidFile(f"{source}: no se puede leer: {e.strerror}") from e
+        raise InvalidFile(f"{source}: no se puede leer: {os_reason(e)}") from e
     text = decode(raw, source, encoding)
     suffix = path.suffix.lower()
     if suffix == ".json":

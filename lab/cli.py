@@ -48,7 +48,7 @@ def _lab(ctx: typer.Context) -> manage.Lab:
 @app.command()
 def arriba(
     ctx: typer.Context,
-    sedes: Annotated[int, typer.Option("--sedes", "-n", min=1, help="Cuántas sedes emular.")] = 12,
+    sedes: Annotated[int, typer.Option("--sedes", min=1, help="Cuántas sedes emular.")] = 12,
     tabla: Annotated[
         Path | None,
         typer.Option("--tabla", help="CSV: codigo,retardo_ms,variacion_ms,perdida_pct,caida."),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pukara.config import Settings
-from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
+from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, output_file, render
 from pukara.errors import ExitCode, PukaraError, UsageError
 
 # Everything else is imported inside the command that uses it: `pukara --help` must not load
@@ -378,7 +378,10 @@ def informe(
     ctx: typer.Context,
     mes: Annotated[str, typer.Option("--mes", help="Mes calendario, AAAA-MM.")],
     html_file: Annotated[
-        Path | None, typer.Option("--html", help="Escribe además una página HTML autónoma.")
+        Path | None,
+        typer.Option(
+            "--html", help="Escribe además una página HTML autónoma.", callback=output_file
+        ),
     ] = None,
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,

@@ -10,6 +10,7 @@ from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, message, render
 from pukara.errors import ExitCode, UsageError
 from pukara.events import format_timestamp
+from pukara.labels import action_label, collection_key, collection_label, key_label
 
 cambios = typer.Typer(help="Registro de cambios encadenado por hash.", no_args_is_help=True)
 
@@ -53,7 +54,12 @@ def listar(
         str | None, typer.Option("--analista", help="Solo los cambios de este analista.")
     ] = None,
     coleccion: Annotated[
-        str | None, typer.Option("--coleccion", help="Solo esta colección (sites, assets...).")
+        str | None,
+        typer.Option(
+            "--coleccion",
+            help="Solo esta colección: sede, activo, observación, mantenimiento, "
+            "«estado de monitoreo»... (o su nombre en los datos: site, asset...).",
+        ),
     ] = None,
     clave: Annotated[
         str | None,
@@ -72,18 +78,32 @@ def listar(
     settings: Settings = ctx.obj
     since, until = _date("--desde", desde), _date("--hasta", hasta, end_of_day=True)
     key = _entity_key(clave)
+    collection = collection_key(coleccion) if coleccion else None
     from pukara.store import opened_store
 
     with opened_store(settings) as store:
         records = [
             {"seq": c.seq, "@timestamp": c.ts, "actor": c.actor, "collection": c.collection,
              "key": c.key, "action": c.action, "hash": c.hash[:16]}
-            for c in store.changes(limit=ultimos, actor=analista, collection=coleccion, key=key,
+            for c in store.changes(limit=ultimos, actor=analista, collection=collection, key=key,
                                    since=since, until=until)
         ]  # fmt: skip
     columns = {"seq": "N.º", "@timestamp": "Fecha (UTC)", "actor": "Analista",
                "collection": "Colección", "key": "Clave", "action": "Acción", "hash": "Hash"}  # fmt: skip
-    render(records, formato, columns)
+    shown = {"@timestamp": _moment, "collection": collection_label, "key": key_label,
+             "action": action_label}  # fmt: skip
+    render(records, formato, columns, shown=shown)
+
+
+def _moment(ts: str) -> str:
+    """A stored UTC instant as a person reads it: ``1 dic. 2026, 10:49:39 UTC``."""
+    from pukara.formats import datetime_text
+
+    try:
+        moment = datetime.fromisoformat(ts)
+    except ValueError:
+        return ts
+    return datetime_text(moment if moment.tzinfo else moment.replace(tzinfo=UTC), UTC, seconds=True)
 
 
 @cambios.command()
@@ -95,11 +115,11 @@ def verificar(ctx: typer.Context) -> None:
     with opened_store(settings) as store:
         report = store.verify_changes()
     if report.ok:
-        message(f"Cadena íntegra: {report.checked} cambios verificados.")
+        message(f"Cadena íntegra: {_count(report.checked)} cambios verificados.")
         return
     message(
         f"Cadena ROTA en el cambio n.º {report.broken_seq}: {report.reason} "
-        f"({report.checked} cambios válidos antes).",
+        f"({_count(report.checked)} cambios válidos antes).",
         style="bold red",
     )
     raise typer.Exit(ExitCode.ERROR)
@@ -111,7 +131,15 @@ almacen = typer.Typer(
 
 
 def _size(n: int) -> str:
-    return f"{n / 1_048_576:,.1f} MB".replace(",", "\u202f").replace(".", ",")
+    from pukara.formats import number
+
+    return f"{number(n / 1_048_576, 1)}\u00a0MB"
+
+
+def _count(n: int) -> str:
+    from pukara.formats import number
+
+    return number(n)
 
 
 @almacen.command()
@@ -143,16 +171,17 @@ def depurar(
         [{"target": name, "count": n} for name, n in report.counts.items()],
         formato,
         {"target": "Datos", "count": "A borrar" if simular else "Borrados"},
+        shown={"count": _count},
     )
-    since = format_timestamp(report.cutoff)
+    since = _moment(format_timestamp(report.cutoff))
     if simular:
-        message(f"Simulación: se borrarían {report.total} registros anteriores a {since} "
+        message(f"Simulación: se borrarían {_count(report.total)} registros anteriores a {since} "
                 f"(retención de {days} días); no se borró nada.")  # fmt: skip
         message("La simulación cuenta solo los eventos crudos; los resúmenes por ronda y los "
                 "agregados más antiguos que su propia retención se depuran al ejecutar sin "
                 "--simular.")  # fmt: skip
         return
-    message(f"Depurados {report.total} registros anteriores a {since} (retención de {days} "
+    message(f"Depurados {_count(report.total)} registros anteriores a {since} (retención de {days} "
             f"días); {_size(report.freed_bytes)} devueltos al sistema de archivos.")  # fmt: skip
 
 
@@ -173,7 +202,7 @@ def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
     ]  # fmt: skip
     columns = {"dataset": "Conjunto de datos", "count": "Eventos",
                "oldest": "Más antiguo (UTC)", "newest": "Más reciente (UTC)"}  # fmt: skip
-    render(records, formato, columns)
+    render(records, formato, columns, shown={"count": _count, "oldest": _moment, "newest": _moment})
     message(f"{info.location}: esquema {info.schema_version}, {_size(info.size_bytes)} "
             f"({_size(info.free_bytes)} libres para reutilizar), "
-            f"{sum(s.count for s in stats)} eventos.")  # fmt: skip
+            f"{_count(sum(s.count for s in stats))} eventos.")  # fmt: skip

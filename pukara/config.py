@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from pukara.errors import ConfigError
+from pukara.errors import ConfigError, os_reason
 from pukara.text import clean_line
 
 ENV_PREFIX = "PUKARA_"
@@ -145,7 +145,7 @@ def _read_file(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: TOML mal formado: {e}") from None
     except OSError as e:
-        raise ConfigError(f"{path}: no se puede leer: {e.strerror}") from None
+        raise ConfigError(f"{path}: no se puede leer: {os_reason(e)}") from None
     section = raw.get("pukara", raw)
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: la sección [pukara] debe ser una tabla")

@@ -7,15 +7,19 @@ This is the only core module that imports rich. Commands declare ``--formato`` a
 from __future__ import annotations
 
 import csv
+import errno
 import json
+import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
 
+from pukara.errors import UsageError
 from pukara.events import get_field
 from pukara.text import clean, clean_line, csv_cell
 
@@ -37,8 +41,48 @@ SilenciosoOpt = Annotated[
 ]
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader went away (``| head``): let ``cli.main`` end quietly, not rich's exit 1."""
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "salida cerrada")
+
+
+def output_file(ctx: typer.Context, param: typer.CallbackParam, value: Path | None) -> Path | None:
+    """Callback of an option naming a file to write: a path that cannot be one is refused.
+
+    Checked before any work, so a month's report is not computed only to fail at the end;
+    the file itself is then written atomically (:func:`pukara.files.write_atomically`).
+    """
+    if value is None or ctx.resilient_parsing:
+        return value
+    option = max(param.opts, key=len) if param.opts else str(param.name)
+    folder = value.parent if str(value.parent) else Path(".")
+    if value.is_dir():
+        problem = "es una carpeta; indique el nombre de un archivo dentro de ella"
+    elif not folder.exists():
+        problem = f"no existe la carpeta {folder}"
+    elif not folder.is_dir():
+        problem = f"{folder} no es una carpeta"
+    elif not os.access(folder, os.W_OK | os.X_OK):
+        problem = f"no hay permiso para escribir en la carpeta {folder}"
+    else:
+        return value
+    raise UsageError(f"{option} {value}: {problem}")
+
+
+def plain_console(**options: Any) -> Console:
+    """A console that shows text as typed: no markup, no emoji shortcodes, no highlighting.
+
+    Everything pukara prints may carry what a device, a file or a person sent: ``[bold]`` in
+    a custodian's name is text, ``[/]`` must not raise, and ``fd70:756b:6172:a::2`` is an
+    address, not ``:a:`` turned into an emoji.
+    """
+    return _Console(markup=False, emoji=False, highlight=False, **options)
+
+
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    return plain_console(stderr=True)
 
 
 def _text(value: Any) -> str:
@@ -65,6 +109,7 @@ def render(
     *,
     title: str | None = None,
     out: TextIO | None = None,
+    shown: Mapping[str, Callable[[Any], Any]] | None = None,
 ) -> None:
     """Write records to stdout.
 
@@ -77,6 +122,8 @@ def render(
         fmt: tabla (rich, Spanish headers), json (array, keys as given) or csv (RFC 4180,
             header row of the English keys).
         columns: key -> Spanish header, in display order; json keeps every key.
+        shown: key -> how the table shows that column's value to a person (a Spanish label
+            for ``insert``, a formatted time); json and csv keep the stored value.
     """
     stream = out or sys.stdout
     rows = list(records)
@@ -92,14 +139,19 @@ def render(
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(title=clean_line(title) if title else None, header_style="bold")
+        # Text everywhere: a "[bold]" sent by a device is shown, not taken as markup
+        table = Table(title=Text(clean_line(title)) if title else None, header_style="bold")
         for header in columns.values():
-            table.add_column(header, overflow="fold")
-        for row in rows:  # Text: a "[bold]" sent by a device is shown, not taken as markup
-            table.add_row(*(Text(_cell(get_field(row, key))) for key in columns))
-        console = Console(file=stream, highlight=False)
+            table.add_column(Text(clean_line(header)), overflow="fold")
+        show = shown or {}
+        for row in rows:
+            values = [get_field(row, key) for key in columns]
+            values = [show[k](v) if k in show and v is not None else v
+                      for k, v in zip(columns, values, strict=True)]  # fmt: skip
+            table.add_row(*(Text(_cell(v)) for v in values))
+        console = plain_console(file=stream)
         if not console.is_terminal:  # piped or redirected: no screen width to respect
-            console = Console(file=stream, highlight=False, width=250)
+            console = plain_console(file=stream, width=250)
         console.print(table)
 
 
@@ -118,7 +170,7 @@ class RichReporter:
         console = stderr_console()
         self._enabled = not quiet and console.is_terminal
         self._progress = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("[red]{task.fields[failed]} fallidos"),
@@ -131,7 +183,7 @@ class RichReporter:
 
     def start(self, total: int, description: str) -> None:
         self._progress.start()
-        self._task = self._progress.add_task(description, total=total, failed=0)
+        self._task = self._progress.add_task(clean_line(description), total=total, failed=0)
 
     def advance(self, result: Result) -> None:
         if self._task is None:
@@ -147,4 +199,4 @@ class RichReporter:
 def message(text: str, *, quiet: bool = False, style: str | None = None) -> None:
     """A line for the user on stderr."""
     if not quiet:
-        stderr_console().print(clean(text), style=style, markup=False, soft_wrap=True)
+        stderr_console().print(clean(text), style=style, soft_wrap=True)

@@ -6,6 +6,9 @@ show (never a secret). ``cli.main`` is the one place that turns them into an exi
 
 from __future__ import annotations
 
+import errno
+import os
+import sys
 from enum import IntEnum
 
 
@@ -75,3 +78,103 @@ class Interrupted(PukaraError):
     """The user pressed Ctrl-C; work finished so far has been kept."""
 
     exit_code = ExitCode.INTERRUPTED
+
+
+# What the system says, in Spanish; its own text (English, from the C library) goes after it.
+_ERRNO_TEXT = {
+    errno.ENOENT: "no existe",
+    errno.EACCES: "permiso denegado",
+    errno.EPERM: "operación no permitida",
+    errno.EISDIR: "es una carpeta, no un archivo",
+    errno.ENOTDIR: "una parte de la ruta no es una carpeta",
+    errno.EEXIST: "ya existe",
+    errno.ENOTEMPTY: "la carpeta no está vacía",
+    errno.ENOSPC: "no queda espacio en el disco",
+    errno.EROFS: "el sistema de archivos es de solo lectura",
+    errno.EDQUOT: "se superó la cuota de disco",
+    errno.EMFILE: "demasiados archivos abiertos",
+    errno.ENAMETOOLONG: "el nombre es demasiado largo",
+    errno.ECONNREFUSED: "conexión rechazada (nada escucha en ese puerto)",
+    errno.ECONNRESET: "el otro extremo cortó la conexión",
+    errno.ETIMEDOUT: "se agotó el tiempo de espera",
+    errno.EHOSTUNREACH: "no hay ruta hasta el equipo",
+    errno.ENETUNREACH: "la red no es alcanzable",
+    errno.EADDRINUSE: "la dirección ya está en uso",
+    errno.EADDRNOTAVAIL: "la dirección no pertenece a este equipo",
+    errno.EINVAL: "argumento no válido",
+    errno.EPIPE: "el otro extremo cerró la conexión",
+}
+
+
+def os_reason(e: OSError) -> str:
+    """Why an operating-system call failed, in Spanish, with the system's own words after it.
+
+    ``[Errno 2] No such file or directory`` becomes ``no existe (No such file or directory)``;
+    a name that does not resolve (``socket.gaierror``) says so.
+    """
+    detail = e.strerror or str(e) or type(e).__name__
+    if type(e).__name__ == "gaierror":  # socket.gaierror: errno is an EAI_* code, not errno
+        return f"no se pudo resolver el nombre ({detail})"
+    if isinstance(e, TimeoutError) and e.errno is None:
+        return "se agotó el tiempo de espera"
+    text = _ERRNO_TEXT.get(e.errno) if e.errno is not None else None
+    return f"{text} ({detail})" if text else detail
+
+
+def errno_reason(code: int) -> str:
+    """:func:`os_reason` for a bare errno (a socket's ``SO_ERROR``, a probe's result)."""
+    return os_reason(OSError(code, os.strerror(code)))
+
+
+def explain(exc: BaseException) -> PukaraError | None:
+    """A Spanish :class:`PukaraError` for an OS or library error that reached the boundary.
+
+    None when ``exc`` is not one that can be explained (a bug: the boundary says so).
+    """
+    if isinstance(exc, OSError):
+        names = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
+        where = f"{' → '.join(names)}: " if names else ""
+        return PukaraError(f"{where}{os_reason(exc)}")
+    if isinstance(exc, UnicodeDecodeError):
+        return PukaraError(f"el texto no está en UTF-8 ({exc})")
+    tomllib = sys.modules.get("tomllib")  # an error of a module never imported cannot happen
+    if tomllib is not None and isinstance(exc, tomllib.TOMLDecodeError):
+        return PukaraError(f"TOML mal formado ({exc})")
+    json = sys.modules.get("json")
+    if json is not None and isinstance(exc, json.JSONDecodeError):
+        return PukaraError(
+            f"JSON mal formado en la línea {exc.lineno}, columna {exc.colno} ({exc.msg})"
+        )
+    return None
+
+
+# What SSH and Ansible say when a host cannot be used, and what that means for a person.
+_REMOTE_TEXT = (
+    ("host key verification failed", "la clave del equipo no es la conocida"),
+    ("permission denied", "el equipo rechazó las credenciales"),
+    ("authentication failed", "el equipo rechazó las credenciales"),
+    ("could not resolve hostname", "no se pudo resolver el nombre"),
+    ("name or service not known", "no se pudo resolver el nombre"),
+    ("connection refused", "conexión rechazada (nada escucha en ese puerto)"),
+    ("connection timed out", "se agotó el tiempo de espera de la conexión"),
+    ("timed out", "se agotó el tiempo de espera"),
+    ("no route to host", "no hay ruta hasta el equipo"),
+    ("network is unreachable", "la red no es alcanzable"),
+    ("connection reset", "el equipo cortó la conexión"),
+    ("connection closed", "el equipo cerró la conexión"),
+    ("failed to connect to the host", "no se pudo conectar con el equipo"),
+)
+
+
+def remote_reason(text: str) -> str:
+    """A Spanish sentence for what SSH or Ansible reported, with their own words after it.
+
+    ``Failed to connect to the host via ssh: ... Connection refused`` becomes ``conexión
+    rechazada (nada escucha en ese puerto) (Failed to connect ...)``; text not recognised
+    is returned as it is.
+    """
+    lower = text.lower()
+    for needle, spanish in _REMOTE_TEXT:
+        if needle in lower:
+            return f"{spanish} ({text})"
+    return text

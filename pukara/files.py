@@ -12,7 +12,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from pukara.errors import PukaraError
+from pukara.errors import PukaraError, os_reason
 
 
 class FileWriteError(PukaraError):
@@ -69,7 +69,7 @@ def write_atomically(path: Path, data: str | bytes, *, mode: int | None = None) 
         final_mode = _mode_for(path, mode)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as e:
-        raise FileWriteError(f"{path}: no se puede escribir: {e.strerror}") from e
+        raise FileWriteError(f"{path}: no se puede escribir: {os_reason(e)}") from e
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
@@ -80,7 +80,7 @@ def write_atomically(path: Path, data: str | bytes, *, mode: int | None = None) 
         fsync_directory(directory)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
-        raise FileWriteError(f"{path}: no se puede escribir: {e.strerror}") from e
+        raise FileWriteError(f"{path}: no se puede escribir: {os_reason(e)}") from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

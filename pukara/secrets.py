@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pukara.errors import SecretsError
+from pukara.errors import SecretsError, os_reason
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -85,7 +85,7 @@ def read_credentials_file(path: Path) -> dict[str, dict[str, str]]:
     except FileNotFoundError:
         return {}
     except OSError as e:
-        raise SecretsError(f"{path}: no se puede leer: {e.strerror}") from e
+        raise SecretsError(f"{path}: no se puede leer: {os_reason(e)}") from e
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise SecretsError(
             f"{path}: permisos {stat.filemode(mode)} demasiado abiertos; "

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import orjson
 
 from pukara.config import default_analyst
-from pukara.errors import SchemaTooNewError, StoreError
+from pukara.errors import SchemaTooNewError, StoreError, os_reason
 from pukara.events import format_timestamp, get_field, new_event_id, parse_timestamp, utc_now
 from pukara.files import make_private_dirs
 from pukara.store import changelog, rollups
@@ -194,7 +194,9 @@ class SQLiteStore:
                 make_private_dirs(self.path.parent)
                 _create_private_file(self.path)
             except OSError as e:
-                raise StoreError(f"{self.path}: no se puede crear la carpeta: {e.strerror}") from e
+                raise StoreError(
+                    f"{self.path}: no se puede crear la carpeta: {os_reason(e)}"
+                ) from e
         try:
             conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")

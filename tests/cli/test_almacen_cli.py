@@ -1,6 +1,7 @@
 """`pukara cambios listar` with its filters and actor, and `pukara almacen depurar|estado`."""
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -132,3 +133,5 @@ def test_estado_shows_schema_size_and_events_per_dataset(
     code, out, err = run(capsys, "--base-datos", str(db), "almacen", "estado")
     assert code == 0 and "monitoreo.sondeo" in out
     assert f"esquema {SCHEMA_VERSION}" in err and "4 eventos" in err and "MB" in err
+    assert "T" not in out.replace("UTC", "") and " UTC " in out  # "3 oct. 2026, 12:00:00 UTC"
+    assert re.search(r"\d\.\d\sMB", err)  # es_PE (CLDR): decimal point, as formats.number

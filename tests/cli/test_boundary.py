@@ -134,3 +134,32 @@ def test_a_second_ctrl_c_while_vigilar_hands_over_still_exits_130(tmp_path: Path
             proc.kill()
         assert proc.returncode == 130, seen + rest
         assert "Interrumpido." in rest and "Traceback" not in rest
+
+
+PIPED = [["inventario", "listar"], ["inventario", "listar", "-f", "csv"],
+         ["inventario", "exportar"], ["cambios", "listar", "-n", "5000"]]  # fmt: skip
+
+
+@pytest.mark.parametrize("args", PIPED)
+def test_a_reader_that_stops_early_ends_the_command_quietly(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """``pukara ... | head -1``: exit 0, nothing on stderr (no trace, no "Error")."""
+    db = tmp_path / "p.db"
+    with SQLiteStore(db) as store:  # far more output than a pipe holds (64 KiB)
+        store.upsert("site", [{"code": "lim", "name": "Lima"}], key=["code"])
+        assets = [{"name": f"srv-{i:05}", "kind": "servidor_fisico", "site": "lim",
+                   "mgmt_ipv4": f"198.18.{i // 250}.{i % 250 + 1}", "model": "x" * 60}
+                  for i in range(3000)]  # fmt: skip
+        store.upsert("asset", assets, key=["name"])
+    proc = subprocess.Popen(
+        [str(SCRIPTS / "pukara"), "--base-datos", str(db), *args], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, env=_env(tmp_path), stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    with proc.stderr:
+        first = proc.stdout.readline()
+        proc.stdout.close()  # what head does after its line
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert first and err == ""

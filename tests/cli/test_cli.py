@@ -131,7 +131,7 @@ def test_lab_refuses_without_root(
     # A stand-in for an unprivileged user: the real check is os.geteuid(); the integration
     # suite also runs `pukara lab estado` as the nobody user.
     monkeypatch.setattr("os.geteuid", lambda: 1000)
-    code, _, err = run(capsys, "lab", "arriba", "-n", "2")
+    code, _, err = run(capsys, "lab", "arriba", "--sedes", "2")
     assert code == 1 and "necesita root" in err
 
 

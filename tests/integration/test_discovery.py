@@ -196,7 +196,7 @@ def test_a_malformed_agent_is_one_failed_target_and_the_run_goes_on(
 ) -> None:
     _, db = fleet
     code = main(["--base-datos", str(db), "inventario", "descubrir", "u1", "u2", "u3", "u4",
-                 "-m", "snmp", "-c", "lab", "--espera", "1", "--formato", "json", "-q"])  # fmt: skip
+                 "-m", "snmp", "--credencial", "lab", "-t", "1", "-f", "json", "-q"])  # fmt: skip
     assert code == 3
     rows = {r["target"]: r for r in json.loads(capsys.readouterr().out)}
     bad = rows[str(snmp_site("u2").v4)]
@@ -237,7 +237,7 @@ def test_the_configured_timeout_is_the_default_wait(
     try:
         t0 = time.perf_counter()
         code = main(["--base-datos", str(settings.db), "inventario", "descubrir", "127.42.0.9",
-                     "-m", "snmp", "-c", "solov2", "--formato", "json", "-q"])  # fmt: skip
+                     "-m", "snmp", "--credencial", "solov2", "--formato", "json", "-q"])  # fmt: skip
         took = time.perf_counter() - t0
     finally:
         silent.close()

@@ -1,0 +1,67 @@
+"""Spanish words for the English identifiers stored in data (collections, change actions).
+
+Data keeps its English keys and values (JSON and CSV show them as stored); a table a person
+reads shows these labels instead (``render(..., shown={"collection": collection_label})``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+COLLECTIONS = {
+    "site": "sede",
+    "asset": "activo",
+    "observation": "observación",
+    "maintenance": "mantenimiento",
+    "monitor_state": "estado de monitoreo",
+    "incident": "incidente",
+    "backup": "respaldo",
+    "audit_run": "auditoría",
+}
+ACTIONS = {"insert": "alta", "update": "modificación", "delete": "borrado"}
+ANSIBLE_STATUS = {  # ansible-runner's status of a run
+    "successful": "con éxito",
+    "failed": "con fallos",
+    "timeout": "por tiempo agotado",
+    "canceled": "cancelado",
+    "unstarted": "sin empezar",
+    "starting": "al empezar",
+    "running": "en curso",
+}
+
+
+def collection_label(name: Any) -> Any:
+    """``asset`` → ``activo``; a collection without a label is shown as stored."""
+    return COLLECTIONS.get(name, name)
+
+
+def collection_key(text: str) -> str:
+    """The stored name of a collection given in Spanish (``activo``) or as stored (``asset``)."""
+    folded = text.strip().lower()
+    for key, label in COLLECTIONS.items():
+        if folded in (key, label, label.replace("ó", "o")):
+            return key
+    return text
+
+
+def action_label(action: Any) -> Any:
+    return ACTIONS.get(action, action)
+
+
+def key_label(key: Any) -> Any:
+    """An entity key as stored (``["gw-lim"]``, ``["lim", "2026-11"]``) as a person reads it."""
+    if isinstance(key, str) and key.startswith("["):
+        try:
+            key = json.loads(key)
+        except ValueError:
+            return key
+    if isinstance(key, list):
+        return " / ".join(str(part) for part in key)
+    return key
+
+
+def ansible_status_label(status: str) -> str:
+    """``failed`` → ``con fallos``; the status itself in parentheses for searching logs."""
+    label = ANSIBLE_STATUS.get(status)
+    return f"{label} ({status})" if label else status
