@@ -36,8 +36,9 @@ class Familia(StrEnum):
 
 
 ROUND_COLUMNS = {
-    "target": "Objetivo", "address": "Dirección", "method": "Método", "sent": "Env.",
-    "received": "Recib.", "loss_pct": "Pérdida (%)", "loss_high_pct": "Pérdida máx. IC95 (%)",
+    "target": "Objetivo", "address": "Dirección", "method": "Método", "result": "Resultado",
+    "sent": "Env.", "received": "Recib.", "refused": "Rechaz.", "loss_pct": "Pérdida (%)",
+    "loss_high_pct": "Pérdida máx. IC95 (%)",
     "min_ms": "Mín. (ms)", "median_ms": "Mediana (ms)", "mean_ms": "Media (ms)",
     "p95_ms": "P95 (ms)", "max_ms": "Máx. (ms)", "stddev_ms": "Desv. (ms)",
     "jitter_ms": "Jitter RFC 3550 (ms)", "error": "Error",
@@ -126,7 +127,7 @@ def sondear(
         if guardar:
             store.write_events(rounds.round_events(rnd))
     render([rounds.to_row(r) for r in rnd.results], formato, ROUND_COLUMNS)
-    if any(not r.reachable for r in rnd.results):
+    if any(r.failed for r in rnd.results):
         raise typer.Exit(ExitCode.PARTIAL)
 
 
