@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from monitoreo.states import ISOLATED_MIN_SITES, ISOLATED_PCT  # stdlib only: cheap at start
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
 from pukara.errors import ExitCode, PukaraError, UsageError
@@ -227,6 +228,16 @@ def vigilar(
             "--recuperar", min=1, help="Rondas seguidas para dar por recuperada una sede."
         ),
     ] = 3,
+    aislamiento: Annotated[
+        float,
+        typer.Option(
+            "--aislamiento",
+            min=1,
+            max=100,
+            help="Porcentaje de las sedes vigiladas sin respuesta en una misma ronda que indica "
+            f"que el monitor quedó aislado (con {ISOLATED_MIN_SITES} sedes o más).",
+        ),
+    ] = ISOLATED_PCT,
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Sondea todas las sedes cada ronda hasta Ctrl-C: estados, alertas y datos al almacén."""
@@ -255,7 +266,8 @@ def vigilar(
             raise UsageError("no hay sedes con pasarela que vigilar en el inventario")
         watcher = Watcher(
             store, known, targets, options, settings.data_dir / "cola" / "monitoreo.jsonl",
-            tracker=Tracker(Policy(fall_rounds=caidas, rise_rounds=recuperacion)), hooks=hooks,
+            tracker=Tracker(Policy(fall_rounds=caidas, rise_rounds=recuperacion,
+                                   isolated_fraction=aislamiento / 100)), hooks=hooks,
             snmp=snmp, on_notice=_line, on_health=_health,
             on_hook_error=lambda e: message(f"aviso no entregado: {e}", style="yellow"),
             poller=watch_poller(settings, ronda), on_overrun=_Overrun(),

@@ -32,6 +32,10 @@ LABELS = {
 PROBLEMS = frozenset({DEGRADED, DOWN})
 MONITOR = "monitor"  # the entity of the "monitor isolated" condition
 HELD_ENDS = {"mantenimiento": "el mantenimiento", "oscilación": "la oscilación"}
+# The monitor is cut off when at least this share of the watched sites (and at least this many)
+# give no answer in the same round. The README states both: a test holds them equal.
+ISOLATED_PCT = 60.0
+ISOLATED_MIN_SITES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +46,8 @@ class Policy:
     recovery_latency_factor: float = 0.8
     flap_changes: int = 4
     flap_window_rounds: int = 20
-    isolated_fraction: float = 0.6
-    isolated_min_sites: int = 3
+    isolated_fraction: float = ISOLATED_PCT / 100
+    isolated_min_sites: int = ISOLATED_MIN_SITES
 
 
 @dataclass(frozen=True, slots=True)

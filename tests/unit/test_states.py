@@ -241,3 +241,27 @@ def test_unknown_sites_do_not_count_as_lost_for_isolation() -> None:
     feed(t, [[obs(c, True) for c in "abcd"]])
     assert feed(t, [[obs(c, None) for c in "abcd"]]) == []
     assert not t.isolated
+
+
+def test_the_isolation_threshold_in_the_readme_is_the_one_in_the_code() -> None:
+    import inspect
+    import re
+    from pathlib import Path
+
+    from monitoreo import cli
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    found = re.search(r"al menos\s+el (\d+) % de las sedes vigiladas\s+\(con (\d+) sedes", readme)
+    assert found, "el README debe decir el umbral de aislamiento del monitor"
+    pct, minimum = float(found[1]), int(found[2])
+    assert "--aislamiento" in readme[found.start() : found.start() + 300]
+    policy = Policy()
+    assert (policy.isolated_fraction * 100, policy.isolated_min_sites) == (pct, minimum)
+    assert inspect.signature(cli.vigilar).parameters["aislamiento"].default == pct
+    # and the code does what the README says, at the threshold and just under it
+    at = [obs(c, c < "c") for c in "abcde"]  # c, d, e: 3 of 5 = 60 % lost
+    under = [obs(c, c < "d") for c in "abcde"]  # 40 %
+    assert kinds(feed(Tracker(), [at]))[0] == ("monitor", "isolated", DOWN)
+    assert not any(n.kind == "isolated" for n in feed(Tracker(), [under]))
+    few = [obs(c, False) for c in "ab"]  # under the minimum number of sites
+    assert not any(n.kind == "isolated" for n in feed(Tracker(), [few]))
