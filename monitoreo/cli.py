@@ -89,7 +89,8 @@ def sondear(
     objetivos: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Códigos de sede, direcciones o nombres (por defecto, todas las sedes)."
+            help="Códigos de sede, direcciones o nombres (por defecto, las sedes marcadas para "
+            "monitoreo: etiqueta «monitoreo» en su pasarela)."
         ),
     ] = None,
     cuenta: CuentaOpt = 5,
@@ -117,10 +118,10 @@ def sondear(
     with opened_store(ctx.obj) as store:
         known = sites.load_sites(store, family=_family(familia))
         targets = sites.resolve(objetivos or [], known, port=tcp, family=_family(familia))
+        if not targets:
+            raise sites.not_marked("sondear", known)
         if tcp is None and vpn:
             targets += sites.vpn_targets(known.values(), {t.site for t in targets if t.site})
-        if not targets:
-            raise UsageError("no hay objetivos: el inventario no tiene sedes con pasarela")
         message(
             f"Sondeando {len(targets)} objetivos ({cuenta} sondeos cada uno)…", quiet=silencioso
         )
@@ -200,7 +201,11 @@ KIND_LABELS = {
 def vigilar(
     ctx: typer.Context,
     objetivos: Annotated[
-        list[str] | None, typer.Argument(help="Códigos de sede (por defecto, todas las sedes).")
+        list[str] | None,
+        typer.Argument(
+            help="Códigos de sede (por defecto, las sedes marcadas para monitoreo: etiqueta "
+            "«monitoreo» en su pasarela)."
+        ),
     ] = None,
     ronda: Annotated[
         float, typer.Option("--ronda", min=1, help="Segundos entre el inicio de dos rondas.")
@@ -240,7 +245,7 @@ def vigilar(
     ] = ISOLATED_PCT,
     silencioso: SilenciosoOpt = False,
 ) -> None:
-    """Sondea todas las sedes cada ronda hasta Ctrl-C: estados, alertas y datos al almacén."""
+    """Sondea las sedes vigiladas cada ronda hasta Ctrl-C: estados, alertas y datos al almacén."""
     from monitoreo import sites
     from monitoreo.notify import Hooks
     from monitoreo.prober import ProbeOptions
@@ -263,7 +268,7 @@ def vigilar(
         known = sites.load_sites(store)
         targets = sites.resolve(objetivos or [], known)
         if not targets:
-            raise UsageError("no hay sedes con pasarela que vigilar en el inventario")
+            raise sites.not_marked("vigilar", known)
         watcher = Watcher(
             store, known, targets, options, settings.data_dir / "cola" / "monitoreo.jsonl",
             tracker=Tracker(Policy(fall_rounds=caidas, rise_rounds=recuperacion,

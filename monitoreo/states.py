@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 UP, DEGRADED, DOWN, UNREACHABLE, UNKNOWN = "up", "degraded", "down", "unreachable", "unknown"
+REFUSED = "refused"  # a TCP probe's port answers with a reset: the host is there, the service not
 LABELS = {
     UP: "arriba", DEGRADED: "degradada", DOWN: "caída", UNREACHABLE: "inalcanzable",
-    UNKNOWN: "desconocido",
+    UNKNOWN: "desconocido", REFUSED: "rechazada",
 }  # fmt: skip
-PROBLEMS = frozenset({DEGRADED, DOWN})
+PROBLEMS = frozenset({DEGRADED, DOWN, REFUSED})
 MONITOR = "monitor"  # the entity of the "monitor isolated" condition
 HELD_ENDS = {"mantenimiento": "el mantenimiento", "oscilación": "la oscilación"}
 # The monitor is cut off when at least this share of the watched sites (and at least this many)
@@ -61,6 +62,7 @@ class Observation:
     loss_threshold_pct: float = 5.0
     latency_threshold_ms: float = 500.0
     detail: str | None = None
+    refused: bool = False  # TCP probes answered only by resets (RST): refused, not lost
 
 
 @dataclass(slots=True)
@@ -118,6 +120,8 @@ def classify(obs: Observation, current: str, policy: Policy) -> str | None:
         return None
     if not obs.reachable:
         return DOWN
+    if obs.refused:
+        return REFUSED
     median = obs.median_ms or 0.0
     if obs.loss_pct >= obs.loss_threshold_pct or median > obs.latency_threshold_ms:
         return DEGRADED

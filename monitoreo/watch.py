@@ -50,12 +50,15 @@ def site_observation(site: Site, r: TargetRound, monitored: set[str]) -> Observa
     detail = (
         f"pérdida {s.loss_pct:g} %, mediana {s.median_ms} ms" if r.reachable else "sin respuesta"
     )
+    refused = r.result == "rechazado"
+    if refused:
+        detail = f"conexión rechazada (RST) en el puerto {r.target.port}"
     return Observation(
         entity=site.code, site=site.code,
         parent=site.parent if site.parent in monitored else None,
         reachable=r.reachable, loss_pct=s.loss_pct, median_ms=s.median_ms,
         loss_threshold_pct=site.loss_threshold_pct, latency_threshold_ms=site.latency_threshold_ms,
-        detail=detail,
+        detail=detail, refused=refused,
     )  # fmt: skip
 
 

@@ -245,3 +245,44 @@ def test_month_bounds_follow_the_site_time_zone() -> None:
     assert sla.previous_month("2026-01") == "2025-12"
     with pytest.raises(UsageError):
         sla.month_bounds("octubre", "UTC")
+
+
+def _import(db: Path, folder: Path, sedes: str, activos: str) -> None:
+    from cli import main
+
+    for name, text in (("sedes.csv", sedes), ("activos.csv", activos)):
+        (folder / name).write_text(text)
+        assert main(["--base-datos", str(db), "inventario", "importar", str(folder / name),
+                     "-q"]) == 0  # fmt: skip
+
+
+def test_sondear_without_targets_probes_only_the_sites_marked_for_monitoring(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli import main
+
+    db = tmp_path / "p.db"
+    assert main(["--base-datos", str(db), "inventario", "importar", "--ejemplo", "-q"]) == 0
+    capsys.readouterr()
+    args = ["--base-datos", str(db), "monitoreo", "sondear", "-q", "--formato", "json",
+            "--no-guardar", "-c", "2", "-p", "10", "-t", "300"]  # fmt: skip
+    assert main(args) == 2  # the example's 150 sites are not monitored: nothing is probed
+    captured = capsys.readouterr()
+    err = " ".join(captured.err.split())
+    assert captured.out == "" and "ninguna sede del inventario está marcada para monitoreo" in err
+    assert "«wan|monitoreo»" in err and "pukara monitoreo sondear " in err
+    assert "Traceback" not in captured.err
+    assert main([*args[:3], "vigilar", "--rondas", "1", "--sin-snmp"]) == 2
+    assert "pukara monitoreo vigilar " in " ".join(capsys.readouterr().err.split())
+
+    _import(db, tmp_path, "code,name,kind,country,city,timezone,parent\n"
+            "vig,Vigilada,embajada,AR,Buenos Aires,America/Argentina/Buenos_Aires,lima\n"
+            "otra,No vigilada,embajada,CL,Santiago,America/Santiago,lima\n",
+            "name,kind,site,mgmt_ipv4,tags,status\n"
+            "gw-vig,router,vig,127.0.0.2,wan|monitoreo,activo\n"
+            "gw-otra,router,otra,127.0.0.3,wan,activo\n")  # fmt: skip
+    assert main(args) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["target"], r["address"]) for r in rows] == [("vig", "127.0.0.2")]
+    assert main([*args, "otra"]) == 0  # a site named is probed, marked or not
+    assert [r["target"] for r in json.loads(capsys.readouterr().out)] == ["otra"]
