@@ -5,8 +5,12 @@ down when nothing answered, degraded when loss or median latency is over the sit
 up otherwise. A problem is confirmed after ``fall_rounds`` consecutive rounds; it clears only
 after ``rise_rounds`` rounds that meet the stricter recovery condition (loss under half its
 threshold and latency under 80% of it), as Zabbix's recovery expressions do. An entity whose
-parent is down is unreachable, not down: it raises nothing of its own. When most sites drop
-at once the monitor itself is cut off: states are held and one alert says so.
+parent is down is unreachable, not down: it raises nothing of its own; one whose parent is
+degraded (or down, or refused) may change state, but its alert is held back: one alert per root
+cause (a tunnel loses what its site's link loses). It is raised late if the problem is still
+there, and still over the thresholds, once the parent is up again. When most sites drop at once
+the monitor itself is cut off: states are held and one alert says so; the rounds that led into
+it count for nothing, so no problem is confirmed on the rounds right after it with their help.
 
 An observation whose outcome could not be read (a tunnel whose device did not answer SNMP and
 that has no probe of its own) is unknown: it changes no state. An alert held back by a
@@ -133,12 +137,22 @@ def classify(obs: Observation, current: str, policy: Policy) -> str | None:
     return UP
 
 
-def _muted(st: EntityState, obs: Observation, maintenance: frozenset[str]) -> str | None:
-    """Why an alert of this entity would be held back now, if it would."""
+PARENT_HELD = "sede superior"  # EntityState.held when the parent's problem held the alert
+
+
+def _muted(
+    st: EntityState, obs: Observation, maintenance: frozenset[str], cause: str | None = None
+) -> str | None:
+    """Why an alert of this entity would be held back now, if it would.
+
+    ``cause``: the problem of the entity it depends on, if any (its own root cause).
+    """
     if obs.site in maintenance:
         return "mantenimiento"
     if st.flapping:
         return "oscilación"
+    if cause:
+        return f"depende de {obs.parent}, que está {LABELS[cause]}"
     return None
 
 
@@ -181,6 +195,8 @@ class Tracker:
         if isolated != self.isolated:
             self.isolated = isolated
             if isolated:
+                for st in self.states.values():  # the rounds that led into it were the cut's
+                    st.candidate, st.streak = None, 0
                 text = f"monitor aislado: {lost} de {len(sites)} sedes sin respuesta a la vez"
                 return [Notice(MONITOR, MONITOR, "isolated", UP, DOWN, text)]
             notice = Notice(
@@ -200,19 +216,22 @@ class Tracker:
         for obs in sorted(observations, key=lambda o: _depth(o.entity, parents)):
             st = self.states.setdefault(obs.entity, EntityState(obs.entity))
             seen = classify(obs, st.state, self.policy)
-            parent = obs.parent
-            if (
-                seen == DOWN
-                and parent
-                and (
-                    observed.get(parent) in {DOWN, UNREACHABLE}
-                    or (parent in self.states and self.states[parent].state in {DOWN, UNREACHABLE})
-                )
-            ):
+            cause = self._parent_problem(obs.parent, observed)
+            if seen == DOWN and cause in {DOWN, UNREACHABLE}:
                 seen = UNREACHABLE
             observed[obs.entity] = st.state if seen is None else seen
-            notices += self._step(st, obs, seen, now, maintenance)
+            notices += self._step(st, obs, seen, now, maintenance, cause)
         return notices
+
+    def _parent_problem(self, parent: str | None, observed: Mapping[str, str]) -> str | None:
+        """The problem of ``parent`` seen this round or still in its state: the worst one."""
+        if not parent:
+            return None
+        found = {observed.get(parent), self.states[parent].state if parent in self.states else None}
+        for problem in (UNREACHABLE, DOWN, REFUSED, DEGRADED):
+            if problem in found:
+                return DOWN if problem == UNREACHABLE else problem
+        return None
 
     def _step(
         self,
@@ -221,6 +240,7 @@ class Tracker:
         seen: str | None,
         now: str,
         maintenance: frozenset[str],
+        cause: str | None = None,
     ) -> list[Notice]:
         notices: list[Notice] = []
         window_start = self.round_no - self.policy.flap_window_rounds
@@ -232,25 +252,31 @@ class Tracker:
                        f"{st.entity}: dejó de oscilar; estado {LABELS[st.state]}")
             )  # fmt: skip
         if seen is not None:
-            notices += self._transition(st, obs, seen, now, maintenance)
+            notices += self._transition(st, obs, seen, now, maintenance, cause)
         if (
             st.state in PROBLEMS
             and seen in PROBLEMS  # not a round that already answers again
             and st.alerted != st.state  # none open, or one for a lesser problem
-            and _muted(st, obs, maintenance) is None
+            and _muted(st, obs, maintenance, cause) is None
+            # held for its parent: only if it still shows it by itself, not just a slow recovery
+            and (st.held != PARENT_HELD or classify(obs, UP, self.policy) in PROBLEMS)
         ):
-            # held back by a window or by flapping that is over now: raise it late, not never
-            st.alerted, why = st.state, HELD_ENDS.get(st.held or "", "el silencio de sus alertas")
-            st.held = None
-            text = f"{st.entity}: sigue {LABELS[st.state]} al terminar {why}"
+            # held back by a window, flapping or its parent, over now: raise it late, not never
+            if st.held == PARENT_HELD:
+                when = f"tras recuperarse {obs.parent}"
+            else:
+                when = "al terminar " + HELD_ENDS.get(st.held or "", "el silencio de sus alertas")
+            st.alerted, st.held = st.state, None
+            text = f"{st.entity}: sigue {LABELS[st.state]} {when}"
             if obs.detail:
                 text += f" ({obs.detail})"
             notices.append(Notice(st.entity, obs.site, "alert", st.state, st.state, text))
         return notices
 
     def _transition(
-        self, st: EntityState, obs: Observation, seen: str, now: str, maintenance: frozenset[str]
-    ) -> list[Notice]:
+        self, st: EntityState, obs: Observation, seen: str, now: str, maintenance: frozenset[str],
+        cause: str | None = None,
+    ) -> list[Notice]:  # fmt: skip
         notices: list[Notice] = []
         if seen == st.state:
             st.candidate, st.streak = None, 0
@@ -275,7 +301,7 @@ class Tracker:
                        f"{st.entity}: oscila ({len(st.changes)} cambios en "
                        f"{self.policy.flap_window_rounds} rondas); se silencian sus alertas")
             )  # fmt: skip
-        notices.append(self._notice(st, obs, previous, seen, maintenance))
+        notices.append(self._notice(st, obs, previous, seen, maintenance, cause))
         return notices
 
     def _notice(
@@ -285,14 +311,15 @@ class Tracker:
         previous: str,
         seen: str,
         maintenance: frozenset[str],
+        cause: str | None = None,
     ) -> Notice:
         text = f"{st.entity}: {LABELS[previous]} → {LABELS[seen]}"
         if obs.detail:
             text += f" ({obs.detail})"
-        muted = _muted(st, obs, maintenance)
+        muted = _muted(st, obs, maintenance, cause)
         if seen in PROBLEMS:
             if muted:
-                st.held = muted
+                st.held = PARENT_HELD if muted.startswith("depende de") else muted
                 return Notice(st.entity, obs.site, "state", previous, seen, text, muted)
             st.alerted = seen
             return Notice(st.entity, obs.site, "alert", previous, seen, text)

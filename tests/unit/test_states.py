@@ -265,3 +265,77 @@ def test_the_isolation_threshold_in_the_readme_is_the_one_in_the_code() -> None:
     assert not any(n.kind == "isolated" for n in feed(Tracker(), [under]))
     few = [obs(c, False) for c in "ab"]  # under the minimum number of sites
     assert not any(n.kind == "isolated" for n in feed(Tracker(), [few]))
+
+
+def _alerts(notices: list[Notice]) -> list[tuple[str, str]]:
+    return [(n.entity, n.current) for n in notices if n.notifies and n.kind == "alert"]
+
+
+def test_a_tunnel_raises_nothing_while_its_sites_link_is_degraded() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=2, isolated_min_sites=10))
+    feed(t, [[obs("a", True), obs("a/vpn", True, parent="a")]])
+    lossy = [obs("a", True, loss=20.0), obs("a/vpn", True, parent="a", loss=20.0)]
+    notices = feed(t, [lossy] * 4)
+    assert _alerts(notices) == [("a", DEGRADED)]  # one alert for one root cause
+    held = [n for n in notices if n.entity == "a/vpn"]
+    assert [n.current for n in held] == [DEGRADED] and held[0].muted == (
+        "depende de a, que está degradada")  # fmt: skip
+    good = [obs("a", True), obs("a/vpn", True, parent="a")]
+    notices = feed(t, [good] * 3)
+    assert _alerts(notices) == [] and [(n.entity, n.kind) for n in notices if n.notifies] == [
+        ("a", "recovery")]  # fmt: skip
+    assert t.states["a/vpn"].state == UP
+
+
+def test_a_tunnel_still_down_once_its_site_recovers_raises_its_alert_then() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=2, isolated_min_sites=10))
+    feed(t, [[obs("a", True), obs("a/vpn", True, parent="a")]])
+    notices = feed(t, [[obs("a", True, loss=20.0), obs("a/vpn", False, parent="a")]] * 3)
+    assert _alerts(notices) == [("a", DEGRADED)]
+    assert t.states["a/vpn"].state == DOWN and t.states["a/vpn"].alerted is None
+    notices = feed(t, [[obs("a", True), obs("a/vpn", False, parent="a")]] * 2)
+    assert _alerts(notices) == [("a/vpn", DOWN)]
+    late = next(n for n in notices if n.entity == "a/vpn" and n.kind == "alert")
+    assert late.message.startswith("a/vpn: sigue caída tras recuperarse a")
+    assert feed(t, [[obs("a", True), obs("a/vpn", False, parent="a")]] * 2) == []  # once
+
+
+def test_a_tunnel_recovering_slower_than_its_site_raises_no_late_alert() -> None:
+    t = Tracker(Policy(fall_rounds=1, rise_rounds=2, isolated_min_sites=10))
+    feed(t, [[obs("a", True), obs("a/vpn", True, parent="a")]])
+    feed(t, [[obs("a", True, loss=20.0), obs("a/vpn", True, parent="a", loss=20.0)]])
+    # both better: the site clears first; the tunnel is under its threshold, not yet clear
+    notices = feed(t, [[obs("a", True), obs("a/vpn", True, parent="a", loss=3.0)]] * 3)
+    assert _alerts(notices) == []
+
+
+def test_the_round_after_monitor_conectado_raises_one_alert_per_root_cause() -> None:
+    t = Tracker(Policy(fall_rounds=1, rise_rounds=1, isolated_min_sites=3))
+    up = [o for c in "abcd" for o in (obs(c, True), obs(f"{c}/vpn", True, parent=c))]
+    cut = [o for c in "abcd" for o in (obs(c, False), obs(f"{c}/vpn", False, parent=c))]
+    feed(t, [up])
+    assert kinds(feed(t, [cut])) == [("monitor", "isolated", DOWN)]
+    # the monitor is back, but a's own link is lossy: its tunnel loses the same
+    back = [obs("a", True, loss=30.0), obs("a/vpn", True, parent="a", loss=30.0),
+            *[o for o in up if o.site != "a"]]  # fmt: skip
+    notices = feed(t, [back])
+    assert [(n.entity, n.kind) for n in notices if n.notifies] == [
+        ("monitor", "isolated_end"), ("a", "alert")]  # fmt: skip
+
+
+def test_rounds_that_led_into_the_isolation_confirm_nothing_after_it() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=1, isolated_min_sites=3))
+    sites = "abcde"
+    up = [o for c in sites for o in (obs(c, True), obs(f"{c}/vpn", True, parent=c))]
+    feed(t, [up])
+    # the cut begins: a's tunnel (to headquarters, where the monitor is) and two sites drop
+    start = [obs("a", True), obs("a/vpn", False, parent="a"), obs("b", False), obs("c", False),
+             obs("d", True), obs("e", True)]  # fmt: skip
+    cut = [obs(c, False) for c in sites]
+    assert feed(t, [start]) == []
+    assert kinds(feed(t, [cut])) == [("monitor", "isolated", DOWN)]
+    # back: a's tunnel reconnects one round later than the rest
+    back = [obs("a", True), obs("a/vpn", False, parent="a"),
+            *[obs(c, True) for c in "bcde"]]  # fmt: skip
+    assert _alerts(feed(t, [back])) == []  # not confirmed with a round from before the cut
+    assert _alerts(feed(t, [back])) == [("a/vpn", DOWN)]  # two rounds of its own: it is down
