@@ -2,7 +2,13 @@
 
 Each round gives an observation per entity (a site, or a site's VPN tunnel ``code/vpn``):
 down when nothing answered, degraded when loss or median latency is over the site's thresholds,
-up otherwise. A problem is confirmed after ``fall_rounds`` consecutive rounds; it clears only
+up otherwise. Loss is judged over a window of rounds, not one: a handful of probes proves little
+(1 lost of 5 is 20 %, on a link that loses 2 %). An entity is degraded by loss when the lower
+bound of the 95 % Wilson interval of the window's loss reaches the threshold (enough probes, and
+the loss is then surely over it), and it stays so while that bound is at or over the recovery
+share of the threshold. Rounds with no reply at all are down rounds, not loss, and stay out.
+
+A problem is confirmed after ``fall_rounds`` consecutive rounds; it clears only
 after ``rise_rounds`` rounds that meet the stricter recovery condition (loss under half its
 threshold and latency under 80% of it), as Zabbix's recovery expressions do. An entity whose
 parent is down is unreachable, not down: it raises nothing of its own; one whose parent is
@@ -24,9 +30,12 @@ that the receiver never keeps an alert open for good.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from monitoreo.stats import wilson_interval
 
 UP, DEGRADED, DOWN, UNREACHABLE, UNKNOWN = "up", "degraded", "down", "unreachable", "unknown"
 REFUSED = "refused"  # a TCP probe's port answers with a reset: the host is there, the service not
@@ -53,6 +62,8 @@ class Policy:
     flap_window_rounds: int = 20
     isolated_fraction: float = ISOLATED_PCT / 100
     isolated_min_sites: int = ISOLATED_MIN_SITES
+    loss_window_rounds: int = 10  # rounds over which loss is judged
+    loss_min_probes: int = 20  # fewer probes in the window than this: loss degrades nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +78,29 @@ class Observation:
     latency_threshold_ms: float = 500.0
     detail: str | None = None
     refused: bool = False  # TCP probes answered only by resets (RST): refused, not lost
+    sent: int = 0  # the round's probes; 0: no counts, loss_pct alone is judged (one round)
+    received: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WindowLoss:
+    """The loss of an entity over its last rounds, with its 95 % Wilson interval."""
+
+    rounds: int
+    sent: int
+    lost: int
+    low_pct: float
+    high_pct: float
+
+    @property
+    def pct(self) -> float:
+        return 100 * self.lost / self.sent if self.sent else 0.0
+
+    @classmethod
+    def of(cls, losses: Iterable[tuple[int, int]]) -> WindowLoss:
+        got = list(losses)
+        sent, lost = sum(s for s, _ in got), sum(x for _, x in got)
+        return cls(len(got), sent, lost, *wilson_interval(lost, sent))
 
 
 @dataclass(slots=True)
@@ -80,6 +114,8 @@ class EntityState:
     streak: int = 0
     changes: list[int] = field(default_factory=list)  # rounds at which the state changed
     held: str | None = None  # why the alert of the current problem was held back
+    losses: deque[tuple[int, int]] = field(default_factory=deque)  # (sent, lost) per round
+    window: WindowLoss | None = None  # the loss over ``losses``, as of the last round
 
     def document(self) -> dict[str, Any]:
         return {
@@ -118,8 +154,14 @@ class Notice:
         }  # fmt: skip
 
 
-def classify(obs: Observation, current: str, policy: Policy) -> str | None:
-    """The state this observation shows; None when it tells nothing."""
+def classify(
+    obs: Observation, current: str, policy: Policy, window: WindowLoss | None = None
+) -> str | None:
+    """The state this observation shows; None when it tells nothing.
+
+    ``window``: the loss over the entity's last rounds, this one included; without it (an
+    observation with no probe counts) the round's own loss is judged.
+    """
     if obs.reachable is None:
         return None
     if not obs.reachable:
@@ -127,11 +169,17 @@ def classify(obs: Observation, current: str, policy: Policy) -> str | None:
     if obs.refused:
         return REFUSED
     median = obs.median_ms or 0.0
-    if obs.loss_pct >= obs.loss_threshold_pct or median > obs.latency_threshold_ms:
+    threshold = obs.loss_threshold_pct
+    if window is None:
+        over = obs.loss_pct >= threshold
+        not_clear = obs.loss_pct >= threshold * policy.recovery_loss_factor
+    else:  # surely over the threshold, not merely a few unlucky probes
+        over = window.sent >= policy.loss_min_probes and window.low_pct >= threshold
+        not_clear = window.low_pct >= threshold * policy.recovery_loss_factor
+    if over or median > obs.latency_threshold_ms:
         return DEGRADED
     if current in PROBLEMS and (
-        obs.loss_pct >= obs.loss_threshold_pct * policy.recovery_loss_factor
-        or median > obs.latency_threshold_ms * policy.recovery_latency_factor
+        not_clear or median > obs.latency_threshold_ms * policy.recovery_latency_factor
     ):
         return DEGRADED  # better, but not yet good enough to clear
     return UP
@@ -154,6 +202,17 @@ def _muted(
     if cause:
         return f"depende de {obs.parent}, que está {LABELS[cause]}"
     return None
+
+
+def _with_window(obs: Observation, w: WindowLoss) -> Observation:
+    """The observation with the window's loss told in its detail (what the alert says)."""
+    from dataclasses import replace
+
+    from pukara.formats import percent
+
+    told = (f"pérdida en las últimas {w.rounds} rondas: {percent(w.pct, 1)} "
+            f"(IC 95 %: {percent(w.low_pct, 1)}–{percent(w.high_pct, 1)}; {w.lost} de {w.sent})")  # fmt: skip
+    return replace(obs, detail=f"{obs.detail}; {told}" if obs.detail else told)
 
 
 def _depth(entity: str, parents: Mapping[str, str | None]) -> int:
@@ -215,13 +274,30 @@ class Tracker:
         notices: list[Notice] = []
         for obs in sorted(observations, key=lambda o: _depth(o.entity, parents)):
             st = self.states.setdefault(obs.entity, EntityState(obs.entity))
-            seen = classify(obs, st.state, self.policy)
+            window = st.window = self._window(st, obs)
+            seen = classify(obs, st.state, self.policy, window)
+            if (
+                seen == DEGRADED
+                and window is not None
+                and window.low_pct >= (obs.loss_threshold_pct * self.policy.recovery_loss_factor)
+            ):
+                obs = _with_window(obs, window)
             cause = self._parent_problem(obs.parent, observed)
             if seen == DOWN and cause in {DOWN, UNREACHABLE}:
                 seen = UNREACHABLE
             observed[obs.entity] = st.state if seen is None else seen
             notices += self._step(st, obs, seen, now, maintenance, cause)
         return notices
+
+    def _window(self, st: EntityState, obs: Observation) -> WindowLoss | None:
+        """Add this round to the entity's loss window; None when the round has no counts."""
+        if not obs.sent:
+            return None
+        if obs.reachable and obs.received:  # a round with no reply is down, not loss
+            st.losses.append((obs.sent, obs.sent - obs.received))
+            while len(st.losses) > self.policy.loss_window_rounds:
+                st.losses.popleft()
+        return WindowLoss.of(st.losses)
 
     def _parent_problem(self, parent: str | None, observed: Mapping[str, str]) -> str | None:
         """The problem of ``parent`` seen this round or still in its state: the worst one."""
@@ -259,7 +335,7 @@ class Tracker:
             and st.alerted != st.state  # none open, or one for a lesser problem
             and _muted(st, obs, maintenance, cause) is None
             # held for its parent: only if it still shows it by itself, not just a slow recovery
-            and (st.held != PARENT_HELD or classify(obs, UP, self.policy) in PROBLEMS)
+            and (st.held != PARENT_HELD or classify(obs, UP, self.policy, st.window) in PROBLEMS)
         ):
             # held back by a window, flapping or its parent, over now: raise it late, not never
             if st.held == PARENT_HELD:

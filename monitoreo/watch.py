@@ -32,6 +32,7 @@ from monitoreo.sites import Site, vpn_targets
 from monitoreo.spool import SpoolingWriter, WriterHealth
 from monitoreo.states import LABELS, MONITOR, Notice, Observation, Tracker
 from monitoreo.summaries import SummaryHealth, SummaryWriter
+from pukara import formats
 from pukara.errors import Interrupted, StoreError
 from pukara.events import format_timestamp, make_event, utc_now
 from pukara.store import SQLiteStore, Store
@@ -47,9 +48,10 @@ WRITER_BUSY_TIMEOUT_MS = 5_000  # the writer's own connection: spool soon rather
 
 def site_observation(site: Site, r: TargetRound, monitored: set[str]) -> Observation:
     s = r.stats
-    detail = (
-        f"pérdida {s.loss_pct:g} %, mediana {s.median_ms} ms" if r.reachable else "sin respuesta"
-    )
+    detail = "sin respuesta"
+    if r.reachable:
+        median = "sin dato" if s.median_ms is None else formats.milliseconds(s.median_ms)
+        detail = f"pérdida en la ronda {formats.percent(s.loss_pct, 1)}, mediana {median}"
     refused = r.result == "rechazado"
     if refused:
         detail = f"conexión rechazada (RST) en el puerto {r.target.port}"
@@ -58,7 +60,7 @@ def site_observation(site: Site, r: TargetRound, monitored: set[str]) -> Observa
         parent=site.parent if site.parent in monitored else None,
         reachable=r.reachable, loss_pct=s.loss_pct, median_ms=s.median_ms,
         loss_threshold_pct=site.loss_threshold_pct, latency_threshold_ms=site.latency_threshold_ms,
-        detail=detail, refused=refused,
+        detail=detail, refused=refused, sent=s.sent, received=s.received,
     )  # fmt: skip
 
 
@@ -91,7 +93,8 @@ def tunnel_observation(
         entity=f"{site.code}/vpn", site=site.code, parent=site.code, reachable=ok, loss_pct=loss,
         median_ms=probe.stats.median_ms if probe else None,
         loss_threshold_pct=site.loss_threshold_pct, latency_threshold_ms=site.latency_threshold_ms,
-        detail=detail,
+        detail=detail, sent=probe.stats.sent if probe else 0,
+        received=probe.stats.received if probe else 0,
     )  # fmt: skip
 
 

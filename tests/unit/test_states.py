@@ -339,3 +339,54 @@ def test_rounds_that_led_into_the_isolation_confirm_nothing_after_it() -> None:
             *[obs(c, True) for c in "bcde"]]  # fmt: skip
     assert _alerts(feed(t, [back])) == []  # not confirmed with a round from before the cut
     assert _alerts(feed(t, [back])) == [("a/vpn", DOWN)]  # two rounds of its own: it is down
+
+
+def probes(entity: str, lost: int, sent: int = 5, threshold: float = 5.0) -> Observation:
+    """A round of ``sent`` probes of which ``lost`` got no reply, as the watcher observes it."""
+    got = sent - lost
+    return Observation(entity, entity.split("/")[0], None, got > 0,
+                       loss_pct=100 * lost / sent, median_ms=30.0 if got else None,
+                       loss_threshold_pct=threshold, sent=sent, received=got)  # fmt: skip
+
+
+def test_one_probe_lost_in_five_is_not_a_degraded_link() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=3, isolated_min_sites=10))
+    # a link that loses about 2 %: now and then 1 of a round's 5 probes, twice in a row too
+    lost = {3: 1, 4: 1, 17: 1, 30: 1, 31: 1, 46: 1, 58: 1}
+    notices = feed(t, [[probes("a", lost.get(i, 0))] for i in range(60)])
+    assert [n.current for n in notices] == [UP]  # unknown -> up, and nothing after that
+    assert t.states["a"].window is not None and t.states["a"].window.low_pct < 5.0
+
+
+def test_a_burst_in_the_first_rounds_is_too_few_probes_to_judge() -> None:
+    t = Tracker(Policy(fall_rounds=2, isolated_min_sites=10))
+    notices = feed(t, [[probes("a", 2)], [probes("a", 0)], [probes("a", 0)]])
+    assert _alerts(notices) == []
+
+
+def test_sustained_loss_over_the_threshold_is_degraded_and_said_with_its_interval() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=3, isolated_min_sites=10))
+    feed(t, [[probes("a", 0)]] * 10)
+    per_round = [feed(t, [[probes("a", 2)]]) for _ in range(6)]  # 40 % lost, round after round
+    assert [_alerts(n) for n in per_round] == [[], [], [], [("a", DEGRADED)], [], []]
+    alert = next(n for n in per_round[3] if n.kind == "alert")  # 4 rounds after it started
+    assert "pérdida en las últimas 10 rondas" in alert.message and "IC 95 %" in alert.message
+    # the loss ends: it clears once the window says so, and then alerts nothing again
+    notices = feed(t, [[probes("a", 0)]] * 15)
+    assert [(n.kind, n.current) for n in notices if n.notifies] == [("recovery", UP)]
+    assert t.states["a"].state == UP
+
+
+def test_loss_just_over_the_threshold_for_long_is_degraded() -> None:
+    t = Tracker(Policy(fall_rounds=2, isolated_min_sites=10))
+    # 10 % lost (1 of 10 probes a round) on a 5 % threshold: sure only after enough probes
+    notices = feed(t, [[probes("a", 1, sent=10)]] * 20)
+    assert _alerts(notices) == [("a", DEGRADED)]
+
+
+def test_rounds_with_no_reply_are_down_and_not_counted_as_loss_afterwards() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=1, isolated_min_sites=10))
+    feed(t, [[probes("a", 0)]] * 10)
+    notices = feed(t, [[probes("a", 5)]] * 3 + [[probes("a", 0)]] * 3)
+    assert [(n.kind, n.current) for n in notices if n.notifies] == [
+        ("alert", DOWN), ("recovery", UP)]  # fmt: skip
