@@ -21,7 +21,7 @@ from pukara.errors import ExitCode, PukaraError, UsageError
 # Everything else is imported inside the command that uses it: `pukara --help` must not load
 # pysnmp (monitoreo.device), jinja2 (monitoreo.report), the store or the prober.
 if TYPE_CHECKING:
-    from monitoreo.device import Poller
+    from monitoreo.device import Poller, SnmpChange
     from monitoreo.sites import Site
     from monitoreo.spool import WriterHealth
     from monitoreo.states import Notice
@@ -172,6 +172,11 @@ class _Overrun:
                     "suba --ronda o baje --cuenta/--periodo/--espera", style="yellow")  # fmt: skip
 
 
+def _snmp(change: SnmpChange) -> None:
+    """A device's SNMP failure, once per cause, and its end."""
+    message(f"{_stamp()} {change.message}", style="green" if change.now.ok else "yellow")
+
+
 def _health(h: WriterHealth) -> None:
     for problem in h.reports:
         message(f"{_stamp()} almacén: {problem}", style="yellow")
@@ -273,7 +278,7 @@ def vigilar(
             store, known, targets, options, settings.data_dir / "cola" / "monitoreo.jsonl",
             tracker=Tracker(Policy(fall_rounds=caidas, rise_rounds=recuperacion,
                                    isolated_fraction=aislamiento / 100)), hooks=hooks,
-            snmp=snmp, on_notice=_line, on_health=_health,
+            snmp=snmp, on_notice=_line, on_health=_health, on_snmp=_snmp,
             on_hook_error=lambda e: message(f"aviso no entregado: {e}", style="yellow"),
             poller=watch_poller(settings, ronda), on_overrun=_Overrun(),
             retention_days=settings.retention_days,
@@ -295,20 +300,24 @@ def vigilar(
 
 
 STATE_COLUMNS = {"entity": "Sede/túnel", "state": "Estado", "since": "Desde",
-                 "flapping": "Oscila", "alert": "Alerta abierta"}  # fmt: skip
+                 "flapping": "Oscila", "alert": "Alerta abierta", "snmp_device": "Equipo",
+                 "snmp": "SNMP", "snmp_reason": "Motivo SNMP",
+                 "snmp_since": "SNMP desde"}  # fmt: skip
 
 
 @app.command()
 def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
-    """Estado actual de cada sede y túnel según la última vigilancia."""
+    """Estado actual de cada sede y túnel según la última vigilancia, y el último resultado SNMP
+    del equipo de cada sede (con el motivo si falló)."""
     from monitoreo.states import Tracker
-    from monitoreo.watch import HEALTH_DATASET, STATE_COLLECTION, states_table
+    from monitoreo.watch import HEALTH_DATASET, SNMP_COLLECTION, STATE_COLLECTION, states_table
     from pukara.store import opened_store
 
     with opened_store(ctx.obj) as store:
         tracker = Tracker()
         tracker.load(store.entities(STATE_COLLECTION))
-        render(states_table(tracker), formato, STATE_COLUMNS)
+        snmp_docs = list(store.entities(SNMP_COLLECTION))
+        render(states_table(tracker, snmp_docs), formato, STATE_COLUMNS)
         last = list(store.search_events(dataset=HEALTH_DATASET, newest_first=True, limit=1))
     if last:
         health = last[0]
