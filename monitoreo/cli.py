@@ -168,8 +168,11 @@ class _Overrun:
         now = time.monotonic()
         if now - self._last >= 60:
             self._last = now
-            message(f"{_stamp()} la ronda tardó {took_s:.1f} s, más que --ronda {period_s:g} s: "
-                    "suba --ronda o baje --cuenta/--periodo/--espera", style="yellow")  # fmt: skip
+            from pukara.formats import number
+
+            message(f"{_stamp()} la ronda tardó {number(took_s, 1)} s, más que --ronda "
+                    f"{period_s:g} s: suba --ronda o baje --cuenta/--periodo/--espera",
+                    style="yellow")  # fmt: skip
 
 
 def _snmp(change: SnmpChange) -> None:

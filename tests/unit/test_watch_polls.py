@@ -155,3 +155,15 @@ def test_snmp_failures_are_said_once_per_cause_and_kept_for_estado(
     assert rows["b"]["snmp"] == "falla" and rows["b"]["snmp_device"] == "gw-b"
     assert rows["b"]["snmp_reason"].startswith("sin credenciales")
     assert rows["a"]["snmp"] == "falla" and "tiempo agotado" in rows["a"]["snmp_reason"]
+
+
+def test_an_overrun_is_said_on_the_console_at_most_once_a_minute(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from monitoreo.cli import _Overrun
+
+    said = _Overrun()
+    said(6.25, 5.0)
+    said(7.5, 5.0)  # seconds later: not again
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count("la ronda tardó") == 1 and "tardó 6.2 s, más que --ronda 5 s" in err
