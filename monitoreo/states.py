@@ -32,10 +32,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from monitoreo.stats import wilson_interval
+from pukara import formats  # Babel only on first use
 
 UP, DEGRADED, DOWN, UNREACHABLE, UNKNOWN = "up", "degraded", "down", "unreachable", "unknown"
 REFUSED = "refused"  # a TCP probe's port answers with a reset: the host is there, the service not
@@ -206,12 +207,9 @@ def _muted(
 
 def _with_window(obs: Observation, w: WindowLoss) -> Observation:
     """The observation with the window's loss told in its detail (what the alert says)."""
-    from dataclasses import replace
-
-    from pukara.formats import percent
-
-    told = (f"pérdida en las últimas {w.rounds} rondas: {percent(w.pct, 1)} "
-            f"(IC 95 %: {percent(w.low_pct, 1)}–{percent(w.high_pct, 1)}; {w.lost} de {w.sent})")  # fmt: skip
+    pct = formats.percent
+    told = (f"pérdida en las últimas {w.rounds} rondas: {pct(w.pct, 1)} "
+            f"(IC 95 %: {pct(w.low_pct, 1)}–{pct(w.high_pct, 1)}; {w.lost} de {w.sent})")  # fmt: skip
     return replace(obs, detail=f"{obs.detail}; {told}" if obs.detail else told)
 
 
