@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from monitoreo.states import ISOLATED_MIN_SITES, ISOLATED_PCT  # stdlib only: cheap at start
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, output_file, render
 from pukara.errors import ExitCode, PukaraError, UsageError
@@ -20,7 +21,7 @@ from pukara.errors import ExitCode, PukaraError, UsageError
 # Everything else is imported inside the command that uses it: `pukara --help` must not load
 # pysnmp (monitoreo.device), jinja2 (monitoreo.report), the store or the prober.
 if TYPE_CHECKING:
-    from monitoreo.device import Poller
+    from monitoreo.device import Poller, SnmpChange
     from monitoreo.sites import Site
     from monitoreo.spool import WriterHealth
     from monitoreo.states import Notice
@@ -36,8 +37,9 @@ class Familia(StrEnum):
 
 
 ROUND_COLUMNS = {
-    "target": "Objetivo", "address": "Dirección", "method": "Método", "sent": "Env.",
-    "received": "Recib.", "loss_pct": "Pérdida (%)", "loss_high_pct": "Pérdida máx. IC95 (%)",
+    "target": "Objetivo", "address": "Dirección", "method": "Método", "result": "Resultado",
+    "sent": "Env.", "received": "Recib.", "refused": "Rechaz.", "loss_pct": "Pérdida (%)",
+    "loss_high_pct": "Pérdida máx. IC95 (%)",
     "min_ms": "Mín. (ms)", "median_ms": "Mediana (ms)", "mean_ms": "Media (ms)",
     "p95_ms": "P95 (ms)", "max_ms": "Máx. (ms)", "stddev_ms": "Desv. (ms)",
     "jitter_ms": "Jitter RFC 3550 (ms)", "error": "Error",
@@ -87,7 +89,8 @@ def sondear(
     objetivos: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Códigos de sede, direcciones o nombres (por defecto, todas las sedes)."
+            help="Códigos de sede, direcciones o nombres (por defecto, las sedes marcadas para "
+            "monitoreo: etiqueta «monitoreo» en su pasarela)."
         ),
     ] = None,
     cuenta: CuentaOpt = 5,
@@ -115,10 +118,10 @@ def sondear(
     with opened_store(ctx.obj) as store:
         known = sites.load_sites(store, family=_family(familia))
         targets = sites.resolve(objetivos or [], known, port=tcp, family=_family(familia))
+        if not targets:
+            raise sites.not_marked("sondear", known)
         if tcp is None and vpn:
             targets += sites.vpn_targets(known.values(), {t.site for t in targets if t.site})
-        if not targets:
-            raise UsageError("no hay objetivos: el inventario no tiene sedes con pasarela")
         message(
             f"Sondeando {len(targets)} objetivos ({cuenta} sondeos cada uno)…", quiet=silencioso
         )
@@ -126,7 +129,7 @@ def sondear(
         if guardar:
             store.write_events(rounds.round_events(rnd))
     render([rounds.to_row(r) for r in rnd.results], formato, ROUND_COLUMNS)
-    if any(not r.reachable for r in rnd.results):
+    if any(r.failed for r in rnd.results):
         raise typer.Exit(ExitCode.PARTIAL)
 
 
@@ -165,8 +168,16 @@ class _Overrun:
         now = time.monotonic()
         if now - self._last >= 60:
             self._last = now
-            message(f"{_stamp()} la ronda tardó {took_s:.1f} s, más que --ronda {period_s:g} s: "
-                    "suba --ronda o baje --cuenta/--periodo/--espera", style="yellow")  # fmt: skip
+            from pukara.formats import number
+
+            message(f"{_stamp()} la ronda tardó {number(took_s, 1)} s, más que --ronda "
+                    f"{period_s:g} s: suba --ronda o baje --cuenta/--periodo/--espera",
+                    style="yellow")  # fmt: skip
+
+
+def _snmp(change: SnmpChange) -> None:
+    """A device's SNMP failure, once per cause, and its end."""
+    message(f"{_stamp()} {change.message}", style="green" if change.now.ok else "yellow")
 
 
 def _health(h: WriterHealth) -> None:
@@ -198,7 +209,11 @@ KIND_LABELS = {
 def vigilar(
     ctx: typer.Context,
     objetivos: Annotated[
-        list[str] | None, typer.Argument(help="Códigos de sede (por defecto, todas las sedes).")
+        list[str] | None,
+        typer.Argument(
+            help="Códigos de sede (por defecto, las sedes marcadas para monitoreo: etiqueta "
+            "«monitoreo» en su pasarela)."
+        ),
     ] = None,
     ronda: Annotated[
         float, typer.Option("--ronda", min=1, help="Segundos entre el inicio de dos rondas.")
@@ -226,9 +241,19 @@ def vigilar(
             "--recuperar", min=1, help="Rondas seguidas para dar por recuperada una sede."
         ),
     ] = 3,
+    aislamiento: Annotated[
+        float,
+        typer.Option(
+            "--aislamiento",
+            min=1,
+            max=100,
+            help="Porcentaje de las sedes vigiladas sin respuesta en una misma ronda que indica "
+            f"que el monitor quedó aislado (con {ISOLATED_MIN_SITES} sedes o más).",
+        ),
+    ] = ISOLATED_PCT,
     silencioso: SilenciosoOpt = False,
 ) -> None:
-    """Sondea todas las sedes cada ronda hasta Ctrl-C: estados, alertas y datos al almacén."""
+    """Sondea las sedes vigiladas cada ronda hasta Ctrl-C: estados, alertas y datos al almacén."""
     from monitoreo import sites
     from monitoreo.notify import Hooks
     from monitoreo.prober import ProbeOptions
@@ -251,11 +276,12 @@ def vigilar(
         known = sites.load_sites(store)
         targets = sites.resolve(objetivos or [], known)
         if not targets:
-            raise UsageError("no hay sedes con pasarela que vigilar en el inventario")
+            raise sites.not_marked("vigilar", known)
         watcher = Watcher(
             store, known, targets, options, settings.data_dir / "cola" / "monitoreo.jsonl",
-            tracker=Tracker(Policy(fall_rounds=caidas, rise_rounds=recuperacion)), hooks=hooks,
-            snmp=snmp, on_notice=_line, on_health=_health,
+            tracker=Tracker(Policy(fall_rounds=caidas, rise_rounds=recuperacion,
+                                   isolated_fraction=aislamiento / 100)), hooks=hooks,
+            snmp=snmp, on_notice=_line, on_health=_health, on_snmp=_snmp,
             on_hook_error=lambda e: message(f"aviso no entregado: {e}", style="yellow"),
             poller=watch_poller(settings, ronda), on_overrun=_Overrun(),
             retention_days=settings.retention_days,
@@ -277,20 +303,24 @@ def vigilar(
 
 
 STATE_COLUMNS = {"entity": "Sede/túnel", "state": "Estado", "since": "Desde",
-                 "flapping": "Oscila", "alert": "Alerta abierta"}  # fmt: skip
+                 "flapping": "Oscila", "alert": "Alerta abierta", "snmp_device": "Equipo",
+                 "snmp": "SNMP", "snmp_reason": "Motivo SNMP",
+                 "snmp_since": "SNMP desde"}  # fmt: skip
 
 
 @app.command()
 def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
-    """Estado actual de cada sede y túnel según la última vigilancia."""
+    """Estado actual de cada sede y túnel según la última vigilancia, y el último resultado SNMP
+    del equipo de cada sede (con el motivo si falló)."""
     from monitoreo.states import Tracker
-    from monitoreo.watch import HEALTH_DATASET, STATE_COLLECTION, states_table
+    from monitoreo.watch import HEALTH_DATASET, SNMP_COLLECTION, STATE_COLLECTION, states_table
     from pukara.store import opened_store
 
     with opened_store(ctx.obj) as store:
         tracker = Tracker()
         tracker.load(store.entities(STATE_COLLECTION))
-        render(states_table(tracker), formato, STATE_COLUMNS)
+        snmp_docs = list(store.entities(SNMP_COLLECTION))
+        render(states_table(tracker, snmp_docs), formato, STATE_COLUMNS)
         last = list(store.search_events(dataset=HEALTH_DATASET, newest_first=True, limit=1))
     if last:
         health = last[0]

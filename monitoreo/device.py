@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +60,63 @@ class DevicePoll:
     requests: int
     credential: str | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpStatus:
+    """The last SNMP outcome of one site's device, and since when it has been so."""
+
+    site: str
+    device: str | None  # the gateway's name in the inventory
+    ok: bool
+    reason: str | None  # why it failed; None when it answered
+    since: str  # when this outcome (this very reason) began: stored only when it changes
+
+    def document(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class SnmpChange:
+    """An SNMP outcome that changed: a new cause of failure, another one, or a recovery."""
+
+    now: SnmpStatus
+    previous: SnmpStatus | None
+
+    @property
+    def recovered(self) -> bool:
+        return self.now.ok and self.previous is not None and not self.previous.ok
+
+    @property
+    def message(self) -> str:
+        who = self.now.site + (f" ({self.now.device})" if self.now.device else "")
+        if self.now.ok:
+            return f"SNMP {who}: recuperado, el equipo responde"
+        return f"SNMP {who}: {self.now.reason}"
+
+
+def track(
+    statuses: dict[str, SnmpStatus], polls: Sequence[DevicePoll], devices: Mapping[str, str | None],
+    at: str, earlier: Mapping[str, SnmpStatus] | None = None,
+) -> list[SnmpChange]:  # fmt: skip
+    """Update ``statuses`` with a cycle's polls; the changes worth saying, once per cause.
+
+    A device that answers from the start says nothing; a failure is said when it begins (or is
+    first seen by this process) and when its cause changes, and its end once ("recuperado").
+    ``earlier``: the outcomes a previous run left, which only carry their ``since`` over.
+    """
+    changes: list[SnmpChange] = []
+    for poll in polls:
+        old = statuses.get(poll.site)
+        ok = poll.error is None
+        before = old or (earlier or {}).get(poll.site)
+        same = before is not None and before.ok == ok and before.reason == poll.error
+        since = before.since if before is not None and same else at
+        new = SnmpStatus(poll.site, devices.get(poll.site), ok, poll.error, since)
+        statuses[poll.site] = new
+        if (old is None and not ok) or (old is not None and not same):
+            changes.append(SnmpChange(new, old))
+    return changes
 
 
 def _text(value: Any) -> str | None:
@@ -181,9 +238,11 @@ class Poller:
     async def _one(self, site: Site, limit: asyncio.Semaphore) -> DevicePoll:
         async with limit:
             if not site.address or not site.credential_profile:
-                why = (
-                    "sin dirección de gestión" if not site.address else "sin perfil de credenciales"
-                )
+                why = "sin dirección de gestión"
+                if site.address:
+                    device = f"el equipo {site.gateway}" if site.gateway else "su pasarela"
+                    why = (f"sin credenciales: {device} no tiene perfil de credenciales "
+                           "(credential_profile) en el inventario")  # fmt: skip
                 return DevicePoll(site.code, None, None, None, None, 0, error=why)
             try:
                 creds = self._credentials(site.credential_profile)

@@ -1,5 +1,9 @@
 """Notification hooks: a webhook (JSON POST) and/or a command fed the event on stdin.
 
+Both get the event as one line of JSON (newline-delimited JSON: compact, ending in ``\n``,
+with every line break inside a value escaped, also those that only some readers split on),
+so that a command may read it with ``read``, ``for line in sys.stdin`` or ``jq -c``.
+
 The webhook URL is a credential (it often carries a token in its path or query): it lives in
 the ``url`` field of a credential profile, named in the settings as
 ``alert_webhook = "perfil:NOMBRE"``, and only its ``scheme://host`` is ever shown. The command
@@ -35,6 +39,18 @@ TIMEOUT_S = 10.0
 MAX_PENDING = 100
 PROFILE_PREFIX = "perfil:"
 URL_FIELD = "url"
+
+
+# characters that str.splitlines() and some readers take as line breaks, which JSON leaves raw
+_LINE_BREAKS = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
+
+
+def json_line(event: Mapping[str, Any]) -> bytes:
+    """The event as one line of JSON ending in a newline; a value JSON lacks becomes text."""
+    text = json.dumps(event, ensure_ascii=False, separators=(",", ":"), default=str)
+    for raw, escaped in _LINE_BREAKS.items():
+        text = text.replace(raw, escaped)
+    return (text + "\n").encode()
 
 
 def _check_url(url: str, profile: str) -> None:
@@ -118,7 +134,7 @@ class Hooks:
 
     def send(self, event: Mapping[str, Any]) -> list[str]:
         """Deliver one event to every hook; return the failures, in Spanish."""
-        body = json.dumps(event, ensure_ascii=False).encode()
+        body = json_line(event)
         errors: list[str] = []
         if self.webhook:
             error = self._post(self.webhook.reveal(), body)

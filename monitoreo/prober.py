@@ -6,6 +6,10 @@ A probe to a target is due one period after the previous one; sends go out in du
 never closer than the interval. Replies are matched on (identifier, sequence, source address);
 RTTs use the kernel's receive timestamp, so time spent in this loop does not inflate them. A
 probe is counted only once it is answered or timed out; a reply after the timeout is discarded.
+
+A TCP probe answered by a reset (RST: the host is there, the port is closed) is refused, not
+lost. An error of the system (no route, a forbidden or odd address) is the target's, explained
+in Spanish with the system's own text after it; the other targets go on.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ class Samples:
     rtts_ms: list[float | None]
     error: str | None = None  # why probes could not even be sent, if so
     started_ns: int = 0
+    refused: set[int] = field(default_factory=set)  # TCP probes answered by a reset (RST)
 
 
 @dataclass(slots=True)
@@ -122,7 +127,7 @@ class _Engine:
         try:
             es.sock.sendto(packet, (target.address, 0))
         except OSError as e:  # no route, blackhole: this probe is lost, the run goes on
-            self.results[ti].error = _error_text(e)
+            self.results[ti].error = error_text(e)
             return now
         key = (target.family, seq)
         self.pending[key] = _Pending(ti, k, now, now + timeout)
@@ -132,12 +137,22 @@ class _Engine:
         return now
 
     def _send_tcp(self, ti: int, k: int, target: Target, timeout: int) -> int:
-        sock = socket.socket(target.family, socket.SOCK_STREAM)
-        sock.setblocking(False)
         now = time.time_ns()
-        code = sock.connect_ex((target.address, target.port or 0))
+        try:
+            sock = socket.socket(target.family, socket.SOCK_STREAM)
+        except OSError as e:  # out of descriptors, say: this probe is lost, the run goes on
+            self.results[ti].error = error_text(e)
+            return now
+        sock.setblocking(False)
+        try:
+            code = sock.connect_ex((target.address, target.port or 0))
+        except OSError as e:  # an address the system cannot even try (a bad scope, say)
+            code, self.results[ti].error = -1, error_text(e)
         if code not in (0, errno.EINPROGRESS):
-            self.results[ti].error = os.strerror(code)
+            if code == errno.ECONNREFUSED:
+                self._refused(ti, k, target)
+            elif code > 0:
+                self.results[ti].error = error_text(OSError(code, os.strerror(code)))
             sock.close()
             return now
         key = (-1, sock.fileno())
@@ -183,8 +198,15 @@ class _Engine:
             self._answer(key, at)
             return
         p = self.pending[key]
-        self.results[p.target].error = os.strerror(code)
-        self._answer(key, _FAR)  # refused or unreachable: lost
+        if code == errno.ECONNREFUSED:
+            self._refused(p.target, p.index, self.targets[p.target])
+        else:
+            self.results[p.target].error = error_text(OSError(code, os.strerror(code)))
+        self._answer(key, _FAR)  # refused (counted apart) or unreachable (lost)
+
+    def _refused(self, ti: int, k: int, target: Target) -> None:
+        self.results[ti].refused.add(k)
+        self.results[ti].error = f"conexión rechazada: el puerto {target.port} está cerrado (RST)"
 
     def poll(self, wait_s: float) -> None:
         for k, _ in self.selector.select(wait_s):
@@ -237,8 +259,40 @@ class _Engine:
         return self.results
 
 
-def _error_text(e: OSError) -> str:
-    return e.strerror or str(e)
+_EXPLAINED = {
+    errno.EINVAL: "el sistema no acepta esta dirección como destino (¿dirección de enlace "
+    "local sin zona, de red, de multidifusión o de otra familia?)",
+    errno.EPERM: "el sistema no permitió el envío (¿una regla del cortafuegos local?)",
+    errno.EACCES: "el sistema no permite enviar a esa dirección (¿una dirección de difusión "
+    "o una regla del cortafuegos local?)",
+    errno.ENETUNREACH: "no hay ruta hacia la red de destino desde este equipo",
+    errno.EHOSTUNREACH: "el destino no es alcanzable (nadie responde en su red o un equipo "
+    "del camino lo rechazó)",
+    errno.EADDRNOTAVAIL: "este equipo no tiene una dirección de origen para ese destino",
+    errno.EAFNOSUPPORT: "este equipo no admite la familia de esa dirección (¿IPv6 desactivado?)",
+    errno.ENETDOWN: "la interfaz de red hacia el destino está caída",
+    errno.EMSGSIZE: "el paquete excede la MTU de la interfaz",
+    errno.ETIMEDOUT: "se agotó el tiempo de espera de la conexión",
+    errno.ECONNRESET: "el destino cortó la conexión",
+    errno.ENOBUFS: "el sistema se quedó sin memoria de red para enviar",
+    errno.EMFILE: "el proceso abrió demasiados archivos o sockets (ulimit -n)",
+    errno.ENFILE: "el sistema abrió demasiados archivos o sockets",
+}
+_EXPLAINED_GAI = {
+    socket.EAI_NONAME: "la dirección no se pudo interpretar (¿una zona %interfaz que no existe?)",
+    socket.EAI_FAMILY: "este equipo no admite la familia de esa dirección",
+}
+
+
+def error_text(e: OSError) -> str:
+    """A system error of one target in Spanish, with the system's own text after it."""
+    original = e.strerror or str(e) or type(e).__name__
+    if isinstance(e, socket.gaierror):
+        why = _EXPLAINED_GAI.get(e.errno or 0, "la dirección no se pudo interpretar")
+    else:
+        why = _EXPLAINED.get(e.errno or 0, "error del sistema al sondear")
+    code = errno.errorcode.get(e.errno or 0) if not isinstance(e, socket.gaierror) else None
+    return f"{why} [{code + ': ' if code else ''}{original}]"
 
 
 def _same_address(got: str, wanted: str) -> bool:

@@ -24,7 +24,20 @@ class TargetRound:
 
     @property
     def reachable(self) -> bool:
-        return self.stats.received > 0
+        """Something answered: an echo reply, a connection, or a reset (the host is there)."""
+        return self.stats.received > 0 or self.stats.refused > 0
+
+    @property
+    def result(self) -> str:
+        """What the round found, in a word: responde, rechazado or sin respuesta."""
+        if self.stats.refused and not self.stats.received:
+            return "rechazado"
+        return "responde" if self.reachable else "sin respuesta"
+
+    @property
+    def failed(self) -> bool:
+        """No answer, or a port that refuses: a partial result for ``sondear``."""
+        return not self.reachable or self.stats.refused > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +57,8 @@ def run_round(
 ) -> Round:
     started = clock()
     samples: list[Samples] = probe(targets, options, should_stop=should_stop)
-    results = [TargetRound(s.target, s.rtts_ms, summarize(s.rtts_ms), s.error) for s in samples]
+    results = [TargetRound(s.target, s.rtts_ms, summarize(s.rtts_ms, len(s.refused)), s.error)
+               for s in samples]  # fmt: skip
     return Round(uuid.uuid4().hex[:16], started, options, results)
 
 
@@ -54,6 +68,7 @@ def to_row(r: TargetRound) -> dict[str, Any]:
         "target": r.target.label,
         "address": r.target.address,
         "method": r.target.method if not r.target.port else f"tcp/{r.target.port}",
+        "result": r.result,
         **r.stats.as_dict(),
         "error": r.error,
     }
@@ -69,8 +84,9 @@ def round_events(rnd: Round) -> list[dict[str, Any]]:
                 DATASET,
                 timestamp=rnd.started,
                 kind="metric",
-                outcome="success" if r.reachable else "failure",
-                message=f"{r.target.label}: {s.received}/{s.sent} respuestas",
+                outcome="failure" if r.failed else "success",
+                message=f"{r.target.label}: {s.received}/{s.sent} respuestas"
+                + (f", {s.refused} rechazadas (puerto cerrado)" if s.refused else ""),
                 fields={
                     "host.name": r.target.site or r.target.label,
                     "destination.ip": r.target.address,

@@ -1,8 +1,11 @@
 """What monitoring needs to know of each site, read from the inventory, and target resolution.
 
 A site is probed at the management address of its gateway: its active router or firewall
-(tagged ``wan`` first, then by name), or else its declared VPN peer. Headquarters sites
-without either are not probed: the monitor itself sits there.
+(tagged ``monitoreo`` first, then ``wan``, then by name), or else its declared VPN peer.
+Headquarters sites without either are not probed: the monitor itself sits there.
+
+A site is monitored when its gateway carries the tag ``monitoreo``: ``sondear`` and ``vigilar``
+without targets probe those, not every site of the inventory (the shipped example has 152).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ GATEWAY_KINDS = ("router", "firewall")
 DEFAULT_LOSS_PCT = 5.0
 DEFAULT_LATENCY_MS = 500.0
 DEFAULT_TARGET_PCT = 99.0
+MONITORED_TAG = "monitoreo"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,7 @@ class Site:
     vpn_interface: str | None
     vpn_probe: str | None
     credential_profile: str | None
+    monitored: bool = False  # its gateway carries MONITORED_TAG
 
 
 def _gateway(assets: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
@@ -51,7 +56,8 @@ def _gateway(assets: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
         and a.get("status", "activo") == "activo"
         and management_address(a)
     ]
-    candidates.sort(key=lambda a: ("wan" not in (a.get("tags") or []), a["name"]))
+    candidates.sort(key=lambda a: (MONITORED_TAG not in (a.get("tags") or []),
+                                   "wan" not in (a.get("tags") or []), a["name"]))  # fmt: skip
     return candidates[0] if candidates else None
 
 
@@ -91,6 +97,7 @@ def load_sites(store: Store, *, family: int | None = None) -> dict[str, Site]:
             vpn_interface=raw.get("vpn_interface") or None,
             vpn_probe=raw.get("vpn_probe") or None,
             credential_profile=(gw or {}).get("credential_profile"),
+            monitored=MONITORED_TAG in ((gw or {}).get("tags") or []),
         )
     return out
 
@@ -114,10 +121,11 @@ def resolve(
 
     A site code is probed at its gateway; asset names are not targets here.
 
-    With no ``refs``, every site of the inventory that has a probe address.
+    With no ``refs``, the monitored sites (see :func:`not_marked` for the message when none).
     """
     if not refs:
-        return [Target(s.code, s.address, port, s.code) for s in sites.values() if s.address]
+        return [Target(s.code, s.address, port, s.code) for s in sites.values()
+                if s.address and s.monitored]  # fmt: skip
     problems: list[str] = []
     out: list[Target] = []
     for ref in refs:
@@ -141,6 +149,19 @@ def resolve(
             "objetivos inválidos; no se envió ningún sondeo:\n  " + "\n  ".join(problems)
         )
     return out
+
+
+def not_marked(command: str, sites: Mapping[str, Site]) -> UsageError:
+    """The error of ``command`` run without targets when no site is marked for monitoring."""
+    some = sorted(c for c, s in sites.items() if s.address)[:2]
+    example = " ".join(some) if some else "emb-ar 198.18.0.6"
+    return UsageError(
+        f"ninguna sede del inventario está marcada para monitoreo ({len(sites)} sedes, "
+        f"ninguna con la etiqueta «{MONITORED_TAG}» en su pasarela). Márquelas agregando "
+        f"«{MONITORED_TAG}» a las etiquetas (columna tags) de la pasarela de cada sede a vigilar "
+        f"en activos.csv, p. ej. «wan|{MONITORED_TAG}», e importe de nuevo; o nombre las sedes "
+        f"o direcciones: pukara monitoreo {command} {example}"
+    )
 
 
 def vpn_targets(sites: Iterable[Site], only: set[str] | None = None) -> list[Target]:

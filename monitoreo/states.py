@@ -2,11 +2,21 @@
 
 Each round gives an observation per entity (a site, or a site's VPN tunnel ``code/vpn``):
 down when nothing answered, degraded when loss or median latency is over the site's thresholds,
-up otherwise. A problem is confirmed after ``fall_rounds`` consecutive rounds; it clears only
+up otherwise. Loss is judged over a window of rounds, not one: a handful of probes proves little
+(1 lost of 5 is 20 %, on a link that loses 2 %). An entity is degraded by loss when the lower
+bound of the 95 % Wilson interval of the window's loss reaches the threshold (enough probes, and
+the loss is then surely over it), and it stays so while that bound is at or over the recovery
+share of the threshold. Rounds with no reply at all are down rounds, not loss, and stay out.
+
+A problem is confirmed after ``fall_rounds`` consecutive rounds; it clears only
 after ``rise_rounds`` rounds that meet the stricter recovery condition (loss under half its
 threshold and latency under 80% of it), as Zabbix's recovery expressions do. An entity whose
-parent is down is unreachable, not down: it raises nothing of its own. When most sites drop
-at once the monitor itself is cut off: states are held and one alert says so.
+parent is down is unreachable, not down: it raises nothing of its own; one whose parent is
+degraded (or down, or refused) may change state, but its alert is held back: one alert per root
+cause (a tunnel loses what its site's link loses). It is raised late if the problem is still
+there, and still over the thresholds, once the parent is up again. When most sites drop at once
+the monitor itself is cut off: states are held and one alert says so; the rounds that led into
+it count for nothing, so no problem is confirmed on the rounds right after it with their help.
 
 An observation whose outcome could not be read (a tunnel whose device did not answer SNMP and
 that has no probe of its own) is unknown: it changes no state. An alert held back by a
@@ -20,18 +30,27 @@ that the receiver never keeps an alert open for good.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from monitoreo.stats import wilson_interval
+from pukara import formats  # Babel only on first use
+
 UP, DEGRADED, DOWN, UNREACHABLE, UNKNOWN = "up", "degraded", "down", "unreachable", "unknown"
+REFUSED = "refused"  # a TCP probe's port answers with a reset: the host is there, the service not
 LABELS = {
     UP: "arriba", DEGRADED: "degradada", DOWN: "caída", UNREACHABLE: "inalcanzable",
-    UNKNOWN: "desconocido",
+    UNKNOWN: "desconocido", REFUSED: "rechazada",
 }  # fmt: skip
-PROBLEMS = frozenset({DEGRADED, DOWN})
+PROBLEMS = frozenset({DEGRADED, DOWN, REFUSED})
 MONITOR = "monitor"  # the entity of the "monitor isolated" condition
 HELD_ENDS = {"mantenimiento": "el mantenimiento", "oscilación": "la oscilación"}
+# The monitor is cut off when at least this share of the watched sites (and at least this many)
+# give no answer in the same round. The README states both: a test holds them equal.
+ISOLATED_PCT = 60.0
+ISOLATED_MIN_SITES = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +61,10 @@ class Policy:
     recovery_latency_factor: float = 0.8
     flap_changes: int = 4
     flap_window_rounds: int = 20
-    isolated_fraction: float = 0.6
-    isolated_min_sites: int = 3
+    isolated_fraction: float = ISOLATED_PCT / 100
+    isolated_min_sites: int = ISOLATED_MIN_SITES
+    loss_window_rounds: int = 10  # rounds over which loss is judged
+    loss_min_probes: int = 20  # fewer probes in the window than this: loss degrades nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +78,30 @@ class Observation:
     loss_threshold_pct: float = 5.0
     latency_threshold_ms: float = 500.0
     detail: str | None = None
+    refused: bool = False  # TCP probes answered only by resets (RST): refused, not lost
+    sent: int = 0  # the round's probes; 0: no counts, loss_pct alone is judged (one round)
+    received: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WindowLoss:
+    """The loss of an entity over its last rounds, with its 95 % Wilson interval."""
+
+    rounds: int
+    sent: int
+    lost: int
+    low_pct: float
+    high_pct: float
+
+    @property
+    def pct(self) -> float:
+        return 100 * self.lost / self.sent if self.sent else 0.0
+
+    @classmethod
+    def of(cls, losses: Iterable[tuple[int, int]]) -> WindowLoss:
+        got = list(losses)
+        sent, lost = sum(s for s, _ in got), sum(x for _, x in got)
+        return cls(len(got), sent, lost, *wilson_interval(lost, sent))
 
 
 @dataclass(slots=True)
@@ -70,6 +115,8 @@ class EntityState:
     streak: int = 0
     changes: list[int] = field(default_factory=list)  # rounds at which the state changed
     held: str | None = None  # why the alert of the current problem was held back
+    losses: deque[tuple[int, int]] = field(default_factory=deque)  # (sent, lost) per round
+    window: WindowLoss | None = None  # the loss over ``losses``, as of the last round
 
     def document(self) -> dict[str, Any]:
         return {
@@ -108,30 +155,62 @@ class Notice:
         }  # fmt: skip
 
 
-def classify(obs: Observation, current: str, policy: Policy) -> str | None:
-    """The state this observation shows; None when it tells nothing."""
+def classify(
+    obs: Observation, current: str, policy: Policy, window: WindowLoss | None = None
+) -> str | None:
+    """The state this observation shows; None when it tells nothing.
+
+    ``window``: the loss over the entity's last rounds, this one included; without it (an
+    observation with no probe counts) the round's own loss is judged.
+    """
     if obs.reachable is None:
         return None
     if not obs.reachable:
         return DOWN
+    if obs.refused:
+        return REFUSED
     median = obs.median_ms or 0.0
-    if obs.loss_pct >= obs.loss_threshold_pct or median > obs.latency_threshold_ms:
+    threshold = obs.loss_threshold_pct
+    if window is None:
+        over = obs.loss_pct >= threshold
+        not_clear = obs.loss_pct >= threshold * policy.recovery_loss_factor
+    else:  # surely over the threshold, not merely a few unlucky probes
+        over = window.sent >= policy.loss_min_probes and window.low_pct >= threshold
+        not_clear = window.low_pct >= threshold * policy.recovery_loss_factor
+    if over or median > obs.latency_threshold_ms:
         return DEGRADED
     if current in PROBLEMS and (
-        obs.loss_pct >= obs.loss_threshold_pct * policy.recovery_loss_factor
-        or median > obs.latency_threshold_ms * policy.recovery_latency_factor
+        not_clear or median > obs.latency_threshold_ms * policy.recovery_latency_factor
     ):
         return DEGRADED  # better, but not yet good enough to clear
     return UP
 
 
-def _muted(st: EntityState, obs: Observation, maintenance: frozenset[str]) -> str | None:
-    """Why an alert of this entity would be held back now, if it would."""
+PARENT_HELD = "sede superior"  # EntityState.held when the parent's problem held the alert
+
+
+def _muted(
+    st: EntityState, obs: Observation, maintenance: frozenset[str], cause: str | None = None
+) -> str | None:
+    """Why an alert of this entity would be held back now, if it would.
+
+    ``cause``: the problem of the entity it depends on, if any (its own root cause).
+    """
     if obs.site in maintenance:
         return "mantenimiento"
     if st.flapping:
         return "oscilación"
+    if cause:
+        return f"depende de {obs.parent}, que está {LABELS[cause]}"
     return None
+
+
+def _with_window(obs: Observation, w: WindowLoss) -> Observation:
+    """The observation with the window's loss told in its detail (what the alert says)."""
+    pct = formats.percent
+    told = (f"pérdida en las últimas {w.rounds} rondas: {pct(w.pct, 1)} "
+            f"(IC 95 %: {pct(w.low_pct, 1)}–{pct(w.high_pct, 1)}; {w.lost} de {w.sent})")  # fmt: skip
+    return replace(obs, detail=f"{obs.detail}; {told}" if obs.detail else told)
 
 
 def _depth(entity: str, parents: Mapping[str, str | None]) -> int:
@@ -173,6 +252,8 @@ class Tracker:
         if isolated != self.isolated:
             self.isolated = isolated
             if isolated:
+                for st in self.states.values():  # the rounds that led into it were the cut's
+                    st.candidate, st.streak = None, 0
                 text = f"monitor aislado: {lost} de {len(sites)} sedes sin respuesta a la vez"
                 return [Notice(MONITOR, MONITOR, "isolated", UP, DOWN, text)]
             notice = Notice(
@@ -191,20 +272,40 @@ class Tracker:
         notices: list[Notice] = []
         for obs in sorted(observations, key=lambda o: _depth(o.entity, parents)):
             st = self.states.setdefault(obs.entity, EntityState(obs.entity))
-            seen = classify(obs, st.state, self.policy)
-            parent = obs.parent
+            window = st.window = self._window(st, obs)
+            seen = classify(obs, st.state, self.policy, window)
             if (
-                seen == DOWN
-                and parent
-                and (
-                    observed.get(parent) in {DOWN, UNREACHABLE}
-                    or (parent in self.states and self.states[parent].state in {DOWN, UNREACHABLE})
-                )
+                seen == DEGRADED
+                and window is not None
+                and window.low_pct >= (obs.loss_threshold_pct * self.policy.recovery_loss_factor)
             ):
+                obs = _with_window(obs, window)
+            cause = self._parent_problem(obs.parent, observed)
+            if seen == DOWN and cause in {DOWN, UNREACHABLE}:
                 seen = UNREACHABLE
             observed[obs.entity] = st.state if seen is None else seen
-            notices += self._step(st, obs, seen, now, maintenance)
+            notices += self._step(st, obs, seen, now, maintenance, cause)
         return notices
+
+    def _window(self, st: EntityState, obs: Observation) -> WindowLoss | None:
+        """Add this round to the entity's loss window; None when the round has no counts."""
+        if not obs.sent:
+            return None
+        if obs.reachable and obs.received:  # a round with no reply is down, not loss
+            st.losses.append((obs.sent, obs.sent - obs.received))
+            while len(st.losses) > self.policy.loss_window_rounds:
+                st.losses.popleft()
+        return WindowLoss.of(st.losses)
+
+    def _parent_problem(self, parent: str | None, observed: Mapping[str, str]) -> str | None:
+        """The problem of ``parent`` seen this round or still in its state: the worst one."""
+        if not parent:
+            return None
+        found = {observed.get(parent), self.states[parent].state if parent in self.states else None}
+        for problem in (UNREACHABLE, DOWN, REFUSED, DEGRADED):
+            if problem in found:
+                return DOWN if problem == UNREACHABLE else problem
+        return None
 
     def _step(
         self,
@@ -213,6 +314,7 @@ class Tracker:
         seen: str | None,
         now: str,
         maintenance: frozenset[str],
+        cause: str | None = None,
     ) -> list[Notice]:
         notices: list[Notice] = []
         window_start = self.round_no - self.policy.flap_window_rounds
@@ -224,25 +326,31 @@ class Tracker:
                        f"{st.entity}: dejó de oscilar; estado {LABELS[st.state]}")
             )  # fmt: skip
         if seen is not None:
-            notices += self._transition(st, obs, seen, now, maintenance)
+            notices += self._transition(st, obs, seen, now, maintenance, cause)
         if (
             st.state in PROBLEMS
             and seen in PROBLEMS  # not a round that already answers again
             and st.alerted != st.state  # none open, or one for a lesser problem
-            and _muted(st, obs, maintenance) is None
+            and _muted(st, obs, maintenance, cause) is None
+            # held for its parent: only if it still shows it by itself, not just a slow recovery
+            and (st.held != PARENT_HELD or classify(obs, UP, self.policy, st.window) in PROBLEMS)
         ):
-            # held back by a window or by flapping that is over now: raise it late, not never
-            st.alerted, why = st.state, HELD_ENDS.get(st.held or "", "el silencio de sus alertas")
-            st.held = None
-            text = f"{st.entity}: sigue {LABELS[st.state]} al terminar {why}"
+            # held back by a window, flapping or its parent, over now: raise it late, not never
+            if st.held == PARENT_HELD:
+                when = f"tras recuperarse {obs.parent}"
+            else:
+                when = "al terminar " + HELD_ENDS.get(st.held or "", "el silencio de sus alertas")
+            st.alerted, st.held = st.state, None
+            text = f"{st.entity}: sigue {LABELS[st.state]} {when}"
             if obs.detail:
                 text += f" ({obs.detail})"
             notices.append(Notice(st.entity, obs.site, "alert", st.state, st.state, text))
         return notices
 
     def _transition(
-        self, st: EntityState, obs: Observation, seen: str, now: str, maintenance: frozenset[str]
-    ) -> list[Notice]:
+        self, st: EntityState, obs: Observation, seen: str, now: str, maintenance: frozenset[str],
+        cause: str | None = None,
+    ) -> list[Notice]:  # fmt: skip
         notices: list[Notice] = []
         if seen == st.state:
             st.candidate, st.streak = None, 0
@@ -267,7 +375,7 @@ class Tracker:
                        f"{st.entity}: oscila ({len(st.changes)} cambios en "
                        f"{self.policy.flap_window_rounds} rondas); se silencian sus alertas")
             )  # fmt: skip
-        notices.append(self._notice(st, obs, previous, seen, maintenance))
+        notices.append(self._notice(st, obs, previous, seen, maintenance, cause))
         return notices
 
     def _notice(
@@ -277,14 +385,15 @@ class Tracker:
         previous: str,
         seen: str,
         maintenance: frozenset[str],
+        cause: str | None = None,
     ) -> Notice:
         text = f"{st.entity}: {LABELS[previous]} → {LABELS[seen]}"
         if obs.detail:
             text += f" ({obs.detail})"
-        muted = _muted(st, obs, maintenance)
+        muted = _muted(st, obs, maintenance, cause)
         if seen in PROBLEMS:
             if muted:
-                st.held = muted
+                st.held = PARENT_HELD if muted.startswith("depende de") else muted
                 return Notice(st.entity, obs.site, "state", previous, seen, text, muted)
             st.alerted = seen
             return Notice(st.entity, obs.site, "alert", previous, seen, text)

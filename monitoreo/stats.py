@@ -32,6 +32,7 @@ class RoundStats:
     max_ms: float | None
     stddev_ms: float | None
     jitter_ms: float | None
+    refused: int = 0  # TCP probes answered by a reset: an answer, neither received nor lost
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,14 +66,20 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def summarize(rtts: Sequence[float | None]) -> RoundStats:
-    """Statistics of one target's probes (None = lost), in send order."""
+def summarize(rtts: Sequence[float | None], refused: int = 0) -> RoundStats:
+    """Statistics of one target's probes (None = lost or refused), in send order.
+
+    ``refused`` of the None samples were TCP resets: the host answered, so they are not loss.
+    """
     got = [r for r in rtts if r is not None]
     sent, received = len(rtts), len(got)
-    low, high = wilson_interval(sent - received, sent)
-    loss = 100.0 * (sent - received) / sent if sent else 0.0
+    lost = sent - received - refused
+    low, high = wilson_interval(lost, sent)
+    loss = 100.0 * lost / sent if sent else 0.0
     if not got:
-        return RoundStats(sent, 0, loss, low, high, None, None, None, None, None, None, None)
+        return RoundStats(
+            sent, 0, round(loss, 3), low, high, None, None, None, None, None, None, None, refused
+        )
     ordered = sorted(got)
     return RoundStats(
         sent=sent,
@@ -87,4 +94,5 @@ def summarize(rtts: Sequence[float | None]) -> RoundStats:
         max_ms=_round(ordered[-1]),
         stddev_ms=_round(statistics.stdev(got)) if received > 1 else 0.0,
         jitter_ms=_round(rfc3550_jitter(got)),
+        refused=refused,
     )

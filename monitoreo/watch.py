@@ -24,7 +24,7 @@ from typing import Any
 
 from monitoreo import maintenance, rounds
 from monitoreo.counters import CounterSample, rate
-from monitoreo.device import DevicePoll, Poller
+from monitoreo.device import DevicePoll, Poller, SnmpChange, SnmpStatus, track
 from monitoreo.notify import Hooks, Notifier, NotifierReport
 from monitoreo.prober import ProbeOptions, Target
 from monitoreo.rounds import TargetRound
@@ -32,13 +32,16 @@ from monitoreo.sites import Site, vpn_targets
 from monitoreo.spool import SpoolingWriter, WriterHealth
 from monitoreo.states import LABELS, MONITOR, Notice, Observation, Tracker
 from monitoreo.summaries import SummaryHealth, SummaryWriter
+from pukara import formats
 from pukara.errors import Interrupted, StoreError
 from pukara.events import format_timestamp, make_event, utc_now
 from pukara.store import SQLiteStore, Store
 from pukara.store.retention import enforce_retention
 
 STATE_COLLECTION = "monitor_state"
+SNMP_COLLECTION = "monitor_snmp"  # the last SNMP outcome of each watched site's device
 STATE_DATASET = "monitoreo.estado"
+SNMP_DATASET = "monitoreo.snmp"  # an SNMP outcome that changed: a new cause, or its end
 LINK_DATASET = "monitoreo.enlace"
 VPN_DATASET = "monitoreo.vpn"
 HEALTH_DATASET = "monitoreo.salud"
@@ -47,15 +50,19 @@ WRITER_BUSY_TIMEOUT_MS = 5_000  # the writer's own connection: spool soon rather
 
 def site_observation(site: Site, r: TargetRound, monitored: set[str]) -> Observation:
     s = r.stats
-    detail = (
-        f"pérdida {s.loss_pct:g} %, mediana {s.median_ms} ms" if r.reachable else "sin respuesta"
-    )
+    detail = "sin respuesta"
+    if r.reachable:
+        median = "sin dato" if s.median_ms is None else formats.milliseconds(s.median_ms)
+        detail = f"pérdida en la ronda {formats.percent(s.loss_pct, 1)}, mediana {median}"
+    refused = r.result == "rechazado"
+    if refused:
+        detail = f"conexión rechazada (RST) en el puerto {r.target.port}"
     return Observation(
         entity=site.code, site=site.code,
         parent=site.parent if site.parent in monitored else None,
         reachable=r.reachable, loss_pct=s.loss_pct, median_ms=s.median_ms,
         loss_threshold_pct=site.loss_threshold_pct, latency_threshold_ms=site.latency_threshold_ms,
-        detail=detail,
+        detail=detail, refused=refused, sent=s.sent, received=s.received,
     )  # fmt: skip
 
 
@@ -88,7 +95,8 @@ def tunnel_observation(
         entity=f"{site.code}/vpn", site=site.code, parent=site.code, reachable=ok, loss_pct=loss,
         median_ms=probe.stats.median_ms if probe else None,
         loss_threshold_pct=site.loss_threshold_pct, latency_threshold_ms=site.latency_threshold_ms,
-        detail=detail,
+        detail=detail, sent=probe.stats.sent if probe else 0,
+        received=probe.stats.received if probe else 0,
     )  # fmt: skip
 
 
@@ -101,6 +109,19 @@ def notice_event(n: Notice, at: datetime) -> dict[str, Any]:
             "event.action": n.kind, "event.reason": n.muted, "host.name": n.site,
             "monitoreo.entity": n.entity, "monitoreo.state.previous": n.previous,
             "monitoreo.state.current": n.current, "monitoreo.muted": n.muted is not None,
+        },
+    )  # fmt: skip
+
+
+def snmp_event(c: SnmpChange, at: datetime) -> dict[str, Any]:
+    """A ``monitoreo.snmp`` event: a device's SNMP failure began, changed cause, or ended."""
+    return make_event(
+        SNMP_DATASET, timestamp=at, kind="state", outcome="success" if c.now.ok else "failure",
+        message=c.message,
+        fields={
+            "event.action": "recovered" if c.recovered else "failed", "host.name": c.now.site,
+            "monitoreo.snmp.device": c.now.device, "error.message": c.now.reason,
+            "monitoreo.snmp.previous_reason": c.previous.reason if c.previous else None,
         },
     )  # fmt: skip
 
@@ -205,11 +226,14 @@ class Watcher:
     on_hook_error: Callable[[str], None] | None = None
     on_health: Callable[[WriterHealth], None] | None = None
     on_overrun: Callable[[float, float], None] | None = None  # (round took, period), in s
+    on_snmp: Callable[[SnmpChange], None] | None = None  # once per cause, and its end
     open_writer_store: Callable[[], Store] | None = None  # default: same SQLite file
     poller: Poller = field(default_factory=Poller)
     maintenance_refresh_s: float = 300.0
     retention_days: int = 30  # raw events; enforced once a day by the summary writer
     previous: dict[str, CounterSample] = field(default_factory=dict)
+    snmp_status: dict[str, SnmpStatus] = field(default_factory=dict)
+    snmp_earlier: dict[str, SnmpStatus] = field(default_factory=dict)  # a previous run's
     rounds_done: int = 0
     writer: SpoolingWriter | None = None
     summaries: SummaryWriter | None = None
@@ -239,6 +263,10 @@ class Watcher:
             raise
         with contextlib.suppress(StoreError):  # else unknown states; the store may come back
             self.tracker.load(self.store.entities(STATE_COLLECTION))
+        with contextlib.suppress(StoreError, KeyError, TypeError):  # only for their ``since``
+            for doc in self.store.entities(SNMP_COLLECTION):
+                if doc.get("site") in self.sites:
+                    self.snmp_earlier[doc["site"]] = SnmpStatus(**doc)
 
     def _abandon_start(self) -> None:
         with contextlib.suppress(Exception):
@@ -286,9 +314,9 @@ class Watcher:
 
     def _start_polls(self, monitored: set[str]) -> Callable[[], dict[str, DevicePoll]]:
         """Poll the watched sites' devices in a thread while the round probes; the returned
-        call waits for them. Only watched sites: the inventory may hold many more."""
-        wanted = [s for c in sorted(monitored) if (s := self.sites[c]).address
-                  and s.credential_profile]  # fmt: skip
+        call waits for them. Only watched sites: the inventory may hold many more. A device
+        without a credential profile is polled too: its poll says so, and no request is sent."""
+        wanted = [s for c in sorted(monitored) if (s := self.sites[c]).address]
         loop = self._loop
         if not (self.snmp and wanted and loop):
             return dict
@@ -324,6 +352,8 @@ class Watcher:
         by_label = {r.target.label: r for r in rnd.results}
         observations: list[Observation] = []
         events: list[dict[str, Any]] = rounds.round_events(rnd)
+        snmp_changes = self._snmp_changes(polls, rnd.started)
+        events += [snmp_event(c, rnd.started) for c in snmp_changes]
         for code in sorted(monitored):
             site = self.sites[code]
             r = by_label.get(code)
@@ -358,9 +388,21 @@ class Watcher:
             self.writer.put(events)
             if notices:  # after this round's events; kept in memory while the store is away
                 self.writer.put_state(STATE_COLLECTION, self.tracker.documents(), key=("entity",))
+            if snmp_changes:
+                docs = [st.document() for st in self.snmp_status.values()]
+                self.writer.put_state(SNMP_COLLECTION, docs, key=("site",))
+        for change in snmp_changes:
+            if self.on_snmp:
+                self.on_snmp(change)
         self._notify(notices, notice_events)
         self.rounds_done += 1
         return notices
+
+    def _snmp_changes(self, polls: Mapping[str, DevicePoll], at: datetime) -> list[SnmpChange]:
+        """What changed in the devices' SNMP outcome this round."""
+        devices = {c: self.sites[c].gateway for c in polls if c in self.sites}
+        return track(self.snmp_status, [polls[c] for c in sorted(polls)], devices,
+                     format_timestamp(at), self.snmp_earlier)  # fmt: skip
 
     def _check_health(self, at: datetime) -> dict[str, Any]:
         if self.writer is None:
@@ -471,13 +513,24 @@ def _interrupts_deferred() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def states_table(tracker: Tracker) -> list[dict[str, Any]]:
+def states_table(tracker: Tracker, snmp: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+    """One row per site and tunnel; a site's row says its device's last SNMP outcome."""
+    by_site = {d["site"]: d for d in snmp if d.get("site")}
     rows = []
-    for st in sorted(tracker.states.values(), key=lambda s: s.entity):
-        rows.append({
-            "entity": st.entity, "state": LABELS.get(st.state, st.state), "since": st.since,
-            "flapping": st.flapping, "alert": LABELS.get(st.alerted or "", None),
-        })  # fmt: skip
+    entities = sorted({*tracker.states, *by_site})
+    for entity in entities:
+        st = tracker.states.get(entity)
+        row: dict[str, Any] = {
+            "entity": entity, "state": LABELS.get(st.state, st.state) if st else None,
+            "since": st.since if st else None, "flapping": st.flapping if st else None,
+            "alert": LABELS.get(st.alerted or "", None) if st else None,
+        }  # fmt: skip
+        if (d := by_site.get(entity)) is not None:
+            row["snmp_device"] = d.get("device")
+            row["snmp"] = "responde" if d.get("ok") else "falla"
+            row["snmp_reason"] = d.get("reason")
+            row["snmp_since"] = d.get("since")
+        rows.append(row)
     if tracker.isolated:
         rows.insert(0, {"entity": MONITOR, "state": "aislado"})
     return rows

@@ -138,7 +138,8 @@ def site(code: str) -> LabSite:
 def write_lab_inventory(
     folder: Path, sites: list[LabSite], *, hq: str = "lima", loss_threshold: float = 5.0
 ) -> tuple[Path, Path]:
-    """An inventory (sites and gateways) for lab sites, as an operator would import it."""
+    """An inventory (sites and gateways, marked for monitoring) for lab sites, as an operator
+    would import it."""
     folder.mkdir(parents=True, exist_ok=True)
     sedes = folder / "sedes.csv"
     rows = [f"{hq},Sede central,sede_central,PE,Lima,America/Lima,,,,no,,,99.9,"]
@@ -156,7 +157,9 @@ def write_lab_inventory(
     activos = folder / "activos.csv"
     activos.write_text(
         "name,kind,site,mgmt_ipv4,mgmt_ipv6,credential_profile,tags,status\n"
-        + "\n".join(f"{s.hostname},router,{s.code},{s.v4},{s.v6},lab,wan,activo" for s in sites)
+        + "\n".join(
+            f"{s.hostname},router,{s.code},{s.v4},{s.v6},lab,wan|monitoreo,activo" for s in sites
+        )
         + "\n"
     )
     return sedes, activos

@@ -208,6 +208,45 @@ def test_vigilar_one_alert_per_root_cause_cleared_on_recovery(
     assert any(e["monitoreo"]["link"].get("in_bps") is not None for e in links)
 
 
+def test_two_percent_loss_is_no_alert_and_twenty_percent_sustained_is_one(
+    mlab: manage.Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The loss window against the lab's emulated loss (nftables drops at random)."""
+    monkeypatch.setenv("PUKARA_CREDENTIALS", str(mlab.credentials_file))
+    db = tmp_path / "p.db"
+    by = {s.code: s for s in MON_SITES}
+    lossy = [dataclasses.replace(by["m4"], down=False, loss_pct=2.0), by["m3"]]  # m3: 20 %
+    for f in write_lab_inventory(tmp_path / "inv", lossy, loss_threshold=5.0):
+        assert main(["--base-datos", str(db), "inventario", "importar", str(f), "-q"]) == 0
+    store = SQLiteStore(db)
+    manage.alter(mlab, "m4", down=False, loss_pct=2.0)
+    try:
+        known = sites.load_sites(store)
+        # 20 probes a round: today's rule (any round's loss over 5 %, twice) would alert on the
+        # 2 % link in almost every run of 40 rounds (P(1 lost in 20) = 33 % a round)
+        w = Watcher(store, known, sites.resolve(["m3", "m4"], known),
+                    ProbeOptions(count=20, interval_ms=1, period_ms=5, timeout_ms=400),
+                    tmp_path / "cola.jsonl", snmp=False,
+                    tracker=Tracker(Policy(fall_rounds=2, rise_rounds=3, isolated_min_sites=10)),
+                    clock=Clock(datetime(2026, 10, 7, 15, 0, tzinfo=UTC), timedelta(seconds=30)))  # fmt: skip
+        w.start()
+        try:
+            notices = [n for _ in range(40) for n in w.round()]
+        finally:
+            w.close()
+        lost = [e["monitoreo"]["sent"] - e["monitoreo"]["received"]
+                for e in store.search_events(dataset="monitoreo.sondeo")
+                if e["monitoreo"]["target"] == "m4"]  # fmt: skip
+    finally:
+        manage.alter(mlab, "m4", down=True, loss_pct=0.0)
+        store.close()
+    assert sum(lost) > 0, "el enlace de m4 no perdió nada: la emulación no se aplicó"
+    alerts = [(n.entity, n.current) for n in notices if n.kind == "alert"]
+    assert alerts == [("m3", "degraded")], (alerts, sum(lost))
+    m3 = w.tracker.states["m3"].window
+    assert m3 is not None and m3.low_pct >= 5.0 and 10 < m3.pct < 30
+
+
 def test_vigilar_spools_while_the_store_is_locked(
     inventory: tuple[Settings, SQLiteStore], tmp_path: Path
 ) -> None:

@@ -273,3 +273,75 @@ def test_a_database_locked_by_another_process_spools_then_everything_arrives(
     health = [e["event"]["outcome"] for e in _events(settings.db, "monitoreo.salud")]
     assert len(health) == 12 and "failure" in health and health[-1] == "success"
     _no_duplicate_ids(settings.db)
+
+
+def test_snmp_failures_reach_the_console_once_per_cause_and_estado(
+    snmp_lab: manage.Lab, tmp_path: Path
+) -> None:
+    from tests.integration.conftest import snmp_site
+
+    settings = load_settings({"data_dir": tmp_path / "data"}, environ={})
+    u1, u3, u4 = (snmp_site(c) for c in ("u1", "u3", "u4"))  # u3 speaks only SNMPv3
+    inv = tmp_path / "inv"
+    inv.mkdir()
+    (inv / "sedes.csv").write_text(
+        "code,name,kind,country,city,timezone,parent\n"
+        "lima,Sede central,sede_central,PE,Lima,America/Lima,\n"
+        + "".join(f"{s.code},Misión {s.code},embajada,AR,Buenos Aires,"
+                  "America/Argentina/Buenos_Aires,lima\n" for s in (u1, u3, u4))
+    )  # fmt: skip
+    (inv / "activos.csv").write_text(
+        "name,kind,site,mgmt_ipv4,credential_profile,tags,status\n"
+        f"{u1.hostname},router,u1,{u1.v4},lab,wan|monitoreo,activo\n"
+        f"{u3.hostname},router,u3,{u3.v4},malo,wan|monitoreo,activo\n"
+        f"{u4.hostname},router,u4,{u4.v4},,wan|monitoreo,activo\n"
+    )  # fmt: skip
+    for f in ("sedes.csv", "activos.csv"):
+        assert main(["--base-datos", str(settings.db), "inventario", "importar", str(inv / f),
+                     "-q"]) == 0  # fmt: skip
+    creds = tmp_path / "credenciales.toml"
+    creds.write_text(snmp_lab.credentials_file.read_text())
+    creds.chmod(0o644)  # as a copy often ends up: readable by everyone, so refused
+    env = _env(settings, snmp_lab, PUKARA_CRED_MALO_SNMP_USER="pukara",
+               PUKARA_CRED_MALO_AUTH_KEY="clave-equivocada",
+               PUKARA_CRED_MALO_PRIV_KEY="otra-equivocada")  # fmt: skip
+    env["PUKARA_CREDENTIALS"] = str(creds)
+    err_file = tmp_path / "stderr.txt"
+    argv = [sys.executable, str(ROOT / "cli.py"), "monitoreo", "vigilar", "--ronda", "1",
+            "-c", "2", "-p", "50", "-t", "300"]  # fmt: skip
+    with err_file.open("w") as err_fh:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err_fh, text=True, env=env)
+    try:
+        rounds = lambda: len(_events(settings.db, "monitoreo.salud"))  # noqa: E731
+        assert _until(lambda: rounds() >= 4), err_file.read_text()
+        creds.chmod(0o600)  # fixed while it runs
+        at = rounds()
+        assert _until(lambda: rounds() >= at + 4), err_file.read_text()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        finally:
+            proc.kill()
+    err = err_file.read_text()
+    assert proc.returncode == 130, err
+    snmp_lines = [line.split(" ", 1)[1] for line in err.splitlines() if " SNMP " in line]
+    by_site = {c: [x for x in snmp_lines if x.startswith(f"SNMP {c} ")] for c in ("u1", "u3", "u4")}
+    # u1: refused file, then answers; u3: refused file, then its wrong key; u4: no profile
+    assert len(by_site["u1"]) == 2 and "permisos -rw-r--r-- demasiado abiertos" in by_site["u1"][0]
+    assert by_site["u1"][1] == f"SNMP u1 ({u1.hostname}): recuperado, el equipo responde"
+    assert len(by_site["u3"]) == 2 and "demasiado abiertos" in by_site["u3"][0]
+    assert "credencial SNMP rechazada" in by_site["u3"][1]
+    assert by_site["u4"] == [f"SNMP u4 ({u4.hostname}): sin credenciales: el equipo "
+                             f"{u4.hostname} no tiene perfil de credenciales (credential_profile) "
+                             "en el inventario"]  # fmt: skip
+    assert "clave-equivocada" not in err and "Traceback" not in err
+    done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "monitoreo", "estado",
+                           "--formato", "json"], capture_output=True, text=True, env=env,
+                          timeout=60, check=True)  # fmt: skip
+    rows = {r["entity"]: r for r in json.loads(done.stdout)}
+    assert rows["u1"]["snmp"] == "responde" and rows["u1"]["snmp_reason"] is None
+    assert rows["u3"]["snmp"] == "falla" and "rechazada" in rows["u3"]["snmp_reason"]
+    assert rows["u4"]["snmp"] == "falla" and rows["u4"]["snmp_device"] == u4.hostname
+    links = [e for e in _events(settings.db, "monitoreo.enlace") if e["host"]["name"] == "u1"]
+    assert links[-1]["event"]["outcome"] == "success"  # counters read once the file was fixed

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import errno
+import json
+import os
 import socket
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
-from monitoreo import icmp, sla, stats
+from monitoreo import icmp, prober, sla, stats
 from monitoreo.counters import CounterSample, rate
+from monitoreo.prober import ProbeOptions, Target
 from monitoreo.sites import Site, resolve
 from monitoreo.states import DOWN, UNREACHABLE, UP, Observation, Policy, Tracker
-from pukara.errors import UsageError
+from pukara.errors import PukaraError, UsageError
+from pukara.store import SQLiteStore
 
 
 def test_summary_counts_dispersion_over_received_samples_only() -> None:
@@ -37,6 +43,60 @@ def test_rfc3550_jitter_is_the_smoothed_mean_of_consecutive_differences() -> Non
 def test_a_target_with_nothing_back_has_no_latency() -> None:
     s = stats.summarize([None, None])
     assert s.received == 0 and s.median_ms is None and s.loss_pct == 100.0
+
+
+def test_a_tcp_reset_is_refused_not_loss_in_the_statistics() -> None:
+    s = stats.summarize([None, None, 3.0, None], refused=2)
+    assert (s.sent, s.received, s.refused, s.loss_pct) == (4, 1, 2, 25.0)
+    all_refused = stats.summarize([None, None, None], refused=3)
+    assert all_refused.loss_pct == 0.0 and all_refused.loss_high_pct < 60
+
+
+def test_sondear_says_a_closed_port_on_loopback_is_refused(tmp_path: Path, capsys) -> None:
+    from cli import main
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: the kernel answers RST
+        port = closed.getsockname()[1]
+        code = main(["--base-datos", str(tmp_path / "p.db"), "monitoreo", "sondear", "-q",
+                     "--formato", "json", "-c", "3", "-p", "10", "-t", "500", "--tcp", str(port),
+                     "127.0.0.1"])  # fmt: skip
+    (row,) = json.loads(capsys.readouterr().out)
+    assert code == 3  # a refused port is a partial result, not a success
+    assert row["result"] == "rechazado" and row["refused"] == 3 and row["loss_pct"] == 0.0
+    assert f"el puerto {port} está cerrado" in row["error"]
+    with SQLiteStore(tmp_path / "p.db") as store:
+        (event,) = store.search_events(dataset="monitoreo.sondeo")
+    assert event["monitoreo"]["refused"] == 3 and event["event"]["outcome"] == "failure"
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [(errno.EINVAL, "no acepta esta dirección"), (errno.EPERM, "no permitió el envío"),
+     (errno.ENETUNREACH, "no hay ruta"), (errno.EHOSTUNREACH, "no es alcanzable"),
+     (errno.EACCES, "difusión"), (errno.E2BIG, "error del sistema")],
+)  # fmt: skip
+def test_system_errors_of_a_probe_are_explained_in_spanish_with_the_original(
+    code: int, words: str
+) -> None:
+    text = prober.error_text(OSError(code, os.strerror(code)))
+    assert words in text and text.endswith(f"[{errno.errorcode[code]}: {os.strerror(code)}]")
+
+
+def test_a_target_the_system_refuses_is_explained_and_the_others_are_probed() -> None:
+    # loopback's broadcast address: the kernel refuses both before anything is sent
+    targets = [Target("difusión", "127.255.255.255"), Target("local", "127.0.0.1"),
+               Target("multidifusión", "127.255.255.255", port=22),
+               Target("zona", "fd70:756b:6172::1%no-existe")]  # fmt: skip
+    try:
+        got = {s.target.label: s for s in prober.probe(targets, ProbeOptions(2, 1, 10, 300))}
+    except PukaraError as e:  # no ICMP socket for this user
+        pytest.skip(str(e))
+    assert None not in got["local"].rtts_ms and got["local"].error is None
+    assert got["difusión"].error and "[EACCES: Permission denied]" in got["difusión"].error
+    assert got["multidifusión"].error and "no hay ruta" in got["multidifusión"].error
+    assert got["zona"].error and got["zona"].error.startswith("la dirección no se pudo interpretar")
+    assert all(s.rtts_ms == [None, None] for k, s in got.items() if k != "local")
 
 
 def test_echo_packets_round_trip() -> None:
@@ -185,3 +245,44 @@ def test_month_bounds_follow_the_site_time_zone() -> None:
     assert sla.previous_month("2026-01") == "2025-12"
     with pytest.raises(UsageError):
         sla.month_bounds("octubre", "UTC")
+
+
+def _import(db: Path, folder: Path, sedes: str, activos: str) -> None:
+    from cli import main
+
+    for name, text in (("sedes.csv", sedes), ("activos.csv", activos)):
+        (folder / name).write_text(text)
+        assert main(["--base-datos", str(db), "inventario", "importar", str(folder / name),
+                     "-q"]) == 0  # fmt: skip
+
+
+def test_sondear_without_targets_probes_only_the_sites_marked_for_monitoring(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli import main
+
+    db = tmp_path / "p.db"
+    assert main(["--base-datos", str(db), "inventario", "importar", "--ejemplo", "-q"]) == 0
+    capsys.readouterr()
+    args = ["--base-datos", str(db), "monitoreo", "sondear", "-q", "--formato", "json",
+            "--no-guardar", "-c", "2", "-p", "10", "-t", "300"]  # fmt: skip
+    assert main(args) == 2  # the example's 150 sites are not monitored: nothing is probed
+    captured = capsys.readouterr()
+    err = " ".join(captured.err.split())
+    assert captured.out == "" and "ninguna sede del inventario está marcada para monitoreo" in err
+    assert "«wan|monitoreo»" in err and "pukara monitoreo sondear " in err
+    assert "Traceback" not in captured.err
+    assert main([*args[:3], "vigilar", "--rondas", "1", "--sin-snmp"]) == 2
+    assert "pukara monitoreo vigilar " in " ".join(capsys.readouterr().err.split())
+
+    _import(db, tmp_path, "code,name,kind,country,city,timezone,parent\n"
+            "vig,Vigilada,embajada,AR,Buenos Aires,America/Argentina/Buenos_Aires,lima\n"
+            "otra,No vigilada,embajada,CL,Santiago,America/Santiago,lima\n",
+            "name,kind,site,mgmt_ipv4,tags,status\n"
+            "gw-vig,router,vig,127.0.0.2,wan|monitoreo,activo\n"
+            "gw-otra,router,otra,127.0.0.3,wan,activo\n")  # fmt: skip
+    assert main(args) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["target"], r["address"]) for r in rows] == [("vig", "127.0.0.2")]
+    assert main([*args, "otra"]) == 0  # a site named is probed, marked or not
+    assert [r["target"] for r in json.loads(capsys.readouterr().out)] == ["otra"]

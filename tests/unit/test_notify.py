@@ -134,6 +134,34 @@ def test_a_failing_or_slow_command_is_reported(tmp_path: Path) -> None:
     assert "No such file" in missing.send({})[0]
 
 
+def test_the_alert_command_gets_exactly_one_json_document_per_line(tmp_path: Path) -> None:
+    log = tmp_path / "lineas.jsonl"
+    script = tmp_path / "lineas.py"
+    script.write_text(  # what a receiver reading line by line sees of each invocation
+        "import json, pathlib, sys\n"
+        "raw = sys.stdin.buffer.read()\n"
+        "text = raw.decode()\n"
+        "lines = text.splitlines()\n"
+        "docs = [json.loads(x) for x in lines]\n"
+        f"with pathlib.Path({str(log)!r}).open('a') as fh:\n"
+        "    fh.write(json.dumps({'newlines': raw.count(b'\\n'), 'lines': len(lines),\n"
+        "                         'ends': raw.endswith(b'\\n'), 'docs': docs}) + '\\n')\n"
+    )
+    events = [
+        {"message": "m1: arriba → caída", "n": 1},
+        {"message": "dos\nlíneas\r\ny\u2028separador\u2029párrafo\x85fin\x0b\x0c\x1c", "n": 2},
+        {"message": "anidado", "monitoreo": {"state": {"current": "down"}}, "lista": [1, {"a": 2}]},
+    ]
+    notifier = Notifier(Hooks.from_settings(None, f"{sys.executable} {script}"))
+    for e in events:
+        assert notifier.submit(e)
+    report = notifier.close()
+    assert report.delivered == 3 and report.failed == 0
+    got = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [(g["newlines"], g["lines"], g["ends"]) for g in got] == [(1, 1, True)] * 3
+    assert [g["docs"] for g in got] == [[e] for e in events]  # each value arrives as sent
+
+
 def _gate_script(tmp_path: Path) -> tuple[Path, Path, Path]:
     """A command that records each event, and waits for ``gate`` before the first returns."""
     log, gate, started = tmp_path / "log.jsonl", tmp_path / "gate", tmp_path / "started"
@@ -144,7 +172,7 @@ def _gate_script(tmp_path: Path) -> tuple[Path, Path, Path]:
         f"pathlib.Path({str(started)!r})\n"
         "started.touch()\n"
         "while not gate.exists():\n    time.sleep(0.02)\n"
-        "with log.open('a') as fh:\n    fh.write(sys.stdin.read() + '\\n')\n"
+        "with log.open('a') as fh:\n    fh.write(sys.stdin.read())\n"
     )
     return script, gate, started
 

@@ -78,13 +78,14 @@ def test_a_period_shorter_than_a_sweep_stretches_instead_of_bursting(
         assert all(b - a >= 45 * MS - MS for a, b in itertools.pairwise(mine))
 
 
-def test_tcp_probes_measure_an_open_port_and_lose_a_closed_one() -> None:
+def test_tcp_probes_measure_an_open_port_and_a_closed_one_is_refused_not_lost() -> None:
     with socket.socket() as listener, socket.socket() as closed:
         listener.bind(("127.0.0.1", 0))
         listener.listen(16)
-        closed.bind(("127.0.0.1", 0))  # bound, never listening: the kernel refuses
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: the kernel answers RST
         targets = [Target("abierto", "127.0.0.1", port=listener.getsockname()[1]),
                    Target("cerrado", "127.0.0.1", port=closed.getsockname()[1])]  # fmt: skip
         opened, refused = probe(targets, ProbeOptions(3, 1, 10, 500))
-    assert None not in opened.rtts_ms and opened.error is None
-    assert refused.rtts_ms == [None, None, None] and refused.error
+    assert None not in opened.rtts_ms and opened.error is None and not opened.refused
+    assert refused.rtts_ms == [None, None, None] and refused.refused == {0, 1, 2}
+    assert refused.error and "rechazada" in refused.error

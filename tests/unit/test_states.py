@@ -241,3 +241,152 @@ def test_unknown_sites_do_not_count_as_lost_for_isolation() -> None:
     feed(t, [[obs(c, True) for c in "abcd"]])
     assert feed(t, [[obs(c, None) for c in "abcd"]]) == []
     assert not t.isolated
+
+
+def test_the_isolation_threshold_in_the_readme_is_the_one_in_the_code() -> None:
+    import inspect
+    import re
+    from pathlib import Path
+
+    from monitoreo import cli
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    found = re.search(r"al menos\s+el (\d+) % de las sedes vigiladas\s+\(con (\d+) sedes", readme)
+    assert found, "el README debe decir el umbral de aislamiento del monitor"
+    pct, minimum = float(found[1]), int(found[2])
+    assert "--aislamiento" in readme[found.start() : found.start() + 300]
+    policy = Policy()
+    assert (policy.isolated_fraction * 100, policy.isolated_min_sites) == (pct, minimum)
+    assert inspect.signature(cli.vigilar).parameters["aislamiento"].default == pct
+    # and the code does what the README says, at the threshold and just under it
+    at = [obs(c, c < "c") for c in "abcde"]  # c, d, e: 3 of 5 = 60 % lost
+    under = [obs(c, c < "d") for c in "abcde"]  # 40 %
+    assert kinds(feed(Tracker(), [at]))[0] == ("monitor", "isolated", DOWN)
+    assert not any(n.kind == "isolated" for n in feed(Tracker(), [under]))
+    few = [obs(c, False) for c in "ab"]  # under the minimum number of sites
+    assert not any(n.kind == "isolated" for n in feed(Tracker(), [few]))
+
+
+def _alerts(notices: list[Notice]) -> list[tuple[str, str]]:
+    return [(n.entity, n.current) for n in notices if n.notifies and n.kind == "alert"]
+
+
+def test_a_tunnel_raises_nothing_while_its_sites_link_is_degraded() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=2, isolated_min_sites=10))
+    feed(t, [[obs("a", True), obs("a/vpn", True, parent="a")]])
+    lossy = [obs("a", True, loss=20.0), obs("a/vpn", True, parent="a", loss=20.0)]
+    notices = feed(t, [lossy] * 4)
+    assert _alerts(notices) == [("a", DEGRADED)]  # one alert for one root cause
+    held = [n for n in notices if n.entity == "a/vpn"]
+    assert [n.current for n in held] == [DEGRADED] and held[0].muted == (
+        "depende de a, que está degradada")  # fmt: skip
+    good = [obs("a", True), obs("a/vpn", True, parent="a")]
+    notices = feed(t, [good] * 3)
+    assert _alerts(notices) == [] and [(n.entity, n.kind) for n in notices if n.notifies] == [
+        ("a", "recovery")]  # fmt: skip
+    assert t.states["a/vpn"].state == UP
+
+
+def test_a_tunnel_still_down_once_its_site_recovers_raises_its_alert_then() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=2, isolated_min_sites=10))
+    feed(t, [[obs("a", True), obs("a/vpn", True, parent="a")]])
+    notices = feed(t, [[obs("a", True, loss=20.0), obs("a/vpn", False, parent="a")]] * 3)
+    assert _alerts(notices) == [("a", DEGRADED)]
+    assert t.states["a/vpn"].state == DOWN and t.states["a/vpn"].alerted is None
+    notices = feed(t, [[obs("a", True), obs("a/vpn", False, parent="a")]] * 2)
+    assert _alerts(notices) == [("a/vpn", DOWN)]
+    late = next(n for n in notices if n.entity == "a/vpn" and n.kind == "alert")
+    assert late.message.startswith("a/vpn: sigue caída tras recuperarse a")
+    assert feed(t, [[obs("a", True), obs("a/vpn", False, parent="a")]] * 2) == []  # once
+
+
+def test_a_tunnel_recovering_slower_than_its_site_raises_no_late_alert() -> None:
+    t = Tracker(Policy(fall_rounds=1, rise_rounds=2, isolated_min_sites=10))
+    feed(t, [[obs("a", True), obs("a/vpn", True, parent="a")]])
+    feed(t, [[obs("a", True, loss=20.0), obs("a/vpn", True, parent="a", loss=20.0)]])
+    # both better: the site clears first; the tunnel is under its threshold, not yet clear
+    notices = feed(t, [[obs("a", True), obs("a/vpn", True, parent="a", loss=3.0)]] * 3)
+    assert _alerts(notices) == []
+
+
+def test_the_round_after_monitor_conectado_raises_one_alert_per_root_cause() -> None:
+    t = Tracker(Policy(fall_rounds=1, rise_rounds=1, isolated_min_sites=3))
+    up = [o for c in "abcd" for o in (obs(c, True), obs(f"{c}/vpn", True, parent=c))]
+    cut = [o for c in "abcd" for o in (obs(c, False), obs(f"{c}/vpn", False, parent=c))]
+    feed(t, [up])
+    assert kinds(feed(t, [cut])) == [("monitor", "isolated", DOWN)]
+    # the monitor is back, but a's own link is lossy: its tunnel loses the same
+    back = [obs("a", True, loss=30.0), obs("a/vpn", True, parent="a", loss=30.0),
+            *[o for o in up if o.site != "a"]]  # fmt: skip
+    notices = feed(t, [back])
+    assert [(n.entity, n.kind) for n in notices if n.notifies] == [
+        ("monitor", "isolated_end"), ("a", "alert")]  # fmt: skip
+
+
+def test_rounds_that_led_into_the_isolation_confirm_nothing_after_it() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=1, isolated_min_sites=3))
+    sites = "abcde"
+    up = [o for c in sites for o in (obs(c, True), obs(f"{c}/vpn", True, parent=c))]
+    feed(t, [up])
+    # the cut begins: a's tunnel (to headquarters, where the monitor is) and two sites drop
+    start = [obs("a", True), obs("a/vpn", False, parent="a"), obs("b", False), obs("c", False),
+             obs("d", True), obs("e", True)]  # fmt: skip
+    cut = [obs(c, False) for c in sites]
+    assert feed(t, [start]) == []
+    assert kinds(feed(t, [cut])) == [("monitor", "isolated", DOWN)]
+    # back: a's tunnel reconnects one round later than the rest
+    back = [obs("a", True), obs("a/vpn", False, parent="a"),
+            *[obs(c, True) for c in "bcde"]]  # fmt: skip
+    assert _alerts(feed(t, [back])) == []  # not confirmed with a round from before the cut
+    assert _alerts(feed(t, [back])) == [("a/vpn", DOWN)]  # two rounds of its own: it is down
+
+
+def probes(entity: str, lost: int, sent: int = 5, threshold: float = 5.0) -> Observation:
+    """A round of ``sent`` probes of which ``lost`` got no reply, as the watcher observes it."""
+    got = sent - lost
+    return Observation(entity, entity.split("/")[0], None, got > 0,
+                       loss_pct=100 * lost / sent, median_ms=30.0 if got else None,
+                       loss_threshold_pct=threshold, sent=sent, received=got)  # fmt: skip
+
+
+def test_one_probe_lost_in_five_is_not_a_degraded_link() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=3, isolated_min_sites=10))
+    # a link that loses about 2 %: now and then 1 of a round's 5 probes, twice in a row too
+    lost = {3: 1, 4: 1, 17: 1, 30: 1, 31: 1, 46: 1, 58: 1}
+    notices = feed(t, [[probes("a", lost.get(i, 0))] for i in range(60)])
+    assert [n.current for n in notices] == [UP]  # unknown -> up, and nothing after that
+    assert t.states["a"].window is not None and t.states["a"].window.low_pct < 5.0
+
+
+def test_a_burst_in_the_first_rounds_is_too_few_probes_to_judge() -> None:
+    t = Tracker(Policy(fall_rounds=2, isolated_min_sites=10))
+    notices = feed(t, [[probes("a", 2)], [probes("a", 0)], [probes("a", 0)]])
+    assert _alerts(notices) == []
+
+
+def test_sustained_loss_over_the_threshold_is_degraded_and_said_with_its_interval() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=3, isolated_min_sites=10))
+    feed(t, [[probes("a", 0)]] * 10)
+    per_round = [feed(t, [[probes("a", 2)]]) for _ in range(6)]  # 40 % lost, round after round
+    assert [_alerts(n) for n in per_round] == [[], [], [], [("a", DEGRADED)], [], []]
+    alert = next(n for n in per_round[3] if n.kind == "alert")  # 4 rounds after it started
+    assert "pérdida en las últimas 10 rondas" in alert.message and "IC 95 %" in alert.message
+    # the loss ends: it clears once the window says so, and then alerts nothing again
+    notices = feed(t, [[probes("a", 0)]] * 15)
+    assert [(n.kind, n.current) for n in notices if n.notifies] == [("recovery", UP)]
+    assert t.states["a"].state == UP
+
+
+def test_loss_just_over_the_threshold_for_long_is_degraded() -> None:
+    t = Tracker(Policy(fall_rounds=2, isolated_min_sites=10))
+    # 10 % lost (1 of 10 probes a round) on a 5 % threshold: sure only after enough probes
+    notices = feed(t, [[probes("a", 1, sent=10)]] * 20)
+    assert _alerts(notices) == [("a", DEGRADED)]
+
+
+def test_rounds_with_no_reply_are_down_and_not_counted_as_loss_afterwards() -> None:
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=1, isolated_min_sites=10))
+    feed(t, [[probes("a", 0)]] * 10)
+    notices = feed(t, [[probes("a", 5)]] * 3 + [[probes("a", 0)]] * 3)
+    assert [(n.kind, n.current) for n in notices if n.notifies] == [
+        ("alert", DOWN), ("recovery", UP)]  # fmt: skip

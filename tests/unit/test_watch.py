@@ -21,7 +21,7 @@ from monitoreo.prober import ProbeOptions, Target
 from monitoreo.rounds import TargetRound
 from monitoreo.sites import Site
 from monitoreo.spool import SpoolBusy, SpoolingWriter, SpoolLock, WriterHealth
-from monitoreo.states import Policy, Tracker
+from monitoreo.states import Notice, Policy, Tracker
 from monitoreo.stats import summarize
 from monitoreo.watch import Watcher, _writer_store, tunnel_verdict
 from pukara.store import SQLiteStore
@@ -37,13 +37,23 @@ def _site(code: str) -> Site:
 
 @pytest.fixture
 def ports() -> Iterator[tuple[int, int]]:
-    """A listening loopback port (an "up" site) and a closed one (a "down" site)."""
+    """A listening loopback port (an "up" site) and a silent one (a "down" site).
+
+    A closed port answers with a reset, which is "refused", not down: the silent port is a
+    listener whose accept queue is full, where the kernel drops every new connection attempt.
+    """
     up = socket.create_server(("127.0.0.1", 0), backlog=64)
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
-    yield up.getsockname()[1], closed.getsockname()[1]
-    up.close()
-    closed.close()
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(0)
+    fill = [socket.socket() for _ in range(3)]
+    for c in fill:
+        c.setblocking(False)
+        c.connect_ex(silent.getsockname())
+    time.sleep(0.05)
+    yield up.getsockname()[1], silent.getsockname()[1]
+    for c in [up, silent, *fill]:
+        c.close()
 
 
 class Clock:
@@ -166,7 +176,7 @@ def _recorder(tmp_path: Path) -> tuple[str, Path]:
     script.write_text(
         "import sys, pathlib\n"
         f"with pathlib.Path({str(out)!r}).open('a') as fh:\n"
-        "    fh.write(sys.stdin.read() + '\\n')\n"
+        "    fh.write(sys.stdin.read())  # one line of JSON, newline included\n"
     )
     return f"{sys.executable} {script}", out
 
@@ -353,3 +363,29 @@ def test_summaries_the_store_refuses_reach_the_health_and_the_close_report(
     assert any("último error de los resúmenes" in x for x in lines)
     assert not any("se resumirán" in x for x in lines)
     store.close()
+
+
+def test_a_site_whose_port_refuses_is_refused_not_down(tmp_path: Path) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: the kernel answers RST
+        port = closed.getsockname()[1]
+        store = SQLiteStore(tmp_path / "pukara.db")
+        w = Watcher(store, {"a": _site("a"), "b": _site("b"), "c": _site("c")},
+                    [Target(c, "127.0.0.1", port, c) for c in "abc"], FAST,
+                    tmp_path / "cola" / "m.jsonl", tracker=Tracker(Policy(fall_rounds=2)),
+                    snmp=False, clock=Clock())  # fmt: skip
+        try:
+            notices: list[Notice] = []
+            w.start()
+            for _ in range(3):
+                notices += w.round()
+        finally:
+            w.close()
+            store.close()
+    # every site refuses: not "most sites lost at once", so not the monitor isolated either
+    assert [(n.entity, n.kind, n.current) for n in notices if n.kind != "state"] == [
+        (c, "alert", "refused") for c in "abc"
+    ]
+    assert all("rechazada" in n.message and f"puerto {port}" in n.message
+               for n in notices if n.kind == "alert")  # fmt: skip
+    assert {s.state for s in w.tracker.states.values()} == {"refused"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import socket
 from pathlib import Path
@@ -93,3 +95,75 @@ def test_a_round_longer_than_its_period_is_reported(tmp_path: Path) -> None:
     finally:
         store.close()
         up.close()
+
+
+def test_snmp_failures_are_said_once_per_cause_and_kept_for_estado(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if os.geteuid() != 0:
+        skip_or_fail("escuchar en el puerto 161 necesita root")
+    from cli import main
+    from monitoreo.device import SnmpChange
+
+    creds = tmp_path / "credenciales.toml"
+    creds.write_text('[archivo]\ncommunity = "c0munidad"\n')
+    creds.chmod(0o644)  # readable by everyone: refused
+    monkeypatch.setenv("PUKARA_CREDENTIALS", str(creds))
+    silent = [_agent(a) for a in ("127.0.0.2", "127.0.0.4")]  # agents that never answer
+    up = socket.create_server(("127.0.0.1", 0))
+    store = SQLiteStore(tmp_path / "p.db")
+    changes: list[SnmpChange] = []
+    try:
+        known = {"a": _site("a", "127.0.0.2"), "c": _site("c", "127.0.0.4"),
+                 "b": dataclasses.replace(_site("b", "127.0.0.3"), credential_profile=None)}  # fmt: skip
+        known["a"] = dataclasses.replace(known["a"], credential_profile="archivo")
+        known["c"] = dataclasses.replace(known["c"], credential_profile="archivo")
+        targets = [Target(c, "127.0.0.1", up.getsockname()[1], c) for c in known]
+        w = Watcher(store, known, targets, ProbeOptions(1, 1, 20, 300),
+                    tmp_path / "cola" / "m.jsonl", poller=Poller(timeout_s=0.2, retries=0),
+                    on_snmp=changes.append)  # fmt: skip
+        w.start()
+        try:
+            for _ in range(3):
+                w.round()
+            first = [(c.now.site, c.now.reason) for c in changes]
+            creds.chmod(0o600)  # fixed: the agents are asked now, and do not answer
+            for _ in range(3):
+                w.round()
+        finally:
+            w.close()
+    finally:
+        store.close()
+        for s in (*silent, up):
+            s.close()
+    assert sorted(s for s, _ in first) == ["a", "b", "c"]  # once each in three rounds
+    reasons = dict(first)
+    assert "permisos -rw-r--r-- demasiado abiertos" in (reasons["a"] or "")
+    assert "chmod 600" in (reasons["a"] or "")
+    assert reasons["b"] == ("sin credenciales: el equipo gw-b no tiene perfil de credenciales "
+                            "(credential_profile) en el inventario")  # fmt: skip
+    later = [(c.now.site, c.now.reason, c.previous.reason if c.previous else None)
+             for c in changes[len(first):]]  # fmt: skip
+    assert sorted(s for s, _, _ in later) == ["a", "c"]  # the cause changed: said again, once
+    assert all("tiempo agotado" in (r or "") and "permisos" in (p or "") for _, r, p in later)
+    with SQLiteStore(tmp_path / "p.db") as s:
+        said = list(s.search_events(dataset="monitoreo.snmp"))
+    assert len(said) == 5 and all(e["event"]["outcome"] == "failure" for e in said)
+    assert main(["--base-datos", str(tmp_path / "p.db"), "monitoreo", "estado",
+                 "--formato", "json"]) == 0  # fmt: skip
+    rows = {r["entity"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["b"]["snmp"] == "falla" and rows["b"]["snmp_device"] == "gw-b"
+    assert rows["b"]["snmp_reason"].startswith("sin credenciales")
+    assert rows["a"]["snmp"] == "falla" and "tiempo agotado" in rows["a"]["snmp_reason"]
+
+
+def test_an_overrun_is_said_on_the_console_at_most_once_a_minute(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from monitoreo.cli import _Overrun
+
+    said = _Overrun()
+    said(6.25, 5.0)
+    said(7.5, 5.0)  # seconds later: not again
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count("la ronda tardó") == 1 and "tardó 6.2 s, más que --ronda 5 s" in err
