@@ -165,6 +165,7 @@ def smoke_chart(
     rug: dict[str, list[str]] = {}
     silent: list[str] = []  # hours without any reply
     last_end: int | None = None
+    last_y = 0.0
     for h in hours:
         s_us = int(h["start_us"])
         x0, x1 = x(s_us), x(s_us + HOUR_US)
@@ -186,8 +187,11 @@ def smoke_chart(
             inner.append([])
         outer[-1].append((x0, x1, y(h["p90"]), y(h["p10"])))
         inner[-1].append((x0, x1, y(h["p75"]), y(h["p25"])))
-        medians.setdefault(color, []).append(f"M{x0:g} {y(h['median']):g}H{x1:g}")
-        last_end = s_us + HOUR_US
+        ym = y(h["median"])  # a stepped line: from the previous hour's median when it joins
+        medians.setdefault(color, []).append(
+            f"M{x0:g} {last_y:g}V{ym:g}H{x1:g}" if joined else f"M{x0:g} {ym:g}H{x1:g}"
+        )
+        last_end, last_y = s_us + HOUR_US, ym
     tz = ZoneInfo(timezone)
     local = start.astimezone(tz)
     day = local.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -199,7 +203,7 @@ def smoke_chart(
             days.append({"x": a, "label_x": round((a + b) / 2, 1), "label": str(day.day)})
         day = nxt
     yticks = [{"y": y(step * i), "label": formats.number(step * i, _digits(step))}
-              for i in range(round(top_ms / step) + 1)]  # fmt: skip
+              for i in range(round(top_ms / step) + 1)] if highest else []  # fmt: skip
     return {
         "outer": _step_area(outer), "inner": _step_area(inner),
         "medians": [{"color": c, "d": "".join(p)} for c, p in medians.items()],
@@ -207,5 +211,5 @@ def smoke_chart(
         "silent": "".join(silent), "days": days, "yticks": yticks,
         "left": SMOKE_LEFT, "right": SMOKE_LEFT + SMOKE_W, "top": SMOKE_TOP, "bottom": bottom,
         "width": SMOKE_LEFT + SMOKE_W + 12, "height": bottom + RUG_H + 34,
-        "top_ms": top_ms, "font": FONT,
+        "top_ms": top_ms if highest else None, "font": FONT,
     }  # fmt: skip

@@ -162,8 +162,8 @@ def _why_no_counters(site: Site, last: Mapping[str, Any] | None,
         reason = get_field(good, "monitoreo.link.unknown_reason")
         if reason:
             return f"contadores leídos sin tasa: {reason}"
-        if get_field(good, "monitoreo.link.speed_mbps") is None:
-            return "el equipo no da contadores de la interfaz WAN"
+        if get_field(good, "monitoreo.link.in_octets") is None:
+            return "el equipo responde pero no se halló su interfaz WAN: sin contadores"
     if last is None:
         return "ninguna lectura SNMP registrada en el mes (vigilar sin SNMP o lecturas depuradas)"
     return "sin lecturas de contadores en el mes"

@@ -219,6 +219,9 @@ def _incident(
         # of the site's, or the monitor's own isolation, which is no maintenance
         "in_maintenance": _overlap(start, first_end, windows) >= first,
         "in_isolation": _overlap(start, first_end, isolated) >= first,
+        # how much of it each exclusion covers (the rest counts as down)
+        "maintenance_minutes": round(_overlap(start, end, windows) / 60, 1),
+        "isolation_minutes": round(_overlap(start, end, isolated) / 60, 1),
     }  # fmt: skip
 
 
