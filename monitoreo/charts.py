@@ -106,8 +106,9 @@ def availability_plot(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         a, t = float(r["availability_pct"]), float(r["target_pct"])
         y = AXIS_H + ROW_H * i + ROW_H / 2
         site = f"{r['site']} · {r['name']}"
-        if len(site) > 34:
-            site = site[:33] + "…"
+        most = int((LABEL_W - 12) / (FONT * CHAR_W))  # what the site column holds
+        if len(site) > most:
+            site = site[: most - 1] + "…"
         entries.append({
             "y": round(y, 1), "dot_x": x(a), "target_x": x(t), "clipped": a < lo,
             "color": "#1b7a3d" if r["met"] else "#c1121f", "site": site,

@@ -291,7 +291,8 @@ def html(data: Mapping[str, Any]) -> str:
             rows=data["rows"], judged=judged, by_site=by_site,
             insufficient=[r for r in data["rows"] if r["verdict"] == "insufficient_coverage"],
             incidents=data["incidents"], isolation=data["isolation"],
-            maintenance=data["maintenance"], vpn=data["vpn"], speeds=data["speeds"],
+            maintenance=data["maintenance"], vpn=data["vpn"],
+            speeds=[s for s in data["speeds"] if by_site[s["site"]]["verdict"] != "no_data"],
             plot=charts.availability_plot(judged), smokes=smokes, loss_scale=charts.LOSS_SCALE,
             report_tz=REPORT_TZ,
         )

@@ -134,7 +134,8 @@ def test_sla_from_summaries_equals_sla_from_rollups(store: SQLiteStore) -> None:
     assert exact[1] == [{"start": "2026-10-03 10:00", "end": "2026-10-03 10:20",
                          "timezone": "UTC", "start_utc": "2026-10-03T10:00:00.000000Z",
                          "end_utc": "2026-10-03T10:20:00.000000Z", "minutes": 20.0,
-                         "in_maintenance": True, "in_isolation": False}]  # fmt: skip
+                         "in_maintenance": True, "in_isolation": False,
+                         "maintenance_minutes": 10.0, "isolation_minutes": 0.0}]  # fmt: skip
     store.purge_summaries(T0 + timedelta(days=2, hours=10), T0 - timedelta(days=1))
     assert _sla(store, sites) == exact  # the rollups up to the outage, the rounds from it
     store.purge_summaries(T0 + timedelta(days=40), T0 - timedelta(days=1))
