@@ -77,12 +77,14 @@ AXIS_H = 30
 
 
 def axis_floor(values: Sequence[float], targets: Sequence[float]) -> float:
-    """The zoomed axis' left end: below every value and target, but never more than 5 points
-    under the lowest target (further down, a value is an arrow at the edge)."""
+    """The zoomed axis' left end: below every target (by half a point at least) and every value
+    within 5 points of the lowest target; a value further down is an arrow at the edge, so
+    that one site down all month does not squash the others against 100 %."""
     lowest_target = min(targets, default=99.0)
-    floor = min(lowest_target - 1, max(min(values, default=100.0), lowest_target - 5))
+    near = [v for v in values if v >= lowest_target - 5]
+    floor = min([lowest_target - 0.5, *near])
     step = nice_step(100 - floor, 8)
-    return max(0.0, math.floor(floor / step) * step)
+    return round(max(0.0, math.floor(floor / step) * step), 6)
 
 
 def availability_plot(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -114,7 +116,7 @@ def availability_plot(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "color": "#1b7a3d" if r["met"] else "#c1121f", "site": site,
             "value": f"{formats.percent(a, 3)} (meta {formats.percent(t, 2)})",
         })  # fmt: skip
-    height = AXIS_H + ROW_H * len(rows) + 8
+    height = AXIS_H + ROW_H * max(len(rows), 2) + 8
     return {
         "entries": entries, "ticks": ticks, "lo": lo, "left": LABEL_W, "right": LABEL_W + PLOT_W,
         "value_x": LABEL_W + PLOT_W + VALUE_GAP, "width": LABEL_W + PLOT_W + VALUE_GAP + 210,

@@ -203,7 +203,8 @@ def test_vigilar_summaries_give_the_october_sla_without_raw_events(tmp_path: Pat
     data = report.build(store, known, "2026-10")
     assert [r["verdict"] for r in data["rows"]] == ["insufficient_coverage"] * 2
     page = report.html(data)
-    assert page.count("<svg") == 2 and "<script" not in page  # the latency charts, no plot
+    assert page.count("<svg") == 1 + 2 and "<script" not in page  # an empty plot, the latency
+    assert "Ninguna sede tiene veredicto" in page
     assert "no cumple</td>" not in page and page.count("cobertura insuficiente</td>") == 2
     # the medians coloured by loss on SmokePing's scale: m1 lost nothing, m3 30 % of its hour
     assert 'stroke="#26ff00"' in page and 'stroke="#dd00ff"' in page

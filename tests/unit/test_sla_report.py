@@ -274,3 +274,13 @@ def test_numbers_are_written_as_in_peru(month: Month) -> None:
     assert "44,340.0" in page  # grouped, CLDR es_PE
     assert "96.740\u00a0%" in page and "99.50\u00a0%" in page  # a no-break space before %
     assert "96.74\u00a0%" not in page.replace("96.740", "")
+
+
+def test_one_site_down_all_month_does_not_squash_the_others_against_100() -> None:
+    rows = [{"site": c, "name": c, "availability_pct": a, "target_pct": 99.5, "met": a >= 99.5}
+            for c, a in (("a", 0.0), ("b", 96.5), ("c", 99.5), ("d", 100.0))]  # fmt: skip
+    plot = charts.availability_plot(rows)
+    x = {e["site"].split()[0]: e["dot_x"] for e in plot["entries"]}
+    assert plot["lo"] == 96.5 and x["d"] - x["b"] == charts.PLOT_W
+    assert x["d"] - x["c"] > 80  # half a point is some 90 px
+    assert [e["clipped"] for e in plot["entries"]] == [True, False, False, False]
