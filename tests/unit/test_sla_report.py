@@ -101,7 +101,9 @@ def test_sites_without_data_are_one_line_in_the_appendix(month: Month) -> None:
     body = page[: page.index('id="anexo"')]
     assert "s145" not in body
     appendix = page[page.index('id="anexo"') :]
-    assert "s144, s145, s146, s147, s148, s149" in appendix
+    line = re.sub(r"<[^>]+>", "", appendix.split("</p>")[0])
+    assert "(6):\ns144, s145, s146, s147, s148, s149." in line
+    assert '<span title="Embajada 145">s145</span>' in appendix  # the name, on hover
     assert "alterna, lima" in appendix  # no probe address: not monitored
 
 
