@@ -384,7 +384,10 @@ def informe(
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,
 ) -> None:
-    """Disponibilidad mensual por sede (SLA), kits VPN operativos y variación de velocidad."""
+    """Disponibilidad mensual por sede (SLA), kits VPN operativos, velocidad y uso de enlaces.
+
+    Solo una sede observada al menos sla_min_coverage_pct del mes (90 %) recibe veredicto.
+    """
     from monitoreo import report, sites
     from pukara.files import write_atomically
     from pukara.store import opened_store

@@ -214,6 +214,16 @@ def test_smoke_chart_axes_and_loss_colours() -> None:
     assert not re.search(rf"V{c['top']:g}(?![\d.])", "".join(m["d"] for m in c["medians"]))
 
 
+def test_day_ticks_follow_the_sites_clock_through_a_dst_change() -> None:
+    from monitoreo.sla import month_bounds
+
+    lo, hi = month_bounds("2026-10", "Europe/Madrid")  # summer time ends on the 25th
+    c = charts.smoke_chart([_hour(lo, 0.0, 30.0)], lo, hi, "Europe/Madrid")
+    xs = [d["x"] for d in c["days"]] + [c["right"]]
+    widths = [round(b - a, 1) for a, b in itertools.pairwise(xs)]
+    assert len(widths) == 31 and widths[24] == pytest.approx(widths[23] * 25 / 24, abs=0.2)
+
+
 def test_a_site_that_never_answered_gets_no_scale_and_no_bar(month: Month) -> None:
     page = month[3]
     chart = page[page.index('id="humo-s030"') : page.index('id="humo-s031"')]
