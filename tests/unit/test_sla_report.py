@@ -242,6 +242,12 @@ def test_every_chart_is_inline_svg_with_axes_and_the_loss_legend(month: Month) -
         assert color in legend and label in legend
     s000 = page[page.index('id="humo-s000"') : page.index('id="humo-s001"')]
     assert ">ms</text>" in s000 and ">31</text>" in s000 and "America/Lima" in s000
+    svg = _svgs(s000.replace('role="img"', 'xmlns="http://www.w3.org/2000/svg" role="img"'))[0]
+    boxes = [b for b in _boxes(svg) if b[4] != "ms"]  # the rotated unit stands alone
+    assert len(boxes) == 31 + 4  # the days and 0, 20, 40, 60 ms
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
 
 
 # -- incidents, isolation and maintenance --------------------------------------------------
