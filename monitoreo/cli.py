@@ -397,9 +397,10 @@ def mantenimiento_borrar(
 
 
 SLA_COLUMNS = {
-    "site": "Sede", "name": "Nombre", "availability_pct": "Disponibilidad (%)",
-    "target_pct": "Meta (%)", "met": "Cumple", "down_minutes": "Min. caída",
-    "excluded_minutes": "Min. excluidos", "incidents": "Incidentes", "rounds": "Rondas",
+    "site": "Sede", "name": "Nombre", "availability_pct": "Disponibilidad",
+    "target_pct": "Meta", "coverage_pct": "Cobertura", "verdict": "Veredicto",
+    "down_minutes": "Min. caída", "excluded_minutes": "Min. excluidos",
+    "incidents": "Incidentes", "rounds": "Rondas",
 }  # fmt: skip
 
 
@@ -416,24 +417,29 @@ def informe(
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,
 ) -> None:
-    """Disponibilidad mensual por sede (SLA), kits VPN operativos y variación de velocidad."""
+    """Disponibilidad mensual por sede (SLA), kits VPN operativos, velocidad y uso de enlaces.
+
+    Solo una sede observada al menos sla_min_coverage_pct del mes (90 %) recibe veredicto.
+    """
     from monitoreo import report, sites
     from pukara.files import write_atomically
     from pukara.store import opened_store
 
-    with opened_store(ctx.obj) as store:
+    settings: Settings = ctx.obj
+    with opened_store(settings) as store:
         known = sites.load_sites(store)
-        data = report.build(store, known, mes)
+        data = report.build(store, known, mes, min_coverage_pct=settings.sla_min_coverage_pct)
         if html_file:
             write_atomically(html_file, report.html(data))
     if formato is Formato.json:
         sys.stdout.write(json.dumps({k: v for k, v in data.items() if k != "results"},
                                     ensure_ascii=False, indent=1, default=str) + "\n")  # fmt: skip
+    elif formato is Formato.csv:  # every site, raw numbers and the machine verdict
+        render(data["rows"], formato, SLA_COLUMNS)
     else:
-        render(data["rows"], formato, SLA_COLUMNS, title=f"Disponibilidad {mes}")
-        vpn = data["vpn"]
-        message(f"Kits VPN operativos: {vpn['working']} de {vpn['missions_with_kit']} misiones.",
-                quiet=silencioso)  # fmt: skip
+        render(report.table_rows(data), formato, SLA_COLUMNS, title=f"Disponibilidad {mes}")
+        for line in report.summary_lines(data):
+            message(line, quiet=silencioso)
     if html_file:
         message(f"Informe HTML escrito en {html_file}.", quiet=silencioso)
 

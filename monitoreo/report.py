@@ -1,91 +1,299 @@
-"""The monthly SLA report: records for tables, JSON and CSV, and a self-contained HTML page."""
+"""The monthly SLA report: records for tables, JSON and CSV, and a self-contained HTML page.
+
+The page opens with a summary an auditor can sign (sites monitored, sites that met their target,
+the worst ten, the month's coverage and how availability is computed), then the availability
+dot plot, the sites with a verdict, incidents, the monitor's isolation periods, maintenance
+windows with who entered them and when, the links' speed and use, one SmokePing-class latency
+chart per site and, in an appendix, the sites without data, one line.
+
+Only a site observed for enough of the month gets a verdict (see :mod:`monitoreo.sla`); every
+output (table, JSON, CSV, HTML) reads the same ``verdict``.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-import jinja2
-
-from monitoreo import sla
+from monitoreo import charts, maintenance, sla
 from monitoreo.sites import Site
-from pukara.events import format_timestamp, utc_now
+from pukara import formats
+from pukara.events import format_timestamp, get_field, parse_timestamp, utc_now
 from pukara.store import Store
 
-BAR_WIDTH = 400
-SMOKE_HEIGHT = 80
+REPORT_TZ = "America/Lima"  # the monitor's, headquarters': the report's own times
+LINK_DATASET = "monitoreo.enlace"
+WORST = 10
 
 
-def build(store: Store, sites: Mapping[str, Site], month: str) -> dict[str, Any]:
-    results = sla.compute(store, sites, month)
+def build(
+    store: Store,
+    sites: Mapping[str, Site],
+    month: str,
+    *,
+    min_coverage_pct: float = sla.DEFAULT_MIN_COVERAGE_PCT,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    moment = now or utc_now()
+    results = sla.compute(store, sites, month, min_coverage_pct=min_coverage_pct, now=moment)
+    rows = [r.row() for r in results]
+    since, until = _span(sites, month)
+    isolation = _isolation(store, since, until)
+    windows = window_records(store, sites, month)
     return {
         "month": month,
         "previous": sla.previous_month(month),
+        "generated_utc": format_timestamp(moment),
+        "min_coverage_pct": min_coverage_pct,
         "results": results,
-        "rows": [r.row() for r in results],
+        "rows": rows,
+        "summary": _summary(rows, results, sites, isolation, windows),
         "incidents": [{"site": r.site, **i} for r in results for i in r.incidents],
+        "isolation": isolation,
+        "maintenance": windows,
         "vpn": sla.vpn_indicator(store, sites, month),
-        "speeds": sla.speed_change(store, sites, month),
+        "speeds": links(store, sites, month),
     }
 
 
-def _bars(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    items = []
-    for i, r in enumerate(rows):
-        a = r["availability_pct"]
-        w = 0 if a is None else BAR_WIDTH * a / 100
-        items.append({
-            "site": r["site"], "y": 4 + 18 * i, "w": round(w, 1),
-            "target_x": round(BAR_WIDTH * r["target_pct"] / 100, 1),
-            "label": "sin datos" if a is None else f"{a:.3f} %",
-            "color": "#999" if a is None else ("#2a9d8f" if r["met"] else "#d62828"),
+def _span(sites: Mapping[str, Site], month: str) -> tuple[datetime, datetime]:
+    zones = {s.timezone for s in sites.values()} or {"UTC"}
+    bounds = [sla.month_bounds(month, z) for z in zones]
+    return min(b[0] for b in bounds), max(b[1] for b in bounds)
+
+
+def _isolation(store: Store, since: datetime, until: datetime) -> list[dict[str, Any]]:
+    out = []
+    for s, e in sla.isolated_intervals(store, since, until):
+        s, e = max(s, since), min(e, until)
+        out.append({"start_utc": format_timestamp(s), "end_utc": format_timestamp(e),
+                    "minutes": round((e - s).total_seconds() / 60, 1)})  # fmt: skip
+    return out
+
+
+def window_records(store: Store, sites: Mapping[str, Site], month: str) -> list[dict[str, Any]]:
+    """The month's maintenance windows with who entered each and when, from the change log.
+
+    A window entered after it began ("after the fact") excludes time already past: marked.
+    """
+    entered: dict[tuple[str, str], tuple[str | None, str]] = {}
+    for c in store.changes(collection=maintenance.COLLECTION):
+        if c.action != "insert":
+            continue
+        try:
+            site, start = json.loads(c.key)
+        except (ValueError, TypeError):
+            continue
+        entered[(str(site), str(start))] = (c.actor, c.ts)  # the last insert: the window now
+    out = []
+    for w in maintenance.windows(store):
+        site = sites.get(w.site)
+        zone = site.timezone if site else "UTC"
+        lo, hi = sla.month_bounds(month, zone)
+        if w.end <= lo or w.start >= hi:
+            continue
+        actor, ts = entered.get((w.site, format_timestamp(w.start)), (None, None))
+        at = parse_timestamp(ts) if ts else None
+        out.append({
+            "site": w.site, "timezone": zone, "start_utc": format_timestamp(w.start),
+            "end_utc": format_timestamp(w.end),
+            "minutes": round((w.end - w.start).total_seconds() / 60, 1), "reason": w.reason,
+            "entered_by": actor, "entered_utc": ts,
+            "after_the_fact": at is not None and at > w.start,
         })  # fmt: skip
+    return out
+
+
+def _summary(
+    rows: Sequence[Mapping[str, Any]],
+    results: Sequence[sla.SiteSla],
+    sites: Mapping[str, Site],
+    isolation: Sequence[Mapping[str, Any]],
+    windows: Sequence[Mapping[str, Any]],
+) -> dict[str, Any]:
+    judged = [r for r in rows if r["verdict"] in ("met", "not_met")]
+    worst = sorted(judged, key=lambda r: (r["availability_pct"], -r["down_minutes"], r["site"]))
+    period = sum(r.period_s for r in results)
+    known = sum(r.observed_s + r.excluded_s for r in results)
+    rounds = sum(r.rounds for r in results)
     return {
-        "entries": items,
-        "left": 90,
-        "width": 90 + BAR_WIDTH + 90,
-        "height": 8 + 18 * len(rows),
+        "sites_in_inventory": len(sites),
+        "sites_probed": len(rows),  # with a probe address
+        "sites_monitored": sum(1 for r in rows if r["verdict"] != "no_data"),
+        "sites_judged": len(judged),
+        "sites_met": sum(1 for r in judged if r["verdict"] == "met"),
+        "sites_not_met": sum(1 for r in judged if r["verdict"] == "not_met"),
+        "insufficient_coverage": [
+            r["site"] for r in rows if r["verdict"] == "insufficient_coverage"
+        ],
+        "no_data_sites": [r["site"] for r in rows if r["verdict"] == "no_data"],
+        "not_probed_sites": sorted(c for c, s in sites.items() if not s.address),
+        "worst": [r["site"] for r in worst[:WORST]],
+        "coverage_pct": round(100 * known / period, 3) if period else None,
+        "mean_round_s": round(known / rounds, 1) if rounds else None,
+        "max_gap_s": sla.MAX_GAP_S,
+        "isolation_periods": len(isolation),
+        "isolation_minutes": round(sum(i["minutes"] for i in isolation), 1),
+        "maintenance_windows": len(windows),
+        "maintenance_minutes": round(sum(w["minutes"] for w in windows), 1),
+        "excluded_minutes": round(sum(r["excluded_minutes"] for r in rows), 1),
     }
 
 
-def _bar(x: float, w: float, top: float, bottom: float) -> str:
-    return f"M{x:g} {top:g}h{w:g}v{max(0.5, round(bottom - top, 1)):g}h-{w:g}z"
+# -- links ---------------------------------------------------------------------------------
+def _last_link(
+    store: Store, code: str, lo: datetime, hi: datetime, **where: Any
+) -> dict[str, Any] | None:
+    found = store.search_events(dataset=LINK_DATASET, since=lo, until=hi, newest_first=True,
+                                limit=1, where={"host.name": code, **where})  # fmt: skip
+    return next(iter(found), None)
 
 
-def _smoke(result: sla.SiteSla) -> dict[str, Any]:
-    """One site's hourly smoke: bands and medians as three SVG paths; a tooltip per loss."""
-    hours = result.smoke
-    top = max((h.get("p90", 0.0) for h in hours), default=0.0) * 1.1 or 1.0
-    w = max(1.0, min(6.0, 744 / max(len(hours), 1)))
-
-    def y(v: float) -> float:
-        return round(SMOKE_HEIGHT - SMOKE_HEIGHT * v / top, 1)
-
-    outer, inner, medians = [], [], []
-    losses: list[tuple[float, str]] = []
-    for i, h in enumerate(hours):
-        x = round(i * w, 1)
-        loss = round(h["loss_pct"], 1)
-        if loss:
-            losses.append((x, f"{h['hour']}: pérdida {loss} %"))
-        if "median" in h:
-            outer.append(_bar(x, w, y(h["p90"]), y(h["p10"])))
-            inner.append(_bar(x, w, y(h["p75"]), y(h["p25"])))
-            medians.append(_bar(x, w, y(h["median"]), y(h["median"]) + 1.5))
-    return {"site": result.site, "outer": "".join(outer), "inner": "".join(inner),
-            "medians": "".join(medians), "losses": losses, "w": w,
-            "width": round(w * max(len(hours), 1)), "height": SMOKE_HEIGHT,
-            "top": round(top, 1)}  # fmt: skip
+def _why_no_counters(site: Site, last: Mapping[str, Any] | None,
+                     good: Mapping[str, Any] | None) -> str:  # fmt: skip
+    if not site.credential_profile:
+        return "sin perfil de credenciales SNMP en el inventario"
+    if last is not None and get_field(last, "error.message"):
+        return f"error SNMP: {get_field(last, 'error.message')}"
+    if good is not None:
+        reason = get_field(good, "monitoreo.link.unknown_reason")
+        if reason:
+            return f"contadores leídos sin tasa: {reason}"
+        if get_field(good, "monitoreo.link.in_octets") is None:
+            return "el equipo responde pero no se halló su interfaz WAN: sin contadores"
+    if last is None:
+        return "ninguna lectura SNMP registrada en el mes (vigilar sin SNMP o lecturas depuradas)"
+    return "sin lecturas de contadores en el mes"
 
 
-def html(data: Mapping[str, Any]) -> str:
+def links(store: Store, sites: Mapping[str, Site], month: str) -> list[dict[str, Any]]:
+    """Each monitored link's speed and use this month, and why not when the counters were not
+    read (the newest poll's error: no credentials, SNMP timeout, no interface counters)."""
+    trend = {t["site"]: t for t in sla.speed_change(store, sites, month)}
+    out = []
+    for code, t in trend.items():
+        site = sites[code]
+        lo, hi = sla.month_bounds(month, site.timezone)
+        last = _last_link(store, code, lo, hi)
+        good = last if last is not None and get_field(last, "event.outcome") == "success" else (
+            _last_link(store, code, lo, hi, **{"event.outcome": "success"}))  # fmt: skip
+        speed = get_field(good, "monitoreo.link.speed_mbps") if good else None
+        mean = t["mean_bps"]
+
+        def use(mbps: float | None, mean: float | None = mean) -> float | None:
+            return round(100 * mean / (mbps * 1e6), 2) if mean is not None and mbps else None
+
+        out.append({
+            **t, "speed_mbps": speed, "contracted_mbps": site.bandwidth_mbps,
+            "utilisation_pct": use(speed), "contracted_utilisation_pct": use(site.bandwidth_mbps),
+            "reason": None if mean is not None else _why_no_counters(site, last, good),
+        })  # fmt: skip
+    return out
+
+
+# -- what a person reads -------------------------------------------------------------------
+def _pct(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else formats.percent(value, digits)
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    return "—" if value is None else formats.number(value, digits)
+
+
+def _when(ts: str | None, zone: str = REPORT_TZ) -> str:
+    return "—" if not ts else formats.datetime_text(parse_timestamp(ts), ZoneInfo(zone))
+
+
+def _rate(bps: float | None) -> str:
+    if bps is None:
+        return "—"
+    for unit, scale in (("Gbit/s", 1e9), ("Mbit/s", 1e6), ("kbit/s", 1e3)):
+        if bps >= scale:
+            return f"{formats.number(bps / scale, 2)} {unit}"
+    return f"{formats.number(bps, 0)} bit/s"
+
+
+def table_rows(data: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The sites with data, as a person reads them: formatted numbers, verdicts in Spanish."""
+    out = []
+    for r in data["rows"]:
+        if r["verdict"] == "no_data":
+            continue
+        out.append({
+            "site": r["site"], "name": r["name"],
+            "availability_pct": _pct(r["availability_pct"], 3),
+            "target_pct": _pct(r["target_pct"], 2), "coverage_pct": _pct(r["coverage_pct"], 1),
+            "verdict": sla.VERDICTS[r["verdict"]],
+            "down_minutes": _num(r["down_minutes"], 1),
+            "excluded_minutes": _num(r["excluded_minutes"], 1),
+            "incidents": _num(r["incidents"]), "rounds": _num(r["rounds"]),
+        })  # fmt: skip
+    return out
+
+
+def summary_lines(data: Mapping[str, Any]) -> list[str]:
+    """The summary under the table, for the console (stderr)."""
+    s, vpn = data["summary"], data["vpn"]
+    lines = [
+        f"Sedes monitoreadas: {_num(s['sites_monitored'])} de {_num(s['sites_probed'])}; "
+        f"cumplen su meta {_num(s['sites_met'])} de {_num(s['sites_judged'])} con veredicto; "
+        f"cobertura del mes {_pct(s['coverage_pct'], 1)}.",
+    ]
+    if s["insufficient_coverage"]:
+        lines.append(
+            f"Cobertura insuficiente (observadas menos del {_pct(data['min_coverage_pct'], 0)} "
+            f"del mes, sin veredicto): {', '.join(s['insufficient_coverage'])}."
+        )
+    if s["no_data_sites"]:
+        lines.append(
+            f"Sin datos ({_num(len(s['no_data_sites']))}): {', '.join(s['no_data_sites'])}."
+        )
+    lines.append(f"Kits VPN operativos: {_num(vpn['working'])} de {_num(vpn['missions_with_kit'])} "
+                 "misiones.")  # fmt: skip
+    return lines
+
+
+def _environment() -> Any:
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("monitoreo", "plantillas"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    return env.get_template("informe.html.j2").render(
-        month=data["month"], previous=data["previous"], generated=format_timestamp(utc_now()),
-        rows=data["rows"], incidents=data["incidents"], vpn=data["vpn"], speeds=data["speeds"],
-        bars=_bars(data["rows"]), smokes=[_smoke(r) for r in data["results"] if r.smoke],
+    env.filters.update(pct=_pct, num=_num, when=_when, rate=_rate, verdict=sla.VERDICTS.get,
+                       mbps=lambda v: _rate(None if v is None else v * 1e6))  # fmt: skip
+    return env
+
+
+def html(data: Mapping[str, Any]) -> str:
+    results = data["results"]
+    by_site = {r["site"]: r for r in data["rows"]}
+    judged = sorted((r for r in data["rows"] if r["verdict"] in ("met", "not_met")),
+                    key=lambda r: (r["availability_pct"], r["site"]))  # fmt: skip
+    smokes = []
+    for r in results:
+        if not r.smoke:
+            continue
+        start, end = sla.month_bounds(data["month"], r.timezone)
+        smokes.append({"site": r.site, "name": r.name, "timezone": r.timezone,
+                       "verdict": r.verdict, "row": by_site[r.site],
+                       "chart": charts.smoke_chart(r.smoke, start, end, r.timezone)})  # fmt: skip
+    return str(
+        _environment()
+        .get_template("informe.html.j2")
+        .render(
+            month=data["month"], previous=data["previous"], summary=data["summary"],
+            generated=_when(data["generated_utc"]), min_coverage=data["min_coverage_pct"],
+            rows=data["rows"], judged=judged, by_site=by_site,
+            insufficient=[r for r in data["rows"] if r["verdict"] == "insufficient_coverage"],
+            incidents=data["incidents"], isolation=data["isolation"],
+            maintenance=data["maintenance"], vpn=data["vpn"],
+            speeds=[s for s in data["speeds"] if by_site[s["site"]]["verdict"] != "no_data"],
+            plot=charts.availability_plot(judged), smokes=smokes, loss_scale=charts.LOSS_SCALE,
+            report_tz=REPORT_TZ,
+        )
     )  # fmt: skip

@@ -7,6 +7,12 @@ itself was isolated are taken out of the denominator, not counted as up: exactly
 round, where the summaries are kept, and by each 5-minute bucket's share where only the rollups
 are left. An incident is a run of consecutive rounds without any reply.
 
+Only a site observed for most of the month gets a verdict: its coverage is the share of the
+month (up to now, for the month under way) its rounds stand for, excluded time included; under
+``min_coverage_pct`` (the ``sla_min_coverage_pct`` setting, 90 % by default) its verdict is
+"insufficient_coverage", and a site with no round at all is "no_data". One stray round is not a
+month at 0 %.
+
 Everything is aggregated by the store (in SQL); no month of rounds is loaded into memory.
 """
 
@@ -21,10 +27,16 @@ from zoneinfo import ZoneInfo
 from monitoreo import maintenance
 from monitoreo.sites import Site
 from pukara.errors import UsageError
-from pukara.events import format_timestamp, get_field, parse_timestamp
+from pukara.events import format_timestamp, get_field, parse_timestamp, utc_now
 from pukara.store import Hour, Run, Store
+from pukara.store.rollups import MAX_GAP_US
 
 Interval = tuple[datetime, datetime]
+DEFAULT_MIN_COVERAGE_PCT = 90.0
+MAX_GAP_S = MAX_GAP_US / 1e6  # a round stands for the time to the next one, at most this
+# the machine verdicts (JSON/CSV keep these keys) and what a person reads
+VERDICTS = {"met": "cumple", "not_met": "no cumple",
+            "insufficient_coverage": "cobertura insuficiente", "no_data": "sin datos"}  # fmt: skip
 
 
 def month_bounds(month: str, timezone: str) -> Interval:
@@ -73,6 +85,8 @@ class SiteSla:
     incidents: list[dict[str, Any]] = field(default_factory=list)
     rounds: int = 0
     smoke: list[dict[str, Any]] = field(default_factory=list)  # hourly latency percentiles
+    period_s: float = 0.0  # the month's time so far (all of it once the month is over)
+    min_coverage_pct: float = DEFAULT_MIN_COVERAGE_PCT
 
     @property
     def availability_pct(self) -> float | None:
@@ -81,14 +95,32 @@ class SiteSla:
         return round(100 * (1 - self.down_s / self.observed_s), 3)
 
     @property
+    def coverage_pct(self) -> float | None:
+        """Share of the month the rounds stand for, excluded time included."""
+        if self.period_s <= 0:
+            return None
+        return round(min(100.0, 100 * (self.observed_s + self.excluded_s) / self.period_s), 3)
+
+    @property
+    def verdict(self) -> str:
+        a, c = self.availability_pct, self.coverage_pct
+        if not self.rounds or c is None:
+            return "no_data"
+        if c < self.min_coverage_pct or a is None:
+            return "insufficient_coverage"
+        return "met" if a >= self.target_pct else "not_met"
+
+    @property
     def met(self) -> bool | None:
-        a = self.availability_pct
-        return None if a is None else a >= self.target_pct
+        """Whether it met its target; None without a verdict (no data, too little coverage)."""
+        v = self.verdict
+        return None if v not in ("met", "not_met") else v == "met"
 
     def row(self) -> dict[str, Any]:
         return {
-            "site": self.site, "name": self.name, "availability_pct": self.availability_pct,
-            "target_pct": self.target_pct, "met": self.met,
+            "site": self.site, "name": self.name, "timezone": self.timezone,
+            "availability_pct": self.availability_pct, "target_pct": self.target_pct,
+            "coverage_pct": self.coverage_pct, "verdict": self.verdict, "met": self.met,
             "down_minutes": round(self.down_s / 60, 1),
             "excluded_minutes": round(self.excluded_s / 60, 1),
             "observed_hours": round(self.observed_s / 3600, 2), "incidents": len(self.incidents),
@@ -116,6 +148,7 @@ def isolated_intervals(store: Store, since: datetime, until: datetime) -> list[I
 def _smoke(h: Hour) -> dict[str, Any]:
     row: dict[str, Any] = {
         "hour": format_timestamp(datetime.fromtimestamp(h.start_us / 1_000_000, UTC)),
+        "start_us": h.start_us,
         "loss_pct": 100 * (1 - h.received / h.sent) if h.sent else 100.0,
     }
     if h.median_ms is not None:
@@ -127,7 +160,15 @@ def _clip(intervals: Sequence[Interval], start: datetime, end: datetime) -> list
     return [(max(s, start), min(e, end)) for s, e in intervals if min(e, end) > max(s, start)]
 
 
-def compute(store: Store, sites: Mapping[str, Site], month: str) -> list[SiteSla]:
+def compute(
+    store: Store,
+    sites: Mapping[str, Site],
+    month: str,
+    *,
+    min_coverage_pct: float = DEFAULT_MIN_COVERAGE_PCT,
+    now: datetime | None = None,
+) -> list[SiteSla]:
+    """Every monitored site's month; ``now`` ends the month under way (default: the clock)."""
     monitored = [s for s in sites.values() if s.address]
     if not monitored:
         return []
@@ -136,19 +177,21 @@ def compute(store: Store, sites: Mapping[str, Site], month: str) -> list[SiteSla
     until = max(b[1] for b in bounds.values())
     windows = maintenance.windows(store)
     isolated = isolated_intervals(store, since, until)
+    moment = now or utc_now()
     out = []
     for site in monitored:
         start, end = bounds[site.code]
-        excluded = _clip(
-            _merge([(w.start, w.end) for w in windows if w.site == site.code] + isolated),
-            start, end,
-        )  # fmt: skip
+        own = _clip(_merge([(w.start, w.end) for w in windows if w.site == site.code]), start, end)
+        excluded = _clip(_merge([*own, *isolated]), start, end)
         a = store.availability(site.code, start, end, excluded)
         sla = SiteSla(site.code, site.name, site.timezone, site.availability_target,
                       observed_s=a.observed_us / 1e6, excluded_s=a.excluded_us / 1e6,
-                      down_s=a.down_us / 1e6, rounds=a.rounds)  # fmt: skip
+                      down_s=a.down_us / 1e6, rounds=a.rounds,
+                      period_s=max(0.0, (min(end, moment) - start).total_seconds()),
+                      min_coverage_pct=min_coverage_pct)  # fmt: skip
+        cut = _clip(isolated, start, end)
         sla.incidents = [
-            _incident(run, excluded, site.timezone)
+            _incident(run, own, cut, site.timezone)
             for run in store.down_runs(site.code, start, end)
         ]
         sla.smoke = [_smoke(h) for h in store.hourly(site.code, start, end)]
@@ -160,17 +203,26 @@ def _at(us: int) -> datetime:
     return datetime.fromtimestamp(us / 1_000_000, UTC)
 
 
-def _incident(run: Run, excluded: Sequence[Interval], timezone: str) -> dict[str, Any]:
+def _incident(
+    run: Run, windows: Sequence[Interval], isolated: Sequence[Interval], timezone: str
+) -> dict[str, Any]:
     tz = ZoneInfo(timezone)
     start, end, first_end = _at(run.start_us), _at(run.end_us), _at(run.first_end_us)
+    first = (first_end - start).total_seconds()
     return {
         "start": start.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
         "end": end.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        "timezone": timezone, "start_utc": format_timestamp(start),
+        "end_utc": format_timestamp(end),
         "minutes": round((run.end_us - run.start_us) / 60e6, 1),
-        # the incident began inside an exclusion (its first round wholly excluded)
-        "in_maintenance": _overlap(start, first_end, excluded)
-        >= (first_end - start).total_seconds(),
-    }
+        # the incident began inside an exclusion (its first round wholly excluded): a window
+        # of the site's, or the monitor's own isolation, which is no maintenance
+        "in_maintenance": _overlap(start, first_end, windows) >= first,
+        "in_isolation": _overlap(start, first_end, isolated) >= first,
+        # how much of it each exclusion covers (the rest counts as down)
+        "maintenance_minutes": round(_overlap(start, end, windows) / 60, 1),
+        "isolation_minutes": round(_overlap(start, end, isolated) / 60, 1),
+    }  # fmt: skip
 
 
 def vpn_indicator(store: Store, sites: Mapping[str, Site], month: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ The file is searched at ``$PUKARA_CONFIG``, ``~/.config/pukara/pukara.toml`` and
     data_dir = "/srv/pukara"
     concurrency = 32
     retention_days = 30
+    sla_min_coverage_pct = 90   # share of the month a site must be observed for an SLA verdict
     analyst = "jperez"
 
 Most keys are read from ``PUKARA_<KEY>``; the analyst, who signs every change-log entry, comes
@@ -61,6 +62,8 @@ class Settings:
     alert_webhook: str | None = None  # URL that receives each alert as JSON
     alert_command: str | None = None  # command fed each alert as JSON on stdin
     retention_days: int = 30  # raw high-rate events older than this are purged
+    # monitoring: a site observed for less of the month than this gets no SLA verdict
+    sla_min_coverage_pct: float = 90.0
     analyst: str = field(default_factory=default_analyst)  # who signs change-log entries
     source: Path | None = None  # the pukara.toml that was read, if any
 
@@ -81,11 +84,21 @@ _TYPES: dict[str, type] = {
     "alert_webhook": str,
     "alert_command": str,
     "retention_days": int,
+    "sla_min_coverage_pct": float,
     "analyst": str,
 }
 # keys whose value must be at least this (0 would mean "keep nothing" or "never")
 _MINIMUM: dict[str, int] = {"retention_days": 1, "concurrency": 1}
 _MAX_TIMEOUT_S = 300.0
+# float keys that must be above 0 and at most this, and what they are (Spanish)
+_FLOAT_RANGES: dict[str, tuple[float, str]] = {
+    "timeout_s": (_MAX_TIMEOUT_S, f"un número de segundos mayor que 0 y hasta {_MAX_TIMEOUT_S:g}"),
+    "sla_min_coverage_pct": (
+        100.0,
+        "la parte del mes (en %) que una sede debe estar observada para juzgar su SLA: un "
+        "porcentaje mayor que 0 y hasta 100",
+    ),
+}
 _TYPE_NAMES = {Path: "ruta (texto)", int: "número entero", float: "número", str: "texto"}
 
 
@@ -119,10 +132,10 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             if isinstance(value, bool) or not isinstance(value, int | float | str):
                 raise TypeError
             number = float(value)
-            if key == "timeout_s" and not 0 < number <= _MAX_TIMEOUT_S:  # also refuses NaN
+            if key in _FLOAT_RANGES and not 0 < number <= _FLOAT_RANGES[key][0]:  # NaN too
                 raise ConfigError(
-                    f"{origin}: la clave «{key}» debe ser un número de segundos mayor que 0 y "
-                    f"hasta {_MAX_TIMEOUT_S:g}, se recibió {value!r}"
+                    f"{origin}: la clave «{key}» debe ser {_FLOAT_RANGES[key][1]}, se recibió "
+                    f"{value!r}"
                 )
             return number
         if not isinstance(value, str) or not value:

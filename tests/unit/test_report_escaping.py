@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from cli import main
-from monitoreo import report, rounds, sites
+from monitoreo import report, rounds, sites, summaries
 from monitoreo.prober import ProbeOptions, Target
 from monitoreo.stats import summarize
 from pukara.store import SQLiteStore
@@ -49,7 +49,9 @@ def test_report_escapes_site_names(tmp_path: Path, capsys: pytest.CaptureFixture
                 target = Target(code, addr, site=code)
                 results.append(rounds.TargetRound(target, rtts, summarize(rtts), None))
             rnd = rounds.Round(f"r{n}", start + timedelta(minutes=5 * n), options, results)
-            store.write_events(rounds.round_events(rnd))
+            events = rounds.round_events(rnd)
+            store.write_events(events)
+            store.write_summaries(summaries.build(events, rnd.started, 300_000_000))
         data = report.build(store, sites.load_sites(store), "2026-10")
     page = report.html(data)
     assert EVIL not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page

@@ -132,7 +132,10 @@ def test_sla_from_summaries_equals_sla_from_rollups(store: SQLiteStore) -> None:
     assert row["down_minutes"] == 10.0 and row["excluded_minutes"] == 10.0
     assert row["observed_hours"] == round(31 * 24 - 10 / 60, 2) and row["rounds"] == 31 * 2880
     assert exact[1] == [{"start": "2026-10-03 10:00", "end": "2026-10-03 10:20",
-                         "minutes": 20.0, "in_maintenance": True}]  # fmt: skip
+                         "timezone": "UTC", "start_utc": "2026-10-03T10:00:00.000000Z",
+                         "end_utc": "2026-10-03T10:20:00.000000Z", "minutes": 20.0,
+                         "in_maintenance": True, "in_isolation": False,
+                         "maintenance_minutes": 10.0, "isolation_minutes": 0.0}]  # fmt: skip
     store.purge_summaries(T0 + timedelta(days=2, hours=10), T0 - timedelta(days=1))
     assert _sla(store, sites) == exact  # the rollups up to the outage, the rounds from it
     store.purge_summaries(T0 + timedelta(days=40), T0 - timedelta(days=1))
@@ -196,10 +199,15 @@ def test_vigilar_summaries_give_the_october_sla_without_raw_events(tmp_path: Pat
     (hour,) = rows["m1"].smoke
     assert hour["median"] == 30.25 and hour["loss_pct"] == 0
     assert rows["m3"].smoke[0]["loss_pct"] == pytest.approx(30.0)
-    page = report.html(report.build(store, known, "2026-10"))
-    assert page.count("<svg") == 1 + 2 and "<script" not in page
-    assert '<path d="M0 ' in page  # the bands and the medians
-    assert "2026-10-10T15:00:00.000000Z: pérdida 30.0 %" in page
+    # 50 minutes of a month: no verdict, whatever the availability of what was seen
+    data = report.build(store, known, "2026-10")
+    assert [r["verdict"] for r in data["rows"]] == ["insufficient_coverage"] * 2
+    page = report.html(data)
+    assert page.count("<svg") == 1 + 2 and "<script" not in page  # an empty plot, the latency
+    assert "Ninguna sede tiene veredicto" in page
+    assert "no cumple</td>" not in page and page.count("cobertura insuficiente</td>") == 2
+    # the medians coloured by loss on SmokePing's scale: m1 lost nothing, m3 30 % of its hour
+    assert 'stroke="#26ff00"' in page and 'stroke="#dd00ff"' in page
     store.close()
 
 
