@@ -126,7 +126,7 @@ def bench_discovery(count: int, workdir: Path) -> None:
               f"{ref_cpu:6.2f} s de CPU ({lines} valores)")  # fmt: skip
         print(f"  pukara, v3 y luego v2c:             {wall:6.2f} s de pared, "
               f"{cpu:6.2f} s de CPU ({ok}/{count} agentes con serie)")  # fmt: skip
-        print(f"  razón pukara/net-snmp: {wall / ref_wall:.2f}x (meta <= 1,5x)")
+        print(f"  razón pukara/net-snmp: {wall / ref_wall:.2f}x (meta <= 1.5x)")
     finally:
         manage.down(lab)
 
