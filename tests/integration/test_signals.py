@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -136,3 +137,44 @@ def test_a_signal_during_ansible_discovery_leaves_no_ansible_or_ssh_process(
     finally:
         conn.close()
     assert started == 1
+
+
+def _rounds_saved(db: Path) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        (n,) = conn.execute(
+            "SELECT count(*) FROM events WHERE json_extract(doc, '$.event.dataset') = "
+            "'monitoreo.sondeo'"
+        ).fetchone()
+    finally:
+        conn.close()
+    return int(n)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_sigterm_stops_vigilar_as_ctrl_c_does(tmp_path: Path, sig: signal.Signals) -> None:
+    db = tmp_path / "p.db"
+    env = _env(tmp_path, PUKARA_DATA_DIR=str(tmp_path / "datos"))
+    argv = [PUKARA, "--base-datos", str(db), "monitoreo", "vigilar", "--ronda", "1", "--cuenta", "1",
+            "--sin-snmp", "127.0.0.1"]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env, preexec_fn=_sigint_default)  # fmt: skip
+    assert proc.stderr is not None
+    try:
+        seen = ""
+        while "Vigilando" not in seen and proc.poll() is None:
+            seen += proc.stderr.readline()
+        time.sleep(3.5)  # a few rounds, then the signal in the middle of the next one
+        proc.send_signal(sig)
+        _, rest = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    err = seen + rest
+    assert proc.returncode == 130, err
+    assert "Interrumpido." in err and "Traceback" not in err, err
+    found = re.search(r"vigilancia interrumpida; (\d+) rondas completas guardadas", err)
+    assert found, err
+    rounds = int(found.group(1))
+    assert rounds >= 3
+    assert _rounds_saved(db) == rounds  # every finished round was handed over to the store
