@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lab import netns, services, vpn
+from lab import netns, ready, services, vpn
 from lab.services import LabCredentials
 from lab.sites import V4_BLOCK, V6_BLOCK, LabSite, check_topology
 from pukara.errors import LabError
@@ -367,18 +367,32 @@ def up(lab: Lab, sites: Sequence[LabSite], *, services_on: bool = True) -> list[
             continue
         key = services.host_key(folder)
         known += [f"{site.v4} {key}", f"{site.v6} {key}"]
-        services.start_snmpd(site, lab.ns(site), folder, creds)
-        services.start_sshd(site, lab.ns(site), folder, authorized)
+        # the kit's tunnel first: snmpd then lists its interface from the start
         if site.tunnel:
             vpn.start(
                 site, lab.ns(site), folder, vpn.ensure_key(lab.state_dir), hq_address(site, sites)
             )
         else:
             vpn.stop_all(folder)
+        services.start_snmpd(site, lab.ns(site), folder, creds)
+        services.start_sshd(site, lab.ns(site), folder, authorized)
     lab.known_hosts.write_text("\n".join(known) + "\n")
     _start_responder(lab, sites)
     _save_state(lab, {"prefix": lab.prefix, "namespaces": sorted(wanted),
                       "sites": [asdict(s) for s in sites]})  # fmt: skip
+    return status(lab)
+
+
+def wait_ready(lab: Lab, timeout_s: float = ready.DEFAULT_TIMEOUT_S) -> list[dict[str, Any]]:
+    """Wait until every site's echo, snmpd, sshd and tunnel answer (see :mod:`lab.ready`)."""
+    state = _load_state(lab)
+    sites = _reached(lab, state)
+    if not sites:
+        raise LabError("el laboratorio no está arriba: ejecute «pukara lab arriba»")
+    ready.wait(
+        sites, lab.credentials_file, timeout_s=timeout_s,
+        services_on=lambda s: (lab.site_dir(s) / "sshd_config").exists(),
+    )  # fmt: skip
     return status(lab)
 
 

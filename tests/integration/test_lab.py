@@ -10,6 +10,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import time
 import tomllib
 from pathlib import Path
 
@@ -321,3 +322,57 @@ def test_a_switch_that_fails_half_way_records_no_state_it_did_not_reach(tmp_path
     finally:
         manage.down(the_lab)
     assert not [ns for ns in netns.existing() if ns.startswith("pkh-")]
+
+
+def test_waiting_names_the_sites_and_services_that_do_not_answer(
+    lab: manage.Lab, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli import main
+
+    monkeypatch.setenv("PUKARA_LAB_DIR", str(lab.state_dir))
+    assert main(["lab", "esperar", "--tiempo", "30"]) == 0  # t4 is down on purpose: not waited for
+    assert "Laboratorio listo (4 sedes)." in capsys.readouterr().err
+    pid = int((lab.site_dir(site("t2")) / "snmpd.pid").read_text().split()[0])
+    os.kill(pid, 15)
+    try:
+        started = time.monotonic()
+        with pytest.raises(LabError, match=r"no quedó listo en 2 s; no responden: t2 \(SNMP\)"):
+            manage.wait_ready(lab, timeout_s=2)
+        assert time.monotonic() - started < 10
+    finally:
+        manage.up(lab, _sites(lab))  # snmpd starts again
+    manage.wait_ready(lab, timeout_s=30)
+
+
+READY = [LabSite(index=3961 + i, code=f"d{i + 1}", delay_ms=30.0, tunnel=True) for i in range(3)]
+
+
+def test_discovery_right_after_the_lab_is_ready_is_stable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `make demo` does: up, wait, discover; a second discovery then changes nothing."""
+    if lab_available():
+        skip_or_fail(str(lab_available()))
+    from inventario import catalog, discovery, files
+    from pukara.config import load_settings
+    from pukara.store import SQLiteStore
+    from tests.conftest import write_lab_inventory
+
+    the_lab = manage.Lab(tmp_path / "d", prefix="pkd")
+    settings = load_settings({"data_dir": tmp_path / "datos"}, environ={})
+    try:
+        with SQLiteStore(settings.db) as store:
+            for f in write_lab_inventory(tmp_path / "inv", READY):
+                catalog.import_file(store, files.read_file(f), dry_run=False)
+            manage.up(the_lab, READY)
+            manage.wait_ready(the_lab, timeout_s=60)
+            monkeypatch.setenv("PUKARA_CREDENTIALS", str(the_lab.credentials_file))
+            targets = discovery.resolve(store, [s.code for s in READY], [])
+            first = discovery.run(store, settings, targets, methods=["snmp", "ssh"], timeout_s=2)
+            assert not first.failed
+            facts = first.runs["snmp"].results[0].data["facts"]
+            assert "kbcs0" in {i["name"] for i in facts["interfaces"]}
+            again = discovery.run(store, settings, targets, methods=["snmp", "ssh"], timeout_s=2)
+            assert again.changed == 0, [r.data for run in again.runs.values() for r in run.results]
+    finally:
+        manage.down(the_lab)
