@@ -17,9 +17,10 @@ def test_a_tree_that_ignores_sigterm_is_killed_after_the_grace() -> None:
     )
     try:
         deadline = time.monotonic() + 5
-        while len(tree := processes.descendants(os.getpid())) < 2 and time.monotonic() < deadline:
+        mine: list[processes.Proc] = []
+        while len(mine) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
-        mine = [p for p in tree if p.pid == proc.pid or p.ppid == proc.pid]
+            mine = [p for p in processes.descendants(os.getpid()) if proc.pid in (p.pid, p.ppid)]
         assert len(mine) == 2
         started = time.monotonic()
         killed = processes.end(mine, grace_s=0.3)
