@@ -150,6 +150,7 @@ class _Stopper:
         self.deadline = time.monotonic() + timeout_s if timeout_s else None
         self.interrupted = False
         self.timed_out = False
+        self.abandoned = False  # ansible-runner's loop ended by an exception
         self.kill_at: float | None = None
         self.seen: dict[tuple[int, int], processes.Proc] = {}
 
@@ -165,7 +166,7 @@ class _Stopper:
         """ansible-runner's cancel callback; always False, the stopping is done here."""
         if not self.interrupted and self.deadline and time.monotonic() > self.deadline:
             self.timed_out = True
-        if not (self.interrupted or self.timed_out):
+        if not (self.interrupted or self.timed_out or self.abandoned):
             return False
         if self.kill_at is None:
             self.kill_at = time.monotonic() + _GRACE_S
@@ -176,12 +177,60 @@ class _Stopper:
             processes.end(self.seen.values(), grace_s=0)
         return False
 
-    def finish(self) -> None:
+    def finish(self, *, abandoned: bool) -> None:
         """After the run: whatever of it was told to stop and still runs gets its grace, then
-        SIGKILL (forks whose parent is gone are no longer below pukara, but were seen)."""
+        SIGKILL (forks whose parent is gone are no longer below pukara, but were seen).
+
+        ``abandoned``: ansible-runner's loop ended by an exception; its processes are stopped.
+        """
+        self.abandoned = abandoned
+        self.poll()
         if self.kill_at is not None:
-            self.poll()
             processes.end(self.seen.values(), grace_s=max(0.0, self.kill_at - time.monotonic()))
+
+
+class _Events:
+    """ansible-runner's event handler: each event to ``on_event`` and, in batches, the store.
+
+    An error here (the store gone, a caller's callback failing) must not unwind through
+    ansible-runner, which would leave its files open and the playbook's processes running:
+    it is kept, the run is stopped, and it is raised once the run has ended.
+    """
+
+    def __init__(
+        self, ident: str, playbook: str, store: Store | None,
+        on_event: Callable[[Mapping[str, Any]], None] | None, stopper: _Stopper,
+        redact: Callable[[], None],
+    ) -> None:  # fmt: skip
+        self.ident, self.playbook, self.store, self.on_event = ident, playbook, store, on_event
+        self.stopper, self.redact = stopper, redact
+        self.batch: list[dict[str, Any]] = []
+        self.count = 0
+        self.error: Exception | None = None
+
+    def __call__(self, raw: Mapping[str, Any]) -> bool:
+        if self.error is None:
+            try:
+                self._take(raw)
+            except Exception as e:  # kept, raised after the run; see the class
+                self.error = e
+                self.stopper.abandoned = True
+        return True  # keep ansible-runner's own job_events files as evidence
+
+    def _take(self, raw: Mapping[str, Any]) -> None:
+        if self.count == 0:
+            self.redact()
+        if self.on_event is not None:
+            self.on_event(raw)
+        self.batch.append(_ecs(self.ident, self.playbook, raw))
+        self.count += 1
+        if self.store is not None and len(self.batch) >= _EVENT_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.store is not None and self.batch:
+            self.store.write_events(self.batch)
+            self.batch.clear()
 
 
 def _end_ssh_masters(control_dir: Path) -> None:
@@ -288,27 +337,12 @@ def run_playbook(
     control_dir = Path(tempfile.mkdtemp(prefix="pukara-ssh-"))
     agent = _Agent(ssh_keys, workdir) if ssh_keys else None
     envvars = _envvars(secrets, agent, control_dir)
-    batch: list[dict[str, Any]] = []
-    count = 0
-    first = threading.Event()
-
-    def handle(raw: Mapping[str, Any]) -> bool:
-        nonlocal count
-        if not first.is_set():
-            first.set()
-            _redact_command_file(artifacts / ident, set(secrets))
-        if on_event is not None:
-            on_event(raw)
-        batch.append(_ecs(ident, playbook, raw))
-        count += 1
-        if store is not None and len(batch) >= _EVENT_BATCH:
-            store.write_events(batch)
-            batch.clear()
-        return True  # keep ansible-runner's own job_events files as evidence
-
     # Ctrl-C and SIGTERM during the run go to the stopper (ansible-runner installs no handler
     # of its own when given a cancel callback); pukara's come back afterwards.
     stopper = _Stopper(str(workdir), timeout_s)
+    events = _Events(ident, playbook, store, on_event, stopper,
+                     lambda: _redact_command_file(artifacts / ident, set(secrets)))  # fmt: skip
+    finished = False
     saved = _signal_handlers()
     try:
         from ansible_runner.interface import init_runner
@@ -324,7 +358,7 @@ def run_playbook(
             limit=limit,
             envvars=envvars,
             forks=forks or settings.concurrency,
-            event_handler=handle,
+            event_handler=events,
             cancel_callback=stopper.poll,
             rotate_artifacts=settings.ansible_artifacts_keep,
             suppress_env_files=True,
@@ -337,21 +371,25 @@ def run_playbook(
         for sig in saved:
             signal.signal(sig, stopper.request)
         runner.run()
+        finished = True
     except Exception as e:
         raise AnsibleError(f"ansible-runner no pudo ejecutar {playbook}: {e}") from e
     finally:
-        stopper.finish()
+        stopper.finish(abandoned=not finished)
         _end_ssh_masters(control_dir)
         _restore_signal_handlers(saved)
         shutil.rmtree(control_dir, ignore_errors=True)
         if agent:
             agent.close()
         _redact_command_file(artifacts / ident, set(secrets))
-        if store is not None and batch:
-            store.write_events(batch)
+        events.flush()
         shutil.rmtree(workdir, ignore_errors=True)
+    if events.error is not None:
+        raise AnsibleError(
+            f"la ejecución de {playbook} se detuvo: {events.error}"
+        ) from events.error
     if stopper.interrupted or runner.status == "canceled":
-        raise Interrupted(f"playbook {playbook} interrumpido; {count} eventos guardados")
+        raise Interrupted(f"playbook {playbook} interrumpido; {events.count} eventos guardados")
     return PlaybookRun(
         ident=ident,
         playbook=playbook,
@@ -359,5 +397,5 @@ def run_playbook(
         rc=int(runner.rc if runner.rc is not None else -1),
         stats=dict(runner.stats or {}),
         artifact_dir=artifacts / ident,
-        events=count,
+        events=events.count,
     )

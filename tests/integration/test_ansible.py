@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from lab import manage
 from pukara.ansible import run_playbook
 from pukara.config import load_settings
-from pukara.errors import Interrupted, SecretsError
+from pukara.errors import AnsibleError, Interrupted, SecretsError
 from pukara.secrets import Secret
 from pukara.store import SQLiteStore
 from tests.conftest import site
@@ -218,3 +219,18 @@ def test_the_run_timeout_ends_every_process_of_the_run(lab: manage.Lab, tmp_path
     assert time.monotonic() - started < 9
     assert _run_processes(str(settings.data_dir / "ansible")) == []
     assert _descendants(os.getpid()) == {}
+
+
+def test_a_run_abandoned_by_an_error_ends_its_processes(lab: manage.Lab, tmp_path: Path) -> None:
+    settings = load_settings({"data_dir": tmp_path / "datos"}, environ={})
+    inventory = _inventory(lab, "t1", "t4")
+
+    def fail(raw: Mapping[str, object]) -> None:  # the store went away mid-run, say
+        if raw.get("event") == "runner_on_ok":
+            raise RuntimeError("almacén no disponible")
+
+    with pytest.raises(AnsibleError, match="almacén no disponible"):
+        run_playbook("nucleo/ping.yml", inventory, settings=settings, ssh_keys=[lab.key],
+                     on_event=fail)  # fmt: skip
+    assert _run_processes(str(settings.data_dir / "ansible")) == []
+    assert [c for c in _run_processes("pukara-ssh-") if c.endswith("[mux]")] == []
