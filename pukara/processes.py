@@ -92,4 +92,7 @@ def end(procs: Iterable[Proc], *, grace_s: float) -> list[Proc]:
         time.sleep(0.02)
     for p in left:
         _send(p, signal.SIGKILL)
+    deadline = time.monotonic() + 1.0  # SIGKILL is delivered at once, but not acted on at once
+    while any(alive(p) for p in left) and time.monotonic() < deadline:
+        time.sleep(0.01)
     return left

@@ -27,6 +27,9 @@ def test_a_tree_that_ignores_sigterm_is_killed_after_the_grace() -> None:
         assert 0.3 <= time.monotonic() - started < 3
         assert {p.pid for p in killed} == {p.pid for p in mine}
         proc.wait(timeout=5)
+        deadline = time.monotonic() + 5  # SIGKILL is delivered, not awaited
+        while any(processes.alive(p) for p in mine) and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert not any(processes.alive(p) for p in mine)
     finally:
         proc.kill()
