@@ -3,8 +3,9 @@
 Each check is a real exchange from the host, as pukara's discovery and monitoring make it:
 the echo responder answers a ping, snmpd answers an SNMP get (v3 authPriv, or v2c on a
 v2c-only agent), sshd sends its banner and, for a site with a VPN kit, snmpd lists the kit's
-tunnel interface and a ping crosses the tunnel to the mission's LAN address. Down sites and
-broken kits are what the table says they are, and are not waited for.
+tunnel interface and a ping crosses the tunnel to the mission's LAN address. Down sites (and
+the children of a down hub) and broken kits are what the table says they are, and are not
+waited for.
 """
 
 from __future__ import annotations
@@ -96,7 +97,12 @@ def wait(
         creds = dict(tomllib.loads(credentials_file.read_text())["lab"])
     except (OSError, ValueError, KeyError) as e:
         raise LabError(f"{credentials_file}: credenciales del laboratorio ilegibles: {e}") from e
-    todo = {s.code: (s, checks(s, creds, services_on(s))) for s in sites}
+    down = {s.code for s in sites if s.down}  # a down hub takes its children down with it
+    todo = {
+        s.code: (s, checks(s, creds, services_on(s)))
+        for s in sites
+        if s.parent not in down
+    }  # fmt: skip
     todo = {code: v for code, v in todo.items() if v[1]}
     deadline = time.monotonic() + timeout_s
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
@@ -106,11 +112,11 @@ def wait(
                     todo[site.code] = (site, {n: todo[site.code][1][n] for n in failing})
                 else:
                     del todo[site.code]
-            if not todo:
-                return
-            if time.monotonic() >= deadline:
+            if not todo or time.monotonic() >= deadline:
                 break
             time.sleep(0.5)
+    if not todo:
+        return
     late = "; ".join(f"{code} ({', '.join(w)})" for code, (_, w) in sorted(todo.items()))
     raise LabError(
         f"el laboratorio no quedó listo en {number(timeout_s)} s; no responden: {late}. "
