@@ -183,7 +183,7 @@ class _Stopper:
 
         ``abandoned``: ansible-runner's loop ended by an exception; its processes are stopped.
         """
-        self.abandoned = abandoned
+        self.abandoned = self.abandoned or abandoned
         self.poll()
         if self.kill_at is not None:
             processes.end(self.seen.values(), grace_s=max(0.0, self.kill_at - time.monotonic()))
