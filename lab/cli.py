@@ -62,10 +62,21 @@ def arriba(
     rotos: Annotated[
         list[str] | None, typer.Option("--tunel-roto", help="Código de una sede con el kit caído.")
     ] = None,
+    esperar: Annotated[
+        bool,
+        typer.Option(
+            "--esperar/--sin-esperar",
+            help="Volver solo cuando cada sede responda (eco, SNMP, SSH y túnel).",
+        ),
+    ] = True,
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,
 ) -> None:
-    """Levanta (o repara) el laboratorio; repetirlo no duplica nada."""
+    """Levanta (o repara) el laboratorio; repetirlo no duplica nada.
+
+    Sobre un laboratorio en marcha aplica la tabla nueva: las sedes que pasan a colgar de un
+    concentrador (columna «padre»), o dejan de hacerlo, se reconectan.
+    """
     from lab import manage
 
     sites = (
@@ -76,7 +87,26 @@ def arriba(
         )
     )
     message(f"Levantando {len(sites)} sedes emuladas…", quiet=silencioso)
-    render(manage.up(_lab(ctx), sites), formato, COLUMNS)
+    rows = manage.up(_lab(ctx), sites)
+    if esperar:
+        message("Esperando a que cada sede responda…", quiet=silencioso)
+        rows = manage.wait_ready(_lab(ctx))
+    render(rows, formato, COLUMNS)
+
+
+@app.command("esperar")
+def esperar_listo(
+    ctx: typer.Context,
+    tiempo: Annotated[
+        float, typer.Option("--tiempo", min=1, max=3600, help="Espera máxima (s).")
+    ] = 120.0,
+    silencioso: SilenciosoOpt = False,
+) -> None:
+    """Espera a que cada sede responda: eco, SNMP, el banner de SSH y el ping por su túnel."""
+    from lab import manage
+
+    rows = manage.wait_ready(_lab(ctx), tiempo)
+    message(f"Laboratorio listo ({len(rows)} sedes).", quiet=silencioso)
 
 
 @app.command()

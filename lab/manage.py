@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lab import netns, services, vpn
+from lab import netns, ready, services, vpn
 from lab.services import LabCredentials
 from lab.sites import V4_BLOCK, V6_BLOCK, LabSite, check_topology
 from pukara.errors import LabError
@@ -73,6 +73,16 @@ def _load_state(lab: Lab) -> dict[str, Any]:
         return {"prefix": lab.prefix, "namespaces": [], "sites": []}
     except (OSError, ValueError) as e:
         raise LabError(f"{lab.state_file}: estado del laboratorio ilegible: {e}") from e
+
+
+def _reached(lab: Lab, state: dict[str, Any]) -> list[LabSite]:
+    """The sites of the lab as the last finished ``up`` left it; refused while half-changed."""
+    if state.get("changing"):
+        raise LabError(
+            "el laboratorio quedó a medio cambiar: el último «pukara lab arriba» no terminó; "
+            "repítalo (o ejecute «pukara lab abajo») antes de usarlo"
+        )
+    return [LabSite(**raw) for raw in state["sites"]]
 
 
 def _save_state(lab: Lab, state: dict[str, Any]) -> None:
@@ -131,10 +141,57 @@ def _check_names(lab: Lab, sites: Sequence[LabSite], ours: set[str]) -> None:
             raise LabError(f"la interfaz {lab.host_if(site)} ya existe y no es de este laboratorio")
 
 
+def _interfaces(where: str | None) -> set[str]:
+    """Names of the network interfaces of namespace ``where`` (None: the host's)."""
+    if where is None:
+        return set(os.listdir("/sys/class/net"))
+    done = subprocess.run(
+        ["ip", "-n", where, "-o", "link", "show"], capture_output=True, text=True, check=False
+    )
+    return {line.split(":")[1].strip().split("@")[0] for line in done.stdout.splitlines()}
+
+
+def _misplaced(lab: Lab, sites: Sequence[LabSite], ours: set[str]) -> list[LabSite]:
+    """Existing sites whose headquarters-side end is not where the topology wants it.
+
+    That is a site that now hangs from a hub, or no longer does, or whose hub went away.
+    """
+    by_code = {s.code: s for s in sites}
+    wanted = {s.code: lab.ns(by_code[s.parent]) if s.parent else None for s in sites}
+    seen = {
+        where: _interfaces(where)
+        for where in set(wanted.values())
+        if where is None or where in ours
+    }
+    return [
+        s for s in sites
+        if lab.ns(s) in ours and lab.host_if(s) not in seen.get(wanted[s.code], set())
+    ]  # fmt: skip
+
+
+def _unlink(lab: Lab, moved: Sequence[LabSite]) -> None:
+    """Take the moved sites' links down for :func:`_links` to make them again.
+
+    Deleting ``wan0`` deletes its peer wherever it lives; the route the host had to a child
+    through its hub goes too, and the site's daemons (bound to the old link) start again.
+    """
+    services.stop(*(pid for s in moved for pid in netns.pids_in(lab.ns(s))))
+    for s in moved:
+        for argv in (
+            ["ip", "-n", lab.ns(s), "link", "del", WAN_IF],
+            ["ip", "route", "del", str(s.v4_net)],
+            ["ip", "-6", "route", "del", str(s.v6_net)],
+        ):
+            subprocess.run(argv, capture_output=True, check=False, stdin=subprocess.DEVNULL)
+
+
 def _links(lab: Lab, sites: Sequence[LabSite], ours: set[str]) -> None:
     """veth links: a site hangs from the host, or from its hub's namespace (then routed)."""
     by_code = {s.code: s for s in sites}
+    moved = _misplaced(lab, sites, ours)
+    _unlink(lab, moved)
     netns.ip_batch([f"netns add {lab.ns(s)}" for s in sites if lab.ns(s) not in ours])
+    linked = ours - {lab.ns(s) for s in moved}  # the moved sites' links are made again
     # commands for the namespace that holds each site's headquarters-side end (None: the host)
     sides: dict[str | None, list[str]] = {}
     host_routes: list[str] = []
@@ -143,7 +200,7 @@ def _links(lab: Lab, sites: Sequence[LabSite], ours: set[str]) -> None:
         where = lab.ns(hub) if hub else None
         hif = lab.host_if(s)
         cmds = sides.setdefault(where, [])
-        if lab.ns(s) not in ours:
+        if lab.ns(s) not in linked:
             cmds.append(f"link add {hif} type veth peer name {WAN_IF} netns {lab.ns(s)}")
         cmds += [
             f"addr replace {s.v4_host}/30 dev {hif}",
@@ -286,13 +343,19 @@ def up(lab: Lab, sites: Sequence[LabSite], *, services_on: bool = True) -> list[
     _remove_namespaces(stale)
     _stop_stale_tunnels(lab, sites)
     # a namespace whose index now carries another site code: its old daemons must go
-    previous = {int(x["index"]): x["code"] for x in state.get("sites", [])}
+    previous = {int(x["index"]): x["code"] for x in [*state["sites"], *state.get("changing", [])]}
     recoded = [lab.ns(x) for x in sites if previous.get(x.index, x.code) != x.code]
     services.stop(*(pid for ns in recoded if ns in ours for pid in netns.pids_in(ns)))
     creds = _ensure_credentials(lab)
     authorized = _ensure_key(lab)
-    # record namespaces before making them, so a failure half-way can still be torn down
-    state.update(prefix=lab.prefix, namespaces=sorted(wanted), sites=[asdict(s) for s in sites])
+    # Record the namespaces before making them, so that a failure half-way can still be torn
+    # down, and the sites being built as a change under way: ``sites`` stays the lab that was
+    # reached until this one is, and while ``changing`` is there the lab is known to be neither.
+    state.update(
+        prefix=lab.prefix,
+        namespaces=sorted(wanted | (set(state["namespaces"]) & netns.existing())),
+        changing=[asdict(s) for s in sites],
+    )
     _save_state(lab, state)
     _links(lab, sites, ours)
     known: list[str] = []
@@ -304,16 +367,32 @@ def up(lab: Lab, sites: Sequence[LabSite], *, services_on: bool = True) -> list[
             continue
         key = services.host_key(folder)
         known += [f"{site.v4} {key}", f"{site.v6} {key}"]
-        services.start_snmpd(site, lab.ns(site), folder, creds)
-        services.start_sshd(site, lab.ns(site), folder, authorized)
+        # the kit's tunnel first: snmpd then lists its interface from the start
         if site.tunnel:
             vpn.start(
                 site, lab.ns(site), folder, vpn.ensure_key(lab.state_dir), hq_address(site, sites)
             )
         else:
             vpn.stop_all(folder)
+        services.start_snmpd(site, lab.ns(site), folder, creds)
+        services.start_sshd(site, lab.ns(site), folder, authorized)
     lab.known_hosts.write_text("\n".join(known) + "\n")
     _start_responder(lab, sites)
+    _save_state(lab, {"prefix": lab.prefix, "namespaces": sorted(wanted),
+                      "sites": [asdict(s) for s in sites]})  # fmt: skip
+    return status(lab)
+
+
+def wait_ready(lab: Lab, timeout_s: float = ready.DEFAULT_TIMEOUT_S) -> list[dict[str, Any]]:
+    """Wait until every site's echo, snmpd, sshd and tunnel answer (see :mod:`lab.ready`)."""
+    state = _load_state(lab)
+    sites = _reached(lab, state)
+    if not sites:
+        raise LabError("el laboratorio no está arriba: ejecute «pukara lab arriba»")
+    ready.wait(
+        sites, lab.credentials_file, timeout_s=timeout_s,
+        services_on=lambda s: (lab.site_dir(s) / "sshd_config").exists(),
+    )  # fmt: skip
     return status(lab)
 
 
@@ -330,7 +409,7 @@ def alter(lab: Lab, code: str, **changes: Any) -> LabSite:
     """Change one running site's outage, loss or tunnel, as a real link would change."""
     require_root()
     state = _load_state(lab)
-    sites = [LabSite(**raw) for raw in state["sites"]]
+    sites = _reached(lab, state)
     try:
         old = next(s for s in sites if s.code == code)
     except StopIteration:
@@ -339,14 +418,14 @@ def alter(lab: Lab, code: str, **changes: Any) -> LabSite:
     if new.tunnel_broken and not new.tunnel:
         raise LabError(f"la sede {code} no tiene túnel que romper")
     sites = [new if s.code == code else s for s in sites]
-    state["sites"] = [asdict(s) for s in sites]
-    _save_state(lab, state)
     _configure_ns(lab, new)
     if new.tunnel:
         key = vpn.ensure_key(lab.state_dir)
         vpn.start(new, lab.ns(new), lab.site_dir(new), key, hq_address(new, sites))
     if (new.delay_ms, new.jitter_ms) != (old.delay_ms, old.jitter_ms):
         _start_responder(lab, sites)
+    state["sites"] = [asdict(s) for s in sites]  # recorded once the site is as asked
+    _save_state(lab, state)
     return new
 
 
@@ -367,8 +446,17 @@ def down(lab: Lab) -> int:
     pid = _responder_pid(lab)
     if pid:
         services.stop(pid)
-    for raw in state["sites"]:
-        vpn.stop_all(lab.site_dir(LabSite(**raw)))
+    recorded = [LabSite(**raw) for raw in [*state["sites"], *state.get("changing", [])]]
+    for site in recorded:
+        vpn.stop_all(lab.site_dir(site))
+    # the kernel frees a deleted namespace (and the veth ends it holds) later, in the
+    # background: delete the host's ends now, so that none is left when this returns
+    host = _interfaces(None)
+    ends = sorted({lab.host_if(s) for s in recorded} & host)
+    subprocess.run(
+        ["ip", "-force", "-batch", "-"], input="".join(f"link del {e}\n" for e in ends),
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
     _remove_namespaces(state["namespaces"])
     if not any(_is_lab_ns(ns) for ns in netns.existing()):
         subprocess.run(
@@ -394,8 +482,7 @@ def status(lab: Lab) -> list[dict[str, Any]]:
     present = netns.existing()
     responder = _responder_pid(lab) is not None
     out = []
-    for raw in state["sites"]:
-        site = LabSite(**raw)
+    for site in _reached(lab, state):
         folder = lab.site_dir(site)
         out.append(
             {

@@ -8,6 +8,9 @@
   redacts that file as soon as the first event arrives and again when the run ends.
 - Every runner event is stored as an ECS event (``ansible.evento``) with the job id, and the
   artifacts are kept under the data directory, rotated to ``ansible_artifacts_keep``.
+- Nothing outlives the run: on Ctrl-C, SIGTERM or the run's timeout every process of the run
+  gets SIGTERM, then SIGKILL after a grace period, and the SSH masters kept open between tasks
+  (ControlPersist) are ended when the run ends, however it ends.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pukara import processes
 from pukara.config import Settings
 from pukara.errors import AnsibleError, ConfigError, Interrupted, SecretsError
 from pukara.events import make_event
@@ -41,6 +45,8 @@ _SECRET_VAR = re.compile(r"pass|secret|token|community|priv|auth_key|vault", re.
 _SECRET_ENV = re.compile(r"^PUKARA_CRED_|PASS|SECRET|TOKEN|COMMUNITY|VAULT", re.IGNORECASE)
 _PLAYBOOK = re.compile(r"^[a-z0-9_-]+/[a-z0-9_-]+\.ya?ml$")
 _EVENT_BATCH = 100
+_GRACE_S = 5.0  # from SIGTERM to SIGKILL for the run's processes
+_POLL_S = 0.25  # how often ansible-runner's loop asks whether to stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +98,7 @@ class _Agent:
         self._proc = subprocess.Popen(
             ["ssh-agent", "-D", "-a", str(self.sock)], env=child_environment(),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a terminal's Ctrl-C is pukara's to handle, not the agent's
         )  # fmt: skip
         deadline = time.monotonic() + 5
         while not self.sock.exists():
@@ -126,6 +133,111 @@ def _signal_handlers() -> dict[int, Any]:
 def _restore_signal_handlers(saved: Mapping[int, Any]) -> None:
     for sig, handler in saved.items():
         signal.signal(sig, handler)
+
+
+class _Stopper:
+    """Ends a run's processes itself, where ansible-runner would SIGKILL one process group.
+
+    ansible-playbook runs each fork in a session of its own, with its ssh children there, so
+    a signal to ansible-playbook's group alone leaves the forks and their ssh running. Here
+    Ctrl-C and SIGTERM only set a flag; ansible-runner's loop polls :meth:`poll` every
+    ``_POLL_S``, which sends SIGTERM to every process of the run (ansible-playbook passes it
+    on to its forks) and SIGKILL to those still there ``_GRACE_S`` later.
+    """
+
+    def __init__(self, marker: str, timeout_s: int | None) -> None:
+        self.marker = marker  # in ansible-playbook's command line: the run's own folder
+        self.deadline = time.monotonic() + timeout_s if timeout_s else None
+        self.interrupted = False
+        self.timed_out = False
+        self.abandoned = False  # ansible-runner's loop ended by an exception
+        self.kill_at: float | None = None
+        self.seen: dict[tuple[int, int], processes.Proc] = {}
+
+    def request(self, signum: int, frame: object) -> None:
+        self.interrupted = True
+
+    def _tree(self) -> list[processes.Proc]:
+        procs = processes.snapshot()
+        roots = [p for p in procs.values() if p.ppid == os.getpid() and self.marker in p.cmdline]
+        return [x for r in roots for x in (r, *processes.descendants(r.pid, procs))]
+
+    def poll(self) -> bool:
+        """ansible-runner's cancel callback; always False, the stopping is done here."""
+        if not self.interrupted and self.deadline and time.monotonic() > self.deadline:
+            self.timed_out = True
+        if not (self.interrupted or self.timed_out or self.abandoned):
+            return False
+        if self.kill_at is None:
+            self.kill_at = time.monotonic() + _GRACE_S
+        new = [p for p in self._tree() if (p.pid, p.started) not in self.seen]
+        self.seen.update({(p.pid, p.started): p for p in new})
+        processes.terminate(new)
+        if time.monotonic() >= self.kill_at:
+            processes.end(self.seen.values(), grace_s=0)
+        return False
+
+    def finish(self, *, abandoned: bool) -> None:
+        """After the run: whatever of it was told to stop and still runs gets its grace, then
+        SIGKILL (forks whose parent is gone are no longer below pukara, but were seen).
+
+        ``abandoned``: ansible-runner's loop ended by an exception; its processes are stopped.
+        """
+        self.abandoned = self.abandoned or abandoned
+        self.poll()
+        if self.kill_at is not None:
+            processes.end(self.seen.values(), grace_s=max(0.0, self.kill_at - time.monotonic()))
+
+
+class _Events:
+    """ansible-runner's event handler: each event to ``on_event`` and, in batches, the store.
+
+    An error here (the store gone, a caller's callback failing) must not unwind through
+    ansible-runner, which would leave its files open and the playbook's processes running:
+    it is kept, the run is stopped, and it is raised once the run has ended.
+    """
+
+    def __init__(
+        self, ident: str, playbook: str, store: Store | None,
+        on_event: Callable[[Mapping[str, Any]], None] | None, stopper: _Stopper,
+        redact: Callable[[], None],
+    ) -> None:  # fmt: skip
+        self.ident, self.playbook, self.store, self.on_event = ident, playbook, store, on_event
+        self.stopper, self.redact = stopper, redact
+        self.batch: list[dict[str, Any]] = []
+        self.count = 0
+        self.error: Exception | None = None
+
+    def __call__(self, raw: Mapping[str, Any]) -> bool:
+        if self.error is None:
+            try:
+                self._take(raw)
+            except Exception as e:  # kept, raised after the run; see the class
+                self.error = e
+                self.stopper.abandoned = True
+        return True  # keep ansible-runner's own job_events files as evidence
+
+    def _take(self, raw: Mapping[str, Any]) -> None:
+        if self.count == 0:
+            self.redact()
+        if self.on_event is not None:
+            self.on_event(raw)
+        self.batch.append(_ecs(self.ident, self.playbook, raw))
+        self.count += 1
+        if self.store is not None and len(self.batch) >= _EVENT_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.store is not None and self.batch:
+            self.store.write_events(self.batch)
+            self.batch.clear()
+
+
+def _end_ssh_masters(control_dir: Path) -> None:
+    """ssh's ControlPersist masters of this run detach from it (setsid): end them by name."""
+    prefix = f"ssh: {control_dir}/"
+    masters = [p for p in processes.snapshot().values() if p.cmdline.startswith(prefix)]
+    processes.end(masters, grace_s=2.0)
 
 
 def _redact_command_file(artifact_dir: Path, secret_names: set[str]) -> None:
@@ -170,6 +282,21 @@ def _ecs(ident: str, playbook: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
+def _envvars(
+    secrets: Mapping[str, Secret], agent: _Agent | None, control_dir: Path
+) -> dict[str, str]:
+    envvars = {k: v.reveal() for k, v in secrets.items()}
+    envvars["ANSIBLE_HOST_KEY_CHECKING"] = "True"
+    envvars["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(control_dir)
+    # ansible-playbook lives beside the running interpreter (the venv), maybe not on PATH
+    envvars["PATH"] = os.pathsep.join(
+        [str(Path(sys.executable).parent), os.environ.get("PATH", "")]
+    )
+    if agent:
+        envvars["SSH_AUTH_SOCK"] = str(agent.sock)
+    return envvars
+
+
 def run_playbook(
     playbook: str,
     inventory: Mapping[str, Any],
@@ -206,35 +333,16 @@ def run_playbook(
     secrets = dict(secret_env or {})
     workdir = Path(tempfile.mkdtemp(prefix="run-", dir=base))
     (workdir / "private").mkdir(mode=0o700)
+    # the run's own SSH masters, in a short path (a socket path has at most 107 bytes)
+    control_dir = Path(tempfile.mkdtemp(prefix="pukara-ssh-"))
     agent = _Agent(ssh_keys, workdir) if ssh_keys else None
-    envvars = {k: v.reveal() for k, v in secrets.items()}
-    envvars["ANSIBLE_HOST_KEY_CHECKING"] = "True"
-    # ansible-playbook lives beside the running interpreter (the venv), maybe not on PATH
-    envvars["PATH"] = os.pathsep.join(
-        [str(Path(sys.executable).parent), os.environ.get("PATH", "")]
-    )
-    if agent:
-        envvars["SSH_AUTH_SOCK"] = str(agent.sock)
-    batch: list[dict[str, Any]] = []
-    count = 0
-    first = threading.Event()
-
-    def handle(raw: Mapping[str, Any]) -> bool:
-        nonlocal count
-        if not first.is_set():
-            first.set()
-            _redact_command_file(artifacts / ident, set(secrets))
-        if on_event is not None:
-            on_event(raw)
-        batch.append(_ecs(ident, playbook, raw))
-        count += 1
-        if store is not None and len(batch) >= _EVENT_BATCH:
-            store.write_events(batch)
-            batch.clear()
-        return True  # keep ansible-runner's own job_events files as evidence
-
-    # ansible-runner installs its own SIGINT/SIGTERM handlers (to cancel the run) and never
-    # restores them; put ours back afterwards so Ctrl-C keeps working in the rest of pukara.
+    envvars = _envvars(secrets, agent, control_dir)
+    # Ctrl-C and SIGTERM during the run go to the stopper (ansible-runner installs no handler
+    # of its own when given a cancel callback); pukara's come back afterwards.
+    stopper = _Stopper(str(workdir), timeout_s)
+    events = _Events(ident, playbook, store, on_event, stopper,
+                     lambda: _redact_command_file(artifacts / ident, set(secrets)))  # fmt: skip
+    finished = False
     saved = _signal_handlers()
     try:
         from ansible_runner.interface import init_runner
@@ -250,8 +358,8 @@ def run_playbook(
             limit=limit,
             envvars=envvars,
             forks=forks or settings.concurrency,
-            timeout=timeout_s,
-            event_handler=handle,
+            event_handler=events,
+            cancel_callback=stopper.poll,
             rotate_artifacts=settings.ansible_artifacts_keep,
             suppress_env_files=True,
             quiet=True,
@@ -259,25 +367,35 @@ def run_playbook(
         # ansible-runner seeds the child's environment with this process's whole environment;
         # the child (and the artifacts' `command` file) get it without pukara's secrets
         runner.config.env = child_environment(envvars, environ=runner.config.env)
+        runner.config.pexpect_timeout = _POLL_S
+        for sig in saved:
+            signal.signal(sig, stopper.request)
         runner.run()
+        finished = True
     except Exception as e:
         raise AnsibleError(f"ansible-runner no pudo ejecutar {playbook}: {e}") from e
     finally:
+        stopper.finish(abandoned=not finished)
+        _end_ssh_masters(control_dir)
         _restore_signal_handlers(saved)
+        shutil.rmtree(control_dir, ignore_errors=True)
         if agent:
             agent.close()
         _redact_command_file(artifacts / ident, set(secrets))
-        if store is not None and batch:
-            store.write_events(batch)
+        events.flush()
         shutil.rmtree(workdir, ignore_errors=True)
-    if runner.status == "canceled":
-        raise Interrupted(f"playbook {playbook} interrumpido; {count} eventos guardados")
+    if events.error is not None:
+        raise AnsibleError(
+            f"la ejecución de {playbook} se detuvo: {events.error}"
+        ) from events.error
+    if stopper.interrupted or runner.status == "canceled":
+        raise Interrupted(f"playbook {playbook} interrumpido; {events.count} eventos guardados")
     return PlaybookRun(
         ident=ident,
         playbook=playbook,
-        status=str(runner.status),
+        status="timeout" if stopper.timed_out else str(runner.status),
         rc=int(runner.rc if runner.rc is not None else -1),
         stats=dict(runner.stats or {}),
         artifact_dir=artifacts / ident,
-        events=count,
+        events=events.count,
     )

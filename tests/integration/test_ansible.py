@@ -7,6 +7,8 @@ import os
 import signal
 import sys
 import threading
+import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ import pytest
 from lab import manage
 from pukara.ansible import run_playbook
 from pukara.config import load_settings
-from pukara.errors import Interrupted, SecretsError
+from pukara.errors import AnsibleError, Interrupted, SecretsError
 from pukara.secrets import Secret
 from pukara.store import SQLiteStore
 from tests.conftest import site
@@ -173,3 +175,62 @@ def test_children_and_artifacts_get_no_pukara_credential(
     assert not [k for k in recorded if k.startswith("PUKARA_CRED_") or k == "PUKARA_ALERT_WEBHOOK"]
     for needle in (b"PUKARA_CRED_", ENV_SECRET.encode(), webhook.encode()):
         assert _files_containing(settings.data_dir, needle) == []
+
+
+def _run_processes(marker: str) -> list[str]:
+    """Command lines of live processes naming ``marker`` (a run's folder or SSH masters)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except (OSError, IndexError):
+            continue
+        if state != "Z" and marker in cmdline:
+            found.append(cmdline)
+    return found
+
+
+def test_a_run_leaves_no_ssh_master_behind(lab: manage.Lab, tmp_path: Path) -> None:
+    settings = load_settings({"data_dir": tmp_path / "datos"}, environ={})
+    masters: set[str] = set()
+
+    def look(_event: object) -> None:
+        masters.update(c for c in _run_processes("pukara-ssh-") if c.endswith("[mux]"))
+
+    run = run_playbook("nucleo/ping.yml", _inventory(lab, "t1"), settings=settings,
+                       ssh_keys=[lab.key], on_event=look)  # fmt: skip
+    assert run.rc == 0 and masters  # ControlPersist kept a master open between tasks
+    left = [c for c in _run_processes("pukara-ssh-") if c in masters]
+    assert left == []
+
+
+def test_the_run_timeout_ends_every_process_of_the_run(lab: manage.Lab, tmp_path: Path) -> None:
+    # t4 is down: its ssh waits 10 s to connect; the run's 2 s timeout ends it first
+    settings = load_settings({"data_dir": tmp_path / "datos"}, environ={})
+    inventory = _inventory(lab, "t4")
+    inventory["all"]["vars"]["ansible_ssh_common_args"] = (  # type: ignore[index]
+        f"-o UserKnownHostsFile={lab.known_hosts} -o ConnectTimeout=30"
+    )
+    started = time.monotonic()
+    run = run_playbook("nucleo/ping.yml", inventory, settings=settings, ssh_keys=[lab.key],
+                       timeout_s=2)  # fmt: skip
+    assert run.status == "timeout"
+    assert time.monotonic() - started < 9
+    assert _run_processes(str(settings.data_dir / "ansible")) == []
+    assert _descendants(os.getpid()) == {}
+
+
+def test_a_run_abandoned_by_an_error_ends_its_processes(lab: manage.Lab, tmp_path: Path) -> None:
+    settings = load_settings({"data_dir": tmp_path / "datos"}, environ={})
+    inventory = _inventory(lab, "t1", "t4")
+
+    def fail(raw: Mapping[str, object]) -> None:  # the store went away mid-run, say
+        if raw.get("event") == "runner_on_ok":
+            raise RuntimeError("almacén no disponible")
+
+    with pytest.raises(AnsibleError, match="almacén no disponible"):
+        run_playbook("nucleo/ping.yml", inventory, settings=settings, ssh_keys=[lab.key],
+                     on_event=fail)  # fmt: skip
+    assert _run_processes(str(settings.data_dir / "ansible")) == []
+    assert [c for c in _run_processes("pukara-ssh-") if c.endswith("[mux]")] == []

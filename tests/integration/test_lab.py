@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 import shutil
 import statistics
 import subprocess
 import tempfile
+import time
 import tomllib
 from pathlib import Path
 
@@ -230,3 +233,146 @@ def test_150_sites_come_up_and_go_away_without_a_trace(tmp_path: Path) -> None:
     assert not (tmp_path / "grande").exists()
     links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True, check=True).stdout
     assert not re.search(r"^pkgh\d+", links, re.MULTILINE)
+
+
+# A lab of its own, switched between a flat and a hub topology while it runs
+FLAT = [
+    LabSite(index=3901, code="h1", delay_ms=20.0),
+    LabSite(index=3902, code="h2", delay_ms=20.0, tunnel=True),
+    LabSite(index=3903, code="h3", delay_ms=20.0),
+]
+HUB = [FLAT[0], *(dataclasses.replace(s, parent="h1") for s in FLAT[1:])]
+
+
+def _answers(the_lab: manage.Lab, sites: list[LabSite]) -> dict[str, bool]:
+    """Each site's snmpd answers with its name over IPv4 and IPv6; a tunnel carries pings."""
+    community = _creds(the_lab)["community"]
+    out = {}
+    for s in sites:
+        names = [
+            subprocess.run(
+                ["snmpget", "-v2c", "-c", community, "-t", "1", "-r", "3", "-Oqv", addr,
+                 "1.3.6.1.2.1.1.5.0"], capture_output=True, text=True, check=False,
+            ).stdout.strip().strip('"')
+            for addr in (str(s.v4), f"udp6:[{s.v6}]")
+        ]  # fmt: skip
+        ok = names == [s.hostname] * 2
+        if s.tunnel:
+            lan = str(s.lan)
+            ok = ok and any(v is not None for v in _fping(lan, count=10, period_ms=300)[lan])
+        out[s.code] = ok
+    return out
+
+
+def _recorded(the_lab: manage.Lab) -> dict[str, object]:
+    return dict(json.loads(the_lab.state_file.read_text()))
+
+
+def test_a_running_lab_switches_to_a_hub_topology_and_back(tmp_path: Path) -> None:
+    if lab_available():
+        skip_or_fail(str(lab_available()))
+    the_lab = manage.Lab(tmp_path / "h", prefix="pkh")
+    try:
+        manage.up(the_lab, FLAT)
+        assert _answers(the_lab, FLAT) == {"h1": True, "h2": True, "h3": True}
+        rows = manage.up(the_lab, HUB)
+        assert [r["parent"] for r in rows] == ["", "h1", "h1"]
+        assert all(r["snmpd"] and r["sshd"] for r in rows)
+        # the children's headquarters end now lives in the hub's namespace, routed through it
+        hub_links = subprocess.run(["ip", "-n", "pkh-3901", "-o", "link"], capture_output=True,
+                                   text=True, check=True).stdout  # fmt: skip
+        assert "pkhh3902@" in hub_links and "pkhh3903@" in hub_links
+        assert not Path("/sys/class/net/pkhh3902").exists()
+        assert _answers(the_lab, HUB) == {"h1": True, "h2": True, "h3": True}
+        assert [x["parent"] for x in _recorded(the_lab)["sites"]] == ["", "h1", "h1"]  # type: ignore[index]
+        rows = manage.up(the_lab, FLAT)
+        assert [r["parent"] for r in rows] == ["", "", ""]
+        assert Path("/sys/class/net/pkhh3902").exists()
+        assert _answers(the_lab, FLAT) == {"h1": True, "h2": True, "h3": True}
+        assert "changing" not in _recorded(the_lab)
+    finally:
+        manage.down(the_lab)
+    assert not [ns for ns in netns.existing() if ns.startswith("pkh-")]
+    links = subprocess.run(["ip", "-br", "link"], capture_output=True, text=True, check=True).stdout
+    assert not re.search(r"^pkhh\d+", links, re.MULTILINE)
+
+
+def test_a_switch_that_fails_half_way_records_no_state_it_did_not_reach(tmp_path: Path) -> None:
+    if lab_available():
+        skip_or_fail(str(lab_available()))
+    the_lab = manage.Lab(tmp_path / "h", prefix="pkh")
+    try:
+        manage.up(the_lab, HUB)
+        # h3's host key is damaged on disk: its sshd, started again after the move, cannot run
+        key = the_lab.site_dir(HUB[2]) / "ssh_host_ed25519_key"
+        key.write_text("no es una llave\n")
+        with pytest.raises(LabError, match="sshd de h3 no arrancó"):
+            manage.up(the_lab, FLAT)
+        recorded = _recorded(the_lab)
+        assert [x["parent"] for x in recorded["sites"]] == ["", "h1", "h1"]  # type: ignore[index]
+        with pytest.raises(LabError, match="a medio cambiar"):
+            manage.status(the_lab)
+        with pytest.raises(LabError, match="a medio cambiar"):
+            manage.alter(the_lab, "h1", loss_pct=1.0)
+        key.unlink()
+        key.with_suffix(".pub").unlink()
+        rows = manage.up(the_lab, FLAT)  # repeating it finishes the change
+        assert [r["parent"] for r in rows] == ["", "", ""]
+        assert _answers(the_lab, FLAT) == {"h1": True, "h2": True, "h3": True}
+    finally:
+        manage.down(the_lab)
+    assert not [ns for ns in netns.existing() if ns.startswith("pkh-")]
+
+
+def test_waiting_names_the_sites_and_services_that_do_not_answer(
+    lab: manage.Lab, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli import main
+
+    monkeypatch.setenv("PUKARA_LAB_DIR", str(lab.state_dir))
+    assert main(["lab", "esperar", "--tiempo", "30"]) == 0  # t4 is down on purpose: not waited for
+    assert "Laboratorio listo (4 sedes)." in capsys.readouterr().err
+    pid = int((lab.site_dir(site("t2")) / "snmpd.pid").read_text().split()[0])
+    os.kill(pid, 15)
+    try:
+        started = time.monotonic()
+        with pytest.raises(LabError, match=r"no quedó listo en 2 s; no responden: t2 \(SNMP\)"):
+            manage.wait_ready(lab, timeout_s=2)
+        assert time.monotonic() - started < 10
+    finally:
+        manage.up(lab, _sites(lab))  # snmpd starts again
+    manage.wait_ready(lab, timeout_s=30)
+
+
+READY = [LabSite(index=3961 + i, code=f"d{i + 1}", delay_ms=30.0, tunnel=True) for i in range(3)]
+
+
+def test_discovery_right_after_the_lab_is_ready_is_stable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `make demo` does: up, wait, discover; a second discovery then changes nothing."""
+    if lab_available():
+        skip_or_fail(str(lab_available()))
+    from inventario import catalog, discovery, files
+    from pukara.config import load_settings
+    from pukara.store import SQLiteStore
+    from tests.conftest import write_lab_inventory
+
+    the_lab = manage.Lab(tmp_path / "d", prefix="pkd")
+    settings = load_settings({"data_dir": tmp_path / "datos"}, environ={})
+    try:
+        with SQLiteStore(settings.db) as store:
+            for f in write_lab_inventory(tmp_path / "inv", READY):
+                catalog.import_file(store, files.read_file(f), dry_run=False)
+            manage.up(the_lab, READY)
+            manage.wait_ready(the_lab, timeout_s=60)
+            monkeypatch.setenv("PUKARA_CREDENTIALS", str(the_lab.credentials_file))
+            targets = discovery.resolve(store, [s.code for s in READY], [])
+            first = discovery.run(store, settings, targets, methods=["snmp", "ssh"], timeout_s=2)
+            assert not first.failed
+            facts = first.runs["snmp"].results[0].data["facts"]
+            assert "kbcs0" in {i["name"] for i in facts["interfaces"]}
+            again = discovery.run(store, settings, targets, methods=["snmp", "ssh"], timeout_s=2)
+            assert again.changed == 0, [r.data for run in again.runs.values() for r in run.results]
+    finally:
+        manage.down(the_lab)
