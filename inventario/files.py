@@ -65,8 +65,7 @@ def _guess_kind(header: list[str], source: str) -> str:
 
 
 def read_csv(text: str, source: str, kind: str | None) -> ParsedFile:
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
+    delimiter = _delimiter(text.split("\n", 1)[0])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     parsed = ParsedFile(source)
     try:
@@ -127,19 +126,54 @@ UTF8_HELP = (
 )
 
 
-def _not_utf8(source: str, raw: bytes, e: UnicodeDecodeError) -> InvalidFile:
-    line = raw[: e.start].count(b"\n") + 1
-    start = raw.rfind(b"\n", 0, e.start) + 1
-    end = raw.find(b"\n", e.start)
-    text = raw[start : end if end >= 0 else len(raw)].decode("cp1252", errors="replace")
+def _delimiter(first_line: str) -> str:
+    return ";" if first_line.count(";") > first_line.count(",") else ","
+
+
+def _where_in_csv(raw: bytes, start: int) -> str:
+    """Where byte ``start`` sits in a CSV file: the column's name and number, never a value.
+
+    A cell may hold anything, a secret in a column that the import refuses later included,
+    so only the header (column names) is quoted.
+    """
+    line_start = raw.rfind(b"\n", 0, start) + 1
+    header_end = raw.find(b"\n")
+    header_text = raw[: header_end if header_end >= 0 else len(raw)].decode("cp1252", "replace")
+    delimiter = _delimiter(header_text)
+    prefix = raw[line_start:start].decode("cp1252", "replace")
+    try:
+        header = next(csv.reader([header_text.strip()], delimiter=delimiter), [])
+        before = next(csv.reader([prefix], delimiter=delimiter), [""])
+    except csv.Error:
+        return ""
+    index = max(len(before), 1)  # the cell the byte is in, from 1
+    name = header[index - 1].strip() if index <= len(header) and line_start > 0 else ""
+    column = f"columna {index}" + (f" («{name[:40]}»)" if name else "")
+    return f"{column}, "
+
+
+def _position(raw: bytes, start: int, *, table: bool) -> str:
+    """``línea 2, columna 4 («comunidad»), carácter 17``: where a byte is, without its text."""
+    line = raw[:start].count(b"\n") + 1
+    line_start = raw.rfind(b"\n", 0, start) + 1
+    char = len(raw[line_start:start].decode("cp1252", "replace")) + 1
+    column = _where_in_csv(raw, start) if table else ""
+    return f"línea {line}, {column}carácter {char}"
+
+
+def _not_utf8(source: str, raw: bytes, e: UnicodeDecodeError, *, table: bool) -> InvalidFile:
     return InvalidFile(
-        f"{source}: línea {line}: el archivo no está en UTF-8; parece Windows-1252 (así "
-        f"guarda Excel un «CSV»), donde la línea dice «{text.strip()[:80]}»: {UTF8_HELP}"
+        f"{source}: {_position(raw, e.start, table=table)}: el archivo no está en UTF-8; "
+        f"parece Windows-1252 (así guarda Excel un «CSV»): {UTF8_HELP}"
     )
 
 
-def decode(raw: bytes, source: str, encoding: str | None = None) -> str:
-    """The file's text: UTF-8 (with or without BOM) unless ``encoding`` names another codec."""
+def decode(raw: bytes, source: str, encoding: str | None = None, *, table: bool = False) -> str:
+    """The file's text: UTF-8 (with or without BOM) unless ``encoding`` names another codec.
+
+    An error says where the first undecodable byte is (line, CSV column when ``table``,
+    character) and never quotes the text around it.
+    """
     if encoding is not None:
         try:
             codecs.lookup(encoding)
@@ -150,12 +184,12 @@ def decode(raw: bytes, source: str, encoding: str | None = None) -> str:
         try:
             return raw.decode(encoding).removeprefix("\ufeff")
         except UnicodeDecodeError as e:
-            line = raw[: e.start].count(b"\n") + 1
-            raise InvalidFile(f"{source}: línea {line}: no es texto {encoding} válido") from e
+            where = _position(raw, e.start, table=table)
+            raise InvalidFile(f"{source}: {where}: no es texto {encoding} válido") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise _not_utf8(source, raw, e) from e
+        raise _not_utf8(source, raw, e, table=table) from None
 
 
 def read_file(path: Path, kind: str | None = None, encoding: str | None = None) -> ParsedFile:
@@ -165,8 +199,8 @@ def read_file(path: Path, kind: str | None = None, encoding: str | None = None) 
         raw = path.read_bytes()
     except OSError as e:
         raise InvalidFile(f"{source}: no se puede leer: {os_reason(e)}") from e
-    text = decode(raw, source, encoding)
     suffix = path.suffix.lower()
+    text = decode(raw, source, encoding, table=suffix in (".csv", ".txt"))
     if suffix == ".json":
         return read_json(text, source, kind)
     if suffix in (".csv", ".txt"):

@@ -194,8 +194,10 @@ def test_a_windows_1252_file_is_explained_or_read_with_its_encoding(
     assert b"Jos\xe9 Mu\xf1oz" in path.read_bytes()
     code, out, err = run(capsys, *db, "inventario", "importar", str(path))
     assert (code, out) == (1, "")
-    assert f"{path}: línea 2: el archivo no está en UTF-8" in err
-    assert "CSV UTF-8" in err and "--codificacion cp1252" in err and "José Muñoz" in err
+    where = "línea 2, columna 4 («custodian»), carácter 18"
+    assert f"{path}: {where}: el archivo no está en UTF-8" in err
+    assert "CSV UTF-8" in err and "--codificacion cp1252" in err
+    assert "Jos" not in err and "Muñoz" not in err  # where, never what the cell says
     code, _, err = run(capsys, *db, "inventario", "importar", str(path), "--codificacion", "cp1252")
     assert code == 0
     code, out, _ = run(capsys, *db, "inventario", "mostrar", "r1", "-f", "json")
@@ -204,6 +206,25 @@ def test_a_windows_1252_file_is_explained_or_read_with_its_encoding(
         capsys, *db, "inventario", "importar", str(path), "--codificacion", "klingon"
     )
     assert code == 2 and "klingon" in err
+
+
+def test_the_encoding_error_never_quotes_a_cell_a_secret_included(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "w.csv"
+    path.write_bytes(b"name,kind,site,comunidad\ngw-lim,router,lim,S\xe9cretoP\xfablico99\n")
+    for extra in ([], ["--codificacion", "utf-8"]):
+        code, out, err = run(
+            capsys, *db, "inventario", "importar", str(path), "--tipo", "activos", *extra
+        )
+        assert (code, out) == (1, "")
+        assert f"{path}: línea 2, columna 4 («comunidad»), carácter 20: " in err, err
+        assert "cretoP" not in err and "blico99" not in err and "lim,S" not in err
+    semicolons = tmp_path / "puntoycoma.csv"
+    semicolons.write_bytes(b'name;kind;"site"\n"g;w";router;"Cl\xe1ve1"\n')
+    code, _, err = run(capsys, *db, "inventario", "importar", str(semicolons), "--tipo", "activos")
+    assert code == 1 and "línea 2, columna 3 («site»), carácter 17" in err, err
+    assert "Cl" not in err and "ve1" not in err
 
 
 def test_a_reused_address_is_a_conflict_to_confirm_and_nothing_half_applied(
