@@ -350,6 +350,7 @@ def management_address(asset: Mapping[str, Any]) -> str | None:
 
 
 RETIRED = "dado_de_baja"
+PLANNED = "planificado"  # not bought yet: its purchase date may be in the future
 # Date fields checked against each other and against today: (earlier, later, why)
 DATE_ORDER = (
     ("purchase_date", "warranty_end", "la garantía termina antes de la compra"),
@@ -358,19 +359,41 @@ DATE_ORDER = (
 )
 
 
-def date_problems(asset: Mapping[str, Any], today: date) -> list[tuple[str, str]]:
-    """(field, Spanish reason) for dates that make no sense together or against ``today``."""
+def field_label(name: str) -> str:
+    """``purchase_date`` as a person reads it (``Compra``); a name without a field as it is."""
+    for fields in FIELDS.values():
+        for f in fields:
+            if f.name == name:
+                return f.label
+    return name
+
+
+def date_problems(
+    asset: Mapping[str, Any], today: date, changed: frozenset[str] | set[str] | None = None
+) -> list[tuple[str, str]]:
+    """(field, Spanish reason) for dates that make no sense together or against ``today``.
+
+    With ``changed`` (the fields a row or a command sets), only the checks that involve one
+    of them: a stored record that is already inconsistent does not block another change.
+    A planned asset (``planificado``) may have a purchase date still to come.
+    """
+
+    def touched(*names: str) -> bool:
+        return changed is None or any(n in changed for n in names)
+
     out = []
     purchase = asset.get("purchase_date")
-    if purchase and purchase > today.isoformat():
+    future_purchase = purchase and purchase > today.isoformat()
+    if future_purchase and asset.get("status") != PLANNED and touched("purchase_date", "status"):
         out.append(("purchase_date", f"la compra ({purchase}) es posterior a hoy ({today})"))
     retired = asset.get("retired_on")
-    if retired and retired > today.isoformat():
+    if retired and retired > today.isoformat() and touched("retired_on"):
         out.append(("retired_on", f"la baja ({retired}) es posterior a hoy ({today})"))
     for early, late, why in DATE_ORDER:
         a, b = asset.get(early), asset.get(late)
-        if a and b and b != UNKNOWN and b < a:
-            out.append((late, f"{why} ({late} {b} < {early} {a})"))
+        if a and b and b != UNKNOWN and b < a and touched(early, late):
+            shown = f"{field_label(late).lower()} {b}; {field_label(early).lower()} {a}"
+            out.append((late, f"{why} ({shown})"))
     return out
 
 

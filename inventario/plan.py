@@ -23,6 +23,7 @@ from inventario.model import (
     blank,
     canonical,
     date_problems,
+    field_label,
 )
 from pukara.errors import PukaraError
 from pukara.store import EntityBatch, Store
@@ -45,7 +46,7 @@ class InvalidData(PukaraError):
         self.problems = list(problems)
         lines = [f"{source}: {len(problems)} errores; no se aplicó ningún cambio."]
         for p in problems[:MAX_SHOWN]:
-            what = f"campo {p.field}: " if p.field else ""
+            what = f"campo «{field_label(p.field)}» ({p.field}): " if p.field else ""
             lines.append(f"  {source}: {p.where}: {what}{p.message}")
         if len(problems) > MAX_SHOWN:
             lines.append(f"  … y {len(problems) - MAX_SHOWN} errores más")
@@ -173,6 +174,7 @@ class AssetIndex:
 def _asset_ok(
     where: str,
     merged: Mapping[str, Any],
+    before: Mapping[str, Any] | None,
     target: str | None,
     existing: Mapping[str, Any],
     sites: Mapping[str, Any],
@@ -193,7 +195,9 @@ def _asset_ok(
     if target is not None and merged["name"] != target and merged["name"] in existing:
         problems.append(Problem(where, "name", f"«{merged['name']}» ya es otro activo"))
         return False
-    bad_dates = date_problems(merged, today)
+    stored = canonical(ASSETS, before) if before is not None else None
+    changed = None if stored is None else {k for k, v in merged.items() if stored.get(k) != v}
+    bad_dates = date_problems(merged, today, changed)
     for name, why in bad_dates:
         problems.append(Problem(where, name, why))
     return not bad_dates
@@ -229,11 +233,14 @@ def _repeated(
     return clash
 
 
-def _date_retirement(merged: dict[str, Any], before: Mapping[str, Any] | None, day: date) -> None:
-    """A row that retires an asset without saying when retires it on ``day``."""
-    retiring = (before or {}).get("status") != RETIRED
-    if merged["status"] == RETIRED and not merged["retired_on"] and retiring:
+def _retirement(merged: dict[str, Any], before: Mapping[str, Any] | None, day: date) -> None:
+    """A row that retires an asset without saying when retires it on ``day``; one that puts
+    a retired asset back in any other status clears its retirement date and reason."""
+    was_retired = (before or {}).get("status") == RETIRED
+    if merged["status"] == RETIRED and not merged["retired_on"] and not was_retired:
         merged["retired_on"] = day.isoformat()
+    if was_retired and merged["status"] != RETIRED:
+        merged["retired_on"] = merged["retired_reason"] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,8 +282,8 @@ def _plan_assets(
             continue
         before = existing.get(target) if target else None
         merged = canonical(ASSETS, {**(before or blank(ASSETS)), **doc})
-        _date_retirement(merged, before, today)
-        if not _asset_ok(row.where, merged, target, existing, sites, problems, today):
+        _retirement(merged, before, today)
+        if not _asset_ok(row.where, merged, before, target, existing, sites, problems, today):
             continue
         renamed = target is not None and merged["name"] != target
         if before is not None and merged == canonical(ASSETS, before):

@@ -44,7 +44,8 @@ def test_bad_file_names_line_and_field_and_writes_nothing(
     bad.write_text("name,kind,mgmt_ipv4\nr1,router,10.0.0.999\nr2,tostadora,\n")
     code, out, err = run(capsys, *db, "inventario", "importar", str(bad))
     assert code == 1 and out == ""
-    assert "malo.csv: línea 2: campo mgmt_ipv4" in err and "línea 3: campo kind" in err
+    assert "malo.csv: línea 2: campo «IPv4 de gestión» (mgmt_ipv4)" in err
+    assert "línea 3: campo «Tipo» (kind)" in err
     assert "no se aplicó ningún cambio" in err
     code, out, _ = run(capsys, *db, "inventario", "exportar", "--formato", "csv")
     assert out.count("\n") == 1  # header only

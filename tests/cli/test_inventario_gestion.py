@@ -86,7 +86,10 @@ def test_retire_keeps_the_asset_out_of_service_and_in_its_history(
     # a date after today is refused; a retirement by import is dated today
     code, _, err = run(capsys, *db, "inventario", "baja", "gw-emb-bo", "--motivo", "x",
                        "--fecha", "2999-01-01")  # fmt: skip
-    assert code == 1 and "campo retired_on: la baja (2999-01-01) es posterior a hoy" in err
+    assert (
+        code == 1
+        and "campo «Fecha de baja» (retired_on): la baja (2999-01-01) es posterior a hoy" in err
+    )
     by_file = tmp_path / "baja.csv"
     by_file.write_text("name,status,retired_reason\r\ngw-emb-bo,dado de baja,Robado\r\n")
     assert run(capsys, *db, "inventario", "importar", str(by_file), "--tipo", "activos")[0] == 0
@@ -239,7 +242,7 @@ def test_a_reused_address_is_a_conflict_to_confirm_and_nothing_half_applied(
     )
     code, _, err = run(capsys, *db, "inventario", "importar", str(second))
     assert code == 1 and "no se aplicó ningún cambio" in err
-    assert f"{second}: línea 3: campo mgmt_ipv4" in err
+    assert f"{second}: línea 3: campo «IPv4 de gestión» (mgmt_ipv4)" in err
     assert "«router-a»" in err and "«router-b»" in err and "--renombrar" in err
     listed = _names(run(capsys, *db, "inventario", "listar", "-f", "json")[1])
     assert listed == {"router-a"}  # neither the rename nor the other row
@@ -262,10 +265,81 @@ def test_dates_that_make_no_sense_are_refused(
     )
     code, _, err = run(capsys, *db, "inventario", "importar", str(path), "--tipo", "activos")
     assert code == 1
-    assert f"{path}: línea 2: campo warranty_end: la garantía termina antes de la compra" in err
-    assert f"{path}: línea 3: campo purchase_date: la compra (2999-01-01) es posterior" in err
+    warranty = "campo «Fin de garantía» (warranty_end): la garantía termina antes de la compra"
+    assert f"{path}: línea 2: {warranty} (fin de garantía 2023-05-01; compra 2024-05-01)" in err
+    purchase = "campo «Compra» (purchase_date): la compra (2999-01-01) es posterior"
+    assert f"{path}: línea 3: {purchase}" in err
     assert "línea 4" not in err
     assert _names(run(capsys, *db, "inventario", "listar", "-f", "json")[1]) == set()
+
+
+def _shown(capsys: pytest.CaptureFixture[str], db: list[str], name: str) -> dict[str, object]:
+    code, out, err = run(capsys, *db, "inventario", "mostrar", name, "-f", "json")
+    assert code == 0, err
+    return dict(json.loads(out)[0])
+
+
+def test_reactivating_a_retired_asset_clears_its_retirement(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("name,kind,purchase_date\r\nr1,router,2020-01-01\r\n")
+    assert run(capsys, *db, "inventario", "importar", str(path), "--tipo", "activos")[0] == 0
+    code, _, err = run(capsys, *db, "inventario", "baja", "r1", "--motivo", "Averiado",
+                       "--fecha", "2025-01-02")  # fmt: skip
+    assert code == 0, err
+    assert _shown(capsys, db, "r1")["retired_reason"] == "Averiado"
+    back = tmp_path / "vuelve.csv"
+    back.write_text("name,status\r\nr1,activo\r\n")
+    assert run(capsys, *db, "inventario", "importar", str(back), "--tipo", "activos")[0] == 0
+    shown = _shown(capsys, db, "r1")
+    assert (shown["status"], shown["retired_on"], shown["retired_reason"]) == ("activo", None, None)
+    code, _, err = run(capsys, *db, "inventario", "baja", "r1", "--motivo", "Robado")
+    assert code == 0, err  # not «ya está dado de baja»
+    assert _shown(capsys, db, "r1")["retired_reason"] == "Robado"
+
+
+def test_a_stored_inconsistent_date_does_not_block_another_change(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    with SQLiteStore(Path(db[1])) as store:  # written before the date checks existed
+        store.upsert("asset", [{"name": "old", "kind": "pc", "status": "activo",
+                                "purchase_date": "2024-05-01", "warranty_end": "2023-05-01"}],
+                     key=["name"])  # fmt: skip
+    code, _, err = run(capsys, *db, "inventario", "baja", "old", "--motivo", "Obsoleto",
+                       "--fecha", "2025-06-01")  # fmt: skip
+    assert code == 0, err
+    assert _shown(capsys, db, "old")["status"] == "dado_de_baja"
+    # a row that sets one of the two dates is still checked
+    fix = tmp_path / "garantia.csv"
+    fix.write_text("name,warranty_end\r\nold,2023-06-01\r\n")
+    code, _, err = run(capsys, *db, "inventario", "importar", str(fix), "--tipo", "activos")
+    assert code == 1 and "campo «Fin de garantía» (warranty_end)" in err
+    # as is a retirement dated before the purchase
+    with SQLiteStore(Path(db[1])) as store:
+        store.upsert("asset", [{"name": "old2", "kind": "pc", "status": "activo",
+                                "purchase_date": "2024-05-01", "warranty_end": "2023-05-01"}],
+                     key=["name"])  # fmt: skip
+    code, _, err = run(capsys, *db, "inventario", "baja", "old2", "--motivo", "x",
+                       "--fecha", "2024-01-01")  # fmt: skip
+    assert code == 1 and "la baja es anterior a la compra (fecha de baja 2024-01-01; " in err
+
+
+def test_a_planned_asset_may_be_bought_in_the_future(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "plan.csv"
+    path.write_text("name,kind,status,purchase_date\r\nnuevo,switch,planificado,2999-03-01\r\n")
+    code, _, err = run(capsys, *db, "inventario", "importar", str(path), "--tipo", "activos")
+    assert code == 0, err
+    assert _shown(capsys, db, "nuevo")["purchase_date"] == "2999-03-01"
+    # in service before it is bought: refused, naming the field in Spanish
+    active = tmp_path / "activo.csv"
+    active.write_text("name,status\r\nnuevo,activo\r\n")
+    code, _, err = run(capsys, *db, "inventario", "importar", str(active), "--tipo", "activos")
+    assert (
+        code == 1 and "campo «Compra» (purchase_date): la compra (2999-03-01) es posterior" in err
+    )
 
 
 def test_lifecycle_buckets_go_by_age_and_no_findings_exit_0(

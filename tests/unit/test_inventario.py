@@ -73,7 +73,7 @@ def test_every_bad_row_is_reported_and_nothing_applied(store: SQLiteStore, tmp_p
     found = {(p.where, p.field) for p in caught.value.problems}
     assert found == {("línea 3", "mgmt_ipv4"), ("línea 4", "site"), ("línea 5", "purchase_date"),
                      ("línea 6", "serial")}  # fmt: skip
-    assert "activos.csv: línea 3: campo mgmt_ipv4" in str(caught.value)
+    assert "activos.csv: línea 3: campo «IPv4 de gestión» (mgmt_ipv4)" in str(caught.value)
     assert catalog.assets(store) == before == []
 
 
