@@ -10,7 +10,13 @@ from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, message, render
 from pukara.errors import ExitCode, UsageError
 from pukara.events import format_timestamp
-from pukara.labels import action_label, collection_key, collection_label, key_label
+from pukara.labels import (
+    action_label,
+    collection_choices,
+    collection_key,
+    collection_label,
+    key_label,
+)
 
 cambios = typer.Typer(help="Registro de cambios encadenado por hash.", no_args_is_help=True)
 
@@ -79,6 +85,10 @@ def listar(
     since, until = _date("--desde", desde), _date("--hasta", hasta, end_of_day=True)
     key = _entity_key(clave)
     collection = collection_key(coleccion) if coleccion else None
+    if coleccion and collection is None:
+        raise UsageError(
+            f"--coleccion «{coleccion}»: colección desconocida; válidas: {collection_choices()}"
+        )
     from pukara.store import opened_store
 
     with opened_store(settings) as store:

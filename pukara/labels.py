@@ -7,6 +7,7 @@ reads shows these labels instead (``render(..., shown={"collection": collection_
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
 
 COLLECTIONS = {
@@ -15,6 +16,7 @@ COLLECTIONS = {
     "observation": "observación",
     "maintenance": "mantenimiento",
     "monitor_state": "estado de monitoreo",
+    "monitor_snmp": "estado SNMP",
     "incident": "incidente",
     "backup": "respaldo",
     "audit_run": "auditoría",
@@ -36,13 +38,24 @@ def collection_label(name: Any) -> Any:
     return COLLECTIONS.get(name, name)
 
 
-def collection_key(text: str) -> str:
-    """The stored name of a collection given in Spanish (``activo``) or as stored (``asset``)."""
-    folded = text.strip().lower()
+def _folded(text: str) -> str:
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return " ".join(plain.lower().replace("_", " ").split())
+
+
+def collection_key(text: str) -> str | None:
+    """The stored name of a collection given in Spanish (``activo``, ``estado snmp``) or as
+    stored (``asset``); None when it names none (case and accents do not matter)."""
+    folded = _folded(text)
     for key, label in COLLECTIONS.items():
-        if folded in (key, label, label.replace("ó", "o")):
+        if folded in (_folded(key), _folded(label)):
             return key
-    return text
+    return None
+
+
+def collection_choices() -> str:
+    """The collections a person can name, for a usage error: ``sede (site), activo (asset)``."""
+    return ", ".join(f"{label} ({key})" for key, label in COLLECTIONS.items())
 
 
 def action_label(action: Any) -> Any:
