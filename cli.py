@@ -22,7 +22,7 @@ from pukara import __version__
 from pukara.cli import almacen, cambios
 from pukara.config import load_settings
 from pukara.console import stderr_console
-from pukara.errors import ExitCode, Interrupted, PukaraError, explain
+from pukara.errors import DEBUG_HINT, ExitCode, Interrupted, PukaraError, explain
 from pukara.i18n import translate
 from pukara.text import clean
 from pukara.typer_es import install, usage_error_text
@@ -208,13 +208,12 @@ def _report(exc: BaseException, err: Console, *, debug: bool) -> int:
     if isinstance(exc, Interrupted):
         _interrupted(err, exc.message)
         return ExitCode.INTERRUPTED
-    known = exc if isinstance(exc, PukaraError) else explain(exc)
+    known = exc if isinstance(exc, PukaraError) else explain(exc, debug=debug)
     if known is not None:  # a message may quote what a device sent: cleaned
         err.print(f"Error: {clean(known.message)}", style="bold red", soft_wrap=True)
         return known.exit_code
     err.print(
-        f"Error inesperado ({type(exc).__name__}): {clean(str(exc))}. "
-        "Repita con --debug para ver la traza.",
+        f"Error inesperado ({type(exc).__name__}): {clean(str(exc))}. {DEBUG_HINT}",
         style="bold red",
     )  # fmt: skip
     return ExitCode.ERROR

@@ -10,6 +10,8 @@ import errno
 import os
 import sys
 from enum import IntEnum
+from pathlib import PurePath
+from types import TracebackType
 
 
 class ExitCode(IntEnum):
@@ -126,10 +128,15 @@ def errno_reason(code: int) -> str:
     return os_reason(OSError(code, os.strerror(code)))
 
 
-def explain(exc: BaseException) -> PukaraError | None:
+DEBUG_HINT = "Repita con --debug para ver la traza."
+
+
+def explain(exc: BaseException, *, debug: bool = False) -> PukaraError | None:
     """A Spanish :class:`PukaraError` for an OS or library error that reached the boundary.
 
-    None when ``exc`` is not one that can be explained (a bug: the boundary says so).
+    None when ``exc`` is not one that can be explained (a bug: the boundary says so). An
+    error whose cause may be a bug (malformed JSON) ends with :data:`DEBUG_HINT` unless
+    ``debug`` (the trace is then shown already).
     """
     if isinstance(exc, OSError):
         names = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
@@ -143,9 +150,34 @@ def explain(exc: BaseException) -> PukaraError | None:
     json = sys.modules.get("json")
     if json is not None and isinstance(exc, json.JSONDecodeError):
         return PukaraError(
-            f"JSON mal formado en la línea {exc.lineno}, columna {exc.colno} ({exc.msg})"
+            f"{_json_input(exc.__traceback__)}: JSON mal formado en la línea {exc.lineno}, "
+            f"columna {exc.colno} ({exc.msg})" + ("" if debug else f". {DEBUG_HINT}")
         )
     return None
+
+
+def _json_input(tb: TracebackType | None) -> str:
+    """What was being parsed when a JSON error was raised, from the code that parsed it.
+
+    The innermost frame outside the ``json`` module: in the store it is a stored row
+    (``registro del almacén``); elsewhere the file it had in hand (the one ``Path`` among its
+    variables), or the module that read it.
+    """
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        module = str(frame.f_globals.get("__name__", ""))
+        if module == "json" or module.startswith("json."):
+            continue
+        if module == "pukara.store" or module.startswith("pukara.store."):
+            return "registro del almacén"
+        paths = {str(v) for v in frame.f_locals.values() if isinstance(v, PurePath)}
+        if len(paths) == 1:
+            return paths.pop()
+        return f"datos leídos por {module}" if module else "datos leídos"
+    return "datos leídos"
 
 
 # What SSH and Ansible say when a host cannot be used, and what that means for a person.

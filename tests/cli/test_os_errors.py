@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import socket
+import sqlite3
 import tomllib
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from inventario.ansible_facts import take_event
 from pukara.console import stderr_console
 from pukara.errors import PukaraError, errno_reason, explain, os_reason, remote_reason
 from pukara.labels import ansible_status_label
+from pukara.store import SQLiteStore
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -88,8 +90,39 @@ def test_parse_errors_are_spanish_with_the_position() -> None:
     assert toml is not None and toml.message.startswith("TOML mal formado (")
     bad_json = explain(_raised(lambda: json.loads('{"a": 1,\n}')))
     assert bad_json is not None
-    assert bad_json.message.startswith("JSON mal formado en la línea 2, columna 1 (")
+    assert "JSON mal formado en la línea 2, columna 1 (" in bad_json.message
     assert explain(ValueError("otra cosa")) is None
+
+
+def _read_json(path: Path) -> object:
+    return json.loads(path.read_text())
+
+
+def test_a_json_error_names_its_input_and_keeps_the_debug_hint(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "plan.json"
+    bad.write_text('{"sites": [1,\n  ]}')
+    known = explain(_raised(lambda: _read_json(bad)))
+    assert known is not None
+    assert known.message == (
+        f"{bad}: JSON mal formado en la línea 2, columna 3 (Expecting value). "
+        "Repita con --debug para ver la traza."
+    )
+    quiet = explain(_raised(lambda: _read_json(bad)), debug=True)  # the trace is shown
+    assert quiet is not None and "--debug" not in quiet.message
+    # a corrupt row of the store (orjson or json, read by the store itself)
+    db = tmp_path / "p.db"
+    with SQLiteStore(db) as store:
+        store.upsert("asset", [{"name": "gw-lim", "kind": "router"}], key=["name"])
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE changes SET after = '{\"name\": ' WHERE seq = 1")
+    code, out, err = run(capsys, "--base-datos", str(db), "cambios", "listar")
+    assert (code, out) == (1, "")
+    assert err.startswith("Error: registro del almacén: JSON mal formado en la línea 1"), err
+    assert err.rstrip().endswith("Repita con --debug para ver la traza."), err
+    code, _, err = run(capsys, "--debug", "--base-datos", str(db), "cambios", "listar")
+    assert code == 1 and "Traceback" in err and "Repita con --debug" not in err
 
 
 def test_the_boundary_explains_instead_of_error_inesperado(
@@ -101,7 +134,8 @@ def test_the_boundary_explains_instead_of_error_inesperado(
     assert code == 1 and "Error inesperado" not in text
     assert f"Error: {tmp_path / 'falta.csv'}: no existe (No such file or directory)" in text
     code = cli._report(_raised(lambda: json.loads("{")), err, debug=False)
-    assert code == 1 and "Error: JSON mal formado" in capsys.readouterr().err
+    text = capsys.readouterr().err
+    assert code == 1 and "JSON mal formado" in text and "Repita con --debug" in text
     assert cli._report(ZeroDivisionError("x"), err, debug=False) == 1
     assert "Error inesperado (ZeroDivisionError)" in capsys.readouterr().err
 
