@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import sys
 import threading
@@ -54,19 +55,52 @@ class _Root(typer.core.TyperGroup):
             return super().invoke(ctx)
         except KeyboardInterrupt:
             raise Interrupted("") from None
-        except BrokenPipeError:  # Typer would turn it into exit 1
-            raise _OutputClosed from None
+        except BrokenPipeError as e:  # Typer would turn any of them into exit 1
+            if _stdout_closed():
+                raise _OutputClosed from None
+            raise _Carried(e) from None  # a socket's, a child's: an error like any other
 
 
 class _OutputClosed(Exception):
     """Whoever read stdout closed it (``pukara ... | head -1``)."""
 
 
+class _Carried(Exception):
+    """Carries an error past Typer, which would end the process on any EPIPE."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _stdout_closed() -> bool:
+    """Whether writing to stdout really fails with EPIPE: its reader went away.
+
+    Flushing what is pending fails so; with nothing pending, the pipe (or socket) says so
+    to ``poll`` (POLLERR once no reader is left). A BrokenPipeError of anything else (a
+    socket, a child's stdin) is an error to report, not the end of the output.
+    """
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return True
+    except (AttributeError, OSError, ValueError):
+        return False
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests)
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
 def _discard_stdout() -> None:
     """Point stdout at /dev/null so that the interpreter's last flush does not fail.
 
     What the Python documentation advises for SIGPIPE (library/signal.html, "Note on
-    SIGPIPE"); the command then ends with 0, as ``head`` asked for no more.
+    SIGPIPE"); the command then ends with 0, as ``head`` asked for no more. Only for the
+    console command (:func:`run`): a program that calls :func:`main` keeps its stdout.
     """
     try:
         fd = sys.stdout.fileno()
@@ -173,22 +207,35 @@ def _stop_on_sigterm() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map every error to a Spanish message and an exit code."""
+    return _main(argv)[0]
+
+
+def _main(argv: list[str] | None) -> tuple[int, bool]:
+    """The exit code, and whether stdout's reader went away (``| head``)."""
     _stop_on_sigterm()
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("PUKARA_DEBUG") == "1"
     err = stderr_console()
+    closed = False
     try:
         rv = app(args=args, prog_name="pukara", standalone_mode=False)
         code = int(rv) if isinstance(rv, int) else ExitCode.OK
         if code == ExitCode.INTERRUPTED:  # a command that kept its partial work and said 130
             _interrupted(err, "")
+    except _OutputClosed:  # `| head`: the reader has enough
+        code, closed = ExitCode.OK, True
+    except _Carried as carried:
+        code = _report(carried.error, err, debug=debug)
     except (Exception, KeyboardInterrupt) as e:
-        code = _report(e, err, debug=debug)
+        closed = isinstance(e, BrokenPipeError) and _stdout_closed()
+        code = ExitCode.OK if closed else _report(e, err, debug=debug)
     try:
         sys.stdout.flush()
     except BrokenPipeError:
-        _discard_stdout()
-    return int(code)
+        closed = True
+    except (OSError, ValueError):  # a stdout a caller closed or replaced: theirs
+        pass
+    return int(code), closed
 
 
 def _report(exc: BaseException, err: Console, *, debug: bool) -> int:
@@ -198,13 +245,12 @@ def _report(exc: BaseException, err: Console, *, debug: bool) -> int:
     if isinstance(exc, typer.Abort | KeyboardInterrupt):  # Ctrl-C in a prompt or outside
         _interrupted(err, "")
         return ExitCode.INTERRUPTED
-    if isinstance(exc, _OutputClosed | BrokenPipeError):  # `| head`: the reader has enough
-        _discard_stdout()
-        return ExitCode.OK
     if isinstance(exc, typer.TyperException):
         return _usage_error(exc, err)
     if debug:
-        err.print_exception(show_locals=False)
+        from rich.traceback import Traceback
+
+        err.print(Traceback.from_exception(type(exc), exc, exc.__traceback__, show_locals=False))
     if isinstance(exc, Interrupted):
         _interrupted(err, exc.message)
         return ExitCode.INTERRUPTED
@@ -233,7 +279,11 @@ def _usage_error(exc: typer.TyperException, err: Console) -> int:
 
 
 def run() -> None:
-    sys.exit(main())
+    """The ``pukara`` console command."""
+    code, closed = _main(None)
+    if closed:
+        _discard_stdout()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

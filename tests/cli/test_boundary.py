@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+import cli
+from inventario import catalog
 from pukara.store import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,3 +166,77 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(
         err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0, err
     assert first and err == ""
+
+
+def _many_assets(db: Path, n: int = 3000) -> None:
+    with SQLiteStore(db) as store:  # far more output than a pipe holds (64 KiB)
+        store.upsert("site", [{"code": "lim", "name": "Lima"}], key=["code"])
+        assets = [{"name": f"srv-{i:05}", "kind": "servidor_fisico", "site": "lim",
+                   "mgmt_ipv4": f"198.18.{i // 250}.{i % 250 + 1}", "model": "x" * 60}
+                  for i in range(n)]  # fmt: skip
+        store.upsert("asset", assets, key=["name"])
+
+
+def test_a_shell_pipe_to_head_still_exits_0(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    _many_assets(db)
+    script = (f"set -o pipefail; {SCRIPTS / 'pukara'} --base-datos {db} inventario listar "
+              "-f csv | head -1")  # fmt: skip
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                          env=_env(tmp_path), check=False, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, ""), done
+    assert done.stdout.startswith("name,kind,site,") and done.stdout.count("\n") == 1
+
+
+def _write_to_a_closed_pipe(*_: object) -> list[dict[str, object]]:
+    """What a library call does when the process at the other end of its pipe is gone."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        os.write(write_end, b"orden")  # a real EPIPE
+    finally:
+        os.close(write_end)
+    return []
+
+
+def _fd_identity(fd: int) -> tuple[int, int, int]:
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino, st.st_mode
+
+
+def test_a_broken_pipe_of_library_code_is_an_error_not_a_closed_output(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    db = tmp_path / "p.db"
+    _many_assets(db, 3)
+    monkeypatch.setattr(catalog, "filtered_assets", _write_to_a_closed_pipe)
+    stdout_fd = _fd_identity(1)
+    code = cli.main(["--base-datos", str(db), "inventario", "listar"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, ""), err
+    assert err.startswith("Error: el otro extremo cerró la conexión (Broken pipe)"), err
+    assert _fd_identity(1) == stdout_fd  # fd 1 not pointed at /dev/null
+    sys.stdout.write("sigue\n")
+    assert capsys.readouterr().out == "sigue\n"
+
+
+def test_in_process_a_closed_stdout_ends_quietly_and_is_not_redirected(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``main()`` called by a program whose stdout is a pipe nobody reads any more."""
+    db = tmp_path / "p.db"
+    _many_assets(db)
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    stream = open(write_end, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+    monkeypatch.setattr("sys.stdout", stream)
+    try:
+        code = cli.main(["--base-datos", str(db), "inventario", "listar", "-f", "csv"])
+        fifo = _fd_identity(write_end)
+    finally:
+        monkeypatch.undo()
+        with contextlib.suppress(BrokenPipeError):  # what it could not write
+            stream.close()
+        os.close(write_end)
+    assert code == 0 and capsys.readouterr().err == ""
+    assert fifo[2] & 0o170000 == 0o010000  # still the pipe (S_IFIFO), not /dev/null
