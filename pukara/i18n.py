@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gettext
 import re
+import warnings
 from functools import cache
 from pathlib import Path
 
@@ -21,7 +22,31 @@ LOCALE_DIR = Path(__file__).with_name("locale")
 DOMAIN = "pukara"
 LANGUAGE = "es"
 
-_catalog = gettext.translation(DOMAIN, LOCALE_DIR, languages=[LANGUAGE], fallback=True)
+
+class MissingCatalogueWarning(RuntimeWarning):
+    """The compiled catalogue (``.mo``) is not installed: Typer's texts stay in English."""
+
+
+def load_catalogue(folder: Path = LOCALE_DIR) -> gettext.NullTranslations:
+    """The Spanish catalogue; without it (a broken install), English and a warning.
+
+    The warning is a :class:`MissingCatalogueWarning`: the tests turn every warning into an
+    error, so a package built without its ``.mo`` cannot pass them unnoticed.
+    """
+    try:
+        return gettext.translation(DOMAIN, folder, languages=[LANGUAGE])
+    except OSError:
+        mo = folder / LANGUAGE / "LC_MESSAGES" / f"{DOMAIN}.mo"
+        warnings.warn(
+            f"pukara: falta el catálogo de traducciones {mo}; los textos de Typer se muestran "
+            "en inglés. Reinstale pukara (o ejecute: python -m pukara.i18n).",
+            MissingCatalogueWarning,
+            stacklevel=2,
+        )
+        return gettext.NullTranslations()
+
+
+_catalog = load_catalogue()
 
 
 def _(message: str) -> str:

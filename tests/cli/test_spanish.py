@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import ast
+import gettext
 import os
+import shutil
 import string
 import subprocess
 import sys
+import tomllib
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -129,6 +133,49 @@ def _po_entries() -> dict[str, str]:
 def test_the_shipped_mo_is_the_compiled_po() -> None:
     po, mo = i18n.catalogue_files()
     assert mo.read_bytes() == i18n.compile_catalogue(po), "ejecute: python -m pukara.i18n"
+
+
+def test_the_catalogue_in_use_is_the_spanish_one() -> None:
+    assert isinstance(i18n._catalog, gettext.GNUTranslations)
+    assert i18n._catalog.info().get("language") == "es"
+    assert i18n._("Missing command.") != "Missing command."
+
+
+def test_a_missing_catalogue_is_loud(tmp_path: Path) -> None:
+    with pytest.warns(i18n.MissingCatalogueWarning, match="falta el catálogo"):
+        catalogue = i18n.load_catalogue(tmp_path)
+    assert type(catalogue) is gettext.NullTranslations
+
+
+def test_the_package_data_names_the_catalogue() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["pukara"]
+    _, mo = i18n.catalogue_files()
+    assert any(mo in (ROOT / "pukara").glob(p) for p in patterns), patterns
+
+
+def test_the_built_wheel_ships_a_catalogue_that_loads(tmp_path: Path) -> None:
+    """Built from the files git keeps, as a release is: an untracked .mo would not count."""
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                             check=True).stdout.decode().split("\0")  # fmt: skip
+    source = tmp_path / "src"
+    for name in filter(None, tracked):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"),
+         str(source)], capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "dist").glob("pukara-*.whl")
+    member = "pukara/locale/es/LC_MESSAGES/pukara.mo"
+    with zipfile.ZipFile(wheel) as whl:
+        assert member in whl.namelist()
+        whl.extract(member, tmp_path / "installed")
+    catalogue = i18n.load_catalogue(tmp_path / "installed" / "pukara" / "locale")
+    assert isinstance(catalogue, gettext.GNUTranslations)
+    assert catalogue.gettext("Missing command.") == i18n._("Missing command.")
 
 
 def _fields(text: str) -> set[str]:
