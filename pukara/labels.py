@@ -48,9 +48,17 @@ def collection_key(text: str) -> str | None:
     stored (``asset``); None when it names none (case and accents do not matter)."""
     folded = _folded(text)
     for key, label in COLLECTIONS.items():
-        if folded in (_folded(key), _folded(label)):
+        if folded in _names(key, label):
             return key
     return None
+
+
+def _names(key: str, label: str) -> set[str]:
+    """How a person may name a collection: ``asset``, ``assets``, ``activo``, ``activos``."""
+    names = {_folded(key), _folded(key) + "s", _folded(label)}
+    if " " not in label:  # sede → sedes, observación → observaciones
+        names.add(_folded(label) + ("s" if label[-1] in "aeiouáéíóú" else "es"))
+    return names
 
 
 def collection_choices() -> str:

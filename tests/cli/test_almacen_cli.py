@@ -49,7 +49,7 @@ def test_analista_signs_the_changes_and_listar_filters_by_it(
     assert [c["seq"] for c in _json(capsys, *listar, "--analista", "ana")] == [1, 2]
     assert [c["seq"] for c in _json(capsys, *listar, "--clave", "lim")] == [1, 3]
     assert [c["seq"] for c in _json(capsys, *listar, "--clave", '["lim"]', "-n", "1")] == [3]
-    assert _json(capsys, *listar, "--coleccion", "asset") == []
+    assert _json(capsys, *listar, "--coleccion", "assets") == []
     today = utc_now().date().isoformat()
     assert len(_json(capsys, *listar, "--desde", today, "--hasta", today)) == 3
     yesterday = (utc_now() - timedelta(days=1)).date().isoformat()

@@ -52,6 +52,11 @@ def test_collections_are_found_by_their_spanish_name() -> None:
     assert collection_key("asset") == "asset" and collection_key("otra") is None
     assert collection_key("estado snmp") == "monitor_snmp"
     assert collection_key("Estado de Monitoreo") == "monitor_state"
+    assert collection_key("sedes") == "site" and collection_key("sites") == "site"
+    assert collection_key("observaciones") == "observation"
+    assert (
+        collection_key("auditorías") == "audit_run" and collection_key("auditorias") == "audit_run"
+    )
 
 
 def test_an_unknown_collection_is_a_usage_error_listing_the_valid_ones(
