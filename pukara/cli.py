@@ -64,7 +64,8 @@ def listar(
         typer.Option(
             "--coleccion",
             help="Solo esta colección: sede, activo, observación, mantenimiento, "
-            "«estado de monitoreo»... (o su nombre en los datos: site, asset...).",
+            "«estado de monitoreo», «estado SNMP»... (o su nombre en los datos: site, "
+            "asset...).",
         ),
     ] = None,
     clave: Annotated[
