@@ -410,6 +410,8 @@ def alter(lab: Lab, code: str, **changes: Any) -> LabSite:
     require_root()
     state = _load_state(lab)
     sites = _reached(lab, state)
+    if not sites:
+        raise LabError("el laboratorio no está arriba: ejecute «pukara lab arriba»")
     try:
         old = next(s for s in sites if s.code == code)
     except StopIteration:
