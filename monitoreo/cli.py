@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from monitoreo.states import ISOLATED_MIN_SITES, ISOLATED_PCT  # stdlib only: cheap at start
+from monitoreo.thresholds import ISOLATED_MIN_SITES, ISOLATED_PCT  # no imports: cheap at start
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, output_file, render
 from pukara.errors import ExitCode, PukaraError, UsageError
