@@ -103,7 +103,8 @@ def track(
 
     A device that answers from the start says nothing; a failure is said when it begins (or is
     first seen by this process) and when its cause changes, and its end once ("recuperado").
-    ``earlier``: the outcomes a previous run left, which only carry their ``since`` over.
+    ``earlier``: the outcomes a previous run left: the same outcome keeps their ``since``, and a
+    device that failed then and answers now is «recuperado», so no stored failure outlives it.
     """
     changes: list[SnmpChange] = []
     for poll in polls:
@@ -114,8 +115,8 @@ def track(
         since = before.since if before is not None and same else at
         new = SnmpStatus(poll.site, devices.get(poll.site), ok, poll.error, since)
         statuses[poll.site] = new
-        if (old is None and not ok) or (old is not None and not same):
-            changes.append(SnmpChange(new, old))
+        if (old is None and not ok) or (before is not None and not same):
+            changes.append(SnmpChange(new, old if same else before))
     return changes
 
 
