@@ -119,7 +119,7 @@ def sondear(
         known = sites.load_sites(store, family=_family(familia))
         targets = sites.resolve(objetivos or [], known, port=tcp, family=_family(familia))
         if not targets:
-            raise sites.not_marked("sondear", known)
+            raise sites.not_marked("sondear", known, _family(familia))
         if tcp is None and vpn:
             targets += sites.vpn_targets(known.values(), {t.site for t in targets if t.site})
         message(

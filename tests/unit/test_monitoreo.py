@@ -286,3 +286,59 @@ def test_sondear_without_targets_probes_only_the_sites_marked_for_monitoring(
     assert [(r["target"], r["address"]) for r in rows] == [("vig", "127.0.0.2")]
     assert main([*args, "otra"]) == 0  # a site named is probed, marked or not
     assert [r["target"] for r in json.loads(capsys.readouterr().out)] == ["otra"]
+
+
+def test_sondear_familia_6_on_marked_ipv4_gateways_says_they_lack_ipv6(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli import main
+
+    db = tmp_path / "p.db"
+    _import(db, tmp_path, "code,name,kind,country,city,timezone\n"
+            "vig,Vigilada,embajada,AR,Buenos Aires,America/Argentina/Buenos_Aires\n"
+            "dual,Doble pila,embajada,CL,Santiago,America/Santiago\n",
+            "name,kind,site,mgmt_ipv4,mgmt_ipv6,tags,status\n"
+            "gw-vig,router,vig,127.0.0.2,,wan|monitoreo,activo\n"
+            "gw-dual-4,router,dual,127.0.0.3,,wan|monitoreo,activo\n"
+            "gw-dual-6,firewall,dual,,::1,wan,activo\n")  # fmt: skip
+    capsys.readouterr()
+    args = ["--base-datos", str(db), "monitoreo", "sondear", "-q", "--formato", "json",
+            "--no-guardar", "--sin-vpn", "-c", "1", "-p", "10", "-t", "300"]  # fmt: skip
+    # dual is marked on its IPv4 gateway and has another with IPv6: that one is probed
+    assert main([*args, "--familia", "6"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["target"], r["address"]) for r in rows] == [("dual", "::1")]
+    _import(db, tmp_path, "code,name,kind,country,city,timezone\n"
+            "vig,Vigilada,embajada,AR,Buenos Aires,America/Argentina/Buenos_Aires\n"
+            "dual,Doble pila,embajada,CL,Santiago,America/Santiago\n",
+            "name,kind,site,mgmt_ipv4,mgmt_ipv6,tags,status\n"
+            "gw-vig,router,vig,127.0.0.2,,wan|monitoreo,activo\n"
+            "gw-dual-4,router,dual,127.0.0.3,,wan|monitoreo,activo\n"
+            "gw-dual-6,firewall,dual,,::1,wan,dado_de_baja\n")  # fmt: skip
+    capsys.readouterr()
+    assert main([*args, "--familia", "6"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "ninguna de las 2 sedes marcadas para monitoreo (dual, vig) tiene dirección IPv6 de " \
+        "gestión en su pasarela" in err and "mgmt_ipv6" in err  # fmt: skip
+    assert "ninguna sede del inventario está marcada" not in err
+
+
+def test_the_inventory_and_monitoring_agree_on_which_sites_are_monitored(tmp_path: Path) -> None:
+    from inventario import catalog
+    from monitoreo import sites
+
+    db = tmp_path / "p.db"
+    _import(db, tmp_path, "code,name,kind,country,city,timezone\n"
+            "a,A,embajada,AR,Buenos Aires,UTC\nb,B,embajada,AR,Buenos Aires,UTC\n"
+            "c,C,embajada,AR,Buenos Aires,UTC\nd,D,embajada,AR,Buenos Aires,UTC\n",
+            "name,kind,site,mgmt_ipv4,tags,status\n"
+            "gw-a,router,a,127.0.0.2,monitoreo,activo\n"
+            "gw-b,switch,b,127.0.0.3,monitoreo,activo\n"  # not a gateway
+            "gw-c,router,c,127.0.0.4,monitoreo,dado_de_baja\n"
+            "gw-d1,router,d,127.0.0.5,wan,activo\n"
+            "gw-d2,firewall,d,127.0.0.6,monitoreo,activo\n")  # fmt: skip
+    with SQLiteStore(db) as store:
+        from_inventory = catalog.monitored_sites(store)
+        from_monitoring = {c for c, s in sites.load_sites(store).items() if s.monitored}
+        probed = sites.load_sites(store)["d"].gateway
+    assert from_inventory == from_monitoring == {"a", "d"} and probed == "gw-d2"
