@@ -24,7 +24,7 @@ from inventario.model import DEFAULT_VPN_INTERFACE
 from monitoreo.counters import CounterSample
 from monitoreo.sites import Site
 from pukara import secrets
-from pukara.errors import AuthError, DeviceError, SecretsError
+from pukara.errors import AuthError, DeviceError, SecretsError, os_reason
 from pukara.oids import (
     IF_DESCR,
     IF_DISCONTINUITY,
@@ -252,8 +252,8 @@ class Poller:
             except Exception as e:  # an unreadable profile: this device's error, not the cycle's
                 name = site.credential_profile
                 why = f"perfil de credenciales «{name}» ilegible ({type(e).__name__})"
-                if isinstance(e, OSError) and e.strerror:
-                    why += f": {e.strerror}"
+                if isinstance(e, OSError):
+                    why += f": {os_reason(e)}"
                 return DevicePoll(site.code, None, None, None, None, 0, error=why)
             first = self.working.get(site.code)
             ordered = sorted(creds, key=lambda c: c.label != first)

@@ -20,7 +20,7 @@ from inventario import catalog
 from inventario.model import management_address
 from inventario.monitored import MONITORED_TAG, is_gateway, is_marked
 from monitoreo.prober import Target
-from pukara.errors import UsageError
+from pukara.errors import UsageError, os_reason
 from pukara.store import Store
 from pukara.targets import ADDRESS, NETWORK, SITE, classify
 
@@ -99,8 +99,10 @@ def load_sites(store: Store, *, family: int | None = None) -> dict[str, Site]:
 def _resolve_name(name: str, family: int | None) -> str:
     try:
         infos = socket.getaddrinfo(name, None, family or socket.AF_UNSPEC, socket.SOCK_DGRAM)
-    except (socket.gaierror, UnicodeError) as e:
-        raise ValueError(f"no se pudo resolver: {getattr(e, 'strerror', None) or e}") from None
+    except socket.gaierror as e:
+        raise ValueError(os_reason(e)) from None
+    except UnicodeError:  # a label longer than 63 characters, or an empty one
+        raise ValueError("no es un nombre válido") from None
     return str(infos[0][4][0])
 
 
