@@ -367,3 +367,15 @@ def test_the_spool_lock_says_why_it_cannot_be_created_in_spanish(tmp_path: Path)
     assert "no se puede crear el cerrojo de la cola: " in text
     reason = text.split("cola: ", 1)[1]
     assert reason.split(" (")[0] in {"ya existe", "una parte de la ruta no es una carpeta"}
+
+
+def test_the_monitoring_cli_loads_no_state_machine_at_start() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, cli; print(sorted(m for m in ('monitoreo.states', 'monitoreo.stats', "
+            "'monitoreo.sites', 'inventario.catalog') if m in sys.modules))")  # fmt: skip
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=root, check=True)  # fmt: skip
+    assert done.stdout.strip() == "[]"  # `pukara --help` pays for none of them
