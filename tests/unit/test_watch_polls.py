@@ -146,8 +146,8 @@ def test_snmp_failures_are_said_once_per_cause_and_kept_for_estado(
              for c in changes[len(first):]]  # fmt: skip
     assert sorted(s for s, _, _ in later) == ["a", "c"]  # the cause changed: said again, once
     assert all("tiempo agotado" in (r or "") and "permisos" in (p or "") for _, r, p in later)
-    with SQLiteStore(tmp_path / "p.db") as s:
-        said = list(s.search_events(dataset="monitoreo.snmp"))
+    with SQLiteStore(tmp_path / "p.db") as db:
+        said = list(db.search_events(dataset="monitoreo.snmp"))
     assert len(said) == 5 and all(e["event"]["outcome"] == "failure" for e in said)
     assert main(["--base-datos", str(tmp_path / "p.db"), "monitoreo", "estado",
                  "--formato", "json"]) == 0  # fmt: skip
@@ -207,8 +207,18 @@ def test_snmp_is_not_judged_for_a_site_that_gives_no_answer_or_a_monitor_cut_off
         targets = [Target(c, "127.0.0.1", port[c], c) for c in "ab"]
         w = Watcher(store, known, targets, ProbeOptions(1, 1, 20, 200), tmp_path / "c" / "m.jsonl",
                     tracker=Tracker(Policy(isolated_min_sites=10)), on_snmp=said.append)  # fmt: skip
-        w.watch(0.05, max_rounds=3)
-        assert [c.now.site for c in said] == ["a"]  # b's link is down: that alert says it all
+        w.start()
+        try:
+            for _ in range(3):
+                w.round()
+            assert [c.now.site for c in said] == ["a"]  # b's link is down: its alert says it
+            w.targets = [Target(c, "127.0.0.1", up.getsockname()[1], c) for c in "ab"]
+            for _ in range(4):  # b answers again (up after 3 rounds): its SNMP failure remains
+                w.round()
+        finally:
+            w.close()
+        assert [c.now.site for c in said] == ["a", "b"]
+        assert said[1].now.reason and said[1].now.reason.startswith("sin credenciales")
         # every watched site silent: the monitor is cut off, and SNMP says nothing either
         said.clear()
         cut = [Target(c, "127.0.0.1", port[c], c) for c in "bcd"]
