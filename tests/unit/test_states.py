@@ -494,3 +494,11 @@ def test_the_loss_window_in_the_readme_is_the_one_in_the_code() -> None:
     assert (policy.loss_window_probes, policy.loss_min_probes) == (int(found[1]), int(found[2]))
     held = re.search(r"un túnel caído\s+sale de todos modos tras (\d+) rondas", readme)
     assert held and int(held[1]) == policy.parent_hold_rounds
+    # what the README says is caught how fast, at 5 probes a round, is what the code does
+    said = re.search(r"pierde el 40 %\s+alerta en (\d+) rondas \(en (\d+) si", readme)
+    assert said, "el README debe decir en cuántas rondas alerta una pérdida del 40 %"
+    after_history, on_a_new_site = Tracker(Policy(isolated_min_sites=10)), Tracker(Policy())
+    feed(after_history, [[probes("a", 0)]] * 30)
+    for t, rounds in ((after_history, int(said[1])), (on_a_new_site, int(said[2]))):
+        found = _rounds_to_alert(t, lambda _: 2)
+        assert found is not None and found[0] == rounds
