@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from inventario import files, plan, sample
+from inventario import files, monitored, plan, sample
 from inventario.model import ASSETS, RETIRED, SITES, STATUSES, canonical
 from pukara.errors import PukaraError, UsageError
 from pukara.store import Store
@@ -125,19 +125,9 @@ def change_records(changes: Iterable[plan.Change]) -> list[dict[str, Any]]:
     return out
 
 
-# The tag that marks a site's gateway (an active router or firewall with a management
-# address) for monitoring: the one monitoreo.sites looks for (its MONITORED_TAG).
-MONITORED_TAG = "monitoreo"
-GATEWAY_KINDS = ("router", "firewall")
-
-
 def monitored_sites(store: Store) -> set[str]:
-    """Codes of the sites whose gateway is marked for monitoring."""
-    return {
-        str(a["site"]) for a in assets(store)
-        if a.get("site") and a.get("kind") in GATEWAY_KINDS and a.get("status") == "activo"
-        and (a.get("mgmt_ipv4") or a.get("mgmt_ipv6")) and MONITORED_TAG in (a.get("tags") or [])
-    }  # fmt: skip
+    """Codes of the sites whose gateway is marked for monitoring (see inventario.monitored)."""
+    return monitored.monitored_sites(assets(store))
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from monitoreo.states import ISOLATED_MIN_SITES, ISOLATED_PCT  # stdlib only: cheap at start
+from monitoreo.thresholds import ISOLATED_MIN_SITES, ISOLATED_PCT  # no imports: cheap at start
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, output_file, render
 from pukara.errors import ExitCode, PukaraError, UsageError
@@ -119,7 +119,7 @@ def sondear(
         known = sites.load_sites(store, family=_family(familia))
         targets = sites.resolve(objetivos or [], known, port=tcp, family=_family(familia))
         if not targets:
-            raise sites.not_marked("sondear", known)
+            raise sites.not_marked("sondear", known, _family(familia))
         if tcp is None and vpn:
             targets += sites.vpn_targets(known.values(), {t.site for t in targets if t.site})
         message(
