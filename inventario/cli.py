@@ -6,7 +6,7 @@ import sys
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +15,10 @@ from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, output_f
 from pukara.errors import ExitCode, UsageError
 from pukara.formats import number
 from pukara.labels import collection_label
+from pukara.text import count
+
+if TYPE_CHECKING:
+    from inventario.files import ParsedFile
 
 # The inventory's library (catalog, plan, model, discovery) and the store are imported inside
 # each command, so that `pukara --help` does not pay for them.
@@ -92,7 +96,10 @@ def _kind(tipo: Tipo | None) -> str | None:
 @app.command()
 def importar(
     ctx: typer.Context,
-    archivo: Annotated[Path | None, typer.Argument(help="Archivo .csv o .json.")] = None,
+    archivo: Annotated[
+        Path | None,
+        typer.Argument(help="Archivo .csv o .json; «-» lee la entrada estándar (CSV o JSON)."),
+    ] = None,
     ejemplo: Annotated[
         bool, typer.Option("--ejemplo", help="Carga el inventario de EJEMPLO incorporado.")
     ] = False,
@@ -118,7 +125,7 @@ def importar(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Importa sedes y activos; valida todo el archivo y no aplica nada si hay un error."""
-    from inventario import catalog, files, plan
+    from inventario import catalog, plan
     from pukara.store import opened_store
 
     if (archivo is None) == (not ejemplo):
@@ -129,7 +136,7 @@ def importar(
                     quiet=silencioso)  # fmt: skip
             result = catalog.import_sample(store, dry_run=simular)
         elif archivo is not None:
-            parsed = files.read_file(archivo, _kind(tipo), codificacion)
+            parsed = _read_input(archivo, _kind(tipo), codificacion)
             options = plan.Options(rename_by_address=renombrar)
             result = catalog.import_file(store, parsed, dry_run=simular, options=options)
     if simular or formato is not Formato.tabla:
@@ -137,13 +144,28 @@ def importar(
                title="Cambios que se aplicarían" if simular else "Cambios aplicados",
                shown={"kind": collection_label, "field": _field_label})  # fmt: skip
     news = sum(1 for c in result.changes if c.action == "alta")
-    verb = "se aplicarían" if simular else "aplicados"
+    done = ("cambio se aplicaría", "cambios se aplicarían") if simular else (
+        "cambio aplicado", "cambios aplicados")  # fmt: skip
+    changes = count(len(result.changes), *done)
     message(
-        f"{number(len(result.changes))} cambios {verb} ({number(news)} altas, "
-        f"{number(len(result.changes) - news)} modificaciones); {number(result.unchanged)} "
-        "registros sin cambios.",
+        f"{changes} ({count(news, 'alta', 'altas')}, "
+        f"{count(len(result.changes) - news, 'modificación', 'modificaciones')}); "
+        f"{count(result.unchanged, 'registro', 'registros')} sin cambios.",
         quiet=silencioso,
     )
+
+
+def _read_input(path: Path, kind: str | None, encoding: str | None) -> ParsedFile:
+    """The file to import; ``-`` is standard input, CSV or JSON told apart by its start."""
+    from inventario import files
+
+    if str(path) != "-":
+        return files.read_file(path, kind, encoding)
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError("importar -: la entrada estándar es una terminal; envíe el archivo "
+                         "por una tubería (pukara inventario exportar | pukara inventario "
+                         "importar -) o indique su nombre")  # fmt: skip
+    return files.read_bytes(sys.stdin.buffer.read(), kind=kind, encoding=encoding)
 
 
 @app.command()
@@ -498,7 +520,8 @@ def descubrir(
         if not targets:
             raise UsageError("no hay objetivos: importe activos o indique IP, prefijo o sede")
         message(
-            f"Descubriendo {number(len(targets))} objetivos por {', '.join(methods)}…",
+            f"Descubriendo {count(len(targets), 'objetivo', 'objetivos')} por "
+            f"{', '.join(methods)}…",
             quiet=silencioso,
         )
         report = discovery.run(
@@ -514,8 +537,9 @@ def descubrir(
     render(rows, formato, OBS_COLUMNS)
     failed = sum(1 for _, r in report.results if r.failed)
     message(
-        f"{number(len(rows) - failed)} respuestas, {number(failed)} fallidas; "
-        f"{number(report.changed)} observaciones nuevas o cambiadas, "
+        f"{count(len(rows) - failed, 'respuesta', 'respuestas')}, "
+        f"{count(failed, 'fallida', 'fallidas')}; "
+        f"{count(report.changed, 'observación nueva o cambiada', 'observaciones nuevas o cambiadas')}, "
         f"{number(report.unchanged)} sin cambios.",
         quiet=silencioso,
     )
@@ -579,12 +603,17 @@ def conciliar(
         if aplicar and found:
             result = observations.apply(store, found)
             message(
-                f"{number(len(result.changes))} activos actualizados o dados de alta.",
+                count(
+                    len(result.changes),
+                    "activo actualizado o dado de alta",
+                    "activos actualizados o dados de alta",
+                )
+                + ".",
                 quiet=silencioso,
             )
         elif found or differ or unknown:
-            message(f"{number(differ)} campos difieren o faltan, {number(len(unknown))} equipos "
-                    "no inventariados; "
+            message(f"{count(differ, 'campo difiere o falta', 'campos difieren o faltan')}, "
+                    f"{count(len(unknown), 'equipo no inventariado', 'equipos no inventariados')}; "
                     "use --aplicar para escribirlos.", quiet=silencioso)  # fmt: skip
         else:
             message("Lo observado coincide con lo declarado.", quiet=silencioso)
@@ -656,7 +685,7 @@ def capacidad(
     message(
         f"Promedios: CPU {pct(avg['cpu'])} (plan {pct(plan['cpu'], 0)}), RAM "
         f"{pct(avg['memory'])} (plan {pct(plan['memory'], 0)}), disco {pct(avg['disk'])} "
-        f"(plan {pct(plan['disk'], 0)}). {number(len(result.over))} equipos sobre algún umbral.",
+        f"(plan {pct(plan['disk'], 0)}). {count(len(result.over), 'equipo', 'equipos')} sobre algún umbral.",
         quiet=silencioso,
     )
     if result.over:
@@ -698,10 +727,16 @@ def ciclo_de_vida(
     shown = rows
     if formato is Formato.tabla:
         shown = [_shown(r, {"age_years": 1}) for r in rows]
-    render(shown, formato, LIFECYCLE_COLUMNS, title=f"Ciclo de vida (horizonte {dias} días)")
+    render(
+        shown,
+        formato,
+        LIFECYCLE_COLUMNS,
+        title=f"Ciclo de vida (horizonte {count(dias, 'día', 'días')})",
+    )
     findings = sum(1 for r in rows if r["attention"])
     message("Antigüedad: " + ", ".join(f"{k}: {number(v)}" for k, v in
                                        reports.ordered_buckets(buckets))
-            + f". {number(findings)} activos requieren atención.", quiet=silencioso)  # fmt: skip
+            + f". {count(findings, 'activo requiere', 'activos requieren')} atención.",
+            quiet=silencioso)  # fmt: skip
     if findings:
         raise typer.Exit(ExitCode.PARTIAL)

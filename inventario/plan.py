@@ -27,6 +27,7 @@ from inventario.model import (
 )
 from pukara.errors import PukaraError
 from pukara.store import EntityBatch, Store
+from pukara.text import count
 
 MAX_SHOWN = 50
 ADDRESSES = ("mgmt_ipv4", "mgmt_ipv6")
@@ -44,12 +45,14 @@ class InvalidData(PukaraError):
 
     def __init__(self, source: str, problems: Sequence[Problem]) -> None:
         self.problems = list(problems)
-        lines = [f"{source}: {len(problems)} errores; no se aplicó ningún cambio."]
+        lines = [
+            f"{source}: {count(len(problems), 'error', 'errores')}; no se aplicó ningún cambio."
+        ]
         for p in problems[:MAX_SHOWN]:
             what = f"campo «{field_label(p.field)}» ({p.field}): " if p.field else ""
             lines.append(f"  {source}: {p.where}: {what}{p.message}")
         if len(problems) > MAX_SHOWN:
-            lines.append(f"  … y {len(problems) - MAX_SHOWN} errores más")
+            lines.append(f"  … y {count(len(problems) - MAX_SHOWN, 'error', 'errores')} más")
         super().__init__("\n".join(lines))
 
 

@@ -464,7 +464,7 @@ def test_capacity_over_a_threshold_is_a_finding(
         observations.record(store, "ansible", [Result("198.18.9.10", Status.OK,
                                                       data={"facts": facts})])  # fmt: skip
     code, out, err = run(capsys, *db, "inventario", "informe", "capacidad")
-    assert code == 3 and "1 equipos sobre algún umbral" in err
+    assert code == 3 and "1 equipo sobre algún umbral" in err
     assert "95.5\u00a0%" in err and "16,384" in out and "3.25" in out
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from inventario import ansible_inventory, catalog, files, plan, reports
-from inventario.model import ASSETS, SITES
+from inventario.model import ASSETS, FIELDS, SITES
 from lab.sites import LabSite
 from pukara.store import SQLiteStore
 
@@ -254,3 +254,20 @@ def test_retired_assets_are_out_of_the_reports(store: SQLiteStore) -> None:
     assert reports.ordered_buckets({"8 años o más": 1, "sin fecha de compra": 2,
                                     "3 a 5 años": 4}) == [
         ("3 a 5 años", 4), ("8 años o más", 1), ("sin fecha de compra", 2)]  # fmt: skip
+
+
+def test_csv_kind_is_told_by_the_columns_only_one_collection_has(tmp_path: Path) -> None:
+    assets = files.read_file(_write(tmp_path, "a.csv", "name,kind,site,custodian\nx,pc,lima,Ana\n"))
+    assert len(assets.rows[ASSETS]) == 1 and not assets.rows[SITES]
+    sites = files.read_file(_write(tmp_path, "s.csv", "name,kind,country\nX,embajada,ES\n"))
+    assert len(sites.rows[SITES]) == 1
+    with pytest.raises(files.InvalidFile, match="parece un secreto"):  # before any guess
+        files.read_file(_write(tmp_path, "b.csv", "name,kind,site,snmp_community\nx,pc,l,c\n"))
+    with pytest.raises(files.InvalidFile, match=r"sedes \(country\) y de activos \(site\)"):
+        files.read_file(_write(tmp_path, "m.csv", "name,country,site\nx,ES,l\n"))
+    with pytest.raises(files.InvalidFile, match="comunes a sedes y activos"):
+        files.read_file(_write(tmp_path, "n.csv", "name,kind\nx,pc\n"))
+    with pytest.raises(files.InvalidFile) as error:  # the valid columns in their order
+        files.read_file(_write(tmp_path, "u.csv", "name,site,colour\nx,l,red\n"))
+    names = [f.name for f in FIELDS[ASSETS]]
+    assert f"válidas: {', '.join(names)}" in str(error.value)
