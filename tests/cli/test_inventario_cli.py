@@ -51,7 +51,7 @@ def test_bad_file_names_line_and_field_and_writes_nothing(
     assert "no se aplicó ningún cambio" in err and "2 errores;" in err
     code, out, _ = run(capsys, *db, "inventario", "exportar", "--formato", "csv")
     assert out.count("\n") == 1  # header only
-    bad.write_text("name,kind\nr1,tostadora\n")
+    bad.write_text("name,kind,site\nr1,tostadora,\n")
     assert (
         "malo.csv: 1 error; no se aplicó" in run(capsys, *db, "inventario", "importar", str(bad))[2]
     )
