@@ -67,8 +67,10 @@ def _expand(
     spec: str, assets: Sequence[dict[str, Any]], sites: Collection[str]
 ) -> list[tuple[str, dict[str, Any] | None]]:
     """One target spec -> (address, asset) pairs, read as every area reads it (pukara.targets)."""
+    names = {str(a["name"]).casefold(): str(a["name"]) for a in assets}
+    spec = names.get(spec.casefold(), spec)  # an asset name in any case
     try:
-        found = classify(spec, sites=sites, assets={a["name"] for a in assets})
+        found = classify(spec, sites=sites, assets=set(names.values()))
     except ValueError as e:
         raise UsageError(f"objetivo «{spec}»: {e}") from None
     if found.kind == SITE:

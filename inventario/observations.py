@@ -39,7 +39,7 @@ def _match(index: AssetIndex, target: str, facts: Mapping[str, Any]) -> tuple[st
     """The declared asset an observation is, by serial, then address, then name."""
     for field, value in (("serial", facts.get("serial")), ("mgmt_ipv4", target),
                          ("mgmt_ipv6", target), ("name", facts.get("name"))):  # fmt: skip
-        name = index.by[field].get(value) if value else None
+        name = index.get(field, value)
         if name:
             return name, field
     return None, ""

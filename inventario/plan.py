@@ -151,13 +151,23 @@ def _plan_sites(
     return final
 
 
+def identity(field: str, value: Any) -> Any:
+    """How a value identifies an asset: names in any case (``PC-01`` is ``pc-01``, as host
+    names are), the other identities as written."""
+    return value.casefold() if field == "name" and isinstance(value, str) else value
+
+
 class AssetIndex:
     def __init__(self, assets: dict[str, dict[str, Any]]) -> None:
         self.by: dict[str, dict[Any, str]] = {f: {} for f in ASSET_MATCH_ORDER}
         for name, doc in assets.items():
             for f in ASSET_MATCH_ORDER:
                 if doc.get(f):
-                    self.by[f][doc[f]] = name
+                    self.by[f][identity(f, doc[f])] = name
+
+    def get(self, field: str, value: Any) -> str | None:
+        """The asset whose ``field`` is ``value`` (a name in any case)."""
+        return self.by[field].get(identity(field, value)) if value else None
 
     def match(self, doc: Mapping[str, Any]) -> tuple[str | None, list[tuple[str, str]]]:
         """The asset the row is, and the (field, other asset) pairs that contradict it."""
@@ -166,7 +176,7 @@ class AssetIndex:
 
     def match_by(self, doc: Mapping[str, Any]) -> tuple[str | None, str, list[tuple[str, str]]]:
         """As :meth:`match`, with the field that decided the match."""
-        hits = [(f, self.by[f].get(doc[f])) for f in ASSET_MATCH_ORDER if doc.get(f)]
+        hits = [(f, self.get(f, doc[f])) for f in ASSET_MATCH_ORDER if doc.get(f)]
         found = [(f, n) for f, n in hits if n is not None]
         if not found:
             return None, "", []
@@ -179,7 +189,7 @@ def _asset_ok(
     merged: Mapping[str, Any],
     before: Mapping[str, Any] | None,
     target: str | None,
-    existing: Mapping[str, Any],
+    index: AssetIndex,
     sites: Mapping[str, Any],
     problems: list[Problem],
     today: date,
@@ -195,8 +205,9 @@ def _asset_ok(
             where, "preferred_family", f"prefiere IPv{family} pero no tiene esa dirección"
         ))  # fmt: skip
         return False
-    if target is not None and merged["name"] != target and merged["name"] in existing:
-        problems.append(Problem(where, "name", f"«{merged['name']}» ya es otro activo"))
+    other = index.get("name", merged["name"])
+    if target is not None and other not in (None, target):
+        problems.append(Problem(where, "name", f"«{merged['name']}» ya es otro activo («{other}»)"))
         return False
     stored = canonical(ASSETS, before) if before is not None else None
     changed = None if stored is None else {k for k, v in merged.items() if stored.get(k) != v}
@@ -204,6 +215,19 @@ def _asset_ok(
     for name, why in bad_dates:
         problems.append(Problem(where, name, why))
     return not bad_dates
+
+
+IDENTITY_NAMES = {"asset_tag": "el código patrimonial", "serial": "el n.º de serie",
+                  "mgmt_ipv4": "la IPv4 de gestión", "mgmt_ipv6": "la IPv6 de gestión",
+                  "name": "el nombre"}  # fmt: skip
+
+
+def _two_assets(doc: Mapping[str, Any], field: str, other: str, rule: str, target: Any) -> str:
+    """Why a row whose identities point at two assets is refused, naming both."""
+    first = (f"ya hay otro activo llamado «{other}»" if field == "name"
+             else f"{IDENTITY_NAMES[field]} «{doc[field]}» es de «{other}»")  # fmt: skip
+    return (f"{first}, y {IDENTITY_NAMES[rule]} «{doc[rule]}» es de «{target}»: una fila no "
+            "puede ser dos activos; corrija uno de los dos valores")  # fmt: skip
 
 
 def _ip_rename(
@@ -228,11 +252,13 @@ def _repeated(
     clash = False
     for f in ASSET_MATCH_ORDER:
         value = doc.get(f)
-        if value and value in seen[f]:
-            problems.append(Problem(where, f, f"«{value}» duplicado ({seen[f][value]})"))
+        if value and identity(f, value) in seen[f]:
+            problems.append(
+                Problem(where, f, f"«{value}» duplicado ({seen[f][identity(f, value)]})")
+            )
             clash = True
         elif value:
-            seen[f][value] = where
+            seen[f][identity(f, value)] = where
     return clash
 
 
@@ -271,10 +297,7 @@ def _plan_assets(
             continue
         target, rule, conflicts = index.match_by(doc)
         for f, other in conflicts:
-            problems.append(Problem(
-                row.where, f,
-                f"«{doc[f]}» pertenece al activo «{other}», pero la fila corresponde a «{target}»",
-            ))  # fmt: skip
+            problems.append(Problem(row.where, f, _two_assets(doc, f, other, rule, target)))
         if conflicts:
             continue
         if (
@@ -283,10 +306,12 @@ def _plan_assets(
             and _ip_rename(row.where, doc, target, rule, problems)
         ):
             continue
+        if target is not None and rule == "name":
+            doc["name"] = target  # the same name in another case: the stored one stays
         before = existing.get(target) if target else None
         merged = canonical(ASSETS, {**(before or blank(ASSETS)), **doc})
         _retirement(merged, before, today)
-        if not _asset_ok(row.where, merged, before, target, existing, sites, problems, today):
+        if not _asset_ok(row.where, merged, before, target, index, sites, problems, today):
             continue
         renamed = target is not None and merged["name"] != target
         if before is not None and merged == canonical(ASSETS, before):

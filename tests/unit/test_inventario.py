@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from inventario import ansible_inventory, catalog, files, plan, reports
+from inventario import ansible_inventory, catalog, discovery, files, plan, reports
 from inventario.model import ASSETS, FIELDS, SITES
 from lab.sites import LabSite
+from pukara.errors import UsageError
 from pukara.store import SQLiteStore
 
 SITES_CSV = (
@@ -98,7 +99,10 @@ def test_asset_tag_wins_and_renames(store: SQLiteStore, tmp_path: Path) -> None:
     names = [a["name"] for a in catalog.assets(store)]
     assert names == ["nuevo"] and store.get(ASSETS, ["nuevo"])["site"] == "lima"  # kept
     _import(store, _write(tmp_path, "d.csv", "name,asset_tag,kind\notro,PAT-9,pc\n"))
-    with pytest.raises(plan.InvalidData, match="pertenece al activo"):
+    with pytest.raises(
+        plan.InvalidData,
+        match="ya hay otro activo llamado «nuevo», y el código patrimonial «PAT-9» es de «otro»",
+    ):
         _import(store, _write(tmp_path, "e.csv", "name,asset_tag,kind\nnuevo,PAT-9,pc\n"))
 
 
@@ -271,3 +275,20 @@ def test_csv_kind_is_told_by_the_columns_only_one_collection_has(tmp_path: Path)
         files.read_file(_write(tmp_path, "u.csv", "name,site,colour\nx,l,red\n"))
     names = [f.name for f in FIELDS[ASSETS]]
     assert f"válidas: {', '.join(names)}" in str(error.value)
+
+
+def test_asset_names_are_one_asset_in_any_case(store: SQLiteStore, tmp_path: Path) -> None:
+    _import(store, _write(tmp_path, "a.csv", "name,kind,serial\nPC-Q-UP,pc,S-1\nsrv-1,blade,\n"))
+    result = _import(store, _write(tmp_path, "b.csv", "name,kind,custodian\npc-q-up,pc,Ana\n"))
+    assert [(c.key, c.action) for c in result.changes] == [("PC-Q-UP", "modificación")]
+    assert [a["name"] for a in catalog.assets(store)] == ["PC-Q-UP", "srv-1"]
+    assert catalog.find_asset(store, "pc-q-up")["custodian"] == "Ana"
+    with pytest.raises(plan.InvalidData, match="duplicado"):  # one file, the same name twice
+        _import(store, _write(tmp_path, "c.csv", "name,kind,site\nNUEVO,pc,\nnuevo,pc,\n"))
+    with pytest.raises(
+        plan.InvalidData,
+        match="ya hay otro activo llamado «srv-1», y el n.º de serie «S-1» es de «PC-Q-UP»",
+    ):
+        _import(store, _write(tmp_path, "d.csv", "name,serial,kind\nSRV-1,S-1,pc\n"))
+    with pytest.raises(UsageError, match="el activo «PC-Q-UP» no tiene dirección"):
+        discovery.resolve(store, ["pc-Q-up"], [])  # the asset, not an unknown name
