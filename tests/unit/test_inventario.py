@@ -287,7 +287,7 @@ def test_asset_names_are_one_asset_in_any_case(store: SQLiteStore, tmp_path: Pat
         _import(store, _write(tmp_path, "c.csv", "name,kind,site\nNUEVO,pc,\nnuevo,pc,\n"))
     with pytest.raises(
         plan.InvalidData,
-        match=r"ya hay otro activo llamado «srv-1», y el n\\.º de serie «S-1» es de «PC-Q-UP»",
+        match=r"ya hay otro activo llamado «srv-1», y el n\.º de serie «S-1» es de «PC-Q-UP»",
     ):
         _import(store, _write(tmp_path, "d.csv", "name,serial,kind\nSRV-1,S-1,pc\n"))
     with pytest.raises(UsageError, match="el activo «PC-Q-UP» no tiene dirección"):
