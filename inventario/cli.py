@@ -565,60 +565,85 @@ def conciliar(
     aplicar: Annotated[
         bool, typer.Option("--aplicar", help="Escribe en el inventario lo observado.")
     ] = False,
+    agregar: Annotated[
+        bool,
+        typer.Option(
+            "--agregar-desconocidos",
+            help="Con --aplicar, da de alta los equipos no inventariados (tipo «otro», con "
+            "nombre, dirección, serie, fabricante, modelo y SO vistos).",
+        ),
+    ] = False,
     todos: Annotated[
         bool, typer.Option("--todos", help="También los campos en que todas las fuentes coinciden.")
     ] = False,
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,
 ) -> None:
-    """Compara campo por campo lo declarado con lo que vio cada fuente (SNMP, SSH, Ansible),
-    lista los equipos descubiertos que no están en el inventario y, con --aplicar, lo
-    actualiza."""
+    """Compara lo declarado con lo que vio cada fuente y, con --aplicar, actualiza el inventario.
+
+    Campo por campo (SNMP, SSH, Ansible), y aparte los equipos descubiertos que no están en el
+    inventario: esos solo se dan de alta con --agregar-desconocidos.
+    """
     from inventario import observations
     from pukara.store import opened_store
 
+    if agregar and not aplicar:
+        raise UsageError("--agregar-desconocidos va con --aplicar")
     with opened_store(ctx.obj) as store:
+        if not observations.current(store):
+            if formato is not Formato.tabla:  # the empty list or header, for a script
+                render([], formato, FIELD_COLUMNS)
+            message("Aún no hay nada observado: ejecute «pukara inventario descubrir» primero.",
+                    quiet=silencioso)  # fmt: skip
+            return
         rows = observations.comparison(store, everything=todos)
         found = observations.proposals(store)
         unknown = [r for r in rows if r["state"] == observations.UNKNOWN_DEVICE]
         fields = [r for r in rows if r["state"] != observations.UNKNOWN_DEVICE]
-        if formato is Formato.tabla:
-            from inventario.model import ASSETS, FIELDS
-
-            names = {f.name: f.label for f in FIELDS[ASSETS]}
-            source = {"snmp": "SNMP", "ssh": "SSH", "ansible": "Ansible"}
-            shown = [{**r, "field": names.get(r["field"], r["field"]),
-                      "declared": r["declared"] if r["declared"] is not None else "—",
-                      "agree": [source[x] for x in r["agree"]],
-                      "differ": [source[x] for x in r["differ"]]} for r in fields]  # fmt: skip
-            unknown = [{**r, "differ": [source[x] for x in r["differ"]]} for r in unknown]
-            render(shown, formato, FIELD_COLUMNS, title="Campo por campo: declarado y observado")
-            if unknown:
-                render(unknown, formato, UNKNOWN_COLUMNS,
-                       title="Equipos descubiertos que no están en el inventario")  # fmt: skip
-        else:
-            render(rows, formato, FIELD_COLUMNS | {"target": "target", "serial": "serial",
-                                                   "vendor": "vendor", "model": "model"})  # fmt: skip
+        _render_comparison(fields, unknown, rows, formato)
         differ = sum(1 for r in fields if r["state"] != observations.AGREE)
+        left_out = 0 if agregar else len(unknown)
         if aplicar and found:
-            result = observations.apply(store, found)
-            message(
-                count(
-                    len(result.changes),
-                    "activo actualizado o dado de alta",
-                    "activos actualizados o dados de alta",
-                )
-                + ".",
-                quiet=silencioso,
-            )
+            result = observations.apply(store, found, add_unknown=agregar)
+            applied = count(len(result.changes), "activo actualizado o dado de alta",
+                            "activos actualizados o dados de alta")  # fmt: skip
+            outside = count(left_out, "equipo no inventariado queda",
+                            "equipos no inventariados quedan")  # fmt: skip
+            rest = f"; {outside} fuera (--agregar-desconocidos los da de alta)" if left_out else ""
+            message(f"{applied}{rest}.", quiet=silencioso)
         elif found or differ or unknown:
             message(f"{count(differ, 'campo difiere o falta', 'campos difieren o faltan')}, "
                     f"{count(len(unknown), 'equipo no inventariado', 'equipos no inventariados')}; "
-                    "use --aplicar para escribirlos.", quiet=silencioso)  # fmt: skip
+                    "use --aplicar para escribirlos (y --agregar-desconocidos para dar de alta "
+                    "los no inventariados).", quiet=silencioso)  # fmt: skip
         else:
             message("Lo observado coincide con lo declarado.", quiet=silencioso)
-    if not aplicar and (differ or unknown):  # findings, as every command reports them
-        raise typer.Exit(ExitCode.PARTIAL)
+    if (not aplicar and (differ or unknown)) or (aplicar and left_out):
+        raise typer.Exit(ExitCode.PARTIAL)  # findings, as every command reports them
+
+
+def _render_comparison(
+    fields: list[dict[str, Any]],
+    unknown: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    formato: Formato,
+) -> None:
+    if formato is not Formato.tabla:
+        render(rows, formato, FIELD_COLUMNS | {"target": "target", "serial": "serial",
+                                               "vendor": "vendor", "model": "model"})  # fmt: skip
+        return
+    from inventario.model import ASSETS, FIELDS
+
+    names = {f.name: f.label for f in FIELDS[ASSETS]}
+    source = {"snmp": "SNMP", "ssh": "SSH", "ansible": "Ansible"}
+    shown = [{**r, "field": names.get(r["field"], r["field"]),
+              "declared": r["declared"] if r["declared"] is not None else "—",
+              "agree": [source[x] for x in r["agree"]],
+              "differ": [source[x] for x in r["differ"]]} for r in fields]  # fmt: skip
+    render(shown, formato, FIELD_COLUMNS, title="Campo por campo: declarado y observado")
+    if unknown:
+        render([{**r, "differ": [source[x] for x in r["differ"]]} for r in unknown], formato,
+               UNKNOWN_COLUMNS, title="Equipos descubiertos que no están en el inventario")  # fmt: skip
 
 
 @app.command("ansible")

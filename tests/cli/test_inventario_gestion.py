@@ -514,3 +514,34 @@ def test_delete_in_a_terminal_asks_and_takes_a_spanish_yes(
     code, screen = _answer(db, "err-1", b"s\n")
     assert code == 0 and "borrado" in screen
     assert run(capsys, *db, "inventario", "mostrar", "err-1")[0] == 2
+
+
+def test_reconcile_adds_unknown_devices_only_when_asked_and_with_what_was_seen(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, *db, "inventario", "conciliar", "--todos")
+    assert code == 0 and "Aún no hay nada observado" in err and "coincide" not in err
+    path = tmp_path / "a.csv"
+    path.write_text("name,kind,mgmt_ipv4,vendor\r\nsrv1,servidor_fisico,198.18.9.10,HPE\r\n")
+    assert run(capsys, *db, "inventario", "importar", str(path), "-q")[0] == 0
+    with SQLiteStore(Path(db[1])) as store:
+        observations.record(store, "snmp", [
+            Result("198.18.9.10", Status.OK, data={"facts": {"name": "srv1", "vendor": "Dell"}}),
+            Result("198.18.9.77", Status.OK, data={"facts": {
+                "name": "intruso", "serial": "ZZZ-9", "vendor": "Cisco", "model": "C9300",
+                "os": "IOS-XE", "os_version": "17.9"}}),
+        ])  # fmt: skip
+    code, _, err = run(capsys, *db, "inventario", "conciliar", "--aplicar")
+    assert code == 3 and "1 activo actualizado o dado de alta" in err
+    assert "1 equipo no inventariado queda fuera (--agregar-desconocidos" in err
+    assert run(capsys, *db, "inventario", "mostrar", "intruso")[0] == 2  # not added silently
+    assert _shown(capsys, db, "srv1")["vendor"] == "Dell"
+    code, _, _ = run(capsys, *db, "inventario", "conciliar", "--agregar-desconocidos")
+    assert code == 2
+    code, _, err = run(capsys, *db, "inventario", "conciliar", "--aplicar",
+                       "--agregar-desconocidos")  # fmt: skip
+    assert code == 0 and "1 activo actualizado o dado de alta." in err
+    added = _shown(capsys, db, "intruso")
+    assert (added["kind"], added["mgmt_ipv4"], added["serial"], added["vendor"], added["model"],
+            added["os"], added["os_version"]) == ("otro", "198.18.9.77", "ZZZ-9", "Cisco",
+                                                  "C9300", "IOS-XE", "17.9")  # fmt: skip
