@@ -20,6 +20,7 @@ from inventario.model import (
     KEYS,
     RETIRED,
     SITES,
+    STATUSES,
     blank,
     canonical,
     date_problems,
@@ -262,14 +263,47 @@ def _repeated(
     return clash
 
 
-def _retirement(merged: dict[str, Any], before: Mapping[str, Any] | None, day: date) -> None:
-    """A row that retires an asset without saying when retires it on ``day``; one that puts
-    a retired asset back in any other status clears its retirement date and reason."""
+RETIREMENT = ("status", "retired_on", "retired_reason")
+
+
+def _retirement(
+    where: str,
+    merged: dict[str, Any],
+    row: Mapping[str, Any],
+    before: Mapping[str, Any] | None,
+    day: date,
+    problems: list[Problem],
+) -> bool:
+    """A row that retires an asset without saying when retires it on ``day`` (as ``baja``
+    does); one that puts a retired asset back in any other status clears its retirement
+    date and reason. A retirement needs its reason, and a date or reason of retirement on an
+    asset that is not retired is a contradiction; both are checked when the row changes one
+    of them, so an old inconsistent record does not block another change.
+    """
     was_retired = (before or {}).get("status") == RETIRED
     if merged["status"] == RETIRED and not merged["retired_on"] and not was_retired:
         merged["retired_on"] = day.isoformat()
     if was_retired and merged["status"] != RETIRED:
-        merged["retired_on"] = merged["retired_reason"] = None
+        for name in ("retired_on", "retired_reason"):
+            if row.get(name) is None:
+                merged[name] = None
+    stored = canonical(ASSETS, before) if before is not None else None
+    if stored is not None and all(stored[k] == merged[k] for k in RETIREMENT):
+        return True
+    ok = True
+    if merged["status"] == RETIRED and not merged["retired_reason"]:
+        problems.append(Problem(where, "retired_reason", "un activo dado de baja necesita su "
+                                "motivo (como --motivo en «inventario baja»)"))  # fmt: skip
+        ok = False
+    if merged["status"] != RETIRED:
+        for name in ("retired_on", "retired_reason"):
+            if merged[name]:
+                problems.append(Problem(
+                    where, name, f"el estado es «{STATUSES[merged['status']]}», no «dado de "
+                    "baja»: deje vacíos la fecha y el motivo de baja o ponga ese estado",
+                ))  # fmt: skip
+                ok = False
+    return ok
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,7 +344,8 @@ def _plan_assets(
             doc["name"] = target  # the same name in another case: the stored one stays
         before = existing.get(target) if target else None
         merged = canonical(ASSETS, {**(before or blank(ASSETS)), **doc})
-        _retirement(merged, before, today)
+        if not _retirement(row.where, merged, doc, before, today, problems):
+            continue
         if not _asset_ok(row.where, merged, before, target, index, sites, problems, today):
             continue
         renamed = target is not None and merged["name"] != target

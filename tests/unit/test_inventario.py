@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -292,3 +292,25 @@ def test_asset_names_are_one_asset_in_any_case(store: SQLiteStore, tmp_path: Pat
         _import(store, _write(tmp_path, "d.csv", "name,serial,kind\nSRV-1,S-1,pc\n"))
     with pytest.raises(UsageError, match="el activo «PC-Q-UP» no tiene dirección"):
         discovery.resolve(store, ["pc-Q-up"], [])  # the asset, not an unknown name
+
+
+def test_retirement_data_must_agree_with_the_status(store: SQLiteStore, tmp_path: Path) -> None:
+    def problems(text: str) -> list[tuple[str | None, str]]:
+        with pytest.raises(plan.InvalidData) as error:
+            _import(store, _write(tmp_path, "r.csv", text))
+        return [(p.field, p.message) for p in error.value.problems]
+
+    head = "name,kind,status,retired_on,retired_reason\n"
+    found = problems(head + "a1,pc,activo,2021-01-01,\n")
+    assert found == [("retired_on", "el estado es «activo», no «dado de baja»: deje vacíos la "
+                      "fecha y el motivo de baja o ponga ese estado")]  # fmt: skip
+    assert [f for f, _ in problems(head + "a2,pc,dado de baja,,\n")] == ["retired_reason"]
+    assert [f for f, _ in problems(head + "a3,pc,en almacén,,Roto\n")] == ["retired_reason"]
+    _import(store, _write(tmp_path, "ok.csv", head + "a4,pc,dado de baja,,Robado\n"))
+    assert store.get(ASSETS, ["a4"])["retired_on"] == datetime.now(UTC).date().isoformat()
+    # putting it back in service with a retirement date in the same row contradicts itself
+    assert [f for f, _ in problems(head + "a4,pc,activo,2021-01-01,\n")] == ["retired_on"]
+    # an old record retired without a reason does not block another change
+    store.upsert(ASSETS, [{**store.get(ASSETS, ["a4"]), "retired_reason": None}], key=("name",))
+    _import(store, _write(tmp_path, "c.csv", "name,kind,custodian\na4,pc,Ana\n"))
+    assert store.get(ASSETS, ["a4"])["custodian"] == "Ana"
