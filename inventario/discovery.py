@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inventario import ansible_facts, observations, snmp_discovery, ssh_discovery
-from inventario.model import ASSETS, SERVER_KINDS, SITES, management_address
+from inventario.model import ASSETS, RETIRED, SERVER_KINDS, SITES, management_address
 from pukara.config import Settings
 from pukara.errors import DeviceError, Interrupted, SecretsError, UsageError
 from pukara.results import Result, RunResult, Status
@@ -85,6 +85,10 @@ def _expand(
         return pairs
     if found.kind == ASSET:
         asset = next(a for a in assets if a["name"] == spec)
+        if asset.get("status") == RETIRED:
+            since = f" desde el {asset['retired_on']}" if asset.get("retired_on") else ""
+            raise UsageError(f"el activo «{spec}» está dado de baja{since}; no se descubre "
+                             "(devuélvalo a otro estado para hacerlo)")  # fmt: skip
         address = management_address(asset)
         if not address:
             raise UsageError(f"el activo «{spec}» no tiene dirección de gestión")

@@ -69,6 +69,9 @@ def test_retire_keeps_the_asset_out_of_service_and_in_its_history(
         assert load_sites(store)["emb-ar"].gateway != "gw-emb-ar"
         targets = discovery.resolve(store, [], [])
         assert "198.18.0.6" not in {t.address for t in targets}
+    # named explicitly, it is refused before any probe, naming it as retired
+    code, _, err = run(capsys, *db, "inventario", "descubrir", "GW-EMB-AR", "-m", "snmp")
+    assert code == 2 and "el activo «gw-emb-ar» está dado de baja desde el 2026-05-01" in err
     # in its history and the change log
     code, out, _ = run(capsys, *db, "inventario", "historial", "gw-emb-ar", "-f", "json")
     history = json.loads(out)
