@@ -548,3 +548,19 @@ def test_reconcile_adds_unknown_devices_only_when_asked_and_with_what_was_seen(
     assert (added["kind"], added["mgmt_ipv4"], added["serial"], added["vendor"], added["model"],
             added["os"], added["os_version"]) == ("otro", "198.18.9.77", "ZZZ-9", "Cisco",
                                                   "C9300", "IOS-XE", "17.9")  # fmt: skip
+
+
+def test_lifecycle_before_a_purchase_leaves_that_asset_out_and_says_so(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("name,kind,purchase_date,warranty_end,eol_date\r\n"
+                    "n1,pc,2025-01-01,2030-01-01,2032-01-01\r\n"
+                    "v1,pc,1998-01-01,1999-01-01,2003-01-01\r\n")  # fmt: skip
+    assert run(capsys, *db, "inventario", "importar", str(path), "-q")[0] == 0
+    code, out, err = run(capsys, *db, "inventario", "informe", "ciclo-de-vida", "--todos",
+                         "--fecha", "2000-01-01", "-f", "json")  # fmt: skip
+    rows = json.loads(out)
+    assert [r["name"] for r in rows] == ["v1"] and rows[0]["age_years"] == 2.0
+    assert "comprados después de la fecha: 1" in err and "menos de 3 años: 1" in err
+    assert code == 3  # v1's warranty had expired by then
