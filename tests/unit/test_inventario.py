@@ -314,3 +314,27 @@ def test_retirement_data_must_agree_with_the_status(store: SQLiteStore, tmp_path
     store.upsert(ASSETS, [{**store.get(ASSETS, ["a4"]), "retired_reason": None}], key=("name",))
     _import(store, _write(tmp_path, "c.csv", "name,kind,custodian\na4,pc,Ana\n"))
     assert store.get(ASSETS, ["a4"])["custodian"] == "Ana"
+
+
+def test_tags_are_normalised_only_in_case_accents_and_spaces(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    from inventario.model import parse_tags
+
+    assert parse_tags("Núcleo Red|wan_2, kbcs") == ["kbcs", "nucleo-red", "wan-2"]
+    for typed in (":+1:", "b[/]c", "[/]"):
+        with pytest.raises(ValueError, match=f"etiqueta «{re.escape(typed)}» inválida"):
+            parse_tags(typed)
+
+
+@pytest.mark.parametrize(("typed", "code"), [("Ana\u202eZZ", "U+202E"), ("A\u200bna", "U+200B"),
+                                             ("Ana\x07", "U+0007"), ("\ufeffAna", "U+FEFF")])  # fmt: skip
+def test_invisible_characters_are_refused_and_shown_escaped(
+    store: SQLiteStore, tmp_path: Path, typed: str, code: str
+) -> None:
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps({"assets": [{"name": "a1", "kind": "pc", "custodian": typed}]}))
+    with pytest.raises(plan.InvalidData) as error:
+        _import(store, path)
+    assert f"invisibles ({code}): «" in str(error.value) and f"<{code}>" in str(error.value)
+    assert typed not in str(error.value)  # escaped, never shown as it is
