@@ -394,6 +394,17 @@ def baja(
 YES = frozenset({"s", "si", "sí", "y", "yes"})
 
 
+def _confirmed(question: str) -> bool:
+    """A yes (s, sí, y…) typed in the terminal; Enter, anything else or Ctrl-D is a no.
+    Ctrl-C still interrupts (130)."""
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    if not answer.endswith("\n"):  # Ctrl-D: end the prompt's line before the next message
+        sys.stderr.write("\n")
+    return answer.strip().lower() in YES
+
+
 @app.command()
 def borrar(
     ctx: typer.Context,
@@ -416,11 +427,9 @@ def borrar(
                     f"borrar «{asset['name']}» pide confirmación: repita con --si "
                     "(o en una terminal)"
                 )
-            answer = typer.prompt(f"¿Borrar el activo «{asset['name']}» del inventario? [s/N]",
-                                  default="", show_default=False, err=True)  # fmt: skip
-            if answer.strip().lower() not in YES:
+            if not _confirmed(f"¿Borrar el activo «{asset['name']}» del inventario? [s/N] "):
                 message("No se borró nada.", quiet=silencioso)
-                raise typer.Exit(ExitCode.ERROR)
+                return
         name = catalog.delete_asset(store, asset["name"])
     message(f"«{name}» borrado; el registro de cambios conserva lo que era.", quiet=silencioso)
 

@@ -512,7 +512,9 @@ def test_delete_in_a_terminal_asks_and_takes_a_spanish_yes(
     path.write_text("name,kind,mgmt_ipv4\r\nerr-1,pc,198.18.9.21\r\n")
     assert run(capsys, *db, "inventario", "importar", str(path), "-q")[0] == 0
     code, screen = _answer(db, "err-1", b"n\n")
-    assert code == 1 and "No se borró nada" in screen
+    assert code == 0 and "No se borró nada" in screen  # a no is an answer, not an error
+    code, screen = _answer(db, "err-1", b"\x04")  # Ctrl-D at the question is a no
+    assert code == 0 and "No se borró nada" in screen and "Interrumpido" not in screen
     assert run(capsys, *db, "inventario", "mostrar", "err-1")[0] == 0
     code, screen = _answer(db, "err-1", b"s\n")
     assert code == 0 and "borrado" in screen
