@@ -40,7 +40,7 @@ class FormatoArchivo(StrEnum):
 
 
 TipoOpt = Annotated[
-    Tipo | None, typer.Option("--tipo", help="sedes o activos (por defecto, según el archivo).")
+    Tipo | None, typer.Option("--tipo", help="sedes o activos (por omisión, según el archivo).")
 ]
 
 ASSET_COLUMNS = {
@@ -175,7 +175,7 @@ def exportar(
         FormatoArchivo, typer.Option("--formato", "-f", help="csv (una colección) o json (ambas).")
     ] = FormatoArchivo.json,
     tipo: Annotated[
-        Tipo | None, typer.Option("--tipo", help="sedes o activos (CSV: activos por defecto).")
+        Tipo | None, typer.Option("--tipo", help="sedes o activos (CSV: activos por omisión).")
     ] = None,
     archivo: Annotated[
         Path | None,
@@ -243,6 +243,7 @@ def listar(
 sedes_app = typer.Typer(
     help="Sedes: lista con filtros y ficha de una sede (inventario sedes mostrar SEDE).",
     invoke_without_command=True,
+    subcommand_metavar="[COMMAND [ARGS]...]",  # it lists without one: «[ORDEN [ARGUMENTOS]...]»
 )
 app.add_typer(sedes_app, name="sedes")
 
@@ -372,7 +373,7 @@ def baja(
     activo: Annotated[str, typer.Argument(help="Nombre, código patrimonial, serie o IP.")],
     motivo: Annotated[str, typer.Option("--motivo", help="Por qué se da de baja (obligatorio).")],
     fecha: Annotated[
-        str | None, typer.Option("--fecha", help="Fecha de la baja AAAA-MM-DD (por defecto, hoy).")
+        str | None, typer.Option("--fecha", help="Fecha de la baja AAAA-MM-DD (por omisión, hoy).")
     ] = None,
     silencioso: SilenciosoOpt = False,
 ) -> None:
@@ -493,7 +494,10 @@ def descubrir(
         list[str] | None, typer.Option("--excluir", "-x", help="IP o prefijo a excluir.")
     ] = None,
     metodo: Annotated[
-        list[str] | None, typer.Option("--metodo", "-m", help="snmp, ssh o ansible (repetible).")
+        list[str] | None,
+        typer.Option(
+            "--metodo", "-m", help="snmp, ssh o ansible (repetible, o separados por comas)."
+        ),
     ] = None,
     credencial: Annotated[
         list[str] | None,
@@ -519,7 +523,7 @@ def descubrir(
     from pukara.console import RichReporter
     from pukara.store import opened_store
 
-    methods = metodo or list(discovery.METHODS)
+    methods = [m.strip() for m in ",".join(metodo or discovery.METHODS).split(",") if m.strip()]
     unknown = [m for m in methods if m not in discovery.METHODS]
     if unknown:
         raise UsageError(f"método desconocido: {', '.join(unknown)}; use snmp, ssh o ansible")
@@ -742,7 +746,7 @@ def ciclo_de_vida(
     ] = False,
     fecha: Annotated[
         str | None,
-        typer.Option("--fecha", help="Fecha de referencia AAAA-MM-DD (por defecto, hoy en UTC)."),
+        typer.Option("--fecha", help="Fecha de referencia AAAA-MM-DD (por omisión, hoy en UTC)."),
     ] = None,
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,

@@ -21,6 +21,7 @@ from typer._click.formatting import HelpFormatter
 from pukara.i18n import N_, _, translate
 
 _write_usage = HelpFormatter.write_usage
+_parse_args = _click.core.Command.parse_args
 _display_type = typer.core._TyperParameter.display_type
 _format_help = {cls: cls.format_help for cls in (typer.core.TyperCommand, typer.core.TyperGroup)}
 
@@ -69,6 +70,24 @@ def _spanish_help_option(param_decls: list[str]) -> Any:
     return apply
 
 
+def _parse_args_with_context(self: Any, ctx: Any, args: list[str]) -> list[str]:
+    """Click's option parser raises some usage errors (``-c`` without its value) without the
+    command's context, so they would print no ``Uso:`` line; give them this command's."""
+    try:
+        return _parse_args(self, ctx, args)
+    except _click.exceptions.UsageError as e:
+        if e.ctx is None:
+            e.ctx, e.cmd = ctx, self
+        raise
+
+
+def _joined_lines(paragraphs: list[str], markup_mode: Any) -> str:
+    """The rich help's paragraphs after the first, each on one line for rich to wrap (Typer
+    0.29 keeps the docstring's line breaks, which cut a paragraph at odd places); a paragraph
+    starting with ``\\b`` keeps them, as Click's convention says."""
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split("\n")) for p in paragraphs)
+
+
 def _localize_rich_utils() -> None:
     """typer.rich_utils is imported only to show help (it pulls in most of rich)."""
     from typer import rich_utils
@@ -76,6 +95,7 @@ def _localize_rich_utils() -> None:
     if getattr(rich_utils, "_pukara_spanish", False):
         return
     rich_utils._ = _  # type: ignore[attr-defined]
+    rich_utils._fix_linebreaks = _joined_lines
     for name in RICH_STRINGS:
         setattr(rich_utils, name, _(getattr(rich_utils, name)))
     rich_utils.OptionHighlighter.highlights.append(r"(?P<usage>" + re.escape(_("Usage: ")) + ")")
@@ -99,6 +119,7 @@ def install() -> None:
     typer.core._ = _  # type: ignore[attr-defined]
     HelpFormatter.write_usage = _spanish_usage  # type: ignore[method-assign]
     typer.core._TyperParameter.display_type = _spanish_type  # type: ignore[method-assign,assignment]
+    _click.core.Command.parse_args = _parse_args_with_context  # type: ignore[method-assign]
     _click.decorators.help_option = _spanish_help_option
     for cls in _format_help:
         cls.format_help = _spanish_format_help(cls)  # type: ignore[method-assign]

@@ -75,6 +75,11 @@ def test_unknown_target_is_refused_before_any_probe(
     assert code == 2 and "objetivo «no-existe»" in err
     code, _, err = run(capsys, *db, "inventario", "descubrir", "10.0.0.0/8")
     assert code == 2 and "más de 4096" in err
+    # methods repeated or separated by commas; an unknown one named alone
+    code, _, err = run(capsys, *db, "inventario", "descubrir", "-m", "snmp,ssh", "no-existe")
+    assert code == 2 and "objetivo «no-existe»" in err
+    code, _, err = run(capsys, *db, "inventario", "descubrir", "-m", "snmp, tostadora", "x")
+    assert code == 2 and "método desconocido: tostadora;" in err
 
 
 def test_ansible_list_and_host(capsys: pytest.CaptureFixture[str], db: list[str]) -> None:
