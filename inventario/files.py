@@ -182,15 +182,38 @@ def _position(raw: bytes, start: int, *, table: bool) -> str:
     return f"línea {line}, {column}carácter {char}"
 
 
+def _not_text(source: str, raw: bytes) -> InvalidFile | None:
+    """The error for bytes that are not text at all: zero bytes (ASCII in UTF-16 without
+    its BOM is valid UTF-8, with a zero byte after each letter)."""
+    if raw.count(b"\x00") * 4 >= len(raw):  # every other byte zero: UTF-16 without its BOM
+        return InvalidFile(f"{source}: el archivo no está en UTF-8; parece UTF-16 sin marca de "
+                           "orden (BOM): guárdelo como UTF-8 o impórtelo con --codificacion "
+                           "utf-16-le (o utf-16-be)")  # fmt: skip
+    if b"\x00" in raw:
+        return InvalidFile(f"{source}: tiene bytes nulos; no es un archivo de texto")
+    return None
+
+
 def _not_utf8(source: str, raw: bytes, e: UnicodeDecodeError, *, table: bool) -> InvalidFile:
-    return InvalidFile(
-        f"{source}: {_position(raw, e.start, table=table)}: el archivo no está en UTF-8; "
-        f"parece Windows-1252 (así guarda Excel un «CSV»): {UTF8_HELP}"
-    )
+    binary = _not_text(source, raw)
+    if binary is not None:
+        return binary
+    where = f"{source}: {_position(raw, e.start, table=table)}: el archivo no está en UTF-8"
+    if not table:
+        return InvalidFile(f"{where}: guárdelo como UTF-8 o indique su codificación con "
+                           "--codificacion (p. ej. cp1252)")  # fmt: skip
+    return InvalidFile(f"{where}; parece Windows-1252 (así guarda Excel un «CSV»): {UTF8_HELP}")
+
+
+# Byte order marks of the Unicode encodings read without --codificacion (UTF-32 first: its
+# little-endian mark starts like UTF-16's)
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # fmt: skip
 
 
 def decode(raw: bytes, source: str, encoding: str | None = None, *, table: bool = False) -> str:
-    """The file's text: UTF-8 (with or without BOM) unless ``encoding`` names another codec.
+    """The file's text: UTF-8 (with or without BOM), UTF-16 or UTF-32 with their BOM, unless
+    ``encoding`` names another codec.
 
     An error says where the first undecodable byte is (line, CSV column when ``table``,
     character) and never quotes the text around it.
@@ -207,10 +230,21 @@ def decode(raw: bytes, source: str, encoding: str | None = None, *, table: bool 
         except UnicodeDecodeError as e:
             where = _position(raw, e.start, table=table)
             raise InvalidFile(f"{source}: {where}: no es texto {encoding} válido") from None
+    for bom, name in BOMS:
+        if raw.startswith(bom):  # UTF-16 or UTF-32 with its mark (Windows' «Unicode»)
+            try:
+                return raw.decode(name).removeprefix("\ufeff")
+            except UnicodeDecodeError:
+                raise InvalidFile(f"{source}: empieza como {name.upper()} pero no es texto "
+                                  f"{name.upper()} válido") from None  # fmt: skip
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise _not_utf8(source, raw, e, table=table) from None
+    binary = _not_text(source, raw) if "\x00" in text else None
+    if binary is not None:
+        raise binary
+    return text
 
 
 STDIN = "entrada estándar"
@@ -244,9 +278,8 @@ def read_bytes(
 ) -> ParsedFile:
     """Parse an inventory read from elsewhere (standard input); ``fmt`` ``csv`` or ``json``,
     or None to tell them apart by the first character."""
-    if fmt is None:
-        fmt = sniffed_format(raw[:64].decode("utf-8", "replace"))
-    text = decode(raw, source, encoding, table=fmt == "csv")
+    text = decode(raw, source, encoding, table=fmt != "json")
+    fmt = fmt or sniffed_format(text)
     return read_json(text, source, kind) if fmt == "json" else read_csv(text, source, kind)
 
 

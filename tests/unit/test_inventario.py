@@ -338,3 +338,24 @@ def test_invisible_characters_are_refused_and_shown_escaped(
         _import(store, path)
     assert f"invisibles ({code}): «" in str(error.value) and f"<{code}>" in str(error.value)
     assert typed not in str(error.value)  # escaped, never shown as it is
+
+
+def test_utf16_files_are_read_with_their_mark_and_explained_without_it(tmp_path: Path) -> None:
+    doc = json.dumps(
+        {"assets": [{"name": "pc-01", "kind": "pc", "custodian": "Núñez"}]}, ensure_ascii=False
+    )
+    for codec in ("utf-16", "utf-32"):  # with their byte order mark, as Windows writes them
+        path = tmp_path / f"{codec}.json"
+        path.write_bytes(doc.encode(codec))
+        assert files.read_file(path).rows[ASSETS][0].values["custodian"] == "Núñez"
+    bare = tmp_path / "le.json"
+    bare.write_bytes(doc.encode("utf-16-le"))
+    with pytest.raises(files.InvalidFile) as error:
+        files.read_file(bare)
+    assert "parece UTF-16 sin marca" in str(error.value) and "Excel" not in str(error.value)
+    latin = tmp_path / "w.json"
+    latin.write_bytes(doc.encode("cp1252"))
+    with pytest.raises(files.InvalidFile) as error:  # JSON: no word about Excel's «CSV»
+        files.read_file(latin)
+    assert "no está en UTF-8: guárdelo como UTF-8" in str(error.value)
+    assert "CSV" not in str(error.value)
