@@ -7,6 +7,7 @@ assets is a conflict, never a merge. Columns a file leaves out keep their stored
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -45,6 +46,7 @@ class InvalidData(PukaraError):
     """Rows that cannot be applied; nothing was written."""
 
     def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        problems = sorted(problems, key=lambda p: _position(p.where))  # in the file's order
         self.problems = list(problems)
         lines = [
             f"{source}: {count(len(problems), 'error', 'errores')}; no se aplicó ningún cambio."
@@ -55,6 +57,14 @@ class InvalidData(PukaraError):
         if len(problems) > MAX_SHOWN:
             lines.append(f"  … y {count(len(problems) - MAX_SHOWN, 'error', 'errores')} más")
         super().__init__("\n".join(lines))
+
+
+def _position(where: str) -> tuple[int, int]:
+    """Where a row is in its file, to sort by: ``línea 12``, then ``sites[3]``, ``assets[0]``."""
+    found = re.fullmatch(r"(línea |sites\[|assets\[)(\d+)\]?", where)
+    if found is None:
+        return (3, 0)
+    return (("línea ", "sites[", "assets[").index(found[1]), int(found[2]))
 
 
 @dataclass(frozen=True, slots=True)

@@ -359,3 +359,14 @@ def test_utf16_files_are_read_with_their_mark_and_explained_without_it(tmp_path:
         files.read_file(latin)
     assert "no está en UTF-8: guárdelo como UTF-8" in str(error.value)
     assert "CSV" not in str(error.value)
+
+
+def test_errors_come_in_the_file_order(store: SQLiteStore, tmp_path: Path) -> None:
+    text = ("code,name,kind,timezone,parent\n"
+            "a1,A,embajada,America/Lima,no-existe\n"  # line 2: found after every row is read
+            "a2,B,embajada,Mars/Olympus,\n")  # fmt: skip
+    with pytest.raises(plan.InvalidData) as error:
+        _import(store, _write(tmp_path, "s.csv", text))
+    assert [p.where for p in error.value.problems] == ["línea 2", "línea 3"]
+    message = str(error.value)
+    assert message.index("línea 2") < message.index("línea 3")
