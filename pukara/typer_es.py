@@ -22,6 +22,7 @@ from pukara.i18n import N_, _, translate
 
 _write_usage = HelpFormatter.write_usage
 _parse_args = _click.core.Command.parse_args
+_default_string = typer.core.TyperOption._get_default_string
 _display_type = typer.core._TyperParameter.display_type
 _format_help = {cls: cls.format_help for cls in (typer.core.TyperCommand, typer.core.TyperGroup)}
 
@@ -81,6 +82,14 @@ def _parse_args_with_context(self: Any, ctx: Any, args: list[str]) -> list[str]:
         raise
 
 
+def _flag_default(self: Any, **kwargs: Any) -> str:
+    """``[por omisión: --tuneles]`` for an on/off flag, the option as it is typed (Typer
+    writes ``tuneles``, which reads like a value)."""
+    if self.is_bool_flag and self.secondary_opts and not kwargs.get("show_default_is_str"):
+        return str(self.opts[0] if self.default else self.secondary_opts[0])
+    return str(_default_string(self, **kwargs))
+
+
 def _joined_lines(paragraphs: list[str], markup_mode: Any) -> str:
     """The rich help's paragraphs after the first, each on one line for rich to wrap (Typer
     0.29 keeps the docstring's line breaks, which cut a paragraph at odd places); a paragraph
@@ -120,6 +129,7 @@ def install() -> None:
     HelpFormatter.write_usage = _spanish_usage  # type: ignore[method-assign]
     typer.core._TyperParameter.display_type = _spanish_type  # type: ignore[method-assign,assignment]
     _click.core.Command.parse_args = _parse_args_with_context  # type: ignore[method-assign]
+    typer.core.TyperOption._get_default_string = _flag_default  # type: ignore[method-assign]
     _click.decorators.help_option = _spanish_help_option
     for cls in _format_help:
         cls.format_help = _spanish_format_help(cls)  # type: ignore[method-assign]

@@ -60,3 +60,12 @@ def test_a_group_that_runs_alone_shows_its_command_as_optional(
     assert (
         "Uso: pukara inventario sedes [OPCIONES] [ORDEN [ARGUMENTOS]...]" in capsys.readouterr().out
     )
+
+
+def test_an_on_off_flag_shows_its_default_as_the_option(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "120")
+    assert cli.main(["lab", "arriba", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "[por omisión: --tuneles]" in out and "[por omisión: tuneles]" not in out
