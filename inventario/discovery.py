@@ -20,6 +20,7 @@ from pukara.secrets import CredentialProfile, default_credentials_file, load_pro
 from pukara.snmp import SnmpCredential, credentials_from_profile
 from pukara.store import Store
 from pukara.targets import ASSET, IN_SERVICE, NAME, SITE, classify
+from pukara.text import count
 
 METHODS = ("snmp", "ssh", "ansible")
 MAX_ADDRESSES = 4096
@@ -262,7 +263,8 @@ class _Run:
         except KeyboardInterrupt:
             self.keep("snmp", done, interrupted=True)
             raise Interrupted(
-                f"descubrimiento interrumpido; {len(done)} resultados SNMP guardados"
+                f"descubrimiento interrumpido; "
+                f"{count(len(done), 'resultado SNMP guardado', 'resultados SNMP guardados')}"
             ) from None
         finally:
             if rep:
