@@ -80,6 +80,10 @@ def find_asset(store: Store, ref: str) -> dict[str, Any]:
         return found
     everything = assets(store)
     named = [a for a in everything if str(a["name"]).casefold() == ref.casefold()]
+    if len(named) > 1:  # stored before names were one in any case
+        shown = ", ".join(f"«{a['name']}»" for a in named)
+        raise UsageError(f"«{ref}» puede ser {shown}: escriba el nombre exacto, y borre o "
+                         "renombre uno de ellos")  # fmt: skip
     if named:
         return named[0]
     with contextlib.suppress(ValueError):

@@ -370,3 +370,12 @@ def test_errors_come_in_the_file_order(store: SQLiteStore, tmp_path: Path) -> No
     assert [p.where for p in error.value.problems] == ["línea 2", "línea 3"]
     message = str(error.value)
     assert message.index("línea 2") < message.index("línea 3")
+
+
+def test_two_stored_names_that_differ_only_in_case_are_an_ambiguity(store: SQLiteStore) -> None:
+    """A database from before names were one in any case may hold both."""
+    store.upsert(ASSETS, [{"name": "PC-A", "kind": "pc"}, {"name": "pc-a", "kind": "pc"}],
+                 key=("name",))  # fmt: skip
+    assert catalog.find_asset(store, "pc-a")["name"] == "pc-a"  # the exact one
+    with pytest.raises(UsageError, match="«Pc-A» puede ser «PC-A», «pc-a»"):
+        catalog.find_asset(store, "Pc-A")
