@@ -9,6 +9,7 @@ catalogue; ``tests/cli/test_spanish.py`` fails if a Typer upgrade moves one of t
 
 from __future__ import annotations
 
+import inspect
 import re
 import sys
 from typing import Any
@@ -97,6 +98,19 @@ def _joined_lines(paragraphs: list[str], markup_mode: Any) -> str:
     return "\n\n".join(p if p.startswith("\b") else " ".join(p.split("\n")) for p in paragraphs)
 
 
+def _command_summary(original: Any) -> Any:
+    """A command's line in its group's list: its first paragraph on one line (Typer keeps
+    the docstring's line breaks there too)."""
+
+    def make(*, help_text: str, markup_mode: Any) -> Any:
+        first, *rest = inspect.cleandoc(help_text).split("\n\n")
+        if not first.startswith("\b"):
+            first = " ".join(first.split("\n"))
+        return original(help_text="\n\n".join([first, *rest]), markup_mode=markup_mode)
+
+    return make
+
+
 def _localize_rich_utils() -> None:
     """typer.rich_utils is imported only to show help (it pulls in most of rich)."""
     from typer import rich_utils
@@ -105,6 +119,7 @@ def _localize_rich_utils() -> None:
         return
     rich_utils._ = _  # type: ignore[attr-defined]
     rich_utils._fix_linebreaks = _joined_lines
+    rich_utils._make_command_help = _command_summary(rich_utils._make_command_help)
     for name in RICH_STRINGS:
         setattr(rich_utils, name, _(getattr(rich_utils, name)))
     rich_utils.OptionHighlighter.highlights.append(r"(?P<usage>" + re.escape(_("Usage: ")) + ")")

@@ -27,7 +27,7 @@ def test_defaults_are_por_omision_in_every_help_text() -> None:
     defecto»."""
     root = typer.main.get_command(cli.app)
     assert isinstance(root, typer.core.TyperGroup)
-    texts = []
+    texts: list[tuple[object, str]] = []
     for path, command in _commands(root, []):
         texts.append((path, command.help or ""))
         texts += [((*path, p.name), getattr(p, "help", None) or "") for p in command.params]
@@ -69,3 +69,16 @@ def test_an_on_off_flag_shows_its_default_as_the_option(
     assert cli.main(["lab", "arriba", "--help"]) == 0
     out = capsys.readouterr().out
     assert "[por omisión: --tuneles]" in out and "[por omisión: tuneles]" not in out
+
+
+def test_a_command_summary_in_its_group_list_is_one_paragraph(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A first paragraph written over several docstring lines is not cut where they end."""
+    assert cli.main(["monitoreo", "--help"]) == 0  # installs the Spanish rich help
+    capsys.readouterr()
+    from typer import rich_utils
+
+    text = rich_utils._make_command_help(help_text="Una línea\nque sigue.\n\nOtra.",
+                                         markup_mode="rich")  # fmt: skip
+    assert getattr(text, "plain", None) == "Una línea que sigue."
