@@ -74,13 +74,21 @@ def filtered_assets(store: Store, flt: AssetFilter) -> list[dict[str, Any]]:
 
 
 def find_asset(store: Store, ref: str) -> dict[str, Any]:
-    """An asset by name, asset tag, serial or management address."""
+    """An asset by name (in any case), asset tag, serial or management address."""
     found = store.get(ASSETS, [ref])
     if found:
         return found
+    everything = assets(store)
+    named = [a for a in everything if str(a["name"]).casefold() == ref.casefold()]
+    if len(named) > 1:  # stored before names were one in any case
+        shown = ", ".join(f"«{a['name']}»" for a in named)
+        raise UsageError(f"«{ref}» puede ser {shown}: escriba el nombre exacto, y borre o "
+                         "renombre uno de ellos")  # fmt: skip
+    if named:
+        return named[0]
     with contextlib.suppress(ValueError):
         ref = str(ipaddress.ip_address(ref))
-    for asset in assets(store):
+    for asset in everything:
         if ref in (asset.get(k) for k in ("asset_tag", "serial", "mgmt_ipv4", "mgmt_ipv6")):
             return asset
     raise UsageError(f"no hay ningún activo «{ref}» (nombre, código patrimonial, serie o IP)")

@@ -89,7 +89,7 @@ def sondear(
     objetivos: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Códigos de sede, direcciones o nombres (por defecto, las sedes marcadas para "
+            help="Códigos de sede, direcciones o nombres (por omisión, las sedes marcadas para "
             "monitoreo: etiqueta «monitoreo» en su pasarela)."
         ),
     ] = None,
@@ -211,7 +211,7 @@ def vigilar(
     objetivos: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Códigos de sede (por defecto, las sedes marcadas para monitoreo: etiqueta "
+            help="Códigos de sede (por omisión, las sedes marcadas para monitoreo: etiqueta "
             "«monitoreo» en su pasarela)."
         ),
     ] = None,
@@ -224,7 +224,7 @@ def vigilar(
     espera: EsperaOpt = None,
     rondas: Annotated[
         int | None,
-        typer.Option("--rondas", min=1, help="Termina tras N rondas (por defecto, nunca)."),
+        typer.Option("--rondas", min=1, help="Termina tras N rondas (por omisión, nunca)."),
     ] = None,
     snmp: Annotated[
         bool,

@@ -40,3 +40,11 @@ def csv_cell(value: Any) -> Any:
     except ValueError:
         return "'" + value
     return value
+
+
+def count(n: int, singular: str, plural: str) -> str:
+    """``1 cambio``, ``0 cambios``, ``1,234 cambios``: the figure through pukara.formats and
+    the words that follow it in agreement (Spanish takes the plural for every n but 1)."""
+    from pukara.formats import number
+
+    return f"{number(n)} {singular if n == 1 else plural}"
