@@ -324,10 +324,10 @@ def test_sondear_familia_6_on_marked_ipv4_gateways_says_they_lack_ipv6(
     _import(db, tmp_path, "code,name,kind,country,city,timezone\n"
             "vig,Vigilada,embajada,AR,Buenos Aires,America/Argentina/Buenos_Aires\n"
             "dual,Doble pila,embajada,CL,Santiago,America/Santiago\n",
-            "name,kind,site,mgmt_ipv4,mgmt_ipv6,tags,status\n"
-            "gw-vig,router,vig,127.0.0.2,,wan|monitoreo,activo\n"
-            "gw-dual-4,router,dual,127.0.0.3,,wan|monitoreo,activo\n"
-            "gw-dual-6,firewall,dual,,::1,wan,dado_de_baja\n")  # fmt: skip
+            "name,kind,site,mgmt_ipv4,mgmt_ipv6,tags,status,retired_reason\n"
+            "gw-vig,router,vig,127.0.0.2,,wan|monitoreo,activo,\n"
+            "gw-dual-4,router,dual,127.0.0.3,,wan|monitoreo,activo,\n"
+            "gw-dual-6,firewall,dual,,::1,wan,dado_de_baja,Reemplazado\n")  # fmt: skip
     capsys.readouterr()
     assert main([*args, "--familia", "6"]) == 2
     err = " ".join(capsys.readouterr().err.split())
@@ -344,12 +344,12 @@ def test_the_inventory_and_monitoring_agree_on_which_sites_are_monitored(tmp_pat
     _import(db, tmp_path, "code,name,kind,country,city,timezone\n"
             "a,A,embajada,AR,Buenos Aires,UTC\nb,B,embajada,AR,Buenos Aires,UTC\n"
             "c,C,embajada,AR,Buenos Aires,UTC\nd,D,embajada,AR,Buenos Aires,UTC\n",
-            "name,kind,site,mgmt_ipv4,tags,status\n"
-            "gw-a,router,a,127.0.0.2,monitoreo,activo\n"
-            "gw-b,switch,b,127.0.0.3,monitoreo,activo\n"  # not a gateway
-            "gw-c,router,c,127.0.0.4,monitoreo,dado_de_baja\n"
-            "gw-d1,router,d,127.0.0.5,wan,activo\n"
-            "gw-d2,firewall,d,127.0.0.6,monitoreo,activo\n")  # fmt: skip
+            "name,kind,site,mgmt_ipv4,tags,status,retired_reason\n"
+            "gw-a,router,a,127.0.0.2,monitoreo,activo,\n"
+            "gw-b,switch,b,127.0.0.3,monitoreo,activo,\n"  # not a gateway
+            "gw-c,router,c,127.0.0.4,monitoreo,dado_de_baja,Reemplazado\n"
+            "gw-d1,router,d,127.0.0.5,wan,activo,\n"
+            "gw-d2,firewall,d,127.0.0.6,monitoreo,activo,\n")  # fmt: skip
     with SQLiteStore(db) as store:
         from_inventory = catalog.monitored_sites(store)
         from_monitoring = {c for c, s in sites.load_sites(store).items() if s.monitored}
