@@ -155,14 +155,18 @@ def _step_area(runs: list[list[tuple[float, float, float, float]]]) -> str:
 
 
 def _day_ticks(start: datetime, end: datetime, tz: ZoneInfo, x: Any) -> list[dict[str, Any]]:
-    """A tick at each local midnight, the day's number in the middle of its day."""
+    """A tick at each local midnight, the day's number in the middle of its day (of the part
+    shown, for a day cut by either end of the axis, when there is room for it)."""
     day = start.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
     out = []
     while day < end:
         nxt = day + timedelta(days=1)  # wall-clock arithmetic: midnight, DST or not
-        if day >= start:
-            a, b = x(int(day.timestamp() * 1e6)), x(int(min(nxt, end).timestamp() * 1e6))
-            out.append({"x": a, "label_x": round((a + b) / 2, 1), "label": str(day.day)})
+        a = x(int(max(day, start).timestamp() * 1e6))
+        b = x(int(min(nxt, end).timestamp() * 1e6))
+        room = (day >= start and nxt <= end) or b - a >= 3 * FONT
+        if day >= start or room:
+            out.append({"x": a, "label_x": round((a + b) / 2, 1),
+                        "label": str(day.day) if room else ""})  # fmt: skip
         day = nxt
     return out
 

@@ -464,3 +464,11 @@ def test_a_down_hour_is_an_outage_not_loss() -> None:
                            outages=[(lo + timedelta(hours=1), lo + timedelta(hours=2))])  # fmt: skip
     assert c["rug"] == [] and {m["color"] for m in c["medians"]} == {"#26ff00"}
     assert c["silent"].count("M") == 2  # the silent hour and the outage band
+
+
+def test_a_day_cut_by_the_axis_is_labelled_only_with_room_for_it() -> None:
+    lo = datetime(2026, 10, 1, 0, tzinfo=UTC)  # 02:00 in Madrid, for ten days
+    c = charts.smoke_chart([_hour(lo, 0.0, 30.0)], lo, lo + timedelta(days=10), "Europe/Madrid")
+    labels = [d["label"] for d in c["days"] if d["label"]]
+    assert labels == [str(d) for d in range(1, 11)]  # the 1st from 02:00 on; not the 11th
+    assert c["days"][0]["x"] == c["left"]
