@@ -92,7 +92,9 @@ def _kind(tipo: Tipo | None) -> str | None:
 @app.command()
 def importar(
     ctx: typer.Context,
-    archivo: Annotated[Path | None, typer.Argument(help="Archivo .csv o .json.")] = None,
+    archivo: Annotated[
+        Path | None, typer.Argument(help="Archivo .csv o .json.", readable=False)
+    ] = None,
     ejemplo: Annotated[
         bool, typer.Option("--ejemplo", help="Carga el inventario de EJEMPLO incorporado.")
     ] = False,
@@ -167,7 +169,7 @@ def exportar(
     from pukara.files import write_atomically
     from pukara.store import opened_store
 
-    with opened_store(ctx.obj) as store:
+    with opened_store(ctx.obj, read_only=True) as store:
         text = catalog.export_text(store, formato.value, _kind(tipo))
     if archivo is None:
         sys.stdout.write(text)
@@ -211,7 +213,7 @@ def listar(
         text=buscar,
         retired=bajas,
     )
-    with opened_store(ctx.obj) as store:
+    with opened_store(ctx.obj, read_only=True) as store:
         rows = catalog.filtered_assets(store, flt)
     if formato is Formato.tabla:
         rows = [_shown(r) for r in rows]
@@ -265,7 +267,7 @@ def sedes(
     flt = catalog.SiteFilter(kind=kind, country=country,
                              parent=superior.lower() if superior else None, vpn_kit=vpn,
                              monitored=vigilada, text=buscar)  # fmt: skip
-    with opened_store(ctx.obj) as store:
+    with opened_store(ctx.obj, read_only=True) as store:
         rows = catalog.filtered_sites(store, flt)
     if formato is Formato.tabla:
         rows = [_shown(r, SITE_DIGITS) for r in rows]
@@ -290,7 +292,7 @@ def sedes_mostrar(
     from inventario.model import FIELDS, SITES
     from pukara.store import opened_store
 
-    with opened_store(ctx.obj) as store:
+    with opened_store(ctx.obj, read_only=True) as store:
         detail = catalog.site_detail(store, sede)
     if formato is not Formato.tabla:
         flat = catalog.flatten(detail)
@@ -325,7 +327,7 @@ def mostrar(
     from inventario.model import ASSETS, FIELDS, canonical
     from pukara.store import opened_store
 
-    with opened_store(ctx.obj) as store:
+    with opened_store(ctx.obj, read_only=True) as store:
         asset = catalog.find_asset(store, activo)
         seen = observations.for_asset(store, asset["name"])
     if formato is Formato.json:
@@ -420,7 +422,7 @@ def historial(
     from inventario import catalog
     from pukara.store import opened_store
 
-    with opened_store(ctx.obj) as store:
+    with opened_store(ctx.obj, read_only=True) as store:
         rows = catalog.history(store, activo)
     if formato is Formato.tabla:
         from inventario.model import ASSETS, FIELDS
@@ -639,7 +641,7 @@ def capacidad(
     from pukara.formats import percent
     from pukara.store import opened_store
 
-    with opened_store(ctx.obj) as store:
+    with opened_store(ctx.obj, read_only=True) as store:
         result = reports.capacity(
             catalog.assets(store), observations.current(store),
             observations.latest_metrics(store), reports.Thresholds(umbral_cpu, umbral_ram, umbral_disco),
@@ -692,7 +694,7 @@ def ciclo_de_vida(
     from pukara.store import opened_store
 
     today = _day("--fecha", fecha)
-    with opened_store(ctx.obj) as store:
+    with opened_store(ctx.obj, read_only=True) as store:
         rows, buckets = reports.lifecycle(catalog.assets(store), today, dias,
                                           everything=todos)  # fmt: skip
     shown = rows
