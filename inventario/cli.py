@@ -15,6 +15,7 @@ from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, output_f
 from pukara.errors import ExitCode, UsageError
 from pukara.formats import number
 from pukara.labels import collection_label
+from pukara.results import Result, Status
 
 # The inventory's library (catalog, plan, model, discovery) and the store are imported inside
 # each command, so that `pukara --help` does not pay for them.
@@ -510,19 +511,29 @@ def descubrir(
     rows = [
         {"method": m, "target": r.target, "name": r.data.get("facts", {}).get("name"),
          "serial": r.data.get("facts", {}).get("serial"), "credential": r.data.get("credential"),
-         "status": "falló" if r.failed else "ok", "error": r.error}
+         "status": "falló" if r.failed else _no_answer(r) or "ok", "error": r.error}
         for m, r in report.results
     ]  # fmt: skip
     render(rows, formato, OBS_COLUMNS)
     failed = sum(1 for _, r in report.results if r.failed)
+    silent = sum(1 for _, r in report.results if _no_answer(r))
     message(
-        f"{number(len(rows) - failed)} respuestas, {number(failed)} fallidas; "
+        f"{number(len(rows) - failed - silent)} respuestas, {number(failed)} fallidas"
+        + (f", {number(silent)} direcciones sin respuesta" if silent else "")
+        + "; "
         f"{number(report.changed)} observaciones nuevas o cambiadas, "
         f"{number(report.unchanged)} sin cambios.",
         quiet=silencioso,
     )
     if failed:
         raise typer.Exit(ExitCode.PARTIAL)
+
+
+def _no_answer(result: Result) -> str | None:
+    """«sin respuesta» for an address of a prefix sweep that nothing answered on."""
+    from inventario.discovery import NO_ANSWER
+
+    return NO_ANSWER if result.status is Status.SKIPPED and result.error == NO_ANSWER else None
 
 
 FIELD_COLUMNS = {
