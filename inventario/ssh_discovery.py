@@ -72,7 +72,8 @@ def _connect_args(
             path = usable_key_file(profile, checked)
         except SecretsError as e:
             raise DeviceError(str(e)) from None
-        args.update(use_keys=True, key_file=str(path))
+        # use_keys would also have paramiko look for ~/.ssh/id_*: only the profile's key is offered
+        args.update(use_keys=False, key_file=str(path))
     if password:
         args["password"] = password.reveal()
     if not key and not password:

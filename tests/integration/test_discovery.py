@@ -291,3 +291,29 @@ def test_a_bad_key_file_fails_only_its_profiles_devices(
         bad = rows[(method, t2)]
         assert bad["status"] == "falló"
         assert "perfil «roto»: la llave /no/existe/llave no sirve: no existe" in bad["error"]
+
+
+def test_ssh_offers_only_the_profiles_key_not_the_users_own(
+    inventory: SQLiteStore, settings: Settings, lab: manage.Lab, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """gw-t1's profile `malo` has a key sshd does not know, while the user's own ~/.ssh holds
+    one it does: gw-t1 fails as `malo`, gw-t2 (profile lab) gets in, in the same run."""
+    home = tmp_path / "casa"
+    (home / ".ssh").mkdir(parents=True, mode=0o700)
+    (home / ".ssh" / "id_ed25519").write_bytes(lab.key.read_bytes())
+    (home / ".ssh" / "id_ed25519").chmod(0o600)
+    monkeypatch.setenv("HOME", str(home))
+    wrong = tmp_path / "llave-ajena"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong)], check=True)
+    monkeypatch.setenv("PUKARA_CRED_MALO_USERNAME", "root")
+    monkeypatch.setenv("PUKARA_CRED_MALO_KEY_FILE", str(wrong))
+    monkeypatch.setenv("PUKARA_CRED_MALO_KNOWN_HOSTS", str(lab.known_hosts))
+    asset = inventory.get("asset", [site("t1").hostname])
+    assert asset is not None
+    inventory.upsert("asset", [{**asset, "credential_profile": "malo"}], key=["name"])
+    targets = discovery.resolve(inventory, ["t1", "t2"], [])
+    results = _by(discovery.run(inventory, settings, targets, methods=["ssh"], timeout_s=2), "ssh")
+    bad, good = results[str(site("t1").v4)], results[str(site("t2").v6)]
+    assert bad.failed and bad.error == "SSH rechazó la autenticación de «malo»", bad.error
+    assert good.status == "ok" and good.data["credential"] == "lab", good.error
