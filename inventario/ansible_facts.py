@@ -15,11 +15,11 @@ from typing import Any
 from inventario.model import valid_serial
 from pukara.ansible import run_playbook
 from pukara.config import Settings
-from pukara.errors import remote_reason
+from pukara.errors import SecretsError, remote_reason
 from pukara.events import utc_now
 from pukara.labels import ansible_status_label
 from pukara.results import Result, RunResult, Status
-from pukara.secrets import CredentialProfile
+from pukara.secrets import CredentialProfile, usable_key_file
 from pukara.store import Store
 
 PLAYBOOK = "inventario/hechos.yml"
@@ -116,17 +116,26 @@ def _window(value: Any) -> float | None:
         return None
 
 
-def _inventory(targets: Sequence[AnsibleTarget], timeout_s: float) -> dict[str, Any]:
+def _inventory(targets: Sequence[tuple[AnsibleTarget, Path]], timeout_s: float) -> dict[str, Any]:
+    """Each host with its own profile's user and key, and nothing else to log in with.
+
+    ``IdentitiesOnly`` keeps ssh to that one key file (no agent's, no default ``~/.ssh/id_*``),
+    so a host whose profile's key is not authorised fails instead of getting in with another
+    profile's key. The wait to connect is ``ansible_ssh_timeout``: Ansible puts its own
+    ``ConnectTimeout`` (10 s by default) before the common arguments, and ssh keeps the first.
+    """
     hosts: dict[str, Any] = {}
-    for t in targets:
+    for t, key in targets:
         known = t.profile.get("known_hosts")
         python = t.profile.get("python_interpreter")
-        args = f"-o ConnectTimeout={max(1, int(timeout_s))} -o StrictHostKeyChecking=yes"
+        args = "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
         if known:
             args += f" -o UserKnownHostsFile={known.reveal()}"
         hosts[t.name] = {
             "ansible_host": t.address,
             "ansible_user": t.profile.require("username").reveal(),
+            "ansible_ssh_private_key_file": str(key),
+            "ansible_ssh_timeout": max(1, round(timeout_s)),
             "ansible_ssh_common_args": args,
             "ansible_python_interpreter": python.reveal() if python else "auto_silent",
         }
@@ -160,7 +169,14 @@ def discover(
     """Run the facts playbook over ``targets``; one Result per target address."""
     if not targets:
         return RunResult("descubrir-ansible", [])
-    keys = sorted({Path(k.reveal()) for t in targets if (k := t.profile.get("key_file"))})
+    checked: dict[str, str | None] = {}
+    ready: list[tuple[AnsibleTarget, Path]] = []
+    refused: dict[str, str] = {}  # a bad key fails its profile's hosts, not the run
+    for t in targets:
+        try:
+            ready.append((t, usable_key_file(t.profile, checked)))
+        except SecretsError as e:
+            refused[t.name] = f"Ansible: {e}"
     facts: dict[str, dict[str, Any]] = {}
     errors: dict[str, str] = {}
     started = utc_now()
@@ -168,10 +184,14 @@ def discover(
     def on_event(raw: Mapping[str, Any]) -> None:
         take_event(raw, facts, errors)
 
-    run = run_playbook(
-        PLAYBOOK, _inventory(targets, timeout_s), settings=settings, store=store,
-        ssh_keys=keys, timeout_s=int(timeout_s * 20 + 60), on_event=on_event,
-    )  # fmt: skip
+    status = "failed"
+    if ready:
+        run = run_playbook(
+            PLAYBOOK, _inventory(ready, timeout_s), settings=settings, store=store,
+            timeout_s=int(timeout_s * 20 + 60), on_event=on_event,
+        )  # fmt: skip
+        status = run.status
+    errors.update(refused)
     results = []
     for t in targets:
         if t.name in facts:
@@ -180,7 +200,7 @@ def discover(
                                   finished_at=utc_now()))  # fmt: skip
         else:
             reason = errors.get(t.name) or (
-                f"Ansible terminó {ansible_status_label(run.status)} sin hechos del equipo"
+                f"Ansible terminó {ansible_status_label(status)} sin hechos del equipo"
             )
             results.append(Result(t.address, Status.FAILED, error=reason))
     return RunResult("descubrir-ansible", results)

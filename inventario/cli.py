@@ -15,6 +15,7 @@ from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, output_f
 from pukara.errors import ExitCode, UsageError
 from pukara.formats import number
 from pukara.labels import collection_label
+from pukara.results import Result, Status
 from pukara.text import count
 
 if TYPE_CHECKING:
@@ -98,7 +99,10 @@ def importar(
     ctx: typer.Context,
     archivo: Annotated[
         Path | None,
-        typer.Argument(help="Archivo .csv o .json; «-» lee la entrada estándar (CSV o JSON)."),
+        typer.Argument(
+            help="Archivo .csv o .json; «-» lee la entrada estándar (CSV o JSON).",
+            readable=False,  # read_file says why it cannot, as it does for a missing file
+        ),
     ] = None,
     ejemplo: Annotated[
         bool, typer.Option("--ejemplo", help="Carga el inventario de EJEMPLO incorporado.")
@@ -189,7 +193,7 @@ def exportar(
     from pukara.files import write_atomically
     from pukara.store import opened_store
 
-    with opened_store(ctx.obj) as store:
+    with opened_store(ctx.obj, read_only=True) as store:
         text = catalog.export_text(store, formato.value, _kind(tipo))
     if archivo is None:
         sys.stdout.write(text)
@@ -233,7 +237,7 @@ def listar(
         text=buscar,
         retired=bajas,
     )
-    with opened_store(ctx.obj) as store:
+    with opened_store(ctx.obj, read_only=True) as store:
         rows = catalog.filtered_assets(store, flt)
     if formato is Formato.tabla:
         rows = [_shown(r) for r in rows]
@@ -288,7 +292,7 @@ def sedes(
     flt = catalog.SiteFilter(kind=kind, country=country,
                              parent=superior.lower() if superior else None, vpn_kit=vpn,
                              monitored=vigilada, text=buscar)  # fmt: skip
-    with opened_store(ctx.obj) as store:
+    with opened_store(ctx.obj, read_only=True) as store:
         rows = catalog.filtered_sites(store, flt)
     if formato is Formato.tabla:
         rows = [_shown(r, SITE_DIGITS) for r in rows]
@@ -313,7 +317,7 @@ def sedes_mostrar(
     from inventario.model import FIELDS, SITES
     from pukara.store import opened_store
 
-    with opened_store(ctx.obj) as store:
+    with opened_store(ctx.obj, read_only=True) as store:
         detail = catalog.site_detail(store, sede)
     if formato is not Formato.tabla:
         flat = catalog.flatten(detail)
@@ -348,7 +352,7 @@ def mostrar(
     from inventario.model import ASSETS, FIELDS, canonical
     from pukara.store import opened_store
 
-    with opened_store(ctx.obj) as store:
+    with opened_store(ctx.obj, read_only=True) as store:
         asset = catalog.find_asset(store, activo)
         seen = observations.for_asset(store, asset["name"])
     if formato is Formato.json:
@@ -452,7 +456,7 @@ def historial(
     from inventario import catalog
     from pukara.store import opened_store
 
-    with opened_store(ctx.obj) as store:
+    with opened_store(ctx.obj, read_only=True) as store:
         rows = catalog.history(store, activo)
     if formato is Formato.tabla:
         from inventario.model import ASSETS, FIELDS
@@ -544,20 +548,34 @@ def descubrir(
     rows = [
         {"method": m, "target": r.target, "name": r.data.get("facts", {}).get("name"),
          "serial": r.data.get("facts", {}).get("serial"), "credential": r.data.get("credential"),
-         "status": "falló" if r.failed else "ok", "error": r.error}
+         "status": "falló" if r.failed else _no_answer(r) or "ok", "error": r.error}
         for m, r in report.results
     ]  # fmt: skip
     render(rows, formato, OBS_COLUMNS)
     failed = sum(1 for _, r in report.results if r.failed)
+    silent = sum(1 for _, r in report.results if _no_answer(r))
     message(
-        f"{count(len(rows) - failed, 'respuesta', 'respuestas')}, "
-        f"{count(failed, 'fallida', 'fallidas')}; "
+        f"{count(len(rows) - failed - silent, 'respuesta', 'respuestas')}, "
+        f"{count(failed, 'fallida', 'fallidas')}"
+        + (
+            f", {count(silent, 'dirección sin respuesta', 'direcciones sin respuesta')}"
+            if silent
+            else ""
+        )
+        + "; "
         f"{count(report.changed, 'observación nueva o cambiada', 'observaciones nuevas o cambiadas')}, "
         f"{number(report.unchanged)} sin cambios.",
         quiet=silencioso,
     )
     if failed:
         raise typer.Exit(ExitCode.PARTIAL)
+
+
+def _no_answer(result: Result) -> str | None:
+    """«sin respuesta» for an address of a prefix sweep that nothing answered on."""
+    from inventario.discovery import NO_ANSWER
+
+    return NO_ANSWER if result.status is Status.SKIPPED and result.error == NO_ANSWER else None
 
 
 FIELD_COLUMNS = {
@@ -706,7 +724,7 @@ def capacidad(
     from pukara.formats import percent
     from pukara.store import opened_store
 
-    with opened_store(ctx.obj) as store:
+    with opened_store(ctx.obj, read_only=True) as store:
         result = reports.capacity(
             catalog.assets(store), observations.current(store),
             observations.latest_metrics(store), reports.Thresholds(umbral_cpu, umbral_ram, umbral_disco),
@@ -759,7 +777,7 @@ def ciclo_de_vida(
     from pukara.store import opened_store
 
     today = _day("--fecha", fecha)
-    with opened_store(ctx.obj) as store:
+    with opened_store(ctx.obj, read_only=True) as store:
         rows, buckets = reports.lifecycle(catalog.assets(store), today, dias,
                                           everything=todos)  # fmt: skip
     shown = rows

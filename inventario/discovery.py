@@ -30,6 +30,7 @@ MAX_ADDRESSES = 4096
 class Target:
     address: str
     asset: dict[str, Any] | None = None
+    swept: bool = False  # an address of a prefix, not a known asset: silence is no failure
 
 
 @dataclass(slots=True)
@@ -103,6 +104,12 @@ def _expand(
     return [(str(ip), None) for ip in hosts]
 
 
+def _sweeps(specs: Sequence[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The prefixes of more than one address among the specs."""
+    nets = [n for spec in specs if "/" in spec and (n := _network(spec)) is not None]
+    return [n for n in nets if n.num_addresses > 1]
+
+
 def resolve(store: Store, specs: Sequence[str], exclude: Sequence[str]) -> list[Target]:
     """Addresses, prefixes, site codes or asset names -> targets; errors before any probe.
 
@@ -117,12 +124,24 @@ def resolve(store: Store, specs: Sequence[str], exclude: Sequence[str]) -> list[
     else:
         in_service = [a for a in assets if a.get("status") in IN_SERVICE]
         pairs = [(addr, a) for a in in_service if (addr := management_address(a)) is not None]
+    sweeps = _sweeps(specs)
     chosen: dict[str, Target] = {}
     for address, asset in pairs:
         ip = ipaddress.ip_address(address)
         if not any(ip in net for net in excluded):
-            chosen.setdefault(str(ip), Target(str(ip), asset or by_address.get(str(ip))))
+            known = asset or by_address.get(str(ip))
+            swept = known is None and any(ip in net for net in sweeps)
+            chosen.setdefault(str(ip), Target(str(ip), known, swept))
     return list(chosen.values())
+
+
+NO_ANSWER = "sin respuesta"
+
+
+def _silent(result: Result) -> bool:
+    """No agent answered at all: every credential tried timed out (pukara.snmp's words)."""
+    parts = (result.error or "").split("; ")
+    return result.failed and all(p.startswith("sin respuesta SNMP") for p in parts)
 
 
 class _Profiles:
@@ -237,8 +256,17 @@ class _Run:
     report: Report = field(default_factory=Report)
 
     def keep(self, method: str, results: Sequence[Result], interrupted: bool = False) -> None:
-        self.report.runs[method] = RunResult(f"descubrir-{method}", list(results), interrupted)
-        changed, same = observations.record(self.store, method, results)
+        # an address of a sweep that nothing answers on is no device: «sin respuesta», skipped,
+        # neither a failure (exit 3) nor an observation
+        swept = {t.address for t in self.targets if t.swept}
+        results = [
+            Result(r.target, Status.SKIPPED, error=NO_ANSWER, started_at=r.started_at,
+                   finished_at=r.finished_at) if r.target in swept and _silent(r) else r
+            for r in results
+        ]  # fmt: skip
+        self.report.runs[method] = RunResult(f"descubrir-{method}", results, interrupted)
+        answered = [r for r in results if r.status is not Status.SKIPPED]
+        changed, same = observations.record(self.store, method, answered)
         self.report.changed += changed
         self.report.unchanged += same
 

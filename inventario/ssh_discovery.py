@@ -19,10 +19,10 @@ from ntc_templates.parse import parse_output
 from paramiko.ssh_exception import BadHostKeyException, SSHException
 
 from inventario.model import valid_serial
-from pukara.errors import AuthError, DeviceError, DeviceTimeout
+from pukara.errors import AuthError, DeviceError, DeviceTimeout, SecretsError
 from pukara.results import Result, RunResult
 from pukara.runner import Reporter, run_many
-from pukara.secrets import CredentialProfile
+from pukara.secrets import CredentialProfile, usable_key_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,9 @@ class SshTarget:
     profile: CredentialProfile
 
 
-def _connect_args(target: SshTarget, timeout_s: float) -> dict[str, Any]:
+def _connect_args(
+    target: SshTarget, timeout_s: float, checked: dict[str, str | None] | None = None
+) -> dict[str, Any]:
     profile = target.profile
     user = profile.require("username").reveal()
     known = profile.get("known_hosts")
@@ -66,7 +68,12 @@ def _connect_args(target: SshTarget, timeout_s: float) -> dict[str, Any]:
     }  # fmt: skip
     key, password = profile.get("key_file"), profile.get("password")
     if key:
-        args.update(use_keys=True, key_file=key.reveal())
+        try:  # a missing or unusable key names its profile and file, as Ansible's does
+            path = usable_key_file(profile, checked)
+        except SecretsError as e:
+            raise DeviceError(str(e)) from None
+        # use_keys would also have paramiko look for ~/.ssh/id_*: only the profile's key is offered
+        args.update(use_keys=False, key_file=str(path))
     if password:
         args["password"] = password.reveal()
     if not key and not password:
@@ -131,7 +138,9 @@ def _ssh_error(e: SSHException) -> DeviceError:
     return DeviceError(f"error SSH: {text}")
 
 
-def probe(target: SshTarget, timeout_s: float) -> dict[str, Any]:
+def probe(
+    target: SshTarget, timeout_s: float, checked: dict[str, str | None] | None = None
+) -> dict[str, Any]:
     """Facts of one device over SSH; DeviceError subclasses say what went wrong."""
     commands = DRIVERS.get(target.device_type)
     if commands is None:
@@ -140,7 +149,7 @@ def probe(target: SshTarget, timeout_s: float) -> dict[str, Any]:
             f"(disponibles: {', '.join(DRIVERS)})"
         )
     try:
-        with ConnectHandler(**_connect_args(target, timeout_s)) as conn:
+        with ConnectHandler(**_connect_args(target, timeout_s, checked)) as conn:
 
             def run(cmd: str, textfsm: bool = False) -> Any:
                 out = conn.send_command(cmd, use_textfsm=textfsm, read_timeout=timeout_s * 4)
@@ -183,8 +192,9 @@ def discover(
     reporter: Reporter | None = None,
     on_result: Callable[[Result], None] | None = None,
 ) -> RunResult:
+    checked: dict[str, str | None] = {}  # each key file checked once
     return run_many(
-        lambda t: {"facts": probe(t, timeout_s), "credential": t.profile.name},
+        lambda t: {"facts": probe(t, timeout_s, checked), "credential": t.profile.name},
         targets, action="descubrir-ssh", workers=workers, name=lambda t: t.address,
         reporter=reporter, on_result=on_result,
     )  # fmt: skip

@@ -2,10 +2,13 @@
 
 - Playbooks come from the installed ``playbooks`` package, inventories are passed as data.
 - Secrets never touch the private_data_dir: SSH keys go through a per-run ``ssh-agent`` (only
-  its socket path is in the environment), ``env/`` files are suppressed, and an inventory that
-  carries a password-like variable is refused. Other secrets may be given as ``secret_env``;
-  ansible-runner records the child environment in ``artifacts/<id>/command``, so pukara
-  redacts that file as soon as the first event arrives and again when the run ends.
+  its socket path is in the environment) or are named per host by their path
+  (``ansible_ssh_private_key_file``, never copied); without ``ssh_keys`` the caller's own agent
+  is not passed on, so no host is offered a key it was not given. ``env/`` files are
+  suppressed, and an inventory that carries a password-like variable is refused. Other
+  secrets may be given as ``secret_env``; ansible-runner records the child environment in
+  ``artifacts/<id>/command``, so pukara redacts that file as soon as the first event arrives
+  and again when the run ends.
 - Every runner event is stored as an ECS event (``ansible.evento``) with the job id, and the
   artifacts are kept under the data directory, rotated to ``ansible_artifacts_keep``.
 - Nothing outlives the run: on Ctrl-C, SIGTERM or the run's timeout every process of the run
@@ -367,6 +370,8 @@ def run_playbook(
         # ansible-runner seeds the child's environment with this process's whole environment;
         # the child (and the artifacts' `command` file) get it without pukara's secrets
         runner.config.env = child_environment(envvars, environ=runner.config.env)
+        if agent is None:  # the user's own agent would offer its keys to every host
+            runner.config.env.pop("SSH_AUTH_SOCK", None)
         runner.config.pexpect_timeout = _POLL_S
         for sig in saved:
             signal.signal(sig, stopper.request)

@@ -66,6 +66,9 @@ class Settings:
     sla_min_coverage_pct: float = 90.0
     analyst: str = field(default_factory=default_analyst)  # who signs change-log entries
     source: Path | None = None  # the pukara.toml that was read, if any
+    # who named ``db`` (``--base-datos``, ``variable PUKARA_DB``, a pukara.toml): a path
+    # someone typed; None for the default under ``data_dir``, which may be created
+    db_origin: str | None = None
 
     @property
     def lab_state_dir(self) -> Path:
@@ -157,6 +160,8 @@ def _read_file(path: Path) -> dict[str, Any]:
             raw = tomllib.load(fh)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: TOML mal formado: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: {not_utf8(e)}") from None
     except OSError as e:
         raise ConfigError(f"{path}: no se puede leer: {os_reason(e)}") from None
     section = raw.get("pukara", raw)
@@ -169,6 +174,26 @@ def _read_file(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: clave desconocida «{key}» (válidas: {known})")
         out[key] = _coerce(key, value, str(path))
     return out
+
+
+def not_utf8(e: UnicodeDecodeError) -> str:
+    """What is wrong with a file that is not UTF-8, for a message that names the file."""
+    return (
+        f"el texto no está en UTF-8 (byte 0x{e.object[e.start]:02x} en la posición {e.start}); "
+        "guárdelo como UTF-8"
+    )
+
+
+def _origins(source: Path | None, file_keys: Mapping[str, Any], env_keys: Mapping[str, Any],
+             flags: Mapping[str, Any]) -> str | None:  # fmt: skip
+    """Who named the database file, last word first (see :attr:`Settings.db_origin`)."""
+    if flags.get("db") is not None:
+        return FLAG_NAMES["db"]
+    if "db" in env_keys:
+        return "variable PUKARA_DB"
+    if "db" in file_keys:
+        return f"{source} (clave «db»)"
+    return None
 
 
 def _read_env(environ: Mapping[str, str]) -> dict[str, Any]:
@@ -192,8 +217,9 @@ def load_settings(
     explicit = env.get("PUKARA_CONFIG")
     if explicit and source != Path(explicit):
         raise ConfigError(f"PUKARA_CONFIG apunta a {explicit}, que no existe o no es un archivo")
-    values: dict[str, Any] = _read_file(source) if source else {}
-    values.update(_read_env(env))
+    from_file: dict[str, Any] = _read_file(source) if source else {}
+    from_env = _read_env(env)
+    values = {**from_file, **from_env}
     for key, value in (flags or {}).items():
         if value is not None:
             values[key] = _coerce(
@@ -204,6 +230,11 @@ def load_settings(
     data_dir = values.pop("data_dir", None) or _default_data_dir()
     db = values.pop("db", None) or data_dir / "pukara.db"
     known = {f.name for f in fields(Settings)}
+    origin = _origins(source, from_file, from_env, flags or {})
     return Settings(
-        data_dir=data_dir, db=db, source=source, **{k: v for k, v in values.items() if k in known}
+        data_dir=data_dir,
+        db=db,
+        source=source,
+        db_origin=origin,
+        **{k: v for k, v in values.items() if k in known},
     )

@@ -159,3 +159,55 @@ def child_environment(
     }
     out.update(extra or {})
     return out
+
+
+def usable_key_file(
+    profile: CredentialProfile, checked: dict[str, str | None] | None = None
+) -> Path:
+    """The profile's SSH private key file, once it is known to be usable without a prompt.
+
+    Raises SecretsError naming the profile and the file when it is missing, unreadable, open to
+    group or others (ssh would ignore it), passphrase-protected or not a key (``ssh-keygen -y``
+    reads it; only the path is on its command line). ``checked`` caches the verdict per file.
+    """
+    value = profile.get("key_file")
+    if value is None:
+        raise SecretsError(f"el perfil «{profile.name}» no tiene key_file (la llave SSH privada)")
+    path = Path(value.reveal()).expanduser()
+    cache: dict[str, str | None] = {} if checked is None else checked
+    if str(path) not in cache:
+        cache[str(path)] = _key_problem(path)
+    problem = cache[str(path)]
+    if problem:
+        raise SecretsError(f"perfil «{profile.name}»: la llave {path} no sirve: {problem}")
+    return path
+
+
+def _key_problem(path: Path) -> str | None:
+    import subprocess  # only where keys are checked
+
+    try:
+        mode = path.stat().st_mode
+        with path.open("rb"):
+            pass
+    except OSError as e:
+        return os_reason(e)
+    if not stat.S_ISREG(mode):
+        return "no es un archivo"
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return (
+            f"permisos {stat.filemode(mode)} demasiado abiertos; ssh la ignora (chmod 600 {path})"
+        )
+    try:
+        done = subprocess.run(
+            ["ssh-keygen", "-y", "-P", "", "-f", str(path)], env=child_environment(),
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False, timeout=10,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as e:
+        return f"no se pudo comprobar con ssh-keygen ({e})"
+    if done.returncode != 0:
+        said = " ".join(done.stderr.split())[:200]
+        if "passphrase" in said.lower() or "incorrect" in said.lower():
+            return "está protegida con frase de paso; pukara solo usa llaves sin frase"
+        return f"no es una llave privada SSH legible ({said or 'ssh-keygen falló'})"
+    return None

@@ -41,6 +41,8 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
+    # made as pukara makes it on first use: a --base-datos in a missing folder is refused
+    (tmp_path / "data").mkdir(mode=0o700)
     return load_settings({"data_dir": tmp_path / "data"}, environ={})
 
 

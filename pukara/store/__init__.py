@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from pukara.config import Settings
-from pukara.errors import ConfigError
+from pukara.errors import ConfigError, UsageError
 from pukara.store.changelog import ChainReport, Change
 from pukara.store.rollups import Availability, Hour, Run, Summary
 from pukara.store.sqlite import (
@@ -129,21 +130,50 @@ class Store(Protocol):
     def mean_busy_rate(self, entity: str, since: datetime, until: datetime) -> float | None: ...
 
 
-def open_store(settings: Settings) -> Store:
-    """Open the store the settings name (SQLite file by default)."""
+def check_db_path(settings: Settings) -> None:
+    """A database path someone typed (``--base-datos``, ``PUKARA_DB``, pukara.toml) must name
+    a file in a folder that exists: a typo is a usage error, not a new empty database in new
+    folders. The default one, under the data directory, is created as needed."""
+    origin = settings.db_origin
+    if origin is None or str(settings.db) == ":memory:":
+        return
+    db = settings.db
+    folder = db.parent if str(db.parent) else Path(".")
+    try:
+        if db.is_dir():
+            raise UsageError(
+                f"{origin}: {db} es una carpeta, no un archivo de base de datos (indique un "
+                f"archivo, p. ej. {db / 'pukara.db'})"
+            )
+        if not folder.exists():
+            raise UsageError(
+                f"{origin}: {db}: no existe la carpeta {folder} (pukara no crea carpetas para "
+                "una ruta indicada; corrija la ruta o cree la carpeta)"
+            )
+    except OSError:
+        return  # cannot even look: SQLiteStore says why
+
+
+def open_store(settings: Settings, *, read_only: bool = False) -> Store:
+    """Open the store the settings name (SQLite file by default).
+
+    ``read_only``: for a command that only reads; it works on a database this user may only
+    read, and a database that does not exist is an error instead of a new empty one.
+    """
     if settings.es_url:
         # Refuse rather than silently write to SQLite when the operator asked for a cluster.
         raise ConfigError(
             f"es_url={settings.es_url}: el almacén Elasticsearch aún no está disponible en esta "
             "versión de pukara; quite PUKARA_ES_URL/es_url para usar la base SQLite"
         )
-    return SQLiteStore(settings.db, actor=settings.analyst)
+    check_db_path(settings)
+    return SQLiteStore(settings.db, actor=settings.analyst, read_only=read_only)
 
 
 @contextmanager
-def opened_store(settings: Settings) -> Iterator[Store]:
+def opened_store(settings: Settings, *, read_only: bool = False) -> Iterator[Store]:
     """:func:`open_store` for a ``with`` block: the store is closed however the block ends."""
-    store = open_store(settings)
+    store = open_store(settings, read_only=read_only)
     try:
         yield store
     finally:

@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -160,6 +161,19 @@ def _create_private_file(path: Path) -> None:
         os.close(fd)
 
 
+def _can_write(path: Path) -> bool:
+    """Whether this process may write the database and the files SQLite keeps beside it."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+
+
+def _closed_folder(folder: Path) -> Path | None:
+    """The first folder on the way to ``folder`` that exists but cannot be entered."""
+    for d in (*reversed(folder.absolute().parents), folder.absolute()):
+        if d.is_dir() and not os.access(d, os.X_OK):
+            return d
+    return None
+
+
 class SQLiteStore:
     """Store backed by one SQLite file.
 
@@ -173,11 +187,17 @@ class SQLiteStore:
         *,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         actor: str | None = None,
+        read_only: bool = False,
     ) -> None:
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
         self.actor = actor or default_analyst()
         self._memory = str(path) == ":memory:"
+        # for a command that only reads: a file that exists is opened read-only when it cannot
+        # be written; a missing one is an error (nothing is created)
+        self.read_only = read_only and not self._memory
+        self._writable = True
+        self.missing = False  # read_only, and no file there: read as an empty database
         # fixed now: a later chdir must not point the readers at another file
         self._reader_uri = "" if self._memory else self.path.absolute().as_uri() + "?mode=rw"
         self._lock = threading.RLock()
@@ -190,13 +210,16 @@ class SQLiteStore:
     def _connect(self) -> sqlite3.Connection:
         where = str(self.path)
         if not self._memory:
-            try:
-                make_private_dirs(self.path.parent)
-                _create_private_file(self.path)
-            except OSError as e:
-                raise StoreError(
-                    f"{self.path}: no se puede crear la carpeta: {os_reason(e)}"
-                ) from e
+            exists = self._check_location()
+            if self.read_only and not exists:
+                # nothing stored yet: read as empty, and create nothing (no file, no folder)
+                self.missing, self._memory, self._writable = True, True, False
+                where = ":memory:"
+            elif self.read_only and not _can_write(self.path):
+                self._writable = False
+                return self._connect_read_only()
+            else:
+                self._create_file()
         try:
             conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
@@ -220,11 +243,92 @@ class SQLiteStore:
             raise StoreError(self._explain(e)) from e
         return conn
 
+    def _create_file(self) -> None:
+        """The folders (0700) and the file (0600), unless they exist."""
+        try:
+            make_private_dirs(self.path.parent)
+        except OSError as e:
+            raise StoreError(f"{self.path}: no se puede crear la carpeta: {os_reason(e)}") from e
+        try:
+            _create_private_file(self.path)
+        except OSError as e:
+            raise StoreError(f"{self.path}: no se puede crear el archivo: {os_reason(e)}") from e
+
+    def _check_location(self) -> bool:
+        """Whether the file exists; a StoreError when it cannot be one, or cannot be reached."""
+        try:
+            mode = self.path.stat().st_mode
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            closed = _closed_folder(self.path.parent)
+            if closed is not None:
+                raise StoreError(
+                    f"{self.path}: la carpeta {closed} existe pero no se puede entrar en ella: "
+                    f"{os_reason(e)}"
+                ) from e
+            raise StoreError(f"{self.path}: no se puede usar: {os_reason(e)}") from e
+        if stat.S_ISDIR(mode):
+            raise StoreError(
+                f"{self.path}: es una carpeta, no un archivo de base de datos (indique un "
+                f"archivo, p. ej. {self.path / 'pukara.db'})"
+            )
+        if not stat.S_ISREG(mode):
+            raise StoreError(
+                f"{self.path}: no es un archivo regular; no puede ser la base de datos"
+            )
+        return True
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that never writes, for a file this process may not write.
+
+        ``mode=ro`` first; a WAL file whose ``-shm`` cannot be created here (a folder this
+        process may not write) is then opened ``immutable``: read as the main file holds it.
+        """
+        base = self.path.absolute().as_uri()
+        last: sqlite3.Error | None = None
+        for query in ("?mode=ro", "?immutable=1"):
+            conn = sqlite3.connect(base + query, uri=True, isolation_level=None,
+                                   check_same_thread=False)  # fmt: skip
+            try:
+                conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+                conn.execute("PRAGMA query_only = ON")
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                conn.execute("SELECT 1 FROM sqlite_master").fetchone()
+            except sqlite3.Error as e:
+                conn.close()
+                last = e
+                continue
+            if version != SCHEMA_VERSION:
+                conn.close()
+                if version > SCHEMA_VERSION:
+                    raise SchemaTooNewError(
+                        f"{self.path}: la base de datos tiene el esquema {version}, más nuevo que "
+                        f"el {SCHEMA_VERSION} de esta versión de pukara; actualice pukara"
+                    )
+                raise StoreError(
+                    f"{self.path}: la base de datos tiene el esquema {version}, anterior al "
+                    f"{SCHEMA_VERSION}, y este usuario no puede escribirla para actualizarla; "
+                    "ábrala una vez con permiso de escritura"
+                )
+            self._reader_uri = base + query
+            return conn
+        raise StoreError(
+            self._explain(last) if last else f"{self.path}: no se puede leer"
+        ) from last
+
     def _explain(self, e: sqlite3.Error) -> str:
         text = str(e)
         if "not a database" in text or "malformed" in text:
             return f"{self.path}: el archivo no es una base de datos SQLite válida o está dañado"
+        if not self._writable:
+            return f"{self.path}: no se puede leer la base de datos: {text}"
         if "readonly" in text or "unable to open" in text:
+            if not self._memory and not _can_write(self.path):
+                return (
+                    f"{self.path}: no se puede abrir para escritura: permiso denegado (la "
+                    "base de datos o su carpeta no admiten escritura para este usuario)"
+                )
             return f"{self.path}: no se puede abrir para escritura (permisos o ruta)"
         if "locked" in text or "busy" in text:
             return (
@@ -321,6 +425,8 @@ class SQLiteStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        if not self._writable:
+            raise StoreError(f"{self.path}: la base de datos está abierta solo para lectura")
         with self._lock:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")

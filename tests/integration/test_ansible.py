@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -13,11 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from inventario import ansible_facts
 from lab import manage
 from pukara.ansible import run_playbook
 from pukara.config import load_settings
 from pukara.errors import AnsibleError, Interrupted, SecretsError
-from pukara.secrets import Secret
+from pukara.secrets import CredentialProfile, Secret, load_profile
 from pukara.store import SQLiteStore
 from tests.conftest import site
 
@@ -234,3 +236,55 @@ def test_a_run_abandoned_by_an_error_ends_its_processes(lab: manage.Lab, tmp_pat
                      on_event=fail)  # fmt: skip
     assert _run_processes(str(settings.data_dir / "ansible")) == []
     assert [c for c in _run_processes("pukara-ssh-") if c.endswith("[mux]")] == []
+
+
+def _facts_targets(
+    lab: manage.Lab, tmp_path: Path
+) -> tuple[list[ansible_facts.AnsibleTarget], Path]:
+    """t1 with the lab's profile, t2 with `malo` (a key sshd does not know), t3 with `roto`
+    (a key file that does not exist), t4 (down) with the lab's."""
+    wrong = tmp_path / "llave-ajena"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong)], check=True)
+    lab_profile = load_profile("lab", path=lab.credentials_file)
+    fields = dict(lab_profile.fields)
+    malo = CredentialProfile("malo", {**fields, "key_file": Secret(str(wrong))})
+    roto = CredentialProfile("roto", {**fields, "key_file": Secret("/no/existe/llave")})
+    chosen = {"t1": lab_profile, "t2": malo, "t3": roto, "t4": lab_profile}
+    targets = [
+        ansible_facts.AnsibleTarget(f"h-{c}", str(site(c).v6 if c == "t2" else site(c).v4), p)
+        for c, p in chosen.items()
+    ]
+    return targets, wrong
+
+
+def test_each_host_is_offered_only_its_own_profiles_key(
+    lab: manage.Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One run: the right key gets in, a key sshd does not know fails that host (the lab's key
+    is not tried for it), a missing key file fails its profile's host by name."""
+    monkeypatch.setenv("SSH_AUTH_SOCK", str(tmp_path / "agente-del-usuario"))  # not passed on
+    settings = load_settings({"data_dir": tmp_path / "datos"}, environ={})
+    targets, wrong = _facts_targets(lab, tmp_path)
+    run = ansible_facts.discover(targets, settings=settings, store=None, timeout_s=2)
+    by = {r.target: r for r in run.results}
+    t1, t2, t3, t4 = (by[t.address] for t in targets)
+    assert t1.status == "ok" and t1.data["credential"] == "lab", t1.error
+    assert t2.failed and "rechazó las credenciales" in (t2.error or ""), t2.error
+    assert t3.failed and t3.error == (
+        "Ansible: perfil «roto»: la llave /no/existe/llave no sirve: no existe "
+        "(No such file or directory)"
+    )
+    assert t4.failed and "tiempo" in (t4.error or ""), t4.error
+    key_body = wrong.read_bytes().split(b"\n")[1]
+    assert _files_containing(settings.data_dir, key_body) == []
+
+
+def test_a_down_host_costs_the_wait_asked_for(lab: manage.Lab, tmp_path: Path) -> None:
+    settings = load_settings({"data_dir": tmp_path / "datos"}, environ={})
+    profile = load_profile("lab", path=lab.credentials_file)
+    down = [ansible_facts.AnsibleTarget("h-t4", str(site("t4").v4), profile)]
+    started = time.monotonic()
+    run = ansible_facts.discover(down, settings=settings, store=None, timeout_s=2)
+    took = time.monotonic() - started
+    assert run.results[0].failed
+    assert took < 7, f"{took:.1f} s: Ansible no respetó la espera de 2 s"

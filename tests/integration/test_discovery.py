@@ -247,3 +247,76 @@ def test_the_configured_timeout_is_the_default_wait(
     assert "Descubriendo 1 objetivo por snmp" in err  # one target, in the singular
     assert "0 respuestas, 1 fallida;" in err
     assert took < 2.0, f"{took:.2f} s: la espera no fue timeout_s = 0,2 s (3 intentos)"
+
+
+def test_silent_addresses_of_a_sweep_are_no_failures(
+    inventory: SQLiteStore, settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A prefix around the down site t4: the link's free addresses are «sin respuesta» and do
+    not make exit 3; t4 itself, an inventory asset, still fails."""
+    sweep = ["inventario", "descubrir", "198.18.46.240/29", "-m", "snmp", "--credencial", "lab",
+             "-t", "0.3", "-f", "json"]  # fmt: skip
+    down = str(site("t4").v4)
+    assert down == "198.18.46.242"
+    code = main(["--base-datos", str(settings.db), *sweep, "--excluir", down])
+    out, err = capsys.readouterr()
+    rows = json.loads(out)
+    assert code == 0, err
+    assert len(rows) == 5 and {r["status"] for r in rows} == {"sin respuesta"}, rows
+    assert "0 respuestas, 0 fallidas, 5 direcciones sin respuesta" in " ".join(err.split())
+    assert [o["target"] for o in observations.current(inventory)] == []
+    code = main(["--base-datos", str(settings.db), *sweep])
+    rows = json.loads(capsys.readouterr().out)
+    assert code == 3
+    assert {r["target"]: r["status"] for r in rows if r["status"] != "sin respuesta"} == {
+        down: "falló"}  # fmt: skip
+
+
+def test_a_bad_key_file_fails_only_its_profiles_devices(
+    inventory: SQLiteStore, settings: Settings, lab: manage.Lab,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """gw-t2's profile names a key file that does not exist: SSH and Ansible fail gw-t2 saying
+    which profile and file, gw-t1 is discovered in the same run, and the exit is 3."""
+    monkeypatch.setenv("PUKARA_CRED_ROTO_USERNAME", "root")
+    monkeypatch.setenv("PUKARA_CRED_ROTO_KEY_FILE", "/no/existe/llave")
+    monkeypatch.setenv("PUKARA_CRED_ROTO_KNOWN_HOSTS", str(lab.known_hosts))
+    asset = inventory.get("asset", [site("t2").hostname])
+    assert asset is not None
+    inventory.upsert("asset", [{**asset, "credential_profile": "roto"}], key=["name"])
+    code = main(["--base-datos", str(settings.db), "inventario", "descubrir", "t1", "t2",
+                 "-m", "ssh", "-m", "ansible", "-t", "2", "-f", "json", "-q"])  # fmt: skip
+    rows = {(r["method"], r["target"]): r for r in json.loads(capsys.readouterr().out)}
+    assert code == 3
+    t1, t2 = str(site("t1").v4), str(site("t2").v6)
+    for method in ("ssh", "ansible"):
+        assert rows[(method, t1)]["status"] == "ok", rows[(method, t1)]
+        bad = rows[(method, t2)]
+        assert bad["status"] == "falló"
+        assert "perfil «roto»: la llave /no/existe/llave no sirve: no existe" in bad["error"]
+
+
+def test_ssh_offers_only_the_profiles_key_not_the_users_own(
+    inventory: SQLiteStore, settings: Settings, lab: manage.Lab, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """gw-t1's profile `malo` has a key sshd does not know, while the user's own ~/.ssh holds
+    one it does: gw-t1 fails as `malo`, gw-t2 (profile lab) gets in, in the same run."""
+    home = tmp_path / "casa"
+    (home / ".ssh").mkdir(parents=True, mode=0o700)
+    (home / ".ssh" / "id_ed25519").write_bytes(lab.key.read_bytes())
+    (home / ".ssh" / "id_ed25519").chmod(0o600)
+    monkeypatch.setenv("HOME", str(home))
+    wrong = tmp_path / "llave-ajena"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong)], check=True)
+    monkeypatch.setenv("PUKARA_CRED_MALO_USERNAME", "root")
+    monkeypatch.setenv("PUKARA_CRED_MALO_KEY_FILE", str(wrong))
+    monkeypatch.setenv("PUKARA_CRED_MALO_KNOWN_HOSTS", str(lab.known_hosts))
+    asset = inventory.get("asset", [site("t1").hostname])
+    assert asset is not None
+    inventory.upsert("asset", [{**asset, "credential_profile": "malo"}], key=["name"])
+    targets = discovery.resolve(inventory, ["t1", "t2"], [])
+    results = _by(discovery.run(inventory, settings, targets, methods=["ssh"], timeout_s=2), "ssh")
+    bad, good = results[str(site("t1").v4)], results[str(site("t2").v6)]
+    assert bad.failed and bad.error == "SSH rechazó la autenticación de «malo»", bad.error
+    assert good.status == "ok" and good.data["credential"] == "lab", good.error

@@ -1,5 +1,6 @@
 import getpass
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,23 @@ def test_zero_retention_in_the_file_names_the_minimum(tmp_path: Path) -> None:
 def test_a_timeout_or_concurrency_that_cannot_work_is_refused(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         load_settings(environ={name: value})
+
+
+def test_a_config_file_not_in_utf8_is_named(tmp_path: Path) -> None:
+    cfg = tmp_path / "pukara.toml"
+    cfg.write_bytes("analyst = 'José'\n".encode("cp1252"))
+    with pytest.raises(
+        ConfigError, match=rf"^{re.escape(str(cfg))}: el texto no está en UTF-8 \(byte 0xe9"
+    ):
+        load_settings(environ={"PUKARA_CONFIG": str(cfg)})
+
+
+def test_who_named_the_database_is_kept(tmp_path: Path) -> None:
+    cfg = tmp_path / "pukara.toml"
+    cfg.write_text(f'db = "{tmp_path / "f.db"}"\n')
+    assert load_settings(environ={"HOME": str(tmp_path)}).db_origin is None
+    env = {"PUKARA_CONFIG": str(cfg)}
+    assert load_settings(environ=env).db_origin == f"{cfg} (clave «db»)"
+    env["PUKARA_DB"] = str(tmp_path / "e.db")
+    assert load_settings(environ=env).db_origin == "variable PUKARA_DB"
+    assert load_settings({"db": tmp_path / "x.db"}, environ=env).db_origin == "--base-datos"

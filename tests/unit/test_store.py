@@ -493,3 +493,23 @@ def test_released_migrations_are_literal_sql_not_live_lists() -> None:
     ]
     assert all(isinstance(sql, str) for step in MIGRATIONS for sql in step)
     assert not hasattr(rollups, "SCHEMA") and not hasattr(changelog, "SCHEMA")
+
+
+def test_a_reader_of_a_missing_database_creates_nothing_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    where = tmp_path / "aun" / "no" / "pukara.db"
+    with SQLiteStore(where, read_only=True) as store:
+        assert list(store.entities("sites")) == [] and store.missing
+        with pytest.raises(StoreError, match="abierta solo para lectura"):
+            store.upsert("sites", [{"code": "x"}], key=["code"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_folder_or_a_device_is_not_a_database(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"es una carpeta, no un archivo de base de datos"):
+        SQLiteStore(tmp_path)
+    fifo = tmp_path / "tuberia.db"
+    os.mkfifo(fifo)
+    with pytest.raises(StoreError, match="no es un archivo regular"):
+        SQLiteStore(fifo, read_only=True)
