@@ -145,6 +145,18 @@ def _wan_index(site: Site, walked: dict[str, dict[str, Any]]) -> int | None:
     return None
 
 
+def _tunnel_row(
+    names: Mapping[int, str | None], oper: Mapping[str, Any], wanted: str
+) -> int | None:
+    """The ifIndex of the tunnel interface: of the rows with its name, one that is up, the newest.
+
+    An OpenVPN or IPsec restart adds a row and the agent may keep the old one, down, under the
+    same name (net-snmp without ``interface_replace_old``): the first match would be the stale row.
+    """
+    rows = [i for i, n in names.items() if n == wanted]
+    return max(rows, key=lambda i: (oper.get(str(i)) == OPER_UP, i), default=None)
+
+
 def _shown(value: Any) -> str:
     return "ausente (noSuchObject)" if value is None else clean_line(repr(value))[:60]
 
@@ -194,8 +206,9 @@ class Poller:
         idx.wan = _wan_index(site, walked)
         idx.wan_name = names.get(idx.wan) if idx.wan is not None else None
         wanted = site.vpn_interface or DEFAULT_VPN_INTERFACE
-        idx.tunnel = next((i for i, n in names.items() if n == wanted), None)
-        return dict(walked[IF_OPER])
+        oper = dict(walked[IF_OPER])
+        idx.tunnel = _tunnel_row(names, oper, wanted)
+        return oper
 
     async def _poll(self, session: Session, site: Site) -> DevicePoll:
         idx = self.indexes.setdefault(site.code, Indexes())
@@ -222,10 +235,13 @@ class Poller:
         if site.vpn_kit:
             wanted = site.vpn_interface or DEFAULT_VPN_INTERFACE
             t = idx.tunnel
-            if t is not None and _text(got.get(f"{IF_DESCR}.{t}")) == wanted:
+            named = t is not None and _text(got.get(f"{IF_DESCR}.{t}")) == wanted
+            if named and (got.get(f"{IF_OPER}.{t}") == OPER_UP or oper_walk is not None):
                 tunnel_state = "up" if got.get(f"{IF_OPER}.{t}") == OPER_UP else "down"
             else:
-                if oper_walk is None:  # it moved or vanished: one walk tells which
+                # moved, vanished, or down at its row while a restart may have left a new row
+                # of the same name that is up (net-snmp keeps the stale one): one walk tells
+                if oper_walk is None:
                     oper_walk = await self._learn(session, site, idx)
                 if idx.tunnel is None:
                     tunnel_state = "missing"

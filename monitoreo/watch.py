@@ -71,8 +71,10 @@ def tunnel_verdict(
 ) -> tuple[bool | None, str]:
     """Whether a tunnel works: True, False, or None when nothing could tell.
 
-    It works when a probe crosses it (if it has one) and the device (if it answered) lists it
-    up. With neither a probe nor the device's answer its state is unknown, not down.
+    A probe across it decides when it has one: a tunnel that carries traffic is up whatever
+    the device's IF-MIB says (a stale row after a restart, say), and the discrepancy is told as
+    a note. Without a probe, the device (if it answered) decides. With neither its state is
+    unknown, not down.
     """
     parts = []
     if probe is not None:
@@ -83,8 +85,12 @@ def tunnel_verdict(
     if probe is None and device is None:
         why = f": SNMP falló ({device_error})" if device_error else ": sin datos"
         return None, "estado desconocido" + why
-    ok = (probe is None or probe.reachable) and device in (None, "up")
-    return ok, ", ".join(parts)
+    if probe is None:
+        return device == "up", ", ".join(parts)
+    if probe.reachable and device in ("down", "missing"):
+        parts[-1] = {"down": "aunque el equipo lo lista inactivo (IF-MIB)",
+                     "missing": "aunque falta en la tabla del equipo (IF-MIB)"}[device]  # fmt: skip
+    return probe.reachable, ", ".join(parts)
 
 
 def tunnel_observation(
