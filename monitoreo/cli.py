@@ -201,7 +201,7 @@ def _health(h: WriterHealth) -> None:
 
 KIND_LABELS = {
     "alert": "ALERTA", "recovery": "RECUPERADA", "state": "estado", "flapping": "OSCILA",
-    "flapping_end": "estable", "isolated": "MONITOR AISLADO", "isolated_end": "monitor conectado",
+    "flapping_end": "estable", "isolated": "ALERTA", "isolated_end": "RECUPERADA",
 }  # fmt: skip
 
 

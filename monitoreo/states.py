@@ -6,7 +6,10 @@ up otherwise. Loss is judged over a window of rounds, not one: a handful of prob
 (1 lost of 5 is 20 %, on a link that loses 2 %). An entity is degraded by loss when the lower
 bound of the 95 % Wilson interval of the window's loss reaches the threshold (enough probes, and
 the loss is then surely over it), and it stays so while that bound is at or over the recovery
-share of the threshold. Rounds with no reply at all are down rounds, not loss, and stay out.
+share of the threshold. Rounds with no reply at all are down rounds, not loss, and stay out;
+so do the partial rounds at the edges of an outage (the cut began or ended mid-round). Leaving
+an outage, the window starts anew and only the loss rule itself degrades, not the recovery
+condition: one outage is one alert and one recovery.
 
 A problem is confirmed after ``fall_rounds`` consecutive rounds; it clears only
 after ``rise_rounds`` rounds that meet the stricter recovery condition (loss under half its
@@ -14,7 +17,9 @@ threshold and latency under 80% of it), as Zabbix's recovery expressions do. An 
 parent is down is unreachable, not down: it raises nothing of its own; one whose parent is
 degraded (or down, or refused) may change state, but its alert is held back: one alert per root
 cause (a tunnel loses what its site's link loses). It is raised late if the problem is still
-there, and still over the thresholds, once the parent is up again. When most sites drop at once
+there, and still over the thresholds, once the parent is up again. A dependent's problem is not
+confirmed while its parent's is only seen, not yet confirmed: no notice names a cause before the
+cause's own alert. When most sites drop at once
 the monitor itself is cut off: states are held and one alert says so; the rounds that led into
 it count for nothing, so no problem is confirmed on the rounds right after it with their help.
 
@@ -117,6 +122,7 @@ class EntityState:
     held: str | None = None  # why the alert of the current problem was held back
     losses: deque[tuple[int, int]] = field(default_factory=deque)  # (sent, lost) per round
     window: WindowLoss | None = None  # the loss over ``losses``, as of the last round
+    silent: bool = False  # its last round had no reply at all (an outage, or its start)
 
     def document(self) -> dict[str, Any]:
         return {
@@ -177,10 +183,13 @@ def classify(
     else:  # surely over the threshold, not merely a few unlucky probes
         over = window.sent >= policy.loss_min_probes and window.low_pct >= threshold
         not_clear = window.low_pct >= threshold * policy.recovery_loss_factor
+        if current == DOWN and window.sent and window.low_pct >= threshold:
+            over = True  # back from an outage: its first rounds judge, the window starts anew
     if over or median > obs.latency_threshold_ms:
         return DEGRADED
     if current in PROBLEMS and (
-        not_clear or median > obs.latency_threshold_ms * policy.recovery_latency_factor
+        (not_clear and current != DOWN)  # out of an outage: only the loss rule itself
+        or median > obs.latency_threshold_ms * policy.recovery_latency_factor
     ):
         return DEGRADED  # better, but not yet good enough to clear
     return UP
@@ -211,6 +220,19 @@ def _with_window(obs: Observation, w: WindowLoss) -> Observation:
     told = (f"pérdida en las últimas {w.rounds} rondas: {pct(w.pct, 1)} "
             f"(IC 95 %: {pct(w.low_pct, 1)}–{pct(w.high_pct, 1)}; {w.lost} de {w.sent})")  # fmt: skip
     return replace(obs, detail=f"{obs.detail}; {told}" if obs.detail else told)
+
+
+def _outage_edge(st: EntityState, obs: Observation) -> bool:
+    """Whether this round borders an outage: the first one back after rounds with no reply.
+
+    The first round with no reply drops the round before it from the window when that one
+    lost probes: a cut that began in the middle of a round. Neither is loss of the link.
+    """
+    silent, was_silent = obs.reachable is False, st.silent
+    st.silent = silent
+    if silent and not was_silent and st.losses and st.losses[-1][1]:
+        st.losses.pop()
+    return was_silent and not silent and obs.received < obs.sent
 
 
 def _depth(entity: str, parents: Mapping[str, str | None]) -> int:
@@ -256,9 +278,8 @@ class Tracker:
                     st.candidate, st.streak = None, 0
                 text = f"monitor aislado: {lost} de {len(sites)} sedes sin respuesta a la vez"
                 return [Notice(MONITOR, MONITOR, "isolated", UP, DOWN, text)]
-            notice = Notice(
-                MONITOR, MONITOR, "isolated_end", DOWN, UP, "el monitor recuperó la red"
-            )
+            text = f"monitor conectado: {len(sites) - lost} de {len(sites)} sedes responden"
+            notice = Notice(MONITOR, MONITOR, "isolated_end", DOWN, UP, text)
             return [notice, *self._update(observations, now, maintenance)]
         if isolated:
             return []  # hold every state: the problem is on this side
@@ -291,7 +312,9 @@ class Tracker:
         """Add this round to the entity's loss window; None when the round has no counts."""
         if not obs.sent:
             return None
-        if obs.reachable and obs.received:  # a round with no reply is down, not loss
+        if _outage_edge(st, obs):
+            pass  # the partial round where a cut began or ended is the outage's, not loss
+        elif obs.reachable and obs.received:  # a round with no reply is down, not loss
             st.losses.append((obs.sent, obs.sent - obs.received))
             while len(st.losses) > self.policy.loss_window_rounds:
                 st.losses.popleft()
@@ -304,8 +327,17 @@ class Tracker:
         found = {observed.get(parent), self.states[parent].state if parent in self.states else None}
         for problem in (UNREACHABLE, DOWN, REFUSED, DEGRADED):
             if problem in found:
-                return DOWN if problem == UNREACHABLE else problem
+                return problem
         return None
+
+    def _before_its_cause(self, obs: Observation, seen: str, cause: str | None) -> bool:
+        """Whether a dependent's problem would be told before its parent's own: the parent's
+        problem is only seen this round, not yet confirmed. It waits a round (or more) so that
+        no notice names a root cause whose alert has not gone out."""
+        if cause is None or seen not in PROBLEMS | {UNREACHABLE} or not obs.parent:
+            return False
+        parent = self.states.get(obs.parent)
+        return parent is None or parent.state not in PROBLEMS | {UNREACHABLE}
 
     def _step(
         self,
@@ -362,10 +394,12 @@ class Tracker:
         needed = self.policy.rise_rounds if seen == UP else self.policy.fall_rounds
         if st.state == UNKNOWN and seen == UP:
             needed = 1
-        if st.streak < needed:
+        if st.streak < needed or self._before_its_cause(obs, seen, cause):
             return notices
         previous, st.state, st.since = st.state, seen, now
         st.candidate, st.streak = None, 0
+        if seen in {DOWN, UNREACHABLE}:  # leaving it is judged on the rounds after it only
+            st.losses.clear()
         if previous != UNKNOWN:
             st.changes.append(self.round_no)
         if not st.flapping and len(st.changes) >= self.policy.flap_changes:
@@ -398,7 +432,7 @@ class Tracker:
             st.alerted = seen
             return Notice(st.entity, obs.site, "alert", previous, seen, text)
         if seen == UNREACHABLE:
-            muted = f"depende de {obs.parent}, que está caída"
+            muted = f"depende de {obs.parent}, que está {LABELS[cause or DOWN]}"
             return Notice(st.entity, obs.site, "state", previous, seen, text, muted)
         if st.alerted and seen == UP:
             # the end of an alert that went out: the receiver must hear it, window or not
