@@ -40,3 +40,8 @@ def csv_cell(value: Any) -> Any:
     except ValueError:
         return "'" + value
     return value
+
+
+def plural(n: int, singular: str, plural: str) -> str:
+    """The word for ``n`` things: ``plural(1, "sede", "sedes")`` is ``sede``, for 0 or 2 ``sedes``."""
+    return singular if n == 1 else plural
