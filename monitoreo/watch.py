@@ -55,6 +55,8 @@ def site_observation(site: Site, r: TargetRound, monitored: set[str]) -> Observa
         median = "sin dato" if s.median_ms is None else formats.milliseconds(s.median_ms)
         detail = f"pérdida en la ronda {formats.percent(s.loss_pct, 1)}, mediana {median}"
     refused = r.result == "rechazado"
+    if r.result == "error":
+        detail = f"no se pudo sondear: {r.error}"
     if refused:
         detail = f"conexión rechazada (RST) en el puerto {r.target.port}"
     return Observation(
