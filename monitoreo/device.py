@@ -82,6 +82,7 @@ class SnmpChange:
 
     now: SnmpStatus
     previous: SnmpStatus | None
+    together: tuple[str, ...] = ()  # other sites with this very change: one cause, one line
 
     @property
     def recovered(self) -> bool:
@@ -89,6 +90,12 @@ class SnmpChange:
 
     @property
     def message(self) -> str:
+        if self.together:
+            codes = [self.now.site, *self.together]
+            shown = ", ".join(codes[:5]) + (f" y {len(codes) - 5} más" if len(codes) > 5 else "")
+            if self.now.ok:
+                return f"SNMP: recuperado, responden {len(codes)} equipos ({shown})"
+            return f"SNMP: {self.now.reason} (afecta a {len(codes)} equipos: {shown})"
         who = self.now.site + (f" ({self.now.device})" if self.now.device else "")
         if self.now.ok:
             return f"SNMP {who}: recuperado, el equipo responde"
@@ -117,6 +124,17 @@ def track(
         if (old is None and not ok) or (old is not None and not same):
             changes.append(SnmpChange(new, old))
     return changes
+
+
+def by_cause(changes: Sequence[SnmpChange]) -> list[SnmpChange]:
+    """One change per cause: the same failure (an open credentials file, say) of many devices,
+    or their recovery from it, becomes one change that names them all, in order of appearance."""
+    groups: dict[tuple[bool, str | None, str | None], list[SnmpChange]] = {}
+    for c in changes:
+        was = c.previous.reason if c.now.ok and c.previous is not None else None
+        groups.setdefault((c.now.ok, c.now.reason, was), []).append(c)
+    return [dataclasses.replace(g[0], together=tuple(c.now.site for c in g[1:]))
+            for g in groups.values()]  # fmt: skip
 
 
 def _text(value: Any) -> str | None:
@@ -189,10 +207,24 @@ class Poller:
     working: dict[str, str] = field(default_factory=dict)  # site -> credential label
     _engines: dict[str, Any] = field(default_factory=dict)
     _creds: dict[str, list[SnmpCredential]] = field(default_factory=dict)
+    _file_seen: tuple[int, ...] | None = None  # the credentials file as last read
+
+    def _reread_if_changed(self) -> None:
+        """Forget the profiles read when the credentials file changed (its contents, or its
+        mode: a chmod during the run), so each cycle polls with what the file says now."""
+        try:
+            st = secrets.default_credentials_file().stat()
+            seen: tuple[int, ...] = (st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns)
+        except OSError:
+            seen = ()
+        if seen != self._file_seen:
+            self._file_seen = seen
+            self._creds.clear()
 
     def _credentials(self, profile: str) -> list[SnmpCredential]:
         if profile not in self._creds:
-            self._creds[profile] = credentials_from_profile(secrets.load_profile(profile))
+            # an unknown profile is the same named error as in discovery, not "no credentials"
+            self._creds[profile] = credentials_from_profile(secrets.require_profile(profile))
             for name, engine in engines(self._creds[profile]).items():
                 self._engines.setdefault(name, engine)
         return self._creds[profile]
@@ -301,4 +333,5 @@ class Poller:
 
     async def cycle(self, sites: Sequence[Site]) -> list[DevicePoll]:
         limit = asyncio.Semaphore(self.concurrency)
+        self._reread_if_changed()
         return list(await asyncio.gather(*(self._one(s, limit) for s in sites)))

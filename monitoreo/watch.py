@@ -24,7 +24,7 @@ from typing import Any
 
 from monitoreo import maintenance, rounds
 from monitoreo.counters import CounterSample, rate
-from monitoreo.device import DevicePoll, Poller, SnmpChange, SnmpStatus, track
+from monitoreo.device import DevicePoll, Poller, SnmpChange, SnmpStatus, by_cause, track
 from monitoreo.notify import Hooks, Notifier, NotifierReport
 from monitoreo.prober import ProbeOptions, Target
 from monitoreo.rounds import TargetRound
@@ -399,7 +399,7 @@ class Watcher:
             if snmp_changes:
                 docs = [st.document() for st in self.snmp_status.values()]
                 self.writer.put_state(SNMP_COLLECTION, docs, key=("site",))
-        for change in snmp_changes:
+        for change in by_cause(snmp_changes):  # one console line per cause, not per device
             if self.on_snmp:
                 self.on_snmp(change)
         self._notify(notices, notice_events)
