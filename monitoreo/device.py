@@ -4,8 +4,10 @@ Interface indexes are learnt once (a multi-column walk of ifDescr, ifOperStatus 
 address table of the management address's family, ipAddrTable for IPv4 and ipAddressTable
 for IPv6, to find the interface holding that address) and kept; each
 cycle is then a single GET of known instances. When the tunnel's interface is no longer at
-its index (an OpenVPN or IPsec restart gives it a new one), one walk finds it again, or finds
-it missing: a tunnel missing from the device's table is down, not unknown.
+its index (an OpenVPN or IPsec restart gives it a new one), or is down there (the agent may
+keep the old row, down, next to the new one of the same name), one walk finds it again: the
+row of that name that is up, else the newest; or finds it missing: a tunnel missing from the
+device's table is down, not unknown.
 
 Whatever one device answers (a string where a counter belongs, noSuchObject, an index that
 cannot be an address) is that device's error in its DevicePoll, never the cycle's.
