@@ -28,7 +28,9 @@ $(BIN)/pukara: pyproject.toml requirements.lock
 	$(BIN)/pip install -q --no-deps -e .
 	@touch $@
 
-LAB_CREDENCIALES := $(HOME)/.local/share/pukara/lab/credenciales.toml
+# the lab keeps its credentials in the data directory, as pukara finds it (PUKARA_DATA_DIR,
+# else XDG_DATA_HOME/pukara, else ~/.local/share/pukara)
+LAB_CREDENCIALES = $${PUKARA_DATA_DIR:-$${XDG_DATA_HOME:-$$HOME/.local/share}/pukara}/lab/credenciales.toml
 
 demo: sistema $(BIN)/pukara
 	$(BIN)/pukara lab arriba --sedes $(SEDES)

@@ -161,7 +161,7 @@ def root(
     ctx: typer.Context,
     base_datos: Annotated[
         Path | None,
-        typer.Option("--base-datos", help="Archivo SQLite (por defecto PUKARA_DB o pukara.toml)."),
+        typer.Option("--base-datos", help="Archivo SQLite (por omisión PUKARA_DB o pukara.toml)."),
     ] = None,
     concurrencia: Annotated[
         int | None, typer.Option("--concurrencia", min=1, help="Objetivos en paralelo.")
@@ -170,7 +170,7 @@ def root(
         str | None,
         typer.Option(
             "--analista",
-            help="Quién firma los cambios en el registro (por defecto PUKARA_ANALISTA o el "
+            help="Quién firma los cambios en el registro (por omisión PUKARA_ANALISTA o el "
             "usuario del sistema).",
         ),
     ] = None,

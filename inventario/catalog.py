@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from inventario import files, plan, sample
+from inventario import files, monitored, plan, sample
 from inventario.model import ASSETS, RETIRED, SITES, STATUSES, canonical
 from pukara.errors import PukaraError, UsageError
 from pukara.store import Store
@@ -74,13 +74,21 @@ def filtered_assets(store: Store, flt: AssetFilter) -> list[dict[str, Any]]:
 
 
 def find_asset(store: Store, ref: str) -> dict[str, Any]:
-    """An asset by name, asset tag, serial or management address."""
+    """An asset by name (in any case), asset tag, serial or management address."""
     found = store.get(ASSETS, [ref])
     if found:
         return found
+    everything = assets(store)
+    named = [a for a in everything if str(a["name"]).casefold() == ref.casefold()]
+    if len(named) > 1:  # stored before names were one in any case
+        shown = ", ".join(f"«{a['name']}»" for a in named)
+        raise UsageError(f"«{ref}» puede ser {shown}: escriba el nombre exacto, y borre o "
+                         "renombre uno de ellos")  # fmt: skip
+    if named:
+        return named[0]
     with contextlib.suppress(ValueError):
         ref = str(ipaddress.ip_address(ref))
-    for asset in assets(store):
+    for asset in everything:
         if ref in (asset.get(k) for k in ("asset_tag", "serial", "mgmt_ipv4", "mgmt_ipv6")):
             return asset
     raise UsageError(f"no hay ningún activo «{ref}» (nombre, código patrimonial, serie o IP)")
@@ -125,19 +133,9 @@ def change_records(changes: Iterable[plan.Change]) -> list[dict[str, Any]]:
     return out
 
 
-# The tag that marks a site's gateway (an active router or firewall with a management
-# address) for monitoring: the one monitoreo.sites looks for (its MONITORED_TAG).
-MONITORED_TAG = "monitoreo"
-GATEWAY_KINDS = ("router", "firewall")
-
-
 def monitored_sites(store: Store) -> set[str]:
-    """Codes of the sites whose gateway is marked for monitoring."""
-    return {
-        str(a["site"]) for a in assets(store)
-        if a.get("site") and a.get("kind") in GATEWAY_KINDS and a.get("status") == "activo"
-        and (a.get("mgmt_ipv4") or a.get("mgmt_ipv6")) and MONITORED_TAG in (a.get("tags") or [])
-    }  # fmt: skip
+    """Codes of the sites whose gateway is marked for monitoring (see inventario.monitored)."""
+    return monitored.monitored_sites(assets(store))
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ import sys
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -15,6 +15,10 @@ from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, output_f
 from pukara.errors import ExitCode, UsageError
 from pukara.formats import number
 from pukara.labels import collection_label
+from pukara.text import count
+
+if TYPE_CHECKING:
+    from inventario.files import ParsedFile
 
 # The inventory's library (catalog, plan, model, discovery) and the store are imported inside
 # each command, so that `pukara --help` does not pay for them.
@@ -36,7 +40,7 @@ class FormatoArchivo(StrEnum):
 
 
 TipoOpt = Annotated[
-    Tipo | None, typer.Option("--tipo", help="sedes o activos (por defecto, según el archivo).")
+    Tipo | None, typer.Option("--tipo", help="sedes o activos (por omisión, según el archivo).")
 ]
 
 ASSET_COLUMNS = {
@@ -92,7 +96,10 @@ def _kind(tipo: Tipo | None) -> str | None:
 @app.command()
 def importar(
     ctx: typer.Context,
-    archivo: Annotated[Path | None, typer.Argument(help="Archivo .csv o .json.")] = None,
+    archivo: Annotated[
+        Path | None,
+        typer.Argument(help="Archivo .csv o .json; «-» lee la entrada estándar (CSV o JSON)."),
+    ] = None,
     ejemplo: Annotated[
         bool, typer.Option("--ejemplo", help="Carga el inventario de EJEMPLO incorporado.")
     ] = False,
@@ -118,7 +125,7 @@ def importar(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Importa sedes y activos; valida todo el archivo y no aplica nada si hay un error."""
-    from inventario import catalog, files, plan
+    from inventario import catalog, plan
     from pukara.store import opened_store
 
     if (archivo is None) == (not ejemplo):
@@ -129,7 +136,7 @@ def importar(
                     quiet=silencioso)  # fmt: skip
             result = catalog.import_sample(store, dry_run=simular)
         elif archivo is not None:
-            parsed = files.read_file(archivo, _kind(tipo), codificacion)
+            parsed = _read_input(archivo, _kind(tipo), codificacion)
             options = plan.Options(rename_by_address=renombrar)
             result = catalog.import_file(store, parsed, dry_run=simular, options=options)
     if simular or formato is not Formato.tabla:
@@ -137,13 +144,28 @@ def importar(
                title="Cambios que se aplicarían" if simular else "Cambios aplicados",
                shown={"kind": collection_label, "field": _field_label})  # fmt: skip
     news = sum(1 for c in result.changes if c.action == "alta")
-    verb = "se aplicarían" if simular else "aplicados"
+    done = ("cambio se aplicaría", "cambios se aplicarían") if simular else (
+        "cambio aplicado", "cambios aplicados")  # fmt: skip
+    changes = count(len(result.changes), *done)
     message(
-        f"{number(len(result.changes))} cambios {verb} ({number(news)} altas, "
-        f"{number(len(result.changes) - news)} modificaciones); {number(result.unchanged)} "
-        "registros sin cambios.",
+        f"{changes} ({count(news, 'alta', 'altas')}, "
+        f"{count(len(result.changes) - news, 'modificación', 'modificaciones')}); "
+        f"{count(result.unchanged, 'registro', 'registros')} sin cambios.",
         quiet=silencioso,
     )
+
+
+def _read_input(path: Path, kind: str | None, encoding: str | None) -> ParsedFile:
+    """The file to import; ``-`` is standard input, CSV or JSON told apart by its start."""
+    from inventario import files
+
+    if str(path) != "-":
+        return files.read_file(path, kind, encoding)
+    if sys.stdin is None or sys.stdin.isatty():
+        raise UsageError("importar -: la entrada estándar es una terminal; envíe el archivo "
+                         "por una tubería (pukara inventario exportar | pukara inventario "
+                         "importar -) o indique su nombre")  # fmt: skip
+    return files.read_bytes(sys.stdin.buffer.read(), kind=kind, encoding=encoding)
 
 
 @app.command()
@@ -153,7 +175,7 @@ def exportar(
         FormatoArchivo, typer.Option("--formato", "-f", help="csv (una colección) o json (ambas).")
     ] = FormatoArchivo.json,
     tipo: Annotated[
-        Tipo | None, typer.Option("--tipo", help="sedes o activos (CSV: activos por defecto).")
+        Tipo | None, typer.Option("--tipo", help="sedes o activos (CSV: activos por omisión).")
     ] = None,
     archivo: Annotated[
         Path | None,
@@ -221,6 +243,7 @@ def listar(
 sedes_app = typer.Typer(
     help="Sedes: lista con filtros y ficha de una sede (inventario sedes mostrar SEDE).",
     invoke_without_command=True,
+    subcommand_metavar="[COMMAND [ARGS]...]",  # it lists without one: «[ORDEN [ARGUMENTOS]...]»
 )
 app.add_typer(sedes_app, name="sedes")
 
@@ -350,7 +373,7 @@ def baja(
     activo: Annotated[str, typer.Argument(help="Nombre, código patrimonial, serie o IP.")],
     motivo: Annotated[str, typer.Option("--motivo", help="Por qué se da de baja (obligatorio).")],
     fecha: Annotated[
-        str | None, typer.Option("--fecha", help="Fecha de la baja AAAA-MM-DD (por defecto, hoy).")
+        str | None, typer.Option("--fecha", help="Fecha de la baja AAAA-MM-DD (por omisión, hoy).")
     ] = None,
     silencioso: SilenciosoOpt = False,
 ) -> None:
@@ -370,6 +393,17 @@ def baja(
 
 
 YES = frozenset({"s", "si", "sí", "y", "yes"})
+
+
+def _confirmed(question: str) -> bool:
+    """A yes (s, sí, y…) typed in the terminal; Enter, anything else or Ctrl-D is a no.
+    Ctrl-C still interrupts (130)."""
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    answer = sys.stdin.readline()
+    if not answer.endswith("\n"):  # Ctrl-D: end the prompt's line before the next message
+        sys.stderr.write("\n")
+    return answer.strip().lower() in YES
 
 
 @app.command()
@@ -394,11 +428,9 @@ def borrar(
                     f"borrar «{asset['name']}» pide confirmación: repita con --si "
                     "(o en una terminal)"
                 )
-            answer = typer.prompt(f"¿Borrar el activo «{asset['name']}» del inventario? [s/N]",
-                                  default="", show_default=False, err=True)  # fmt: skip
-            if answer.strip().lower() not in YES:
+            if not _confirmed(f"¿Borrar el activo «{asset['name']}» del inventario? [s/N] "):
                 message("No se borró nada.", quiet=silencioso)
-                raise typer.Exit(ExitCode.ERROR)
+                return
         name = catalog.delete_asset(store, asset["name"])
     message(f"«{name}» borrado; el registro de cambios conserva lo que era.", quiet=silencioso)
 
@@ -462,7 +494,10 @@ def descubrir(
         list[str] | None, typer.Option("--excluir", "-x", help="IP o prefijo a excluir.")
     ] = None,
     metodo: Annotated[
-        list[str] | None, typer.Option("--metodo", "-m", help="snmp, ssh o ansible (repetible).")
+        list[str] | None,
+        typer.Option(
+            "--metodo", "-m", help="snmp, ssh o ansible (repetible, o separados por comas)."
+        ),
     ] = None,
     credencial: Annotated[
         list[str] | None,
@@ -488,7 +523,7 @@ def descubrir(
     from pukara.console import RichReporter
     from pukara.store import opened_store
 
-    methods = metodo or list(discovery.METHODS)
+    methods = [m.strip() for m in ",".join(metodo or discovery.METHODS).split(",") if m.strip()]
     unknown = [m for m in methods if m not in discovery.METHODS]
     if unknown:
         raise UsageError(f"método desconocido: {', '.join(unknown)}; use snmp, ssh o ansible")
@@ -498,7 +533,8 @@ def descubrir(
         if not targets:
             raise UsageError("no hay objetivos: importe activos o indique IP, prefijo o sede")
         message(
-            f"Descubriendo {number(len(targets))} objetivos por {', '.join(methods)}…",
+            f"Descubriendo {count(len(targets), 'objetivo', 'objetivos')} por "
+            f"{', '.join(methods)}…",
             quiet=silencioso,
         )
         report = discovery.run(
@@ -514,8 +550,9 @@ def descubrir(
     render(rows, formato, OBS_COLUMNS)
     failed = sum(1 for _, r in report.results if r.failed)
     message(
-        f"{number(len(rows) - failed)} respuestas, {number(failed)} fallidas; "
-        f"{number(report.changed)} observaciones nuevas o cambiadas, "
+        f"{count(len(rows) - failed, 'respuesta', 'respuestas')}, "
+        f"{count(failed, 'fallida', 'fallidas')}; "
+        f"{count(report.changed, 'observación nueva o cambiada', 'observaciones nuevas o cambiadas')}, "
         f"{number(report.unchanged)} sin cambios.",
         quiet=silencioso,
     )
@@ -541,55 +578,85 @@ def conciliar(
     aplicar: Annotated[
         bool, typer.Option("--aplicar", help="Escribe en el inventario lo observado.")
     ] = False,
+    agregar: Annotated[
+        bool,
+        typer.Option(
+            "--agregar-desconocidos",
+            help="Con --aplicar, da de alta los equipos no inventariados (tipo «otro», con "
+            "nombre, dirección, serie, fabricante, modelo y SO vistos).",
+        ),
+    ] = False,
     todos: Annotated[
         bool, typer.Option("--todos", help="También los campos en que todas las fuentes coinciden.")
     ] = False,
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,
 ) -> None:
-    """Compara campo por campo lo declarado con lo que vio cada fuente (SNMP, SSH, Ansible),
-    lista los equipos descubiertos que no están en el inventario y, con --aplicar, lo
-    actualiza."""
+    """Compara lo declarado con lo que vio cada fuente y, con --aplicar, actualiza el inventario.
+
+    Campo por campo (SNMP, SSH, Ansible), y aparte los equipos descubiertos que no están en el
+    inventario: esos solo se dan de alta con --agregar-desconocidos.
+    """
     from inventario import observations
     from pukara.store import opened_store
 
+    if agregar and not aplicar:
+        raise UsageError("--agregar-desconocidos va con --aplicar")
     with opened_store(ctx.obj) as store:
+        if not observations.current(store):
+            if formato is not Formato.tabla:  # the empty list or header, for a script
+                render([], formato, FIELD_COLUMNS)
+            message("Aún no hay nada observado: ejecute «pukara inventario descubrir» primero.",
+                    quiet=silencioso)  # fmt: skip
+            return
         rows = observations.comparison(store, everything=todos)
         found = observations.proposals(store)
         unknown = [r for r in rows if r["state"] == observations.UNKNOWN_DEVICE]
         fields = [r for r in rows if r["state"] != observations.UNKNOWN_DEVICE]
-        if formato is Formato.tabla:
-            from inventario.model import ASSETS, FIELDS
-
-            names = {f.name: f.label for f in FIELDS[ASSETS]}
-            source = {"snmp": "SNMP", "ssh": "SSH", "ansible": "Ansible"}
-            shown = [{**r, "field": names.get(r["field"], r["field"]),
-                      "declared": r["declared"] if r["declared"] is not None else "—",
-                      "agree": [source[x] for x in r["agree"]],
-                      "differ": [source[x] for x in r["differ"]]} for r in fields]  # fmt: skip
-            unknown = [{**r, "differ": [source[x] for x in r["differ"]]} for r in unknown]
-            render(shown, formato, FIELD_COLUMNS, title="Campo por campo: declarado y observado")
-            if unknown:
-                render(unknown, formato, UNKNOWN_COLUMNS,
-                       title="Equipos descubiertos que no están en el inventario")  # fmt: skip
-        else:
-            render(rows, formato, FIELD_COLUMNS | {"target": "target", "serial": "serial",
-                                                   "vendor": "vendor", "model": "model"})  # fmt: skip
+        _render_comparison(fields, unknown, rows, formato)
         differ = sum(1 for r in fields if r["state"] != observations.AGREE)
+        left_out = 0 if agregar else len(unknown)
         if aplicar and found:
-            result = observations.apply(store, found)
-            message(
-                f"{number(len(result.changes))} activos actualizados o dados de alta.",
-                quiet=silencioso,
-            )
+            result = observations.apply(store, found, add_unknown=agregar)
+            applied = count(len(result.changes), "activo actualizado o dado de alta",
+                            "activos actualizados o dados de alta")  # fmt: skip
+            outside = count(left_out, "equipo no inventariado queda",
+                            "equipos no inventariados quedan")  # fmt: skip
+            rest = f"; {outside} fuera (--agregar-desconocidos los da de alta)" if left_out else ""
+            message(f"{applied}{rest}.", quiet=silencioso)
         elif found or differ or unknown:
-            message(f"{number(differ)} campos difieren o faltan, {number(len(unknown))} equipos "
-                    "no inventariados; "
-                    "use --aplicar para escribirlos.", quiet=silencioso)  # fmt: skip
+            message(f"{count(differ, 'campo difiere o falta', 'campos difieren o faltan')}, "
+                    f"{count(len(unknown), 'equipo no inventariado', 'equipos no inventariados')}; "
+                    "use --aplicar para escribirlos (y --agregar-desconocidos para dar de alta "
+                    "los no inventariados).", quiet=silencioso)  # fmt: skip
         else:
             message("Lo observado coincide con lo declarado.", quiet=silencioso)
-    if not aplicar and (differ or unknown):  # findings, as every command reports them
-        raise typer.Exit(ExitCode.PARTIAL)
+    if (not aplicar and (differ or unknown)) or (aplicar and left_out):
+        raise typer.Exit(ExitCode.PARTIAL)  # findings, as every command reports them
+
+
+def _render_comparison(
+    fields: list[dict[str, Any]],
+    unknown: list[dict[str, Any]],
+    rows: list[dict[str, Any]],
+    formato: Formato,
+) -> None:
+    if formato is not Formato.tabla:
+        render(rows, formato, FIELD_COLUMNS | {"target": "target", "serial": "serial",
+                                               "vendor": "vendor", "model": "model"})  # fmt: skip
+        return
+    from inventario.model import ASSETS, FIELDS
+
+    names = {f.name: f.label for f in FIELDS[ASSETS]}
+    source = {"snmp": "SNMP", "ssh": "SSH", "ansible": "Ansible"}
+    shown = [{**r, "field": names.get(r["field"], r["field"]),
+              "declared": r["declared"] if r["declared"] is not None else "—",
+              "agree": [source[x] for x in r["agree"]],
+              "differ": [source[x] for x in r["differ"]]} for r in fields]  # fmt: skip
+    render(shown, formato, FIELD_COLUMNS, title="Campo por campo: declarado y observado")
+    if unknown:
+        render([{**r, "differ": [source[x] for x in r["differ"]]} for r in unknown], formato,
+               UNKNOWN_COLUMNS, title="Equipos descubiertos que no están en el inventario")  # fmt: skip
 
 
 @app.command("ansible")
@@ -656,7 +723,7 @@ def capacidad(
     message(
         f"Promedios: CPU {pct(avg['cpu'])} (plan {pct(plan['cpu'], 0)}), RAM "
         f"{pct(avg['memory'])} (plan {pct(plan['memory'], 0)}), disco {pct(avg['disk'])} "
-        f"(plan {pct(plan['disk'], 0)}). {number(len(result.over))} equipos sobre algún umbral.",
+        f"(plan {pct(plan['disk'], 0)}). {count(len(result.over), 'equipo', 'equipos')} sobre algún umbral.",
         quiet=silencioso,
     )
     if result.over:
@@ -679,7 +746,7 @@ def ciclo_de_vida(
     ] = False,
     fecha: Annotated[
         str | None,
-        typer.Option("--fecha", help="Fecha de referencia AAAA-MM-DD (por defecto, hoy en UTC)."),
+        typer.Option("--fecha", help="Fecha de referencia AAAA-MM-DD (por omisión, hoy en UTC)."),
     ] = None,
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,
@@ -698,10 +765,16 @@ def ciclo_de_vida(
     shown = rows
     if formato is Formato.tabla:
         shown = [_shown(r, {"age_years": 1}) for r in rows]
-    render(shown, formato, LIFECYCLE_COLUMNS, title=f"Ciclo de vida (horizonte {dias} días)")
+    render(
+        shown,
+        formato,
+        LIFECYCLE_COLUMNS,
+        title=f"Ciclo de vida (horizonte {count(dias, 'día', 'días')})",
+    )
     findings = sum(1 for r in rows if r["attention"])
     message("Antigüedad: " + ", ".join(f"{k}: {number(v)}" for k, v in
                                        reports.ordered_buckets(buckets))
-            + f". {number(findings)} activos requieren atención.", quiet=silencioso)  # fmt: skip
+            + f". {count(findings, 'activo requiere', 'activos requieren')} atención.",
+            quiet=silencioso)  # fmt: skip
     if findings:
         raise typer.Exit(ExitCode.PARTIAL)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inventario import ansible_facts, observations, snmp_discovery, ssh_discovery
-from inventario.model import ASSETS, SERVER_KINDS, SITES, management_address
+from inventario.model import ASSETS, RETIRED, SERVER_KINDS, SITES, management_address
 from pukara.config import Settings
 from pukara.errors import DeviceError, Interrupted, SecretsError, UsageError
 from pukara.results import Result, RunResult, Status
@@ -19,6 +19,7 @@ from pukara.secrets import CredentialProfile, require_profile
 from pukara.snmp import SnmpCredential, credentials_from_profile
 from pukara.store import Store
 from pukara.targets import ASSET, IN_SERVICE, NAME, SITE, classify
+from pukara.text import count
 
 METHODS = ("snmp", "ssh", "ansible")
 MAX_ADDRESSES = 4096
@@ -66,8 +67,10 @@ def _expand(
     spec: str, assets: Sequence[dict[str, Any]], sites: Collection[str]
 ) -> list[tuple[str, dict[str, Any] | None]]:
     """One target spec -> (address, asset) pairs, read as every area reads it (pukara.targets)."""
+    names = {str(a["name"]).casefold(): str(a["name"]) for a in assets}
+    spec = names.get(spec.casefold(), spec)  # an asset name in any case
     try:
-        found = classify(spec, sites=sites, assets={a["name"] for a in assets})
+        found = classify(spec, sites=sites, assets=set(names.values()))
     except ValueError as e:
         raise UsageError(f"objetivo «{spec}»: {e}") from None
     if found.kind == SITE:
@@ -82,6 +85,10 @@ def _expand(
         return pairs
     if found.kind == ASSET:
         asset = next(a for a in assets if a["name"] == spec)
+        if asset.get("status") == RETIRED:
+            since = f" desde el {asset['retired_on']}" if asset.get("retired_on") else ""
+            raise UsageError(f"el activo «{spec}» está dado de baja{since}; no se descubre "
+                             "(devuélvalo a otro estado para hacerlo)")  # fmt: skip
         address = management_address(asset)
         if not address:
             raise UsageError(f"el activo «{spec}» no tiene dirección de gestión")
@@ -231,7 +238,8 @@ class _Run:
         except KeyboardInterrupt:
             self.keep("snmp", done, interrupted=True)
             raise Interrupted(
-                f"descubrimiento interrumpido; {len(done)} resultados SNMP guardados"
+                f"descubrimiento interrumpido; "
+                f"{count(len(done), 'resultado SNMP guardado', 'resultados SNMP guardados')}"
             ) from None
         finally:
             if rep:

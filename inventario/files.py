@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,26 +42,44 @@ class ParsedFile:
 
 
 def _check_columns(source: str, kind: str, columns: Iterable[str], where: str) -> None:
-    known = {f.name for f in FIELDS[kind]}
+    _check_secrets(source, columns, where)
+    known = [f.name for f in FIELDS[kind]]
+    for column in columns:
+        if column not in known:
+            raise InvalidFile(
+                f"{source}: {where}: columna desconocida «{column}» para "
+                f"{'sedes' if kind == SITES else 'activos'}; válidas: {', '.join(known)}"
+            )
+
+
+def _check_secrets(source: str, columns: Iterable[str], where: str) -> None:
     for column in columns:
         if SECRET_COLUMN.search(column):
             raise InvalidFile(
                 f"{source}: {where}: la columna «{column}» parece un secreto; pukara no guarda "
                 "secretos en el inventario. Use credential_profile con el nombre de un perfil."
             )
-        if column not in known:
-            raise InvalidFile(
-                f"{source}: {where}: columna desconocida «{column}»; válidas: {', '.join(known)}"
-            )
 
 
 def _guess_kind(header: list[str], source: str) -> str:
-    if "timezone" in header or "code" in header:
+    """Sites or assets, by the columns only one of them has (``code``, ``timezone``… for
+    sites; ``site``, ``serial``, ``custodian``… for assets)."""
+    site_names = {f.name for f in FIELDS[SITES]}
+    asset_names = {f.name for f in FIELDS[ASSETS]}
+    of_sites = [h for h in header if h in site_names - asset_names]
+    of_assets = [h for h in header if h in asset_names - site_names]
+    if of_sites and not of_assets:
         return SITES
-    if {"asset_tag", "serial", "mgmt_ipv4", "mgmt_ipv6"} & set(header):
+    if of_assets and not of_sites:
         return ASSETS
+    why = (
+        f"tiene columnas de sedes ({', '.join(of_sites)}) y de activos ({', '.join(of_assets)})"
+        if of_sites
+        else "sus columnas son comunes a sedes y activos o desconocidas"
+    )
     raise InvalidFile(
-        f"{source}: línea 1: no se reconoce si son sedes o activos; indique --tipo sedes|activos"
+        f"{source}: línea 1: no se reconoce si son sedes o activos ({why}); "
+        "indique --tipo sedes|activos"
     )
 
 
@@ -74,6 +93,7 @@ def read_csv(text: str, source: str, kind: str | None) -> ParsedFile:
             raise InvalidFile(f"{source}: el archivo está vacío")
         if len(set(header)) != len(header):
             raise InvalidFile(f"{source}: línea 1: columnas repetidas en la cabecera")
+        _check_secrets(source, header, "línea 1")
         kind = kind or _guess_kind(header, source)
         _check_columns(source, kind, header, "línea 1")
         for cells in reader:
@@ -85,7 +105,8 @@ def read_csv(text: str, source: str, kind: str | None) -> ParsedFile:
                     f"{source}: línea {line}: tiene {len(cells)} columnas y la cabecera "
                     f"{len(header)}"
                 )
-            parsed.rows[kind].append(Row(f"línea {line}", dict(zip(header, cells, strict=True))))
+            values = {h: restored(c) for h, c in zip(header, cells, strict=True)}
+            parsed.rows[kind].append(Row(f"línea {line}", values))
     except csv.Error as e:
         raise InvalidFile(f"{source}: línea {reader.line_num}: CSV mal formado: {e}") from e
     return parsed
@@ -161,15 +182,38 @@ def _position(raw: bytes, start: int, *, table: bool) -> str:
     return f"línea {line}, {column}carácter {char}"
 
 
+def _not_text(source: str, raw: bytes) -> InvalidFile | None:
+    """The error for bytes that are not text at all: zero bytes (ASCII in UTF-16 without
+    its BOM is valid UTF-8, with a zero byte after each letter)."""
+    if raw.count(b"\x00") * 4 >= len(raw):  # every other byte zero: UTF-16 without its BOM
+        return InvalidFile(f"{source}: el archivo no está en UTF-8; parece UTF-16 sin marca de "
+                           "orden (BOM): guárdelo como UTF-8 o impórtelo con --codificacion "
+                           "utf-16-le (o utf-16-be)")  # fmt: skip
+    if b"\x00" in raw:
+        return InvalidFile(f"{source}: tiene bytes nulos; no es un archivo de texto")
+    return None
+
+
 def _not_utf8(source: str, raw: bytes, e: UnicodeDecodeError, *, table: bool) -> InvalidFile:
-    return InvalidFile(
-        f"{source}: {_position(raw, e.start, table=table)}: el archivo no está en UTF-8; "
-        f"parece Windows-1252 (así guarda Excel un «CSV»): {UTF8_HELP}"
-    )
+    binary = _not_text(source, raw)
+    if binary is not None:
+        return binary
+    where = f"{source}: {_position(raw, e.start, table=table)}: el archivo no está en UTF-8"
+    if not table:
+        return InvalidFile(f"{where}: guárdelo como UTF-8 o indique su codificación con "
+                           "--codificacion (p. ej. cp1252)")  # fmt: skip
+    return InvalidFile(f"{where}; parece Windows-1252 (así guarda Excel un «CSV»): {UTF8_HELP}")
+
+
+# Byte order marks of the Unicode encodings read without --codificacion (UTF-32 first: its
+# little-endian mark starts like UTF-16's)
+BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))  # fmt: skip
 
 
 def decode(raw: bytes, source: str, encoding: str | None = None, *, table: bool = False) -> str:
-    """The file's text: UTF-8 (with or without BOM) unless ``encoding`` names another codec.
+    """The file's text: UTF-8 (with or without BOM), UTF-16 or UTF-32 with their BOM, unless
+    ``encoding`` names another codec.
 
     An error says where the first undecodable byte is (line, CSV column when ``table``,
     character) and never quotes the text around it.
@@ -186,26 +230,86 @@ def decode(raw: bytes, source: str, encoding: str | None = None, *, table: bool 
         except UnicodeDecodeError as e:
             where = _position(raw, e.start, table=table)
             raise InvalidFile(f"{source}: {where}: no es texto {encoding} válido") from None
+    for bom, name in BOMS:
+        if raw.startswith(bom):  # UTF-16 or UTF-32 with its mark (Windows' «Unicode»)
+            try:
+                return raw.decode(name).removeprefix("\ufeff")
+            except UnicodeDecodeError:
+                raise InvalidFile(f"{source}: empieza como {name.upper()} pero no es texto "
+                                  f"{name.upper()} válido") from None  # fmt: skip
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise _not_utf8(source, raw, e, table=table) from None
+    binary = _not_text(source, raw) if "\x00" in text else None
+    if binary is not None:
+        raise binary
+    return text
+
+
+STDIN = "entrada estándar"
 
 
 def read_file(path: Path, kind: str | None = None, encoding: str | None = None) -> ParsedFile:
     """Parse an inventory file; the format comes from its extension (.csv or .json)."""
     source = str(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".csv", ".txt"):
+        raise InvalidFile(f"{source}: extensión desconocida; use .csv o .json")
     try:
         raw = path.read_bytes()
     except OSError as e:
         raise InvalidFile(f"{source}: no se puede leer: {os_reason(e)}") from e
-    suffix = path.suffix.lower()
-    text = decode(raw, source, encoding, table=suffix in (".csv", ".txt"))
-    if suffix == ".json":
-        return read_json(text, source, kind)
-    if suffix in (".csv", ".txt"):
-        return read_csv(text, source, kind)
-    raise InvalidFile(f"{source}: extensión desconocida; use .csv o .json")
+    return read_bytes(raw, source, "json" if suffix == ".json" else "csv", kind, encoding)
+
+
+def sniffed_format(text: str) -> str:
+    """``json`` when the text starts (after blanks) with ``{`` or ``[``, else ``csv``: no
+    CSV header can, its columns being field names."""
+    return "json" if text.lstrip("\ufeff \t\r\n")[:1] in ("{", "[") else "csv"
+
+
+def read_bytes(
+    raw: bytes,
+    source: str = STDIN,
+    fmt: str | None = None,
+    kind: str | None = None,
+    encoding: str | None = None,
+) -> ParsedFile:
+    """Parse an inventory read from elsewhere (standard input); ``fmt`` ``csv`` or ``json``,
+    or None to tell them apart by the first character."""
+    text = decode(raw, source, encoding, table=fmt != "json")
+    fmt = fmt or sniffed_format(text)
+    return read_json(text, source, kind) if fmt == "json" else read_csv(text, source, kind)
+
+
+# A cell a spreadsheet would run as a formula: ``= + - @`` first, after any apostrophes
+_FORMULA = re.compile(r"^'*[=+\-@\t\r]")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def neutralised(text: str) -> str:
+    """A CSV cell that cannot run as a formula: a leading apostrophe (OWASP CSV injection).
+
+    Text that already starts with apostrophes before a formula sign gets one more, so
+    :func:`restored` gives back exactly what was exported; a plain number (``-5``) stays.
+    """
+    if _FORMULA.match(text) and not (text[0] != "'" and _is_number(text)):
+        return "'" + text
+    return text
+
+
+def restored(text: str) -> str:
+    """The value :func:`neutralised` protected: one leading apostrophe before a formula
+    sign removed (what Excel and LibreOffice also do with it)."""
+    return text[1:] if text.startswith("'") and _FORMULA.match(text) else text
 
 
 def _csv_cell(value: Any) -> str:
@@ -214,8 +318,8 @@ def _csv_cell(value: Any) -> str:
     if isinstance(value, bool):
         return "sí" if value else "no"
     if isinstance(value, list):
-        return "|".join(str(v) for v in value)
-    return str(value)
+        return neutralised("|".join(str(v) for v in value))
+    return neutralised(str(value))
 
 
 def to_csv(kind: str, docs: Iterable[Mapping[str, Any]]) -> str:

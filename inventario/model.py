@@ -117,13 +117,28 @@ def _choice(options: Mapping[str, str], what: str) -> Callable[[Any], str]:
     return parse
 
 
+# Characters that change or hide what a text shows: controls (C0, C1), format characters
+# (bidirectional overrides such as U+202E, zero-width spaces and joiners, BOM), private use,
+# surrogates and unassigned code points
+HIDDEN = frozenset({"Cc", "Cf", "Co", "Cs", "Cn"})
+
+
+def _visible(text: str) -> str:
+    """``text`` with every hidden character written as ``<U+202E>``, safe to show."""
+    return "".join(f"<U+{ord(c):04X}>" if unicodedata.category(c) in HIDDEN else c
+                   for c in text)  # fmt: skip
+
+
 def _text(limit: int) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         text = " ".join(str(value).split())
         if len(text) > limit:
             raise ValueError(f"texto de más de {limit} caracteres")
-        if any(unicodedata.category(c) == "Cc" for c in text):
-            raise ValueError("contiene caracteres de control")
+        hidden = [c for c in text if unicodedata.category(c) in HIDDEN]
+        if hidden:
+            codes = ", ".join(dict.fromkeys(f"U+{ord(c):04X}" for c in hidden))
+            raise ValueError(f"contiene caracteres de control o invisibles ({codes}): "
+                             f"«{_visible(text)}»")  # fmt: skip
         return text
 
     return parse
@@ -203,13 +218,23 @@ def _number(low: float, high: float, what: str) -> Callable[[Any], int | float]:
     return parse
 
 
+def _tag(text: str) -> str:
+    """A tag as written, in lower case without accents and with spaces or ``_`` as ``-``;
+    any other character makes it invalid rather than silently dropped."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text.strip())
+                    if not unicodedata.combining(c))  # fmt: skip
+    tag = re.sub(r"[\s_]+", "-", plain.lower())
+    if not _TAG.match(tag):
+        raise ValueError(
+            f"etiqueta «{_visible(text.strip())}» inválida: use letras, números y guiones "
+            "(hasta 40, empezando por letra o número)"
+        )
+    return tag
+
+
 def parse_tags(value: Any) -> list[str]:
     items = value if isinstance(value, list) else re.split(r"[|,]", str(value))
-    tags = sorted({slug(str(t)).replace("_", "-") for t in items if str(t).strip()})
-    for tag in tags:
-        if not _TAG.match(tag):
-            raise ValueError(f"etiqueta «{tag}» inválida")
-    return tags
+    return sorted({_tag(str(t)) for t in items if str(t).strip()})
 
 
 def parse_serial(value: Any) -> str:

@@ -39,7 +39,7 @@ def _match(index: AssetIndex, target: str, facts: Mapping[str, Any]) -> tuple[st
     """The declared asset an observation is, by serial, then address, then name."""
     for field, value in (("serial", facts.get("serial")), ("mgmt_ipv4", target),
                          ("mgmt_ipv6", target), ("name", facts.get("name"))):  # fmt: skip
-        name = index.by[field].get(value) if value else None
+        name = index.get(field, value)
         if name:
             return name, field
     return None, ""
@@ -216,24 +216,40 @@ def comparison(store: Store, *, everything: bool = False) -> list[dict[str, Any]
     return rows
 
 
-def _rows(store: Store, chosen: Iterable[Proposal]) -> ParsedFile:
+def _rows(store: Store, chosen: Iterable[Proposal], *, add_unknown: bool) -> ParsedFile:
     sites = list(store.entities(SITES))
+    seen = current(store)
     parsed = ParsedFile("conciliación")
     updates: dict[str, dict[str, Any]] = {}
     for p in chosen:
         if p.note and p.asset is not None:
             continue  # informational only (a different name)
         if p.asset is None:
-            if not p.observed:
+            if not (add_unknown and p.observed) or f"+{p.target}" in updates:
                 continue
-            row = updates.setdefault(f"+{p.target}", {"name": p.observed, "kind": "otro"})
-            row["mgmt_ipv6" if ":" in p.target else "mgmt_ipv4"] = p.target
-            row["site"] = _site_for(sites, p.target)
+            updates[f"+{p.target}"] = _new_asset(p, [o for o in seen if o["target"] == p.target],
+                                                 sites)  # fmt: skip
             continue
         updates.setdefault(p.asset, {"name": p.asset})[p.field] = p.observed
     for where, values in updates.items():
         parsed.rows[ASSETS].append(Row(f"activo {where}", values))
     return parsed
+
+
+def _new_asset(
+    p: Proposal, seen: Sequence[Mapping[str, Any]], sites: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """A device discovery found and the inventory lacks, as an asset of kind «otro» with
+    what the sources saw of it (SNMP first, then SSH, then Ansible)."""
+    ordered = sorted(seen, key=lambda o: SOURCES.index(o["source"]) if o["source"] in SOURCES
+                     else len(SOURCES))  # fmt: skip
+    row = {"name": p.observed, "kind": "otro", "site": _site_for(sites, p.target),
+           "mgmt_ipv6" if ":" in p.target else "mgmt_ipv4": p.target}  # fmt: skip
+    for field in RECONCILED:
+        value = next(iter(_by_source(ordered, field).values()), None)
+        if value not in (None, ""):
+            row[field] = value
+    return row
 
 
 def _site_for(sites: Sequence[Mapping[str, Any]], address: str) -> str | None:
@@ -243,9 +259,13 @@ def _site_for(sites: Sequence[Mapping[str, Any]], address: str) -> str | None:
     return None
 
 
-def apply(store: Store, chosen: Sequence[Proposal]) -> Plan:
-    """Apply proposals through the same checks as an import, in one transaction."""
-    the_plan = build_plan(store, _rows(store, chosen))
+def apply(store: Store, chosen: Sequence[Proposal], *, add_unknown: bool = False) -> Plan:
+    """Apply proposals through the same checks as an import, in one transaction.
+
+    Devices the inventory does not have are added (kind «otro», with the name, address,
+    serial, vendor, model and system seen) only with ``add_unknown``.
+    """
+    the_plan = build_plan(store, _rows(store, chosen, add_unknown=add_unknown))
     if not the_plan.empty:
         apply_plan(store, the_plan)
     return the_plan

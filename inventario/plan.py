@@ -7,6 +7,7 @@ assets is a conflict, never a merge. Columns a file leaves out keep their stored
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -20,6 +21,7 @@ from inventario.model import (
     KEYS,
     RETIRED,
     SITES,
+    STATUSES,
     blank,
     canonical,
     date_problems,
@@ -27,6 +29,7 @@ from inventario.model import (
 )
 from pukara.errors import PukaraError
 from pukara.store import EntityBatch, Store
+from pukara.text import count
 
 MAX_SHOWN = 50
 ADDRESSES = ("mgmt_ipv4", "mgmt_ipv6")
@@ -43,14 +46,25 @@ class InvalidData(PukaraError):
     """Rows that cannot be applied; nothing was written."""
 
     def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+        problems = sorted(problems, key=lambda p: _position(p.where))  # in the file's order
         self.problems = list(problems)
-        lines = [f"{source}: {len(problems)} errores; no se aplicó ningún cambio."]
+        lines = [
+            f"{source}: {count(len(problems), 'error', 'errores')}; no se aplicó ningún cambio."
+        ]
         for p in problems[:MAX_SHOWN]:
             what = f"campo «{field_label(p.field)}» ({p.field}): " if p.field else ""
             lines.append(f"  {source}: {p.where}: {what}{p.message}")
         if len(problems) > MAX_SHOWN:
-            lines.append(f"  … y {len(problems) - MAX_SHOWN} errores más")
+            lines.append(f"  … y {count(len(problems) - MAX_SHOWN, 'error', 'errores')} más")
         super().__init__("\n".join(lines))
+
+
+def _position(where: str) -> tuple[int, int]:
+    """Where a row is in its file, to sort by: ``línea 12``, then ``sites[3]``, ``assets[0]``."""
+    found = re.fullmatch(r"(línea |sites\[|assets\[)(\d+)\]?", where)
+    if found is None:
+        return (3, 0)
+    return (("línea ", "sites[", "assets[").index(found[1]), int(found[2]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,13 +162,23 @@ def _plan_sites(
     return final
 
 
+def identity(field: str, value: Any) -> Any:
+    """How a value identifies an asset: names in any case (``PC-01`` is ``pc-01``, as host
+    names are), the other identities as written."""
+    return value.casefold() if field == "name" and isinstance(value, str) else value
+
+
 class AssetIndex:
     def __init__(self, assets: dict[str, dict[str, Any]]) -> None:
         self.by: dict[str, dict[Any, str]] = {f: {} for f in ASSET_MATCH_ORDER}
         for name, doc in assets.items():
             for f in ASSET_MATCH_ORDER:
                 if doc.get(f):
-                    self.by[f][doc[f]] = name
+                    self.by[f][identity(f, doc[f])] = name
+
+    def get(self, field: str, value: Any) -> str | None:
+        """The asset whose ``field`` is ``value`` (a name in any case)."""
+        return self.by[field].get(identity(field, value)) if value else None
 
     def match(self, doc: Mapping[str, Any]) -> tuple[str | None, list[tuple[str, str]]]:
         """The asset the row is, and the (field, other asset) pairs that contradict it."""
@@ -163,7 +187,7 @@ class AssetIndex:
 
     def match_by(self, doc: Mapping[str, Any]) -> tuple[str | None, str, list[tuple[str, str]]]:
         """As :meth:`match`, with the field that decided the match."""
-        hits = [(f, self.by[f].get(doc[f])) for f in ASSET_MATCH_ORDER if doc.get(f)]
+        hits = [(f, self.get(f, doc[f])) for f in ASSET_MATCH_ORDER if doc.get(f)]
         found = [(f, n) for f, n in hits if n is not None]
         if not found:
             return None, "", []
@@ -176,7 +200,7 @@ def _asset_ok(
     merged: Mapping[str, Any],
     before: Mapping[str, Any] | None,
     target: str | None,
-    existing: Mapping[str, Any],
+    index: AssetIndex,
     sites: Mapping[str, Any],
     problems: list[Problem],
     today: date,
@@ -192,8 +216,9 @@ def _asset_ok(
             where, "preferred_family", f"prefiere IPv{family} pero no tiene esa dirección"
         ))  # fmt: skip
         return False
-    if target is not None and merged["name"] != target and merged["name"] in existing:
-        problems.append(Problem(where, "name", f"«{merged['name']}» ya es otro activo"))
+    other = index.get("name", merged["name"])
+    if target is not None and other not in (None, target):
+        problems.append(Problem(where, "name", f"«{merged['name']}» ya es otro activo («{other}»)"))
         return False
     stored = canonical(ASSETS, before) if before is not None else None
     changed = None if stored is None else {k for k, v in merged.items() if stored.get(k) != v}
@@ -201,6 +226,19 @@ def _asset_ok(
     for name, why in bad_dates:
         problems.append(Problem(where, name, why))
     return not bad_dates
+
+
+IDENTITY_NAMES = {"asset_tag": "el código patrimonial", "serial": "el n.º de serie",
+                  "mgmt_ipv4": "la IPv4 de gestión", "mgmt_ipv6": "la IPv6 de gestión",
+                  "name": "el nombre"}  # fmt: skip
+
+
+def _two_assets(doc: Mapping[str, Any], field: str, other: str, rule: str, target: Any) -> str:
+    """Why a row whose identities point at two assets is refused, naming both."""
+    first = (f"ya hay otro activo llamado «{other}»" if field == "name"
+             else f"{IDENTITY_NAMES[field]} «{doc[field]}» es de «{other}»")  # fmt: skip
+    return (f"{first}, y {IDENTITY_NAMES[rule]} «{doc[rule]}» es de «{target}»: una fila no "
+            "puede ser dos activos; corrija uno de los dos valores")  # fmt: skip
 
 
 def _ip_rename(
@@ -225,22 +263,57 @@ def _repeated(
     clash = False
     for f in ASSET_MATCH_ORDER:
         value = doc.get(f)
-        if value and value in seen[f]:
-            problems.append(Problem(where, f, f"«{value}» duplicado ({seen[f][value]})"))
+        if value and identity(f, value) in seen[f]:
+            problems.append(
+                Problem(where, f, f"«{value}» duplicado ({seen[f][identity(f, value)]})")
+            )
             clash = True
         elif value:
-            seen[f][value] = where
+            seen[f][identity(f, value)] = where
     return clash
 
 
-def _retirement(merged: dict[str, Any], before: Mapping[str, Any] | None, day: date) -> None:
-    """A row that retires an asset without saying when retires it on ``day``; one that puts
-    a retired asset back in any other status clears its retirement date and reason."""
+RETIREMENT = ("status", "retired_on", "retired_reason")
+
+
+def _retirement(
+    where: str,
+    merged: dict[str, Any],
+    row: Mapping[str, Any],
+    before: Mapping[str, Any] | None,
+    day: date,
+    problems: list[Problem],
+) -> bool:
+    """A row that retires an asset without saying when retires it on ``day`` (as ``baja``
+    does); one that puts a retired asset back in any other status clears its retirement
+    date and reason. A retirement needs its reason, and a date or reason of retirement on an
+    asset that is not retired is a contradiction; both are checked when the row changes one
+    of them, so an old inconsistent record does not block another change.
+    """
     was_retired = (before or {}).get("status") == RETIRED
     if merged["status"] == RETIRED and not merged["retired_on"] and not was_retired:
         merged["retired_on"] = day.isoformat()
     if was_retired and merged["status"] != RETIRED:
-        merged["retired_on"] = merged["retired_reason"] = None
+        for name in ("retired_on", "retired_reason"):
+            if row.get(name) is None:
+                merged[name] = None
+    stored = canonical(ASSETS, before) if before is not None else None
+    if stored is not None and all(stored[k] == merged[k] for k in RETIREMENT):
+        return True
+    ok = True
+    if merged["status"] == RETIRED and not merged["retired_reason"]:
+        problems.append(Problem(where, "retired_reason", "un activo dado de baja necesita su "
+                                "motivo (como --motivo en «inventario baja»)"))  # fmt: skip
+        ok = False
+    if merged["status"] != RETIRED:
+        for name in ("retired_on", "retired_reason"):
+            if merged[name]:
+                problems.append(Problem(
+                    where, name, f"el estado es «{STATUSES[merged['status']]}», no «dado de "
+                    "baja»: deje vacíos la fecha y el motivo de baja o ponga ese estado",
+                ))  # fmt: skip
+                ok = False
+    return ok
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,10 +341,7 @@ def _plan_assets(
             continue
         target, rule, conflicts = index.match_by(doc)
         for f, other in conflicts:
-            problems.append(Problem(
-                row.where, f,
-                f"«{doc[f]}» pertenece al activo «{other}», pero la fila corresponde a «{target}»",
-            ))  # fmt: skip
+            problems.append(Problem(row.where, f, _two_assets(doc, f, other, rule, target)))
         if conflicts:
             continue
         if (
@@ -280,10 +350,13 @@ def _plan_assets(
             and _ip_rename(row.where, doc, target, rule, problems)
         ):
             continue
+        if target is not None and rule == "name":
+            doc["name"] = target  # the same name in another case: the stored one stays
         before = existing.get(target) if target else None
         merged = canonical(ASSETS, {**(before or blank(ASSETS)), **doc})
-        _retirement(merged, before, today)
-        if not _asset_ok(row.where, merged, before, target, existing, sites, problems, today):
+        if not _retirement(row.where, merged, doc, before, today, problems):
+            continue
+        if not _asset_ok(row.where, merged, before, target, index, sites, problems, today):
             continue
         renamed = target is not None and merged["name"] != target
         if before is not None and merged == canonical(ASSETS, before):

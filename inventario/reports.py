@@ -95,7 +95,10 @@ def _state(end: str | None, today: date, within: int) -> tuple[str, int | None]:
 AGE_BUCKETS = ((3.0, "menos de 3 años"), (5.0, "3 a 5 años"), (8.0, "5 a 8 años"),
                (None, "8 años o más"))  # fmt: skip
 NO_PURCHASE_DATE = "sin fecha de compra"
-BUCKET_ORDER = (*(label for _, label in AGE_BUCKETS), NO_PURCHASE_DATE)
+# Bought after the reference date: it did not exist then (or is planned), so it has no age,
+# warranty or end of life to judge; counted apart and left out of the rows
+NOT_YET_BOUGHT = "comprados después de la fecha"
+BUCKET_ORDER = (*(label for _, label in AGE_BUCKETS), NO_PURCHASE_DATE, NOT_YET_BOUGHT)
 
 
 def age_bucket(years: float | None) -> str:
@@ -113,12 +116,16 @@ def lifecycle(
     assets: Iterable[Mapping[str, Any]], today: date, within_days: int, *, everything: bool
 ) -> tuple[list[dict[str, Any]], Counter[str]]:
     """Rows for assets whose warranty or end of life is past, near or unknown (or all);
-    ``attention`` marks the findings. Retired assets are left out."""
+    ``attention`` marks the findings. Retired assets are left out, and so are those bought
+    after ``today`` (counted in the bucket ``NOT_YET_BOUGHT``)."""
     rows, buckets = [], Counter[str]()
     for asset in sorted(assets, key=lambda a: a["name"]):
         if asset.get("status") == RETIRED:
             continue
         years = age_years(asset.get("purchase_date"), today)
+        if years is not None and years < 0:
+            buckets[NOT_YET_BOUGHT] += 1
+            continue
         buckets[age_bucket(years)] += 1
         warranty, w_days = _state(asset.get("warranty_end"), today, within_days)
         eol, e_days = _state(asset.get("eol_date"), today, within_days)

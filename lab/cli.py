@@ -123,7 +123,10 @@ def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
     """Lista las sedes del laboratorio con sus direcciones y servicios."""
     from lab import manage
 
-    render(manage.status(_lab(ctx)), formato, COLUMNS)
+    rows = manage.status(_lab(ctx))
+    if not rows:
+        message("El laboratorio no está arriba: «pukara lab arriba» lo levanta.")
+    render(rows, formato, COLUMNS)
 
 
 class Tunel(StrEnum):

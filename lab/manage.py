@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -295,14 +295,33 @@ def _responder_pid(lab: Lab) -> int | None:
     return pid if b"lab.responder" in cmdline else None
 
 
+def path_delay_ms(site: LabSite, by_code: Mapping[str, LabSite]) -> float:
+    """A site behind a hub answers after its own link's delay plus every hub's on the way."""
+    total, seen = site.delay_ms, {site.code}
+    parent = by_code.get(site.parent) if site.parent else None
+    while parent is not None and parent.code not in seen:  # the site table refuses cycles
+        total += parent.delay_ms
+        seen.add(parent.code)
+        parent = by_code.get(parent.parent) if parent.parent else None
+    return total
+
+
 def _start_responder(lab: Lab, sites: Sequence[LabSite]) -> int:
     old = _responder_pid(lab)
     if old:
         services.stop(old)
     plan = lab.state_dir / "responder.json"
+    by_code = {s.code: s for s in sites}
     plan.write_text(
         json.dumps(
-            [{"netns": lab.ns(s), "delay_ms": s.delay_ms, "jitter_ms": s.jitter_ms} for s in sites]
+            [
+                {
+                    "netns": lab.ns(s),
+                    "delay_ms": path_delay_ms(s, by_code),
+                    "jitter_ms": s.jitter_ms,
+                }
+                for s in sites
+            ]
         )
     )
     pidfile = lab.state_dir / "responder.pid"
@@ -410,6 +429,8 @@ def alter(lab: Lab, code: str, **changes: Any) -> LabSite:
     require_root()
     state = _load_state(lab)
     sites = _reached(lab, state)
+    if not sites:
+        raise LabError("el laboratorio no está arriba: ejecute «pukara lab arriba»")
     try:
         old = next(s for s in sites if s.code == code)
     except StopIteration:

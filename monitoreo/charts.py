@@ -7,9 +7,12 @@ own, one row per site, so no two overlap.
 
 The latency chart is SmokePing's: per hour, the spread of the rounds' samples as smoke (light
 between the 10th and 90th percentiles, darker between the 25th and 75th), the median as a line
-coloured by the hour's loss on SmokePing's loss scale, days of the month on the x axis in the
-site's time zone and milliseconds on a labelled y scale. An hour without replies has no latency:
-it is shaded and marked as loss, never drawn as a bar at the top.
+coloured on SmokePing's loss scale by the hour's loss among the rounds with the link up, the same
+colour in a strip under the axis, days of the month on the x axis in the site's time zone and
+milliseconds on a labelled y scale. A round without any reply is an outage, not loss: shaded
+red, never drawn as a bar at the top; maintenance and the monitor's isolation are shaded apart.
+When a site was observed for a short time only, the x axis spans that time, in finer buckets
+(down to a minute) with ticks at round local times.
 """
 
 from __future__ import annotations
@@ -131,6 +134,13 @@ SMOKE_W = 1116  # 1.5 px per hour of a 31-day month
 SMOKE_H = 150
 SMOKE_TOP = 10
 RUG_H = 5  # the loss strip under the plot
+OUTAGE = "#ffd6d6"  # rounds without any reply: the link was down
+MAINTENANCE = "#d9e3f0"  # a maintenance window (the site's or its hub's): excluded
+ISOLATION = "#e6dcf0"  # the monitor itself isolated: excluded
+UNCOUNTED = "#888888"  # a median whose rounds were all excluded: no loss to colour by
+DAY_S = 86_400
+TICK_STEPS_S = (60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200)
+MOST_TICKS = 12
 
 
 def _step_area(runs: list[list[tuple[float, float, float, float]]]) -> str:
@@ -144,12 +154,84 @@ def _step_area(runs: list[list[tuple[float, float, float, float]]]) -> str:
     return "".join(out)
 
 
+def _day_ticks(start: datetime, end: datetime, tz: ZoneInfo, x: Any) -> list[dict[str, Any]]:
+    """A tick at each local midnight, the day's number in the middle of its day (of the part
+    shown, for a day cut by either end of the axis, when there is room for it)."""
+    day = start.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    out = []
+    while day < end:
+        nxt = day + timedelta(days=1)  # wall-clock arithmetic: midnight, DST or not
+        a = x(int(max(day, start).timestamp() * 1e6))
+        b = x(int(min(nxt, end).timestamp() * 1e6))
+        room = (day >= start and nxt <= end) or b - a >= 3 * FONT
+        if day >= start or room:
+            out.append({"x": a, "label_x": round((a + b) / 2, 1),
+                        "label": str(day.day) if room else ""})  # fmt: skip
+        day = nxt
+    return out
+
+
+def _time_ticks(start: datetime, end: datetime, tz: ZoneInfo, x: Any) -> list[dict[str, Any]]:
+    """Ticks at round local times (every 1, 2, 5... minutes or 1, 2, 3... hours), HH:MM."""
+    span = (end - start).total_seconds()
+    step = next((s for s in TICK_STEPS_S if span / s <= MOST_TICKS), TICK_STEPS_S[-1])
+    local = start.astimezone(tz)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    k = math.ceil((local - midnight).total_seconds() / step)
+    out = []
+    while (at := midnight + timedelta(seconds=k * step)) <= end:  # wall-clock steps
+        at = at.astimezone(tz)
+        ax = x(int(at.timestamp() * 1e6))
+        out.append({"x": ax, "label_x": ax, "label": at.strftime("%H:%M")})
+        k += 1
+    return out
+
+
+def _dates(start: datetime, end: datetime, tz: ZoneInfo, x: Any) -> list[dict[str, Any]]:
+    """Under hour ticks: the date at the start of the axis and at each local midnight."""
+    from babel.dates import format_date
+
+    out: list[dict[str, Any]] = []
+    day = start.astimezone(tz)
+    while day < end:
+        at = x(int(day.timestamp() * 1e6))
+        if not out or at - out[-1]["x"] > 90:
+            out.append({"x": at, "label": format_date(day, "d MMM y", locale=formats.LOCALE)})
+        day = day.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    return out
+
+
+def _bands(intervals: Sequence[tuple[datetime, datetime]], x: Any) -> str:
+    """Each interval as a full-height band, at least a pixel wide so that a short one shows."""
+    out = []
+    for s, e in intervals:
+        a, b = x(int(s.timestamp() * 1e6)), x(int(e.timestamp() * 1e6))
+        if b > a or (b == a and SMOKE_LEFT < a < SMOKE_LEFT + SMOKE_W):
+            out.append(f"M{a:g} {SMOKE_TOP}h{max(1.0, round(b - a, 1)):g}v{SMOKE_H}H{a:g}z")
+    return "".join(out)
+
+
 def smoke_chart(
-    hours: Sequence[Mapping[str, Any]], start: datetime, end: datetime, timezone: str
+    hours: Sequence[Mapping[str, Any]],
+    start: datetime,
+    end: datetime,
+    timezone: str,
+    *,
+    bucket_s: int = 3600,
+    outages: Sequence[tuple[datetime, datetime]] = (),
+    maintenance: Sequence[tuple[datetime, datetime]] = (),
+    isolation: Sequence[tuple[datetime, datetime]] = (),
 ) -> dict[str, Any]:
-    """Geometry of one site's month of hourly smoke, between ``start`` and ``end`` (UTC)."""
+    """Geometry of one site's latency between ``start`` and ``end`` (UTC), per ``bucket_s``.
+
+    The median is coloured by the bucket's loss among the rounds with the link up
+    (``loss_pct``); the rounds without any reply are an outage, shaded (with ``outages``),
+    and maintenance and isolation are shaded apart, neither counted as loss. The x axis has
+    a tick per local day over three days or more, else ticks at round local times.
+    """
     lo_us, hi_us = int(start.timestamp() * 1e6), int(end.timestamp() * 1e6)
     span = max(1, hi_us - lo_us)
+    width_us = bucket_s * 1_000_000
 
     def x(us: int) -> float:
         return round(SMOKE_LEFT + SMOKE_W * (min(max(us, lo_us), hi_us) - lo_us) / span, 1)
@@ -166,17 +248,17 @@ def smoke_chart(
     inner: list[list[tuple[float, float, float, float]]] = []
     medians: dict[str, list[str]] = {}
     rug: dict[str, list[str]] = {}
-    silent: list[str] = []  # hours without any reply
+    silent: list[str] = []  # buckets without any reply
     last_end: int | None = None
     last_y = 0.0
     for h in hours:
         s_us = int(h["start_us"])
-        x0, x1 = x(s_us), x(s_us + HOUR_US)
+        x0, x1 = x(s_us), x(s_us + width_us)
         if x1 <= x0:
             continue
-        loss = float(h["loss_pct"])
-        color = loss_color(loss)
-        if loss > 0:
+        loss = h.get("loss_pct")
+        color = UNCOUNTED if loss is None else loss_color(float(loss))
+        if loss is not None and loss > 0:
             rug.setdefault(color, []).append(
                 f"M{x0:g} {bottom + 2:g}h{x1 - x0:g}v{RUG_H}h-{x1 - x0:g}z"
             )
@@ -190,29 +272,25 @@ def smoke_chart(
             inner.append([])
         outer[-1].append((x0, x1, y(h["p90"]), y(h["p10"])))
         inner[-1].append((x0, x1, y(h["p75"]), y(h["p25"])))
-        ym = y(h["median"])  # a stepped line: from the previous hour's median when it joins
+        ym = y(h["median"])  # a stepped line: from the previous bucket's median when it joins
         medians.setdefault(color, []).append(
             f"M{x0:g} {last_y:g}V{ym:g}H{x1:g}" if joined else f"M{x0:g} {ym:g}H{x1:g}"
         )
-        last_end, last_y = s_us + HOUR_US, ym
+        last_end, last_y = s_us + width_us, ym
     tz = ZoneInfo(timezone)
-    local = start.astimezone(tz)
-    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    days = []
-    while day < end:
-        nxt = day + timedelta(days=1)  # wall-clock arithmetic: midnight, DST or not
-        if day >= start:
-            a, b = x(int(day.timestamp() * 1e6)), x(int(min(nxt, end).timestamp() * 1e6))
-            days.append({"x": a, "label_x": round((a + b) / 2, 1), "label": str(day.day)})
-        day = nxt
+    by_day = (end - start).total_seconds() >= 3 * DAY_S
+    days = _day_ticks(start, end, tz, x) if by_day else _time_ticks(start, end, tz, x)
+    dates = [] if by_day else _dates(start, end, tz, x)
     yticks = [{"y": y(step * i), "label": formats.number(step * i, _digits(step))}
               for i in range(round(top_ms / step) + 1)] if highest else []  # fmt: skip
     return {
         "outer": _step_area(outer), "inner": _step_area(inner),
         "medians": [{"color": c, "d": "".join(p)} for c, p in medians.items()],
         "rug": [{"color": c, "d": "".join(p)} for c, p in rug.items()],
-        "silent": "".join(silent), "days": days, "yticks": yticks,
-        "left": SMOKE_LEFT, "right": SMOKE_LEFT + SMOKE_W, "top": SMOKE_TOP, "bottom": bottom,
-        "width": SMOKE_LEFT + SMOKE_W + 12, "height": bottom + RUG_H + 34,
+        "silent": "".join(silent) + _bands(outages, x), "maintenance": _bands(maintenance, x),
+        "isolation": _bands(isolation, x), "days": days, "dates": dates, "by_day": by_day,
+        "yticks": yticks, "left": SMOKE_LEFT, "right": SMOKE_LEFT + SMOKE_W, "top": SMOKE_TOP,
+        "bottom": bottom, "width": SMOKE_LEFT + SMOKE_W + 24,  # a last HH:MM label fits
+        "height": bottom + RUG_H + (34 if by_day else 46),
         "top_ms": top_ms if highest else None, "font": FONT,
     }  # fmt: skip

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from monitoreo.states import ISOLATED_MIN_SITES, ISOLATED_PCT  # stdlib only: cheap at start
+from monitoreo.thresholds import ISOLATED_MIN_SITES, ISOLATED_PCT  # no imports: cheap at start
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, output_file, render
 from pukara.errors import ExitCode, PukaraError, UsageError
-from pukara.text import plural
+from pukara.text import count
 
 # Everything else is imported inside the command that uses it: `pukara --help` must not load
 # pysnmp (monitoreo.device), jinja2 (monitoreo.report), the store or the prober.
@@ -90,7 +90,7 @@ def sondear(
     objetivos: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Códigos de sede, direcciones o nombres (por defecto, las sedes marcadas para "
+            help="Códigos de sede, direcciones o nombres (por omisión, las sedes marcadas para "
             "monitoreo: etiqueta «monitoreo» en su pasarela)."
         ),
     ] = None,
@@ -120,12 +120,12 @@ def sondear(
         known = sites.load_sites(store, family=_family(familia))
         targets = sites.resolve(objetivos or [], known, port=tcp, family=_family(familia))
         if not targets:
-            raise sites.not_marked("sondear", known)
+            raise sites.not_marked("sondear", known, _family(familia))
         if tcp is None and vpn:
             targets += sites.vpn_targets(known.values(), {t.site for t in targets if t.site})
         n = len(targets)
-        message(f"Sondeando {n} {plural(n, 'objetivo', 'objetivos')} ({cuenta} "
-                f"{plural(cuenta, 'sondeo', 'sondeos')} cada uno)…", quiet=silencioso)  # fmt: skip
+        message(f"Sondeando {count(n, 'objetivo', 'objetivos')} "
+                f"({count(cuenta, 'sondeo', 'sondeos')} cada uno)…", quiet=silencioso)  # fmt: skip
         rnd = rounds.run_round(targets, options)
         if guardar:
             store.write_events(rounds.round_events(rnd))
@@ -212,7 +212,7 @@ def vigilar(
     objetivos: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Códigos de sede (por defecto, las sedes marcadas para monitoreo: etiqueta "
+            help="Códigos de sede (por omisión, las sedes marcadas para monitoreo: etiqueta "
             "«monitoreo» en su pasarela)."
         ),
     ] = None,
@@ -225,7 +225,7 @@ def vigilar(
     espera: EsperaOpt = None,
     rondas: Annotated[
         int | None,
-        typer.Option("--rondas", min=1, help="Termina tras N rondas (por defecto, nunca)."),
+        typer.Option("--rondas", min=1, help="Termina tras N rondas (por omisión, nunca)."),
     ] = None,
     snmp: Annotated[
         bool,
@@ -297,7 +297,7 @@ def vigilar(
                 "(PUKARA_DATA_DIR)"
             ) from None
         n = len(targets)
-        message(f"Vigilando {n} {plural(n, 'sede', 'sedes')} cada {ronda:g} s (Ctrl-C para "
+        message(f"Vigilando {count(n, 'sede', 'sedes')} cada {ronda:g} s (Ctrl-C para "
                 "terminar)…", quiet=silencioso)  # fmt: skip
         report = watcher.watch(ronda, max_rounds=rondas)
     for line in report.leftovers():
@@ -349,7 +349,8 @@ def _moment(ts: str) -> str:
 mantenimiento_app = typer.Typer(help="Ventanas de mantenimiento por sede.", no_args_is_help=True)
 app.add_typer(mantenimiento_app, name="mantenimiento")
 MAINT_COLUMNS = {"site": "Sede", "start": "Inicio (hora local)", "end": "Fin (hora local)",
-                 "reason": "Motivo"}  # fmt: skip
+                 "end_utc": "Fin (UTC)", "reason": "Motivo", "entered_by": "Registrada por",
+                 "entered_utc": "Registrada el (UTC)", "after_the_fact": "Registro"}  # fmt: skip
 
 
 def _site(known: dict[str, Site], code: str) -> Site:
@@ -384,13 +385,33 @@ def mantenimiento_agregar(
 
 @mantenimiento_app.command("listar")
 def mantenimiento_listar(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
-    """Lista las ventanas de mantenimiento."""
+    """Lista las ventanas de mantenimiento: quién registró cada una y cuándo, y si fue a posteriori.
+
+    Una ventana registrada después de su inicio («a posteriori») excluye del SLA tiempo ya
+    transcurrido. JSON y CSV dan además start_utc, end_utc y after_the_fact (true/false).
+    """
+    from zoneinfo import ZoneInfo
+
     from monitoreo import maintenance, sites
+    from pukara import formats
+    from pukara.events import parse_timestamp
     from pukara.store import opened_store
 
     with opened_store(ctx.obj) as store:
         tz = {c: s.timezone for c, s in sites.load_sites(store).items()}
-        render(maintenance.records(maintenance.windows(store), tz), formato, MAINT_COLUMNS)
+        rows = maintenance.records(maintenance.windows(store), tz, maintenance.entered(store))
+    utc = ZoneInfo("UTC")
+    shown = {
+        "start": lambda v: v,
+        "end": lambda v: v,
+        "end_utc": lambda v: formats.datetime_text(parse_timestamp(v), utc),
+        "entered_utc": lambda v: formats.datetime_text(parse_timestamp(v), utc),
+        "after_the_fact": lambda v: "a posteriori" if v else "previa",
+    }
+    if formato is Formato.tabla:
+        for r in rows:
+            r["entered_by"] = r["entered_by"] or "desconocido"
+    render(rows, formato, MAINT_COLUMNS, shown=shown)
 
 
 @mantenimiento_app.command("borrar")
@@ -441,6 +462,7 @@ def informe(
     from monitoreo import report, sites
     from pukara.files import write_atomically
     from pukara.store import opened_store
+    from pukara.text import clean_line
 
     settings: Settings = ctx.obj
     with opened_store(settings) as store:
@@ -448,15 +470,17 @@ def informe(
         data = report.build(store, known, mes, min_coverage_pct=settings.sla_min_coverage_pct)
         if html_file:
             write_atomically(html_file, report.html(data))
-    if formato is Formato.json:
+    if formato is Formato.json:  # one object: month, in_progress, summary, rows... (README)
         sys.stdout.write(json.dumps({k: v for k, v in data.items() if k != "results"},
                                     ensure_ascii=False, indent=1, default=str) + "\n")  # fmt: skip
     elif formato is Formato.csv:  # every site, raw numbers and the machine verdict
         render(data["rows"], formato, SLA_COLUMNS)
-    else:
-        render(report.table_rows(data), formato, SLA_COLUMNS, title=f"Disponibilidad {mes}")
-        for line in report.summary_lines(data):
-            message(line, quiet=silencioso)
+    else:  # the summary first, then the table: both data, on stdout (-q silences neither)
+        sys.stdout.write("".join(clean_line(line) + "\n" for line in report.summary_lines(data)))
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        render(report.table_rows(data), formato, SLA_COLUMNS,
+               title=f"Disponibilidad {report.period_text(data)}")  # fmt: skip
     if html_file:
         message(f"Informe HTML escrito en {html_file}.", quiet=silencioso)
 

@@ -26,7 +26,7 @@ from inventario.model import DEFAULT_VPN_INTERFACE
 from monitoreo.counters import CounterSample
 from monitoreo.sites import Site
 from pukara import secrets
-from pukara.errors import AuthError, DeviceError, SecretsError
+from pukara.errors import AuthError, DeviceError, SecretsError, os_reason
 from pukara.oids import (
     IF_DESCR,
     IF_DISCONTINUITY,
@@ -112,7 +112,8 @@ def track(
 
     A device that answers from the start says nothing; a failure is said when it begins (or is
     first seen by this process) and when its cause changes, and its end once ("recuperado").
-    ``earlier``: the outcomes a previous run left, which only carry their ``since`` over.
+    ``earlier``: the outcomes a previous run left: the same outcome keeps their ``since``, and a
+    device that failed then and answers now is «recuperado», so no stored failure outlives it.
     """
     changes: list[SnmpChange] = []
     for poll in polls:
@@ -123,8 +124,8 @@ def track(
         since = before.since if before is not None and same else at
         new = SnmpStatus(poll.site, devices.get(poll.site), ok, poll.error, since)
         statuses[poll.site] = new
-        if (old is None and not ok) or (old is not None and not same):
-            changes.append(SnmpChange(new, old))
+        if (old is None and not ok) or (before is not None and not same):
+            changes.append(SnmpChange(new, old if same else before))
     return changes
 
 
@@ -301,8 +302,8 @@ class Poller:
             except Exception as e:  # an unreadable profile: this device's error, not the cycle's
                 name = site.credential_profile
                 why = f"perfil de credenciales «{name}» ilegible ({type(e).__name__})"
-                if isinstance(e, OSError) and e.strerror:
-                    why += f": {e.strerror}"
+                if isinstance(e, OSError):
+                    why += f": {os_reason(e)}"
                 return DevicePoll(site.code, None, None, None, None, 0, error=why)
             first = self.working.get(site.code)
             ordered = sorted(creds, key=lambda c: c.label != first)

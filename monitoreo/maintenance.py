@@ -7,6 +7,7 @@ only when the change log shows a change to them (added or removed, by any proces
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -127,14 +128,42 @@ class WindowCache:
             )
 
 
-def records(all_windows: Iterable[Window], tz_of: Mapping[str, str]) -> list[dict[str, Any]]:
+def entered(store: Store) -> dict[tuple[str, str], tuple[str | None, str]]:
+    """Who entered each window and when, from the change log: (site, start UTC) -> (actor, ts).
+
+    The last insert of a key wins: it is the window as it stands now.
+    """
+    out: dict[tuple[str, str], tuple[str | None, str]] = {}
+    for c in store.changes(collection=COLLECTION):
+        if c.action != "insert":
+            continue
+        try:
+            site, start = json.loads(c.key)
+        except (ValueError, TypeError):
+            continue
+        out[(str(site), str(start))] = (c.actor, c.ts)
+    return out
+
+
+def records(
+    all_windows: Iterable[Window],
+    tz_of: Mapping[str, str],
+    who: Mapping[tuple[str, str], tuple[str | None, str]] | None = None,
+) -> list[dict[str, Any]]:
+    """Each window as data: local and UTC ends, who entered it and when, and whether after it
+    began ("after the fact": it excludes time already past)."""
     out = []
     for w in all_windows:
-        tz = ZoneInfo(tz_of.get(w.site, "UTC"))
+        zone = tz_of.get(w.site, "UTC")
+        tz = ZoneInfo(zone)
+        actor, ts = (who or {}).get((w.site, format_timestamp(w.start)), (None, None))
         out.append({
-            "site": w.site,
+            "site": w.site, "timezone": zone,
             "start": w.start.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
             "end": w.end.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z"),
-            "start_utc": format_timestamp(w.start), "reason": w.reason,
+            "start_utc": format_timestamp(w.start), "end_utc": format_timestamp(w.end),
+            "minutes": round((w.end - w.start).total_seconds() / 60, 1), "reason": w.reason,
+            "entered_by": actor, "entered_utc": ts,
+            "after_the_fact": ts is not None and parse_timestamp(ts) > w.start,
         })  # fmt: skip
     return out

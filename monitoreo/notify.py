@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from pukara import secrets
-from pukara.errors import ConfigError
+from pukara.errors import ConfigError, os_reason
 from pukara.secrets import Secret
 
 TIMEOUT_S = 10.0
@@ -158,7 +158,7 @@ class Hooks:
             cause = e.reason if isinstance(e, urllib.error.URLError) else e
             if not isinstance(cause, OSError):  # a text of urllib's, which may quote the URL
                 return f"webhook {label}: no se pudo enviar ({type(e).__name__})"
-            return f"webhook {label}: {_redact(cause.strerror or str(cause), url)}"
+            return f"webhook {label}: {_redact(os_reason(cause), url)}"
         except (ValueError, http.client.InvalidURL) as e:
             # their text quotes the path and query (a repr, so no replace() could find them)
             return f"webhook {label}: la URL no es válida ({type(e).__name__})"
@@ -176,7 +176,7 @@ class Hooks:
         except subprocess.TimeoutExpired:
             return [f"orden {name}: no terminó en {self.timeout_s:g} s; se detuvo"]
         except OSError as e:
-            return [f"orden {name}: {e.strerror or e}"]
+            return [f"orden {name}: {os_reason(e)}"]
         if done.returncode != 0:
             tail = done.stderr.decode(errors="replace").strip()[-200:]
             return [f"orden {name}: salió con {done.returncode} {tail}".rstrip()]

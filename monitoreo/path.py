@@ -14,7 +14,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from pukara.errors import PukaraError
+from pukara.errors import PukaraError, os_reason
 
 IP_MTU, IPV6_MTU = 14, 24  # linux/in.h, linux/in6.h
 MTU_SIZES = (9000, 1500, 1492, 1480, 1460, 1400, 1380, 1280, 1024, 576)
@@ -99,7 +99,7 @@ def path_mtu(address: str, *, timeout_s: float = 2.0) -> dict[str, Any]:
                 "la prueba de MTU necesita sockets crudos: ejecute como root"
             ) from None
         except OSError as e:  # the local interface refuses it: smaller next
-            report.setdefault("local_errors", []).append(f"{size}: {e.strerror}")
+            report.setdefault("local_errors", []).append(f"{size}: {os_reason(e)}")
             continue
         if got is None:
             continue

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from monitoreo.icmp import EchoSocket, echo_request, kernel_time_ns, open_echo_socket, parse_reply
+from pukara.errors import os_reason_hinted
 
 _NS = 1_000_000
 _FAR = 1 << 62
@@ -264,7 +265,8 @@ class _Engine:
         return self.results
 
 
-_EXPLAINED = {
+# What a probe knows better than the general table (pukara.errors) about some errnos.
+_PROBE_HINTS = {
     errno.EINVAL: "el sistema no acepta esta dirección como destino (¿dirección de enlace "
     "local sin zona, de red, de multidifusión o de otra familia?)",
     errno.EPERM: "el sistema no permitió el envío (¿una regla del cortafuegos local?)",
@@ -274,14 +276,6 @@ _EXPLAINED = {
     errno.EHOSTUNREACH: "el destino no es alcanzable (nadie responde en su red o un equipo "
     "del camino lo rechazó)",
     errno.EADDRNOTAVAIL: "este equipo no tiene una dirección de origen para ese destino",
-    errno.EAFNOSUPPORT: "este equipo no admite la familia de esa dirección (¿IPv6 desactivado?)",
-    errno.ENETDOWN: "la interfaz de red hacia el destino está caída",
-    errno.EMSGSIZE: "el paquete excede la MTU de la interfaz",
-    errno.ETIMEDOUT: "se agotó el tiempo de espera de la conexión",
-    errno.ECONNRESET: "el destino cortó la conexión",
-    errno.ENOBUFS: "el sistema se quedó sin memoria de red para enviar",
-    errno.EMFILE: "el proceso abrió demasiados archivos o sockets (ulimit -n)",
-    errno.ENFILE: "el sistema abrió demasiados archivos o sockets",
 }
 _EXPLAINED_GAI = {
     socket.EAI_NONAME: "la dirección no se pudo interpretar (¿una zona %interfaz que no existe?)",
@@ -291,13 +285,10 @@ _EXPLAINED_GAI = {
 
 def error_text(e: OSError) -> str:
     """A system error of one target in Spanish, with the system's own text after it."""
-    original = e.strerror or str(e) or type(e).__name__
     if isinstance(e, socket.gaierror):
         why = _EXPLAINED_GAI.get(e.errno or 0, "la dirección no se pudo interpretar")
-    else:
-        why = _EXPLAINED.get(e.errno or 0, "error del sistema al sondear")
-    code = errno.errorcode.get(e.errno or 0) if not isinstance(e, socket.gaierror) else None
-    return f"{why} [{code + ': ' if code else ''}{original}]"
+        return f"{why} ({e.strerror or e})"
+    return os_reason_hinted(e, _PROBE_HINTS, "error del sistema al sondear")
 
 
 def _same_address(got: str, wanted: str) -> bool:

@@ -12,7 +12,6 @@ output (table, JSON, CSV, HTML) reads the same ``verdict``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -37,16 +36,25 @@ def build(
     min_coverage_pct: float = sla.DEFAULT_MIN_COVERAGE_PCT,
     now: datetime | None = None,
 ) -> dict[str, Any]:
+    """The month's report as data; a month that has not begun yet is a usage error.
+
+    For a month under way, ``in_progress`` is true and ``until_utc`` says up to when: coverage
+    is then over the time elapsed and each verdict is provisional (``provisional`` per row).
+    """
     moment = now or utc_now()
+    sla.check_month(month, {s.timezone for s in sites.values()}, moment)
     results = sla.compute(store, sites, month, min_coverage_pct=min_coverage_pct, now=moment)
     rows = [r.row() for r in results]
     since, until = _span(sites, month)
     isolation = _isolation(store, since, until)
     windows = window_records(store, sites, month)
+    vpn = sla.vpn_indicator(store, sites, month, [r.site for r in results if r.rounds])
     return {
         "month": month,
         "previous": sla.previous_month(month),
         "generated_utc": format_timestamp(moment),
+        "in_progress": until > moment,
+        "until_utc": format_timestamp(min(until, moment)),
         "min_coverage_pct": min_coverage_pct,
         "results": results,
         "rows": rows,
@@ -54,7 +62,7 @@ def build(
         "incidents": [{"site": r.site, **i} for r in results for i in r.incidents],
         "isolation": isolation,
         "maintenance": windows,
-        "vpn": sla.vpn_indicator(store, sites, month),
+        "vpn": vpn,
         "speeds": links(store, sites, month),
     }
 
@@ -75,35 +83,20 @@ def _isolation(store: Store, since: datetime, until: datetime) -> list[dict[str,
 
 
 def window_records(store: Store, sites: Mapping[str, Site], month: str) -> list[dict[str, Any]]:
-    """The month's maintenance windows with who entered each and when, from the change log.
+    """The month's maintenance windows with who entered each and when, from the change log,
+    and the sites that hang from each window's site (its window is theirs too).
 
     A window entered after it began ("after the fact") excludes time already past: marked.
     """
-    entered: dict[tuple[str, str], tuple[str | None, str]] = {}
-    for c in store.changes(collection=maintenance.COLLECTION):
-        if c.action != "insert":
-            continue
-        try:
-            site, start = json.loads(c.key)
-        except (ValueError, TypeError):
-            continue
-        entered[(str(site), str(start))] = (c.actor, c.ts)  # the last insert: the window now
+    zones = {c: s.timezone for c, s in sites.items()}
     out = []
-    for w in maintenance.windows(store):
-        site = sites.get(w.site)
-        zone = site.timezone if site else "UTC"
-        lo, hi = sla.month_bounds(month, zone)
-        if w.end <= lo or w.start >= hi:
+    for r in maintenance.records(maintenance.windows(store), zones, maintenance.entered(store)):
+        lo, hi = sla.month_bounds(month, r["timezone"])
+        if parse_timestamp(r["end_utc"]) <= lo or parse_timestamp(r["start_utc"]) >= hi:
             continue
-        actor, ts = entered.get((w.site, format_timestamp(w.start)), (None, None))
-        at = parse_timestamp(ts) if ts else None
-        out.append({
-            "site": w.site, "timezone": zone, "start_utc": format_timestamp(w.start),
-            "end_utc": format_timestamp(w.end),
-            "minutes": round((w.end - w.start).total_seconds() / 60, 1), "reason": w.reason,
-            "entered_by": actor, "entered_utc": ts,
-            "after_the_fact": at is not None and at > w.start,
-        })  # fmt: skip
+        r["dependents"] = sorted(c for c, s in sites.items()
+                                 if s.address and r["site"] in sla.hubs(c, sites))  # fmt: skip
+        out.append(r)
     return out
 
 
@@ -116,9 +109,10 @@ def _summary(
 ) -> dict[str, Any]:
     judged = [r for r in rows if r["verdict"] in ("met", "not_met")]
     worst = sorted(judged, key=lambda r: (r["availability_pct"], -r["down_minutes"], r["site"]))
-    period = sum(r.period_s for r in results)
     known = sum(r.observed_s + r.excluded_s for r in results)
     rounds = sum(r.rounds for r in results)
+    # one coverage: each monitored site's (see monitoreo.sla), and their mean here
+    covered = [r["coverage_pct"] for r in rows if r["verdict"] != "no_data"]
     return {
         "sites_in_inventory": len(sites),
         "sites_probed": len(rows),  # with a probe address
@@ -132,7 +126,7 @@ def _summary(
         "no_data_sites": [r["site"] for r in rows if r["verdict"] == "no_data"],
         "not_probed_sites": sorted(c for c, s in sites.items() if not s.address),
         "worst": [r["site"] for r in worst[:WORST]],
-        "coverage_pct": round(100 * known / period, 3) if period else None,
+        "coverage_pct": round(sum(covered) / len(covered), 3) if covered else None,
         "mean_round_s": round(known / rounds, 1) if rounds else None,
         "max_gap_s": sla.MAX_GAP_S,
         "isolation_periods": len(isolation),
@@ -216,6 +210,19 @@ def _rate(bps: float | None) -> str:
     return f"{formats.number(bps, 0)} bit/s"
 
 
+def verdict_text(row: Mapping[str, Any]) -> str:
+    """The verdict as a person reads it; «(provisional)» on a month under way."""
+    text = sla.VERDICTS[row["verdict"]]
+    return f"{text} (provisional)" if row.get("provisional") else text
+
+
+def period_text(data: Mapping[str, Any]) -> str:
+    """«2026-10», or «2026-12 (mes en curso, hasta 1 dic. 2026, 06:44 PET)»."""
+    if not data["in_progress"]:
+        return str(data["month"])
+    return f"{data['month']} (mes en curso, hasta {_when(data['until_utc'])})"
+
+
 def table_rows(data: Mapping[str, Any]) -> list[dict[str, str]]:
     """The sites with data, as a person reads them: formatted numbers, verdicts in Spanish."""
     out = []
@@ -226,7 +233,7 @@ def table_rows(data: Mapping[str, Any]) -> list[dict[str, str]]:
             "site": r["site"], "name": r["name"],
             "availability_pct": _pct(r["availability_pct"], 3),
             "target_pct": _pct(r["target_pct"], 2), "coverage_pct": _pct(r["coverage_pct"], 1),
-            "verdict": sla.VERDICTS[r["verdict"]],
+            "verdict": verdict_text(r),
             "down_minutes": _num(r["down_minutes"], 1),
             "excluded_minutes": _num(r["excluded_minutes"], 1),
             "incidents": _num(r["incidents"]), "rounds": _num(r["rounds"]),
@@ -235,24 +242,33 @@ def table_rows(data: Mapping[str, Any]) -> list[dict[str, str]]:
 
 
 def summary_lines(data: Mapping[str, Any]) -> list[str]:
-    """The summary under the table, for the console (stderr)."""
+    """The summary the table opens with, for the console (stdout, before the table)."""
     s, vpn = data["summary"], data["vpn"]
-    lines = [
-        f"Sedes monitoreadas: {_num(s['sites_monitored'])} de {_num(s['sites_probed'])}; "
-        f"cumplen su meta {_num(s['sites_met'])} de {_num(s['sites_judged'])} con veredicto; "
-        f"cobertura del mes {_pct(s['coverage_pct'], 1)}.",
-    ]
+    elapsed = "del tiempo transcurrido" if data["in_progress"] else "del mes"
+    lines = [f"Disponibilidad {period_text(data)}."]
+    if data["in_progress"]:
+        lines.append("Mes en curso: cobertura sobre el tiempo transcurrido y veredictos "
+                     "provisionales, que pueden cambiar hasta el fin del mes.")  # fmt: skip
+    lines.append(
+        f"Sedes monitoreadas (con rondas este mes): {_num(s['sites_monitored'])} de "
+        f"{_num(s['sites_probed'])} con dirección de sondeo; cumplen su meta "
+        f"{_num(s['sites_met'])} de {_num(s['sites_judged'])} con veredicto; cobertura media de "
+        f"las monitoreadas {_pct(s['coverage_pct'], 1)} {elapsed}."
+    )
     if s["insufficient_coverage"]:
         lines.append(
             f"Cobertura insuficiente (observadas menos del {_pct(data['min_coverage_pct'], 0)} "
-            f"del mes, sin veredicto): {', '.join(s['insufficient_coverage'])}."
+            f"{elapsed}, sin veredicto): {', '.join(s['insufficient_coverage'])}."
         )
     if s["no_data_sites"]:
         lines.append(
             f"Sin datos ({_num(len(s['no_data_sites']))}): {', '.join(s['no_data_sites'])}."
         )
-    lines.append(f"Kits VPN operativos: {_num(vpn['working'])} de {_num(vpn['missions_with_kit'])} "
-                 "misiones.")  # fmt: skip
+    lines.append(
+        f"Kits VPN operativos: {_num(vpn['working'])} de {_num(vpn['monitored_with_kit'])} "
+        f"misiones monitoreadas con kit ({_num(vpn['missions_with_kit'])} con kit en el "
+        "inventario)."
+    )
     return lines
 
 
@@ -265,8 +281,13 @@ def _environment() -> Any:
         undefined=jinja2.StrictUndefined,
     )
     env.filters.update(pct=_pct, num=_num, when=_when, rate=_rate, verdict=sla.VERDICTS.get,
+                       verdict_text=verdict_text,
                        mbps=lambda v: _rate(None if v is None else v * 1e6))  # fmt: skip
     return env
+
+
+def _outages(incidents: Sequence[Mapping[str, Any]]) -> list[tuple[datetime, datetime]]:
+    return [(parse_timestamp(i["start_utc"]), parse_timestamp(i["end_utc"])) for i in incidents]
 
 
 def html(data: Mapping[str, Any]) -> str:
@@ -276,17 +297,26 @@ def html(data: Mapping[str, Any]) -> str:
                     key=lambda r: (r["availability_pct"], r["site"]))  # fmt: skip
     smokes = []
     for r in results:
-        if not r.smoke:
+        if not r.smoke or r.chart_span is None:
             continue
-        start, end = sla.month_bounds(data["month"], r.timezone)
+        start, end = r.chart_span
+        chart = charts.smoke_chart(r.smoke, start, end, r.timezone, bucket_s=r.bucket_s,
+                                   outages=_outages(r.incidents), maintenance=r.maintenance,
+                                   isolation=r.isolation)  # fmt: skip
+        whole = sla.month_bounds(data["month"], r.timezone)
         smokes.append({"site": r.site, "name": r.name, "timezone": r.timezone,
-                       "verdict": r.verdict, "row": by_site[r.site],
-                       "chart": charts.smoke_chart(r.smoke, start, end, r.timezone)})  # fmt: skip
+                       "verdict": r.verdict, "row": by_site[r.site], "chart": chart,
+                       "from": _when(format_timestamp(start), r.timezone),
+                       "to": _when(format_timestamp(end), r.timezone),
+                       "partial": (start, end) != whole,
+                       "bucket": _bucket_text(r.bucket_s)})  # fmt: skip
     return str(
         _environment()
         .get_template("informe.html.j2")
         .render(
             month=data["month"], previous=data["previous"], summary=data["summary"],
+            period=period_text(data), in_progress=data["in_progress"],
+            until=_when(data["until_utc"]),
             generated=_when(data["generated_utc"]), min_coverage=data["min_coverage_pct"],
             rows=data["rows"], judged=judged, by_site=by_site,
             insufficient=[r for r in data["rows"] if r["verdict"] == "insufficient_coverage"],
@@ -294,6 +324,12 @@ def html(data: Mapping[str, Any]) -> str:
             maintenance=data["maintenance"], vpn=data["vpn"],
             speeds=[s for s in data["speeds"] if by_site[s["site"]]["verdict"] != "no_data"],
             plot=charts.availability_plot(judged), smokes=smokes, loss_scale=charts.LOSS_SCALE,
+            shades={"outage": charts.OUTAGE, "maintenance": charts.MAINTENANCE,
+                    "isolation": charts.ISOLATION, "uncounted": charts.UNCOUNTED},
             report_tz=REPORT_TZ,
         )
     )  # fmt: skip
+
+
+def _bucket_text(seconds: int) -> str:
+    return "hora" if seconds == 3600 else f"{seconds // 60} min"

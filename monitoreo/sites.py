@@ -4,8 +4,9 @@ A site is probed at the management address of its gateway: its active router or 
 (tagged ``monitoreo`` first, then ``wan``, then by name), or else its declared VPN peer.
 Headquarters sites without either are not probed: the monitor itself sits there.
 
-A site is monitored when its gateway carries the tag ``monitoreo``: ``sondear`` and ``vigilar``
-without targets probe those, not every site of the inventory (the shipped example has 152).
+A site is monitored when its gateway carries the tag ``monitoreo`` (inventario.monitored owns
+that rule): ``sondear`` and ``vigilar`` without targets probe those, not every site of the
+inventory (the shipped example has 152).
 """
 
 from __future__ import annotations
@@ -18,16 +19,15 @@ from typing import Any
 
 from inventario import catalog
 from inventario.model import management_address
+from inventario.monitored import MONITORED_TAG, is_gateway, is_marked
 from monitoreo.prober import Target
-from pukara.errors import UsageError
+from pukara.errors import UsageError, os_reason
 from pukara.store import Store
 from pukara.targets import ADDRESS, NETWORK, SITE, classify
 
-GATEWAY_KINDS = ("router", "firewall")
 DEFAULT_LOSS_PCT = 5.0
 DEFAULT_LATENCY_MS = 500.0
 DEFAULT_TARGET_PCT = 99.0
-MONITORED_TAG = "monitoreo"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,16 +49,13 @@ class Site:
     monitored: bool = False  # its gateway carries MONITORED_TAG
 
 
-def _gateway(assets: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    candidates = [
-        a
-        for a in assets
-        if a.get("kind") in GATEWAY_KINDS
-        and a.get("status", "activo") == "activo"
-        and management_address(a)
-    ]
-    candidates.sort(key=lambda a: (MONITORED_TAG not in (a.get("tags") or []),
-                                   "wan" not in (a.get("tags") or []), a["name"]))  # fmt: skip
+def _gateway(
+    assets: Iterable[Mapping[str, Any]], family: int | None = None
+) -> Mapping[str, Any] | None:
+    """The gateway to probe: marked first, then tagged ``wan``, then by name."""
+    candidates = [a for a in assets if is_gateway(a, family)]
+    candidates.sort(key=lambda a: (not is_marked(a), "wan" not in (a.get("tags") or []),
+                                   a["name"]))  # fmt: skip
     return candidates[0] if candidates else None
 
 
@@ -73,15 +70,12 @@ def load_sites(store: Store, *, family: int | None = None) -> dict[str, Site]:
         by_site.setdefault(asset.get("site") or "", []).append(asset)
     out: dict[str, Site] = {}
     for raw in catalog.sites(store):
-        gw = _gateway(by_site.get(raw["code"], []))
+        mine = by_site.get(raw["code"], [])
+        gw = _gateway(mine, family)
         address = None
         if gw is not None:
-            address = management_address(gw)
-            if family == 4:
-                address = gw.get("mgmt_ipv4")
-            elif family == 6:
-                address = gw.get("mgmt_ipv6")
-        elif raw.get("vpn_peer"):
+            address = gw[f"mgmt_ipv{family}"] if family else management_address(gw)
+        elif raw.get("vpn_peer") and not _gateway(mine):
             address = raw["vpn_peer"]
         out[raw["code"]] = Site(
             code=raw["code"],
@@ -98,7 +92,7 @@ def load_sites(store: Store, *, family: int | None = None) -> dict[str, Site]:
             vpn_interface=raw.get("vpn_interface") or None,
             vpn_probe=raw.get("vpn_probe") or None,
             credential_profile=(gw or {}).get("credential_profile"),
-            monitored=MONITORED_TAG in ((gw or {}).get("tags") or []),
+            monitored=any(is_gateway(a) and is_marked(a) for a in mine),
         )
     return out
 
@@ -106,8 +100,10 @@ def load_sites(store: Store, *, family: int | None = None) -> dict[str, Site]:
 def _resolve_name(name: str, family: int | None) -> str:
     try:
         infos = socket.getaddrinfo(name, None, family or socket.AF_UNSPEC, socket.SOCK_DGRAM)
-    except (socket.gaierror, UnicodeError) as e:
-        raise ValueError(f"no se pudo resolver: {getattr(e, 'strerror', None) or e}") from None
+    except socket.gaierror as e:
+        raise ValueError(os_reason(e)) from None
+    except UnicodeError:  # a label longer than 63 characters, or an empty one
+        raise ValueError("no es un nombre válido") from None
     return str(infos[0][4][0])
 
 
@@ -169,7 +165,8 @@ def resolve(
             if found.kind == SITE:
                 site = sites[found.value]
                 if not site.address:
-                    raise ValueError("la sede no tiene pasarela con dirección de gestión")
+                    what = f"dirección IPv{family}" if family else "dirección"
+                    raise ValueError(f"la sede no tiene pasarela con {what} de gestión")
                 out.append(_checked(Target(site.code, site.address, port, site.code)))
             elif found.kind == ADDRESS:
                 out.append(_checked(Target(ref, found.value, port)))
@@ -186,10 +183,20 @@ def resolve(
     return out
 
 
-def not_marked(command: str, sites: Mapping[str, Site]) -> UsageError:
-    """The error of ``command`` run without targets when no site is marked for monitoring."""
+def not_marked(command: str, sites: Mapping[str, Site], family: int | None = None) -> UsageError:
+    """The error of ``command`` run without targets when no marked site can be probed: none is
+    marked, or (with ``family``) the marked ones have no management address of that family."""
     some = sorted(c for c, s in sites.items() if s.address)[:2]
     example = " ".join(some) if some else "emb-ar 198.18.0.6"
+    if marked := sorted(c for c, s in sites.items() if s.monitored):
+        what = f"dirección IPv{family}" if family else "dirección"
+        column = f"mgmt_ipv{family}" if family else "mgmt_ipv4 o mgmt_ipv6"
+        shown = ", ".join(marked[:5]) + ("…" if len(marked) > 5 else "")
+        return UsageError(
+            f"ninguna de las {len(marked)} sedes marcadas para monitoreo ({shown}) tiene {what} "
+            f"de gestión en su pasarela: agréguela (columna {column} de activos.csv) e importe "
+            f"de nuevo" + (", o sondee sin --familia" if family else "")
+        )
     return UsageError(
         f"ninguna sede del inventario está marcada para monitoreo ({len(sites)} sedes, "
         f"ninguna con la etiqueta «{MONITORED_TAG}» en su pasarela). Márquelas agregando "

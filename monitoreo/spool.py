@@ -42,7 +42,7 @@ from typing import Any
 import orjson
 
 from monitoreo.summaries import SummaryHealth
-from pukara.errors import PukaraError
+from pukara.errors import PukaraError, os_reason
 from pukara.events import parse_timestamp
 from pukara.files import fsync_directory, make_private_dirs
 from pukara.store import Store
@@ -71,7 +71,7 @@ class SpoolLock:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as e:
             raise PukaraError(
-                f"{path}: no se puede crear el cerrojo de la cola: {e.strerror}"
+                f"{path}: no se puede crear el cerrojo de la cola: {os_reason(e)}"
             ) from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -79,7 +79,7 @@ class SpoolLock:
             holder = os.read(fd, 32).decode(errors="replace").strip()
             os.close(fd)
             if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise PukaraError(f"{path}: no se puede tomar el cerrojo: {e.strerror}") from e
+                raise PukaraError(f"{path}: no se puede tomar el cerrojo: {os_reason(e)}") from e
             raise SpoolBusy(path, int(holder) if holder.isdecimal() else None) from None
         with contextlib.suppress(OSError):  # the PID is a courtesy; the flock is the lock
             os.ftruncate(fd, 0)
@@ -307,7 +307,7 @@ class SpoolingWriter:
             try:
                 self._scan()
             except OSError as e:
-                self._problem(f"{self.path}: no se puede leer la cola local: {e.strerror or e}")
+                self._problem(f"{self.path}: no se puede leer la cola local: {os_reason(e)}")
         if self._held and not self._suspect:
             self._spool_held()
         elif self._suspect:
@@ -340,7 +340,7 @@ class SpoolingWriter:
             try:
                 self._append_quarantine(bad)
             except OSError as e:
-                self._problem(f"{self.quarantine_path}: no se puede escribir: {e.strerror or e}")
+                self._problem(f"{self.quarantine_path}: no se puede escribir: {os_reason(e)}")
         return good
 
     def _spool_held(self) -> None:
@@ -350,7 +350,7 @@ class SpoolingWriter:
         except OSError as e:
             self._spool_failing = True
             self._problem(
-                f"{self.path}: no se puede escribir la cola local ({e.strerror or e}); "
+                f"{self.path}: no se puede escribir la cola local ({os_reason(e)}); "
                 f"{len(self._held)} eventos esperan en memoria"
             )
             self._bound_held()
@@ -456,7 +456,7 @@ class SpoolingWriter:
             pass
         except OSError as e:
             self._suspect = True  # recount it; its replayed head is found by event.id
-            self._problem(f"{self.path}: no se puede vaciar la cola local: {e.strerror or e}")
+            self._problem(f"{self.path}: no se puede vaciar la cola local: {os_reason(e)}")
             return
         self._check_prefix = False
 

@@ -2,26 +2,29 @@
 
 Each round gives an observation per entity (a site, or a site's VPN tunnel ``code/vpn``):
 down when nothing answered, degraded when loss or median latency is over the site's thresholds,
-up otherwise. Loss is judged over a window of rounds, not one: a handful of probes proves little
-(1 lost of 5 is 20 %, on a link that loses 2 %). An entity is degraded by loss when the lower
-bound of the 95 % Wilson interval of the window's loss reaches the threshold (enough probes, and
-the loss is then surely over it), and it stays so while that bound is at or over the recovery
-share of the threshold. Rounds with no reply at all are down rounds, not loss, and stay out;
-so do the partial rounds at the edges of an outage (the cut began or ended mid-round). Leaving
-an outage, the window starts anew and only the loss rule itself degrades, not the recovery
-condition: one outage is one alert and one recovery.
+up otherwise. Loss is judged over the entity's last probes (up to ``loss_window_probes``, whole
+rounds), not over one round: a handful of probes proves little (1 lost of 5 is 20 %, on a link
+that loses 2 %). An entity is degraded by loss when the lower bound of the 95 % Wilson interval
+of the window's loss reaches the threshold (at least ``loss_min_probes`` probes, and the loss is
+then surely over it), and it stays so while that bound is at or over the recovery share of the
+threshold. Rounds with no reply at all are down rounds, not loss, and stay out; so do the
+partial rounds at the edges of an outage (the cut began or ended mid-round). Leaving an outage,
+the window starts anew and only the loss rule itself degrades, not the recovery condition: one
+outage is one alert and one recovery.
 
 A problem is confirmed after ``fall_rounds`` consecutive rounds; it clears only
 after ``rise_rounds`` rounds that meet the stricter recovery condition (loss under half its
 threshold and latency under 80% of it), as Zabbix's recovery expressions do. An entity whose
-parent is down is unreachable, not down: it raises nothing of its own; one whose parent is
-degraded (or down, or refused) may change state, but its alert is held back: one alert per root
-cause (a tunnel loses what its site's link loses). It is raised late if the problem is still
-there, and still over the thresholds, once the parent is up again. A dependent's problem is not
-confirmed while its parent's is only seen, not yet confirmed: no notice names a cause before the
-cause's own alert. When most sites drop at once
-the monitor itself is cut off: states are held and one alert says so; the rounds that led into
-it count for nothing, so no problem is confirmed on the rounds right after it with their help.
+parent is down is unreachable, not down: it raises nothing of its own. One whose parent's problem
+explains its own (a tunnel that loses, or is down, while its site's link loses; one slow while
+the link is slow) may change state, but its alert is held back: one alert per root cause. It is
+raised late if the problem is still there, and still over the thresholds, once the parent is up
+again; a dead one, after ``parent_hold_rounds`` rounds whatever the parent does. A dependent's
+problem is not confirmed while its parent's is only seen, not yet confirmed: no notice names a
+cause before the cause's own alert. A refused port, or a slow link, explains no dead tunnel:
+that one alerts at once. When most sites drop at once the monitor itself is cut off: states are
+held and one alert says so; the rounds that led into it (their loss too) count for nothing, so
+no problem is confirmed after it with their help.
 
 An observation whose outcome could not be read (a tunnel whose device did not answer SNMP and
 that has no probe of its own) is unknown: it changes no state. An alert held back by a
@@ -41,6 +44,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from monitoreo.stats import wilson_interval
+from monitoreo.thresholds import (
+    ISOLATED_MIN_SITES,
+    ISOLATED_PCT,
+    LOSS_MIN_PROBES,
+    LOSS_WINDOW_PROBES,
+    PARENT_HOLD_ROUNDS,
+)
 from pukara import formats  # Babel only on first use
 
 UP, DEGRADED, DOWN, UNREACHABLE, UNKNOWN = "up", "degraded", "down", "unreachable", "unknown"
@@ -52,10 +62,7 @@ LABELS = {
 PROBLEMS = frozenset({DEGRADED, DOWN, REFUSED})
 MONITOR = "monitor"  # the entity of the "monitor isolated" condition
 HELD_ENDS = {"mantenimiento": "el mantenimiento", "oscilación": "la oscilación"}
-# The monitor is cut off when at least this share of the watched sites (and at least this many)
-# give no answer in the same round. The README states both: a test holds them equal.
-ISOLATED_PCT = 60.0
-ISOLATED_MIN_SITES = 3
+LOSS, LATENCY = "loss", "latency"  # why an entity is degraded
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +75,9 @@ class Policy:
     flap_window_rounds: int = 20
     isolated_fraction: float = ISOLATED_PCT / 100
     isolated_min_sites: int = ISOLATED_MIN_SITES
-    loss_window_rounds: int = 10  # rounds over which loss is judged
-    loss_min_probes: int = 20  # fewer probes in the window than this: loss degrades nothing
+    loss_window_probes: int = LOSS_WINDOW_PROBES  # loss is judged over the last probes
+    loss_min_probes: int = LOSS_MIN_PROBES  # fewer probes in the window: loss degrades nothing
+    parent_hold_rounds: int = PARENT_HOLD_ROUNDS  # an alert held for its parent, at most
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +98,7 @@ class Observation:
 
 @dataclass(frozen=True, slots=True)
 class WindowLoss:
-    """The loss of an entity over its last rounds, with its 95 % Wilson interval."""
+    """The loss of an entity over its last probes, with its 95 % Wilson interval."""
 
     rounds: int
     sent: int
@@ -122,6 +130,8 @@ class EntityState:
     held: str | None = None  # why the alert of the current problem was held back
     losses: deque[tuple[int, int]] = field(default_factory=deque)  # (sent, lost) per round
     window: WindowLoss | None = None  # the loss over ``losses``, as of the last round
+    why: frozenset[str] = frozenset()  # LOSS, LATENCY: what is not yet clear, as of last round
+    held_at: int = 0  # the round at which its alert was first held for its parent
     silent: bool = False  # its last round had no reply at all (an outage, or its start)
 
     def document(self) -> dict[str, Any]:
@@ -161,38 +171,67 @@ class Notice:
         }  # fmt: skip
 
 
+def reasons(
+    obs: Observation, policy: Policy, window: WindowLoss | None = None
+) -> tuple[frozenset[str], frozenset[str]]:
+    """What of loss and latency is over the thresholds, and what is not yet clear of recovery.
+
+    ``window``: the loss over the entity's last probes, this round's included; without it (an
+    observation with no probe counts) the round's own loss is judged.
+    """
+    median = obs.median_ms or 0.0
+    threshold = obs.loss_threshold_pct
+    if window is None:
+        loss_over = obs.loss_pct >= threshold
+        loss_unclear = obs.loss_pct >= threshold * policy.recovery_loss_factor
+    else:  # surely over the threshold, not merely a few unlucky probes
+        loss_over = window.sent >= policy.loss_min_probes and window.low_pct >= threshold
+        loss_unclear = window.low_pct >= threshold * policy.recovery_loss_factor
+    over = {LOSS} if loss_over else set()
+    unclear = {LOSS} if loss_unclear or loss_over else set()
+    if median > obs.latency_threshold_ms:
+        over.add(LATENCY)
+    if median > obs.latency_threshold_ms * policy.recovery_latency_factor:
+        unclear.add(LATENCY)
+    return frozenset(over), frozenset(unclear)
+
+
 def classify(
     obs: Observation, current: str, policy: Policy, window: WindowLoss | None = None
 ) -> str | None:
-    """The state this observation shows; None when it tells nothing.
-
-    ``window``: the loss over the entity's last rounds, this one included; without it (an
-    observation with no probe counts) the round's own loss is judged.
-    """
+    """The state this observation shows; None when it tells nothing (see :func:`reasons`)."""
     if obs.reachable is None:
         return None
     if not obs.reachable:
         return DOWN
     if obs.refused:
         return REFUSED
-    median = obs.median_ms or 0.0
-    threshold = obs.loss_threshold_pct
-    if window is None:
-        over = obs.loss_pct >= threshold
-        not_clear = obs.loss_pct >= threshold * policy.recovery_loss_factor
-    else:  # surely over the threshold, not merely a few unlucky probes
-        over = window.sent >= policy.loss_min_probes and window.low_pct >= threshold
-        not_clear = window.low_pct >= threshold * policy.recovery_loss_factor
-        if current == DOWN and window.sent and window.low_pct >= threshold:
-            over = True  # back from an outage: its first rounds judge, the window starts anew
-    if over or median > obs.latency_threshold_ms:
+    over, unclear = reasons(obs, policy, window)
+    if current == DOWN:  # back from an outage: the loss rule itself on its first rounds only
+        if window is not None and window.sent and window.low_pct >= obs.loss_threshold_pct:
+            over |= {LOSS}  # the window started anew with the outage: too few probes to wait
+        unclear -= {LOSS}  # not the recovery condition: one outage, one alert and one recovery
+    if over:
         return DEGRADED
-    if current in PROBLEMS and (
-        (not_clear and current != DOWN)  # out of an outage: only the loss rule itself
-        or median > obs.latency_threshold_ms * policy.recovery_latency_factor
-    ):
+    if current in PROBLEMS and unclear:
         return DEGRADED  # better, but not yet good enough to clear
     return UP
+
+
+def explains(parent: str, parent_why: frozenset[str], seen: str, why: frozenset[str]) -> bool:
+    """Whether the parent's problem is the root cause of the one its child shows.
+
+    A parent down explains anything. One losing explains a child that loses or is down (its
+    traffic crosses that link); one slow, a child that is slow. A refused port, or a slow link,
+    explains no child that is down, and a parent with no problem explains nothing.
+    """
+    if parent == DOWN:
+        return True
+    if parent != DEGRADED or seen not in {DOWN, DEGRADED}:
+        return False
+    if seen == DOWN:
+        return LOSS in parent_why
+    return bool(parent_why & why)
 
 
 PARENT_HELD = "sede superior"  # EntityState.held when the parent's problem held the alert
@@ -217,8 +256,9 @@ def _muted(
 def _with_window(obs: Observation, w: WindowLoss) -> Observation:
     """The observation with the window's loss told in its detail (what the alert says)."""
     pct = formats.percent
-    told = (f"pérdida en las últimas {w.rounds} rondas: {pct(w.pct, 1)} "
-            f"(IC 95 %: {pct(w.low_pct, 1)}–{pct(w.high_pct, 1)}; {w.lost} de {w.sent})")  # fmt: skip
+    rounds = "la última ronda" if w.rounds == 1 else f"{w.rounds} rondas"
+    told = (f"pérdida en los últimos {w.sent} sondeos ({rounds}): {pct(w.pct, 1)}, "
+            f"{w.lost} perdidos (IC 95 %: {pct(w.low_pct, 1)}–{pct(w.high_pct, 1)})")  # fmt: skip
     return replace(obs, detail=f"{obs.detail}; {told}" if obs.detail else told)
 
 
@@ -276,6 +316,8 @@ class Tracker:
             if isolated:
                 for st in self.states.values():  # the rounds that led into it were the cut's
                     st.candidate, st.streak = None, 0
+                    st.losses.clear()  # their loss too: it was the monitor's, not the sites'
+                    st.window = None
                 text = f"monitor aislado: {lost} de {len(sites)} sedes sin respuesta a la vez"
                 return [Notice(MONITOR, MONITOR, "isolated", UP, DOWN, text)]
             text = f"monitor conectado: {len(sites) - lost} de {len(sites)} sedes responden"
@@ -295,15 +337,21 @@ class Tracker:
             st = self.states.setdefault(obs.entity, EntityState(obs.entity))
             window = st.window = self._window(st, obs)
             seen = classify(obs, st.state, self.policy, window)
-            if (
-                seen == DEGRADED
-                and window is not None
-                and window.low_pct >= (obs.loss_threshold_pct * self.policy.recovery_loss_factor)
-            ):
+            why = reasons(obs, self.policy, window)[1] if seen == DEGRADED else frozenset()
+            if seen is not None:
+                st.why = why
+            if seen == DEGRADED and window is not None and LOSS in why:
                 obs = _with_window(obs, window)
-            cause = self._parent_problem(obs.parent, observed)
-            if seen == DOWN and cause in {DOWN, UNREACHABLE}:
+            parent = self._parent_problem(obs.parent, observed)
+            if seen == DOWN and parent == DOWN:
                 seen = UNREACHABLE
+            cause = None
+            if parent and explains(parent, self.states[obs.parent or ""].why, seen or st.state,
+                                   st.why):  # fmt: skip
+                cause = parent
+                up_there = {observed.get(obs.parent or ""), self.states[obs.parent or ""].state}
+                if parent == DOWN and UNREACHABLE in up_there:
+                    cause = UNREACHABLE  # told as it is: «depende de X, que está inalcanzable»
             observed[obs.entity] = st.state if seen is None else seen
             notices += self._step(st, obs, seen, now, maintenance, cause)
         return notices
@@ -316,8 +364,9 @@ class Tracker:
             pass  # the partial round where a cut began or ended is the outage's, not loss
         elif obs.reachable and obs.received:  # a round with no reply is down, not loss
             st.losses.append((obs.sent, obs.sent - obs.received))
-            while len(st.losses) > self.policy.loss_window_rounds:
-                st.losses.popleft()
+            sent = sum(s for s, _ in st.losses)
+            while len(st.losses) > 1 and sent > self.policy.loss_window_probes:
+                sent -= st.losses.popleft()[0]  # whole rounds, the newest at least
         return WindowLoss.of(st.losses)
 
     def _parent_problem(self, parent: str | None, observed: Mapping[str, str]) -> str | None:
@@ -325,9 +374,9 @@ class Tracker:
         if not parent:
             return None
         found = {observed.get(parent), self.states[parent].state if parent in self.states else None}
-        for problem in (UNREACHABLE, DOWN, REFUSED, DEGRADED):
+        for problem in (UNREACHABLE, DOWN, DEGRADED):  # a refused port is no link's problem
             if problem in found:
-                return problem
+                return DOWN if problem == UNREACHABLE else problem
         return None
 
     def _before_its_cause(self, obs: Observation, seen: str, cause: str | None) -> bool:
@@ -359,16 +408,25 @@ class Tracker:
             )  # fmt: skip
         if seen is not None:
             notices += self._transition(st, obs, seen, now, maintenance, cause)
+        held_long = (  # a dead child under a parent that only loses: its own alert, in time
+            st.held == PARENT_HELD
+            and st.state == DOWN
+            and cause is not None
+            and self.round_no - st.held_at >= self.policy.parent_hold_rounds
+        )
         if (
             st.state in PROBLEMS
             and seen in PROBLEMS  # not a round that already answers again
             and st.alerted != st.state  # none open, or one for a lesser problem
-            and _muted(st, obs, maintenance, cause) is None
+            and (_muted(st, obs, maintenance, None if held_long else cause) is None)
             # held for its parent: only if it still shows it by itself, not just a slow recovery
             and (st.held != PARENT_HELD or classify(obs, UP, self.policy, st.window) in PROBLEMS)
         ):
             # held back by a window, flapping or its parent, over now: raise it late, not never
-            if st.held == PARENT_HELD:
+            if held_long:
+                rounds = self.round_no - st.held_at
+                when = f"desde hace {rounds} rondas, aunque {obs.parent} también falla"
+            elif st.held == PARENT_HELD:
                 when = f"tras recuperarse {obs.parent}"
             else:
                 when = "al terminar " + HELD_ENDS.get(st.held or "", "el silencio de sus alertas")
@@ -428,6 +486,8 @@ class Tracker:
         if seen in PROBLEMS:
             if muted:
                 st.held = PARENT_HELD if muted.startswith("depende de") else muted
+                if st.held == PARENT_HELD:
+                    st.held_at = self.round_no
                 return Notice(st.entity, obs.site, "state", previous, seen, text, muted)
             st.alerted = seen
             return Notice(st.entity, obs.site, "alert", previous, seen, text)

@@ -30,7 +30,7 @@ from monitoreo.prober import ProbeOptions, Target
 from monitoreo.rounds import TargetRound
 from monitoreo.sites import Site, vpn_targets
 from monitoreo.spool import SpoolingWriter, WriterHealth
-from monitoreo.states import LABELS, MONITOR, Notice, Observation, Tracker
+from monitoreo.states import DOWN, LABELS, MONITOR, UNREACHABLE, Notice, Observation, Tracker
 from monitoreo.summaries import SummaryHealth, SummaryWriter
 from pukara import formats
 from pukara.errors import Interrupted, StoreError
@@ -243,6 +243,7 @@ class Watcher:
     snmp_status: dict[str, SnmpStatus] = field(default_factory=dict)
     snmp_earlier: dict[str, SnmpStatus] = field(default_factory=dict)  # a previous run's
     rounds_done: int = 0
+    snmp_saved: bool = False  # whether the SNMP outcomes went to the store once in this run
     writer: SpoolingWriter | None = None
     summaries: SummaryWriter | None = None
     notifier: Notifier | None = None
@@ -360,8 +361,6 @@ class Watcher:
         by_label = {r.target.label: r for r in rnd.results}
         observations: list[Observation] = []
         events: list[dict[str, Any]] = rounds.round_events(rnd)
-        snmp_changes = self._snmp_changes(polls, rnd.started)
-        events += [snmp_event(c, rnd.started) for c in snmp_changes]
         for code in sorted(monitored):
             site = self.sites[code]
             r = by_label.get(code)
@@ -391,20 +390,38 @@ class Watcher:
         )
         notice_events = [notice_event(n, now) for n in notices]
         events += notice_events
+        held = self._snmp_held(observations)
+        snmp_changes = self._snmp_changes(
+            {c: p for c, p in polls.items() if c not in held}, rnd.started
+        )
+        events += [snmp_event(c, rnd.started) for c in snmp_changes]
         events.append(self._check_health(now))
         if self.writer:
             self.writer.put(events)
             if notices:  # after this round's events; kept in memory while the store is away
                 self.writer.put_state(STATE_COLLECTION, self.tracker.documents(), key=("entity",))
-            if snmp_changes:
+            if snmp_changes or (self.snmp_status and not self.snmp_saved):
                 docs = [st.document() for st in self.snmp_status.values()]
                 self.writer.put_state(SNMP_COLLECTION, docs, key=("site",))
+                self.snmp_saved = True  # the first cycle's too: estado shows the good ones
         for change in by_cause(snmp_changes):  # one console line per cause, not per device
             if self.on_snmp:
                 self.on_snmp(change)
         self._notify(notices, notice_events)
         self.rounds_done += 1
         return notices
+
+    def _snmp_held(self, observations: Sequence[Observation]) -> set[str]:
+        """Sites whose SNMP outcome is not judged this round: the monitor is cut off, or the
+        site gives no answer (this round, or in its state): SNMP cannot answer either, and the
+        one alert of that root cause says it. What still fails afterwards is said then."""
+        if self.tracker.isolated:
+            return set(self.sites)
+        held = {o.site for o in observations if o.entity == o.site and o.reachable is False}
+        for code, st in self.tracker.states.items():
+            if st.state in {DOWN, UNREACHABLE}:
+                held.add(code)
+        return held
 
     def _snmp_changes(self, polls: Mapping[str, DevicePoll], at: datetime) -> list[SnmpChange]:
         """What changed in the devices' SNMP outcome this round."""

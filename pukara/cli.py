@@ -182,7 +182,7 @@ def depurar(
         typer.Option(
             "--retencion-dias",
             min=1,
-            help="Días de eventos crudos de monitoreo que se conservan (por defecto "
+            help="Días de eventos crudos de monitoreo que se conservan (por omisión "
             "retention_days, 30).",
         ),
     ] = None,

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import csv
 import errno
+import ipaddress
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
@@ -102,6 +106,99 @@ def _cell(value: Any) -> str:
     return clean_line(_text(value))
 
 
+# Table layout: a cell wraps only at spaces and every word fits its column whole, so an
+# address, a code, a serial or a name is never split across lines. When the terminal is too
+# narrow, the least important columns are left out (and a note on stderr says which), the way
+# kubectl and gh fit a table, instead of cutting every column into pieces.
+_PADDING = 2  # a space on each side of a cell
+_BORDERS = 1  # n columns draw n + 1 borders: one each and the closing one
+_LONG_WORD = 40  # in multi-word text, a longer word (a URL, a hash) may fold: the last resort
+_WORD = re.compile(r"\S+")
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_interface(text)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(eq=False)
+class _Column:
+    key: str
+    header: str
+    cells: list[str]
+    rank: int  # 0 is never left out; the greater, the sooner it goes
+
+    def _words(self, text: str) -> int:
+        from rich.cells import cell_len
+
+        return max((cell_len(w) for w in _WORD.findall(text)), default=0)
+
+    @cached_property
+    def least(self) -> int:
+        """The narrowest width at which no word of a cell or of the header is split."""
+        longest = max((self._words(c) for c in self.cells), default=0)
+        if any(len(_WORD.findall(c)) > 1 for c in self.cells):
+            longest = min(longest, _LONG_WORD)  # free text: only a huge word may fold
+        return max(longest, self._words(self.header), 1)
+
+    @cached_property
+    def natural(self) -> int:
+        """The width at which every cell and the header fit on one line."""
+        from rich.cells import cell_len
+
+        return max([cell_len(c) for c in self.cells] + [cell_len(self.header), 1])
+
+
+def _columns(
+    columns: Mapping[str, str], cells: list[list[str]], priority: Mapping[str, int]
+) -> list[_Column]:
+    out = []
+    for i, (key, header) in enumerate(columns.items()):
+        values = [row[i] for row in cells]
+        if key in priority:
+            rank = priority[key]
+        elif i == 0 or any(_is_address(v) for v in values if v):
+            rank = 0
+        else:
+            rank = i
+        out.append(_Column(key, clean_line(header), values, max(rank, 0)))
+    return out
+
+
+def _frame(count: int) -> int:
+    return count * (_PADDING + 1) + _BORDERS
+
+
+def _fit(cols: list[_Column], width: int) -> tuple[list[_Column], list[int]]:
+    """The columns to show in ``width`` cells and the width of each.
+
+    Rank 0 columns always stay; the others join from the most important (least rank, then
+    the leftmost) while they fit without splitting a word, so a narrow column may still
+    find room after a wide one did not. When the rank 0 columns alone do not fit, the table
+    is wider than ``width`` rather than break an address. The room left goes to the
+    columns that still need it, the neediest first, so long text wraps least.
+    """
+    chosen = {id(c) for c in cols if c.rank == 0}
+    used = sum(c.least for c in cols if id(c) in chosen) + _frame(len(chosen))
+    for col in sorted((c for c in cols if c.rank > 0), key=lambda c: c.rank):
+        if used + col.least + _PADDING + 1 <= width:
+            chosen.add(id(col))
+            used += col.least + _PADDING + 1
+    kept = [c for c in cols if id(c) in chosen]
+    widths = [c.least for c in kept]
+    room = width - sum(widths) - _frame(len(kept))
+    while room > 0:
+        need = [c.natural - w for c, w in zip(kept, widths, strict=True)]
+        if max(need, default=0) <= 0:
+            break
+        widths[need.index(max(need))] += 1
+        room -= 1
+    return kept, widths
+
+
 def render(
     records: Iterable[Mapping[str, Any]],
     fmt: Formato,
@@ -110,12 +207,18 @@ def render(
     title: str | None = None,
     out: TextIO | None = None,
     shown: Mapping[str, Callable[[Any], Any]] | None = None,
+    priority: Mapping[str, int] | None = None,
 ) -> None:
     """Write records to stdout.
 
     Table and CSV cells are cleaned of control characters (:func:`pukara.text.clean_line`)
     and CSV cells cannot start a spreadsheet formula (:func:`pukara.text.csv_cell`); JSON is
     written exactly, its encoder escapes control characters itself.
+
+    A table never splits a word, an address or a code across lines: cells wrap at spaces
+    only. On a terminal too narrow for every column, the least important ones are left out
+    and a line on stderr names them; piped or redirected, every column and every cell is
+    written whole on one line.
 
     Args:
         records: dicts with English (dotted ECS where they exist) keys.
@@ -124,6 +227,9 @@ def render(
         columns: key -> Spanish header, in display order; json keeps every key.
         shown: key -> how the table shows that column's value to a person (a Spanish label
             for ``insert``, a formatted time); json and csv keep the stored value.
+        priority: key -> rank for a narrow terminal: 0 is never left out, and the greater
+            the rank the sooner the column goes. By default the first column and those
+            holding IP addresses rank 0 and the others rank by their place, the last first.
     """
     stream = out or sys.stdout
     rows = list(records)
@@ -136,23 +242,49 @@ def render(
         for row in rows:
             writer.writerow([csv_cell(_cell(get_field(row, key))) for key in columns])
     else:
-        from rich.table import Table
-        from rich.text import Text
+        _render_table(rows, columns, title, stream, shown or {}, priority or {})
 
-        # Text everywhere: a "[bold]" sent by a device is shown, not taken as markup
-        table = Table(title=Text(clean_line(title)) if title else None, header_style="bold")
-        for header in columns.values():
-            table.add_column(Text(clean_line(header)), overflow="fold")
-        show = shown or {}
-        for row in rows:
-            values = [get_field(row, key) for key in columns]
-            values = [show[k](v) if k in show and v is not None else v
-                      for k, v in zip(columns, values, strict=True)]  # fmt: skip
-            table.add_row(*(Text(_cell(v)) for v in values))
-        console = plain_console(file=stream)
-        if not console.is_terminal:  # piped or redirected: no screen width to respect
-            console = plain_console(file=stream, width=250)
-        console.print(table)
+
+def _render_table(
+    rows: list[Mapping[str, Any]],
+    columns: Mapping[str, str],
+    title: str | None,
+    stream: TextIO,
+    show: Mapping[str, Callable[[Any], Any]],
+    priority: Mapping[str, int],
+) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    cells = []
+    for row in rows:
+        values = [get_field(row, key) for key in columns]
+        values = [show[k](v) if k in show and v is not None else v
+                  for k, v in zip(columns, values, strict=True)]  # fmt: skip
+        cells.append([_cell(v) for v in values])
+    cols = _columns(columns, cells, priority)
+    console = plain_console(file=stream)
+    if console.is_terminal:
+        kept, widths = _fit(cols, console.width)
+    else:  # piped or redirected: no screen to fit, every cell whole on its line
+        kept, widths = cols, [c.natural for c in cols]
+    needed = sum(widths) + _frame(len(kept))
+    if needed > console.width or not console.is_terminal:
+        console = plain_console(file=stream, width=needed)
+    # Text everywhere: a "[bold]" sent by a device is shown, not taken as markup
+    table = Table(title=Text(clean_line(title)) if title else None, header_style="bold")
+    for col, width in zip(kept, widths, strict=True):
+        table.add_column(Text(col.header), width=width, overflow="fold")
+    places = [cols.index(c) for c in kept]
+    for row_cells in cells:
+        table.add_row(*(Text(row_cells[i]) for i in places))
+    console.print(table)
+    left_out = [c.header for c in cols if c not in kept]
+    if left_out:
+        message(
+            f"columnas omitidas por el ancho: {', '.join(left_out)}; "
+            "use -f csv o una terminal más ancha"
+        )
 
 
 class RichReporter:

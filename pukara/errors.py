@@ -105,7 +105,30 @@ _ERRNO_TEXT = {
     errno.EADDRNOTAVAIL: "la dirección no pertenece a este equipo",
     errno.EINVAL: "argumento no válido",
     errno.EPIPE: "el otro extremo cerró la conexión",
+    errno.EAFNOSUPPORT: "este equipo no admite la familia de esa dirección (¿IPv6 desactivado?)",
+    errno.ENETDOWN: "la interfaz de red hacia el destino está caída",
+    errno.EMSGSIZE: "el paquete excede la MTU de la interfaz",
+    errno.ENOBUFS: "el sistema se quedó sin memoria de red",
+    errno.ENFILE: "el sistema abrió demasiados archivos o sockets",
+    errno.ECONNABORTED: "la conexión se interrumpió",
+    errno.ENOEXEC: "no es un programa ejecutable",
 }
+
+
+def os_reason_hinted(
+    e: OSError, hints: dict[int, str] | None = None, fallback: str = "error del sistema"
+) -> str:
+    """:func:`os_reason`, where ``hints`` (errno → Spanish) may say it better for the caller (a
+    probe knows that EINVAL means an address the system will not send to). An errno that
+    neither knows is ``fallback`` and its name, never the system's English alone.
+    """
+    code = e.errno
+    if type(e).__name__ == "gaierror" or code is None:
+        return os_reason(e)
+    text = (hints or {}).get(code) or _ERRNO_TEXT.get(code)
+    if text is None:
+        text = f"{fallback} ({errno.errorcode.get(code, str(code))})"
+    return f"{text} ({e.strerror or e})"
 
 
 def os_reason(e: OSError) -> str:

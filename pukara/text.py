@@ -42,6 +42,9 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
-def plural(n: int, singular: str, plural: str) -> str:
-    """The word for ``n`` things: ``plural(1, "sede", "sedes")`` is ``sede``, for 0 or 2 ``sedes``."""
-    return singular if n == 1 else plural
+def count(n: int, singular: str, plural: str) -> str:
+    """``1 cambio``, ``0 cambios``, ``1,234 cambios``: the figure through pukara.formats and
+    the words that follow it in agreement (Spanish takes the plural for every n but 1)."""
+    from pukara.formats import number
+
+    return f"{number(n)} {singular if n == 1 else plural}"

@@ -9,6 +9,7 @@ catalogue; ``tests/cli/test_spanish.py`` fails if a Typer upgrade moves one of t
 
 from __future__ import annotations
 
+import inspect
 import re
 import sys
 from typing import Any
@@ -21,6 +22,8 @@ from typer._click.formatting import HelpFormatter
 from pukara.i18n import N_, _, translate
 
 _write_usage = HelpFormatter.write_usage
+_parse_args = _click.core.Command.parse_args
+_default_string = typer.core.TyperOption._get_default_string
 _display_type = typer.core._TyperParameter.display_type
 _format_help = {cls: cls.format_help for cls in (typer.core.TyperCommand, typer.core.TyperGroup)}
 
@@ -69,6 +72,45 @@ def _spanish_help_option(param_decls: list[str]) -> Any:
     return apply
 
 
+def _parse_args_with_context(self: Any, ctx: Any, args: list[str]) -> list[str]:
+    """Click's option parser raises some usage errors (``-c`` without its value) without the
+    command's context, so they would print no ``Uso:`` line; give them this command's."""
+    try:
+        return _parse_args(self, ctx, args)
+    except _click.exceptions.UsageError as e:
+        if e.ctx is None:
+            e.ctx, e.cmd = ctx, self
+        raise
+
+
+def _flag_default(self: Any, **kwargs: Any) -> str:
+    """``[por omisión: --tuneles]`` for an on/off flag, the option as it is typed (Typer
+    writes ``tuneles``, which reads like a value)."""
+    if self.is_bool_flag and self.secondary_opts and not kwargs.get("show_default_is_str"):
+        return str(self.opts[0] if self.default else self.secondary_opts[0])
+    return str(_default_string(self, **kwargs))
+
+
+def _joined_lines(paragraphs: list[str], markup_mode: Any) -> str:
+    """The rich help's paragraphs after the first, each on one line for rich to wrap (Typer
+    0.29 keeps the docstring's line breaks, which cut a paragraph at odd places); a paragraph
+    starting with ``\\b`` keeps them, as Click's convention says."""
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split("\n")) for p in paragraphs)
+
+
+def _command_summary(original: Any) -> Any:
+    """A command's line in its group's list: its first paragraph on one line (Typer keeps
+    the docstring's line breaks there too)."""
+
+    def make(*, help_text: str, markup_mode: Any) -> Any:
+        first, *rest = inspect.cleandoc(help_text).split("\n\n")
+        if not first.startswith("\b"):
+            first = " ".join(first.split("\n"))
+        return original(help_text="\n\n".join([first, *rest]), markup_mode=markup_mode)
+
+    return make
+
+
 def _localize_rich_utils() -> None:
     """typer.rich_utils is imported only to show help (it pulls in most of rich)."""
     from typer import rich_utils
@@ -76,6 +118,8 @@ def _localize_rich_utils() -> None:
     if getattr(rich_utils, "_pukara_spanish", False):
         return
     rich_utils._ = _  # type: ignore[attr-defined]
+    rich_utils._fix_linebreaks = _joined_lines
+    rich_utils._make_command_help = _command_summary(rich_utils._make_command_help)
     for name in RICH_STRINGS:
         setattr(rich_utils, name, _(getattr(rich_utils, name)))
     rich_utils.OptionHighlighter.highlights.append(r"(?P<usage>" + re.escape(_("Usage: ")) + ")")
@@ -99,6 +143,8 @@ def install() -> None:
     typer.core._ = _  # type: ignore[attr-defined]
     HelpFormatter.write_usage = _spanish_usage  # type: ignore[method-assign]
     typer.core._TyperParameter.display_type = _spanish_type  # type: ignore[method-assign,assignment]
+    _click.core.Command.parse_args = _parse_args_with_context  # type: ignore[method-assign]
+    typer.core.TyperOption._get_default_string = _flag_default  # type: ignore[method-assign]
     _click.decorators.help_option = _spanish_help_option
     for cls in _format_help:
         cls.format_help = _spanish_format_help(cls)  # type: ignore[method-assign]

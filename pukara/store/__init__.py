@@ -118,7 +118,10 @@ class Store(Protocol):
 
     def down_runs(self, entity: str, since: datetime, until: datetime) -> list[Run]: ...
 
-    def hourly(self, entity: str, since: datetime, until: datetime) -> list[Hour]: ...
+    def hourly(
+        self, entity: str, since: datetime, until: datetime, *, size_s: int = 3600,
+        excluded: Sequence[tuple[datetime, datetime]] = (),
+    ) -> list[Hour]: ...  # fmt: skip
 
     def last_state(
         self, entity: str, since: datetime, until: datetime

@@ -77,6 +77,15 @@ class Run:
 
 @dataclass(frozen=True, slots=True)
 class Hour:
+    """One bucket (an hour unless asked otherwise) of loss and RTT quantiles.
+
+    ``counted_sent`` and ``counted_received`` are the probes of the rounds with the link up
+    (with a reply) outside the exclusions asked for: the loss a latency chart colours by, as
+    rounds without any reply are outages, not loss. From the round summaries they are exact;
+    from a rollup, the probes of its rounds with replies are its probes per round times those
+    rounds (exact while the probes per round stay the same, as within one ``vigilar``).
+    """
+
     start_us: int
     sent: int
     received: int
@@ -85,6 +94,10 @@ class Hour:
     median_ms: float | None
     p75_ms: float | None
     p90_ms: float | None
+    rounds: int = 0
+    answered: int = 0  # rounds with at least one reply
+    counted_sent: float = 0.0
+    counted_received: int = 0
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -427,37 +440,91 @@ def _ms(us: float | None) -> float | None:
 
 
 _QUANTILES = ("rtt_p10_us", "rtt_p25_us", "rtt_median_us", "rtt_p75_us", "rtt_p90_us")
-# per UTC hour of a piece of [lo, hi): sent, received and the five RTT quantiles
-_HOURS = {
-    "rollup_1h": "SELECT bucket_us, sent, received, " + ", ".join(_QUANTILES)
-    + " FROM rollup_1h WHERE entity = ? AND bucket_us >= ? AND bucket_us < ? ORDER BY bucket_us",
-    "rollup_5m": f"SELECT bucket_us - bucket_us % {HOUR_US} AS h, sum(sent), sum(received), "
-    + ", ".join(f"sum({q} * rtt_rounds) / sum(rtt_rounds) FILTER (WHERE {q} IS NOT NULL)"
-                for q in _QUANTILES)
-    + " FROM rollup_5m WHERE entity = ? AND bucket_us >= ? AND bucket_us < ?"
-    " GROUP BY h ORDER BY h",
-    "round_summaries": f"SELECT ts_us - ts_us % {HOUR_US} AS h, sum(sent), sum(received), "
-    + ", ".join(f"avg({q})" for q in _QUANTILES)
-    + " FROM round_summaries WHERE entity = ? AND ts_us >= ? AND ts_us < ?"
-    " GROUP BY h ORDER BY h",
-}  # fmt: skip
+_BUCKET_SIZES = (60_000_000, FIVE_MIN_US, 900_000_000, HOUR_US)
 
 
-def hours(conn: sqlite3.Connection, entity: str, lo: int, hi: int) -> list[Hour]:
-    """Hourly loss and RTT quantiles of rounds starting in [lo, hi), hours being UTC ones.
+def _hours_sql(table: str, size: int) -> str:
+    """Per bucket of ``size`` of a piece of [lo, hi): sent, received, the five RTT quantiles,
+    rounds, rounds with replies and the probes of those rounds."""
+    if table == "rollup_1h":
+        return (
+            "SELECT bucket_us, sent, received, " + ", ".join(_QUANTILES)
+            + ", rounds, rtt_rounds, sent * rtt_rounds * 1.0 / rounds"
+            " FROM rollup_1h WHERE entity = ? AND bucket_us >= ? AND bucket_us < ? ORDER BY bucket_us"
+        )  # fmt: skip
+    if table == "rollup_5m":
+        return (
+            f"SELECT bucket_us - bucket_us % {size} AS h, sum(sent), sum(received), "
+            + ", ".join(f"sum({q} * rtt_rounds) / sum(rtt_rounds) FILTER (WHERE {q} IS NOT NULL)"
+                        for q in _QUANTILES)
+            + ", sum(rounds), sum(rtt_rounds), sum(sent * rtt_rounds * 1.0 / rounds)"
+            " FROM rollup_5m WHERE entity = ? AND bucket_us >= ? AND bucket_us < ?"
+            " GROUP BY h ORDER BY h"
+        )  # fmt: skip
+    return (
+        f"SELECT ts_us - ts_us % {size} AS h, sum(sent), sum(received), "
+        + ", ".join(f"avg({q})" for q in _QUANTILES)
+        + ", count(*), count(rtt_median_us), coalesce(sum(sent) FILTER (WHERE received > 0), 0)"
+        " FROM round_summaries WHERE entity = ? AND ts_us >= ? AND ts_us < ?"
+        " GROUP BY h ORDER BY h"
+    )  # fmt: skip
 
-    Only data inside [lo, hi) counts: an hourly rollup only for an hour wholly inside it, the
-    part of an hour at either end from the summaries (or their 5-minute rollups).
+
+def _counted(
+    conn: sqlite3.Connection, entity: str, lo: int, hi: int, excluded: Sequence[tuple[int, int]]
+) -> tuple[float, int]:
+    """Probes sent and received in [lo, hi) by the rounds with replies outside ``excluded``."""
+    outside = "".join(" AND NOT (ts_us >= ? AND ts_us < ?)" for _ in excluded)
+    sent, received = conn.execute(
+        "SELECT coalesce(sum(sent), 0), coalesce(sum(received), 0) FROM round_summaries"
+        " WHERE entity = ? AND ts_us >= ? AND ts_us < ? AND received > 0" + outside,
+        (entity, lo, hi, *(x for pair in excluded for x in pair)),
+    ).fetchone()
+    return float(sent), int(received)
+
+
+def hours(
+    conn: sqlite3.Connection,
+    entity: str,
+    lo: int,
+    hi: int,
+    size: int = HOUR_US,
+    excluded: Sequence[tuple[int, int]] = (),
+) -> list[Hour]:
+    """Loss and RTT quantiles of rounds starting in [lo, hi), per bucket of ``size``.
+
+    Buckets are UTC hours by default; a finer ``size`` (1, 5 or 15 minutes, for a short
+    period) is read from the round summaries, or their 5-minute rollups before the purge
+    horizon (5 minutes at the finest there). Only data inside [lo, hi) counts: an hourly
+    rollup only for an hour wholly inside it, the part of an hour at either end from the
+    summaries (or their 5-minute rollups). The rounds inside ``excluded`` (maintenance,
+    isolation) count as probes of no bucket's ``counted_*``, where the summaries are kept.
     """
-    first, last = _whole_hours(conn, lo, hi)
+    if size not in _BUCKET_SIZES:
+        raise ValueError(f"bucket size {size} not in {_BUCKET_SIZES}")
+    start = horizon(conn) or lo
+    if size == HOUR_US:
+        first, last = _whole_hours(conn, lo, hi)
+        pieces = [("rollup_1h", first, last), *_finer(conn, lo, hi)]
+    else:
+        cut = max(lo, min(hi, start))
+        if cut > lo:
+            size = max(size, FIVE_MIN_US)
+        pieces = [("rollup_5m", lo, cut), ("round_summaries", cut, hi)]
     rows: list[tuple[Any, ...]] = []
-    for table, a, b in [("rollup_1h", first, last), *_finer(conn, lo, hi)]:
-        if b > a:  # the pieces are disjoint and the horizon is on an hour: one row per hour
-            rows += conn.execute(_HOURS[table], (entity, a, b)).fetchall()
-    return [
-        Hour(h, s, r, _ms(p10), _ms(p25), _ms(p50), _ms(p75), _ms(p90))
-        for h, s, r, p10, p25, p50, p75, p90 in sorted(rows, key=lambda row: row[0])
-    ]
+    for table, a, b in pieces:
+        if b > a:  # the pieces are disjoint and the horizon is on an hour: one row per bucket
+            rows += conn.execute(_hours_sql(table, size), (entity, a, b)).fetchall()
+    out = []
+    for h, s, r, p10, p25, p50, p75, p90, n, answered, c_sent in sorted(rows, key=lambda x: x[0]):
+        c_received = r
+        touching = [(max(x, h, lo), min(y, h + size, hi)) for x, y in excluded
+                    if x < h + size and y > h]  # fmt: skip
+        if touching and h >= start:  # exact: those rounds are out of the loss
+            c_sent, c_received = _counted(conn, entity, max(h, lo), min(h + size, hi), touching)
+        out.append(Hour(h, s, r, _ms(p10), _ms(p25), _ms(p50), _ms(p75), _ms(p90),
+                        int(n), int(answered), float(c_sent or 0), int(c_received)))  # fmt: skip
+    return out
 
 
 def last_state(conn: sqlite3.Connection, entity: str, lo: int, hi: int) -> tuple[bool, int | None]:

@@ -765,8 +765,15 @@ class SQLiteStore:
             lambda c, *a: list(rollups.down_runs(c, *a)), entity, to_us(since), to_us(until)
         )
 
-    def hourly(self, entity: str, since: datetime, until: datetime) -> list[rollups.Hour]:
-        return self._read(rollups.hours, entity, to_us(since), to_us(until))
+    def hourly(
+        self, entity: str, since: datetime, until: datetime, *, size_s: int = 3600,
+        excluded: Sequence[Interval] = (),
+    ) -> list[rollups.Hour]:  # fmt: skip
+        """Loss and latency per hour (or per ``size_s`` bucket) of [since, until)."""
+        spans = [(to_us(s), to_us(e)) for s, e in excluded]
+        return self._read(
+            rollups.hours, entity, to_us(since), to_us(until), size_s * 1_000_000, spans
+        )
 
     def last_state(self, entity: str, since: datetime, until: datetime) -> tuple[bool, int | None]:
         return self._read(rollups.last_state, entity, to_us(since), to_us(until))

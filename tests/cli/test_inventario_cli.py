@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -46,9 +48,13 @@ def test_bad_file_names_line_and_field_and_writes_nothing(
     assert code == 1 and out == ""
     assert "malo.csv: línea 2: campo «IPv4 de gestión» (mgmt_ipv4)" in err
     assert "línea 3: campo «Tipo» (kind)" in err
-    assert "no se aplicó ningún cambio" in err
+    assert "no se aplicó ningún cambio" in err and "2 errores;" in err
     code, out, _ = run(capsys, *db, "inventario", "exportar", "--formato", "csv")
     assert out.count("\n") == 1  # header only
+    bad.write_text("name,kind,site\nr1,tostadora,\n")
+    assert (
+        "malo.csv: 1 error; no se aplicó" in run(capsys, *db, "inventario", "importar", str(bad))[2]
+    )
 
 
 def test_simulate_shows_the_diff(
@@ -69,6 +75,11 @@ def test_unknown_target_is_refused_before_any_probe(
     assert code == 2 and "objetivo «no-existe»" in err
     code, _, err = run(capsys, *db, "inventario", "descubrir", "10.0.0.0/8")
     assert code == 2 and "más de 4096" in err
+    # methods repeated or separated by commas; an unknown one named alone
+    code, _, err = run(capsys, *db, "inventario", "descubrir", "-m", "snmp,ssh", "no-existe")
+    assert code == 2 and "objetivo «no-existe»" in err
+    code, _, err = run(capsys, *db, "inventario", "descubrir", "-m", "snmp, tostadora", "x")
+    assert code == 2 and "método desconocido: tostadora;" in err
 
 
 def test_ansible_list_and_host(capsys: pytest.CaptureFixture[str], db: list[str]) -> None:
@@ -123,3 +134,47 @@ def test_list_filters_take_the_same_labels_as_files(
     assert code == 0 and len(json.loads(out)) == 22
     code, _, err = run(capsys, *db, "inventario", "listar", "--tipo", "tostadora")
     assert code == 2 and "no es un tipo de activo válido" in err
+
+
+def _stdin(monkeypatch: pytest.MonkeyPatch, data: str) -> None:
+    """Standard input as a pipe gives it: bytes behind a text wrapper, not a terminal."""
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data.encode()), "utf-8"))
+
+
+def test_export_neutralises_formulas_and_import_gives_them_back(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "f.json"  # JSON keeps a leading apostrophe as it is
+    path.write_text(json.dumps({"assets": [{
+        "name": "f1", "kind": "pc", "custodian": "=cmd|' /C calc'!A0", "model": "+SUM(1)",
+        "vendor": "'=ya protegido", "os": "@SUM(A1)", "os_version": "-5",
+    }]}))  # fmt: skip
+    assert run(capsys, *db, "inventario", "importar", str(path), "-q")[0] == 0
+    code, out, _ = run(capsys, *db, "inventario", "exportar", "-f", "csv")
+    row = next(r for r in csv.DictReader(io.StringIO(out)) if r["name"] == "f1")
+    assert row["custodian"] == "'=cmd|' /C calc'!A0" and row["model"] == "'+SUM(1)"
+    assert row["vendor"] == "''=ya protegido" and row["os"] == "'@SUM(A1)"
+    assert row["os_version"] == "-5"  # a number stays a number
+    export = tmp_path / "export.csv"
+    export.write_text(out)
+    code, _, err = run(capsys, *db, "inventario", "importar", str(export))
+    assert code == 0 and "0 cambios aplicados" in err
+    _, shown, _ = run(capsys, *db, "inventario", "mostrar", "f1", "-f", "json")
+    record = json.loads(shown)[0]
+    assert (record["custodian"], record["model"], record["vendor"], record["os"]) == (
+        "=cmd|' /C calc'!A0", "+SUM(1)", "'=ya protegido", "@SUM(A1)",
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_import_reads_standard_input(
+    capsys: pytest.CaptureFixture[str], db: list[str], monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    run(capsys, *db, "inventario", "importar", "--ejemplo", "-q")
+    _, out, _ = run(capsys, *db, "inventario", "exportar", "-f", fmt)
+    _stdin(monkeypatch, out)
+    code, _, err = run(capsys, *db, "inventario", "importar", "-")
+    assert code == 0 and "0 cambios aplicados" in err
+    _stdin(monkeypatch, "name,kind\r\nnuevo-01,pc\r\n")
+    code, _, err = run(capsys, *db, "inventario", "importar", "-", "--tipo", "activos")
+    assert code == 0 and "1 cambio aplicado (1 alta" in err

@@ -69,6 +69,9 @@ def test_retire_keeps_the_asset_out_of_service_and_in_its_history(
         assert load_sites(store)["emb-ar"].gateway != "gw-emb-ar"
         targets = discovery.resolve(store, [], [])
         assert "198.18.0.6" not in {t.address for t in targets}
+    # named explicitly, it is refused before any probe, naming it as retired
+    code, _, err = run(capsys, *db, "inventario", "descubrir", "GW-EMB-AR", "-m", "snmp")
+    assert code == 2 and "el activo «gw-emb-ar» está dado de baja desde el 2026-05-01" in err
     # in its history and the change log
     code, out, _ = run(capsys, *db, "inventario", "historial", "gw-emb-ar", "-f", "json")
     history = json.loads(out)
@@ -464,7 +467,7 @@ def test_capacity_over_a_threshold_is_a_finding(
         observations.record(store, "ansible", [Result("198.18.9.10", Status.OK,
                                                       data={"facts": facts})])  # fmt: skip
     code, out, err = run(capsys, *db, "inventario", "informe", "capacidad")
-    assert code == 3 and "1 equipos sobre algún umbral" in err
+    assert code == 3 and "1 equipo sobre algún umbral" in err
     assert "95.5\u00a0%" in err and "16,384" in out and "3.25" in out
 
 
@@ -509,8 +512,57 @@ def test_delete_in_a_terminal_asks_and_takes_a_spanish_yes(
     path.write_text("name,kind,mgmt_ipv4\r\nerr-1,pc,198.18.9.21\r\n")
     assert run(capsys, *db, "inventario", "importar", str(path), "-q")[0] == 0
     code, screen = _answer(db, "err-1", b"n\n")
-    assert code == 1 and "No se borró nada" in screen
+    assert code == 0 and "No se borró nada" in screen  # a no is an answer, not an error
+    code, screen = _answer(db, "err-1", b"\x04")  # Ctrl-D at the question is a no
+    assert code == 0 and "No se borró nada" in screen and "Interrumpido" not in screen
     assert run(capsys, *db, "inventario", "mostrar", "err-1")[0] == 0
     code, screen = _answer(db, "err-1", b"s\n")
     assert code == 0 and "borrado" in screen
     assert run(capsys, *db, "inventario", "mostrar", "err-1")[0] == 2
+
+
+def test_reconcile_adds_unknown_devices_only_when_asked_and_with_what_was_seen(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, *db, "inventario", "conciliar", "--todos")
+    assert code == 0 and "Aún no hay nada observado" in err and "coincide" not in err
+    path = tmp_path / "a.csv"
+    path.write_text("name,kind,mgmt_ipv4,vendor\r\nsrv1,servidor_fisico,198.18.9.10,HPE\r\n")
+    assert run(capsys, *db, "inventario", "importar", str(path), "-q")[0] == 0
+    with SQLiteStore(Path(db[1])) as store:
+        observations.record(store, "snmp", [
+            Result("198.18.9.10", Status.OK, data={"facts": {"name": "srv1", "vendor": "Dell"}}),
+            Result("198.18.9.77", Status.OK, data={"facts": {
+                "name": "intruso", "serial": "ZZZ-9", "vendor": "Cisco", "model": "C9300",
+                "os": "IOS-XE", "os_version": "17.9"}}),
+        ])  # fmt: skip
+    code, _, err = run(capsys, *db, "inventario", "conciliar", "--aplicar")
+    assert code == 3 and "1 activo actualizado o dado de alta" in err
+    assert "1 equipo no inventariado queda fuera (--agregar-desconocidos" in err
+    assert run(capsys, *db, "inventario", "mostrar", "intruso")[0] == 2  # not added silently
+    assert _shown(capsys, db, "srv1")["vendor"] == "Dell"
+    code, _, _ = run(capsys, *db, "inventario", "conciliar", "--agregar-desconocidos")
+    assert code == 2
+    code, _, err = run(capsys, *db, "inventario", "conciliar", "--aplicar",
+                       "--agregar-desconocidos")  # fmt: skip
+    assert code == 0 and "1 activo actualizado o dado de alta." in err
+    added = _shown(capsys, db, "intruso")
+    assert (added["kind"], added["mgmt_ipv4"], added["serial"], added["vendor"], added["model"],
+            added["os"], added["os_version"]) == ("otro", "198.18.9.77", "ZZZ-9", "Cisco",
+                                                  "C9300", "IOS-XE", "17.9")  # fmt: skip
+
+
+def test_lifecycle_before_a_purchase_leaves_that_asset_out_and_says_so(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "a.csv"
+    path.write_text("name,kind,purchase_date,warranty_end,eol_date\r\n"
+                    "n1,pc,2025-01-01,2030-01-01,2032-01-01\r\n"
+                    "v1,pc,1998-01-01,1999-01-01,2003-01-01\r\n")  # fmt: skip
+    assert run(capsys, *db, "inventario", "importar", str(path), "-q")[0] == 0
+    code, out, err = run(capsys, *db, "inventario", "informe", "ciclo-de-vida", "--todos",
+                         "--fecha", "2000-01-01", "-f", "json")  # fmt: skip
+    rows = json.loads(out)
+    assert [r["name"] for r in rows] == ["v1"] and rows[0]["age_years"] == 2.0
+    assert "comprados después de la fecha: 1" in err and "menos de 3 años: 1" in err
+    assert code == 3  # v1's warranty had expired by then

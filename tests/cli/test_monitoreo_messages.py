@@ -9,7 +9,7 @@ import pytest
 
 from cli import main
 from pukara.store import SQLiteStore
-from pukara.text import plural
+from pukara.text import count
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -69,8 +69,8 @@ def test_monitoreo_estado_shows_since_as_a_person_reads_it(
     assert json.loads(out)[0]["since"] == "2026-12-01T11:34:20.990962Z"  # data stays raw
 
 
-def test_plural_picks_the_form_by_count() -> None:
-    assert [plural(n, "sede", "sedes") for n in (0, 1, 2)] == ["sedes", "sede", "sedes"]
+def test_count_agrees_with_the_figure() -> None:
+    assert [count(n, "sede", "sedes") for n in (0, 1, 2)] == ["0 sedes", "1 sede", "2 sedes"]
 
 
 def test_sondear_says_one_target_in_the_singular(

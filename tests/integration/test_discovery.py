@@ -237,10 +237,13 @@ def test_the_configured_timeout_is_the_default_wait(
     try:
         t0 = time.perf_counter()
         code = main(["--base-datos", str(settings.db), "inventario", "descubrir", "127.42.0.9",
-                     "-m", "snmp", "--credencial", "solov2", "--formato", "json", "-q"])  # fmt: skip
+                     "-m", "snmp", "--credencial", "solov2", "--formato", "json"])  # fmt: skip
         took = time.perf_counter() - t0
     finally:
         silent.close()
-    row = json.loads(capsys.readouterr().out)[0]
+    out, err = capsys.readouterr()
+    row = json.loads(out)[0]
     assert code == 3 and "tiempo agotado" in row["error"]
+    assert "Descubriendo 1 objetivo por snmp" in err  # one target, in the singular
+    assert "0 respuestas, 1 fallida;" in err
     assert took < 2.0, f"{took:.2f} s: la espera no fue timeout_s = 0,2 s (3 intentos)"

@@ -347,3 +347,53 @@ def test_snmp_failures_reach_the_console_once_per_cause_and_estado(
     assert rows["u4"]["snmp"] == "falla" and rows["u4"]["snmp_device"] == u4.hostname
     links = [e for e in _events(settings.db, "monitoreo.enlace") if e["host"]["name"] == "u1"]
     assert links[-1]["event"]["outcome"] == "success"  # counters read once the file was fixed
+
+
+def test_an_snmp_failure_fixed_while_stopped_is_recovered_at_the_next_start(
+    snmp_lab: manage.Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from monitoreo import sites
+    from monitoreo.device import Poller
+    from monitoreo.prober import ProbeOptions
+    from monitoreo.watch import Watcher
+    from tests.integration.conftest import snmp_site
+
+    u1 = snmp_site("u1")
+    inv = tmp_path / "inv"
+    inv.mkdir()
+    (inv / "sedes.csv").write_text("code,name,kind,country,city,timezone\n"
+                                   "u1,Misión u1,embajada,AR,Buenos Aires,UTC\n")  # fmt: skip
+    gateway = f"{u1.hostname},router,u1,{u1.v4},lab,wan|monitoreo,activo\n"
+    (inv / "activos.csv").write_text(
+        "name,kind,site,mgmt_ipv4,credential_profile,tags,status\n" + gateway
+    )
+    creds = tmp_path / "credenciales.toml"
+    creds.write_text(snmp_lab.credentials_file.read_text())
+    monkeypatch.setenv("PUKARA_CREDENTIALS", str(creds))
+
+    def run(db: Path) -> tuple[list[str], dict[str, Any]]:
+        for f in ("sedes.csv", "activos.csv"):
+            assert main(["--base-datos", str(db), "inventario", "importar", str(inv / f),
+                         "-q"]) == 0  # fmt: skip
+        said: list[str] = []
+        with SQLiteStore(db) as store:
+            known = sites.load_sites(store)
+            w = Watcher(store, known, sites.resolve([], known), ProbeOptions(1, 1, 20, 300),
+                        db.parent / "cola" / "m.jsonl", poller=Poller(timeout_s=1, retries=0),
+                        on_snmp=lambda c: said.append(c.message))  # fmt: skip
+            w.watch(0.5, max_rounds=2)
+        capsys.readouterr()
+        assert main(["--base-datos", str(db), "monitoreo", "estado", "--formato", "json"]) == 0
+        rows = {r["entity"]: r for r in json.loads(capsys.readouterr().out)}
+        return said, rows["u1"]
+
+    creds.chmod(0o644)  # refused: the device is not asked
+    said, row = run(tmp_path / "a" / "p.db")
+    assert len(said) == 1 and "demasiado abiertos" in said[0] and row["snmp"] == "falla"
+    creds.chmod(0o600)  # fixed while vigilar was stopped
+    said, row = run(tmp_path / "a" / "p.db")
+    assert said == [f"SNMP u1 ({u1.hostname}): recuperado, el equipo responde"]
+    assert row["snmp"] == "responde" and row["snmp_reason"] is None
+    said, row = run(tmp_path / "b" / "p.db")  # a healthy first start: nothing said, but stored
+    assert said == [] and row["snmp"] == "responde" and row["snmp_device"] == u1.hostname

@@ -133,3 +133,56 @@ def build(path: Path, n: int = 150) -> dict[str, Site]:
             mp.setattr("pukara.store.sqlite.utc_now", lambda: s10 + timedelta(hours=5))
             maintenance.add(store, "s010", s10, s10 + timedelta(hours=2), "corte del proveedor")
         return load_sites(store)
+
+
+# -- a month under way: a hub and its dependents, watched for nine minutes ----------------
+HUB_T0 = datetime(2026, 12, 1, 11, 30, tzinfo=UTC)
+HUB_NOW = HUB_T0 + timedelta(minutes=9, seconds=30)
+HUB_CUT = (HUB_T0 + timedelta(minutes=3), HUB_T0 + timedelta(minutes=3, seconds=40))
+HUB_BASE_MS = {"emb-ar": 40, "emb-bo": 100, "emb-br": 90, "emb-cl": 30, "emb-co": 55}
+
+
+def build_hub(path: Path, minutes: int = 9, t0: datetime = HUB_T0) -> dict[str, Site]:
+    """emb-bo and emb-br hang from the hub emb-ar, cut for 40 s inside a window of its own
+    entered after the fact; emb-co down 30 s on its own; emb-cl losing a probe in 35; rounds
+    every 5 s from ``t0`` for ``minutes``; tunnels up but emb-co's; lima without a probe
+    address; emb-pe with a kit but not watched."""
+    cut = (t0 + (HUB_CUT[0] - HUB_T0), t0 + (HUB_CUT[1] - HUB_T0))
+    with SQLiteStore(path, actor="jperez") as store:
+        docs = [{"code": "lima", "name": "Sede central", "kind": "sede_central",
+                 "timezone": "America/Lima"}]  # fmt: skip
+        zones = {"emb-ar": "America/Argentina/Buenos_Aires", "emb-bo": "America/La_Paz",
+                 "emb-br": "America/Sao_Paulo", "emb-cl": "America/Santiago",
+                 "emb-co": "America/Bogota", "emb-pe": "America/Lima"}  # fmt: skip
+        for code, zone in zones.items():
+            docs.append({"code": code, "name": f"Embajada {code[-2:]}", "kind": "embajada",
+                         "timezone": zone, "vpn_kit": True,
+                         "parent": "emb-ar" if code in ("emb-bo", "emb-br") else "lima"})  # fmt: skip
+        store.upsert(SITES, docs, key=("code",))
+        store.upsert(ASSETS, [{"name": f"gw-{d['code']}", "kind": "router", "site": d["code"],
+                               "status": "activo", "mgmt_ipv4": f"198.18.0.{i + 2}",
+                               "tags": ["wan", "monitoreo"], "credential_profile": "snmp"}
+                              for i, d in enumerate(docs[1:])], key=("name",))  # fmt: skip
+        rows = []
+        for code, ms in HUB_BASE_MS.items():
+            for k in range(minutes * 12):
+                at = t0 + timedelta(seconds=5 * k)
+                hub = code in ("emb-ar", "emb-bo", "emb-br") and cut[0] <= at < cut[1]
+                own = code == "emb-co" and timedelta(minutes=6) <= at - t0 < timedelta(
+                    minutes=6, seconds=30)  # fmt: skip
+                if hub or own:
+                    rows.append(Summary(code, to_us(at), 5_000_000, 0, 5, 0))
+                    continue
+                got = 4 if code == "emb-cl" and k % 7 == 0 else 5
+                m = ms * 1000 + (k % 5) * 700
+                rows.append(Summary(code, to_us(at), 5_000_000, 1, 5, got, m - 3000, m - 2000,
+                                    m - 800, m, m + 900, m + 2500, m + 6000))  # fmt: skip
+            last = to_us(t0 + timedelta(minutes=minutes))
+            rows.append(Summary(f"{code}/vpn", last, 5_000_000, int(code != "emb-co"), 5, 5))
+        store.write_summaries(rows)
+        store.build_rollups(t0 + timedelta(minutes=minutes))
+        with pytest.MonkeyPatch.context() as mp:  # entered a minute after the cut
+            mp.setattr("pukara.store.sqlite.utc_now", lambda: cut[1] + timedelta(minutes=1))
+            maintenance.add(store, "emb-ar", cut[0] - timedelta(seconds=20),
+                            cut[1] + timedelta(seconds=20), "cambio de router del hub")  # fmt: skip
+        return load_sites(store)

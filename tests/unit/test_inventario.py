@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
-from inventario import ansible_inventory, catalog, files, plan, reports
-from inventario.model import ASSETS, SITES
+from inventario import ansible_inventory, catalog, discovery, files, plan, reports
+from inventario.model import ASSETS, FIELDS, SITES
 from lab.sites import LabSite
+from pukara.errors import UsageError
 from pukara.store import SQLiteStore
 
 SITES_CSV = (
@@ -98,7 +99,10 @@ def test_asset_tag_wins_and_renames(store: SQLiteStore, tmp_path: Path) -> None:
     names = [a["name"] for a in catalog.assets(store)]
     assert names == ["nuevo"] and store.get(ASSETS, ["nuevo"])["site"] == "lima"  # kept
     _import(store, _write(tmp_path, "d.csv", "name,asset_tag,kind\notro,PAT-9,pc\n"))
-    with pytest.raises(plan.InvalidData, match="pertenece al activo"):
+    with pytest.raises(
+        plan.InvalidData,
+        match="ya hay otro activo llamado «nuevo», y el código patrimonial «PAT-9» es de «otro»",
+    ):
         _import(store, _write(tmp_path, "e.csv", "name,asset_tag,kind\nnuevo,PAT-9,pc\n"))
 
 
@@ -254,3 +258,124 @@ def test_retired_assets_are_out_of_the_reports(store: SQLiteStore) -> None:
     assert reports.ordered_buckets({"8 años o más": 1, "sin fecha de compra": 2,
                                     "3 a 5 años": 4}) == [
         ("3 a 5 años", 4), ("8 años o más", 1), ("sin fecha de compra", 2)]  # fmt: skip
+
+
+def test_csv_kind_is_told_by_the_columns_only_one_collection_has(tmp_path: Path) -> None:
+    assets = files.read_file(_write(tmp_path, "a.csv", "name,kind,site,custodian\nx,pc,lima,Ana\n"))
+    assert len(assets.rows[ASSETS]) == 1 and not assets.rows[SITES]
+    sites = files.read_file(_write(tmp_path, "s.csv", "name,kind,country\nX,embajada,ES\n"))
+    assert len(sites.rows[SITES]) == 1
+    with pytest.raises(files.InvalidFile, match="parece un secreto"):  # before any guess
+        files.read_file(_write(tmp_path, "b.csv", "name,kind,site,snmp_community\nx,pc,l,c\n"))
+    with pytest.raises(files.InvalidFile, match=r"sedes \(country\) y de activos \(site\)"):
+        files.read_file(_write(tmp_path, "m.csv", "name,country,site\nx,ES,l\n"))
+    with pytest.raises(files.InvalidFile, match="comunes a sedes y activos"):
+        files.read_file(_write(tmp_path, "n.csv", "name,kind\nx,pc\n"))
+    with pytest.raises(files.InvalidFile) as error:  # the valid columns in their order
+        files.read_file(_write(tmp_path, "u.csv", "name,site,colour\nx,l,red\n"))
+    names = [f.name for f in FIELDS[ASSETS]]
+    assert f"válidas: {', '.join(names)}" in str(error.value)
+
+
+def test_asset_names_are_one_asset_in_any_case(store: SQLiteStore, tmp_path: Path) -> None:
+    _import(store, _write(tmp_path, "a.csv", "name,kind,serial\nPC-Q-UP,pc,S-1\nsrv-1,blade,\n"))
+    result = _import(store, _write(tmp_path, "b.csv", "name,kind,custodian\npc-q-up,pc,Ana\n"))
+    assert [(c.key, c.action) for c in result.changes] == [("PC-Q-UP", "modificación")]
+    assert [a["name"] for a in catalog.assets(store)] == ["PC-Q-UP", "srv-1"]
+    assert catalog.find_asset(store, "pc-q-up")["custodian"] == "Ana"
+    with pytest.raises(plan.InvalidData, match="duplicado"):  # one file, the same name twice
+        _import(store, _write(tmp_path, "c.csv", "name,kind,site\nNUEVO,pc,\nnuevo,pc,\n"))
+    with pytest.raises(
+        plan.InvalidData,
+        match=r"ya hay otro activo llamado «srv-1», y el n\.º de serie «S-1» es de «PC-Q-UP»",
+    ):
+        _import(store, _write(tmp_path, "d.csv", "name,serial,kind\nSRV-1,S-1,pc\n"))
+    with pytest.raises(UsageError, match="el activo «PC-Q-UP» no tiene dirección"):
+        discovery.resolve(store, ["pc-Q-up"], [])  # the asset, not an unknown name
+
+
+def test_retirement_data_must_agree_with_the_status(store: SQLiteStore, tmp_path: Path) -> None:
+    def problems(text: str) -> list[tuple[str | None, str]]:
+        with pytest.raises(plan.InvalidData) as error:
+            _import(store, _write(tmp_path, "r.csv", text))
+        return [(p.field, p.message) for p in error.value.problems]
+
+    head = "name,kind,status,retired_on,retired_reason\n"
+    found = problems(head + "a1,pc,activo,2021-01-01,\n")
+    assert found == [("retired_on", "el estado es «activo», no «dado de baja»: deje vacíos la "
+                      "fecha y el motivo de baja o ponga ese estado")]  # fmt: skip
+    assert [f for f, _ in problems(head + "a2,pc,dado de baja,,\n")] == ["retired_reason"]
+    assert [f for f, _ in problems(head + "a3,pc,en almacén,,Roto\n")] == ["retired_reason"]
+    _import(store, _write(tmp_path, "ok.csv", head + "a4,pc,dado de baja,,Robado\n"))
+    assert store.get(ASSETS, ["a4"])["retired_on"] == datetime.now(UTC).date().isoformat()
+    # putting it back in service with a retirement date in the same row contradicts itself
+    assert [f for f, _ in problems(head + "a4,pc,activo,2021-01-01,\n")] == ["retired_on"]
+    # an old record retired without a reason does not block another change
+    store.upsert(ASSETS, [{**store.get(ASSETS, ["a4"]), "retired_reason": None}], key=("name",))
+    _import(store, _write(tmp_path, "c.csv", "name,kind,custodian\na4,pc,Ana\n"))
+    assert store.get(ASSETS, ["a4"])["custodian"] == "Ana"
+
+
+def test_tags_are_normalised_only_in_case_accents_and_spaces(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    from inventario.model import parse_tags
+
+    assert parse_tags("Núcleo Red|wan_2, kbcs") == ["kbcs", "nucleo-red", "wan-2"]
+    for typed in (":+1:", "b[/]c", "[/]"):
+        with pytest.raises(ValueError, match=f"etiqueta «{re.escape(typed)}» inválida"):
+            parse_tags(typed)
+
+
+@pytest.mark.parametrize(("typed", "code"), [("Ana\u202eZZ", "U+202E"), ("A\u200bna", "U+200B"),
+                                             ("Ana\x07", "U+0007"), ("\ufeffAna", "U+FEFF")])  # fmt: skip
+def test_invisible_characters_are_refused_and_shown_escaped(
+    store: SQLiteStore, tmp_path: Path, typed: str, code: str
+) -> None:
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps({"assets": [{"name": "a1", "kind": "pc", "custodian": typed}]}))
+    with pytest.raises(plan.InvalidData) as error:
+        _import(store, path)
+    assert f"invisibles ({code}): «" in str(error.value) and f"<{code}>" in str(error.value)
+    assert typed not in str(error.value)  # escaped, never shown as it is
+
+
+def test_utf16_files_are_read_with_their_mark_and_explained_without_it(tmp_path: Path) -> None:
+    doc = json.dumps(
+        {"assets": [{"name": "pc-01", "kind": "pc", "custodian": "Núñez"}]}, ensure_ascii=False
+    )
+    for codec in ("utf-16", "utf-32"):  # with their byte order mark, as Windows writes them
+        path = tmp_path / f"{codec}.json"
+        path.write_bytes(doc.encode(codec))
+        assert files.read_file(path).rows[ASSETS][0].values["custodian"] == "Núñez"
+    bare = tmp_path / "le.json"
+    bare.write_bytes(doc.encode("utf-16-le"))
+    with pytest.raises(files.InvalidFile) as error:
+        files.read_file(bare)
+    assert "parece UTF-16 sin marca" in str(error.value) and "Excel" not in str(error.value)
+    latin = tmp_path / "w.json"
+    latin.write_bytes(doc.encode("cp1252"))
+    with pytest.raises(files.InvalidFile) as error:  # JSON: no word about Excel's «CSV»
+        files.read_file(latin)
+    assert "no está en UTF-8: guárdelo como UTF-8" in str(error.value)
+    assert "CSV" not in str(error.value)
+
+
+def test_errors_come_in_the_file_order(store: SQLiteStore, tmp_path: Path) -> None:
+    text = ("code,name,kind,timezone,parent\n"
+            "a1,A,embajada,America/Lima,no-existe\n"  # line 2: found after every row is read
+            "a2,B,embajada,Mars/Olympus,\n")  # fmt: skip
+    with pytest.raises(plan.InvalidData) as error:
+        _import(store, _write(tmp_path, "s.csv", text))
+    assert [p.where for p in error.value.problems] == ["línea 2", "línea 3"]
+    message = str(error.value)
+    assert message.index("línea 2") < message.index("línea 3")
+
+
+def test_two_stored_names_that_differ_only_in_case_are_an_ambiguity(store: SQLiteStore) -> None:
+    """A database from before names were one in any case may hold both."""
+    store.upsert(ASSETS, [{"name": "PC-A", "kind": "pc"}, {"name": "pc-a", "kind": "pc"}],
+                 key=("name",))  # fmt: skip
+    assert catalog.find_asset(store, "pc-a")["name"] == "pc-a"  # the exact one
+    with pytest.raises(UsageError, match="«Pc-A» puede ser «PC-A», «pc-a»"):
+        catalog.find_asset(store, "Pc-A")

@@ -80,7 +80,20 @@ def test_system_errors_of_a_probe_are_explained_in_spanish_with_the_original(
     code: int, words: str
 ) -> None:
     text = prober.error_text(OSError(code, os.strerror(code)))
-    assert words in text and text.endswith(f"[{errno.errorcode[code]}: {os.strerror(code)}]")
+    assert words in text and text.endswith(f" ({os.strerror(code)})")
+
+
+def test_a_probe_and_the_rest_of_pukara_explain_an_errno_from_one_table() -> None:
+    from pukara.errors import os_reason
+
+    # what a probe knows no better than anyone: the same words as every other message
+    for code in (errno.ETIMEDOUT, errno.ECONNRESET, errno.EAFNOSUPPORT, errno.ENOBUFS,
+                 errno.EMFILE, errno.ENETDOWN):  # fmt: skip
+        e = OSError(code, os.strerror(code))
+        assert prober.error_text(e) == os_reason(e) and not os_reason(e).startswith(
+            os.strerror(code))  # fmt: skip
+    unknown = prober.error_text(OSError(errno.E2BIG, os.strerror(errno.E2BIG)))
+    assert unknown == "error del sistema al sondear (E2BIG) (Argument list too long)"
 
 
 def test_a_target_the_system_refuses_is_explained_and_the_others_are_probed() -> None:
@@ -93,7 +106,7 @@ def test_a_target_the_system_refuses_is_explained_and_the_others_are_probed() ->
     except PukaraError as e:  # no ICMP socket for this user
         pytest.skip(str(e))
     assert None not in got["local"].rtts_ms and got["local"].error is None
-    assert got["difusión"].error and "[EACCES: Permission denied]" in got["difusión"].error
+    assert got["difusión"].error and "(Permission denied)" in got["difusión"].error
     assert got["multidifusión"].error and "no hay ruta" in got["multidifusión"].error
     assert got["zona"].error and got["zona"].error.startswith("la dirección no se pudo interpretar")
     assert all(s.rtts_ms == [None, None] for k, s in got.items() if k != "local")
@@ -233,7 +246,7 @@ def test_bad_targets_are_all_named_before_any_probe() -> None:
         resolve(["emb-ar", "lima", "999.1.1.1", "no_es_nada", "x.invalid"], known)
     text = str(e.value)
     assert "«lima»" in text and "«999.1.1.1»" in text and "«no_es_nada»" in text
-    assert "«x.invalid»: no se pudo resolver" in text and "emb-ar" not in text
+    assert "«x.invalid»: no se pudo resolver el nombre (" in text and "emb-ar" not in text
     targets = resolve(["EMB-AR", "fd70:756b:6172:1::2"], known)
     assert [t.address for t in targets] == ["198.18.0.6", "fd70:756b:6172:1::2"]
 
@@ -286,3 +299,83 @@ def test_sondear_without_targets_probes_only_the_sites_marked_for_monitoring(
     assert [(r["target"], r["address"]) for r in rows] == [("vig", "127.0.0.2")]
     assert main([*args, "otra"]) == 0  # a site named is probed, marked or not
     assert [r["target"] for r in json.loads(capsys.readouterr().out)] == ["otra"]
+
+
+def test_sondear_familia_6_on_marked_ipv4_gateways_says_they_lack_ipv6(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli import main
+
+    db = tmp_path / "p.db"
+    _import(db, tmp_path, "code,name,kind,country,city,timezone\n"
+            "vig,Vigilada,embajada,AR,Buenos Aires,America/Argentina/Buenos_Aires\n"
+            "dual,Doble pila,embajada,CL,Santiago,America/Santiago\n",
+            "name,kind,site,mgmt_ipv4,mgmt_ipv6,tags,status\n"
+            "gw-vig,router,vig,127.0.0.2,,wan|monitoreo,activo\n"
+            "gw-dual-4,router,dual,127.0.0.3,,wan|monitoreo,activo\n"
+            "gw-dual-6,firewall,dual,,::1,wan,activo\n")  # fmt: skip
+    capsys.readouterr()
+    args = ["--base-datos", str(db), "monitoreo", "sondear", "-q", "--formato", "json",
+            "--no-guardar", "--sin-vpn", "-c", "1", "-p", "10", "-t", "300"]  # fmt: skip
+    # dual is marked on its IPv4 gateway and has another with IPv6: that one is probed
+    assert main([*args, "--familia", "6"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["target"], r["address"]) for r in rows] == [("dual", "::1")]
+    _import(db, tmp_path, "code,name,kind,country,city,timezone\n"
+            "vig,Vigilada,embajada,AR,Buenos Aires,America/Argentina/Buenos_Aires\n"
+            "dual,Doble pila,embajada,CL,Santiago,America/Santiago\n",
+            "name,kind,site,mgmt_ipv4,mgmt_ipv6,tags,status,retired_reason\n"
+            "gw-vig,router,vig,127.0.0.2,,wan|monitoreo,activo,\n"
+            "gw-dual-4,router,dual,127.0.0.3,,wan|monitoreo,activo,\n"
+            "gw-dual-6,firewall,dual,,::1,wan,dado_de_baja,Reemplazado\n")  # fmt: skip
+    capsys.readouterr()
+    assert main([*args, "--familia", "6"]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "ninguna de las 2 sedes marcadas para monitoreo (dual, vig) tiene dirección IPv6 de " \
+        "gestión en su pasarela" in err and "mgmt_ipv6" in err  # fmt: skip
+    assert "ninguna sede del inventario está marcada" not in err
+
+
+def test_the_inventory_and_monitoring_agree_on_which_sites_are_monitored(tmp_path: Path) -> None:
+    from inventario import catalog
+    from monitoreo import sites
+
+    db = tmp_path / "p.db"
+    _import(db, tmp_path, "code,name,kind,country,city,timezone\n"
+            "a,A,embajada,AR,Buenos Aires,UTC\nb,B,embajada,AR,Buenos Aires,UTC\n"
+            "c,C,embajada,AR,Buenos Aires,UTC\nd,D,embajada,AR,Buenos Aires,UTC\n",
+            "name,kind,site,mgmt_ipv4,tags,status,retired_reason\n"
+            "gw-a,router,a,127.0.0.2,monitoreo,activo,\n"
+            "gw-b,switch,b,127.0.0.3,monitoreo,activo,\n"  # not a gateway
+            "gw-c,router,c,127.0.0.4,monitoreo,dado_de_baja,Reemplazado\n"
+            "gw-d1,router,d,127.0.0.5,wan,activo,\n"
+            "gw-d2,firewall,d,127.0.0.6,monitoreo,activo,\n")  # fmt: skip
+    with SQLiteStore(db) as store:
+        from_inventory = catalog.monitored_sites(store)
+        from_monitoring = {c for c, s in sites.load_sites(store).items() if s.monitored}
+        probed = sites.load_sites(store)["d"].gateway
+    assert from_inventory == from_monitoring == {"a", "d"} and probed == "gw-d2"
+
+
+def test_the_spool_lock_says_why_it_cannot_be_created_in_spanish(tmp_path: Path) -> None:
+    from monitoreo.spool import SpoolLock
+
+    (tmp_path / "archivo").write_text("")
+    with pytest.raises(PukaraError) as got:
+        SpoolLock(tmp_path / "archivo" / "cola" / "m.jsonl.lock")  # a file where a folder goes
+    text = str(got.value)
+    assert "no se puede crear el cerrojo de la cola: " in text
+    reason = text.split("cola: ", 1)[1]
+    assert reason.split(" (")[0] in {"ya existe", "una parte de la ruta no es una carpeta"}
+
+
+def test_the_monitoring_cli_loads_no_state_machine_at_start() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, cli; print(sorted(m for m in ('monitoreo.states', 'monitoreo.stats', "
+            "'monitoreo.sites', 'inventario.catalog') if m in sys.modules))")  # fmt: skip
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=root, check=True)  # fmt: skip
+    assert done.stdout.strip() == "[]"  # `pukara --help` pays for none of them

@@ -72,6 +72,8 @@ def test_a_failing_webhook_error_shows_only_scheme_and_host(receiver: int) -> No
     refused = _hooks(f"http://127.0.0.1:9/hooks/{TOKEN}?k={TOKEN}")  # discard port: refused
     errors = refused.send({"message": "x"})
     assert len(errors) == 1 and errors[0].startswith("webhook http://127.0.0.1:9:")
+    # in Spanish, with the system's own words after it
+    assert "conexión rechazada (nada escucha en ese puerto) (Connection refused)" in errors[0]
     assert TOKEN not in errors[0] and "/hooks" not in errors[0]
     _Receiver.status = 500
     failing = _hooks(f"http://127.0.0.1:{receiver}/hooks/{TOKEN}")
@@ -131,7 +133,8 @@ def test_a_failing_or_slow_command_is_reported(tmp_path: Path) -> None:
     assert slow.send({}) == [f"orden {sys.executable}: no terminó en 0.3 s; se detuvo"]
     assert time.monotonic() - started < 5
     missing = Hooks.from_settings(None, str(tmp_path / "no-existe"))
-    assert "No such file" in missing.send({})[0]
+    assert missing.send({}) == [
+        f"orden {tmp_path / 'no-existe'}: no existe (No such file or directory)"]  # fmt: skip
 
 
 def test_the_alert_command_gets_exactly_one_json_document_per_line(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoreo import maintenance, report, rounds, sla
+from monitoreo import charts, maintenance, report, rounds, sla
 from monitoreo.prober import ProbeOptions, Target
 from monitoreo.sites import Site
 from monitoreo.stats import summarize
@@ -135,7 +135,8 @@ def test_sla_from_summaries_equals_sla_from_rollups(store: SQLiteStore) -> None:
                          "timezone": "UTC", "start_utc": "2026-10-03T10:00:00.000000Z",
                          "end_utc": "2026-10-03T10:20:00.000000Z", "minutes": 20.0,
                          "in_maintenance": True, "in_isolation": False,
-                         "maintenance_minutes": 10.0, "isolation_minutes": 0.0}]  # fmt: skip
+                         "maintenance_minutes": 10.0, "isolation_minutes": 0.0,
+                         "maintenance_by": [{"site": "a", "minutes": 10.0}]}]  # fmt: skip
     store.purge_summaries(T0 + timedelta(days=2, hours=10), T0 - timedelta(days=1))
     assert _sla(store, sites) == exact  # the rollups up to the outage, the rounds from it
     store.purge_summaries(T0 + timedelta(days=40), T0 - timedelta(days=1))
@@ -196,9 +197,14 @@ def test_vigilar_summaries_give_the_october_sla_without_raw_events(tmp_path: Pat
     assert m3["availability_pct"] == pytest.approx(87.5) and m3["rounds"] == 10
     assert rows["m3"].incidents[0]["in_maintenance"] and len(rows["m3"].incidents) == 1
     assert rows["m1"].row()["availability_pct"] == 100.0
-    (hour,) = rows["m1"].smoke
-    assert hour["median"] == 30.25 and hour["loss_pct"] == 0
-    assert rows["m3"].smoke[0]["loss_pct"] == pytest.approx(30.0)
+    # 50 minutes seen: the chart spans them, in 5-minute buckets (one round each)
+    m1, m3s = rows["m1"].smoke, rows["m3"].smoke
+    assert rows["m1"].bucket_s == 300
+    assert rows["m1"].chart_span == (start, start + timedelta(minutes=50))
+    assert len(m1) == 10 and all(h["median"] == 30.25 and h["loss_pct"] == 0 for h in m1)
+    # m3's three rounds without replies are an outage (two in maintenance), not loss
+    assert [h["loss_pct"] for h in m3s] == [0] * 4 + [None] * 3 + [0] * 3
+    assert [h["silent"] for h in m3s] == [False] * 4 + [True] * 3 + [False] * 3
     # 50 minutes of a month: no verdict, whatever the availability of what was seen
     data = report.build(store, known, "2026-10")
     assert [r["verdict"] for r in data["rows"]] == ["insufficient_coverage"] * 2
@@ -206,8 +212,9 @@ def test_vigilar_summaries_give_the_october_sla_without_raw_events(tmp_path: Pat
     assert page.count("<svg") == 1 + 2 and "<script" not in page  # an empty plot, the latency
     assert "Ninguna sede tiene veredicto" in page
     assert "no cumple</td>" not in page and page.count("cobertura insuficiente</td>") == 2
-    # the medians coloured by loss on SmokePing's scale: m1 lost nothing, m3 30 % of its hour
-    assert 'stroke="#26ff00"' in page and 'stroke="#dd00ff"' in page
+    # the medians coloured by loss among the rounds up: neither lost any; m3's cut is shaded
+    assert 'stroke="#26ff00"' in page and 'stroke="#dd00ff"' not in page
+    assert f'fill="{charts.OUTAGE}"' in page and f'fill="{charts.MAINTENANCE}"' in page
     store.close()
 
 
@@ -245,7 +252,7 @@ def test_vpn_and_speed_trends_read_the_summaries(store: SQLiteStore) -> None:
         [Summary("a/vpn", last, S30, 1, 5, 5), Summary("a/vpn", last + S30, S30, 0, 5, 0)]
     )
     sites = {"a": _site("a", vpn_kit=True), "b": _site("b", vpn_kit=True)}
-    vpn = sla.vpn_indicator(store, sites, "2026-10")
+    vpn = sla.vpn_indicator(store, sites, "2026-10", ["a", "b"])
     assert vpn["working"] == 0 and vpn["sites"] == [
         {"site": "a", "working": False},
         {"site": "b", "working": None},
@@ -255,7 +262,10 @@ def test_vpn_and_speed_trends_read_the_summaries(store: SQLiteStore) -> None:
                      "change_pct": 50.0}  # fmt: skip
     store.purge_summaries(T0 + timedelta(days=40), T0 - timedelta(days=60))
     assert sla.speed_change(store, sites, "2026-10")[0] == speed
-    assert sla.vpn_indicator(store, sites, "2026-10")["sites"][0]["working"] is False
+    assert sla.vpn_indicator(store, sites, "2026-10", ["a"])["sites"][0]["working"] is False
+    # only the missions monitored this month count: a kit not watched is not «not working»
+    vpn = sla.vpn_indicator(store, sites, "2026-10", ["a"])
+    assert (vpn["missions_with_kit"], vpn["monitored_with_kit"], len(vpn["sites"])) == (2, 1, 1)
 
 
 def test_summaries_wait_for_a_locked_store_and_arrive_later(tmp_path: Path) -> None:
@@ -382,3 +392,31 @@ def test_the_summary_writer_purges_nothing_unless_asked(store: SQLiteStore) -> N
     writer.put(rounds.round_events(_round(at, True)), at)
     assert writer.close() == 0
     assert ("a", to_us(old)) in {(r[0], r[1]) for r in _table(store, "round_summaries")}
+
+
+def test_bucket_loss_counts_only_the_rounds_up_outside_exclusions(store: SQLiteStore) -> None:
+    """An hour with 20 rounds down, 10 losing 2 of 5 probes, 10 of those inside a window."""
+    rows = []
+    for i in range(120):
+        if 40 <= i < 60:  # down: an outage, not loss
+            rows.append(_row("a", i, up=0))
+        elif 80 <= i < 100:  # 2 probes of 5 lost; the last ten in the window below
+            rows.append(_row("a", i)._replace(received=3))
+        else:
+            rows.append(_row("a", i))
+    store.write_summaries(rows)
+    store.build_rollups(T0 + timedelta(hours=2))
+    window = [(T0 + timedelta(seconds=90 * 30), T0 + timedelta(seconds=100 * 30))]
+    (hour,) = store.hourly("a", T0, T0 + timedelta(hours=1))  # from the hourly rollup
+    assert (hour.sent, hour.received, hour.rounds, hour.answered) == (600, 460, 120, 100)
+    assert hour.counted_sent == 500 and hour.counted_received == 460  # 8 % lost, not 23.3 %
+    (hour,) = store.hourly("a", T0, T0 + timedelta(hours=1), excluded=window)
+    assert hour.counted_sent == 450 and hour.counted_received == 430  # the window's out
+    fine = store.hourly("a", T0, T0 + timedelta(hours=1), size_s=300)
+    assert len(fine) == 12 and [h.answered for h in fine][4:6] == [0, 0]  # 5-minute buckets
+    assert all(h.counted_sent == 50 for h in fine[:4])
+    assert fine[8].counted_received == 30 and fine[4].counted_sent == 0
+    one = store.hourly("a", T0, T0 + timedelta(minutes=10), size_s=60)
+    assert len(one) == 10 and all(h.rounds == 2 for h in one)
+    with pytest.raises(ValueError, match="bucket size"):
+        store.hourly("a", T0, T0 + timedelta(hours=1), size_s=120)

@@ -60,7 +60,9 @@ def test_the_page_opens_with_the_summary_and_the_method(month: Month) -> None:
     assert s["worst"][:3] == ["s030", "s020", "s010"] and len(s["worst"]) == 10
     assert s["mean_round_s"] == 600.0 and s["isolation_periods"] == 1
     assert s["maintenance_windows"] == 2 and s["maintenance_minutes"] == 180.0
-    assert 90 < s["coverage_pct"] < 96
+    covered = [r["coverage_pct"] for r in data["rows"] if r["verdict"] != "no_data"]
+    assert s["coverage_pct"] == pytest.approx(sum(covered) / 144, abs=1e-3)  # monitored only
+    assert 97 < s["coverage_pct"] < 98 and not data["in_progress"]
     order = [page.index(h) for h in ('id="resumen"', "Cómo se calcula", "menor disponibilidad",
                                      'id="disponibilidad"', 'id="veredictos"', 'id="incidentes"',
                                      'id="latencia"', 'id="anexo"')]  # fmt: skip
@@ -103,8 +105,9 @@ def test_sites_without_data_are_one_line_in_the_appendix(month: Month) -> None:
     appendix = page[page.index('id="anexo"') :]
     line = re.sub(r"<[^>]+>", "", appendix.split("</p>")[0])
     assert "(6):\ns144, s145, s146, s147, s148, s149." in line
-    assert '<span title="Embajada 145">s145</span>' in appendix  # the name, on hover
-    assert "alterna, lima" in appendix  # no probe address: not monitored
+    assert '<span class="code" title="Embajada 145">s145</span>' in appendix  # name on hover
+    assert ".code, td:first-child, td.t { white-space: nowrap; }" in page  # emb-ar: never cut
+    assert '<span class="code">alterna</span>, <span class="code">lima</span>' in appendix
 
 
 def test_table_json_and_csv_give_the_same_verdicts(month: Month, capsys: Any) -> None:
@@ -120,13 +123,15 @@ def test_table_json_and_csv_give_the_same_verdicts(month: Month, capsys: Any) ->
     rows = {r["site"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
     assert rows["s140"]["verdict"] == "insufficient_coverage" and rows["s140"]["coverage_pct"]
     assert rows["s010"]["availability_pct"] == str(by_site["s010"]["availability_pct"])
-    assert main(_cli(db)) == 0
+    assert main(_cli(db, "-q")) == 0  # the summary is data: on stdout, -q or not
     out, err = capsys.readouterr()
     lines = {ln.split("│")[1].strip(): ln for ln in out.splitlines() if ln.count("│") > 3}
     assert "cobertura insuficiente" in lines["s140"] and "0.000\u00a0%" in lines["s140"]
     assert "no cumple" in lines["s030"] and "96.740\u00a0%" in lines["s010"]
-    assert "s145" not in lines and "Sin datos (6): s144, s145" in err
-    assert "Cobertura insuficiente" in err and "s140" in err
+    assert "s145" not in lines and "Sin datos (6): s144, s145" in out and err == ""
+    assert out.startswith("Disponibilidad 2026-10.\nSedes monitoreadas (con rondas")
+    assert out.index("Sin datos (6)") < out.index("Kits VPN") < out.index("│ s000 │")
+    assert "Cobertura insuficiente" in out and "s140" in out
 
 
 def test_the_minimum_coverage_is_a_setting(month: Month, capsys: Any, monkeypatch: Any) -> None:
@@ -302,3 +307,168 @@ def test_one_site_down_all_month_does_not_squash_the_others_against_100() -> Non
     assert plot["lo"] == 96.5 and x["d"] - x["b"] == charts.PLOT_W
     assert x["d"] - x["c"] > 80  # half a point is some 90 px
     assert [e["clipped"] for e in plot["entries"]] == [True, False, False, False]
+
+
+# -- a hub's maintenance, a month under way (a small store of its own) ---------------------
+Hub = tuple[Path, dict[str, Any], str]
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Hub:
+    db = tmp_path_factory.mktemp("hub") / "pukara.db"
+    sites = sla_fixture.build_hub(db)
+    with SQLiteStore(db) as store:
+        data = report.build(store, sites, "2026-12", now=sla_fixture.HUB_NOW)
+    return db, data, report.html(data)
+
+
+def test_a_hubs_maintenance_is_its_dependents_too(hub: Hub) -> None:
+    _, data, page = hub
+    rows = _rows(data)
+    for code in ("emb-ar", "emb-bo", "emb-br"):  # the 40 s cut, inside emb-ar's window
+        assert rows[code]["down_minutes"] == 0.0 and rows[code]["availability_pct"] == 100.0
+        assert rows[code]["excluded_minutes"] == pytest.approx(1.3, abs=0.05), code
+    assert rows["emb-co"]["down_minutes"] == 0.5  # its own cut: charged
+    by = {i["site"]: i for i in data["incidents"]}
+    assert by["emb-bo"]["in_maintenance"]
+    assert by["emb-bo"]["maintenance_by"] == [{"site": "emb-ar", "minutes": 0.7}]
+    assert by["emb-ar"]["maintenance_by"] == [{"site": "emb-ar", "minutes": 0.7}]
+    incidents = page[page.index('id="incidentes"') : page.index('id="aislamiento"')]
+    row = incidents[incidents.index(">emb-bo<") :].split("</tr>")[0]
+    assert "mantenimiento de emb-ar: 0.7 min" in row
+    own = incidents[incidents.index(">emb-ar<") :].split("</tr>")[0]
+    assert "mantenimiento: 0.7 min" in own and "mantenimiento de" not in own
+    (window,) = data["maintenance"]
+    assert window["dependents"] == ["emb-bo", "emb-br"] and window["after_the_fact"]
+    section = page[page.index('id="mantenimiento"') : page.index('id="enlaces"')]
+    assert "Excluye también" in section and '<span class="code">emb-bo</span>' in section
+
+
+def test_a_month_under_way_says_so_and_its_verdicts_are_provisional(tmp_path: Path) -> None:
+    # watched since 00:00 UTC: the whole of the month elapsed in UTC-3 to UTC-5 sites
+    t0 = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
+    sites = sla_fixture.build_hub(tmp_path / "p.db", minutes=11 * 60 + 30, t0=t0)
+    now = t0 + timedelta(hours=11, minutes=30)
+    with SQLiteStore(tmp_path / "p.db") as store:
+        data = report.build(store, sites, "2026-12", now=now)
+    assert data["in_progress"] and data["until_utc"] == "2026-12-01T11:30:00.000000Z"
+    rows = _rows(data)
+    assert rows["emb-ar"]["coverage_pct"] == 100.0  # of the 8.5 hours elapsed there
+    assert rows["emb-ar"]["verdict"] == "met" and rows["emb-ar"]["provisional"]
+    assert rows["emb-co"]["verdict"] == "met" and rows["emb-co"]["provisional"]
+    page = report.html(data)
+    head = page[: page.index('id="resumen"')]
+    assert "2026-12 (mes en curso, hasta 1 dic. 2026, 06:30 PET)" in head
+    assert "provisional" in head
+    judged = page[page.index('id="veredictos"') : page.index('id="incidentes"')]
+    assert "cumple (provisional)</td>" in judged
+    assert next(r["verdict"] for r in report.table_rows(data)) == "cumple (provisional)"
+    lines = report.summary_lines(data)
+    assert lines[0] == "Disponibilidad 2026-12 (mes en curso, hasta 1 dic. 2026, 06:30 PET)."
+    assert "veredictos provisionales" in lines[1]
+    # a month that is over: no label, nothing provisional
+    with SQLiteStore(tmp_path / "p.db") as store:
+        later = report.build(store, sites, "2026-12", now=datetime(2027, 1, 2, tzinfo=UTC))
+    assert not later["in_progress"] and not any(r["provisional"] for r in later["rows"])
+    assert _rows(later)["emb-ar"]["verdict"] == "insufficient_coverage"  # 11 h of 31 days
+    over = report.html(later)
+    assert "(mes en curso" not in over and "provisional</strong>" not in over
+
+
+def test_coverage_is_one_definition_and_kits_count_monitored_missions(hub: Hub) -> None:
+    _, data, page = hub
+    rows = _rows(data)
+    # nine minutes of the 8 h 39 min elapsed in Buenos Aires: that share, said so
+    elapsed = (sla_fixture.HUB_NOW - datetime(2026, 12, 1, 3, tzinfo=UTC)).total_seconds()
+    assert rows["emb-ar"]["coverage_pct"] == pytest.approx(100 * 540 / elapsed, abs=0.01)
+    assert rows["emb-pe"]["verdict"] == "no_data"  # probed, never watched
+    monitored = [r["coverage_pct"] for r in data["rows"] if r["verdict"] != "no_data"]
+    assert len(monitored) == 5
+    assert data["summary"]["coverage_pct"] == pytest.approx(sum(monitored) / 5, abs=1e-3)
+    title = page[page.index('id="humo-emb-ar"') :].split("</h3>")[0]
+    assert "observada el 1.73\u00a0% del tiempo transcurrido del mes" in title
+    method = page[page.index("Cómo se calcula") : page.index("Veredicto.")]
+    assert "tiempo transcurrido del mes" in method and "media de las sedes monitoreadas" in method
+    vpn = data["vpn"]  # emb-pe's kit is not watched: it is not «not working»
+    assert (vpn["working"], vpn["monitored_with_kit"], vpn["missions_with_kit"]) == (4, 5, 6)
+    kits = report.summary_lines(data)[-1]
+    assert "4 de 5 misiones monitoreadas con kit (6 con kit en el inventario)" in kits
+    assert "4 de 5</b>" in page and "misiones monitoreadas con kit" in page
+
+
+def test_a_future_month_is_a_usage_error(hub: Hub, capsys: Any) -> None:
+    db = hub[0]
+    code = main(["--base-datos", str(db), "monitoreo", "informe", "--mes", "2027-01"])
+    err = capsys.readouterr().err
+    assert code == 2 and "2027-01" in err and "aún no ha empezado" in err
+    assert main(["--base-datos", str(db), "monitoreo", "informe", "--mes", "2026-12", "-q",
+                 "-f", "json"]) == 0  # fmt: skip
+    got = json.loads(capsys.readouterr().out)
+    assert got["in_progress"] is True and set(got["summary"]) >= {"coverage_pct", "worst"}
+
+
+def test_the_maintenance_list_says_who_when_and_after_the_fact(hub: Hub, capsys: Any) -> None:
+    db = hub[0]
+    args = ["--base-datos", str(db), "monitoreo", "mantenimiento", "listar"]
+    assert main([*args, "-f", "json"]) == 0
+    (w,) = json.loads(capsys.readouterr().out)
+    assert w["entered_by"] == "jperez" and w["after_the_fact"] is True
+    assert w["end_utc"] == "2026-12-01T11:34:00.000000Z"
+    assert w["start_utc"] == "2026-12-01T11:32:40.000000Z"
+    assert w["entered_utc"].startswith("2026-12-01T11:34:40")
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    for text in ("Registrada por", "jperez", "a posteriori", "Fin (UTC)", "1 dic. 2026, 11:34 UTC"):
+        assert text in out, text
+
+
+# -- latency charts for a short coverage ---------------------------------------------------
+def test_a_short_coverage_chart_spans_the_time_observed(hub: Hub) -> None:
+    _, data, page = hub
+    (ar,) = [r for r in data["results"] if r.site == "emb-ar"]
+    assert ar.chart_span == (sla_fixture.HUB_T0, sla_fixture.HUB_T0 + timedelta(minutes=9))
+    assert ar.bucket_s == 60 and len(ar.smoke) == 9  # a minute each, not a 1.5 px sliver
+    chart = page[page.index('id="humo-emb-ar"') : page.index('id="humo-emb-bo"')]
+    assert "de 1 dic. 2026, 08:30 -0300 a 1 dic. 2026, 08:39 -0300" in chart
+    assert ">08:30</text>" in chart and ">08:39</text>" in chart and ">1 dic. 2026</text>" in chart
+    svg = _svgs(chart.replace('role="img"', 'xmlns="http://www.w3.org/2000/svg" role="img"'))[0]
+    xs = [float(t.get("x", 0)) for t in svg.iter("{http://www.w3.org/2000/svg}text")
+          if "".join(t.itertext()) == "08:39"]  # fmt: skip
+    assert xs and xs[0] + charts.text_width("08:39") / 2 <= float(svg.get("width", 0))
+    # the hub's window is shaded as maintenance, its minute's median not coloured as loss
+    assert f'fill="{charts.MAINTENANCE}"' in chart
+    assert {m["color"] for m in charts.smoke_chart(
+        ar.smoke, *ar.chart_span, ar.timezone, bucket_s=60)["medians"]} == {
+        charts.LOSS_SCALE[0][1], charts.UNCOUNTED}  # fmt: skip
+    co = page[page.index('id="humo-emb-co"') : page.index('id="anexo"')]
+    assert f'fill="{charts.OUTAGE}"' in co and 'stroke="#26ff00"' in co  # cut: shaded, 0 % loss
+    assert 'stroke="#dd00ff"' not in co and 'stroke="#7e00ff"' not in co
+
+
+def test_the_loss_strip_is_in_the_legend(month: Month) -> None:
+    page = month[3]
+    legend = page[page.index('id="latencia"') : page.index('id="humo-s000"')]
+    assert "franja bajo el eje" in legend and "Mediana y franja de pérdida" in legend
+    for shade in (charts.OUTAGE, charts.MAINTENANCE, charts.ISOLATION):
+        assert shade in legend
+    assert "caída (sin respuesta)" in legend and "monitor aislado" in legend
+
+
+def test_a_down_hour_is_an_outage_not_loss() -> None:
+    lo = datetime(2026, 10, 1, 5, tzinfo=UTC)
+    hi = lo + timedelta(days=31)
+    hours = [{**_hour(lo, 0.0, 40.0), "silent": False},
+             {"start_us": int((lo + timedelta(hours=1)).timestamp() * 1e6), "loss_pct": None,
+              "silent": True}]  # fmt: skip
+    c = charts.smoke_chart(hours, lo, hi, "America/Lima",
+                           outages=[(lo + timedelta(hours=1), lo + timedelta(hours=2))])  # fmt: skip
+    assert c["rug"] == [] and {m["color"] for m in c["medians"]} == {"#26ff00"}
+    assert c["silent"].count("M") == 2  # the silent hour and the outage band
+
+
+def test_a_day_cut_by_the_axis_is_labelled_only_with_room_for_it() -> None:
+    lo = datetime(2026, 10, 1, 0, tzinfo=UTC)  # 02:00 in Madrid, for ten days
+    c = charts.smoke_chart([_hour(lo, 0.0, 30.0)], lo, lo + timedelta(days=10), "Europe/Madrid")
+    labels = [d["label"] for d in c["days"] if d["label"]]
+    assert labels == [str(d) for d in range(1, 11)]  # the 1st from 02:00 on; not the 11th
+    assert c["days"][0]["x"] == c["left"]

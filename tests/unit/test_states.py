@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 from monitoreo.states import (
     DEGRADED,
     DOWN,
+    REFUSED,
     UNKNOWN,
     UNREACHABLE,
     UP,
@@ -13,17 +17,27 @@ from monitoreo.states import (
     Policy,
     Tracker,
 )
+from pukara import formats
 
 NO_WINDOW: frozenset[str] = frozenset()
 
 
+SENT = 5  # probes a round: vigilar's default --cuenta
+
+
 def obs(
-    entity: str, ok: bool | None, *, parent: str | None = None, loss: float = 0.0,
-    median: float = 50.0,
+    entity: str, ok: bool | None, *, parent: str | None = None, lost: int = 0,
+    median: float = 50.0, sent: int = SENT,
 ) -> Observation:  # fmt: skip
+    """One round of ``sent`` probes, ``lost`` of them unanswered, as the watcher observes it:
+    with the counts (site_observation always passes them), so the loss window is used."""
     site = entity.split("/")[0]
-    return Observation(entity, site, parent, ok, loss_pct=loss,
-                       median_ms=median if ok else None)  # fmt: skip
+    got = sent - lost if ok else 0
+    return Observation(entity, site, parent, ok, loss_pct=100 * (sent - got) / sent,
+                       median_ms=median if ok else None, sent=sent, received=got)  # fmt: skip
+
+
+SLOW = 600.0  # over the 500 ms latency threshold: degraded at once, with no window
 
 
 def feed(
@@ -49,18 +63,19 @@ def test_unknown_to_up_takes_one_round_and_alerts_nobody() -> None:
 def test_up_to_degraded_after_fall_rounds_is_one_alert() -> None:
     t = Tracker(Policy(fall_rounds=3))
     feed(t, [[obs("a", True)]])
-    assert feed(t, [[obs("a", True, loss=10.0)]] * 2) == []  # not yet confirmed
-    notices = feed(t, [[obs("a", True, loss=10.0)]])
+    assert feed(t, [[obs("a", True, median=SLOW)]] * 2) == []  # not yet confirmed
+    notices = feed(t, [[obs("a", True, median=SLOW)]])
     assert kinds(notices) == [("a", "alert", DEGRADED)] and notices[0].notifies
-    assert feed(t, [[obs("a", True, loss=10.0)]] * 3) == []  # one alert, not one per round
+    assert feed(t, [[obs("a", True, median=SLOW)]] * 3) == []  # one alert, not one per round
 
 
 def test_recovery_needs_rise_rounds_that_meet_the_stricter_condition() -> None:
     t = Tracker(Policy(fall_rounds=1, rise_rounds=2))
-    feed(t, [[obs("a", True)], [obs("a", True, loss=10.0)]])
+    feed(t, [[obs("a", True)], [obs("a", True, median=SLOW)]])
     assert t.states["a"].state == DEGRADED and t.states["a"].alerted == DEGRADED
-    # 3 % loss is under the 5 % threshold but over half of it: still degraded, not recovered
-    assert feed(t, [[obs("a", True, loss=3.0)]] * 2) == []
+    # 1 of 5 lost a round: not surely under half the 5 % threshold (2 of 20: the interval's
+    # lower bound is 2.8 %): better, but still degraded, not recovered
+    assert feed(t, [[obs("a", True, lost=1)]] * 2) == []
     assert t.states["a"].state == DEGRADED
     # latency over 80 % of its threshold blocks the recovery too
     assert feed(t, [[obs("a", True, median=450.0)]] * 3) == []
@@ -138,8 +153,8 @@ def test_window_that_ends_while_down_raises_the_alert_then() -> None:
 
 def test_window_that_ends_while_degraded_raises_the_alert_then() -> None:
     t = Tracker(Policy(fall_rounds=1))
-    feed(t, [[obs("a", True)], [obs("a", True, loss=20.0)]], frozenset({"a"}))
-    notices = feed(t, [[obs("a", True, loss=20.0)]])
+    feed(t, [[obs("a", True)], [obs("a", True, median=SLOW)]], frozenset({"a"}))
+    notices = feed(t, [[obs("a", True, median=SLOW)]])
     assert kinds(notices) == [("a", "alert", DEGRADED)]
 
 
@@ -169,7 +184,7 @@ def test_degraded_alerted_then_down_inside_a_window_raises_the_down_alert_after(
     t = Tracker(Policy(fall_rounds=1, rise_rounds=2))
     window = frozenset({"a"})
     feed(t, [[obs("a", True)]])
-    notices = feed(t, [[obs("a", True, loss=20.0)]])
+    notices = feed(t, [[obs("a", True, median=SLOW)]])
     assert kinds(notices) == [("a", "alert", DEGRADED)] and t.states["a"].alerted == DEGRADED
     held = feed(t, [[obs("a", False)]] * 2, window)  # worse, inside the window
     assert [(n.kind, n.current, n.muted) for n in held] == [("state", DOWN, "mantenimiento")]
@@ -270,29 +285,34 @@ def _alerts(notices: list[Notice]) -> list[tuple[str, str]]:
     return [(n.entity, n.current) for n in notices if n.notifies and n.kind == "alert"]
 
 
+LOSSY = 3  # of 5 probes lost a round: 60 %, degraded once the window has 20 probes
+
+
 def test_a_tunnel_raises_nothing_while_its_sites_link_is_degraded() -> None:
     t = Tracker(Policy(fall_rounds=2, rise_rounds=2, isolated_min_sites=10))
     feed(t, [[obs("a", True), obs("a/vpn", True, parent="a")]])
-    lossy = [obs("a", True, loss=20.0), obs("a/vpn", True, parent="a", loss=20.0)]
-    notices = feed(t, [lossy] * 4)
+    lossy = [obs("a", True, lost=LOSSY), obs("a/vpn", True, parent="a", lost=LOSSY)]
+    notices = feed(t, [lossy] * 5)
     assert _alerts(notices) == [("a", DEGRADED)]  # one alert for one root cause
     held = [n for n in notices if n.entity == "a/vpn"]
     assert [n.current for n in held] == [DEGRADED] and held[0].muted == (
         "depende de a, que está degradada")  # fmt: skip
     good = [obs("a", True), obs("a/vpn", True, parent="a")]
-    notices = feed(t, [good] * 3)
+    notices = feed(t, [good] * 35)  # the lossy probes leave the window: both clear
     assert _alerts(notices) == [] and [(n.entity, n.kind) for n in notices if n.notifies] == [
         ("a", "recovery")]  # fmt: skip
     assert t.states["a/vpn"].state == UP
 
 
 def test_a_tunnel_still_down_once_its_site_recovers_raises_its_alert_then() -> None:
-    t = Tracker(Policy(fall_rounds=2, rise_rounds=2, isolated_min_sites=10))
+    t = Tracker(Policy(fall_rounds=2, rise_rounds=2, isolated_min_sites=10,
+                       loss_window_probes=20, parent_hold_rounds=100))  # fmt: skip
     feed(t, [[obs("a", True), obs("a/vpn", True, parent="a")]])
-    notices = feed(t, [[obs("a", True, loss=20.0), obs("a/vpn", False, parent="a")]] * 3)
+    notices = feed(t, [[obs("a", True, lost=LOSSY), obs("a/vpn", True, parent="a")]] * 4)
+    notices += feed(t, [[obs("a", True, lost=LOSSY), obs("a/vpn", False, parent="a")]] * 3)
     assert _alerts(notices) == [("a", DEGRADED)]
     assert t.states["a/vpn"].state == DOWN and t.states["a/vpn"].alerted is None
-    notices = feed(t, [[obs("a", True), obs("a/vpn", False, parent="a")]] * 2)
+    notices = feed(t, [[obs("a", True), obs("a/vpn", False, parent="a")]] * 6)
     assert _alerts(notices) == [("a/vpn", DOWN)]
     late = next(n for n in notices if n.entity == "a/vpn" and n.kind == "alert")
     assert late.message.startswith("a/vpn: sigue caída tras recuperarse a")
@@ -300,12 +320,51 @@ def test_a_tunnel_still_down_once_its_site_recovers_raises_its_alert_then() -> N
 
 
 def test_a_tunnel_recovering_slower_than_its_site_raises_no_late_alert() -> None:
-    t = Tracker(Policy(fall_rounds=1, rise_rounds=2, isolated_min_sites=10))
+    t = Tracker(Policy(fall_rounds=1, rise_rounds=2, isolated_min_sites=10,
+                       loss_window_probes=20))  # fmt: skip
     feed(t, [[obs("a", True), obs("a/vpn", True, parent="a")]])
-    feed(t, [[obs("a", True, loss=20.0), obs("a/vpn", True, parent="a", loss=20.0)]])
-    # both better: the site clears first; the tunnel is under its threshold, not yet clear
-    notices = feed(t, [[obs("a", True), obs("a/vpn", True, parent="a", loss=3.0)]] * 3)
+    feed(t, [[obs("a", True, lost=LOSSY), obs("a/vpn", True, parent="a", lost=LOSSY)]] * 3)
+    assert t.states["a"].state == DEGRADED and t.states["a/vpn"].state == DEGRADED
+    # both better: the site clears first; the tunnel (2 of 20 lost) is under its threshold,
+    # not yet clear of the recovery one
+    notices = feed(t, [[obs("a", True), obs("a/vpn", True, parent="a", lost=i % 2)]
+                       for i in range(8)])  # fmt: skip
+    assert t.states["a"].state == UP and t.states["a/vpn"].state == DEGRADED
     assert _alerts(notices) == []
+
+
+def test_a_dead_tunnel_alerts_while_its_gateway_port_refuses() -> None:
+    t = Tracker(Policy(fall_rounds=2, isolated_min_sites=10))
+    feed(t, [[obs("a", True), obs("a/vpn", True, parent="a")]])
+    refused = replace(obs("a", True, lost=SENT), refused=True)  # every probe answered by RST
+    notices = feed(t, [[refused, obs("a/vpn", False, parent="a")]] * 3)
+    assert sorted(_alerts(notices)) == [("a", REFUSED), ("a/vpn", DOWN)]  # two causes
+
+
+def test_a_dead_tunnel_alerts_while_its_sites_link_is_only_slow() -> None:
+    t = Tracker(Policy(fall_rounds=2, isolated_min_sites=10))
+    feed(t, [[obs("a", True), obs("a/vpn", True, parent="a")]])
+    notices = feed(t, [[obs("a", True, median=650.0), obs("a/vpn", False, parent="a")]] * 3)
+    assert sorted(_alerts(notices)) == [("a", DEGRADED), ("a/vpn", DOWN)]
+    # a slow tunnel on a slow link is the link's problem: one alert
+    t = Tracker(Policy(fall_rounds=2, isolated_min_sites=10))
+    feed(t, [[obs("a", True), obs("a/vpn", True, parent="a")]])
+    slow = [obs("a", True, median=650.0), obs("a/vpn", True, parent="a", median=660.0)]
+    assert _alerts(feed(t, [slow] * 3)) == [("a", DEGRADED)]
+
+
+def test_an_alert_held_for_its_parent_goes_out_after_parent_hold_rounds() -> None:
+    t = Tracker(Policy(fall_rounds=2, isolated_min_sites=10, parent_hold_rounds=10))
+    feed(t, [[obs("a", True), obs("a/vpn", True, parent="a")]])
+    # the link loses for good, then the tunnel dies: held back, but not indefinitely
+    notices = feed(t, [[obs("a", True, lost=LOSSY), obs("a/vpn", True, parent="a")]] * 4)
+    notices += feed(t, [[obs("a", True, lost=LOSSY), obs("a/vpn", False, parent="a")]] * 40)
+    assert _alerts(notices) == [("a", DEGRADED), ("a/vpn", DOWN)]
+    late = next(n for n in notices if n.entity == "a/vpn" and n.kind == "alert")
+    held = next(n for n in notices if n.entity == "a/vpn" and n.current == DOWN)
+    assert held.muted == "depende de a, que está degradada"
+    assert notices.index(late) > notices.index(held)
+    assert late.message.startswith("a/vpn: sigue caída desde hace 10 rondas, aunque a ")
 
 
 def test_the_round_after_monitor_conectado_raises_one_alert_per_root_cause() -> None:
@@ -314,12 +373,24 @@ def test_the_round_after_monitor_conectado_raises_one_alert_per_root_cause() -> 
     cut = [o for c in "abcd" for o in (obs(c, False), obs(f"{c}/vpn", False, parent=c))]
     feed(t, [up])
     assert kinds(feed(t, [cut])) == [("monitor", "isolated", DOWN)]
-    # the monitor is back, but a's own link is lossy: its tunnel loses the same
-    back = [obs("a", True, loss=30.0), obs("a/vpn", True, parent="a", loss=30.0),
+    # the monitor is back, but a's own link is slow: its tunnel is as slow
+    back = [obs("a", True, median=SLOW), obs("a/vpn", True, parent="a", median=SLOW),
             *[o for o in up if o.site != "a"]]  # fmt: skip
     notices = feed(t, [back])
     assert [(n.entity, n.kind) for n in notices if n.notifies] == [
         ("monitor", "isolated_end"), ("a", "alert")]  # fmt: skip
+
+
+def test_loss_that_led_into_the_isolation_degrades_nobody_after_it() -> None:
+    t = Tracker(Policy())  # production defaults, --cuenta 5
+    sites = "abcde"
+    feed(t, [[obs(c, True) for c in sites]] * 10)
+    feed(t, [[obs(c, True, lost=3) for c in sites]] * 2)  # the monitor's own uplink degrades
+    assert kinds(feed(t, [[obs(c, False) for c in sites]] * 3)) == [
+        ("monitor", "isolated", DOWN)]  # fmt: skip
+    notices = feed(t, [[obs(c, True) for c in sites]] * 20)  # back, every link clean
+    assert kinds(notices) == [("monitor", "isolated_end", UP)]
+    assert all(s.state == UP for s in t.states.values())
 
 
 def test_rounds_that_led_into_the_isolation_confirm_nothing_after_it() -> None:
@@ -363,24 +434,43 @@ def test_a_burst_in_the_first_rounds_is_too_few_probes_to_judge() -> None:
     assert _alerts(notices) == []
 
 
+def _rounds_to_alert(
+    t: Tracker, lost: Callable[[int], int], most: int = 300
+) -> tuple[int, Notice] | None:
+    """How many rounds of ``lost(i)`` probes lost it takes for the entity's alert, and it."""
+    for i in range(1, most + 1):
+        notices = feed(t, [[probes("a", lost(i))]])
+        if _alerts(notices):
+            return i, next(n for n in notices if n.kind == "alert")
+    return None
+
+
 def test_sustained_loss_over_the_threshold_is_degraded_and_said_with_its_interval() -> None:
-    t = Tracker(Policy(fall_rounds=2, rise_rounds=3, isolated_min_sites=10))
-    feed(t, [[probes("a", 0)]] * 10)
-    per_round = [feed(t, [[probes("a", 2)]]) for _ in range(6)]  # 40 % lost, round after round
-    assert [_alerts(n) for n in per_round] == [[], [], [], [("a", DEGRADED)], [], []]
-    alert = next(n for n in per_round[3] if n.kind == "alert")  # 4 rounds after it started
-    assert "pérdida en las últimas 10 rondas" in alert.message and "IC 95 %" in alert.message
-    # the loss ends: it clears once the window says so, and then alerts nothing again
-    notices = feed(t, [[probes("a", 0)]] * 15)
+    t = Tracker(Policy(isolated_min_sites=10))  # production defaults, --cuenta 5
+    feed(t, [[probes("a", 0)]] * 30)  # a full window of clean probes
+    found = _rounds_to_alert(t, lambda _: 2)
+    assert found is not None and found[0] == 8  # 40 % lost: 8 rounds, as the README says
+    alert = found[1]
+    pct = formats.percent
+    assert f"pérdida en los últimos 150 sondeos (30 rondas): {pct(10.7, 1)}" in alert.message
+    assert f"16 perdidos (IC 95 %: {pct(6.7, 1)}–{pct(16.6, 1)})" in alert.message
+    # the loss ends: it clears once its probes have left the window, and alerts nothing again
+    notices = feed(t, [[probes("a", 0)]] * 35)
     assert [(n.kind, n.current) for n in notices if n.notifies] == [("recovery", UP)]
     assert t.states["a"].state == UP
 
 
-def test_loss_just_over_the_threshold_for_long_is_degraded() -> None:
-    t = Tracker(Policy(fall_rounds=2, isolated_min_sites=10))
-    # 10 % lost (1 of 10 probes a round) on a 5 % threshold: sure only after enough probes
-    notices = feed(t, [[probes("a", 1, sent=10)]] * 20)
-    assert _alerts(notices) == [("a", DEGRADED)]
+def test_severe_loss_on_a_new_site_is_caught_with_its_first_20_probes() -> None:
+    t = Tracker(Policy(isolated_min_sites=10))
+    found = _rounds_to_alert(t, lambda _: 2)
+    assert found is not None and found[0] == 5  # seen at 20 probes, confirmed a round later
+
+
+def test_twice_the_threshold_sustained_is_degraded_at_five_probes_a_round() -> None:
+    t = Tracker(Policy(isolated_min_sites=10))  # 10 % lost on a 5 % threshold, --cuenta 5
+    feed(t, [[probes("a", 0)]] * 30)
+    found = _rounds_to_alert(t, lambda i: i % 2)  # 1 probe lost every other round
+    assert found is not None and found[0] <= 30
 
 
 def test_rounds_with_no_reply_are_down_and_not_counted_as_loss_afterwards() -> None:
@@ -389,3 +479,25 @@ def test_rounds_with_no_reply_are_down_and_not_counted_as_loss_afterwards() -> N
     notices = feed(t, [[probes("a", 5)]] * 3 + [[probes("a", 0)]] * 3)
     assert [(n.kind, n.current) for n in notices if n.notifies] == [
         ("alert", DOWN), ("recovery", UP)]  # fmt: skip
+
+
+def test_the_loss_window_in_the_readme_is_the_one_in_the_code() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    found = re.search(r"sobre los últimos (\d+) sondeos.*?con al menos (\d+) sondeos", readme,
+                      re.S)  # fmt: skip
+    assert found, "el README debe decir sobre cuántos sondeos se juzga la pérdida"
+    policy = Policy()
+    assert (policy.loss_window_probes, policy.loss_min_probes) == (int(found[1]), int(found[2]))
+    held = re.search(r"un túnel caído\s+sale de todos modos tras (\d+) rondas", readme)
+    assert held and int(held[1]) == policy.parent_hold_rounds
+    # what the README says is caught how fast, at 5 probes a round, is what the code does
+    said = re.search(r"pierde el 40 %\s+alerta en (\d+) rondas \(en (\d+) si", readme)
+    assert said, "el README debe decir en cuántas rondas alerta una pérdida del 40 %"
+    after_history, on_a_new_site = Tracker(Policy(isolated_min_sites=10)), Tracker(Policy())
+    feed(after_history, [[probes("a", 0)]] * 30)
+    for t, rounds in ((after_history, int(said[1])), (on_a_new_site, int(said[2]))):
+        found = _rounds_to_alert(t, lambda _: 2)
+        assert found is not None and found[0] == rounds

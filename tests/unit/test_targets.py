@@ -18,11 +18,11 @@ lima,Sede central,sede_central,PE,Lima,America/Lima,
 emb-x,Embajada X,embajada,AR,Buenos Aires,America/Argentina/Buenos_Aires,lima
 vacia,Embajada sin equipos,embajada,CL,Santiago,America/Santiago,lima
 """
-ACTIVOS = """name,kind,site,mgmt_ipv4,status
-gw-emb-x,router,emb-x,198.18.0.6,activo
-srv-emb-x,servidor_fisico,emb-x,198.18.0.7,en_reparacion
-sw-viejo,switch,emb-x,198.18.0.8,dado de baja
-emb-x,pc,lima,198.19.0.9,activo
+ACTIVOS = """name,kind,site,mgmt_ipv4,status,retired_reason
+gw-emb-x,router,emb-x,198.18.0.6,activo,
+srv-emb-x,servidor_fisico,emb-x,198.18.0.7,en_reparacion,
+sw-viejo,switch,emb-x,198.18.0.8,dado de baja,Reemplazado
+emb-x,pc,lima,198.19.0.9,activo,
 """
 
 

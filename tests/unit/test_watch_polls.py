@@ -148,8 +148,8 @@ def test_snmp_failures_are_said_once_per_cause_and_kept_for_estado(
              for c in changes[lines:] for s in (c.now.site, *c.together)]  # fmt: skip
     assert sorted(s for s, _, _ in later) == ["a", "c"]  # the cause changed: said again, once
     assert all("tiempo agotado" in (r or "") and "permisos" in (p or "") for _, r, p in later)
-    with SQLiteStore(tmp_path / "p.db") as s:
-        said = list(s.search_events(dataset="monitoreo.snmp"))
+    with SQLiteStore(tmp_path / "p.db") as db:
+        said = list(db.search_events(dataset="monitoreo.snmp"))
     assert len(said) == 5 and all(e["event"]["outcome"] == "failure" for e in said)
     assert main(["--base-datos", str(tmp_path / "p.db"), "monitoreo", "estado",
                  "--formato", "json"]) == 0  # fmt: skip
@@ -169,3 +169,66 @@ def test_an_overrun_is_said_on_the_console_at_most_once_a_minute(
     said(7.5, 5.0)  # seconds later: not again
     err = " ".join(capsys.readouterr().err.split())
     assert err.count("la ronda tardó") == 1 and "tardó 6.2 s, más que --ronda 5 s" in err
+
+
+def test_a_failure_a_previous_run_left_ends_when_the_device_answers() -> None:
+    from monitoreo.device import DevicePoll, SnmpStatus, track
+
+    earlier = {"a": SnmpStatus("a", "gw-a", False, "archivo de credenciales 0644", "t0"),
+               "b": SnmpStatus("b", "gw-b", True, None, "t0")}  # fmt: skip
+    answers = [DevicePoll(c, None, "eth0", True, None, 1, "lab") for c in ("a", "b")]
+    statuses: dict[str, SnmpStatus] = {}
+    changes = track(statuses, answers, {"a": "gw-a", "b": "gw-b"}, "t1", earlier)
+    assert [(c.now.site, c.recovered, c.message) for c in changes] == [
+        ("a", True, "SNMP a (gw-a): recuperado, el equipo responde")]  # fmt: skip
+    assert statuses["a"].ok and statuses["a"].since == "t1" and statuses["b"].since == "t0"
+    assert track(statuses, answers, {"a": "gw-a", "b": "gw-b"}, "t2", earlier) == []  # once
+
+
+def test_snmp_is_not_judged_for_a_site_that_gives_no_answer_or_a_monitor_cut_off(
+    tmp_path: Path,
+) -> None:
+    from monitoreo.device import SnmpChange
+    from monitoreo.states import Policy, Tracker
+
+    up = socket.create_server(("127.0.0.1", 0), backlog=64)
+    silent = socket.socket()  # a listener whose accept queue is full: SYNs are dropped
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(0)
+    fill = [socket.socket() for _ in range(3)]
+    for c in fill:
+        c.setblocking(False)
+        c.connect_ex(silent.getsockname())
+    store = SQLiteStore(tmp_path / "p.db")
+    said: list[SnmpChange] = []
+    try:
+        # no credential profile: each device's poll fails without a request being sent
+        known = {c: dataclasses.replace(_site(c, "127.0.0.1"), credential_profile=None)
+                 for c in "abcd"}  # fmt: skip
+        port = {"a": up.getsockname()[1]} | {c: silent.getsockname()[1] for c in "bcd"}
+        targets = [Target(c, "127.0.0.1", port[c], c) for c in "ab"]
+        w = Watcher(store, known, targets, ProbeOptions(1, 1, 20, 200), tmp_path / "c" / "m.jsonl",
+                    tracker=Tracker(Policy(isolated_min_sites=10)), on_snmp=said.append)  # fmt: skip
+        w.start()
+        try:
+            for _ in range(3):
+                w.round()
+            assert [c.now.site for c in said] == ["a"]  # b's link is down: its alert says it
+            w.targets = [Target(c, "127.0.0.1", up.getsockname()[1], c) for c in "ab"]
+            for _ in range(4):  # b answers again (up after 3 rounds): its SNMP failure remains
+                w.round()
+        finally:
+            w.close()
+        assert [c.now.site for c in said] == ["a", "b"]
+        assert said[1].now.reason and said[1].now.reason.startswith("sin credenciales")
+        # every watched site silent: the monitor is cut off, and SNMP says nothing either
+        said.clear()
+        cut = [Target(c, "127.0.0.1", port[c], c) for c in "bcd"]
+        w2 = Watcher(store, known, cut, ProbeOptions(1, 1, 20, 200), tmp_path / "d" / "m.jsonl",
+                     tracker=Tracker(Policy(isolated_min_sites=3)), on_snmp=said.append)  # fmt: skip
+        w2.watch(0.05, max_rounds=2)
+        assert w2.tracker.isolated and said == []
+    finally:
+        store.close()
+        for s in (up, silent, *fill):
+            s.close()
