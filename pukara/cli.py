@@ -85,7 +85,7 @@ def listar(
     todo: Annotated[
         bool,
         typer.Option(
-            "--todo",
+            "--todos",
             help="Incluye los cambios de estado del monitoreo (estado de monitoreo, estado "
             "SNMP), que por omisión no se muestran.",
         ),
@@ -94,7 +94,7 @@ def listar(
 ) -> None:
     """Muestra los últimos cambios de entidades, del más antiguo al más reciente.
 
-    Los cambios de estado que escribe `monitoreo vigilar` se omiten salvo con --todo o
+    Los cambios de estado que escribe `monitoreo vigilar` se omiten salvo con --todos o
     --coleccion."""
     settings: Settings = ctx.obj
     since, until = _date("--desde", desde), _date("--hasta", hasta, end_of_day=True)
@@ -124,7 +124,7 @@ def listar(
     if left_out:
         names = " y ".join(f"«{collection_label(h)}»" for h in left_out)
         message(f"No se muestran los cambios de {names} que escribe la vigilancia; "
-                "véalos con --todo o con --coleccion.")  # fmt: skip
+                "véalos con --todos o con --coleccion.")  # fmt: skip
 
 
 def _moment(ts: str) -> str:

@@ -37,10 +37,10 @@ def test_cambios_listar_hides_the_monitor_states_unless_asked(
     db = str(_db_with_monitor_changes(tmp_path))
     code, out, err = run(capsys, "--base-datos", db, "cambios", "listar", "-f", "json")
     assert code == 0 and [r["collection"] for r in json.loads(out)] == ["site"]
-    assert "estado de monitoreo" in err and "estado SNMP" in err and "--todo" in err
-    code, out, err = run(capsys, "--base-datos", db, "cambios", "listar", "-f", "json", "--todo")
+    assert "estado de monitoreo" in err and "estado SNMP" in err and "--todos" in err
+    code, out, err = run(capsys, "--base-datos", db, "cambios", "listar", "-f", "json", "--todos")
     assert [r["collection"] for r in json.loads(out)] == ["site", "monitor_state", "monitor_snmp"]
-    assert "--todo" not in err
+    assert "--todos" not in err
     code, out, _ = run(capsys, "--base-datos", db, "cambios", "listar", "-f", "json",
                        "--coleccion", "estado SNMP")  # fmt: skip
     assert [r["collection"] for r in json.loads(out)] == ["monitor_snmp"]
@@ -53,7 +53,7 @@ def test_cambios_listar_without_monitor_changes_adds_no_note(
     store.upsert("site", [{"code": "lim"}], key=("code",))
     store.close()
     code, _, err = run(capsys, "--base-datos", str(tmp_path / "p.db"), "cambios", "listar")
-    assert code == 0 and "--todo" not in err
+    assert code == 0 and "--todos" not in err
 
 
 def test_monitoreo_estado_shows_since_as_a_person_reads_it(
