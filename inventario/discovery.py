@@ -5,7 +5,6 @@ Ansible each over the targets they apply to, every answer stored as an observati
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +15,7 @@ from pukara.config import Settings
 from pukara.errors import DeviceError, Interrupted, SecretsError, UsageError
 from pukara.results import Result, RunResult, Status
 from pukara.runner import Reporter
-from pukara.secrets import CredentialProfile, default_credentials_file, load_profile
+from pukara.secrets import CredentialProfile, require_profile
 from pukara.snmp import SnmpCredential, credentials_from_profile
 from pukara.store import Store
 from pukara.targets import ASSET, IN_SERVICE, NAME, SITE, classify
@@ -168,30 +167,6 @@ class _Profiles:
         except DeviceError:
             return False
         return True
-
-
-def require_profile(name: str, environ: Mapping[str, str] | None = None) -> CredentialProfile:
-    """A credential profile that exists: in the credentials file or as PUKARA_CRED_ variables.
-
-    Raises SecretsError naming the profile and the file (and saying when the file is missing).
-    """
-    path = default_credentials_file()
-    if os.environ.get("PUKARA_CREDENTIALS") and not path.exists():
-        raise SecretsError(
-            f"no existe el archivo de credenciales {path} que indica PUKARA_CREDENTIALS "
-            f"(perfil «{name}»)"
-        )
-    profile = load_profile(name, environ=environ)
-    if profile.fields:
-        return profile
-    variables = f"PUKARA_CRED_{name.upper().replace('-', '_')}_*"
-    where = (
-        f"no existe el archivo de credenciales {path}" if not path.exists()
-        else f"no está en el archivo de credenciales {path}"
-    )  # fmt: skip
-    raise SecretsError(
-        f"perfil de credenciales «{name}» desconocido: {where} y no hay variables {variables}"
-    )
 
 
 def _ordered(*groups: Iterable[str | None]) -> list[str]:

@@ -17,6 +17,7 @@ from monitoreo.thresholds import ISOLATED_MIN_SITES, ISOLATED_PCT  # no imports:
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, output_file, render
 from pukara.errors import ExitCode, PukaraError, UsageError
+from pukara.text import count
 
 # Everything else is imported inside the command that uses it: `pukara --help` must not load
 # pysnmp (monitoreo.device), jinja2 (monitoreo.report), the store or the prober.
@@ -122,9 +123,9 @@ def sondear(
             raise sites.not_marked("sondear", known, _family(familia))
         if tcp is None and vpn:
             targets += sites.vpn_targets(known.values(), {t.site for t in targets if t.site})
-        message(
-            f"Sondeando {len(targets)} objetivos ({cuenta} sondeos cada uno)…", quiet=silencioso
-        )
+        n = len(targets)
+        message(f"Sondeando {count(n, 'objetivo', 'objetivos')} "
+                f"({count(cuenta, 'sondeo', 'sondeos')} cada uno)…", quiet=silencioso)  # fmt: skip
         rnd = rounds.run_round(targets, options)
         if guardar:
             store.write_events(rounds.round_events(rnd))
@@ -201,7 +202,7 @@ def _health(h: WriterHealth) -> None:
 
 KIND_LABELS = {
     "alert": "ALERTA", "recovery": "RECUPERADA", "state": "estado", "flapping": "OSCILA",
-    "flapping_end": "estable", "isolated": "MONITOR AISLADO", "isolated_end": "monitor conectado",
+    "flapping_end": "estable", "isolated": "ALERTA", "isolated_end": "RECUPERADA",
 }  # fmt: skip
 
 
@@ -295,8 +296,9 @@ def vigilar(
                 "«pukara monitoreo vigilar» con ella; deténgalo o use otra carpeta de datos "
                 "(PUKARA_DATA_DIR)"
             ) from None
-        message(f"Vigilando {len(targets)} sedes cada {ronda:g} s (Ctrl-C para terminar)…",
-                quiet=silencioso)  # fmt: skip
+        n = len(targets)
+        message(f"Vigilando {count(n, 'sede', 'sedes')} cada {ronda:g} s (Ctrl-C para "
+                "terminar)…", quiet=silencioso)  # fmt: skip
         report = watcher.watch(ronda, max_rounds=rondas)
     for line in report.leftovers():
         message(line, style="yellow")
@@ -320,13 +322,28 @@ def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
         tracker = Tracker()
         tracker.load(store.entities(STATE_COLLECTION))
         snmp_docs = list(store.entities(SNMP_COLLECTION))
-        render(states_table(tracker, snmp_docs), formato, STATE_COLUMNS)
+        shown = {"since": _moment, "snmp_since": _moment}
+        render(states_table(tracker, snmp_docs), formato, STATE_COLUMNS, shown=shown)
         last = list(store.search_events(dataset=HEALTH_DATASET, newest_first=True, limit=1))
     if last:
         health = last[0]
         ok = health.get("event", {}).get("outcome") == "success"
-        message(f"Escritor de eventos ({health['@timestamp']}): {health.get('message', '')}",
+        message(f"Escritor de eventos ({_moment(health['@timestamp'])}): "
+                f"{health.get('message', '')}",
                 style=None if ok else "yellow")  # fmt: skip
+
+
+def _moment(ts: str) -> str:
+    """A stored UTC instant as a person reads it: ``1 dic. 2026, 11:34:20 UTC``."""
+    from datetime import UTC
+
+    from pukara.events import parse_timestamp
+    from pukara.formats import datetime_text
+
+    try:
+        return datetime_text(parse_timestamp(ts), UTC, seconds=True)
+    except (TypeError, ValueError):
+        return str(ts)
 
 
 mantenimiento_app = typer.Typer(help="Ventanas de mantenimiento por sede.", no_args_is_help=True)

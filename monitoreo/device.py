@@ -4,8 +4,10 @@ Interface indexes are learnt once (a multi-column walk of ifDescr, ifOperStatus 
 address table of the management address's family, ipAddrTable for IPv4 and ipAddressTable
 for IPv6, to find the interface holding that address) and kept; each
 cycle is then a single GET of known instances. When the tunnel's interface is no longer at
-its index (an OpenVPN or IPsec restart gives it a new one), one walk finds it again, or finds
-it missing: a tunnel missing from the device's table is down, not unknown.
+its index (an OpenVPN or IPsec restart gives it a new one), or is down there (the agent may
+keep the old row, down, next to the new one of the same name), one walk finds it again: the
+row of that name that is up, else the newest; or finds it missing: a tunnel missing from the
+device's table is down, not unknown.
 
 Whatever one device answers (a string where a counter belongs, noSuchObject, an index that
 cannot be an address) is that device's error in its DevicePoll, never the cycle's.
@@ -82,6 +84,7 @@ class SnmpChange:
 
     now: SnmpStatus
     previous: SnmpStatus | None
+    together: tuple[str, ...] = ()  # other sites with this very change: one cause, one line
 
     @property
     def recovered(self) -> bool:
@@ -89,6 +92,12 @@ class SnmpChange:
 
     @property
     def message(self) -> str:
+        if self.together:
+            codes = [self.now.site, *self.together]
+            shown = ", ".join(codes[:5]) + (f" y {len(codes) - 5} más" if len(codes) > 5 else "")
+            if self.now.ok:
+                return f"SNMP: recuperado, responden {len(codes)} equipos ({shown})"
+            return f"SNMP: {self.now.reason} (afecta a {len(codes)} equipos: {shown})"
         who = self.now.site + (f" ({self.now.device})" if self.now.device else "")
         if self.now.ok:
             return f"SNMP {who}: recuperado, el equipo responde"
@@ -120,6 +129,17 @@ def track(
     return changes
 
 
+def by_cause(changes: Sequence[SnmpChange]) -> list[SnmpChange]:
+    """One change per cause: the same failure (an open credentials file, say) of many devices,
+    or their recovery from it, becomes one change that names them all, in order of appearance."""
+    groups: dict[tuple[bool, str | None, str | None], list[SnmpChange]] = {}
+    for c in changes:
+        was = c.previous.reason if c.now.ok and c.previous is not None else None
+        groups.setdefault((c.now.ok, c.now.reason, was), []).append(c)
+    return [dataclasses.replace(g[0], together=tuple(c.now.site for c in g[1:]))
+            for g in groups.values()]  # fmt: skip
+
+
 def _text(value: Any) -> str | None:
     return value.decode(errors="replace") if isinstance(value, bytes) else None
 
@@ -144,6 +164,18 @@ def _wan_index(site: Site, walked: dict[str, dict[str, Any]]) -> int | None:
         if address == wanted and isinstance(if_index, int):
             return if_index
     return None
+
+
+def _tunnel_row(
+    names: Mapping[int, str | None], oper: Mapping[str, Any], wanted: str
+) -> int | None:
+    """The ifIndex of the tunnel interface: of the rows with its name, one that is up, the newest.
+
+    An OpenVPN or IPsec restart adds a row and the agent may keep the old one, down, under the
+    same name (net-snmp without ``interface_replace_old``): the first match would be the stale row.
+    """
+    rows = [i for i, n in names.items() if n == wanted]
+    return max(rows, key=lambda i: (oper.get(str(i)) == OPER_UP, i), default=None)
 
 
 def _shown(value: Any) -> str:
@@ -178,10 +210,24 @@ class Poller:
     working: dict[str, str] = field(default_factory=dict)  # site -> credential label
     _engines: dict[str, Any] = field(default_factory=dict)
     _creds: dict[str, list[SnmpCredential]] = field(default_factory=dict)
+    _file_seen: tuple[int, ...] | None = None  # the credentials file as last read
+
+    def _reread_if_changed(self) -> None:
+        """Forget the profiles read when the credentials file changed (its contents, or its
+        mode: a chmod during the run), so each cycle polls with what the file says now."""
+        try:
+            st = secrets.default_credentials_file().stat()
+            seen: tuple[int, ...] = (st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns)
+        except OSError:
+            seen = ()
+        if seen != self._file_seen:
+            self._file_seen = seen
+            self._creds.clear()
 
     def _credentials(self, profile: str) -> list[SnmpCredential]:
         if profile not in self._creds:
-            self._creds[profile] = credentials_from_profile(secrets.load_profile(profile))
+            # an unknown profile is the same named error as in discovery, not "no credentials"
+            self._creds[profile] = credentials_from_profile(secrets.require_profile(profile))
             for name, engine in engines(self._creds[profile]).items():
                 self._engines.setdefault(name, engine)
         return self._creds[profile]
@@ -195,8 +241,9 @@ class Poller:
         idx.wan = _wan_index(site, walked)
         idx.wan_name = names.get(idx.wan) if idx.wan is not None else None
         wanted = site.vpn_interface or DEFAULT_VPN_INTERFACE
-        idx.tunnel = next((i for i, n in names.items() if n == wanted), None)
-        return dict(walked[IF_OPER])
+        oper = dict(walked[IF_OPER])
+        idx.tunnel = _tunnel_row(names, oper, wanted)
+        return oper
 
     async def _poll(self, session: Session, site: Site) -> DevicePoll:
         idx = self.indexes.setdefault(site.code, Indexes())
@@ -223,10 +270,13 @@ class Poller:
         if site.vpn_kit:
             wanted = site.vpn_interface or DEFAULT_VPN_INTERFACE
             t = idx.tunnel
-            if t is not None and _text(got.get(f"{IF_DESCR}.{t}")) == wanted:
+            named = t is not None and _text(got.get(f"{IF_DESCR}.{t}")) == wanted
+            if named and (got.get(f"{IF_OPER}.{t}") == OPER_UP or oper_walk is not None):
                 tunnel_state = "up" if got.get(f"{IF_OPER}.{t}") == OPER_UP else "down"
             else:
-                if oper_walk is None:  # it moved or vanished: one walk tells which
+                # moved, vanished, or down at its row while a restart may have left a new row
+                # of the same name that is up (net-snmp keeps the stale one): one walk tells
+                if oper_walk is None:
                     oper_walk = await self._learn(session, site, idx)
                 if idx.tunnel is None:
                     tunnel_state = "missing"
@@ -286,4 +336,5 @@ class Poller:
 
     async def cycle(self, sites: Sequence[Site]) -> list[DevicePoll]:
         limit = asyncio.Semaphore(self.concurrency)
+        self._reread_if_changed()
         return list(await asyncio.gather(*(self._one(s, limit) for s in sites)))

@@ -66,6 +66,7 @@ class Samples:
     error: str | None = None  # why probes could not even be sent, if so
     started_ns: int = 0
     refused: set[int] = field(default_factory=set)  # TCP probes answered by a reset (RST)
+    unsent: set[int] = field(default_factory=set)  # probes the system refused to send: not loss
 
 
 @dataclass(slots=True)
@@ -127,8 +128,9 @@ class _Engine:
         now = time.time_ns()
         try:
             es.sock.sendto(packet, (target.address, 0))
-        except OSError as e:  # no route, blackhole: this probe is lost, the run goes on
+        except OSError as e:  # no route, a forbidden address: not sent, the run goes on
             self.results[ti].error = error_text(e)
+            self.results[ti].unsent.add(k)
             return now
         key = (target.family, seq)
         self.pending[key] = _Pending(ti, k, now, now + timeout)
@@ -141,8 +143,9 @@ class _Engine:
         now = time.time_ns()
         try:
             sock = socket.socket(target.family, socket.SOCK_STREAM)
-        except OSError as e:  # out of descriptors, say: this probe is lost, the run goes on
+        except OSError as e:  # out of descriptors, say: not sent, the run goes on
             self.results[ti].error = error_text(e)
+            self.results[ti].unsent.add(k)
             return now
         sock.setblocking(False)
         try:
@@ -152,8 +155,10 @@ class _Engine:
         if code not in (0, errno.EINPROGRESS):
             if code == errno.ECONNREFUSED:
                 self._refused(ti, k, target)
-            elif code > 0:
-                self.results[ti].error = error_text(OSError(code, os.strerror(code)))
+            else:  # the system would not even send the SYN
+                if code > 0:
+                    self.results[ti].error = error_text(OSError(code, os.strerror(code)))
+                self.results[ti].unsent.add(k)
             sock.close()
             return now
         key = (-1, sock.fileno())

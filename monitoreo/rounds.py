@@ -29,7 +29,10 @@ class TargetRound:
 
     @property
     def result(self) -> str:
-        """What the round found, in a word: responde, rechazado or sin respuesta."""
+        """What the round found, in a word: responde, rechazado, sin respuesta, or error when
+        the system sent none of its probes (a forbidden address, no route): nothing was lost."""
+        if self.error and not self.stats.sent:
+            return "error"
         if self.stats.refused and not self.stats.received:
             return "rechazado"
         return "responde" if self.reachable else "sin respuesta"
@@ -57,14 +60,20 @@ def run_round(
 ) -> Round:
     started = clock()
     samples: list[Samples] = probe(targets, options, should_stop=should_stop)
-    results = [TargetRound(s.target, s.rtts_ms, summarize(s.rtts_ms, len(s.refused)), s.error)
-               for s in samples]  # fmt: skip
+    results = []
+    for s in samples:  # a probe the system would not send is neither sent nor lost
+        rtts = [r for k, r in enumerate(s.rtts_ms) if k not in s.unsent]
+        results.append(TargetRound(s.target, rtts, summarize(rtts, len(s.refused)), s.error))
     return Round(uuid.uuid4().hex[:16], started, options, results)
 
 
 def to_row(r: TargetRound) -> dict[str, Any]:
-    """The flat record shown by ``sondear``."""
-    return {
+    """The flat record shown by ``sondear``.
+
+    A row whose probes were all refused (RST) or never sent has no loss interval to tell: a
+    bound such as 56 % on 3 refused probes would read as loss.
+    """
+    row = {
         "target": r.target.label,
         "address": r.target.address,
         "method": r.target.method if not r.target.port else f"tcp/{r.target.port}",
@@ -72,6 +81,11 @@ def to_row(r: TargetRound) -> dict[str, Any]:
         **r.stats.as_dict(),
         "error": r.error,
     }
+    if r.result in ("rechazado", "error"):
+        row["loss_low_pct"] = row["loss_high_pct"] = None
+        if r.result == "error":
+            row["loss_pct"] = None
+    return row
 
 
 def round_events(rnd: Round) -> list[dict[str, Any]]:

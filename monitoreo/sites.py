@@ -11,6 +11,7 @@ inventory (the shipped example has 152).
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -106,6 +107,40 @@ def _resolve_name(name: str, family: int | None) -> str:
     return str(infos[0][4][0])
 
 
+def probe_address_problem(address: str) -> str | None:
+    """Why ``address`` cannot be a probe's destination, in Spanish; None when it can.
+
+    Nothing is sent to these: the unspecified address (0.0.0.0, ::), multicast, the limited
+    broadcast 255.255.255.255, and an IPv6 zone (``%eth0``) that is no interface of this host.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "no es una dirección IP"
+    if ip.is_unspecified:
+        return f"{ip} es la dirección no especificada: no nombra ningún equipo"
+    if ip.is_multicast:
+        return f"{ip} es una dirección de multidifusión: no nombra un equipo"
+    if ip == ipaddress.IPv4Address("255.255.255.255"):
+        return "255.255.255.255 es la difusión limitada: no nombra un equipo"
+    zone = getattr(ip, "scope_id", None)
+    if zone:
+        try:
+            names = socket.if_nameindex()
+        except OSError:
+            names = []
+        known = {str(i) for i, _ in names} | {n for _, n in names}
+        if zone not in known:
+            return f"la zona «%{zone}» no es una interfaz de este equipo"
+    return None
+
+
+def _checked(target: Target) -> Target:
+    if (why := probe_address_problem(target.address)) is not None:
+        raise ValueError(why)
+    return target
+
+
 def resolve(
     refs: Sequence[str],
     sites: Mapping[str, Site],
@@ -132,13 +167,13 @@ def resolve(
                 if not site.address:
                     what = f"dirección IPv{family}" if family else "dirección"
                     raise ValueError(f"la sede no tiene pasarela con {what} de gestión")
-                out.append(Target(site.code, site.address, port, site.code))
+                out.append(_checked(Target(site.code, site.address, port, site.code)))
             elif found.kind == ADDRESS:
-                out.append(Target(ref, found.value, port))
+                out.append(_checked(Target(ref, found.value, port)))
             elif found.kind == NETWORK:
                 raise ValueError("un prefijo no se sondea; indique sedes o direcciones")
             else:
-                out.append(Target(ref, _resolve_name(ref, family), port))
+                out.append(_checked(Target(ref, _resolve_name(ref, family), port)))
         except ValueError as e:
             problems.append(f"«{ref}»: {e}")
     if problems:

@@ -7,7 +7,10 @@ rounds), not over one round: a handful of probes proves little (1 lost of 5 is 2
 that loses 2 %). An entity is degraded by loss when the lower bound of the 95 % Wilson interval
 of the window's loss reaches the threshold (at least ``loss_min_probes`` probes, and the loss is
 then surely over it), and it stays so while that bound is at or over the recovery share of the
-threshold. Rounds with no reply at all are down rounds, not loss, and stay out.
+threshold. Rounds with no reply at all are down rounds, not loss, and stay out; so do the
+partial rounds at the edges of an outage (the cut began or ended mid-round). Leaving an outage,
+the window starts anew and only the loss rule itself degrades, not the recovery condition: one
+outage is one alert and one recovery.
 
 A problem is confirmed after ``fall_rounds`` consecutive rounds; it clears only
 after ``rise_rounds`` rounds that meet the stricter recovery condition (loss under half its
@@ -16,10 +19,12 @@ parent is down is unreachable, not down: it raises nothing of its own. One whose
 explains its own (a tunnel that loses, or is down, while its site's link loses; one slow while
 the link is slow) may change state, but its alert is held back: one alert per root cause. It is
 raised late if the problem is still there, and still over the thresholds, once the parent is up
-again; a dead one, after ``parent_hold_rounds`` rounds whatever the parent does. A refused
-port, or a slow link, explains no dead tunnel: that one alerts at once. When most sites drop at
-once the monitor itself is cut off: states are held and one alert says so; the rounds that led
-into it (their loss too) count for nothing, so no problem is confirmed after it with their help.
+again; a dead one, after ``parent_hold_rounds`` rounds whatever the parent does. A dependent's
+problem is not confirmed while its parent's is only seen, not yet confirmed: no notice names a
+cause before the cause's own alert. A refused port, or a slow link, explains no dead tunnel:
+that one alerts at once. When most sites drop at once the monitor itself is cut off: states are
+held and one alert says so; the rounds that led into it (their loss too) count for nothing, so
+no problem is confirmed after it with their help.
 
 An observation whose outcome could not be read (a tunnel whose device did not answer SNMP and
 that has no probe of its own) is unknown: it changes no state. An alert held back by a
@@ -127,6 +132,7 @@ class EntityState:
     window: WindowLoss | None = None  # the loss over ``losses``, as of the last round
     why: frozenset[str] = frozenset()  # LOSS, LATENCY: what is not yet clear, as of last round
     held_at: int = 0  # the round at which its alert was first held for its parent
+    silent: bool = False  # its last round had no reply at all (an outage, or its start)
 
     def document(self) -> dict[str, Any]:
         return {
@@ -201,6 +207,10 @@ def classify(
     if obs.refused:
         return REFUSED
     over, unclear = reasons(obs, policy, window)
+    if current == DOWN:  # back from an outage: the loss rule itself on its first rounds only
+        if window is not None and window.sent and window.low_pct >= obs.loss_threshold_pct:
+            over |= {LOSS}  # the window started anew with the outage: too few probes to wait
+        unclear -= {LOSS}  # not the recovery condition: one outage, one alert and one recovery
     if over:
         return DEGRADED
     if current in PROBLEMS and unclear:
@@ -252,6 +262,19 @@ def _with_window(obs: Observation, w: WindowLoss) -> Observation:
     return replace(obs, detail=f"{obs.detail}; {told}" if obs.detail else told)
 
 
+def _outage_edge(st: EntityState, obs: Observation) -> bool:
+    """Whether this round borders an outage: the first one back after rounds with no reply.
+
+    The first round with no reply drops the round before it from the window when that one
+    lost probes: a cut that began in the middle of a round. Neither is loss of the link.
+    """
+    silent, was_silent = obs.reachable is False, st.silent
+    st.silent = silent
+    if silent and not was_silent and st.losses and st.losses[-1][1]:
+        st.losses.pop()
+    return was_silent and not silent and obs.received < obs.sent
+
+
 def _depth(entity: str, parents: Mapping[str, str | None]) -> int:
     depth, seen = 0, {entity}
     while (entity := parents.get(entity) or "") and entity not in seen:
@@ -297,9 +320,8 @@ class Tracker:
                     st.window = None
                 text = f"monitor aislado: {lost} de {len(sites)} sedes sin respuesta a la vez"
                 return [Notice(MONITOR, MONITOR, "isolated", UP, DOWN, text)]
-            notice = Notice(
-                MONITOR, MONITOR, "isolated_end", DOWN, UP, "el monitor recuperó la red"
-            )
+            text = f"monitor conectado: {len(sites) - lost} de {len(sites)} sedes responden"
+            notice = Notice(MONITOR, MONITOR, "isolated_end", DOWN, UP, text)
             return [notice, *self._update(observations, now, maintenance)]
         if isolated:
             return []  # hold every state: the problem is on this side
@@ -327,6 +349,9 @@ class Tracker:
             if parent and explains(parent, self.states[obs.parent or ""].why, seen or st.state,
                                    st.why):  # fmt: skip
                 cause = parent
+                up_there = {observed.get(obs.parent or ""), self.states[obs.parent or ""].state}
+                if parent == DOWN and UNREACHABLE in up_there:
+                    cause = UNREACHABLE  # told as it is: «depende de X, que está inalcanzable»
             observed[obs.entity] = st.state if seen is None else seen
             notices += self._step(st, obs, seen, now, maintenance, cause)
         return notices
@@ -335,7 +360,9 @@ class Tracker:
         """Add this round to the entity's loss window; None when the round has no counts."""
         if not obs.sent:
             return None
-        if obs.reachable and obs.received:  # a round with no reply is down, not loss
+        if _outage_edge(st, obs):
+            pass  # the partial round where a cut began or ended is the outage's, not loss
+        elif obs.reachable and obs.received:  # a round with no reply is down, not loss
             st.losses.append((obs.sent, obs.sent - obs.received))
             sent = sum(s for s, _ in st.losses)
             while len(st.losses) > 1 and sent > self.policy.loss_window_probes:
@@ -351,6 +378,15 @@ class Tracker:
             if problem in found:
                 return DOWN if problem == UNREACHABLE else problem
         return None
+
+    def _before_its_cause(self, obs: Observation, seen: str, cause: str | None) -> bool:
+        """Whether a dependent's problem would be told before its parent's own: the parent's
+        problem is only seen this round, not yet confirmed. It waits a round (or more) so that
+        no notice names a root cause whose alert has not gone out."""
+        if cause is None or seen not in PROBLEMS | {UNREACHABLE} or not obs.parent:
+            return False
+        parent = self.states.get(obs.parent)
+        return parent is None or parent.state not in PROBLEMS | {UNREACHABLE}
 
     def _step(
         self,
@@ -416,10 +452,12 @@ class Tracker:
         needed = self.policy.rise_rounds if seen == UP else self.policy.fall_rounds
         if st.state == UNKNOWN and seen == UP:
             needed = 1
-        if st.streak < needed:
+        if st.streak < needed or self._before_its_cause(obs, seen, cause):
             return notices
         previous, st.state, st.since = st.state, seen, now
         st.candidate, st.streak = None, 0
+        if seen in {DOWN, UNREACHABLE}:  # leaving it is judged on the rounds after it only
+            st.losses.clear()
         if previous != UNKNOWN:
             st.changes.append(self.round_no)
         if not st.flapping and len(st.changes) >= self.policy.flap_changes:
@@ -454,7 +492,7 @@ class Tracker:
             st.alerted = seen
             return Notice(st.entity, obs.site, "alert", previous, seen, text)
         if seen == UNREACHABLE:
-            muted = f"depende de {obs.parent}, que está caída"
+            muted = f"depende de {obs.parent}, que está {LABELS[cause or DOWN]}"
             return Notice(st.entity, obs.site, "state", previous, seen, text, muted)
         if st.alerted and seen == UP:
             # the end of an alert that went out: the receiver must hear it, window or not

@@ -24,7 +24,7 @@ from typing import Any
 
 from monitoreo import maintenance, rounds
 from monitoreo.counters import CounterSample, rate
-from monitoreo.device import DevicePoll, Poller, SnmpChange, SnmpStatus, track
+from monitoreo.device import DevicePoll, Poller, SnmpChange, SnmpStatus, by_cause, track
 from monitoreo.notify import Hooks, Notifier, NotifierReport
 from monitoreo.prober import ProbeOptions, Target
 from monitoreo.rounds import TargetRound
@@ -55,6 +55,8 @@ def site_observation(site: Site, r: TargetRound, monitored: set[str]) -> Observa
         median = "sin dato" if s.median_ms is None else formats.milliseconds(s.median_ms)
         detail = f"pérdida en la ronda {formats.percent(s.loss_pct, 1)}, mediana {median}"
     refused = r.result == "rechazado"
+    if r.result == "error":
+        detail = f"no se pudo sondear: {r.error}"
     if refused:
         detail = f"conexión rechazada (RST) en el puerto {r.target.port}"
     return Observation(
@@ -71,8 +73,10 @@ def tunnel_verdict(
 ) -> tuple[bool | None, str]:
     """Whether a tunnel works: True, False, or None when nothing could tell.
 
-    It works when a probe crosses it (if it has one) and the device (if it answered) lists it
-    up. With neither a probe nor the device's answer its state is unknown, not down.
+    A probe across it decides when it has one: a tunnel that carries traffic is up whatever
+    the device's IF-MIB says (a stale row after a restart, say), and the discrepancy is told as
+    a note. Without a probe, the device (if it answered) decides. With neither its state is
+    unknown, not down.
     """
     parts = []
     if probe is not None:
@@ -83,8 +87,12 @@ def tunnel_verdict(
     if probe is None and device is None:
         why = f": SNMP falló ({device_error})" if device_error else ": sin datos"
         return None, "estado desconocido" + why
-    ok = (probe is None or probe.reachable) and device in (None, "up")
-    return ok, ", ".join(parts)
+    if probe is None:
+        return device == "up", ", ".join(parts)
+    if probe.reachable and device in ("down", "missing"):
+        parts[-1] = {"down": "aunque el equipo lo lista inactivo (IF-MIB)",
+                     "missing": "aunque falta en la tabla del equipo (IF-MIB)"}[device]  # fmt: skip
+    return probe.reachable, ", ".join(parts)
 
 
 def tunnel_observation(
@@ -396,7 +404,7 @@ class Watcher:
                 docs = [st.document() for st in self.snmp_status.values()]
                 self.writer.put_state(SNMP_COLLECTION, docs, key=("site",))
                 self.snmp_saved = True  # the first cycle's too: estado shows the good ones
-        for change in snmp_changes:
+        for change in by_cause(snmp_changes):  # one console line per cause, not per device
             if self.on_snmp:
                 self.on_snmp(change)
         self._notify(notices, notice_events)

@@ -11,6 +11,7 @@ from pukara.console import Formato, FormatoOpt, message, render
 from pukara.errors import ExitCode, UsageError
 from pukara.events import format_timestamp
 from pukara.labels import (
+    COLLECTIONS,
     action_label,
     collection_choices,
     collection_key,
@@ -19,6 +20,8 @@ from pukara.labels import (
 )
 
 cambios = typer.Typer(help="Registro de cambios encadenado por hash.", no_args_is_help=True)
+# the monitor's own state (every alert changes it): hidden from `cambios listar` unless asked
+MONITOR_COLLECTIONS = tuple(k for k in COLLECTIONS if k.startswith("monitor_"))
 
 
 def _date(option: str, text: str | None, *, end_of_day: bool = False) -> datetime | None:
@@ -79,9 +82,20 @@ def listar(
         str | None,
         typer.Option("--hasta", help="Hasta esta fecha; AAAA-MM-DD incluye todo ese día."),
     ] = None,
+    todo: Annotated[
+        bool,
+        typer.Option(
+            "--todos",
+            help="Incluye los cambios de estado del monitoreo (estado de monitoreo, estado "
+            "SNMP), que por omisión no se muestran.",
+        ),
+    ] = False,
     formato: FormatoOpt = Formato.tabla,
 ) -> None:
-    """Muestra los últimos cambios de entidades, del más antiguo al más reciente."""
+    """Muestra los últimos cambios de entidades, del más antiguo al más reciente.
+
+    Los cambios de estado que escribe `monitoreo vigilar` se omiten salvo con --todos o
+    --coleccion."""
     settings: Settings = ctx.obj
     since, until = _date("--desde", desde), _date("--hasta", hasta, end_of_day=True)
     key = _entity_key(clave)
@@ -92,18 +106,25 @@ def listar(
         )
     from pukara.store import opened_store
 
+    hidden = () if todo or collection else MONITOR_COLLECTIONS
     with opened_store(settings) as store:
         records = [
             {"seq": c.seq, "@timestamp": c.ts, "actor": c.actor, "collection": c.collection,
              "key": c.key, "action": c.action, "hash": c.hash[:16]}
             for c in store.changes(limit=ultimos, actor=analista, collection=collection, key=key,
-                                   since=since, until=until)
+                                   since=since, until=until, exclude=hidden)
         ]  # fmt: skip
+        left_out = [h for h in hidden if next(iter(store.changes(
+            limit=1, actor=analista, collection=h, key=key, since=since, until=until)), None)]  # fmt: skip
     columns = {"seq": "N.º", "@timestamp": "Fecha (UTC)", "actor": "Analista",
                "collection": "Colección", "key": "Clave", "action": "Acción", "hash": "Hash"}  # fmt: skip
     shown = {"@timestamp": _moment, "collection": collection_label, "key": key_label,
              "action": action_label}  # fmt: skip
     render(records, formato, columns, shown=shown)
+    if left_out:
+        names = " y ".join(f"«{collection_label(h)}»" for h in left_out)
+        message(f"No se muestran los cambios de {names} que escribe la vigilancia; "
+                "véalos con --todos o con --coleccion.")  # fmt: skip
 
 
 def _moment(ts: str) -> str:

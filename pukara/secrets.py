@@ -138,6 +138,30 @@ def load_profile(
     return CredentialProfile(name, values)
 
 
+def require_profile(name: str, environ: Mapping[str, str] | None = None) -> CredentialProfile:
+    """A credential profile that exists: in the credentials file or as PUKARA_CRED_ variables.
+
+    Raises SecretsError naming the profile and the file (and saying when the file is missing).
+    """
+    path = default_credentials_file()
+    if os.environ.get("PUKARA_CREDENTIALS") and not path.exists():
+        raise SecretsError(
+            f"no existe el archivo de credenciales {path} que indica PUKARA_CREDENTIALS "
+            f"(perfil «{name}»)"
+        )
+    profile = load_profile(name, environ=environ)
+    if profile.fields:
+        return profile
+    variables = f"PUKARA_CRED_{name.upper().replace('-', '_')}_*"
+    where = (
+        f"no existe el archivo de credenciales {path}" if not path.exists()
+        else f"no está en el archivo de credenciales {path}"
+    )  # fmt: skip
+    raise SecretsError(
+        f"perfil de credenciales «{name}» desconocido: {where} y no hay variables {variables}"
+    )
+
+
 # Environment variables a child process (alert command, ssh, ansible-runner) must not inherit.
 _CHILD_DROP_PREFIXES = ("PUKARA_CRED_",)
 _CHILD_DROP = frozenset({"PUKARA_ALERT_WEBHOOK", "PUKARA_CREDENTIALS"})

@@ -96,6 +96,7 @@ class Store(Protocol):
         key: Sequence[Any] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        exclude: Sequence[str] = (),
     ) -> Iterator[Change]: ...
 
     def verify_changes(self) -> ChainReport: ...

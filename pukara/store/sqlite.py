@@ -787,11 +787,12 @@ class SQLiteStore:
         key: Sequence[Any] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        exclude: Sequence[str] = (),
     ) -> Iterator[changelog.Change]:
         """Change-log entries, oldest first, streamed; filters run in SQL.
 
         ``limit`` keeps the newest ``limit`` of those that match; ``since`` is inclusive and
-        ``until`` exclusive.
+        ``until`` exclusive; ``exclude``: collections left out.
         """
         clauses: list[str] = []
         params: list[Any] = []
@@ -802,6 +803,9 @@ class SQLiteStore:
         if key is not None:
             clauses.append("key = ?")
             params.append(self._key([key] if isinstance(key, str) else key))
+        if exclude:
+            clauses.append(f"collection NOT IN ({', '.join('?' * len(exclude))})")
+            params.extend(exclude)
         if since is not None:
             clauses.append("ts >= ?")
             params.append(format_timestamp(since))

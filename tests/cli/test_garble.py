@@ -73,7 +73,7 @@ def test_monitoring_and_change_log_tables_show_values_as_typed(
     code, out, err = run(capsys, db, "monitoreo", "estado")
     assert code == 0, err
     _assert_shown(out, f"lim {ADDRESS} {MARKUP}", EMOJI)
-    code, out, err = run(capsys, db, "cambios", "listar")
+    code, out, err = run(capsys, db, "cambios", "listar", "--todos")
     assert code == 0, err
     _assert_shown(out, "gw-[/]lim", f"lim {ADDRESS} {MARKUP}")
 

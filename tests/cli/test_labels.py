@@ -32,13 +32,15 @@ def test_change_log_table_speaks_spanish_json_keeps_the_data(
         store.upsert("asset", [{"name": "gw-lim", "kind": "firewall"}], key=["name"])
         store.upsert("monitor_state", [{"entity": "lim", "state": "up"}], key=["entity"])
         store.delete("monitor_state", ["lim"])
-    code, out, err = run(capsys, "--base-datos", str(db), "cambios", "listar")
+    code, out, err = run(capsys, "--base-datos", str(db), "cambios", "listar", "--todos")
     assert code == 0, err
     for english in ("asset", "insert", "update", "delete", "monitor_state", '["', "T", "Z │"):
         assert english not in out.replace("Fecha", "").replace("UTC", ""), (english, out)
     for spanish in ("activo", "alta", "modificación", "borrado", "estado de monitoreo", "gw-lim"):
         assert spanish in out, (spanish, out)
-    code, out, _ = run(capsys, "--base-datos", str(db), "cambios", "listar", "-f", "json")
+    code, out, _ = run(
+        capsys, "--base-datos", str(db), "cambios", "listar", "-f", "json", "--todos"
+    )
     rows = json.loads(out)
     assert [r["action"] for r in rows] == ["insert", "update", "insert", "delete"]
     assert rows[0]["collection"] == "asset" and rows[0]["key"] == '["gw-lim"]'
@@ -72,7 +74,7 @@ def test_an_unknown_collection_is_a_usage_error_listing_the_valid_ones(
     assert "estado SNMP (monitor_snmp)" in err
     code, out, err = run(capsys, *listar, "estado snmp", "-f", "json")
     assert code == 0 and [c["collection"] for c in json.loads(out)] == ["monitor_snmp"], err
-    code, out, _ = run(capsys, "--base-datos", str(db), "cambios", "listar")
+    code, out, _ = run(capsys, "--base-datos", str(db), "cambios", "listar", "--todos")
     assert "estado SNMP" in out and "monitor_snmp" not in out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import http.server
 import json
@@ -23,6 +24,7 @@ from cli import main
 from lab import manage
 from lab.sites import LabSite
 from monitoreo import maintenance, report, sites
+from monitoreo.device import Poller
 from monitoreo.notify import Hooks
 from monitoreo.prober import ProbeOptions, Target, probe
 from monitoreo.states import Policy, Tracker
@@ -206,6 +208,51 @@ def test_vigilar_one_alert_per_root_cause_cleared_on_recovery(
     # not list the new tunnel yet, and the first rounds walk again to find it)
     assert links and max(e["monitoreo"]["snmp"]["requests"] for e in links[-3:]) <= 1
     assert any(e["monitoreo"]["link"].get("in_bps") is not None for e in links)
+
+
+def _tunnel_states(
+    loop: asyncio.AbstractEventLoop,
+    site: sites.Site,
+    poller: Poller,
+    until: set[str],
+    seconds: float,
+) -> list[str]:
+    """Poll ``site``'s device until its tunnel reads one of ``until`` (or time runs out)."""
+
+    async def run() -> list[str]:
+        seen: list[str] = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            (poll,) = await poller.cycle([site])
+            assert poll.error is None, poll
+            seen.append(str(poll.tunnel_state))
+            if seen[-1] in until:
+                break
+            await asyncio.sleep(1)
+        return seen
+
+    return loop.run_until_complete(run())
+
+
+def test_a_repaired_tunnel_is_up_again_past_the_stale_row_the_restart_left(
+    mlab: manage.Lab, inventory: tuple[Settings, SQLiteStore]
+) -> None:
+    """OpenVPN restarted: snmpd lists a new kbcs0 row (up) and keeps the old one (down)."""
+    _, store = inventory
+    m2 = sites.load_sites(store)["m2"]
+    poller, loop = Poller(timeout_s=1.0), asyncio.new_event_loop()
+    try:
+        assert _tunnel_states(loop, m2, poller, {"up"}, 30)[-1] == "up"
+        learnt = poller.indexes["m2"].tunnel
+        manage.alter(mlab, "m2", tunnel_broken=True)
+        assert _tunnel_states(loop, m2, poller, {"down", "missing"}, 60)[-1] in {"down", "missing"}
+        manage.alter(mlab, "m2", tunnel_broken=False)
+        assert _tunnel_states(loop, m2, poller, {"up"}, 90)[-1] == "up"
+        assert poller.indexes["m2"].tunnel != learnt  # the new row, not the stale one
+    finally:
+        manage.alter(mlab, "m2", tunnel_broken=False)
+        loop.run_until_complete(poller.close())
+        loop.close()
 
 
 def test_two_percent_loss_is_no_alert_and_twenty_percent_sustained_is_one(

@@ -325,13 +325,15 @@ def test_snmp_failures_reach_the_console_once_per_cause_and_estado(
             proc.kill()
     err = err_file.read_text()
     assert proc.returncode == 130, err
-    snmp_lines = [line.split(" ", 1)[1] for line in err.splitlines() if " SNMP " in line]
+    snmp_lines = [line.split(" ", 1)[1] for line in err.splitlines() if " SNMP" in line]
     by_site = {c: [x for x in snmp_lines if x.startswith(f"SNMP {c} ")] for c in ("u1", "u3", "u4")}
-    # u1: refused file, then answers; u3: refused file, then its wrong key; u4: no profile
-    assert len(by_site["u1"]) == 2 and "permisos -rw-r--r-- demasiado abiertos" in by_site["u1"][0]
-    assert by_site["u1"][1] == f"SNMP u1 ({u1.hostname}): recuperado, el equipo responde"
-    assert len(by_site["u3"]) == 2 and "demasiado abiertos" in by_site["u3"][0]
-    assert "credencial SNMP rechazada" in by_site["u3"][1]
+    # u1 and u3: the refused file, one line for both (one cause); then u1 answers and u3 says
+    # its wrong key; u4: no profile
+    opened = [x for x in snmp_lines if "demasiado abiertos" in x]
+    assert len(opened) == 1 and "permisos -rw-r--r-- demasiado abiertos" in opened[0], err
+    assert opened[0].startswith(f"SNMP: {creds}: ") and "(afecta a 2 equipos: u1, u3)" in opened[0]
+    assert by_site["u1"] == [f"SNMP u1 ({u1.hostname}): recuperado, el equipo responde"]
+    assert len(by_site["u3"]) == 1 and "credencial SNMP rechazada" in by_site["u3"][0]
     assert by_site["u4"] == [f"SNMP u4 ({u4.hostname}): sin credenciales: el equipo "
                              f"{u4.hostname} no tiene perfil de credenciales (credential_profile) "
                              "en el inventario"]  # fmt: skip
