@@ -65,9 +65,13 @@ EsperaOpt = Annotated[
     ),
 ]  # fmt: skip
 MAX_WAIT_MS = 60000.0
+SECONDS_LIKE_MS = 20  # no WAN answers this fast: a wait this short was meant in seconds
 
 
 def _wait_ms(espera: float | None, settings: Settings) -> float:
+    if espera is not None and espera < SECONDS_LIKE_MS:  # discovery's -t is in seconds
+        message(f"Aviso: --espera va en milisegundos, como en fping: -t {espera:g} espera "
+                f"{espera:g} ms; ¿quiso decir -t {espera * 1000:g}?", style="yellow")  # fmt: skip
     return espera if espera is not None else min(settings.timeout_s * 1000, MAX_WAIT_MS)
 
 

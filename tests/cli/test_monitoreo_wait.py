@@ -39,3 +39,16 @@ def test_sondear_reports_with_the_configured_wait(
                  "-c", "1", "-f", "json", "-q"])  # fmt: skip
     assert code == 0
     assert json.loads(capsys.readouterr().out)[0]["received"] == 1
+
+
+def test_a_wait_that_looks_like_seconds_is_pointed_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--base-datos", str(tmp_path / "p.db"), "monitoreo", "sondear", "127.0.0.1",
+                 "--no-guardar", "-c", "1", "-t", "5", "-f", "json"])  # fmt: skip
+    err = " ".join(capsys.readouterr().err.split())
+    assert code in (0, 3)
+    assert "--espera va en milisegundos" in err and "¿quiso decir -t 5000?" in err
+    main(["--base-datos", str(tmp_path / "p.db"), "monitoreo", "sondear", "127.0.0.1",
+          "--no-guardar", "-c", "1", "-t", "500", "-f", "json"])  # fmt: skip
+    assert "milisegundos" not in capsys.readouterr().err

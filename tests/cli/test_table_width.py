@@ -195,3 +195,13 @@ def test_columns_that_must_stay_make_the_table_wider_than_split_an_address(
     text = _table(monkeypatch, 30, ROWS, COLS)
     assert {"gw-od-madre-de-dios", "fd70:756b:6172:ffff::129"} <= _words(text), text
     assert "Equipo, " not in capsys.readouterr().err
+
+
+def test_a_figure_and_its_unit_stay_on_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pukara.formats import percent
+
+    rows = [{"site": "emb-ar", "target": percent(99), "verdict": "cobertura insuficiente"}]
+    cols = {"site": "Sede", "target": "Meta", "verdict": "Veredicto"}
+    keep = {"site": 0, "target": 0, "verdict": 0}
+    text = _table(monkeypatch, 33, rows, cols, priority=keep)  # room only if "99.00 %" splits
+    assert any("99.00\u00a0%" in line for line in text.splitlines()), text
