@@ -3,6 +3,9 @@
 import typer
 
 app = typer.Typer(
-    help="Auditoría ISO/IEC 27001 (2013 y 2022): controles, evidencias y declaración de aplicabilidad.",
+    help=(
+        "Auditoría ISO/IEC 27001 (2013 y 2022): controles, evidencias y declaración de aplicabilidad "
+        "(en preparación: aún sin órdenes)."
+    ),
     no_args_is_help=True,
 )

@@ -713,9 +713,27 @@ app.add_typer(informe, name="informe")
 @informe.command()
 def capacidad(
     ctx: typer.Context,
-    umbral_cpu: Annotated[float, typer.Option("--umbral-cpu", min=1, max=100)] = 80.0,
-    umbral_ram: Annotated[float, typer.Option("--umbral-ram", min=1, max=100)] = 85.0,
-    umbral_disco: Annotated[float, typer.Option("--umbral-disco", min=1, max=100)] = 90.0,
+    umbral_cpu: Annotated[
+        float,
+        typer.Option(
+            "--umbral-cpu", min=1, max=100, help="CPU (%) sobre la que un servidor es hallazgo."
+        ),
+    ] = 80.0,
+    umbral_ram: Annotated[
+        float,
+        typer.Option(
+            "--umbral-ram", min=1, max=100, help="Memoria (%) sobre la que un servidor es hallazgo."
+        ),
+    ] = 85.0,
+    umbral_disco: Annotated[
+        float,
+        typer.Option(
+            "--umbral-disco",
+            min=1,
+            max=100,
+            help="Disco (%, el sistema de archivos más lleno) sobre el que es hallazgo.",
+        ),
+    ] = 90.0,
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,
 ) -> None:
@@ -739,9 +757,12 @@ def capacidad(
         return "sin datos" if v is None else percent(v, digits)
 
     message(
-        f"Promedios: CPU {pct(avg['cpu'])} (plan {pct(plan['cpu'], 0)}), RAM "
-        f"{pct(avg['memory'])} (plan {pct(plan['memory'], 0)}), disco {pct(avg['disk'])} "
-        f"(plan {pct(plan['disk'], 0)}). {count(len(result.over), 'equipo', 'equipos')} sobre algún umbral.",
+        f"Promedios medidos: CPU {pct(avg['cpu'])}, RAM {pct(avg['memory'])}, disco "
+        f"{pct(avg['disk'])} (promedios previstos en el plan de capacidad: {pct(plan['cpu'], 0)}, "
+        f"{pct(plan['memory'], 0)} y {pct(plan['disk'], 0)}). "
+        f"{count(len(result.over), 'equipo', 'equipos')} sobre algún umbral "
+        f"(--umbral-cpu {number(umbral_cpu)}, --umbral-ram {number(umbral_ram)}, "
+        f"--umbral-disco {number(umbral_disco)}).",
         quiet=silencioso,
     )
     if result.over:

@@ -254,6 +254,10 @@ def read_file(path: Path, kind: str | None = None, encoding: str | None = None) 
     """Parse an inventory file; the format comes from its extension (.csv or .json)."""
     source = str(path)
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise InvalidFile(
+            f"{source}: es una carpeta; indique un archivo .csv o .json dentro de ella"
+        )
     if suffix not in (".json", ".csv", ".txt"):
         raise InvalidFile(f"{source}: extensión desconocida; use .csv o .json")
     try:

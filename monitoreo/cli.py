@@ -175,8 +175,8 @@ class _Overrun:
             self._last = now
             from pukara.formats import number
 
-            message(f"{_stamp()} la ronda tardó {number(took_s, 1)} s, más que --ronda "
-                    f"{period_s:g} s: suba --ronda o baje --cuenta/--periodo/--espera",
+            message(f"{_stamp()} la ronda tardó {number(took_s, 2)} s, más que --ronda "
+                    f"{number(period_s, 2)} s: suba --ronda o baje --cuenta/--periodo/--espera",
                     style="yellow")  # fmt: skip
 
 

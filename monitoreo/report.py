@@ -28,6 +28,16 @@ LINK_DATASET = "monitoreo.enlace"
 WORST = 10
 
 
+SOME = 10  # a summary line names this many sites, then says how many more
+
+
+def _some(codes: list[str]) -> str:
+    """The first site codes of a long list and how many more: one readable summary line."""
+    if len(codes) <= SOME:
+        return ", ".join(codes)
+    return f"{', '.join(codes[:SOME])} y {_num(len(codes) - SOME)} más (lista completa: -f json)"
+
+
 def build(
     store: Store,
     sites: Mapping[str, Site],
@@ -261,9 +271,7 @@ def summary_lines(data: Mapping[str, Any]) -> list[str]:
             f"{elapsed}, sin veredicto): {', '.join(s['insufficient_coverage'])}."
         )
     if s["no_data_sites"]:
-        lines.append(
-            f"Sin datos ({_num(len(s['no_data_sites']))}): {', '.join(s['no_data_sites'])}."
-        )
+        lines.append(f"Sin datos ({_num(len(s['no_data_sites']))}): {_some(s['no_data_sites'])}.")
     lines.append(
         f"Kits VPN operativos: {_num(vpn['working'])} de {_num(vpn['monitored_with_kit'])} "
         f"misiones monitoreadas con kit ({_num(vpn['missions_with_kit'])} con kit en el "

@@ -80,7 +80,7 @@ def tunnel_verdict(
     """
     parts = []
     if probe is not None:
-        parts.append(f"sondeo a través {probe.stats.received}/{probe.stats.sent}")
+        parts.append(f"sondeo a través del túnel {probe.stats.received}/{probe.stats.sent}")
     if device is not None:
         parts.append({"up": "activo en el equipo", "down": "inactivo en el equipo",
                       "missing": "ausente de la tabla del equipo"}[device])  # fmt: skip

@@ -178,3 +178,12 @@ def test_import_reads_standard_input(
     _stdin(monkeypatch, "name,kind\r\nnuevo-01,pc\r\n")
     code, _, err = run(capsys, *db, "inventario", "importar", "-", "--tipo", "activos")
     assert code == 0 and "1 cambio aplicado (1 alta" in err
+
+
+def test_importing_a_folder_says_it_is_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--base-datos", str(tmp_path / "p.db"), "inventario", "importar",
+                 str(tmp_path)]) != 0  # fmt: skip
+    err = " ".join(capsys.readouterr().err.split())
+    assert "es una carpeta" in err and "extensión" not in err

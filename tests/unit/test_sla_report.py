@@ -472,3 +472,13 @@ def test_a_day_cut_by_the_axis_is_labelled_only_with_room_for_it() -> None:
     labels = [d["label"] for d in c["days"] if d["label"]]
     assert labels == [str(d) for d in range(1, 11)]  # the 1st from 02:00 on; not the 11th
     assert c["days"][0]["x"] == c["left"]
+
+
+def test_a_long_list_of_sites_is_a_readable_summary_line() -> None:
+    from monitoreo.report import _some
+
+    codes = [f"s{i:03d}" for i in range(148)]
+    line = _some(codes)
+    assert line.startswith("s000, s001") and "s010" not in line
+    assert line.endswith("y 138 más (lista completa: -f json)")
+    assert _some(codes[:3]) == "s000, s001, s002"

@@ -93,9 +93,12 @@ def test_a_tunnel_nothing_could_read_is_unknown_not_down() -> None:
 def test_a_tunnel_that_carries_traffic_is_up_whatever_the_if_mib_says() -> None:
     """A probe through it that answers wins over a stale row listed down or missing."""
     assert tunnel_verdict(_tr(3), "down") == (
-        True, "sondeo a través 3/3, aunque el equipo lo lista inactivo (IF-MIB)")  # fmt: skip
+        True, "sondeo a través del túnel 3/3, aunque el equipo lo lista inactivo (IF-MIB)")  # fmt: skip
     assert tunnel_verdict(_tr(1), "missing")[0] is True
-    assert tunnel_verdict(_tr(3), "up") == (True, "sondeo a través 3/3, activo en el equipo")
+    assert tunnel_verdict(_tr(3), "up") == (
+        True,
+        "sondeo a través del túnel 3/3, activo en el equipo",
+    )
 
 
 def test_every_round_has_a_health_event_and_problems_reach_the_console(
