@@ -168,7 +168,7 @@ def test_an_overrun_is_said_on_the_console_at_most_once_a_minute(
     said(6.25, 5.0)
     said(7.5, 5.0)  # seconds later: not again
     err = " ".join(capsys.readouterr().err.split())
-    assert err.count("la ronda tardó") == 1 and "tardó 6.2 s, más que --ronda 5 s" in err
+    assert err.count("la ronda tardó") == 1 and "tardó 6.25 s, más que --ronda 5.00 s" in err
 
 
 def test_a_failure_a_previous_run_left_ends_when_the_device_answers() -> None:
