@@ -57,6 +57,7 @@ def inventory(
 ) -> Iterator[tuple[Settings, SQLiteStore]]:
     monkeypatch.setenv("PUKARA_CREDENTIALS", str(mlab.credentials_file))
     settings = load_settings({"data_dir": tmp_path / "data"}, environ={})
+    settings.data_dir.mkdir(mode=0o700)  # as pukara makes it on first use
     # m3's 20% loss would make it degraded: a high threshold keeps the rounds deterministic
     files_ = write_lab_inventory(tmp_path / "inv", MON_SITES, loss_threshold=80.0)
     for f in files_:

@@ -46,6 +46,7 @@ def vlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[manage.Lab]:
 @pytest.fixture
 def inventory(vlab: manage.Lab, tmp_path: Path) -> Settings:
     settings = load_settings({"data_dir": tmp_path / "data"}, environ={})
+    settings.data_dir.mkdir(mode=0o700)  # as pukara makes it on first use
     for f in write_lab_inventory(tmp_path / "inv", VIG_SITES):
         assert main(["--base-datos", str(settings.db), "inventario", "importar", str(f), "-q"]) == 0
     return settings
@@ -281,6 +282,8 @@ def test_snmp_failures_reach_the_console_once_per_cause_and_estado(
     from tests.integration.conftest import snmp_site
 
     settings = load_settings({"data_dir": tmp_path / "data"}, environ={})
+
+    settings.data_dir.mkdir(mode=0o700)  # as pukara makes it on first use
     u1, u3, u4 = (snmp_site(c) for c in ("u1", "u3", "u4"))  # u3 speaks only SNMPv3
     inv = tmp_path / "inv"
     inv.mkdir()
@@ -373,6 +376,7 @@ def test_an_snmp_failure_fixed_while_stopped_is_recovered_at_the_next_start(
     monkeypatch.setenv("PUKARA_CREDENTIALS", str(creds))
 
     def run(db: Path) -> tuple[list[str], dict[str, Any]]:
+        db.parent.mkdir(mode=0o700, exist_ok=True)  # a --base-datos folder must exist
         for f in ("sedes.csv", "activos.csv"):
             assert main(["--base-datos", str(db), "inventario", "importar", str(inv / f),
                          "-q"]) == 0  # fmt: skip
