@@ -162,6 +162,14 @@ def proposals(store: Store) -> list[Proposal]:
 
 
 SOURCES = ("snmp", "ssh", "ansible")
+
+
+def _most_seen(values: dict[str, Any]) -> Any:
+    """The value most sources saw; on a tie, the one of the first source in SOURCES order."""
+    seen = [values[s] for s in SOURCES if s in values]
+    return max(seen, key=lambda v: (seen.count(v), -seen.index(v)))
+
+
 AGREE, DIFFER, UNDECLARED, UNKNOWN_DEVICE = "coincide", "difiere", "sin declarar", "no inventariado"
 
 
@@ -197,8 +205,10 @@ def comparison(store: Store, *, everything: bool = False) -> list[dict[str, Any]
             if not values:
                 continue
             declared = assets[name].get(field)
-            agree = [s for s in SOURCES if s in values and values[s] == declared]
-            differ = [s for s in SOURCES if s in values and values[s] != declared]
+            # nothing declared: the sources are compared with what most of them saw
+            reference = _most_seen(values) if declared in (None, "") else declared
+            agree = [s for s in SOURCES if s in values and values[s] == reference]
+            differ = [s for s in SOURCES if s in values and values[s] != reference]
             state = UNDECLARED if declared in (None, "") else DIFFER if differ else AGREE
             if state == AGREE and not everything:
                 continue

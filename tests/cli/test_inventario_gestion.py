@@ -440,7 +440,8 @@ def test_reconcile_shows_each_field_with_the_sources_and_unknown_devices(
                                                                     "difiere")  # fmt: skip
     serial = rows[("srv1", "serial")]
     assert serial["agree"] == ["snmp", "ansible"] and serial["state"] == "coincide"
-    assert rows[("srv1", "os")]["state"] == "sin declarar"
+    os_row = rows[("srv1", "os")]  # nothing declared: the sources are compared among them
+    assert (os_row["state"], os_row["agree"], os_row["differ"]) == ("sin declarar", ["ansible"], [])
     stranger = rows[(None, "name")]
     assert (stranger["target"], stranger["snmp"], stranger["serial"]) == (
         "198.18.9.77", "intruso", "ZZZ-9",
