@@ -312,6 +312,9 @@ STATE_COLUMNS = {"entity": "Sede/túnel", "state": "Estado", "since": "Desde",
                  "flapping": "Oscila", "alert": "Alerta abierta", "snmp_device": "Equipo",
                  "snmp": "SNMP", "snmp_reason": "Motivo SNMP",
                  "snmp_since": "SNMP desde"}  # fmt: skip
+# on a narrow terminal the least telling columns go first: whether SNMP answers stays
+STATE_PRIORITY = {"entity": 0, "state": 0, "snmp": 1, "since": 2, "alert": 3, "snmp_reason": 4,
+                  "snmp_device": 5, "flapping": 6, "snmp_since": 7}  # fmt: skip
 
 
 @app.command()
@@ -326,8 +329,13 @@ def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
         tracker = Tracker()
         tracker.load(store.entities(STATE_COLLECTION))
         snmp_docs = list(store.entities(SNMP_COLLECTION))
-        shown = {"since": _moment, "snmp_since": _moment}
-        render(states_table(tracker, snmp_docs), formato, STATE_COLUMNS, shown=shown)
+
+        def cell(ts: str) -> str:  # one unbreakable cell: a time never wraps over four lines
+            return _moment(ts).replace(" ", "\u00a0")
+
+        shown = {"since": cell, "snmp_since": cell}
+        render(states_table(tracker, snmp_docs), formato, STATE_COLUMNS, shown=shown,
+               priority=STATE_PRIORITY)  # fmt: skip
         last = list(store.search_events(dataset=HEALTH_DATASET, newest_first=True, limit=1))
     if last:
         health = last[0]

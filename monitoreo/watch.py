@@ -30,7 +30,16 @@ from monitoreo.prober import ProbeOptions, Target
 from monitoreo.rounds import TargetRound
 from monitoreo.sites import Site, vpn_targets
 from monitoreo.spool import SpoolingWriter, WriterHealth
-from monitoreo.states import DOWN, LABELS, MONITOR, UNREACHABLE, Notice, Observation, Tracker
+from monitoreo.states import (
+    DEGRADED,
+    DOWN,
+    LABELS,
+    MONITOR,
+    UNREACHABLE,
+    Notice,
+    Observation,
+    Tracker,
+)
 from monitoreo.summaries import SummaryHealth, SummaryWriter
 from pukara import formats
 from pukara.errors import Interrupted, StoreError
@@ -414,12 +423,14 @@ class Watcher:
     def _snmp_held(self, observations: Sequence[Observation]) -> set[str]:
         """Sites whose SNMP outcome is not judged this round: the monitor is cut off, or the
         site gives no answer (this round, or in its state): SNMP cannot answer either, and the
-        one alert of that root cause says it. What still fails afterwards is said then."""
+        one alert of that root cause says it. What still fails afterwards is said then. A
+        degraded link is held too: on a lossy link SNMP times out now and then, and each timeout
+        and recovery said would be a line and a change-log entry every few rounds."""
         if self.tracker.isolated:
             return set(self.sites)
         held = {o.site for o in observations if o.entity == o.site and o.reachable is False}
         for code, st in self.tracker.states.items():
-            if st.state in {DOWN, UNREACHABLE}:
+            if st.state in {DOWN, UNREACHABLE, DEGRADED}:
                 held.add(code)
         return held
 

@@ -62,7 +62,8 @@ def test_monitoreo_estado_shows_since_as_a_person_reads_it(
     monkeypatch.setenv("COLUMNS", "250")
     db = str(_db_with_monitor_changes(tmp_path))
     code, out, _ = run(capsys, "--base-datos", db, "monitoreo", "estado")
-    assert code == 0
+    assert code == 0 and "1\u00a0dic.\u00a02026,\u00a011:34:20\u00a0UTC" in out  # never wraps
+    out = out.replace("\u00a0", " ")
     assert "1 dic. 2026, 11:34:20 UTC" in out and "1 dic. 2026, 11:34:21 UTC" in out
     assert "2026-12-01T" not in out
     code, out, _ = run(capsys, "--base-datos", db, "monitoreo", "estado", "-f", "json")

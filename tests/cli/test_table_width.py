@@ -205,3 +205,20 @@ def test_a_figure_and_its_unit_stay_on_one_line(monkeypatch: pytest.MonkeyPatch)
     keep = {"site": 0, "target": 0, "verdict": 0}
     text = _table(monkeypatch, 33, rows, cols, priority=keep)  # room only if "99.00 %" splits
     assert any("99.00\u00a0%" in line for line in text.splitlines()), text
+
+
+def test_monitoreo_estado_keeps_whether_snmp_answers_on_a_narrow_terminal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from monitoreo.cli import STATE_COLUMNS, STATE_PRIORITY
+
+    when = "1\u00a0dic.\u00a02026,\u00a012:24:18\u00a0UTC"
+    rows = [{"entity": "emb-ar/vpn", "state": "arriba", "since": when, "flapping": "no",
+             "alert": "", "snmp_device": "gw-emb-ar", "snmp": "falla",
+             "snmp_reason": "sin respuesta SNMP con lab/v3 (tiempo agotado)",
+             "snmp_since": when}]  # fmt: skip
+    text = _table(monkeypatch, 80, rows, STATE_COLUMNS, priority=STATE_PRIORITY)
+    words = _words(text)
+    assert {"SNMP", "falla", "Desde"} <= words, text
+    err = capsys.readouterr().err
+    assert "SNMP desde" in err and "Motivo SNMP" in err  # left out before whether it answers

@@ -232,3 +232,17 @@ def test_snmp_is_not_judged_for_a_site_that_gives_no_answer_or_a_monitor_cut_off
         store.close()
         for s in (up, silent, *fill):
             s.close()
+
+
+def test_snmp_is_not_judged_while_the_sites_link_is_degraded(tmp_path: Path) -> None:
+    from monitoreo.states import DEGRADED, DOWN, UP, EntityState
+
+    store = SQLiteStore(tmp_path / "p.db")
+    try:
+        known = {c: _site(c, "127.0.0.1") for c in "abc"}
+        w = Watcher(store, known, [], ProbeOptions(1, 1, 20, 200), tmp_path / "c" / "m.jsonl")
+        for code, state in zip("abc", (UP, DEGRADED, DOWN), strict=True):
+            w.tracker.states[code] = EntityState(code, state)
+        assert w._snmp_held([]) == {"b", "c"}  # a lossy link's SNMP timeouts are its alert's
+    finally:
+        store.close()
