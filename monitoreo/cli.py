@@ -68,6 +68,14 @@ MAX_WAIT_MS = 60000.0
 SECONDS_LIKE_MS = 20  # no WAN answers this fast: a wait this short was meant in seconds
 
 
+def round_wait_ms(wait_ms: float, round_s: float, count: int, period_ms: float) -> float:
+    """The wait of vigilar's probes: what the round leaves after its last probe, less a margin
+    (a tenth of the round, at most 500 ms) for the round's own work, so a lost probe does not
+    make every round overrun its period."""
+    left = round_s * 1000 - (count - 1) * period_ms
+    return min(wait_ms, left - min(round_s * 100, 500.0))
+
+
 def _wait_ms(espera: float | None, settings: Settings) -> float:
     if espera is not None and espera < SECONDS_LIKE_MS:  # discovery's -t is in seconds
         message(f"Aviso: --espera va en milisegundos, como en fping: -t {espera:g} espera "
@@ -271,7 +279,7 @@ def vigilar(
     hooks = Hooks.from_settings(settings.alert_webhook, settings.alert_command)
     wait = _wait_ms(espera, settings)
     if espera is None:  # the configured wait, but never longer than the round leaves room for
-        wait = min(wait, ronda * 1000 - (cuenta - 1) * periodo)
+        wait = round_wait_ms(wait, ronda, cuenta, periodo)
     options = ProbeOptions(cuenta, intervalo, periodo, wait)
     if wait < 1 or (cuenta - 1) * periodo + wait > ronda * 1000:
         raise UsageError(

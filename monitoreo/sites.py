@@ -111,7 +111,8 @@ def probe_address_problem(address: str) -> str | None:
     """Why ``address`` cannot be a probe's destination, in Spanish; None when it can.
 
     Nothing is sent to these: the unspecified address (0.0.0.0, ::), multicast, the limited
-    broadcast 255.255.255.255, and an IPv6 zone (``%eth0``) that is no interface of this host.
+    broadcast 255.255.255.255, and an IPv6 zone (``%eth0``) that is no interface of this host
+    or is given on an address that is not link-local.
     """
     try:
         ip = ipaddress.ip_address(address)
@@ -132,6 +133,8 @@ def probe_address_problem(address: str) -> str | None:
         known = {str(i) for i, _ in names} | {n for _, n in names}
         if zone not in known:
             return f"la zona «%{zone}» no es una interfaz de este equipo"
+        if not ip.is_link_local:  # the system takes a zone only on fe80::/10
+            return f"una zona («%{zone}») solo vale en una dirección de enlace local (fe80::/10)"
     return None
 
 

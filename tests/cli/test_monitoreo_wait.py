@@ -52,3 +52,12 @@ def test_a_wait_that_looks_like_seconds_is_pointed_out(
     main(["--base-datos", str(tmp_path / "p.db"), "monitoreo", "sondear", "127.0.0.1",
           "--no-guardar", "-c", "1", "-t", "500", "-f", "json"])  # fmt: skip
     assert "milisegundos" not in capsys.readouterr().err
+
+
+def test_vigilar_leaves_the_round_a_margin_after_its_last_wait() -> None:
+    from monitoreo.cli import round_wait_ms
+
+    # --ronda 5 -c 5 -p 1000: the last probe leaves at 4 s; its wait ends by 4.5 s, not 5 s
+    assert round_wait_ms(5000, 5, 5, 1000) == 500
+    assert round_wait_ms(5000, 1, 1, 1000) == 900  # a 1 s round keeps a tenth for itself
+    assert round_wait_ms(300, 30, 5, 1000) == 300  # the configured wait when it fits

@@ -20,7 +20,7 @@ FAST = ProbeOptions(count=3, interval_ms=1, period_ms=10, timeout_ms=300)
     ("ref", "why"),
     [("::1%nope", "la zona «%nope» no es una interfaz"), (UNSPECIFIED, "no especificada"),
      ("::", "no especificada"), ("224.0.0.1", "multidifusión"), ("ff02::1", "multidifusión"),
-     ("255.255.255.255", "difusión limitada")],
+     ("255.255.255.255", "difusión limitada"), ("::1%lo", "solo vale en una dirección de enlace")],
 )  # fmt: skip
 def test_an_address_nothing_can_be_sent_to_is_refused_naming_it(ref: str, why: str) -> None:
     with pytest.raises(UsageError) as got:
@@ -30,8 +30,8 @@ def test_an_address_nothing_can_be_sent_to_is_refused_naming_it(ref: str, why: s
 
 
 def test_a_zone_of_this_host_is_a_valid_target() -> None:
-    assert [t.address for t in sites.resolve(["::1%lo", "127.0.0.1"], {})] == [
-        "::1%lo",
+    assert [t.address for t in sites.resolve(["fe80::1%lo", "127.0.0.1"], {})] == [
+        "fe80::1%lo",
         "127.0.0.1",
     ]
 
