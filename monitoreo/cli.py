@@ -339,7 +339,8 @@ def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
         snmp_docs = list(store.entities(SNMP_COLLECTION))
 
         def cell(ts: str) -> str:  # one unbreakable cell: a time never wraps over four lines
-            return _moment(ts).replace(" ", "\u00a0")
+            text = _moment(ts)
+            return text if text == ts else text.replace(" ", "\u00a0")  # not a time: as stored
 
         shown = {"since": cell, "snmp_since": cell}
         render(states_table(tracker, snmp_docs), formato, STATE_COLUMNS, shown=shown,
