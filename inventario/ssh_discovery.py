@@ -160,7 +160,12 @@ def probe(
             system = run(commands.serial, True)
             interfaces = _parse_interfaces(run(commands.interfaces))
     except NetmikoAuthenticationException as e:
-        raise AuthError(f"SSH rechazó la autenticación de «{target.profile.name}»") from e
+        key = target.profile.get("key_file")  # a path, not the key: it may be named
+        what = f"la llave {Path(key.reveal()).expanduser()}" if key else "la contraseña"
+        raise AuthError(
+            f"SSH rechazó la autenticación de «{target.profile.name}» ({what} del perfil no es "
+            f"aceptada por el equipo)"
+        ) from e
     except NetmikoTimeoutException as e:
         cause = e.__context__  # netmiko reports paramiko's SSHException as a timeout
         if isinstance(cause, SSHException):

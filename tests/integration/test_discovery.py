@@ -318,5 +318,8 @@ def test_ssh_offers_only_the_profiles_key_not_the_users_own(
     targets = discovery.resolve(inventory, ["t1", "t2"], [])
     results = _by(discovery.run(inventory, settings, targets, methods=["ssh"], timeout_s=2), "ssh")
     bad, good = results[str(site("t1").v4)], results[str(site("t2").v6)]
-    assert bad.failed and bad.error == "SSH rechazó la autenticación de «malo»", bad.error
+    assert bad.failed and bad.error == (
+        f"SSH rechazó la autenticación de «malo» (la llave {wrong} del perfil no es aceptada por "
+        "el equipo)"
+    ), bad.error
     assert good.status == "ok" and good.data["credential"] == "lab", good.error
