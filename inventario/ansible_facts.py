@@ -142,6 +142,9 @@ def _inventory(targets: Sequence[tuple[AnsibleTarget, Path]], timeout_s: float) 
     return {"all": {"hosts": hosts}}
 
 
+REJECTED = "rechazó las credenciales"  # pukara.errors.remote_reason's words for a refused login
+
+
 def take_event(
     raw: Mapping[str, Any], facts: dict[str, dict[str, Any]], errors: dict[str, str]
 ) -> None:
@@ -192,6 +195,7 @@ def discover(
         )  # fmt: skip
         status = run.status
     errors.update(refused)
+    keys = {t.name: key for t, key in ready}
     results = []
     for t in targets:
         if t.name in facts:
@@ -202,5 +206,7 @@ def discover(
             reason = errors.get(t.name) or (
                 f"Ansible terminó {ansible_status_label(status)} sin hechos del equipo"
             )
+            if t.name in keys and REJECTED in reason:  # which key it was: a path, not the key
+                reason += f" (perfil «{t.profile.name}», llave {keys[t.name]})"
             results.append(Result(t.address, Status.FAILED, error=reason))
     return RunResult("descubrir-ansible", results)

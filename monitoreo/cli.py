@@ -458,7 +458,7 @@ def mantenimiento_borrar(
 SLA_COLUMNS = {
     "site": "Sede", "name": "Nombre", "availability_pct": "Disponibilidad",
     "target_pct": "Meta", "coverage_pct": "Cobertura", "verdict": "Veredicto",
-    "down_minutes": "Min. caída", "excluded_minutes": "Min. excluidos",
+    "down_minutes": "Caída (min)", "excluded_minutes": "Excluido (min)",
     "incidents": "Incidentes", "rounds": "Rondas",
 }  # fmt: skip
 

@@ -270,6 +270,7 @@ def test_each_host_is_offered_only_its_own_profiles_key(
     t1, t2, t3, t4 = (by[t.address] for t in targets)
     assert t1.status == "ok" and t1.data["credential"] == "lab", t1.error
     assert t2.failed and "rechazó las credenciales" in (t2.error or ""), t2.error
+    assert (t2.error or "").endswith(f"(perfil «malo», llave {wrong})"), t2.error
     assert t3.failed and t3.error == (
         "Ansible: perfil «roto»: la llave /no/existe/llave no sirve: no existe "
         "(No such file or directory)"
