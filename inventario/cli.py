@@ -80,14 +80,6 @@ def _shown(row: dict[str, Any], digits: dict[str, int] | None = None) -> dict[st
 SITE_DIGITS = {"wan_bandwidth_mbps": 0, "availability_target": 2}
 
 
-def _field_label(name: str) -> str:
-    """``mgmt_ipv4`` as the table reads it: ``IPv4 de gestión``."""
-    from inventario.model import FIELDS
-
-    labels = {f.name: f.label for fields in FIELDS.values() for f in fields}
-    return labels.get(name, name)
-
-
 def _kind(tipo: Tipo | None) -> str | None:
     from inventario import files
 
@@ -130,6 +122,7 @@ def importar(
 ) -> None:
     """Importa sedes y activos; valida todo el archivo y no aplica nada si hay un error."""
     from inventario import catalog, plan
+    from inventario.model import field_label
     from pukara.store import opened_store
 
     if (archivo is None) == (not ejemplo):
@@ -146,7 +139,7 @@ def importar(
     if simular or formato is not Formato.tabla:
         render(catalog.change_records(result.changes), formato, CHANGE_COLUMNS,
                title="Cambios que se aplicarían" if simular else "Cambios aplicados",
-               shown={"kind": collection_label, "field": _field_label})  # fmt: skip
+               shown={"kind": collection_label, "field": field_label})  # fmt: skip
     news = sum(1 for c in result.changes if c.action == "alta")
     done = ("cambio se aplicaría", "cambios se aplicarían") if simular else (
         "cambio aplicado", "cambios aplicados")  # fmt: skip
