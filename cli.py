@@ -19,6 +19,7 @@ import ipv6.cli
 import lab.cli
 import monitoreo.cli
 import red.cli
+import registros.cli
 from pukara import __version__
 from pukara.cli import almacen, cambios
 from pukara.config import load_settings
@@ -142,6 +143,7 @@ app = typer.Typer(
 app.add_typer(inventario.cli.app, name="inventario")
 app.add_typer(red.cli.app, name="red")
 app.add_typer(monitoreo.cli.app, name="monitoreo")
+app.add_typer(registros.cli.app, name="registros")
 app.add_typer(ipv6.cli.app, name="ipv6")
 app.add_typer(auditoria.cli.app, name="auditoria")
 app.add_typer(csirt.cli.app, name="csirt")

@@ -56,7 +56,10 @@ class Settings:
     db: Path
     concurrency: int = 32
     timeout_s: float = 5.0
-    es_url: str | None = None
+    es_url: str | None = None  # a cluster (Elasticsearch or OpenSearch) for events and logs
+    es_usuario: str | None = None  # credential profile with the cluster's password or API key
+    es_ca: Path | None = None  # CA bundle that signs the cluster's certificate
+    outbox_limit: int = 1_000_000  # events waiting for the cluster before writers block
     ansible_artifacts_keep: int = 50
     lab_dir: Path | None = None
     alert_webhook: str | None = None  # URL that receives each alert as JSON
@@ -82,6 +85,9 @@ _TYPES: dict[str, type] = {
     "concurrency": int,
     "timeout_s": float,
     "es_url": str,
+    "es_usuario": str,
+    "es_ca": Path,
+    "outbox_limit": int,
     "ansible_artifacts_keep": int,
     "lab_dir": Path,
     "alert_webhook": str,
@@ -91,7 +97,7 @@ _TYPES: dict[str, type] = {
     "analyst": str,
 }
 # keys whose value must be at least this (0 would mean "keep nothing" or "never")
-_MINIMUM: dict[str, int] = {"retention_days": 1, "concurrency": 1}
+_MINIMUM: dict[str, int] = {"retention_days": 1, "concurrency": 1, "outbox_limit": 1000}
 _MAX_TIMEOUT_S = 300.0
 # float keys that must be above 0 and at most this, and what they are (Spanish)
 _FLOAT_RANGES: dict[str, tuple[float, str]] = {

@@ -19,6 +19,7 @@ from lab import manage
 from lab.sites import LabSite
 from pukara.config import Settings, load_settings
 from pukara.store import SQLiteStore
+from tests.opensearch_cluster import OpenSearchCluster, runner_version, why_not
 
 # Sites of the test lab: indexes far from the demo lab's, so both can be up at once.
 TEST_SITES = [
@@ -165,3 +166,16 @@ def write_lab_inventory(
         + "\n"
     )
     return sedes, activos
+
+
+@pytest.fixture(scope="session")
+def opensearch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenSearchCluster]:
+    """A real 3-node OpenSearch cluster on loopback for the whole session; skipped where its
+    jars or Java are missing, a failure in CI."""
+    reason = why_not(runner_version())
+    if reason:
+        skip_or_fail(reason)
+    cluster = OpenSearchCluster(tmp_path_factory.mktemp("opensearch"))
+    cluster.start()
+    yield cluster
+    cluster.stop()

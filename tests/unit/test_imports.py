@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-AREAS = ["inventario", "red", "monitoreo", "ipv6", "auditoria", "csirt"]
+AREAS = ["inventario", "red", "monitoreo", "registros", "ipv6", "auditoria", "csirt"]
 PACKAGES = ["pukara", *AREAS, "lab"]
 HEAVY = ["pysnmp", "scapy", "jinja2", "ansible_runner", "netmiko", "paramiko", "ntc_templates",
-         "elasticsearch"]  # fmt: skip
+         "elasticsearch", "opensearchpy", "sigma"]  # fmt: skip
 
 
 def _sources() -> Iterator[tuple[str, Path]]:
