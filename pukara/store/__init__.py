@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from pukara.config import Settings
 from pukara.errors import ConfigError, UsageError
 from pukara.store.changelog import ChainReport, Change
+from pukara.store.query import EventQuery, TopValues
 from pukara.store.rollups import Availability, Hour, Run, Summary
 from pukara.store.sqlite import (
     DatasetStats,
@@ -62,6 +63,11 @@ class Store(Protocol):
         limit: int | None = None,
         newest_first: bool = False,
     ) -> Iterator[dict[str, Any]]: ...
+
+    # searches (``registros buscar|resumen``); semantics in pukara.store.query
+    def query_events(self, q: EventQuery) -> Iterator[dict[str, Any]]: ...
+
+    def top_values(self, field: str, q: EventQuery, size: int = 5) -> TopValues: ...
 
     def count_events(
         self, *, datasets: Sequence[str] | None = None, before: datetime | None = None

@@ -34,8 +34,9 @@ from pukara.config import default_analyst
 from pukara.errors import SchemaTooNewError, StoreError, os_reason
 from pukara.events import format_timestamp, get_field, new_event_id, parse_timestamp, utc_now
 from pukara.files import make_private_dirs
-from pukara.store import changelog, rollups
+from pukara.store import changelog, rollups, sqlite_query
 from pukara.store.migrations import MIGRATIONS, SCHEMA_VERSION
+from pukara.store.query import EventQuery, TopValues
 
 BUSY_TIMEOUT_MS = 30_000
 BATCH = 50_000
@@ -222,6 +223,7 @@ class SQLiteStore:
                 self._create_file()
         try:
             conn = sqlite3.connect(where, isolation_level=None, check_same_thread=False)
+            sqlite_query.register(conn)  # an in-memory store reads on this connection
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -364,6 +366,7 @@ class SQLiteStore:
             self._reader_uri, uri=True, isolation_level=None, check_same_thread=False
         )
         try:
+            sqlite_query.register(conn)
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             conn.execute("PRAGMA query_only = ON")
         except BaseException:
@@ -570,6 +573,33 @@ class SQLiteStore:
             params.append(int(limit))
         for (doc,) in self._rows(sql, params):
             yield self._load_doc(doc)
+
+    def query_events(self, q: EventQuery) -> Iterator[dict[str, Any]]:
+        """The events ``q`` matches, in its order (``@timestamp``, then ``event.id``),
+        streamed like :meth:`search_events`; semantics in :mod:`pukara.store.sqlite_query`."""
+        sql, params = sqlite_query.select(q)
+        for (doc,) in self._rows(sql, params):
+            yield self._load_doc(doc)
+
+    def top_values(self, field: str, q: EventQuery, size: int = 5) -> TopValues:
+        """The ``size`` most frequent values of ``field`` over the events ``q`` matches
+        (its limit, order and ``after`` ignored), with how many matched and how many lack it.
+
+        The three counts come from one snapshot (one read transaction).
+        """
+        total_sql, missing_sql, top_sql = sqlite_query.top_values(field, q, max(int(size), 0))
+        with self._reader() as conn:
+            snapshot = not self._memory
+            if snapshot:
+                conn.execute("BEGIN")
+            try:
+                total = int(conn.execute(*total_sql).fetchone()[0])
+                missing = int(conn.execute(*missing_sql).fetchone()[0])
+                values = tuple((str(v), int(n)) for v, n in conn.execute(*top_sql))
+            finally:
+                if snapshot:
+                    conn.execute("COMMIT")
+        return TopValues(field, total, missing, values)
 
     @staticmethod
     def _event_filter(

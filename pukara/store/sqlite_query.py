@@ -1,0 +1,200 @@
+"""An :class:`~pukara.store.query.EventQuery` as SQL over the ``events`` table.
+
+The semantics are those of :mod:`pukara.store.query`, made exact here so that the cluster's
+query DSL can give the same events:
+
+- A field's value is compared in its text form: a string as it is, a number as JSON writes
+  it (``22``), a boolean as ``true``/``false``. An array matches when one of its elements
+  does (as a term query on a multi-valued field); ``null``, an object or a nested array is
+  no value. The indexed columns (``event.dataset``, ``host.name``, ``event.id``) are used
+  directly; every other field goes through ``json_each`` on the stored document.
+- ``wildcard``: Lucene's wildcard syntax, ``*`` any run of characters, ``?`` one character,
+  ``\\`` takes the next character literally; matched against the whole value,
+  case-insensitively (Unicode case folding, as ``case_insensitive: true``).
+- ``text``: the words of ``message`` as the engines' ``standard`` analyzer splits them (an
+  approximation of Unicode word boundaries, UAX #29: ``198.18.1.2``, ``sshd:auth``,
+  ``pam_unix`` and ``ssh2`` are one word each; ``user=root`` is two), lower-cased; every
+  word of the query must be one of them (a ``match`` query with ``operator: and``). A query
+  text without any word matches nothing (``zero_terms_query: none``).
+- Order: ``@timestamp`` then ``event.id`` (microseconds; the cluster must keep them, i.e.
+  ``date_nanos``, or ties within a millisecond sort differently). ``after`` resumes strictly
+  after that pair in the query's order.
+
+The two Python functions the SQL calls (``pukara_wildcard``, ``pukara_words``) are
+registered on every connection the store opens (:func:`register`).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from functools import lru_cache
+from typing import Any
+
+from pukara.store.query import EventQuery, FieldFilter
+
+# dotted ECS field -> indexed column of ``events`` (see migrations 1 and 2)
+COLUMNS = {"event.dataset": "dataset", "host.name": "host_name", "event.id": "event_id"}
+_LETTER = r"[^\W\d_]"
+# a run of word characters, joined across "." "'" ":" "·" between letters and across
+# "." "," ";" "'" between digits (UAX #29 rules WB6/7 and WB11/12); "_" joins anything
+_WORD = re.compile(
+    rf"\w+(?:(?:(?<={_LETTER})[.:'\u2019\u00b7](?={_LETTER})|(?<=\d)[.,;'\u2019](?=\d))\w+)*"
+)
+# the text form of one json_each row (see the module docstring)
+_FORM = (
+    "CASE v.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(v.value AS TEXT) END"
+)
+_SCALAR = "v.type IN ('text', 'integer', 'real', 'true', 'false')"
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text``, lower-cased, in order (see the module docstring)."""
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+@lru_cache(maxsize=64)
+def _wildcard_regex(pattern: str) -> re.Pattern[str]:
+    parts: list[str] = []
+    chars = iter(pattern)
+    for ch in chars:
+        if ch == "\\":
+            parts.append(re.escape(next(chars, "\\")))
+        elif ch == "*":
+            parts.append(".*")
+        elif ch == "?":
+            parts.append(".")
+        else:
+            parts.append(re.escape(ch))
+    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+
+
+def wildcard_match(pattern: str, value: str) -> bool:
+    return _wildcard_regex(pattern).fullmatch(value) is not None
+
+
+def _sql_wildcard(pattern: Any, value: Any) -> int:
+    if not isinstance(pattern, str) or value is None:
+        return 0
+    return int(wildcard_match(pattern, str(value)))
+
+
+@lru_cache(maxsize=64)
+def _wanted(text: str) -> frozenset[str]:
+    return frozenset(text.split("\t"))
+
+
+def _sql_words(message: Any, wanted: Any) -> int:
+    """1 when every tab-separated word of ``wanted`` is a word of ``message``."""
+    if not isinstance(message, str) or not isinstance(wanted, str) or not wanted:
+        return 0
+    return int(_wanted(wanted) <= set(words(message)))
+
+
+def register(conn: sqlite3.Connection) -> None:
+    """Make the functions the query SQL calls known to ``conn``."""
+    conn.create_function("pukara_wildcard", 2, _sql_wildcard, deterministic=True)
+    conn.create_function("pukara_words", 2, _sql_words, deterministic=True)
+
+
+def json_path(dotted: str) -> str:
+    return "$" + "".join('."' + part.replace('"', "") + '"' for part in dotted.split("."))
+
+
+def _value_test(f: FieldFilter, params: list[Any]) -> str:
+    """SQL true when the event has a value of ``f.field`` that equals (or matches) it."""
+    column = COLUMNS.get(f.field)
+    wild = f.op in ("wildcard", "not_wildcard")
+    if column is not None:
+        params.append(f.value)
+        return f"pukara_wildcard(?, {column}) = 1" if wild else f"{column} IS ?"
+    params.extend((json_path(f.field), f.value))
+    test = f"pukara_wildcard(?, {_FORM}) = 1" if wild else f"{_FORM} = ?"
+    return f"EXISTS (SELECT 1 FROM json_each(events.doc, ?) AS v WHERE {_SCALAR} AND {test})"  # noqa: S608
+
+
+def where(q: EventQuery, *, with_after: bool = True) -> tuple[str, list[Any]]:
+    """The ``WHERE`` clause (empty when nothing filters) and its parameters."""
+    from pukara.store.sqlite import to_us
+
+    clauses: list[str] = []
+    params: list[Any] = []
+    if q.datasets:
+        clauses.append(f"dataset IN ({', '.join('?' * len(q.datasets))})")
+        params.extend(q.datasets)
+    if q.since is not None:
+        clauses.append("ts_us >= ?")
+        params.append(to_us(q.since))
+    if q.until is not None:
+        clauses.append("ts_us < ?")
+        params.append(to_us(q.until))
+    if with_after and q.after is not None:
+        stamp, event_id = q.after
+        cmp = "<" if q.newest_first else ">"
+        clauses.append(f"(ts_us {cmp} ? OR (ts_us = ? AND event_id {cmp} ?))")
+        params.extend((to_us(stamp), to_us(stamp), event_id))
+    for f in q.filters:
+        test = _value_test(f, params)
+        clauses.append(f"NOT ({test})" if f.op in ("ne", "not_wildcard") else test)
+    if q.text is not None:
+        wanted = words(q.text)
+        if not wanted:
+            clauses.append("0")
+        else:
+            clauses.append("pukara_words(json_extract(doc, '$.message'), ?) = 1")
+            params.append("\t".join(sorted(set(wanted))))
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+
+def select(q: EventQuery) -> tuple[str, list[Any]]:
+    """The documents ``q`` asks for, in its order."""
+    clause, params = where(q)
+    order = "DESC" if q.newest_first else "ASC"
+    sql = f"SELECT doc FROM events{clause} ORDER BY ts_us {order}, event_id {order}"  # noqa: S608
+    if q.limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(q.limit))
+    return sql, params
+
+
+def top_values(field: str, q: EventQuery, size: int) -> list[tuple[str, list[Any]]]:
+    """Three statements: the matched events, those lacking ``field``, and ``size`` values
+    with their counts, most frequent first (ties by value, ascending). ``q``'s ``limit``,
+    ``after`` and order play no part: the figures are over every matched event."""
+    clause, params = where(q, with_after=False)
+    total = (f"SELECT count(*) FROM events{clause}", params)  # noqa: S608
+    column = COLUMNS.get(field)
+    if column is not None:
+        joiner = " AND " if clause else " WHERE "
+        missing = (f"SELECT count(*) FROM events{clause}{joiner}{column} IS NULL", params)  # noqa: S608
+        top = (
+            f"SELECT {column}, count(*) AS n FROM events{clause}{joiner}{column} IS NOT NULL"  # noqa: S608
+            f" GROUP BY {column} ORDER BY n DESC, {column} LIMIT ?",
+            [*params, size],
+        )
+        return [total, missing, top]
+    path = json_path(field)
+    # a scalar is read with json_extract (fast); only an array goes through json_each
+    kind = "json_type(doc, ?)"
+    scalar = f"{kind} IN ('text', 'integer', 'real', 'true', 'false')"
+    in_array = f"EXISTS (SELECT 1 FROM json_each(events.doc, ?) AS v WHERE {_SCALAR})"  # noqa: S608
+    has = f"({scalar} OR ({kind} = 'array' AND {in_array}))"
+    joiner = " AND " if clause else " WHERE "
+    sql = f"SELECT count(*) FROM events{clause}{joiner}NOT {has}"  # noqa: S608
+    missing = (sql, [*params, path, path, path])
+    form = (
+        f"CASE {kind} WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'"
+        " ELSE CAST(json_extract(doc, ?) AS TEXT) END"
+    )
+    top = (
+        f"SELECT value, count(*) AS n FROM (SELECT {form} AS value FROM events"  # noqa: S608
+        f"{clause}{joiner}{scalar}"
+        # the arrays first, on their own (LIMIT -1 keeps SQLite from flattening the
+        # subquery into a join that scans the whole table), then their distinct elements
+        f" UNION ALL SELECT value FROM (SELECT DISTINCT arrays.id, {_FORM} AS value FROM"
+        f" (SELECT id, doc FROM events{clause}{joiner}{kind} = 'array' LIMIT -1) AS arrays,"
+        f" json_each(arrays.doc, ?) AS v WHERE {_SCALAR})) GROUP BY value"
+        " ORDER BY n DESC, value LIMIT ?",
+        [path, path, *params, path, *params, path, path, size],
+    )
+    return [total, missing, top]

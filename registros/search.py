@@ -1,0 +1,216 @@
+"""What `registros buscar` and `registros resumen` understand, turned into an EventQuery.
+
+Filters (each a separate argument; the shell's quotes keep spaces in a value):
+
+- ``campo=valor``: the field's value is exactly ``valor`` (text, case-sensitive).
+- ``campo!=valor``: it is not (events without the field are kept too).
+- ``campo=val*`` / ``campo!=val*``: a ``*`` (any run of characters) or ``?`` (one character)
+  makes the value a wildcard pattern, matched case-insensitively as Kibana does; ``\\*`` and
+  ``\\?`` are a literal asterisk and question mark.
+
+Times (``--desde``, ``--hasta``): ``ahora``; relative to now, ``-30s``, ``-15m``, ``-1h``,
+``-2d``, ``-1sem`` (also ``-1w``); or absolute ISO 8601: ``2026-12-01``, ``2026-12-01 08:30``,
+``2026-12-01T08:30:15``, with or without a zone (``Z``, ``-05:00``). A time without a zone is
+in the machine's local zone (``TZ``), the one the table shows. ``--desde`` is inclusive and
+``--hasta`` exclusive; a date alone in ``--hasta`` takes in the whole of that day.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
+
+from pukara.errors import UsageError
+from pukara.events import get_field, parse_timestamp
+from pukara.store import Store
+from pukara.store.query import EventQuery, FieldFilter, Op
+
+DEFAULT_WINDOW = timedelta(minutes=15)  # Kibana Discover's default: the last 15 minutes
+DEFAULT_LIMIT = 100
+FOLLOW_INTERVAL_S = 1.0
+# an ECS field name: dotted words; "@timestamp" is asked with --desde/--hasta instead
+FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]+)*")
+# what other query languages use (KQL "a:b", ">=", "=~"): refused, not taken as a name
+_OTHER_OPERATOR = re.compile(r"[<>~:!]+=?")
+_RELATIVE = re.compile(r"-\s*(\d+)\s*(s|seg|m|min|h|d|w|sem)", re.IGNORECASE)
+_UNITS = {"s": "seconds", "seg": "seconds", "m": "minutes", "min": "minutes", "h": "hours",
+          "d": "days", "w": "weeks", "sem": "weeks"}  # fmt: skip
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_UNESCAPE = re.compile(r"\\([*?])")
+
+
+def _has_wildcard(value: str) -> bool:
+    escaped = False
+    for ch in value:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch in "*?":
+            return True
+    return False
+
+
+def parse_filter(text: str) -> FieldFilter:
+    """``campo=valor``, ``campo!=valor`` (``*``/``?`` in the value: a wildcard pattern)."""
+    shown = f"filtro «{text}»"
+    equals = text.find("=")
+    if equals < 0:
+        other = _OTHER_OPERATOR.search(text)
+        if other:
+            raise _unknown(shown, other.group())
+        raise UsageError(
+            f"{shown}: falta el operador; escriba campo=valor o campo!=valor "
+            "(para buscar texto en el mensaje use --texto)"
+        )
+    name, value = text[:equals], text[equals + 1 :]
+    negate = name.endswith("!")
+    name = (name[:-1] if negate else name).strip()
+    other = _OTHER_OPERATOR.search(name + "=")
+    if other and other.group() not in ("=",):
+        raise _unknown(shown, other.group())
+    if value.startswith("="):
+        raise _unknown(shown, ("!" if negate else "") + "==")
+    if not name:
+        raise UsageError(f"{shown}: falta el nombre del campo antes de «{'!=' if negate else '='}»")
+    if name == "@timestamp":
+        raise UsageError(f"{shown}: la fecha se indica con --desde y --hasta")
+    if not FIELD_NAME.fullmatch(name):
+        raise UsageError(
+            f"{shown}: «{name}» no es un nombre de campo (p. ej. user.name, source.ip, "
+            "event.outcome)"
+        )
+    op: Op
+    if _has_wildcard(value):
+        op = "not_wildcard" if negate else "wildcard"
+    else:
+        op, value = ("ne" if negate else "eq"), _UNESCAPE.sub(r"\1", value)
+    return FieldFilter(name, op, value)
+
+
+def _unknown(shown: str, operator: str) -> UsageError:
+    return UsageError(
+        f"{shown}: operador desconocido «{operator}»; use = (igual) o != (distinto), con * o ? "
+        "en el valor para un patrón"
+    )
+
+
+def local_zone() -> tzinfo:
+    """The machine's zone (``TZ``), in which times without a zone are read and shown."""
+    zone = datetime.now().astimezone().tzinfo
+    return zone if zone is not None else UTC
+
+
+def parse_time(
+    text: str, option: str, *, now: datetime, tz: tzinfo, end_of_day: bool = False
+) -> datetime:
+    """A moment for ``--desde``/``--hasta`` (see the module docstring), in UTC."""
+    value = text.strip()
+    if value.lower() == "ahora":
+        return now
+    relative = _RELATIVE.fullmatch(value)
+    if relative:
+        amount, unit = int(relative.group(1)), _UNITS[relative.group(2).lower()]
+        try:
+            return now - timedelta(**{unit: amount})
+        except OverflowError:
+            raise UsageError(f"{option} {text}: demasiado atrás en el tiempo") from None
+    try:
+        if _DATE_ONLY.fullmatch(value):
+            day = datetime.fromisoformat(value).replace(tzinfo=tz)
+            return (day + timedelta(days=1) if end_of_day else day).astimezone(UTC)
+        moment = datetime.fromisoformat(value.replace(" ", "T", 1).replace("z", "Z"))
+    except ValueError:
+        raise UsageError(
+            f"{option} «{text}»: no es una fecha ni un tiempo relativo; use p. ej. -1h, -30m, "
+            "-2d, ahora, 2026-12-01 o 2026-12-01 08:30 (hora local; o con zona, 08:30Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=tz)
+    return moment.astimezone(UTC)
+
+
+def build_query(
+    filters: Sequence[str],
+    *,
+    since: str | None,
+    until: str | None,
+    text: str | None = None,
+    datasets: Sequence[str] = (),
+    limit: int | None = DEFAULT_LIMIT,
+    now: datetime,
+    tz: tzinfo,
+) -> EventQuery:
+    """The query a command line asks for: the newest ``limit`` events of the window.
+
+    Without ``--desde`` the window is the last 15 minutes before ``--hasta`` (or now).
+    """
+    parsed = tuple(parse_filter(f) for f in filters)
+    end = parse_time(until, "--hasta", now=now, tz=tz, end_of_day=True) if until else None
+    start = parse_time(since, "--desde", now=now, tz=tz) if since else (end or now) - DEFAULT_WINDOW
+    if end is not None and end <= start:
+        raise UsageError(
+            f"--hasta {until} es anterior (o igual) a --desde {since or '(últimos 15 min)'}: "
+            "la ventana quedaría vacía"
+        )
+    if text is not None and not text.strip():
+        raise UsageError("--texto: indique al menos una palabra")
+    if text is not None:
+        from pukara.store.sqlite_query import words
+
+        if not words(text):
+            raise UsageError(f"--texto «{text}»: no contiene ninguna palabra que buscar")
+    return EventQuery(
+        since=start, until=end, filters=parsed, text=text, limit=limit,
+        newest_first=limit is not None, datasets=tuple(datasets),
+    )  # fmt: skip
+
+
+def cursor(doc: dict[str, Any]) -> tuple[datetime, str] | None:
+    """The (``@timestamp``, ``event.id``) a later search resumes after."""
+    stamp, event_id = doc.get("@timestamp"), get_field(doc, "event.id")
+    if not isinstance(stamp, str) or not isinstance(event_id, str):
+        return None
+    try:
+        return parse_timestamp(stamp), event_id
+    except ValueError:
+        return None
+
+
+def search(store: Store, q: EventQuery) -> list[dict[str, Any]] | Iterator[dict[str, Any]]:
+    """The events of ``q``, oldest first: the newest ``limit`` of them, like ``tail``.
+
+    With a limit the newest are fetched and put back in time order (at most ``limit`` in
+    memory); without one they stream in time order.
+    """
+    if q.limit is None:
+        return store.query_events(replace(q, newest_first=False))
+    newest = list(store.query_events(replace(q, newest_first=True)))
+    newest.reverse()
+    return newest
+
+
+def follow(
+    store: Store,
+    q: EventQuery,
+    after: tuple[datetime, str] | None,
+    *,
+    interval_s: float = FOLLOW_INTERVAL_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[dict[str, Any]]:
+    """New events of ``q`` (no end of window), oldest first, after ``after``, forever.
+
+    Polls every ``interval_s``; an event stored later with a timestamp older than the last
+    one shown is not shown (the cursor is (``@timestamp``, ``event.id``), as ``search_after``).
+    """
+    base = replace(q, until=None, limit=None, newest_first=False)
+    while True:
+        step = replace(base, after=after) if after is not None else base
+        for doc in store.query_events(step):
+            after = cursor(doc) or after
+            yield doc
+        sleep(interval_s)
