@@ -84,7 +84,6 @@ def buscar(
         int,
         typer.Option(
             "--limite",
-            "-n",
             min=0,
             help="Cuántos eventos, los más recientes de la ventana (0: todos).",
         ),

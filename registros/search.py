@@ -17,6 +17,8 @@ in the machine's local zone (``TZ``), the one the table shows. ``--desde`` is in
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -100,7 +102,20 @@ def _unknown(shown: str, operator: str) -> UsageError:
 
 
 def local_zone() -> tzinfo:
-    """The machine's zone (``TZ``), in which times without a zone are read and shown."""
+    """The machine's zone (``TZ``, else ``/etc/localtime``), in which times without a zone
+    are read and shown: the IANA zone when it can be named, so that a window across a change
+    of summer time is right; else the current offset."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = os.environ.get("TZ", "").lstrip(":")
+    if not name:
+        with contextlib.suppress(OSError):
+            target = os.path.realpath("/etc/localtime")
+            if "/zoneinfo/" in target:
+                name = target.split("/zoneinfo/", 1)[1]
+    if name:
+        with contextlib.suppress(ZoneInfoNotFoundError, ValueError, OSError):
+            return ZoneInfo(name)
     zone = datetime.now().astimezone().tzinfo
     return zone if zone is not None else UTC
 

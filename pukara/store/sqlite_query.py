@@ -175,7 +175,7 @@ def top_values(field: str, q: EventQuery, size: int) -> list[tuple[str, list[Any
         return [total, missing, top]
     path = json_path(field)
     # a scalar is read with json_extract (fast); only an array goes through json_each
-    kind = "json_type(doc, ?)"
+    kind = "ifnull(json_type(doc, ?), '')"  # '' when absent: NOT of a NULL would be NULL
     scalar = f"{kind} IN ('text', 'integer', 'real', 'true', 'false')"
     in_array = f"EXISTS (SELECT 1 FROM json_each(events.doc, ?) AS v WHERE {_SCALAR})"  # noqa: S608
     has = f"({scalar} OR ({kind} = 'array' AND {in_array}))"
