@@ -5,8 +5,8 @@ Filters (each a separate argument; the shell's quotes keep spaces in a value):
 - ``campo=valor``: the field's value is exactly ``valor`` (text, case-sensitive).
 - ``campo!=valor``: it is not (events without the field are kept too).
 - ``campo=val*`` / ``campo!=val*``: a ``*`` (any run of characters) or ``?`` (one character)
-  makes the value a wildcard pattern, matched case-insensitively as Kibana does; ``\\*`` and
-  ``\\?`` are a literal asterisk and question mark.
+  makes the value a pattern, matched whole and case-insensitively as Kibana does; every
+  other character, a backslash too (``C:\\Users\\*``), is itself.
 
 Times (``--desde``, ``--hasta``): ``ahora``; relative to now, ``-30s``, ``-15m``, ``-1h``,
 ``-2d``, ``-1sem`` (also ``-1w``); or absolute ISO 8601: ``2026-12-01``, ``2026-12-01 08:30``,
@@ -42,19 +42,6 @@ _RELATIVE = re.compile(r"-\s*(\d+)\s*(s|seg|m|min|h|d|w|sem)", re.IGNORECASE)
 _UNITS = {"s": "seconds", "seg": "seconds", "m": "minutes", "min": "minutes", "h": "hours",
           "d": "days", "w": "weeks", "sem": "weeks"}  # fmt: skip
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_UNESCAPE = re.compile(r"\\([*?])")
-
-
-def _has_wildcard(value: str) -> bool:
-    escaped = False
-    for ch in value:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch in "*?":
-            return True
-    return False
 
 
 def parse_filter(text: str) -> FieldFilter:
@@ -87,10 +74,10 @@ def parse_filter(text: str) -> FieldFilter:
             "event.outcome)"
         )
     op: Op
-    if _has_wildcard(value):
+    if "*" in value or "?" in value:
         op = "not_wildcard" if negate else "wildcard"
     else:
-        op, value = ("ne" if negate else "eq"), _UNESCAPE.sub(r"\1", value)
+        op = "ne" if negate else "eq"
     return FieldFilter(name, op, value)
 
 
@@ -174,11 +161,6 @@ def build_query(
         )
     if text is not None and not text.strip():
         raise UsageError("--texto: indique al menos una palabra")
-    if text is not None:
-        from pukara.store.sqlite_query import words
-
-        if not words(text):
-            raise UsageError(f"--texto «{text}»: no contiene ninguna palabra que buscar")
     return EventQuery(
         since=start, until=end, filters=parsed, text=text, limit=limit,
         newest_first=limit is not None, datasets=tuple(datasets),

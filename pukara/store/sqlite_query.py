@@ -8,19 +8,17 @@ query DSL can give the same events:
   does (as a term query on a multi-valued field); ``null``, an object or a nested array is
   no value. The indexed columns (``event.dataset``, ``host.name``, ``event.id``) are used
   directly; every other field goes through ``json_each`` on the stored document.
-- ``wildcard``: Lucene's wildcard syntax, ``*`` any run of characters, ``?`` one character,
-  ``\\`` takes the next character literally; matched against the whole value,
-  case-insensitively (Unicode case folding, as ``case_insensitive: true``).
-- ``text``: the words of ``message`` as the engines' ``standard`` analyzer splits them (an
-  approximation of Unicode word boundaries, UAX #29: ``198.18.1.2``, ``sshd:auth``,
-  ``pam_unix`` and ``ssh2`` are one word each; ``user=root`` is two), lower-cased; every
-  word of the query must be one of them (a ``match`` query with ``operator: and``). A query
-  text without any word matches nothing (``zero_terms_query: none``).
+- ``wildcard``: ``*`` any run of characters, ``?`` one character, every other character
+  (a backslash too) literal; matched against the whole value, case-insensitively (Unicode
+  lower case, as ``case_insensitive: true``).
+- ``text``: each word of the query (split at white space) must appear somewhere in
+  ``message``, case-insensitively, as a substring (``root`` also finds ``rootkit``): the
+  cluster asks a ``*word*`` wildcard on ``message.keyword``.
 - Order: ``@timestamp`` then ``event.id`` (microseconds; the cluster must keep them, i.e.
   ``date_nanos``, or ties within a millisecond sort differently). ``after`` resumes strictly
   after that pair in the query's order.
 
-The two Python functions the SQL calls (``pukara_wildcard``, ``pukara_words``) are
+The two Python functions the SQL calls (``pukara_wildcard``, ``pukara_text``) are
 registered on every connection the store opens (:func:`register`).
 """
 
@@ -35,12 +33,6 @@ from pukara.store.query import EventQuery, FieldFilter
 
 # dotted ECS field -> indexed column of ``events`` (see migrations 1 and 2)
 COLUMNS = {"event.dataset": "dataset", "host.name": "host_name", "event.id": "event_id"}
-_LETTER = r"[^\W\d_]"
-# a run of word characters, joined across "." "'" ":" "·" between letters and across
-# "." "," ";" "'" between digits (UAX #29 rules WB6/7 and WB11/12); "_" joins anything
-_WORD = re.compile(
-    rf"\w+(?:(?:(?<={_LETTER})[.:'\u2019\u00b7](?={_LETTER})|(?<=\d)[.,;'\u2019](?=\d))\w+)*"
-)
 # the text form of one json_each row (see the module docstring)
 _FORM = (
     "CASE v.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(v.value AS TEXT) END"
@@ -49,23 +41,13 @@ _SCALAR = "v.type IN ('text', 'integer', 'real', 'true', 'false')"
 
 
 def words(text: str) -> list[str]:
-    """The words of ``text``, lower-cased, in order (see the module docstring)."""
-    return [w.lower() for w in _WORD.findall(text)]
+    """The words of a query text: what lies between white space, lower-cased."""
+    return [w.lower() for w in text.split()]
 
 
 @lru_cache(maxsize=64)
 def _wildcard_regex(pattern: str) -> re.Pattern[str]:
-    parts: list[str] = []
-    chars = iter(pattern)
-    for ch in chars:
-        if ch == "\\":
-            parts.append(re.escape(next(chars, "\\")))
-        elif ch == "*":
-            parts.append(".*")
-        elif ch == "?":
-            parts.append(".")
-        else:
-            parts.append(re.escape(ch))
+    parts = [".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern]
     return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
 
 
@@ -80,21 +62,22 @@ def _sql_wildcard(pattern: Any, value: Any) -> int:
 
 
 @lru_cache(maxsize=64)
-def _wanted(text: str) -> frozenset[str]:
-    return frozenset(text.split("\t"))
+def _wanted(text: str) -> tuple[str, ...]:
+    return tuple(text.split("\t"))
 
 
-def _sql_words(message: Any, wanted: Any) -> int:
-    """1 when every tab-separated word of ``wanted`` is a word of ``message``."""
+def _sql_text(message: Any, wanted: Any) -> int:
+    """1 when every tab-separated word of ``wanted`` is in ``message`` (case-insensitive)."""
     if not isinstance(message, str) or not isinstance(wanted, str) or not wanted:
         return 0
-    return int(_wanted(wanted) <= set(words(message)))
+    low = message.lower()
+    return int(all(w in low for w in _wanted(wanted)))
 
 
 def register(conn: sqlite3.Connection) -> None:
     """Make the functions the query SQL calls known to ``conn``."""
     conn.create_function("pukara_wildcard", 2, _sql_wildcard, deterministic=True)
-    conn.create_function("pukara_words", 2, _sql_words, deterministic=True)
+    conn.create_function("pukara_text", 2, _sql_text, deterministic=True)
 
 
 def json_path(dotted: str) -> str:
@@ -138,10 +121,8 @@ def where(q: EventQuery, *, with_after: bool = True) -> tuple[str, list[Any]]:
         clauses.append(f"NOT ({test})" if f.op in ("ne", "not_wildcard") else test)
     if q.text is not None:
         wanted = words(q.text)
-        if not wanted:
-            clauses.append("0")
-        else:
-            clauses.append("pukara_words(json_extract(doc, '$.message'), ?) = 1")
+        if wanted:  # a text without words asks nothing of the message
+            clauses.append("pukara_text(json_extract(doc, '$.message'), ?) = 1")
             params.append("\t".join(sorted(set(wanted))))
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
 
