@@ -199,31 +199,84 @@ def _size(result: Any) -> str:
     return f"{len(result):,} eventos"
 
 
-def cluster_side(n: int, repeat: int) -> dict[str, tuple[float, Any]] | str:
-    """CLUSTER HOOK: the same queries on a real OpenSearch cluster, or why they did not run.
+# -- CLUSTER HOOK ---------------------------------------------------------------------------
+BULK_DOCS = 5_000  # documents per raw _bulk request while loading the cluster
 
-    Needs ``pukara.store.elastic.ElasticStore`` (the cluster store) on this branch and the
-    runner's jars (``make motor-opensearch``).
+
+def cluster_side(n: int, repeat: int) -> dict[str, tuple[float, Any]] | str:
+    """CLUSTER HOOK: the same queries through the cluster store on a real OpenSearch
+    cluster loaded with the same events, or why they did not run.
+
+    Needs ``pukara.store.elastic.ElasticStore`` (the cluster store, whose ``query_events`` and
+    ``top_values`` are timed exactly as the SQLite store's) and the runner's jars in .cache
+    (``make motor-opensearch``). The events go in through a raw ``_bulk`` (``create``,
+    ``_id`` = ``event.id``, into the data stream each event's dataset names): this measures
+    searching, not the outbox.
     """
     try:
-        import pukara.store.elastic as elastic  # noqa: F401
+        from pukara.store.elastic import ElasticStore
     except ImportError:
-        return "pukara.store.elastic aún no está en esta rama"
+        return "pukara.store.elastic (ElasticStore) aún no está en esta rama"
     root = Path(__file__).resolve().parents[1]
-    sys.path.insert(0, str(root))
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
     from tests.opensearch_cluster import OpenSearchCluster, runner_version, why_not
 
-    version = runner_version()
-    reason = why_not(version)
+    reason = why_not(runner_version())
     if reason:
         return reason
-    return _run_on_cluster(OpenSearchCluster, n, repeat)
+    with tempfile.TemporaryDirectory(prefix="pukara-bench-search-os-") as tmp:
+        cluster = OpenSearchCluster(Path(tmp) / "cluster")
+        cluster.start()
+        try:
+            engine = _cluster_engine(cluster.url, Path(tmp))
+            t0 = time.perf_counter()
+            loaded = _bulk_load(engine, events(n))
+            load_s = time.perf_counter() - t0
+            print(f"clúster: {loaded:,} eventos por _bulk en {load_s:.1f} s "
+                  f"({loaded / load_s:,.0f} eventos/s), {len(cluster.urls)} nodos")  # fmt: skip
+            local = SQLiteStore(":memory:")
+            store = ElasticStore(local, lambda: engine)
+            try:
+                return {name: timed(fn, repeat) for name, fn in store_side(store).items()}
+            finally:
+                store.close()
+        finally:
+            cluster.stop(keep_data=False)
 
 
-def _run_on_cluster(cluster_cls: Any, n: int, repeat: int) -> dict[str, tuple[float, Any]] | str:
-    # filled in once the cluster store is on main: load the same events through the store's
-    # write path (or a raw _bulk), refresh, then time store_side(cluster_store)
-    return "el almacén del clúster aún no ofrece query_events/top_values en esta rama"
+def _cluster_engine(url: str, data_dir: Path) -> Any:
+    from pukara.config import load_settings
+    from pukara.store.cluster import templates
+    from pukara.store.cluster.client import connect
+
+    settings = load_settings({"es_url": url, "data_dir": data_dir}, environ={})
+    engine = connect(settings)
+    templates.install(engine)
+    return engine
+
+
+def _bulk_load(engine: Any, docs: Iterator[dict[str, Any]]) -> int:
+    from pukara.store.cluster.engine import ALL_STREAMS, stream_name
+
+    created = 0
+    while True:
+        lines: list[bytes] = []
+        for doc in docs:
+            action = {"create": {"_index": stream_name(doc["event"]["dataset"]),
+                                 "_id": doc["event"]["id"]}}  # fmt: skip
+            lines += [orjson.dumps(action), orjson.dumps(doc)]
+            if len(lines) >= 2 * BULK_DOCS:
+                break
+        if not lines:
+            break
+        results = engine.bulk(b"\n".join(lines) + b"\n")
+        bad = [r for r in results if r.status not in (200, 201)]
+        if bad:
+            raise RuntimeError(f"_bulk rechazó {len(bad)} documentos: {bad[0]}")
+        created += len(results)
+    engine.refresh(ALL_STREAMS)
+    return created
 
 
 def main() -> None:
