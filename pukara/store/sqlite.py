@@ -595,7 +595,7 @@ class SQLiteStore:
             try:
                 total = int(conn.execute(*total_sql).fetchone()[0])
                 missing = int(conn.execute(*missing_sql).fetchone()[0])
-                values = tuple((str(v), int(n)) for v, n in conn.execute(*top_sql))
+                values = tuple((str(v), int(n)) for v, n, *_ in conn.execute(*top_sql))
             finally:
                 if snapshot:
                     conn.execute("COMMIT")

@@ -24,6 +24,7 @@ registered on every connection the store opens (:func:`register`).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 from functools import lru_cache
@@ -78,6 +79,7 @@ def register(conn: sqlite3.Connection) -> None:
     """Make the functions the query SQL calls known to ``conn``."""
     conn.create_function("pukara_wildcard", 2, _sql_wildcard, deterministic=True)
     conn.create_function("pukara_text", 2, _sql_text, deterministic=True)
+    conn.create_function("pukara_order", 3, _sql_order, deterministic=True)
 
 
 def json_path(dotted: str) -> str:
@@ -138,9 +140,54 @@ def select(q: EventQuery) -> tuple[str, list[Any]]:
     return sql, params
 
 
+@lru_cache(maxsize=256)
+def mapped_type(field: str) -> str | None:
+    """The type the cluster's templates give ``field`` (``ip``, ``long``, ``keyword``...),
+    None for a field they do not name (the engine then maps it from its first value)."""
+    from pukara.store.cluster.templates import mappings
+
+    node: Any = {"properties": mappings("flat_object")["properties"]}
+    parts = [field] if field == "@timestamp" else field.split(".")
+    for part in parts:
+        node = (node.get("properties") or {}).get(part) if isinstance(node, dict) else None
+        if node is None:
+            return None
+    kind = node.get("type") if isinstance(node, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+_NUMBER_TYPES = frozenset({"long", "integer", "short", "byte", "double", "float", "half_float",
+                           "scaled_float", "unsigned_long"})  # fmt: skip
+
+
+def _sql_order(mapped: Any, json_type: Any, value: Any) -> Any:
+    """Where ``value`` sorts among values of equal count, as a terms aggregation breaks ties:
+    by the field's own order (an address as its 16 bytes, a number by its size), not its
+    text: ``198.18.9.1`` before ``198.18.10.1``, ``9`` before ``10``."""
+    text = "" if value is None else str(value)
+    if mapped == "ip":
+        import ipaddress
+
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            return text
+        if address.version == 4:
+            return b"\0" * 10 + b"\xff\xff" + address.packed
+        return address.packed
+    if mapped in _NUMBER_TYPES or (mapped is None and json_type in ("integer", "real")):
+        try:
+            return int(text)
+        except ValueError:
+            with contextlib.suppress(ValueError):
+                return float(text)
+    return text
+
+
 def top_values(field: str, q: EventQuery, size: int) -> list[tuple[str, list[Any]]]:
     """Three statements: the matched events, those lacking ``field``, and ``size`` values
-    with their counts, most frequent first (ties by value, ascending). ``q``'s ``limit``,
+    with their counts, most frequent first (ties in the field's order, see
+    :func:`_sql_order`, as the cluster's terms aggregation). ``q``'s ``limit``,
     ``after`` and order play no part: the figures are over every matched event."""
     clause, params = where(q, with_after=False)
     total = (f"SELECT count(*) FROM events{clause}", params)  # noqa: S608
@@ -150,8 +197,8 @@ def top_values(field: str, q: EventQuery, size: int) -> list[tuple[str, list[Any
         missing = (f"SELECT count(*) FROM events{clause}{joiner}{column} IS NULL", params)  # noqa: S608
         top = (
             f"SELECT {column}, count(*) AS n FROM events{clause}{joiner}{column} IS NOT NULL"  # noqa: S608
-            f" GROUP BY {column} ORDER BY n DESC, {column} LIMIT ?",
-            [*params, size],
+            f" GROUP BY {column} ORDER BY n DESC, pukara_order(?, NULL, {column}) LIMIT ?",
+            [*params, mapped_type(field), size],
         )
         return [total, missing, top]
     path = json_path(field)
@@ -168,14 +215,16 @@ def top_values(field: str, q: EventQuery, size: int) -> list[tuple[str, list[Any
         " ELSE CAST(json_extract(doc, ?) AS TEXT) END"
     )
     top = (
-        f"SELECT value, count(*) AS n FROM (SELECT {form} AS value FROM events"  # noqa: S608
+        "SELECT value, count(*) AS n, max(t) AS t FROM"  # noqa: S608
+        f" (SELECT {form} AS value, {kind} AS t FROM events"
         f"{clause}{joiner}{scalar}"
         # the arrays first, on their own (LIMIT -1 keeps SQLite from flattening the
         # subquery into a join that scans the whole table), then their distinct elements
-        f" UNION ALL SELECT value FROM (SELECT DISTINCT arrays.id, {_FORM} AS value FROM"
+        f" UNION ALL SELECT value, t FROM (SELECT DISTINCT arrays.id, {_FORM} AS value,"
+        " v.type AS t FROM"
         f" (SELECT id, doc FROM events{clause}{joiner}{kind} = 'array' LIMIT -1) AS arrays,"
         f" json_each(arrays.doc, ?) AS v WHERE {_SCALAR})) GROUP BY value"
-        " ORDER BY n DESC, value LIMIT ?",
-        [path, path, *params, path, *params, path, path, size],
+        " ORDER BY n DESC, pukara_order(?, t, value) LIMIT ?",
+        [path, path, path, *params, path, *params, path, path, mapped_type(field), size],
     )
     return [total, missing, top]

@@ -15,7 +15,7 @@ from pukara.errors import UsageError
 from pukara.events import format_timestamp, make_event
 from pukara.store import SQLiteStore
 from pukara.store.query import EventQuery, FieldFilter, TopValues
-from pukara.store.sqlite_query import wildcard_match, words
+from pukara.store.sqlite_query import mapped_type, wildcard_match, words
 from registros import search
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -340,3 +340,26 @@ def test_cursor_reads_timestamp_and_id() -> None:
     assert search.cursor(doc) == (T0 + timedelta(microseconds=7), "x")
     assert search.cursor({"@timestamp": "mal", "event": {"id": "x"}}) is None
     assert format_timestamp(T0.astimezone(timezone(timedelta(hours=-5)))).endswith("Z")
+
+
+def test_top_values_break_ties_in_the_fields_own_order_as_the_cluster(
+    store: SQLiteStore,
+) -> None:
+    """A terms aggregation orders equal counts by the value as the field holds it: addresses
+    by their bytes, numbers by size; text by its bytes."""
+    store.write_events([
+        ev(0, source__ip="198.18.10.1", source__port=10, user__name="b", n=10),
+        ev(1, source__ip="198.18.9.1", source__port=9, user__name="B", n=9),
+        ev(2, source__ip="fd70:756b:6172::1", source__port=100, user__name="a", n=100),
+        ev(3, source__ip="198.18.100.1", source__port=1000, user__name="ab", n=1000),
+    ])  # fmt: skip
+    q = EventQuery()
+    assert [v for v, _ in store.top_values("source.ip", q).values] == [
+        "198.18.9.1", "198.18.10.1", "198.18.100.1", "fd70:756b:6172::1"]  # fmt: skip
+    assert [v for v, _ in store.top_values("source.port", q).values] == ["9", "10", "100", "1000"]
+    assert [v for v, _ in store.top_values("n", q).values] == ["9", "10", "100", "1000"]
+    assert [v for v, _ in store.top_values("user.name", q).values] == ["B", "a", "ab", "b"]
+    assert [v for v, _ in store.top_values("source.ip", q, size=2).values] == [
+        "198.18.9.1", "198.18.10.1"]  # fmt: skip
+    assert (mapped_type("source.ip"), mapped_type("source.port")) == ("ip", "long")
+    assert (mapped_type("user.name"), mapped_type("no.existe")) == ("keyword", None)
