@@ -70,6 +70,7 @@ bench: $(BIN)/pukara
 	$(BIN)/python bench/inventory_bench.py
 	$(BIN)/python bench/monitor_bench.py
 	$(BIN)/python bench/sla_month.py
+	$(BIN)/python bench/search.py
 
 # tras editar pukara/locale/es/LC_MESSAGES/pukara.po (textos de Typer en español)
 catalogo: $(BIN)/pukara

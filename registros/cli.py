@@ -47,7 +47,9 @@ HastaOpt = Annotated[
 TextoOpt = Annotated[
     str | None,
     typer.Option(
-        "--texto", help="Palabras que deben estar todas en el mensaje (sin distinguir mayúsculas)."
+        "--texto",
+        help="Palabras que deben aparecer todas en el mensaje, en cualquier parte de él (sin "
+        "distinguir mayúsculas).",
     ),
 ]
 ConjuntoOpt = Annotated[
@@ -163,7 +165,13 @@ def resumen(
     conjunto: ConjuntoOpt = None,
     campos: Annotated[
         str,
-        typer.Option("--campos", help="Campos ECS a resumir, separados por comas."),
+        typer.Option(
+            "--campos",
+            help="Campos ECS a resumir, separados por comas (por omisión: "
+            + ", ".join(RESUMEN_CAMPOS)
+            + ").",
+            show_default=False,
+        ),
     ] = ",".join(RESUMEN_CAMPOS),
     top: Annotated[
         int, typer.Option("--top", min=1, max=1000, help="Cuántos valores por campo.")

@@ -221,8 +221,8 @@ def emit(
             w.add(doc)
             shown += 1
     except KeyboardInterrupt:
+        w.finish()  # stdout stays valid JSON; without --seguir a file given is not written
         if not follow:
             raise
-        w.finish()
         return Emitted(shown, more, True)
     raise AssertionError("follow() never ends")  # pragma: no cover
