@@ -261,3 +261,20 @@ def test_seguir_shows_new_events_until_sigint_then_exits_130(
     else:
         assert out.index("198.18.1.5") < out.index("198.18.1.6") < out.index("198.18.1.7")
         assert "198.18.1.8" not in out and "198.18.1.2" not in out
+
+
+def test_ctrl_c_in_the_middle_of_a_listing_still_closes_the_json(db: Path) -> None:
+    """Ctrl-C (a KeyboardInterrupt between two events) leaves a JSON array a reader can load."""
+    from pukara.store.query import EventQuery
+    from registros import listing
+
+    class Interrupting(listing.JsonWriter):
+        def add(self, doc: Any) -> None:
+            if self.count == 2:
+                raise KeyboardInterrupt
+            super().add(doc)
+
+    out = io.StringIO()
+    with SQLiteStore(db) as store, pytest.raises(KeyboardInterrupt):
+        listing.emit(store, EventQuery(), Interrupting(out), limit=0, follow=False)
+    assert [d["event"]["id"] for d in json.loads(out.getvalue())] == ["id-004", "id-001"]
