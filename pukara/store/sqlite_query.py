@@ -7,7 +7,9 @@ query DSL can give the same events:
   it (``22``), a boolean as ``true``/``false``. An array matches when one of its elements
   does (as a term query on a multi-valued field); ``null``, an object or a nested array is
   no value. The indexed columns (``event.dataset``, ``host.name``, ``event.id``) are used
-  directly; every other field goes through ``json_each`` on the stored document.
+  directly; every other field goes through ``json_each`` on the stored document. A field
+  the cluster maps as ``ip`` (``source.ip``...) compares addresses, not spellings, and takes
+  a network too (``source.ip=198.18.0.0/15``), as a term query on it does.
 - ``wildcard``: ``*`` any run of characters, ``?`` one character, every other character
   (a backslash too) literal; matched against the whole value, case-insensitively (Unicode
   lower case, as ``case_insensitive: true``).
@@ -25,6 +27,7 @@ registered on every connection the store opens (:func:`register`).
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import re
 import sqlite3
 from functools import lru_cache
@@ -80,10 +83,66 @@ def register(conn: sqlite3.Connection) -> None:
     conn.create_function("pukara_wildcard", 2, _sql_wildcard, deterministic=True)
     conn.create_function("pukara_text", 2, _sql_text, deterministic=True)
     conn.create_function("pukara_order", 3, _sql_order, deterministic=True)
+    conn.create_function("pukara_ip", 2, _sql_ip, deterministic=True)
+    conn.create_function("pukara_ip_text", 1, _sql_ip_text, deterministic=True)
 
 
 def json_path(dotted: str) -> str:
     return "$" + "".join('."' + part.replace('"', "") + '"' for part in dotted.split("."))
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped  # the engine keeps both as the same 16 bytes
+    return address
+
+
+@lru_cache(maxsize=64)
+def _ip_wanted(
+    value: str,
+) -> (
+    ipaddress.IPv4Address
+    | ipaddress.IPv6Address
+    | ipaddress.IPv4Network
+    | ipaddress.IPv6Network
+    | None
+):
+    if "/" in value:
+        try:
+            return ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            return None
+    return _address(value)
+
+
+def _sql_ip(wanted: Any, value: Any) -> int:
+    """1 when the address ``value`` is ``wanted`` (any spelling of it) or lies in the network
+    ``wanted`` (``198.18.0.0/15``), as a term query on an ``ip`` field; a ``wanted`` that is
+    no address is compared as text."""
+    if value is None or not isinstance(wanted, str):
+        return 0
+    target = _ip_wanted(wanted)
+    if target is None:
+        return int(str(value) == wanted)
+    address = _address(str(value))
+    if address is None:
+        return 0
+    if isinstance(target, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        return int(address.version == target.version and address in target)
+    return int(address == target)
+
+
+def _sql_ip_text(value: Any) -> Any:
+    """An address as the engine gives it back in an aggregation (IPv6 compressed, an
+    IPv4-mapped one as IPv4); anything else as it is."""
+    if not isinstance(value, str) or ":" not in value:
+        return value  # IPv4 has one spelling (ipaddress refuses leading zeros)
+    address = _address(value)
+    return value if address is None else str(address)
 
 
 def _value_test(f: FieldFilter, params: list[Any]) -> str:
@@ -94,7 +153,12 @@ def _value_test(f: FieldFilter, params: list[Any]) -> str:
         params.append(f.value)
         return f"pukara_wildcard(?, {column}) = 1" if wild else f"{column} IS ?"
     params.extend((json_path(f.field), f.value))
-    test = f"pukara_wildcard(?, {_FORM}) = 1" if wild else f"{_FORM} = ?"
+    if wild:
+        test = f"pukara_wildcard(?, {_FORM}) = 1"
+    elif mapped_type(f.field) == "ip":
+        test = f"pukara_ip(?, {_FORM}) = 1"
+    else:
+        test = f"{_FORM} = ?"
     return f"EXISTS (SELECT 1 FROM json_each(events.doc, ?) AS v WHERE {_SCALAR} AND {test})"  # noqa: S608
 
 
@@ -166,12 +230,9 @@ def _sql_order(mapped: Any, json_type: Any, value: Any) -> Any:
     text: ``198.18.9.1`` before ``198.18.10.1``, ``9`` before ``10``."""
     text = "" if value is None else str(value)
     if mapped == "ip":
-        import ipaddress
-
-        try:
-            address = ipaddress.ip_address(text)
-        except ValueError:
-            return text
+        address = _address(text)
+        if address is None:  # the engine would not hold it: after every address
+            return b"\xff" * 17 + text.encode()
         if address.version == 4:
             return b"\0" * 10 + b"\xff\xff" + address.packed
         return address.packed
@@ -182,6 +243,16 @@ def _sql_order(mapped: Any, json_type: Any, value: Any) -> Any:
             with contextlib.suppress(ValueError):
                 return float(text)
     return text
+
+
+# only the values that can still be among the first ``size`` (a count at least the size-th
+# largest) are put in the field's order, which takes a Python call each
+_TOP = (
+    "WITH g AS MATERIALIZED ({grouped})"
+    " SELECT c, n FROM g WHERE n >= coalesce("
+    "(SELECT n FROM g ORDER BY n DESC LIMIT 1 OFFSET max(? - 1, 0)), 0)"
+    " ORDER BY n DESC, pukara_order(?, t, c) LIMIT ?"
+)
 
 
 def top_values(field: str, q: EventQuery, size: int) -> list[tuple[str, list[Any]]]:
@@ -214,8 +285,10 @@ def top_values(field: str, q: EventQuery, size: int) -> list[tuple[str, list[Any
         f"CASE {kind} WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'"
         " ELSE CAST(json_extract(doc, ?) AS TEXT) END"
     )
-    top = (
-        "SELECT value, count(*) AS n, max(t) AS t FROM"  # noqa: S608
+    # an address is counted and shown as the engine writes it (fd70::2, not fd70:0:...:2)
+    shown = "pukara_ip_text(value)" if mapped_type(field) == "ip" else "value"
+    grouped = (
+        f"SELECT {shown} AS c, count(*) AS n, max(t) AS t FROM"  # noqa: S608
         f" (SELECT {form} AS value, {kind} AS t FROM events"
         f"{clause}{joiner}{scalar}"
         # the arrays first, on their own (LIMIT -1 keeps SQLite from flattening the
@@ -223,8 +296,10 @@ def top_values(field: str, q: EventQuery, size: int) -> list[tuple[str, list[Any
         f" UNION ALL SELECT value, t FROM (SELECT DISTINCT arrays.id, {_FORM} AS value,"
         " v.type AS t FROM"
         f" (SELECT id, doc FROM events{clause}{joiner}{kind} = 'array' LIMIT -1) AS arrays,"
-        f" json_each(arrays.doc, ?) AS v WHERE {_SCALAR})) GROUP BY value"
-        " ORDER BY n DESC, pukara_order(?, t, value) LIMIT ?",
-        [path, path, path, *params, path, *params, path, path, mapped_type(field), size],
+        f" json_each(arrays.doc, ?) AS v WHERE {_SCALAR})) GROUP BY c"
+    )
+    top = (
+        _TOP.format(grouped=grouped),
+        [path, path, path, *params, path, *params, path, path, size, mapped_type(field), size],
     )
     return [total, missing, top]

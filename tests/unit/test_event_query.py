@@ -363,3 +363,30 @@ def test_top_values_break_ties_in_the_fields_own_order_as_the_cluster(
         "198.18.9.1", "198.18.10.1"]  # fmt: skip
     assert (mapped_type("source.ip"), mapped_type("source.port")) == ("ip", "long")
     assert (mapped_type("user.name"), mapped_type("no.existe")) == ("keyword", None)
+
+
+def test_an_ip_field_compares_addresses_and_takes_a_network(store: SQLiteStore) -> None:
+    """As a term query on an ``ip`` field: any spelling of the address, or a CIDR range."""
+    store.write_events([
+        ev(0, source__ip="198.18.1.2"),
+        ev(1, source__ip="198.19.200.7"),
+        ev(2, source__ip="fd70:756b:6172:0:0:0:0:2"),
+        ev(3, source__ip="::ffff:198.18.1.2"),
+        ev(4, source__ip="no es una dirección"),
+        ev(5),
+    ])  # fmt: skip
+
+    def ip(op: str, value: str) -> list[str]:
+        return ids(store, flt("source.ip", op, value))
+
+    assert ip("eq", "198.18.1.2") == ["id-0000", "id-0003"]
+    assert ip("eq", "fd70:756b:6172::2") == ["id-0002"]
+    assert ip("eq", "198.18.0.0/15") == ["id-0000", "id-0001", "id-0003"]
+    assert ip("eq", "198.18.0.0/16") == ["id-0000", "id-0003"]
+    assert ip("eq", "fd70:756b:6172::/48") == ["id-0002"]
+    assert ip("ne", "198.18.0.0/15") == ["id-0002", "id-0004", "id-0005"]
+    assert ip("eq", "no es una dirección") == ["id-0004"]  # not an address: as text
+    assert ip("eq", "198.18.1.20") == []
+    assert store.top_values("source.ip", EventQuery()).values == (
+        ("198.18.1.2", 2), ("198.19.200.7", 1), ("fd70:756b:6172::2", 1),
+        ("no es una dirección", 1))  # fmt: skip
