@@ -16,12 +16,15 @@ query DSL can give the same events:
 - ``text``: each word of the query (split at white space) must appear somewhere in
   ``message``, case-insensitively, as a substring (``root`` also finds ``rootkit``): the
   cluster asks a ``*word*`` wildcard on ``message.keyword``.
-- Order: ``@timestamp`` then ``event.id`` (microseconds; the cluster must keep them, i.e.
-  ``date_nanos``, or ties within a millisecond sort differently). ``after`` resumes strictly
-  after that pair in the query's order.
+- Order: ``@timestamp`` then ``event.id`` (microseconds; the cluster keeps them with
+  ``date_nanos``). ``after`` resumes strictly after that pair in the query's order.
+- Top values: per value, how many matched events hold it (an array's element counted once
+  per event); equal counts in the field's order, as a terms aggregation breaks ties (an
+  ``ip`` field by address, a number by size, text by its bytes).
 
-The two Python functions the SQL calls (``pukara_wildcard``, ``pukara_text``) are
-registered on every connection the store opens (:func:`register`).
+The Python functions the SQL calls (``pukara_wildcard``, ``pukara_text``, ``pukara_ip``,
+``pukara_ip_text``, ``pukara_order``) are registered on every connection the store opens
+(:func:`register`).
 """
 
 from __future__ import annotations
@@ -91,7 +94,10 @@ def json_path(dotted: str) -> str:
     return "$" + "".join('."' + part.replace('"', "") + '"' for part in dotted.split("."))
 
 
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+_Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _address(text: str) -> _Address | None:
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
@@ -102,15 +108,7 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
 
 
 @lru_cache(maxsize=64)
-def _ip_wanted(
-    value: str,
-) -> (
-    ipaddress.IPv4Address
-    | ipaddress.IPv6Address
-    | ipaddress.IPv4Network
-    | ipaddress.IPv6Network
-    | None
-):
+def _ip_wanted(value: str) -> _Address | ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     if "/" in value:
         try:
             return ipaddress.ip_network(value, strict=False)
