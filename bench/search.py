@@ -303,6 +303,12 @@ def _bulk_load(engine: Any, docs: Iterator[dict[str, Any]]) -> int:
     return created
 
 
+def _brief(result: Any) -> str:
+    if isinstance(result, TopValues):
+        return f"total {result.total}, sin valor {result.missing}, {list(result.values)}"
+    return str([d["event"]["id"] for d in result[:5]])
+
+
 def _same(a: Any, b: Any) -> bool:
     """Whether the cluster gave what SQLite gave: the same events in the same order, or the
     same top values."""
@@ -351,6 +357,8 @@ def main() -> None:
                 failed = failed or not same
                 print(f"{name:<52} {mine[name][0]:>8.1f} ms {ms:>7.1f} ms  "
                       f"{'sí' if same else 'NO'}, {_size(result)}{target}")  # fmt: skip
+                if not same:
+                    print(f"    SQLite:  {_brief(mine[name][1])}\n    clúster: {_brief(result)}")
     if failed:
         print("META NO CUMPLIDA: una consulta (a)/(b) tardó 100 ms o más, o el clúster difiere")
         sys.exit(1)
