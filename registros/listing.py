@@ -119,8 +119,11 @@ class TableWriter(Writer):
         self.out = out
         self.tz = tz
         self.rows: list[dict[str, Any]] | None = []
-        self.shown: dict[str, Callable[[Any], Any]] = {"@timestamp": lambda v: moment(v, tz),
-                      "event.outcome": lambda v: OUTCOMES.get(str(v), v)}  # fmt: skip
+        # the moment is one word (no-break spaces): a narrow table wraps the message instead
+        self.shown: dict[str, Callable[[Any], Any]] = {
+            "@timestamp": lambda v: str(moment(v, tz)).replace(" ", "\u00a0"),
+            "event.outcome": lambda v: OUTCOMES.get(str(v), v),
+        }
 
     def add(self, doc: Mapping[str, Any]) -> None:
         row = table_row(doc)
