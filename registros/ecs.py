@@ -61,7 +61,9 @@ _MOD_UID = re.compile(r"change user '(?P<user>[^']+)' UID from '(?P<old>\d+)' to
 _MOD_GROUP = re.compile(r"add '(?P<user>[^']+)' to (?:shadow )?group '(?P<group>[^']+)'")
 _MOD_OTHER = re.compile(r"(?:change|lock|unlock) user '(?P<user>[^']+)'")
 _CRON = re.compile(r"^\((?P<user>[^)]+)\) CMD \((?P<cmd>.*)\)\s*$")
-_FIREWALL = re.compile(r"(?:^\[\s*\d+\.\d+\]\s*)?(?P<prefix>.*?)\s*IN=(?P<in>\S*) OUT=(?P<out>\S*)")
+_FIREWALL = re.compile(
+    r"(?:\[\s*\d+\.\d+\]\s*)?(?P<prefix>[^=]{0,64}?)\s*IN=(?P<in>\S*) OUT=(?P<out>\S*)"
+)
 _FW_PAIR = re.compile(r"\b(SRC|DST|PROTO|SPT|DPT|LEN|TTL)=(\S+)")
 _DENY = re.compile(r"drop|deny|denied|reject|block|bloque|rechaz|descart", re.IGNORECASE)
 _KV_MAP = {
@@ -152,7 +154,7 @@ def classify(message: str, appname: str | None, doc: _Doc) -> None:
         doc.user("user.name", m.group("user"))
         doc.f["process.command_line"] = m.group("cmd")
         return
-    if (m := _FIREWALL.search(message)) is not None and " SRC=" in message:
+    if " SRC=" in message and (m := _FIREWALL.match(message)) is not None:
         _firewall(m, message, doc)
         return
     if app == "kernel":

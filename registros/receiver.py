@@ -149,7 +149,7 @@ class Inbox:
                 return False
             self._items.append(item)
             self._bytes += len(item[0])
-            if len(self._items) == 1 or len(self._items) >= BATCH:
+            if len(self._items) in (1, BATCH) or not self.room(1):
                 self._cond.notify()
         return True
 
@@ -160,7 +160,7 @@ class Inbox:
             if not self._items:
                 self._cond.wait(wait_s)
             deadline = time.monotonic() + wait_s
-            while self._items and len(self._items) < most:
+            while self._items and len(self._items) < most and self.room(1):  # not full yet
                 left = deadline - time.monotonic()
                 if left <= 0 or not self._cond.wait(left):
                     break
@@ -257,7 +257,7 @@ class Receiver:
         on_ready: Callable[[list[Endpoint]], None] | None = None,
     ) -> None:
         self.store, self.endpoints, self.resolve = store, endpoints, resolve
-        self.inbox = inbox or Inbox()
+        self.inbox = inbox if inbox is not None else Inbox()
         self.report = Report()
         self._figures, self._figures_s, self._on_ready = figures, figures_s, on_ready
         self._sockets: list[socket.socket] = []

@@ -286,7 +286,7 @@ YEAR_AHEAD = timedelta(days=7)  # a device clock this far ahead of ours is still
 def resolve_year(month: int, day: int, received: datetime, zone: tzinfo) -> int | None:
     """The year of a date that names none: the reference's year, or the year before when that
     puts the date more than :data:`YEAR_AHEAD` after the reference (None: no such date)."""
-    for y in (received.year + 1, received.year, received.year - 1, received.year - 4):
+    for y in range(received.year + 1, received.year - 8, -1):
         try:
             moment = datetime(y, month, day, tzinfo=zone)
         except ValueError:  # 29 Feb outside a leap year: the leap year before
