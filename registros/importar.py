@@ -89,8 +89,8 @@ def check_files(paths: list[Path]) -> None:
 def _open(path: Path) -> IO[bytes]:
     f = path.open("rb")
     if f.read(2) == b"\x1f\x8b":
-        f.seek(0)
-        return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
+        f.close()
+        return gzip.GzipFile(filename=path, mode="rb")  # type: ignore[return-value]
     f.seek(0)
     return f
 

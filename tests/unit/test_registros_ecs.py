@@ -79,7 +79,9 @@ def test_sudo_command_and_failures() -> None:
     d = ev(SUDO + "alice : 3 incorrect password attempts ; TTY=pts/0 ; PWD=/home/alice ; "
            "USER=root ; COMMAND=/bin/ls")  # fmt: skip
     assert f(d, "event.outcome") == "failure" and "authentication" in f(d, "event.category")
-    d = ev(SUDO + "mallory : user NOT in sudoers ; TTY=pts/1 ; PWD=/tmp ; USER=root ; COMMAND=/bin/sh")
+    d = ev(
+        SUDO + "mallory : user NOT in sudoers ; TTY=pts/1 ; PWD=/tmp ; USER=root ; COMMAND=/bin/sh"
+    )
     assert f(d, "event.outcome") == "failure" and f(d, "user.name") == "mallory"
     d = ev(SUDO + "pam_unix(sudo:auth): authentication failure; logname=alice uid=1000 euid=0 "
            "tty=/dev/pts/0 ruser=alice rhost=  user=alice")  # fmt: skip

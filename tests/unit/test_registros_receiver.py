@@ -79,7 +79,7 @@ class Running:
     def _run(self) -> None:
         try:
             self.result = self.rx.run()
-        except BaseException as e:  # noqa: BLE001 - the test reads it
+        except BaseException as e:  # the test reads it
             self.result = e
 
     def __enter__(self) -> Running:
@@ -112,12 +112,15 @@ def test_udp_and_tcp_on_ipv4_and_ipv6_both_framings(store: SQLiteStore) -> None:
     with Running(store, endpoints) as r:
         u4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        to4 = ("127.0.0.1", r.port("udp", "127.0.0.1"))
         for i in range(50):
             u4.sendto(b"<38>Dec  1 08:01:02 srv1 sshd[1]: Failed password for root from "
-                      b"198.51.100.7 port %d ssh2" % (1000 + i), ("127.0.0.1", r.port("udp", "127.0.0.1")))  # fmt: skip
+                      b"198.51.100.7 port %d ssh2" % (1000 + i), to4)  # fmt: skip
             u6.sendto(b"<13>1 2026-12-01T10:00:00Z v6host app - - - udp6 %d" % i,
                       ("::1", r.port("udp", "::1")))  # fmt: skip
-        octets = [b"<13>1 2026-12-01T10:00:00Z h app - - - octet %d\nline two" % i for i in range(5)]
+        octets = [
+            b"<13>1 2026-12-01T10:00:00Z h app - - - octet %d\nline two" % i for i in range(5)
+        ]
         with socket.create_connection(("127.0.0.1", r.port("tcp", "127.0.0.1"))) as c:
             c.sendall(b"".join(b"%d %s" % (len(m), m) for m in octets))
         with socket.create_connection(("::1", r.port("tcp", "::1"))) as c:
@@ -185,7 +188,9 @@ def test_bind_errors_name_the_address(store: SQLiteStore) -> None:
         busy.bind(("127.0.0.1", 0))
         port = busy.getsockname()[1]
         rx = Receiver(store, [Endpoint("udp", "127.0.0.1", port)])
-        with pytest.raises(PukaraError, match=rf"UDP 127.0.0.1:{port}: la dirección ya está en uso"):
+        with pytest.raises(
+            PukaraError, match=rf"UDP 127.0.0.1:{port}: la dirección ya está en uso"
+        ):
             rx.run()
     rx = Receiver(store, [Endpoint("tcp", "192.0.2.1", 5514)])
     with pytest.raises(PukaraError, match=r"TCP 192.0.2.1:5514: la dirección no pertenece"):

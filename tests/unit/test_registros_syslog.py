@@ -24,7 +24,12 @@ def test_rfc5424_example_1_nil_sd_and_bom() -> None:
     assert r.failure is None
     assert (r.priority, r.facility, r.severity, r.version) == (34, 4, 2, 1)
     assert r.timestamp == datetime(2003, 10, 11, 22, 14, 15, 3000, UTC)
-    assert (r.hostname, r.appname, r.procid, r.msgid) == ("mymachine.example.com", "su", None, "ID47")
+    assert (r.hostname, r.appname, r.procid, r.msgid) == (
+        "mymachine.example.com",
+        "su",
+        None,
+        "ID47",
+    )
     assert r.structured_data is None
     assert r.message == "'su root' failed for lonvick on /dev/pts/8"  # BOM removed
 
@@ -95,7 +100,9 @@ def test_rfc3164_with_pri_host_and_tag() -> None:
 
 
 def test_rfc3164_without_pri_as_in_auth_log() -> None:
-    r = p(b"Dec  1 08:01:02 srv1 sshd[1234]: Failed password for root from 198.51.100.7 port 22 ssh2")
+    r = p(
+        b"Dec  1 08:01:02 srv1 sshd[1234]: Failed password for root from 198.51.100.7 port 22 ssh2"
+    )
     assert r.failure is None and r.priority is None
     assert r.timestamp == datetime(2026, 12, 1, 8, 1, 2, tzinfo=UTC)
     assert (r.hostname, r.appname, r.procid) == ("srv1", "sshd", "1234")
@@ -172,7 +179,7 @@ def test_not_utf8_is_read_with_replacement_and_kept_exactly() -> None:
 
 def test_oversized_is_cut_at_the_bound_and_tagged() -> None:
     raw = b"<34>Oct 11 22:14:15 host app: " + "é".encode() * MAX_BYTES
-    text, original, tags = decode(raw)
+    text, _, tags = decode(raw)
     assert tags == ["registros_truncado"] and len(text.encode()) <= MAX_BYTES
     assert len(text.encode()) >= MAX_BYTES - 3 and "\ufffd" not in text  # cut between characters
     r = p(raw)
@@ -187,7 +194,7 @@ def test_truncated_5424_and_garbage_never_raise() -> None:
         assert isinstance(r.message, str)
     import random
 
-    rnd = random.Random(12)
+    rnd = random.Random(12)  # noqa: S311 (reproducible junk)
     for _ in range(2000):
         junk = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 80)))
         assert isinstance(p(b"<" + junk).message, str)
