@@ -44,6 +44,7 @@ SEVERITIES = (
 )  # fmt: skip
 
 _PRI = re.compile(rb"<(\d{1,3})>")
+_BINARY = re.compile(r"[\x00-\x08\x0a-\x1f\ufffd]")
 _VERSION = re.compile(r"([1-9]\d{0,2}) ")
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}  # fmt: skip
@@ -180,8 +181,8 @@ def _failed(p: Parsed, why: str) -> Parsed:
 
 
 def _mostly_binary(text: str) -> bool:
-    bad = sum(1 for c in text[:256] if c == "\ufffd" or (c < " " and c not in "\t"))
-    return bad * 4 > min(len(text), 256)
+    head = text[:256]
+    return len(_BINARY.findall(head)) * 4 > len(head)
 
 
 # -- RFC 5424 ------------------------------------------------------------------------------
