@@ -53,7 +53,7 @@ def recibir(
 
     Sin --udp ni --tcp escucha en el puerto 514 de todas las direcciones (IPv4 e IPv6).
     """  # fmt: skip
-    from pukara.store import opened_store
+    from pukara.store import open_store, opened_store
     from registros import receiver
     from registros.hosts import Resolver
 
@@ -71,10 +71,13 @@ def recibir(
                 f"{receiver.figures_line(report, elapsed_s, previous=previous)}",
                 quiet=silencioso)  # fmt: skip
 
-    with opened_store(ctx.obj) as store:
-        rx = receiver.Receiver(store, endpoints, resolve=Resolver(store), on_ready=ready,
-                               figures=figures if cifras else None, figures_s=cifras or 10.0)  # fmt: skip
-        report = rx.run()
+    settings = ctx.obj
+    with opened_store(settings):  # a store that cannot be opened is said before listening
+        pass
+    rx = receiver.Receiver(lambda: open_store(settings), endpoints, resolver=Resolver,
+                           on_ready=ready, figures=figures if cifras else None,
+                           figures_s=cifras or 10.0)  # fmt: skip
+    report = rx.run()
     for line in receiver.summary_lines(report):
         message(line)
     return ExitCode.INTERRUPTED if report.interrupted else ExitCode.OK

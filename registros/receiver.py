@@ -2,8 +2,11 @@
 
 Sockets are read on an asyncio loop (the main thread); each line goes into a bounded
 :class:`Inbox` (by count and by bytes); a writer thread takes batches of up to
-:data:`BATCH` lines (or what came in :data:`FLUSH_S`), parses them to ECS and stores each
-batch in one transaction. When the store is slower than the senders:
+:data:`BATCH` lines (or what came in :data:`FLUSH_S`) and hands them to a child process that
+parses them to ECS and stores each batch in one transaction. Parsing runs in its own process
+because in one process the reading thread would wait for the interpreter lock after every
+``recvfrom`` while the parser holds it, and the kernel would drop what a burst brings. When
+the store is slower than the senders:
 
 - UDP keeps reading into the inbox up to its bound; a datagram that does not fit is counted
   as dropped for its sender; what the kernel drops before we read (socket buffer full) is
@@ -22,6 +25,7 @@ import contextlib
 import errno
 import ipaddress
 import os
+import pickle
 import socket
 import threading
 import time
@@ -40,8 +44,8 @@ BATCH = 1000
 FLUSH_S = 0.2
 INBOX_ITEMS = 100_000
 INBOX_BYTES = 64 << 20
-RECEIVE_BUFFER = 8 << 20  # asked for each UDP socket; capped by net.core.rmem_max unless root
-UDP_READS = 512  # datagrams read per wake-up of a UDP socket
+RECEIVE_BUFFER = 16 << 20  # asked for each UDP socket; capped by net.core.rmem_max unless root
+UDP_READS = 4096  # datagrams read at most per wake-up of a UDP socket (then the others' turn)
 TCP_READ = 64 << 10
 
 
@@ -153,6 +157,20 @@ class Inbox:
                 self._cond.notify()
         return True
 
+    def offer_many(self, items: list[Item]) -> int:
+        """Queue the first of ``items`` that fit; how many did (the rest are dropped)."""
+        with self._cond:
+            taken = min(len(items), self.max_items - len(self._items))
+            size = sum(len(i[0]) for i in items[:taken])
+            while taken and self._bytes + size > self.max_bytes:
+                taken -= 1
+                size -= len(items[taken][0])
+            if taken > 0:
+                self._items.extend(items[:taken])
+                self._bytes += size
+                self._cond.notify()
+        return max(taken, 0)
+
     def take(self, most: int, wait_s: float) -> list[Item]:
         """Up to ``most`` items: waits ``wait_s`` for the first, then until ``most`` are in
         or ``wait_s`` has passed since the first came."""
@@ -242,21 +260,28 @@ def _receive_buffer(s: socket.socket) -> None:
 Figures = Callable[[Report, float], None]
 
 
+StoreFactory = Callable[[], Any]  # opens the store (in the child process)
+ResolverFactory = Callable[[Any], ecs.Resolver]  # the store -> host.name resolution
+
+
 class Receiver:
-    """Listen on ``endpoints`` and store what comes in ``store`` (see the module's doc)."""
+    """Listen on ``endpoints`` and store what comes in the store ``open_store`` opens (in a
+    child process; see the module's doc)."""
 
     def __init__(
         self,
-        store: Any,
+        open_store: StoreFactory,
         endpoints: list[Endpoint],
         *,
-        resolve: ecs.Resolver | None = None,
+        resolver: ResolverFactory | None = None,
         inbox: Inbox | None = None,
         figures: Figures | None = None,
         figures_s: float = 10.0,
         on_ready: Callable[[list[Endpoint]], None] | None = None,
     ) -> None:
-        self.store, self.endpoints, self.resolve = store, endpoints, resolve
+        self.open_store, self.endpoints, self.resolver = open_store, endpoints, resolver
+        self._child: Any = None
+        self._conn: Any = None
         self.inbox = inbox if inbox is not None else Inbox()
         self.report = Report()
         self._figures, self._figures_s, self._on_ready = figures, figures_s, on_ready
@@ -272,21 +297,55 @@ class Receiver:
     # -- lifecycle -----------------------------------------------------------------------
     def run(self) -> Report:
         """Listen until :meth:`stop` or Ctrl-C/SIGTERM; store what is queued; the report."""
-        self._open()
-        writer = threading.Thread(target=self._write_loop, name="registros-writer", daemon=True)
-        writer.start()
+        self._start_child()
         try:
-            asyncio.run(self._serve())
-        except KeyboardInterrupt:
-            self.report.interrupted = True
+            self._open()
+            writer = threading.Thread(target=self._write_loop, name="registros-writer",
+                                      daemon=True)  # fmt: skip
+            writer.start()
+            try:
+                asyncio.run(self._serve())
+            except KeyboardInterrupt:
+                self.report.interrupted = True
+            finally:
+                self._close_sockets()
+                self._stopping.set()
+                self.inbox.wake()
+                _join(writer)
         finally:
-            self._close_sockets()
-            self._stopping.set()
-            self.inbox.wake()
-            _join(writer)
+            self._stop_child()
         if self._error is not None:
             raise self._error
         return self.report
+
+    def _start_child(self) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")  # the store factory is not pickled
+        self._conn, theirs = ctx.Pipe()
+        self._child = ctx.Process(target=_child_main, name="registros-almacen", daemon=True,
+                                  args=(theirs, self.open_store, self.resolver))  # fmt: skip
+        self._child.start()
+        theirs.close()
+        try:
+            kind, value = self._conn.recv()
+        except EOFError:
+            kind, value = "error", None
+        if kind != "ready":
+            self._stop_child()
+            raise PukaraError(value or "el proceso que guarda los registros no arrancó")
+
+    def _stop_child(self) -> None:
+        if self._child is None:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            self._conn.send_bytes(b"")
+        self._child.join(30)
+        if self._child.is_alive():
+            self._child.kill()
+            self._child.join()
+        self._conn.close()
+        self._child = None
 
     def stop(self) -> None:
         """Ask a running receiver to stop (from any thread)."""
@@ -352,18 +411,38 @@ class Receiver:
         return stats
 
     def _read_udp(self, s: socket.socket) -> None:
+        """Read what the socket has (at most :data:`UDP_READS`) into the inbox in one go; the
+        lines read in one wake-up share their receive time."""
+        lines: list[tuple[bytes, Any]] = []
+        recvfrom = s.recvfrom
         for _ in range(UDP_READS):
             try:
-                data, addr = s.recvfrom(65536)
+                lines.append(recvfrom(65536))
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError:
-                return  # an ICMP error queued on the socket: nothing to read
-            sender = ecs.address(addr[0]) or addr[0]
+                break  # an ICMP error queued on the socket: nothing to read
+        if not lines:
+            return
+        now = time.time()
+        senders: dict[str, str] = {}
+        items = []
+        for data, addr in lines:
+            host = addr[0]
+            sender = senders.get(host)
+            if sender is None:
+                sender = senders[host] = ecs.address(host) or host
+            items.append((data, sender, addr[1], now))
+        taken = self.inbox.offer_many(items)
+        if len(senders) == 1:  # the usual case: one sender per wake-up
+            stats = self._stats(items[0][1])
+            stats.received += len(items)
+            stats.dropped += len(items) - taken
+            return
+        for i, (_, sender, _, _) in enumerate(items):
             stats = self._stats(sender)
             stats.received += 1
-            if not self.inbox.offer((data, sender, addr[1], time.time())):
-                stats.dropped += 1
+            stats.dropped += i >= taken
 
     async def _tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername") or ("?", 0)
@@ -404,18 +483,62 @@ class Receiver:
             self._writer_done.set()
 
     def _store(self, batch: list[Item]) -> None:
-        events = []
-        for raw, sender, port, received in batch:
-            events.append(ecs.event(
-                raw, received=datetime.fromtimestamp(received, UTC), sender=(sender, port),
-                resolve=self.resolve,
-            ))  # fmt: skip
-        self.store.write_events(events)
-        for (_, sender, _, _), doc in zip(batch, events, strict=True):
+        """Hand ``batch`` to the child and count what it stored (waiting for it is cheap:
+        this thread sleeps in the pipe, the socket loop keeps reading)."""
+        try:
+            self._conn.send_bytes(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
+            kind, value = self._conn.recv()
+        except (EOFError, OSError):
+            raise PukaraError("el proceso que guarda los registros terminó sin avisar; lo "
+                              "recibido y no guardado se perdió") from None  # fmt: skip
+        if kind == "error":
+            raise PukaraError(value)
+        failed = set(value)
+        for i, (_, sender, _, _) in enumerate(batch):
             stats = self._stats(sender)
             stats.stored += 1
-            if ecs.PARSE_FAILURE in doc.get("tags", ()):
+            if i in failed:
                 stats.failures += 1
+
+
+def _why(e: BaseException) -> str:
+    if isinstance(e, PukaraError):
+        return e.message
+    if isinstance(e, OSError):
+        return f"almacén: {os_reason(e)}"
+    return f"almacén: {type(e).__name__}: {e}"
+
+
+def _child_main(conn: Any, open_store: StoreFactory, resolver: ResolverFactory | None) -> None:
+    """The child process: open the store, then parse and store each batch the pipe brings
+    (an empty message: the end). Ctrl-C and SIGTERM are the parent's to handle."""
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    try:
+        store = open_store()
+        resolve = resolver(store) if resolver is not None else None
+    except BaseException as e:  # said to the parent, which reports it
+        conn.send(("error", _why(e)))
+        return
+    conn.send(("ready", None))
+    try:
+        while data := conn.recv_bytes():
+            batch: list[Item] = pickle.loads(data)  # noqa: S301 (our own parent)
+            events = [ecs.event(raw, received=datetime.fromtimestamp(at, UTC),
+                                sender=(sender, port), resolve=resolve)
+                      for raw, sender, port, at in batch]  # fmt: skip
+            store.write_events(events)
+            failed = [i for i, d in enumerate(events) if ecs.PARSE_FAILURE in d.get("tags", ())]
+            conn.send(("ok", failed))
+    except EOFError:
+        pass  # the parent is gone
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            conn.send(("error", _why(e)))
+    finally:
+        store.close()
 
 
 def _join(writer: threading.Thread) -> None:

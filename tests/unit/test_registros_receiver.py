@@ -66,13 +66,18 @@ def test_inbox_is_bounded_by_count_and_bytes() -> None:
     assert inbox.offer((b"12", "a", 1, 0.0)) and not inbox.offer((b"", "a", 1, 0.0))
     assert [i[0] for i in inbox.take(10, 0.01)] == [b"1234", b"1234", b"12"]
     assert inbox.take(10, 0.01) == [] and inbox.offer((b"1234567890", "a", 1, 0.0))
+    inbox.take(10, 0.01)
+    many = [(b"123", "a", 1, 0.0), (b"4567", "b", 1, 0.0), (b"89ab", "c", 1, 0.0)]
+    assert inbox.offer_many(many) == 2 and len(inbox) == 2  # 7 bytes fit, 11 do not
+    assert inbox.offer_many(many) == 0
 
 
 # -- the receiver --------------------------------------------------------------------------
 class Running:
     def __init__(self, store: SQLiteStore, endpoints: list[Endpoint], **kw: Any) -> None:
         self.ready = threading.Event()
-        self.rx = Receiver(store, endpoints, on_ready=lambda b: self.ready.set(), **kw)
+        kw.setdefault("open_store", lambda: SQLiteStore(store.path, actor="receptor"))
+        self.rx = Receiver(endpoints=endpoints, on_ready=lambda b: self.ready.set(), **kw)
         self.result: Any = None
         self.thread = threading.Thread(target=self._run)
 
@@ -150,16 +155,17 @@ def test_udp_and_tcp_on_ipv4_and_ipv6_both_framings(store: SQLiteStore) -> None:
 
 def test_udp_drops_are_counted_when_the_inbox_is_full_and_tcp_waits(store: SQLiteStore) -> None:
     slow = Inbox(max_items=20)
-    original = store.write_events
-    gate = threading.Event()
+    gate = store.path.with_name("gate")
 
-    def slow_write(events: Any) -> int:
-        gate.wait(10)
-        return original(events)
+    class SlowStore(SQLiteStore):  # a store that stalls until the test opens the gate
+        def write_events(self, events: Any) -> int:
+            while not gate.exists():
+                time.sleep(0.01)
+            return super().write_events(events)
 
-    store.write_events = slow_write  # type: ignore[method-assign]
     endpoints = [Endpoint("udp", "127.0.0.1", 0), Endpoint("tcp", "127.0.0.1", 0)]
-    with Running(store, endpoints, inbox=slow) as r:
+    factory = lambda: SlowStore(store.path, actor="receptor")  # noqa: E731
+    with Running(store, endpoints, inbox=slow, open_store=factory) as r:
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         for i in range(200):
             u.sendto(b"<13>1 - h a - - - d%d" % i, ("127.0.0.1", r.port("udp", "127.0.0.1")))
@@ -168,7 +174,7 @@ def test_udp_drops_are_counted_when_the_inbox_is_full_and_tcp_waits(store: SQLit
         c = socket.create_connection(("127.0.0.1", r.port("tcp", "127.0.0.1")))
         c.sendall(b"".join(b"<13>1 - h a - - - t%d\n" % i for i in range(300)))
         time.sleep(0.3)
-        gate.set()  # the store catches up: TCP resumes, nothing of it lost
+        gate.touch()  # the store catches up: TCP resumes, nothing of it lost
         c.close()
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
@@ -187,11 +193,32 @@ def test_bind_errors_name_the_address(store: SQLiteStore) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
         busy.bind(("127.0.0.1", 0))
         port = busy.getsockname()[1]
-        rx = Receiver(store, [Endpoint("udp", "127.0.0.1", port)])
+        rx = Receiver(lambda: store, [Endpoint("udp", "127.0.0.1", port)])
         with pytest.raises(
             PukaraError, match=rf"UDP 127.0.0.1:{port}: la dirección ya está en uso"
         ):
             rx.run()
-    rx = Receiver(store, [Endpoint("tcp", "192.0.2.1", 5514)])
+    rx = Receiver(lambda: store, [Endpoint("tcp", "192.0.2.1", 5514)])
     with pytest.raises(PukaraError, match=r"TCP 192.0.2.1:5514: la dirección no pertenece"):
+        rx.run()
+
+
+def test_a_store_that_fails_stops_the_receiver_with_its_reason(tmp_path: Path) -> None:
+    def broken() -> SQLiteStore:
+        raise PukaraError("almacén: no se puede abrir (prueba)")
+
+    with pytest.raises(PukaraError, match=r"no se puede abrir \(prueba\)"):
+        Receiver(broken, [Endpoint("udp", "127.0.0.1", 0)]).run()
+
+    class Full(SQLiteStore):
+        def write_events(self, events: Any) -> int:
+            raise OSError(28, "No space left on device")
+
+    def send_one(bound: list[Endpoint]) -> None:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.sendto(b"<13>1 - h a - - - x", ("127.0.0.1", bound[0].port))
+
+    rx = Receiver(lambda: Full(tmp_path / "full.db", actor="r"), [Endpoint("udp", "127.0.0.1", 0)],
+                  on_ready=send_one)  # fmt: skip
+    with pytest.raises(PukaraError, match="almacén: no queda espacio en el disco"):
         rx.run()
