@@ -168,10 +168,11 @@ class Pukara:
              "--udp", f"127.0.0.1:{self.port}", "--cifras", "0"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
         )  # fmt: skip
-        assert self.proc.stderr is not None
-        first = self.proc.stderr.readline()
+        err = self.proc.stderr
+        first = err.readline() if err is not None else ""
         if "Escuchando" not in first:
-            raise SystemExit(f"pukara registros recibir no arrancó: {first}{self.proc.stderr.read()}")
+            rest = err.read() if err is not None else ""
+            raise SystemExit(f"pukara registros recibir no arrancó: {first}{rest}")
 
     def count(self) -> int:
         try:
