@@ -222,3 +222,31 @@ def test_a_store_that_fails_stops_the_receiver_with_its_reason(tmp_path: Path) -
                   on_ready=send_one)  # fmt: skip
     with pytest.raises(PukaraError, match="almacén: no queda espacio en el disco"):
         rx.run()
+
+
+def test_port_514_refused_says_what_to_do() -> None:
+    import errno
+
+    from registros.receiver import _bind_error, default_endpoints
+
+    e = _bind_error(Endpoint("udp", "::", 514), OSError(errno.EACCES, "Permission denied"))
+    assert e.message == (
+        "no se pudo escuchar en UDP [::]:514: permiso denegado (Permission denied); el puerto "
+        "514 requiere root o CAP_NET_BIND_SERVICE (o use un puerto alto, p. ej. --udp "
+        "0.0.0.0:5514)"
+    )
+    assert [str(d) for d in default_endpoints()] == ["UDP [::]:514", "TCP [::]:514"]
+
+
+def test_dual_stack_any_address_takes_ipv4_senders_too(store: SQLiteStore) -> None:
+    with Running(store, [Endpoint("udp", "::", 0)]) as r:
+        port = r.port("udp", "::")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u4:
+            u4.sendto(b"<13>1 - h4 a - - - from v4", ("127.0.0.1", port))
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as u6:
+            u6.sendto(b"<13>1 - h6 a - - - from v6", ("::1", port))
+        deadline = time.monotonic() + 5
+        while len(_events(store)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert sorted(r.result.sources) == ["127.0.0.1", "::1"]  # not ::ffff:127.0.0.1
+    assert {d["source"]["ip"] for d in _events(store)} == {"127.0.0.1", "::1"}
