@@ -28,8 +28,8 @@ def recibir(
         typer.Option(
             "--udp",
             metavar="HOST:PUERTO",
-            help="Escucha syslog UDP aquí ([v6]:puerto "
-            "para IPv6; :0 elige un puerto libre). Se puede repetir.",
+            help="Escucha syslog UDP aquí (IPv6 entre corchetes, p. ej. [::1]:5514; el puerto "
+            "0 elige uno libre). Se puede repetir.",
         ),
     ] = None,
     tcp: Annotated[
