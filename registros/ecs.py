@@ -24,7 +24,7 @@ from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from typing import Any
 
-from pukara.events import ECS_VERSION, format_timestamp, new_event_id
+from pukara.events import ECS_VERSION, new_event_id
 from registros import syslog
 
 PARSE_FAILURE = "registros_parse_failure"
@@ -284,6 +284,15 @@ def _kv(kv: dict[str, str], doc: _Doc) -> None:
         doc.f["network.transport"] = kv["proto"].lower()
 
 
+@lru_cache(maxsize=4096)
+def _stamp(ts: datetime) -> str:
+    """:func:`pukara.events.format_timestamp`, faster (lines of one read share their time)."""
+    if ts.tzinfo is not UTC:
+        ts = ts.astimezone(UTC)
+    return (f"{ts.year:04d}-{ts.month:02d}-{ts.day:02d}T{ts.hour:02d}:{ts.minute:02d}:"
+            f"{ts.second:02d}.{ts.microsecond:06d}Z")  # fmt: skip
+
+
 @lru_cache(maxsize=1024)
 def _path(dotted: str) -> tuple[tuple[str, ...], str]:
     *parents, leaf = dotted.split(".")
@@ -305,7 +314,6 @@ Resolver = Callable[[str | None, str | None], tuple[str, str | None, tzinfo | No
 
 def _fields(parsed: syslog.Parsed, sender: tuple[str, int] | None, sender_ip: str | None) -> _Doc:
     doc = _Doc()
-    doc.f.update(syslog.fields(parsed))
     if parsed.failure is None:
         classify(parsed.message, parsed.appname, doc)
         if parsed.kv:
@@ -355,18 +363,23 @@ def event(
     doc = _fields(parsed, sender, sender_ip)
     host_name = host[0] if host else parsed.hostname or sender_ip
     out: dict[str, Any] = {
-        "@timestamp": format_timestamp(parsed.timestamp or received),
+        "@timestamp": _stamp(parsed.timestamp or received),
         "ecs": {"version": ECS_VERSION},
         "event": {
             "id": event_id or new_event_id(),
             "kind": "event",
             "dataset": dataset,
             "module": "registros",
-            "created": format_timestamp(received.astimezone(UTC)),
+            "created": _stamp(received),
             "original": original,
         },
         "message": parsed.message,
     }
+    for key, value in syslog.fields(parsed).items():  # log.*, process.*, event.code/sequence
+        if key == "event":
+            out["event"].update(value)
+        else:
+            out[key] = value
     if host_name:
         out["host"] = {"name": host_name}
         if host_name not in doc.f.get("related.hosts", []):

@@ -365,7 +365,7 @@ def _rfc3164(p: Parsed, rest: str, received: datetime, zone: tzinfo, year: int |
         p.appname, p.procid = tag.group(1), tag.group(2)
         rest = rest[tag.end() :]
     p.message = rest
-    pairs = _KV.findall(rest)
+    pairs = _KV.findall(rest) if rest.count("=") >= 3 else []
     if len(pairs) >= 3 and sum(len(k) + len(v) + 1 for k, v in pairs) >= 0.6 * len(rest.strip()):
         p.kv = {k: _unquote(v) for k, v in pairs}
         _kv_header(p, p.kv, zone)
@@ -392,31 +392,42 @@ def _kv_header(p: Parsed, kv: dict[str, str], zone: tzinfo) -> None:
         p.local_time = local[0] and z is zone
 
 
-def fields(p: Parsed) -> dict[str, Any]:
-    """The ECS ``log.syslog.*`` fields and ``log.level`` of a parsed line, by dotted name."""
-    out: dict[str, Any] = {}
-    if p.priority is not None:
-        fac, sev = p.priority >> 3, p.priority & 7
-        out["log.syslog.priority"] = p.priority
-        out["log.syslog.facility.code"] = fac
-        out["log.syslog.facility.name"] = FACILITIES[fac]
-        out["log.syslog.severity.code"] = sev
-        out["log.syslog.severity.name"] = SEVERITIES[sev]
-        out["log.level"] = SEVERITIES[sev].lower()
+def _header(p: Parsed, sl: dict[str, Any]) -> None:
     for name, value in (("hostname", p.hostname), ("appname", p.appname),
                         ("procid", p.procid), ("msgid", p.msgid)):  # fmt: skip
         if value is not None:
-            out[f"log.syslog.{name}"] = value
+            sl[name] = value
     if p.version is not None:
-        out["log.syslog.version"] = str(p.version)
+        sl["version"] = str(p.version)
     if p.structured_data:
-        out["log.syslog.structured_data"] = p.structured_data
+        sl["structured_data"] = p.structured_data
+
+
+def fields(p: Parsed) -> dict[str, Any]:
+    """The ECS ``log.syslog.*``, ``log.level``, ``process.*`` and ``event.code``/``sequence``
+    fields of a parsed line, as nested objects (``{"log": {"syslog": {...}}}``)."""
+    sl: dict[str, Any] = {}
+    log: dict[str, Any] = {"syslog": sl}
+    out: dict[str, Any] = {"log": log}
+    if p.priority is not None:
+        fac, sev = p.priority >> 3, p.priority & 7
+        sl["priority"] = p.priority
+        sl["facility"] = {"code": fac, "name": FACILITIES[fac]}
+        sl["severity"] = {"code": sev, "name": SEVERITIES[sev]}
+        log["level"] = SEVERITIES[sev].lower()
+    _header(p, sl)
     if p.appname is not None:
-        out["process.name"] = p.appname
+        out["process"] = {"name": p.appname}
     if p.procid is not None and p.procid.isdigit():
-        out["process.pid"] = int(p.procid)
-    if p.sequence is not None:
-        out["event.sequence"] = p.sequence
-    if p.code is not None:
-        out["event.code"] = p.code
+        out.setdefault("process", {})["pid"] = int(p.procid)
+    if p.sequence is not None or p.code is not None:
+        event = out["event"] = {}
+        if p.sequence is not None:
+            event["sequence"] = p.sequence
+        if p.code is not None:
+            event["code"] = p.code
+    if not sl:
+        del log["syslog"]
+        if not log:
+            del out["log"]
     return out

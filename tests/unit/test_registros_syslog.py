@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from pukara.events import get_field
 from registros import syslog
 from registros.syslog import MAX_BYTES, decode, original_bytes, parse, resolve_year
 
@@ -41,8 +42,9 @@ def test_rfc5424_example_2_offset_and_microseconds() -> None:
     assert (r.hostname, r.appname, r.procid, r.msgid) == ("192.0.2.1", "myproc", "8710", None)
     assert r.message == "%% It's time to make the do-nothings."
     f = syslog.fields(r)
-    assert f["log.syslog.facility.name"] == "local4" and f["log.syslog.severity.name"] == "Notice"
-    assert f["process.pid"] == 8710 and f["log.level"] == "notice"
+    assert get_field(f, "log.syslog.facility.name") == "local4"
+    assert get_field(f, "log.syslog.severity.name") == "Notice"
+    assert get_field(f, "process.pid") == 8710 and get_field(f, "log.level") == "notice"
 
 
 def test_rfc5424_examples_3_and_4_structured_data() -> None:
@@ -148,8 +150,7 @@ def test_cisco_ios_lines() -> None:
           b"state to down")  # fmt: skip
     assert (r.hostname, r.code, r.sequence) == ("rtr1", "LINK-3-UPDOWN", 1234)
     assert r.timestamp == datetime(2026, 12, 1, 12, 0, 0, 500000, UTC) and not r.local_time
-    f = syslog.fields(r)
-    assert f["event.code"] == "LINK-3-UPDOWN" and f["event.sequence"] == 1234
+    assert syslog.fields(r)["event"] == {"code": "LINK-3-UPDOWN", "sequence": 1234}
 
 
 def test_fortigate_key_value() -> None:
