@@ -237,7 +237,8 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="pukara-bench-syslog-"))
     try:
         print(f"Flujo: {number(n)} mensajes UDP (sshd, sudo, nftables; RFC 5424 y 3164), "
-              f"{number(sum(map(len, lines)) / n)} bytes de media, en 127.0.0.1")  # fmt: skip
+              f"{number(sum(map(len, lines)) / n)} bytes de media, en 127.0.0.1; carga del "
+              f"equipo {number(os.getloadavg()[0], 2)} en {os.cpu_count()} núcleos")  # fmt: skip
         rs = run_once(Rsyslog(folder), lines, None)
         pk_receiver = Pukara(folder, 0)
         pk = run_once(pk_receiver, lines, None)
