@@ -211,7 +211,11 @@ def _rfc5424(p: Parsed, version: int, rest: str) -> Parsed:
     elif body.startswith("["):
         parsed = _structured(body)
         if parsed is None:
-            return _failed(p, "datos estructurados mal formados (o cortados)")
+            if _bracketed_end(body) is None:
+                return _failed(p, "datos estructurados mal formados (o cortados)")
+            p.message = body  # a vendor's own [...] (Check Point): kept in the message
+            p.tags.append("registros_sd_no_conforme")
+            return p
         p.structured_data, sd_end = parsed
     else:
         return _failed(p, "faltan los datos estructurados (o «-»)")
@@ -251,6 +255,24 @@ def _structured(text: str) -> tuple[dict[str, dict[str, str]], int] | None:
         out[m.group()] = params
         i += 1
     return out, i
+
+
+def _bracketed_end(text: str) -> int | None:
+    """Where the ``[...]`` groups at the start of ``text`` end (quotes and ``\\]`` respected),
+    or None when they never close: the line was cut."""
+    i, n, quoted = 0, len(text), False
+    while i < n and text[i] == "[":
+        i += 1
+        while i < n and (quoted or text[i] != "]"):
+            if text[i] == "\\":
+                i += 1
+            elif text[i] == '"':
+                quoted = not quoted
+            i += 1
+        if i >= n:
+            return None
+        i += 1
+    return i
 
 
 # -- timestamps ----------------------------------------------------------------------------

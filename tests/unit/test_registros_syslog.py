@@ -200,3 +200,44 @@ def test_truncated_5424_and_garbage_never_raise() -> None:
         junk = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 80)))
         assert isinstance(p(b"<" + junk).message, str)
         assert isinstance(p(junk).message, str)
+
+
+@pytest.mark.parametrize(
+    ("line", "host", "app", "message"),
+    [
+        (b"<13>Oct 11 22:14:15 test-host this is the message", "test-host", None,
+         "this is the message"),
+        (b"<123>Sep 01 02:03:04 hostname message", "hostname", None, "message"),
+        (b"<13>Oct 11 22:14:15 test-host su[1024]: this is the message", "test-host", "su",
+         "this is the message"),
+        (b"<13>2003-08-24 05:14:15-07:00 h app: m", "h", "app", "m"),  # a space for the T
+        (b"<13>Oct 11 22:14:15 " + b"a" * 256 + b" x", None, None, "a" * 256 + " x"),
+    ],
+)  # fmt: skip
+def test_rfc3164_hosts_and_tags(
+    line: bytes, host: str | None, app: str | None, message: str
+) -> None:
+    r = p(line)
+    assert (r.failure, r.hostname, r.appname, r.message) == (None, host, app, message)
+
+
+def test_pri_without_timestamp_is_kept_as_a_message() -> None:
+    """RFC 3164 §4.3.2: a valid PRI without a timestamp is a message (the receive time)."""
+    r = p(b"<13> test-host this is the message")
+    assert (
+        r.failure is None and r.timestamp is None and r.message == "test-host this is the message"
+    )
+    assert p(b"<-1>Oct 11 22:14:15 h m").failure is not None
+    assert p(b"13 Oct 11 22:14:15 test-host this is the message").failure is not None
+
+
+def test_vendor_structured_data_that_is_not_rfc5424_is_kept_in_the_message() -> None:
+    sd = ('[action:"Drop"; ifname:"bond1.3999"; __policy_id_tag:"product=VPN-1 & FireWall-1'
+          '[db_tag={F6};mgmt=cp-m\\]"; dst:"198.18.0.9"; proto:"6"; src:"198.51.100.2"]')  # fmt: skip
+    r = p(f"<165>1 2003-10-11T22:14:15.003Z fw1 evntslog - ID47 {sd} a test message")
+    assert r.failure is None and r.structured_data is None and r.hostname == "fw1"
+    assert r.message == f"{sd} a test message" and "registros_sd_no_conforme" in r.tags
+    assert p(f"<165>1 2003-10-11T22:14:15.003Z fw1 evntslog - ID47 {sd[:40]}").failure is not None
+    escaped = p('<165>1 2003-10-11T22:14:15.003Z h e - ID47 [x@1 k="[value\\] more"] msg')
+    assert escaped.structured_data == {"x@1": {"k": "[value] more"}} and escaped.message == "msg"
+    assert p("<13>1 - - - - - -").failure is None
