@@ -1,12 +1,12 @@
-"""The syslog receiver: UDP and TCP listeners, a bounded inbox, one writer to the store.
+"""The syslog receiver: UDP and TCP listeners, a bounded inbox, processes that store.
 
 Sockets are read on an asyncio loop (the main thread); each line goes into a bounded
-:class:`Inbox` (by count and by bytes); a writer thread takes batches of up to
-:data:`BATCH` lines (or what came in :data:`FLUSH_S`) and hands them to a child process that
-parses them to ECS and stores each batch in one transaction. Parsing runs in its own process
-because in one process the reading thread would wait for the interpreter lock after every
-``recvfrom`` while the parser holds it, and the kernel would drop what a burst brings. When
-the store is slower than the senders:
+:class:`Inbox` (by count and by bytes); writer threads take batches of up to :data:`BATCH`
+lines (or what came in :data:`FLUSH_S`) and each hands its batch to its child process, which
+parses it to ECS and stores it in one transaction (:data:`WORKERS` children; SQLite queues
+their transactions). Parsing runs in processes of its own because in one process the reading
+thread would wait for the interpreter lock after every ``recvfrom`` while the parser holds it,
+and the kernel would drop what a burst brings. When the store is slower than the senders:
 
 - UDP keeps reading into the inbox up to its bound; a datagram that does not fit is counted
   as dropped for its sender; what the kernel drops before we read (socket buffer full) is
@@ -14,7 +14,7 @@ the store is slower than the senders:
 - TCP stops reading from the connections until there is room again (back-pressure: the
   senders' own buffers and TCP windows fill, nothing is lost).
 
-On stop (Ctrl-C, SIGTERM, :meth:`Receiver.stop`) the listeners close, the writer stores what
+On stop (Ctrl-C, SIGTERM, :meth:`Receiver.stop`) the listeners close, the writers store what
 is in the inbox, and :meth:`Receiver.run` returns the per-source report.
 """
 
@@ -47,6 +47,7 @@ INBOX_BYTES = 64 << 20
 RECEIVE_BUFFER = 16 << 20  # asked for each UDP socket; capped by net.core.rmem_max unless root
 UDP_READS = 4096  # datagrams read at most per wake-up of a UDP socket (then the others' turn)
 TCP_READ = 64 << 10
+WORKERS = max(1, min(4, os.cpu_count() or 1))  # processes that parse and store, each a batch
 
 
 @dataclass(frozen=True)
@@ -278,16 +279,17 @@ class Receiver:
         figures: Figures | None = None,
         figures_s: float = 10.0,
         on_ready: Callable[[list[Endpoint]], None] | None = None,
+        workers: int | None = None,
     ) -> None:
         self.open_store, self.endpoints, self.resolver = open_store, endpoints, resolver
-        self._child: Any = None
-        self._conn: Any = None
+        self.workers = workers or WORKERS
+        self._children: list[tuple[Any, Any]] = []  # (process, its end of the pipe)
+        self._count_lock = threading.Lock()
         self.inbox = inbox if inbox is not None else Inbox()
         self.report = Report()
         self._figures, self._figures_s, self._on_ready = figures, figures_s, on_ready
         self._sockets: list[socket.socket] = []
         self._udp: list[socket.socket] = []
-        self._writer_done = threading.Event()
         self._stopping = threading.Event()
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -297,12 +299,14 @@ class Receiver:
     # -- lifecycle -----------------------------------------------------------------------
     def run(self) -> Report:
         """Listen until :meth:`stop` or Ctrl-C/SIGTERM; store what is queued; the report."""
-        self._start_child()
+        self._start_children()
         try:
             self._open()
-            writer = threading.Thread(target=self._write_loop, name="registros-writer",
-                                      daemon=True)  # fmt: skip
-            writer.start()
+            writers = [threading.Thread(target=self._write_loop, args=(conn,), daemon=True,
+                                        name=f"registros-writer-{i}")
+                       for i, (_, conn) in enumerate(self._children)]  # fmt: skip
+            for writer in writers:
+                writer.start()
             try:
                 asyncio.run(self._serve())
             except KeyboardInterrupt:
@@ -311,41 +315,45 @@ class Receiver:
                 self._close_sockets()
                 self._stopping.set()
                 self.inbox.wake()
-                _join(writer)
+                for writer in writers:
+                    _join(writer)
         finally:
-            self._stop_child()
+            self._stop_children()
         if self._error is not None:
             raise self._error
         return self.report
 
-    def _start_child(self) -> None:
+    def _start_children(self) -> None:
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork")  # the store factory is not pickled
-        self._conn, theirs = ctx.Pipe()
-        self._child = ctx.Process(target=_child_main, name="registros-almacen", daemon=True,
-                                  args=(theirs, self.open_store, self.resolver))  # fmt: skip
-        self._child.start()
-        theirs.close()
-        try:
-            kind, value = self._conn.recv()
-        except EOFError:
-            kind, value = "error", None
-        if kind != "ready":
-            self._stop_child()
-            raise PukaraError(value or "el proceso que guarda los registros no arrancó")
+        for i in range(self.workers):
+            ours, theirs = ctx.Pipe()
+            child = ctx.Process(target=_child_main, name=f"registros-almacen-{i}", daemon=True,
+                                args=(theirs, self.open_store, self.resolver))  # fmt: skip
+            child.start()
+            theirs.close()
+            self._children.append((child, ours))
+        for _, conn in self._children:
+            try:
+                kind, value = conn.recv()
+            except EOFError:
+                kind, value = "error", None
+            if kind != "ready":
+                self._stop_children()
+                raise PukaraError(value or "el proceso que guarda los registros no arrancó")
 
-    def _stop_child(self) -> None:
-        if self._child is None:
-            return
-        with contextlib.suppress(OSError, ValueError):
-            self._conn.send_bytes(b"")
-        self._child.join(30)
-        if self._child.is_alive():
-            self._child.kill()
-            self._child.join()
-        self._conn.close()
-        self._child = None
+    def _stop_children(self) -> None:
+        for _, conn in self._children:
+            with contextlib.suppress(OSError, ValueError):
+                conn.send_bytes(b"")
+        for child, conn in self._children:
+            child.join(30)
+            if child.is_alive():
+                child.kill()
+                child.join()
+            conn.close()
+        self._children.clear()
 
     def stop(self) -> None:
         """Ask a running receiver to stop (from any thread)."""
@@ -468,37 +476,36 @@ class Receiver:
             writer.close()
 
     # -- the writer ----------------------------------------------------------------------
-    def _write_loop(self) -> None:
+    def _write_loop(self, conn: Any) -> None:
         try:
             while True:
                 batch = self.inbox.take(BATCH, FLUSH_S)
                 if batch:
-                    self._store(batch)
+                    self._store(conn, batch)
                 elif self._stopping.is_set() and not len(self.inbox):
                     return
         except BaseException as e:  # the store failed: the receiver stops and says why
             self._error = e
             self.stop()
-        finally:
-            self._writer_done.set()
 
-    def _store(self, batch: list[Item]) -> None:
-        """Hand ``batch`` to the child and count what it stored (waiting for it is cheap:
-        this thread sleeps in the pipe, the socket loop keeps reading)."""
+    def _store(self, conn: Any, batch: list[Item]) -> None:
+        """Hand ``batch`` to this thread's child and count what it stored (waiting for it is
+        cheap: this thread sleeps in the pipe, the socket loop keeps reading)."""
         try:
-            self._conn.send_bytes(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
-            kind, value = self._conn.recv()
+            conn.send_bytes(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
+            kind, value = conn.recv()
         except (EOFError, OSError):
             raise PukaraError("el proceso que guarda los registros terminó sin avisar; lo "
                               "recibido y no guardado se perdió") from None  # fmt: skip
         if kind == "error":
             raise PukaraError(value)
         failed = set(value)
-        for i, (_, sender, _, _) in enumerate(batch):
-            stats = self._stats(sender)
-            stats.stored += 1
-            if i in failed:
-                stats.failures += 1
+        with self._count_lock:  # the other writer threads count too
+            for i, (_, sender, _, _) in enumerate(batch):
+                stats = self._stats(sender)
+                stats.stored += 1
+                if i in failed:
+                    stats.failures += 1
 
 
 def _why(e: BaseException) -> str:
