@@ -48,6 +48,7 @@ RECEIVE_BUFFER = 16 << 20  # asked for each UDP socket; capped by net.core.rmem_
 UDP_READS = 4096  # datagrams read at most per wake-up of a UDP socket (then the others' turn)
 TCP_READ = 64 << 10
 WORKERS = max(1, min(4, os.cpu_count() or 1))  # processes that parse and store, each a batch
+CHILD_NICE = 5  # their priority below the reader's
 
 
 @dataclass(frozen=True)
@@ -523,6 +524,10 @@ def _child_main(conn: Any, open_store: StoreFactory, resolver: ResolverFactory |
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.nice(
+            CHILD_NICE
+        )  # the reader first: a late parse waits in the inbox, a late read is lost
     try:
         store = open_store()
         resolve = resolver(store) if resolver is not None else None
