@@ -317,6 +317,11 @@ def resumen(
     with opened_store(ctx.obj, read_only=True) as store:
         tops = [store.top_values(name, q, top) for name in names]
     total = tops[0].total if tops else 0
+    if not total:
+        message(f"Ningún evento {_window_text(q.since, q.until)}.")
+        if formato is not Formato.tabla:
+            render([], formato, {"field": "", "value": "", "count": "", "share": ""})
+        return
     rows: list[dict[str, object]] = []
     for t in tops:
         for value, count in t.values:

@@ -278,3 +278,11 @@ def test_ctrl_c_in_the_middle_of_a_listing_still_closes_the_json(db: Path) -> No
     with SQLiteStore(db) as store, pytest.raises(KeyboardInterrupt):
         listing.emit(store, EventQuery(), Interrupting(out), limit=0, follow=False)
     assert [d["event"]["id"] for d in json.loads(out.getvalue())] == ["id-004", "id-001"]
+
+
+def test_resumen_of_nothing_says_so(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ("--base-datos", str(db), "registros", "resumen", "user.name=nadie")
+    code, out, err = run(capsys, *base)
+    assert code == 0 and out == "" and "Ningún evento entre" in err
+    code, out, _ = run(capsys, *base, "-f", "json")
+    assert code == 0 and json.loads(out) == []
