@@ -213,7 +213,9 @@ def buscar(
     seguir: Annotated[
         bool,
         typer.Option(
-            "--seguir", help="Tras mostrarlos, sigue mostrando los nuevos cada segundo (Ctrl-C)."
+            "--seguir",
+            help="Tras mostrarlos, sigue mostrando los nuevos cada segundo, también los que se "
+            "guardan hasta 30 s después de su hora (Ctrl-C para terminar).",
         ),
     ] = False,
     conjunto: ConjuntoOpt = None,

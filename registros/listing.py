@@ -202,14 +202,15 @@ def emit(
     then, with ``follow``, the new ones until Ctrl-C, which ends the output cleanly."""
     from registros import search
 
-    shown, more, after = 0, False, None
+    shown, more, tail = 0, False, search.Tail()
     try:
         found = search.search(store, q)
         if isinstance(found, list) and limit and len(found) > limit:
             found, more = found[1:], True
         for doc in found:
             w.add(doc)
-            after = search.cursor(doc) or after
+            if follow:
+                tail.add(doc)
             shown += 1
         if not follow:
             w.finish()
@@ -220,7 +221,7 @@ def emit(
             w.flush()
             sleep(seconds)
 
-        for doc in search.follow(store, q, after, sleep=pause):
+        for doc in search.follow(store, q, tail, sleep=pause):
             w.add(doc)
             shown += 1
     except KeyboardInterrupt:

@@ -34,6 +34,8 @@ from pukara.store.query import EventQuery, FieldFilter, Op
 DEFAULT_WINDOW = timedelta(minutes=15)  # Kibana Discover's default: the last 15 minutes
 DEFAULT_LIMIT = 100
 FOLLOW_INTERVAL_S = 1.0
+READ_AHEAD = 10_000
+FOLLOW_GRACE = timedelta(seconds=30)  # how late an event may be stored and still be followed
 # an ECS field name: dotted words; "@timestamp" is asked with --desde/--hasta instead
 FIELD_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]+)*")
 # what other query languages use (KQL "a:b", ">=", "=~"): refused, not taken as a name
@@ -191,23 +193,58 @@ def search(store: Store, q: EventQuery) -> list[dict[str, Any]] | Iterator[dict[
     return newest
 
 
+class Tail:
+    """The events shown lately, so that following shows each event once, late ones too.
+
+    An event may be stored after a later one was shown: a batch of another receiver process,
+    a syslog time with whole seconds, the cluster's refresh. Each poll therefore reads again
+    from ``grace`` before the newest event shown, and leaves out what was shown already; an
+    event stored more than ``grace`` after its own time is not seen.
+    """
+
+    def __init__(self, grace: timedelta = FOLLOW_GRACE) -> None:
+        self.grace = grace
+        self.newest: datetime | None = None
+        self._seen: dict[str, datetime] = {}
+
+    def add(self, doc: dict[str, Any]) -> bool:
+        """Note ``doc`` as shown; False when it was already."""
+        mark = cursor(doc)
+        if mark is None:
+            return True
+        stamp, event_id = mark
+        if event_id in self._seen:
+            return False
+        self._seen[event_id] = stamp
+        if self.newest is None or stamp > self.newest:
+            self.newest = stamp
+        if len(self._seen) > 4 * READ_AHEAD:  # a long first listing: keep only the tail
+            self.since(None)
+        return True
+
+    def since(self, start: datetime | None) -> datetime | None:
+        """Where the next poll starts: ``grace`` before the newest shown (not before
+        ``start``); what is older is forgotten."""
+        if self.newest is None:
+            return start
+        edge = self.newest - self.grace
+        self._seen = {k: v for k, v in self._seen.items() if v >= edge}
+        return edge if start is None else max(start, edge)
+
+
 def follow(
     store: Store,
     q: EventQuery,
-    after: tuple[datetime, str] | None,
+    tail: Tail,
     *,
     interval_s: float = FOLLOW_INTERVAL_S,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[dict[str, Any]]:
-    """New events of ``q`` (no end of window), oldest first, after ``after``, forever.
-
-    Polls every ``interval_s``; an event stored later with a timestamp older than the last
-    one shown is not shown (the cursor is (``@timestamp``, ``event.id``), as ``search_after``).
-    """
-    base = replace(q, until=None, limit=None, newest_first=False)
+    """New events of ``q`` (no end of window), in time order, forever: after a pause of
+    ``interval_s``, those ``tail`` has not shown (``tail`` holds what was shown before)."""
+    base = replace(q, until=None, limit=None, newest_first=False, after=None)
     while True:
-        step = replace(base, after=after) if after is not None else base
-        for doc in store.query_events(step):
-            after = cursor(doc) or after
-            yield doc
         sleep(interval_s)
+        for doc in store.query_events(replace(base, since=tail.since(q.since))):
+            if tail.add(doc):
+                yield doc

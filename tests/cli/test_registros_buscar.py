@@ -245,7 +245,10 @@ def test_seguir_shows_new_events_until_sigint_then_exits_130(
         with SQLiteStore(db) as store:  # same timestamp as the last one shown, a later id
             last = _event(5, 2)
             late = {**_event(6, 0), "@timestamp": last["@timestamp"]}
-            store.write_events([late, _event(7, -1), _event(8, -1, **{"user.name": "admin"})])
+            # the same time again, an id that sorts before the last one shown: stored late
+            earlier = {**_event(0, 0), "@timestamp": last["@timestamp"]}
+            store.write_events([late, earlier, _event(7, -1),
+                                _event(8, -1, **{"user.name": "admin"})])  # fmt: skip
         _read_until(proc, seen, b"198.18.1.7")
         proc.send_signal(signal.SIGINT)
         rest, err = proc.communicate(timeout=30)
@@ -257,9 +260,11 @@ def test_seguir_shows_new_events_until_sigint_then_exits_130(
     assert "Interrumpido." in err.decode() and b"Traceback" not in err
     if formato == "json":
         docs = json.loads(out)  # closed on Ctrl-C: valid JSON
-        assert [d["event"]["id"] for d in docs] == ["id-001", "id-005", "id-006", "id-007"]
+        assert [d["event"]["id"] for d in docs] == [
+            "id-001", "id-005", "id-000", "id-006", "id-007"]  # fmt: skip
     else:
-        assert out.index("198.18.1.5") < out.index("198.18.1.6") < out.index("198.18.1.7")
+        assert out.index("198.18.1.5") < out.index("198.18.1.0 ") < out.index("198.18.1.6")
+        assert out.index("198.18.1.6") < out.index("198.18.1.7")
         assert "198.18.1.8" not in out and "198.18.1.2" not in out
 
 

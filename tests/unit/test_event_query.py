@@ -307,13 +307,17 @@ class _Stop(Exception):
     pass
 
 
-def test_follow_shows_each_new_event_once_even_with_equal_timestamps(store: SQLiteStore) -> None:
+def test_follow_shows_each_new_event_once_late_ones_and_equal_timestamps_too(
+    store: SQLiteStore,
+) -> None:
     store.write_events([ev(0, at=T0, eid="b")])
     arrivals = [
-        [ev(1, at=T0, eid="a"), ev(2, at=T0, eid="c")],  # "a" sorts before the cursor: not new
+        # "a" has b's time and sorts before it, stored after b was shown: still shown
+        [ev(1, at=T0, eid="a"), ev(2, at=T0, eid="c")],
         [],
-        [ev(3, at=T0 + timedelta(seconds=1), eid="0"), ev(4, at=T0, eid="d")],
-    ]
+        [ev(3, at=T0 + timedelta(seconds=1), eid="0"), ev(4, at=T0, eid="d"),
+         ev(5, at=T0 - timedelta(seconds=60), eid="tarde")],  # more than 30 s late: not
+    ]  # fmt: skip
 
     def sleep(_s: float) -> None:
         if not arrivals:
@@ -323,16 +327,27 @@ def test_follow_shows_each_new_event_once_even_with_equal_timestamps(store: SQLi
     q = EventQuery(since=T0 - timedelta(minutes=15), limit=100, newest_first=True)
     shown = list(search.search(store, q))
     assert [d["event"]["id"] for d in shown] == ["b"]
+    tail = search.Tail()
+    for doc in shown:
+        tail.add(doc)
     seen: list[str] = []
 
     def watch() -> None:
-        for doc in search.follow(store, q, search.cursor(shown[-1]), sleep=sleep):
+        for doc in search.follow(store, q, tail, sleep=sleep):
             seen.append(doc["event"]["id"])
 
     with pytest.raises(_Stop):
         watch()
-    # "d" (same second as "b", id after "c") came after "c" was shown: still later in order
-    assert seen == ["c", "d", "0"]
+    assert seen == ["a", "c", "d", "0"]
+
+
+def test_tail_forgets_what_is_older_than_its_grace() -> None:
+    tail = search.Tail(grace=timedelta(seconds=30))
+    assert tail.since(T0) == T0  # nothing shown yet: the window's start
+    assert tail.add(ev(0, at=T0, eid="x")) and not tail.add(ev(0, at=T0, eid="x"))
+    assert tail.add(ev(1, at=T0 + timedelta(minutes=5), eid="y"))
+    assert tail.since(T0) == T0 + timedelta(minutes=4, seconds=30)
+    assert tail.add(ev(0, at=T0, eid="x"))  # forgotten: too old to come back in a poll
 
 
 def test_cursor_reads_timestamp_and_id() -> None:
