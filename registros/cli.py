@@ -252,6 +252,9 @@ def buscar(
     fields = [f.strip() for f in campos.split(",") if f.strip()] if campos else None
     if campos is not None and not fields:
         raise UsageError("--campos: indique al menos un nombre de campo")
+    for name in fields or ():
+        if name != "@timestamp" and not s.FIELD_NAME.fullmatch(name):
+            raise UsageError(f"--campos: «{name}» no es un nombre de campo (p. ej. user.name)")
     tz = s.local_zone()
     q = s.build_query(
         filtros or [], since=desde, until=hasta, text=texto, datasets=conjunto or (),

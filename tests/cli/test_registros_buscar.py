@@ -153,6 +153,7 @@ def test_filters_wildcard_text_limit_and_dataset(
         (["--seguir", "--hasta", "ahora"], "--seguir"),
         (["--limite", "-1"], "--limite"),
         (["--campos", ","], "--campos"),
+        (["--campos", "host.name,mal campo"], "«mal campo» no es un nombre de campo"),
     ],
 )
 def test_bad_input_is_a_spanish_usage_error(
