@@ -120,12 +120,15 @@ class Outbox:
                 local._conn.execute("PRAGMA synchronous = NORMAL")
 
     def _room(self) -> int:
-        """How many events fit now; waits (warning once) while the backlog is full."""
+        """How many events fit now; waits while the backlog is full, warning once (and once
+        more only after the backlog fell below half the limit: a queue that stays near full
+        says so once, not on every batch)."""
         while True:
             backlog = self.backlog()
             if backlog < self.limit:
-                with self._warn_lock:
-                    self._warned = False
+                if backlog < self.limit // 2:  # a new episode only after a real drain
+                    with self._warn_lock:
+                        self._warned = False
                 return self.limit - backlog
             with self._warn_lock:
                 first, self._warned = not self._warned, True
@@ -148,12 +151,11 @@ class Outbox:
             "INSERT INTO outbox (event_id, stream, queued_us, doc) VALUES (?, ?, ?, ?)"
             " ON CONFLICT (event_id) DO NOTHING"
         )
-        while True:
+        first = next(rows, None)  # wait for room only when there is something to put
+        while first is not None:
             size = min(BATCH, self._room())
             now = to_us(utc_now())
-            batch = [(e, s, now, d) for e, s, d in itertools.islice(rows, size)]
-            if not batch:
-                return total
+            batch = [(e, s, now, d) for e, s, d in (first, *itertools.islice(rows, size - 1))]
 
             def insert(conn: Any, batch: list[tuple[str, str, int, bytes]] = batch) -> int:
                 added = int(conn.executemany(sql, batch).rowcount)
@@ -161,6 +163,8 @@ class Outbox:
                 return added
 
             total += self._durable_write(insert)
+            first = next(rows, None)
+        return total
 
     # -- reading ---------------------------------------------------------------------------
     def backlog(self) -> int:

@@ -11,8 +11,8 @@ answer                                             outcome    what the shipper d
 200, 201                                           stored     acknowledge
 409 (create of an ``_id`` already there)           duplicate  acknowledge, count as duplicate
 429 (the engine cannot keep up)                    throttled  keep, back off with jitter
-403 block (``cluster_block_exception``,            blocked    keep, back off, warn loudly
-read-only index, disk watermark) or other 403
+403, or any block (``cluster_block_exception``,    blocked    keep, back off, warn loudly
+read-only index, ES's disk flood stage, a 429)
 400 (mapping, parsing, illegal argument), 404      dead       to the dead letters with the
 (index missing and auto-create off), other 4xx                engine's reason
 5xx, anything else                                 retry      keep, back off
@@ -76,10 +76,10 @@ def classify(result: ItemResult) -> Outcome:
         return Outcome.STORED
     if status == 409:
         return Outcome.DUPLICATE
+    if status == 403 or _is_block(result):  # before 429: ES's flood-stage block is a 429
+        return Outcome.BLOCKED
     if status == 429:
         return Outcome.THROTTLED
-    if status == 403 or _is_block(result):
-        return Outcome.BLOCKED
     if 400 <= status < 500:
         return Outcome.DEAD
     return Outcome.RETRY

@@ -110,11 +110,11 @@ class Shipper:
 
     def _engine(self) -> SearchEngine:
         if self.engine is None:
-            from pukara.store.cluster import templates
+            from pukara.store.cluster.templates import install
 
             engine = self._connect()
             try:
-                templates.install(engine)
+                install(engine)
             except BaseException:
                 engine.close()
                 raise
@@ -211,6 +211,8 @@ class Shipper:
             total += report
             self.total += report
             if report.must_wait:
+                if report.acked or report.dead:
+                    self.backoff.reset()  # the engine takes some: wait little, not more and more
                 stop.wait(self.backoff.next())
                 continue
             self.backoff.reset()
