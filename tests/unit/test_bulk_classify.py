@@ -73,7 +73,7 @@ def test_recorded_index_missing_is_a_dead_letter() -> None:
         (ItemResult(503, "unavailable_shards_exception", "x"), Outcome.RETRY),
         (ItemResult(429, "es_rejected_execution_exception", "x"), Outcome.THROTTLED),
         (ItemResult(403, "security_exception", "no privileges"), Outcome.BLOCKED),
-            # Elasticsearch's disk flood-stage block comes as a 429: still a block, said loudly
+        # Elasticsearch's disk flood-stage block comes as a 429: still a block, said loudly
         (ItemResult(429, "cluster_block_exception", "read-only-allow-delete"), Outcome.BLOCKED),
     ],
 )
@@ -82,7 +82,7 @@ def test_classification_table(result: ItemResult, outcome: Outcome) -> None:
 
 
 def test_body_is_ndjson_create_with_event_id_and_stream() -> None:
-    items = [OutboxItem(1, "a\"b", "pukara-eventos-x", b'{"k":1}'), OutboxItem(2, "c", "s", b"{}")]
+    items = [OutboxItem(1, 'a"b', "pukara-eventos-x", b'{"k":1}'), OutboxItem(2, "c", "s", b"{}")]
     lines = bulk.body(items).split(b"\n")
     assert lines[-1] == b"" and len(lines) == 5
     assert orjson.loads(lines[0]) == {"create": {"_index": "pukara-eventos-x", "_id": 'a"b'}}
@@ -90,7 +90,7 @@ def test_body_is_ndjson_create_with_event_id_and_stream() -> None:
 
 
 def test_backoff_doubles_with_jitter_and_stops_at_60_s() -> None:
-    b = bulk.Backoff(base=0.5, rng=random.Random(7))
+    b = bulk.Backoff(base=0.5, rng=random.Random(7))  # noqa: S311
     waits = [b.next() for _ in range(20)]
     for n, w in enumerate(waits):
         step = min(60.0, 0.5 * 2**n)
@@ -167,7 +167,11 @@ def test_shipper_settles_each_item_by_its_answer(tmp_path: Path) -> None:
         assert third.stored == 2 and outbox.backlog() == 0
         assert "vuelve a aceptar" in warnings[-1]
         # the resend carried exactly the kept ones, oldest first, with their event.id as _id
-        ids = [orjson.loads(line)["create"]["_id"] for line in engine.bodies[2].split(b"\n")[::2] if line]
+        ids = [
+            orjson.loads(line)["create"]["_id"]
+            for line in engine.bodies[2].split(b"\n")[::2]
+            if line
+        ]
         assert ids == [events[2]["event"]["id"], events[4]["event"]["id"]]
         assert engine.templates[:2] == ["pukara-ecs-mappings", "pukara-ecs-settings"]
 

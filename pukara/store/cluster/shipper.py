@@ -205,8 +205,14 @@ class Shipper:
     # -- loops ---------------------------------------------------------------------------
     def run(self, stop: threading.Event, *, until_empty: bool = False) -> ShipReport:
         """Ship until ``stop`` is set (or, with ``until_empty``, until the outbox is empty)."""
+        return self.drain(stop, below=1 if until_empty else None)
+
+    def drain(self, stop: threading.Event, *, below: int | None) -> ShipReport:
+        """Ship until ``stop`` is set or fewer than ``below`` events wait (None: forever)."""
         total = ShipReport()
         while not stop.is_set():
+            if below is not None and self.outbox.backlog() < below:
+                break
             report = self.ship_once()
             total += report
             self.total += report
@@ -216,12 +222,9 @@ class Shipper:
                 stop.wait(self.backoff.next())
                 continue
             self.backoff.reset()
-            if report.sent:
-                continue
-            if until_empty and self.outbox.backlog() == 0:
-                break
-            self._wake.wait(self.idle_s)
-            self._wake.clear()
+            if not report.sent:
+                self._wake.wait(self.idle_s)
+                self._wake.clear()
         return total
 
     def wake(self) -> None:
