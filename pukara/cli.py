@@ -338,7 +338,14 @@ def _shipper(settings: Settings, store: Any) -> Any:
         message(text, style="yellow")
 
     outbox = Outbox(store, limit=settings.outbox_limit, on_warning=warn)
-    return Shipper(outbox, lambda: connect(settings), on_warning=warn)
+    shipper = Shipper(outbox, lambda: connect(settings), on_warning=warn)
+    from pukara.store.cluster.engine import EngineUnavailable
+
+    try:  # a wrong URL, credential or certificate stops here; a cluster away is waited for
+        shipper.connect()
+    except EngineUnavailable as e:
+        warn(f"{e.message}; se reintenta con espera creciente (hasta 60 s), sin perder eventos")
+    return shipper
 
 
 def _ship_summary(report: Any, backlog: int, dead_letters: int) -> str:

@@ -93,10 +93,10 @@ class Feed:
         self.next += count
 
 
-def _shipper(env: dict[str, str], log: IO[str]) -> subprocess.Popen[str]:
+def _shipper(env: dict[str, str], log: IO[str], *, report: bool = False) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [PUKARA, "almacen", "enviar", "--seguir", "--formato", "json"], env=env, text=True,
-        stdout=subprocess.PIPE, stderr=log,
+        stdout=subprocess.PIPE if report else subprocess.DEVNULL, stderr=log,
     )  # fmt: skip
 
 
@@ -159,7 +159,7 @@ def test_fault_matrix_every_event_once_dead_letters_exactly_the_conflicts(
             if cut:
                 cuts.append(cut)
         assert len(cuts) == 3, f"{kills} SIGKILL, {len(cuts)} a mitad de un bulk"
-        final = _shipper(env, log)
+        final = _shipper(env, log, report=True)
         feed.put(N * 2 // 10)
         # 2. a write block on the stream's write index for 10 s, with events arriving
         write_index = busy.get(f"/_data_stream/{STREAM}")["data_streams"][0]["indices"][-1][

@@ -108,6 +108,12 @@ class Shipper:
                     "la cola local"
                 )
 
+    def connect(self) -> SearchEngine:
+        """The engine, connecting (and putting the templates) if not done yet. Raises what
+        ``connect`` raises: ConfigError for what the operator must fix, EngineUnavailable
+        while no node answers."""
+        return self._engine()
+
     def _engine(self) -> SearchEngine:
         if self.engine is None:
             from pukara.store.cluster.templates import install
