@@ -12,7 +12,7 @@ Prints the steady rate, the drain rate (from the first acknowledgement after the
 an empty outbox), their ratio (target >= 0.80), and how long after the cluster was green the
 shipper's backoff took to send again.
 
-    python bench/backlog_drain.py [--eventos N] [--corte-s 60] [--docs-por-bulk 2000]
+    python bench/backlog_drain.py [--eventos N] [--corte-s 60] [--docs-por-bulk 1000]
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eventos", type=int, default=100_000)
     parser.add_argument("--corte-s", type=float, default=60.0)
-    parser.add_argument("--docs-por-bulk", type=int, default=2_000)
+    parser.add_argument("--docs-por-bulk", type=int, default=1_000)
     args = parser.parse_args()
     n, per_bulk = args.eventos, args.docs_por_bulk
     c = OpenSearchCluster(Path(tempfile.mkdtemp(prefix="pukara-banco-os-")), nodes=1, heap="1g")

@@ -185,3 +185,19 @@ def test_estado_says_clearly_when_the_cluster_does_not_answer(
     SQLiteStore(db).close()
     code, _, err = run(capsys, "--base-datos", str(db), "almacen", "estado")
     assert code == 0 and f"Clúster http://127.0.0.1:{port}: no disponible" in err
+
+
+def test_enviar_waits_for_a_cluster_away_and_ends_with_an_empty_outbox(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("PUKARA_ES_URL", f"http://127.0.0.1:{port}")
+    db = tmp_path / "p.db"
+    SQLiteStore(db).close()
+    code, out, err = run(capsys, "--base-datos", str(db), "almacen", "enviar", "--formato", "json")
+    assert code == 0 and "no responde" in err and "sin perder eventos" in err
+    assert json.loads(out)["backlog"] == 0
