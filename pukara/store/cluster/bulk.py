@@ -33,7 +33,8 @@ import orjson
 from pukara.store.cluster.engine import ItemResult
 from pukara.store.outbox import OutboxItem
 
-MAX_DOCS = 1_000  # bench/cluster_bulk.py, doubling from 500: 1,000 was the knee here (2,000 no faster)
+# bench/cluster_bulk.py, doubling from 500: 1,000 was the knee here (2,000 no faster)
+MAX_DOCS = 1_000
 MAX_BYTES = 5 * 1024 * 1024
 BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 60.0
