@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,24 @@ def test_shipper_resends_all_when_the_answer_does_not_match(tmp_path: Path) -> N
         engine = RecordedEngine([_statuses(201)])
         report = Shipper(outbox, lambda: engine).ship_once()
         assert report.unavailable == 1 and outbox.backlog() == 3
+
+
+def test_background_shipper_sends_what_is_put_and_stop_flushes_the_rest(tmp_path: Path) -> None:
+    def all_stored(ndjson: bytes) -> list[ItemResult]:
+        return [ItemResult(201)] * (ndjson.count(b"\n") // 2)
+
+    with SQLiteStore(tmp_path / "a.db") as store:
+        outbox = Outbox(store, limit=10_000)
+        engine = RecordedEngine([all_stored] * 100)
+        shipper = Shipper(outbox, lambda: engine, max_docs=7, idle_s=30)
+        shipper.start_background()
+        outbox.put([make_event("prueba.envio") for _ in range(20)])
+        shipper.wake()  # without it the idle wait (30 s) would hold the first bulk back
+        deadline = time.monotonic() + 10
+        while outbox.backlog() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert outbox.backlog() == 0
+        outbox.put([make_event("prueba.envio") for _ in range(30)])
+        report = shipper.stop(flush_timeout_s=10)  # what waits is sent before it returns
+        assert outbox.backlog() == 0 and report.stored == 50 and report.bulks >= 8
+        assert max(b.count(b"\n") // 2 for b in engine.bodies) == 7
