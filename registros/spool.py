@@ -1,0 +1,228 @@
+"""The receiver's overflow queue on disk (what rsyslog calls a disk-assisted queue).
+
+When the inbox in memory is full, what the sockets bring is appended to one spool file
+(``<data_dir>/registros/cola/cola.bin``, 0600 in a 0700 folder) instead of being dropped, up
+to a size; once spilling starts, everything new goes to the file until the writers have
+drained it, so the order of arrival is kept. The file holds records::
+
+    length (4 bytes) | crc32 of the rest (4) | receive time (double, 8) | port (2) |
+    sender length (1) | sender (ASCII) | the line
+
+little-endian, appended in large buffered chunks. How far the writers have stored is kept in
+``cola.pos`` (8 bytes, written after each stored batch, in order), so a stop (or a crash)
+leaves the unread records for the next start, which stores them first. A record cut by a
+crash in the middle of a write (shorter than its length, or its crc wrong) ends the file: it
+and what follows are cut off and the bytes are counted (:attr:`Spool.torn_bytes`). A crash
+can store again the batches that were being stored when it came (at least once, never lost).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import struct
+import threading
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pukara.errors import PukaraError, os_reason
+
+Item = tuple[bytes, str, int, float]  # line, sender address, sender port, receive time
+
+DEFAULT_MIB = 2048
+CHUNK = 1 << 20  # bytes buffered before they are written
+READ = 4 << 20  # bytes read at most per batch taken back
+_HEAD = struct.Struct("<II")  # length of what follows the crc, crc32
+_BODY = struct.Struct("<dHB")  # receive time, port, sender length
+
+
+def encode(item: Item) -> bytes:
+    data, sender, port, at = item
+    who = sender.encode("ascii", "replace")[:255]
+    body = _BODY.pack(at, port & 0xFFFF, len(who)) + who + data
+    return _HEAD.pack(len(body), zlib.crc32(body)) + body
+
+
+def decode(buf: bytes | memoryview, most: int) -> tuple[list[Item], int, bool]:
+    """Up to ``most`` records from the start of ``buf``: (items, bytes they took, whether a
+    damaged record stopped the reading — as opposed to a record not read in full yet)."""
+    items: list[Item] = []
+    pos, end = 0, len(buf)
+    head, body_size = _HEAD.size, _BODY.size
+    while len(items) < most and pos + head <= end:
+        length, crc = _HEAD.unpack_from(buf, pos)
+        start = pos + head
+        if length < body_size or start + length > end:
+            return items, pos, length < body_size
+        body = bytes(buf[start : start + length])
+        if zlib.crc32(body) != crc:
+            return items, pos, True
+        at, port, n = _BODY.unpack_from(body)
+        items.append((body[body_size + n :], body[body_size : body_size + n].decode("ascii"),
+                      port, at))  # fmt: skip
+        pos = start + length
+    return items, pos, False
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a start found in the spool: records left by a previous run, a torn tail."""
+
+    items: int
+    size: int
+    torn_bytes: int
+
+
+class Spool:
+    """The file, its buffer and the reading position (thread-safe)."""
+
+    def __init__(self, folder: Path, max_bytes: int) -> None:
+        self.folder, self.max_bytes = folder, max_bytes
+        self.path, self.pos_path = folder / "cola.bin", folder / "cola.pos"
+        self._lock = threading.Lock()
+        self._buffer = bytearray()
+        self._pending: dict[int, list[int]] = {}  # batches out, in order: [end, stored?]
+        self._tokens = 0
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(folder, 0o700)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+            self._pos_fd = os.open(self.pos_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as e:
+            raise PukaraError(
+                f"no se pudo abrir la cola en disco {folder}: {os_reason(e)}"
+            ) from None
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(self._fd)
+            os.close(self._pos_fd)
+            raise PukaraError(f"otro «registros recibir» usa la cola en disco {folder} (use "
+                              "otra carpeta de datos o --cola-disco 0)") from None  # fmt: skip
+        self.found = self._recover()
+        self._end = os.fstat(self._fd).st_size  # bytes in the file
+        self._read = self._stored = self._stored_pos()  # next to read / stored up to
+        self.active = self._read < self._end  # new items go here until drained
+
+    # -- start ---------------------------------------------------------------------------
+    def _stored_pos(self) -> int:
+        raw = os.pread(self._pos_fd, 8, 0)
+        return int.from_bytes(raw, "little") if len(raw) == 8 else 0
+
+    def _recover(self) -> Found:
+        """Count what a previous run left and cut a torn tail off."""
+        size = os.fstat(self._fd).st_size
+        pos = self._stored_pos()
+        if pos > size:
+            pos = 0
+            self._save(0)
+        count, at = 0, pos
+        while at < size:
+            chunk = os.pread(self._fd, max(READ, _HEAD.size), at)
+            if len(chunk) >= _HEAD.size:  # a record longer than READ: read it whole
+                length = _HEAD.unpack_from(chunk)[0]
+                if _HEAD.size + length > len(chunk) and at + _HEAD.size + length <= size:
+                    chunk = os.pread(self._fd, _HEAD.size + length, at)
+            items, used, _ = decode(chunk, 1 << 30)
+            if not used:
+                break
+            count, at = count + len(items), at + used
+        torn = size - at
+        if torn:
+            os.ftruncate(self._fd, at)
+        if count == 0 and at > 0:  # all stored: start empty
+            os.ftruncate(self._fd, 0)
+            self._save(0)
+            at = 0
+        return Found(count, at - pos, torn)
+
+    def _save(self, pos: int) -> None:
+        os.pwrite(self._pos_fd, pos.to_bytes(8, "little"), 0)
+
+    # -- the socket side -----------------------------------------------------------------
+    def size(self) -> int:
+        """Bytes not yet stored (in the file and its buffer)."""
+        return self._end + len(self._buffer) - self._stored
+
+    def put(self, items: list[Item]) -> int:
+        """Append ``items`` (in order) up to the bound; how many fit."""
+        taken = 0
+        with self._lock:
+            room = self.max_bytes - (self._end + len(self._buffer))
+            for item in items:
+                record = encode(item)
+                if len(record) > room:
+                    break
+                self._buffer += record
+                room -= len(record)
+                taken += 1
+            if taken:
+                self.active = True
+            if len(self._buffer) >= CHUNK:
+                self._flush()
+        return taken
+
+    def _flush(self) -> None:
+        if self._buffer:
+            os.write(self._fd, self._buffer)
+            self._end += len(self._buffer)
+            self._buffer.clear()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush()
+
+    # -- the writers' side ---------------------------------------------------------------
+    def take(self, most: int) -> tuple[list[Item], int]:
+        """Up to ``most`` items in order and the token :meth:`stored` wants once they are."""
+        with self._lock:
+            if self._read >= self._end:
+                self._flush()
+            start, end = self._read, self._end
+            if start >= end:
+                if not self._buffer:
+                    self.active = False  # drained: the sockets go to memory again
+                return [], -1
+            chunk = os.pread(self._fd, min(READ, end - start), start)
+            items, used, _ = decode(chunk, most)
+            if not used:  # one record longer than READ
+                length = _HEAD.unpack_from(chunk)[0]
+                items, used, _ = decode(os.pread(self._fd, _HEAD.size + length, start), most)
+            self._read = start + used
+            self._tokens += 1
+            self._pending[self._tokens] = [self._read, 0]
+            return items, self._tokens
+
+    def stored(self, token: int) -> None:
+        """The batch ``token`` is in the store: move the stored position past every batch
+        stored in order, and empty the file once all of it is."""
+        if token < 0:
+            return
+        with self._lock:
+            self._pending[token][1] = 1
+            moved = False
+            for first, (end, done) in list(self._pending.items()):
+                if not done:
+                    break
+                del self._pending[first]
+                self._stored, moved = end, True
+            if not moved:
+                return
+            if not self._pending and self._stored >= self._end and not self._buffer:
+                os.ftruncate(self._fd, 0)  # O_APPEND: the next write starts at 0
+                self._end = self._read = self._stored = 0
+                self.active = False
+            self._save(self._stored)
+
+    def close(self) -> None:
+        """Write the buffer out and keep what is not stored for the next start."""
+        with self._lock:
+            with contextlib.suppress(OSError):
+                self._flush()
+                os.fsync(self._fd)
+            self._save(self._stored)
+            for fd in (self._fd, self._pos_fd):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
