@@ -579,11 +579,7 @@ def _child_main(conn: Any, open_store: StoreFactory, resolver: ResolverFactory |
     try:
         while data := conn.recv_bytes():
             batch: list[Item] = pickle.loads(data)  # noqa: S301 (our own parent)
-            events = [ecs.event(raw, received=datetime.fromtimestamp(at, UTC),
-                                sender=(sender, port), resolve=resolve)
-                      for raw, sender, port, at in batch]  # fmt: skip
-            store.write_events(events)
-            failed = [i for i, d in enumerate(events) if ecs.PARSE_FAILURE in d.get("tags", ())]
+            failed = _store_batch(batch, store, resolve)
             conn.send(("ok", failed))
     except EOFError:
         pass  # the parent is gone
@@ -592,6 +588,19 @@ def _child_main(conn: Any, open_store: StoreFactory, resolver: ResolverFactory |
             conn.send(("error", _why(e)))
     finally:
         store.close()
+
+
+def _store_batch(batch: list[Item], store: Any, resolve: ecs.Resolver | None) -> list[int]:
+    """Parse ``batch`` to ECS and store it; the indexes of the lines that could not be read."""
+    times: dict[float, datetime] = {}  # the lines of one read share their receive time
+    events = []
+    for raw, sender, port, at in batch:
+        received = times.get(at)
+        if received is None:
+            received = times[at] = datetime.fromtimestamp(at, UTC)
+        events.append(ecs.event(raw, received=received, sender=(sender, port), resolve=resolve))
+    store.write_events(events)
+    return [i for i, d in enumerate(events) if ecs.PARSE_FAILURE in d.get("tags", ())]
 
 
 def _join(writer: threading.Thread) -> None:
