@@ -85,10 +85,9 @@ def test_a_burst_larger_than_memory_goes_to_disk_and_comes_back_in_order(tmp_pat
 
 
 def test_the_bound_drops_and_counts_past_it(tmp_path: Path) -> None:
-    record = len(encode((b"x" * 100, "198.51.100.7", 514, 0.0)))
-    spool = Spool(tmp_path / "cola", record * 3)
-    inbox = Inbox(max_items=2, spool=spool)
     items = [(b"x" * 100, "198.51.100.7", 514, float(i)) for i in range(10)]
+    spool = Spool(tmp_path / "cola", len(encode(items[2:5])))
+    inbox = Inbox(max_items=2, spool=spool)
     assert inbox.offer_many(items) == 5  # 2 in memory, 3 on disk, 5 dropped
     assert inbox.offer_many(items[:1]) == 0 and not inbox.offer(items[0])
     assert [i[3] for i in inbox.take(10, 0.01)] == [0.0, 1.0]
@@ -125,7 +124,7 @@ def test_sigkill_leaves_the_spool_and_the_next_start_stores_it_first(tmp_path: P
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=10)
     assert proc.returncode == -signal.SIGKILL
-    torn = encode((b"<13>1 - h a - - - cortado", "127.0.0.1", 9, 1.0))[:-7]
+    torn = encode([(b"<13>1 - h a - - - cortado", "127.0.0.1", 9, 1.0)])[:-7]
     with open(folder / "cola.bin", "ab") as f:  # and a record cut in the middle of its write
         f.write(torn)
     db = tmp_path / "rx.db"
@@ -207,3 +206,23 @@ def test_one_receiver_per_spool(tmp_path: Path) -> None:
         Spool(tmp_path / "cola", 1 << 20)
     first.close()
     Spool(tmp_path / "cola", 1 << 20).close()
+
+
+def test_a_damaged_record_ends_the_file_and_is_counted(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "cola", 1 << 20)
+    items = [(b"<13>1 - h a - - - d%d" % i, "::1", 514, 2.5) for i in range(30)]
+    assert spool.put(items[:10]) == 10 and spool.put(items[10:]) == 20
+    spool.close()
+    first = len(encode(items[:10]))
+    with open(spool.path, "r+b") as f:  # one byte of the second block changed on disk
+        f.seek(first + 20)
+        byte = f.read(1)
+        f.seek(first + 20)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    again = Spool(tmp_path / "cola", 1 << 20)
+    assert again.found.items == 10 and again.found.torn_bytes == len(encode(items[10:]))
+    batch, token = again.take(100)
+    assert batch == items[:10]
+    again.stored(token)
+    assert again.take(100) == ([], -1) and os.path.getsize(again.path) == 0
+    again.close()
