@@ -153,7 +153,8 @@ input(type="imudp" address="127.0.0.1" port="{self.port}" ruleset="banco" rcvbuf
 class Pukara:
     """`pukara registros recibir --udp 127.0.0.1:PORT` into a fresh database."""
 
-    def __init__(self, folder: Path, run: int) -> None:
+    def __init__(self, folder: Path, run: int, *extra: str) -> None:
+        self.extra = extra
         self.db = folder / f"pukara-{run}.db"
         self.home = folder
         self.port = free_udp_port()
@@ -169,7 +170,7 @@ class Pukara:
         )  # its own disk queue
         self.proc = subprocess.Popen(
             [str(PUKARA), "--base-datos", str(self.db), "registros", "recibir",
-             "--udp", f"127.0.0.1:{self.port}", "--cifras", "0"],
+             "--udp", f"127.0.0.1:{self.port}", "--cifras", "0", *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
         )  # fmt: skip
         err = self.proc.stderr

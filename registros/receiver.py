@@ -8,14 +8,17 @@ their transactions). Parsing runs in processes of its own because in one process
 thread would wait for the interpreter lock after every ``recvfrom`` while the parser holds it,
 and the kernel would drop what a burst brings. When the store is slower than the senders:
 
-- UDP keeps reading into the inbox up to its bound; a datagram that does not fit is counted
-  as dropped for its sender; what the kernel drops before we read (socket buffer full) is
-  read from ``/proc/net/udp`` and reported apart;
+- what does not fit in the inbox goes to the disk queue (:mod:`registros.spool`, when there
+  is one), and everything after it until the writers have drained it, so order is kept;
+- UDP keeps reading; a datagram that fits in neither is counted as dropped for its sender;
+  what the kernel drops before we read (socket buffer full) is read from ``/proc/net/udp``
+  and reported apart;
 - TCP stops reading from the connections until there is room again (back-pressure: the
   senders' own buffers and TCP windows fill, nothing is lost).
 
 On stop (Ctrl-C, SIGTERM, :meth:`Receiver.stop`) the listeners close, the writers store what
-is in the inbox, and :meth:`Receiver.run` returns the per-source report.
+is in the inbox (what is on disk stays there for the next start), and :meth:`Receiver.run`
+returns the per-source report.
 """
 
 from __future__ import annotations
@@ -45,11 +48,11 @@ BATCH = 1000
 FLUSH_S = 0.2
 INBOX_ITEMS = 100_000
 INBOX_BYTES = 64 << 20
-RECEIVE_BUFFER = 16 << 20  # asked for each UDP socket; capped by net.core.rmem_max unless root
+RECEIVE_BUFFER = 64 << 20  # asked for each UDP socket; capped by net.core.rmem_max unless root
 UDP_READS = 4096  # datagrams read at most per wake-up of a UDP socket (then the others' turn)
 TCP_READ = 64 << 10
 WORKERS = max(1, min(4, os.cpu_count() or 1))  # processes that parse and store, each a batch
-CHILD_NICE = 5  # their priority below the reader's
+CHILD_NICE = 15  # below the reader: a late parse waits (memory, disk), a late read is lost
 
 
 @dataclass(frozen=True)
@@ -566,9 +569,7 @@ def _child_main(conn: Any, open_store: StoreFactory, resolver: ResolverFactory |
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     with contextlib.suppress(OSError):
-        os.nice(
-            CHILD_NICE
-        )  # the reader first: a late parse waits in the inbox, a late read is lost
+        os.nice(CHILD_NICE)  # the reader first
     try:
         store = open_store()
         resolve = resolver(store) if resolver is not None else None
