@@ -30,6 +30,7 @@ import ipaddress
 import os
 import pickle
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -287,7 +288,8 @@ def _socket(endpoint: Endpoint) -> socket.socket:
 
 
 def _receive_buffer(s: socket.socket) -> None:
-    force = getattr(socket, "SO_RCVBUFFORCE", None)
+    force = getattr(socket, "SO_RCVBUFFORCE", 33 if sys.platform == "linux" else None)  # not
+    # in every build of the socket module; without it root gets net.core.rmem_max too
     if force is not None and os.geteuid() == 0:  # root may pass net.core.rmem_max
         with contextlib.suppress(OSError):
             s.setsockopt(socket.SOL_SOCKET, force, RECEIVE_BUFFER)
