@@ -183,6 +183,8 @@ def _failed(p: Parsed, why: str) -> Parsed:
 
 def _mostly_binary(text: str) -> bool:
     head = text[:256]
+    if _BINARY.search(head) is None:  # the usual case: no control byte at all
+        return False
     return len(_BINARY.findall(head)) * 4 > len(head)
 
 
@@ -390,7 +392,7 @@ def _rfc3164(p: Parsed, rest: str, received: datetime, zone: tzinfo, year: int |
         rest = rest[tag.end() :]
     p.message = rest
     pairs = _KV.findall(rest) if rest.count("=") >= 3 else []
-    if len(pairs) >= 3 and sum(len(k) + len(v) + 1 for k, v in pairs) >= 0.6 * len(rest.strip()):
+    if len(pairs) >= 3 and sum(map(len, map("=".join, pairs))) >= 0.6 * len(rest.strip()):
         p.kv = {k: _unquote(v) if v[:1] == '"' else v for k, v in pairs}
         _kv_header(p, p.kv, zone)
     if ts is None and p.priority is None and p.appname is None and p.kv is None:
