@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pukara.errors import PukaraError, os_reason
+from pukara.formats import number
 
 Item = tuple[bytes, str, int, float]  # line, sender address, sender port, receive time
 
@@ -74,10 +75,12 @@ def decode(buf: bytes | memoryview, most: int) -> tuple[list[Item], int, bool]:
 
 def _fits(items: list[Item], room: int) -> bytes:
     """The record of the longest prefix of ``items`` that fits in ``room`` bytes (b"": none)."""
+    if room <= _HEAD.size:
+        return b""
     record = encode(items)
     n = len(items)
     while n and len(record) > room:
-        n = min(n - 1, n * room // len(record))
+        n = max(min(n - 1, n * room // len(record)), 0)
         record = encode(items[:n]) if n else b""
     return record
 
@@ -184,14 +187,29 @@ class Spool:
             self._buffer += record
             self.active = True
             if len(self._buffer) >= CHUNK:
-                self._flush()
+                try:
+                    self._flush()
+                except OSError:  # disk full: keep what is buffered, take nothing more
+                    self.max_bytes = 0
         return taken
 
     def _flush(self) -> None:
-        if self._buffer:
-            os.write(self._fd, self._buffer)
-            self._end += len(self._buffer)
-            self._buffer.clear()
+        """Write the buffer out (what a short write left stays in it)."""
+        done = 0
+        with memoryview(self._buffer) as view:
+            try:
+                while done < len(view):
+                    done += os.write(self._fd, view[done:])
+            finally:
+                self._end += done
+        del self._buffer[:done]
+
+    def _write_out(self) -> None:
+        try:
+            self._flush()
+        except OSError as e:
+            raise PukaraError(f"no se pudo escribir la cola en disco {self.path}: "
+                              f"{os_reason(e)}") from None  # fmt: skip
 
     def flush(self) -> None:
         with self._lock:
@@ -202,17 +220,24 @@ class Spool:
         """Up to ``most`` items in order and the token :meth:`stored` wants once they are."""
         with self._lock:
             if self._read >= self._end:
-                self._flush()
+                self._write_out()
             start, end = self._read, self._end
             if start >= end:
                 if not self._buffer:
                     self.active = False  # drained: the sockets go to memory again
                 return [], -1
             chunk = os.pread(self._fd, min(READ, end - start), start)
-            items, used, _ = decode(chunk, most)
-            if not used:  # one record longer than READ
-                length = _HEAD.unpack_from(chunk)[0]
-                items, used, _ = decode(os.pread(self._fd, _HEAD.size + length, start), most)
+            items, used, damaged = decode(chunk, most)
+            if not used and not damaged:
+                length = _HEAD.unpack_from(chunk)[0] if len(chunk) >= _HEAD.size else 0
+                if start + _HEAD.size + length > end:  # its end is in the buffer (a short write)
+                    self._write_out()
+                    return [], -1
+                chunk = os.pread(self._fd, _HEAD.size + length, start)  # longer than READ
+                items, used, damaged = decode(chunk, most)
+            if not used:
+                raise PukaraError(f"la cola en disco {self.path} se dañó mientras se usaba "
+                                  f"(en el byte {number(start)})")  # fmt: skip
             self._read = start + used
             self._tokens += 1
             self._pending[self._tokens] = [self._read, 0]

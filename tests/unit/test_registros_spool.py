@@ -226,3 +226,33 @@ def test_a_damaged_record_ends_the_file_and_is_counted(tmp_path: Path) -> None:
     again.stored(token)
     assert again.take(100) == ([], -1) and os.path.getsize(again.path) == 0
     again.close()
+
+
+_FULL = textwrap.dedent("""
+    import resource, signal, sys
+    from pathlib import Path
+    from pukara.errors import PukaraError
+    from registros.spool import Spool
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
+    spool = Spool(Path(sys.argv[1]), 64 << 20)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2 << 20, 2 << 20))  # the disk is "full" at 2 MiB
+    taken = [spool.put([(b"%06d" % (i * 100 + j) + b"x" * 1000, "127.0.0.1", 9, 1.0)
+                        for j in range(100)]) for i in range(100)]
+    print(sum(taken), taken[-1])
+    while True:
+        try:
+            items, token = spool.take(1000)
+        except PukaraError as e:
+            print(e.message)
+            break
+        spool.stored(token)
+""")
+
+
+def test_a_full_disk_drops_and_counts_and_then_says_why(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", _FULL, str(tmp_path / "cola")], env=env,
+                         capture_output=True, text=True, timeout=60, check=True).stdout  # fmt: skip
+    taken, last = out.splitlines()[0].split()
+    assert 2000 < int(taken) < 10_000 and last == "0"  # past the disk's end: refused, counted
+    assert "no se pudo escribir la cola en disco" in out, out
