@@ -101,7 +101,7 @@ def recibir(
     return ExitCode.INTERRUPTED if report.interrupted else ExitCode.OK
 
 
-def _spool(data_dir: Path, mib: int, quiet: bool) -> "Spool | None":
+def _spool(data_dir: Path, mib: int, quiet: bool) -> Spool | None:
     """The disk queue (None with 0 MiB), saying what a previous run left in it."""
     from pukara.formats import number
     from registros.receiver import mib as mib_text
