@@ -4,6 +4,7 @@ cluster, on one golden corpus with mixed-case values, and exactly the events it 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
@@ -124,3 +125,32 @@ def test_case_folding_is_what_makes_mixed_case_match(engine: SearchEngine) -> No
     assert ids == {"g-ssh-root-01"}  # "Root" (g-ssh-root-02) needs the folding
 
 
+
+
+EDGE_RULES = Path(__file__).parents[1] / "data" / "registros" / "reglas_borde"
+EDGE_EXPECTED = {
+    "mayusculas_exactas": [("g-ssh-bf-06",), ("g-ssh-root-02",)],
+    "lista_negada": None,  # many: every failed authentication (none has "session")
+    "comodines_y_numeros": None,
+    "existe_y_regex": None,
+}
+
+
+def test_edge_rules_same_hits_on_both_stores(
+    engine: SearchEngine, sqlite_source: SQLiteSource
+) -> None:
+    """|cased, NOT on a list field, numbers, ``?``, CIDR, exists: false, a regular expression."""
+    rules = detections.load_rules([EDGE_RULES], shipped=False)
+    assert {r.path.stem for r in rules} == set(EDGE_EXPECTED)
+    cluster = ClusterSource(engine, index=STREAM)
+    for rule in rules:
+        on_sqlite = _hits(sqlite_source, rule)
+        assert on_sqlite, rule.path.name
+        assert _hits(cluster, rule) == on_sqlite, rule.path.name
+        expected = EDGE_EXPECTED[rule.path.stem]
+        if expected is not None:
+            assert on_sqlite == expected
+    negated = next(r for r in rules if r.path.stem == "lista_negada")
+    found = {i for hit in _hits(sqlite_source, negated) for i in hit}
+    assert "g-ssh-root-01" not in found  # its categories are authentication AND session
+    assert "g-ssh-bf-01" in found
