@@ -48,8 +48,12 @@ EXPECTED: dict[str, list[tuple[str, ...]]] = {
     "ssh_password_fuera_red_admin": [("g-ssh-root-02",), ("g-ssh-pw-01",)],
     "ssh_root_aceptado": [("g-ssh-root-01",), ("g-ssh-root-02",)],
     "ssh_usuario_inexistente": [
-        ("g-ssh-bf-01",), ("g-ssh-inv-01",), ("g-ssh-bf-03",), ("g-ssh-inv-02",), ("g-ssh-bf-05",),
-    ],  # fmt: skip
+        ("g-ssh-bf-01",),
+        ("g-ssh-inv-01",),
+        ("g-ssh-bf-03",),
+        ("g-ssh-inv-02",),
+        ("g-ssh-bf-05",),
+    ],
     "su_fallo": [("g-su-fail-01",), ("g-su-fail-02",)],
     "sudo_fallo_autenticacion": [("g-sudo-fail-01",), ("g-sudo-fail-02",)],
     "sudo_shell_root": [("g-sudo-shell-01",), ("g-sudo-shell-02",)],

@@ -125,8 +125,6 @@ def test_case_folding_is_what_makes_mixed_case_match(engine: SearchEngine) -> No
     assert ids == {"g-ssh-root-01"}  # "Root" (g-ssh-root-02) needs the folding
 
 
-
-
 EDGE_RULES = Path(__file__).parents[1] / "data" / "registros" / "reglas_borde"
 EDGE_EXPECTED = {
     "mayusculas_exactas": [("g-ssh-bf-06",), ("g-ssh-root-02",)],

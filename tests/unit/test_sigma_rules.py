@@ -80,7 +80,9 @@ def test_unknown_field_is_refused_with_file_and_field(tmp_path: Path) -> None:
 
 
 def test_unknown_group_by_field_is_refused(tmp_path: Path) -> None:
-    corr = GOOD + """---
+    corr = (
+        GOOD
+        + """---
 title: Corr
 id: 0d6f7a3e-1111-4c1a-9a00-000000000002
 correlation:
@@ -90,6 +92,7 @@ correlation:
   timespan: 5m
   condition: {gte: 3}
 """
+    )
     assert "campo 'source.ipp' desconocido" in _refused(tmp_path, corr)
 
 
@@ -113,7 +116,9 @@ def test_keyword_search_without_field_is_refused(tmp_path: Path) -> None:
 
 
 def test_temporal_correlation_is_refused(tmp_path: Path) -> None:
-    corr = GOOD + """---
+    corr = (
+        GOOD
+        + """---
 title: Corr
 id: 0d6f7a3e-1111-4c1a-9a00-000000000002
 correlation:
@@ -122,6 +127,7 @@ correlation:
   group-by: [source.ip]
   timespan: 5m
 """
+    )
     assert "no admitida" in _refused(tmp_path, corr)
 
 

@@ -131,7 +131,7 @@ def test_regular_expressions_are_anchored_and_case_sensitive(
     whole = _rule(tmp_path, "  s:\n    message|re: \".*UID from '[0-9]+' to '0'\"\n"
                             "  condition: s\n")  # fmt: skip
     assert _ids(path, whole) == [["a"]]
-    part = _rule(tmp_path, "  s:\n    message|re: \"UID from\"\n  condition: s\n")
+    part = _rule(tmp_path, '  s:\n    message|re: "UID from"\n  condition: s\n')
     assert _ids(path, part) == []  # a part of the value is not a match, as in Lucene
 
 
@@ -177,8 +177,11 @@ def test_silent_source_is_a_host_quiet_for_the_window(
         _ev("l1", -200, **{"host.name": "lima-srv1"}),
         _ev("l2", 100, **{"host.name": "lima-srv1"}),
     ])  # fmt: skip
-    rule = _rule(tmp_path, "  s:\n    event.module: registros\n  condition: s\n",
-                 extra="pukara:\n  silencio: {campo: host.name, ventana: 1h, referencia: 24h}\n")
+    rule = _rule(
+        tmp_path,
+        "  s:\n    event.module: registros\n  condition: s\n",
+        extra="pukara:\n  silencio: {campo: host.name, ventana: 1h, referencia: 24h}\n",
+    )
     assert _ids(path, rule) == [["q"]]
 
 
