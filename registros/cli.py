@@ -98,7 +98,7 @@ def reglas_probar(
     rules = _rules(reglas, sin_incluidas, regla)
     # over a file: every event in it unless a window is given
     since, end = reglas_cli.window(None if eventos else desde, hasta)
-    until = None if eventos is not None and hasta is None else end
+    until = reglas_cli.file_end(eventos) if eventos is not None and hasta is None else end
     with reglas_cli.open_source(ctx.obj, eventos) as source:
         found = reglas_cli.alerts(detections.run(source, rules, since, until))
     message(f"{len(rules)} reglas, {len(found)} aciertos")

@@ -163,6 +163,25 @@ def _load_file(events_file: Path, db: Path) -> None:
             raise UsageError(f"--eventos {events_file}: {e.message}") from None
 
 
+def file_end(events_file: Path) -> datetime | None:
+    """Just after the file's newest event: where a run over the whole file ends (a silence
+    is judged there, not at today's date)."""
+    newest: datetime | None = None
+    try:
+        with events_file.open("rb") as f:
+            for line in f:
+                try:
+                    stamp = orjson.loads(line).get("@timestamp") if line.strip() else None
+                    ts = parse_timestamp(stamp) if isinstance(stamp, str) else None
+                except (orjson.JSONDecodeError, AttributeError, ValueError):
+                    continue  # reported when the file is loaded
+                if ts is not None and (newest is None or ts > newest):
+                    newest = ts
+    except OSError as e:
+        raise UsageError(f"--eventos {events_file}: {e.strerror}") from None
+    return None if newest is None else newest + timedelta(microseconds=1)
+
+
 def alerts(hits: Iterator[Hit]) -> list[dict[str, Any]]:
     return [alert(hit) for hit in hits]
 

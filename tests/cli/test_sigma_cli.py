@@ -105,3 +105,13 @@ def test_bad_window_is_a_usage_error(capsys: pytest.CaptureFixture[str], db: Pat
                        "--desde", "ayer")  # fmt: skip
     assert code == 2
     assert "--desde ayer" in err
+
+
+def test_probar_a_file_judges_silence_at_its_last_event(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(capsys, "registros", "reglas", "probar", "--eventos", str(CORPUS),
+                         "--regla", "fuente_silenciosa", "--formato", "json")  # fmt: skip
+    assert code == 3, err
+    (alert,) = json.loads(out)
+    assert alert["host"]["name"] == "callao-srv1"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -152,3 +153,31 @@ def test_edge_rules_same_hits_on_both_stores(
     found = {i for hit in _hits(sqlite_source, negated) for i in hit}
     assert "g-ssh-root-01" not in found  # its categories are authentication AND session
     assert "g-ssh-bf-01" in found
+
+
+def test_probar_in_cluster_mode_gives_what_it_gives_on_sqlite(
+    engine: SearchEngine,
+    opensearch: OpenSearchCluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The command, not only the library: es_url set, the rules run on the cluster's streams."""
+    from cli import main
+
+    db = tmp_path / "pukara.db"
+    with SQLiteStore(db) as store:
+        store.write_events(corpus())
+    window = ["--desde", "2026-11-30T09:00", "--hasta", "2026-11-30T13:30", "--formato", "json"]
+    args = ["registros", "reglas", "probar", *window]
+    assert main(["--base-datos", str(db), *args]) == 3
+    on_sqlite = orjson.loads(capsys.readouterr().out)
+    monkeypatch.setenv("PUKARA_ES_URL", opensearch.url)
+    assert main(args) == 3
+    on_cluster = orjson.loads(capsys.readouterr().out)
+
+    def ids(alerts: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+        return [(a["event"]["id"], a["pukara"]["alert"]["event_ids"]) for a in alerts]
+
+    assert ids(on_cluster) == ids(on_sqlite)
+    assert len(on_sqlite) == sum(len(v) for v in EXPECTED.values())
