@@ -86,7 +86,7 @@ def to_lucene(rule: SigmaRule) -> str:
 def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     root: dict[str, Any] = {}
     for dotted, mapping in flat.items():
-        *parents, leaf = dotted.split(".")
+        *parents, leaf = dotted.split(".") if dotted != "@timestamp" else [dotted]
         node = root
         for part in parents:
             node = node.setdefault(part, {"properties": {}})["properties"]
@@ -95,19 +95,23 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def detection_mappings() -> dict[str, Any]:
-    """Mappings of every string field a rule may name, with its lower-case ``.lc`` twin.
+    """Mappings of every field a rule may name (:data:`registros.sigma_fields.FIELDS`).
 
-    ``message`` stays ``text`` with its ``keyword`` subfield (8191) and gains ``lc`` (8191);
-    every other string field is a ``keyword`` (ignore_above 1024) with ``lc`` (1024). The
-    normalizer is :data:`NORMALIZER`, defined in :func:`detection_settings`.
+    String fields get their lower-case ``lc`` twin: ``message`` stays ``text`` with its
+    ``keyword`` subfield (8191) and gains ``lc`` (8191); every other string field is a
+    ``keyword`` (ignore_above 1024) with ``lc`` (1024), normalised by :data:`NORMALIZER`
+    (defined in :func:`detection_settings`). ``ip``, ``long`` and ``date`` fields are mapped
+    as such, so that one the ECS component leaves out is not a dynamic keyword (on which a
+    CIDR or a range would silently match nothing).
     """
     flat: dict[str, Any] = {}
+    sub = FOLDED_SUFFIX.lstrip(".")
     for name, kind in FIELDS.items():
         if kind not in STRING_TYPES:
+            flat[name] = {"type": kind}
             continue
         limit = TEXT_LIMIT if kind == "text" else KEYWORD_LIMIT
         folded = {"type": "keyword", "ignore_above": limit, "normalizer": NORMALIZER}
-        sub = FOLDED_SUFFIX.lstrip(".")
         if kind == "text":
             flat[name] = {
                 "type": "text",

@@ -181,3 +181,16 @@ def test_probar_in_cluster_mode_gives_what_it_gives_on_sqlite(
 
     assert ids(on_cluster) == ids(on_sqlite)
     assert len(on_sqlite) == sum(len(v) for v in EXPECTED.values())
+
+
+def test_cluster_hits_are_paged_with_pit_and_search_after(
+    engine: SearchEngine, sqlite_source: SQLiteSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of 4: the 22 events of the port scan come in 6 pages, none lost or repeated."""
+    from registros import sigma_cluster
+
+    monkeypatch.setattr(sigma_cluster, "PAGE", 4)
+    rules = {r.path.stem: r for r in detections.load_rules()}
+    cluster = ClusterSource(engine, index=STREAM)
+    for name in ("escaneo_puertos", "ssh_fuerza_bruta", "ssh_usuario_inexistente"):
+        assert _hits(cluster, rules[name]) == _hits(sqlite_source, rules[name]) == EXPECTED[name]

@@ -224,4 +224,5 @@ def test_detection_component_gives_every_string_field_a_lowercase_twin() -> None
     assert message["type"] == "text"
     assert message["fields"]["keyword"]["ignore_above"] == 8191
     assert message["fields"]["lc"]["normalizer"] == "pukara_minusculas"
-    assert "ip" not in body["mappings"]["properties"]["source"]["properties"]  # stays an ip
+    assert body["mappings"]["properties"]["observer"]["properties"]["ip"] == {"type": "ip"}
+    assert body["mappings"]["properties"]["@timestamp"] == {"type": "date"}
