@@ -43,7 +43,7 @@ EXPECTED: dict[str, list[tuple[str, ...]]] = {
     "kernel_oom": [("g-oom-01",)],
     "kernel_segfault": [("g-segv-01",)],
     "registro_auditoria_detenido": [("g-stop-01",), ("g-stop-02",)],
-    "ssh_enumeracion_usuarios": [_seq("g-ssh-bf", 6)],
+    "ssh_enumeracion_usuarios": [_BF],
     "ssh_fuerza_bruta": [_BF, _seq("g-ssh-adm", 7)],
     "ssh_password_fuera_red_admin": [("g-ssh-root-02",), ("g-ssh-pw-01",)],
     "ssh_root_aceptado": [("g-ssh-root-01",), ("g-ssh-root-02",)],

@@ -140,3 +140,20 @@ def test_same_id_in_two_files_is_refused(tmp_path: Path) -> None:
 def test_bad_silence_spec_is_refused(tmp_path: Path) -> None:
     text = GOOD + "pukara:\n  silencio: {campo: host.name, ventana: una hora}\n"
     assert "duración inválida" in _refused(tmp_path, text)
+
+
+def test_lucene_query_folds_every_value_of_a_list(tmp_path: Path) -> None:
+    """A list becomes ``a OR b`` on the .lc subfield, each value lowered (not ``f:(A OR B)``,
+    which would skip the folding); |cased and regular expressions keep the field itself."""
+    text = GOOD.replace(
+        "    event.outcome: failure\n",
+        "    user.name: [Root, ADMIN]\n    process.name|cased: SSHD\n    message|re: '.*X.*'\n",
+    )
+    (rule,) = load_rules([_folder(tmp_path, lista=text)], shipped=False)
+    lucene = rule.queries[0].lucene
+    assert "(user.name.lc:root OR user.name.lc:admin)" in lucene
+    assert "process.name:SSHD" in lucene
+    assert "message.keyword:/.*X.*/" in lucene
+    sql = rule.queries[0].sql
+    assert "`user.name.lc`='root' OR `user.name.lc`='admin'" in sql
+    assert "`process.name` GLOB 'SSHD'" in sql
