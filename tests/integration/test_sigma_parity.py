@@ -132,6 +132,7 @@ EDGE_EXPECTED = {
     "lista_negada": None,  # many: every failed authentication (none has "session")
     "comodines_y_numeros": None,
     "existe_y_regex": None,
+    "no_ascii": [("g-ssh-jose-01",)],  # "JOSÉ": SQLite's NOCASE would not fold the É
 }
 
 
