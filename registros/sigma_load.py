@@ -37,6 +37,10 @@ def _known(name: str | None, where: str) -> None:
         raise ValueError(
             f"{where}: búsqueda sin campo (keywords); use un campo, p. ej. message|contains"
         )
+    if name == "event.original":
+        raise ValueError(
+            f"{where}: event.original (la línea cruda) no se indexa en el clúster; use message"
+        )
     if name not in FIELDS:
         raise ValueError(
             f"{where}: campo {name!r} desconocido (no es un campo ECS que pukara escriba; "

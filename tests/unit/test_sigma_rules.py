@@ -157,3 +157,10 @@ def test_lucene_query_folds_every_value_of_a_list(tmp_path: Path) -> None:
     sql = rule.queries[0].sql
     assert "`user.name.lc`='root' OR `user.name.lc`='admin'" in sql
     assert "`process.name` GLOB 'SSHD'" in sql
+
+
+def test_raw_line_field_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    reason = _refused(
+        tmp_path, GOOD.replace("event.outcome: failure", "event.original|contains: x")
+    )
+    assert "no se indexa" in reason and "use message" in reason
