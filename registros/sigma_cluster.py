@@ -12,6 +12,7 @@ its ``keyword`` subfield), which is case-sensitive on both stores.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -68,8 +69,6 @@ class PukaraLuceneBackend(OpensearchLuceneBackend):
 def _raw(cond: ConditionFieldEqualsValueExpression) -> ConditionFieldEqualsValueExpression:
     """``message`` is text (words); its whole value is the ``keyword`` subfield."""
     if cond.field and FIELDS.get(cond.field) == "text":
-        import copy
-
         out = copy.copy(cond)
         out.field = cond.field + ".keyword"
         return out

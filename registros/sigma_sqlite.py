@@ -13,6 +13,7 @@ ends as Lucene's regular expressions are.
 
 from __future__ import annotations
 
+import copy
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -160,8 +161,6 @@ class PukaraSQLiteBackend(sqliteBackend):
 def _with_field(
     cond: ConditionFieldEqualsValueExpression, name: str
 ) -> ConditionFieldEqualsValueExpression:
-    import copy
-
     out = copy.copy(cond)
     out.field = name
     return out
