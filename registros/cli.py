@@ -70,7 +70,12 @@ def reglas_listar(
     from registros import reglas_cli
 
     rows = [reglas_cli.rule_row(r) for r in _rules(reglas, sin_incluidas, None)]
-    render(rows, formato, reglas_cli.RULE_COLUMNS, shown={"kind": reglas_cli.KIND_LABEL.get})
+    render(
+        rows,
+        formato,
+        reglas_cli.RULE_COLUMNS,
+        shown={"kind": reglas_cli.KIND_LABEL.get, "level": reglas_cli.LEVEL_LABEL.get},
+    )
 
 
 @reglas_app.command("probar")

@@ -199,9 +199,16 @@ def _correlate(rule: Rule, corr: Correlation, docs: list[dict[str, Any]]) -> Ite
         where = ", ".join(f"{k}={v}" for k, v in group.items()) or "todos"
         yield Hit(
             rule, members, f"{sorted(group.items())!r}|{start}", group,
-            summary=f"{n} {what} en {corr.span_s // 60 or 1} min desde "
+            summary=f"{n} {what} en {_span(corr.span_s)} desde "
             f"{format_timestamp(begin)[:19]}Z ({where})",
         )  # fmt: skip
+
+
+def _span(seconds: int) -> str:
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
 
 
 def _silent(

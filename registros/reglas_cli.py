@@ -28,6 +28,10 @@ HIT_COLUMNS = {
     "@timestamp": "Momento", "log.level": "Nivel", "rule.name": "Regla", "host.name": "Equipo",
     "pukara.alert.event_count": "Eventos", "message": "Detalle", "stored": "Guardada",
 }  # fmt: skip
+LEVEL_LABEL = {
+    "informational": "informativo", "low": "bajo", "medium": "medio", "high": "alto",
+    "critical": "crítico",
+}  # fmt: skip
 KIND_LABEL = {"simple": "simple", "correlation": "correlación", "silence": "silencio"}
 
 
@@ -97,7 +101,7 @@ def shown() -> dict[str, Any]:
         "@timestamp": lambda v: datetime_text(parse_timestamp(v), seconds=True),
         "stored": lambda v: "nueva" if v else "ya estaba",
         "message": lambda v: str(v).partition(": ")[2] or v,  # the rule is its own column
-        "log.level": lambda v: v,
+        "log.level": lambda v: LEVEL_LABEL.get(v, v),
         "pukara.alert.event_count": lambda v: v,
     }
 
