@@ -1,5 +1,6 @@
 """The ECS fields a detection rule may name: what registros' parser and pukara's areas write,
-plus the ECS core fields of the same field sets, each with its type in the cluster.
+plus the ECS core fields of the same field sets, each with its type in the cluster (and the
+few string fields of monitoreo's state changes, ``monitoreo.state.current``...).
 
 A rule naming any other field is refused when it is loaded: a typo (``user.nmae``) would
 otherwise match nothing, silently, forever. Types decide how a condition is translated:
@@ -44,7 +45,7 @@ process.title process.args process.parent.name process.parent.executable
 process.user.name
 file.path file.name file.directory file.extension file.type
 related.user related.hosts related.hash
-log.level log.logger log.file.path
+log.level log.logger log.file.path log.source.address
 log.syslog.facility.name log.syslog.severity.name log.syslog.hostname log.syslog.appname
 log.syslog.procid log.syslog.msgid log.syslog.version
 service.name service.type
@@ -52,6 +53,8 @@ rule.id rule.name rule.ruleset rule.category
 url.original url.domain url.path
 error.message error.code error.type
 interface.name
+monitoreo.site monitoreo.target monitoreo.entity monitoreo.state.previous
+monitoreo.state.current
 """
 
 _IPS = "host.ip source.ip destination.ip client.ip server.ip related.ip observer.ip"
@@ -64,7 +67,7 @@ source.bytes destination.bytes source.packets destination.packets network.bytes
 network.packets network.iana_number
 process.pid process.parent.pid process.exit_code
 log.syslog.priority log.syslog.facility.code log.syslog.severity.code
-log.file.line http.response.status_code
+log.file.line http.response.status_code host.uptime
 """
 
 _DATES = "@timestamp event.created event.ingested event.start event.end"
