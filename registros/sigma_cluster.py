@@ -3,17 +3,18 @@ same query syntax) as ``query_string`` queries, paged with a point in time and
 ``search_after`` on ``[@timestamp, event.id]`` over ``pukara-logs-*`` and ``pukara-eventos-*``.
 
 Case: Sigma compares strings case-insensitively, ``query_string`` on a keyword field does not.
-Every string field pukara knows has a ``.lc`` subfield with a lowercase normalizer
-(:func:`detection_component`, composed into the index templates), and string conditions go
-to it with their values lowered (:func:`registros.sigma_fields.fold`), exactly as the SQLite
-view does. ``|cased`` conditions and regular expressions use the field itself (``message``:
-its ``keyword`` subfield), which is case-sensitive on both stores.
+Every string field pukara knows has a ``.lc`` subfield with a lowercase normalizer (the
+component :func:`pukara.store.cluster.detection.detection_component`, composed into the index
+templates), and string conditions go to it with their values lowered
+(:func:`registros.sigma_fields.fold`), exactly as the SQLite view does. ``|cased`` conditions
+and regular expressions use the field itself (``message``: its ``keyword`` subfield), which is
+case-sensitive on both stores.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,10 +27,6 @@ from pukara.events import format_timestamp
 from pukara.store.cluster.engine import ALL_STREAMS, SearchEngine
 from registros.sigma_fields import (
     FIELDS,
-    FOLDED_SUFFIX,
-    KEYWORD_LIMIT,
-    STRING_TYPES,
-    TEXT_LIMIT,
     fold,
 )
 from registros.sigma_sqlite import ALERT_DATASET
@@ -37,8 +34,6 @@ from registros.sigma_sqlite import ALERT_DATASET
 if TYPE_CHECKING:
     from registros.detections import Query
 
-DETECTION_COMPONENT = "pukara-ecs-deteccion"
-NORMALIZER = "pukara_minusculas"
 PAGE = 1000
 
 
@@ -80,63 +75,6 @@ def to_lucene(rule: SigmaRule) -> str:
     if len(queries) != 1:
         raise ValueError(f"se esperaba una consulta, hay {len(queries)}")
     return str(queries[0])
-
-
-def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
-    root: dict[str, Any] = {}
-    for dotted, mapping in flat.items():
-        *parents, leaf = dotted.split(".") if dotted != "@timestamp" else [dotted]
-        node = root
-        for part in parents:
-            node = node.setdefault(part, {"properties": {}})["properties"]
-        node[leaf] = mapping
-    return root
-
-
-def detection_mappings() -> dict[str, Any]:
-    """Mappings of every field a rule may name (:data:`registros.sigma_fields.FIELDS`).
-
-    String fields get their lower-case ``lc`` twin: ``message`` stays ``text`` with its
-    ``keyword`` subfield (8191) and gains ``lc`` (8191); every other string field is a
-    ``keyword`` (ignore_above 1024) with ``lc`` (1024), normalised by :data:`NORMALIZER`
-    (defined in :func:`detection_settings`). ``ip``, ``long`` and ``date`` fields are mapped
-    as such, so that one the ECS component leaves out is not a dynamic keyword (on which a
-    CIDR or a range would silently match nothing).
-    """
-    flat: dict[str, Any] = {}
-    sub = FOLDED_SUFFIX.lstrip(".")
-    for name, kind in FIELDS.items():
-        if kind not in STRING_TYPES:
-            flat[name] = {"type": kind}
-            continue
-        limit = TEXT_LIMIT if kind == "text" else KEYWORD_LIMIT
-        folded = {"type": "keyword", "ignore_above": limit, "normalizer": NORMALIZER}
-        if kind == "text":
-            flat[name] = {
-                "type": "text",
-                "fields": {"keyword": {"type": "keyword", "ignore_above": limit}, sub: folded},
-            }
-        else:
-            flat[name] = {"type": "keyword", "ignore_above": limit, "fields": {sub: folded}}
-    return {"properties": _nest(flat)}
-
-
-def detection_settings() -> dict[str, Any]:
-    return {
-        "analysis": {
-            "normalizer": {
-                NORMALIZER: {"type": "custom", "char_filter": [], "filter": ["lowercase"]}
-            }
-        }
-    }
-
-
-def detection_component() -> dict[str, Any]:
-    """The component template to compose into both index templates, after the ECS one."""
-    return {
-        "template": {"settings": detection_settings(), "mappings": detection_mappings()},
-        "_meta": {"managed_by": "pukara", "purpose": "detecciones Sigma"},
-    }
 
 
 def search_body(query: str, since: datetime | None, until: datetime | None) -> dict[str, Any]:

@@ -13,10 +13,11 @@ import pytest
 from pukara.config import load_settings
 from pukara.store.cluster import templates
 from pukara.store.cluster.client import connect
+from pukara.store.cluster.detection import DETECTION_COMPONENT, detection_component
 from pukara.store.cluster.engine import SearchEngine
 from pukara.store.sqlite import SQLiteStore
 from registros import detections
-from registros.sigma_cluster import DETECTION_COMPONENT, ClusterSource, detection_component
+from registros.sigma_cluster import ClusterSource
 from registros.sigma_sqlite import SQLiteSource
 from tests.opensearch_cluster import OpenSearchCluster
 from tests.sigma_corpus import EXPECTED, NEAR_MISSES, SINCE, UNTIL, corpus

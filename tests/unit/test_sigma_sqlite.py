@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from pukara.events import make_event
+from pukara.store.cluster.detection import detection_component
 from pukara.store.sqlite import SQLiteStore
 from registros import detections
-from registros.sigma_cluster import detection_component
 from registros.sigma_sqlite import SQLiteSource
 
 T0 = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
