@@ -106,10 +106,16 @@ def matches(
     *,
     index: str = ALL_STREAMS,
 ) -> Iterator[dict[str, Any]]:
-    """The documents the query selects, paged with a point in time and ``search_after``."""
+    """The documents the query selects, paged with a point in time and ``search_after``.
+
+    A count comes first: most rules match nothing, and a point in time cannot be opened on
+    patterns that name no index yet (a cluster with no logs).
+    """
+    body = search_body(query, since, until) | {"size": PAGE}
+    if engine.count(index, {"query": body["query"]}) == 0:
+        return
     pit = engine.open_pit(index, "2m")
     try:
-        body = search_body(query, since, until) | {"size": PAGE}
         after: list[Any] | None = None
         while True:
             page = dict(body, pit={"id": pit, "keep_alive": "2m"})

@@ -196,3 +196,9 @@ def test_cluster_hits_are_paged_with_pit_and_search_after(
     cluster = ClusterSource(engine, index=STREAM)
     for name in ("escaneo_puertos", "ssh_fuerza_bruta", "ssh_usuario_inexistente"):
         assert _hits(cluster, rules[name]) == _hits(sqlite_source, rules[name]) == EXPECTED[name]
+
+
+def test_no_stream_yet_is_no_hit_not_an_error(engine: SearchEngine) -> None:
+    rules = detections.load_rules()
+    empty = ClusterSource(engine, index="pukara-logs-no-existe-*,pukara-eventos-no-existe-*")
+    assert list(detections.run(empty, rules, SINCE, UNTIL)) == []
