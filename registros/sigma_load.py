@@ -116,12 +116,13 @@ def _common(rule: SigmaRule | SigmaCorrelationRule, where: str) -> dict[str, Any
 
 
 def _referenced(collection: SigmaCollection) -> set[str]:
-    """Ids of the rules a correlation of the file is built on; the first parse error."""
+    """Ids of the rules a correlation of the file is built on (unless it says ``generate:
+    true``: then they alert on their own too); raises the first parse error."""
     referenced: set[str] = set()
     for sigma_rule in collection.rules:
         if sigma_rule.errors:
             raise ValueError(f"no es Sigma válido: {sigma_rule.errors[0]}")
-        if isinstance(sigma_rule, SigmaCorrelationRule):
+        if isinstance(sigma_rule, SigmaCorrelationRule) and not sigma_rule.generate:
             referenced |= {str(ref.rule.id) for ref in sigma_rule.rules or []}
     return referenced
 

@@ -164,3 +164,25 @@ def test_raw_line_field_is_refused_with_the_way_out(tmp_path: Path) -> None:
         tmp_path, GOOD.replace("event.outcome: failure", "event.original|contains: x")
     )
     assert "no se indexa" in reason and "use message" in reason
+
+
+def test_base_rules_alert_on_their_own_only_with_generate(tmp_path: Path) -> None:
+    corr = (
+        GOOD
+        + """---
+title: Corr
+id: 0d6f7a3e-1111-4c1a-9a00-000000000002
+correlation:
+  type: event_count
+  rules: [0d6f7a3e-1111-4c1a-9a00-000000000001]
+  group-by: [source.ip]
+  timespan: 5m
+  condition: {gte: 3}
+"""
+    )
+    folder = _folder(tmp_path, sin=corr)
+    assert [r.title for r in load_rules([folder], shipped=False)] == ["Corr"]
+    (folder / "sin.yml").write_text(
+        corr.replace("  type: event_count", "  type: event_count\n  generate: true")
+    )
+    assert sorted(r.title for r in load_rules([folder], shipped=False)) == ["Corr", "Prueba"]
