@@ -13,7 +13,6 @@ import pytest
 from pukara.config import load_settings
 from pukara.store.cluster import templates
 from pukara.store.cluster.client import connect
-from pukara.store.cluster.detection import DETECTION_COMPONENT, detection_component
 from pukara.store.cluster.engine import SearchEngine
 from pukara.store.sqlite import SQLiteStore
 from registros import detections
@@ -27,32 +26,13 @@ pytestmark = pytest.mark.integration
 STREAM = "pukara-logs-paridad-sigma"  # a stream of its own on the shared cluster
 
 
-def _install(engine: SearchEngine) -> None:
-    """The facade's templates, with the detection component composed after the ECS one."""
-    templates.install(engine)
-    engine.put_component_template(DETECTION_COMPONENT, detection_component())
-    engine.put_index_template(
-        "pukara-logs-paridad",
-        {
-            "index_patterns": [STREAM + "*"],
-            "data_stream": {},
-            "priority": 300,
-            "composed_of": [
-                templates.COMPONENT_MAPPINGS,
-                DETECTION_COMPONENT,
-                templates.COMPONENT_SETTINGS,
-            ],
-        },
-    )
-
-
 @pytest.fixture(scope="module")
 def engine(
     opensearch: OpenSearchCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SearchEngine]:
     folder = tmp_path_factory.mktemp("sigma-os")
     the_engine = connect(load_settings({"data_dir": folder, "es_url": opensearch.url}, environ={}))
-    _install(the_engine)
+    templates.install(the_engine)  # with the detection component composed in
     lines = []
     for doc in corpus():
         action = {"create": {"_index": STREAM, "_id": doc["event"]["id"]}}
@@ -63,7 +43,6 @@ def engine(
     yield the_engine
     the_engine.close()
     opensearch.request("DELETE", f"/_data_stream/{STREAM}")  # with its backing indices
-    opensearch.request("DELETE", "/_index_template/pukara-logs-paridad")
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,7 @@ observer.version observer.ingress.interface.name observer.egress.interface.name
 source.domain source.address source.mac destination.domain destination.address
 destination.mac client.domain server.domain
 network.transport network.protocol network.direction network.type network.community_id
+network.iana_number
 user.name user.id user.domain user.full_name user.roles
 user.effective.name user.effective.id user.target.name user.target.id
 user.changes.name
@@ -60,10 +61,10 @@ _IPS = "host.ip source.ip destination.ip client.ip server.ip related.ip observer
 _IPS += " source.nat.ip destination.nat.ip"
 
 _LONGS = """
-event.severity event.sequence event.duration event.risk_score
+event.severity event.sequence event.duration
 source.port destination.port client.port server.port source.nat.port destination.nat.port
 source.bytes destination.bytes source.packets destination.packets network.bytes
-network.packets network.iana_number
+network.packets
 process.pid process.parent.pid process.exit_code
 log.syslog.priority log.syslog.facility.code log.syslog.severity.code
 log.file.line http.response.status_code host.uptime
