@@ -14,6 +14,7 @@ ends as Lucene's regular expressions are.
 from __future__ import annotations
 
 import copy
+import ipaddress
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -59,36 +60,57 @@ def _regexp(pattern: str, value: Any) -> bool | None:
     return _regex(pattern).fullmatch(str(value)) is not None
 
 
-def _string(value: Any, limit: int, lower: int) -> Any:
-    """A scalar as the cluster indexes it: strings over ``limit`` characters are not there."""
-    if isinstance(value, str):
-        if len(value) > limit:
+# how a column reads its field, as the cluster's mapping of it indexes the value
+RAW, FOLDED, NUMBER, ADDRESS, NATIVE = range(5)
+_MODES = {"long": NUMBER, "ip": ADDRESS, "date": NATIVE, "boolean": NATIVE}
+
+
+def _value(value: Any, limit: int, mode: int) -> Any:
+    """One value as the cluster indexes it: a string field holds text (a number is its JSON
+    text; a value over ``limit`` characters is not indexed), a long field numbers (a numeric
+    string is coerced), an ip field the address (any spelling of it), or nothing."""
+    if isinstance(value, dict | list) or value is None:
+        return None
+    if mode in (RAW, FOLDED):
+        text = value if isinstance(value, str) else orjson.dumps(value).decode()
+        if len(text) > limit:
             return None
-        return value.lower() if lower else value
+        return text.lower() if mode == FOLDED else text
+    if mode == NUMBER and isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                return float(value)
+            except ValueError:
+                return None
+    if mode == ADDRESS:
+        try:
+            return ipaddress.ip_address(str(value)).compressed
+        except ValueError:
+            return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return value
 
 
-def _scalar(raw: str | None, limit: int, lower: int) -> Any:
+def _scalar(raw: str | None, limit: int, mode: int) -> Any:
     """``doc -> '$.x'`` (JSON text) as a column value; a list holding one value is that value."""
     if raw is None:
         return None
     value = orjson.loads(raw)
-    if isinstance(value, list):
-        value = value[0] if len(value) == 1 else orjson.dumps(value).decode()
-    if isinstance(value, dict):
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return _string(value, limit, lower)
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return _value(value, limit, mode)
 
 
-def _array(raw: str | None, limit: int, lower: int) -> str | None:
+def _array(raw: str | None, limit: int, mode: int) -> str | None:
     """JSON text of the field's values as a list (a scalar is a list of one), or NULL."""
     if raw is None:
         return None
     value = orjson.loads(raw)
     items = value if isinstance(value, list) else [value]
-    kept = [v for v in (_string(i, limit, lower) for i in items) if v is not None]
+    kept = [v for v in (_value(i, limit, mode) for i in items) if v is not None]
     if not kept:
         return None
     return orjson.dumps(kept).decode()
@@ -108,9 +130,10 @@ def _columns() -> list[str]:
         reader = "pk_array" if name in MULTI_VALUED else "pk_scalar"
         limit = string_limit(name)
         source = f"doc -> {_path(name)}"
-        out.append(f"{reader}({source}, {limit}, 0) AS {_quote(name)}")
+        mode = _MODES.get(kind, RAW)
+        out.append(f"{reader}({source}, {limit}, {mode}) AS {_quote(name)}")
         if kind in STRING_TYPES:
-            out.append(f"{reader}({source}, {limit}, 1) AS {_quote(name + FOLDED_SUFFIX)}")
+            out.append(f"{reader}({source}, {limit}, {FOLDED}) AS {_quote(name + FOLDED_SUFFIX)}")
     return out
 
 

@@ -113,6 +113,7 @@ EDGE_EXPECTED = {
     "comodines_y_numeros": None,
     "existe_y_regex": None,
     "no_ascii": [("g-ssh-jose-01",)],  # "JOSÉ": SQLite's NOCASE would not fold the É
+    "tipos_mixtos": [("g-type-01",), ("g-type-02",), ("g-type-03",)],
 }
 
 
