@@ -101,9 +101,6 @@ def install(engine: SearchEngine) -> None:
         COMPONENT_MAPPINGS,
         {"template": {"mappings": mappings(engine.capabilities.flat_object_type)}, "_meta": meta},
     )
-    # the lower-case twins of the string fields Sigma rules search (after the ECS mappings,
-    # whose fields it extends)
-    engine.put_component_template(DETECTION_COMPONENT, detection_component())
     engine.put_component_template(
         COMPONENT_SETTINGS,
         {
@@ -117,6 +114,9 @@ def install(engine: SearchEngine) -> None:
             "_meta": meta,
         },
     )
+    # the lower-case twins of the string fields Sigma rules search; composed after the ECS
+    # mappings, whose fields it extends
+    engine.put_component_template(DETECTION_COMPONENT, detection_component())
     for name, prefix in (("pukara-eventos", EVENTS_PREFIX), ("pukara-logs", LOGS_PREFIX)):
         engine.put_index_template(
             name,
