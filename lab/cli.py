@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # lab.manage (daemons, namespaces) is imported by the command
     from lab import manage
 
 app = typer.Typer(
-    help="Laboratorio: WAN emulada de sedes con snmpd y sshd reales (requiere root).",
+    help="Laboratorio: WAN emulada de sedes con snmpd, sshd y rsyslog reales (requiere root).",
     no_args_is_help=True,
 )
 
@@ -31,6 +31,7 @@ COLUMNS = {
     "down": "Caída",
     "snmpd": "SNMP",
     "sshd": "SSH",
+    "syslog": "Syslog",
     "echo": "Eco",
     "parent": "Padre",
     "tunnel": "Túnel",
@@ -69,6 +70,14 @@ def arriba(
             help="Volver solo cuando cada sede responda (eco, SNMP, SSH y túnel).",
         ),
     ] = True,
+    syslog: Annotated[
+        str,
+        typer.Option(
+            "--syslog",
+            metavar="HOST:PUERTO",
+            help="Receptor de syslog de la sede central al que reenvía el rsyslog de cada sede.",
+        ),
+    ] = "198.18.0.1:5514",
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,
 ) -> None:
@@ -77,8 +86,9 @@ def arriba(
     Sobre un laboratorio en marcha aplica la tabla nueva: las sedes que pasan a colgar de un
     concentrador (columna «padre»), o dejan de hacerlo, se reconectan.
     """
-    from lab import manage
+    from lab import manage, rsyslog
 
+    destination = rsyslog.parse_destination(syslog)
     sites = (
         read_site_table(tabla)
         if tabla
@@ -87,7 +97,7 @@ def arriba(
         )
     )
     message(f"Levantando {len(sites)} sedes emuladas…", quiet=silencioso)
-    rows = manage.up(_lab(ctx), sites)
+    rows = manage.up(_lab(ctx), sites, syslog=destination)
     if esperar:
         message("Esperando a que cada sede responda…", quiet=silencioso)
         rows = manage.wait_ready(_lab(ctx))
@@ -164,3 +174,28 @@ def alterar(
         changes["tunnel_broken"] = tunel is Tunel.roto
     site = manage.alter(_lab(ctx), sede, **changes)
     message(f"Sede {site.code} del laboratorio actualizada.", quiet=silencioso)
+
+
+@app.command()
+def descarte(
+    ctx: typer.Context,
+    sede: Annotated[str, typer.Argument(help="Código de la sede del laboratorio.")],
+    origen: Annotated[
+        str | None,
+        typer.Option("--origen", help="Dirección de origen descartada (por defecto, la central)."),
+    ] = None,
+    puerto: Annotated[
+        int, typer.Option("--puerto", min=1, max=65535, help="Puerto TCP de destino.")
+    ] = 23,
+    silencioso: SilenciosoOpt = False,
+) -> None:
+    """Emula la línea del núcleo de un descarte de nftables en la sede (va a su rsyslog).
+
+    Un espacio de red no tiene registro de núcleo propio: la línea, con el formato exacto de
+    «log» de nftables y las MAC reales del enlace, entra al rsyslog de la sede como
+    kern.warning y este la reenvía a la sede central.
+    """
+    from lab import manage
+
+    line = manage.emulate_drop(_lab(ctx), sede, src=origen, dport=puerto)
+    message(f"Sede {sede}: kernel: {line.strip()}", quiet=silencioso)

@@ -7,6 +7,7 @@ one folder per site. ``down`` removes every process, namespace, route and file `
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -20,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lab import netns, ready, services, vpn
+from lab import netns, ready, rsyslog, services, vpn
 from lab.services import LabCredentials
 from lab.sites import V4_BLOCK, V6_BLOCK, LabSite, check_topology
 from pukara.errors import LabError
@@ -261,12 +262,16 @@ def nft_rules(site: LabSite) -> str:
         rules.append(f"numgen random mod 10000 < {round(site.loss_pct * 100)} drop")
     inbound = "\n    ".join(f'iifname "{WAN_IF}" {r}' for r in rules)
     forwarded = "\n    ".join(rules)
+    # a down link carries nothing out either (the site's syslog, above all)
+    outbound = f'oifname "{WAN_IF}" drop' if site.down else ""
     return (
         f"table inet {NFT_TABLE}\ndelete table inet {NFT_TABLE}\n"
         f"table inet {NFT_TABLE} {{\n  chain input {{\n"
         f"    type filter hook input priority 0; policy accept;\n    {inbound}\n  }}\n"
         f"  chain forward {{\n"
-        f"    type filter hook forward priority 0; policy accept;\n    {forwarded}\n  }}\n}}\n"
+        f"    type filter hook forward priority 0; policy accept;\n    {forwarded}\n  }}\n"
+        f"  chain output {{\n"
+        f"    type filter hook output priority 0; policy accept;\n    {outbound}\n  }}\n}}\n"
     )
 
 
@@ -342,10 +347,17 @@ def _start_responder(lab: Lab, sites: Sequence[LabSite]) -> int:
     raise LabError(f"el respondedor de eco no arrancó; vea {lab.state_dir / 'responder.log'}")
 
 
-def up(lab: Lab, sites: Sequence[LabSite], *, services_on: bool = True) -> list[dict[str, Any]]:
+def up(
+    lab: Lab,
+    sites: Sequence[LabSite],
+    *,
+    services_on: bool = True,
+    syslog: rsyslog.Destination = rsyslog.DEFAULT_DESTINATION,
+) -> list[dict[str, Any]]:
     """Build (or repair) the lab; idempotent. Returns :func:`status`.
 
-    ``services_on=False`` gives echo-only sites (no snmpd, sshd or tunnels), for large sweeps.
+    ``services_on=False`` gives echo-only sites (no snmpd, sshd, rsyslog or tunnels), for
+    large sweeps. ``syslog`` is where every site's rsyslog forwards (headquarters' receiver).
     """
     require_root()
     services.require_binaries()
@@ -377,6 +389,7 @@ def up(lab: Lab, sites: Sequence[LabSite], *, services_on: bool = True) -> list[
     )
     _save_state(lab, state)
     _links(lab, sites, ours)
+    _hq_log_addresses("replace")
     known: list[str] = []
     for site in sites:
         _configure_ns(lab, site)
@@ -394,11 +407,12 @@ def up(lab: Lab, sites: Sequence[LabSite], *, services_on: bool = True) -> list[
         else:
             vpn.stop_all(folder)
         services.start_snmpd(site, lab.ns(site), folder, creds)
+        rsyslog.start(site, lab.ns(site), folder, syslog)  # before sshd: its /dev/log
         services.start_sshd(site, lab.ns(site), folder, authorized)
     lab.known_hosts.write_text("\n".join(known) + "\n")
     _start_responder(lab, sites)
     _save_state(lab, {"prefix": lab.prefix, "namespaces": sorted(wanted),
-                      "sites": [asdict(s) for s in sites]})  # fmt: skip
+                      "sites": [asdict(s) for s in sites], "syslog": str(syslog)})  # fmt: skip
     return status(lab)
 
 
@@ -480,6 +494,7 @@ def down(lab: Lab) -> int:
     )  # fmt: skip
     _remove_namespaces(state["namespaces"])
     if not any(_is_lab_ns(ns) for ns in netns.existing()):
+        _hq_log_addresses("del")
         subprocess.run(
             ["ip", "route", "del", "blackhole", str(V4_BLOCK)], capture_output=True, check=False
         )
@@ -492,6 +507,41 @@ def down(lab: Lab) -> int:
     return len(state["namespaces"])
 
 
+def _hq_log_addresses(verb: str) -> None:
+    """Headquarters' log collector addresses on the machine's loopback (``replace`` or ``del``).
+
+    Shared by every lab on the machine: added by each ``up``, removed with the last lab.
+    """
+    done = subprocess.run(
+        ["ip", "-force", "-batch", "-"],
+        input=f"addr {verb} {rsyslog.HQ_LOG_V4}/32 dev lo\n"
+        f"addr {verb} {rsyslog.HQ_LOG_V6}/128 dev lo\n",
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if verb == "replace" and done.returncode != 0:
+        raise LabError(f"ip falló al poner la dirección de syslog de la sede central: "
+                       f"{done.stderr.strip()[:300]}")  # fmt: skip
+
+
+def emulate_drop(lab: Lab, code: str, *, src: str | None = None, dport: int = 23) -> str:
+    """Have site ``code``'s rsyslog log an (emulated) kernel nftables drop; the line sent."""
+    sites = _reached(lab, _load_state(lab))
+    site = next((s for s in sites if s.code == code), None)
+    if site is None:
+        raise LabError(f"el laboratorio no tiene la sede {code!r}")
+    if src is not None:
+        try:
+            src = str(ipaddress.ip_address(src))
+        except ValueError:
+            raise LabError(f"origen inválido {src!r}: se espera una dirección IP") from None
+    hub = next((s for s in sites if s.code == site.parent), None)
+    peer = (lab.ns(hub) if hub else None, lab.host_if(site))
+    return rsyslog.emulate_nft_drop(
+        site, lab.ns(site), lab.site_dir(site), peer,
+        src=src or hq_address(site, sites), dport=dport,
+    )  # fmt: skip
+
+
 def _is_lab_ns(name: str) -> bool:
     head, _, tail = name.rpartition("-")
     return head.isalpha() and len(tail) == 4 and tail.isdigit() and head.startswith("pk")
@@ -502,6 +552,7 @@ def status(lab: Lab) -> list[dict[str, Any]]:
     state = _load_state(lab)
     present = netns.existing()
     responder = _responder_pid(lab) is not None
+    destination = state.get("syslog", str(rsyslog.DEFAULT_DESTINATION))
     out = []
     for site in _reached(lab, state):
         folder = lab.site_dir(site)
@@ -518,6 +569,7 @@ def status(lab: Lab) -> list[dict[str, Any]]:
                 "netns_up": lab.ns(site) in present,
                 "snmpd": services.alive(folder / "snmpd.pid", services.SNMPD) is not None,
                 "sshd": services.alive(folder / "sshd.pid", services.SSHD) is not None,
+                "syslog": f"{site.syslog} a {destination}" if rsyslog.running(folder) else "no",
                 "echo": responder,
                 "parent": site.parent,
                 "tunnel": "roto" if site.tunnel_broken else ("sí" if site.tunnel else "no"),

@@ -1,0 +1,275 @@
+"""The lab's sites send real syslog: rsyslog in each site forwards sshd's and the (emulated)
+kernel's lines to headquarters, over UDP (RFC 3164) or TCP (octet-counted RFC 5424)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lab import manage, netns, rsyslog
+from lab.sites import LabSite
+from tests.conftest import lab_available, skip_or_fail
+
+pytestmark = pytest.mark.integration
+
+# Indexes and prefix of their own, away from TEST_SITES and the other labs of the tests
+SYSLOG_SITES = [
+    LabSite(index=3201, code="y1", delay_ms=20.0, syslog="udp"),
+    LabSite(index=3202, code="y2", delay_ms=20.0, syslog="tcp"),
+]
+# the headquarters collector address; a port of the tests' own, not a demo receiver's 5514
+DESTINATION = rsyslog.Destination(rsyslog.HQ_LOG_V4, 55514)
+
+
+class Receiver:
+    """A plain UDP and TCP (octet-counted) syslog listener: what arrives, frame by frame."""
+
+    def __init__(self, dest: rsyslog.Destination) -> None:
+        self.frames: list[tuple[str, bytes]] = []
+        self._lock = threading.Lock()
+        self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._udp.bind((str(dest.host), dest.port))
+        self._tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._tcp.bind((str(dest.host), dest.port))
+        self._tcp.listen()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._serve_udp, daemon=True),
+            threading.Thread(target=self._serve_tcp, daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _add(self, transport: str, frame: bytes) -> None:
+        with self._lock:
+            self.frames.append((transport, frame))
+
+    def _serve_udp(self) -> None:
+        self._udp.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                self._add("udp", self._udp.recv(65535))
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    def _serve_tcp(self) -> None:
+        self._tcp.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._tcp.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._read_octets, args=(conn,), daemon=True).start()
+
+    def _read_octets(self, conn: socket.socket) -> None:
+        """RFC 6587 octet counting: ``LEN SP MSG``, LEN the byte count of MSG."""
+        buf = b""
+        conn.settimeout(0.2)
+        with conn:
+            while not self._stop.is_set():
+                try:
+                    chunk = conn.recv(65535)
+                except TimeoutError:
+                    continue
+                if not chunk:
+                    return
+                buf += chunk
+                while b" " in buf:
+                    head, _, rest = buf.partition(b" ")
+                    assert head.isdigit(), f"trama sin conteo de octetos: {buf[:80]!r}"
+                    if len(rest) < int(head):
+                        break
+                    self._add("tcp", rest[: int(head)])
+                    buf = rest[int(head) :]
+
+    def wait_for(self, pattern: str, timeout_s: float = 15.0) -> tuple[str, str]:
+        """The first frame whose text matches ``pattern``: (transport, text)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._lock:
+                for transport, frame in self.frames:
+                    text = frame.decode(errors="replace")
+                    if re.search(pattern, text):
+                        return transport, text
+            time.sleep(0.1)
+        with self._lock:
+            seen = [f.decode(errors="replace") for _, f in self.frames]
+        raise AssertionError(f"no llegó {pattern!r} en {timeout_s} s; llegaron: {seen[-10:]}")
+
+    def close(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(2)
+        self._udp.close()
+        self._tcp.close()
+
+
+@pytest.fixture(scope="module")
+def syslog_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[manage.Lab]:
+    reason = lab_available()
+    if reason:
+        skip_or_fail(reason)
+    the_lab = manage.Lab(tmp_path_factory.mktemp("pky") / "estado", prefix="pky")
+    try:
+        manage.up(the_lab, SYSLOG_SITES, syslog=DESTINATION)
+        yield the_lab
+    finally:
+        manage.down(the_lab)  # a no-op when the last test already took it down
+
+
+@pytest.fixture
+def receiver(syslog_lab: manage.Lab) -> Iterator[Receiver]:
+    r = Receiver(DESTINATION)
+    yield r
+    r.close()
+
+
+def _site(code: str) -> LabSite:
+    return next(s for s in SYSLOG_SITES if s.code == code)
+
+
+def _failed_ssh(target: str, user: str, key: Path) -> None:
+    """An SSH login that must fail: an unknown user or a key the site does not know."""
+    done = subprocess.run(
+        ["ssh", "-F", "/dev/null", "-i", str(key), "-o", "IdentitiesOnly=yes",
+         "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+         "-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", f"{user}@{target}",
+         "true"],
+        capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 255 and "Permission denied" in done.stderr, done.stderr
+
+
+@pytest.fixture
+def stranger_key(tmp_path: Path) -> Path:
+    key = tmp_path / "desconocida"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return key
+
+
+def test_each_site_runs_its_own_rsyslog_on_its_own_socket(syslog_lab: manage.Lab) -> None:
+    rows = {r["site.code"]: r for r in manage.status(syslog_lab)}
+    assert rows["y1"]["syslog"] == f"udp a {DESTINATION}"
+    assert rows["y2"]["syslog"] == f"tcp a {DESTINATION}"
+    for s in SYSLOG_SITES:
+        folder = syslog_lab.site_dir(s)
+        pid = rsyslog.running(folder)
+        assert pid is not None
+        assert pid in netns.pids_in(syslog_lab.ns(s))  # inside the site, not on the machine
+        assert rsyslog.socket_path(folder).is_socket()
+        assert f"-f {folder / 'rsyslog.conf'}" in Path(f"/proc/{pid}/cmdline").read_bytes().replace(
+            b"\0", b" "
+        ).decode()
+
+
+def test_sshd_logs_through_syslog_to_the_site_socket_not_the_machine(
+    syslog_lab: manage.Lab,
+) -> None:
+    s = _site("y1")
+    pid = int((syslog_lab.site_dir(s) / "sshd.pid").read_text().split()[0])
+    seen = Path(f"/proc/{pid}/root/dev/log")  # /dev as sshd's mount namespace has it
+    assert seen.is_symlink()
+    assert Path(f"/proc/{pid}/root").joinpath(str(seen.readlink()).lstrip("/")).is_socket()
+    assert seen.readlink() == rsyslog.socket_path(syslog_lab.site_dir(s))
+    # the machine's own /dev is untouched: no /dev/log of the lab there
+    assert not Path("/dev/log").is_symlink() or Path("/dev/log").readlink() != seen.readlink()
+    host_dev = subprocess.run(["ls", "-a", "/dev"], capture_output=True, text=True).stdout.split()
+    sshd_dev = [p.name for p in Path(f"/proc/{pid}/root/dev").iterdir()]
+    assert set(sshd_dev) - set(host_dev) == {"log"} or set(sshd_dev) - set(host_dev) == set()
+
+
+@pytest.mark.parametrize("code", ["y1", "y2"])
+def test_failed_ssh_logins_arrive_at_headquarters(
+    syslog_lab: manage.Lab, receiver: Receiver, stranger_key: Path, code: str
+) -> None:
+    s = _site(code)
+    user = f"nadie{code}"
+    _failed_ssh(str(s.v4), user, stranger_key)
+    transport, text = receiver.wait_for(rf"Invalid user {user} from {s.v4_host} port \d+")
+    assert transport == s.syslog
+    if s.syslog == "udp":  # RFC 3164: <PRI>Mmm dd hh:mm:ss HOST TAG[PID]: MSG
+        assert re.match(rf"<38>\w{{3}} [ \d]\d \d\d:\d\d:\d\d {s.hostname} sshd\[\d+\]: ", text)
+    else:  # RFC 5424: <PRI>1 TIMESTAMP HOST APP PROCID MSGID SD MSG
+        assert re.match(rf"<38>1 \d{{4}}-\d\d-\d\dT\S+ {s.hostname} sshd \d+ - - ", text), text
+    # a key the site does not know, for a user that exists (LogLevel VERBOSE says so)
+    _failed_ssh(str(s.v4), "root", stranger_key)
+    receiver.wait_for(rf"{s.hostname}.*Failed publickey for root from {s.v4_host} port \d+ ssh2")
+
+
+@pytest.mark.parametrize("code", ["y1", "y2"])
+def test_emulated_kernel_drop_arrives_as_kern_warning(
+    syslog_lab: manage.Lab, receiver: Receiver, code: str
+) -> None:
+    s = _site(code)
+    line = manage.emulate_drop(syslog_lab, code, src="198.18.0.1", dport=23)
+    assert re.fullmatch(
+        r"nft-drop: IN=wan0 OUT= MAC=([0-9a-f]{2}:){12}08:00 SRC=198\.18\.0\.1 "
+        rf"DST={re.escape(str(s.v4))} LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=\d+ DF PROTO=TCP "
+        r"SPT=\d+ DPT=23 WINDOW=64240 RES=0x00 SYN URGP=0 ",
+        line,
+    )
+    spt = re.search(r"SPT=(\d+)", line)
+    assert spt
+    transport, text = receiver.wait_for(rf"SPT={spt[1]} DPT=23")
+    assert transport == s.syslog
+    assert text.startswith("<4>")  # facility kern (0), severity warning (4)
+    assert f"{s.hostname} kernel" in text
+
+
+def test_up_again_keeps_rsyslog_and_a_new_destination_restarts_only_it(
+    syslog_lab: manage.Lab, stranger_key: Path
+) -> None:
+    folders = [syslog_lab.site_dir(s) for s in SYSLOG_SITES]
+    before = [(rsyslog.running(f), (f / "sshd.pid").read_text()) for f in folders]
+    manage.up(syslog_lab, SYSLOG_SITES, syslog=DESTINATION)
+    assert [(rsyslog.running(f), (f / "sshd.pid").read_text()) for f in folders] == before
+    other = rsyslog.Destination(rsyslog.HQ_LOG_V4, 55515)
+    manage.up(syslog_lab, SYSLOG_SITES, syslog=other)
+    after = [(rsyslog.running(f), (f / "sshd.pid").read_text()) for f in folders]
+    assert all(a[0] and a[0] != b[0] and a[1] == b[1] for a, b in zip(after, before, strict=True))
+    # sshd, kept, still reaches the new rsyslog through the same /dev/log
+    r = Receiver(other)
+    try:
+        s = _site("y2")
+        _failed_ssh(str(s.v4), "otronadie", stranger_key)
+        assert r.wait_for(rf"Invalid user otronadie from {s.v4_host}")[0] == "tcp"
+    finally:
+        r.close()
+    manage.up(syslog_lab, SYSLOG_SITES, syslog=DESTINATION)
+
+
+def _running(pid: int) -> bool:
+    try:  # a zombie waiting for its reaper runs no more
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_down_leaves_no_rsyslog_namespace_address_or_file(syslog_lab: manage.Lab) -> None:
+    pids = [rsyslog.running(syslog_lab.site_dir(s)) for s in SYSLOG_SITES]
+    assert all(pids)
+    others = any(manage._is_lab_ns(ns) and not ns.startswith("pky-") for ns in netns.existing())
+    manage.down(syslog_lab)
+    assert not [pid for pid in pids if pid and _running(pid)]
+    assert not [ns for ns in netns.existing() if ns.startswith("pky-")]
+    assert not syslog_lab.state_dir.exists()
+    addrs = subprocess.run(
+        ["ip", "-o", "addr", "show", "dev", "lo"], capture_output=True, text=True, check=True
+    ).stdout
+    if not others:  # the collector address goes with the last lab on the machine
+        assert str(rsyslog.HQ_LOG_V4) not in addrs and str(rsyslog.HQ_LOG_V6) not in addrs
