@@ -182,7 +182,9 @@ def descarte(
     sede: Annotated[str, typer.Argument(help="Código de la sede del laboratorio.")],
     origen: Annotated[
         str | None,
-        typer.Option("--origen", help="Dirección de origen descartada (por defecto, la central)."),
+        typer.Option(
+            "--origen", help="Dirección de origen descartada (por omisión, la de la central)."
+        ),
     ] = None,
     puerto: Annotated[
         int, typer.Option("--puerto", min=1, max=65535, help="Puerto TCP de destino.")

@@ -82,7 +82,7 @@ def parse_destination(text: str) -> Destination:
     if address not in (V4_BLOCK if address.version == 4 else V6_BLOCK):
         raise LabError(
             f"destino de syslog {address} fuera del laboratorio: use una dirección de "
-            f"{V4_BLOCK} o {V6_BLOCK} (por defecto {DEFAULT_DESTINATION})"
+            f"{V4_BLOCK} o {V6_BLOCK} (por omisión {DEFAULT_DESTINATION})"
         )
     return Destination(address, int(port))
 

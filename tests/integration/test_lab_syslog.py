@@ -172,9 +172,10 @@ def test_each_site_runs_its_own_rsyslog_on_its_own_socket(syslog_lab: manage.Lab
         assert pid is not None
         assert pid in netns.pids_in(syslog_lab.ns(s))  # inside the site, not on the machine
         assert rsyslog.socket_path(folder).is_socket()
-        assert f"-f {folder / 'rsyslog.conf'}" in Path(f"/proc/{pid}/cmdline").read_bytes().replace(
-            b"\0", b" "
-        ).decode()
+        assert (
+            f"-f {folder / 'rsyslog.conf'}"
+            in Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        )
 
 
 def test_sshd_logs_through_syslog_to_the_site_socket_not_the_machine(
