@@ -3,19 +3,23 @@ kernel's lines to headquarters, over UDP (RFC 3164) or TCP (octet-counted RFC 54
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lab import manage, netns, rsyslog
 from lab.sites import LabSite
-from tests.conftest import lab_available, skip_or_fail
+from tests.conftest import lab_available, skip_or_fail, write_lab_inventory
 
 pytestmark = pytest.mark.integration
 
@@ -252,6 +256,74 @@ def test_up_again_keeps_rsyslog_and_a_new_destination_restarts_only_it(
     finally:
         r.close()
     manage.up(syslog_lab, SYSLOG_SITES, syslog=DESTINATION)
+
+
+PUKARA = str(Path(sys.executable).parent / "pukara")
+
+
+def _events(db: Path, where: dict[str, Any], timeout_s: float = 15.0) -> list[dict[str, Any]]:
+    """The stored events with ``where``'s field values, waiting until there is one."""
+    from pukara.store import SQLiteStore
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with SQLiteStore(db) as store:
+            found = list(store.search_events(where=where))
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.2)
+
+
+def test_the_receiver_stores_failed_logins_and_drops_as_ecs_events(
+    syslog_lab: manage.Lab, stranger_key: Path, tmp_path: Path
+) -> None:
+    """``pukara registros recibir`` on the headquarters address, with the lab's inventory."""
+    if importlib.util.find_spec("registros.receiver") is None:
+        pytest.skip("«pukara registros recibir» todavía no está en esta rama")
+    from inventario import catalog, files
+    from pukara.events import get_field
+    from pukara.store import SQLiteStore
+
+    (tmp_path / "datos").mkdir(mode=0o700)
+    db = tmp_path / "datos" / "pukara.db"
+    with SQLiteStore(db) as store:
+        for f in write_lab_inventory(tmp_path / "inv", SYSLOG_SITES):
+            catalog.import_file(store, files.read_file(f), dry_run=False)
+    argv = [PUKARA, "--base-datos", str(db), "registros", "recibir",
+            "--udp", str(DESTINATION), "--tcp", str(DESTINATION)]  # fmt: skip
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        first = proc.stderr.readline()
+        assert "Escuchando" in first, first + proc.stderr.read()
+        for s in SYSLOG_SITES:
+            user = f"intruso{s.code}"
+            _failed_ssh(str(s.v4), user, stranger_key)
+            found = _events(db, {"user.name": user, "event.outcome": "failure"})
+            assert found, f"{s.code}: no se guardó el intento fallido de {user}"
+            doc = next(d for d in found if "Invalid user" in get_field(d, "event.original"))
+            assert get_field(doc, "event.dataset") == "registros.syslog"
+            assert "authentication" in get_field(doc, "event.category")
+            assert get_field(doc, "source.ip") == str(s.v4_host)  # the host side of the site's link
+            assert (
+                get_field(doc, "host.name") == s.hostname
+                and get_field(doc, "labels.site") == s.code
+            )
+            assert get_field(doc, "log.syslog.facility.code") == 4  # auth
+            line = manage.emulate_drop(syslog_lab, s.code, src="198.18.0.1", dport=23)
+            spt = int(re.findall(r"SPT=(\d+)", line)[0])
+            drops = _events(db, {"source.port": spt, "host.name": s.hostname})
+            assert drops, f"{s.code}: no se guardó el descarte emulado"
+            assert (
+                get_field(drops[0], "destination.port") == 23
+                and get_field(drops[0], "source.ip") == "198.18.0.1"
+            )
+            assert get_field(drops[0], "log.syslog.facility.code") == 0  # kern
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
 
 
 def _running(pid: int) -> bool:
