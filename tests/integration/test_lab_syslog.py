@@ -27,6 +27,7 @@ pytestmark = pytest.mark.integration
 SYSLOG_SITES = [
     LabSite(index=3201, code="y1", delay_ms=20.0, syslog="udp"),
     LabSite(index=3202, code="y2", delay_ms=20.0, syslog="tcp"),
+    LabSite(index=3203, code="y3", delay_ms=20.0, syslog="tcp", parent="y1"),  # behind a hub
 ]
 # the headquarters collector address; a port of the tests' own, not a demo receiver's 5514
 DESTINATION = rsyslog.Destination(rsyslog.HQ_LOG_V4, 55514)
@@ -169,7 +170,7 @@ def stranger_key(tmp_path: Path) -> Path:
 def test_each_site_runs_its_own_rsyslog_on_its_own_socket(syslog_lab: manage.Lab) -> None:
     rows = {r["site.code"]: r for r in manage.status(syslog_lab)}
     assert rows["y1"]["syslog"] == f"udp a {DESTINATION}"
-    assert rows["y2"]["syslog"] == f"tcp a {DESTINATION}"
+    assert rows["y2"]["syslog"] == rows["y3"]["syslog"] == f"tcp a {DESTINATION}"
     for s in SYSLOG_SITES:
         folder = syslog_lab.site_dir(s)
         pid = rsyslog.running(folder)
@@ -198,14 +199,16 @@ def test_sshd_logs_through_syslog_to_the_site_socket_not_the_machine(
     assert set(sshd_dev) - set(host_dev) == {"log"} or set(sshd_dev) - set(host_dev) == set()
 
 
-@pytest.mark.parametrize("code", ["y1", "y2"])
+@pytest.mark.parametrize("code", ["y1", "y2", "y3"])
 def test_failed_ssh_logins_arrive_at_headquarters(
     syslog_lab: manage.Lab, receiver: Receiver, stranger_key: Path, code: str
 ) -> None:
     s = _site(code)
     user = f"nadie{code}"
     _failed_ssh(str(s.v4), user, stranger_key)
-    transport, text = receiver.wait_for(rf"Invalid user {user} from {s.v4_host} port \d+")
+    # the machine reaches a site from its link's end; a hub's child, from the hub's
+    hq = manage.hq_address(s, SYSLOG_SITES)
+    transport, text = receiver.wait_for(rf"Invalid user {user} from {hq} port \d+")
     assert transport == s.syslog
     if s.syslog == "udp":  # RFC 3164: <PRI>Mmm dd hh:mm:ss HOST TAG[PID]: MSG
         assert re.match(rf"<38>\w{{3}} [ \d]\d \d\d:\d\d:\d\d {s.hostname} sshd\[\d+\]: ", text)
@@ -213,10 +216,10 @@ def test_failed_ssh_logins_arrive_at_headquarters(
         assert re.match(rf"<38>1 \d{{4}}-\d\d-\d\dT\S+ {s.hostname} sshd \d+ - - ", text), text
     # a key the site does not know, for a user that exists (LogLevel VERBOSE says so)
     _failed_ssh(str(s.v4), "root", stranger_key)
-    receiver.wait_for(rf"{s.hostname}.*Failed publickey for root from {s.v4_host} port \d+ ssh2")
+    receiver.wait_for(rf"{s.hostname}.*Failed publickey for root from {hq} port \d+ ssh2")
 
 
-@pytest.mark.parametrize("code", ["y1", "y2"])
+@pytest.mark.parametrize("code", ["y1", "y2", "y3"])
 def test_emulated_kernel_drop_arrives_as_kern_warning(
     syslog_lab: manage.Lab, receiver: Receiver, code: str
 ) -> None:
@@ -305,7 +308,9 @@ def test_the_receiver_stores_failed_logins_and_drops_as_ecs_events(
             doc = next(d for d in found if "Invalid user" in get_field(d, "event.original"))
             assert get_field(doc, "event.dataset") == "registros.syslog"
             assert "authentication" in get_field(doc, "event.category")
-            assert get_field(doc, "source.ip") == str(s.v4_host)  # the host side of the site's link
+            assert get_field(doc, "source.ip") == manage.hq_address(
+                s, SYSLOG_SITES
+            )  # the host side
             assert (
                 get_field(doc, "host.name") == s.hostname
                 and get_field(doc, "labels.site") == s.code
