@@ -32,6 +32,7 @@ COLUMNS = {
     "snmpd": "SNMP",
     "sshd": "SSH",
     "syslog": "Syslog",
+    "syslog_dest": "Receptor syslog",
     "echo": "Eco",
     "parent": "Padre",
     "tunnel": "Túnel",

@@ -7,7 +7,8 @@ sshd, which runs in a mount namespace of its own, sees that socket as ``/dev/log
 severity exactly as on a real gateway. rsyslog keeps a local copy (``messages.log``) and
 forwards auth, authpriv and kern messages to the headquarters receiver with ``omfwd``: UDP
 in RFC 3164 (rsyslog's traditional forward format) or, for a site whose table says so, TCP
-with octet-counted framing in RFC 5424, through an in-memory queue that retries forever.
+with octet-counted framing in RFC 5424, through a queue that retries forever (in memory,
+spilled to the site's work directory when full and kept there across a restart).
 
 A network namespace has no kernel log of its own, so the kernel's nftables drop lines are
 *emulated*: :func:`emulate_nft_drop` writes a ``kern.warning`` message in the kernel's exact
@@ -115,7 +116,9 @@ def conf(site: LabSite, folder: Path, dest: Destination) -> str:
             f'*.* action(type="omfile" file="{folder / "messages.log"}" fileCreateMode="0600")',
             "auth,authpriv.*;kern.* action(",
             f'  type="omfwd" target="{dest.host}" port="{dest.port}" {wire}',
-            '  queue.type="LinkedList" queue.size="100000"',
+            # in memory, spilled to the work directory when full and saved there on shutdown
+            '  queue.type="LinkedList" queue.size="100000" queue.filename="reenvio"',
+            '  queue.saveOnShutdown="on" queue.maxDiskSpace="64m"',
             '  action.resumeRetryCount="-1" action.resumeInterval="1")',
             "",
         ]

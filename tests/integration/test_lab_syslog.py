@@ -169,8 +169,9 @@ def stranger_key(tmp_path: Path) -> Path:
 
 def test_each_site_runs_its_own_rsyslog_on_its_own_socket(syslog_lab: manage.Lab) -> None:
     rows = {r["site.code"]: r for r in manage.status(syslog_lab)}
-    assert rows["y1"]["syslog"] == f"udp a {DESTINATION}"
-    assert rows["y2"]["syslog"] == rows["y3"]["syslog"] == f"tcp a {DESTINATION}"
+    assert rows["y1"]["syslog"] == "udp"
+    assert rows["y2"]["syslog"] == rows["y3"]["syslog"] == "tcp"
+    assert {r["syslog_dest"] for r in rows.values()} == {str(DESTINATION)}
     for s in SYSLOG_SITES:
         folder = syslog_lab.site_dir(s)
         pid = rsyslog.running(folder)
@@ -237,6 +238,22 @@ def test_emulated_kernel_drop_arrives_as_kern_warning(
     assert transport == s.syslog
     assert text.startswith("<4>")  # facility kern (0), severity warning (4)
     assert f"{s.hostname} kernel" in text
+
+
+def test_a_tcp_site_keeps_its_lines_while_headquarters_is_away(
+    syslog_lab: manage.Lab, stranger_key: Path
+) -> None:
+    """rsyslog's queue retries forever: what was logged while no receiver listened arrives
+    once one does (the previous test's receiver closed the connection under it)."""
+    s = _site("y2")
+    _failed_ssh(str(s.v4), "mientrasnadie", stranger_key)
+    time.sleep(3)  # rsyslog finds the receiver gone and retries
+    r = Receiver(DESTINATION)
+    try:
+        transport, _ = r.wait_for(rf"Invalid user mientrasnadie from {s.v4_host}", 30)
+        assert transport == "tcp"
+    finally:
+        r.close()
 
 
 def test_up_again_keeps_rsyslog_and_a_new_destination_restarts_only_it(
