@@ -181,24 +181,18 @@ def alterar(
 def descarte(
     ctx: typer.Context,
     sede: Annotated[str, typer.Argument(help="Código de la sede del laboratorio.")],
-    origen: Annotated[
-        str | None,
-        typer.Option(
-            "--origen", help="Dirección de origen descartada (por omisión, la de la central)."
-        ),
-    ] = None,
-    puerto: Annotated[
-        int, typer.Option("--puerto", min=1, max=65535, help="Puerto TCP de destino.")
-    ] = 23,
     silencioso: SilenciosoOpt = False,
 ) -> None:
-    """Emula la línea del núcleo de un descarte de nftables en la sede (va a su rsyslog).
+    """Intenta telnet contra la sede: su cortafuegos (nftables) lo descarta y lo registra.
 
-    Un espacio de red no tiene registro de núcleo propio: la línea, con el formato exacto de
-    «log» de nftables y las MAC reales del enlace, entra al rsyslog de la sede como
-    kern.warning y este la reenvía a la sede central.
+    Un espacio de red no tiene registro de núcleo propio: el paquete real descartado llega por
+    NFLOG al laboratorio, que escribe en el rsyslog de la sede la línea que el núcleo
+    imprimiría («IN=wan0 OUT= MAC=… SRC=… DST=… PROTO=TCP SPT=… DPT=23 …»), como kern.warning;
+    el rsyslog la reenvía a la sede central.
     """
     from lab import manage
 
-    line = manage.emulate_drop(_lab(ctx), sede, src=origen, dport=puerto)
-    message(f"Sede {sede}: kernel: {line.strip()}", quiet=silencioso)
+    address, port = manage.refused_telnet(_lab(ctx), sede)
+    message(
+        f"Sede {sede}: telnet desde {address}:{port} descartado y registrado.", quiet=silencioso
+    )

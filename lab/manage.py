@@ -7,11 +7,11 @@ one folder per site. ``down`` removes every process, namespace, route and file `
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lab import netns, ready, rsyslog, services, vpn
+from lab import netns, nflog, ready, rsyslog, services, vpn
 from lab.services import LabCredentials
 from lab.sites import V4_BLOCK, V6_BLOCK, LabSite, check_topology
 from pukara.errors import LabError
@@ -260,7 +260,9 @@ def nft_rules(site: LabSite) -> str:
         rules.append("drop")
     elif site.loss_pct > 0:
         rules.append(f"numgen random mod 10000 < {round(site.loss_pct * 100)} drop")
-    inbound = "\n    ".join(f'iifname "{WAN_IF}" {r}' for r in rules)
+    # telnet is refused at every mission gateway, and each refusal logged (see lab.nflog)
+    telnet = f'tcp dport 23 log group {nflog.GROUP} prefix "{nflog.PREFIX}" drop'
+    inbound = "\n    ".join(f'iifname "{WAN_IF}" {r}' for r in [*rules, telnet])
     forwarded = "\n    ".join(rules)
     # a down link carries nothing out either (the site's syslog, above all)
     outbound = f'oifname "{WAN_IF}" drop' if site.down else ""
@@ -411,6 +413,9 @@ def up(
         services.start_sshd(site, lab.ns(site), folder, authorized)
     lab.known_hosts.write_text("\n".join(known) + "\n")
     _start_responder(lab, sites)
+    nflog.start(lab.state_dir, [
+        (lab.ns(s), rsyslog.socket_path(lab.site_dir(s))) for s in sites if services_on
+    ])  # fmt: skip
     _save_state(lab, {"prefix": lab.prefix, "namespaces": sorted(wanted),
                       "sites": [asdict(s) for s in sites], "syslog": str(syslog)})  # fmt: skip
     return status(lab)
@@ -478,9 +483,9 @@ def down(lab: Lab) -> int:
             shutil.rmtree(lab.state_dir)
         return 0
     state = _load_state(lab)
-    pid = _responder_pid(lab)
-    if pid:
-        services.stop(pid)
+    for pid in (_responder_pid(lab), nflog.running(lab.state_dir)):
+        if pid:
+            services.stop(pid)
     recorded = [LabSite(**raw) for raw in [*state["sites"], *state.get("changing", [])]]
     for site in recorded:
         vpn.stop_all(lab.site_dir(site))
@@ -523,23 +528,28 @@ def _hq_log_addresses(verb: str) -> None:
                        f"{done.stderr.strip()[:300]}")  # fmt: skip
 
 
-def emulate_drop(lab: Lab, code: str, *, src: str | None = None, dport: int = 23) -> str:
-    """Have site ``code``'s rsyslog log an (emulated) kernel nftables drop; the line sent."""
+def refused_telnet(lab: Lab, code: str) -> tuple[str, int]:
+    """Knock on site ``code``'s telnet port from headquarters: its firewall drops and logs it.
+
+    One TCP SYN, from the machine's end of the site's link; returns that (address, port).
+    """
     sites = _reached(lab, _load_state(lab))
     site = next((s for s in sites if s.code == code), None)
     if site is None:
         raise LabError(f"el laboratorio no tiene la sede {code!r}")
-    if src is not None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((hq_address(site, sites), 0))
+        source = sock.getsockname()
+        sock.settimeout(0.3)  # less than TCP's first retransmission: one SYN only
         try:
-            src = str(ipaddress.ip_address(src))
-        except ValueError:
-            raise LabError(f"origen inválido {src!r}: se espera una dirección IP") from None
-    hub = next((s for s in sites if s.code == site.parent), None)
-    peer = (lab.ns(hub) if hub else None, lab.host_if(site))
-    return rsyslog.emulate_nft_drop(
-        site, lab.ns(site), lab.site_dir(site), peer,
-        src=src or hq_address(site, sites), dport=dport,
-    )  # fmt: skip
+            sock.connect((str(site.v4), 23))
+        except TimeoutError:  # dropped, as the firewall should
+            return str(source[0]), int(source[1])
+        except OSError as e:
+            raise LabError(
+                f"la sede {code} respondió a telnet ({e.strerror}): su cortafuegos no lo descarta"
+            ) from e
+    raise LabError(f"la sede {code} aceptó telnet: su cortafuegos no lo descarta")
 
 
 def _is_lab_ns(name: str) -> bool:

@@ -10,19 +10,13 @@ in RFC 3164 (rsyslog's traditional forward format) or, for a site whose table sa
 with octet-counted framing in RFC 5424, through a queue that retries forever (in memory,
 spilled to the site's work directory when full and kept there across a restart).
 
-A network namespace has no kernel log of its own, so the kernel's nftables drop lines are
-*emulated*: :func:`emulate_nft_drop` writes a ``kern.warning`` message in the kernel's exact
-``log`` statement format (``IN=wan0 OUT= MAC=... SRC=... DST=... PROTO=TCP SPT=... DPT=...``,
-with the real MAC addresses of the site's link) to the site's socket, as the kernel's log
-would reach rsyslog's imklog.
+A network namespace has no kernel log of its own: the kernel lines of the site's firewall
+drops reach the same socket from :mod:`lab.nflog`, as ``kern.warning`` with the tag ``kernel``.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
-import secrets
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -155,63 +149,3 @@ def start(site: LabSite, ns: str, folder: Path, dest: Destination) -> int:
 
 def running(folder: Path) -> int | None:
     return alive(folder / "rsyslogd.pid", RSYSLOGD)
-
-
-_NO_MAC = "00:00:00:00:00:00"
-
-
-def _link_mac(where: str | None, name: str) -> str:
-    """The MAC address of interface ``name`` in namespace ``where`` (None: the machine's)."""
-    argv = ["ip", *(["-n", where] if where else []), "-o", "link", "show", name]
-    words = subprocess.run(argv, capture_output=True, text=True, check=False).stdout.split()
-    return words[words.index("link/ether") + 1] if "link/ether" in words else _NO_MAC
-
-
-def nft_drop_line(
-    site: LabSite,
-    *,
-    src: str,
-    dport: int,
-    dst_mac: str,
-    src_mac: str,
-    prefix: str = "nft-drop: ",
-    spt: int | None = None,
-) -> str:
-    """A kernel nftables ``log`` line for a TCP SYN from ``src`` dropped on the site's WAN."""
-    spt = spt if spt is not None else 32768 + secrets.randbelow(28232)
-    ident = secrets.randbelow(65536)
-    return (
-        f"{prefix}IN=wan0 OUT= MAC={dst_mac}:{src_mac}:08:00 SRC={src} DST={site.v4} "
-        f"LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID={ident} DF PROTO=TCP SPT={spt} DPT={dport} "
-        "WINDOW=64240 RES=0x00 SYN URGP=0 "
-    )
-
-
-def emulate_nft_drop(
-    site: LabSite,
-    ns: str,
-    folder: Path,
-    peer: tuple[str | None, str],
-    *,
-    src: str,
-    dport: int = 23,
-) -> str:
-    """Log (emulated) that the site's firewall dropped a connection from ``src`` to ``dport``.
-
-    The line goes to the site's rsyslog as ``kern.warning`` with the tag ``kernel``, with the
-    MAC addresses of the site's real link (``peer``: the namespace, None for the machine, and
-    the name of the link's headquarters end). Returns the message sent.
-    """
-    dst_mac = _link_mac(ns, "wan0")
-    src_mac = _link_mac(*peer)
-    line = nft_drop_line(site, src=src, dport=dport, dst_mac=dst_mac, src_mac=src_mac)
-    stamp = time.strftime("%b %e %H:%M:%S", time.localtime())
-    datagram = f"<4>{stamp} kernel: {line}".encode()  # facility kern (0), severity warning
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-        try:
-            s.sendto(datagram, os.fspath(socket_path(folder)))
-        except OSError as e:
-            raise LabError(
-                f"rsyslog de la sede {site.code} no recibe ({socket_path(folder)}): {e.strerror}"
-            ) from e
-    return line

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from lab import manage, netns, rsyslog
+from lab import manage, netns, nflog, rsyslog
 from lab.sites import LabSite
 from tests.conftest import lab_available, skip_or_fail, write_lab_inventory
 
@@ -221,23 +221,26 @@ def test_failed_ssh_logins_arrive_at_headquarters(
 
 
 @pytest.mark.parametrize("code", ["y1", "y2", "y3"])
-def test_emulated_kernel_drop_arrives_as_kern_warning(
+def test_a_refused_telnet_arrives_as_the_kernel_nftables_line(
     syslog_lab: manage.Lab, receiver: Receiver, code: str
 ) -> None:
     s = _site(code)
-    line = manage.emulate_drop(syslog_lab, code, src="198.18.0.1", dport=23)
-    assert re.fullmatch(
-        r"nft-drop: IN=wan0 OUT= MAC=([0-9a-f]{2}:){12}08:00 SRC=198\.18\.0\.1 "
-        rf"DST={re.escape(str(s.v4))} LEN=60 TOS=0x00 PREC=0x00 TTL=63 ID=\d+ DF PROTO=TCP "
-        r"SPT=\d+ DPT=23 WINDOW=64240 RES=0x00 SYN URGP=0 ",
-        line,
-    )
-    spt = re.search(r"SPT=(\d+)", line)
-    assert spt
-    transport, text = receiver.wait_for(rf"SPT={spt[1]} DPT=23")
+    address, port = manage.refused_telnet(syslog_lab, code)
+    assert address == manage.hq_address(s, SYSLOG_SITES)
+    transport, text = receiver.wait_for(rf"SPT={port} DPT=23 ")
     assert transport == s.syslog
     assert text.startswith("<4>")  # facility kern (0), severity warning (4)
-    assert f"{s.hostname} kernel" in text
+    line = text.split(f"{s.hostname} kernel", 1)[1]
+    assert re.search(
+        r"nft-drop: IN=wan0 OUT= MAC=([0-9a-f]{2}:){12}08:00 "
+        rf"SRC={re.escape(address)} DST={re.escape(str(s.v4))} LEN=60 TOS=0x00 PREC=0x00 "
+        rf"TTL=6[34] ID=\d+ DF PROTO=TCP SPT={port} DPT=23 WINDOW=\d+ RES=0x00 SYN URGP=0 $",
+        line,
+    ), line
+    # the MAC field is the real link's: the site's wan0, then the machine's (or hub's) end
+    wan0 = subprocess.run(["ip", "-n", syslog_lab.ns(s), "-o", "link", "show", "wan0"],
+                          capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert re.search(r"MAC=(\S{17})", line)[1] in wan0  # type: ignore[index]
 
 
 def test_a_tcp_site_keeps_its_lines_while_headquarters_is_away(
@@ -333,13 +336,12 @@ def test_the_receiver_stores_failed_logins_and_drops_as_ecs_events(
                 and get_field(doc, "labels.site") == s.code
             )
             assert get_field(doc, "log.syslog.facility.code") == 4  # auth
-            line = manage.emulate_drop(syslog_lab, s.code, src="198.18.0.1", dport=23)
-            spt = int(re.findall(r"SPT=(\d+)", line)[0])
+            address, spt = manage.refused_telnet(syslog_lab, s.code)
             drops = _events(db, {"source.port": spt, "host.name": s.hostname})
-            assert drops, f"{s.code}: no se guardó el descarte emulado"
+            assert drops, f"{s.code}: no se guardó el descarte de telnet"
             assert (
                 get_field(drops[0], "destination.port") == 23
-                and get_field(drops[0], "source.ip") == "198.18.0.1"
+                and get_field(drops[0], "source.ip") == address
             )
             assert get_field(drops[0], "log.syslog.facility.code") == 0  # kern
     finally:
@@ -357,6 +359,7 @@ def _running(pid: int) -> bool:
 
 def test_down_leaves_no_rsyslog_namespace_address_or_file(syslog_lab: manage.Lab) -> None:
     pids = [rsyslog.running(syslog_lab.site_dir(s)) for s in SYSLOG_SITES]
+    pids.append(nflog.running(syslog_lab.state_dir))
     assert all(pids)
     others = any(manage._is_lab_ns(ns) and not ns.startswith("pky-") for ns in netns.existing())
     manage.down(syslog_lab)

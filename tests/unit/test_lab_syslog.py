@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import inspect
+import socket
+import struct
 from pathlib import Path
 
 import pytest
 
-from lab import cli, rsyslog
+from lab import cli, nflog, rsyslog
 from lab.manage import nft_rules
 from lab.services import sshd_conf
 from lab.sites import LabSite, default_sites, read_site_table
@@ -98,17 +100,50 @@ def test_the_cli_default_is_the_headquarters_collector() -> None:
     assert default == str(rsyslog.DEFAULT_DESTINATION) == "198.18.0.1:5514"
 
 
-def test_the_emulated_kernel_line_has_nftables_log_fields() -> None:
-    site = LabSite(index=5, code="a5")
-    line = rsyslog.nft_drop_line(
-        site, src="198.18.0.21", dport=22, dst_mac="02:00:00:00:00:02",
-        src_mac="02:00:00:00:00:01", spt=40000,
-    )  # fmt: skip
-    assert line.startswith(
-        "nft-drop: IN=wan0 OUT= MAC=02:00:00:00:00:02:02:00:00:00:00:01:08:00 "
-        "SRC=198.18.0.21 DST=198.18.0.22 LEN=60 "
+def _ipv4_tcp_syn(src: str, dst: str, spt: int, dpt: int) -> bytes:
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0x10, 60, 4321, 0x4000, 63, 6, 0,
+                     socket.inet_aton(src), socket.inet_aton(dst))  # fmt: skip
+    tcp = struct.pack("!HHIIBBHHH", spt, dpt, 1, 0, 0xA0, 0x02, 64240, 0, 0)
+    return ip + tcp + b"\0" * 20
+
+
+def test_the_kernel_line_is_nftables_log_format_for_a_real_packet() -> None:
+    mac = bytes.fromhex("0200000000020200000000010800")
+    line = nflog.kernel_line(
+        "nft-drop: ", "wan0", "", mac, _ipv4_tcp_syn("198.18.0.21", "198.18.0.22", 40000, 23)
     )
-    assert " PROTO=TCP SPT=40000 DPT=22 WINDOW=64240 RES=0x00 SYN URGP=0 " in line
+    assert line == (
+        "nft-drop: IN=wan0 OUT= MAC=02:00:00:00:00:02:02:00:00:00:00:01:08:00 "
+        "SRC=198.18.0.21 DST=198.18.0.22 LEN=60 TOS=0x10 PREC=0x00 TTL=63 ID=4321 DF "
+        "PROTO=TCP SPT=40000 DPT=23 WINDOW=64240 RES=0x00 SYN URGP=0 "
+    )
+
+
+def test_the_kernel_line_for_ipv6_udp() -> None:
+    src, dst = "fd70:756b:6172:1::1", "fd70:756b:6172:1::2"
+    header = struct.pack("!IHBB16s16s", 6 << 28, 8, 17, 64,
+                         socket.inet_pton(socket.AF_INET6, src),
+                         socket.inet_pton(socket.AF_INET6, dst))  # fmt: skip
+    line = nflog.kernel_line("x: ", "wan0", "", b"", header + struct.pack("!HHHH", 5000, 53, 8, 0))
+    assert line == (
+        f"x: IN=wan0 OUT= SRC={src} DST={dst} LEN=48 TC=0 HOPLIMIT=64 FLOWLBL=0 "
+        "PROTO=UDP SPT=5000 DPT=53 LEN=8 "
+    )
+
+
+def test_netlink_packet_attributes_are_read_back() -> None:
+    attrs = nflog._attr(10, b"nft-drop: \0") + nflog._attr(4, struct.pack("!I", 2))
+    body = struct.pack("=BBH", 2, 0, socket.htons(1)) + attrs
+    msg = struct.pack("=IHHII", 16 + len(body), 4 << 8, 0, 0, 0) + body
+    [got] = list(nflog.packets(msg + msg[:10]))  # a truncated tail is left alone
+    assert got[10] == b"nft-drop: \0" and got[4] == struct.pack("!I", 2)
+
+
+def test_every_site_drops_and_logs_telnet_to_nflog() -> None:
+    rules = nft_rules(LabSite(index=1, code="a1"))
+    assert 'iifname "wan0" tcp dport 23 log group 1 prefix "nft-drop: " drop' in rules
+    forward = rules.split("chain forward")[1].split("chain output")[0]
+    assert "dport 23" not in forward  # a hub does not judge its children's traffic
 
 
 def test_a_down_site_sends_nothing_out_either() -> None:
