@@ -373,6 +373,8 @@ def up(
     _check_names(lab, sites, ours)
     wanted = {lab.ns(s) for s in sites}
     stale = [ns for ns in state["namespaces"] if ns not in wanted]
+    if stale:  # its sockets in those namespaces would keep them (and their links) alive
+        nflog.start(lab.state_dir, [])
     _remove_namespaces(stale)
     _stop_stale_tunnels(lab, sites)
     # a namespace whose index now carries another site code: its old daemons must go

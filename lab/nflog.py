@@ -213,15 +213,19 @@ def start(state_dir: Path, sites: list[tuple[str, Path]]) -> int | None:
     """(Re)start the forwarder for ``sites`` (namespace, rsyslog socket); None when none."""
     from lab.services import stop
 
+    plan = state_dir / "nflog.json"
+    wanted = json.dumps([{"netns": ns, "socket": str(sock)} for ns, sock in sites])
     old = running(state_dir)
+    with contextlib.suppress(OSError):
+        if old and sites and plan.read_text() == wanted:
+            return old  # the same sites: kept, as ``up`` keeps every daemon it can
     if old:
         stop(old)
     pidfile = state_dir / "nflog.pid"
     pidfile.unlink(missing_ok=True)
     if not sites:
         return None
-    plan = state_dir / "nflog.json"
-    plan.write_text(json.dumps([{"netns": ns, "socket": str(sock)} for ns, sock in sites]))
+    plan.write_text(wanted)
     with (state_dir / "nflog.log").open("ab") as log:
         subprocess.run(
             ["setsid", "-f", sys.executable, "-m", "lab.nflog", str(plan), str(pidfile)],

@@ -264,8 +264,10 @@ def test_up_again_keeps_rsyslog_and_a_new_destination_restarts_only_it(
 ) -> None:
     folders = [syslog_lab.site_dir(s) for s in SYSLOG_SITES]
     before = [(rsyslog.running(f), (f / "sshd.pid").read_text()) for f in folders]
+    forwarder = nflog.running(syslog_lab.state_dir)
     manage.up(syslog_lab, SYSLOG_SITES, syslog=DESTINATION)
     assert [(rsyslog.running(f), (f / "sshd.pid").read_text()) for f in folders] == before
+    assert nflog.running(syslog_lab.state_dir) == forwarder is not None
     other = rsyslog.Destination(rsyslog.HQ_LOG_V4, 55515)
     manage.up(syslog_lab, SYSLOG_SITES, syslog=other)
     after = [(rsyslog.running(f), (f / "sshd.pid").read_text()) for f in folders]
