@@ -250,6 +250,16 @@ def start_snmpd(site: LabSite, ns: str, folder: Path, creds: LabCredentials) -> 
     return wait_pid(pidfile, SNMPD, f"snmpd de {site.code}", log)
 
 
+def _dev_submounts() -> list[str]:
+    """The mounts right under the machine's /dev (pts, shm...), which an overlay would hide."""
+    names = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4]
+        if point.startswith("/dev/") and "/" not in point[5:] and point[5:].isalnum():
+            names.append(point[5:])
+    return sorted(set(names))
+
+
 def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> int:
     pidfile = folder / "sshd.pid"
     conf = folder / "sshd_config"
@@ -277,12 +287,10 @@ def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> i
         ' && cp "$1" /sys/firmware/dmi/tables/smbios_entry_point'
         ' && cp "$2" /sys/firmware/dmi/tables/DMI'
         ' && mount -t tmpfs -o size=64k,mode=0700 pukara-dev "$7"'
-        ' && mkdir "$7/upper" "$7/work" && subs=""'
-        " && for d in pts shm mqueue hugepages; do"
-        '   if mountpoint -q "/dev/$d"; then'
-        '     mkdir "$7/$d" && mount --rbind "/dev/$d" "$7/$d" && subs="$subs $d"; fi; done'
+        ' && cd "$7" && mkdir upper work $9'
+        ' && for d in $9; do mount --rbind "/dev/$d" "$d"; done'
         ' && mount -t overlay pukara-dev -o "lowerdir=/dev,upperdir=$7/upper,workdir=$7/work" /dev'
-        ' && for d in $subs; do mount --move "$7/$d" "/dev/$d"; done'
+        ' && for d in $9; do mount --move "$d" "/dev/$d"; done && cd /'
         ' && ln -s "$8" /dev/log'
         ' && hostname "$3" && exec "$4" -f "$5"'
     )
@@ -290,7 +298,8 @@ def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> i
         subprocess.run(
             ["unshare", "--mount", "--uts", "--propagation", "private", "/bin/sh", "-c", script,
              "sh", str(folder / "dmi-entry-point"), str(folder / "dmi-table"), site.hostname,
-             SSHD, str(conf), str(log), str(top), str(folder / LOG_SOCKET)],
+             SSHD, str(conf), str(log), str(top), str(folder / LOG_SOCKET),
+             " ".join(_dev_submounts())],
             check=False, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=err,
         )  # fmt: skip
