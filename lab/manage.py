@@ -539,6 +539,9 @@ def refused_telnet(lab: Lab, code: str) -> tuple[str, int]:
     site = next((s for s in sites if s.code == code), None)
     if site is None:
         raise LabError(f"el laboratorio no tiene la sede {code!r}")
+    hub = next((s for s in sites if s.code == site.parent), None)
+    if site.down or (hub and hub.down):
+        raise LabError(f"la sede {code} está caída: su enlace no lleva nada que registrar")
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((hq_address(site, sites), 0))
         source = sock.getsockname()

@@ -19,6 +19,7 @@ import pytest
 
 from lab import manage, netns, nflog, rsyslog
 from lab.sites import LabSite
+from pukara.errors import LabError
 from tests.conftest import lab_available, skip_or_fail, write_lab_inventory
 
 pytestmark = pytest.mark.integration
@@ -28,6 +29,7 @@ SYSLOG_SITES = [
     LabSite(index=3201, code="y1", delay_ms=20.0, syslog="udp"),
     LabSite(index=3202, code="y2", delay_ms=20.0, syslog="tcp"),
     LabSite(index=3203, code="y3", delay_ms=20.0, syslog="tcp", parent="y1"),  # behind a hub
+    LabSite(index=3204, code="y4", delay_ms=20.0, down=True),
 ]
 # the headquarters collector address; a port of the tests' own, not a demo receiver's 5514
 DESTINATION = rsyslog.Destination(rsyslog.HQ_LOG_V4, 55514)
@@ -243,6 +245,24 @@ def test_a_refused_telnet_arrives_as_the_kernel_nftables_line(
     assert re.search(r"MAC=(\S{17})", line)[1] in wan0  # type: ignore[index]
 
 
+def test_a_down_site_sends_nothing(syslog_lab: manage.Lab, receiver: Receiver) -> None:
+    s = _site("y4")
+    with pytest.raises(LabError, match="caída"):
+        manage.refused_telnet(syslog_lab, "y4")
+    # a line its own sshd would log, straight to its rsyslog: kept there, never sent
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as local:
+        local.sendto(b"<38>sshd[1]: Invalid user caido from 198.18.0.1 port 1",
+                     str(rsyslog.socket_path(syslog_lab.site_dir(s))))  # fmt: skip
+    messages = syslog_lab.site_dir(s) / "messages.log"
+    deadline = time.monotonic() + 10
+    while "Invalid user caido" not in messages.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "Invalid user caido" in messages.read_text()
+    time.sleep(2)
+    with pytest.raises(AssertionError, match="no llegó"):
+        receiver.wait_for("Invalid user caido", timeout_s=1)
+
+
 def test_a_tcp_site_keeps_its_lines_while_headquarters_is_away(
     syslog_lab: manage.Lab, stranger_key: Path
 ) -> None:
@@ -322,7 +342,7 @@ def test_the_receiver_stores_failed_logins_and_drops_as_ecs_events(
         assert proc.stderr is not None
         first = proc.stderr.readline()
         assert "Escuchando" in first, first + proc.stderr.read()
-        for s in SYSLOG_SITES:
+        for s in (x for x in SYSLOG_SITES if not x.down):
             user = f"intruso{s.code}"
             _failed_ssh(str(s.v4), user, stranger_key)
             found = _events(db, {"user.name": user, "event.outcome": "failure"})
