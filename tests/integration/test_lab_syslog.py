@@ -41,9 +41,10 @@ class Receiver:
     def __init__(self, dest: rsyslog.Destination) -> None:
         self.frames: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
-        self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        family = socket.AF_INET6 if dest.host.version == 6 else socket.AF_INET
+        self._udp = socket.socket(family, socket.SOCK_DGRAM)
         self._udp.bind((str(dest.host), dest.port))
-        self._tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._tcp = socket.socket(family, socket.SOCK_STREAM)
         self._tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._tcp.bind((str(dest.host), dest.port))
         self._tcp.listen()
@@ -377,6 +378,21 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_a_destination_over_ipv6(syslog_lab: manage.Lab, stranger_key: Path) -> None:
+    v6 = rsyslog.Destination(rsyslog.HQ_LOG_V6, 55516)
+    manage.up(syslog_lab, SYSLOG_SITES, syslog=v6)
+    r = Receiver(v6)
+    try:
+        for code in ("y1", "y2"):
+            s = _site(code)
+            _failed_ssh(str(s.v6), f"seis{code}", stranger_key)
+            transport, _ = r.wait_for(rf"Invalid user seis{code} from {s.v6_host} port \d+")
+            assert transport == s.syslog
+    finally:
+        r.close()
+        manage.up(syslog_lab, SYSLOG_SITES, syslog=DESTINATION)
 
 
 def test_down_leaves_no_rsyslog_namespace_address_or_file(syslog_lab: manage.Lab) -> None:
