@@ -17,6 +17,7 @@ Run as ``python -m lab.nflog PLAN.json PIDFILE``; SIGTERM stops it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import ipaddress
 import json
 import os
@@ -193,10 +194,17 @@ def serve(sites: list[Site], pidfile: Path) -> None:
     out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     while True:
         for key, _ in sel.select():
-            with contextlib.suppress(BlockingIOError):
-                while True:
-                    for attrs in packets(opened[key.fd].recv(65536)):
-                        _forward(key.data, attrs, out)
+            while True:
+                try:
+                    data = opened[key.fd].recv(65536)
+                except BlockingIOError:
+                    break
+                except OSError as e:  # ENOBUFS: the kernel dropped copies it could not queue
+                    if e.errno == errno.ENOBUFS:
+                        continue
+                    raise
+                for attrs in packets(data):
+                    _forward(key.data, attrs, out)
 
 
 def running(state_dir: Path) -> int | None:
