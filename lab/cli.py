@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # lab.manage (daemons, namespaces) is imported by the command
     from lab import manage
 
 app = typer.Typer(
-    help="Laboratorio: WAN emulada de sedes con snmpd y sshd reales (requiere root).",
+    help="Laboratorio: WAN emulada de sedes con snmpd, sshd y rsyslog reales (requiere root).",
     no_args_is_help=True,
 )
 
@@ -31,6 +31,8 @@ COLUMNS = {
     "down": "Caída",
     "snmpd": "SNMP",
     "sshd": "SSH",
+    "syslog": "Syslog",
+    "syslog_dest": "Receptor syslog",
     "echo": "Eco",
     "parent": "Padre",
     "tunnel": "Túnel",
@@ -69,6 +71,14 @@ def arriba(
             help="Volver solo cuando cada sede responda (eco, SNMP, SSH y túnel).",
         ),
     ] = True,
+    syslog: Annotated[
+        str,
+        typer.Option(
+            "--syslog",
+            metavar="HOST:PUERTO",
+            help="Receptor de syslog de la sede central al que reenvía el rsyslog de cada sede.",
+        ),
+    ] = "198.18.0.1:5514",
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,
 ) -> None:
@@ -77,8 +87,9 @@ def arriba(
     Sobre un laboratorio en marcha aplica la tabla nueva: las sedes que pasan a colgar de un
     concentrador (columna «padre»), o dejan de hacerlo, se reconectan.
     """
-    from lab import manage
+    from lab import manage, rsyslog
 
+    destination = rsyslog.parse_destination(syslog)
     sites = (
         read_site_table(tabla)
         if tabla
@@ -87,7 +98,7 @@ def arriba(
         )
     )
     message(f"Levantando {len(sites)} sedes emuladas…", quiet=silencioso)
-    rows = manage.up(_lab(ctx), sites)
+    rows = manage.up(_lab(ctx), sites, syslog=destination)
     if esperar:
         message("Esperando a que cada sede responda…", quiet=silencioso)
         rows = manage.wait_ready(_lab(ctx))
@@ -164,3 +175,24 @@ def alterar(
         changes["tunnel_broken"] = tunel is Tunel.roto
     site = manage.alter(_lab(ctx), sede, **changes)
     message(f"Sede {site.code} del laboratorio actualizada.", quiet=silencioso)
+
+
+@app.command()
+def descarte(
+    ctx: typer.Context,
+    sede: Annotated[str, typer.Argument(help="Código de la sede del laboratorio.")],
+    silencioso: SilenciosoOpt = False,
+) -> None:
+    """Intenta telnet contra la sede: su cortafuegos (nftables) lo descarta y lo registra.
+
+    Un espacio de red no tiene registro de núcleo propio: el paquete real descartado llega por
+    NFLOG al laboratorio, que escribe en el rsyslog de la sede la línea que el núcleo
+    imprimiría («IN=wan0 OUT= MAC=… SRC=… DST=… PROTO=TCP SPT=… DPT=23 …»), como kern.warning;
+    el rsyslog la reenvía a la sede central.
+    """
+    from lab import manage
+
+    address, port = manage.refused_telnet(_lab(ctx), sede)
+    message(
+        f"Sede {sede}: telnet desde {address}:{port} descartado y registrado.", quiet=silencioso
+    )

@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lab import netns, ready, services, vpn
+from lab import netns, nflog, ready, rsyslog, services, vpn
 from lab.services import LabCredentials
 from lab.sites import V4_BLOCK, V6_BLOCK, LabSite, check_topology
 from pukara.errors import LabError
@@ -259,14 +260,20 @@ def nft_rules(site: LabSite) -> str:
         rules.append("drop")
     elif site.loss_pct > 0:
         rules.append(f"numgen random mod 10000 < {round(site.loss_pct * 100)} drop")
-    inbound = "\n    ".join(f'iifname "{WAN_IF}" {r}' for r in rules)
+    # telnet is refused at every mission gateway, and each refusal logged (see lab.nflog)
+    telnet = f'tcp dport 23 log group {nflog.GROUP} prefix "{nflog.PREFIX}" drop'
+    inbound = "\n    ".join(f'iifname "{WAN_IF}" {r}' for r in [*rules, telnet])
     forwarded = "\n    ".join(rules)
+    # a down link carries nothing out either (the site's syslog, above all)
+    outbound = f'oifname "{WAN_IF}" drop' if site.down else ""
     return (
         f"table inet {NFT_TABLE}\ndelete table inet {NFT_TABLE}\n"
         f"table inet {NFT_TABLE} {{\n  chain input {{\n"
         f"    type filter hook input priority 0; policy accept;\n    {inbound}\n  }}\n"
         f"  chain forward {{\n"
-        f"    type filter hook forward priority 0; policy accept;\n    {forwarded}\n  }}\n}}\n"
+        f"    type filter hook forward priority 0; policy accept;\n    {forwarded}\n  }}\n"
+        f"  chain output {{\n"
+        f"    type filter hook output priority 0; policy accept;\n    {outbound}\n  }}\n}}\n"
     )
 
 
@@ -342,10 +349,17 @@ def _start_responder(lab: Lab, sites: Sequence[LabSite]) -> int:
     raise LabError(f"el respondedor de eco no arrancó; vea {lab.state_dir / 'responder.log'}")
 
 
-def up(lab: Lab, sites: Sequence[LabSite], *, services_on: bool = True) -> list[dict[str, Any]]:
+def up(
+    lab: Lab,
+    sites: Sequence[LabSite],
+    *,
+    services_on: bool = True,
+    syslog: rsyslog.Destination = rsyslog.DEFAULT_DESTINATION,
+) -> list[dict[str, Any]]:
     """Build (or repair) the lab; idempotent. Returns :func:`status`.
 
-    ``services_on=False`` gives echo-only sites (no snmpd, sshd or tunnels), for large sweeps.
+    ``services_on=False`` gives echo-only sites (no snmpd, sshd, rsyslog or tunnels), for
+    large sweeps. ``syslog`` is where every site's rsyslog forwards (headquarters' receiver).
     """
     require_root()
     services.require_binaries()
@@ -359,6 +373,8 @@ def up(lab: Lab, sites: Sequence[LabSite], *, services_on: bool = True) -> list[
     _check_names(lab, sites, ours)
     wanted = {lab.ns(s) for s in sites}
     stale = [ns for ns in state["namespaces"] if ns not in wanted]
+    if stale:  # its sockets in those namespaces would keep them (and their links) alive
+        nflog.start(lab.state_dir, [])
     _remove_namespaces(stale)
     _stop_stale_tunnels(lab, sites)
     # a namespace whose index now carries another site code: its old daemons must go
@@ -377,6 +393,7 @@ def up(lab: Lab, sites: Sequence[LabSite], *, services_on: bool = True) -> list[
     )
     _save_state(lab, state)
     _links(lab, sites, ours)
+    _hq_log_addresses("replace")
     known: list[str] = []
     for site in sites:
         _configure_ns(lab, site)
@@ -394,11 +411,15 @@ def up(lab: Lab, sites: Sequence[LabSite], *, services_on: bool = True) -> list[
         else:
             vpn.stop_all(folder)
         services.start_snmpd(site, lab.ns(site), folder, creds)
+        rsyslog.start(site, lab.ns(site), folder, syslog)  # before sshd: its /dev/log
         services.start_sshd(site, lab.ns(site), folder, authorized)
     lab.known_hosts.write_text("\n".join(known) + "\n")
     _start_responder(lab, sites)
+    nflog.start(lab.state_dir, [
+        (lab.ns(s), rsyslog.socket_path(lab.site_dir(s))) for s in sites if services_on
+    ])  # fmt: skip
     _save_state(lab, {"prefix": lab.prefix, "namespaces": sorted(wanted),
-                      "sites": [asdict(s) for s in sites]})  # fmt: skip
+                      "sites": [asdict(s) for s in sites], "syslog": str(syslog)})  # fmt: skip
     return status(lab)
 
 
@@ -464,9 +485,9 @@ def down(lab: Lab) -> int:
             shutil.rmtree(lab.state_dir)
         return 0
     state = _load_state(lab)
-    pid = _responder_pid(lab)
-    if pid:
-        services.stop(pid)
+    for pid in (_responder_pid(lab), nflog.running(lab.state_dir)):
+        if pid:
+            services.stop(pid)
     recorded = [LabSite(**raw) for raw in [*state["sites"], *state.get("changing", [])]]
     for site in recorded:
         vpn.stop_all(lab.site_dir(site))
@@ -480,6 +501,7 @@ def down(lab: Lab) -> int:
     )  # fmt: skip
     _remove_namespaces(state["namespaces"])
     if not any(_is_lab_ns(ns) for ns in netns.existing()):
+        _hq_log_addresses("del")
         subprocess.run(
             ["ip", "route", "del", "blackhole", str(V4_BLOCK)], capture_output=True, check=False
         )
@@ -492,6 +514,49 @@ def down(lab: Lab) -> int:
     return len(state["namespaces"])
 
 
+def _hq_log_addresses(verb: str) -> None:
+    """Headquarters' log collector addresses on the machine's loopback (``replace`` or ``del``).
+
+    Shared by every lab on the machine: added by each ``up``, removed with the last lab.
+    """
+    done = subprocess.run(
+        ["ip", "-force", "-batch", "-"],
+        input=f"addr {verb} {rsyslog.HQ_LOG_V4}/32 dev lo\n"
+        f"addr {verb} {rsyslog.HQ_LOG_V6}/128 dev lo\n",
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if verb == "replace" and done.returncode != 0:
+        raise LabError(f"ip falló al poner la dirección de syslog de la sede central: "
+                       f"{done.stderr.strip()[:300]}")  # fmt: skip
+
+
+def refused_telnet(lab: Lab, code: str) -> tuple[str, int]:
+    """Knock on site ``code``'s telnet port from headquarters: its firewall drops and logs it.
+
+    One TCP SYN, from the machine's end of the site's link; returns that (address, port).
+    """
+    sites = _reached(lab, _load_state(lab))
+    site = next((s for s in sites if s.code == code), None)
+    if site is None:
+        raise LabError(f"el laboratorio no tiene la sede {code!r}")
+    hub = next((s for s in sites if s.code == site.parent), None)
+    if site.down or (hub and hub.down):
+        raise LabError(f"la sede {code} está caída: su enlace no lleva nada que registrar")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((hq_address(site, sites), 0))
+        source = sock.getsockname()
+        sock.settimeout(0.3)  # less than TCP's first retransmission: one SYN only
+        try:
+            sock.connect((str(site.v4), 23))
+        except TimeoutError:  # dropped, as the firewall should
+            return str(source[0]), int(source[1])
+        except OSError as e:
+            raise LabError(
+                f"la sede {code} respondió a telnet ({e.strerror}): su cortafuegos no lo descarta"
+            ) from e
+    raise LabError(f"la sede {code} aceptó telnet: su cortafuegos no lo descarta")
+
+
 def _is_lab_ns(name: str) -> bool:
     head, _, tail = name.rpartition("-")
     return head.isalpha() and len(tail) == 4 and tail.isdigit() and head.startswith("pk")
@@ -502,6 +567,7 @@ def status(lab: Lab) -> list[dict[str, Any]]:
     state = _load_state(lab)
     present = netns.existing()
     responder = _responder_pid(lab) is not None
+    destination = state.get("syslog", str(rsyslog.DEFAULT_DESTINATION))
     out = []
     for site in _reached(lab, state):
         folder = lab.site_dir(site)
@@ -518,6 +584,8 @@ def status(lab: Lab) -> list[dict[str, Any]]:
                 "netns_up": lab.ns(site) in present,
                 "snmpd": services.alive(folder / "snmpd.pid", services.SNMPD) is not None,
                 "sshd": services.alive(folder / "sshd.pid", services.SSHD) is not None,
+                "syslog": site.syslog if rsyslog.running(folder) else "no",
+                "syslog_dest": destination,
                 "echo": responder,
                 "parent": site.parent,
                 "tunnel": "roto" if site.tunnel_broken else ("sí" if site.tunnel else "no"),

@@ -21,6 +21,7 @@ from pukara.errors import LabError
 
 SNMPD = "/usr/sbin/snmpd"
 SSHD = "/usr/sbin/sshd"
+LOG_SOCKET = "log.sock"  # the site's rsyslog imuxsock socket, in the site's folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,7 @@ def sshd_conf(site: LabSite, folder: Path, authorized_keys: Path) -> str:
     return "\n".join(
         [
             f"# {site.hostname}, serie {site.serial}, /sys de la sede (el reinicio sigue a esta línea)",
+            f"# syslog(3) a /dev/log, que en la sede es {folder / LOG_SOCKET} (rsyslog de la sede)",
             f"ListenAddress {site.v4}:22",
             f"ListenAddress [{site.v6}]:22",
             f"HostKey {folder / 'ssh_host_ed25519_key'}",
@@ -163,6 +165,9 @@ def sshd_conf(site: LabSite, folder: Path, authorized_keys: Path) -> str:
             "KbdInteractiveAuthentication no",
             "UsePAM no",
             "PrintMotd no",
+            # VERBOSE, as hardening guides ask: a refused key is logged too ("Failed publickey")
+            "SyslogFacility AUTH",
+            "LogLevel VERBOSE",
             "MaxStartups 100:30:200",
             "Subsystem sftp internal-sftp",
             "",
@@ -245,6 +250,16 @@ def start_snmpd(site: LabSite, ns: str, folder: Path, creds: LabCredentials) -> 
     return wait_pid(pidfile, SNMPD, f"snmpd de {site.code}", log)
 
 
+def _dev_submounts() -> list[str]:
+    """The mounts right under the machine's /dev (pts, shm...), which an overlay would hide."""
+    names = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4]
+        if point.startswith("/dev/") and "/" not in point[5:] and point[5:].isalnum():
+            names.append(point[5:])
+    return sorted(set(names))
+
+
 def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> int:
     pidfile = folder / "sshd.pid"
     conf = folder / "sshd_config"
@@ -258,8 +273,12 @@ def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> i
     (folder / "dmi-table").write_bytes(table)
     (folder / "dmi-entry-point").write_bytes(smbios.entry_point(table))
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory
+    top = folder / "dev-top"
+    top.mkdir(mode=0o700, exist_ok=True)
     # sshd gets its own mount and UTS namespaces: the site's hostname, a /sys that lists the
-    # site's interfaces, and its SMBIOS table where dmidecode looks for it.
+    # site's interfaces, its SMBIOS table where dmidecode looks for it, and a /dev whose
+    # /dev/log is the site's rsyslog socket (the machine's /dev is untouched: an overlay with
+    # its upper layer in a tmpfs of this mount namespace only; /dev's own mounts move on top).
     script = (
         # a sysfs of the site's own network namespace, as `ip netns exec` mounts one
         "umount -l /sys && mount -t sysfs pukara-sys /sys"
@@ -267,13 +286,20 @@ def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> i
         " && mkdir -p /sys/firmware/dmi/tables"
         ' && cp "$1" /sys/firmware/dmi/tables/smbios_entry_point'
         ' && cp "$2" /sys/firmware/dmi/tables/DMI'
-        ' && hostname "$3" && exec "$4" -f "$5" -E "$6"'
+        ' && mount -t tmpfs -o size=64k,mode=0700 pukara-dev "$7"'
+        ' && cd "$7" && mkdir upper work $9'
+        ' && for d in $9; do mount --rbind "/dev/$d" "$d"; done'
+        ' && mount -t overlay pukara-dev -o "lowerdir=/dev,upperdir=$7/upper,workdir=$7/work" /dev'
+        ' && for d in $9; do mount --move "$d" "/dev/$d"; done && cd /'
+        ' && ln -s "$8" /dev/log'
+        ' && hostname "$3" && exec "$4" -f "$5"'
     )
     with netns.inside(ns), log.open("ab") as err:
         subprocess.run(
             ["unshare", "--mount", "--uts", "--propagation", "private", "/bin/sh", "-c", script,
              "sh", str(folder / "dmi-entry-point"), str(folder / "dmi-table"), site.hostname,
-             SSHD, str(conf), str(log)],
+             SSHD, str(conf), str(log), str(top), str(folder / LOG_SOCKET),
+             " ".join(_dev_submounts())],
             check=False, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=err,
         )  # fmt: skip

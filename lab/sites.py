@@ -27,6 +27,7 @@ LANS = ipaddress.IPv4Network("198.19.128.0/18")
 VPN_INTERFACE = DEFAULT_VPN_INTERFACE  # the product's default, which the lab's kits use
 MAX_SITES = 4000
 SNMP_ONLY = ("", "v2c", "v3")
+SYSLOG = ("udp", "tcp")  # how the site's rsyslog forwards to headquarters
 _CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
 
 
@@ -43,10 +44,13 @@ class LabSite:
     tunnel_broken: bool = False  # the kit's side of the tunnel is not running
     snmp_only: str = ""  # "v2c" or "v3": the agent speaks only that version ("": both)
     snmp_malo: bool = False  # snmpd serves malformed values (see lab.services.malformed)
+    syslog: str = "udp"  # rsyslog forwards over "udp" (RFC 3164) or "tcp" (RFC 5424, octets)
 
     def __post_init__(self) -> None:
         if self.snmp_only not in SNMP_ONLY:
             raise LabError(f"sede {self.code}: snmp_only debe ser v2c, v3 o vacío")
+        if self.syslog not in SYSLOG:
+            raise LabError(f"sede {self.code}: syslog debe ser udp o tcp")
 
     @property
     def hostname(self) -> str:
@@ -126,6 +130,8 @@ def default_sites(
 ) -> list[LabSite]:
     """``count`` sites with delays spread from 20 to 300 ms, 5% jitter and 2% loss on a few.
 
+    Every third site (the 2nd, 5th...) sends its syslog over TCP, the others over UDP.
+
     The first sites take the codes of the shipped example inventory, so that its gateways
     answer; beyond those, codes are ``sNNNN``.
     """
@@ -146,6 +152,7 @@ def default_sites(
                 down=code in down,
                 tunnel=tunnels or code in broken,
                 tunnel_broken=code in broken,
+                syslog="tcp" if i % 3 == 2 else "udp",
             )
         )
     for what, codes in (("caídas", down), ("con túnel roto", broken)):
@@ -195,7 +202,8 @@ def read_site_table(path: Path) -> list[LabSite]:
     Optional columns: ``padre`` (the hub a site hangs from), ``tunel`` (sí, no or roto),
     ``snmp`` (v2c or v3 for an agent that speaks only that version; empty for both) and
     ``snmp_malo`` (sí: the agent serves malformed values, to test that one bad answer fails
-    only its own target).
+    only its own target) and ``syslog`` (udp or tcp: how the site's rsyslog forwards to
+    headquarters; empty for udp).
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -221,6 +229,9 @@ def read_site_table(path: Path) -> list[LabSite]:
         if snmp not in SNMP_ONLY:
             raise LabError(f"{path}, línea {line}: «snmp» debe ser v2c, v3 o vacío (ambas)")
         malo = _yes_no(path, line, "snmp_malo", row.get("snmp_malo"), set())
+        syslog = (row.get("syslog") or "").strip().lower() or "udp"
+        if syslog not in SYSLOG:
+            raise LabError(f"{path}, línea {line}: «syslog» debe ser udp o tcp (vacío: udp)")
         if parent and not _CODE.match(parent):
             raise LabError(f"{path}, línea {line}: código de sede padre inválido {parent!r}")
         sites.append(
@@ -236,6 +247,7 @@ def read_site_table(path: Path) -> list[LabSite]:
                 tunnel_broken=tunnel == "roto",
                 snmp_only=snmp,
                 snmp_malo=malo == "si",
+                syslog=syslog,
             )
         )
     check_topology(sites, str(path))
