@@ -1,0 +1,170 @@
+"""An :class:`~pukara.store.query.EventQuery` as the query DSL both engines speak.
+
+The semantics are SQLite's (``query.py``), so that the same search gives the same events on
+both stores:
+
+- ``since`` inclusive and ``until`` exclusive on ``@timestamp`` (mapped ``date_nanos``, so the
+  microseconds pukara writes survive, order included);
+- ``eq``/``ne``: a ``term`` on the field (strings are ``keyword``, exact and case-sensitive;
+  a number or a boolean matches its text); ``ne`` is a ``must_not``, so an event without the
+  field is kept, as in SQLite;
+- ``wildcard``/``not_wildcard``: a ``wildcard`` query with ``case_insensitive: true``; ``*``
+  and ``?`` are the only special characters, a backslash is literal;
+- ``text``: each word must appear in ``message``, case-insensitively, anywhere in it (a
+  substring, as SQLite's ``LIKE``): a wildcard ``*word*`` on ``message.keyword``;
+- ``after``: strictly after ``(@timestamp, event.id)`` in the query's order;
+- order: ``@timestamp`` then ``event.id`` (``_shard_doc`` last where the engine has it, so
+  that paging never skips a document even if two share both keys).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pukara.events import format_timestamp
+from pukara.store.cluster.engine import ALL_STREAMS, stream_name
+from pukara.store.query import EventQuery, FieldFilter
+
+TIMESTAMP = "@timestamp"
+EVENT_ID = "event.id"
+DATASET = "event.dataset"
+MESSAGE_EXACT = "message.keyword"  # the message as one keyword, for substring search
+
+
+def stamp(ts: datetime) -> str:
+    """A datetime as pukara stores it (UTC, microseconds, ``Z``): what ``date_nanos`` reads."""
+    return format_timestamp(ts)
+
+
+def indices(datasets: Sequence[str]) -> str:
+    """The data streams that may hold events of ``datasets`` (every stream when empty).
+
+    Each name ends in ``*``: a stream that does not exist yet then matches nothing instead of
+    failing the request; what else the pattern matches the ``event.dataset`` filter leaves out.
+    """
+    if not datasets:
+        return ALL_STREAMS
+    return ",".join(sorted({stream_name(d) + "*" for d in datasets}))
+
+
+def _escape_wildcard(text: str) -> str:
+    """``text`` matched literally inside a wildcard pattern."""
+    return text.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?")
+
+
+def _pattern(value: str) -> str:
+    """A pukara wildcard (``*``, ``?``; everything else literal) as the engine's pattern."""
+    return value.replace("\\", "\\\\")
+
+
+def field_clause(f: FieldFilter) -> dict[str, Any]:
+    """The positive clause of one filter (``ne``/``not_wildcard`` negate it)."""
+    if f.op in ("eq", "ne"):
+        return {"term": {f.field: {"value": f.value}}}
+    return {"wildcard": {f.field: {"value": _pattern(f.value), "case_insensitive": True}}}
+
+
+def _after_clause(ts: datetime, event_id: str, newest_first: bool) -> dict[str, Any]:
+    op = "lt" if newest_first else "gt"
+    moment = stamp(ts)
+    return {
+        "bool": {
+            "should": [
+                {"range": {TIMESTAMP: {op: moment}}},
+                {
+                    "bool": {
+                        "filter": [
+                            {"term": {TIMESTAMP: moment}},
+                            {"range": {EVENT_ID: {op: event_id}}},
+                        ]
+                    }
+                },
+            ],
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def query(q: EventQuery) -> dict[str, Any]:
+    """The ``query`` part of a search for ``q``."""
+    must: list[dict[str, Any]] = []
+    must_not: list[dict[str, Any]] = []
+    if q.datasets:
+        must.append({"terms": {DATASET: list(q.datasets)}})
+    window: dict[str, str] = {}
+    if q.since is not None:
+        window["gte"] = stamp(q.since)
+    if q.until is not None:
+        window["lt"] = stamp(q.until)
+    if window:
+        must.append({"range": {TIMESTAMP: window}})
+    for f in q.filters:
+        (must_not if f.op in ("ne", "not_wildcard") else must).append(field_clause(f))
+    for word in (q.text or "").split():
+        must.append(
+            {
+                "wildcard": {
+                    MESSAGE_EXACT: {
+                        "value": f"*{_escape_wildcard(word)}*",
+                        "case_insensitive": True,
+                    }
+                }
+            }
+        )
+    if q.after is not None:
+        must.append(_after_clause(q.after[0], q.after[1], q.newest_first))
+    if not must and not must_not:
+        return {"match_all": {}}
+    body: dict[str, Any] = {}
+    if must:
+        body["filter"] = must
+    if must_not:
+        body["must_not"] = must_not
+    return {"bool": body}
+
+
+def sort(newest_first: bool, *, shard_doc: bool) -> list[dict[str, Any]]:
+    """``@timestamp`` then ``event.id`` (then ``_shard_doc`` where the engine has it)."""
+    order = "desc" if newest_first else "asc"
+    keys: list[dict[str, Any]] = [
+        {TIMESTAMP: {"order": order, "numeric_type": "date_nanos"}},
+        {EVENT_ID: {"order": order}},
+    ]
+    if shard_doc:
+        keys.append({"_shard_doc": {"order": order}})
+    return keys
+
+
+def where_query(
+    *,
+    dataset: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    where: dict[str, Any] | None,
+    newest_first: bool = False,
+    limit: int | None = None,
+) -> EventQuery:
+    """``Store.search_events``'s arguments as an :class:`EventQuery` (equality filters).
+
+    A value that is not a string is compared as its JSON text would be by the engine's
+    ``term`` query (a number matches a number, a boolean a boolean).
+    """
+    filters = tuple(
+        FieldFilter(name, "eq", _text(value)) for name, value in (where or {}).items()
+    )
+    return EventQuery(
+        since=since,
+        until=until,
+        filters=filters,
+        limit=limit,
+        newest_first=newest_first,
+        datasets=(dataset,) if dataset is not None else (),
+    )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,106 @@
+"""Streaming reads: a point in time and ``search_after`` on ``[@timestamp, event.id]``.
+
+A search opens a point in time (PIT) over the streams it reads, so that pages taken one after
+another see one snapshot, and asks page after page, each after the sort keys of the last hit:
+however many events match, only one page is in memory. ``_shard_doc`` closes the sort where
+the engine has it (Elasticsearch, OpenSearch 3.3+); elsewhere ``[@timestamp, event.id]`` is
+unique already, since ``event.id`` is the document's ``_id``. Two copies of one event (a retry
+that reached a newer backing index after a rollover) sort next to each other and the second
+is skipped, so a read never returns an event twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from pukara.store.cluster import dsl
+from pukara.store.cluster.engine import EngineRefused, SearchEngine
+from pukara.store.query import EventQuery
+
+PAGE = 1_000  # hits per page
+KEEP_ALIVE = "2m"  # how long the PIT lives between two pages
+
+
+def _missing(e: EngineRefused) -> bool:
+    return e.status == 404
+
+
+def search_hits(
+    engine: SearchEngine,
+    index: str,
+    query: Mapping[str, Any],
+    *,
+    newest_first: bool = False,
+    limit: int | None = None,
+    page: int = PAGE,
+) -> Iterator[dict[str, Any]]:
+    """The ``_source`` of every hit of ``query`` over ``index``, in pukara's order, streamed.
+
+    A stream that does not exist yet holds nothing: no events, not an error.
+    """
+    if limit is not None and limit <= 0:
+        return
+    try:
+        pit = engine.open_pit(index, KEEP_ALIVE)
+    except EngineRefused as e:
+        if _missing(e):
+            return
+        raise
+    held = [pit]  # the engine may hand a new id for the same PIT with each page
+    try:
+        yield from _pages(engine, held, query, newest_first, limit, page)
+    finally:
+        engine.close_pit(held[0])
+
+
+def _pages(
+    engine: SearchEngine,
+    held: list[str],
+    query: Mapping[str, Any],
+    newest_first: bool,
+    limit: int | None,
+    page: int,
+) -> Iterator[dict[str, Any]]:
+    sort = dsl.sort(newest_first, shard_doc=engine.capabilities.shard_doc)
+    after: list[Any] | None = None
+    last: tuple[Any, Any] | None = None
+    sent = 0
+    while True:
+        size = page if limit is None else min(page, limit)
+        body: dict[str, Any] = {
+            "size": size,
+            "query": query,
+            "sort": sort,
+            "pit": {"id": held[0], "keep_alive": KEEP_ALIVE},
+            "track_total_hits": False,
+        }
+        if after is not None:
+            body["search_after"] = after
+        answer = engine.search(None, body)
+        held[0] = answer.get("pit_id") or held[0]
+        hits = answer["hits"]["hits"]
+        for hit in hits:
+            keys = (hit["sort"][0], hit["sort"][1])
+            if keys == last:  # a second copy of the same event
+                continue
+            last = keys
+            yield hit["_source"]
+            sent += 1
+            if limit is not None and sent >= limit:
+                return
+        if len(hits) < size:
+            return
+        after = hits[-1]["sort"]
+
+
+def query_hits(engine: SearchEngine, q: EventQuery, *, page: int = PAGE) -> Iterator[dict[str, Any]]:
+    """The events of ``q``, streamed (see :func:`search_hits`)."""
+    yield from search_hits(
+        engine,
+        dsl.indices(q.datasets),
+        dsl.query(q),
+        newest_first=q.newest_first,
+        limit=q.limit,
+        page=page,
+    )
