@@ -1,0 +1,126 @@
+"""Component and index templates for pukara's data streams, with ECS types both engines load.
+
+Only portable types (keyword, text, ip, date, long, float, boolean, object); ECS's
+``flattened`` becomes ``flat_object`` on OpenSearch. Strings not named here are keywords.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pukara.store.cluster.engine import EVENTS_PREFIX, LOGS_PREFIX, SearchEngine
+
+COMPONENT_MAPPINGS = "pukara-ecs-mappings"
+COMPONENT_SETTINGS = "pukara-ecs-settings"
+TEMPLATE_VERSION = 1
+
+_KEYWORD = {"type": "keyword", "ignore_above": 1024}
+
+
+def _fields() -> dict[str, Any]:
+    kw, ip, date, long = _KEYWORD, {"type": "ip"}, {"type": "date"}, {"type": "long"}
+    return {
+        "@timestamp": date,
+        "message": {
+            "type": "text",
+            "fields": {"keyword": {"type": "keyword", "ignore_above": 8191}},
+        },
+        "tags": kw,
+        "ecs.version": kw,
+        "event.id": kw,
+        "event.dataset": kw,
+        "event.module": kw,
+        "event.kind": kw,
+        "event.category": kw,
+        "event.type": kw,
+        "event.action": kw,
+        "event.outcome": kw,
+        "event.severity": long,
+        "event.created": date,
+        "event.duration": long,
+        "event.original": {"type": "keyword", "index": False, "doc_values": False},
+        "host.name": kw,
+        "host.ip": ip,
+        "source.ip": ip,
+        "source.port": long,
+        "destination.ip": ip,
+        "destination.port": long,
+        "user.name": kw,
+        "related.ip": ip,
+        "related.user": kw,
+        "related.hosts": kw,
+        "log.level": kw,
+        "log.syslog.priority": long,
+        "log.syslog.facility.code": long,
+        "log.syslog.facility.name": kw,
+        "log.syslog.severity.code": long,
+        "log.syslog.severity.name": kw,
+        "log.syslog.hostname": kw,
+        "log.syslog.appname": kw,
+        "log.syslog.procid": kw,
+        "log.syslog.msgid": kw,
+        "log.syslog.version": kw,
+        "process.name": kw,
+        "process.pid": long,
+        "rule.id": kw,
+        "rule.name": kw,
+    }
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """``{"a.b": m}`` -> ``{"a": {"properties": {"b": m}}}``, the form mappings take."""
+    root: dict[str, Any] = {}
+    for dotted, mapping in flat.items():
+        parts = dotted.split(".") if dotted != "@timestamp" else [dotted]
+        node = root
+        for part in parts[:-1]:
+            node = node.setdefault(part, {"properties": {}})["properties"]
+        node[parts[-1]] = mapping
+    return root
+
+
+def mappings(flat_object_type: str) -> dict[str, Any]:
+    properties = _nest(_fields())
+    properties["log"]["properties"]["syslog"]["properties"]["structured_data"] = {
+        "type": flat_object_type
+    }
+    return {
+        "date_detection": False,
+        "dynamic_templates": [
+            {"strings_as_keyword": {"match_mapping_type": "string", "mapping": _KEYWORD}}
+        ],
+        "properties": properties,
+    }
+
+
+def install(engine: SearchEngine) -> None:
+    """Put (or update) the templates; idempotent, cheap enough to run on every connect."""
+    meta = {"managed_by": "pukara", "version": TEMPLATE_VERSION}
+    engine.put_component_template(
+        COMPONENT_MAPPINGS,
+        {"template": {"mappings": mappings(engine.capabilities.flat_object_type)}, "_meta": meta},
+    )
+    engine.put_component_template(
+        COMPONENT_SETTINGS,
+        {
+            "template": {
+                "settings": {
+                    "index.refresh_interval": "5s",
+                    "index.number_of_shards": 1,
+                    "index.auto_expand_replicas": "0-1",
+                }
+            },
+            "_meta": meta,
+        },
+    )
+    for name, prefix in (("pukara-eventos", EVENTS_PREFIX), ("pukara-logs", LOGS_PREFIX)):
+        engine.put_index_template(
+            name,
+            {
+                "index_patterns": [prefix + "*"],
+                "data_stream": {},
+                "priority": 200,
+                "composed_of": [COMPONENT_MAPPINGS, COMPONENT_SETTINGS],
+                "_meta": meta,
+            },
+        )
