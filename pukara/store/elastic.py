@@ -27,11 +27,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from pukara.config import Settings
 from pukara.errors import StoreError
 from pukara.store import rollups
 from pukara.store.changelog import ChainReport, Change
 from pukara.store.cluster import dsl, reads
-from pukara.store.cluster.engine import EngineRefused, SearchEngine
+from pukara.store.cluster.engine import ALL_STREAMS, EngineRefused, SearchEngine
 from pukara.store.query import EventQuery, TopValues
 from pukara.store.sqlite import (
     _EPOCH,
@@ -172,40 +173,42 @@ class ElasticStore:
         found: list[DatasetStats] = []
         after: dict[str, Any] | None = None
         while True:
-            sources = [{"dataset": {"terms": {"field": dsl.DATASET}}}]
-            composite: dict[str, Any] = {"size": _STATS_PAGE, "sources": sources}
-            if after is not None:
-                composite["after"] = after
-            edge = {"_source": False, "size": 1}
-            body = {
-                "size": 0,
-                "track_total_hits": False,
-                "aggs": {
-                    "datasets": {
-                        "composite": composite,
-                        "aggs": {
-                            "oldest": {"top_hits": {**edge, "sort": dsl.sort(False, shard_doc=False)[:1]}},
-                            "newest": {"top_hits": {**edge, "sort": dsl.sort(True, shard_doc=False)[:1]}},
-                        },
-                    }
-                },
-            }  # fmt: skip
-            answer = self.engine.search(dsl.ALL_STREAMS, body)
-            agg = answer.get("aggregations", {}).get("datasets", {})
+            agg = self._stats_page(after)
             buckets = agg.get("buckets", [])
             for b in buckets:
-                oldest = b["oldest"]["hits"]["hits"][0]["sort"][0]
-                newest = b["newest"]["hits"]["hits"][0]["sort"][0]
-                found.append(
-                    DatasetStats(
-                        b["key"]["dataset"], int(b["doc_count"]),
-                        _ns_to_datetime(oldest), _ns_to_datetime(newest),
-                    )  # fmt: skip
-                )
+                oldest = _ns_to_datetime(b["oldest"]["hits"]["hits"][0]["sort"][0])
+                newest = _ns_to_datetime(b["newest"]["hits"]["hits"][0]["sort"][0])
+                found.append(DatasetStats(b["key"]["dataset"], int(b["doc_count"]), oldest, newest))
             after = agg.get("after_key")
             if not buckets or after is None:
                 break
         return sorted(found, key=lambda s: s.dataset)
+
+    def _stats_page(self, after: dict[str, Any] | None) -> dict[str, Any]:
+        composite: dict[str, Any] = {
+            "size": _STATS_PAGE,
+            "sources": [{"dataset": {"terms": {"field": dsl.DATASET}}}],
+        }
+        if after is not None:
+            composite["after"] = after
+
+        def edge(newest: bool) -> dict[str, Any]:
+            sort = dsl.sort(newest, shard_doc=False)[:1]
+            return {"top_hits": {"_source": False, "size": 1, "sort": sort}}
+
+        body = {
+            "size": 0,
+            "track_total_hits": False,
+            "aggs": {
+                "datasets": {
+                    "composite": composite,
+                    "aggs": {"oldest": edge(False), "newest": edge(True)},
+                }
+            },
+        }
+        answer = self.engine.search(ALL_STREAMS, body)
+        agg: dict[str, Any] = answer.get("aggregations", {}).get("datasets", {})
+        return agg
 
     def top_values(self, field: str, q: EventQuery, size: int = 5) -> TopValues:
         """The ``size`` most frequent values of ``field`` among the events of ``q``."""
@@ -341,3 +344,36 @@ def _bucket_text(bucket: Mapping[str, Any]) -> str:
     if isinstance(key, float) and key.is_integer():
         return str(int(key))
     return str(key)
+
+
+def cluster_engine(settings: Settings) -> SearchEngine:
+    """The engine ``es_url`` names, connected, with pukara's templates in place."""
+    from pukara.store.cluster import templates
+    from pukara.store.cluster.client import connect
+
+    engine = connect(settings)
+    try:
+        templates.install(engine)
+    except BaseException:
+        engine.close()
+        raise
+    return engine
+
+
+def _outbox_sink(local: SQLiteStore, settings: Settings) -> EventSink | None:
+    """The outbox of ``local`` and its shipper to the cluster (None until they exist)."""
+    return None
+
+
+def open_cluster_store(settings: Settings, *, read_only: bool = False) -> ElasticStore:
+    """:class:`ElasticStore` for ``settings``; URL, credentials and CA file checked now."""
+    from pukara.store.cluster.detect import connection_from_settings
+
+    where = connection_from_settings(settings).where
+    local = SQLiteStore(settings.db, actor=settings.analyst, read_only=read_only)
+    try:
+        sink = None if read_only else _outbox_sink(local, settings)
+    except BaseException:
+        local.close()
+        raise
+    return ElasticStore(local, lambda: cluster_engine(settings), sink=sink, location=where)

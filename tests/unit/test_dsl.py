@@ -97,5 +97,7 @@ def test_search_events_arguments_become_equality_filters() -> None:
                         newest_first=True, limit=1)  # fmt: skip
     assert q.datasets == ("monitoreo.enlace",) and q.limit == 1 and q.newest_first
     assert [(f.field, f.op, f.value) for f in q.filters] == [
-        ("host.name", "eq", "lima"), ("up", "eq", "true"), ("port", "eq", "22")
+        ("host.name", "eq", "lima"),
+        ("up", "eq", "true"),
+        ("port", "eq", "22"),
     ]

@@ -151,9 +151,7 @@ def where_query(
     A value that is not a string is compared as its JSON text would be by the engine's
     ``term`` query (a number matches a number, a boolean a boolean).
     """
-    filters = tuple(
-        FieldFilter(name, "eq", _text(value)) for name, value in (where or {}).items()
-    )
+    filters = tuple(FieldFilter(name, "eq", _text(value)) for name, value in (where or {}).items())
     return EventQuery(
         since=since,
         until=until,

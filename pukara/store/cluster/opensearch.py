@@ -133,6 +133,20 @@ class OpenSearchEngine:
     def close_pit(self, pit_id: str) -> None:
         self._call(self._client.delete_pit, body={"pit_id": [pit_id]})
 
+    def delete_by_query(self, index: str, body: Mapping[str, Any]) -> int:
+        result = self._call(
+            self._client.delete_by_query, index=index, body=dict(body),
+            params={"ignore_unavailable": "true", "allow_no_indices": "true",
+                    "conflicts": "proceed", "refresh": "true", "wait_for_completion": "true"},
+        )  # fmt: skip
+        failures = result.get("failures") or []
+        if failures:
+            raise EngineRefused(
+                f"{self._where}: el borrado por consulta falló en {len(failures)} documentos: "
+                f"{failures[0]}", 0,
+            )  # fmt: skip
+        return int(result.get("deleted", 0))
+
     def refresh(self, index: str) -> None:
         self._call(
             self._client.indices.refresh, index=index,

@@ -22,8 +22,10 @@ PAGE = 1_000  # hits per page
 KEEP_ALIVE = "2m"  # how long the PIT lives between two pages
 
 
-def _missing(e: EngineRefused) -> bool:
-    return e.status == 404
+def _nothing_there(engine: SearchEngine, index: str, e: EngineRefused) -> bool:
+    """Whether a refused PIT only means that no stream matches ``index`` yet (OpenSearch then
+    answers 400 "invalid id", a named index 404)."""
+    return e.status in (400, 404) and not engine.data_streams(index)
 
 
 def search_hits(
@@ -44,7 +46,7 @@ def search_hits(
     try:
         pit = engine.open_pit(index, KEEP_ALIVE)
     except EngineRefused as e:
-        if _missing(e):
+        if _nothing_there(engine, index, e):
             return
         raise
     held = [pit]  # the engine may hand a new id for the same PIT with each page
@@ -94,7 +96,9 @@ def _pages(
         after = hits[-1]["sort"]
 
 
-def query_hits(engine: SearchEngine, q: EventQuery, *, page: int = PAGE) -> Iterator[dict[str, Any]]:
+def query_hits(
+    engine: SearchEngine, q: EventQuery, *, page: int = PAGE
+) -> Iterator[dict[str, Any]]:
     """The events of ``q``, streamed (see :func:`search_hits`)."""
     yield from search_hits(
         engine,

@@ -1,7 +1,9 @@
 """Component and index templates for pukara's data streams, with ECS types both engines load.
 
-Only portable types (keyword, text, ip, date, long, float, boolean, object); ECS's
-``flattened`` becomes ``flat_object`` on OpenSearch. Strings not named here are keywords.
+Only portable types (keyword, text, ip, date, date_nanos, long, float, boolean, object);
+ECS's ``flattened`` becomes ``flat_object`` on OpenSearch. Strings not named here are keywords.
+``@timestamp`` is ``date_nanos``, not ECS's ``date`` (milliseconds): pukara writes microseconds,
+and two events of one millisecond must sort in the cluster as they do in SQLite.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from pukara.store.cluster.engine import EVENTS_PREFIX, LOGS_PREFIX, SearchEngine
 
 COMPONENT_MAPPINGS = "pukara-ecs-mappings"
 COMPONENT_SETTINGS = "pukara-ecs-settings"
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
 
 _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 
@@ -20,7 +22,7 @@ _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 def _fields() -> dict[str, Any]:
     kw, ip, date, long = _KEYWORD, {"type": "ip"}, {"type": "date"}, {"type": "long"}
     return {
-        "@timestamp": date,
+        "@timestamp": {"type": "date_nanos"},
         "message": {
             "type": "text",
             "fields": {"keyword": {"type": "keyword", "ignore_above": 8191}},

@@ -1,0 +1,358 @@
+"""One contract, two stores: every read the areas make gives the same answer on the SQLite store
+and on the cluster store (ElasticStore over the real 3-node OpenSearch cluster).
+
+Each test runs once per store on the same events, written through that store's
+``write_events``; for the cluster the events are then flushed and the streams refreshed. The
+expected answers come from a plain-Python model of the semantics in ``pukara/store/query.py``,
+and the reports (SLA, capacity) are compared with the same report built on a SQLite store.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from pukara.config import Settings, load_settings
+from pukara.events import format_timestamp, get_field, new_event_id, parse_timestamp
+from pukara.store import Store
+from pukara.store.cluster.engine import ALL_STREAMS, SearchEngine, stream_name
+from pukara.store.elastic import ElasticStore, cluster_engine
+from pukara.store.query import EventQuery, FieldFilter
+from pukara.store.sqlite import SQLiteStore
+from tests.opensearch_cluster import OpenSearchCluster
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+
+
+class PlainBulk:
+    """A plain ``_bulk`` of ``create`` actions keyed on ``event.id``: how the contract writes
+    to the cluster until the outbox and its shipper are the store's write path."""
+
+    def __init__(self, engine: Callable[[], SearchEngine]) -> None:
+        self.engine = engine
+
+    def put(self, events: Iterable[Mapping[str, Any]]) -> int:
+        body = bytearray()
+        new = 0
+        for count, doc in enumerate(events, 1):
+            dataset = get_field(doc, "event.dataset")
+            meta = {"create": {"_index": stream_name(dataset), "_id": get_field(doc, "event.id")}}
+            body += orjson.dumps(meta) + b"\n" + orjson.dumps(doc) + b"\n"
+            if count % 2000 == 0:
+                new += self._send(bytes(body))
+                body.clear()
+        if body:
+            new += self._send(bytes(body))
+        return new
+
+    def _send(self, body: bytes) -> int:
+        results = self.engine().bulk(body)
+        assert all(r.status in (201, 409) for r in results), [r for r in results if r.status >= 300]
+        return sum(r.status == 201 for r in results)
+
+    def close(self, flush_timeout_s: float) -> None:
+        pass
+
+
+@dataclass
+class Subject:
+    kind: str
+    store: Store
+    settle: Callable[[], None]  # after writing: events visible to reads
+
+
+def _settings(tmp_path: Path, url: str | None) -> Settings:
+    values: dict[str, Any] = {"data_dir": tmp_path}
+    if url:
+        values["es_url"] = url
+    return load_settings(values, environ={})
+
+
+@pytest.fixture(scope="module")
+def cluster_url(request: pytest.FixtureRequest) -> str:
+    cluster: OpenSearchCluster = request.getfixturevalue("opensearch")
+    return ",".join(cluster.urls)
+
+
+@pytest.fixture(params=["sqlite", "cluster"])
+def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
+    if request.param == "sqlite":
+        sq = SQLiteStore(tmp_path / "contrato.db")
+        yield Subject("sqlite", sq, lambda: None)
+        sq.close()
+        return
+    cluster: OpenSearchCluster = request.getfixturevalue("opensearch")
+    settings = _settings(tmp_path, ",".join(cluster.urls))
+    engine = cluster_engine(settings)
+    local = SQLiteStore(tmp_path / "contrato.db")
+    store = ElasticStore(local, lambda: engine, sink=PlainBulk(lambda: engine), location="x")
+    yield Subject("cluster", store, lambda: engine.refresh(ALL_STREAMS))
+    store.close()
+    cluster.request("DELETE", "/_data_stream/pukara-*")
+
+
+# -- the corpus ------------------------------------------------------------------------------
+def _event(ts: datetime, dataset: str, **fields: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {"@timestamp": format_timestamp(ts), "event": {"dataset": dataset}}
+    for dotted, value in fields.items():
+        node = doc
+        *parents, leaf = dotted.split("__")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return doc
+
+
+def corpus() -> list[dict[str, Any]]:
+    """Events of four datasets over a day: equal timestamps, one microsecond apart, mixed-case
+    values, numbers, events lacking a field, a flat-keyed document."""
+    rng = random.Random(12)  # noqa: S311 - a test corpus
+    users = ["root", "Root", "admin", "operador", None]
+    hosts = ["lima-fw1", "LIMA-FW2", "quito-sw1", "bogota-rt1"]
+    docs: list[dict[str, Any]] = []
+    for n in range(240):
+        ts = T0 + timedelta(minutes=6 * n, microseconds=rng.choice([0, 1, 999, 1000]))
+        dataset = ("registros.syslog", "monitoreo.sondeo", "monitoreo.enlace",
+                   "inventario.descubrimiento")[n % 4]  # fmt: skip
+        fields: dict[str, Any] = {
+            "host__name": hosts[n % len(hosts)],
+            "event__outcome": "failure" if n % 3 else "success",
+            "source__ip": f"198.18.{n % 5}.{n % 7 + 1}",
+            "source__port": 22 if n % 2 else 443,
+            "message": f"Failed password for user{n % 4} from 198.18.{n % 5}.{n % 7 + 1} port 22",
+        }
+        user = users[n % len(users)]
+        if user is not None:
+            fields["user__name"] = user
+        docs.append(_event(ts, dataset, **fields))
+        if n % 10 == 0:  # a second event of the same microsecond
+            docs.append(_event(ts, dataset, host__name="lima-fw1", message="Accepted publickey"))
+    docs.append({"@timestamp": format_timestamp(T0 + timedelta(hours=3)),
+                 "event.dataset": "monitoreo.sondeo", "host.name": "plano",
+                 "message": "documento con claves planas"})  # fmt: skip
+    # ids in time order, so that SQLite's insertion order of ties is also event.id order
+    docs.sort(key=lambda d: d["@timestamp"])
+    for d, i in zip(docs, sorted(new_event_id() for _ in docs), strict=True):
+        if "event" in d:
+            d["event"]["id"] = i
+        else:
+            d["event.id"] = i
+    return docs
+
+
+CORPUS = corpus()
+
+
+def key(doc: Mapping[str, Any]) -> tuple[str, str]:
+    return doc["@timestamp"], get_field(doc, "event.id")
+
+
+def model(
+    *,
+    dataset: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    where: Mapping[str, Any] | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> list[dict[str, Any]]:
+    found = [
+        d for d in CORPUS
+        if (dataset is None or get_field(d, "event.dataset") == dataset)
+        and (since is None or parse_timestamp(d["@timestamp"]) >= since)
+        and (until is None or parse_timestamp(d["@timestamp"]) < until)
+        and all(get_field(d, f) == v for f, v in (where or {}).items())
+    ]  # fmt: skip
+    found.sort(key=key, reverse=newest_first)
+    return found if limit is None else found[:limit]
+
+
+@pytest.fixture
+def filled(subject: Subject) -> Subject:
+    # not in time order (but two events of one microsecond stay in the order of their ids)
+    cut = next(i for i in range(120, len(CORPUS)) if key(CORPUS[i])[0] != key(CORPUS[i - 1])[0])
+    shuffled = CORPUS[cut:] + CORPUS[:cut]
+    subject.store.write_events(shuffled)
+    subject.store.write_events(CORPUS[:50])  # again: stored once
+    subject.settle()
+    return subject
+
+
+def ids(docs: Iterable[Mapping[str, Any]]) -> list[str]:
+    return [get_field(d, "event.id") for d in docs]
+
+
+# -- search_events -----------------------------------------------------------------------------
+SEARCHES: list[dict[str, Any]] = [
+    {},
+    {"dataset": "monitoreo.sondeo"},
+    {"dataset": "registros.syslog", "newest_first": True},
+    {"since": T0 + timedelta(hours=2), "until": T0 + timedelta(hours=5)},
+    # the window's edges, to the microsecond: since inclusive, until exclusive
+    {
+        "since": parse_timestamp(CORPUS[30]["@timestamp"]),
+        "until": parse_timestamp(CORPUS[90]["@timestamp"]),
+    },
+    {"where": {"host.name": "lima-fw1"}},
+    {"where": {"host.name": "LIMA-FW2", "event.outcome": "failure"}},
+    {"where": {"user.name": "Root"}},  # exact: not "root"
+    {"where": {"source.port": 22}, "dataset": "monitoreo.enlace"},
+    {"where": {"source.ip": "198.18.3.4"}},
+    {"dataset": "monitoreo.sondeo", "newest_first": True, "limit": 1},
+    {"limit": 7},
+    {"newest_first": True, "limit": 25, "until": T0 + timedelta(hours=10)},
+    {"dataset": "no.existe"},
+    {"where": {"host.name": "plano"}},
+]
+
+
+@pytest.mark.parametrize("args", SEARCHES, ids=[str(i) for i in range(len(SEARCHES))])
+def test_search_events_is_the_same_on_both_stores(filled: Subject, args: dict[str, Any]) -> None:
+    got = list(filled.store.search_events(**args))
+    expected = model(**args)
+    assert ids(got) == ids(expected)
+    assert got == expected  # the documents as written
+
+
+def test_a_search_streams_in_pages_without_losing_or_repeating(filled: Subject) -> None:
+    if isinstance(filled.store, ElasticStore):
+        from pukara.store.cluster import reads
+
+        q = EventQuery(newest_first=True)
+        got = list(reads.query_hits(filled.store.engine, q, page=7))
+    else:
+        got = list(filled.store.search_events(newest_first=True))
+    assert ids(got) == ids(model(newest_first=True))
+
+
+# -- counts, statistics, purge ---------------------------------------------------------------
+def test_count_events(filled: Subject) -> None:
+    s = filled.store
+    cut = T0 + timedelta(hours=7, minutes=3)
+    assert s.count_events() == len(CORPUS)
+    assert s.count_events(datasets=["monitoreo.sondeo"]) == len(model(dataset="monitoreo.sondeo"))
+    both = ["monitoreo.enlace", "registros.syslog"]
+    expected = sum(len(model(dataset=d, until=cut)) for d in both)
+    assert s.count_events(datasets=both, before=cut) == expected
+    assert s.count_events(before=cut) == len(model(until=cut))
+    assert s.count_events(datasets=[]) == 0
+    assert s.count_events(datasets=["no.existe"]) == 0
+
+
+def test_event_stats(filled: Subject) -> None:
+    stats = filled.store.event_stats()
+    datasets = sorted({get_field(d, "event.dataset") for d in CORPUS})
+    assert [s.dataset for s in stats] == datasets
+    for s in stats:
+        mine = model(dataset=s.dataset)
+        assert s.count == len(mine)
+        assert s.oldest == parse_timestamp(mine[0]["@timestamp"])
+        assert s.newest == parse_timestamp(mine[-1]["@timestamp"])
+
+
+def test_purge_events(filled: Subject) -> None:
+    s = filled.store
+    cut = parse_timestamp(CORPUS[100]["@timestamp"])  # to the microsecond
+    n = s.purge_events(cut, ["monitoreo.sondeo", "registros.syslog"])
+    gone = [d for d in model(until=cut)
+            if get_field(d, "event.dataset") in ("monitoreo.sondeo", "registros.syslog")]  # fmt: skip
+    assert n == len(gone)
+    filled.settle()
+    left = {get_field(d, "event.id") for d in CORPUS} - set(ids(gone))
+    assert set(ids(s.search_events())) == left
+    assert s.purge_events(cut, []) == 0
+    assert s.purge_events(cut + timedelta(hours=1)) == len(
+        model(until=cut + timedelta(hours=1))
+    ) - len(gone)
+
+
+# -- query_events and top_values (EventQuery) ------------------------------------------------
+QUERIES = [
+    EventQuery(filters=(FieldFilter("user.name", "eq", "root"),)),
+    EventQuery(filters=(FieldFilter("user.name", "ne", "root"),)),  # keeps events without it
+    EventQuery(filters=(FieldFilter("host.name", "wildcard", "lima-*"),)),  # any case
+    EventQuery(filters=(FieldFilter("host.name", "not_wildcard", "*FW?"),)),
+    EventQuery(filters=(FieldFilter("source.ip", "eq", "198.18.2.3"),)),
+    EventQuery(text="failed USER2"),
+    EventQuery(text="accepted", datasets=("registros.syslog",)),
+    EventQuery(
+        since=T0 + timedelta(hours=1), until=T0 + timedelta(hours=4), newest_first=True, limit=9
+    ),
+    EventQuery(
+        after=(parse_timestamp(CORPUS[40]["@timestamp"]), get_field(CORPUS[40], "event.id"))
+    ),
+    EventQuery(
+        after=(parse_timestamp(CORPUS[41]["@timestamp"]), get_field(CORPUS[41], "event.id")),
+        newest_first=True,
+        limit=5,
+    ),
+]
+
+
+def _matches(d: Mapping[str, Any], q: EventQuery) -> bool:
+    import fnmatch
+
+    ts = parse_timestamp(d["@timestamp"])
+    if (q.since is not None and ts < q.since) or (q.until is not None and ts >= q.until):
+        return False
+    if q.datasets and get_field(d, "event.dataset") not in q.datasets:
+        return False
+    for f in q.filters:
+        value = get_field(d, f.field)
+        text = None if value is None else str(value)
+        if f.op in ("wildcard", "not_wildcard"):
+            hit = text is not None and fnmatch.fnmatchcase(text.lower(), f.value.lower())
+        else:
+            hit = text == f.value
+        if hit == (f.op in ("ne", "not_wildcard")):
+            return False
+    message = str(d.get("message", "")).lower()
+    if any(w.lower() not in message for w in (q.text or "").split()):
+        return False
+    if q.after is not None:
+        mine = (ts, get_field(d, "event.id"))
+        return mine < q.after if q.newest_first else mine > q.after
+    return True
+
+
+def query_model(q: EventQuery) -> list[dict[str, Any]]:
+    found = sorted((d for d in CORPUS if _matches(d, q)), key=key, reverse=q.newest_first)
+    return found if q.limit is None else found[: q.limit]
+
+
+def _needs(store: Store, name: str) -> Any:
+    method = getattr(store, name, None)
+    if method is None:
+        pytest.skip(f"el almacén SQLite aún no tiene {name} (lo añade la búsqueda)")
+    return method
+
+
+@pytest.mark.parametrize("q", QUERIES, ids=[str(i) for i in range(len(QUERIES))])
+def test_query_events_is_the_same_on_both_stores(filled: Subject, q: EventQuery) -> None:
+    got = list(_needs(filled.store, "query_events")(q))
+    assert ids(got) == ids(query_model(q))
+
+
+@pytest.mark.parametrize("field", ["user.name", "host.name", "source.port", "event.outcome"])
+def test_top_values_are_the_same_on_both_stores(filled: Subject, field: str) -> None:
+    q = EventQuery(until=T0 + timedelta(hours=12))
+    top = _needs(filled.store, "top_values")(field, q, 3)
+    matched = query_model(q)
+    counts: dict[str, int] = {}
+    for d in matched:
+        value = get_field(d, field)
+        if value is not None:
+            counts[str(value)] = counts.get(str(value), 0) + 1
+    expected = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
+    assert top.total == len(matched)
+    assert top.missing == sum(get_field(d, field) is None for d in matched)
+    assert list(top.values) == expected
