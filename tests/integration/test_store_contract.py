@@ -68,6 +68,7 @@ class Subject:
     kind: str
     store: Store
     settle: Callable[[], None]  # after writing: events visible to reads
+    db: Path  # the SQLite file (in cluster mode: entities, change log, summaries)
 
 
 def _settings(tmp_path: Path, url: str | None) -> Settings:
@@ -87,7 +88,7 @@ def cluster_url(request: pytest.FixtureRequest) -> str:
 def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
     if request.param == "sqlite":
         sq = SQLiteStore(tmp_path / "contrato.db")
-        yield Subject("sqlite", sq, lambda: None)
+        yield Subject("sqlite", sq, lambda: None, tmp_path / "contrato.db")
         sq.close()
         return
     cluster: OpenSearchCluster = request.getfixturevalue("opensearch")
@@ -95,7 +96,7 @@ def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]
     engine = cluster_engine(settings)
     local = SQLiteStore(tmp_path / "contrato.db")
     store = ElasticStore(local, lambda: engine, sink=PlainBulk(lambda: engine), location="x")
-    yield Subject("cluster", store, lambda: engine.refresh(ALL_STREAMS))
+    yield Subject("cluster", store, lambda: engine.refresh(ALL_STREAMS), tmp_path / "contrato.db")
     store.close()
     cluster.request("DELETE", "/_data_stream/pukara-*")
 
@@ -356,3 +357,164 @@ def test_top_values_are_the_same_on_both_stores(filled: Subject, field: str) -> 
     assert top.total == len(matched)
     assert top.missing == sum(get_field(d, field) is None for d in matched)
     assert list(top.values) == expected
+
+
+# -- the reports the areas render from the store -------------------------------------------------
+def _import_inventory(db: Path, folder: Path) -> None:
+    from cli import main
+
+    folder.mkdir(exist_ok=True)
+    sedes = folder / "sedes.csv"
+    sedes.write_text(
+        "code,name,kind,country,city,timezone,parent,vpn_kit,availability_target\n"
+        "lima,Sede central,sede_central,PE,Lima,America/Lima,,no,99.9\n"
+        "m1,Misión uno,embajada,AR,Buenos Aires,America/Argentina/Buenos_Aires,lima,no,99.0\n"
+        "m2,Misión dos,embajada,CL,Santiago,America/Santiago,lima,no,99.0\n"
+    )
+    activos = folder / "activos.csv"
+    activos.write_text(
+        "name,kind,site,mgmt_ipv4,status\n"
+        "gw-m1,router,m1,198.18.0.6,activo\ngw-m2,router,m2,198.18.0.10,activo\n"
+        "srv1,servidor_fisico,lima,198.18.9.10,activo\nsrv2,maquina_virtual,lima,198.18.9.11,activo\n"
+    )
+    for f in (sedes, activos):
+        assert main(["--base-datos", str(db), "inventario", "importar", str(f), "-q"]) == 0
+
+
+def _month_of_monitoring() -> tuple[list[dict[str, Any]], list[Any]]:
+    """Rounds of October for m1 and m2 (m2 down for a while), an isolation of the monitor,
+    link polls with speeds and an SNMP error: what the SLA report reads from events."""
+    from monitoreo import rounds, summaries
+    from monitoreo.prober import ProbeOptions, Target
+    from monitoreo.stats import summarize
+
+    options = ProbeOptions(3, 10, 50, 500)
+    start = datetime(2026, 10, 3, 12, tzinfo=UTC)
+    events: list[dict[str, Any]] = []
+    rows: list[Any] = []
+    for n in range(36):  # three hours of 5-minute rounds
+        results = []
+        for code, addr in (("m1", "198.18.0.6"), ("m2", "198.18.0.10")):
+            rtts: list[float | None] = [20.0 + n % 3, 21.0, 22.5]
+            if code == "m2" and 10 <= n < 16:
+                rtts = [None, None, None]
+            results.append(rounds.TargetRound(Target(code, addr, site=code), rtts,
+                                              summarize(rtts), None))  # fmt: skip
+        rnd = rounds.Round(f"r{n}", start + timedelta(minutes=5 * n), options, results)
+        batch = rounds.round_events(rnd)
+        events.extend(batch)
+        rows.extend(summaries.build(batch, rnd.started, 300_000_000))
+    for minutes, action in ((40, "isolated"), (55, "isolated_end")):
+        events.append(_event(start + timedelta(minutes=minutes), "monitoreo.estado",
+                             monitoreo__entity="monitor", event__action=action))  # fmt: skip
+    for minutes, outcome, extra in (
+        (10, "success", {"monitoreo__link__speed_mbps": 100, "monitoreo__link__in_octets": 5}),
+        (70, "success", {"monitoreo__link__speed_mbps": 50, "monitoreo__link__in_octets": 9}),
+        (120, "failure", {"error__message": "timeout SNMP"}),
+    ):
+        for code in ("m1", "m2"):
+            events.append(_event(start + timedelta(minutes=minutes), "monitoreo.enlace",
+                                 host__name=code, event__outcome=outcome, **extra))  # fmt: skip
+    for ev in events:
+        ev.setdefault("event", {}).setdefault("id", new_event_id())
+    return events, rows
+
+
+def test_the_sla_report_is_identical_on_both_stores(subject: Subject, tmp_path: Path) -> None:
+    from monitoreo import report, sites
+
+    events, rows = _month_of_monitoring()
+    now = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    built = []
+    with SQLiteStore(tmp_path / "referencia.db") as ref:
+        _import_inventory(ref.path, tmp_path / "inv-ref")
+        ref.write_events(events)
+        ref.write_summaries(rows)
+        built.append(report.build(ref, sites.load_sites(ref), "2026-10", now=now))
+    _import_inventory(subject.db, tmp_path / "inv")
+    subject.store.write_events(events)
+    subject.store.write_summaries(rows)
+    subject.settle()
+    built.append(report.build(subject.store, sites.load_sites(subject.store), "2026-10", now=now))
+    expected, got = built
+    assert expected["summary"]["isolation_periods"] == 1  # the data reaches the report
+    assert {r["site"]: r["speed_mbps"] for r in expected["speeds"]} == {"m1": 50, "m2": 50}
+    assert got == expected
+    assert report.html(got) == report.html(expected)
+
+
+def test_the_capacity_report_is_identical_on_both_stores(subject: Subject, tmp_path: Path) -> None:
+    from inventario import catalog, observations, reports
+    from inventario.model import ASSETS
+    from pukara.results import Result, Status
+
+    def facts(cpu: float, disk: float) -> dict[str, Any]:
+        return {"cpu_count": 4, "cpu_used_pct": cpu, "load_avg": [1.0, 2.0, 3.25],
+                "memory_mb": 16384, "memory_used_pct": 40.0, "disk_used_pct": disk,
+                "disks": [{"size_gb": 100.0, "used_pct": disk}]}  # fmt: skip
+
+    with SQLiteStore(tmp_path / "referencia.db") as ref:
+        _import_inventory(ref.path, tmp_path / "inv-ref")
+        for cpu in (35.0, 95.5):  # two runs: the newest counts
+            observations.record(ref, "ansible", [
+                Result("198.18.9.10", Status.OK, data={"facts": {"name": "srv1", **facts(cpu, 50.0)}}),
+                Result("198.18.9.11", Status.OK, data={"facts": {"name": "srv2", **facts(10.0, 93.0)}}),
+            ])  # fmt: skip
+        events = list(ref.search_events())
+        entities = {c: list(ref.entities(c)) for c in (ASSETS, observations.COLLECTION)}
+
+        def build(store: Store) -> reports.Capacity:
+            return reports.capacity(catalog.assets(store), observations.current(store),
+                                    observations.latest_metrics(store), reports.Thresholds())  # fmt: skip
+
+        expected = build(ref)
+    subject.store.upsert(ASSETS, entities[ASSETS], key=["name"])
+    subject.store.upsert(observations.COLLECTION, entities[observations.COLLECTION],
+                         key=list(observations.KEY))  # fmt: skip
+    subject.store.write_events(events)
+    subject.settle()
+    got = build(subject.store)
+    assert sorted(expected.over) == ["srv1", "srv2"]  # the newest run is the one read
+    assert got == expected
+
+
+# -- G5: a long read is exact --------------------------------------------------------------------
+def test_pit_and_search_after_return_every_event_exactly_once(
+    opensearch: OpenSearchCluster, tmp_path: Path
+) -> None:
+    """50,000 events, eight per microsecond so that ties straddle every page boundary, read
+    back in pages of 1,000 while more are written: exactly N unique event.id, in order.
+
+    Not 1,000,000 (research goal G5): that is ~300 MB through a 3-node cluster on 2 shared
+    cores, minutes of indexing for every run of the suite; 50 pages already cross a page
+    boundary inside runs of equal timestamps 50 times, which is what could lose or repeat.
+    """
+    from pukara.store.cluster import reads
+
+    engine = cluster_engine(_settings(tmp_path, ",".join(opensearch.urls)))
+    store = ElasticStore(SQLiteStore(tmp_path / "g5.db"), lambda: engine,
+                         sink=PlainBulk(lambda: engine))  # fmt: skip
+    try:
+        n = 50_000
+        docs = []
+        event_ids = sorted(new_event_id() for _ in range(n))
+        for i, event_id in enumerate(event_ids):
+            ts = T0 + timedelta(microseconds=i // 8)
+            docs.append({"@timestamp": format_timestamp(ts),
+                         "event": {"dataset": "prueba.exportar", "id": event_id}})  # fmt: skip
+        store.write_events(docs)
+        engine.refresh(ALL_STREAMS)
+        seen: list[str] = []
+        q = EventQuery(datasets=("prueba.exportar",))
+        for i, doc in enumerate(reads.query_hits(engine, q, page=1_000)):
+            seen.append(doc["event"]["id"])
+            if i == 10_000:  # written after the point in time: not in this read
+                store.write_events([{"@timestamp": format_timestamp(T0),
+                                     "event": {"dataset": "prueba.exportar", "id": "0-tarde"}}])  # fmt: skip
+                engine.refresh(ALL_STREAMS)
+        assert len(seen) == n and len(set(seen)) == n
+        assert seen == event_ids  # (timestamp, event.id) order
+        assert store.count_events(datasets=["prueba.exportar"]) == n + 1
+    finally:
+        store.close()
+        opensearch.request("DELETE", "/_data_stream/pukara-eventos-prueba.exportar")
