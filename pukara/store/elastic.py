@@ -24,18 +24,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from pukara.config import Settings
 from pukara.errors import StoreError
 from pukara.store import rollups
 from pukara.store.changelog import ChainReport, Change
-from pukara.store.cluster import dsl, reads
+from pukara.store.cluster import dsl, reads, retention
 from pukara.store.cluster.engine import ALL_STREAMS, EngineRefused, SearchEngine
 from pukara.store.query import EventQuery, TopValues
 from pukara.store.sqlite import (
-    _EPOCH,
     DatasetStats,
     EntityBatch,
     SQLiteStore,
@@ -53,10 +52,6 @@ class EventSink(Protocol):
     def put(self, events: Iterable[Mapping[str, Any]]) -> int: ...
 
     def close(self, flush_timeout_s: float) -> None: ...
-
-
-def _ns_to_datetime(ns: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=int(ns) // 1000)
 
 
 class ElasticStore:
@@ -176,8 +171,8 @@ class ElasticStore:
             agg = self._stats_page(after)
             buckets = agg.get("buckets", [])
             for b in buckets:
-                oldest = _ns_to_datetime(b["oldest"]["hits"]["hits"][0]["sort"][0])
-                newest = _ns_to_datetime(b["newest"]["hits"]["hits"][0]["sort"][0])
+                oldest = dsl.from_ns(b["oldest"]["hits"]["hits"][0]["sort"][0])
+                newest = dsl.from_ns(b["newest"]["hits"]["hits"][0]["sort"][0])
                 found.append(DatasetStats(b["key"]["dataset"], int(b["doc_count"]), oldest, newest))
             after = agg.get("after_key")
             if not buckets or after is None:
@@ -238,17 +233,20 @@ class ElasticStore:
     def purge_events(self, before: datetime, datasets: Sequence[str] | None = None) -> int:
         """Delete events older than ``before`` (of ``datasets``, or all); returns how many.
 
-        Exact to the microsecond, as in SQLite (a delete by query); whole backing indices
-        past the retention go with :mod:`pukara.store.cluster.retention`.
+        Backing indices all of whose events are past the cut-off are deleted whole, and the
+        rest by a delete by query, so the purge is exact to the microsecond, as in SQLite
+        (see :mod:`pukara.store.cluster.retention`).
         """
         if datasets is not None and not datasets:
             return 0
         index = dsl.indices(datasets or ())
+        query = self._filter(datasets, before)
+        dropped = retention.drop_expired(self.engine, index, query)
         try:
-            return self.engine.delete_by_query(index, {"query": self._filter(datasets, before)})
+            return dropped.events + self.engine.delete_by_query(index, {"query": query})
         except EngineRefused as e:
             if e.status == 404:
-                return 0
+                return dropped.events
             raise
 
     def compact(self) -> int:

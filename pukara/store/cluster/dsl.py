@@ -20,7 +20,7 @@ both stores:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pukara.events import format_timestamp
@@ -31,11 +31,17 @@ TIMESTAMP = "@timestamp"
 EVENT_ID = "event.id"
 DATASET = "event.dataset"
 MESSAGE_EXACT = "message.keyword"  # the message as one keyword, for substring search
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def stamp(ts: datetime) -> str:
     """A datetime as pukara stores it (UTC, microseconds, ``Z``): what ``date_nanos`` reads."""
     return format_timestamp(ts)
+
+
+def from_ns(ns: int) -> datetime:
+    """A ``date_nanos`` sort value as a datetime (pukara's microseconds are whole)."""
+    return _EPOCH + timedelta(microseconds=int(ns) // 1000)
 
 
 def indices(datasets: Sequence[str]) -> str:
