@@ -9,6 +9,7 @@ and the reports (SLA, capacity) are compared with the same report built on a SQL
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -31,6 +32,10 @@ from tests.opensearch_cluster import OpenSearchCluster
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+# a live Elasticsearch 8 or 9 to run the contract against too (read now: the tests' own
+# environment is cleaned of PUKARA_* variables)
+ES_URL = os.environ.get("PUKARA_TEST_ES_URL")
+ES_CA = os.environ.get("PUKARA_TEST_ES_CA")
 
 
 class PlainBulk:
@@ -84,21 +89,40 @@ def cluster_url(request: pytest.FixtureRequest) -> str:
     return ",".join(cluster.urls)
 
 
-@pytest.fixture(params=["sqlite", "cluster"])
+@pytest.fixture(params=["sqlite", "cluster", "elasticsearch"])
 def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
+    db = tmp_path / "contrato.db"
     if request.param == "sqlite":
-        sq = SQLiteStore(tmp_path / "contrato.db")
-        yield Subject("sqlite", sq, lambda: None, tmp_path / "contrato.db")
+        sq = SQLiteStore(db)
+        yield Subject("sqlite", sq, lambda: None, db)
         sq.close()
         return
-    cluster: OpenSearchCluster = request.getfixturevalue("opensearch")
-    settings = _settings(tmp_path, ",".join(cluster.urls))
+    if request.param == "elasticsearch":
+        if not ES_URL:
+            pytest.skip("Elasticsearch en vivo: defina PUKARA_TEST_ES_URL (y PUKARA_TEST_ES_CA)")
+        settings = load_settings(
+            {"data_dir": tmp_path, "es_url": ES_URL, **({"es_ca": ES_CA} if ES_CA else {})},
+            environ={},
+        )
+        drop: Callable[[], None] = lambda: _drop_streams(engine)  # noqa: E731
+    else:
+        cluster: OpenSearchCluster = request.getfixturevalue("opensearch")
+        settings = _settings(tmp_path, ",".join(cluster.urls))
+        drop = lambda: cluster.request("DELETE", "/_data_stream/pukara-*")  # noqa: E731
     engine = cluster_engine(settings)
-    local = SQLiteStore(tmp_path / "contrato.db")
-    store = ElasticStore(local, lambda: engine, sink=PlainBulk(lambda: engine), location="x")
-    yield Subject("cluster", store, lambda: engine.refresh(ALL_STREAMS), tmp_path / "contrato.db")
-    store.close()
-    cluster.request("DELETE", "/_data_stream/pukara-*")
+    store = ElasticStore(SQLiteStore(db), lambda: engine, sink=PlainBulk(lambda: engine))
+    try:
+        yield Subject(request.param, store, lambda: engine.refresh(ALL_STREAMS), db)
+    finally:
+        drop()
+        store.close()
+
+
+def _drop_streams(engine: SearchEngine) -> None:
+    names = [s["name"] for s in engine.data_streams(ALL_STREAMS)]
+    client = getattr(engine, "_client", None)
+    if names and client is not None:
+        client.indices.delete_data_stream(name=",".join(names))
 
 
 # -- the corpus ------------------------------------------------------------------------------
