@@ -352,6 +352,7 @@ def cluster_engine(settings: Settings) -> SearchEngine:
     engine = connect(settings)
     try:
         templates.install(engine)
+        retention.install_lifecycle(engine, settings.retention_days)
     except BaseException:
         engine.close()
         raise

@@ -7,83 +7,28 @@ tests/integration/test_es_live.py runs against a real one when PUKARA_TEST_ES_UR
 from __future__ import annotations
 
 import json
-import threading
-import urllib.parse
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from pukara.store.cluster import reads, templates
+from pukara.store.cluster import reads, retention, templates
 from pukara.store.cluster.detect import Connection, detect
 from pukara.store.cluster.elasticsearch import ElasticsearchEngine
 from pukara.store.cluster.engine import EngineRefused, EngineUnavailable
 from pukara.store.query import EventQuery
+from tests.replay import Replay, serve
 
 RECORDED = Path(__file__).parents[1] / "data" / "es" / "grabado-8.19.json"
-
-
-class Replay:
-    """Answers each (method, path) with its recorded response, in order for a sequence."""
-
-    def __init__(self) -> None:
-        data = json.loads(RECORDED.read_text())
-        self.answers: dict[tuple[str, str], list[tuple[int, Any]]] = {}
-        for x in data["exchanges"]:
-            bodies = x.get("sequence") or [x["body"]]
-            self.answers[(x["method"], x["path"])] = [(x["status"], b) for b in bodies]
-        self.requests: list[dict[str, Any]] = []
-        self.unknown: list[str] = []
-
-    def answer(self, method: str, path: str) -> tuple[int, Any]:
-        queue = self.answers.get((method, path))
-        if not queue:
-            self.unknown.append(f"{method} {path}")
-            return 500, {"error": f"sin respuesta grabada para {method} {path}"}
-        return queue.pop(0) if len(queue) > 1 else queue[0]
+ES_HEADERS = {
+    "X-Elastic-Product": "Elasticsearch",
+    "Content-Type": "application/vnd.elasticsearch+json;compatible-with=8",
+}
 
 
 @pytest.fixture
 def replay() -> Iterator[tuple[Replay, str]]:
-    state = Replay()
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            split = urllib.parse.urlsplit(self.path)
-            path = urllib.parse.unquote(split.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            state.requests.append({
-                "method": self.command, "path": path,
-                "query": urllib.parse.parse_qs(split.query),
-                "accept": self.headers.get("Accept"),
-                "content_type": self.headers.get("Content-Type"),
-                "auth": self.headers.get("Authorization"), "body": raw,
-            })  # fmt: skip
-            status, body = state.answer(self.command, path)
-            out = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("X-Elastic-Product", "Elasticsearch")
-            self.send_header("Content-Type", "application/vnd.elasticsearch+json;compatible-with=8")
-            self.send_header("Content-Length", str(len(out)))
-            self.end_headers()
-            self.wfile.write(out)
-
-        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _serve  # noqa: N815
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield state, f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
+    yield from serve(Replay(json.loads(RECORDED.read_text())["exchanges"]), ES_HEADERS)
 
 
 def _engine(url: str) -> ElasticsearchEngine:
@@ -166,3 +111,16 @@ def test_a_busy_engine_is_unavailable_and_a_forbidden_index_refused(
     with pytest.raises(EngineRefused) as forbidden:
         engine.count("pukara-prohibido", {"query": {"match_all": {}}})
     assert forbidden.value.status == 403 and "security_exception" in str(forbidden.value)
+
+
+def test_ilm_is_put_and_named_by_the_raw_datasets_template(replay: tuple[Replay, str]) -> None:
+    state, url = replay
+    engine = _engine(url)
+    assert retention.install_lifecycle(engine, 30) == "pukara-retencion"
+    put = {r["path"]: json.loads(r["body"]) for r in state.requests if r["method"] == "PUT"}
+    delete = put["/_ilm/policy/pukara-retencion"]["policy"]["phases"]["delete"]
+    assert delete["min_age"] == "30d"
+    raw = put["/_index_template/pukara-eventos-crudos"]
+    assert raw["template"]["settings"] == {"index.lifecycle.name": "pukara-retencion"}
+    assert raw["priority"] > 200 and "pukara-eventos-monitoreo.sondeo" in raw["index_patterns"]
+    assert not state.unknown

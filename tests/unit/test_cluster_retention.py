@@ -17,4 +17,8 @@ def test_ism_does_the_same_for_pukaras_streams_only() -> None:
     assert hot["actions"] == [{"rollover": {"min_index_age": "1d"}}]
     assert hot["transitions"][0]["conditions"] == {"min_rollover_age": "45d"}
     assert delete["actions"] == [{"delete": {}}]
-    assert policy["ism_template"][0]["index_patterns"] == ["pukara-eventos-*", "pukara-logs-*"]
+    # retention_days is for the raw datasets, as in SQLite: not every stream
+    assert policy["ism_template"][0]["index_patterns"] == [
+        "pukara-eventos-monitoreo.enlace", "pukara-eventos-monitoreo.sondeo",
+        "pukara-eventos-monitoreo.vpn",
+    ]  # fmt: skip

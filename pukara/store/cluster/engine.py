@@ -86,6 +86,10 @@ class SearchEngine(Protocol):
 
     def put_index_template(self, name: str, body: Mapping[str, Any]) -> None: ...
 
+    def put_lifecycle_policy(self, name: str, body: Mapping[str, Any]) -> None:
+        """Create or replace an ILM (Elasticsearch) or ISM (OpenSearch) policy."""
+        ...
+
     def bulk(self, ndjson: bytes) -> list[ItemResult]:
         """Send one ``_bulk`` body; one result per action, in order."""
         ...

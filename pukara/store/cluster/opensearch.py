@@ -105,6 +105,19 @@ class OpenSearchEngine:
     def put_index_template(self, name: str, body: Mapping[str, Any]) -> None:
         self._call(self._client.indices.put_index_template, name=name, body=dict(body))
 
+    def put_lifecycle_policy(self, name: str, body: Mapping[str, Any]) -> None:
+        """An ISM policy; one that exists is replaced at the version read (ISM's rule)."""
+        path = f"/_plugins/_ism/policies/{name}"
+        request = self._client.transport.perform_request
+        try:
+            self._call(request, "PUT", path, body=dict(body))
+        except EngineRefused as e:
+            if e.status != 409:
+                raise
+            current = self._call(request, "GET", path)
+            params = {"if_seq_no": current["_seq_no"], "if_primary_term": current["_primary_term"]}
+            self._call(request, "PUT", path, params=params, body=dict(body))
+
     def bulk(self, ndjson: bytes) -> list[ItemResult]:
         response = self._call(self._client.bulk, body=ndjson)
         return item_results(response)

@@ -3,9 +3,13 @@
 Three ways, by what the engine has (``Capabilities.lifecycle``):
 
 - Elasticsearch: an ILM policy (``ilm_policy``) rolls each stream over daily and deletes a
-  backing index ``retention_days`` after its rollover; the index templates name it.
+  backing index ``retention_days`` after its rollover; an index template for the raw
+  datasets' streams names it (:func:`install_lifecycle`).
 - OpenSearch with the Index State Management plugin: the same as an ISM policy
-  (``ism_policy``), attached to pukara's streams by its ``ism_template``.
+  (``ism_policy``), attached to the raw datasets' streams by its ``ism_template``.
+
+As in SQLite, ``retention_days`` is for the raw datasets (``RAW_DATASETS``: rounds, links,
+VPN); other events and the logs are not deleted by it.
 - Neither (OpenSearch without the plugin, as the test cluster): pukara's own, run by
   ``almacen depurar`` through :meth:`ElasticStore.purge_events`: a stream's write index whose
   oldest event is older than :data:`ROLLOVER_AGE` is rolled over, and a backing index all of
@@ -23,11 +27,14 @@ from typing import Any
 
 from pukara.events import utc_now
 from pukara.store.cluster import dsl
-from pukara.store.cluster.engine import EVENTS_PREFIX, LOGS_PREFIX, SearchEngine
+from pukara.store.cluster.engine import SearchEngine, stream_name
+from pukara.store.retention import RAW_DATASETS
 
 POLICY = "pukara-retencion"
+RAW_TEMPLATE = "pukara-eventos-crudos"  # the raw datasets' streams, with the ILM policy
 ROLLOVER_AGE = timedelta(days=1)  # a write index older than this is rolled over
-_PATTERNS = [EVENTS_PREFIX + "*", LOGS_PREFIX + "*"]
+# what retention_days applies to, as in SQLite (pukara.store.retention): the raw datasets
+RAW_STREAMS = sorted({stream_name(d) for d in RAW_DATASETS})
 
 
 def ilm_policy(retention_days: int) -> dict[str, Any]:
@@ -64,9 +71,34 @@ def ism_policy(retention_days: int) -> dict[str, Any]:
                 },
                 {"name": "delete", "actions": [{"delete": {}}], "transitions": []},
             ],
-            "ism_template": [{"index_patterns": _PATTERNS, "priority": 200}],
+            "ism_template": [{"index_patterns": RAW_STREAMS, "priority": 200}],
         }
     }
+
+
+def install_lifecycle(engine: SearchEngine, retention_days: int) -> str | None:
+    """Put the lifecycle policy where the engine has one (ILM or ISM); its name, or None
+    when pukara's own retention (:func:`drop_expired`) is the one that applies."""
+    if engine.capabilities.lifecycle == "ilm":
+        from pukara.store.cluster.templates import COMPONENT_MAPPINGS, COMPONENT_SETTINGS
+
+        engine.put_lifecycle_policy(POLICY, ilm_policy(retention_days))
+        engine.put_index_template(
+            RAW_TEMPLATE,
+            {
+                "index_patterns": RAW_STREAMS,
+                "data_stream": {},
+                "priority": 210,  # over pukara-eventos (200)
+                "composed_of": [COMPONENT_MAPPINGS, COMPONENT_SETTINGS],
+                "template": {"settings": {"index.lifecycle.name": POLICY}},
+                "_meta": {"managed_by": "pukara"},
+            },
+        )
+        return POLICY
+    if engine.capabilities.lifecycle == "ism":
+        engine.put_lifecycle_policy(POLICY, ism_policy(retention_days))
+        return POLICY
+    return None
 
 
 @dataclass(frozen=True, slots=True)
