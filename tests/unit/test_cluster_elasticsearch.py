@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pukara.errors import StoreError
 from pukara.store.cluster import reads, retention, templates
 from pukara.store.cluster.detect import Connection, detect
 from pukara.store.cluster.elasticsearch import ElasticsearchEngine
@@ -124,3 +125,23 @@ def test_ilm_is_put_and_named_by_the_raw_datasets_template(replay: tuple[Replay,
     assert raw["template"]["settings"] == {"index.lifecycle.name": "pukara-retencion"}
     assert raw["priority"] > 200 and "pukara-eventos-monitoreo.sondeo" in raw["index_patterns"]
     assert not state.unknown
+
+
+def test_a_lapsed_point_in_time_is_a_spanish_error_and_is_still_closed() -> None:
+    exchanges = json.loads(RECORDED.read_text())["exchanges"]
+    search = next(x for x in exchanges if x["path"] == "/_search")
+    lapsed = {"error": {"root_cause": [{"type": "search_context_missing_exception",
+                                        "reason": "No search context found for id [17]"}],
+                        "type": "search_phase_execution_exception", "reason": "all shards failed",
+                        "phase": "query", "grouped": True}, "status": 404}  # fmt: skip
+    search["sequence"] = [search["sequence"][0], {"status": 404, "body": lapsed}]
+    gen = serve(Replay(exchanges), ES_HEADERS)
+    state, url = next(gen)
+    try:
+        engine = _engine(url)
+        got = reads.query_hits(engine, EventQuery(datasets=("prueba.motor",)), page=2)
+        with pytest.raises(StoreError, match="más de 2m entre dos páginas"):
+            list(got)
+        assert any(r["method"] == "DELETE" and r["path"] == "/_pit" for r in state.requests)
+    finally:
+        gen.close()

@@ -11,11 +11,13 @@ is skipped, so a read never returns an event twice.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from pukara.errors import StoreError
 from pukara.store.cluster import dsl
-from pukara.store.cluster.engine import EngineRefused, SearchEngine
+from pukara.store.cluster.engine import EngineRefused, EngineUnavailable, SearchEngine
 from pukara.store.query import EventQuery
 
 PAGE = 1_000  # hits per page
@@ -52,8 +54,17 @@ def search_hits(
     held = [pit]  # the engine may hand a new id for the same PIT with each page
     try:
         yield from _pages(engine, held, query, newest_first, limit, page)
+    except EngineRefused as e:
+        if e.status == 404:  # the PIT lapsed: the caller waited too long between pages
+            raise StoreError(
+                f"la lectura del clúster se interrumpió: pasaron más de {KEEP_ALIVE} entre dos "
+                f"páginas y el motor cerró la vista de la búsqueda; repítala ({e})"
+            ) from None
+        raise
     finally:
-        engine.close_pit(held[0])
+        # a PIT left open lapses by itself after KEEP_ALIVE: a failure to close it is no error
+        with contextlib.suppress(EngineRefused, EngineUnavailable):
+            engine.close_pit(held[0])
 
 
 def _pages(
