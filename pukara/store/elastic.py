@@ -22,7 +22,9 @@ keeps recording into the outbox while the cluster is down; the first read connec
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
@@ -43,6 +45,7 @@ from pukara.store.sqlite import (
 )
 
 FLUSH_TIMEOUT_S = 10.0  # how long close() lets the shipper send what is queued
+_log = logging.getLogger("pukara.almacen")
 _STATS_PAGE = 100  # datasets per page of the statistics aggregation
 
 
@@ -51,7 +54,64 @@ class EventSink(Protocol):
 
     def put(self, events: Iterable[Mapping[str, Any]]) -> int: ...
 
+    def flush(self, timeout_s: float) -> bool: ...
+
     def close(self, flush_timeout_s: float) -> None: ...
+
+
+class _Queue(Protocol):  # pukara.store.outbox.Outbox
+    def put(self, events: Iterable[Mapping[str, Any]]) -> int: ...
+
+    def backlog(self) -> int: ...
+
+
+class _Sender(Protocol):  # pukara.store.cluster.shipper.Shipper
+    def wake(self) -> None: ...
+
+    def start_background(self) -> None: ...
+
+    def stop(self, flush_timeout_s: float) -> object: ...
+
+
+class OutboxSink:
+    """The outbox of the local store and the shipper that empties it into the cluster.
+
+    The shipper's thread starts with the first write (a command that only reads starts
+    none); :meth:`close` lets it send what waits for a bounded time, and what is still queued
+    then stays in the outbox, on disk, for the next process that writes (or ``almacen
+    enviar``).
+    """
+
+    def __init__(self, outbox: _Queue, shipper: _Sender) -> None:
+        self.outbox = outbox
+        self.shipper = shipper
+        self._started = False
+        self._lock = threading.Lock()
+
+    def put(self, events: Iterable[Mapping[str, Any]]) -> int:
+        queued = self.outbox.put(events)  # committed to disk before it returns
+        with self._lock:
+            if not self._started:
+                self.shipper.start_background()
+                self._started = True
+        self.shipper.wake()
+        return queued
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait until the outbox is empty, at most ``timeout_s``; whether it is."""
+        deadline = time.monotonic() + timeout_s
+        while self.outbox.backlog():
+            if time.monotonic() >= deadline:
+                return False
+            self.shipper.wake()
+            time.sleep(0.05)
+        return True
+
+    def close(self, flush_timeout_s: float) -> None:
+        with self._lock:
+            started, self._started = self._started, False
+        if started:
+            self.shipper.stop(flush_timeout_s)
 
 
 class ElasticStore:
@@ -121,7 +181,11 @@ class ElasticStore:
         ``event.id`` is the document's ``_id`` and the bulk uses ``create``.
         """
         if self.sink is None:
-            raise StoreError("el almacén está abierto solo para lectura")
+            raise StoreError(
+                "el almacén está abierto solo para lectura"
+                if self.local.read_only
+                else "el almacén en modo clúster no tiene cola local para escribir eventos"
+            )
         return self.sink.put(events)
 
     def query_events(self, q: EventQuery) -> Iterator[dict[str, Any]]:
