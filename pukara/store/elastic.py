@@ -272,10 +272,11 @@ class ElasticStore:
     def top_values(self, field: str, q: EventQuery, size: int = 5) -> TopValues:
         """The ``size`` most frequent values of ``field`` among the events of ``q``."""
         name = dsl.MESSAGE_EXACT if field == "message" else field
+        index = dsl.indices(q.datasets)
         body = {
             "size": 0,
             "track_total_hits": True,
-            "query": dsl.query(q),
+            "query": dsl.query(q, reads.field_types(self.engine, index, q)),
             "aggs": {
                 "top": {
                     "terms": {
@@ -286,7 +287,7 @@ class ElasticStore:
                 "missing": {"missing": {"field": name}},
             },
         }  # fmt: skip
-        answer = self.engine.search(dsl.indices(q.datasets), body)
+        answer = self.engine.search(index, body)
         total = int(answer["hits"]["total"]["value"])
         aggs = answer.get("aggregations", {})
         buckets = aggs.get("top", {}).get("buckets", [])[:size] if size > 0 else []

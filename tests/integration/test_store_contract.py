@@ -80,7 +80,8 @@ class Subject:
 
 
 def _settings(tmp_path: Path, url: str | None) -> Settings:
-    values: dict[str, Any] = {"data_dir": tmp_path}
+    # a generous timeout: the machine's two cores are shared, a busy minute is no failure
+    values: dict[str, Any] = {"data_dir": tmp_path, "timeout_s": 30.0}
     if url:
         values["es_url"] = url
     return load_settings(values, environ={})
@@ -104,7 +105,12 @@ def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]
         if not ES_URL:
             pytest.skip("Elasticsearch en vivo: defina PUKARA_TEST_ES_URL (y PUKARA_TEST_ES_CA)")
         settings = load_settings(
-            {"data_dir": tmp_path, "es_url": ES_URL, **({"es_ca": ES_CA} if ES_CA else {})},
+            {
+                "data_dir": tmp_path,
+                "es_url": ES_URL,
+                "timeout_s": 30.0,
+                **({"es_ca": ES_CA} if ES_CA else {}),
+            },
             environ={},
         )
         drop: Callable[[], None] = lambda: _drop_streams(engine)  # noqa: E731
@@ -158,6 +164,9 @@ def corpus() -> list[dict[str, Any]]:
             "source__port": 22 if n % 2 else 443,
             "message": f"Failed password for user{n % 4} from 198.18.{n % 5}.{n % 7 + 1} port 22",
         }
+        if n % 3 == 0:  # fields no template names: typed by the engine from their values
+            fields["monitoreo__rtt_ms"] = [21.5, 30.25, 2.0, 120.75][n % 4]
+            fields["monitoreo__up"] = n % 2 == 0
         user = users[n % len(users)]
         if user is not None:
             fields["user__name"] = user
@@ -310,6 +319,15 @@ QUERIES = [
     EventQuery(filters=(FieldFilter("host.name", "wildcard", "lima-*"),)),  # any case
     EventQuery(filters=(FieldFilter("host.name", "not_wildcard", "*FW?"),)),
     EventQuery(filters=(FieldFilter("source.ip", "eq", "198.18.2.3"),)),
+    EventQuery(filters=(FieldFilter("source.ip", "wildcard", "198.18.3.*"),)),  # an ip field
+    EventQuery(filters=(FieldFilter("source.port", "wildcard", "4*"),)),  # a long field
+    EventQuery(filters=(FieldFilter("source.port", "eq", "abc"),)),  # no port: no match
+    EventQuery(filters=(FieldFilter("source.ip", "eq", "198.18.2.0/30"),)),  # a network
+    EventQuery(filters=(FieldFilter("source.ip", "ne", "no-es-una-ip"),)),
+    EventQuery(filters=(FieldFilter("monitoreo.rtt_ms", "wildcard", "*.25"),)),  # dynamic
+    EventQuery(filters=(FieldFilter("monitoreo.rtt_ms", "eq", "2.0"),)),
+    EventQuery(filters=(FieldFilter("monitoreo.up", "eq", "true"),)),
+    EventQuery(filters=(FieldFilter("monitoreo.up", "not_wildcard", "t*"),)),
     EventQuery(text="failed USER2"),
     EventQuery(text="accepted", datasets=("registros.syslog",)),
     EventQuery(
@@ -336,9 +354,11 @@ def _matches(d: Mapping[str, Any], q: EventQuery) -> bool:
         return False
     for f in q.filters:
         value = get_field(d, f.field)
-        text = None if value is None else str(value)
+        text = None if value is None else json_text(value)
         if f.op in ("wildcard", "not_wildcard"):
             hit = text is not None and fnmatch.fnmatchcase(text.lower(), f.value.lower())
+        elif f.field.endswith(".ip") and text is not None:  # an address field: the address
+            hit = ip_equal(text, f.value)
         else:
             hit = text == f.value
         if hit == (f.op in ("ne", "not_wildcard")):
@@ -350,6 +370,23 @@ def _matches(d: Mapping[str, Any], q: EventQuery) -> bool:
         mine = (ts, get_field(d, "event.id"))
         return mine < q.after if q.newest_first else mine > q.after
     return True
+
+
+def json_text(value: Any) -> str:
+    """A value's text form: as JSON writes it (``true``, ``2.0``), a string as it is."""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def ip_equal(text: str, wanted: str) -> bool:
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(text)
+        if "/" in wanted:
+            return address in ipaddress.ip_network(wanted, strict=False)
+        return address == ipaddress.ip_address(wanted)
+    except ValueError:
+        return text == wanted
 
 
 def query_model(q: EventQuery) -> list[dict[str, Any]]:
@@ -379,7 +416,7 @@ def test_top_values_are_the_same_on_both_stores(filled: Subject, field: str) -> 
     for d in matched:
         value = get_field(d, field)
         if value is not None:
-            counts[str(value)] = counts.get(str(value), 0) + 1
+            counts[json_text(value)] = counts.get(json_text(value), 0) + 1
     expected = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:3]
     assert top.total == len(matched)
     assert top.missing == sum(get_field(d, field) is None for d in matched)

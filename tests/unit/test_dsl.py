@@ -29,13 +29,28 @@ def test_window_is_since_inclusive_until_exclusive_with_microseconds() -> None:
     }  # fmt: skip
 
 
-def test_eq_is_a_term_and_ne_a_must_not_that_keeps_events_without_the_field() -> None:
+def test_eq_is_a_lenient_match_and_ne_a_must_not_that_keeps_events_without_the_field() -> None:
     q = EventQuery(filters=(FieldFilter("user.name", "eq", "Root"),
-                            FieldFilter("source.ip", "ne", "198.18.0.1")))  # fmt: skip
+                            FieldFilter("source.ip", "ne", "198.18.0.1"),
+                            FieldFilter("message", "eq", "Failed password")))  # fmt: skip
     body = dsl.query(q)["bool"]
-    assert body["filter"] == [{"term": {"user.name": {"value": "Root"}}}]
+    # lenient: "source.port=abc" matches nothing instead of failing the search
+    assert body["filter"] == [
+        {"match": {"user.name": {"query": "Root", "lenient": True}}},
+        {"term": {"message.keyword": {"value": "Failed password"}}},  # the whole message
+    ]
     # must_not alone (no "exists"): an event lacking source.ip is kept, as in SQLite
-    assert body["must_not"] == [{"term": {"source.ip": {"value": "198.18.0.1"}}}]
+    assert body["must_not"] == [{"match": {"source.ip": {"query": "198.18.0.1", "lenient": True}}}]
+
+
+def test_a_wildcard_on_an_address_or_a_number_reads_its_text_form() -> None:
+    q = EventQuery(filters=(FieldFilter("source.ip", "wildcard", "198.18.*"),
+                            FieldFilter("monitoreo.rtt_ms", "wildcard", "2?"),
+                            FieldFilter("otro.campo", "wildcard", "x*")))  # fmt: skip
+    assert dsl.unnamed(q) == ["monitoreo.rtt_ms", "otro.campo"]  # asked of the engine
+    types = {"monitoreo.rtt_ms": {"double"}}  # otro.campo: not mapped anywhere yet
+    fields = [next(iter(c["wildcard"])) for c in dsl.query(q, types)["bool"]["filter"]]
+    assert fields == ["source.ip.text", "monitoreo.rtt_ms.text", "otro.campo"]
 
 
 def test_wildcard_is_case_insensitive_and_a_backslash_is_literal() -> None:

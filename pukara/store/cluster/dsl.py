@@ -5,11 +5,15 @@ both stores:
 
 - ``since`` inclusive and ``until`` exclusive on ``@timestamp`` (mapped ``date_nanos``, so the
   microseconds pukara writes survive, order included);
-- ``eq``/``ne``: a ``term`` on the field (strings are ``keyword``, exact and case-sensitive;
-  a number or a boolean matches its text); ``ne`` is a ``must_not``, so an event without the
-  field is kept, as in SQLite;
+- ``eq``/``ne``: a lenient ``match`` on the field: exact on a ``keyword`` (case-sensitive,
+  the whole value), the value on a number, a boolean or an address (a network too, as
+  SQLite's ``ip`` comparison), and no match rather than an error for a value that field
+  cannot hold (``source.port=abc``); on a ``text`` field (``message``) a ``term`` on its
+  ``keyword``. ``ne`` is a ``must_not``, so an event without the field is kept, as in SQLite;
 - ``wildcard``/``not_wildcard``: a ``wildcard`` query with ``case_insensitive: true``; ``*``
-  and ``?`` are the only special characters, a backslash is literal;
+  and ``?`` are the only special characters, a backslash is literal. A field that is not a
+  keyword is matched on its text form, ``<field>.text`` (templates.py) -- the engines refuse
+  a wildcard on an address or a number;
 - ``text``: each word must appear in ``message``, case-insensitively, anywhere in it (a
   substring, as SQLite's ``LIKE``): a wildcard ``*word*`` on ``message.keyword``;
 - ``after``: strictly after ``(@timestamp, event.id)`` in the query's order;
@@ -19,14 +23,16 @@ both stores:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from pukara.events import format_timestamp
 from pukara.store.cluster.engine import ALL_STREAMS, stream_name
 from pukara.store.query import EventQuery, FieldFilter
 
+TEXT_SUBFIELD = "text"  # templates.TEXT_SUBFIELD: a field's text form, for a wildcard
 TIMESTAMP = "@timestamp"
 EVENT_ID = "event.id"
 DATASET = "event.dataset"
@@ -65,11 +71,51 @@ def _pattern(value: str) -> str:
     return value.replace("\\", "\\\\")
 
 
-def field_clause(f: FieldFilter) -> dict[str, Any]:
-    """The positive clause of one filter (``ne``/``not_wildcard`` negate it)."""
+_KEYWORDS = frozenset({"keyword", "constant_keyword", "wildcard"})
+
+
+@lru_cache(maxsize=512)
+def named_type(field: str) -> str | None:
+    """The type pukara's templates give ``field``, None for one they do not name."""
+    from pukara.store.cluster.templates import mappings
+
+    node: Any = {"properties": mappings("flat_object")["properties"]}
+    for part in [field] if field == TIMESTAMP else field.split("."):
+        node = (node.get("properties") or {}).get(part) if isinstance(node, dict) else None
+        if node is None:
+            return None
+    kind = node.get("type") if isinstance(node, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def unnamed(q: EventQuery) -> list[str]:
+    """The wildcard fields of ``q`` the templates do not type: their types are asked of the
+    engine (``SearchEngine.field_types``) before the query is built."""
+    wild = {f.field for f in q.filters if f.op in ("wildcard", "not_wildcard")}
+    return sorted(f for f in wild if named_type(f) is None)
+
+
+def _kinds(field: str, types: Mapping[str, set[str]] | None) -> set[str]:
+    if types and field in types:
+        return set(types[field])
+    kind = named_type(field)
+    return {kind} if kind else set()
+
+
+def field_clause(f: FieldFilter, types: Mapping[str, set[str]] | None = None) -> dict[str, Any]:
+    """The positive clause of one filter (``ne``/``not_wildcard`` negate it); ``types``: the
+    engine's types of fields the templates do not name."""
+    kinds = _kinds(f.field, types)
     if f.op in ("eq", "ne"):
-        return {"term": {f.field: {"value": f.value}}}
-    return {"wildcard": {f.field: {"value": _pattern(f.value), "case_insensitive": True}}}
+        if "text" in kinds:
+            return {"term": {f"{f.field}.keyword": {"value": f.value}}}
+        return {"match": {f.field: {"query": f.value, "lenient": True}}}
+    name = f.field
+    if "text" in kinds:
+        name = f"{f.field}.keyword"
+    elif kinds - _KEYWORDS:
+        name = f"{f.field}.{TEXT_SUBFIELD}"
+    return {"wildcard": {name: {"value": _pattern(f.value), "case_insensitive": True}}}
 
 
 def _after_clause(ts: datetime, event_id: str, newest_first: bool) -> dict[str, Any]:
@@ -93,8 +139,8 @@ def _after_clause(ts: datetime, event_id: str, newest_first: bool) -> dict[str, 
     }
 
 
-def query(q: EventQuery) -> dict[str, Any]:
-    """The ``query`` part of a search for ``q``."""
+def query(q: EventQuery, types: Mapping[str, set[str]] | None = None) -> dict[str, Any]:
+    """The ``query`` part of a search for ``q`` (``types``: see :func:`field_clause`)."""
     must: list[dict[str, Any]] = []
     must_not: list[dict[str, Any]] = []
     if q.datasets:
@@ -107,7 +153,7 @@ def query(q: EventQuery) -> dict[str, Any]:
     if window:
         must.append({"range": {TIMESTAMP: window}})
     for f in q.filters:
-        (must_not if f.op in ("ne", "not_wildcard") else must).append(field_clause(f))
+        (must_not if f.op in ("ne", "not_wildcard") else must).append(field_clause(f, types))
     for word in (q.text or "").split():
         must.append(
             {

@@ -99,6 +99,14 @@ class ElasticsearchEngine:
         answer = self._call(self._client.count, index=index, body=dict(body), **_LENIENT)
         return int(_body(answer)["count"])
 
+    def field_types(self, index: str, fields: Sequence[str]) -> dict[str, set[str]]:
+        if not fields:
+            return {}
+        answer = _body(
+            self._call(self._client.field_caps, index=index, fields=list(fields), **_LENIENT)
+        )
+        return {name: set(caps) for name, caps in answer.get("fields", {}).items()}
+
     def open_pit(self, index: str, keep_alive: str) -> str:
         answer = self._call(self._client.open_point_in_time, index=index, keep_alive=keep_alive,
                             ignore_unavailable=True)  # fmt: skip

@@ -139,6 +139,14 @@ class OpenSearchEngine:
         )  # fmt: skip
         return int(result["count"])
 
+    def field_types(self, index: str, fields: Sequence[str]) -> dict[str, set[str]]:
+        if not fields:
+            return {}
+        params = {"fields": ",".join(fields), "ignore_unavailable": "true",
+                  "allow_no_indices": "true"}  # fmt: skip
+        result = self._call(self._client.field_caps, index=index, params=params)
+        return {name: set(caps) for name, caps in result.get("fields", {}).items()}
+
     def open_pit(self, index: str, keep_alive: str) -> str:
         result = self._call(self._client.create_pit, index=index, params={"keep_alive": keep_alive})
         return str(result["pit_id"])

@@ -107,14 +107,21 @@ def _pages(
         after = hits[-1]["sort"]
 
 
+def field_types(engine: SearchEngine, index: str, q: EventQuery) -> dict[str, set[str]] | None:
+    """The engine's types of the wildcard fields of ``q`` the templates do not name."""
+    unnamed = dsl.unnamed(q)
+    return engine.field_types(index, unnamed) if unnamed else None
+
+
 def query_hits(
     engine: SearchEngine, q: EventQuery, *, page: int = PAGE
 ) -> Iterator[dict[str, Any]]:
     """The events of ``q``, streamed (see :func:`search_hits`)."""
+    index = dsl.indices(q.datasets)
     yield from search_hits(
         engine,
-        dsl.indices(q.datasets),
-        dsl.query(q),
+        index,
+        dsl.query(q, field_types(engine, index, q)),
         newest_first=q.newest_first,
         limit=q.limit,
         page=page,

@@ -14,13 +14,18 @@ from pukara.store.cluster.engine import EVENTS_PREFIX, LOGS_PREFIX, SearchEngine
 
 COMPONENT_MAPPINGS = "pukara-ecs-mappings"
 COMPONENT_SETTINGS = "pukara-ecs-settings"
-TEMPLATE_VERSION = 2
+TEMPLATE_VERSION = 3
 
 _KEYWORD = {"type": "keyword", "ignore_above": 1024}
+# a field that is not a keyword keeps its text form in ``<field>.text`` too: a wildcard
+# (``source.ip=198.18.*``, ``source.port=22*``) reads that, as SQLite matches the text
+TEXT_SUBFIELD = "text"
+_AS_TEXT = {"fields": {TEXT_SUBFIELD: {"type": "keyword", "ignore_above": 1024}}}
 
 
 def _fields() -> dict[str, Any]:
-    kw, ip, date, long = _KEYWORD, {"type": "ip"}, {"type": "date"}, {"type": "long"}
+    kw, date = _KEYWORD, {"type": "date"}
+    ip, long = {"type": "ip", **_AS_TEXT}, {"type": "long", **_AS_TEXT}
     return {
         "@timestamp": {"type": "date_nanos"},
         "message": {
@@ -69,6 +74,19 @@ def _fields() -> dict[str, Any]:
     }
 
 
+def _dynamic() -> list[dict[str, Any]]:
+    def as_text(kind: str) -> dict[str, Any]:
+        return {"type": kind, **_AS_TEXT}
+
+    return [
+        {"strings_as_keyword": {"match_mapping_type": "string", "mapping": _KEYWORD}},
+        {"longs": {"match_mapping_type": "long", "mapping": as_text("long")}},
+        # JSON numbers with a fraction: double, not the engines' default float
+        {"doubles": {"match_mapping_type": "double", "mapping": as_text("double")}},
+        {"booleans": {"match_mapping_type": "boolean", "mapping": as_text("boolean")}},
+    ]
+
+
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     """``{"a.b": m}`` -> ``{"a": {"properties": {"b": m}}}``, the form mappings take."""
     root: dict[str, Any] = {}
@@ -88,9 +106,7 @@ def mappings(flat_object_type: str) -> dict[str, Any]:
     }
     return {
         "date_detection": False,
-        "dynamic_templates": [
-            {"strings_as_keyword": {"match_mapping_type": "string", "mapping": _KEYWORD}}
-        ],
+        "dynamic_templates": _dynamic(),
         "properties": properties,
     }
 
