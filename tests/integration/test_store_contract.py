@@ -556,6 +556,9 @@ def test_pit_and_search_after_return_every_event_exactly_once(
     from pukara.store.cluster import reads
 
     engine = cluster_engine(_settings(tmp_path, ",".join(opensearch.urls)))
+    # OpenSearch 2.19: [@timestamp, event.id] alone; 3.3 and later: then _shard_doc
+    # (PUKARA_TEST_OPENSEARCH=3.8.0.0 runs this on 3.8)
+    assert engine.capabilities.shard_doc == (engine.info.version >= (3, 3, 0))
     store = ElasticStore(SQLiteStore(tmp_path / "g5.db"), lambda: engine,
                          sink=PlainBulk(lambda: engine))  # fmt: skip
     try:
