@@ -329,6 +329,43 @@ class RichReporter:
         self._progress.stop()
 
 
+class ByteProgress:
+    """A transient rich bar on stderr for reading files (bytes done of the file's size); off
+    when stderr is not a terminal."""
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        console = stderr_console()
+        self._progress = Progress(
+            TextColumn("{task.description}", markup=False),
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=quiet or not console.is_terminal,
+        )
+
+    def __enter__(self) -> ByteProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def task(self, description: str, total: int) -> Callable[[int], None]:
+        """A new bar; the callback it gives sets how many bytes are done."""
+        task = self._progress.add_task(clean_line(description), total=total)
+        return lambda done: self._progress.update(task, completed=done)
+
+
 def message(text: str, *, quiet: bool = False, style: str | None = None) -> None:
     """A line for the user on stderr."""
     if not quiet:
