@@ -94,6 +94,14 @@ def https(tmp_path: Path) -> Iterator[tuple[_State, str, Path]]:
     httpd.server_close()
 
 
+def _capacity(folder: Path) -> list[str]:
+    """``inventario informe capacidad`` on a database with one server: it reads events."""
+    db = folder / "p.db"
+    with SQLiteStore(db) as store:
+        store.upsert("asset", [{"name": "srv1", "kind": "servidor_fisico"}], key=["name"])
+    return ["--base-datos", str(db), "inventario", "informe", "capacidad"]
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -109,7 +117,8 @@ def test_entities_and_the_change_log_need_no_cluster_but_events_do(
     monkeypatch.setenv("PUKARA_ES_URL", f"http://127.0.0.1:{_closed_port()}")
     code, out, _ = run(capsys, "--base-datos", str(db), "cambios", "listar", "-f", "json")
     assert code == 0 and json.loads(out)[0]["collection"] == "sede"  # from SQLite
-    code, _, err = run(capsys, "--base-datos", str(db), "almacen", "estado")
+    # the capacity report reads the latest measurements: events, from the cluster
+    code, _, err = run(capsys, "--base-datos", str(db), "inventario", "informe", "capacidad")
     text = " ".join(err.split())
     assert code == 1 and "no responde" in text and "127.0.0.1" in text
 
@@ -122,7 +131,7 @@ def test_an_untrusted_certificate_names_es_ca(
 ) -> None:
     _, url, _ = https
     monkeypatch.setenv("PUKARA_ES_URL", url)
-    code, _, err = run(capsys, "--base-datos", str(tmp_path / "p.db"), "almacen", "estado")
+    code, _, err = run(capsys, *_capacity(tmp_path))
     text = " ".join(err.split())
     assert code == 1 and "certificado no confiable" in text and "es_ca" in text
 
@@ -139,7 +148,7 @@ def test_wrong_credentials_name_the_profile_never_the_password(
     monkeypatch.setenv("PUKARA_ES_USUARIO", "registros")
     monkeypatch.setenv("PUKARA_CRED_REGISTROS_USERNAME", "pukara")
     monkeypatch.setenv("PUKARA_CRED_REGISTROS_PASSWORD", "s3creta-no-mostrar")
-    code, out, err = run(capsys, "--base-datos", str(tmp_path / "p.db"), "almacen", "estado")
+    code, out, err = run(capsys, *_capacity(tmp_path))
     text = " ".join(err.split())
     assert code == 1 and "HTTP 401" in text and "«registros»" in text
     assert "s3creta" not in out + err

@@ -3,7 +3,6 @@ own rollover and whole-index deletion, exact counts, and ``almacen depurar`` in 
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -77,26 +76,4 @@ def test_old_indices_go_whole_and_the_purge_stays_exact(
         assert engine.count(stream_name("monitoreo.enlace"), {"query": {"match_all": {}}}) == 0
     finally:
         store.close()
-        opensearch.request("DELETE", "/_data_stream/pukara-*")
-
-
-def test_almacen_estado_counts_the_clusters_events(
-    opensearch: OpenSearchCluster,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    url = ",".join(opensearch.urls)
-    engine = cluster_engine(load_settings({"data_dir": tmp_path, "es_url": url}, environ={}))
-    try:
-        PlainBulk(lambda: engine).put(_events("registros.syslog", timedelta(hours=2), 12))
-        engine.refresh(ALL_STREAMS)
-        monkeypatch.setenv("PUKARA_ES_URL", url)
-        code = main(["--base-datos", str(tmp_path / "p.db"), "almacen", "estado", "-f", "json"])
-        out, err = capsys.readouterr()
-        assert code == 0
-        assert [(r["dataset"], r["count"]) for r in json.loads(out)] == [("registros.syslog", 12)]
-        assert opensearch.urls[0] in err and "(eventos)" in err and "12 eventos" in err
-    finally:
-        engine.close()
         opensearch.request("DELETE", "/_data_stream/pukara-*")
