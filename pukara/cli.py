@@ -217,24 +217,248 @@ def depurar(
             f"días); {_size(report.freed_bytes)} devueltos al sistema de archivos.")  # fmt: skip
 
 
+def _local(settings: Settings, *, read_only: bool = False) -> Any:
+    """The SQLite store, also in cluster mode: the outbox and its dead letters live there."""
+    from pukara.store import SQLiteStore, check_db_path
+
+    check_db_path(settings)
+    return SQLiteStore(settings.db, actor=settings.analyst, read_only=read_only)
+
+
+def _cluster_state(settings: Settings) -> dict[str, Any]:
+    from pukara.errors import PukaraError
+    from pukara.store.cluster.client import connect
+
+    try:
+        engine = connect(settings)
+    except PukaraError as e:
+        return {"url": settings.es_url, "reachable": False, "error": e.message}
+    try:
+        health = engine.health()
+    except PukaraError as e:
+        return {"url": settings.es_url, "reachable": False, "engine": engine.info.label,
+                "error": e.message}  # fmt: skip
+    finally:
+        engine.close()
+    return {"url": settings.es_url, "reachable": True, "engine": engine.info.label,
+            "cluster_name": engine.info.cluster_name, "status": health.get("status"),
+            "nodes": health.get("number_of_nodes")}  # fmt: skip
+
+
+_HEALTH = {"green": "verde", "yellow": "amarillo", "red": "rojo"}
+
+
+def _cluster_line(state: dict[str, Any]) -> str:
+    if not state["reachable"]:
+        return f"Clúster {state['url']}: no disponible: {state['error']}"
+    return (f"Clúster {state['engine']} ({state['cluster_name']}): estado "
+            f"{_HEALTH.get(state['status'], state['status'])}, {_count(state['nodes'] or 0)} "
+            "nodos.")  # fmt: skip
+
+
 @almacen.command()
 def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
-    """Versión del esquema, tamaño del archivo y eventos por conjunto de datos."""
+    """Esquema, tamaño y eventos por conjunto de datos; la cola hacia el clúster, sus cartas
+    muertas por motivo y, con es_url, el estado del clúster."""
     settings: Settings = ctx.obj
-    from pukara.store import opened_store
+    from pukara.events import utc_now
+    from pukara.store.outbox import Outbox
 
-    with opened_store(settings) as store:
+    with _local(settings, read_only=True) as store:
         info = store.info()
         stats = store.event_stats()
+        box = Outbox(store, limit=settings.outbox_limit)
+        backlog, oldest, groups = box.backlog(), box.oldest(), box.dead_letter_groups()
+        letters = [
+            {"id": d.id, "event.id": d.event_id, "stream": d.stream, "status": d.status,
+             "error_type": d.error_type, "reason": d.reason,
+             "failed_at": format_timestamp(d.failed_at)}
+            for d in box.dead_letters(limit=1000)
+        ]  # fmt: skip
+    cluster = _cluster_state(settings) if settings.es_url else None
     records = [
         {"dataset": s.dataset, "count": s.count,
          "oldest": s.oldest and format_timestamp(s.oldest),
          "newest": s.newest and format_timestamp(s.newest)}
         for s in stats
     ]  # fmt: skip
+    by_reason = [{"status": g.status, "error_type": g.error_type, "count": g.count,
+                  "reason": g.example} for g in groups]  # fmt: skip
+    if formato is Formato.json:
+        print(json.dumps({
+            "store": {"location": info.location, "schema_version": info.schema_version,
+                      "size_bytes": info.size_bytes, "free_bytes": info.free_bytes},
+            "datasets": records,
+            "outbox": {"backlog": backlog, "limit": settings.outbox_limit,
+                       "oldest": oldest and format_timestamp(oldest)},
+            "dead_letters": {"count": sum(g.count for g in groups), "by_reason": by_reason,
+                             "items": letters},
+            "cluster": cluster,
+        }, ensure_ascii=False, indent=2))  # fmt: skip
+        return
     columns = {"dataset": "Conjunto de datos", "count": "Eventos",
                "oldest": "Más antiguo (UTC)", "newest": "Más reciente (UTC)"}  # fmt: skip
     render(records, formato, columns, shown={"count": _count, "oldest": _moment, "newest": _moment})
+    if by_reason and formato is Formato.tabla:
+        render(by_reason, formato, {"status": "HTTP", "error_type": "Error", "count": "Cartas muertas",
+               "reason": "Motivo (la más reciente)"}, title="Cartas muertas (rechazadas por el clúster)",
+               shown={"count": _count})  # fmt: skip
     message(f"{info.location}: esquema {info.schema_version}, {_size(info.size_bytes)} "
             f"({_size(info.free_bytes)} libres para reutilizar), "
             f"{_count(sum(s.count for s in stats))} eventos.")  # fmt: skip
+    if oldest is None:
+        message("Cola hacia el clúster: vacía.")
+    else:
+        from pukara.formats import number
+
+        wait_min = (utc_now() - oldest).total_seconds() / 60
+        message(f"Cola hacia el clúster: {_count(backlog)} eventos en espera (límite "
+                f"{_count(settings.outbox_limit)}); el más antiguo, en cola desde "
+                f"{_moment(format_timestamp(oldest))} (hace {number(wait_min, 1)} min).")  # fmt: skip
+    if by_reason:
+        message(f"{_count(sum(g.count for g in groups))} cartas muertas: corrija el mapeo y "
+                "envíelas de nuevo con `pukara almacen reintentar --todos` (o sus n.º, en "
+                "--formato json).")  # fmt: skip
+    if cluster is not None:
+        message(_cluster_line(cluster))
+
+
+def _shipper(settings: Settings, store: Any) -> Any:
+    from pukara.errors import ConfigError
+    from pukara.store.cluster.shipper import Shipper
+    from pukara.store.outbox import Outbox
+
+    if not settings.es_url:
+        raise ConfigError(
+            "no hay clúster configurado: indique es_url (PUKARA_ES_URL o pukara.toml)"
+        )
+    from pukara.store.cluster.client import connect
+
+    def warn(text: str) -> None:
+        message(text, style="yellow")
+
+    outbox = Outbox(store, limit=settings.outbox_limit, on_warning=warn)
+    shipper = Shipper(outbox, lambda: connect(settings), on_warning=warn)
+    from pukara.store.cluster.engine import EngineUnavailable
+
+    try:  # a wrong URL, credential or certificate stops here; a cluster away is waited for
+        shipper.connect()
+    except EngineUnavailable as e:
+        warn(f"{e.message}; se reintenta con espera creciente (hasta 60 s), sin perder eventos")
+    return shipper
+
+
+def _ship_summary(report: Any, backlog: int, dead_letters: int) -> str:
+    return (f"Enviados {_count(report.stored)} eventos al clúster ({_count(report.duplicates)} "
+            f"ya estaban), {_count(report.dead)} a cartas muertas; {_count(report.throttled)} "
+            f"respuestas 429, {_count(report.blocked)} bloqueos de escritura, "
+            f"{_count(report.unavailable)} envíos sin respuesta. Quedan {_count(backlog)} en la "
+            f"cola y {_count(dead_letters)} cartas muertas.")  # fmt: skip
+
+
+def _report_dict(report: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(report)
+
+
+@almacen.command()
+def enviar(
+    ctx: typer.Context,
+    seguir: Annotated[
+        bool,
+        typer.Option(
+            "--seguir", help="No termina al vaciar la cola: espera eventos nuevos hasta Ctrl-C."
+        ),
+    ] = False,
+    formato: FormatoOpt = Formato.tabla,
+) -> int:
+    """Envía al clúster los eventos de la cola local hasta vaciarla (con --seguir, hasta
+    Ctrl-C); cada uno sale de la cola solo después de que el clúster respondió por él."""
+    import threading
+
+    settings: Settings = ctx.obj
+    with _local(settings) as store:
+        shipper = _shipper(settings, store)
+        interrupted = False
+        try:
+            shipper.run(threading.Event(), until_empty=not seguir)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if shipper.engine is not None:
+                shipper.engine.close()
+        report = shipper.total
+        backlog, dead = shipper.outbox.backlog(), shipper.outbox.dead_letter_count()
+    if formato is Formato.json:
+        print(json.dumps({**_report_dict(report), "backlog": backlog, "dead_letters": dead}))
+    message(_ship_summary(report, backlog, dead))
+    return ExitCode.INTERRUPTED if interrupted else ExitCode.OK
+
+
+@almacen.command()
+def reintentar(
+    ctx: typer.Context,
+    ids: Annotated[
+        list[int] | None,
+        typer.Argument(
+            help="N.º de las cartas muertas (almacen estado --formato json).", show_default=False
+        ),
+    ] = None,
+    todos: Annotated[bool, typer.Option("--todos", help="Todas las cartas muertas.")] = False,
+) -> None:
+    """Devuelve cartas muertas a la cola hacia el clúster, después de corregir el mapeo."""
+    settings: Settings = ctx.obj
+    if not ids and not todos:
+        raise UsageError("indique los n.º de las cartas muertas o --todos")
+    if ids and todos:
+        raise UsageError("indique los n.º de las cartas muertas o --todos, no ambos")
+    from pukara.store.outbox import Outbox
+
+    with _local(settings) as store:
+        box = Outbox(store, limit=settings.outbox_limit)
+        moved = box.retry_dead_letters(None if todos else ids)
+        left = box.dead_letter_count()
+    message(f"{_count(moved)} cartas muertas vuelven a la cola; se envían con `pukara almacen "
+            f"enviar` o con el próximo envío. Quedan {_count(left)} cartas muertas.")  # fmt: skip
+
+
+@almacen.command()
+def migrar(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> int:
+    """Copia al clúster los eventos de la base SQLite, por la misma cola y el mismo envío;
+    se puede interrumpir y retomar, y lo que ya estaba en el clúster no se duplica."""
+    import threading
+
+    from pukara.console import RichReporter
+    from pukara.store.cluster.migrate import migrate
+
+    settings: Settings = ctx.obj
+    stop = threading.Event()
+    progress = RichReporter()
+    with _local(settings) as store:
+        shipper = _shipper(settings, store)
+        progress.start(0, "Migrando eventos al clúster")
+        interrupted = False
+        try:
+            result = migrate(shipper, stop, progress=progress.update)
+        except KeyboardInterrupt:
+            interrupted, result = True, None
+        finally:
+            progress.finish()
+            if shipper.engine is not None:
+                shipper.engine.close()
+        report = shipper.total
+        backlog, dead = shipper.outbox.backlog(), shipper.outbox.dead_letter_count()
+    if formato is Formato.json:
+        print(json.dumps({**_report_dict(report), "backlog": backlog, "dead_letters": dead,
+                          "queued": result.queued if result else None,
+                          "resumed": result.resumed if result else None}))  # fmt: skip
+    if result is not None:
+        resumed = " (retomada donde quedó la anterior)" if result.resumed else ""
+        message(f"Migración{resumed}: {_count(result.queued)} eventos de la base SQLite puestos "
+                "en la cola.")  # fmt: skip
+    message(_ship_summary(report, backlog, dead))
+    if interrupted:
+        message("Interrumpida: la próxima `pukara almacen migrar` sigue desde donde quedó.")
+        return ExitCode.INTERRUPTED
+    return ExitCode.OK

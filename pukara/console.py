@@ -325,6 +325,11 @@ class RichReporter:
         failed = task.fields["failed"] + (1 if result.failed else 0)
         self._progress.update(self._task, advance=1, failed=failed)
 
+    def update(self, done: int, total: int, failed: int = 0) -> None:
+        """For work counted rather than done one target at a time (``almacen migrar``)."""
+        if self._task is not None:
+            self._progress.update(self._task, completed=done, total=total, failed=failed)
+
     def finish(self) -> None:
         self._progress.stop()
 

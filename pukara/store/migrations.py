@@ -110,6 +110,32 @@ MIGRATIONS: list[list[str]] = [
         PRIMARY KEY (entity, bucket_us)
     ) WITHOUT ROWID""",
     ],
+    # 4: the outbox of events waiting for the cluster, its exact size, and the dead letters
+    # the cluster refused (with its reason) until an operator sends them again
+    [
+        """CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        stream TEXT NOT NULL,
+        queued_us INTEGER NOT NULL,
+        doc BLOB NOT NULL
+    )""",
+        """CREATE TABLE outbox_size (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        backlog INTEGER NOT NULL
+    )""",
+        "INSERT INTO outbox_size (id, backlog) VALUES (1, 0)",
+        """CREATE TABLE dead_letters (
+        id INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        stream TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        error_type TEXT,
+        reason TEXT,
+        failed_us INTEGER NOT NULL,
+        doc BLOB NOT NULL
+    )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -124,7 +124,11 @@ def test_estado_shows_schema_size_and_events_per_dataset(
     with SQLiteStore(db) as s:
         s.write_events(_probe_events([3, 2, 1], "monitoreo.sondeo"))
         s.write_events(_probe_events([9], "inventario.descubrimiento"))
-    rows = _json(capsys, "--base-datos", str(db), "almacen", "estado")
+    code, out, err = run(capsys, "--base-datos", str(db), "almacen", "estado", "--formato", "json")
+    assert code == 0, err
+    state = json.loads(out)
+    rows = state["datasets"]
+    assert state["outbox"]["backlog"] == 0 and state["cluster"] is None
     assert [(r["dataset"], r["count"]) for r in rows] == [
         ("inventario.descubrimiento", 1), ("monitoreo.sondeo", 3),
     ]  # fmt: skip
@@ -135,3 +139,65 @@ def test_estado_shows_schema_size_and_events_per_dataset(
     assert f"esquema {SCHEMA_VERSION}" in err and "4 eventos" in err and "MB" in err
     assert "T" not in out.replace("UTC", "") and " UTC " in out  # "3 oct. 2026, 12:00:00 UTC"
     assert re.search(r"\d\.\d\sMB", err)  # es_PE (CLDR): decimal point, as formats.number
+
+
+def test_estado_reintentar_and_enviar_of_the_outbox(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pukara.store.cluster.engine import ItemResult
+    from pukara.store.outbox import Outbox
+
+    db = tmp_path / "p.db"
+    with SQLiteStore(db) as s:
+        box = Outbox(s, limit=1000)
+        box.put(_probe_events([3, 2, 1], "monitoreo.sondeo"))
+        first = box.take(1, 10**9)
+        box.to_dead_letters([(first[0], ItemResult(400, "mapper_parsing_exception", "campo long"))])
+    code, out, err = run(capsys, "--base-datos", str(db), "almacen", "estado", "--formato", "json")
+    state = json.loads(out)
+    assert code == 0 and state["outbox"]["backlog"] == 2 and state["outbox"]["oldest"]
+    assert state["dead_letters"]["count"] == 1
+    (letter,) = state["dead_letters"]["items"]
+    assert letter["status"] == 400 and letter["reason"] == "campo long"
+    code, out, err = run(capsys, "--base-datos", str(db), "almacen", "estado")
+    assert code == 0 and "mapper_parsing_exception" in out and "Cartas muertas" in out
+    assert "Cola hacia el clúster: 2 eventos en espera" in err and "reintentar" in err
+    code, _, err = run(capsys, "--base-datos", str(db), "almacen", "reintentar")
+    assert code == 2 and "--todos" in err
+    code, _, err = run(capsys, "--base-datos", str(db), "almacen", "reintentar", str(letter["id"]))
+    assert code == 0 and "1 cartas muertas vuelven a la cola" in err
+    with SQLiteStore(db) as s:
+        assert Outbox(s, limit=1000).backlog() == 3
+    code, _, err = run(capsys, "--base-datos", str(db), "almacen", "enviar")
+    assert code == 1 and "es_url" in err
+
+
+def test_estado_says_clearly_when_the_cluster_does_not_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("PUKARA_ES_URL", f"http://127.0.0.1:{port}")
+    db = tmp_path / "p.db"
+    SQLiteStore(db).close()
+    code, _, err = run(capsys, "--base-datos", str(db), "almacen", "estado")
+    assert code == 0 and f"Clúster http://127.0.0.1:{port}: no disponible" in err
+
+
+def test_enviar_waits_for_a_cluster_away_and_ends_with_an_empty_outbox(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("PUKARA_ES_URL", f"http://127.0.0.1:{port}")
+    db = tmp_path / "p.db"
+    SQLiteStore(db).close()
+    code, out, err = run(capsys, "--base-datos", str(db), "almacen", "enviar", "--formato", "json")
+    assert code == 0 and "no responde" in err and "sin perder eventos" in err
+    assert json.loads(out)["backlog"] == 0

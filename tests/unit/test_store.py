@@ -469,8 +469,8 @@ def test_a_full_disk_during_a_migration_is_named(
     assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'filler'").fetchone()
 
 
-# sqlite_master of a new database as released (schema 3): the migrations are frozen text
-RELEASED_SCHEMA_SHA256 = "6a7cd02c548ac35b0a7ff081e4f7b05c6756e547e239fb456164e02a762758ce"
+# sqlite_master of a new database as released (schema 4): the migrations are frozen text
+RELEASED_SCHEMA_SHA256 = "072f80636962710ed706fbbb861f4991244c85b333ad11f50b0b93a365f8bc28"
 
 
 def test_a_new_database_gets_the_released_schema_byte_for_byte(tmp_path: Path) -> None:
