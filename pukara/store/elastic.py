@@ -135,6 +135,7 @@ class ElasticStore:
         self._engine_lock = threading.Lock()
         self.sink = sink
         self.location = location
+        self.flush_timeout_s = FLUSH_TIMEOUT_S  # close() lets the shipper send for this long
 
     # -- plumbing ----------------------------------------------------------------------
     @property
@@ -159,7 +160,7 @@ class ElasticStore:
     def close(self) -> None:
         try:
             if self.sink is not None:
-                self.sink.close(FLUSH_TIMEOUT_S)
+                self.sink.close(self.flush_timeout_s)
         finally:
             try:
                 if self._engine is not None:
@@ -424,9 +425,15 @@ def cluster_engine(settings: Settings) -> SearchEngine:
     return engine
 
 
-def _outbox_sink(local: SQLiteStore, settings: Settings) -> EventSink | None:
-    """The outbox of ``local`` and its shipper to the cluster (None until they exist)."""
-    return None
+def _outbox_sink(local: SQLiteStore, settings: Settings) -> EventSink:
+    """The outbox of ``local`` and its shipper to the cluster; warnings go to the
+    ``pukara.almacen`` logger (a full backlog, the cluster away, dead letters)."""
+    from pukara.store.cluster.shipper import Shipper
+    from pukara.store.outbox import Outbox
+
+    outbox = Outbox(local, limit=settings.outbox_limit, on_warning=_log.warning)
+    shipper = Shipper(outbox, lambda: cluster_engine(settings), on_warning=_log.warning)
+    return OutboxSink(outbox, shipper)
 
 
 def open_cluster_store(settings: Settings, *, read_only: bool = False) -> ElasticStore:

@@ -167,3 +167,27 @@ def test_a_missing_profile_or_ca_file_is_refused_before_anything_is_opened(
     code, _, err = run(capsys, "--base-datos", str(tmp_path / "p.db"), "cambios", "listar")
     assert code == 1 and "es_usuario=nadie" in err
     assert not (tmp_path / "p.db").exists()
+
+
+def test_with_the_cluster_away_events_wait_in_the_outbox(tmp_path: Path) -> None:
+    import time
+
+    from pukara.config import load_settings
+    from pukara.events import make_event
+    from pukara.store import open_store
+    from pukara.store.elastic import ElasticStore
+    from pukara.store.outbox import Outbox
+
+    url = f"http://127.0.0.1:{_closed_port()}"
+    settings = load_settings({"data_dir": tmp_path, "es_url": url}, environ={})
+    store = open_store(settings)
+    assert isinstance(store, ElasticStore)
+    store.flush_timeout_s = 1.0
+    events = [make_event("monitoreo.sondeo", fields={"host.name": f"s{i}"}) for i in range(10)]
+    assert store.write_events(events) == 10  # committed locally, whatever the cluster does
+    assert store.write_events(events[:3]) == 0  # the same events: queued once
+    started = time.monotonic()
+    store.close()  # a bounded wait for the shipper, then the events stay on disk
+    assert time.monotonic() - started < 20
+    with SQLiteStore(settings.db) as local:
+        assert Outbox(local, limit=settings.outbox_limit).backlog() == 10

@@ -22,9 +22,9 @@ import pytest
 
 from pukara.config import Settings, load_settings
 from pukara.events import format_timestamp, get_field, new_event_id, parse_timestamp
-from pukara.store import Store
+from pukara.store import Store, open_store
 from pukara.store.cluster.engine import ALL_STREAMS, SearchEngine, stream_name
-from pukara.store.elastic import ElasticStore, cluster_engine
+from pukara.store.elastic import ElasticStore
 from pukara.store.query import EventQuery, FieldFilter
 from pukara.store.sqlite import SQLiteStore
 from tests.opensearch_cluster import OpenSearchCluster
@@ -118,10 +118,19 @@ def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]
         cluster: OpenSearchCluster = request.getfixturevalue("opensearch")
         settings = _settings(tmp_path, ",".join(cluster.urls))
         drop = lambda: cluster.request("DELETE", "/_data_stream/pukara-*")  # noqa: E731
-    engine = cluster_engine(settings)
-    store = ElasticStore(SQLiteStore(db), lambda: engine, sink=PlainBulk(lambda: engine))
+    # the production path: open_store gives the ElasticStore whose write_events commits to
+    # the outbox, and its shipper sends on; settle waits for the outbox to empty
+    store = open_store(settings)
+    assert isinstance(store, ElasticStore) and store.sink is not None
+    engine = store.engine
+    sink = store.sink
+
+    def settle() -> None:
+        assert sink.flush(120), "la cola local no se vació"
+        engine.refresh(ALL_STREAMS)
+
     try:
-        yield Subject(request.param, store, lambda: engine.refresh(ALL_STREAMS), db)
+        yield Subject(request.param, store, settle, settings.db)
     finally:
         drop()
         store.close()
@@ -555,12 +564,12 @@ def test_pit_and_search_after_return_every_event_exactly_once(
     """
     from pukara.store.cluster import reads
 
-    engine = cluster_engine(_settings(tmp_path, ",".join(opensearch.urls)))
+    store = open_store(_settings(tmp_path, ",".join(opensearch.urls)))
+    assert isinstance(store, ElasticStore) and store.sink is not None
+    engine = store.engine
     # OpenSearch 2.19: [@timestamp, event.id] alone; 3.3 and later: then _shard_doc
     # (PUKARA_TEST_OPENSEARCH=3.8.0.0 runs this on 3.8)
     assert engine.capabilities.shard_doc == (engine.info.version >= (3, 3, 0))
-    store = ElasticStore(SQLiteStore(tmp_path / "g5.db"), lambda: engine,
-                         sink=PlainBulk(lambda: engine))  # fmt: skip
     try:
         n = 50_000
         docs = []
@@ -569,7 +578,8 @@ def test_pit_and_search_after_return_every_event_exactly_once(
             ts = T0 + timedelta(microseconds=i // 8)
             docs.append({"@timestamp": format_timestamp(ts),
                          "event": {"dataset": "prueba.exportar", "id": event_id}})  # fmt: skip
-        store.write_events(docs)
+        store.write_events(docs)  # into the outbox; the shipper sends them on
+        assert store.sink.flush(300)
         engine.refresh(ALL_STREAMS)
         seen: list[str] = []
         q = EventQuery(datasets=("prueba.exportar",))
@@ -578,6 +588,7 @@ def test_pit_and_search_after_return_every_event_exactly_once(
             if i == 10_000:  # written after the point in time: not in this read
                 store.write_events([{"@timestamp": format_timestamp(T0),
                                      "event": {"dataset": "prueba.exportar", "id": "0-tarde"}}])  # fmt: skip
+                assert store.sink.flush(60)
                 engine.refresh(ALL_STREAMS)
         assert len(seen) == n and len(set(seen)) == n
         assert seen == event_ids  # (timestamp, event.id) order
