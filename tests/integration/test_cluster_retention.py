@@ -77,3 +77,25 @@ def test_old_indices_go_whole_and_the_purge_stays_exact(
     finally:
         store.close()
         opensearch.request("DELETE", "/_data_stream/pukara-*")
+
+
+def test_a_cluster_without_pukaras_streams_reads_as_empty(
+    opensearch: OpenSearchCluster, tmp_path: Path
+) -> None:
+    from pukara.store.query import EventQuery, FieldFilter
+
+    opensearch.request("DELETE", "/_data_stream/pukara-*")
+    url = ",".join(opensearch.urls)
+    engine = cluster_engine(load_settings({"data_dir": tmp_path, "es_url": url}, environ={}))
+    store = ElasticStore(SQLiteStore(tmp_path / "p.db"), lambda: engine)
+    try:
+        assert store.event_stats() == []
+        assert store.count_events() == 0 and store.count_events(datasets=["a.b"]) == 0
+        assert list(store.search_events(dataset="a.b", where={"host.name": "x"})) == []
+        q = EventQuery(filters=(FieldFilter("otro.campo", "wildcard", "x*"),))
+        assert list(store.query_events(q)) == []
+        top = store.top_values("user.name", q)
+        assert (top.total, top.missing, top.values) == (0, 0, ())
+        assert store.purge_events(utc_now()) == 0
+    finally:
+        store.close()
