@@ -64,12 +64,13 @@ pruebas: sistema $(BIN)/pukara motor-opensearch
 
 test: lint pruebas
 
-bench: $(BIN)/pukara
+bench: sistema $(BIN)/pukara
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/store_ingest.py
 	$(BIN)/python bench/inventory_bench.py
 	$(BIN)/python bench/monitor_bench.py
 	$(BIN)/python bench/sla_month.py
+	$(BIN)/python bench/syslog_receiver.py  # frente al rsyslog de Debian; sin root ni laboratorio
 
 # tras editar pukara/locale/es/LC_MESSAGES/pukara.po (textos de Typer en español)
 catalogo: $(BIN)/pukara

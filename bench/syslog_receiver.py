@@ -153,7 +153,8 @@ input(type="imudp" address="127.0.0.1" port="{self.port}" ruleset="banco" rcvbuf
 class Pukara:
     """`pukara registros recibir --udp 127.0.0.1:PORT` into a fresh database."""
 
-    def __init__(self, folder: Path, run: int) -> None:
+    def __init__(self, folder: Path, run: int, *extra: str) -> None:
+        self.extra = extra
         self.db = folder / f"pukara-{run}.db"
         self.home = folder
         self.port = free_udp_port()
@@ -162,10 +163,14 @@ class Pukara:
 
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PUKARA_")}
-        env.update(HOME=str(self.home), PYTHONPATH=str(ROOT))
+        env.update(
+            HOME=str(self.home),
+            PYTHONPATH=str(ROOT),
+            PUKARA_DATA_DIR=str(self.home / f"datos-{self.db.stem}"),
+        )  # its own disk queue
         self.proc = subprocess.Popen(
             [str(PUKARA), "--base-datos", str(self.db), "registros", "recibir",
-             "--udp", f"127.0.0.1:{self.port}", "--cifras", "0"],
+             "--udp", f"127.0.0.1:{self.port}", "--cifras", "0", *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
         )  # fmt: skip
         err = self.proc.stderr
@@ -210,6 +215,11 @@ class Run:
     sent_s: float
 
     @property
+    def drain_s(self) -> float:
+        """From the last line sent to the last one stored."""
+        return max(self.seconds - self.sent_s, 0.0)
+
+    @property
     def rate(self) -> float:
         return self.stored / self.seconds if self.seconds > 0 else 0.0
 
@@ -246,7 +256,8 @@ def main() -> None:
         for name, r in (("rsyslog", rs), ("pukara ", pk)):
             print(f"  {name}: {number(r.rate)} mensajes/s, guardados {number(r.stored)} de "
                   f"{number(n)}, perdidos {number(n - r.stored)} (envío en "
-                  f"{number(r.sent_s, 2)} s)")  # fmt: skip
+                  f"{number(r.sent_s, 2)} s, guardado el último {number(r.drain_s, 2)} s "
+                  "después)")  # fmt: skip
         print(f"  razón pukara/rsyslog: {number(pk.rate / rs.rate if rs.rate else 0, 2)}")
         held = None
         for rate in rates:
@@ -264,7 +275,8 @@ def main() -> None:
         print(f"A la tasa que rsyslog sostiene sin pérdida ({number(held)} mensajes/s):")
         print(f"  rsyslog: perdidos 0; pukara: perdidos {number(n - r.stored)} de {number(n)} "
               f"(cola llena {number(inbox)}, búfer del sistema {number(kernel)}), "
-              f"{number(r.rate)} mensajes/s guardados")  # fmt: skip
+              f"{number(r.rate)} mensajes/s guardados, el último {number(r.drain_s, 2)} s "
+              "después del envío")  # fmt: skip
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

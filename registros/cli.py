@@ -3,12 +3,15 @@
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pukara.console import SilenciosoOpt, message
 from pukara.errors import ExitCode
+
+if TYPE_CHECKING:
+    from registros.spool import Spool
 
 app = typer.Typer(
     help=(
@@ -47,6 +50,17 @@ def recibir(
             "--cifras", min=0, help="Segundos entre líneas de cifras por origen (0: ninguna)."
         ),
     ] = 10.0,
+    cola_disco: Annotated[
+        int,
+        typer.Option(
+            "--cola-disco",
+            metavar="MiB",
+            min=0,
+            help="Tamaño máximo de la cola en disco (en la carpeta de datos, registros/cola) "
+            "para lo que no cabe en memoria cuando llega más de lo que se alcanza a guardar "
+            "(0: sin cola en disco; lo que no cabe se descarta).",
+        ),
+    ] = 2048,
     silencioso: SilenciosoOpt = False,
 ) -> int:
     """Recibe syslog (RFC 5424 y 3164) por UDP y TCP y lo guarda como eventos ECS, hasta Ctrl-C.
@@ -74,13 +88,33 @@ def recibir(
     settings = ctx.obj
     with opened_store(settings):  # a store that cannot be opened is said before listening
         pass
+    inbox = receiver.Inbox(spool=_spool(settings.data_dir, cola_disco, silencioso))
     rx = receiver.Receiver(lambda: open_store(settings), endpoints, resolver=Resolver,
-                           on_ready=ready, figures=figures if cifras else None,
+                           inbox=inbox, on_ready=ready, figures=figures if cifras else None,
                            figures_s=cifras or 10.0)  # fmt: skip
     report = rx.run()
     for line in receiver.summary_lines(report):
         message(line)
     return ExitCode.INTERRUPTED if report.interrupted else ExitCode.OK
+
+
+def _spool(data_dir: Path, mib: int, quiet: bool) -> "Spool | None":
+    """The disk queue (None with 0 MiB), saying what a previous run left in it."""
+    from pukara.formats import number
+    from registros.receiver import mib as mib_text
+    from registros.spool import Spool
+
+    if not mib:
+        return None
+    spool = Spool(data_dir / "registros" / "cola", mib << 20)
+    found = spool.found
+    if found.torn_bytes:
+        message(f"La cola en disco terminaba en un registro incompleto (una caída a mitad de "
+                f"escritura): se descartaron sus {number(found.torn_bytes)} bytes")  # fmt: skip
+    if found.items:
+        message(f"La cola en disco tiene {number(found.items)} registros ({mib_text(found.size)}) "
+                "de una ejecución anterior: se guardan primero", quiet=quiet)  # fmt: skip
+    return spool
 
 
 class Tipo(StrEnum):

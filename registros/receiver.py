@@ -8,14 +8,17 @@ their transactions). Parsing runs in processes of its own because in one process
 thread would wait for the interpreter lock after every ``recvfrom`` while the parser holds it,
 and the kernel would drop what a burst brings. When the store is slower than the senders:
 
-- UDP keeps reading into the inbox up to its bound; a datagram that does not fit is counted
-  as dropped for its sender; what the kernel drops before we read (socket buffer full) is
-  read from ``/proc/net/udp`` and reported apart;
+- what does not fit in the inbox goes to the disk queue (:mod:`registros.spool`, when there
+  is one), and everything after it until the writers have drained it, so order is kept;
+- UDP keeps reading; a datagram that fits in neither is counted as dropped for its sender;
+  what the kernel drops before we read (socket buffer full) is read from ``/proc/net/udp``
+  and reported apart;
 - TCP stops reading from the connections until there is room again (back-pressure: the
   senders' own buffers and TCP windows fill, nothing is lost).
 
 On stop (Ctrl-C, SIGTERM, :meth:`Receiver.stop`) the listeners close, the writers store what
-is in the inbox, and :meth:`Receiver.run` returns the per-source report.
+is in the inbox (what is on disk stays there for the next start), and :meth:`Receiver.run`
+returns the per-source report.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import ipaddress
 import os
 import pickle
 import socket
+import sys
 import threading
 import time
 from collections import deque
@@ -38,17 +42,18 @@ from typing import Any
 from pukara.errors import PukaraError, UsageError, os_reason
 from registros import ecs
 from registros.framing import Framer
+from registros.spool import Item, Spool
 
 DEFAULT_PORT = 514
 BATCH = 1000
 FLUSH_S = 0.2
 INBOX_ITEMS = 100_000
 INBOX_BYTES = 64 << 20
-RECEIVE_BUFFER = 16 << 20  # asked for each UDP socket; capped by net.core.rmem_max unless root
+RECEIVE_BUFFER = 64 << 20  # asked for each UDP socket; capped by net.core.rmem_max unless root
 UDP_READS = 4096  # datagrams read at most per wake-up of a UDP socket (then the others' turn)
 TCP_READ = 64 << 10
 WORKERS = max(1, min(4, os.cpu_count() or 1))  # processes that parse and store, each a batch
-CHILD_NICE = 5  # their priority below the reader's
+CHILD_NICE = 15  # below the reader: a late parse waits (memory, disk), a late read is lost
 
 
 @dataclass(frozen=True)
@@ -120,6 +125,7 @@ class Report:
     kernel_drops: int = 0  # UDP datagrams the system dropped before we read them
     started: float = field(default_factory=time.monotonic)
     interrupted: bool = False
+    spool_bytes: int = 0  # received, on disk, not stored yet
 
     def total(self) -> SourceStats:
         t = SourceStats()
@@ -131,14 +137,15 @@ class Report:
         return t
 
 
-Item = tuple[bytes, str, int, float]  # line, sender address, sender port, receive time
-
-
 class Inbox:
-    """A FIFO bounded by count and bytes between the sockets and the writer (thread-safe)."""
+    """A FIFO bounded by count and bytes between the sockets and the writer (thread-safe);
+    with a :class:`~registros.spool.Spool`, what does not fit goes to disk, and once it does,
+    everything new does until the writers have drained it (order kept)."""
 
-    def __init__(self, max_items: int = INBOX_ITEMS, max_bytes: int = INBOX_BYTES) -> None:
-        self.max_items, self.max_bytes = max_items, max_bytes
+    def __init__(
+        self, max_items: int = INBOX_ITEMS, max_bytes: int = INBOX_BYTES, spool: Spool | None = None
+    ) -> None:
+        self.max_items, self.max_bytes, self.spool = max_items, max_bytes, spool
         self._items: deque[Item] = deque()
         self._bytes = 0
         self._cond = threading.Condition()
@@ -149,8 +156,16 @@ class Inbox:
     def room(self, size: int) -> bool:
         return len(self._items) < self.max_items and self._bytes + size <= self.max_bytes
 
+    def _spilling(self) -> bool:
+        return self.spool is not None and self.spool.active
+
     def offer(self, item: Item) -> bool:
         with self._cond:
+            if self.spool is not None and (self.spool.active or not self.room(len(item[0]))):
+                if not self.spool.put([item]):
+                    return False
+                self._cond.notify()
+                return True
             if not self.room(len(item[0])):
                 return False
             self._items.append(item)
@@ -162,31 +177,54 @@ class Inbox:
     def offer_many(self, items: list[Item]) -> int:
         """Queue the first of ``items`` that fit; how many did (the rest are dropped)."""
         with self._cond:
+            if self.spool is not None and self.spool.active:
+                taken = self.spool.put(items)
+                self._cond.notify()
+                return taken
             taken = min(len(items), self.max_items - len(self._items))
             size = sum(len(i[0]) for i in items[:taken])
             while taken and self._bytes + size > self.max_bytes:
                 taken -= 1
                 size -= len(items[taken][0])
+            taken = max(taken, 0)
             if taken > 0:
                 self._items.extend(items[:taken])
                 self._bytes += size
+            if self.spool is not None and taken < len(items):
+                taken += self.spool.put(items[taken:])
+            if taken > 0:
                 self._cond.notify()
-        return max(taken, 0)
+        return taken
 
     def take(self, most: int, wait_s: float) -> list[Item]:
-        """Up to ``most`` items: waits ``wait_s`` for the first, then until ``most`` are in
-        or ``wait_s`` has passed since the first came."""
+        """Up to ``most`` items from memory: waits ``wait_s`` for the first, then until
+        ``most`` are in or ``wait_s`` has passed since the first came."""
         with self._cond:
             if not self._items:
                 self._cond.wait(wait_s)
             deadline = time.monotonic() + wait_s
-            while self._items and len(self._items) < most and self.room(1):  # not full yet
+            while (self._items and len(self._items) < most and self.room(1)  # not full yet
+                   and not self._spilling()):  # fmt: skip
                 left = deadline - time.monotonic()
                 if left <= 0 or not self._cond.wait(left):
                     break
             out = [self._items.popleft() for _ in range(min(most, len(self._items)))]
             self._bytes -= sum(len(i[0]) for i in out)
         return out
+
+    def take_batch(self, most: int, wait_s: float, *, spool: bool = True) -> tuple[list[Item], int]:
+        """A batch from memory, else (``spool``) from the spool, and the token for
+        :meth:`stored` (-1: nothing to tell)."""
+        disk = self.spool if spool else None
+        if self._items or disk is None or not disk.active:
+            batch = self.take(most, wait_s)
+            if batch or disk is None or not disk.active:
+                return batch, -1
+        return disk.take(most)
+
+    def stored(self, token: int) -> None:
+        if self.spool is not None:
+            self.spool.stored(token)
 
     def wake(self) -> None:
         with self._cond:
@@ -250,7 +288,8 @@ def _socket(endpoint: Endpoint) -> socket.socket:
 
 
 def _receive_buffer(s: socket.socket) -> None:
-    force = getattr(socket, "SO_RCVBUFFORCE", None)
+    force = getattr(socket, "SO_RCVBUFFORCE", 33 if sys.platform == "linux" else None)  # not
+    # in every build of the socket module; without it root gets net.core.rmem_max too
     if force is not None and os.geteuid() == 0:  # root may pass net.core.rmem_max
         with contextlib.suppress(OSError):
             s.setsockopt(socket.SOL_SOCKET, force, RECEIVE_BUFFER)
@@ -320,6 +359,9 @@ class Receiver:
                     _join(writer)
         finally:
             self._stop_children()
+            if self.inbox.spool is not None:  # what is on disk stays for the next start
+                self.inbox.spool.close()
+                self.report.spool_bytes = self.inbox.spool.size()
         if self._error is not None:
             raise self._error
         return self.report
@@ -411,6 +453,8 @@ class Receiver:
         while True:
             await asyncio.sleep(self._figures_s)
             self.report.kernel_drops = _kernel_drops(self._udp)
+            if self.inbox.spool is not None:
+                self.report.spool_bytes = self.inbox.spool.size()
             figures(self.report, time.monotonic() - self.report.started)
 
     def _stats(self, sender: str) -> SourceStats:
@@ -480,9 +524,11 @@ class Receiver:
     def _write_loop(self, conn: Any) -> None:
         try:
             while True:
-                batch = self.inbox.take(BATCH, FLUSH_S)
+                batch, token = self.inbox.take_batch(BATCH, FLUSH_S,
+                                                     spool=not self._stopping.is_set())  # fmt: skip
                 if batch:
                     self._store(conn, batch)
+                    self.inbox.stored(token)
                 elif self._stopping.is_set() and not len(self.inbox):
                     return
         except BaseException as e:  # the store failed: the receiver stops and says why
@@ -525,9 +571,7 @@ def _child_main(conn: Any, open_store: StoreFactory, resolver: ResolverFactory |
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
     with contextlib.suppress(OSError):
-        os.nice(
-            CHILD_NICE
-        )  # the reader first: a late parse waits in the inbox, a late read is lost
+        os.nice(CHILD_NICE)  # the reader first
     try:
         store = open_store()
         resolve = resolver(store) if resolver is not None else None
@@ -538,11 +582,7 @@ def _child_main(conn: Any, open_store: StoreFactory, resolver: ResolverFactory |
     try:
         while data := conn.recv_bytes():
             batch: list[Item] = pickle.loads(data)  # noqa: S301 (our own parent)
-            events = [ecs.event(raw, received=datetime.fromtimestamp(at, UTC),
-                                sender=(sender, port), resolve=resolve)
-                      for raw, sender, port, at in batch]  # fmt: skip
-            store.write_events(events)
-            failed = [i for i, d in enumerate(events) if ecs.PARSE_FAILURE in d.get("tags", ())]
+            failed = _store_batch(batch, store, resolve)
             conn.send(("ok", failed))
     except EOFError:
         pass  # the parent is gone
@@ -551,6 +591,19 @@ def _child_main(conn: Any, open_store: StoreFactory, resolver: ResolverFactory |
             conn.send(("error", _why(e)))
     finally:
         store.close()
+
+
+def _store_batch(batch: list[Item], store: Any, resolve: ecs.Resolver | None) -> list[int]:
+    """Parse ``batch`` to ECS and store it; the indexes of the lines that could not be read."""
+    times: dict[float, datetime] = {}  # the lines of one read share their receive time
+    events = []
+    for raw, sender, port, at in batch:
+        received = times.get(at)
+        if received is None:
+            received = times[at] = datetime.fromtimestamp(at, UTC)
+        events.append(ecs.event(raw, received=received, sender=(sender, port), resolve=resolve))
+    store.write_events(events)
+    return [i for i, d in enumerate(events) if ecs.PARSE_FAILURE in d.get("tags", ())]
 
 
 def _join(writer: threading.Thread) -> None:
@@ -585,7 +638,15 @@ def figures_line(
     dropped = t.dropped + report.kernel_drops
     line = (f"recibidos {number(t.received)}, guardados {number(t.stored)}, fallos de "
             f"lectura {number(t.failures)}, descartados {number(dropped)}")  # fmt: skip
+    if report.spool_bytes:
+        line += f", en la cola en disco {mib(report.spool_bytes)}"
     return line + (f"; por origen: {busiest}{more}" if busiest else "")
+
+
+def mib(size: int) -> str:
+    from pukara.formats import number
+
+    return f"{number(size / (1 << 20), 1)} MiB"
 
 
 def summary_lines(report: Report) -> list[str]:
@@ -602,4 +663,7 @@ def summary_lines(report: Report) -> list[str]:
     if report.kernel_drops:
         lines.append(f"El sistema descartó {number(report.kernel_drops)} datagramas UDP antes de "
                      "leerlos (búfer del socket lleno; suba net.core.rmem_max)")  # fmt: skip
+    if report.spool_bytes:
+        lines.append(f"Quedan {mib(report.spool_bytes)} recibidos y no guardados en la cola en "
+                     "disco; se guardan primero al volver a iniciar «registros recibir»")  # fmt: skip
     return lines

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
 from typing import Any
 
 MAX_BYTES = 64 * 1024  # a message longer than this is cut here (tag registros_truncado)
@@ -182,6 +183,8 @@ def _failed(p: Parsed, why: str) -> Parsed:
 
 def _mostly_binary(text: str) -> bool:
     head = text[:256]
+    if _BINARY.search(head) is None:  # the usual case: no control byte at all
+        return False
     return len(_BINARY.findall(head)) * 4 > len(head)
 
 
@@ -306,6 +309,7 @@ def _iso(
 YEAR_AHEAD = timedelta(days=7)  # a device clock this far ahead of ours is still this year
 
 
+@lru_cache(maxsize=4096)  # the lines of one read share their receive time
 def resolve_year(month: int, day: int, received: datetime, zone: tzinfo) -> int | None:
     """The year of a date that names none: the reference's year, or the year before when that
     puts the date more than :data:`YEAR_AHEAD` after the reference (None: no such date)."""
@@ -388,8 +392,8 @@ def _rfc3164(p: Parsed, rest: str, received: datetime, zone: tzinfo, year: int |
         rest = rest[tag.end() :]
     p.message = rest
     pairs = _KV.findall(rest) if rest.count("=") >= 3 else []
-    if len(pairs) >= 3 and sum(len(k) + len(v) + 1 for k, v in pairs) >= 0.6 * len(rest.strip()):
-        p.kv = {k: _unquote(v) for k, v in pairs}
+    if len(pairs) >= 3 and sum(map(len, map("=".join, pairs))) >= 0.6 * len(rest.strip()):
+        p.kv = {k: _unquote(v) if v[:1] == '"' else v for k, v in pairs}
         _kv_header(p, p.kv, zone)
     if ts is None and p.priority is None and p.appname is None and p.kv is None:
         return _failed(p, "no se reconoce como syslog (sin PRI, fecha ni etiqueta)")

@@ -3,6 +3,7 @@ a real SQLite store; the TCP framer; the bounded inbox."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -15,7 +16,15 @@ import pytest
 from pukara.errors import PukaraError, UsageError
 from pukara.store import SQLiteStore
 from registros.framing import Framer
-from registros.receiver import Endpoint, Inbox, Receiver, parse_endpoint, summary_lines
+from registros.receiver import (
+    RECEIVE_BUFFER,
+    Endpoint,
+    Inbox,
+    Receiver,
+    _socket,
+    parse_endpoint,
+    summary_lines,
+)
 from registros.syslog import MAX_BYTES
 
 
@@ -250,3 +259,12 @@ def test_dual_stack_any_address_takes_ipv4_senders_too(store: SQLiteStore) -> No
             time.sleep(0.05)
     assert sorted(r.result.sources) == ["127.0.0.1", "::1"]  # not ::ffff:127.0.0.1
     assert {d["source"]["ip"] for d in _events(store)} == {"127.0.0.1", "::1"}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="pasar net.core.rmem_max requiere root")
+def test_root_gets_the_whole_udp_receive_buffer() -> None:
+    s = _socket(Endpoint("udp", "127.0.0.1", 0))
+    try:  # the kernel reports twice what was asked (its bookkeeping)
+        assert s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= RECEIVE_BUFFER
+    finally:
+        s.close()
