@@ -3,12 +3,12 @@
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from pukara.console import SilenciosoOpt, message
-from pukara.errors import ExitCode
+from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
+from pukara.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from registros.spool import Spool
@@ -168,3 +168,131 @@ def importar(
     for line in imp.summary_lines(summary):
         message(line, quiet=silencioso)
     return ExitCode.OK
+
+
+# -- reglas: detecciones Sigma ----------------------------------------------------------------
+reglas_app = typer.Typer(
+    help=(
+        "Reglas de detección Sigma (campos ECS): las incluidas en pukara y las del ministerio. "
+        "Corren sobre la base SQLite o, con es_url, sobre el clúster, con los mismos aciertos."
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(reglas_app, name="reglas")
+
+ReglasOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--reglas", metavar="CARPETA",
+        help="Carpeta con reglas propias (*.yml), además de las incluidas; se puede repetir.",
+    ),
+]  # fmt: skip
+SinIncluidasOpt = Annotated[
+    bool,
+    typer.Option("--sin-incluidas", help="Solo las reglas de --reglas, sin las incluidas."),
+]
+ReglaOpt = Annotated[
+    list[str] | None,
+    typer.Option("--regla", metavar="REGLA",
+                 help="Solo esta regla (id, nombre de archivo sin .yml o título); se puede repetir."),
+]  # fmt: skip
+DesdeOpt = Annotated[
+    str, typer.Option("--desde", help="Inicio de la ventana: -1h, -30m, -2d o ISO 8601 (UTC).")
+]
+HastaOpt = Annotated[
+    str | None, typer.Option("--hasta", help="Fin de la ventana (por omisión, ahora).")
+]
+
+
+def _rules(reglas: list[Path] | None, sin_incluidas: bool, regla: list[str] | None) -> list[Any]:
+    from registros import detections, reglas_cli
+
+    if sin_incluidas and not reglas:
+        raise UsageError("--sin-incluidas necesita al menos una carpeta --reglas")
+    loaded = detections.load_rules(reglas or [], shipped=not sin_incluidas)
+    return reglas_cli.select(loaded, regla or [])
+
+
+@reglas_app.command("listar")
+def reglas_listar(
+    reglas: ReglasOpt = None,
+    sin_incluidas: SinIncluidasOpt = False,
+    formato: FormatoOpt = Formato.tabla,
+) -> None:
+    """Las reglas que se cargan (incluidas y propias), ya validadas."""
+    from registros import reglas_cli
+
+    rows = [reglas_cli.rule_row(r) for r in _rules(reglas, sin_incluidas, None)]
+    render(
+        rows,
+        formato,
+        reglas_cli.RULE_COLUMNS,
+        shown={"kind": reglas_cli.KIND_LABEL.get, "level": reglas_cli.LEVEL_LABEL.get},
+    )
+
+
+@reglas_app.command("probar")
+def reglas_probar(
+    ctx: typer.Context,
+    reglas: ReglasOpt = None,
+    sin_incluidas: SinIncluidasOpt = False,
+    regla: ReglaOpt = None,
+    desde: DesdeOpt = "-24h",
+    hasta: HastaOpt = None,
+    eventos: Annotated[
+        Path | None,
+        typer.Option(
+            "--eventos",
+            metavar="ARCHIVO",
+            help="Corre sobre los eventos ECS de este archivo JSON lines, no del almacén.",
+        ),
+    ] = None,
+    formato: FormatoOpt = Formato.tabla,
+) -> None:
+    """Corre las reglas sobre una ventana (o un archivo de eventos) y muestra los aciertos sin
+    guardarlos. Una regla que no carga: código 2. Con aciertos: código 3."""
+    from registros import detections, reglas_cli
+
+    rules = _rules(reglas, sin_incluidas, regla)
+    # over a file: every event in it unless a window is given
+    since, end = reglas_cli.window(None if eventos else desde, hasta)
+    until = reglas_cli.file_end(eventos) if eventos is not None and hasta is None else end
+    with reglas_cli.open_source(ctx.obj, eventos) as source:
+        found = reglas_cli.alerts(detections.run(source, rules, since, until))
+    message(f"{len(rules)} reglas, {len(found)} aciertos")
+    render([reglas_cli.hit_row(a, None) for a in found], formato,
+           {k: v for k, v in reglas_cli.HIT_COLUMNS.items() if k != "stored"},
+           shown=reglas_cli.shown())  # fmt: skip
+    if found:
+        raise typer.Exit(ExitCode.PARTIAL)
+
+
+@reglas_app.command("ejecutar")
+def reglas_ejecutar(
+    ctx: typer.Context,
+    reglas: ReglasOpt = None,
+    sin_incluidas: SinIncluidasOpt = False,
+    regla: ReglaOpt = None,
+    desde: DesdeOpt = "-24h",
+    hasta: HastaOpt = None,
+    formato: FormatoOpt = Formato.tabla,
+) -> None:
+    """Corre las reglas y guarda cada acierto como alerta (event.kind alert, dataset
+    registros.alerta). Idempotente: una alerta ya guardada no se repite. Con alertas nuevas:
+    código 3."""
+    from pukara.store import opened_store
+    from registros import detections, reglas_cli
+
+    rules = _rules(reglas, sin_incluidas, regla)
+    since, until = reglas_cli.window(desde, hasta)
+    with reglas_cli.open_source(ctx.obj, None) as source:
+        found = reglas_cli.alerts(detections.run(source, rules, since, until))
+    rows = []
+    with opened_store(ctx.obj) as store:
+        for doc in found:
+            rows.append(reglas_cli.hit_row(doc, store.write_events([doc]) == 1))
+    new = sum(1 for r in rows if r["stored"])
+    message(f"{len(rules)} reglas, {len(rows)} alertas ({new} nuevas)")
+    render(rows, formato, reglas_cli.HIT_COLUMNS, shown=reglas_cli.shown())
+    if new:
+        raise typer.Exit(ExitCode.PARTIAL)

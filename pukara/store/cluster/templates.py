@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pukara.store.cluster.detection import DETECTION_COMPONENT, detection_component
 from pukara.store.cluster.engine import EVENTS_PREFIX, LOGS_PREFIX, SearchEngine
 
 COMPONENT_MAPPINGS = "pukara-ecs-mappings"
@@ -131,6 +132,9 @@ def install(engine: SearchEngine) -> None:
             "_meta": meta,
         },
     )
+    # the lower-case twins of the string fields Sigma rules search; composed after the ECS
+    # mappings, whose fields it extends
+    engine.put_component_template(DETECTION_COMPONENT, detection_component())
     for name, prefix in (("pukara-eventos", EVENTS_PREFIX), ("pukara-logs", LOGS_PREFIX)):
         engine.put_index_template(
             name,
@@ -138,7 +142,7 @@ def install(engine: SearchEngine) -> None:
                 "index_patterns": [prefix + "*"],
                 "data_stream": {},
                 "priority": 200,
-                "composed_of": [COMPONENT_MAPPINGS, COMPONENT_SETTINGS],
+                "composed_of": [COMPONENT_MAPPINGS, DETECTION_COMPONENT, COMPONENT_SETTINGS],
                 "_meta": meta,
             },
         )
