@@ -1,6 +1,8 @@
 """The Store protocol and how to open one.
 
-SQLite is the embedded default; Elasticsearch (``PUKARA_ES_URL``) is the scale-out backend.
+SQLite is the embedded default; a cluster (``es_url``: Elasticsearch or OpenSearch) is the
+scale-out backend for events, beside the SQLite file that keeps the rest
+(:class:`pukara.store.elastic.ElasticStore`).
 The protocol stays small: events in and out by time window and field equality (idempotent on
 ``event.id``, with a retention purge), entities upserted by natural key, and the hash-chained
 change log, each entry signed by the store's ``actor``. Reads stream.
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pukara.config import Settings
-from pukara.errors import ConfigError, UsageError
+from pukara.errors import UsageError
 from pukara.store.changelog import ChainReport, Change
 from pukara.store.query import EventQuery, TopValues
 from pukara.store.rollups import Availability, Hour, Run, Summary
@@ -162,18 +164,19 @@ def check_db_path(settings: Settings) -> None:
 
 
 def open_store(settings: Settings, *, read_only: bool = False) -> Store:
-    """Open the store the settings name (SQLite file by default).
+    """Open the store the settings name (SQLite file by default; with ``es_url``, the cluster
+    for events and the SQLite file for the rest).
 
     ``read_only``: for a command that only reads; it works on a database this user may only
     read, and a database that does not exist is an error instead of a new empty one.
+    In cluster mode the URL, the credential profile and the CA file are checked now; the
+    cluster itself is reached on the first read (a writer records into the outbox meanwhile).
     """
-    if settings.es_url:
-        # Refuse rather than silently write to SQLite when the operator asked for a cluster.
-        raise ConfigError(
-            f"es_url={settings.es_url}: el almacén Elasticsearch aún no está disponible en esta "
-            "versión de pukara; quite PUKARA_ES_URL/es_url para usar la base SQLite"
-        )
     check_db_path(settings)
+    if settings.es_url:
+        from pukara.store.elastic import open_cluster_store
+
+        return open_cluster_store(settings, read_only=read_only)
     return SQLiteStore(settings.db, actor=settings.analyst, read_only=read_only)
 
 

@@ -567,7 +567,10 @@ class SQLiteStore:
         sql = "SELECT doc FROM events"
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
-        sql += " ORDER BY ts_us DESC, id DESC" if newest_first else " ORDER BY ts_us, id"
+        # @timestamp, then event.id: the order of the cluster store too (not the order written)
+        sql += (
+            " ORDER BY ts_us DESC, event_id DESC" if newest_first else " ORDER BY ts_us, event_id"
+        )
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))

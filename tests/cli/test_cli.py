@@ -135,10 +135,11 @@ def test_lab_refuses_without_root(
     assert code == 1 and "necesita root" in err
 
 
-def test_elasticsearch_url_is_refused_not_ignored(
+def test_an_es_url_opens_the_cluster_store_and_still_checks_it_now(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("PUKARA_ES_URL", "http://127.0.0.1:9200")
+    # a malformed URL is refused before anything is created (see test_cluster_store.py)
+    monkeypatch.setenv("PUKARA_ES_URL", "ftp://127.0.0.1:9200")
     code, _, err = run(capsys, "--base-datos", str(tmp_path / "p.db"), "cambios", "listar")
-    assert code == 1 and "Elasticsearch aún no está disponible" in " ".join(err.split())
+    assert code == 1 and "http:// o https://" in " ".join(err.split())
     assert not (tmp_path / "p.db").exists()

@@ -224,5 +224,8 @@ def test_detection_component_gives_every_string_field_a_lowercase_twin() -> None
     assert message["type"] == "text"
     assert message["fields"]["keyword"]["ignore_above"] == 8191
     assert message["fields"]["lc"]["normalizer"] == "pukara_minusculas"
-    assert body["mappings"]["properties"]["observer"]["properties"]["ip"] == {"type": "ip"}
-    assert body["mappings"]["properties"]["@timestamp"] == {"type": "date"}
+    # as the ECS component maps them: an address keeps its text form (for wildcards), and
+    # @timestamp its microseconds
+    observer_ip = body["mappings"]["properties"]["observer"]["properties"]["ip"]
+    assert observer_ip["type"] == "ip" and observer_ip["fields"]["text"]["type"] == "keyword"
+    assert body["mappings"]["properties"]["@timestamp"] == {"type": "date_nanos"}

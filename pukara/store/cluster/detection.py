@@ -118,6 +118,18 @@ def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
     return root
 
 
+def _typed(name: str, kind: str) -> dict[str, Any]:
+    """A field that is not a string, as the ECS component maps it (templates.py): composed
+    after it, this one must not take away ``@timestamp``'s microseconds (``date_nanos``) nor
+    the ``text`` form of an address, a number or a boolean that wildcards read."""
+    if name == "@timestamp":
+        return {"type": "date_nanos"}
+    if kind in ("ip", "long", "boolean"):
+        text = {"type": "keyword", "ignore_above": KEYWORD_LIMIT}
+        return {"type": kind, "fields": {"text": text}}
+    return {"type": kind}
+
+
 def detection_mappings() -> dict[str, Any]:
     """Mappings of every field a rule may name (:data:`registros.sigma_fields.FIELDS`).
 
@@ -132,7 +144,7 @@ def detection_mappings() -> dict[str, Any]:
     sub = FOLDED_SUFFIX.lstrip(".")
     for name, kind in FIELDS.items():
         if kind not in STRING_TYPES:
-            flat[name] = {"type": kind}
+            flat[name] = _typed(name, kind)
             continue
         limit = TEXT_LIMIT if kind == "text" else KEYWORD_LIMIT
         folded = {"type": "keyword", "ignore_above": limit, "normalizer": NORMALIZER}

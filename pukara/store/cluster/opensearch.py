@@ -105,6 +105,19 @@ class OpenSearchEngine:
     def put_index_template(self, name: str, body: Mapping[str, Any]) -> None:
         self._call(self._client.indices.put_index_template, name=name, body=dict(body))
 
+    def put_lifecycle_policy(self, name: str, body: Mapping[str, Any]) -> None:
+        """An ISM policy; one that exists is replaced at the version read (ISM's rule)."""
+        path = f"/_plugins/_ism/policies/{name}"
+        request = self._client.transport.perform_request
+        try:
+            self._call(request, "PUT", path, body=dict(body))
+        except EngineRefused as e:
+            if e.status != 409:
+                raise
+            current = self._call(request, "GET", path)
+            params = {"if_seq_no": current["_seq_no"], "if_primary_term": current["_primary_term"]}
+            self._call(request, "PUT", path, params=params, body=dict(body))
+
     def bulk(self, ndjson: bytes) -> list[ItemResult]:
         response = self._call(self._client.bulk, body=ndjson)
         return item_results(response)
@@ -126,12 +139,34 @@ class OpenSearchEngine:
         )  # fmt: skip
         return int(result["count"])
 
+    def field_types(self, index: str, fields: Sequence[str]) -> dict[str, set[str]]:
+        if not fields:
+            return {}
+        params = {"fields": ",".join(fields), "ignore_unavailable": "true",
+                  "allow_no_indices": "true"}  # fmt: skip
+        result = self._call(self._client.field_caps, index=index, params=params)
+        return {name: set(caps) for name, caps in result.get("fields", {}).items()}
+
     def open_pit(self, index: str, keep_alive: str) -> str:
         result = self._call(self._client.create_pit, index=index, params={"keep_alive": keep_alive})
         return str(result["pit_id"])
 
     def close_pit(self, pit_id: str) -> None:
         self._call(self._client.delete_pit, body={"pit_id": [pit_id]})
+
+    def delete_by_query(self, index: str, body: Mapping[str, Any]) -> int:
+        result = self._call(
+            self._client.delete_by_query, index=index, body=dict(body),
+            params={"ignore_unavailable": "true", "allow_no_indices": "true",
+                    "conflicts": "proceed", "refresh": "true", "wait_for_completion": "true"},
+        )  # fmt: skip
+        failures = result.get("failures") or []
+        if failures:
+            raise EngineRefused(
+                f"{self._where}: el borrado por consulta falló en {len(failures)} documentos: "
+                f"{failures[0]}", 0,
+            )  # fmt: skip
+        return int(result.get("deleted", 0))
 
     def refresh(self, index: str) -> None:
         self._call(

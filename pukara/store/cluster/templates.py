@@ -1,7 +1,9 @@
 """Component and index templates for pukara's data streams, with ECS types both engines load.
 
-Only portable types (keyword, text, ip, date, long, float, boolean, object); ECS's
-``flattened`` becomes ``flat_object`` on OpenSearch. Strings not named here are keywords.
+Only portable types (keyword, text, ip, date, date_nanos, long, float, boolean, object);
+ECS's ``flattened`` becomes ``flat_object`` on OpenSearch. Strings not named here are keywords.
+``@timestamp`` is ``date_nanos``, not ECS's ``date`` (milliseconds): pukara writes microseconds,
+and two events of one millisecond must sort in the cluster as they do in SQLite.
 """
 
 from __future__ import annotations
@@ -13,15 +15,20 @@ from pukara.store.cluster.engine import EVENTS_PREFIX, LOGS_PREFIX, SearchEngine
 
 COMPONENT_MAPPINGS = "pukara-ecs-mappings"
 COMPONENT_SETTINGS = "pukara-ecs-settings"
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 3
 
 _KEYWORD = {"type": "keyword", "ignore_above": 1024}
+# a field that is not a keyword keeps its text form in ``<field>.text`` too: a wildcard
+# (``source.ip=198.18.*``, ``source.port=22*``) reads that, as SQLite matches the text
+TEXT_SUBFIELD = "text"
+_AS_TEXT = {"fields": {TEXT_SUBFIELD: {"type": "keyword", "ignore_above": 1024}}}
 
 
 def _fields() -> dict[str, Any]:
-    kw, ip, date, long = _KEYWORD, {"type": "ip"}, {"type": "date"}, {"type": "long"}
+    kw, date = _KEYWORD, {"type": "date"}
+    ip, long = {"type": "ip", **_AS_TEXT}, {"type": "long", **_AS_TEXT}
     return {
-        "@timestamp": date,
+        "@timestamp": {"type": "date_nanos"},
         "message": {
             "type": "text",
             "fields": {"keyword": {"type": "keyword", "ignore_above": 8191}},
@@ -68,6 +75,19 @@ def _fields() -> dict[str, Any]:
     }
 
 
+def _dynamic() -> list[dict[str, Any]]:
+    def as_text(kind: str) -> dict[str, Any]:
+        return {"type": kind, **_AS_TEXT}
+
+    return [
+        {"strings_as_keyword": {"match_mapping_type": "string", "mapping": _KEYWORD}},
+        {"longs": {"match_mapping_type": "long", "mapping": as_text("long")}},
+        # JSON numbers with a fraction: double, not the engines' default float
+        {"doubles": {"match_mapping_type": "double", "mapping": as_text("double")}},
+        {"booleans": {"match_mapping_type": "boolean", "mapping": as_text("boolean")}},
+    ]
+
+
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     """``{"a.b": m}`` -> ``{"a": {"properties": {"b": m}}}``, the form mappings take."""
     root: dict[str, Any] = {}
@@ -87,9 +107,7 @@ def mappings(flat_object_type: str) -> dict[str, Any]:
     }
     return {
         "date_detection": False,
-        "dynamic_templates": [
-            {"strings_as_keyword": {"match_mapping_type": "string", "mapping": _KEYWORD}}
-        ],
+        "dynamic_templates": _dynamic(),
         "properties": properties,
     }
 
