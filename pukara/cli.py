@@ -245,6 +245,19 @@ def _cluster_state(settings: Settings) -> dict[str, Any]:
             "nodes": health.get("number_of_nodes")}  # fmt: skip
 
 
+def _cluster_stats(settings: Settings, cluster: dict[str, Any]) -> list[Any]:
+    """Events per dataset as the cluster holds them; on failure, none (and why, in ``cluster``)."""
+    from pukara.errors import PukaraError
+    from pukara.store import opened_store
+
+    try:
+        with opened_store(settings, read_only=True) as store:
+            return store.event_stats()
+    except PukaraError as e:
+        cluster["error"] = e.message
+        return []
+
+
 _HEALTH = {"green": "verde", "yellow": "amarillo", "red": "rojo"}
 
 
@@ -276,6 +289,8 @@ def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
             for d in box.dead_letters(limit=1000)
         ]  # fmt: skip
     cluster = _cluster_state(settings) if settings.es_url else None
+    if cluster is not None and cluster["reachable"]:
+        stats = _cluster_stats(settings, cluster)  # in cluster mode the events live there
     records = [
         {"dataset": s.dataset, "count": s.count,
          "oldest": s.oldest and format_timestamp(s.oldest),
@@ -305,7 +320,8 @@ def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
                shown={"count": _count})  # fmt: skip
     message(f"{info.location}: esquema {info.schema_version}, {_size(info.size_bytes)} "
             f"({_size(info.free_bytes)} libres para reutilizar), "
-            f"{_count(sum(s.count for s in stats))} eventos.")  # fmt: skip
+            + (f"{_count(sum(s.count for s in stats))} eventos." if cluster is None else
+               f"{_count(sum(s.count for s in stats))} eventos en el clúster."))  # fmt: skip
     if oldest is None:
         message("Cola hacia el clúster: vacía.")
     else:

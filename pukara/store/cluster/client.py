@@ -25,7 +25,7 @@ def connect(settings: Settings) -> SearchEngine:
             ) from None
         return OpenSearchEngine(conn, info)
     try:
-        from pukara.store.cluster.elasticsearch import ElasticsearchEngine  # type: ignore[import-not-found,unused-ignore]
+        from pukara.store.cluster.elasticsearch import ElasticsearchEngine
     except ImportError as e:
         raise ConfigError(
             f"{url} es {info.label}: falta su cliente ({e.name}): {ES_EXTRA}"
