@@ -39,8 +39,8 @@ ES_CA = os.environ.get("PUKARA_TEST_ES_CA")
 
 
 class PlainBulk:
-    """A plain ``_bulk`` of ``create`` actions keyed on ``event.id``: how the contract writes
-    to the cluster until the outbox and its shipper are the store's write path."""
+    """A plain ``_bulk`` of ``create`` actions keyed on ``event.id``, for tests that write to
+    the cluster without the outbox (the contract itself goes through the outbox)."""
 
     def __init__(self, engine: Callable[[], SearchEngine]) -> None:
         self.engine = engine
@@ -596,3 +596,43 @@ def test_pit_and_search_after_return_every_event_exactly_once(
     finally:
         store.close()
         opensearch.request("DELETE", "/_data_stream/pukara-eventos-prueba.exportar")
+
+
+def test_almacen_estado_counts_the_clusters_events_in_cluster_mode(
+    opensearch: OpenSearchCluster,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In cluster mode the events live in the cluster, not in the local SQLite file: estado
+    counts them there, and says the outbox is empty once the shipper is done."""
+    import json
+
+    from cli import main
+
+    settings = _settings(tmp_path, ",".join(opensearch.urls))
+    store = open_store(settings)
+    assert isinstance(store, ElasticStore) and store.sink is not None
+    try:
+        docs = [_event(T0 + timedelta(seconds=i), "prueba.estado", message=f"n{i}")
+                for i in range(25)]  # fmt: skip
+        store.write_events(docs)
+        assert store.sink.flush(120)
+        store.engine.refresh(ALL_STREAMS)
+    finally:
+        store.close()
+    try:
+        monkeypatch.setenv("PUKARA_ES_URL", settings.es_url or "")
+        code = main(["--base-datos", str(settings.db), "almacen", "estado", "--formato", "json"])
+        out = json.loads(capsys.readouterr().out)
+        assert code == 0
+        assert out["cluster"]["reachable"] is True
+        assert {d["dataset"]: d["count"] for d in out["datasets"]}.get("prueba.estado") == 25
+        assert out["outbox"]["backlog"] == 0
+        local = SQLiteStore(settings.db, read_only=True)
+        try:
+            assert local.count_events() == 0  # cluster mode keeps no event in SQLite
+        finally:
+            local.close()
+    finally:
+        opensearch.request("DELETE", f"/_data_stream/{stream_name('prueba.estado')}")
