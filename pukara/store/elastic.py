@@ -22,6 +22,7 @@ keeps recording into the outbox while the cluster is down; the first read connec
 
 from __future__ import annotations
 
+import heapq
 import logging
 import threading
 import time
@@ -112,6 +113,9 @@ class OutboxSink:
             started, self._started = self._started, False
         if started:
             self.shipper.stop(flush_timeout_s)
+
+
+TOP_PAGE = 1000  # buckets per page of the exact top-values count
 
 
 class ElasticStore:
@@ -271,29 +275,56 @@ class ElasticStore:
         return agg
 
     def top_values(self, field: str, q: EventQuery, size: int = 5) -> TopValues:
-        """The ``size`` most frequent values of ``field`` among the events of ``q``."""
+        """The ``size`` most frequent values of ``field`` among the events of ``q``, exactly.
+
+        A ``terms`` aggregation over several indices (one data stream per dataset) is only
+        approximate when many values tie (each index hands back its first ``shard_size``), so
+        every value is counted through a paged ``composite`` aggregation, in the field's own
+        order (addresses by their bytes, numbers by value): ties then fall as in SQLite.
+        """
         name = dsl.MESSAGE_EXACT if field == "message" else field
         index = dsl.indices(q.datasets)
-        body = {
-            "size": 0,
-            "track_total_hits": True,
-            "query": dsl.query(q, reads.field_types(self.engine, index, q)),
-            "aggs": {
-                "top": {
-                    "terms": {
-                        "field": name, "size": max(size, 1), "shard_size": max(size * 20, 1000),
-                        "order": [{"_count": "desc"}, {"_key": "asc"}],
-                    }
-                },
-                "missing": {"missing": {"field": name}},
-            },
-        }  # fmt: skip
-        answer = self.engine.search(index, body)
-        total = int(answer["hits"]["total"]["value"])
-        aggs = answer.get("aggregations", {})
-        buckets = aggs.get("top", {}).get("buckets", [])[:size] if size > 0 else []
-        values = tuple((_bucket_text(b), int(b["doc_count"])) for b in buckets)
-        missing = int(aggs.get("missing", {}).get("doc_count", total if not buckets else 0))
+        query = dsl.query(q, reads.field_types(self.engine, index, q))
+        best: list[tuple[int, int, dict[str, Any]]] = []  # (-count, seen order, bucket)
+        total = missing = 0
+        after: dict[str, Any] | None = None
+        seen = 0
+        while True:
+            composite: dict[str, Any] = {
+                "size": TOP_PAGE, "sources": [{"v": {"terms": {"field": name}}}],
+            }  # fmt: skip
+            if after is not None:
+                composite["after"] = after
+            body: dict[str, Any] = {
+                "size": 0,
+                "query": query,
+                "aggs": {"all": {"composite": composite}},
+            }
+            if after is None:
+                body["track_total_hits"] = True
+                body["aggs"]["missing"] = {"missing": {"field": name}}
+            answer = self.engine.search(index, body)
+            aggs = answer.get("aggregations", {})
+            if after is None:
+                total = int(answer["hits"]["total"]["value"])
+                missing = int(aggs.get("missing", {}).get("doc_count", total))
+            buckets = aggs.get("all", {}).get("buckets", [])
+            for b in buckets:
+                entry = (
+                    -int(b["doc_count"]),
+                    seen,
+                    {"key": b["key"]["v"], "doc_count": b["doc_count"]},
+                )
+                seen += 1
+                if size > 0:
+                    best.append(entry)
+            if size > 0 and len(best) > 4 * size + TOP_PAGE:
+                best = heapq.nsmallest(size, best)
+            after = aggs.get("all", {}).get("after_key")
+            if not buckets or after is None or len(buckets) < TOP_PAGE:
+                break
+        top = heapq.nsmallest(size, best) if size > 0 else []
+        values = tuple((_bucket_text(b), -count) for count, _, b in top)
         return TopValues(field, total, missing, values)
 
     def purge_events(self, before: datetime, datasets: Sequence[str] | None = None) -> int:
@@ -402,6 +433,8 @@ def _bucket_text(bucket: Mapping[str, Any]) -> str:
     key = bucket["key"]
     if isinstance(key, str):
         return key
+    if isinstance(key, bool):  # a composite bucket's boolean
+        return "true" if key else "false"
     text = bucket.get("key_as_string")
     if text in ("true", "false"):
         return str(text)

@@ -432,6 +432,24 @@ def test_top_values_are_the_same_on_both_stores(filled: Subject, field: str) -> 
     assert list(top.values) == expected
 
 
+def test_top_values_are_exact_when_each_stream_hides_the_true_top(subject: Subject) -> None:
+    """Each dataset (a data stream of its own in the cluster) holds 1,000 values twice and
+    "zz" once: "zz" is the true top (3), yet it is in no stream's own first 1,000, so a
+    ``terms`` aggregation with a ``shard_size`` would miss it."""
+    docs = []
+    for n, ds in enumerate(("prueba.tope_a", "prueba.tope_b", "prueba.tope_c")):
+        for i in range(1000):
+            for k in range(2):
+                docs.append(_event(T0 + timedelta(seconds=i, microseconds=k), ds,
+                                   user__name=f"{ds[-1]}{i:04d}"))  # fmt: skip
+        docs.append(_event(T0 + timedelta(hours=1, seconds=n), ds, user__name="zz"))
+    subject.store.write_events(docs)
+    subject.settle()
+    top = _needs(subject.store, "top_values")("user.name", EventQuery(), 3)
+    assert top.total == len(docs) and top.missing == 0
+    assert list(top.values) == [("zz", 3), ("a0000", 2), ("a0001", 2)]
+
+
 # -- the reports the areas render from the store -------------------------------------------------
 def _import_inventory(db: Path, folder: Path) -> None:
     from cli import main
