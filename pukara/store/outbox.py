@@ -24,9 +24,9 @@ from typing import Any
 import orjson
 
 from pukara.errors import StoreError
-from pukara.events import get_field, new_event_id, utc_now
+from pukara.events import utc_now
 from pukara.store.cluster.engine import ItemResult, stream_name
-from pukara.store.sqlite import SQLiteStore, _from_us, to_us
+from pukara.store.sqlite import SQLiteStore, _from_us, event_identity, to_us
 
 BATCH = 5_000  # events per transaction of put()
 POLL_S = 0.2  # how often a blocked writer looks at the backlog again
@@ -67,23 +67,7 @@ class DeadLetterGroup:
 
 def _row(doc: Mapping[str, Any]) -> tuple[str, str, bytes]:
     """``(event_id, stream, json)`` of one event; an event without ``event.id`` gets one."""
-    if not isinstance(doc.get("@timestamp"), str):
-        raise StoreError("evento sin @timestamp")
-    event = doc.get("event")
-    if isinstance(event, Mapping):
-        dataset, event_id = event.get("dataset"), event.get("id")
-    else:
-        dataset, event_id = get_field(doc, "event.dataset"), get_field(doc, "event.id")
-    if not isinstance(dataset, str) or not dataset:
-        raise StoreError("evento sin event.dataset")
-    if event_id is None:
-        event_id = new_event_id()
-        if isinstance(event, Mapping):
-            doc = {**doc, "event": {**event, "id": event_id}}
-        else:
-            doc = {**doc, "event.id": event_id}
-    elif not isinstance(event_id, str) or not event_id:
-        raise StoreError(f"evento con event.id inválido: {event_id!r}")
+    doc, dataset, event_id = event_identity(doc)
     try:
         text = orjson.dumps(doc)
     except TypeError as e:

@@ -175,6 +175,30 @@ def _closed_folder(folder: Path) -> Path | None:
     return None
 
 
+def event_identity(doc: Mapping[str, Any]) -> tuple[Mapping[str, Any], str, str]:
+    """``(doc, dataset, event.id)`` of an event about to be stored, in the nested ECS shape
+    pukara builds or with flat dotted keys. An event without ``event.id`` gets one, so that a
+    later copy of it is recognised; one without ``@timestamp`` or ``event.dataset`` is refused."""
+    if not isinstance(doc.get("@timestamp"), str):
+        raise StoreError("evento sin @timestamp")
+    event = doc.get("event")
+    if isinstance(event, Mapping):
+        dataset, event_id = event.get("dataset"), event.get("id")
+    else:
+        dataset, event_id = get_field(doc, "event.dataset"), get_field(doc, "event.id")
+    if not isinstance(dataset, str) or not dataset:
+        raise StoreError("evento sin event.dataset")
+    if event_id is None:
+        event_id = new_event_id()
+        if isinstance(event, Mapping):
+            doc = {**doc, "event": {**event, "id": event_id}}
+        else:
+            doc = {**doc, "event.id": event_id}
+    elif not isinstance(event_id, str) or not event_id:
+        raise StoreError(f"evento con event.id inválido: {event_id!r}")
+    return doc, dataset, event_id
+
+
 class SQLiteStore:
     """Store backed by one SQLite file.
 
@@ -463,24 +487,8 @@ class SQLiteStore:
     # -- events ------------------------------------------------------------------------
     @staticmethod
     def _event_row(doc: Mapping[str, Any], stamps: _Timestamps) -> tuple[int, str, Any, str, str]:
-        stamp = doc.get("@timestamp")
-        if not isinstance(stamp, str):
-            raise StoreError("evento sin @timestamp")
-        event = doc.get("event")
-        if isinstance(event, Mapping):  # the nested ECS shape pukara builds
-            dataset, event_id = event.get("dataset"), event.get("id")
-        else:
-            dataset, event_id = get_field(doc, "event.dataset"), get_field(doc, "event.id")
-        if not isinstance(dataset, str):
-            raise StoreError("evento sin event.dataset")
-        if event_id is None:  # stored with one, so that a later copy of it is recognised
-            event_id = new_event_id()
-            if isinstance(event, Mapping):
-                doc = {**doc, "event": {**event, "id": event_id}}
-            else:
-                doc = {**doc, "event.id": event_id}
-        elif not isinstance(event_id, str) or not event_id:
-            raise StoreError(f"evento con event.id inválido: {event_id!r}")
+        doc, dataset, event_id = event_identity(doc)
+        stamp = doc["@timestamp"]
         host = doc.get("host")
         host_name = host.get("name") if isinstance(host, dict) else get_field(doc, "host.name")
         try:
