@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import hashlib
 import ipaddress
 import os
 import pickle
@@ -33,6 +34,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -596,14 +598,31 @@ def _child_main(conn: Any, open_store: StoreFactory, resolver: ResolverFactory |
 def _store_batch(batch: list[Item], store: Any, resolve: ecs.Resolver | None) -> list[int]:
     """Parse ``batch`` to ECS and store it; the indexes of the lines that could not be read."""
     times: dict[float, datetime] = {}  # the lines of one read share their receive time
+    seen: dict[tuple[bytes, str, int, float], int] = {}
     events = []
-    for raw, sender, port, at in batch:
+    for item in batch:
+        raw, sender, port, at = item
         received = times.get(at)
         if received is None:
             received = times[at] = datetime.fromtimestamp(at, UTC)
-        events.append(ecs.event(raw, received=received, sender=(sender, port), resolve=resolve))
+        repeat = seen[item] = seen.get(item, -1) + 1  # the same line twice in one read
+        events.append(ecs.event(raw, received=received, sender=(sender, port), resolve=resolve,
+                                event_id=received_id(item, repeat)))  # fmt: skip
     store.write_events(events)
     return [i for i, d in enumerate(events) if ecs.PARSE_FAILURE in d.get("tags", ())]
+
+
+def received_id(item: Item, repeat: int = 0) -> str:
+    """The ``event.id`` of a received line: a UUID (version 8) whose first 48 bits are the
+    receive time in milliseconds (ids sort by arrival, as UUIDv7s do) and the rest a hash of
+    the line, its sender and its exact receive time. A batch the disk queue hands back again
+    after a crash (stored, but its position not yet saved) then stores nothing twice."""
+    raw, sender, port, at = item
+    digest = hashlib.sha256(f"{sender}\0{port}\0{at!r}\0{repeat}\0".encode() + raw).digest()
+    rand = int.from_bytes(digest[:10], "big")
+    value = (int(at * 1000) & (2**48 - 1)) << 80 | 0x8 << 76 | (rand >> 68 & 0xFFF) << 64
+    value |= 0b10 << 62 | rand & (2**62 - 1)
+    return str(uuid.UUID(int=value))
 
 
 def _join(writer: threading.Thread) -> None:

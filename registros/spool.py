@@ -14,8 +14,9 @@ large buffered chunks. How far the writers have stored is kept in ``cola.pos`` (
 written after each stored batch, in order), so a stop (or a crash) leaves the unread records
 for the next start, which stores them first. A record cut by a crash in the middle of a write
 (shorter than its length, or its crc wrong) ends the file: it and what follows are cut off
-and the bytes are counted (:attr:`Found.torn_bytes`). A crash can store again the batches
-that were being stored when it came (at least once, never lost).
+and the bytes are counted (:attr:`Found.torn_bytes`). A crash can hand back again the
+batches that were being stored when it came; each line's ``event.id`` comes from the line, its
+sender and its receive time (:func:`registros.receiver.received_id`), so they are stored once.
 """
 
 from __future__ import annotations

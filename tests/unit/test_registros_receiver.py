@@ -268,3 +268,27 @@ def test_root_gets_the_whole_udp_receive_buffer() -> None:
         assert s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= RECEIVE_BUFFER
     finally:
         s.close()
+
+
+def test_a_batch_handed_back_after_a_crash_is_stored_once(tmp_path: Path) -> None:
+    """The disk queue may give a batch again after a crash (stored, position not saved):
+    the ids come from the items, so the second store adds nothing; the same line twice in
+    one read stays two events."""
+    from pukara.store import SQLiteStore
+    from registros.receiver import _store_batch, received_id
+
+    at = 1_764_590_000.123456
+    line = b"<38>Dec  1 10:00:00 gw-t1 sshd[42]: Invalid user nadie from 198.18.0.2 port 5000"
+    batch = [(line, "198.18.0.2", 514, at), (line, "198.18.0.2", 514, at),
+             (b"<13>otra", "198.18.0.3", 514, at + 1)]  # fmt: skip
+    store = SQLiteStore(tmp_path / "r.db")
+    try:
+        _store_batch(batch, store, None)
+        _store_batch(batch, store, None)
+        assert store.count_events() == 3
+    finally:
+        store.close()
+    first = received_id(batch[0])
+    assert first == received_id(batch[0]) != received_id(batch[0], 1)
+    assert first != received_id((line, "198.18.0.2", 514, at + 0.000001))
+    assert first[14] == "8" and first < received_id(batch[2])  # version 8, by arrival
