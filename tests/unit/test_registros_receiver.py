@@ -292,3 +292,23 @@ def test_a_batch_handed_back_after_a_crash_is_stored_once(tmp_path: Path) -> Non
     assert first == received_id(batch[0]) != received_id(batch[0], 1)
     assert first != received_id((line, "198.18.0.2", 514, at + 0.000001))
     assert first[14] == "8" and first < received_id(batch[2])  # version 8, by arrival
+
+
+def test_the_same_line_many_times_stays_many_events(store: SQLiteStore) -> None:
+    """A device that repeats one line word for word (no timestamp in it) in a burst over UDP
+    and over one TCP connection: every copy is an event of its own, none taken for a resend."""
+    endpoints = [Endpoint("udp", "127.0.0.1", 0), Endpoint("tcp", "127.0.0.1", 0)]
+    line = b"<12>gw-t1 kernel: nft-drop: IN=wan0 SRC=198.18.0.9 DST=198.18.0.10 DPT=23"
+    with Running(store, endpoints) as r:
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for _ in range(3000):
+            u.sendto(line, ("127.0.0.1", r.port("udp", "127.0.0.1")))
+        u.close()
+        with socket.create_connection(("127.0.0.1", r.port("tcp", "127.0.0.1"))) as c:
+            c.sendall((line + b"\n") * 500)
+        deadline = time.monotonic() + 10
+        while len(_events(store)) < 3500 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    docs = _events(store)
+    assert r.result.total().dropped == 0
+    assert len(docs) == 3500 == len({d["event"]["id"] for d in docs})
