@@ -18,6 +18,7 @@ in the machine's local zone (``TZ``), the one the table shows. ``--desde`` is in
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import re
 import time
@@ -30,6 +31,7 @@ from pukara.errors import UsageError
 from pukara.events import get_field, parse_timestamp
 from pukara.store import Store
 from pukara.store.query import EventQuery, FieldFilter, Op
+from pukara.store.sqlite_query import mapped_type
 
 DEFAULT_WINDOW = timedelta(minutes=15)  # Kibana Discover's default: the last 15 minutes
 DEFAULT_LIMIT = 100
@@ -80,7 +82,23 @@ def parse_filter(text: str) -> FieldFilter:
         op = "not_wildcard" if negate else "wildcard"
     else:
         op = "ne" if negate else "eq"
+        if mapped_type(name) == "ip" and not _address_or_network(value):
+            raise UsageError(
+                f"{shown}: «{value}» no es una dirección IP ni una red CIDR "
+                "(p. ej. 198.18.0.7, 198.18.0.0/15, fd70:756b:6172::/48)"
+            )
     return FieldFilter(name, op, value)
+
+
+def _address_or_network(value: str) -> bool:
+    try:
+        if "/" in value:
+            ipaddress.ip_network(value.strip(), strict=False)
+        else:
+            ipaddress.ip_address(value.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def _unknown(shown: str, operator: str) -> UsageError:

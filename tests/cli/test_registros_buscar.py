@@ -154,6 +154,8 @@ def test_filters_wildcard_text_limit_and_dataset(
         (["--limite", "-1"], "--limite"),
         (["--campos", ","], "--campos"),
         (["--campos", "host.name,mal campo"], "«mal campo» no es un nombre de campo"),
+        (["source.ip=999.1.1.1"], "«999.1.1.1» no es una dirección IP ni una red CIDR"),
+        (["source.ip!=10.0.0.0/33"], "«10.0.0.0/33» no es una dirección IP ni una red CIDR"),
     ],
 )
 def test_bad_input_is_a_spanish_usage_error(
