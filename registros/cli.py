@@ -170,6 +170,14 @@ def importar(
                                    progress=lambda p, size: bar.task(p.name, size))  # fmt: skip
     for line in imp.summary_lines(summary):
         message(line, quiet=silencioso)
+    if summary.failures:  # stored as they came, tagged: someone should look at them
+        from pukara.text import count
+
+        lines = count(summary.failures, "línea no tiene", "líneas no tienen")
+        message(f"Código 3: {lines} forma de registro; se guardaron igual, con la etiqueta "
+                "registros_parse_failure (búsquelas con tags=registros_parse_failure).",
+                quiet=silencioso)  # fmt: skip
+        return ExitCode.PARTIAL
     return ExitCode.OK
 
 

@@ -100,13 +100,17 @@ def test_importar_summary_and_errors(capsys: pytest.CaptureFixture[str], tmp_pat
     auth.write_text("Dec  1 08:01:02 srv1 sshd[1]: Invalid user x from 198.51.100.9 port 2\n"
                     "\x1b[31mnot\x07 a log line\n")  # fmt: skip
     code, out, err = run(capsys, *db, "registros", "importar", str(auth))
-    assert code == 0 and out == ""
+    assert code == 3 and out == ""  # stored, tagged, and said: someone should look
     assert "auth.log (auth): leídas 2, guardadas 2, fallos de lectura 1; líneas que no se " in err
+    assert "Código 3: 1 línea no tiene forma de registro; se guardaron igual" in err
     code, _, err = run(capsys, *db, "registros", "importar", str(auth), "--tipo", "auth")
-    assert code == 0 and "guardadas 0" in err and "(2 ya estaban guardadas)" in err
+    assert code == 3 and "guardadas 0" in err and "(2 ya estaban guardadas)" in err
+    good = tmp_path / "bueno.log"
+    good.write_text("Dec  1 08:01:02 srv1 sshd[1]: Invalid user x from 198.51.100.9 port 2\n")
+    assert run(capsys, *db, "registros", "importar", str(good))[0] == 0
     code, _, err = run(capsys, *db, "registros", "importar", str(auth), str(tmp_path / "no.log"))
     assert code == 2 and "no.log: no se puede leer: no existe" in err
     code, _, err = run(capsys, *db, "registros", "importar", str(auth), "--tipo", "csv")
     assert code == 2
     code, _, err = run(capsys, *db, "registros", "importar", "-q", str(auth))
-    assert code == 0 and err == ""
+    assert code == 3 and err == ""  # quiet: the exit code alone says it
