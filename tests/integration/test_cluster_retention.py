@@ -41,6 +41,8 @@ def test_old_indices_go_whole_and_the_purge_stays_exact(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url = ",".join(opensearch.urls)
+    # the session's cluster is shared: what other tests left in these streams is not ours
+    opensearch.request("DELETE", "/_data_stream/pukara-eventos-monitoreo.*")
     engine = cluster_engine(load_settings({"data_dir": tmp_path, "es_url": url}, environ={}))
     db = tmp_path / "p.db"
     store = ElasticStore(SQLiteStore(db), lambda: engine, sink=PlainBulk(lambda: engine))
@@ -86,6 +88,8 @@ def test_a_cluster_without_pukaras_streams_reads_as_empty(
 
     opensearch.request("DELETE", "/_data_stream/pukara-*")
     url = ",".join(opensearch.urls)
+    # the session's cluster is shared: what other tests left in these streams is not ours
+    opensearch.request("DELETE", "/_data_stream/pukara-eventos-monitoreo.*")
     engine = cluster_engine(load_settings({"data_dir": tmp_path, "es_url": url}, environ={}))
     store = ElasticStore(SQLiteStore(tmp_path / "p.db"), lambda: engine)
     try:
