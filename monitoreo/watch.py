@@ -188,6 +188,8 @@ class WatchReport:
         out: list[str] = []
         w, a = self.writer, self.alerts
         if w is not None:
+            # what the writer found after the last round's report (a replay done at the end)
+            out.extend(f"almacén: {problem}" for problem in w.reports)
             if w.spooled:
                 out.append(f"{w.spooled} eventos quedan en la cola local {self.spool_path}; "
                            "se guardarán en la próxima ejecución")  # fmt: skip
