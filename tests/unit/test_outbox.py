@@ -35,10 +35,10 @@ def test_put_take_ack_oldest_first_with_exact_backlog(tmp_path: Path) -> None:
         assert taken[0].stream == "pukara-eventos-monitoreo.sondeo"
         assert orjson.loads(taken[0].doc) == events[0]
         assert box.take(5, 10**9)[0].seq == taken[0].seq  # nothing leaves before the ack
-        assert box.ack([i.seq for i in taken]) == 5 and box.backlog() == 4
+        assert box.ack(taken) == 5 and box.backlog() == 4
         rest = box.take(100, 10**9)
         assert [i.stream for i in rest][-1] == "pukara-logs-syslog"
-        box.ack([i.seq for i in rest])
+        box.ack(rest)
         assert box.backlog() == 0 and box.oldest() is None and box.take(10, 10**9) == []
 
 
@@ -119,7 +119,7 @@ def test_full_backlog_warns_once_and_blocks_until_drained_never_discards(
         shipped: set[str] = set()
         while not done.is_set() and drained < 100:  # a shipper acknowledging a few at a time
             taken = box.take(4, 10**9)
-            box.ack([i.seq for i in taken])
+            box.ack(taken)
             shipped |= {i.event_id for i in taken}
             drained += 1
             time.sleep(0.05)
@@ -140,7 +140,7 @@ def test_dead_letters_keep_the_reason_and_go_back_on_retry(tmp_path: Path) -> No
             400, "mapper_parsing_exception", "failed to parse field [source.port]"
         )
         missing = ItemResult(404, "index_not_found_exception", "no such index")
-        assert box.settle([a.seq], [(b, conflict), (c, conflict), (d, missing)]) == 4
+        assert box.settle([a], [(b, conflict), (c, conflict), (d, missing)]) == 4
         assert box.backlog() == 0 and box.dead_letter_count() == 3
         groups = box.dead_letter_groups()
         assert [(g.status, g.error_type, g.count) for g in groups] == [
@@ -172,7 +172,7 @@ def test_two_processes_share_one_exact_backlog(tmp_path: Path) -> None:
         box = Outbox(store, limit=1_000_000)
         acked = 0
         while any(p.is_alive() for p in children) or box.backlog():
-            acked += box.ack([i.seq for i in box.take(500, 10**9)])
+            acked += box.ack(box.take(500, 10**9))
         for p in children:
             p.join()
         assert acked == 6_000 and box.backlog() == 0
@@ -192,3 +192,21 @@ def test_migration_4_on_a_database_of_schema_3(tmp_path: Path) -> None:
         assert store.schema_version == SCHEMA_VERSION >= 4
         box = Outbox(store, limit=10)
         assert box.backlog() == 0 and box.dead_letter_count() == 0 and box.put(_events(1)) == 1
+
+
+def test_a_late_ack_of_reused_seqs_never_removes_new_events(tmp_path: Path) -> None:
+    """Two shippers take the same rows; B settles them, the queue empties, SQLite gives the
+    same seqs to new events, then A's late ack must not remove those never sent."""
+    with SQLiteStore(tmp_path / "a.db") as store:
+        box = Outbox(store, limit=10_000)
+        box.put(_events(3))
+        a_taken, b_taken = box.take(10, 10**9), box.take(10, 10**9)
+        assert box.ack(b_taken) == 3 and box.backlog() == 0
+        fresh = _events(3)
+        box.put(fresh)
+        assert {i.seq for i in box.take(10, 10**9)} & {i.seq for i in a_taken}  # seqs reused
+        assert box.ack(a_taken) == 0
+        dead = [(i, ItemResult(400, "mapper_parsing_exception", "x")) for i in a_taken]
+        assert box.to_dead_letters(dead) == 0
+        assert box.backlog() == 3
+        assert [i.event_id for i in box.take(10, 10**9)] == [e["event"]["id"] for e in fresh]  # type: ignore[index]

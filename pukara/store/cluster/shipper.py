@@ -173,17 +173,17 @@ class Shipper:
     def _settle(
         self, items: list[OutboxItem], results: list[ItemResult], report: ShipReport
     ) -> None:
-        acked: list[int] = []
+        acked: list[OutboxItem] = []
         dead: list[tuple[OutboxItem, ItemResult]] = []
         block: ItemResult | None = None
         for item, result in zip(items, results, strict=True):
             outcome = bulk.classify(result)
             if outcome is Outcome.STORED:
                 report.stored += 1
-                acked.append(item.seq)
+                acked.append(item)
             elif outcome is Outcome.DUPLICATE:
                 report.duplicates += 1
-                acked.append(item.seq)
+                acked.append(item)
             elif outcome is Outcome.DEAD:
                 dead.append((item, result))
             else:
