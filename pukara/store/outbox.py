@@ -88,6 +88,7 @@ class Outbox:
         self.local = local
         self.limit = limit
         self.on_warning = on_warning
+        self.on_full: Callable[[], None] | None = None  # a writer waits for room: wake the shipper
         self._warned = False
         self._warn_lock = threading.Lock()
 
@@ -124,6 +125,8 @@ class Outbox:
                     f"(límite outbox_limit = {number(self.limit)}); la escritura espera a que "
                     "el envío la vacíe, sin descartar nada. Revise `pukara almacen estado`."
                 )
+            if self.on_full is not None:
+                self.on_full()
             time.sleep(POLL_S)
 
     def put(self, events: Iterable[Mapping[str, Any]]) -> int:

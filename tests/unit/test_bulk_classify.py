@@ -205,3 +205,33 @@ def test_background_shipper_sends_what_is_put_and_stop_flushes_the_rest(tmp_path
         report = shipper.stop(flush_timeout_s=10)  # what waits is sent before it returns
         assert outbox.backlog() == 0 and report.stored == 50 and report.bulks >= 8
         assert max(b.count(b"\n") // 2 for b in engine.bodies) == 7
+
+
+def _all_stored(ndjson: bytes) -> list[ItemResult]:
+    return [ItemResult(201)] * (ndjson.count(b"\n") // 2)
+
+
+def test_a_write_into_a_full_outbox_returns_once_the_shipper_drains_it(tmp_path: Path) -> None:
+    """The backlog is at the limit when the process starts: the first write must start the
+    shipper before it waits for room, not after."""
+    import threading
+
+    from pukara.store.elastic import OutboxSink
+
+    with SQLiteStore(tmp_path / "a.db") as store:
+        outbox = Outbox(store, limit=50)
+        outbox.put([make_event("prueba.envio") for _ in range(50)])  # left by an earlier run
+        engine = RecordedEngine([_all_stored] * 100)
+        sink = OutboxSink(outbox, Shipper(outbox, lambda: engine, max_docs=20, idle_s=30))
+        done = threading.Event()
+
+        def write() -> None:
+            sink.put([make_event("prueba.envio")])
+            done.set()
+
+        threading.Thread(target=write, daemon=True).start()
+        try:
+            assert done.wait(10), "the write waits for a shipper that never started"
+            assert sink.flush(10) and outbox.backlog() == 0
+        finally:
+            sink.close(10)

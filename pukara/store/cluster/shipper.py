@@ -238,8 +238,8 @@ class Shipper:
         self._wake.set()
 
     def start_background(self) -> None:
-        """Ship from a daemon thread until :meth:`stop`."""
-        if self._thread is not None:
+        """Ship from a daemon thread until :meth:`stop` (again, if the thread ended)."""
+        if self._thread is not None and self._thread.is_alive():
             return
         self._stop.clear()
         self._thread = threading.Thread(target=self._background, name="pukara-envio", daemon=True)
