@@ -235,3 +235,33 @@ def test_a_write_into_a_full_outbox_returns_once_the_shipper_drains_it(tmp_path:
             assert sink.flush(10) and outbox.backlog() == 0
         finally:
             sink.close(10)
+
+
+def test_the_background_shipper_outlives_a_locked_database(tmp_path: Path) -> None:
+    """Another process holds the write lock past busy_timeout: settling fails with a
+    StoreError; the thread warns, waits and sends everything once the lock is gone."""
+    import sqlite3
+
+    warnings: list[str] = []
+    with SQLiteStore(tmp_path / "a.db", busy_timeout_ms=100) as store:
+        outbox = Outbox(store, limit=10_000)
+        outbox.put([make_event("prueba.envio") for _ in range(30)])
+        other = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        engine = RecordedEngine([_all_stored] * 100)
+        shipper = Shipper(outbox, lambda: engine, on_warning=warnings.append, max_docs=10,
+                          idle_s=0.05, backoff=bulk.Backoff(base=0.05, cap=0.1))  # fmt: skip
+        shipper.start_background()
+        try:
+            deadline = time.monotonic() + 5
+            while not warnings and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert any("cola local" in w for w in warnings)
+            other.execute("ROLLBACK")
+            deadline = time.monotonic() + 10
+            while outbox.backlog() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert outbox.backlog() == 0
+        finally:
+            other.close()
+            shipper.stop(flush_timeout_s=5)

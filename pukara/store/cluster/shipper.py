@@ -246,11 +246,24 @@ class Shipper:
         self._thread.start()
 
     def _background(self) -> None:
-        self.run(self._stop)
+        # the local store may fail for a while (locked past busy_timeout by another process,
+        # a full disk): the thread says so, waits and goes on; it never ends on its own
+        while not self._stop.is_set():
+            try:
+                self.run(self._stop)
+            except PukaraError as e:
+                self._warn("store", f"el envío al clúster no puede leer la cola local: "
+                           f"{e.message}; se reintenta")  # fmt: skip
+                self._stop.wait(self.backoff.next())
         # stop() asked: send what is left, for as long as it allows
         deadline = self._flush_until
-        while deadline is not None and time.monotonic() < deadline and self.outbox.backlog():
-            report = self.ship_once()
+        while deadline is not None and time.monotonic() < deadline:
+            try:
+                if not self.outbox.backlog():
+                    break
+                report = self.ship_once()
+            except PukaraError:
+                report = ShipReport(unavailable=1)
             self.total += report
             if report.must_wait:
                 time.sleep(min(self.backoff.next(), max(0.0, deadline - time.monotonic())))
