@@ -235,7 +235,7 @@ def test_migrar_is_resumable_and_stores_each_event_once(
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         _wait("la migración guarda su cursor",
-              lambda: conn.execute("SELECT 1 FROM meta WHERE key = 'migrate.cursor'").fetchone(),
+              lambda: conn.execute("SELECT 1 FROM meta WHERE key = 'migrate.rowid'").fetchone(),
               120)  # fmt: skip
     finally:
         conn.close()
@@ -256,3 +256,30 @@ def test_migrar_is_resumable_and_stores_each_event_once(
     # a third run has nothing left to queue and stores nothing twice
     third = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert third.returncode == 0 and json.loads(third.stdout)["queued"] == 0, third.stderr
+
+
+def test_migrar_with_a_small_outbox_finishes_and_a_later_run_copies_old_timestamps(
+    opensearch: OpenSearchCluster, tmp_path: Path
+) -> None:
+    """outbox_limit (1 000) below the chunk (10 000): migrar ships between chunks instead of
+    waiting for itself; an event stored later with an older @timestamp is copied next time."""
+    from datetime import UTC, datetime
+
+    n, dataset = 5_000, "migracion.pequena"
+    db = tmp_path / "pukara.db"
+    with SQLiteStore(db) as s:
+        s.write_events(make_event(dataset, fields={"labels.seq": str(i)}) for i in range(n))
+    env = {**os.environ, "PUKARA_DB": str(db), "PUKARA_ES_URL": opensearch.url,
+           "PUKARA_OUTBOX_LIMIT": "1000"}  # fmt: skip
+    argv = [PUKARA, "almacen", "migrar", "--formato", "json"]
+    first = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["queued"] == n
+    with SQLiteStore(db) as s:
+        s.write_events([make_event(dataset, timestamp=datetime(2020, 1, 1, tzinfo=UTC))])
+    again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["queued"] == 1
+    stream = stream_name(dataset)
+    opensearch.request("POST", f"/{stream}/_refresh")
+    assert opensearch.get(f"/{stream}/_count")["count"] == n + 1
