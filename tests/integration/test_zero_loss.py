@@ -283,3 +283,30 @@ def test_migrar_with_a_small_outbox_finishes_and_a_later_run_copies_old_timestam
     stream = stream_name(dataset)
     opensearch.request("POST", f"/{stream}/_refresh")
     assert opensearch.get(f"/{stream}/_count")["count"] == n + 1
+
+
+def test_an_event_id_the_cluster_refuses_is_replaced_and_nothing_stops(
+    opensearch: OpenSearchCluster, tmp_path: Path
+) -> None:
+    """A foreign event.id of 600 characters (HTTP 400 for the whole bulk) or with a newline
+    is replaced at the door by one derived from it: the 10 valid ones and it are stored."""
+    import threading
+
+    from pukara.store.cluster.shipper import Shipper
+
+    dataset = "registros.ajeno"
+    events = [make_event(dataset) for _ in range(10)]
+    events.insert(5, {**make_event(dataset), "event": {"dataset": dataset, "id": "x" * 600}})
+    events.insert(2, {**make_event(dataset), "event": {"dataset": dataset, "id": "a\nb"}})
+    settings = load_settings({"db": tmp_path / "p.db", "es_url": opensearch.url}, environ={})
+    with SQLiteStore(tmp_path / "p.db") as store:
+        outbox = Outbox(store, limit=10_000)
+        assert outbox.put(events) == 12
+        assert outbox.put(events) == 0  # a copy of each, the derived ids too, is recognised
+        shipper = Shipper(outbox, lambda: connect(settings))
+        report = shipper.run(threading.Event(), until_empty=True)
+        shipper.stop(5)
+        assert report.stored == 12 and outbox.backlog() == 0 and outbox.dead_letter_count() == 0
+    stream = stream_name(dataset)
+    opensearch.request("POST", f"/{stream}/_refresh")
+    assert opensearch.get(f"/{stream}/_count")["count"] == 12

@@ -210,3 +210,25 @@ def test_a_late_ack_of_reused_seqs_never_removes_new_events(tmp_path: Path) -> N
         assert box.to_dead_letters(dead) == 0
         assert box.backlog() == 3
         assert [i.event_id for i in box.take(10, 10**9)] == [e["event"]["id"] for e in fresh]  # type: ignore[index]
+
+
+def test_an_event_id_the_cluster_would_refuse_is_replaced_by_a_derived_one(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "a.db") as store:
+        box = Outbox(store, limit=10_000)
+        long_one = {
+            "@timestamp": "2026-12-01T10:00:00Z",
+            "event": {"dataset": "x.y", "id": "é" * 300},
+        }
+        control = {
+            "@timestamp": "2026-12-01T10:00:00Z",
+            "event.dataset": "x.y",
+            "event.id": "a\x1bb",
+        }
+        fine = {"@timestamp": "2026-12-01T10:00:00Z", "event": {"dataset": "x.y", "id": "a" * 512}}
+        assert box.put([long_one, control, fine]) == 3
+        assert box.put([long_one, control]) == 0  # the same derived id for every copy
+        items = box.take(10, 10**9)
+        assert [len(i.event_id.encode()) <= 512 for i in items] == [True] * 3
+        assert items[0].event_id.startswith("sha256-") and items[1].event_id.startswith("sha256-")
+        assert orjson.loads(items[1].doc)["event.id"] == items[1].event_id
+        assert items[2].event_id == "a" * 512
