@@ -60,8 +60,8 @@ def test_recorded_write_block_is_kept_not_dead() -> None:
     assert classify(result) is Outcome.BLOCKED
 
 
-def test_recorded_index_missing_is_a_dead_letter() -> None:
-    assert _outcomes("index_missing") == [Outcome.DEAD]
+def test_recorded_index_missing_is_kept_not_dead() -> None:
+    assert _outcomes("index_missing") == [Outcome.MISSING]
 
 
 @pytest.mark.parametrize(
@@ -70,6 +70,9 @@ def test_recorded_index_missing_is_a_dead_letter() -> None:
         (ItemResult(200), Outcome.STORED),
         (ItemResult(400, "document_parsing_exception", "x"), Outcome.DEAD),
         (ItemResult(400, "illegal_argument_exception", "x"), Outcome.DEAD),
+        (ItemResult(413, None, "x"), Outcome.DEAD),
+        (ItemResult(404, "index_not_found_exception", "x"), Outcome.MISSING),
+        (ItemResult(408, None, "x"), Outcome.RETRY),
         (ItemResult(500, "node_closed_exception", "x"), Outcome.RETRY),
         (ItemResult(503, "unavailable_shards_exception", "x"), Outcome.RETRY),
         (ItemResult(429, "es_rejected_execution_exception", "x"), Outcome.THROTTLED),
@@ -265,3 +268,20 @@ def test_the_background_shipper_outlives_a_locked_database(tmp_path: Path) -> No
         finally:
             other.close()
             shipper.stop(flush_timeout_s=5)
+
+
+def test_an_index_missing_keeps_the_events_and_puts_the_templates_again(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    with SQLiteStore(tmp_path / "a.db") as store:
+        outbox = Outbox(store, limit=10_000)
+        outbox.put([make_event("prueba.envio") for _ in range(2)])
+        engine = RecordedEngine([
+            lambda _: [ItemResult(404, "index_not_found_exception", "no such index")] * 2,
+            _statuses(201, 201),
+        ])  # fmt: skip
+        shipper = Shipper(outbox, lambda: engine, on_warning=warnings.append)
+        first = shipper.ship_once()
+        assert first.retried == 2 and first.dead == 0 and outbox.dead_letter_count() == 0
+        assert outbox.backlog() == 2 and "ATENCIÓN" in warnings[-1] and "plantilla" in warnings[-1]
+        assert shipper.ship_once().stored == 2 and outbox.backlog() == 0
+        assert engine.templates.count("pukara-ecs-mappings") == 2  # put again on reconnecting

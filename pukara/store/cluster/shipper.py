@@ -176,6 +176,7 @@ class Shipper:
         acked: list[OutboxItem] = []
         dead: list[tuple[OutboxItem, ItemResult]] = []
         block: ItemResult | None = None
+        missing: ItemResult | None = None
         for item, result in zip(items, results, strict=True):
             outcome = bulk.classify(result)
             if outcome is Outcome.STORED:
@@ -193,9 +194,29 @@ class Shipper:
                 elif outcome is Outcome.BLOCKED:
                     report.blocked += 1
                     block = result
+                elif outcome is Outcome.MISSING:
+                    missing = result
         self.outbox.settle(acked, dead)
         report.dead = len(dead)
-        if block is not None:
+        self._say_settled(block, missing, dead)
+        if not report.retried:
+            self._recovered()
+
+    def _say_settled(
+        self,
+        block: ItemResult | None,
+        missing: ItemResult | None,
+        dead: list[tuple[OutboxItem, ItemResult]],
+    ) -> None:
+        if missing is not None and self.engine is not None:
+            self.engine.close()
+            self.engine = None  # connect again: the templates are put again with it
+        if missing is not None:
+            self._warn("missing", f"ATENCIÓN: el clúster no tiene el índice o la plantilla de "
+                       f"destino (HTTP {missing.status} {missing.error_type or ''}: "
+                       f"{missing.reason or ''}); se reinstalan las plantillas y los eventos "
+                       "esperan en la cola local")  # fmt: skip
+        elif block is not None:
             self._warn("blocked", f"ATENCIÓN: el clúster bloquea la escritura (HTTP {block.status} "
                        f"{block.error_type or ''}: {block.reason or ''}); los eventos esperan en "
                        "la cola local hasta que se levante el bloqueo (revise el disco del "
@@ -205,8 +226,6 @@ class Shipper:
             self._warn("dead", f"el clúster rechazó {len(dead)} eventos tal como están (HTTP "
                        f"{first.status} {first.error_type or ''}: {first.reason or ''}); quedan "
                        "como cartas muertas: corrija el mapeo y use `pukara almacen reintentar`")  # fmt: skip
-        if not report.retried:
-            self._recovered()
 
     # -- loops ---------------------------------------------------------------------------
     def run(self, stop: threading.Event, *, until_empty: bool = False) -> ShipReport:
