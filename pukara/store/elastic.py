@@ -468,9 +468,13 @@ def _outbox_sink(local: SQLiteStore, settings: Settings) -> EventSink:
     ``pukara.almacen`` logger (a full backlog, the cluster away, dead letters)."""
     from pukara.store.cluster.shipper import Shipper
     from pukara.store.outbox import Outbox
+    from pukara.text import clean
 
-    outbox = Outbox(local, limit=settings.outbox_limit, on_warning=_log.warning)
-    shipper = Shipper(outbox, lambda: cluster_engine(settings), on_warning=_log.warning)
+    def warn(text: str) -> None:  # the engine's reasons quote event values: no escapes out
+        _log.warning("%s", clean(text))
+
+    outbox = Outbox(local, limit=settings.outbox_limit, on_warning=warn)
+    shipper = Shipper(outbox, lambda: cluster_engine(settings), on_warning=warn)
     return OutboxSink(outbox, shipper)
 
 

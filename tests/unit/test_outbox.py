@@ -232,3 +232,19 @@ def test_an_event_id_the_cluster_would_refuse_is_replaced_by_a_derived_one(tmp_p
         assert items[0].event_id.startswith("sha256-") and items[1].event_id.startswith("sha256-")
         assert orjson.loads(items[1].doc)["event.id"] == items[1].event_id
         assert items[2].event_id == "a" * 512
+
+
+def test_shipping_warnings_reach_the_log_without_escapes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pukara.config import load_settings
+    from pukara.store.elastic import _outbox_sink
+
+    settings = load_settings({"db": tmp_path / "a.db", "es_url": "http://127.0.0.1:9"}, environ={})
+    with SQLiteStore(tmp_path / "a.db") as store:
+        sink = _outbox_sink(store, settings)
+        caplog.set_level("WARNING", logger="pukara.almacen")
+        sink.outbox.on_warning("valor '\x1b[2J\x1b]0;título\x07x'")  # type: ignore[attr-defined]
+        sink.shipper.on_warning("razón \x1b[31mroja")  # type: ignore[attr-defined]
+        text = caplog.text
+        assert "\x1b" not in text and "\x07" not in text and "roja" in text
