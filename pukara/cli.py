@@ -348,13 +348,14 @@ def _shipper(settings: Settings, store: Any) -> Any:
         raise ConfigError(
             "no hay clúster configurado: indique es_url (PUKARA_ES_URL o pukara.toml)"
         )
-    from pukara.store.cluster.client import connect
+    from pukara.store.elastic import cluster_engine
 
     def warn(text: str) -> None:
         message(text, style="yellow")
 
     outbox = Outbox(store, limit=settings.outbox_limit, on_warning=warn)
-    shipper = Shipper(outbox, lambda: connect(settings), on_warning=warn)
+    # cluster_engine puts the lifecycle policy too: streams created here get their retention
+    shipper = Shipper(outbox, lambda: cluster_engine(settings), on_warning=warn)
     from pukara.store.cluster.engine import EngineUnavailable
 
     try:  # a wrong URL, credential or certificate stops here; a cluster away is waited for
