@@ -270,9 +270,10 @@ def _cluster_line(state: dict[str, Any]) -> str:
 
 
 @almacen.command()
-def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
+def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> int:
     """Esquema, tamaño y eventos por conjunto de datos; la cola hacia el clúster, sus cartas
-    muertas por motivo y, con es_url, el estado del clúster."""
+    muertas por motivo y, con es_url, el estado del clúster. Sale con 3 si hay cartas muertas
+    o el clúster no responde."""
     settings: Settings = ctx.obj
     from pukara.events import utc_now
     from pukara.store.outbox import Outbox
@@ -310,7 +311,7 @@ def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
                              "items": letters},
             "cluster": cluster,
         }, ensure_ascii=False, indent=2))  # fmt: skip
-        return
+        return _estado_code(bool(groups), cluster)
     columns = {"dataset": "Conjunto de datos", "count": "Eventos",
                "oldest": "Más antiguo (UTC)", "newest": "Más reciente (UTC)"}  # fmt: skip
     render(records, formato, columns, shown={"count": _count, "oldest": _moment, "newest": _moment})
@@ -337,6 +338,13 @@ def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
                 "--formato json).")  # fmt: skip
     if cluster is not None:
         message(_cluster_line(cluster))
+    return _estado_code(bool(groups), cluster)
+
+
+def _estado_code(dead_letters: bool, cluster: dict[str, Any] | None) -> int:
+    """3 (something to act on) with dead letters or a cluster that does not answer."""
+    down = cluster is not None and not cluster["reachable"]
+    return ExitCode.PARTIAL if dead_letters or down else ExitCode.OK
 
 
 def _shipper(settings: Settings, store: Any) -> Any:
@@ -348,13 +356,14 @@ def _shipper(settings: Settings, store: Any) -> Any:
         raise ConfigError(
             "no hay clúster configurado: indique es_url (PUKARA_ES_URL o pukara.toml)"
         )
-    from pukara.store.cluster.client import connect
+    from pukara.store.elastic import cluster_engine
 
     def warn(text: str) -> None:
         message(text, style="yellow")
 
     outbox = Outbox(store, limit=settings.outbox_limit, on_warning=warn)
-    shipper = Shipper(outbox, lambda: connect(settings), on_warning=warn)
+    # cluster_engine puts the lifecycle policy too: streams created here get their retention
+    shipper = Shipper(outbox, lambda: cluster_engine(settings), on_warning=warn)
     from pukara.store.cluster.engine import EngineUnavailable
 
     try:  # a wrong URL, credential or certificate stops here; a cluster away is waited for
@@ -409,7 +418,9 @@ def enviar(
     if formato is Formato.json:
         print(json.dumps({**_report_dict(report), "backlog": backlog, "dead_letters": dead}))
     message(_ship_summary(report, backlog, dead))
-    return ExitCode.INTERRUPTED if interrupted else ExitCode.OK
+    if interrupted:
+        return ExitCode.INTERRUPTED
+    return ExitCode.PARTIAL if report.dead else ExitCode.OK
 
 
 @almacen.command()

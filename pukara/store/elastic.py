@@ -61,6 +61,8 @@ class EventSink(Protocol):
 
 
 class _Queue(Protocol):  # pukara.store.outbox.Outbox
+    on_full: Callable[[], None] | None
+
     def put(self, events: Iterable[Mapping[str, Any]]) -> int: ...
 
     def backlog(self) -> int: ...
@@ -88,13 +90,16 @@ class OutboxSink:
         self.shipper = shipper
         self._started = False
         self._lock = threading.Lock()
+        outbox.on_full = shipper.wake  # a writer waiting for room hurries the shipper on
 
     def put(self, events: Iterable[Mapping[str, Any]]) -> int:
-        queued = self.outbox.put(events)  # committed to disk before it returns
+        # the shipper runs before the first put: a put that waits for room (a backlog
+        # already at the limit, a batch larger than what is left) waits for it to drain;
+        # start_background also starts again a thread that ended
         with self._lock:
-            if not self._started:
-                self.shipper.start_background()
-                self._started = True
+            self.shipper.start_background()
+            self._started = True
+        queued = self.outbox.put(events)  # committed to disk before it returns
         self.shipper.wake()
         return queued
 
@@ -463,9 +468,13 @@ def _outbox_sink(local: SQLiteStore, settings: Settings) -> EventSink:
     ``pukara.almacen`` logger (a full backlog, the cluster away, dead letters)."""
     from pukara.store.cluster.shipper import Shipper
     from pukara.store.outbox import Outbox
+    from pukara.text import clean
 
-    outbox = Outbox(local, limit=settings.outbox_limit, on_warning=_log.warning)
-    shipper = Shipper(outbox, lambda: cluster_engine(settings), on_warning=_log.warning)
+    def warn(text: str) -> None:  # the engine's reasons quote event values: no escapes out
+        _log.warning("%s", clean(text))
+
+    outbox = Outbox(local, limit=settings.outbox_limit, on_warning=warn)
+    shipper = Shipper(outbox, lambda: cluster_engine(settings), on_warning=warn)
     return OutboxSink(outbox, shipper)
 
 

@@ -88,6 +88,7 @@ class Outbox:
         self.local = local
         self.limit = limit
         self.on_warning = on_warning
+        self.on_full: Callable[[], None] | None = None  # a writer waits for room: wake the shipper
         self._warned = False
         self._warn_lock = threading.Lock()
 
@@ -124,6 +125,8 @@ class Outbox:
                     f"(límite outbox_limit = {number(self.limit)}); la escritura espera a que "
                     "el envío la vacíe, sin descartar nada. Revise `pukara almacen estado`."
                 )
+            if self.on_full is not None:
+                self.on_full()
             time.sleep(POLL_S)
 
     def put(self, events: Iterable[Mapping[str, Any]]) -> int:
@@ -178,10 +181,14 @@ class Outbox:
 
     # -- settling ----------------------------------------------------------------------------
     def settle(
-        self, acked: Sequence[int], dead: Iterable[tuple[OutboxItem, ItemResult]] = ()
+        self, acked: Sequence[OutboxItem], dead: Iterable[tuple[OutboxItem, ItemResult]] = ()
     ) -> int:
         """Acknowledge ``acked`` and move ``dead`` to the dead letters, in one transaction.
-        Returns how many left the outbox."""
+        Returns how many left the outbox.
+
+        A row is removed by its whole identity, ``seq`` and ``event_id``: SQLite may give a
+        deleted ``seq`` to a new event, and a second shipper settling a batch another one
+        already settled must not remove events that were never sent."""
         dead = list(dead)
         if not acked and not dead:
             return 0
@@ -192,7 +199,8 @@ class Outbox:
             if acked:
                 gone += int(
                     conn.executemany(
-                        "DELETE FROM outbox WHERE seq = ?", [(s,) for s in acked]
+                        "DELETE FROM outbox WHERE seq = ? AND event_id = ?",
+                        [(i.seq, i.event_id) for i in acked],
                     ).rowcount
                 )
             if dead:
@@ -207,7 +215,8 @@ class Outbox:
                 )  # fmt: skip
                 gone += int(
                     conn.executemany(
-                        "DELETE FROM outbox WHERE seq = ?", [(i.seq,) for i, _ in dead]
+                        "DELETE FROM outbox WHERE seq = ? AND event_id = ?",
+                        [(i.seq, i.event_id) for i, _ in dead],
                     ).rowcount
                 )
             conn.execute("UPDATE outbox_size SET backlog = backlog - ? WHERE id = 1", (gone,))
@@ -215,9 +224,9 @@ class Outbox:
 
         return self._durable_write(work)
 
-    def ack(self, seqs: Sequence[int]) -> int:
+    def ack(self, items: Sequence[OutboxItem]) -> int:
         """The engine stored these (or had them already): they leave the outbox."""
-        return self.settle(list(seqs))
+        return self.settle(list(items))
 
     def to_dead_letters(self, items_and_reasons: Iterable[tuple[OutboxItem, ItemResult]]) -> int:
         """The engine refused these as they are: kept aside with its reason."""

@@ -188,15 +188,33 @@ def event_identity(doc: Mapping[str, Any]) -> tuple[Mapping[str, Any], str, str]
         dataset, event_id = get_field(doc, "event.dataset"), get_field(doc, "event.id")
     if not isinstance(dataset, str) or not dataset:
         raise StoreError("evento sin event.dataset")
-    if event_id is None:
-        event_id = new_event_id()
+    if event_id is not None and (not isinstance(event_id, str) or not event_id):
+        raise StoreError(f"evento con event.id inválido: {event_id!r}")
+    if event_id is None or not _usable_id(event_id):
+        # none, or one the cluster refuses as _id (over 512 bytes, control characters): a
+        # derived one, the same for every copy of the event, so a copy is still recognised
+        event_id = new_event_id() if event_id is None else _derived_id(event_id)
         if isinstance(event, Mapping):
             doc = {**doc, "event": {**event, "id": event_id}}
         else:
             doc = {**doc, "event.id": event_id}
-    elif not isinstance(event_id, str) or not event_id:
-        raise StoreError(f"evento con event.id inválido: {event_id!r}")
     return doc, dataset, event_id
+
+
+MAX_ID_BYTES = 512  # the longest _id the engines take
+
+
+def _usable_id(event_id: str) -> bool:
+    return len(event_id.encode("utf-8", "surrogatepass")) <= MAX_ID_BYTES and all(
+        c.isprintable() for c in event_id
+    )
+
+
+def _derived_id(event_id: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"sha256-{digest}"
 
 
 class SQLiteStore:

@@ -155,12 +155,12 @@ def test_estado_reintentar_and_enviar_of_the_outbox(
         box.to_dead_letters([(first[0], ItemResult(400, "mapper_parsing_exception", "campo long"))])
     code, out, err = run(capsys, "--base-datos", str(db), "almacen", "estado", "--formato", "json")
     state = json.loads(out)
-    assert code == 0 and state["outbox"]["backlog"] == 2 and state["outbox"]["oldest"]
+    assert code == 3 and state["outbox"]["backlog"] == 2 and state["outbox"]["oldest"]  # 3: act
     assert state["dead_letters"]["count"] == 1
     (letter,) = state["dead_letters"]["items"]
     assert letter["status"] == 400 and letter["reason"] == "campo long"
     code, out, err = run(capsys, "--base-datos", str(db), "almacen", "estado")
-    assert code == 0 and "mapper_parsing_exception" in out and "Cartas muertas" in out
+    assert code == 3 and "mapper_parsing_exception" in out and "Cartas muertas" in out
     assert "Cola hacia el clúster: 2 eventos en espera" in err and "reintentar" in err
     code, _, err = run(capsys, "--base-datos", str(db), "almacen", "reintentar")
     assert code == 2 and "--todos" in err
@@ -184,7 +184,7 @@ def test_estado_says_clearly_when_the_cluster_does_not_answer(
     db = tmp_path / "p.db"
     SQLiteStore(db).close()
     code, _, err = run(capsys, "--base-datos", str(db), "almacen", "estado")
-    assert code == 0 and f"Clúster http://127.0.0.1:{port}: no disponible" in err
+    assert code == 3 and f"Clúster http://127.0.0.1:{port}: no disponible" in err
 
 
 def test_enviar_waits_for_a_cluster_away_and_ends_with_an_empty_outbox(

@@ -235,7 +235,7 @@ def test_migrar_is_resumable_and_stores_each_event_once(
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
         _wait("la migración guarda su cursor",
-              lambda: conn.execute("SELECT 1 FROM meta WHERE key = 'migrate.cursor'").fetchone(),
+              lambda: conn.execute("SELECT 1 FROM meta WHERE key = 'migrate.rowid'").fetchone(),
               120)  # fmt: skip
     finally:
         conn.close()
@@ -256,3 +256,57 @@ def test_migrar_is_resumable_and_stores_each_event_once(
     # a third run has nothing left to queue and stores nothing twice
     third = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert third.returncode == 0 and json.loads(third.stdout)["queued"] == 0, third.stderr
+
+
+def test_migrar_with_a_small_outbox_finishes_and_a_later_run_copies_old_timestamps(
+    opensearch: OpenSearchCluster, tmp_path: Path
+) -> None:
+    """outbox_limit (1 000) below the chunk (10 000): migrar ships between chunks instead of
+    waiting for itself; an event stored later with an older @timestamp is copied next time."""
+    from datetime import UTC, datetime
+
+    n, dataset = 5_000, "migracion.pequena"
+    db = tmp_path / "pukara.db"
+    with SQLiteStore(db) as s:
+        s.write_events(make_event(dataset, fields={"labels.seq": str(i)}) for i in range(n))
+    env = {**os.environ, "PUKARA_DB": str(db), "PUKARA_ES_URL": opensearch.url,
+           "PUKARA_OUTBOX_LIMIT": "1000"}  # fmt: skip
+    argv = [PUKARA, "almacen", "migrar", "--formato", "json"]
+    first = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["queued"] == n
+    with SQLiteStore(db) as s:
+        s.write_events([make_event(dataset, timestamp=datetime(2020, 1, 1, tzinfo=UTC))])
+    again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["queued"] == 1
+    stream = stream_name(dataset)
+    opensearch.request("POST", f"/{stream}/_refresh")
+    assert opensearch.get(f"/{stream}/_count")["count"] == n + 1
+
+
+def test_an_event_id_the_cluster_refuses_is_replaced_and_nothing_stops(
+    opensearch: OpenSearchCluster, tmp_path: Path
+) -> None:
+    """A foreign event.id of 600 characters (HTTP 400 for the whole bulk) or with a newline
+    is replaced at the door by one derived from it: the 10 valid ones and it are stored."""
+    import threading
+
+    from pukara.store.cluster.shipper import Shipper
+
+    dataset = "registros.ajeno"
+    events = [make_event(dataset) for _ in range(10)]
+    events.insert(5, {**make_event(dataset), "event": {"dataset": dataset, "id": "x" * 600}})
+    events.insert(2, {**make_event(dataset), "event": {"dataset": dataset, "id": "a\nb"}})
+    settings = load_settings({"db": tmp_path / "p.db", "es_url": opensearch.url}, environ={})
+    with SQLiteStore(tmp_path / "p.db") as store:
+        outbox = Outbox(store, limit=10_000)
+        assert outbox.put(events) == 12
+        assert outbox.put(events) == 0  # a copy of each, the derived ids too, is recognised
+        shipper = Shipper(outbox, lambda: connect(settings))
+        report = shipper.run(threading.Event(), until_empty=True)
+        shipper.stop(5)
+        assert report.stored == 12 and outbox.backlog() == 0 and outbox.dead_letter_count() == 0
+    stream = stream_name(dataset)
+    opensearch.request("POST", f"/{stream}/_refresh")
+    assert opensearch.get(f"/{stream}/_count")["count"] == 12

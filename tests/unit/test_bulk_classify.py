@@ -60,8 +60,8 @@ def test_recorded_write_block_is_kept_not_dead() -> None:
     assert classify(result) is Outcome.BLOCKED
 
 
-def test_recorded_index_missing_is_a_dead_letter() -> None:
-    assert _outcomes("index_missing") == [Outcome.DEAD]
+def test_recorded_index_missing_is_kept_not_dead() -> None:
+    assert _outcomes("index_missing") == [Outcome.MISSING]
 
 
 @pytest.mark.parametrize(
@@ -70,6 +70,9 @@ def test_recorded_index_missing_is_a_dead_letter() -> None:
         (ItemResult(200), Outcome.STORED),
         (ItemResult(400, "document_parsing_exception", "x"), Outcome.DEAD),
         (ItemResult(400, "illegal_argument_exception", "x"), Outcome.DEAD),
+        (ItemResult(413, None, "x"), Outcome.DEAD),
+        (ItemResult(404, "index_not_found_exception", "x"), Outcome.MISSING),
+        (ItemResult(408, None, "x"), Outcome.RETRY),
         (ItemResult(500, "node_closed_exception", "x"), Outcome.RETRY),
         (ItemResult(503, "unavailable_shards_exception", "x"), Outcome.RETRY),
         (ItemResult(429, "es_rejected_execution_exception", "x"), Outcome.THROTTLED),
@@ -205,3 +208,80 @@ def test_background_shipper_sends_what_is_put_and_stop_flushes_the_rest(tmp_path
         report = shipper.stop(flush_timeout_s=10)  # what waits is sent before it returns
         assert outbox.backlog() == 0 and report.stored == 50 and report.bulks >= 8
         assert max(b.count(b"\n") // 2 for b in engine.bodies) == 7
+
+
+def _all_stored(ndjson: bytes) -> list[ItemResult]:
+    return [ItemResult(201)] * (ndjson.count(b"\n") // 2)
+
+
+def test_a_write_into_a_full_outbox_returns_once_the_shipper_drains_it(tmp_path: Path) -> None:
+    """The backlog is at the limit when the process starts: the first write must start the
+    shipper before it waits for room, not after."""
+    import threading
+
+    from pukara.store.elastic import OutboxSink
+
+    with SQLiteStore(tmp_path / "a.db") as store:
+        outbox = Outbox(store, limit=50)
+        outbox.put([make_event("prueba.envio") for _ in range(50)])  # left by an earlier run
+        engine = RecordedEngine([_all_stored] * 100)
+        sink = OutboxSink(outbox, Shipper(outbox, lambda: engine, max_docs=20, idle_s=30))
+        done = threading.Event()
+
+        def write() -> None:
+            sink.put([make_event("prueba.envio")])
+            done.set()
+
+        threading.Thread(target=write, daemon=True).start()
+        try:
+            assert done.wait(10), "the write waits for a shipper that never started"
+            assert sink.flush(10) and outbox.backlog() == 0
+        finally:
+            sink.close(10)
+
+
+def test_the_background_shipper_outlives_a_locked_database(tmp_path: Path) -> None:
+    """Another process holds the write lock past busy_timeout: settling fails with a
+    StoreError; the thread warns, waits and sends everything once the lock is gone."""
+    import sqlite3
+
+    warnings: list[str] = []
+    with SQLiteStore(tmp_path / "a.db", busy_timeout_ms=100) as store:
+        outbox = Outbox(store, limit=10_000)
+        outbox.put([make_event("prueba.envio") for _ in range(30)])
+        other = sqlite3.connect(tmp_path / "a.db", isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        engine = RecordedEngine([_all_stored] * 100)
+        shipper = Shipper(outbox, lambda: engine, on_warning=warnings.append, max_docs=10,
+                          idle_s=0.05, backoff=bulk.Backoff(base=0.05, cap=0.1))  # fmt: skip
+        shipper.start_background()
+        try:
+            deadline = time.monotonic() + 5
+            while not warnings and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert any("cola local" in w for w in warnings)
+            other.execute("ROLLBACK")
+            deadline = time.monotonic() + 10
+            while outbox.backlog() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert outbox.backlog() == 0
+        finally:
+            other.close()
+            shipper.stop(flush_timeout_s=5)
+
+
+def test_an_index_missing_keeps_the_events_and_puts_the_templates_again(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    with SQLiteStore(tmp_path / "a.db") as store:
+        outbox = Outbox(store, limit=10_000)
+        outbox.put([make_event("prueba.envio") for _ in range(2)])
+        engine = RecordedEngine([
+            lambda _: [ItemResult(404, "index_not_found_exception", "no such index")] * 2,
+            _statuses(201, 201),
+        ])  # fmt: skip
+        shipper = Shipper(outbox, lambda: engine, on_warning=warnings.append)
+        first = shipper.ship_once()
+        assert first.retried == 2 and first.dead == 0 and outbox.dead_letter_count() == 0
+        assert outbox.backlog() == 2 and "ATENCIÓN" in warnings[-1] and "plantilla" in warnings[-1]
+        assert shipper.ship_once().stored == 2 and outbox.backlog() == 0
+        assert engine.templates.count("pukara-ecs-mappings") == 2  # put again on reconnecting

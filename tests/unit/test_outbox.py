@@ -35,10 +35,10 @@ def test_put_take_ack_oldest_first_with_exact_backlog(tmp_path: Path) -> None:
         assert taken[0].stream == "pukara-eventos-monitoreo.sondeo"
         assert orjson.loads(taken[0].doc) == events[0]
         assert box.take(5, 10**9)[0].seq == taken[0].seq  # nothing leaves before the ack
-        assert box.ack([i.seq for i in taken]) == 5 and box.backlog() == 4
+        assert box.ack(taken) == 5 and box.backlog() == 4
         rest = box.take(100, 10**9)
         assert [i.stream for i in rest][-1] == "pukara-logs-syslog"
-        box.ack([i.seq for i in rest])
+        box.ack(rest)
         assert box.backlog() == 0 and box.oldest() is None and box.take(10, 10**9) == []
 
 
@@ -119,7 +119,7 @@ def test_full_backlog_warns_once_and_blocks_until_drained_never_discards(
         shipped: set[str] = set()
         while not done.is_set() and drained < 100:  # a shipper acknowledging a few at a time
             taken = box.take(4, 10**9)
-            box.ack([i.seq for i in taken])
+            box.ack(taken)
             shipped |= {i.event_id for i in taken}
             drained += 1
             time.sleep(0.05)
@@ -140,7 +140,7 @@ def test_dead_letters_keep_the_reason_and_go_back_on_retry(tmp_path: Path) -> No
             400, "mapper_parsing_exception", "failed to parse field [source.port]"
         )
         missing = ItemResult(404, "index_not_found_exception", "no such index")
-        assert box.settle([a.seq], [(b, conflict), (c, conflict), (d, missing)]) == 4
+        assert box.settle([a], [(b, conflict), (c, conflict), (d, missing)]) == 4
         assert box.backlog() == 0 and box.dead_letter_count() == 3
         groups = box.dead_letter_groups()
         assert [(g.status, g.error_type, g.count) for g in groups] == [
@@ -172,7 +172,7 @@ def test_two_processes_share_one_exact_backlog(tmp_path: Path) -> None:
         box = Outbox(store, limit=1_000_000)
         acked = 0
         while any(p.is_alive() for p in children) or box.backlog():
-            acked += box.ack([i.seq for i in box.take(500, 10**9)])
+            acked += box.ack(box.take(500, 10**9))
         for p in children:
             p.join()
         assert acked == 6_000 and box.backlog() == 0
@@ -192,3 +192,59 @@ def test_migration_4_on_a_database_of_schema_3(tmp_path: Path) -> None:
         assert store.schema_version == SCHEMA_VERSION >= 4
         box = Outbox(store, limit=10)
         assert box.backlog() == 0 and box.dead_letter_count() == 0 and box.put(_events(1)) == 1
+
+
+def test_a_late_ack_of_reused_seqs_never_removes_new_events(tmp_path: Path) -> None:
+    """Two shippers take the same rows; B settles them, the queue empties, SQLite gives the
+    same seqs to new events, then A's late ack must not remove those never sent."""
+    with SQLiteStore(tmp_path / "a.db") as store:
+        box = Outbox(store, limit=10_000)
+        box.put(_events(3))
+        a_taken, b_taken = box.take(10, 10**9), box.take(10, 10**9)
+        assert box.ack(b_taken) == 3 and box.backlog() == 0
+        fresh = _events(3)
+        box.put(fresh)
+        assert {i.seq for i in box.take(10, 10**9)} & {i.seq for i in a_taken}  # seqs reused
+        assert box.ack(a_taken) == 0
+        dead = [(i, ItemResult(400, "mapper_parsing_exception", "x")) for i in a_taken]
+        assert box.to_dead_letters(dead) == 0
+        assert box.backlog() == 3
+        assert [i.event_id for i in box.take(10, 10**9)] == [e["event"]["id"] for e in fresh]  # type: ignore[index]
+
+
+def test_an_event_id_the_cluster_would_refuse_is_replaced_by_a_derived_one(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "a.db") as store:
+        box = Outbox(store, limit=10_000)
+        long_one = {
+            "@timestamp": "2026-12-01T10:00:00Z",
+            "event": {"dataset": "x.y", "id": "é" * 300},
+        }
+        control = {
+            "@timestamp": "2026-12-01T10:00:00Z",
+            "event.dataset": "x.y",
+            "event.id": "a\x1bb",
+        }
+        fine = {"@timestamp": "2026-12-01T10:00:00Z", "event": {"dataset": "x.y", "id": "a" * 512}}
+        assert box.put([long_one, control, fine]) == 3
+        assert box.put([long_one, control]) == 0  # the same derived id for every copy
+        items = box.take(10, 10**9)
+        assert [len(i.event_id.encode()) <= 512 for i in items] == [True] * 3
+        assert items[0].event_id.startswith("sha256-") and items[1].event_id.startswith("sha256-")
+        assert orjson.loads(items[1].doc)["event.id"] == items[1].event_id
+        assert items[2].event_id == "a" * 512
+
+
+def test_shipping_warnings_reach_the_log_without_escapes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pukara.config import load_settings
+    from pukara.store.elastic import _outbox_sink
+
+    settings = load_settings({"db": tmp_path / "a.db", "es_url": "http://127.0.0.1:9"}, environ={})
+    with SQLiteStore(tmp_path / "a.db") as store:
+        sink = _outbox_sink(store, settings)
+        caplog.set_level("WARNING", logger="pukara.almacen")
+        sink.outbox.on_warning("valor '\x1b[2J\x1b]0;título\x07x'")  # type: ignore[attr-defined]
+        sink.shipper.on_warning("razón \x1b[31mroja")  # type: ignore[attr-defined]
+        text = caplog.text
+        assert "\x1b" not in text and "\x07" not in text and "roja" in text

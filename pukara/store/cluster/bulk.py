@@ -13,8 +13,10 @@ answer                                             outcome    what the shipper d
 429 (the engine cannot keep up)                    throttled  keep, back off with jitter
 403, or any block (``cluster_block_exception``,    blocked    keep, back off, warn loudly
 read-only index, ES's disk flood stage, a 429)
-400 (mapping, parsing, illegal argument), 404      dead       to the dead letters with the
-(index missing and auto-create off), other 4xx                engine's reason
+404 (index missing: template deleted, auto-create  missing    keep, warn loudly, put the
+off), 408, 401 for one item                                   templates again, back off
+400 (mapping, parsing, illegal argument), 413,     dead       to the dead letters with the
+other 4xx                                                     engine's reason
 5xx, anything else                                 retry      keep, back off
 =================================================  =========  ===============================
 
@@ -45,11 +47,12 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     THROTTLED = "throttled"
     BLOCKED = "blocked"
+    MISSING = "missing"  # the cluster lacks the index or template: fixed there, not in the event
     DEAD = "dead"
     RETRY = "retry"
 
 
-KEEP = frozenset({Outcome.THROTTLED, Outcome.BLOCKED, Outcome.RETRY})
+KEEP = frozenset({Outcome.THROTTLED, Outcome.BLOCKED, Outcome.MISSING, Outcome.RETRY})
 ACK = frozenset({Outcome.STORED, Outcome.DUPLICATE})
 
 
@@ -81,6 +84,10 @@ def classify(result: ItemResult) -> Outcome:
         return Outcome.BLOCKED
     if status == 429:
         return Outcome.THROTTLED
+    if status == 404:
+        return Outcome.MISSING
+    if status in (401, 408):
+        return Outcome.RETRY
     if 400 <= status < 500:
         return Outcome.DEAD
     return Outcome.RETRY

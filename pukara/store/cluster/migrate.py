@@ -1,9 +1,12 @@
 """``almacen migrar``: the SQLite store's events copied to the cluster, through the outbox.
 
-Events are read in ``(ts_us, id)`` order, a chunk at a time, and committed to the outbox;
-the cursor (the last ``(ts_us, id)`` queued) is kept in the ``meta`` table right after, so a
-migration stopped at any point goes on from there. The shipper then takes them as any other
-event: ``_id`` = ``event.id`` makes a copy sent twice a 409, counted as already there.
+Events are read in insertion order (the ``events`` rowid), a chunk at a time, and committed
+to the outbox; the cursor (the last rowid queued) is kept in the ``meta`` table right after,
+so a migration stopped at any point goes on from there, and a later one copies every event
+stored since, whatever its ``@timestamp`` (an imported log of yesterday too). A chunk is never
+larger than the room left in the outbox: this thread is the one that empties it. The shipper
+then takes them as any other event: ``_id`` = ``event.id`` makes a copy sent twice a 409,
+counted as already there.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import orjson
 
 from pukara.store.cluster.shipper import Shipper, ShipReport
 
-CURSOR_KEY = "migrate.cursor"
+CURSOR_KEY = "migrate.rowid"  # "migrate.cursor" held (ts_us, id) before: ignored, resent
 CHUNK = 10_000  # events read and queued at a time
 
 
@@ -29,20 +32,17 @@ class MigrationReport:
     finished: bool = False
 
 
-def _cursor(shipper: Shipper) -> tuple[int, int] | None:
+def _cursor(shipper: Shipper) -> int | None:
     row = shipper.outbox.local._one("SELECT value FROM meta WHERE key = ?", (CURSOR_KEY,))
-    if row is None:
-        return None
-    ts_us, rowid = orjson.loads(row[0])
-    return int(ts_us), int(rowid)
+    return None if row is None else int(orjson.loads(row[0]))
 
 
-def _save_cursor(shipper: Shipper, cursor: tuple[int, int]) -> None:
+def _save_cursor(shipper: Shipper, cursor: int) -> None:
     with shipper.outbox.local._write() as conn:
         conn.execute(
             "INSERT INTO meta (key, value) VALUES (?, ?)"
             " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (CURSOR_KEY, orjson.dumps(list(cursor)).decode()),
+            (CURSOR_KEY, orjson.dumps(cursor).decode()),
         )
 
 
@@ -58,34 +58,41 @@ def migrate(
     Returns when all were acknowledged (or dead-lettered), or when ``stop`` is set; what
     was queued then stays in the outbox for ``almacen enviar``."""
     local = shipper.outbox.local
+    outbox = shipper.outbox
     cursor = _cursor(shipper)
     report = MigrationReport(resumed=cursor is not None)
-    start = cursor or (-(2**63), -(2**63))
-    report.pending = int(
-        local._one("SELECT count(*) FROM events WHERE (ts_us, id) > (?, ?)", start)[0]
-    )
+    start = cursor if cursor is not None else -(2**63)
+    report.pending = int(local._one("SELECT count(*) FROM events WHERE id > ?", (start,))[0])
     done = 0
+
+    def ship_down_to(below: int) -> None:
+        nonlocal done
+        before = outbox.backlog()
+        report.shipped += shipper.drain(stop, below=max(below, 1))
+        done += max(0, before - outbox.backlog())
+        if progress is not None:
+            progress(min(done, report.pending), report.pending)
+
     while not stop.is_set():
+        room = outbox.limit - outbox.backlog()
+        if room <= 0:  # put() would wait for this very thread: ship first
+            ship_down_to(outbox.limit // 2)
+            continue
         rows = list(
             local._rows(
-                "SELECT ts_us, id, doc FROM events WHERE (ts_us, id) > (?, ?)"
-                " ORDER BY ts_us, id LIMIT ?",
-                (*start, chunk),
+                "SELECT id, doc FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                (start, min(chunk, room)),
             )
         )
         if not rows:
             break
         report.queued += len(rows)
-        shipper.outbox.put(orjson.loads(doc) for _, _, doc in rows)
-        start = (int(rows[-1][0]), int(rows[-1][1]))
+        outbox.put(orjson.loads(doc) for _, doc in rows)
+        start = int(rows[-1][0])
         _save_cursor(shipper, start)
         # ship until little waits, so the outbox holds about one chunk, not the database
-        while not stop.is_set() and shipper.outbox.backlog() >= shipper.max_docs:
-            before = shipper.outbox.backlog()
-            report.shipped += shipper.drain(stop, below=max(before - shipper.max_docs + 1, 1))
-            done += max(0, before - shipper.outbox.backlog())
-            if progress is not None:
-                progress(min(done, report.pending), report.pending)
+        while not stop.is_set() and outbox.backlog() >= shipper.max_docs:
+            ship_down_to(outbox.backlog() - shipper.max_docs + 1)
     if not stop.is_set():
         report.shipped += shipper.drain(stop, below=1)
         if progress is not None:

@@ -173,17 +173,18 @@ class Shipper:
     def _settle(
         self, items: list[OutboxItem], results: list[ItemResult], report: ShipReport
     ) -> None:
-        acked: list[int] = []
+        acked: list[OutboxItem] = []
         dead: list[tuple[OutboxItem, ItemResult]] = []
         block: ItemResult | None = None
+        missing: ItemResult | None = None
         for item, result in zip(items, results, strict=True):
             outcome = bulk.classify(result)
             if outcome is Outcome.STORED:
                 report.stored += 1
-                acked.append(item.seq)
+                acked.append(item)
             elif outcome is Outcome.DUPLICATE:
                 report.duplicates += 1
-                acked.append(item.seq)
+                acked.append(item)
             elif outcome is Outcome.DEAD:
                 dead.append((item, result))
             else:
@@ -193,9 +194,29 @@ class Shipper:
                 elif outcome is Outcome.BLOCKED:
                     report.blocked += 1
                     block = result
+                elif outcome is Outcome.MISSING:
+                    missing = result
         self.outbox.settle(acked, dead)
         report.dead = len(dead)
-        if block is not None:
+        self._say_settled(block, missing, dead)
+        if not report.retried:
+            self._recovered()
+
+    def _say_settled(
+        self,
+        block: ItemResult | None,
+        missing: ItemResult | None,
+        dead: list[tuple[OutboxItem, ItemResult]],
+    ) -> None:
+        if missing is not None and self.engine is not None:
+            self.engine.close()
+            self.engine = None  # connect again: the templates are put again with it
+        if missing is not None:
+            self._warn("missing", f"ATENCIÓN: el clúster no tiene el índice o la plantilla de "
+                       f"destino (HTTP {missing.status} {missing.error_type or ''}: "
+                       f"{missing.reason or ''}); se reinstalan las plantillas y los eventos "
+                       "esperan en la cola local")  # fmt: skip
+        elif block is not None:
             self._warn("blocked", f"ATENCIÓN: el clúster bloquea la escritura (HTTP {block.status} "
                        f"{block.error_type or ''}: {block.reason or ''}); los eventos esperan en "
                        "la cola local hasta que se levante el bloqueo (revise el disco del "
@@ -205,8 +226,6 @@ class Shipper:
             self._warn("dead", f"el clúster rechazó {len(dead)} eventos tal como están (HTTP "
                        f"{first.status} {first.error_type or ''}: {first.reason or ''}); quedan "
                        "como cartas muertas: corrija el mapeo y use `pukara almacen reintentar`")  # fmt: skip
-        if not report.retried:
-            self._recovered()
 
     # -- loops ---------------------------------------------------------------------------
     def run(self, stop: threading.Event, *, until_empty: bool = False) -> ShipReport:
@@ -238,19 +257,32 @@ class Shipper:
         self._wake.set()
 
     def start_background(self) -> None:
-        """Ship from a daemon thread until :meth:`stop`."""
-        if self._thread is not None:
+        """Ship from a daemon thread until :meth:`stop` (again, if the thread ended)."""
+        if self._thread is not None and self._thread.is_alive():
             return
         self._stop.clear()
         self._thread = threading.Thread(target=self._background, name="pukara-envio", daemon=True)
         self._thread.start()
 
     def _background(self) -> None:
-        self.run(self._stop)
+        # the local store may fail for a while (locked past busy_timeout by another process,
+        # a full disk): the thread says so, waits and goes on; it never ends on its own
+        while not self._stop.is_set():
+            try:
+                self.run(self._stop)
+            except PukaraError as e:
+                self._warn("store", f"el envío al clúster no puede leer la cola local: "
+                           f"{e.message}; se reintenta")  # fmt: skip
+                self._stop.wait(self.backoff.next())
         # stop() asked: send what is left, for as long as it allows
         deadline = self._flush_until
-        while deadline is not None and time.monotonic() < deadline and self.outbox.backlog():
-            report = self.ship_once()
+        while deadline is not None and time.monotonic() < deadline:
+            try:
+                if not self.outbox.backlog():
+                    break
+                report = self.ship_once()
+            except PukaraError:
+                report = ShipReport(unavailable=1)
             self.total += report
             if report.must_wait:
                 time.sleep(min(self.backoff.next(), max(0.0, deadline - time.monotonic())))
