@@ -290,7 +290,10 @@ def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> int:
             for d in box.dead_letters(limit=1000)
         ]  # fmt: skip
     cluster = _cluster_state(settings) if settings.es_url else None
+    local_events = sum(s.count for s in stats)
+    in_cluster = False
     if cluster is not None and cluster["reachable"]:
+        in_cluster = True
         stats = _cluster_stats(settings, cluster)  # in cluster mode the events live there
     records = [
         {"dataset": s.dataset, "count": s.count,
@@ -321,8 +324,14 @@ def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> int:
                shown={"count": _count})  # fmt: skip
     message(f"{info.location}: esquema {info.schema_version}, {_size(info.size_bytes)} "
             f"({_size(info.free_bytes)} libres para reutilizar), "
-            + (f"{_count(sum(s.count for s in stats))} eventos." if cluster is None else
-               f"{_count(sum(s.count for s in stats))} eventos en el clúster."))  # fmt: skip
+            + (f"{_count(sum(s.count for s in stats))} eventos en el clúster." if in_cluster
+               else f"{_count(local_events)} eventos en esta base."))  # fmt: skip
+    if in_cluster and local_events:
+        from pukara.text import count
+
+        message(f"La base SQLite guarda además {count(local_events, 'evento', 'eventos')} de "
+                "antes del clúster: `pukara almacen migrar` los copia a él (lo ya copiado no se "
+                "repite).")  # fmt: skip
     if oldest is None:
         message("Cola hacia el clúster: vacía.")
     else:
@@ -387,6 +396,23 @@ def _report_dict(report: Any) -> dict[str, Any]:
     return asdict(report)
 
 
+def _refreshed(shipper: Any) -> None:
+    """Make what was sent searchable now (not at the next refresh), then let go of the
+    engine: counts read right after `enviar` or `migrar` then add up."""
+    from pukara.errors import PukaraError
+    from pukara.store.cluster.engine import ALL_STREAMS
+
+    engine = shipper.engine
+    if engine is None:
+        return
+    try:
+        engine.refresh(ALL_STREAMS)
+    except PukaraError:
+        pass  # the cluster went away at the end: the events are in, refreshed later
+    finally:
+        engine.close()
+
+
 @almacen.command()
 def enviar(
     ctx: typer.Context,
@@ -411,8 +437,7 @@ def enviar(
         except KeyboardInterrupt:
             interrupted = True
         finally:
-            if shipper.engine is not None:
-                shipper.engine.close()
+            _refreshed(shipper)
         report = shipper.total
         backlog, dead = shipper.outbox.backlog(), shipper.outbox.dead_letter_count()
     if formato is Formato.json:
@@ -472,8 +497,7 @@ def migrar(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> int:
             interrupted, result = True, None
         finally:
             progress.finish()
-            if shipper.engine is not None:
-                shipper.engine.close()
+            _refreshed(shipper)
         report = shipper.total
         backlog, dead = shipper.outbox.backlog(), shipper.outbox.dead_letter_count()
     if formato is Formato.json:

@@ -191,3 +191,18 @@ def test_with_the_cluster_away_events_wait_in_the_outbox(tmp_path: Path) -> None
     assert time.monotonic() - started < 20
     with SQLiteStore(settings.db) as local:
         assert Outbox(local, limit=settings.outbox_limit).backlog() == 10
+
+
+def test_estado_with_the_cluster_away_counts_this_base_not_the_cluster(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "p.db"
+    with SQLiteStore(db) as store:
+        store.write_events([{"@timestamp": "2026-11-02T08:00:00.000000Z",
+                             "event": {"dataset": "prueba.local", "id": f"e{i}"}}
+                            for i in range(3)])  # fmt: skip
+    monkeypatch.setenv("PUKARA_ES_URL", f"http://127.0.0.1:{_closed_port()}")
+    code, _, err = run(capsys, "--base-datos", str(db), "almacen", "estado")
+    text = " ".join(err.split())
+    assert code == 3 and "3 eventos en esta base." in text and "no disponible" in text
+    assert "en el clúster." not in text  # nothing is claimed of a cluster that is away

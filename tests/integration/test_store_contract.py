@@ -639,8 +639,17 @@ def test_almacen_estado_counts_the_clusters_events_in_cluster_mode(
         store.engine.refresh(ALL_STREAMS)
     finally:
         store.close()
+    local = SQLiteStore(settings.db)
+    try:  # events of before the cluster, in the SQLite file: estado says how to copy them
+        local.write_events([_event(T0, "prueba.antes", message="antes")])
+    finally:
+        local.close()
     try:
         monkeypatch.setenv("PUKARA_ES_URL", settings.es_url or "")
+        assert main(["--base-datos", str(settings.db), "almacen", "estado"]) == 0
+        said = " ".join(capsys.readouterr().err.split())
+        assert "25 eventos en el clúster." in said
+        assert "La base SQLite guarda además 1 evento" in said and "almacen migrar" in said
         code = main(["--base-datos", str(settings.db), "almacen", "estado", "--formato", "json"])
         out = json.loads(capsys.readouterr().out)
         assert code == 0
@@ -649,7 +658,7 @@ def test_almacen_estado_counts_the_clusters_events_in_cluster_mode(
         assert out["outbox"]["backlog"] == 0
         local = SQLiteStore(settings.db, read_only=True)
         try:
-            assert local.count_events() == 0  # cluster mode keeps no event in SQLite
+            assert local.count_events() == 1  # cluster mode wrote no event to SQLite
         finally:
             local.close()
     finally:
