@@ -41,7 +41,9 @@ def test_old_indices_go_whole_and_the_purge_stays_exact(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url = ",".join(opensearch.urls)
-    engine = cluster_engine(load_settings({"data_dir": tmp_path, "es_url": url}, environ={}))
+    engine = cluster_engine(
+        load_settings({"data_dir": tmp_path, "es_url": url}, environ={}), install=True
+    )
     db = tmp_path / "p.db"
     store = ElasticStore(SQLiteStore(db), lambda: engine, sink=PlainBulk(lambda: engine))
     ds = "monitoreo.sondeo"
@@ -86,7 +88,9 @@ def test_a_cluster_without_pukaras_streams_reads_as_empty(
 
     opensearch.request("DELETE", "/_data_stream/pukara-*")
     url = ",".join(opensearch.urls)
-    engine = cluster_engine(load_settings({"data_dir": tmp_path, "es_url": url}, environ={}))
+    engine = cluster_engine(
+        load_settings({"data_dir": tmp_path, "es_url": url}, environ={}), install=True
+    )
     store = ElasticStore(SQLiteStore(tmp_path / "p.db"), lambda: engine)
     try:
         assert store.event_stats() == []

@@ -80,6 +80,7 @@ def install_lifecycle(engine: SearchEngine, retention_days: int) -> str | None:
     """Put the lifecycle policy where the engine has one (ILM or ISM); its name, or None
     when pukara's own retention (:func:`drop_expired`) is the one that applies."""
     if engine.capabilities.lifecycle == "ilm":
+        from pukara.store.cluster.detection import DETECTION_COMPONENT
         from pukara.store.cluster.templates import COMPONENT_MAPPINGS, COMPONENT_SETTINGS
 
         engine.put_lifecycle_policy(POLICY, ilm_policy(retention_days))
@@ -89,7 +90,7 @@ def install_lifecycle(engine: SearchEngine, retention_days: int) -> str | None:
                 "index_patterns": RAW_STREAMS,
                 "data_stream": {},
                 "priority": 210,  # over pukara-eventos (200)
-                "composed_of": [COMPONENT_MAPPINGS, COMPONENT_SETTINGS],
+                "composed_of": [COMPONENT_MAPPINGS, DETECTION_COMPONENT, COMPONENT_SETTINGS],
                 "template": {"settings": {"index.lifecycle.name": POLICY}},
                 "_meta": {"managed_by": "pukara"},
             },

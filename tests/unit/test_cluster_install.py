@@ -1,0 +1,67 @@
+"""Who installs templates and the lifecycle policy (hallazgo 24): the writers, never a read.
+
+Against recorded answers of OpenSearch 2.19 with ISM replayed by a loopback server (the
+test cluster has no ISM plugin, see test_cluster_ism.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pukara.config import load_settings
+from pukara.store.cluster import retention, templates
+from pukara.store.cluster.detection import DETECTION_COMPONENT
+from pukara.store.elastic import cluster_engine, open_cluster_store
+from tests.replay import Replay, serve
+
+POLICY = "/_plugins/_ism/policies/pukara-retencion"
+_OK = {"acknowledged": True}
+EXCHANGES = [
+    {"method": "GET", "path": "/", "status": 200, "body": {
+        "name": "Node 1", "cluster_name": "rree",
+        "version": {"distribution": "opensearch", "number": "2.19.1", "lucene_version": "9.12.1"},
+        "tagline": "The OpenSearch Project: https://opensearch.org/"}},
+    {"method": "GET", "path": "/_cat/plugins", "status": 200, "body": [
+        {"name": "node-1", "component": "opensearch-index-management", "version": "2.19.1.0"}]},
+    {"method": "PUT", "path": POLICY, "status": 200, "body": {"_id": "pukara-retencion"}},
+    *({"method": "PUT", "path": f"/_component_template/{n}", "status": 200, "body": _OK}
+      for n in (templates.COMPONENT_MAPPINGS, templates.COMPONENT_SETTINGS, DETECTION_COMPONENT)),
+    *({"method": "PUT", "path": f"/_index_template/{n}", "status": 200, "body": _OK}
+      for n in ("pukara-eventos", "pukara-logs")),
+]  # fmt: skip
+
+
+@pytest.fixture
+def replay() -> Iterator[tuple[Replay, str]]:
+    yield from serve(Replay(EXCHANGES), {"Content-Type": "application/json"})
+
+
+def _puts(state: Replay) -> list[str]:
+    return [r["path"] for r in state.requests if r["method"] != "GET"]
+
+
+def test_a_read_never_installs_templates_nor_rewrites_the_policy(
+    replay: tuple[Replay, str], tmp_path: Path
+) -> None:
+    state, url = replay
+    settings = load_settings({"data_dir": tmp_path, "es_url": url, "retention_days": 1}, environ={})
+    engine = cluster_engine(settings)
+    engine.close()
+    with open_cluster_store(settings, read_only=True) as store:
+        assert store.engine.capabilities.lifecycle == "ism"
+    assert _puts(state) == []
+
+
+def test_a_writer_installs_templates_and_the_policy(
+    replay: tuple[Replay, str], tmp_path: Path
+) -> None:
+    state, url = replay
+    settings = load_settings({"data_dir": tmp_path, "es_url": url, "retention_days": 7}, environ={})
+    cluster_engine(settings, install=True).close()
+    assert POLICY in _puts(state) and "/_index_template/pukara-eventos" in _puts(state)
+    put = next(r for r in state.requests if r["path"] == POLICY)
+    assert json.loads(put["body"]) == retention.ism_policy(7)
+    assert not state.unknown
