@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from opensearchpy import OpenSearch
 from opensearchpy import exceptions as oe
 
+from pukara.errors import ConfigError
 from pukara.store.cluster.detect import Connection
 from pukara.store.cluster.engine import (
     Capabilities,
@@ -70,10 +71,12 @@ class OpenSearchEngine:
         elif conn.api_key is not None:
             kwargs["headers"] = conn.auth_header()
         if any(u.startswith("https:") for u in conn.urls):
-            kwargs.update(verify_certs=True, ssl_show_warn=True, use_ssl=True)
-            if conn.ca_file is not None:
-                kwargs["ca_certs"] = str(conn.ca_file)
-        self._client = OpenSearch(hosts=list(conn.urls), **kwargs)
+            # verified as detection does: es_ca, or the system's CAs (not certifi's)
+            kwargs.update(use_ssl=True, ssl_context=conn.ssl_context())
+        try:
+            self._client = OpenSearch(hosts=list(conn.urls), **kwargs)
+        except oe.ImproperlyConfigured as e:
+            raise ConfigError(f"{conn.where}: cliente de OpenSearch mal configurado: {e}") from None
         self._where = conn.where
         if self._has_ism():
             self.capabilities = Capabilities(
