@@ -20,6 +20,7 @@ from pukara.store.cluster.engine import (
     ItemResult,
 )
 from pukara.store.cluster.opensearch import RETRYABLE, item_results
+from pukara.store.cluster.retention import DELETE_TIMEOUT_S
 
 _T = TypeVar("_T")
 _LENIENT = {"ignore_unavailable": True, "allow_no_indices": True}
@@ -61,6 +62,7 @@ class ElasticsearchEngine:
             kwargs["ssl_context"] = conn.ssl_context()  # verified: es_ca or the system's CAs
         self._client = Elasticsearch(list(conn.urls), **kwargs)
         self._where = conn.where
+        self._timeout_s = conn.timeout_s
 
     def _call(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         try:
@@ -116,8 +118,11 @@ class ElasticsearchEngine:
         self._call(self._client.close_point_in_time, id=pit_id)
 
     def delete_by_query(self, index: str, body: Mapping[str, Any]) -> int:
-        options = {"conflicts": "proceed", "refresh": True, "wait_for_completion": True}
-        call = self._client.delete_by_query
+        options = {
+            "conflicts": "proceed", "refresh": True, "wait_for_completion": True, "slices": "auto"
+        }  # fmt: skip
+        timeout = max(self._timeout_s, DELETE_TIMEOUT_S)
+        call = self._client.options(request_timeout=timeout).delete_by_query
         answer = _body(self._call(call, index=index, body=dict(body), **options, **_LENIENT))
         failures = answer.get("failures") or []
         if failures:

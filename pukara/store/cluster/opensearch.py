@@ -18,6 +18,7 @@ from pukara.store.cluster.engine import (
     EngineUnavailable,
     ItemResult,
 )
+from pukara.store.cluster.retention import DELETE_TIMEOUT_S
 
 _T = TypeVar("_T")
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
@@ -78,6 +79,7 @@ class OpenSearchEngine:
         except oe.ImproperlyConfigured as e:
             raise ConfigError(f"{conn.where}: cliente de OpenSearch mal configurado: {e}") from None
         self._where = conn.where
+        self._timeout_s = conn.timeout_s
         if self._has_ism():
             self.capabilities = Capabilities(
                 self.capabilities.shard_doc, "ism", self.capabilities.flat_object_type
@@ -161,7 +163,8 @@ class OpenSearchEngine:
         result = self._call(
             self._client.delete_by_query, index=index, body=dict(body),
             params={"ignore_unavailable": "true", "allow_no_indices": "true",
-                    "conflicts": "proceed", "refresh": "true", "wait_for_completion": "true"},
+                    "conflicts": "proceed", "refresh": "true", "wait_for_completion": "true",
+                    "slices": "auto", "request_timeout": max(self._timeout_s, DELETE_TIMEOUT_S)},
         )  # fmt: skip
         failures = result.get("failures") or []
         if failures:

@@ -32,6 +32,9 @@ from pukara.store.retention import RAW_DATASETS
 
 POLICY = "pukara-retencion"
 RAW_TEMPLATE = "pukara-eventos-crudos"  # the raw datasets' streams, with the ILM policy
+# a delete by query over millions of events outlasts timeout_s: it waits this long (the
+# client cutting it earlier leaves the task deleting on the server, and a retry races it)
+DELETE_TIMEOUT_S = 6 * 3600.0
 ROLLOVER_AGE = timedelta(days=1)  # a write index older than this is rolled over
 # what retention_days applies to, as in SQLite (pukara.store.retention): the raw datasets
 RAW_STREAMS = sorted({stream_name(d) for d in RAW_DATASETS})
