@@ -126,6 +126,7 @@ class ClusterSource:
 
     def __init__(self, engine: SearchEngine, index: str = ALL_STREAMS) -> None:
         self.engine, self.index = engine, index
+        self.pending = 0  # events still in the local outbox, not searched
 
     def matches(
         self, query: Query, since: datetime | None, until: datetime | None
