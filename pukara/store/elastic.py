@@ -455,8 +455,14 @@ def cluster_engine(settings: Settings, *, install: bool = False) -> SearchEngine
     if not install:
         return engine
     try:
-        templates.install(engine)
-        retention.install_lifecycle(engine, settings.retention_days)
+        try:
+            templates.install(engine)
+            retention.install_lifecycle(engine, settings.retention_days)
+        except EngineRefused as e:
+            # a key without administration privileges: fine when the templates are there
+            if e.status != 403 or not templates.installed(engine):
+                raise
+            _log.info("sin permiso para instalar plantillas (%s); ya están en su versión", e)
     except BaseException:
         engine.close()
         raise

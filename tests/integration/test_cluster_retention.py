@@ -44,6 +44,9 @@ def test_old_indices_go_whole_and_the_purge_stays_exact(
     engine = cluster_engine(
         load_settings({"data_dir": tmp_path, "es_url": url}, environ={}), install=True
     )
+    from pukara.store.cluster import templates
+
+    assert templates.installed(engine)  # what a key that may not install checks (hallazgo 24)
     db = tmp_path / "p.db"
     store = ElasticStore(SQLiteStore(db), lambda: engine, sink=PlainBulk(lambda: engine))
     ds = "monitoreo.sondeo"

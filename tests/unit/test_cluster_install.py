@@ -14,6 +14,7 @@ import pytest
 from pukara.config import load_settings
 from pukara.store.cluster import retention, templates
 from pukara.store.cluster.detection import DETECTION_COMPONENT
+from pukara.store.cluster.engine import EngineRefused
 from pukara.store.elastic import cluster_engine, open_cluster_store
 from tests.replay import Replay, serve
 
@@ -65,3 +66,32 @@ def test_a_writer_installs_templates_and_the_policy(
     put = next(r for r in state.requests if r["path"] == POLICY)
     assert json.loads(put["body"]) == retention.ism_policy(7)
     assert not state.unknown
+
+
+def _forbidden(version: int) -> list[dict[str, object]]:
+    denied = {"error": {"type": "security_exception", "reason": "no permissions"}, "status": 403}
+    return [
+        *EXCHANGES[:2],
+        *({"method": "PUT", "path": f"/_component_template/{n}", "status": 403, "body": denied}
+          for n in (templates.COMPONENT_MAPPINGS, templates.COMPONENT_SETTINGS)),
+        *({"method": "GET", "path": f"/_index_template/{n}", "status": 200, "body": {
+            "index_templates": [{"name": n, "index_template": {
+                "index_patterns": [f"{n}-*"], "_meta": {"managed_by": "pukara", "version": version}}}]}}
+          for n in ("pukara-eventos", "pukara-logs")),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("current", [True, False])
+def test_a_key_that_may_not_install_goes_on_when_the_templates_are_current(
+    tmp_path: Path, current: bool
+) -> None:
+    version = templates.TEMPLATE_VERSION if current else templates.TEMPLATE_VERSION - 1
+    for state, url in serve(Replay(_forbidden(version)), {"Content-Type": "application/json"}):
+        settings = load_settings({"data_dir": tmp_path, "es_url": url}, environ={})
+        if current:
+            cluster_engine(settings, install=True).close()
+        else:
+            with pytest.raises(EngineRefused) as refused:
+                cluster_engine(settings, install=True)
+            assert refused.value.status == 403
+        assert "GET /_index_template/pukara-eventos" not in state.unknown

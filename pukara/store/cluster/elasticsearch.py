@@ -84,6 +84,18 @@ class ElasticsearchEngine:
     def put_index_template(self, name: str, body: Mapping[str, Any]) -> None:
         self._call(self._client.indices.put_index_template, name=name, body=dict(body))
 
+    def index_template_meta(self, name: str) -> dict[str, Any] | None:
+        try:
+            found = _body(self._call(self._client.indices.get_index_template, name=name))
+        except EngineRefused as e:
+            if e.status == 404:
+                return None
+            raise
+        for item in found.get("index_templates") or []:
+            if item.get("name") == name:
+                return dict(item.get("index_template", {}).get("_meta") or {})
+        return None
+
     def put_lifecycle_policy(self, name: str, body: Mapping[str, Any]) -> None:
         self._call(self._client.ilm.put_lifecycle, name=name, body=dict(body))
 

@@ -86,6 +86,10 @@ class SearchEngine(Protocol):
 
     def put_index_template(self, name: str, body: Mapping[str, Any]) -> None: ...
 
+    def index_template_meta(self, name: str) -> dict[str, Any] | None:
+        """The ``_meta`` of the index template ``name`` ({} without one), None if absent."""
+        ...
+
     def put_lifecycle_policy(self, name: str, body: Mapping[str, Any]) -> None:
         """Create or replace an ILM (Elasticsearch) or ISM (OpenSearch) policy."""
         ...
