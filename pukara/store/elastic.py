@@ -457,7 +457,7 @@ def cluster_engine(settings: Settings, *, install: bool = False) -> SearchEngine
     try:
         try:
             templates.install(engine)
-            retention.install_lifecycle(engine, settings.retention_days)
+            retention.install_lifecycle(engine, settings.retention_days, _log.warning)
         except EngineRefused as e:
             # a key without administration privileges: fine when the templates are there
             if e.status != 403 or not templates.installed(engine):

@@ -28,6 +28,9 @@ EXCHANGES = [
     {"method": "GET", "path": "/_cat/plugins", "status": 200, "body": [
         {"name": "node-1", "component": "opensearch-index-management", "version": "2.19.1.0"}]},
     {"method": "PUT", "path": POLICY, "status": 200, "body": {"_id": "pukara-retencion"}},
+    {"method": "GET", "path": POLICY, "status": 200, "body": {
+        "_id": "pukara-retencion", "_seq_no": 7, "_primary_term": 1,
+        "policy": retention.ism_policy(30)["policy"]}},
     *({"method": "PUT", "path": f"/_component_template/{n}", "status": 200, "body": _OK}
       for n in (templates.COMPONENT_MAPPINGS, templates.COMPONENT_SETTINGS, DETECTION_COMPONENT)),
     *({"method": "PUT", "path": f"/_index_template/{n}", "status": 200, "body": _OK}
@@ -57,14 +60,16 @@ def test_a_read_never_installs_templates_nor_rewrites_the_policy(
 
 
 def test_a_writer_installs_templates_and_the_policy(
-    replay: tuple[Replay, str], tmp_path: Path
+    replay: tuple[Replay, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     state, url = replay
     settings = load_settings({"data_dir": tmp_path, "es_url": url, "retention_days": 7}, environ={})
     cluster_engine(settings, install=True).close()
     assert POLICY in _puts(state) and "/_index_template/pukara-eventos" in _puts(state)
-    put = next(r for r in state.requests if r["path"] == POLICY)
+    put = next(r for r in state.requests if r["path"] == POLICY and r["method"] == "PUT")
     assert json.loads(put["body"]) == retention.ism_policy(7)
+    # the cluster's 30 days are not changed to 7 in silence
+    assert "guarda 30d; se cambia a 7d" in caplog.text
     assert not state.unknown
 
 

@@ -96,6 +96,16 @@ class ElasticsearchEngine:
                 return dict(item.get("index_template", {}).get("_meta") or {})
         return None
 
+    def lifecycle_policy(self, name: str) -> dict[str, Any] | None:
+        try:
+            found = _body(self._call(self._client.ilm.get_lifecycle, name=name))
+        except EngineRefused as e:
+            if e.status == 404:
+                return None
+            raise
+        policy = (found.get(name) or {}).get("policy")
+        return dict(policy) if isinstance(policy, Mapping) else None
+
     def put_lifecycle_policy(self, name: str, body: Mapping[str, Any]) -> None:
         self._call(self._client.ilm.put_lifecycle, name=name, body=dict(body))
 

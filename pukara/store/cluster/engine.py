@@ -94,6 +94,10 @@ class SearchEngine(Protocol):
         """Create or replace an ILM (Elasticsearch) or ISM (OpenSearch) policy."""
         ...
 
+    def lifecycle_policy(self, name: str) -> dict[str, Any] | None:
+        """The ILM or ISM policy ``name`` as the engine has it (its ``policy``), or None."""
+        ...
+
     def bulk(self, ndjson: bytes) -> list[ItemResult]:
         """Send one ``_bulk`` body; one result per action, in order."""
         ...

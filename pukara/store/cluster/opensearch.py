@@ -122,6 +122,17 @@ class OpenSearchEngine:
                 return dict(item.get("index_template", {}).get("_meta") or {})
         return None
 
+    def lifecycle_policy(self, name: str) -> dict[str, Any] | None:
+        request = self._client.transport.perform_request
+        try:
+            found = self._call(request, "GET", f"/_plugins/_ism/policies/{name}")
+        except EngineRefused as e:
+            if e.status in (400, 404):  # no such policy (or no ISM)
+                return None
+            raise
+        policy = found.get("policy") if isinstance(found, Mapping) else None
+        return dict(policy) if isinstance(policy, Mapping) else None
+
     def put_lifecycle_policy(self, name: str, body: Mapping[str, Any]) -> None:
         """An ISM policy; one that exists is replaced at the version read (ISM's rule)."""
         path = f"/_plugins/_ism/policies/{name}"

@@ -20,7 +20,7 @@ VPN); other events and the logs are not deleted by it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -79,9 +79,36 @@ def ism_policy(retention_days: int) -> dict[str, Any]:
     }
 
 
-def install_lifecycle(engine: SearchEngine, retention_days: int) -> str | None:
+def retention_of(policy: Mapping[str, Any]) -> str | None:
+    """The retention (``30d``) of an ILM or ISM policy as the engine has it, or None."""
+    phases = policy.get("phases")
+    if isinstance(phases, Mapping):  # ILM
+        age = (phases.get("delete") or {}).get("min_age")
+        return str(age) if age else None
+    for state in policy.get("states") or []:  # ISM
+        for step in state.get("transitions") or []:
+            age = (step.get("conditions") or {}).get("min_rollover_age")
+            if age:
+                return str(age)
+    return None
+
+
+def install_lifecycle(
+    engine: SearchEngine,
+    retention_days: int,
+    on_warning: Callable[[str], None] | None = None,
+) -> str | None:
     """Put the lifecycle policy where the engine has one (ILM or ISM); its name, or None
-    when pukara's own retention (:func:`drop_expired`) is the one that applies."""
+    when pukara's own retention (:func:`drop_expired`) is the one that applies. A policy
+    already there with another retention is replaced only after ``on_warning`` says so."""
+    if engine.capabilities.lifecycle is not None and on_warning is not None:
+        current = engine.lifecycle_policy(POLICY)
+        was = retention_of(current) if current is not None else None
+        if was is not None and was != f"{retention_days}d":
+            on_warning(
+                f"la política de retención {POLICY} del clúster guarda {was}; se cambia a "
+                f"{retention_days}d (retention_days de esta configuración)"
+            )
     if engine.capabilities.lifecycle == "ilm":
         from pukara.store.cluster.detection import DETECTION_COMPONENT
         from pukara.store.cluster.templates import COMPONENT_MAPPINGS, COMPONENT_SETTINGS
