@@ -478,12 +478,21 @@ def reglas_probar(
     until = reglas_cli.file_end(eventos) if eventos is not None and hasta is None else end
     with reglas_cli.open_source(ctx.obj, eventos) as source:
         found = reglas_cli.alerts(detections.run(source, rules, since, until))
+        pending = reglas_cli.pending(source)
     message(f"{len(rules)} reglas, {len(found)} aciertos")
     render([reglas_cli.hit_row(a, None) for a in found], formato,
            {k: v for k, v in reglas_cli.HIT_COLUMNS.items() if k != "stored"},
            shown=reglas_cli.shown())  # fmt: skip
-    if found:
+    _warn_pending(pending)
+    if found or pending:
         raise typer.Exit(ExitCode.PARTIAL)
+
+
+def _warn_pending(pending: int) -> None:
+    if pending:
+        message(f"aviso: {pending} eventos siguen en la cola local sin llegar al clúster; las "
+                "reglas no los vieron: repita cuando el clúster los reciba (`pukara almacen "
+                "enviar`)", style="yellow")  # fmt: skip
 
 
 @reglas_app.command("ejecutar")
@@ -506,6 +515,7 @@ def reglas_ejecutar(
     since, until = reglas_cli.window(desde, hasta)
     with reglas_cli.open_source(ctx.obj, None) as source:
         found = reglas_cli.alerts(detections.run(source, rules, since, until))
+        pending = reglas_cli.pending(source)
     rows = []
     with opened_store(ctx.obj) as store:
         for doc in found:
@@ -513,5 +523,6 @@ def reglas_ejecutar(
     new = sum(1 for r in rows if r["stored"])
     message(f"{len(rules)} reglas, {len(rows)} alertas ({new} nuevas)")
     render(rows, formato, reglas_cli.HIT_COLUMNS, shown=reglas_cli.shown())
-    if new:
+    _warn_pending(pending)
+    if new or pending:
         raise typer.Exit(ExitCode.PARTIAL)

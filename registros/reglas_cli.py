@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,8 @@ from registros.detections import Hit, Rule, Source, alert
 _RELATIVE = re.compile(r"-(\d+)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
+_log = logging.getLogger("pukara.registros")
+FLUSH_S = 60.0  # how long rules in cluster mode wait for the outbox to reach the cluster
 RULE_COLUMNS = {
     "rule.id": "Id", "file": "Archivo", "rule.name": "Regla", "level": "Nivel",
     "kind": "Tipo", "rule.ruleset": "Conjunto", "tags": "Etiquetas",
@@ -117,17 +121,56 @@ def open_source(settings: Settings, events_file: Path | None) -> Iterator[Source
         return
     if settings.es_url:
         from pukara.store.cluster.client import connect
+        from pukara.store.cluster.engine import ALL_STREAMS
         from registros.sigma_cluster import ClusterSource
 
+        pending = flush_outbox(settings)
         engine = connect(settings)
         try:
-            yield ClusterSource(engine)
+            engine.refresh(ALL_STREAMS)  # what was just sent is searched too
+            source = ClusterSource(engine)
+            source.pending = pending
+            yield source
         finally:
             engine.close()
         return
     if not settings.db.exists():
         raise UsageError(f"{settings.db}: no existe la base de datos (nada que revisar)")
     yield from _sqlite(settings.db)
+
+
+def flush_outbox(settings: Settings, timeout_s: float = FLUSH_S) -> int:
+    """Send what waits in the local outbox to the cluster, for at most ``timeout_s``, so
+    rules see events that arrived while the cluster was away; how many still wait."""
+    if not settings.db.exists():
+        return 0  # no local store: nothing queued here
+    from pukara.store.cluster.shipper import Shipper
+    from pukara.store.elastic import cluster_engine
+    from pukara.store.outbox import Outbox
+    from pukara.store.sqlite import SQLiteStore
+
+    with SQLiteStore(settings.db, actor=settings.analyst) as local:
+        outbox = Outbox(local, limit=settings.outbox_limit, on_warning=_log.warning)
+        if not outbox.backlog():
+            return 0
+        shipper = Shipper(
+            outbox, lambda: cluster_engine(settings, install=True), on_warning=_log.warning
+        )
+        stop = threading.Event()
+        timer = threading.Timer(timeout_s, stop.set)
+        timer.start()
+        try:
+            shipper.drain(stop, below=1)
+        finally:
+            timer.cancel()
+            if shipper.engine is not None:
+                shipper.engine.close()
+        return outbox.backlog()
+
+
+def pending(source: Source) -> int:
+    """Events of the local outbox the cluster source could not see (sent too late)."""
+    return int(getattr(source, "pending", 0))
 
 
 def _sqlite(path: Path) -> Iterator[Source]:

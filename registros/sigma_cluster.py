@@ -24,6 +24,7 @@ from sigma.conversion.state import ConversionState
 from sigma.rule import SigmaRule
 
 from pukara.events import format_timestamp
+from pukara.store.cluster import reads
 from pukara.store.cluster.engine import ALL_STREAMS, SearchEngine
 from registros.sigma_fields import (
     FIELDS,
@@ -109,28 +110,15 @@ def matches(
     """The documents the query selects, paged with a point in time and ``search_after``.
 
     A count comes first: most rules match nothing, and a point in time cannot be opened on
-    patterns that name no index yet (a cluster with no logs).
+    patterns that name no index yet (a cluster with no logs). A second copy of an event
+    that a resend left in another backing index after a rollover is skipped, and a failure
+    to close the point in time is no error: :func:`pukara.store.cluster.reads.search_hits`
+    does the paging.
     """
-    body = search_body(query, since, until) | {"size": PAGE}
+    body = search_body(query, since, until)
     if engine.count(index, {"query": body["query"]}) == 0:
         return
-    pit = engine.open_pit(index, "2m")
-    try:
-        after: list[Any] | None = None
-        while True:
-            page = dict(body, pit={"id": pit, "keep_alive": "2m"})
-            if after is not None:
-                page["search_after"] = after
-            response = engine.search(None, page)
-            pit = response.get("pit_id", pit)
-            hits = response["hits"]["hits"]
-            for hit in hits:
-                yield hit["_source"]
-            if len(hits) < PAGE:
-                return
-            after = hits[-1]["sort"]
-    finally:
-        engine.close_pit(pit)
+    yield from reads.search_hits(engine, index, body["query"], page=PAGE)
 
 
 class ClusterSource:
@@ -138,6 +126,7 @@ class ClusterSource:
 
     def __init__(self, engine: SearchEngine, index: str = ALL_STREAMS) -> None:
         self.engine, self.index = engine, index
+        self.pending = 0  # events still in the local outbox, not searched
 
     def matches(
         self, query: Query, since: datetime | None, until: datetime | None

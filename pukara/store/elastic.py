@@ -448,15 +448,26 @@ def _bucket_text(bucket: Mapping[str, Any]) -> str:
     return str(key)
 
 
-def cluster_engine(settings: Settings) -> SearchEngine:
-    """The engine ``es_url`` names, connected, with pukara's templates in place."""
+def cluster_engine(settings: Settings, *, install: bool = False) -> SearchEngine:
+    """The engine ``es_url`` names, connected; with ``install`` (the writers: the shipper,
+    ``almacen enviar``/``migrar``/``depurar``) pukara's templates and lifecycle policy are
+    put in place first. A read never installs: it would need administration privileges and
+    would rewrite the whole cluster's retention with this machine's ``retention_days``."""
     from pukara.store.cluster import templates
     from pukara.store.cluster.client import connect
 
     engine = connect(settings)
+    if not install:
+        return engine
     try:
-        templates.install(engine)
-        retention.install_lifecycle(engine, settings.retention_days)
+        try:
+            templates.install(engine)
+            retention.install_lifecycle(engine, settings.retention_days, _log.warning)
+        except EngineRefused as e:
+            # a key without administration privileges: fine when the templates are there
+            if e.status != 403 or not templates.installed(engine):
+                raise
+            _log.info("sin permiso para instalar plantillas (%s); ya están en su versión", e)
     except BaseException:
         engine.close()
         raise
@@ -474,7 +485,7 @@ def _outbox_sink(local: SQLiteStore, settings: Settings) -> EventSink:
         _log.warning("%s", clean(text))
 
     outbox = Outbox(local, limit=settings.outbox_limit, on_warning=warn)
-    shipper = Shipper(outbox, lambda: cluster_engine(settings), on_warning=warn)
+    shipper = Shipper(outbox, lambda: cluster_engine(settings, install=True), on_warning=warn)
     return OutboxSink(outbox, shipper)
 
 
@@ -489,4 +500,7 @@ def open_cluster_store(settings: Settings, *, read_only: bool = False) -> Elasti
     except BaseException:
         local.close()
         raise
-    return ElasticStore(local, lambda: cluster_engine(settings), sink=sink, location=where)
+    # a reader (read_only) never installs templates or the lifecycle policy
+    install = not read_only
+    connect = lambda: cluster_engine(settings, install=install)  # noqa: E731
+    return ElasticStore(local, connect, sink=sink, location=where)

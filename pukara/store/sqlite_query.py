@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import math
 import re
 import sqlite3
 from functools import lru_cache
@@ -143,6 +144,27 @@ def _sql_ip_text(value: Any) -> Any:
     return value if address is None else str(address)
 
 
+_NUMERIC = frozenset({"long", "integer", "short", "byte", "double", "float", "half_float",
+                      "scaled_float", "unsigned_long"})  # fmt: skip
+
+
+def _number(text: Any) -> int | float | None:
+    """``text`` as the number a number field's match reads it, or None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        whole = int(text)
+    except ValueError:
+        pass
+    else:
+        return whole if -(2**63) <= whole < 2**63 else float(whole)  # SQLite's integers
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
 def _value_test(f: FieldFilter, params: list[Any]) -> str:
     """SQL true when the event has a value of ``f.field`` that equals (or matches) it."""
     column = COLUMNS.get(f.field)
@@ -155,6 +177,10 @@ def _value_test(f: FieldFilter, params: list[Any]) -> str:
         test = f"pukara_wildcard(?, {_FORM}) = 1"
     elif mapped_type(f.field) == "ip":
         test = f"pukara_ip(?, {_FORM}) = 1"
+    elif mapped_type(f.field) in _NUMERIC and (number := _number(f.value)) is not None:
+        # by value, as the cluster's match on a number field: 022 is 22, 1.0 is 1
+        params.append(number)
+        test = f"({_FORM} = ? OR (v.type IN ('integer', 'real') AND v.value = ?))"
     else:
         test = f"{_FORM} = ?"
     return f"EXISTS (SELECT 1 FROM json_each(events.doc, ?) AS v WHERE {_SCALAR} AND {test})"  # noqa: S608

@@ -43,7 +43,12 @@ def test_old_indices_go_whole_and_the_purge_stays_exact(
     url = ",".join(opensearch.urls)
     # the session's cluster is shared: what other tests left in these streams is not ours
     opensearch.request("DELETE", "/_data_stream/pukara-eventos-monitoreo.*")
-    engine = cluster_engine(load_settings({"data_dir": tmp_path, "es_url": url}, environ={}))
+    engine = cluster_engine(
+        load_settings({"data_dir": tmp_path, "es_url": url}, environ={}), install=True
+    )
+    from pukara.store.cluster import templates
+
+    assert templates.installed(engine)  # what a key that may not install checks
     db = tmp_path / "p.db"
     store = ElasticStore(SQLiteStore(db), lambda: engine, sink=PlainBulk(lambda: engine))
     ds = "monitoreo.sondeo"
@@ -88,9 +93,9 @@ def test_a_cluster_without_pukaras_streams_reads_as_empty(
 
     opensearch.request("DELETE", "/_data_stream/pukara-*")
     url = ",".join(opensearch.urls)
-    # the session's cluster is shared: what other tests left in these streams is not ours
-    opensearch.request("DELETE", "/_data_stream/pukara-eventos-monitoreo.*")
-    engine = cluster_engine(load_settings({"data_dir": tmp_path, "es_url": url}, environ={}))
+    engine = cluster_engine(
+        load_settings({"data_dir": tmp_path, "es_url": url}, environ={}), install=True
+    )
     store = ElasticStore(SQLiteStore(tmp_path / "p.db"), lambda: engine)
     try:
         assert store.event_stats() == []

@@ -66,7 +66,7 @@ def stores(
     with SQLiteStore(tmp / "sqlite.db") as store:
         store.write_events(docs)
     settings = load_settings({"data_dir": tmp, "es_url": url, "timeout_s": 30.0}, environ={})
-    engine = cluster_engine(settings)
+    engine = cluster_engine(settings, install=True)
     try:
         body = b"".join(
             orjson.dumps({"create": {"_index": stream_name(d["event"]["dataset"]),

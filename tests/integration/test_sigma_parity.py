@@ -16,8 +16,8 @@ from pukara.store.cluster.client import connect
 from pukara.store.cluster.engine import SearchEngine
 from pukara.store.sqlite import SQLiteStore
 from registros import detections
-from registros.sigma_cluster import ClusterSource
-from registros.sigma_sqlite import SQLiteSource
+from registros.sigma_cluster import ClusterSource, matches
+from registros.sigma_sqlite import ALERT_DATASET, SQLiteSource
 from tests.opensearch_cluster import OpenSearchCluster
 from tests.sigma_corpus import EXPECTED, NEAR_MISSES, SINCE, UNTIL, corpus
 
@@ -182,3 +182,36 @@ def test_no_stream_yet_is_no_hit_not_an_error(engine: SearchEngine) -> None:
     rules = detections.load_rules()
     empty = ClusterSource(engine, index="pukara-logs-no-existe-*,pukara-eventos-no-existe-*")
     assert list(detections.run(empty, rules, SINCE, UNTIL)) == []
+
+
+def test_a_second_copy_in_another_backing_index_is_counted_once(
+    engine: SearchEngine, sqlite_source: SQLiteSource, opensearch: OpenSearchCluster
+) -> None:
+    """A resend after a rollover leaves the same event (same event.id) in two backing
+    indices of one stream: rules must still see it once, as in SQLite."""
+    stream = "pukara-logs-paridad-copias"
+    docs = list(corpus())
+    lines = [
+        line
+        for doc in docs
+        for line in (
+            orjson.dumps({"create": {"_index": stream, "_id": doc["event"]["id"]}}),
+            orjson.dumps(doc),
+        )
+    ]
+    body = b"\n".join(lines) + b"\n"
+    try:
+        assert {r.status for r in engine.bulk(body)} == {201}
+        engine.rollover(stream)
+        assert {r.status for r in engine.bulk(body)} == {201}  # the copies, in the new index
+        engine.refresh(stream)
+        assert engine.count(stream, {"query": {"match_all": {}}}) == 2 * len(docs)
+        everything = list(matches(engine, "*", None, None, index=stream))
+        assert sorted(d["event"]["id"] for d in everything) == sorted(
+            d["event"]["id"] for d in docs if d["event"]["dataset"] != ALERT_DATASET
+        )
+        cluster = ClusterSource(engine, index=stream)
+        for rule in detections.load_rules():
+            assert _hits(cluster, rule) == _hits(sqlite_source, rule), rule.path.name
+    finally:
+        opensearch.request("DELETE", f"/_data_stream/{stream}")

@@ -124,6 +124,12 @@ def test_ilm_is_put_and_named_by_the_raw_datasets_template(replay: tuple[Replay,
     raw = put["/_index_template/pukara-eventos-crudos"]
     assert raw["template"]["settings"] == {"index.lifecycle.name": "pukara-retencion"}
     assert raw["priority"] > 200 and "pukara-eventos-monitoreo.sondeo" in raw["index_patterns"]
+    # the raw streams have the lower-case twins Sigma rules search, as every other stream
+    assert raw["composed_of"] == [
+        "pukara-ecs-mappings",
+        "pukara-ecs-deteccion",
+        "pukara-ecs-settings",
+    ]
     assert not state.unknown
 
 

@@ -60,12 +60,17 @@ def users(store: SQLiteStore) -> SQLiteStore:
     return store
 
 
-def test_eq_compares_the_text_exactly_and_numbers_and_booleans_by_their_text(
+def test_eq_compares_the_text_exactly_numbers_by_value_and_booleans_by_text(
     users: SQLiteStore,
 ) -> None:
     assert ids(users, flt("user.name", "eq", "root")) == ["id-0000"]
     assert ids(users, flt("user.name", "eq", "ROOT")) == []
     assert ids(users, flt("source.port", "eq", "22")) == ["id-0000"]
+    # a number field compares by value, as the cluster's match on a long does
+    assert ids(users, flt("source.port", "eq", "022")) == ["id-0000"]
+    assert ids(users, flt("source.port", "eq", "22.0")) == ["id-0000"]
+    assert "id-0000" not in ids(users, flt("source.port", "ne", "022"))
+    assert ids(users, flt("source.port", "eq", "99999999999999999999")) == []
     assert ids(users, flt("ok", "eq", "true")) == ["id-0000"]
     assert ids(users, flt("ok", "eq", "false")) == ["id-0001"]
     assert ids(users, flt("ok", "eq", "1")) == []

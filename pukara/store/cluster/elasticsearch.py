@@ -20,6 +20,7 @@ from pukara.store.cluster.engine import (
     ItemResult,
 )
 from pukara.store.cluster.opensearch import RETRYABLE, item_results
+from pukara.store.cluster.retention import DELETE_TIMEOUT_S
 
 _T = TypeVar("_T")
 _LENIENT = {"ignore_unavailable": True, "allow_no_indices": True}
@@ -61,6 +62,7 @@ class ElasticsearchEngine:
             kwargs["ssl_context"] = conn.ssl_context()  # verified: es_ca or the system's CAs
         self._client = Elasticsearch(list(conn.urls), **kwargs)
         self._where = conn.where
+        self._timeout_s = conn.timeout_s
 
     def _call(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         try:
@@ -81,6 +83,28 @@ class ElasticsearchEngine:
 
     def put_index_template(self, name: str, body: Mapping[str, Any]) -> None:
         self._call(self._client.indices.put_index_template, name=name, body=dict(body))
+
+    def index_template_meta(self, name: str) -> dict[str, Any] | None:
+        try:
+            found = _body(self._call(self._client.indices.get_index_template, name=name))
+        except EngineRefused as e:
+            if e.status == 404:
+                return None
+            raise
+        for item in found.get("index_templates") or []:
+            if item.get("name") == name:
+                return dict(item.get("index_template", {}).get("_meta") or {})
+        return None
+
+    def lifecycle_policy(self, name: str) -> dict[str, Any] | None:
+        try:
+            found = _body(self._call(self._client.ilm.get_lifecycle, name=name))
+        except EngineRefused as e:
+            if e.status == 404:
+                return None
+            raise
+        policy = (found.get(name) or {}).get("policy")
+        return dict(policy) if isinstance(policy, Mapping) else None
 
     def put_lifecycle_policy(self, name: str, body: Mapping[str, Any]) -> None:
         self._call(self._client.ilm.put_lifecycle, name=name, body=dict(body))
@@ -116,8 +140,11 @@ class ElasticsearchEngine:
         self._call(self._client.close_point_in_time, id=pit_id)
 
     def delete_by_query(self, index: str, body: Mapping[str, Any]) -> int:
-        options = {"conflicts": "proceed", "refresh": True, "wait_for_completion": True}
-        call = self._client.delete_by_query
+        options = {
+            "conflicts": "proceed", "refresh": True, "wait_for_completion": True, "slices": "auto"
+        }  # fmt: skip
+        timeout = max(self._timeout_s, DELETE_TIMEOUT_S)
+        call = self._client.options(request_timeout=timeout).delete_by_query
         answer = _body(self._call(call, index=index, body=dict(body), **options, **_LENIENT))
         failures = answer.get("failures") or []
         if failures:

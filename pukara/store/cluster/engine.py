@@ -86,8 +86,16 @@ class SearchEngine(Protocol):
 
     def put_index_template(self, name: str, body: Mapping[str, Any]) -> None: ...
 
+    def index_template_meta(self, name: str) -> dict[str, Any] | None:
+        """The ``_meta`` of the index template ``name`` ({} without one), None if absent."""
+        ...
+
     def put_lifecycle_policy(self, name: str, body: Mapping[str, Any]) -> None:
         """Create or replace an ILM (Elasticsearch) or ISM (OpenSearch) policy."""
+        ...
+
+    def lifecycle_policy(self, name: str) -> dict[str, Any] | None:
+        """The ILM or ISM policy ``name`` as the engine has it (its ``policy``), or None."""
         ...
 
     def bulk(self, ndjson: bytes) -> list[ItemResult]:

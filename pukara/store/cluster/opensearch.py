@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from opensearchpy import OpenSearch
 from opensearchpy import exceptions as oe
 
+from pukara.errors import ConfigError
 from pukara.store.cluster.detect import Connection
 from pukara.store.cluster.engine import (
     Capabilities,
@@ -17,6 +18,7 @@ from pukara.store.cluster.engine import (
     EngineUnavailable,
     ItemResult,
 )
+from pukara.store.cluster.retention import DELETE_TIMEOUT_S
 
 _T = TypeVar("_T")
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
@@ -70,11 +72,14 @@ class OpenSearchEngine:
         elif conn.api_key is not None:
             kwargs["headers"] = conn.auth_header()
         if any(u.startswith("https:") for u in conn.urls):
-            kwargs.update(verify_certs=True, ssl_show_warn=True, use_ssl=True)
-            if conn.ca_file is not None:
-                kwargs["ca_certs"] = str(conn.ca_file)
-        self._client = OpenSearch(hosts=list(conn.urls), **kwargs)
+            # verified as detection does: es_ca, or the system's CAs (not certifi's)
+            kwargs.update(use_ssl=True, ssl_context=conn.ssl_context())
+        try:
+            self._client = OpenSearch(hosts=list(conn.urls), **kwargs)
+        except oe.ImproperlyConfigured as e:
+            raise ConfigError(f"{conn.where}: cliente de OpenSearch mal configurado: {e}") from None
         self._where = conn.where
+        self._timeout_s = conn.timeout_s
         if self._has_ism():
             self.capabilities = Capabilities(
                 self.capabilities.shard_doc, "ism", self.capabilities.flat_object_type
@@ -104,6 +109,29 @@ class OpenSearchEngine:
 
     def put_index_template(self, name: str, body: Mapping[str, Any]) -> None:
         self._call(self._client.indices.put_index_template, name=name, body=dict(body))
+
+    def index_template_meta(self, name: str) -> dict[str, Any] | None:
+        try:
+            found = self._call(self._client.indices.get_index_template, name=name)
+        except EngineRefused as e:
+            if e.status == 404:
+                return None
+            raise
+        for item in found.get("index_templates") or []:
+            if item.get("name") == name:
+                return dict(item.get("index_template", {}).get("_meta") or {})
+        return None
+
+    def lifecycle_policy(self, name: str) -> dict[str, Any] | None:
+        request = self._client.transport.perform_request
+        try:
+            found = self._call(request, "GET", f"/_plugins/_ism/policies/{name}")
+        except EngineRefused as e:
+            if e.status in (400, 404):  # no such policy (or no ISM)
+                return None
+            raise
+        policy = found.get("policy") if isinstance(found, Mapping) else None
+        return dict(policy) if isinstance(policy, Mapping) else None
 
     def put_lifecycle_policy(self, name: str, body: Mapping[str, Any]) -> None:
         """An ISM policy; one that exists is replaced at the version read (ISM's rule)."""
@@ -158,7 +186,8 @@ class OpenSearchEngine:
         result = self._call(
             self._client.delete_by_query, index=index, body=dict(body),
             params={"ignore_unavailable": "true", "allow_no_indices": "true",
-                    "conflicts": "proceed", "refresh": "true", "wait_for_completion": "true"},
+                    "conflicts": "proceed", "refresh": "true", "wait_for_completion": "true",
+                    "slices": "auto", "request_timeout": max(self._timeout_s, DELETE_TIMEOUT_S)},
         )  # fmt: skip
         failures = result.get("failures") or []
         if failures:

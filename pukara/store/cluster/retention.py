@@ -20,7 +20,7 @@ VPN); other events and the logs are not deleted by it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +32,9 @@ from pukara.store.retention import RAW_DATASETS
 
 POLICY = "pukara-retencion"
 RAW_TEMPLATE = "pukara-eventos-crudos"  # the raw datasets' streams, with the ILM policy
+# a delete by query over millions of events outlasts timeout_s: it waits this long (the
+# client cutting it earlier leaves the task deleting on the server, and a retry races it)
+DELETE_TIMEOUT_S = 6 * 3600.0
 ROLLOVER_AGE = timedelta(days=1)  # a write index older than this is rolled over
 # what retention_days applies to, as in SQLite (pukara.store.retention): the raw datasets
 RAW_STREAMS = sorted({stream_name(d) for d in RAW_DATASETS})
@@ -76,10 +79,38 @@ def ism_policy(retention_days: int) -> dict[str, Any]:
     }
 
 
-def install_lifecycle(engine: SearchEngine, retention_days: int) -> str | None:
+def retention_of(policy: Mapping[str, Any]) -> str | None:
+    """The retention (``30d``) of an ILM or ISM policy as the engine has it, or None."""
+    phases = policy.get("phases")
+    if isinstance(phases, Mapping):  # ILM
+        age = (phases.get("delete") or {}).get("min_age")
+        return str(age) if age else None
+    for state in policy.get("states") or []:  # ISM
+        for step in state.get("transitions") or []:
+            age = (step.get("conditions") or {}).get("min_rollover_age")
+            if age:
+                return str(age)
+    return None
+
+
+def install_lifecycle(
+    engine: SearchEngine,
+    retention_days: int,
+    on_warning: Callable[[str], None] | None = None,
+) -> str | None:
     """Put the lifecycle policy where the engine has one (ILM or ISM); its name, or None
-    when pukara's own retention (:func:`drop_expired`) is the one that applies."""
+    when pukara's own retention (:func:`drop_expired`) is the one that applies. A policy
+    already there with another retention is replaced only after ``on_warning`` says so."""
+    if engine.capabilities.lifecycle is not None and on_warning is not None:
+        current = engine.lifecycle_policy(POLICY)
+        was = retention_of(current) if current is not None else None
+        if was is not None and was != f"{retention_days}d":
+            on_warning(
+                f"la política de retención {POLICY} del clúster guarda {was}; se cambia a "
+                f"{retention_days}d (retention_days de esta configuración)"
+            )
     if engine.capabilities.lifecycle == "ilm":
+        from pukara.store.cluster.detection import DETECTION_COMPONENT
         from pukara.store.cluster.templates import COMPONENT_MAPPINGS, COMPONENT_SETTINGS
 
         engine.put_lifecycle_policy(POLICY, ilm_policy(retention_days))
@@ -89,7 +120,7 @@ def install_lifecycle(engine: SearchEngine, retention_days: int) -> str | None:
                 "index_patterns": RAW_STREAMS,
                 "data_stream": {},
                 "priority": 210,  # over pukara-eventos (200)
-                "composed_of": [COMPONENT_MAPPINGS, COMPONENT_SETTINGS],
+                "composed_of": [COMPONENT_MAPPINGS, DETECTION_COMPONENT, COMPONENT_SETTINGS],
                 "template": {"settings": {"index.lifecycle.name": POLICY}},
                 "_meta": {"managed_by": "pukara"},
             },

@@ -112,6 +112,16 @@ def mappings(flat_object_type: str) -> dict[str, Any]:
     }
 
 
+def installed(engine: SearchEngine) -> bool:
+    """Whether pukara's index templates are in place at :data:`TEMPLATE_VERSION` (someone
+    with the privileges installed them: a key that may only write can go on)."""
+    for name in ("pukara-eventos", "pukara-logs"):
+        meta = engine.index_template_meta(name)
+        if meta is None or meta.get("version") != TEMPLATE_VERSION:
+            return False
+    return True
+
+
 def install(engine: SearchEngine) -> None:
     """Put (or update) the templates; idempotent, cheap enough to run on every connect."""
     meta = {"managed_by": "pukara", "version": TEMPLATE_VERSION}
