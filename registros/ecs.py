@@ -343,6 +343,35 @@ def event(
     A timestamp without zone is read in the zone of the sender's site when the inventory
     knows it (UTC otherwise).
     """
+    try:
+        return _event(raw, received, reference, sender, dataset, resolve, year, site, event_id)
+    except Exception as e:  # a parser's defect: the line is kept as a parse failure
+        text, original, tags = syslog.decode(raw)
+        out: dict[str, Any] = {
+            "@timestamp": _stamp(received),
+            "ecs": {"version": ECS_VERSION},
+            "event": {"id": event_id or new_event_id(), "kind": "event", "dataset": dataset,
+                      "module": "registros", "created": _stamp(received), "original": original},
+            "message": text,
+            "error": {"message": f"no se pudo leer la línea ({type(e).__name__})"},
+            "tags": [*tags, PARSE_FAILURE],
+        }  # fmt: skip
+        if site:
+            out["labels"] = {"site": site}
+        return out
+
+
+def _event(
+    raw: bytes,
+    received: datetime,
+    reference: datetime | None,
+    sender: tuple[str, int] | None,
+    dataset: str,
+    resolve: Resolver | None,
+    year: int | None,
+    site: str | None,
+    event_id: str | None,
+) -> dict[str, Any]:
     text, original, tags = syslog.decode(raw)
     sender_ip = address(sender[0]) if sender else None
     parsed = syslog.parse(text, received=reference or received, year=year)

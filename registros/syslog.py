@@ -135,6 +135,12 @@ def original_bytes(original: str, tags: list[str]) -> bytes:
     return bytes(codecs.escape_decode(original.encode("utf-8"))[0])
 
 
+DATE_LOW = datetime(1970, 1, 1, tzinfo=UTC)  # the range both stores keep (date_nanos)
+DATE_HIGH = datetime(2262, 1, 1, tzinfo=UTC)
+BAD_DATE = "registros_fecha_invalida"
+_OUT_OF_RANGE = datetime(1, 1, 1, tzinfo=UTC)  # a date whose UTC does not fit a datetime
+
+
 def parse(
     raw: bytes | str,
     *,
@@ -148,7 +154,18 @@ def parse(
         received: when it arrived (UTC), the reference for a timestamp without a year.
         zone: the zone of a timestamp that names none.
         year: the year of a timestamp that names none (instead of one taken from ``received``).
+
+    A timestamp outside [1970, 2262) (or whose UTC does not fit) is dropped: the caller uses
+    the receive time, and the line is tagged :data:`BAD_DATE`.
     """
+    p = _parse(raw, received=received, zone=zone, year=year)
+    if p.timestamp is not None and not DATE_LOW <= p.timestamp < DATE_HIGH:
+        p.timestamp, p.local_time = None, False
+        p.tags.append(BAD_DATE)
+    return p
+
+
+def _parse(raw: bytes | str, *, received: datetime, zone: tzinfo, year: int | None) -> Parsed:
     if isinstance(raw, bytes):
         text, _, tags = decode(raw)
     else:
@@ -303,7 +320,14 @@ def _iso(
                       int((frac or "0")[:6].ljust(6, "0")), _offset(off) if off else zone)  # fmt: skip
     except ValueError:
         return None
-    return ts.astimezone(UTC)
+    return _utc(ts)
+
+
+def _utc(ts: datetime) -> datetime:
+    try:
+        return ts.astimezone(UTC)
+    except (OverflowError, ValueError):  # 0001-01-01+05:00, 9999-12-31-05:00
+        return _OUT_OF_RANGE
 
 
 YEAR_AHEAD = timedelta(days=7)  # a device clock this far ahead of ours is still this year
@@ -333,7 +357,10 @@ def _bsd(
         return None
     if tz:
         if tz[0] in "+-":
-            zone = _offset(tz)
+            try:
+                zone = _offset(tz)
+            except ValueError:  # +99:99
+                return None
         elif tz in _ZONES:
             from datetime import timezone
 
@@ -346,7 +373,7 @@ def _bsd(
                       int((frac or "0").ljust(6, "0")), zone)  # fmt: skip
     except ValueError:
         return None
-    return ts.astimezone(UTC)
+    return _utc(ts)
 
 
 # -- RFC 3164 and variants -----------------------------------------------------------------
@@ -412,7 +439,10 @@ def _kv_header(p: Parsed, kv: dict[str, str], zone: tzinfo) -> None:
         p.hostname = kv.get("devname") or kv.get("device_name") or kv.get("host") or None
     if p.timestamp is None and "date" in kv and "time" in kv:
         tz = kv.get("tz", "")
-        z = _offset(tz) if re.fullmatch(r"[+-]\d\d:?\d\d", tz) else zone
+        try:
+            z = _offset(tz) if re.fullmatch(r"[+-]\d\d:?\d\d", tz) else zone
+        except ValueError:  # tz=+99:99
+            z = zone
         local = [False]
         p.timestamp = _iso(f"{kv['date'].replace('/', '-')}T{kv['time']}", z, local=local)
         p.local_time = local[0] and z is zone

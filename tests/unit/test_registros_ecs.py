@@ -190,3 +190,39 @@ def test_oversized_lines_are_read_in_linear_time(app: str, fill: str) -> None:
     d = ev(line)
     assert time.perf_counter() - start < 0.5
     assert "registros_truncado" in d["tags"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "<34>1 0001-01-01T00:00:00+05:00 h app - - - hola",  # UTC before year 1: OverflowError
+        "<34>1 9999-12-31T23:59:59-05:00 h app - - - hola",  # UTC after 9999
+        "<34>1 1969-12-31T23:00:00Z h app - - - hola",  # before 1970 (date_nanos)
+        "<34>1 2262-04-12T00:00:00Z h app - - - hola",  # after 2262
+        "<34>0001-01-01T00:00:00+05:00 h app: hola",  # RFC 3164 with an ISO date
+        "<13>date=1969-12-31 time=23:59:59 devname=fw1 tz=+99:99 action=deny",
+    ],
+)
+def test_a_date_out_of_range_takes_the_receive_time_and_keeps_the_original(line: str) -> None:
+    doc = ev(line)
+    assert doc["@timestamp"] == "2026-12-01T13:00:00.000000Z"
+    assert "registros_fecha_invalida" in doc["tags"]
+    assert doc["event"]["original"] == line
+
+
+def test_extreme_dates_are_tagged_and_the_message_still_read() -> None:
+    doc = ev("<34>1 9999-12-31T23:59:59-05:00 h app - - - hola")
+    assert "registros_fecha_invalida" in doc["tags"]
+    assert doc["message"] == "hola" and doc["host"]["name"] == "h"
+    ok = ev("<34>1 1970-01-01T00:00:00Z h app - - - hola")
+    assert ok["@timestamp"] == "1970-01-01T00:00:00.000000Z" and "tags" not in ok
+
+
+def test_a_defect_while_reading_a_line_is_a_parse_failure_not_an_exception() -> None:
+    def resolve(hostname: str | None, ip: str | None) -> Any:
+        raise KeyError(hostname)  # an inventory lookup with a defect
+
+    doc = ev("<38>Dec  1 08:01:02 srv1 sshd[1]: hola", resolve=resolve, sender=("192.0.2.1", 9))
+    assert ecs.PARSE_FAILURE in doc["tags"] and doc["error"]["message"]
+    assert doc["event"]["original"] == "<38>Dec  1 08:01:02 srv1 sshd[1]: hola"
+    assert doc["@timestamp"] == "2026-12-01T13:00:00.000000Z"

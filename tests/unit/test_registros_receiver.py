@@ -312,3 +312,24 @@ def test_the_same_line_many_times_stays_many_events(store: SQLiteStore) -> None:
     docs = _events(store)
     assert r.result.total().dropped == 0
     assert len(docs) == 3500 == len({d["event"]["id"] for d in docs})
+
+
+def test_a_datagram_with_an_extreme_date_is_stored_and_the_receiver_goes_on(
+    store: SQLiteStore,
+) -> None:
+    with Running(store, [Endpoint("udp", "127.0.0.1", 0)]) as r:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            to = ("127.0.0.1", r.port("udp", "127.0.0.1"))
+            u.sendto(b"<34>1 0001-01-01T00:00:00+05:00 h app - - - hola", to)
+            u.sendto(b"<34>1 9999-12-31T23:59:59-05:00 h app - - - hola", to)
+            deadline = time.monotonic() + 5
+            while len(_events(store)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            u.sendto(b"<13>1 2026-12-01T10:00:00Z h app - - - despues", to)
+            while len(_events(store)) < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+        assert r.thread.is_alive(), r.result
+    docs = _events(store)
+    assert len(docs) == 3, r.result
+    bad = [d for d in docs if "registros_fecha_invalida" in d.get("tags", [])]
+    assert len(bad) == 2 and all(d["event"]["original"].endswith("hola") for d in bad)
