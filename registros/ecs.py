@@ -126,6 +126,9 @@ class _Doc:
             self.f["event.outcome"] = outcome
 
 
+CLASSIFY_MAX = 4096  # characters of a message the classification reads
+
+
 def classify(message: str, appname: str | None, doc: _Doc) -> None:
     """Fill ``doc`` with what the message says happened (nothing when it is not known)."""
     app = (appname or "").lower()
@@ -305,7 +308,9 @@ Resolver = Callable[[str | None, str | None], tuple[str, str | None, tzinfo | No
 def _fields(parsed: syslog.Parsed, sender: tuple[str, int] | None, sender_ip: str | None) -> _Doc:
     doc = _Doc()
     if parsed.failure is None:
-        classify(parsed.message, parsed.appname, doc)
+        # a known line (sshd, sudo, pam, a firewall) is far shorter: the patterns see no more
+        # than this, so a 64 KiB line costs what a short one does
+        classify(parsed.message[:CLASSIFY_MAX], parsed.appname, doc)
         if parsed.kv:
             _kv(parsed.kv, doc)
     else:

@@ -146,14 +146,16 @@ def parse_time(
             day = datetime.fromisoformat(value).replace(tzinfo=tz)
             return (day + timedelta(days=1) if end_of_day else day).astimezone(UTC)
         moment = datetime.fromisoformat(value.replace(" ", "T", 1).replace("z", "Z"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=tz)
+        return moment.astimezone(UTC)
+    except OverflowError:  # 9999-12-31 plus a day, 0001-01-01 east of UTC
+        raise UsageError(f"{option} «{text}»: fuera del calendario que pukara maneja") from None
     except ValueError:
         raise UsageError(
             f"{option} «{text}»: no es una fecha ni un tiempo relativo; use p. ej. -1h, -30m, "
             "-2d, ahora, 2026-12-01 o 2026-12-01 08:30 (hora local; o con zona, 08:30Z)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=tz)
-    return moment.astimezone(UTC)
 
 
 def build_query(

@@ -134,6 +134,10 @@ def load_file(path: Path, ruleset: str) -> list[Rule]:
     except (OSError, UnicodeDecodeError) as e:
         raise ValueError(f"no se puede leer: {e}") from e
     try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+        if any(not isinstance(d, dict) for d in documents):
+            raise ValueError("no es una regla Sigma: cada documento YAML debe ser un mapa "
+                             "(title, logsource, detection...)")  # fmt: skip
         collection = SigmaCollection.from_yaml(text, collect_errors=True)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)

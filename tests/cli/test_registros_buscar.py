@@ -155,6 +155,7 @@ def test_filters_wildcard_text_limit_and_dataset(
         (["--campos", ","], "--campos"),
         (["--campos", "host.name,mal campo"], "«mal campo» no es un nombre de campo"),
         (["source.ip=999.1.1.1"], "«999.1.1.1» no es una dirección IP ni una red CIDR"),
+        (["--desde", "-2h", "--hasta", "9999-12-31"], "fuera del calendario"),
         (["source.ip!=10.0.0.0/33"], "«10.0.0.0/33» no es una dirección IP ni una red CIDR"),
     ],
 )

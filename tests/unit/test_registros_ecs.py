@@ -226,3 +226,23 @@ def test_a_defect_while_reading_a_line_is_a_parse_failure_not_an_exception() -> 
     assert ecs.PARSE_FAILURE in doc["tags"] and doc["error"]["message"]
     assert doc["event"]["original"] == "<38>Dec  1 08:01:02 srv1 sshd[1]: hola"
     assert doc["@timestamp"] == "2026-12-01T13:00:00.000000Z"
+
+
+def test_a_64_kib_line_built_against_the_patterns_costs_what_a_short_one_does() -> None:
+    """Lines made to make the content patterns backtrack (a PAM failure and a sudo line
+    padded to 64 KiB): classification reads the first 4 KiB, so each stays cheap."""
+    import time
+
+    from registros import ecs
+
+    lines = [
+        b"<38>Dec  1 08:00:00 srv1 sshd[1]: pam_unix(sshd:auth): authentication failure;"
+        + b" " * 65000
+        + b"x",
+        b"<86>Dec  1 08:00:00 srv1 sudo: root : TTY=a ; PWD=" + b" ; USER=x ;" * 5900,
+    ]
+    for raw in lines:
+        started = time.process_time()
+        doc = ecs.event(raw, received=datetime(2026, 12, 1, tzinfo=UTC))
+        assert time.process_time() - started < 0.5, raw[:60]
+        assert doc["event"]["original"]

@@ -227,6 +227,9 @@ def test_a_store_that_fails_stops_the_receiver_with_its_reason(tmp_path: Path) -
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
             u.sendto(b"<13>1 - h a - - - x", ("127.0.0.1", bound[0].port))
 
+    # made once first, as `registros recibir` does before its writers start: writers that
+    # all create a new file's schema at the same moment wait on each other
+    SQLiteStore(tmp_path / "full.db").close()
     rx = Receiver(lambda: Full(tmp_path / "full.db", actor="r"), [Endpoint("udp", "127.0.0.1", 0)],
                   on_ready=send_one)  # fmt: skip
     with pytest.raises(PukaraError, match="almacén: no queda espacio en el disco"):

@@ -79,6 +79,10 @@ def test_unknown_field_is_refused_with_file_and_field(tmp_path: Path) -> None:
     assert "campo 'user.nmae' desconocido" in reason
 
 
+def test_a_yaml_list_instead_of_a_rule_is_refused_with_file_and_reason(tmp_path: Path) -> None:
+    assert "cada documento YAML debe ser un mapa" in _refused(tmp_path, "- a\n- b\n")
+
+
 def test_unknown_group_by_field_is_refused(tmp_path: Path) -> None:
     corr = (
         GOOD
