@@ -11,7 +11,7 @@ change log, each entry signed by the store's ``actor``. Reads stream.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +28,7 @@ from pukara.store.sqlite import (
     StoreInfo,
     UpsertSummary,
 )
+from pukara.store.transaction import Transaction
 
 __all__ = [
     "Availability",
@@ -41,6 +42,7 @@ __all__ = [
     "Store",
     "StoreInfo",
     "Summary",
+    "Transaction",
     "UpsertSummary",
     "open_store",
     "opened_store",
@@ -90,6 +92,16 @@ class Store(Protocol):
     def write_entities(self, batches: Sequence[EntityBatch]) -> UpsertSummary: ...
 
     def get(self, collection: str, key: Sequence[Any]) -> dict[str, Any] | None: ...
+
+    # one command's read-modify-write of entities; see pukara.store.transaction
+    def transaction(self, request_id: str | None = None) -> AbstractContextManager[Transaction]: ...
+
+    def scan(
+        self,
+        collection: str,
+        prefix: Sequence[Any] = (),
+        where: Mapping[str, Any] | None = None,
+    ) -> Iterator[dict[str, Any]]: ...
 
     def entities(self, collection: str) -> Iterator[dict[str, Any]]: ...
 

@@ -2,7 +2,9 @@
 
 Each row's hash covers its sequence number, time, collection, key, action, before and after
 documents, the actor who made it (rows written since schema 2; older rows, whose actor is
-NULL, hash as they always did, so they still verify) and the previous row's hash; the head
+NULL, hash as they always did, so they still verify), the request id of the command that made
+it when it has one (schema 5: every change one command makes shares it) and the previous
+row's hash; the head
 (last seq and hash) is kept in ``meta`` in the same transaction. Verification walks the chain
 and names the first broken link, so an edited, deleted, inserted or reordered row is caught.
 It is tamper-evident, not tamper-proof: someone who can rewrite the whole file can rebuild
@@ -31,6 +33,7 @@ class Change:
     after: dict[str, Any] | None
     hash: str
     actor: str | None = None  # None on entries written before schema 2
+    request_id: str | None = None  # the command that made it (schema 5), when it said
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +49,14 @@ def canonical(obj: Any) -> str:
 
 
 def _digest(
-    prev: str, seq: int, ts: str, coll: str, key: str, action: str, b: Any, a: Any, actor: Any
-) -> str:
+    prev: str, seq: int, ts: str, coll: str, key: str, action: str, b: Any, a: Any, actor: Any,
+    request_id: Any = None,
+) -> str:  # fmt: skip
     fields = [seq, ts, coll, key, action, b, a]
     if actor is not None:  # a list one longer cannot hash like an old entry
         fields.append(actor)
+        if request_id is not None:
+            fields.append(request_id)
     body = canonical(fields)
     return hashlib.sha256(f"{prev}\n{body}".encode()).hexdigest()
 
@@ -73,17 +79,19 @@ def append(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     actor: str,
+    request_id: str | None = None,
 ) -> int:
-    """Append one change made by ``actor``; the caller holds the write transaction."""
+    """Append one change made by ``actor`` (in the command ``request_id``, when given); the
+    caller holds the write transaction."""
     if not actor:
         raise ValueError("every change needs its actor")
     last_seq, prev = _head(conn)
     seq = last_seq + 1
-    digest = _digest(prev, seq, ts, collection, key, action, before, after, actor)
+    digest = _digest(prev, seq, ts, collection, key, action, before, after, actor, request_id)
     conn.execute(
         "INSERT INTO changes"
-        " (seq, ts, collection, key, action, before, after, prev_hash, hash, actor)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " (seq, ts, collection, key, action, before, after, prev_hash, hash, actor, request_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             seq,
             ts,
@@ -95,6 +103,7 @@ def append(
             prev,
             digest,
             actor,
+            request_id,
         ),
     )
     conn.execute(
@@ -115,10 +124,10 @@ def verify(conn: sqlite3.Connection) -> ChainReport:
     expected = 1
     checked = 0
     rows = conn.execute(
-        "SELECT seq, ts, collection, key, action, before, after, prev_hash, hash, actor"
-        " FROM changes ORDER BY seq"
+        "SELECT seq, ts, collection, key, action, before, after, prev_hash, hash, actor,"
+        " request_id FROM changes ORDER BY seq"
     )
-    for seq, ts, coll, key, action, before, after, prev_hash, digest, actor in rows:
+    for seq, ts, coll, key, action, before, after, prev_hash, digest, actor, rid in rows:
         if seq != expected:
             return ChainReport(False, checked, expected, f"falta el cambio n.º {expected}")
         if prev_hash != prev:
@@ -127,7 +136,9 @@ def verify(conn: sqlite3.Connection) -> ChainReport:
             b, a = _load(before), _load(after)
         except json.JSONDecodeError:
             return ChainReport(False, checked, seq, "el contenido no es JSON válido")
-        if _digest(prev, seq, ts, coll, key, action, b, a, actor) != digest:
+        if actor is None and rid is not None:
+            return ChainReport(False, checked, seq, "el contenido fue modificado")
+        if _digest(prev, seq, ts, coll, key, action, b, a, actor, rid) != digest:
             return ChainReport(False, checked, seq, "el contenido fue modificado")
         prev, expected, checked = digest, expected + 1, checked + 1
     head_seq, head_hash = _head(conn)
@@ -137,10 +148,10 @@ def verify(conn: sqlite3.Connection) -> ChainReport:
     return ChainReport(True, checked)
 
 
-COLUMNS = "seq, ts, collection, key, action, before, after, hash, actor"
+COLUMNS = "seq, ts, collection, key, action, before, after, hash, actor, request_id"
 
 
 def row_to_change(row: Any) -> Change:
     """A :data:`COLUMNS` row as a :class:`Change`."""
-    seq, ts, coll, key, action, b, a, digest, actor = row
-    return Change(seq, ts, coll, key, action, _load(b), _load(a), digest, actor)
+    seq, ts, coll, key, action, b, a, digest, actor, request_id = row
+    return Change(seq, ts, coll, key, action, _load(b), _load(a), digest, actor, request_id)

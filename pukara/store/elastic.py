@@ -27,6 +27,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -44,6 +45,7 @@ from pukara.store.sqlite import (
     StoreInfo,
     UpsertSummary,
 )
+from pukara.store.transaction import Transaction
 
 FLUSH_TIMEOUT_S = 10.0  # how long close() lets the shipper send what is queued
 _log = logging.getLogger("pukara.almacen")
@@ -369,6 +371,24 @@ class ElasticStore:
 
     def write_entities(self, batches: Sequence[EntityBatch]) -> UpsertSummary:
         return self.local.write_entities(batches)
+
+    @contextmanager
+    def transaction(self, request_id: str | None = None) -> Iterator[Transaction]:
+        """The entities' transaction is the local file's; its events go to the outbox once
+        it has committed."""
+        with self.local.transaction(request_id) as tx:
+            yield tx
+            events, tx.events = tx.events, []  # not the local file's events table
+        if events:
+            self.write_events(events)
+
+    def scan(
+        self,
+        collection: str,
+        prefix: Sequence[Any] = (),
+        where: Mapping[str, Any] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        return self.local.scan(collection, prefix, where)
 
     def get(self, collection: str, key: Sequence[Any]) -> dict[str, Any] | None:
         return self.local.get(collection, key)

@@ -136,6 +136,11 @@ MIGRATIONS: list[list[str]] = [
         doc BLOB NOT NULL
     )""",
     ],
+    # 5: the command (request id) each change belongs to, so one command's changes group
+    [
+        "ALTER TABLE changes ADD COLUMN request_id TEXT",
+        "CREATE INDEX changes_request ON changes (request_id) WHERE request_id IS NOT NULL",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -34,7 +34,7 @@ from pukara.config import default_analyst
 from pukara.errors import SchemaTooNewError, StoreError, os_reason
 from pukara.events import format_timestamp, get_field, new_event_id, parse_timestamp, utc_now
 from pukara.files import make_private_dirs
-from pukara.store import changelog, rollups, sqlite_query
+from pukara.store import changelog, rollups, sqlite_query, transaction
 from pukara.store.migrations import MIGRATIONS, SCHEMA_VERSION
 from pukara.store.query import EventQuery, TopValues
 
@@ -816,6 +816,38 @@ class SQLiteStore:
             action="delete", before=orjson.loads(old[0]), after=None, actor=self.actor,
         )  # fmt: skip
         return True
+
+    @contextmanager
+    def transaction(self, request_id: str | None = None) -> Iterator[transaction.Transaction]:
+        """A read-modify-write of entities (and its events) in one write transaction; see
+        :mod:`pukara.store.transaction`."""
+        with self._write() as conn:
+            tx = transaction.Transaction(
+                conn, actor=self.actor, request_id=request_id,
+                stamp=format_timestamp(utc_now()),
+            )  # fmt: skip
+            yield tx
+            self._insert_events(conn, tx.events)
+
+    def _insert_events(self, conn: sqlite3.Connection, events: list[dict[str, Any]]) -> None:
+        if events:
+            stamps = _Timestamps()
+            conn.executemany(
+                "INSERT INTO events (ts_us, dataset, host_name, doc, event_id)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+                [self._event_row(doc, stamps) for doc in events],
+            )
+
+    def scan(
+        self,
+        collection: str,
+        prefix: Sequence[Any] = (),
+        where: Mapping[str, Any] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Entities whose key starts with ``prefix`` (see :meth:`Transaction.scan`), streamed."""
+        with self._reader() as conn:
+            rows = list(transaction.scan(conn, collection, prefix, where))
+        yield from rows
 
     def get(self, collection: str, key: Sequence[Any]) -> dict[str, Any] | None:
         row = self._one(

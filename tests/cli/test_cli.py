@@ -15,7 +15,7 @@ SUBAPPS = {
     "monitoreo": "Monitoreo WAN/VPN",
     "ipv6": "Transición IPv4 a IPv6",
     "auditoria": "Auditoría ISO/IEC 27001",
-    "csirt": "CSIRT: incidentes",
+    "csirt": "CSIRT: alertas, incidentes",
     "lab": "Laboratorio: WAN emulada",
     "cambios": "Registro de cambios encadenado",
     "almacen": "Almacén de datos",

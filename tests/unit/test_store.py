@@ -469,8 +469,8 @@ def test_a_full_disk_during_a_migration_is_named(
     assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'filler'").fetchone()
 
 
-# sqlite_master of a new database as released (schema 4): the migrations are frozen text
-RELEASED_SCHEMA_SHA256 = "072f80636962710ed706fbbb861f4991244c85b333ad11f50b0b93a365f8bc28"
+# sqlite_master of a new database as released (schema 5): the migrations are frozen text
+RELEASED_SCHEMA_SHA256 = "0bae973d1600e4567d3158804d8d1e204b00c8d7b299d60840dbecc1d258c458"
 
 
 def test_a_new_database_gets_the_released_schema_byte_for_byte(tmp_path: Path) -> None:

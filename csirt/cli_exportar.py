@@ -1,0 +1,7 @@
+"""`pukara csirt`: exportar."""
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands and groups to `pukara csirt`."""
