@@ -22,6 +22,8 @@ from pukara.text import count
 # Everything else is imported inside the command that uses it: `pukara --help` must not load
 # pysnmp (monitoreo.device), jinja2 (monitoreo.report), the store or the prober.
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from monitoreo.device import Poller, SnmpChange
     from monitoreo.sites import Site
     from monitoreo.spool import WriterHealth
@@ -297,7 +299,7 @@ def vigilar(
             snmp=snmp, on_notice=_line, on_health=_health, on_snmp=_snmp,
             on_hook_error=lambda e: message(f"aviso no entregado: {e}", style="yellow"),
             poller=watch_poller(settings, ronda), on_overrun=_Overrun(),
-            retention_days=settings.retention_days,
+            retention_days=settings.retention_days, each_round=_expire_countermeasures(settings),
         )  # fmt: skip
         try:
             watcher.start()
@@ -314,6 +316,23 @@ def vigilar(
         report = watcher.watch(ronda, max_rounds=rondas)
     for line in report.leftovers():
         message(line, style="yellow")
+
+
+def _expire_countermeasures(settings: Settings) -> Callable[[], None]:
+    """Each round: csirt's ``contramedida vencer`` (its own connection; failures told)."""
+
+    def expire() -> None:
+        from csirt.contramedidas import expire_due
+        from pukara.store import opened_store
+
+        with opened_store(settings) as store:
+            for r in expire_due(store, settings):
+                if r.failed:
+                    message(f"contramedida {r.target} no retirada: {r.error}", style="yellow")
+                else:
+                    message(f"contramedida {r.target} vencida y retirada")
+
+    return expire
 
 
 STATE_COLUMNS = {"entity": "Sede/túnel", "state": "Estado", "since": "Desde",
