@@ -77,7 +77,7 @@ def proponer(
     ] = None,
     cuenta: Annotated[
         str | None,
-        typer.Option("--cuenta", help="Cuenta local a deshabilitar (deshabilitar_cuenta)."),
+        typer.Option("--cuenta-local", help="Cuenta local a deshabilitar (deshabilitar_cuenta)."),
     ] = None,
     motivo: Annotated[str, typer.Option("--motivo", help="Por qué.")] = "",
     silencioso: SilenciosoOpt = False,

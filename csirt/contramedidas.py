@@ -112,7 +112,7 @@ def _target(
         permitidos.check_allowed(where, allowed, f"el equipo {asset['name']} ({where})")
     else:
         if not account:
-            raise CountermeasureError("deshabilitar_cuenta necesita --cuenta (la cuenta local)")
+            raise CountermeasureError("deshabilitar_cuenta necesita --cuenta-local (la cuenta)")
         target["account"] = permitidos.parse_account(account)
     return target
 
