@@ -130,21 +130,34 @@ def rechazar(
 @app.command()
 def activar(
     ctx: typer.Context,
-    contramedida: IdArg,
+    contramedida: Annotated[
+        list[str],
+        typer.Argument(
+            help="Id de la contramedida (o sus primeros caracteres); varias a la vez "
+            "van en una sola ejecución de Ansible por playbook."
+        ),
+    ],
     simular: Annotated[
         bool, typer.Option("--simular", help="Modo de comprobación de Ansible: no cambia nada.")
     ] = False,
     silencioso: SilenciosoOpt = False,
 ) -> int:
-    """Ejecuta el playbook de una contramedida aprobada en su equipo y verifica el efecto."""
+    """Ejecuta el playbook de una contramedida aprobada en su equipo y verifica el efecto.
+
+    Sale con 3 si alguna no quedó activa y verificada.
+    """  # fmt: skip
     from csirt import contramedidas
     from pukara.store import opened_store
 
     with opened_store(ctx.obj) as store:
-        result = contramedidas.activate(
-            store, ctx.obj, contramedida, analyst=ctx.obj.analyst, check=simular
-        )
-    return _done(result, silencioso)
+        if len(contramedida) == 1:
+            results = [contramedidas.activate(store, ctx.obj, contramedida[0],
+                                              analyst=ctx.obj.analyst, check=simular)]  # fmt: skip
+        else:
+            results = contramedidas.activate_many(store, ctx.obj, contramedida,
+                                                  analyst=ctx.obj.analyst, check=simular)  # fmt: skip
+    codes = [_done(r, silencioso) for r in results]
+    return int(ExitCode.PARTIAL) if any(codes) else int(ExitCode.OK)
 
 
 @app.command()

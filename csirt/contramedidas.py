@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from csirt import permitidos
-from csirt.contramedidas_run import Outcome, run_countermeasure
+from csirt.contramedidas_run import Outcome, run_countermeasures
 from csirt.records import COUNTERMEASURE, INCIDENT, TIMELINE, Command, command, new_ulid
 from pukara.config import Settings
-from pukara.errors import UsageError
+from pukara.errors import PukaraError, UsageError
 from pukara.events import format_timestamp, parse_timestamp, utc_now
 from pukara.results import Result, Status
 from pukara.store import Store
@@ -247,67 +247,164 @@ def _record(cm: dict[str, Any], outcome: Outcome) -> None:
         cm["original"] = dict(outcome.original)
 
 
+def _activable(cmd: Command, ref: str, check: bool) -> dict[str, Any]:
+    cm = load(cmd.tx, ref)
+    if cm["status"] != PENDING:
+        raise CountermeasureError(f"la contramedida {cm['id']} está {cm['status']}")
+    if not cm["approved_by"]:
+        raise CountermeasureError(f"la contramedida {cm['id']} aún no está aprobada")
+    if parse_timestamp(cm["expires_at"]) <= parse_timestamp(cmd.now):
+        raise CountermeasureError(f"la contramedida {cm['id']} venció antes de activarse")
+    if not check:
+        _claim(cmd, cm, "activar")
+        cmd.put(COUNTERMEASURE, cm)
+    return cm
+
+
 def activate(
     store: Store, settings: Settings, ref: str, *, analyst: str | None = None, check: bool = False
 ) -> Result:
-    """Run the playbook (``check``: Ansible's check mode, nothing changes) and verify it."""
+    """Run the playbook (``check``: Ansible's check mode, nothing changes) and verify it.
+
+    Raises when the record cannot be activated or its run cannot start (nothing ran).
+    """
     with command(store, analyst) as cmd:
-        cm = load(cmd.tx, ref)
-        if cm["status"] != PENDING:
-            raise CountermeasureError(f"la contramedida {cm['id']} está {cm['status']}")
-        if not cm["approved_by"]:
-            raise CountermeasureError(f"la contramedida {cm['id']} aún no está aprobada")
-        if parse_timestamp(cm["expires_at"]) <= parse_timestamp(cmd.now):
-            raise CountermeasureError(f"la contramedida {cm['id']} venció antes de activarse")
-        if not check:
-            _claim(cmd, cm, "activar")
-            cmd.put(COUNTERMEASURE, cm)
-    return _finish(store, settings, cm, analyst, reverse=False, check=check)
+        cm = _activable(cmd, ref, check)
+    return _finish(store, settings, [cm], analyst, reverse=False, check=check, raising=True)[0]
+
+
+def activate_many(
+    store: Store, settings: Settings, refs: Sequence[str], *, analyst: str | None = None,
+    check: bool = False,
+) -> list[Result]:  # fmt: skip
+    """Activate several at once: one Ansible run per playbook over all their hosts (a host
+    with two records gets a second run); one Result per record, in order."""
+    refused: dict[str, Result] = {}
+    claimed: list[dict[str, Any]] = []
+    with command(store, analyst) as cmd:
+        for ref in refs:
+            try:
+                claimed.append(_activable(cmd, ref, check))
+            except CountermeasureError as e:
+                refused[ref] = Result(str(ref), Status.FAILED, error=e.message)
+    done = {r.target: r for r in _finish(store, settings, claimed, analyst, reverse=False,
+                                         check=check)}  # fmt: skip
+    ids = iter(c["id"] for c in claimed)
+    return [refused[ref] if ref in refused else done[next(ids)] for ref in refs]
+
+
+def _waves(cms: Sequence[dict[str, Any]], reverse: bool) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Runs to make: per playbook, no host twice in one run."""
+    waves: list[tuple[str, list[dict[str, Any]]]] = []
+    for cm in cms:
+        playbook = cm["reverse_playbook"] if reverse else cm["playbook"]
+        host = cm["target"]["host"]
+        for name, group in waves:
+            if name == playbook and all(c["target"]["host"] != host for c in group):
+                group.append(cm)
+                break
+        else:
+            waves.append((playbook, [cm]))
+    return waves
 
 
 def _finish(
-    store: Store, settings: Settings, cm: dict[str, Any], analyst: str | None, *,
-    reverse: bool, check: bool = False,
-) -> Result:  # fmt: skip
-    """Run the claimed record's playbook and record what happened (claim released)."""
-    playbook = cm["reverse_playbook"] if reverse else cm["playbook"]
+    store: Store, settings: Settings, cms: Sequence[dict[str, Any]], analyst: str | None, *,
+    reverse: bool, check: bool = False, raising: bool = False,
+) -> list[Result]:  # fmt: skip
+    """Run the claimed records' playbooks, record what happened (claims released)."""
     started = utc_now()
+    outcomes: dict[str, Outcome | PukaraError] = {}
     try:
-        outcome = run_countermeasure(store, settings, cm, playbook, check=check)
+        for playbook, group in _waves(cms, reverse):
+            outcomes.update(run_countermeasures(store, settings, group, playbook, check=check))
     except BaseException as e:
-        if not check:
-            with command(store, analyst) as cmd:
-                now = load(cmd.tx, cm["id"])
-                now["claim"] = None
-                cmd.put(COUNTERMEASURE, now)
-                _emit(cmd, now, "retirar" if reverse else "activar",
-                      f"No se pudo ejecutar {playbook}: {e}", "failure")  # fmt: skip
+        _release(store, [c for c in cms if c["id"] not in outcomes], analyst, reverse, e, check)
+        _store_outcomes(store, settings, cms, outcomes, analyst, reverse, check)
         raise
-    data = {"id": cm["id"], "kind": cm["kind"], "host": cm["target"]["host"],
-            "job_id": outcome.run["job_id"], "check": check}  # fmt: skip
-    if check:
-        status = Status.OK if outcome.ok else Status.FAILED
-        return Result(cm["id"], status, data={**data, "status": cm["status"]},
-                      error=outcome.error, started_at=started, finished_at=utc_now())  # fmt: skip
+    results = _store_outcomes(store, settings, cms, outcomes, analyst, reverse, check, started)
+    failed = next((o for o in outcomes.values() if isinstance(o, PukaraError)), None)
+    if raising and failed is not None:
+        raise failed
+    return results
+
+
+def _release(
+    store: Store, cms: Sequence[Mapping[str, Any]], analyst: str | None, reverse: bool,
+    error: BaseException, check: bool,
+) -> None:  # fmt: skip
+    if check or not cms:
+        return
     with command(store, analyst) as cmd:
-        now = load(cmd.tx, cm["id"])
-        _record(now, outcome)
-        action = "retirar" if reverse else "activar"
-        if outcome.ok and outcome.verified:
-            now["status"] = RETIRED if reverse else ACTIVE
-            now["retired_at" if reverse else "activated_at"] = cmd.now
-            text = ("Contramedida retirada y verificada: " if reverse
-                    else "Contramedida activa y verificada: ") + describe(now)  # fmt: skip
-        else:
-            text = f"{'Retiro' if reverse else 'Activación'} fallida de {describe(now)}: {outcome.error}"
-        cmd.put(COUNTERMEASURE, now)
-        _emit(cmd, now, action, text, "success" if outcome.ok and outcome.verified else "failure",
-              **{"ansible.job_id": outcome.run["job_id"]})  # fmt: skip
-        outcome.keep_evidence(cmd, settings, now)
-    ok = outcome.ok and outcome.verified
-    return Result(cm["id"], Status.OK if ok else Status.FAILED,
-                  data={**data, "status": now["status"]}, error=None if ok else outcome.error,
-                  changed=ok, started_at=started, finished_at=utc_now())  # fmt: skip
+        for cm in cms:
+            now = load(cmd.tx, cm["id"])
+            now["claim"] = None
+            cmd.put(COUNTERMEASURE, now)
+            _emit(cmd, now, "retirar" if reverse else "activar",
+                  f"No se pudo ejecutar el playbook: {error}", "failure")  # fmt: skip
+
+
+def _store_outcomes(
+    store: Store, settings: Settings, cms: Sequence[dict[str, Any]],
+    outcomes: Mapping[str, Outcome | PukaraError], analyst: str | None, reverse: bool,
+    check: bool, started: datetime | None = None,
+) -> list[Result]:  # fmt: skip
+    """One transaction for the batch: each record's run, status, event and timeline entry."""
+    results: list[Result] = []
+    action = "retirar" if reverse else "activar"
+    with command(store, analyst) as cmd:
+        for cm in cms:
+            outcome = outcomes.get(cm["id"])
+            if outcome is None:
+                continue
+            data = {"id": cm["id"], "kind": cm["kind"], "host": cm["target"]["host"],
+                    "check": check}  # fmt: skip
+            if isinstance(outcome, PukaraError):
+                _release_one(cmd, cm, action, outcome, check)
+                results.append(Result(cm["id"], Status.FAILED, data={**data, "status": cm["status"]},
+                                      error=outcome.message))  # fmt: skip
+                continue
+            data["job_id"] = outcome.run["job_id"]
+            ok = outcome.ok and (outcome.verified or check)
+            now = cm if check else _apply(cmd, settings, cm, outcome, reverse, action)
+            results.append(Result(cm["id"], Status.OK if ok else Status.FAILED,
+                                  data={**data, "status": now["status"]},
+                                  error=None if ok else outcome.error, changed=ok and not check,
+                                  started_at=started, finished_at=utc_now()))  # fmt: skip
+    return results
+
+
+def _release_one(cmd: Command, cm: Mapping[str, Any], action: str, error: PukaraError,
+                 check: bool) -> None:  # fmt: skip
+    if check:
+        return
+    now = load(cmd.tx, cm["id"])
+    now["claim"] = None
+    cmd.put(COUNTERMEASURE, now)
+    _emit(cmd, now, action, f"No se ejecutó {describe(now)}: {error.message}", "failure")
+
+
+def _apply(
+    cmd: Command, settings: Settings, cm: Mapping[str, Any], outcome: Outcome, reverse: bool,
+    action: str,
+) -> dict[str, Any]:  # fmt: skip
+    now = load(cmd.tx, cm["id"])
+    _record(now, outcome)
+    good = outcome.ok and outcome.verified
+    if good:
+        now["status"] = RETIRED if reverse else ACTIVE
+        now["retired_at" if reverse else "activated_at"] = cmd.now
+        text = ("Contramedida retirada y verificada: " if reverse
+                else "Contramedida activa y verificada: ") + describe(now)  # fmt: skip
+    else:
+        text = (
+            f"{'Retiro' if reverse else 'Activación'} fallida de {describe(now)}: {outcome.error}"
+        )
+    cmd.put(COUNTERMEASURE, now)
+    _emit(cmd, now, action, text, "success" if good else "failure",
+          **{"ansible.job_id": outcome.run["job_id"]})  # fmt: skip
+    outcome.keep_evidence(cmd, settings, now)
+    return now
 
 
 def retire(
@@ -323,19 +420,18 @@ def retire(
         _claim(cmd, cm, "retirar")
         cm.update(status=RETIRING, retire_reason=str(reason) or "retiro manual")
         cmd.put(COUNTERMEASURE, cm)
-    return _finish(store, settings, cm, analyst, reverse=True)
+    return _finish(store, settings, [cm], analyst, reverse=True, raising=True)[0]
 
 
 def expire_due(store: Store, settings: Settings, now: datetime | None = None) -> list[Result]:
     """Retire every active countermeasure past its expiry; one Result each.
 
     Due records are claimed in one transaction first (two concurrent runs never run the same
-    reverse playbook), then each reverse runs on its own: a failing host is that record's
-    failed Result, and the record stays ``pendiente_retiro`` for the next run to retry. A
-    pending one that expired before activation is rejected.
+    reverse playbook), then their reverse playbooks run (one run per playbook over all the
+    hosts): a failing host is that record's failed Result, and the record stays
+    ``pendiente_retiro`` for the next run to retry. A pending one that expired before
+    activation is rejected.
     """
-    from pukara.runner import run_many
-
     when = now or utc_now()
     due: list[dict[str, Any]] = []
     with command(store, settings.analyst) as cmd:
@@ -353,15 +449,7 @@ def expire_due(store: Store, settings: Settings, now: datetime | None = None) ->
                 cm.update(status=RETIRING, retire_reason=cm.get("retire_reason") or "vencida")
                 cmd.put(COUNTERMEASURE, cm)
                 due.append(cm)
-    if not due:
-        return []
-
-    def one(cm: dict[str, Any]) -> Result:
-        return _finish(store, settings, cm, settings.analyst, reverse=True)
-
-    done = run_many(one, due, action="vencer", workers=settings.concurrency,
-                    name=lambda cm: str(cm["id"]))  # fmt: skip
-    return list(done.results)
+    return _finish(store, settings, due, settings.analyst, reverse=True) if due else []
 
 
 def active_past_expiry(

@@ -13,7 +13,7 @@ import hashlib
 import importlib
 import io
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from csirt import permitidos
 from pukara.ansible import run_playbook
 from pukara.config import Settings
-from pukara.errors import SecretsError, remote_reason
+from pukara.errors import PukaraError, SecretsError, remote_reason
 from pukara.secrets import CredentialProfile, require_profile, usable_key_file
 from pukara.store import Store
 
@@ -56,24 +56,32 @@ class Outcome:
         )  # fmt: skip
 
 
-def host_inventory(
-    name: str, address: str, profile: CredentialProfile, key: Path, timeout_s: float = 10
+def host_entry(
+    address: str, profile: CredentialProfile, key: Path, timeout_s: float = 10
 ) -> dict[str, Any]:
-    """Ansible's inventory for one host, as pukara's other runs log in (one key, checked)."""
+    """One host's connection variables, as pukara's other runs log in (one key, checked)."""
     known = profile.get("known_hosts")
     python = profile.get("python_interpreter")
     args = "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
     if known:
         args += f" -o UserKnownHostsFile={known.reveal()}"
-    host = {
+    return {
         "ansible_host": address,
         "ansible_user": profile.require("username").reveal(),
         "ansible_ssh_private_key_file": str(key),
         "ansible_ssh_timeout": max(1, round(timeout_s)),
         "ansible_ssh_common_args": args,
         "ansible_python_interpreter": python.reveal() if python else "auto_silent",
+        # modules through the open SSH session, not copied first: fewer round trips per task
+        "ansible_pipelining": True,
     }
-    return {"all": {"hosts": {name: host}}}
+
+
+def host_inventory(
+    name: str, address: str, profile: CredentialProfile, key: Path, timeout_s: float = 10
+) -> dict[str, Any]:
+    """Ansible's inventory for one host."""
+    return {"all": {"hosts": {name: host_entry(address, profile, key, timeout_s)}}}
 
 
 def extravars(cm: Mapping[str, Any], playbook: str, address: str) -> dict[str, Any]:
@@ -123,32 +131,37 @@ def artifacts_digest(folder: Path | None) -> tuple[dict[str, str], str, bytes]:
 
 
 class _Watch:
-    """The run's events for this host: the verification task, failures, the prior state."""
+    """The run's events per host: the verification task, failures, the prior state."""
 
     def __init__(self) -> None:
-        self.verified = False
-        self.errors: list[str] = []
-        self.original: Mapping[str, Any] | None = None
+        self.verified: set[str] = set()
+        self.errors: dict[str, list[str]] = {}
+        self.original: dict[str, Mapping[str, Any]] = {}
 
     def __call__(self, raw: Mapping[str, Any]) -> None:
         data = raw.get("event_data") or {}
-        task, res = str(data.get("task") or ""), data.get("res") or {}
+        host, task, res = (
+            str(data.get("host") or ""),
+            str(data.get("task") or ""),
+            data.get("res") or {},
+        )
         event = raw.get("event")
         if event == "runner_on_ok" and task.startswith(VERIFY_PREFIX):
-            self.verified = True
+            self.verified.add(host)
         elif event == "runner_on_ok" and task == BEFORE_TASK:
-            self.original = dict(res.get("pukara_account_before") or {})
+            self.original[host] = dict(res.get("pukara_account_before") or {})
         elif event in ("runner_on_failed", "runner_on_unreachable"):
             msg = str(res.get("msg") or res.get("stderr") or "falló").strip().splitlines()
             what = "inalcanzable" if event == "runner_on_unreachable" else f"falló «{task}»"
-            self.errors.append(f"{what}: {remote_reason(msg[0][:300] if msg else 'falló')}")
+            text = f"{what}: {remote_reason(msg[0][:300] if msg else 'falló')}"
+            self.errors.setdefault(host, []).append(text)
 
 
-def run_countermeasure(
-    store: Store, settings: Settings, cm: Mapping[str, Any], playbook: str, *, check: bool = False
-) -> Outcome:
-    """Run ``playbook`` for ``cm`` against its host; what happened (never raises for a host
-    that failed; raises for what could not start: bad target, credentials, ansible)."""
+def _prepare(
+    store: Store, settings: Settings, cm: Mapping[str, Any], playbook: str,
+    keys: dict[str, str | None],
+) -> tuple[str, dict[str, Any]]:  # fmt: skip
+    """The record's host name and inventory entry, its variables parsed again."""
     asset = permitidos.asset_of(store, cm["target"]["host"])
     address = permitidos.management_address(asset)
     variables = extravars(cm, playbook, address)
@@ -159,26 +172,60 @@ def run_countermeasure(
             "en el inventario"
         )
     profile = require_profile(str(profile_name))
-    inventory = host_inventory(asset["name"], address, profile, usable_key_file(profile),
-                               settings.timeout_s)  # fmt: skip
+    entry = host_entry(address, profile, usable_key_file(profile, keys), settings.timeout_s)
+    return str(asset["name"]), {**entry, **variables}
+
+
+def run_countermeasures(
+    store: Store, settings: Settings, cms: Sequence[Mapping[str, Any]], playbook: str, *,
+    check: bool = False,
+) -> dict[str, Outcome | PukaraError]:  # fmt: skip
+    """Run ``playbook`` once for every record of ``cms`` (one host each, no host twice): what
+    happened to each, by record id. A record that cannot start (its target no longer parses,
+    no credentials) is that record's error, and the others still run; a host that fails is
+    its own failed Outcome. Raises only when Ansible itself cannot run.
+
+    Each host's values are its inventory variables (a batch has one value per host), parsed
+    here again and asserted by the playbook; none is ever pasted into a shell.
+    """
+    out: dict[str, Outcome | PukaraError] = {}
+    hosts: dict[str, dict[str, Any]] = {}
+    which: dict[str, str] = {}  # record id -> host
+    keys: dict[str, str | None] = {}
+    for cm in cms:
+        try:
+            host, entry = _prepare(store, settings, cm, playbook, keys)
+        except PukaraError as e:
+            out[cm["id"]] = e
+            continue
+        hosts[host], which[cm["id"]] = entry, host
+    if not hosts:
+        return out
     watch = _Watch()
     run = run_playbook(
-        playbook, inventory, settings=settings, store=store, extravars=variables,
-        on_event=watch, check=check, timeout_s=300,
+        playbook, {"all": {"hosts": hosts}}, settings=settings, store=store, on_event=watch,
+        check=check, timeout_s=300, forks=min(len(hosts), settings.concurrency),
     )  # fmt: skip
     files, manifest, bundle = artifacts_digest(run.artifact_dir)
-    ok = run.status == "successful" and run.rc == 0
-    verified = watch.verified and ok and not check
-    error = None
-    if not ok:
-        error = "; ".join(watch.errors) or f"Ansible terminó {run.status} (rc {run.rc})"
-    elif not verified and not check:
-        error = "el playbook terminó sin la verificación de su efecto"
-    record = {
-        "playbook": playbook, "job_id": run.ident, "status": run.status, "rc": run.rc,
-        "artifacts_sha256": manifest, "files_sha256": files, "verified": verified,
-        "check": check, "changed": bool((run.stats.get("changed") or {}).get(asset["name"])),
-        "bundle_sha256": hashlib.sha256(bundle).hexdigest() if bundle else None,
-        "address": address, "error": error,
-    }  # fmt: skip
-    return Outcome(record, ok, verified, error, watch.original, bundle)
+    finished = run.status in ("successful", "failed")
+    for cm_id, host in which.items():
+        ok = finished and host not in run.failed_hosts and not watch.errors.get(host)
+        verified = ok and host in watch.verified and not check
+        error = None
+        if not ok:
+            error = (
+                "; ".join(watch.errors.get(host, []))
+                or f"Ansible terminó {run.status} (rc {run.rc})"
+            )
+        elif not verified and not check:
+            error = "el playbook terminó sin la verificación de su efecto"
+        record = {
+            "playbook": playbook, "job_id": run.ident, "status": run.status, "rc": run.rc,
+            "host_ok": ok, "artifacts_sha256": manifest, "files_sha256": files,
+            "verified": verified, "check": check,
+            "changed": bool((run.stats.get("changed") or {}).get(host)),
+            "bundle_sha256": hashlib.sha256(bundle).hexdigest() if bundle else None,
+            "address": hosts[host]["ansible_host"], "error": error,
+        }  # fmt: skip
+        out[cm_id] = Outcome(record, ok, verified, error, watch.original.get(host), bundle)
+    return out

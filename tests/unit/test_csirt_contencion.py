@@ -87,7 +87,7 @@ def test_addresses_and_accounts_in_canonical_form() -> None:
     ("address", "why"),
     [("127.0.0.1", "loopback"), ("198.18.200.2", "activo gw-x1"),
      ("198.18.201.0/24", "activo srv-y"), ("198.18.202.2", "par VPN de la sede x1"),
-     ("203.0.113.9", "csirt_permitidos"), ("198.18.0.0/15", "gw-x1")],
+     ("203.0.113.9", "csirt_permitidos"), ("198.18.0.0/15", "lista de permitidos")],
 )  # fmt: skip
 def test_allowlisted_targets_are_refused_and_nothing_is_written(
     seeded: SQLiteStore, settings: Settings, address: str, why: str
@@ -214,3 +214,31 @@ def test_expired_pending_ones_are_rejected_and_past_expiry_is_reported(
     stored = seeded.get(COUNTERMEASURE, [cm["id"]])
     assert stored is not None and stored["status"] == "rechazada"
     assert stored["reason"] == "venció sin activarse"
+
+
+def test_a_batch_runs_once_per_playbook_and_never_twice_on_one_host() -> None:
+    def cm(i: int, host: str, kind: str = "bloquear_ip") -> dict[str, Any]:
+        playbook, reverse = contramedidas.KINDS[kind]
+        return {"id": str(i), "target": {"host": host}, "playbook": playbook,
+                "reverse_playbook": reverse}  # fmt: skip
+
+    batch = [cm(1, "a"), cm(2, "b"), cm(3, "a"), cm(4, "c", "aislar_host"), cm(5, "b")]
+    waves = contramedidas._waves(batch, reverse=False)
+    assert [(p, [c["id"] for c in g]) for p, g in waves] == [
+        ("csirt/bloquear.yml", ["1", "2"]),
+        ("csirt/bloquear.yml", ["3", "5"]),
+        ("csirt/aislar.yml", ["4"]),
+    ]
+    assert contramedidas._waves(batch[:1], reverse=True)[0][0] == "csirt/desbloquear.yml"
+
+
+def test_the_csirt_table_beside_a_pukara_table(tmp_path: Path) -> None:
+    conf = tmp_path / "pukara.toml"
+    conf.write_text('[pukara]\nanalyst = "ana"\n[csirt]\ndos_personas = "sí"\n')
+    s = load_settings({"data_dir": tmp_path}, environ={"PUKARA_CONFIG": str(conf)})
+    assert s.analyst == "ana" and s.csirt_dos_personas is True
+    conf.write_text("[csirt]\ndos_personas = 3\n")
+    from pukara.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="csirt_dos_personas"):
+        load_settings({"data_dir": tmp_path}, environ={"PUKARA_CONFIG": str(conf)})
