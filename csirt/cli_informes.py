@@ -1,7 +1,128 @@
 """`pukara csirt`: metricas, informe, cnsd."""
 
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
 import typer
+
+from pukara.config import Settings
+from pukara.console import Formato, FormatoOpt, message, render
+from pukara.errors import UsageError
+
+
+def _date(option: str, text: str | None, *, end_of_day: bool = False) -> datetime | None:
+    """``AAAA-MM-DD`` (the whole day, UTC) or an ISO 8601 instant (UTC when it has no zone)."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            day = datetime.combine(date.fromisoformat(text), time(), UTC)
+            return day + timedelta(days=1) if end_of_day else day
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{option} {text!r}: fecha inválida; use AAAA-MM-DD o AAAA-MM-DDTHH:MM[:SS][zona]"
+        ) from None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+# -- metricas -------------------------------------------------------------------------------
+_GROUP_HEADERS = {"month": "Mes (UTC)", "severity": "Severidad", "rsit_class": "Clase RSIT",
+                  "cnsd_class": "Clase CNSD", "site": "Misión"}  # fmt: skip
+
+
+def metricas(
+    ctx: typer.Context,
+    desde: Annotated[
+        str | None,
+        typer.Option(
+            "--desde", help="Incidentes creados desde esta fecha (AAAA-MM-DD o ISO 8601)."
+        ),
+    ] = None,
+    hasta: Annotated[
+        str | None,
+        typer.Option("--hasta", help="Hasta esta fecha; AAAA-MM-DD incluye todo ese día."),
+    ] = None,
+    por: Annotated[
+        str,
+        typer.Option(
+            "--por",
+            metavar="DIMENSIONES",
+            help="Agrupa por estas dimensiones, separadas por comas: mes, severidad, rsit, "
+            "cnsd, mision (un caso con varias misiones cuenta en cada una).",
+        ),
+    ] = "mes,severidad",
+    formato: FormatoOpt = Formato.tabla,
+) -> None:
+    """Tiempos del CSIRT por grupo: detectar (TTD), atender (TTA), contener (TTC), notificar al
+    CNSD (TTN) y resolver (TTR).
+
+    Cada tiempo sale de la línea de tiempo del caso (nunca de los campos del incidente):
+    mediana, percentil 90 y cuántos casos lo tienen. Sin --por, por mes y severidad."""
+    from csirt import metricas as m
+    from pukara.store import opened_store
+
+    settings: Settings = ctx.obj
+    by = m.parse_by(por)
+    since, until = _date("--desde", desde), _date("--hasta", hasta, end_of_day=True)
+    with opened_store(settings, read_only=True) as store:
+        result = m.compute(store, since=since, until=until, by=by)
+    _render_metrics(result, formato)
+    if result.without_creation:
+        shown = ", ".join(result.without_creation[:5])
+        more = len(result.without_creation) - 5
+        message(f"Sin entrada «creado» en su línea de tiempo (no se cuentan): {shown}"
+                + (f" y {more} más" if more > 0 else ""))  # fmt: skip
+    if result.inconsistent:
+        message(f"Se dejaron fuera {result.inconsistent} tiempos negativos (una entrada con "
+                "fecha anterior a la creación o una detección anterior a la ocurrencia).")  # fmt: skip
+
+
+def _render_metrics(result: Any, formato: Formato) -> None:
+    from csirt import metricas as m
+
+    keys = [m.DIMENSIONS[n] for n in result.by]
+    if formato is not Formato.tabla:
+        columns = {k: k for k in keys} | {"cases": "cases"}
+        for name in m.METRICS:
+            columns |= {f"{name}_{s}": "" for s in ("median_s", "p90_s", "count")}
+        render(result.rows, formato, columns)
+        return
+    from pukara.formats import number
+
+    def cell(row: dict[str, Any], name: str) -> str:
+        if not row[f"{name}_count"]:
+            return "—"
+        return (f"{m.duration_text(row[f'{name}_median_s'])} / "
+                f"{m.duration_text(row[f'{name}_p90_s'])} ({number(row[f'{name}_count'])})")  # fmt: skip
+
+    shown_rows = []
+    for row in result.rows:
+        out: dict[str, Any] = {k: _group_text(k, row[k]) for k in keys}
+        out["cases"] = number(row["cases"])
+        out |= {name: cell(row, name) for name in m.METRICS}
+        shown_rows.append(out)
+    columns = {k: _GROUP_HEADERS[k] for k in keys} | {"cases": "Casos"}
+    columns |= {name: name.upper() for name in m.METRICS}
+    render(shown_rows, formato, columns, priority=dict.fromkeys(keys, 0),
+           title=f"Métricas del CSIRT: mediana / p90 (casos con el dato), {number(result.cases)} "
+                 "casos")  # fmt: skip
+
+
+def _group_text(key: str, value: Any) -> str:
+    from csirt.metricas import SEVERITY
+
+    if value is None:
+        return {"site": "sin misión", "rsit_class": "sin clase", "cnsd_class": "sin clase"}.get(
+            key, "—"
+        )
+    if key == "severity":
+        return f"{value} ({SEVERITY.get(value, '?')})"
+    return str(value)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands and groups to `pukara csirt`."""
+    app.command()(metricas)
