@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from pukara.config import Settings
-from pukara.console import Formato, FormatoOpt, message, render
+from pukara.console import Formato, FormatoOpt, message, output_file, render
 from pukara.errors import UsageError
 
 
@@ -123,6 +124,50 @@ def _group_text(key: str, value: Any) -> str:
     return str(value)
 
 
+# -- informe -------------------------------------------------------------------------------
+IncidenteArg = Annotated[
+    str, typer.Argument(metavar="INCIDENTE", help="Número (INC-2026-0001) o identificador.")
+]
+
+
+def _write(path: Path | None, text: str, what: str) -> None:
+    """``text`` to ``path`` atomically, or to stdout without one."""
+    if path is None:
+        import sys
+
+        sys.stdout.write(text)
+        return
+    from pukara.files import write_atomically
+
+    write_atomically(path, text)
+    message(f"{what} escrito en {path}")
+
+
+def informe(
+    ctx: typer.Context,
+    incidente: IncidenteArg,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            metavar="ARCHIVO",
+            callback=output_file,
+            help="Escribe el informe en este archivo HTML (sin la opción, a la salida estándar).",
+        ),
+    ] = None,
+) -> None:
+    """Informe del caso en una página HTML autocontenida: resumen, línea de tiempo,
+    observables, tareas, contramedidas, evidencia con sus hashes y cadena de custodia."""
+    from csirt import informe as report
+    from pukara.store import opened_store
+
+    settings: Settings = ctx.obj
+    with opened_store(settings, read_only=True) as store:
+        data = report.build(store, incidente)
+    _write(html, report.html(data), f"Informe de {data['number']}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands and groups to `pukara csirt`."""
     app.command()(metricas)
+    app.command()(informe)
