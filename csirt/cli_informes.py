@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -167,7 +168,121 @@ def informe(
     _write(html, report.html(data), f"Informe de {data['number']}")
 
 
+# -- cnsd ----------------------------------------------------------------------------------
+class FormatoCnsd(StrEnum):
+    texto = "texto"
+    json = "json"
+    html = "html"
+
+
+def _moment_option(option: str, text: str) -> tuple[datetime, str]:
+    """An ISO 8601 instant and the zone it was written in (UTC when it names none)."""
+    try:
+        ts = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{option} {text!r}: fecha inválida; use AAAA-MM-DDTHH:MM[:SS] con zona "
+            "(-05:00) o sin ella (UTC)"
+        ) from None
+    if ts.tzinfo is None:
+        return ts.replace(tzinfo=UTC), "UTC"
+    offset = ts.strftime("%z")
+    zone = "UTC" if offset in ("+0000", "") else f"{offset[:3]}:{offset[3:]}"
+    return ts.astimezone(UTC), zone
+
+
+def cnsd(
+    ctx: typer.Context,
+    incidente: IncidenteArg,
+    formato: Annotated[
+        FormatoCnsd,
+        typer.Option("--formato", "-f", help="Formato del borrador: texto, json o html."),
+    ] = FormatoCnsd.texto,
+    salida: Annotated[
+        Path | None,
+        typer.Option(
+            "--salida",
+            "-o",
+            metavar="ARCHIVO",
+            callback=output_file,
+            help="Escribe el borrador en este archivo (sin la opción, a la salida estándar).",
+        ),
+    ] = None,
+    perfil: Annotated[
+        Path | None,
+        typer.Option(
+            "--perfil",
+            metavar="ARCHIVO",
+            help="Perfil TOML con la entidad que reporta, los campos y el plazo (por omisión "
+            "pe-cnsd-2025, no verificado; copie csirt/perfiles/pe-cnsd-2025.toml y edítelo).",
+        ),
+    ] = None,
+    notificado: Annotated[
+        bool,
+        typer.Option(
+            "--notificado",
+            help="Registra en la línea de tiempo que un analista envió el reporte al CNSD (de "
+            "ahí sale el TTN); no envía nada.",
+        ),
+    ] = False,
+    fecha: Annotated[
+        str | None,
+        typer.Option(
+            "--fecha",
+            metavar="FECHA",
+            help="Con --notificado: cuándo se envió (ISO 8601; sin zona, UTC). Por omisión, ahora.",
+        ),
+    ] = None,
+    referencia: Annotated[
+        str | None,
+        typer.Option(
+            "--referencia",
+            help="Con --notificado: el número o código que dio el CNSD, o el asunto del correo.",
+        ),
+    ] = None,
+) -> None:
+    """Borrador del reporte al CNSD con los campos del formulario nacional de incidentes (texto,
+    JSON o HTML); con --notificado, registra su envío.
+
+    Lo envía un analista por los canales del CNSD; pukara nunca lo envía. Avisa al 50 % y al
+    90 % del plazo de notificación del perfil."""
+    from csirt import cnsd as report
+    from pukara.store import opened_store
+
+    settings: Settings = ctx.obj
+    if (fecha or referencia) and not notificado:
+        raise UsageError("--fecha y --referencia van con --notificado")
+    profile = report.load_profile(perfil)
+    if notificado:
+        from csirt.records import command
+
+        at, zone = _moment_option("--fecha", fecha) if fecha else (None, "UTC")
+        with opened_store(settings) as store, command(store, settings.analyst) as cmd:
+            entry = report.record_notification(
+                cmd, incidente, at=at, zone=zone, reference=referencia or "", profile=profile.name
+            )
+        from csirt.informe import moment
+
+        message(f"Notificación al CNSD registrada: {moment(entry['ts'])}.")
+        return
+    with opened_store(settings, read_only=True) as store:
+        data = report.draft(store, incidente, profile)
+    if formato is FormatoCnsd.json:
+        import json
+
+        out = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    elif formato is FormatoCnsd.html:
+        out = report.html(data)
+    else:
+        out = report.text(data)
+    _write(salida, out, f"Borrador CNSD de {data['incident']['number']}")
+    level = data["deadline"].get("level")
+    if level and level != "notificado" and (salida is not None or formato is not FormatoCnsd.texto):
+        message(data["deadline"]["warning"], style="bold red")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands and groups to `pukara csirt`."""
     app.command()(metricas)
     app.command()(informe)
+    app.command()(cnsd)

@@ -115,25 +115,25 @@ def moment(value: Any, tz: tzinfo | str | None = REPORT_TZ, *, seconds: bool = F
     return datetime_text(ts, zone(tz) if not isinstance(tz, tzinfo) else tz, seconds=seconds)
 
 
-def _label(table: Mapping[Any, str], value: Any) -> str:
+def label(table: Mapping[Any, str], value: Any) -> str:
     return table.get(value, "" if value in (None, "") else str(value))
 
 
 def level(value: Any) -> str:
     """``3 (alta)`` for a severity or priority 1-4."""
-    return f"{value} ({SEVERITY[value]})" if value in SEVERITY else _label({}, value)
+    return f"{value} ({SEVERITY[value]})" if value in SEVERITY else label({}, value)
 
 
-def _by_time(entries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def by_time(entries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     return sorted(entries, key=lambda e: (str(e.get("ts", "")), str(e.get("id", ""))))
 
 
 def timeline_rows(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for e in entries:
-        what = _label(KIND, e.get("kind"))
+        what = label(KIND, e.get("kind"))
         if e.get("kind") == "fase":
-            what += f": {_label(STATUS, e.get('from'))} → {_label(STATUS, e.get('to'))}"
+            what += f": {label(STATUS, e.get('from'))} → {label(STATUS, e.get('to'))}"
         tz_name = str(e.get("tz") or "UTC")
         rows.append({"local": moment(e.get("ts"), tz_name, seconds=True), "zone": tz_name,
                      "utc": moment(e.get("ts"), UTC, seconds=True), "what": what,
@@ -167,7 +167,7 @@ def phase_strip(entries: Sequence[Mapping[str, Any]], end: datetime) -> list[dic
         share = max((nxt[0] - ts).total_seconds(), 0.0) / total * 100
         x = (ts - start).total_seconds() / total * 100
         segments.append({"x": round(x, 3), "width": round(share, 3), "phase": phase,
-                         "label": _label(STATUS, phase),
+                         "label": label(STATUS, phase),
                          "colour": PHASE_COLOURS.get(phase, "#888"),
                          "duration": metricas.duration_text((nxt[0] - ts).total_seconds())})  # fmt: skip
     return segments
@@ -186,7 +186,7 @@ def _also_in(store: Store, obs: Mapping[str, Any], numbers: dict[str, str]) -> l
     return sorted(out)
 
 
-def _measure_row(cm: Mapping[str, Any]) -> dict[str, Any]:
+def measure_row(cm: Mapping[str, Any]) -> dict[str, Any]:
     target = cm.get("target") or {}
     shown = " ".join(str(v) for v in (target.get("host"), target.get("address"),
                                       target.get("account")) if v)  # fmt: skip
@@ -194,8 +194,8 @@ def _measure_row(cm: Mapping[str, Any]) -> dict[str, Any]:
              "status": str(r.get("status") or ""), "rc": r.get("rc"),
              "sha256": str(r.get("artifacts_sha256") or ""),
              "verified": r.get("verified")} for r in cm.get("runs") or []]  # fmt: skip
-    return {"kind": _label(MEASURE, cm.get("kind")), "target": shown,
-            "status": _label(MEASURE_STATUS, cm.get("status")),
+    return {"kind": label(MEASURE, cm.get("kind")), "target": shown,
+            "status": label(MEASURE_STATUS, cm.get("status")),
             "status_key": str(cm.get("status") or ""), "expires": moment(cm.get("expires_at")),
             "activated": moment(cm.get("activated_at")), "retired": moment(cm.get("retired_at")),
             "proposed_by": str(cm.get("proposed_by") or ""),
@@ -224,7 +224,7 @@ def _evidence_row(store: Store, ev: Mapping[str, Any]) -> dict[str, Any]:
                          "where": str(c.get("where") or "")} for c in custody]}  # fmt: skip
 
 
-def _places(
+def places(
     store: Store, incident: Mapping[str, Any]
 ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     sites = []
@@ -258,7 +258,7 @@ def build(store: Store, ref: str, *, now: datetime | None = None) -> dict[str, A
     now = now or utc_now()
     incident = find_incident(store, ref)
     inc_id = incident["id"]
-    entries = _by_time(store.scan(TIMELINE, [inc_id]))
+    entries = by_time(store.scan(TIMELINE, [inc_id]))
     numbers = {inc_id: str(incident.get("number") or inc_id)}
     observables = sorted(store.scan(OBSERVABLE, where={"incident_id": inc_id}),
                          key=lambda o: (str(o.get("type")), str(o.get("value"))))  # fmt: skip
@@ -267,7 +267,7 @@ def build(store: Store, ref: str, *, now: datetime | None = None) -> dict[str, A
                       key=lambda c: str(c.get("id")))  # fmt: skip
     evidence = sorted(store.scan(EVIDENCE, where={"incident_id": inc_id}),
                       key=lambda e: (str(e.get("acquired_at") or ""), str(e.get("id"))))  # fmt: skip
-    sites, assets = _places(store, incident)
+    sites, assets = places(store, incident)
     created = creation_fields(entries)
     clock = metricas.clocks(entries).get(inc_id)
     times = metricas.durations(clock) if clock and clock.created else {}
@@ -280,7 +280,7 @@ def build(store: Store, ref: str, *, now: datetime | None = None) -> dict[str, A
         "id": inc_id, "number": numbers[inc_id], "title": str(incident.get("title") or ""),
         "description": str(incident.get("description") or ""),
         "severity": level(incident.get("severity")), "priority": level(incident.get("priority")),
-        "status": _label(STATUS, incident.get("status")),
+        "status": label(STATUS, incident.get("status")),
         "status_key": str(incident.get("status") or ""),
         "rsit": " / ".join(str(v) for v in (incident.get("rsit_class"),
                                            incident.get("rsit_type")) if v),
@@ -307,11 +307,11 @@ def build(store: Store, ref: str, *, now: datetime | None = None) -> dict[str, A
                          "description": str(o.get("description") or ""),
                          "also_in": _also_in(store, o, numbers)} for o in observables],
         "tasks": [{"title": str(t.get("title") or ""),
-                   "status": _label(TASK_STATUS, t.get("status")),
+                   "status": label(TASK_STATUS, t.get("status")),
                    "status_key": str(t.get("status") or ""),
                    "assignee": str(t.get("assignee") or ""), "due": moment(t.get("due_at")),
-                   "phase": _label(NIST_PHASE, t.get("phase"))} for t in tasks],
-        "measures": [_measure_row(c) for c in measures],
+                   "phase": label(NIST_PHASE, t.get("phase"))} for t in tasks],
+        "measures": [measure_row(c) for c in measures],
         "evidence": [_evidence_row(store, e) for e in evidence],
         "generated": moment(format_timestamp(now), seconds=True), "report_tz": REPORT_TZ,
     }  # fmt: skip
