@@ -198,10 +198,10 @@ def cnsd(
         FormatoCnsd,
         typer.Option("--formato", "-f", help="Formato del borrador: texto, json o html."),
     ] = FormatoCnsd.texto,
-    salida: Annotated[
+    archivo: Annotated[
         Path | None,
         typer.Option(
-            "--salida",
+            "--archivo",
             "-o",
             metavar="ARCHIVO",
             callback=output_file,
@@ -275,9 +275,9 @@ def cnsd(
         out = report.html(data)
     else:
         out = report.text(data)
-    _write(salida, out, f"Borrador CNSD de {data['incident']['number']}")
+    _write(archivo, out, f"Borrador CNSD de {data['incident']['number']}")
     level = data["deadline"].get("level")
-    if level and level != "notificado" and (salida is not None or formato is not FormatoCnsd.texto):
+    if level and level != "notificado" and (archivo is not None or formato is not FormatoCnsd.texto):
         message(data["deadline"]["warning"], style="bold red")
 
 
