@@ -277,7 +277,11 @@ def cnsd(
         out = report.text(data)
     _write(archivo, out, f"Borrador CNSD de {data['incident']['number']}")
     level = data["deadline"].get("level")
-    if level and level != "notificado" and (archivo is not None or formato is not FormatoCnsd.texto):
+    if (
+        level
+        and level != "notificado"
+        and (archivo is not None or formato is not FormatoCnsd.texto)
+    ):
         message(data["deadline"]["warning"], style="bold red")
 
 

@@ -277,6 +277,7 @@ def build(store: Store, ref: str, *, now: datetime | None = None) -> dict[str, A
     tlp = str(incident.get("tlp") or "AMBER").upper()
     personal = incident.get("personal_data") or {}
     return {
+        "cnsd": _notification_text(entries, now),
         "id": inc_id, "number": numbers[inc_id], "title": str(incident.get("title") or ""),
         "description": str(incident.get("description") or ""),
         "severity": level(incident.get("severity")), "priority": level(incident.get("priority")),
@@ -284,7 +285,7 @@ def build(store: Store, ref: str, *, now: datetime | None = None) -> dict[str, A
         "status_key": str(incident.get("status") or ""),
         "rsit": " / ".join(str(v) for v in (incident.get("rsit_class"),
                                            incident.get("rsit_type")) if v),
-        "cnsd": str(incident.get("cnsd_class") or ""),
+        "cnsd_class": str(incident.get("cnsd_class") or ""),
         "tlp": tlp, "tlp_colour": TLP_COLOURS.get(tlp, "#FFC000"),
         "tlp_meaning": TLP_MEANING.get(tlp, ""), "pap": str(incident.get("pap") or ""),
         "assignee": str(incident.get("assignee") or ""),
@@ -315,6 +316,16 @@ def build(store: Store, ref: str, *, now: datetime | None = None) -> dict[str, A
         "evidence": [_evidence_row(store, e) for e in evidence],
         "generated": moment(format_timestamp(now), seconds=True), "report_tz": REPORT_TZ,
     }  # fmt: skip
+
+
+def _notification_text(entries: Sequence[Mapping[str, Any]], now: datetime) -> str:
+    """Where the CNSD notification stands, by the packaged profile's (unverified) deadline."""
+    from csirt import cnsd
+
+    clock = cnsd.clock(cnsd.load_profile(), entries, now)
+    if clock["level"] is not None or clock["due_at"] is None:
+        return str(clock["warning"] or "")
+    return f"Pendiente; el plazo del perfil (no verificado) vence el {moment(clock['due_at'])}."
 
 
 def environment() -> Any:

@@ -56,6 +56,7 @@ def test_report_sections_and_figures(page: str) -> None:
     assert "INC-2026-0003" in page  # the shared observable
     assert "Embajada en Argentina" in page and "criticidad alta" in page
     assert "Sí: correo, credenciales — 2 personas" in page
+    assert "Notificado al CNSD el 3 nov. 2026, 13:05 PET, 4.3 h después de la detección" in page
     assert "7c1e-activar" in page and "7c1f-retirar" in page and SHA[::-1] in page
     assert page.count(SHA) >= 4  # evidence, custody before/after, the activation run
     assert "48,213 bytes" in page and "En espera" in page
@@ -68,8 +69,19 @@ def test_phase_strip_spans_creation_to_closure(store: SQLiteStore) -> None:
     assert [p["phase"] for p in phases] == [
         "nuevo", "analisis", "contencion", "erradicacion", "recuperacion", "post_incidente"]  # fmt: skip
     assert phases[0]["x"] == 0 and round(sum(p["width"] for p in phases), 1) == 100
-    open_case = informe.build(store, data["id"], now=NOW)
-    assert open_case["number"] == "INC-2026-0007"
+    same = informe.build(store, data["id"], now=NOW)
+    assert same["number"] == "INC-2026-0007"
+
+
+def test_open_case_strip_runs_to_now_and_notification_is_pending(store: SQLiteStore) -> None:
+    write_case(store, closed=False, notified=False)
+    data = informe.build(store, "INC-2026-0007", now=NOW)
+    assert data["phases"][-1]["phase"] == "erradicacion"
+    assert (
+        data["phases"][-1]["duration"] == "6 d 20 h"
+    )  # from 15:40 UTC on the 3rd to noon on the 10th
+    assert data["cnsd"].startswith("PLAZO VENCIDO: 24 h desde la detección")
+    assert data["times"][4]["value"] == ""  # no TTR yet
 
 
 def test_unknown_incident_is_a_spanish_usage_error(store: SQLiteStore) -> None:
