@@ -163,7 +163,7 @@ def phase_strip(entries: Sequence[Mapping[str, Any]], end: datetime) -> list[dic
     segments = []
     for (ts, phase), nxt in zip(points, [*points[1:], (end, "")], strict=True):
         if phase in ("cerrado", "descartado"):
-            break
+            continue  # closed until reopened: a gap in the bar
         share = max((nxt[0] - ts).total_seconds(), 0.0) / total * 100
         x = (ts - start).total_seconds() / total * 100
         segments.append({"x": round(x, 3), "width": round(share, 3), "phase": phase,
@@ -271,9 +271,9 @@ def build(store: Store, ref: str, *, now: datetime | None = None) -> dict[str, A
     created = creation_fields(entries)
     clock = metricas.clocks(entries).get(inc_id)
     times = metricas.durations(clock) if clock and clock.created else {}
-    closed = next((e for e in entries if e.get("kind") == "fase"
-                   and e.get("to") in ("cerrado", "descartado")), None)  # fmt: skip
-    end = parse_timestamp(str(closed["ts"])) if closed else now
+    moves = [e for e in entries if e.get("kind") == "fase"]
+    final = moves[-1] if moves and moves[-1].get("to") in ("cerrado", "descartado") else None
+    end = parse_timestamp(str(final["ts"])) if final else now  # a closed case's bar ends there
     tlp = str(incident.get("tlp") or "AMBER").upper()
     personal = incident.get("personal_data") or {}
     return {

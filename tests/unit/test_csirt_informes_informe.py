@@ -97,3 +97,18 @@ def test_unknown_incident_is_a_spanish_usage_error(store: SQLiteStore) -> None:
 )  # fmt: skip
 def test_zones(name: str, text: str) -> None:
     assert informe.moment("2026-03-10T12:00:00Z", name) == text
+
+
+def test_reopened_case_strip_keeps_the_phases_after_reopening(store: SQLiteStore) -> None:
+    from csirt import records
+    from tests.unit.csirt_informes_case import ts
+
+    incident = write_case(store)
+    with records.command(store, "ana") as cmd:
+        for minutes, a, b in ((1000, "cerrado", "reabierto"), (1100, "reabierto", "analisis")):
+            cmd.put(records.TIMELINE, {"incident_id": incident["id"], "id": records.new_ulid(),
+                                       "ts": ts(minutes), "tz": "UTC", "kind": "fase",
+                                       "message": "", "from": a, "to": b, "fields": {}})  # fmt: skip
+    phases = informe.build(store, "INC-2026-0007", now=NOW)["phases"]
+    assert [p["phase"] for p in phases][-3:] == ["post_incidente", "reabierto", "analisis"]
+    assert phases[-1]["x"] + phases[-1]["width"] == pytest.approx(100)
