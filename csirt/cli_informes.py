@@ -71,7 +71,9 @@ def metricas(
     since, until = _date("--desde", desde), _date("--hasta", hasta, end_of_day=True)
     with opened_store(settings, read_only=True) as store:
         result = m.compute(store, since=since, until=until, by=by)
-    _render_metrics(result, formato)
+        codes = {r["site"] for r in result.rows if r.get("site")}
+        names = {c: str((store.get("site", [c]) or {}).get("name") or "") for c in codes}
+    _render_metrics(result, formato, names)
     if result.without_creation:
         shown = ", ".join(result.without_creation[:5])
         more = len(result.without_creation) - 5
@@ -82,7 +84,7 @@ def metricas(
                 "fecha anterior a la creación o una detección anterior a la ocurrencia).")  # fmt: skip
 
 
-def _render_metrics(result: Any, formato: Formato) -> None:
+def _render_metrics(result: Any, formato: Formato, site_names: dict[str, str]) -> None:
     from csirt import metricas as m
 
     keys = [m.DIMENSIONS[n] for n in result.by]
@@ -103,6 +105,8 @@ def _render_metrics(result: Any, formato: Formato) -> None:
     shown_rows = []
     for row in result.rows:
         out: dict[str, Any] = {k: _group_text(k, row[k]) for k in keys}
+        if row.get("site") and site_names.get(row["site"]):
+            out["site"] += f" ({site_names[row['site']]})"
         out["cases"] = number(row["cases"])
         out |= {name: cell(row, name) for name in m.METRICS}
         shown_rows.append(out)

@@ -34,6 +34,8 @@ def test_metricas_formats(capsys: pytest.CaptureFixture[str], db: list[str]) -> 
     assert code == 0 and "Mes (UTC)" in out and "3 (alta)" in out
     assert "2 h 40 min / 2 h 40 min (1)" in out and "15 h / 15 h (1)" in out
     assert "INC-2026-0003" in err  # no "creado" entry: said, not counted
+    code, out, _ = run(capsys, *db, "csirt", "metricas", "--por", "mision")
+    assert code == 0 and "m017 (Embajada en Argentina)" in out
     code, out, _ = run(capsys, *db, "csirt", "metricas", "--por", "mision,cnsd", "-f", "json")
     rows = json.loads(out)
     assert code == 0 and rows[0]["site"] == "m017" and rows[0]["ttr_median_s"] == 900 * 60
