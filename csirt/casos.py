@@ -309,6 +309,9 @@ def assign(cmd: Command, incident: Mapping[str, Any], assignee: str) -> dict[str
 
 EDITABLE = ("title", "description", "severity", "tlp", "pap", "sites", "assets",
             "personal_data")  # fmt: skip
+FIELD_LABELS = {"title": "título", "description": "descripción", "severity": "severidad",
+                "priority": "prioridad", "tlp": "TLP", "pap": "PAP", "sites": "sedes",
+                "assets": "activos", "personal_data": "datos personales"}  # fmt: skip
 
 
 def update_incident(cmd: Command, incident: Mapping[str, Any], **changes: Any) -> dict[str, Any]:
@@ -344,14 +347,15 @@ def update_incident(cmd: Command, incident: Mapping[str, Any], **changes: Any) -
         doc["sites"], doc["assets"] = codes, names
     _, _, crit = _inventory(cmd.tx, (), doc["assets"])
     doc["priority"] = priority(int(doc["severity"]), crit)
-    changed = sorted(k for k in doc if doc.get(k) != before.get(k))
+    changed = [k for k in FIELD_LABELS if doc.get(k) != before.get(k)]
     if not changed:
         return doc
     doc["updated_at"] = cmd.now
     cmd.put(INCIDENT, doc)
-    add_timeline(cmd, doc, kind="nota", message=f"Campos cambiados: {', '.join(changed)}",
+    labels = ", ".join(FIELD_LABELS[k] for k in changed)
+    add_timeline(cmd, doc, kind="nota", message=f"Campos cambiados: {labels}",
                  source="edicion", fields={k: doc[k] for k in changed})  # fmt: skip
-    cmd.emit("incidente", "editar", f"{doc['number']}: cambia {', '.join(changed)}",
+    cmd.emit("incidente", "editar", f"{doc['number']}: cambia {labels}",
              incident=doc, fields={"csirt.incident.changed": changed})  # fmt: skip
     return doc
 

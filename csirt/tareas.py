@@ -38,6 +38,15 @@ def _key(text: str) -> str:
     return plain.strip().lower().replace("-", "_").replace(" ", "_")
 
 
+FIELD_LABELS = {"status": "estado", "assignee": "asignado", "due_at": "vence"}
+
+
+def _shown(field: str, value: Any) -> str:
+    if not value:
+        return "-"
+    return STATUSES.get(value, value) if field == "status" else str(value)
+
+
 def parse_status(text: str) -> str:
     key = _key(text)
     for name, label in STATUSES.items():
@@ -144,7 +153,8 @@ def update_task(
         return doc
     doc["updated_at"] = cmd.now
     cmd.put(TASK, doc)
-    what = ", ".join(f"{k}: {before.get(k) or '-'} → {doc.get(k) or '-'}" for k in changed)
+    what = "; ".join(f"{FIELD_LABELS[k]}: {_shown(k, before.get(k))} → {_shown(k, doc.get(k))}"
+                     for k in changed)  # fmt: skip
     add_timeline(cmd, incident, kind="tarea", message=f"Tarea {doc['n']}: {what}",
                  fields={"task_id": doc["id"], "n": doc["n"],
                          **{k: doc.get(k) for k in changed}})  # fmt: skip
