@@ -209,7 +209,7 @@ def _apply_template(cmd: Command, doc: dict[str, Any]) -> int:
     """The tasks of the template for the case's RSIT type, written now; how many."""
     from csirt import plantillas
 
-    template = plantillas.for_incident(doc["rsit_class"], doc["rsit_type"])
+    template = plantillas.for_incident(doc["rsit_class"], doc["rsit_type"], doc["severity"])
     if template is None:
         return 0
     doc["template"] = template.name

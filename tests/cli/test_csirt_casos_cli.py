@@ -216,7 +216,9 @@ WORKER = textwrap.dedent("""
 def test_two_analysts_editing_one_case_at_once_lose_nothing(
     capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
 ) -> None:
-    inc = _new(capsys, db, "--tipo", "brute-force")  # no template: tasks start at 1
+    inc = _new(capsys, db, "--tipo", "brute-force")
+    _, out, _ = run(capsys, *db, "csirt", "tarea", "listar", inc, "-f", "json")
+    base = len(json.loads(out))  # the template's
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [subprocess.Popen([sys.executable, "-c", WORKER, db[1], who, inc], env=env, cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -237,7 +239,7 @@ def test_two_analysts_editing_one_case_at_once_lose_nothing(
             f"{who} nota {i}" for who in ("ana", "luis") for i in range(50))  # fmt: skip
         assert {e["analyst"] for e in notes} == {"ana", "luis"}
         numbers = [t["n"] for t in tareas.tasks(store, doc["id"])]
-        assert numbers == list(range(1, 101))
+        assert numbers == list(range(1, base + 101))
         report = store.verify_changes()
         assert report.ok, report.reason
         assert {c.actor for c in store.changes(collection=TIMELINE)} == {"ana", "luis"}

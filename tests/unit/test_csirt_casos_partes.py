@@ -75,32 +75,50 @@ def test_shell_text_in_an_observable_is_data(store: SQLiteStore) -> None:
 
 def test_tasks_have_numbers_statuses_and_phases(store: SQLiteStore) -> None:
     doc = _open(store)
+    base = len(tareas.tasks(store, doc["id"]))  # the template's
     with command(store, "ana") as cmd:
         t1 = tareas.add_task(cmd, doc, "Revisar auth.log", phase="analisis",
                              due_at="2026-12-03 18:00", tz="America/Lima")  # fmt: skip
         t2 = tareas.add_task(cmd, doc, "Bloquear origen", phase="contencion")
-    assert (t1["n"], t2["n"]) == (1, 2)
+    assert (t1["n"], t2["n"]) == (base + 1, base + 2)
     assert t1["due_at"] == "2026-12-03T23:00:00.000000Z"
     assert t2["phase"] == "contencion_erradicacion_recuperacion"
     with command(store, "ana") as cmd:
-        tareas.update_task(cmd, doc, "2", status="en espera", assignee="lquispe")
+        tareas.update_task(cmd, doc, str(base + 2), status="en espera", assignee="lquispe")
     with command(store, "ana") as cmd:
         tareas.update_task(cmd, doc, t1["id"], status="hecha")
-    got = {t["n"]: (t["status"], t["assignee"]) for t in tareas.tasks(store, doc["id"])}
-    assert got == {1: ("hecha", ""), 2: ("en_espera", "lquispe")}
+    got = {t["n"]: (t["status"], t["assignee"]) for t in tareas.tasks(store, doc["id"])[base:]}
+    assert got == {base + 1: ("hecha", ""), base + 2: ("en_espera", "lquispe")}
     with pytest.raises(UsageError, match="no es un estado de tarea"), command(store) as cmd:
         tareas.update_task(cmd, doc, "1", status="terminada")
-    with pytest.raises(UsageError, match="no tiene la tarea «7»"), command(store) as cmd:
-        tareas.update_task(cmd, doc, "7", status="hecha")
-    assert sum(e["kind"] == "tarea" for e in linea.entries(store, doc["id"])) == 4
+    with pytest.raises(UsageError, match="no tiene la tarea «77»"), command(store) as cmd:
+        tareas.update_task(cmd, doc, "77", status="hecha")
+    entries = [e for e in linea.entries(store, doc["id"]) if e["kind"] == "tarea"]
+    assert [e["message"] for e in entries][-2:] == [
+        f"Tarea {base + 2}: estado: pendiente → en espera; asignado: - → lquispe",
+        f"Tarea {base + 1}: estado: pendiente → hecha",
+    ]
 
 
-def test_the_template_of_the_type_is_applied_on_open(store: SQLiteStore) -> None:
-    doc = _open(store, rsit_class="fraud", rsit_type="phishing")
-    assert doc["template"]
+@pytest.mark.parametrize("severity", [1, 4])
+def test_the_template_of_the_type_is_applied_on_open(store: SQLiteStore, severity: int) -> None:
+    from datetime import timedelta
+
+    from csirt import plantillas
+    from pukara.events import format_timestamp, parse_timestamp
+
+    doc = _open(store, rsit_class="fraud", rsit_type="phishing", severity=severity)
+    template = plantillas.for_incident("fraud", "phishing", severity)
+    assert template is not None and doc["template"] == template.name
     found = tareas.tasks(store, doc["id"])
-    assert found and [t["n"] for t in found] == list(range(1, len(found) + 1))
+    assert [t["title"] for t in found] == [s.title for s in template.tasks]
+    assert [t["n"] for t in found] == list(range(1, len(found) + 1))
     assert all(t["status"] == "pendiente" and t["phase"] in tareas.PHASES for t in found)
+    opened = parse_timestamp(doc["created_at"])
+    assert [t["due_at"] for t in found] == [
+        format_timestamp(opened + timedelta(hours=s.due_hours)) if s.due_hours else None
+        for s in template.tasks
+    ]
     created = linea.entries(store, doc["id"])[0]
     assert created["fields"]["tasks"] == len(found)
 
