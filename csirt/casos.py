@@ -147,7 +147,7 @@ def open_incident(
     assets: Sequence[str] = (),
     detected_at: datetime | str | None = None,
     occurred_at: datetime | str | None = None,
-    source_alert: str | None = None,
+    source_alert: str | Mapping[str, Any] | None = None,
     tz: str | None = None,
     assignee: str = "",
 ) -> dict[str, Any]:
@@ -156,9 +156,11 @@ def open_incident(
 
     ``detected_at``/``occurred_at``: aware datetimes, or text read as
     :func:`csirt.linea.parse_moment` does (``tz``: the zone of a text without one); the
-    detection defaults to now.
+    detection defaults to now. ``source_alert``: the alert (or its id) the case comes from.
     """
     from csirt import taxonomia
+
+    alert_id = source_alert.get("id") if isinstance(source_alert, Mapping) else source_alert
 
     now = parse_timestamp(cmd.now)
     cls, typ = taxonomia.check_rsit(rsit_class, rsit_type)
@@ -187,7 +189,7 @@ def open_incident(
         "detected_at": detected, "detected_tz": detected_tz,
         "created_at": cmd.now, "updated_at": cmd.now, "acknowledged_at": None,
         "contained_at": None, "notified_at": None, "resolved_at": None, "closed_at": None,
-        "alerts": [source_alert] if source_alert else [],
+        "alerts": [alert_id] if alert_id else [],
         "personal_data": {"affected": False, "kinds": [], "people": 0},
         "template": None, "created_by": cmd.analyst,
     }  # fmt: skip
@@ -197,7 +199,7 @@ def open_incident(
                  fields={"detected_at": detected, "detected_tz": detected_tz,
                          "occurred_at": occurred, "occurred_tz": occurred_tz,
                          "severity": sev, "priority": doc["priority"],
-                         "source_alert": source_alert, "template": doc["template"],
+                         "source_alert": alert_id, "template": doc["template"],
                          "tasks": tasks})  # fmt: skip
     cmd.emit("incidente", "abrir", f"{number} abierto: {doc['title']}", incident=doc,
              fields={"event.severity": sev, "csirt.incident.priority": doc["priority"],

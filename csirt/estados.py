@@ -122,11 +122,17 @@ def check_transition(current: str, to: str) -> None:
         )
 
 
+# still in force on the host: active, or its retirement not done yet
+IN_FORCE = frozenset({"activa", "pendiente_retiro"})
+
+
 def active_past_expiry(reader: Reader, incident_id: str, now: str) -> list[dict[str, Any]]:
-    """Countermeasures of the case still active after their expiry (UTC text compares as
-    time). Until contencion's own ``csirt.contramedidas.active_past_expiry`` lands, read here."""
+    """Countermeasures of the case still in force after their expiry (UTC text of one width
+    compares as time). Until ``csirt.contramedidas.active_past_expiry`` is on main, read here
+    (the same rule)."""
     return [c for c in reader.scan(COUNTERMEASURE, (), {"incident_id": incident_id})
-            if c.get("status") == "activa" and c.get("expires_at") and c["expires_at"] <= now]  # fmt: skip
+            if c.get("status") in IN_FORCE and c.get("expires_at")
+            and str(c["expires_at"]) <= now]  # fmt: skip
 
 
 def unsettled(reader: Reader, incident_id: str) -> list[dict[str, Any]]:
@@ -137,7 +143,7 @@ def unsettled(reader: Reader, incident_id: str) -> list[dict[str, Any]]:
 
 def _cm_list(items: list[dict[str, Any]]) -> str:
     return ", ".join(f"{c.get('id')} ({CM_LABELS.get(c.get('status', ''), c.get('status'))}"
-                     f"{', vencía ' + str(c['expires_at']) if c.get('status') == 'activa' else ''})"
+                     f"{', vencía ' + str(c['expires_at']) if c.get('status') in IN_FORCE else ''})"
                      for c in items)  # fmt: skip
 
 
@@ -161,7 +167,7 @@ def check(
         late = active_past_expiry(reader, str(incident["id"]), now)
         if late:
             raise TransitionError(
-                "no se puede cerrar: hay contramedidas activas pasada su expiración; retírelas "
+                "no se puede cerrar: hay contramedidas en vigor pasada su expiración; retírelas "
                 f"antes (pukara csirt contramedida vencer): {_cm_list(late)}"
             )
     if to == REOPENED and not reason.strip():

@@ -190,13 +190,16 @@ def test_closing_is_refused_while_a_countermeasure_is_active_past_its_expiry(
               "post_incidente")  # fmt: skip
     _countermeasure(inv, doc, "activa", "2099-01-01T00:00:00.000000Z")  # not yet due: fine
     late = _countermeasure(inv, doc, "activa", "2020-01-01T00:00:00.000000Z")
+    retiring = _countermeasure(inv, doc, "pendiente_retiro", "2020-01-01T00:00:00.000000Z")
     _countermeasure(inv, doc, "retirada", "2020-01-01T00:00:00.000000Z")
-    with pytest.raises(estados.TransitionError, match=f"pasada su expiración.*{late}"):
+    with pytest.raises(estados.TransitionError, match=f"pasada su expiración.*{late}") as e:
         _move(inv, doc, "cerrado", **CLOSE)
-    with command(inv) as cmd:
-        cm = cmd.get(COUNTERMEASURE, (late,))
-        assert cm is not None
-        cmd.put(COUNTERMEASURE, cm | {"status": "retirada"})
+    assert retiring in e.value.message
+    for cm_id in (late, retiring):
+        with command(inv) as cmd:
+            cm = cmd.get(COUNTERMEASURE, (cm_id,))
+            assert cm is not None
+            cmd.put(COUNTERMEASURE, cm | {"status": "retirada"})
     assert _move(inv, doc, "cerrado", **CLOSE)["status"] == "cerrado"
 
 
@@ -243,6 +246,14 @@ def test_assign_and_edit(inv: SQLiteStore) -> None:
     assert doc["personal_data"] == {"affected": True, "kinds": ["correo"], "people": 40}
     kinds = [e["kind"] for e in _timeline(inv, doc)]
     assert kinds == ["creado", "asignado", "nota"]
+
+
+def test_a_case_from_an_alert_lists_it(inv: SQLiteStore) -> None:
+    alert = {"id": "01JALERTA0000000000000000A", "source": "registros", "title": "x"}
+    doc = _open(inv, source_alert=alert)
+    assert doc["alerts"] == [alert["id"]]
+    assert _timeline(inv, doc)[0]["fields"]["source_alert"] == alert["id"]
+    assert _open(inv, source_alert=alert["id"])["alerts"] == [alert["id"]]
 
 
 def test_shell_and_html_in_a_title_are_data(inv: SQLiteStore) -> None:
