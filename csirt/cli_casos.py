@@ -41,7 +41,12 @@ def register(app: typer.Typer) -> None:
 
 
 IncidenteArg = Annotated[
-    str, typer.Argument(help="Número del incidente (INC-2026-0001) o su id.", show_default=False)
+    str,
+    typer.Argument(
+        metavar="INCIDENTE",
+        help="Número del incidente (INC-2026-0001) o su id.",
+        show_default=False,
+    ),
 ]
 ZonaOpt = Annotated[
     str | None,
@@ -553,7 +558,7 @@ def _phase(value: Any) -> str:
 
 TASK_SHOWN: dict[str, Callable[[Any], Any]] = {"status": _task_status, "phase": _phase,
                                                "due_at": _when}  # fmt: skip
-TareaArg = Annotated[str, typer.Argument(help="Número de la tarea en el caso (o su id).",
+TareaArg = Annotated[str, typer.Argument(metavar="TAREA", help="Número de la tarea en el caso (o su id).",
                                          show_default=False)]  # fmt: skip
 
 
