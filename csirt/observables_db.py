@@ -60,13 +60,16 @@ def add_observable(
         "sighted": sighted or bool(old and old.get("sighted")),
         "tlp": tag if tlp or not old else old.get("tlp", tag),
         "description": note or (old or {}).get("description", ""),
-        "created_at": (old or {}).get("created_at", cmd.now), "updated_at": cmd.now,
+        "created_at": (old or {}).get("created_at", cmd.now),
+        "updated_at": (old or {}).get("updated_at", cmd.now),
         "analyst": (old or {}).get("analyst", cmd.analyst),
         "ignore_similarity": ignore_similarity or bool(old and old.get("ignore_similarity")),
     }  # fmt: skip
     others = [o["incident_id"] for o in cases_with(cmd.tx, kind, norm)
               if o["incident_id"] != incident["id"] and not o.get("ignore_similarity")]  # fmt: skip
     also = _numbers(cmd.tx, others)
+    if old is not None and doc != old:
+        doc["updated_at"] = cmd.now
     action = cmd.put(OBSERVABLE, doc)
     if action is not None:
         from csirt.linea import add_timeline

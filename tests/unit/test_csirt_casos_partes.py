@@ -38,10 +38,14 @@ def test_the_same_value_in_another_case_is_a_link(store: SQLiteStore) -> None:
     found = observables_db.find(store, "198.18.7.10")
     assert [(r["number"], r["ioc"], r["sighted"]) for r in found] == [
         (a["number"], True, False), (b["number"], False, True)]  # fmt: skip
-    # adding it again to a case keeps its flags, writes one row
+    # adding it again to a case keeps its flags and changes nothing
+    before = len(list(store.changes()))
     again = _add(store, a, "ipv4", "198.18.7.10")
     assert again["ioc"] is True and again["also_in"] == [b["number"]]
+    assert len(list(store.changes())) == before
     assert len(list(store.scan(OBSERVABLE))) == 2
+    assert _add(store, a, "ipv4", "198.18.7.10", sighted=True)["sighted"] is True
+    assert len(list(store.changes())) == before + 2  # the observable and its timeline entry
 
 
 def test_values_are_normalised_so_two_spellings_are_one(store: SQLiteStore) -> None:
