@@ -172,6 +172,7 @@ def open_incident(
         detected, detected_tz = cmd.now, tz or "UTC"
     if occurred is not None and occurred > detected:
         raise UsageError(f"la ocurrencia ({occurred}) es posterior a la detección ({detected})")
+    who = check_text(assignee, "el analista asignado", 120) if assignee.strip() else ""
     year = now.year
     number = f"INC-{year}-{cmd.tx.next_number(f'incidente-{year}'):04d}"
     doc: dict[str, Any] = {
@@ -183,11 +184,12 @@ def open_incident(
         "rsit_class": cls, "rsit_type": typ, "cnsd_class": taxonomia.cnsd_class(cls, typ),
         "tlp": taxonomia.parse_tlp(tlp), "pap": taxonomia.parse_pap(pap),
         "sites": site_codes, "assets": asset_names, "status": estados.NEW,
-        "assignee": assignee.strip(), "determination": None, "disposition": None,
+        "assignee": who, "determination": None, "disposition": None,
         "impact": None, "lessons": "",
         "occurred_at": occurred, "occurred_tz": occurred_tz,
         "detected_at": detected, "detected_tz": detected_tz,
-        "created_at": cmd.now, "updated_at": cmd.now, "acknowledged_at": None,
+        "created_at": cmd.now, "updated_at": cmd.now,
+        "acknowledged_at": cmd.now if who else None,
         "contained_at": None, "notified_at": None, "resolved_at": None, "closed_at": None,
         "alerts": [alert_id] if alert_id else [],
         "personal_data": {"affected": False, "kinds": [], "people": 0},
@@ -201,6 +203,9 @@ def open_incident(
                          "severity": sev, "priority": doc["priority"],
                          "source_alert": alert_id, "template": doc["template"],
                          "tasks": tasks})  # fmt: skip
+    if doc["assignee"]:  # given to an analyst as it opens: acknowledged now (TTA 0)
+        add_timeline(cmd, doc, kind="asignado", message=f"Asignado a {doc['assignee']}",
+                     fields={"from": "", "to": doc["assignee"]})  # fmt: skip
     cmd.emit("incidente", "abrir", f"{number} abierto: {doc['title']}", incident=doc,
              fields={"event.severity": sev, "csirt.incident.priority": doc["priority"],
                      "csirt.incident.rsit": f"{cls}:{typ}"})  # fmt: skip

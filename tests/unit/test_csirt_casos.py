@@ -248,6 +248,12 @@ def test_assign_and_edit(inv: SQLiteStore) -> None:
     assert kinds == ["creado", "asignado", "nota"]
 
 
+def test_a_case_given_to_an_analyst_as_it_opens_is_acknowledged(inv: SQLiteStore) -> None:
+    doc = _open(inv, assignee="lquispe")
+    assert doc["acknowledged_at"] == doc["created_at"]
+    assert [e["kind"] for e in _timeline(inv, doc)] == ["creado", "asignado"]
+
+
 def test_a_case_from_an_alert_lists_it(inv: SQLiteStore) -> None:
     alert = {"id": "01JALERTA0000000000000000A", "source": "registros", "title": "x"}
     doc = _open(inv, source_alert=alert)
