@@ -71,8 +71,10 @@ def metricas(
     since, until = _date("--desde", desde), _date("--hasta", hasta, end_of_day=True)
     with opened_store(settings, read_only=True) as store:
         result = m.compute(store, since=since, until=until, by=by)
-        codes = {r["site"] for r in result.rows if r.get("site")}
-        names = {c: str((store.get("site", [c]) or {}).get("name") or "") for c in codes}
+        sites = {
+            c: store.get("site", [c]) for c in {r["site"] for r in result.rows if r.get("site")}
+        }
+    names = {code: str(site.get("name") or "") for code, site in sites.items() if site}
     _render_metrics(result, formato, names)
     if result.without_creation:
         shown = ", ".join(result.without_creation[:5])
@@ -179,22 +181,6 @@ class FormatoCnsd(StrEnum):
     html = "html"
 
 
-def _moment_option(option: str, text: str) -> tuple[datetime, str]:
-    """An ISO 8601 instant and the zone it was written in (UTC when it names none)."""
-    try:
-        ts = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"{option} {text!r}: fecha inválida; use AAAA-MM-DDTHH:MM[:SS] con zona "
-            "(-05:00) o sin ella (UTC)"
-        ) from None
-    if ts.tzinfo is None:
-        return ts.replace(tzinfo=UTC), "UTC"
-    offset = ts.strftime("%z")
-    zone = "UTC" if offset in ("+0000", "") else f"{offset[:3]}:{offset[3:]}"
-    return ts.astimezone(UTC), zone
-
-
 def cnsd(
     ctx: typer.Context,
     incidente: IncidenteArg,
@@ -234,7 +220,8 @@ def cnsd(
         typer.Option(
             "--fecha",
             metavar="FECHA",
-            help="Con --notificado: cuándo se envió (ISO 8601; sin zona, UTC). Por omisión, ahora.",
+            help="Con --notificado: cuándo se envió (2026-12-01 08:30, con zona como "
+            "2026-12-01T08:30-05:00; sin zona, la del equipo). Por omisión, ahora.",
         ),
     ] = None,
     referencia: Annotated[
@@ -260,10 +247,9 @@ def cnsd(
     if notificado:
         from csirt.records import command
 
-        at, zone = _moment_option("--fecha", fecha) if fecha else (None, "UTC")
         with opened_store(settings) as store, command(store, settings.analyst) as cmd:
             entry = report.record_notification(
-                cmd, incidente, at=at, zone=zone, reference=referencia or "", profile=profile.name
+                cmd, incidente, when=fecha, reference=referencia or "", profile=profile.name
             )
         from csirt.informe import moment
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from csirt import informe
-from csirt.records import COUNTERMEASURE, INCIDENT, TASK, TIMELINE, Command, new_ulid
+from csirt.records import COUNTERMEASURE, INCIDENT, TASK, TIMELINE, Command
 from pukara.errors import UsageError
 from pukara.events import format_timestamp, parse_timestamp, utc_now
 from pukara.store import Store
@@ -254,8 +254,10 @@ def draft(
     store: Store, ref: str, profile: Profile, *, now: datetime | None = None
 ) -> dict[str, Any]:
     """The draft of the CNSD report for incident ``ref`` (every field of the profile)."""
+    from csirt.casos import load_incident
+
     now = now or utc_now()
-    incident = informe.find_incident(store, ref)
+    incident = load_incident(store, ref)
     entries = informe.by_time(store.scan(TIMELINE, [incident["id"]]))
     values = _values(store, incident, entries, profile)
     fields = []
@@ -331,49 +333,38 @@ def html(data: Mapping[str, Any]) -> str:
 
 # -- the sending, recorded ------------------------------------------------------------------
 def record_notification(
-    cmd: Command, ref: str, *, at: datetime | None = None, zone: str = "UTC",
-    reference: str = "", profile: str = DEFAULT_PROFILE,
+    cmd: Command, ref: str, *, when: str | None = None, reference: str = "",
+    profile: str = DEFAULT_PROFILE,
 ) -> dict[str, Any]:  # fmt: skip
     """Record that an analyst sent the report: a ``notificacion_cnsd`` timeline entry (and the
-    incident's ``notified_at`` the first time). A second notification, one in the future or
-    one before the case was opened is refused."""
-    incident = _incident(cmd, ref)
+    incident's ``notified_at`` the first time), at ``when`` (as a person types it, see
+    :func:`csirt.linea.parse_moment`; default now). A second notification, one in the future
+    or one before the case was opened is refused."""
+    from csirt.casos import load_incident
+    from csirt.linea import add_timeline, check_text, parse_moment
+
+    incident = load_incident(cmd, ref)
     entries = informe.by_time(cmd.tx.scan(TIMELINE, [incident["id"]]))
     number = incident.get("number") or incident["id"]
     previous = _first(entries, "notificacion_cnsd")
     if previous is not None:
         raise UsageError(f"{number}: ya consta la notificación al CNSD del "
                          f"{informe.moment(previous.get('ts'))}; no se registra otra")  # fmt: skip
-    now = parse_timestamp(cmd.now)
-    when = at or now
-    if when > now + timedelta(minutes=5):
-        raise UsageError(f"--fecha {informe.moment(format_timestamp(when))}: es futura")
+    stamp, zone = parse_moment(when or "ahora", None, now=parse_timestamp(cmd.now), what="--fecha")
     opened = _when(informe.creation_fields(entries).get("ts"))
-    if opened is not None and when < opened:
-        raise UsageError(f"--fecha {informe.moment(format_timestamp(when))}: anterior a la "
-                         f"apertura del caso ({informe.moment(format_timestamp(opened))})")  # fmt: skip
-    ts = format_timestamp(when)
-    entry = {"incident_id": incident["id"], "id": new_ulid(), "ts": ts, "tz": zone,
-             "kind": "notificacion_cnsd", "message": "Reporte enviado al CNSD",
-             "source": "csirt cnsd", "raw_ref": reference, "analyst": cmd.analyst,
-             "fields": {"profile": profile}}  # fmt: skip
-    cmd.insert(TIMELINE, entry)
+    if opened is not None and parse_timestamp(stamp) < opened:
+        raise UsageError(f"--fecha «{when}»: es anterior a la apertura del caso "
+                         f"({informe.moment(format_timestamp(opened))})")  # fmt: skip
+    ref_text = check_text(reference, "la referencia", 200) if reference.strip() else ""
+    entry = add_timeline(cmd, incident, kind="notificacion_cnsd",
+                         message="Reporte enviado al CNSD", ts=stamp, tz=zone,
+                         source="csirt cnsd", raw_ref=ref_text, fields={"profile": profile})  # fmt: skip
     updated = dict(incident)
     if not updated.get("notified_at"):
-        updated["notified_at"] = ts
+        updated["notified_at"] = stamp
     updated["updated_at"] = cmd.now
     cmd.put(INCIDENT, updated)
     cmd.emit("cnsd", "notificacion_cnsd", f"{number}: notificación al CNSD registrada",
-             incident=updated, fields={"csirt.cnsd.reference": reference or None})  # fmt: skip
+             incident=updated, fields={"csirt.cnsd.reference": ref_text or None,
+                                       "csirt.timeline.id": entry["id"]})  # fmt: skip
     return entry
-
-
-def _incident(cmd: Command, ref: str) -> dict[str, Any]:
-    text = ref.strip()
-    doc = cmd.get(INCIDENT, (text,)) or cmd.get(INCIDENT, (text.upper(),))
-    if doc is None:
-        doc = next(iter(cmd.tx.scan(INCIDENT, where={"number": text.upper()})), None)
-    if doc is None:
-        raise informe.IncidentNotFound(f"no existe el incidente {ref!r} (indique su número, "
-                                       "INC-AAAA-NNNN, o su identificador)")  # fmt: skip
-    return doc

@@ -26,7 +26,6 @@ from csirt.records import (
     TASK,
     TIMELINE,
 )
-from pukara.errors import UsageError
 from pukara.events import format_timestamp, parse_timestamp, utc_now
 from pukara.store import Store
 
@@ -65,22 +64,6 @@ PHASE_COLOURS = {"nuevo": "#9aa5b1", "analisis": "#4c7bd9", "contencion": "#d953
                  "erradicacion": "#e08a1e", "recuperacion": "#2e9e5b",
                  "post_incidente": "#7b5ea7", "reabierto": "#b5651d"}  # fmt: skip
 _OFFSET = re.compile(r"^(?:UTC|GMT)?([+-])(\d{1,2}):?(\d{2})?$")
-
-
-class IncidentNotFound(UsageError):
-    """No incident has that id or number."""
-
-
-def find_incident(store: Store, ref: str) -> dict[str, Any]:
-    """The incident ``ref`` names: its ULID or its number (``INC-2026-0001``, any case)."""
-    text = ref.strip()
-    doc = store.get(INCIDENT, [text]) or store.get(INCIDENT, [text.upper()])
-    if doc is None:
-        doc = next(iter(store.scan(INCIDENT, where={"number": text.upper()})), None)
-    if doc is None:
-        raise IncidentNotFound(f"no existe el incidente {ref!r} (indique su número, "
-                               "INC-AAAA-NNNN, o su identificador)")  # fmt: skip
-    return doc
 
 
 def zone(name: str | None) -> tzinfo:
@@ -255,8 +238,10 @@ def creation_fields(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def build(store: Store, ref: str, *, now: datetime | None = None) -> dict[str, Any]:
     """Everything the report shows about incident ``ref``, read from the store."""
+    from csirt.casos import load_incident
+
     now = now or utc_now()
-    incident = find_incident(store, ref)
+    incident = load_incident(store, ref)
     inc_id = incident["id"]
     entries = by_time(store.scan(TIMELINE, [inc_id]))
     numbers = {inc_id: str(incident.get("number") or inc_id)}

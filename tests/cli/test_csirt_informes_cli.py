@@ -77,7 +77,7 @@ def test_informe_html_file(
 
 @pytest.mark.parametrize(
     ("args", "words"),
-    [(("INC-2026-0099", "--html", "x.html"), "no existe el incidente 'INC-2026-0099'"),
+    [(("INC-2026-0099", "--html", "x.html"), "no existe el incidente INC-2026-0099"),
      (("INC-2026-0007", "--html", "/no/hay/x.html"), "--html /no/hay/x.html: no existe la carpeta"),
      (("INC-2026-0007", "--html", "/tmp"), "es una carpeta")],
 )  # fmt: skip
@@ -130,7 +130,7 @@ def test_cnsd_notificado(capsys: pytest.CaptureFixture[str], db: list[str]) -> N
 @pytest.mark.parametrize(
     ("args", "words"),
     [(("--fecha", "2026-11-03T12:00"), "--fecha y --referencia van con --notificado"),
-     (("--notificado", "--fecha", "mañana"), "--fecha 'mañana': fecha inválida"),
+     (("--notificado", "--fecha", "mañana"), "--fecha «mañana»: no es una fecha y hora"),
      (("--perfil", "/no/hay.toml"), "/no/hay.toml: no se puede leer")],
 )  # fmt: skip
 def test_cnsd_bad_options_write_nothing(

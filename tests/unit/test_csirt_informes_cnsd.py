@@ -121,7 +121,7 @@ def test_notification_is_a_timeline_entry_and_ttn_comes_from_it(store: SQLiteSto
     assert metricas.compute(store).rows[0]["ttn_count"] == 0
     at = CREATED + timedelta(hours=3)
     with records.command(store, "luis") as cmd:
-        entry = cnsd.record_notification(cmd, "inc-2026-0007", at=at, zone="-05:00",
+        entry = cnsd.record_notification(cmd, "inc-2026-0007", when="2026-11-03T12:05-05:00",
                                          reference="CNSD-2026-118")  # fmt: skip
     stored = store.get(TIMELINE, [incident["id"], entry["id"]])
     assert stored is not None and stored["kind"] == "notificacion_cnsd"
@@ -140,12 +140,13 @@ def test_notification_is_a_timeline_entry_and_ttn_comes_from_it(store: SQLiteSto
 def test_refused_notifications_write_nothing(store: SQLiteStore) -> None:
     write_case(store, closed=False, notified=False)
     before = len(list(store.changes()))
-    for at, words in ((CREATED - timedelta(hours=1), "anterior a la apertura del caso"),
-                      (CREATED + timedelta(days=3650), "es futura")):  # fmt: skip
+    for when, words in (("2026-11-03T13:00Z", "es anterior a la apertura del caso"),
+                        ("2036-11-03T13:00Z", "es posterior a ahora"),
+                        ("el martes", "no es una fecha y hora")):  # fmt: skip
         with pytest.raises(UsageError, match=words), records.command(store, "ana") as cmd:
-            cnsd.record_notification(cmd, "INC-2026-0007", at=at)
+            cnsd.record_notification(cmd, "INC-2026-0007", when=when)
     with records.command(store, "ana") as cmd:
-        cnsd.record_notification(cmd, "INC-2026-0007", at=CREATED + timedelta(hours=1))
+        cnsd.record_notification(cmd, "INC-2026-0007", when=format_timestamp(CREATED))
     for ref, words in (("INC-2026-0007", r"ya consta la notificación al CNSD del 3 nov\. 2026"),
                        ("INC-2026-9999", "no existe el incidente")):  # fmt: skip
         with pytest.raises(UsageError, match=words), records.command(store, "ana") as cmd:

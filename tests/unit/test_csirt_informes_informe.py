@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from csirt import informe
+from csirt.casos import IncidentNotFound
 from pukara.store import SQLiteStore
 from tests.unit.csirt_informes_case import EVIL, SHA, write_case
 
@@ -85,7 +86,7 @@ def test_open_case_strip_runs_to_now_and_notification_is_pending(store: SQLiteSt
 
 
 def test_unknown_incident_is_a_spanish_usage_error(store: SQLiteStore) -> None:
-    with pytest.raises(informe.IncidentNotFound, match="no existe el incidente 'INC-2026-0099'"):
+    with pytest.raises(IncidentNotFound, match="no existe el incidente INC-2026-0099"):
         informe.build(store, "INC-2026-0099")
 
 
