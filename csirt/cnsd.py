@@ -245,9 +245,9 @@ def _values(
 def _people(people: Any, affected: bool) -> str:
     from pukara.formats import number
 
-    if isinstance(people, int):
-        return number(people)
-    return MISSING if affected else "No aplica"
+    if not affected:
+        return "No aplica"
+    return number(people) if isinstance(people, int) else MISSING
 
 
 def draft(
