@@ -149,8 +149,9 @@ def clock(profile: Profile, entries: Sequence[Mapping[str, Any]], now: datetime)
 
     if pct >= 100:
         out["level"] = "vencido"
-        out["warning"] = (f"PLAZO VENCIDO: {_hours(profile.hours * 3600)} desde {basis} "
-                          f"vencieron el {informe.moment(out['due_at'])}{unverified}.")  # fmt: skip
+        out["warning"] = (f"PLAZO VENCIDO: el plazo de {_hours(profile.hours * 3600)} desde "
+                          f"{basis} venció el {informe.moment(out['due_at'])}{unverified} y no "
+                          "consta la notificación al CNSD.")  # fmt: skip
     elif passed:
         out["level"] = f"{round(passed[-1] * 100)}"
         out["warning"] = (f"AVISO: transcurrió el {percent(pct, 0)} del plazo de notificación al "

@@ -81,7 +81,7 @@ def test_open_case_strip_runs_to_now_and_notification_is_pending(store: SQLiteSt
     assert (
         data["phases"][-1]["duration"] == "6 d 20 h"
     )  # from 15:40 UTC on the 3rd to noon on the 10th
-    assert data["cnsd"].startswith("PLAZO VENCIDO: 24 h desde la detección")
+    assert data["cnsd"].startswith("PLAZO VENCIDO: el plazo de 24 h desde la detección venció")
     assert data["times"][4]["value"] == ""  # no TTR yet
 
 
