@@ -142,7 +142,7 @@ def phase_strip(entries: Sequence[Mapping[str, Any]], end: datetime) -> list[dic
     if not points:
         return []
     start = points[0][0]
-    total = max((end - start).total_seconds(), 1.0)
+    total = max((end - start).total_seconds(), 0.001)  # a case of one instant: no 0 / 0
     segments = []
     for (ts, phase), nxt in zip(points, [*points[1:], (end, "")], strict=True):
         if phase in ("cerrado", "descartado"):

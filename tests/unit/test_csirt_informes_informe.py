@@ -113,3 +113,14 @@ def test_reopened_case_strip_keeps_the_phases_after_reopening(store: SQLiteStore
     phases = informe.build(store, "INC-2026-0007", now=NOW)["phases"]
     assert [p["phase"] for p in phases][-3:] == ["post_incidente", "reabierto", "analisis"]
     assert phases[-1]["x"] + phases[-1]["width"] == pytest.approx(100)
+
+
+def test_phase_strip_of_a_case_younger_than_a_second_fills_the_bar() -> None:
+    entries = [
+        {"kind": "creado", "ts": "2026-12-01T17:09:32.100000Z"},
+        {"kind": "fase", "ts": "2026-12-01T17:09:32.500000Z", "from": "nuevo", "to": "analisis"},
+    ]
+    end = datetime(2026, 12, 1, 17, 9, 32, 900000, tzinfo=UTC)
+    phases = informe.phase_strip(entries, end)
+    assert [p["width"] for p in phases] == [50, 50]
+    assert informe.phase_strip(entries[:1], datetime(2026, 12, 1, 17, 9, 32, 100000, tzinfo=UTC))
