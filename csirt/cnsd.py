@@ -144,6 +144,8 @@ def clock(profile: Profile, entries: Sequence[Mapping[str, Any]], now: datetime)
                           f"{_hours((end - start).total_seconds())} después de {basis}: {late} "
                           f"de {_hours(profile.hours * 3600)}{unverified}.")  # fmt: skip
         return out
+    out["summary"] = (f"Plazo de notificación al CNSD: {_hours(profile.hours * 3600)} desde "
+                      f"{basis}; vence el {informe.moment(out['due_at'])}{unverified}.")  # fmt: skip
     passed = [w for w in profile.warn_at if pct >= w * 100]
     from pukara.formats import percent
 
@@ -300,7 +302,7 @@ def text(data: Mapping[str, Any]) -> str:
     lines = [f"BORRADOR — {p['title']}", f"Incidente {inc['number']} · TLP:{inc['tlp']}", ""]
     if not p["verified"]:
         lines += [*textwrap.wrap(f"Perfil {p['name']}: {p['note']}", 92), ""]
-    warning = data["deadline"].get("warning")
+    warning = data["deadline"].get("warning") or data["deadline"].get("summary")
     if warning:
         lines += [*textwrap.wrap(warning, 92), ""]
     if data.get("personal_deadline"):

@@ -308,9 +308,7 @@ def _notification_text(entries: Sequence[Mapping[str, Any]], now: datetime) -> s
     from csirt import cnsd
 
     clock = cnsd.clock(cnsd.load_profile(), entries, now)
-    if clock["level"] is not None or clock["due_at"] is None:
-        return str(clock["warning"] or "")
-    return f"Pendiente; el plazo del perfil (no verificado) vence el {moment(clock['due_at'])}."
+    return str(clock["warning"] or clock.get("summary") or "")
 
 
 def environment() -> Any:

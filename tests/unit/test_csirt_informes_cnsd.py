@@ -75,6 +75,11 @@ def test_deadline_warnings(
     now = detected + timedelta(hours=hours_after_detection)
     clock = cnsd.draft(store, "INC-2026-0007", cnsd.load_profile(), now=now)["deadline"]
     assert clock["level"] == level
+    assert clock["summary"] == ("Plazo de notificación al CNSD: 24 h desde la detección; vence "
+                                "el 4 nov. 2026, 08:45 PET (plazo no verificado).")  # fmt: skip
+    if level is None:
+        shown = cnsd.text(cnsd.draft(store, "INC-2026-0007", cnsd.load_profile(), now=now))
+        assert clock["warning"] is None and clock["summary"] in " ".join(shown.split())
     if words:
         assert words in clock["warning"] and "(plazo no verificado)" in clock["warning"]
     assert clock["due_at"] == format_timestamp(detected + timedelta(hours=24))
