@@ -176,7 +176,8 @@ def measure_row(cm: Mapping[str, Any]) -> dict[str, Any]:
     runs = [{"playbook": str(r.get("playbook") or ""), "job_id": str(r.get("job_id") or ""),
              "status": str(r.get("status") or ""), "rc": r.get("rc"),
              "sha256": str(r.get("artifacts_sha256") or ""),
-             "verified": r.get("verified")} for r in cm.get("runs") or []]  # fmt: skip
+             "verified": r.get("verified"), "check": bool(r.get("check")),
+             "error": str(r.get("error") or "")} for r in cm.get("runs") or []]  # fmt: skip
     return {"kind": label(MEASURE, cm.get("kind")), "target": shown,
             "status": label(MEASURE_STATUS, cm.get("status")),
             "status_key": str(cm.get("status") or ""), "expires": moment(cm.get("expires_at")),

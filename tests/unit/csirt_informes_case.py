@@ -108,7 +108,10 @@ def write_case(store: Store, *, closed: bool = True, notified: bool = True) -> d
             "playbook": "csirt/bloquear.yml", "reverse_playbook": "csirt/desbloquear.yml",
             "proposed_by": "ana", "approved_by": "luis", "activated_at": ts(50),
             "retired_at": ts(880) if closed else None,
-            "runs": [{"playbook": "csirt/bloquear.yml", "job_id": "7c1e-activar", "status":
+            "runs": [{"playbook": "csirt/bloquear.yml", "job_id": "7c1d-prueba", "status":
+                      "successful", "rc": 0, "artifacts_sha256": SHA, "verified": False,
+                      "check": True, "error": None},
+                     {"playbook": "csirt/bloquear.yml", "job_id": "7c1e-activar", "status":
                       "successful", "rc": 0, "artifacts_sha256": SHA, "verified": True}]
                     + ([{"playbook": "csirt/desbloquear.yml", "job_id": "7c1f-retirar",
                          "status": "successful", "rc": 0, "artifacts_sha256": SHA[::-1],

@@ -59,6 +59,7 @@ def test_report_sections_and_figures(page: str) -> None:
     assert "Sí: correo, credenciales — 2 personas" in page
     assert "Notificado al CNSD el 3 nov. 2026, 13:05 PET, 4.3 h después de la detección" in page
     assert "7c1e-activar" in page and "7c1f-retirar" in page and SHA[::-1] in page
+    assert page.count("(--check, simulación)") == 1
     assert page.count(SHA) >= 4  # evidence, custody before/after, the activation run
     assert "48,213 bytes" in page and "En espera" in page
 
