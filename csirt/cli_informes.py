@@ -12,6 +12,7 @@ import typer
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, message, output_file, render
 from pukara.errors import UsageError
+from pukara.text import count
 
 
 def _date(option: str, text: str | None, *, end_of_day: bool = False) -> datetime | None:
@@ -76,6 +77,9 @@ def metricas(
         }
     names = {code: str(site.get("name") or "") for code, site in sites.items() if site}
     _render_metrics(result, formato, names)
+    if not result.cases:
+        message("No hay incidentes creados en ese periodo." if since or until
+                else "No hay incidentes.")  # fmt: skip
     if result.without_creation:
         shown = ", ".join(result.without_creation[:5])
         more = len(result.without_creation) - 5
@@ -115,8 +119,8 @@ def _render_metrics(result: Any, formato: Formato, site_names: dict[str, str]) -
     columns = {k: _GROUP_HEADERS[k] for k in keys} | {"cases": "Casos"}
     columns |= {name: name.upper() for name in m.METRICS}
     render(shown_rows, formato, columns, priority=dict.fromkeys(keys, 0),
-           title=f"Métricas del CSIRT: mediana / p90 (casos con el dato), {number(result.cases)} "
-                 "casos")  # fmt: skip
+           title=f"Métricas del CSIRT: mediana / p90 (casos con el dato), "
+                 f"{count(result.cases, 'caso', 'casos')}")  # fmt: skip
 
 
 def _group_text(key: str, value: Any) -> str:

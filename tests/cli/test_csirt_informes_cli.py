@@ -33,6 +33,7 @@ def db(tmp_path: Path) -> list[str]:
 def test_metricas_formats(capsys: pytest.CaptureFixture[str], db: list[str]) -> None:
     code, out, err = run(capsys, *db, "csirt", "metricas")
     assert code == 0 and "Mes (UTC)" in out and "3 (alta)" in out
+    assert "(casos con el dato), 1 caso " in out
     assert "2 h 40 min / 2 h 40 min (1)" in out and "15 h / 15 h (1)" in out
     assert "INC-2026-0003" in err  # no "creado" entry: said, not counted
     code, out, _ = run(capsys, *db, "csirt", "metricas", "--por", "mision")
@@ -44,8 +45,8 @@ def test_metricas_formats(capsys: pytest.CaptureFixture[str], db: list[str]) -> 
     code, out, _ = run(capsys, *db, "csirt", "metricas", "--por", "rsit", "-f", "csv")
     table = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and table[0]["rsit_class"] == "fraud" and table[0]["tta_median_s"] == "360.0"
-    code, out, _ = run(capsys, *db, "csirt", "metricas", "--desde", "2026-12-01", "-f", "json")
-    assert code == 0 and json.loads(out) == []
+    code, out, err = run(capsys, *db, "csirt", "metricas", "--desde", "2026-12-01", "-f", "json")
+    assert code == 0 and json.loads(out) == [] and "No hay incidentes creados en ese" in err
 
 
 @pytest.mark.parametrize(
