@@ -38,6 +38,7 @@ def exportar(
         Destino,
         typer.Option(
             "--destino",
+            "-d",
             help="Quién lo recibe y hasta qué TLP puede ver: publico (CLEAR), comunidad "
             "(GREEN), sector (AMBER), organizacion (AMBER+STRICT), nombres (RED).",
         ),

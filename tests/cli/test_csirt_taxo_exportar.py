@@ -42,7 +42,7 @@ def test_misp_to_file_private_and_held_back_said(
 ) -> None:
     target = tmp_path / "evento.json"
     code, out, err = run(capsys, "--base-datos", str(db), "csirt", "exportar", "INC-2026-0001",
-                         "--destino", "sector", "-f", "misp", "-o", str(target), "-q")  # fmt: skip
+                         "-d", "sector", "-f", "misp", "-o", str(target), "-q")  # fmt: skip
     assert code == 0, err
     assert out == ""
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
@@ -82,10 +82,10 @@ def test_existing_file_is_replaced_only_when_the_export_works(
     target = tmp_path / "previo.json"
     target.write_text("anterior")
     code, _, _ = run(capsys, "--base-datos", str(db), "csirt", "exportar", "INC-2026-0001",
-                     "--destino", "sector", "-o", str(target))  # fmt: skip
+                     "-d", "sector", "-o", str(target))  # fmt: skip
     assert code == 1 and target.read_text() == "anterior"
     code, _, err = run(capsys, "--base-datos", str(db), "csirt", "exportar", "INC-2026-0001",
-                       "--destino", "nombres", "-o", str(target))  # fmt: skip
+                       "-d", "nombres", "-o", str(target))  # fmt: skip
     assert code == 0, err
     assert json.loads(target.read_text())["type"] == "bundle"
     assert "INC-2026-0001 exportado en STIX para «nombres»" in err
@@ -93,14 +93,14 @@ def test_existing_file_is_replaced_only_when_the_export_works(
 
 def test_bad_input(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = ("--base-datos", str(db), "csirt", "exportar")
-    code, out, err = run(capsys, *base, "INC-2026-0404", "--destino", "sector")
+    code, out, err = run(capsys, *base, "INC-2026-0404", "-d", "sector")
     assert code == 2 and "no existe el incidente «INC-2026-0404»" in err and out == ""
-    code, _, err = run(capsys, *base, "INC-2026-0001", "--destino", "todos")
+    code, _, err = run(capsys, *base, "INC-2026-0001", "-d", "todos")
     assert code == 2 and "--destino" in err
     code, _, err = run(capsys, *base, "INC-2026-0001")
     assert code == 2 and "--destino" in err
-    code, _, err = run(capsys, *base, "INC-2026-0001", "--destino", "sector", "-f", "csv")
+    code, _, err = run(capsys, *base, "INC-2026-0001", "-d", "sector", "-f", "csv")
     assert code == 2 and "--formato" in err
-    code, _, err = run(capsys, *base, "INC-2026-0001", "--destino", "sector",
+    code, _, err = run(capsys, *base, "INC-2026-0001", "-d", "sector",
                        "-o", str(tmp_path / "no" / "x.json"))  # fmt: skip
     assert code == 2 and "no existe la carpeta" in err
