@@ -15,7 +15,8 @@ nombres        RED            named recipients only
 An incident above the audience is refused whole (:class:`ExportRefused`, nothing written).
 Otherwise every observable and timeline entry above it is held back, and the result says
 which (the command prints them on stderr): never silently. An item without a TLP of its own
-has the incident's. The export never names what it held back.
+has the incident's; a timeline entry that names an observable (its value in the message or
+fields) has at least that observable's TLP. The export never names what it held back.
 """
 
 from __future__ import annotations
@@ -44,10 +45,6 @@ PRIVATE_KINDS = frozenset({"asignado"})
 
 class ExportRefused(PukaraError):
     """The incident itself is above what the audience may see (exit 1, nothing written)."""
-
-
-class IncidentNotFound(UsageError):
-    """No incident has that id or number."""
 
 
 @dataclass(frozen=True)
@@ -103,19 +100,6 @@ def check_format(value: str) -> str:
     return v
 
 
-def load_incident(store: Store, ref: str) -> dict[str, Any]:
-    """The incident whose ULID or number (``INC-2026-0001``) is ``ref``."""
-    from csirt.records import INCIDENT
-
-    text = str(ref).strip()
-    found = store.get(INCIDENT, (text,))
-    if found is None and text.upper().startswith("INC-"):
-        found = next(iter(store.scan(INCIDENT, where={"number": text.upper()})), None)
-    if found is None:
-        raise IncidentNotFound(f"no existe el incidente «{clean_line(text)[:40]}»")
-    return found
-
-
 def case_items(
     store: Store, incident: Mapping[str, Any]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -149,8 +133,10 @@ def select(
         )
     held: list[Held] = []
     keep_obs = []
+    marked: list[tuple[str, str]] = []  # (value folded, its TLP) of every observable
     for obs in observables:
         tlp = parse_tlp(obs.get("tlp") or inc_tlp)
+        marked.append((str(obs["value"]).casefold(), tlp))
         if tlp_rank(tlp) > tlp_rank(limit):
             held.append(Held("observable", f"{obs['type']} {clean_line(str(obs['value']))}", tlp))
         else:
@@ -159,13 +145,28 @@ def select(
     for entry in timeline:
         if entry.get("kind") in PRIVATE_KINDS:
             continue
-        tlp = parse_tlp(entry.get("tlp") or (entry.get("fields") or {}).get("tlp") or inc_tlp)
+        tlp = _entry_tlp(entry, inc_tlp, marked)
         if tlp_rank(tlp) > tlp_rank(limit):
             ref = f"{entry.get('ts', '')} {entry.get('kind', '')} {entry.get('id', '')}"
             held.append(Held("linea", ref, tlp, _entry_text(entry)))
         else:
             keep_line.append({**entry, "tlp": tlp})
     return keep_obs, keep_line, held
+
+
+def _entry_tlp(entry: Mapping[str, Any], inc_tlp: str, marked: list[tuple[str, str]]) -> str:
+    """A timeline entry's TLP: its own (else the incident's), raised to that of every
+    observable it names (``Observable agregado: domain evil.test`` is as secret as
+    evil.test, and so is a note that quotes it)."""
+    from csirt.taxonomia import TLP, parse_tlp, tlp_rank
+
+    fields = entry.get("fields") or {}
+    rank = tlp_rank(parse_tlp(entry.get("tlp") or fields.get("tlp") or inc_tlp))
+    text = (str(entry.get("message") or "") + json.dumps(fields, ensure_ascii=False)).casefold()
+    for value, tlp in marked:
+        if tlp_rank(tlp) > rank and value and value in text:
+            rank = tlp_rank(tlp)
+    return TLP[rank]
 
 
 def _entry_text(entry: Mapping[str, Any]) -> str:
@@ -204,6 +205,7 @@ def export(
     store: Store, ref: str, fmt: str, audience: str, *, now: str, organization: str = ORGANIZATION
 ) -> Export:
     """The incident ``ref`` as ``fmt`` for ``audience``; the document is in ``.text``."""
+    from csirt.casos import load_incident
     from csirt.taxonomia import parse_tlp
 
     fmt, audience = check_format(fmt), check_audience(audience)

@@ -14,6 +14,7 @@ from pymisp import MISPEvent
 from stix2patterns.validator import run_validator
 
 from csirt import exportar as ex
+from csirt.casos import IncidentNotFound
 from csirt.records import INCIDENT, OBSERVABLE, TIMELINE, command, new_ulid
 from csirt.stix import INCIDENT_CORE, TLP2_EXTENSION, TLP2_MARKINGS
 from pukara.store import SQLiteStore
@@ -264,11 +265,15 @@ def test_clear_items_reach_the_public(tmp_path: Path) -> None:
 
 
 def test_lookup_by_id_number_and_unknown(db: Path) -> None:
+    by_number = json.loads(_export(db, "stix", "nombres", ref="inc-2026-1").text)
     with SQLiteStore(db) as store:
-        inc = ex.load_incident(store, "inc-2026-0001")
-        assert ex.load_incident(store, inc["id"])["number"] == "INC-2026-0001"
-        with pytest.raises(ex.IncidentNotFound, match="no existe el incidente «INC-2026-0404»"):
-            ex.load_incident(store, "INC-2026-0404")
+        (inc,) = store.scan(INCIDENT)
+    by_id = json.loads(_export(db, "stix", "nombres", ref=inc["id"]).text)
+    assert by_number["objects"] == by_id["objects"]
+    names = [o["name"] for o in by_id["objects"] if o["type"] == "incident"]
+    assert names == ["INC-2026-0001: Phishing <script>alert(1)</script>"]
+    with pytest.raises(IncidentNotFound, match="no existe el incidente INC-2026-0404"):
+        _export(db, "stix", "sector", ref="INC-2026-0404")
 
 
 def test_bad_format_and_audience(db: Path) -> None:
@@ -289,3 +294,30 @@ def test_record_writes_the_export_event(db: Path) -> None:
     assert doc["user"]["name"] == "ana"
     assert doc["csirt"]["export"]["audience"] == "sector"
     assert len(doc["csirt"]["export"]["held_back"]) == 3
+
+
+def test_a_timeline_entry_naming_an_observable_has_its_tlp(db: Path) -> None:
+    with SQLiteStore(db) as store, command(store, "ana") as cmd:
+        (inc,) = store.scan(INCIDENT)
+        for message, fields in [
+            ("Observable agregado: ipv4 198.18.0.99", {"type": "ipv4", "value": "198.18.0.99"}),
+            ("El usuario vio FD70:756B:6172::5 en su equipo", {}),
+            ("Nada secreto", {}),
+        ]:
+            cmd.insert(TIMELINE, {
+                "incident_id": inc["id"], "id": new_ulid(), "ts": NOW, "tz": "UTC",
+                "kind": "observable" if fields else "nota", "message": message, "source": "",
+                "raw_ref": "", "analyst": "ana", "fields": fields,
+            })  # fmt: skip
+    result = _export(db, "stix", "organizacion")
+    assert "198.18.0.99" not in result.text  # neither the observable nor the entry naming it
+    held = [h for h in result.held if h.kind == "linea"]
+    assert any("198.18.0.99" in h.text() and h.tlp == "RED" for h in held)
+    bundle = stix2.parse(result.text, allow_custom=False)
+    notes = {n.content: n for n in bundle.objects if n.type == "note"}
+    # kept, but marked as the AMBER+STRICT address it quotes (case folded)
+    quoted = notes["El usuario vio FD70:756B:6172::5 en su equipo"]
+    assert quoted.object_marking_refs == [TLP2_MARKINGS["AMBER+STRICT"]]
+    assert notes["Nada secreto"].object_marking_refs == [TLP2_MARKINGS["AMBER"]]
+    sector = _export(db, "stix", "sector")
+    assert "FD70:756B:6172::5" not in sector.text and "Nada secreto" in sector.text
