@@ -16,7 +16,9 @@ An incident above the audience is refused whole (:class:`ExportRefused`, nothing
 Otherwise every observable and timeline entry above it is held back, and the result says
 which (the command prints them on stderr): never silently. An item without a TLP of its own
 has the incident's; a timeline entry that names an observable (its value in the message or
-fields) has at least that observable's TLP. The export never names what it held back.
+fields) has at least that observable's TLP, and so do the incident's title and description
+(one that names an observable above the audience is left out: the title becomes the bare
+number). The export never names what it held back.
 """
 
 from __future__ import annotations
@@ -51,13 +53,15 @@ class ExportRefused(PukaraError):
 class Held:
     """An item held back: what it is (Spanish, for the user) and its TLP."""
 
-    kind: str  # observable | linea
-    ref: str  # "ipv4 198.18.0.9", or a timeline entry's "<ts> <kind> <id>"
+    kind: str  # observable | linea | campo (the incident's title or description)
+    ref: str  # "ipv4 198.18.0.9", a timeline entry's "<ts> <kind> <id>", or the field
     tlp: str
     shown: str = ""  # for a person: the time in the entry's own zone
 
     def text(self) -> str:
-        what = "observable" if self.kind == "observable" else "línea de tiempo:"
+        what = {"observable": "observable", "linea": "línea de tiempo:"}.get(self.kind, "")
+        if not what:
+            return f"{self.shown} (TLP:{self.tlp})" if self.shown else self.ref
         return f"{what} {self.shown or self.ref} (TLP:{self.tlp})"
 
 
@@ -133,10 +137,9 @@ def select(
         )
     held: list[Held] = []
     keep_obs = []
-    marked: list[tuple[str, str]] = []  # (value folded, its TLP) of every observable
+    marked = observable_marks(observables, inc_tlp)
     for obs in observables:
         tlp = parse_tlp(obs.get("tlp") or inc_tlp)
-        marked.append((str(obs["value"]).casefold(), tlp))
         if tlp_rank(tlp) > tlp_rank(limit):
             held.append(Held("observable", f"{obs['type']} {clean_line(str(obs['value']))}", tlp))
         else:
@@ -152,6 +155,34 @@ def select(
         else:
             keep_line.append({**entry, "tlp": tlp})
     return keep_obs, keep_line, held
+
+
+def scrub(
+    incident: Mapping[str, Any], held: list[Held], marked: list[tuple[str, str]], limit: str
+) -> dict[str, Any]:
+    """The incident without the title or description that names an observable above the
+    audience (the title becomes the bare number); each one removed is added to ``held``."""
+    from csirt.taxonomia import tlp_rank
+
+    out = dict(incident)
+    for name, label in (("title", "título"), ("description", "descripción")):
+        text = str(incident.get(name) or "").casefold()
+        over = [tlp for value, tlp in marked if value and value in text
+                and tlp_rank(tlp) > tlp_rank(limit)]  # fmt: skip
+        if over:
+            tlp = max(over, key=tlp_rank)
+            held.append(
+                Held("campo", name, tlp, f"{label} del incidente, que nombra un observable")
+            )
+            out[name] = "" if name == "description" else None
+    return out
+
+
+def observable_marks(observables: list[dict[str, Any]], inc_tlp: str) -> list[tuple[str, str]]:
+    """(value case-folded, TLP) of every observable: what a text naming it inherits."""
+    from csirt.taxonomia import parse_tlp
+
+    return [(str(o["value"]).casefold(), parse_tlp(o.get("tlp") or inc_tlp)) for o in observables]
 
 
 def _entry_tlp(entry: Mapping[str, Any], inc_tlp: str, marked: list[tuple[str, str]]) -> str:
@@ -213,6 +244,8 @@ def export(
     incident = {**incident, "tlp": parse_tlp(incident.get("tlp") or "AMBER")}
     observables, timeline = case_items(store, incident)
     obs, lines, held = select(incident, observables, timeline, audience)
+    marks = observable_marks(observables, incident["tlp"])
+    incident = scrub(incident, held, marks, AUDIENCES[audience])
     labels = _labels(incident)
     if fmt == "stix":
         from csirt.stix import build_bundle

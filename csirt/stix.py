@@ -145,6 +145,12 @@ def sco(kind: str, value: str, markings: list[str]) -> Any:
     return None
 
 
+def case_name(incident: Mapping[str, Any]) -> str:
+    """``INC-2026-0001: title``, or the bare number when the title is held back."""
+    number = str(incident.get("number") or incident["id"])
+    return f"{number}: {incident['title']}" if incident.get("title") else number
+
+
 INVESTIGATION_STATUS = {"nuevo": "new", "cerrado": "closed", "descartado": "closed"}
 
 
@@ -181,7 +187,7 @@ def build_bundle(
     if isinstance(priority, int) and 1 <= priority <= 4:
         core["criticality"] = priority * 25
     inc = stix2.Incident(
-        id=_id("incident", inc_id), name=f"{incident.get('number', inc_id)}: {incident['title']}",
+        id=_id("incident", inc_id), name=case_name(incident),
         description=incident.get("description") or None, created=created,
         modified=incident.get("updated_at") or created, labels=list(labels) or None,
         external_references=[{"source_name": "pukara", "external_id": incident.get("number")

@@ -321,3 +321,29 @@ def test_a_timeline_entry_naming_an_observable_has_its_tlp(db: Path) -> None:
     assert notes["Nada secreto"].object_marking_refs == [TLP2_MARKINGS["AMBER"]]
     sector = _export(db, "stix", "sector")
     assert "FD70:756B:6172::5" not in sector.text and "Nada secreto" in sector.text
+
+
+def test_a_title_or_description_naming_a_held_observable_is_left_out(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    iid = make_case(db)
+    with SQLiteStore(db) as store, command(store, "ana") as cmd:
+        inc = cmd.get(INCIDENT, (iid,))
+        assert inc is not None
+        cmd.put(INCIDENT, {**inc, "title": "Conexiones a 198.18.0.99",
+                           "description": "Vimos fd70:756b:6172::5 y 198.18.0.5"})  # fmt: skip
+    for fmt in ("stix", "misp"):
+        sector = _export(db, fmt, "sector")
+        assert "198.18.0.99" not in sector.text and "fd70:756b:6172::5" not in sector.text
+        fields = {h.ref: h for h in sector.held if h.kind == "campo"}
+        assert set(fields) == {"title", "description"}
+        assert fields["title"].tlp == "RED" and fields["description"].tlp == "AMBER+STRICT"
+        assert fields["title"].text() == "título del incidente, que nombra un observable (TLP:RED)"
+        organizacion = _export(db, fmt, "organizacion")
+        assert "Vimos fd70:756b:6172::5" in organizacion.text
+        assert {h.ref for h in organizacion.held if h.kind == "campo"} == {"title"}
+    bundle = stix2.parse(_export(db, "stix", "sector").text, allow_custom=False)
+    (incident,) = [o for o in bundle.objects if o.type == "incident"]
+    assert incident.name == "INC-2026-0001" and "description" not in incident
+    event = MISPEvent()
+    event.load(_export(db, "misp", "sector").text)
+    assert event.info == "INC-2026-0001"
