@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from csirt import estados
-from csirt.linea import add_timeline, check_text, parse_moment
+from csirt.linea import add_timeline, check_text, checked_moment, parse_moment
 from csirt.observables_db import add_observable
 from csirt.records import INCIDENT, TASK, Command, new_ulid
 from pukara.errors import UsageError
@@ -127,9 +127,7 @@ def _moment(value: datetime | str | None, tz: str | None, now: datetime, what: s
     if value is None:
         return None, None
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise UsageError(f"{what}: falta la zona horaria")
-        return parse_moment(value.isoformat(), None, now=now, what=what)
+        return checked_moment(value, now=now, what=what)
     return parse_moment(value, tz, now=now, what=what)
 
 

@@ -55,6 +55,27 @@ def test_open_numbers_cases_per_year_and_records_everything(inv: SQLiteStore) ->
     assert all(c.actor == inv.actor for c in changes)
 
 
+def test_times_given_as_datetimes_keep_their_zone(inv: SQLiteStore) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    lima = ZoneInfo("America/Lima")
+    doc = _open(inv, occurred_at=datetime(2026, 11, 30, 22, 0, tzinfo=lima),
+                detected_at=datetime(2026, 11, 30, 23, 30, tzinfo=lima))  # fmt: skip
+    assert (doc["occurred_at"], doc["occurred_tz"]) == (
+        "2026-12-01T03:00:00.000000Z",
+        "America/Lima",
+    )
+    assert (doc["detected_at"], doc["detected_tz"]) == (
+        "2026-12-01T04:30:00.000000Z",
+        "America/Lima",
+    )
+    with pytest.raises(UsageError, match="falta la zona horaria"):
+        _open(inv, occurred_at=datetime(2026, 11, 30, 22, 0))  # noqa: DTZ001
+    with pytest.raises(UsageError, match="es posterior a la detección"):
+        _open(inv, occurred_at="2026-11-30 23:00", detected_at="2026-11-30 22:00")
+
+
 @pytest.mark.parametrize(
     ("severity", "assets", "expected"),
     [(2, [], 2), (2, ["srv-correo"], 3), (2, ["pc-123"], 1), (4, ["srv-correo"], 4),
