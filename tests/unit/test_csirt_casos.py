@@ -166,6 +166,8 @@ def test_a_forbidden_move_names_from_to_and_the_allowed_ones(inv: SQLiteStore) -
     assert casos.load_incident(inv, doc["number"]) == doc
     with pytest.raises(UsageError, match="no es un estado de incidente"):
         _move(inv, doc, "resuelto")
+    with pytest.raises(estados.TransitionError, match="ya está en «nuevo»; desde ahí se puede"):
+        _move(inv, doc, "nuevo")
 
 
 def _to(store: SQLiteStore, doc: dict[str, Any], *states: str) -> dict[str, Any]:
