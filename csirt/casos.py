@@ -269,7 +269,8 @@ def change_status(
     doc = _fresh(cmd, incident)
     target = estados.parse_state(to)
     current = str(doc["status"])
-    doc.update(_status_fields(fields))
+    given = _status_fields(fields)
+    doc.update(given)
     why = check_text(reason, "el motivo") if reason.strip() else ""
     estados.check(cmd.tx, doc, target, reason=why, now=cmd.now)
     doc["status"] = target
@@ -289,7 +290,7 @@ def change_status(
     label = f"{estados.LABELS[current]} → {estados.LABELS[target]}"
     add_timeline(cmd, doc, kind="fase", message=f"Fase: {label}" + (f". {why}" if why else ""),
                  phase=(current, target),
-                 fields={k: doc[k] for k in STATUS_FIELDS if k in fields})  # fmt: skip
+                 fields={**given, **({"reason": why} if why else {})})  # fmt: skip
     cmd.emit("incidente", "estado", f"{doc['number']}: {label}", incident=doc,
              fields={"csirt.incident.from": current, "csirt.incident.to": target})  # fmt: skip
     return doc

@@ -143,6 +143,9 @@ def test_a_case_walks_every_phase_and_each_move_is_a_timeline_entry(inv: SQLiteS
     assert doc["acknowledged_at"] == _timeline(inv, doc)[1]["ts"]
     doc = _move(inv, doc, "reabierto", reason="Volvió a aparecer el remitente")
     assert doc["closed_at"] is None
+    closing, reopening = [e for e in _timeline(inv, doc) if e["kind"] == "fase"][-2:]
+    assert closing["fields"] == CLOSE
+    assert reopening["fields"] == {"reason": "Volvió a aparecer el remitente"}
     doc = _move(inv, doc, "análisis")  # the Spanish label works too
     assert doc["status"] == "analisis"
     actions = [e["event"]["action"] for e in inv.search_events(dataset="csirt.incidente")]
