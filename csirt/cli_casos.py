@@ -426,7 +426,10 @@ def editar(
     """Cambia los campos descriptivos del incidente; la prioridad se recalcula."""
     from csirt import casos
 
+    before: dict[str, Any] = {}
+
     def act(cmd: Any, doc: dict[str, Any]) -> dict[str, Any]:
+        before.update(doc)
         personal = None
         if personas is not None or datos is not None:
             old = doc.get("personal_data") or {}
@@ -438,7 +441,10 @@ def editar(
                                      assets=activo, personal_data=personal)  # fmt: skip
 
     doc = _mutate(ctx, incidente_ref, act)
-    message(f"{doc['number']}: guardado (prioridad {_severity(doc['priority'])})")
+    if doc == before:
+        message(f"{doc['number']}: sin cambios")
+    else:
+        message(f"{doc['number']}: guardado (prioridad {_severity(doc['priority'])})")
 
 
 # -- observable ---------------------------------------------------------------------------

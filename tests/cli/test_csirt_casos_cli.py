@@ -56,6 +56,11 @@ def test_a_case_walks_from_opening_to_closure(
                "--zona", "America/Lima")  # fmt: skip
     assert inc.startswith("INC-") and inc.endswith("-0001")
     assert run(capsys, *db, "csirt", "incidente", "asignar", inc, "lquispe")[0] == 0
+    code, _, err = run(capsys, *db, "csirt", "incidente", "editar", inc, "--personas", "12",
+                       "--datos", "correo", "--datos", "DNI")  # fmt: skip
+    assert code == 0 and "guardado" in err
+    code, _, err = run(capsys, *db, "csirt", "incidente", "editar", inc, "--personas", "12")
+    assert code == 0 and "sin cambios" in err
     for to in ("analisis", "contencion", "erradicacion", "recuperacion", "post-incidente"):
         code, _, err = run(capsys, *db, "csirt", "incidente", "estado", inc, to)
         assert code == 0, err
@@ -74,6 +79,7 @@ def test_a_case_walks_from_opening_to_closure(
     case = shown["incident"]
     assert (case["status"], case["assignee"], case["priority"]) == ("cerrado", "lquispe", 4)
     assert case["occurred_tz"] == "America/Lima"
+    assert case["personal_data"] == {"affected": True, "kinds": ["correo", "DNI"], "people": 12}
     phases = [e["to"] for e in shown["timeline"] if e["kind"] == "fase"]
     assert phases == ["analisis", "contencion", "erradicacion", "recuperacion",
                       "post_incidente", "cerrado"]  # fmt: skip
