@@ -582,7 +582,11 @@ def tarea_agregar(
         ),
     ] = "deteccion_analisis",
     vence: Annotated[
-        str | None, typer.Option("--vence", help="Fecha límite (2026-12-03 18:00).")
+        str | None,
+        typer.Option(
+            "--vence",
+            help="Fecha límite (2026-12-03 18:00; un día solo vence al terminar ese día).",
+        ),
     ] = None,
     zona: ZonaOpt = None,
     asignar: Annotated[str, typer.Option("--asignar", help="Analista a cargo.")] = "",
