@@ -378,11 +378,27 @@ def _personal_data(value: Any) -> dict[str, Any]:
 
 
 def listing(
-    reader: Any, *, status: Sequence[str] = (), open_only: bool = False
+    reader: Any,
+    *,
+    status: Sequence[str] = (),
+    open_only: bool = False,
+    assignee: str | None = None,
+    site: str | None = None,
+    min_severity: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Incidents, newest first; ``status``: only these; ``open_only``: not closed/discarded."""
+    """Incidents, newest first; ``status``: only these; ``open_only``: not closed/discarded;
+    ``assignee``, ``site``: only those given to that analyst or touching that site;
+    ``min_severity``: of that severity or higher."""
     wanted = {estados.parse_state(s) for s in status}
-    out = [d for d in reader.scan(INCIDENT)
-           if (not wanted or d.get("status") in wanted)
-           and (not open_only or d.get("status") not in estados.FINAL)]  # fmt: skip
+    floor = check_severity(min_severity) if min_severity is not None else 1
+    code = site.strip().lower() if site else None
+
+    def keep(d: Mapping[str, Any]) -> bool:
+        return ((not wanted or d.get("status") in wanted)
+                and (not open_only or d.get("status") not in estados.FINAL)
+                and (assignee is None or d.get("assignee") == assignee)
+                and (code is None or code in (d.get("sites") or ()))
+                and int(d.get("severity") or 0) >= floor)  # fmt: skip
+
+    out = [d for d in reader.scan(INCIDENT) if keep(d)]
     return sorted(out, key=lambda d: str(d.get("created_at", "")), reverse=True)

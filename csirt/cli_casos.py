@@ -216,6 +216,19 @@ def listar(
     abiertos: Annotated[
         bool, typer.Option("--abiertos", help="Solo los que no están cerrados ni descartados.")
     ] = False,
+    asignado: Annotated[
+        str | None, typer.Option("--asignado", help="Solo los asignados a este analista.")
+    ] = None,
+    sede: Annotated[
+        str | None, typer.Option("--sede", help="Solo los que afectan a esta sede (código).")
+    ] = None,
+    severidad: Annotated[
+        str | None,
+        typer.Option(
+            "--severidad",
+            help="Solo los de esta severidad o mayor (1 a 4, o baja, media, alta, crítica).",
+        ),
+    ] = None,
     formato: FormatoOpt = Formato.tabla,
 ) -> None:
     """Lista los incidentes, del más reciente al más antiguo."""
@@ -223,7 +236,9 @@ def listar(
     from pukara.store import opened_store
 
     with opened_store(_settings(ctx), read_only=True) as store:
-        rows = casos.listing(store, status=estado or (), open_only=abiertos)
+        rows = casos.listing(store, status=estado or (), open_only=abiertos,
+                             assignee=asignado, site=sede,
+                             min_severity=casos.check_severity(severidad) if severidad else None)  # fmt: skip
     if not rows and formato is Formato.tabla:
         message("Ningún incidente.")
         return

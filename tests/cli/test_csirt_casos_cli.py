@@ -155,6 +155,25 @@ def test_the_same_observable_in_two_cases(
     assert [(r["number"], r["ioc"]) for r in json.loads(out)] == [(a, True), (b, False)]
 
 
+def test_listing_filters(capsys: pytest.CaptureFixture[str], db: list[str]) -> None:
+    a = _new(capsys, db, "--activo", "blade-lima-01", "--asignar", "lquispe")
+    b = _new(capsys, db, "--severidad", "baja")
+    c = _new(capsys, db, "--severidad", "crítica", "--asignar", "lquispe")
+
+    def listed(*args: str) -> list[str]:
+        code, out, err = run(capsys, *db, "csirt", "incidente", "listar", *args, "-f", "json")
+        assert code == 0, err
+        return [r["number"] for r in json.loads(out)]
+
+    assert listed() == [c, b, a]
+    assert listed("--asignado", "lquispe") == [c, a]
+    assert listed("--sede", "dc1") == [a]
+    assert listed("--severidad", "alta") == [c, a]
+    assert listed("--estado", "análisis") == []
+    code, _, err = run(capsys, *db, "csirt", "incidente", "listar", "--severidad", "urgente")
+    assert code == 2 and "no es una severidad" in err
+
+
 def test_tasks_through_the_command_line(capsys: pytest.CaptureFixture[str], db: list[str]) -> None:
     inc = _new(capsys, db)
     code, out, _ = run(capsys, *db, "csirt", "tarea", "listar", inc, "-f", "json")
