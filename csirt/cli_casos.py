@@ -464,7 +464,7 @@ def editar(
 
 # -- observable ---------------------------------------------------------------------------
 OBS_COLUMNS = {"type": "Tipo", "value": "Valor", "ioc": "IOC", "sighted": "Avistado",
-               "tlp": "TLP", "description": "Descripción"}  # fmt: skip
+               "tlp": "TLP", "also_in": "También en", "description": "Descripción"}  # fmt: skip
 
 
 @observable.command("agregar")

@@ -38,6 +38,7 @@ def test_the_same_value_in_another_case_is_a_link(store: SQLiteStore) -> None:
     found = observables_db.find(store, "198.18.7.10")
     assert [(r["number"], r["ioc"], r["sighted"]) for r in found] == [
         (a["number"], True, False), (b["number"], False, True)]  # fmt: skip
+    assert [o["also_in"] for o in observables_db.of_incident(store, a["id"])] == [[b["number"]]]
     # adding it again to a case keeps its flags and changes nothing
     before = len(list(store.changes()))
     again = _add(store, a, "ipv4", "198.18.7.10")
