@@ -249,7 +249,7 @@ def test_two_analysts_editing_one_case_at_once_lose_nothing(
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for who in ("ana", "luis")]  # fmt: skip
     for p in procs:
-        _, err = p.communicate(timeout=240)
+        _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err[-2000:]
     store = SQLiteStore(Path(db[1]))
     try:
