@@ -124,7 +124,7 @@ def _field_name(name: str) -> str:
 
 def counted_upsert_sql(count: str, first: str, last: str, greatest: Sequence[str]) -> str:
     """The statement of :meth:`SQLiteStore.upsert_counted`; parameters: collection, key,
-    doc, stamp, then the row's count, first, last and each ``greatest`` value."""
+    doc, stamp, then the sightings to add, the row's first and last, each ``greatest``."""
     c, f, la = _field_name(count), _field_name(first), _field_name(last)
     old = "json_extract(entities.doc, {})".format
     sets = [
@@ -134,12 +134,84 @@ def counted_upsert_sql(count: str, first: str, last: str, greatest: Sequence[str
     ]
     for i, name in enumerate(greatest, start=8):
         g = _field_name(name)
-        sets.append(f"{g}, max(coalesce({old(g)}, ?{i}), ?{i})")
-    # field names checked by _field_name: letters, digits and _ only
+        sets.append(f"{g}, coalesce(max({old(g)}, ?{i}), {old(g)}, ?{i})")
     head = "INSERT INTO entities (collection, key, doc, updated_at) VALUES (?1, ?2, ?3, ?4)"
     update = f" SET doc = json_set(entities.doc, {', '.join(sets)}), updated_at = ?4"
-    when = f" WHERE ?7 > coalesce({old(la)}, '') OR ?6 < coalesce({old(f)}, ?6)"
-    return head + " ON CONFLICT (collection, key) DO UPDATE" + update + when
+    return head + " ON CONFLICT (collection, key) DO UPDATE" + update
+
+
+@dataclass(frozen=True, slots=True)
+class CountedFields:
+    count: str
+    first: str
+    last: str
+    greatest: tuple[str, ...]
+
+
+class _CountedMerge:
+    """One batch of counted rows, one per key. A new key: its first row as given, later
+    sightings merged into it (count, first, last, greatest). A stored key: only sightings
+    outside its stored window (widened as they come) count; the SQL adds them."""
+
+    def __init__(self, collection: str, key: Sequence[str], fields: CountedFields) -> None:
+        self.collection, self.key, self.f = collection, key, fields
+        self.rows: dict[str, tuple[Mapping[str, Any], int]] = {}  # key -> (row, sightings)
+        self._window: dict[str, tuple[Any, Any]] = {}  # key -> (first, last) so far
+        self.stored: set[str] = set()
+        self._own: dict[str, dict[str, Any]] = {}  # rows copied to merge into (not the caller's)
+        self.inserted = self.counted = self.unchanged = 0
+
+    def key_of(self, row: Mapping[str, Any]) -> str:
+        values = [row.get(name) for name in self.key]
+        if None in values or "" in values:
+            raise StoreError(f"{self.collection}: falta la clave natural")
+        f = self.f
+        if row.get(f.count) is None or row.get(f.first) is None or row.get(f.last) is None:
+            raise StoreError(f"{self.collection}: faltan {f.count}, {f.first} o {f.last}")
+        return orjson.dumps(values).decode()
+
+    def load(self, conn: sqlite3.Connection, keys: Sequence[str]) -> None:
+        """The stored window of every one of ``keys`` that is stored already."""
+        wanted = orjson.dumps(list(set(keys))).decode()
+        fp, lp = _field_name(self.f.first), _field_name(self.f.last)
+        sql = (
+            f"SELECT key, json_extract(doc, {fp}), json_extract(doc, {lp}) FROM entities"  # noqa: S608 - checked names
+            " WHERE collection = ? AND key IN (SELECT value FROM json_each(?))"
+        )  # fmt: skip
+        for k, lo, hi in conn.execute(sql, (self.collection, wanted)):
+            self._window[k] = (lo, hi)
+            self.stored.add(k)
+
+    def add(self, row: Mapping[str, Any], k: str) -> None:
+        f = self.f
+        held = self.rows.get(k)
+        stored = k in self.stored
+        if held is None and not stored:  # new: stored as given
+            self.rows[k] = (row, 0)
+            self._window[k] = (row[f.first], row[f.last])
+            self.inserted += 1
+            return
+        lo, hi = self._window[k]
+        if not (row[f.last] > hi or row[f.first] < lo):
+            self.unchanged += 1  # the same sighting again
+            return
+        self.counted += 1
+        self._window[k] = (min(lo, row[f.first]), max(hi, row[f.last]))
+        if held is None:  # stored, first counted sighting of this batch
+            self.rows[k] = (row, row[f.count])
+            return
+        base, delta = held
+        doc = self._own.get(k)
+        if doc is None:
+            doc = self._own[k] = dict(base)
+        doc[f.first] = min(doc[f.first], row[f.first])
+        doc[f.last] = max(doc[f.last], row[f.last])
+        for g in f.greatest:
+            if row.get(g) is not None and (doc.get(g) is None or row[g] > doc[g]):
+                doc[g] = row[g]
+        if not stored:
+            doc[f.count] = doc[f.count] + row[f.count]
+        self.rows[k] = (doc, delta + row[f.count])
 
 
 @dataclass(frozen=True, slots=True)
@@ -902,65 +974,85 @@ class SQLiteStore:
         through :meth:`transaction` are logged one by one as usual. ``on_batch`` may return
         an event (a summary of the batch) stored in the same transaction.
         """
-        import hashlib
-
         if not key:
             raise ValueError("a natural key needs at least one field")
+        fields = CountedFields(count, first, last, tuple(greatest))
         sql = counted_upsert_sql(count, first, last, greatest)
-        extra = (count, first, last, *greatest)
         batches: list[CountedBatch] = []
         it = iter(rows)
         while chunk := list(itertools.islice(it, batch_size)):
-            stamp = format_timestamp(utc_now())
-            digest = hashlib.sha256()
-            params: list[tuple[Any, ...]] = []
-            for row in chunk:
-                try:
-                    text = orjson.dumps(row, option=orjson.OPT_SORT_KEYS).decode()
-                except TypeError as e:
-                    raise StoreError(f"{collection}: valor no serializable a JSON: {e}") from e
-                digest.update(text.encode())
-                digest.update(b"\n")
-                values = [row.get(f) for f in key]
-                if any(v in (None, "") for v in values):
-                    raise StoreError(f"{collection}: falta la clave natural")
-                if any(row.get(f) is None for f in extra[:3]):
-                    raise StoreError(f"{collection}: faltan {count}, {first} o {last}")
-                params.append(
-                    (collection, self._key(values), text, stamp, *(row.get(f) for f in extra))
-                )
             with self._write() as conn:
-                (before,) = conn.execute(
-                    "SELECT count(*) FROM entities WHERE collection = ?", (collection,)
-                ).fetchone()
-                changed = conn.executemany(sql, params).rowcount
-                (after,) = conn.execute(
-                    "SELECT count(*) FROM entities WHERE collection = ?", (collection,)
-                ).fetchone()
-                inserted = after - before
-                number = len(batches) + 1
-                figures = {
-                    "batch": {
-                        "rows": len(chunk), "inserted": inserted,
-                        "counted": changed - inserted, "unchanged": len(chunk) - changed,
-                        "first_key": params[0][1], "last_key": params[-1][1],
-                        "sha256": digest.hexdigest(),
-                    }
-                }  # fmt: skip
-                seq = changelog.append(
-                    conn, ts=stamp, collection=collection,
-                    key=self._key([BATCH_KEY, request_id or stamp, number]), action="insert",
-                    before=None, after=figures, actor=self.actor, request_id=request_id,
+                batch, event = self._counted_batch(
+                    conn, collection, chunk, key, fields, sql, request_id, len(batches) + 1,
+                    on_batch,
                 )  # fmt: skip
-                batch = CountedBatch(
-                    collection, request_id, number, len(chunk), inserted, changed - inserted,
-                    len(chunk) - changed, digest.hexdigest(), seq,
-                )  # fmt: skip
-                event = on_batch(batch) if on_batch is not None else None
                 if event is not None:
                     self._insert_events(conn, [dict(event)])
             batches.append(batch)
         return CountedSummary(tuple(batches))
+
+    def _counted_batch(
+        self,
+        conn: sqlite3.Connection,
+        collection: str,
+        chunk: Sequence[Mapping[str, Any]],
+        key: Sequence[str],
+        fields: CountedFields,
+        sql: str,
+        request_id: str | None,
+        number: int,
+        on_batch: Callable[[CountedBatch], Mapping[str, Any] | None] | None,
+    ) -> tuple[CountedBatch, Mapping[str, Any] | None]:
+        import hashlib
+
+        stamp = format_timestamp(utc_now())
+        merged = _CountedMerge(collection, key, fields)
+        keys = [merged.key_of(row) for row in chunk]
+        merged.load(conn, keys)
+        for row, k in zip(chunk, keys, strict=True):
+            merged.add(row, k)
+        digest = hashlib.sha256()
+        new: list[tuple[str, str, str, str]] = []
+        params: list[tuple[Any, ...]] = []
+        for k, (row, delta) in merged.rows.items():
+            try:
+                data = orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
+            except TypeError as e:
+                raise StoreError(f"{collection}: valor no serializable a JSON: {e}") from e
+            digest.update(data)
+            digest.update(b"\n")
+            if k in merged.stored:
+                params.append((
+                    collection, k, data.decode(), stamp, delta, row[fields.first],
+                    row[fields.last], *(row.get(g) for g in fields.greatest),
+                ))  # fmt: skip
+            else:
+                new.append((collection, k, data.decode(), stamp))
+        if new:  # keys that were not stored when the batch began: plain inserts
+            conn.executemany(
+                "INSERT INTO entities (collection, key, doc, updated_at) VALUES (?, ?, ?, ?)", new
+            )
+        if params:
+            conn.executemany(sql, params)
+        figures = {
+            "batch": {
+                "rows": len(chunk), "written": len(new) + len(params),
+                "inserted": merged.inserted,
+                "counted": merged.counted, "unchanged": merged.unchanged,
+                "first_key": next(iter(merged.rows), None),
+                "last_key": next(reversed(merged.rows), None), "sha256": digest.hexdigest(),
+            }
+        }  # fmt: skip
+        seq = changelog.append(
+            conn, ts=stamp, collection=collection,
+            key=self._key([BATCH_KEY, request_id or stamp, number]), action="insert",
+            before=None, after=figures, actor=self.actor, request_id=request_id,
+        )  # fmt: skip
+        batch = CountedBatch(
+            collection, request_id, number, len(chunk), merged.inserted, merged.counted,
+            merged.unchanged, digest.hexdigest(), seq,
+        )  # fmt: skip
+        return batch, (on_batch(batch) if on_batch is not None else None)
 
     def _delete_in(self, conn: sqlite3.Connection, collection: str, k: str, stamp: str) -> bool:
         old = conn.execute(
