@@ -30,13 +30,13 @@ from csirt.records import ALERT, INCIDENT, KEYS, Command, new_ulid, now_text
 from pukara.errors import PukaraError, UsageError
 from pukara.events import make_event
 from pukara.store import CountedBatch, Store
+from pukara.text import clean_line
 
 NEW, PROMOTED, MERGED, DISCARDED = "nueva", "promovida", "unida", "descartada"
 STATUSES = (NEW, PROMOTED, MERGED, DISCARDED)
 STATUS_LABELS = {NEW: "nueva", PROMOTED: "promovida", MERGED: "unida a un caso",
                  DISCARDED: "descartada"}  # fmt: skip
 SEVERITY_LABELS = {1: "baja", 2: "media", 3: "alta", 4: "crítica"}
-CLOSED_CASE = ("cerrado", "descartado")
 _ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{1,26}")
 
 
@@ -279,14 +279,15 @@ def _check_open(alert: Mapping[str, Any], what: str) -> None:
 def promote(cmd: Command, ref: str, **incident: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """A new case from the alert (casos' ``open_incident``), with the alert's observables;
     ``incident`` overrides what the case takes from the alert (title, severity, rsit...)."""
-    from csirt.casos import add_observable, open_incident
+    from csirt.casos import open_incident
+    from csirt.observables_db import add_observable
 
     alert = find(cmd, ref)
     _check_open(alert, "promover")
     fields: dict[str, Any] = {
         "title": alert["title"], "severity": alert["severity"],
         "description": alert.get("description", ""), "tlp": alert["tlp"], "pap": alert["pap"],
-        "detected_at": alert["first_seen"],
+        "detected_at": alert["first_seen"], "tz": "UTC",
     }  # fmt: skip
     fields.update({k: v for k, v in incident.items() if v is not None})
     case = open_incident(cmd, source_alert=alert, **fields)
@@ -301,15 +302,18 @@ def promote(cmd: Command, ref: str, **incident: Any) -> tuple[dict[str, Any], di
 
 def merge(cmd: Command, ref: str, case_ref: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Add the alert to an open case: its observables and a timeline entry."""
-    from csirt.casos import add_observable, add_timeline, load_incident
+    from csirt.casos import load_incident
+    from csirt.estados import FINAL, LABELS
+    from csirt.linea import add_timeline
+    from csirt.observables_db import add_observable
 
     alert = find(cmd, ref)
     _check_open(alert, "unir")
     case = load_incident(cmd, case_ref)
-    if case.get("status") in CLOSED_CASE:
+    if case.get("status") in FINAL:
         raise AlertState(
-            f"el caso {case.get('number')} está {case.get('status')}: solo se unen alertas a "
-            "casos abiertos (reábralo antes)"
+            f"el caso {case.get('number')} está {LABELS.get(case['status'], case['status'])}: "
+            "solo se unen alertas a casos abiertos (reábralo antes)"
         )
     for o in alert.get("observables") or []:
         add_observable(cmd, case, o["type"], o["value"], sighted=True)
@@ -329,7 +333,7 @@ def merge(cmd: Command, ref: str, case_ref: str) -> tuple[dict[str, Any], dict[s
 
 def discard(cmd: Command, ref: str, reason: str) -> dict[str, Any]:
     alert = find(cmd, ref)
-    text = fuentes.clean_line(reason).strip()
+    text = clean_line(reason).strip()
     if not text:
         raise UsageError("--motivo: diga por qué se descarta la alerta")
     _check_open(alert, "descartar")

@@ -140,3 +140,32 @@ def test_agregar_refuses_a_bad_observable(
                        "domain:evil..com")  # fmt: skip
     assert code == 2 and "evil..com" in err
     assert not (tmp_path / "p.db").exists()  # refused before the store is opened
+
+
+def test_promover_then_unir_and_listar_shows_the_case(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = ["--base-datos", str(tmp_path / "p.db"), "--analista", "ana"]
+    run(capsys, *db, "csirt", "alertas", "importar", str(DATA / "thehive_alertas.json"))
+    _, out, _ = run(capsys, *db, "csirt", "alertas", "listar", "--formato", "json")
+    first, second = sorted(json.loads(out), key=lambda r: r["source_ref"])
+    code, out, err = run(capsys, *db, "csirt", "alertas", "promover", first["id"],
+                         "--clase", "fraud", "--tipo", "phishing", "--severidad", "crítica")  # fmt: skip
+    assert code == 0, err
+    number = out.strip()
+    assert number.startswith("INC-") and number in err
+    code, _, err = run(capsys, *db, "csirt", "alertas", "unir", second["id"], number)
+    assert code == 0, err
+    code, _, err = run(capsys, *db, "csirt", "alertas", "unir", second["id"], number)
+    assert code == 1 and "ya está unida a un caso" in err
+    code, out, _ = run(capsys, *db, "csirt", "alertas", "listar", "--formato", "json")
+    rows = {r["source_ref"]: r for r in json.loads(out)}
+    assert {r["incident_number"] for r in rows.values()} == {number}
+    assert {r["status"] for r in rows.values()} == {"promovida", "unida"}
+    code, out, _ = run(capsys, *db, "csirt", "alertas", "listar")
+    assert number in out and "promovida" in out
+    with SQLiteStore(tmp_path / "p.db") as store:
+        (case,) = store.scan("csirt.incidente")
+    assert case["severity"] == 4 and case["rsit_type"] == "phishing"
+    code, _, err = run(capsys, *db, "csirt", "alertas", "unir", "0000000000", "INC-2026-9999")
+    assert code == 1 and "no hay ninguna alerta" in err
