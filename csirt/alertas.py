@@ -37,6 +37,9 @@ STATUSES = (NEW, PROMOTED, MERGED, DISCARDED)
 STATUS_LABELS = {NEW: "nueva", PROMOTED: "promovida", MERGED: "unida a un caso",
                  DISCARDED: "descartada"}  # fmt: skip
 SEVERITY_LABELS = {1: "baja", 2: "media", 3: "alta", 4: "crítica"}
+# alerts per store batch (one transaction, one change-log entry): big enough that a file's
+# repeats merge before they reach SQLite, small enough to hold in memory
+INTAKE_BATCH = 200_000
 _ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{1,26}")
 
 
@@ -149,7 +152,7 @@ def ingest(
 
     done = store.upsert_counted(
         ALERT, alerts, key=KEYS[ALERT], greatest=("severity",),
-        request_id=report.request_id, on_batch=summary,
+        request_id=report.request_id, on_batch=summary, batch_size=INTAKE_BATCH,
     )  # fmt: skip
     report.batches = done.batches
     return report

@@ -194,6 +194,7 @@ class Observables:
         self._guess = guess_type
         self._done: dict[tuple[str, str], tuple[str, str]] = {}
         self._specs: dict[str, tuple[str, str]] = {}
+        self._docs: dict[tuple[str, str], dict[str, str]] = {}
         from csirt.observables import OBSERVABLE_TYPES
 
         self._types = {*OBSERVABLE_TYPES, "ip", "hash"}
@@ -223,6 +224,19 @@ class Observables:
         self._done[(kind, text)] = normal
         return normal
 
+    def docs(self, found: list[tuple[str, str]]) -> list[dict[str, str]]:
+        """The stored form of an alert's observables, each once. The same value is the same
+        (read-only) dict in every alert of an import: a file repeats its indicators."""
+        if len(found) > 1 and len(set(found)) != len(found):
+            found = list(dict.fromkeys(found))
+        out = []
+        for item in found:
+            doc = self._docs.get(item)
+            if doc is None:
+                doc = self._docs[item] = {"type": item[0], "value": item[1]}
+            out.append(doc)
+        return out
+
     def spec(self, text: Any) -> tuple[str, str]:
         """``TYPE:VALUE`` (``ip:198.51.100.7``, ``sha256:...``) or a bare value (guessed)."""
         seen = self._specs.get(text) if type(text) is str else None
@@ -236,12 +250,6 @@ class Observables:
             seen = self.one(head, rest) if typed else self.one("", text)
             self._specs[text] = seen
         return seen
-
-
-def _unique(items: list[tuple[str, str]]) -> list[dict[str, str]]:
-    if len(items) > 1:
-        items = list(dict.fromkeys(items))
-    return [{"type": t, "value": v} for t, v in items]
 
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -315,7 +323,7 @@ def generic(obj: Mapping[str, Any], obs: Observables, now: str) -> dict[str, Any
         "severity": severity(obj.get("severity", 2)), "tlp": tlp(obj.get("tlp", "AMBER")),
         "pap": pap(obj.get("pap", "AMBER")), "status": "nueva", "count": 1,
         "first_seen": when, "last_seen": when, "incident_id": None,
-        "observables": _unique(found), "raw": obj,
+        "observables": obs.docs(found), "raw": obj,
     }  # fmt: skip
 
 
@@ -339,7 +347,7 @@ def thehive(obj: Mapping[str, Any], obs: Observables, now: str) -> dict[str, Any
         moment(obj["date"], "date") if obj.get("date") is not None else now,
         description=_text(obj.get("description"), "description", MAX_DESCRIPTION, line=False),
         severity=severity(obj.get("severity", 2)), tlp=tlp(obj.get("tlp", 2), THEHIVE_TLP),
-        pap=pap(obj.get("pap", 2), THEHIVE_PAP), observables=_unique(found), raw=dict(obj),
+        pap=pap(obj.get("pap", 2), THEHIVE_PAP), observables=obs.docs(found), raw=dict(obj),
     )  # fmt: skip
 
 
@@ -373,7 +381,7 @@ def misp(obj: Mapping[str, Any], obs: Observables, now: str) -> dict[str, Any]:
         "misp", _text(event.get("uuid"), "Event.uuid", 100, required=True),
         _text(event.get("info"), "Event.info (el título)", MAX_TITLE, required=True), seen,
         description=_text(event.get("info"), "info", MAX_DESCRIPTION, line=False),
-        severity=sev, tlp=labels["tlp"], pap=labels["pap"], observables=_unique(found),
+        severity=sev, tlp=labels["tlp"], pap=labels["pap"], observables=obs.docs(found),
         raw=dict(obj),
     )  # fmt: skip
 
@@ -410,22 +418,18 @@ def shape(obj: Any) -> Callable[[Mapping[str, Any], Observables, str], dict[str,
 
 
 # -- files ---------------------------------------------------------------------------------
-def _records(path: Path, data: bytes) -> Iterator[tuple[str, Any]]:
-    """(where, object) of a file: one object, an array, or JSON lines."""
+def _records(path: Path, data: bytes) -> tuple[str, Iterator[tuple[int, Any]]]:
+    """How a file's alerts are numbered ("line", "item" or "whole") and (number, object)."""
     try:
         whole = orjson.loads(data)
     except orjson.JSONDecodeError:
-        whole = None
-        lines = True
-    else:
-        lines = False
-    if not lines:
-        if isinstance(whole, list):
-            for i, obj in enumerate(whole, start=1):
-                yield f"{path}: alerta n.º {i}", obj
-        else:
-            yield str(path), whole
-        return
+        return "line", _lines(path, data)
+    if isinstance(whole, list):
+        return "item", enumerate(whole, start=1)
+    return "whole", iter([(1, whole)])
+
+
+def _lines(path: Path, data: bytes) -> Iterator[tuple[int, Any]]:
     for number, line in enumerate(data.splitlines(), start=1):
         if not line.strip():
             continue
@@ -435,7 +439,7 @@ def _records(path: Path, data: bytes) -> Iterator[tuple[str, Any]]:
             raise AlertFileError(
                 f"{path}:{number}: JSON mal formado ({e}); no se importó nada del archivo"
             ) from None
-        yield f"{path}:{number}", obj
+        yield number, obj
 
 
 def read_file(path: Path, obs: Observables, now: str) -> list[dict[str, Any]]:
@@ -446,12 +450,17 @@ def read_file(path: Path, obs: Observables, now: str) -> list[dict[str, Any]]:
         from pukara.errors import os_reason
 
         raise AlertFileError(f"{path}: no se puede leer: {os_reason(e)}") from e
+    numbering, records = _records(path, data)
     out = []
-    for where, obj in _records(path, data):
-        try:
+    number = 0
+    try:
+        for number, obj in records:  # noqa: B007 - named in the error below
             out.append(shape(obj)(obj, obs, now))
-        except Bad as e:
-            raise AlertFileError(f"{where}: {e}; no se importó nada del archivo") from None
+    except Bad as e:
+        where = {"line": f"{path}:{number}", "item": f"{path}: alerta n.º {number}"}
+        raise AlertFileError(
+            f"{where.get(numbering, str(path))}: {e}; no se importó nada del archivo"
+        ) from None
     return out
 
 
@@ -478,7 +487,7 @@ def from_registros(doc: Mapping[str, Any], obs: Observables) -> dict[str, Any] |
             :MAX_TITLE],
         moment(doc["@timestamp"]),
         description=clean(str(get_field(doc, "rule.description") or ""))[:MAX_DESCRIPTION],
-        severity=sev, observables=_unique(found), raw=dict(doc),
+        severity=sev, observables=obs.docs(found), raw=dict(doc),
     )  # fmt: skip
 
 

@@ -156,19 +156,27 @@ class _CountedMerge:
     def __init__(self, collection: str, key: Sequence[str], fields: CountedFields) -> None:
         self.collection, self.key, self.f = collection, key, fields
         self.rows: dict[str, tuple[Mapping[str, Any], int]] = {}  # key -> (row, sightings)
-        self._window: dict[str, tuple[Any, Any]] = {}  # key -> (first, last) so far
+        self._window: dict[str, tuple[Any, Any]] = {}  # stored key -> (first, last) so far
         self.stored: set[str] = set()
         self._own: dict[str, dict[str, Any]] = {}  # rows copied to merge into (not the caller's)
-        self.inserted = self.counted = self.unchanged = 0
+        self.counted = self.unchanged = 0
 
-    def key_of(self, row: Mapping[str, Any]) -> str:
-        values = [row.get(name) for name in self.key]
-        if None in values or "" in values:
-            raise StoreError(f"{self.collection}: falta la clave natural")
-        f = self.f
-        if row.get(f.count) is None or row.get(f.first) is None or row.get(f.last) is None:
-            raise StoreError(f"{self.collection}: faltan {f.count}, {f.first} o {f.last}")
-        return orjson.dumps(values).decode()
+    @property
+    def inserted(self) -> int:
+        return len(self.rows.keys() - self.stored)
+
+    def keys(self, chunk: Sequence[Mapping[str, Any]]) -> list[str]:
+        """The stored key of each row; a row without its key or its counted fields is
+        refused."""
+        f, names, out = self.f, self.key, []
+        for row in chunk:
+            values = [row.get(name) for name in names]
+            if None in values or "" in values:
+                raise StoreError(f"{self.collection}: falta la clave natural")
+            if row.get(f.count) is None or row.get(f.first) is None or row.get(f.last) is None:
+                raise StoreError(f"{self.collection}: faltan {f.count}, {f.first} o {f.last}")
+            out.append(orjson.dumps(values).decode())
+        return out
 
     def load(self, conn: sqlite3.Connection, keys: Sequence[str]) -> None:
         """The stored window of every one of ``keys`` that is stored already."""
@@ -182,21 +190,29 @@ class _CountedMerge:
             self._window[k] = (lo, hi)
             self.stored.add(k)
 
-    def add(self, row: Mapping[str, Any], k: str) -> None:
+    def add_all(self, chunk: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
+        rows, stored = self.rows, self.stored
+        for row, k in zip(chunk, keys, strict=True):
+            if k in rows or k in stored:
+                self._repeat(row, k)
+            else:  # new: stored as given (the usual case, kept short)
+                rows[k] = (row, 0)
+
+    def _repeat(self, row: Mapping[str, Any], k: str) -> None:
         f = self.f
         held = self.rows.get(k)
         stored = k in self.stored
-        if held is None and not stored:  # new: stored as given
-            self.rows[k] = (row, 0)
-            self._window[k] = (row[f.first], row[f.last])
-            self.inserted += 1
-            return
-        lo, hi = self._window[k]
+        if stored:
+            lo, hi = self._window[k]
+        else:
+            assert held is not None  # noqa: S101 - a key not stored is held
+            lo, hi = held[0][f.first], held[0][f.last]
         if not (row[f.last] > hi or row[f.first] < lo):
             self.unchanged += 1  # the same sighting again
             return
         self.counted += 1
-        self._window[k] = (min(lo, row[f.first]), max(hi, row[f.last]))
+        if stored:
+            self._window[k] = (min(lo, row[f.first]), max(hi, row[f.last]))
         if held is None:  # stored, first counted sighting of this batch
             self.rows[k] = (row, row[f.count])
             return
@@ -955,24 +971,32 @@ class SQLiteStore:
 
         Each row is a whole document with its natural ``key`` fields, ``count`` (sightings it
         stands for, usually 1) and ``first``/``last`` (fixed-width UTC text, so text order is
-        time order). A row whose key is new is inserted as given. For an existing entity only
-        these fields change, in SQL: ``count`` adds the row's, ``first`` keeps the earlier,
-        ``last`` the later, each ``greatest`` field the greater; every other field (status,
-        links made since) stays. A row that is no sighting outside the stored
-        ``[first, last]`` is the same sighting again (a file or a window imported twice) and
-        changes nothing. Rows are written with one ``executemany`` per batch of
-        ``batch_size``, each batch in one transaction.
+        time order). Within a batch, rows of one key are merged in Python first; then:
+
+        - a key not stored yet is inserted as given (its repeats in the batch merged in:
+          ``count`` summed, ``first`` the earliest, ``last`` the latest, each ``greatest``
+          field the greatest);
+        - a stored key only changes these fields, in SQL, and only by the sightings outside
+          its stored ``[first, last]`` window (widened as they come): every other field
+          (status, links made since) stays;
+        - a sighting inside the window is the same one again (a file or a detection window
+          imported twice) and changes nothing.
+
+        Each batch of ``batch_size`` rows is one transaction with one ``executemany`` of
+        plain inserts (new keys) and one of upserts (stored keys).
 
         What the change log records for bulk intake: NOT one entry per row. Each batch writes
         ONE entry (collection ``collection``, key ``["*lote*", request_id, n]``, action
-        ``insert``, no ``before``) whose ``after`` holds the figures (rows, inserted,
-        counted, unchanged), the first and last key and ``sha256``: SHA-256 over the rows'
-        canonical JSON (sorted keys, compact, UTF-8) each followed by a newline, in the order
-        given. The entry is chained and signed like any other, so the batch a command took in
-        is tamper-evident; the rows themselves are not replayable from the log (whoever
-        keeps the input can recompute the digest). Changes made later to these entities
-        through :meth:`transaction` are logged one by one as usual. ``on_batch`` may return
-        an event (a summary of the batch) stored in the same transaction.
+        ``insert``, no ``before``) whose ``after`` holds the figures (rows given, rows
+        written, inserted, counted, unchanged), the first and last key written and
+        ``sha256``: SHA-256 over the JSON text of each row written (the inserted document
+        exactly as stored in ``entities.doc``, or the row handed to the upsert), each followed
+        by a newline, in key order of first appearance. The entry is chained and signed like
+        any other, so what a command took in is tamper-evident as a whole, and a row still
+        as inserted can be tied to it; the rows are not replayable from the log. Later
+        changes to these entities through :meth:`transaction` are logged one by one as
+        usual. ``on_batch`` may return an event (a summary of the batch) stored in the same
+        transaction.
         """
         if not key:
             raise ValueError("a natural key needs at least one field")
@@ -1007,16 +1031,15 @@ class SQLiteStore:
 
         stamp = format_timestamp(utc_now())
         merged = _CountedMerge(collection, key, fields)
-        keys = [merged.key_of(row) for row in chunk]
+        keys = merged.keys(chunk)
         merged.load(conn, keys)
-        for row, k in zip(chunk, keys, strict=True):
-            merged.add(row, k)
+        merged.add_all(chunk, keys)
         digest = hashlib.sha256()
         new: list[tuple[str, str, str, str]] = []
         params: list[tuple[Any, ...]] = []
         for k, (row, delta) in merged.rows.items():
             try:
-                data = orjson.dumps(row, option=orjson.OPT_SORT_KEYS)
+                data = orjson.dumps(row)
             except TypeError as e:
                 raise StoreError(f"{collection}: valor no serializable a JSON: {e}") from e
             digest.update(data)

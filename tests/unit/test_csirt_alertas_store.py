@@ -67,10 +67,15 @@ def test_one_chained_change_per_batch_with_the_digest_of_its_rows(tmp_path: Path
         }
         expected = hashlib.sha256()
         for r in rows[:2]:
-            expected.update(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) + b"\n")
+            expected.update(orjson.dumps(r) + b"\n")
         assert changes[0].after is not None
         assert changes[0].after["batch"]["sha256"] == expected.hexdigest()
         assert changes[0].after["batch"]["inserted"] == 2
+        # a row still as inserted is the very text the digest covers
+        conn = sqlite3.connect(tmp_path / "p.db")
+        (text,) = conn.execute("SELECT doc FROM entities WHERE key = ?", ('["x","r0"]',)).fetchone()
+        conn.close()
+        assert text.encode() == orjson.dumps(rows[0])
         assert [b.rows for b in s.batches] == [2, 2, 1]
         assert len(list(store.search_events(dataset="prueba.lote"))) == 3 == len(events)
         assert store.verify_changes().ok
