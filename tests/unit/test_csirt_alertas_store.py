@@ -98,3 +98,26 @@ def test_a_row_without_its_key_or_times_writes_nothing_of_its_batch(tmp_path: Pa
         assert list(store.changes()) == []
         with pytest.raises(ValueError, match="letters, digits"):
             store.upsert_counted("alertas", [row("a", T1)], key=KEY, greatest=("x') --",))
+
+
+def test_in_cluster_mode_the_rows_stay_local_and_the_summary_event_waits_in_the_outbox(
+    tmp_path: Path,
+) -> None:
+    from pukara.config import load_settings
+    from pukara.store.elastic import open_cluster_store
+
+    # nothing listens on port 9 of loopback: the event waits in the outbox, nothing is lost
+    settings = load_settings({"data_dir": tmp_path, "es_url": "http://127.0.0.1:9"}, environ={})
+    store = open_cluster_store(settings)
+    store.flush_timeout_s = 0.1
+    with store:
+        s = store.upsert_counted("alertas", [row("a", T1), row("a", T2)], key=KEY,
+                                 request_id="r1",
+                                 on_batch=lambda b: make_event("prueba.lote", message="x"))  # fmt: skip
+        assert (s.inserted, s.counted) == (1, 1)
+        a = store.get("alertas", ("x", "a"))
+        assert a is not None and a["count"] == 2
+        conn = store.local._conn
+        assert conn.execute("SELECT count(*) FROM outbox").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM events").fetchone() == (0,)
+        assert [c.request_id for c in store.changes()] == ["r1"]
