@@ -173,6 +173,8 @@ def moment(value: Any, what: str = "fecha") -> str:
 
 def _utc_text(text: str, ts: datetime) -> str:
     """format_timestamp(ts), without strftime when the text is UTC with its seconds."""
+    if len(text) in (20, 25) and text[10] == "T" and text.endswith(("Z", "+00:00")):
+        return text[:19] + ".000000Z"  # 2026-11-30T10:00:00Z (fromisoformat checked it)
     if (
         ts.utcoffset() == _ZERO
         and len(text) >= 20
@@ -430,9 +432,15 @@ def _records(path: Path, data: bytes) -> tuple[str, Iterator[tuple[int, Any]]]:
 
 
 def _lines(path: Path, data: bytes) -> Iterator[tuple[int, Any]]:
-    for number, line in enumerate(data.splitlines(), start=1):
-        if not line.strip():
-            continue
+    numbered = [(n, line) for n, line in enumerate(data.splitlines(), start=1) if line.strip()]
+    try:  # one parse for the whole file when every line is JSON (the usual case)
+        objects = orjson.loads(b"[" + b",".join(line for _, line in numbered) + b"]")
+    except orjson.JSONDecodeError:
+        objects = None
+    if isinstance(objects, list) and len(objects) == len(numbered):
+        yield from zip((n for n, _ in numbered), objects, strict=True)
+        return
+    for number, line in numbered:
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError as e:
