@@ -11,6 +11,8 @@ the alert's place (an array), and nothing is written.
 
 from __future__ import annotations
 
+import os
+import time
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
@@ -259,27 +261,27 @@ _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> 2 charact
 
 
 class _Ulids:
-    """ULIDs (as :func:`csirt.records.new_ulid` makes them) for many alerts at once: the time
-    part (the first 10 characters) once per millisecond, then a random 80-bit part that
-    grows by one within the millisecond, so ids made later sort later."""
+    """ULIDs (48 bits of Unix milliseconds, 80 random bits, Crockford base 32) for many
+    alerts at once: the time part (the first 10 characters) made once per millisecond. The
+    random part is drawn for every id (not increased by one as :func:`csirt.records.new_ulid`
+    does), so alerts taken in together differ early and a short prefix names one."""
 
     def __init__(self) -> None:
         self._ms = -1
         self._head = ""
-        self._rand = 0
+        self._random = b""  # os.urandom, drawn 40 KiB at a time
+        self._at = 0
 
     def __call__(self) -> str:
-        import os
-        import time
-
         ms = time.time_ns() // 1_000_000
-        if ms > self._ms:
-            self._ms, self._rand = ms, int.from_bytes(os.urandom(10), "big") >> 1
-            p = _PAIRS
+        p = _PAIRS
+        if ms != self._ms:
+            self._ms = ms
             self._head = "".join(p[(ms >> s) & 1023] for s in (40, 30, 20, 10, 0))
-        else:
-            self._rand += 1
-        r, p = self._rand, _PAIRS
+        if self._at >= len(self._random):
+            self._random, self._at = os.urandom(10 * 4096), 0
+        r = int.from_bytes(self._random[self._at : self._at + 10], "big")
+        self._at += 10
         return (
             self._head + p[r >> 70 & 1023] + p[r >> 60 & 1023] + p[r >> 50 & 1023]
             + p[r >> 40 & 1023] + p[r >> 30 & 1023] + p[r >> 20 & 1023] + p[r >> 10 & 1023]
