@@ -434,15 +434,19 @@ def _records(path: Path, data: bytes) -> tuple[str, Iterator[tuple[int, Any]]]:
 
 
 def _lines(path: Path, data: bytes) -> Iterator[tuple[int, Any]]:
-    numbered = [(n, line) for n, line in enumerate(data.splitlines(), start=1) if line.strip()]
-    try:  # one parse for the whole file when every line is JSON (the usual case)
-        objects = orjson.loads(b"[" + b",".join(line for _, line in numbered) + b"]")
-    except orjson.JSONDecodeError:
-        objects = None
-    if isinstance(objects, list) and len(objects) == len(numbered):
-        yield from zip((n for n, _ in numbered), objects, strict=True)
-        return
-    for number, line in numbered:
+    body = data.rstrip(b"\n")
+    if body and b"\r" not in body and b"\n\n" not in body and not body.startswith(b"\n"):
+        # no blank line: line n is item n, and the whole file is one parse (the usual case)
+        try:
+            objects = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
+        except orjson.JSONDecodeError:
+            objects = None
+        if isinstance(objects, list) and len(objects) == body.count(b"\n") + 1:
+            yield from enumerate(objects, start=1)
+            return
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError as e:
