@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,7 +11,6 @@ from pukara.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
     from pukara.results import Result
-    from pukara.store import Store
 
 app = typer.Typer(
     help="Contramedidas: proponer, aprobar, activar, retirar y vencer (siempre con expiración).",
@@ -27,22 +26,6 @@ COLUMNS = {
 }  # fmt: skip
 KIND_LABELS = {"bloquear_ip": "bloquear IP", "aislar_host": "aislar equipo",
                "deshabilitar_cuenta": "deshabilitar cuenta"}  # fmt: skip
-
-
-def load_incident(store: Store, ref: str) -> dict[str, Any]:
-    """The incident by ULID or by number (``INC-2026-0001``).
-
-    Until the cases module's ``load_incident`` is merged: replace this with it then.
-    """
-    from csirt.records import INCIDENT
-
-    value = ref.strip()
-    found = store.get(INCIDENT, [value.upper()])
-    if found is None and value.upper().startswith("INC-"):
-        found = next(iter(store.scan(INCIDENT, (), {"number": value.upper()})), None)
-    if found is None:
-        raise UsageError(f"no existe el incidente {value!r}")
-    return dict(found)
 
 
 def _done(result: Result, quiet: bool) -> int:
@@ -83,12 +66,12 @@ def proponer(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Propone una contramedida (queda pendiente de aprobación); nada se ejecuta aún."""
-    from csirt import contramedidas
+    from csirt import casos, contramedidas
     from csirt.records import command
     from pukara.store import opened_store
 
     with opened_store(ctx.obj) as store:
-        incident = load_incident(store, incidente)
+        incident = casos.load_incident(store, incidente)
         with command(store, ctx.obj.analyst) as cmd:
             cm = contramedidas.propose(
                 cmd, ctx.obj, incident, kind=tipo, host=equipo, expires=expira,
@@ -208,14 +191,14 @@ def listar(
     formato: FormatoOpt = Formato.tabla,
 ) -> None:
     """Las contramedidas, con su estado, su vencimiento y su última ejecución de Ansible."""
-    from csirt import contramedidas
+    from csirt import casos, contramedidas
     from csirt.records import INCIDENT
     from pukara.store import opened_store
 
     if estado is not None and estado not in contramedidas.STATUSES:
         raise UsageError(f"--estado {estado!r}: válidos {', '.join(contramedidas.STATUSES)}")
     with opened_store(ctx.obj, read_only=True) as store:
-        incident_id = load_incident(store, incidente)["id"] if incidente else None
+        incident_id = casos.load_incident(store, incidente)["id"] if incidente else None
         rows = contramedidas.listing(store, incident_id=incident_id, status=estado)
         incidents = {i: store.get(INCIDENT, [i]) for i in {r["incident_id"] for r in rows}}
     numbers = {i: (doc or {}).get("number") for i, doc in incidents.items()}

@@ -24,7 +24,8 @@ from typing import Any
 
 from csirt import permitidos
 from csirt.contramedidas_run import Outcome, run_countermeasures
-from csirt.records import COUNTERMEASURE, INCIDENT, TIMELINE, Command, command, new_ulid
+from csirt.linea import add_timeline
+from csirt.records import COUNTERMEASURE, INCIDENT, Command, command, new_ulid
 from pukara.config import Settings
 from pukara.errors import PukaraError, UsageError
 from pukara.events import format_timestamp, parse_timestamp, utc_now
@@ -128,14 +129,14 @@ def _overlaps(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return a.get("account") == b.get("account")
 
 
-def timeline(cmd: Command, cm: Mapping[str, Any], message: str, **fields: Any) -> None:
+def timeline(cmd: Command, cm: Mapping[str, Any], incident: Mapping[str, Any], message: str,
+             **fields: Any) -> None:  # fmt: skip
     """An entry of kind ``contramedida`` in the incident's timeline."""
-    cmd.insert(TIMELINE, {
-        "incident_id": cm["incident_id"], "id": new_ulid(), "ts": cmd.now, "tz": "UTC",
-        "kind": "contramedida", "message": message, "source": "pukara csirt contramedida",
-        "raw_ref": cm["id"], "analyst": cmd.analyst,
-        "fields": {"countermeasure_id": cm["id"], "countermeasure_kind": cm["kind"], **fields},
-    })  # fmt: skip
+    add_timeline(
+        cmd, incident, kind="contramedida", message=message, source="pukara csirt contramedida",
+        raw_ref=cm["id"], fields={"countermeasure_id": cm["id"], "countermeasure_kind": cm["kind"],
+                                  **fields},
+    )  # fmt: skip
 
 
 def _emit(cmd: Command, cm: Mapping[str, Any], action: str, message: str,
@@ -144,7 +145,7 @@ def _emit(cmd: Command, cm: Mapping[str, Any], action: str, message: str,
     fields = {"csirt.countermeasure.id": cm["id"], "csirt.countermeasure.kind": cm["kind"],
               "host.name": cm["target"]["host"], **extra}  # fmt: skip
     cmd.emit("contramedida", action, message, incident=incident, fields=fields, outcome=outcome)
-    timeline(cmd, cm, message, action=action)
+    timeline(cmd, cm, incident, message, action=action)
 
 
 def describe(cm: Mapping[str, Any]) -> str:

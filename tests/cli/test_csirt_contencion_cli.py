@@ -115,3 +115,24 @@ def test_propose_approve_list_and_a_failed_expiry_exits_3(
     assert left is not None and left["status"] == "pendiente_retiro" and left["claim"] is None
     code, _, err = run(capsys, *db, "csirt", "contramedida", "activar", cm_id)
     assert code == 2 and "pendiente_retiro" in err
+
+
+def test_each_round_of_vigilar_runs_vencer(
+    capsys: pytest.CaptureFixture[str], db: list[str]
+) -> None:
+    code, out, err = _propose(capsys, db, "--direccion", "198.51.100.8", "--expira", "4h")
+    assert code == 0, err
+    cm_id = out.strip()
+    with SQLiteStore(Path(db[1])) as store, store.transaction("prueba") as tx:
+        doc = tx.get(COUNTERMEASURE, (cm_id,))
+        assert doc is not None
+        tx.put(COUNTERMEASURE, (cm_id,), {**doc, "status": "activa", "approved_by": "beto",
+                                          "expires_at": "2026-01-01T00:00:00.000Z"})  # fmt: skip
+    code, _, err = run(capsys, *db, "monitoreo", "vigilar", "127.0.0.1", "--ronda", "1", "-c", "1",
+                       "--rondas", "1", "--sin-snmp")  # fmt: skip
+    assert code == 0, err  # the round is not the countermeasure's problem
+    assert f"contramedida {cm_id} no retirada" in err and "inalcanzable" in err
+    with SQLiteStore(Path(db[1])) as store:
+        left = store.get(COUNTERMEASURE, [cm_id])
+    assert left is not None and left["status"] == "pendiente_retiro"
+    assert [r["playbook"] for r in left["runs"]] == ["csirt/desbloquear.yml"]
