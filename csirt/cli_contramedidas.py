@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from pukara import hooks
+from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
 from pukara.errors import ExitCode, UsageError
 
@@ -26,6 +28,20 @@ COLUMNS = {
 }  # fmt: skip
 KIND_LABELS = {"bloquear_ip": "bloquear IP", "aislar_host": "aislar equipo",
                "deshabilitar_cuenta": "deshabilitar cuenta"}  # fmt: skip
+
+
+@hooks.on_each_round
+def expire_each_round(settings: Settings) -> None:
+    """``contramedida vencer`` after each round of ``monitoreo vigilar`` (its own connection)."""
+    from csirt import contramedidas
+    from pukara.store import opened_store
+
+    with opened_store(settings) as store:
+        for r in contramedidas.expire_due(store, settings):
+            if r.failed:
+                message(f"contramedida {r.target} no retirada: {r.error}", style="yellow")
+            else:
+                message(f"contramedida {r.target} vencida y retirada")
 
 
 def _done(result: Result, quiet: bool) -> int:

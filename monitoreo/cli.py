@@ -299,7 +299,7 @@ def vigilar(
             snmp=snmp, on_notice=_line, on_health=_health, on_snmp=_snmp,
             on_hook_error=lambda e: message(f"aviso no entregado: {e}", style="yellow"),
             poller=watch_poller(settings, ronda), on_overrun=_Overrun(),
-            retention_days=settings.retention_days, each_round=_expire_countermeasures(settings),
+            retention_days=settings.retention_days, each_round=_round_tasks(settings),
         )  # fmt: skip
         try:
             watcher.start()
@@ -318,21 +318,26 @@ def vigilar(
         message(line, style="yellow")
 
 
-def _expire_countermeasures(settings: Settings) -> Callable[[], None]:
-    """Each round: csirt's ``contramedida vencer`` (its own connection; failures told)."""
+def _round_tasks(settings: Settings) -> Callable[[], None] | None:
+    """What other areas asked to run after each round (:mod:`pukara.hooks`): csirt's
+    ``contramedida vencer``. Each task runs on, whatever the one before it did."""
+    from pukara import hooks
 
-    def expire() -> None:
-        from csirt.contramedidas import expire_due
-        from pukara.store import opened_store
+    tasks = hooks.each_round()
+    if not tasks:
+        return None
 
-        with opened_store(settings) as store:
-            for r in expire_due(store, settings):
-                if r.failed:
-                    message(f"contramedida {r.target} no retirada: {r.error}", style="yellow")
-                else:
-                    message(f"contramedida {r.target} vencida y retirada")
+    def run() -> None:
+        failed: list[str] = []
+        for task in tasks:
+            try:
+                task(settings)
+            except Exception as e:  # told by the watcher, after the other tasks ran
+                failed.append(str(e))
+        if failed:
+            raise RuntimeError("; ".join(failed))
 
-    return expire
+    return run
 
 
 STATE_COLUMNS = {"entity": "Sede/túnel", "state": "Estado", "since": "Desde",
