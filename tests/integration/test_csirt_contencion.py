@@ -259,3 +259,23 @@ def test_an_account_is_disabled_and_given_back_exactly(
     assert not result.failed, result.error
     assert lines() == before
     assert Path("/etc/shadow").read_bytes() == machine
+
+
+def test_a_batch_blocks_both_families_on_one_host_in_two_runs(
+    cm_lab: manage.Lab, env: dict[str, str], lab_store: tuple[SQLiteStore, Settings]
+) -> None:
+    store, settings = lab_store
+    before = ruleset(cm_lab, D1)
+    assert reaches(cm_lab, D2, str(D1.v4)) and reaches(cm_lab, D2, str(D1.v6))
+    v4 = _active(store, settings, kind="bloquear_ip", host="gw-d1", address=str(D2.v4))
+    v6 = _active(store, settings, kind="bloquear_ip", host="gw-d1", address=str(D2.v6_net))
+    results = contramedidas.activate_many(store, settings, [v4["id"], v6["id"]], analyst="ana")
+    assert [r.failed for r in results] == [False, False], [r.error for r in results]
+    assert results[0].data["job_id"] != results[1].data["job_id"]  # one host: two runs
+    assert not reaches(cm_lab, D2, str(D1.v4)) and not reaches(cm_lab, D2, str(D1.v6))
+    for cm in (v4, v6):
+        _expire(store, cm["id"])
+    retired = contramedidas.expire_due(store, settings)
+    assert sorted(r.target for r in retired if not r.failed) == sorted([v4["id"], v6["id"]])
+    assert ruleset(cm_lab, D1) == before
+    assert reaches(cm_lab, D2, str(D1.v4)) and reaches(cm_lab, D2, str(D1.v6))
