@@ -92,3 +92,17 @@ def test_stored_keys_inside_and_outside_the_stored_range(tmp_path: Path) -> None
         assert counts == {"a": 1, "c": 2, "d": 1, "e": 1}
         other = store.upsert_counted("otra", [row("c", T2)], key=KEY)  # another collection
         assert other.inserted == 1
+
+
+def test_a_line_with_two_objects_is_refused_even_when_the_lines_add_up(tmp_path: Path) -> None:
+    a = '{"source": "s", "source_ref": "a", "title": "t"}'
+    b = '{"source": "s", "source_ref": "b", "title": "t"}'
+    path = tmp_path / "a.jsonl"  # three lines, three objects: but not one on each line
+    path.write_text(
+        f'{a},{b}\n{{"source": "s", "source_ref": "c", "title": "t", "x": [1\n2]}}\n',
+        encoding="utf-8",
+    )
+    with SQLiteStore(tmp_path / "p.db") as store:
+        with pytest.raises(alertas.fuentes.AlertFileError, match=r"a\.jsonl:1: JSON mal"):
+            alertas.import_sources(store, [path])
+        assert list(store.scan(ALERT)) == []
