@@ -158,6 +158,9 @@ def _text(value: Any, what: str, limit: int, *, required: bool = False, line: bo
 def moment(value: Any, what: str = "fecha") -> str:
     """UTC text of an ISO 8601 time (with zone), or of Unix seconds or milliseconds."""
     try:
+        if type(value) is str and _whole_seconds_utc(value):  # the usual: no strip, no parse
+            datetime.fromisoformat(value)  # its digits make a real time
+            return value[:19] + ".000000Z"
         if type(value) is int or type(value) is float:
             secs = value / 1000 if value > 10**11 else value  # TheHive's dates are in ms
             return format_timestamp(datetime.fromtimestamp(secs, UTC))
@@ -173,10 +176,21 @@ def moment(value: Any, what: str = "fecha") -> str:
     raise Bad(f"{what} no válida: «{clean_line(str(value))[:40]}» (ISO 8601 con zona, o Unix)")
 
 
+def _whole_seconds_utc(text: str) -> bool:
+    """``2026-11-30T10:00:00Z`` or ``2026-11-30T10:00:00+00:00`` in shape (digits unchecked)."""
+    n = len(text)
+    return (
+        ((n == 20 and text[19] == "Z") or (n == 25 and text[19:] == "+00:00"))
+        and text[4] == text[7] == "-"
+        and text[10] == "T"
+        and text[13] == text[16] == ":"
+    )
+
+
 def _utc_text(text: str, ts: datetime) -> str:
     """format_timestamp(ts), without strftime when the text is UTC with its seconds."""
-    if len(text) in (20, 25) and text[10] == "T" and text.endswith(("Z", "+00:00")):
-        return text[:19] + ".000000Z"  # 2026-11-30T10:00:00Z (fromisoformat checked it)
+    if _whole_seconds_utc(text):
+        return text[:19] + ".000000Z"  # fromisoformat checked the digits
     if (
         ts.utcoffset() == _ZERO
         and len(text) >= 20
@@ -258,35 +272,36 @@ class Observables:
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> 2 characters
+# a random byte -> the Crockford character of its low 5 bits (256 = 8 x 32: uniform)
+_LOW5 = bytes(_CROCKFORD.encode()[b & 31] for b in range(256))
+_TAILS = 4096  # random parts drawn at a time
 
 
 class _Ulids:
     """ULIDs (48 bits of Unix milliseconds, 80 random bits, Crockford base 32) for many
-    alerts at once: the time part (the first 10 characters) made once per millisecond. The
-    random part is drawn for every id (not increased by one as :func:`csirt.records.new_ulid`
-    does), so alerts taken in together differ early and a short prefix names one."""
+    alerts at once: the time part (the first 10 characters) made once per millisecond, the
+    random parts (16 characters of 5 random bits each) drawn 4,096 at a time, one random
+    byte per character mapped by one ``bytes.translate``. The random part is drawn for every
+    id (not increased by one as :func:`csirt.records.new_ulid` does), so alerts taken in
+    together differ early and a short prefix names one."""
 
     def __init__(self) -> None:
         self._ms = -1
         self._head = ""
-        self._random = b""  # os.urandom, drawn 40 KiB at a time
+        self._tails = ""
         self._at = 0
 
     def __call__(self) -> str:
         ms = time.time_ns() // 1_000_000
-        p = _PAIRS
         if ms != self._ms:
             self._ms = ms
+            p = _PAIRS
             self._head = "".join(p[(ms >> s) & 1023] for s in (40, 30, 20, 10, 0))
-        if self._at >= len(self._random):
-            self._random, self._at = os.urandom(10 * 4096), 0
-        r = int.from_bytes(self._random[self._at : self._at + 10], "big")
-        self._at += 10
-        return (
-            self._head + p[r >> 70 & 1023] + p[r >> 60 & 1023] + p[r >> 50 & 1023]
-            + p[r >> 40 & 1023] + p[r >> 30 & 1023] + p[r >> 20 & 1023] + p[r >> 10 & 1023]
-            + p[r & 1023]
-        )  # fmt: skip
+        at = self._at
+        if at >= len(self._tails):
+            self._tails, at = os.urandom(16 * _TAILS).translate(_LOW5).decode(), 0
+        self._at = at + 16
+        return self._head + self._tails[at : at + 16]
 
 
 new_id = _Ulids()
@@ -422,38 +437,36 @@ def shape(obj: Any) -> Callable[[Mapping[str, Any], Observables, str], dict[str,
 
 
 # -- files ---------------------------------------------------------------------------------
-def _records(path: Path, data: bytes) -> tuple[str, Iterator[tuple[int, Any]]]:
-    """How a file's alerts are numbered ("line", "item" or "whole") and (number, object)."""
+# (number, object, the object's own JSON text when the file gives it alone on its line)
+Record = tuple[int, Any, bytes | None]
+
+
+def _records(path: Path, data: bytes) -> tuple[str, Iterator[Record]]:
+    """How a file's alerts are numbered ("line", "item" or "whole") and its records."""
     try:
         whole = orjson.loads(data)
     except orjson.JSONDecodeError:
         return "line", _lines(path, data)
     if isinstance(whole, list):
-        return "item", enumerate(whole, start=1)
-    return "whole", iter([(1, whole)])
+        return "item", ((n, obj, None) for n, obj in enumerate(whole, start=1))
+    return "whole", iter([(1, whole, None)])
 
 
-def _lines(path: Path, data: bytes) -> Iterator[tuple[int, Any]]:
-    body = data.rstrip(b"\n")
-    if body and b"\r" not in body and b"\n\n" not in body and not body.startswith(b"\n"):
-        # no blank line: line n is item n, and the whole file is one parse (the usual case)
-        try:
-            objects = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
-        except orjson.JSONDecodeError:
-            objects = None
-        if isinstance(objects, list) and len(objects) == body.count(b"\n") + 1:
-            yield from enumerate(objects, start=1)
-            return
+def _lines(path: Path, data: bytes) -> Iterator[Record]:
+    """Each line on its own: its text is the alert's ``raw`` as it came (one JSON value,
+    checked by the parse), so a stored alert keeps the original and nothing re-serialises it;
+    each object is dropped once its alert is made, so reading holds no parsed file."""
+    loads = orjson.loads
     for number, line in enumerate(data.splitlines(), start=1):
-        if not line.strip():
-            continue
         try:
-            obj = orjson.loads(line)
+            obj = loads(line)
         except orjson.JSONDecodeError as e:
+            if not line.strip():
+                continue
             raise AlertFileError(
                 f"{path}:{number}: JSON mal formado ({e}); no se importó nada del archivo"
             ) from None
-        yield number, obj
+        yield number, obj, line
 
 
 def read_file(path: Path, obs: Observables, now: str) -> list[dict[str, Any]]:
@@ -467,9 +480,13 @@ def read_file(path: Path, obs: Observables, now: str) -> list[dict[str, Any]]:
     numbering, records = _records(path, data)
     out = []
     number = 0
+    fragment = orjson.Fragment
     try:
-        for number, obj in records:  # noqa: B007 - named in the error below
-            out.append(shape(obj)(obj, obs, now))
+        for number, obj, text in records:  # noqa: B007 - named in the error below
+            alert = shape(obj)(obj, obs, now)
+            if text is not None:
+                alert["raw"] = fragment(text)
+            out.append(alert)
     except Bad as e:
         where = {"line": f"{path}:{number}", "item": f"{path}: alerta n.º {number}"}
         raise AlertFileError(

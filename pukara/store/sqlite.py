@@ -179,8 +179,20 @@ class _CountedMerge:
         return out
 
     def load(self, conn: sqlite3.Connection, keys: Sequence[str]) -> None:
-        """The stored window of every one of ``keys`` that is stored already."""
-        wanted = orjson.dumps(list(set(keys))).decode()
+        """The stored window of every one of ``keys`` that is stored already. Only the keys
+        between the collection's lowest and highest stored key are looked up (two index
+        seeks tell them): a new source, or references that only grow, look up nothing."""
+        lo, hi = conn.execute(
+            "SELECT (SELECT min(key) FROM entities WHERE collection = ?1),"
+            " (SELECT max(key) FROM entities WHERE collection = ?1)",
+            (self.collection,),
+        ).fetchone()
+        if lo is None:
+            return
+        inside = {k for k in keys if lo <= k <= hi}
+        if not inside:
+            return
+        wanted = orjson.dumps(list(inside)).decode()
         fp, lp = _field_name(self.f.first), _field_name(self.f.last)
         sql = (
             f"SELECT key, json_extract(doc, {fp}), json_extract(doc, {lp}) FROM entities"  # noqa: S608 - checked names
