@@ -1,0 +1,310 @@
+"""Evidence items: files kept by their SHA-256, read-only, each with its custody.
+
+The store of blobs is ``<data_dir>/evidencia/sha256/ab/cd/<sha256>``: content-addressed, so
+the same content is kept once however many items (``csirt.evidencia`` records, one per
+addition) point to it. A blob is copied by streaming (1 MiB at a time, hashed on the way) into
+``tmp/``, flushed to disk, made 0400 and renamed into place; its folders are 0500 (opened to
+0700 only while a blob is put in), the evidence folder 0700. An interruption leaves no half
+file and, since the record is written in the same command, no record either.
+
+Each addition opens the item's custody (:mod:`csirt.custodia`) with the hash of what was read
+(before) and the hash of the stored copy read back from disk (after).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+from csirt import custodia
+from csirt.records import EVIDENCE, Command, new_ulid
+from pukara.config import Settings
+from pukara.errors import PukaraError, UsageError, os_reason
+from pukara.events import format_timestamp, parse_timestamp
+from pukara.files import fsync_directory, make_private_dirs
+from pukara.text import clean_line
+
+CHUNK = 1 << 20
+FOLDER = "evidencia"
+BLOBS = "sha256"
+BLOB_MODE = 0o400
+SEALED_DIR = 0o500
+OPEN_DIR = 0o700
+_KIND = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class EvidenceError(PukaraError):
+    """Evidence could not be stored or read."""
+
+
+def evidence_root(settings: Settings) -> Path:
+    return settings.data_dir / FOLDER
+
+
+def stored_path(sha256: str) -> str:
+    """Where the blob of ``sha256`` lives, relative to the evidence folder."""
+    return f"{BLOBS}/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def hash_file(path: Path) -> tuple[str, int]:
+    """SHA-256 and size of a file, read 1 MiB at a time."""
+    h = hashlib.sha256()
+    size = 0
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+@contextlib.contextmanager
+def _opened(folder: Path) -> Iterator[None]:
+    """``folder`` writable (0700) for the block, sealed (0500) again after it."""
+    os.chmod(folder, OPEN_DIR)
+    try:
+        yield
+    finally:
+        os.chmod(folder, SEALED_DIR)
+
+
+def _sealed_dir(parent: Path, name: str) -> Path:
+    """``parent/name``, made 0500 if it is new (``parent`` is opened for it if sealed)."""
+    folder = parent / name
+    if not folder.is_dir():
+        sealed = stat.S_IMODE(parent.stat().st_mode) == SEALED_DIR
+        with _opened(parent) if sealed else contextlib.nullcontext():
+            folder.mkdir(mode=OPEN_DIR, exist_ok=True)
+            os.chmod(folder, SEALED_DIR)
+        fsync_directory(parent)
+    return folder
+
+
+def _store_blob(root: Path, stream: IO[bytes]) -> tuple[str, int, str, bool]:
+    """Copy ``stream`` into the blob store; its SHA-256, size, stored path (relative) and
+    whether the blob is new (False: that content was kept already)."""
+    make_private_dirs(root / "tmp")
+    fd, tmp_name = tempfile.mkstemp(prefix=".entrante-", dir=root / "tmp")
+    tmp = Path(tmp_name)
+    try:
+        h = hashlib.sha256()
+        size = 0
+        with os.fdopen(fd, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                h.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fchmod(out.fileno(), BLOB_MODE)
+            os.fsync(out.fileno())
+        sha = h.hexdigest()
+        rel = stored_path(sha)
+        final = root / rel
+        new = not final.exists()
+        if not new:
+            tmp.unlink()  # the same content is kept once
+        else:
+            folder = _sealed_dir(_sealed_dir(_sealed_dir(root, BLOBS), sha[:2]), sha[2:4])
+            with _opened(folder):
+                os.rename(tmp, final)
+            fsync_directory(folder)
+        return sha, size, rel, new
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise EvidenceError(f"no se pudo guardar la evidencia en {root}: {os_reason(e)}") from e
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _text(value: str, what: str, *, limit: int = 200) -> str:
+    text = clean_line(value).strip()
+    if not text:
+        raise UsageError(f"falta {what} de la evidencia")
+    return text[:limit]
+
+
+def check_kind(kind: str) -> str:
+    if not _KIND.match(kind):
+        raise UsageError(
+            f"tipo de evidencia inválido «{clean_line(kind)}»: use minúsculas, cifras y _.- "
+            "(p. ej. archivo, registro_auth, procesos)"
+        )
+    return kind
+
+
+def _when(value: datetime | str | None, default: str) -> str:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        try:
+            return format_timestamp(parse_timestamp(value))
+        except ValueError:
+            raise UsageError(
+                f"hora de adquisición inválida «{clean_line(value)}»: use ISO 8601 con zona, "
+                "p. ej. 2026-03-01T10:00:00-05:00"
+            ) from None
+    return format_timestamp(value)
+
+
+def add_stream(
+    cmd: Command,
+    settings: Settings,
+    incident: Mapping[str, Any],
+    stream: IO[bytes],
+    *,
+    name: str,
+    kind: str,
+    host: str,
+    purpose: str,
+    acquired_at: datetime | str | None = None,
+    action: str = "agregada",
+    where: str = "",
+) -> dict[str, Any]:
+    """Store what ``stream`` yields as one evidence item of ``incident``; its record.
+
+    ``action`` opens the custody (``agregada`` by an analyst, ``adquirida`` by a collection);
+    ``where``: where the item was taken from (default: the host).
+    """
+    name = _text(name, "el nombre").replace("/", "_")
+    host = _text(host, "el equipo de origen (--equipo)")
+    kind = check_kind(kind)
+    action = custodia.check_action(action)
+    purpose = custodia.check_purpose(purpose)
+    acquired = _when(acquired_at, cmd.now)
+    root = evidence_root(settings)
+    sha, size, rel, new = _store_blob(root, stream)
+    try:
+        return _record(cmd, root, incident, sha, size, rel, name=name, kind=kind, host=host,
+                       purpose=purpose, acquired=acquired, action=action, where=where)  # fmt: skip
+    except BaseException:
+        if new:  # nothing points to it: the store stays as it was
+            _remove_blob(root, rel)
+        raise
+
+
+def _remove_blob(root: Path, rel: str) -> None:
+    blob = root / rel
+    with contextlib.suppress(OSError), _opened(blob.parent):
+        blob.unlink(missing_ok=True)
+
+
+def _record(
+    cmd: Command,
+    root: Path,
+    incident: Mapping[str, Any],
+    sha: str,
+    size: int,
+    rel: str,
+    *,
+    name: str,
+    kind: str,
+    host: str,
+    purpose: str,
+    acquired: str,
+    action: str,
+    where: str,
+) -> dict[str, Any]:
+    try:
+        after, _ = hash_file(root / rel)  # the stored copy, read back from disk
+    except OSError as e:
+        raise EvidenceError(f"no se pudo releer la evidencia guardada: {os_reason(e)}") from e
+    if after != sha:
+        raise EvidenceError(
+            f"la copia guardada {root / rel} no tiene el hash de lo leído ({sha}): se alteró; "
+            "ejecute «pukara csirt evidencia verificar»"
+        )
+    doc: dict[str, Any] = {
+        "id": new_ulid(),
+        "incident_id": incident["id"],
+        "incident_number": incident.get("number"),
+        "name": name,
+        "sha256": sha,
+        "size": size,
+        "acquired_at": acquired,
+        "host": host,
+        "kind": kind,
+        "stored_path": rel,
+        "added_by": cmd.analyst,
+        "added_at": cmd.now,
+    }
+    cmd.insert(EVIDENCE, doc)
+    custodia.append(
+        cmd, root, doc, action=action, purpose=purpose, sha256_before=sha, sha256_after=after,
+        where=where or host,
+    )  # fmt: skip
+    cmd.emit(
+        "evidencia", action,
+        f"evidencia {name} ({size} bytes, SHA-256 {sha}) del equipo {host}",
+        incident=incident,
+        fields={"csirt.evidence.id": doc["id"], "file.name": name, "file.size": size,
+                "file.hash.sha256": sha, "host.name": host},
+    )  # fmt: skip
+    return doc
+
+
+def add_bytes(
+    cmd: Command,
+    settings: Settings,
+    incident: Mapping[str, Any],
+    name: str,
+    data: bytes,
+    *,
+    kind: str,
+    host: str,
+    purpose: str,
+    acquired_at: datetime | str | None = None,
+    action: str = "agregada",
+    where: str = "",
+) -> dict[str, Any]:
+    """:func:`add_stream` for content already in memory (a command's output, a report)."""
+    return add_stream(
+        cmd, settings, incident, io.BytesIO(data), name=name, kind=kind, host=host,
+        purpose=purpose, acquired_at=acquired_at, action=action, where=where,
+    )  # fmt: skip
+
+
+def add_file(
+    cmd: Command,
+    settings: Settings,
+    incident: Mapping[str, Any],
+    path: Path,
+    *,
+    kind: str = "archivo",
+    host: str,
+    purpose: str,
+    acquired_at: datetime | str | None = None,
+    name: str | None = None,
+    action: str = "agregada",
+    where: str = "",
+) -> dict[str, Any]:
+    """:func:`add_stream` for a file (or a named pipe), copied without loading it whole."""
+    try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise UsageError(f"{path}: es una carpeta; agregue sus archivos uno a uno")
+        f = path.open("rb")
+    except OSError as e:
+        raise UsageError(f"{path}: no se puede leer: {os_reason(e)}") from e
+    with f:
+        return add_stream(
+            cmd, settings, incident, f, name=name or path.name, kind=kind, host=host,
+            purpose=purpose, acquired_at=acquired_at, action=action,
+            where=where or f"{host}:{path}",
+        )  # fmt: skip
+
+
+def check_sha256(text: str) -> str:
+    value = text.strip().lower()
+    if not _SHA256.match(value):
+        raise UsageError(f"«{clean_line(text)}» no es un SHA-256 (64 cifras hexadecimales)")
+    return value
