@@ -20,7 +20,7 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -308,3 +308,101 @@ def check_sha256(text: str) -> str:
     if not _SHA256.match(value):
         raise UsageError(f"«{clean_line(text)}» no es un SHA-256 (64 cifras hexadecimales)")
     return value
+
+
+# -- reading ----------------------------------------------------------------------------------
+_ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$", re.IGNORECASE)
+_NUMBER = re.compile(r"^INC-(\d{4})-(\d{1,6})$", re.IGNORECASE)
+
+
+def find_incident(source: Any, ref: str) -> dict[str, Any]:
+    """The incident ``ref`` names (``INC-2026-0001`` or its ULID), from a store or a command's
+    transaction; a Spanish usage error otherwise."""
+    from csirt.records import INCIDENT
+
+    text = clean_line(str(ref)).strip()
+    reader = source.tx if isinstance(source, Command) else source
+    found: Mapping[str, Any] | None = None
+    if _ULID.match(text):
+        found = reader.get(INCIDENT, (text.upper(),))
+    elif m := _NUMBER.match(text):
+        number = f"INC-{m.group(1)}-{int(m.group(2)):04d}"
+        found = next(iter(reader.scan(INCIDENT, (), {"number": number})), None)
+    else:
+        raise UsageError(f"«{text}» no es un número de incidente (INC-2026-0001) ni su id (ULID)")
+    if found is None:
+        raise UsageError(f"no existe el incidente {text}")
+    return dict(found)
+
+
+def items(store: Any, incident: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Evidence items (of one incident), in the order they were added."""
+    where = {"incident_id": incident["id"]} if incident is not None else None
+    rows = store.scan(EVIDENCE, (), where)
+    return sorted(rows, key=lambda e: (e.get("added_at") or "", e["id"]))
+
+
+def resolve(store: Any, ref: str | None) -> tuple[list[dict[str, Any]] | None, str]:
+    """What ``ref`` names: an evidence id, an incident, or None (everything); and its label."""
+    if ref is None:
+        return None, "toda la evidencia"
+    text = clean_line(ref).strip()
+    one = store.get(EVIDENCE, (text.upper(),)) if _ULID.match(text) else None
+    if one is not None:
+        return [one], f"evidencia {one['id']}"
+    incident = find_incident(store, text)
+    return items(store, incident), f"incidente {incident.get('number') or incident['id']}"
+
+
+def get_item(store: Any, ref: str) -> dict[str, Any]:
+    text = clean_line(ref).strip()
+    found = store.get(EVIDENCE, (text.upper(),)) if _ULID.match(text) else None
+    if found is None:
+        raise UsageError(f"no existe la evidencia «{text}» (use el id de «evidencia listar»)")
+    return dict(found)
+
+
+def manifest_lines(root: Path, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """``sha256sum -c`` lines for ``rows``: each stored blob once, by its absolute path."""
+    seen: dict[str, str] = {}
+    for e in rows:
+        seen.setdefault(e["stored_path"], e["sha256"])
+    out = []
+    for rel, sha in seen.items():
+        path = str((root / rel).resolve())
+        if "\\" in path or "\n" in path:  # as sha256sum writes such a name: escaped
+            path = path.replace("\\", "\\\\").replace("\n", "\\n")
+            out.append(f"\\{sha}  {path}")
+        else:
+            out.append(f"{sha}  {path}")
+    return out
+
+
+def record_custody(
+    cmd: Command,
+    settings: Settings,
+    item: Mapping[str, Any],
+    *,
+    action: str,
+    purpose: str,
+    where: str = "",
+) -> dict[str, Any]:
+    """A custody entry for ``item`` (a transfer, an export...), after hashing its stored copy
+    again: a copy that no longer matches is refused (``evidencia verificar`` says more)."""
+    action = custodia.check_action(action)
+    if action in ("adquirida", "agregada"):
+        raise UsageError(f"«{action}» abre la custodia al agregar la evidencia; no se registra "
+                         "aparte")  # fmt: skip
+    root = evidence_root(settings)
+    try:
+        after, _ = hash_file(root / item["stored_path"])
+    except OSError as e:
+        raise EvidenceError(f"evidencia {item['id']}: no se puede leer su copia: "
+                            f"{os_reason(e)}") from e  # fmt: skip
+    if after != item["sha256"]:
+        raise EvidenceError(
+            f"evidencia {item['id']}: su copia ya no tiene el SHA-256 registrado (tiene "
+            f"{after}); no se registra «{action}». Ejecute «pukara csirt evidencia verificar»"
+        )
+    return custodia.append(cmd, root, item, action=action, purpose=purpose,
+                           sha256_before=item["sha256"], sha256_after=after, where=where)  # fmt: skip

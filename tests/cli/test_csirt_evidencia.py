@@ -1,0 +1,371 @@
+"""`pukara csirt evidencia`: add, list, custody, a manifest for sha256sum, and verification that
+catches every kind of tampering with the blobs, the custody file and the database."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli import main
+from csirt.records import CUSTODY, EVIDENCE, INCIDENT, command, new_ulid
+from pukara.store import SQLiteStore
+
+ROOT = Path(__file__).resolve().parents[2]
+PUKARA = str(Path(sys.executable).parent / "pukara")
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "pukara.db"
+
+
+@pytest.fixture
+def evidence_dir() -> Path:
+    return Path(os.environ["XDG_DATA_HOME"]) / "pukara" / "evidencia"
+
+
+def _incident(db: Path, number: str) -> dict[str, Any]:
+    with SQLiteStore(db) as store, command(store, "ana") as cmd:
+        doc = {"id": new_ulid(), "number": number, "title": "Intrusión en gw1", "status": "nuevo"}
+        cmd.put(INCIDENT, doc)
+    return doc
+
+
+def _add(
+    capsys: pytest.CaptureFixture[str], db: Path, inc: str, path: Path, *extra: str
+) -> dict[str, Any]:
+    code, out, err = run(capsys, "--base-datos", str(db), "--analista", "ana", "csirt",
+                         "evidencia", "agregar", inc, str(path), "--equipo", "ws-ana",
+                         "--formato", "json", *extra)  # fmt: skip
+    assert code == 0, err
+    [doc] = json.loads(out)
+    return dict(doc)
+
+
+def _verify(
+    capsys: pytest.CaptureFixture[str], db: Path, *scope: str
+) -> tuple[int, list[dict[str, Any]], str]:
+    code, out, err = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "verificar",
+                         *scope, "--formato", "json")  # fmt: skip
+    return code, json.loads(out), err
+
+
+@pytest.fixture
+def case(capsys: pytest.CaptureFixture[str], db: Path, tmp_path: Path) -> dict[str, Any]:
+    """Two incidents, three items (one content shared by both incidents)."""
+    a, b = _incident(db, "INC-2026-0001"), _incident(db, "INC-2026-0002")
+    files = {}
+    for name, data in (("ss.txt", b"ESTAB 0 0 198.18.1.2:22\n"), ("auth.log", b"Failed password\n"),
+                       ("ps.txt", b"PID CMD\n1 init\n")):  # fmt: skip
+        files[name] = tmp_path / name
+        files[name].write_bytes(data)
+    items = [
+        _add(capsys, db, "INC-2026-0001", files["ss.txt"]),
+        _add(capsys, db, "INC-2026-0001", files["auth.log"], "--tipo", "registro"),
+        _add(capsys, db, "INC-2026-0002", files["ss.txt"]),
+        _add(capsys, db, "INC-2026-0002", files["ps.txt"], "--proposito", "procesos"),
+    ]
+    return {"a": a, "b": b, "items": items}
+
+
+def test_add_list_custody_and_verify_all_well(
+    capsys: pytest.CaptureFixture[str], db: Path, case: dict[str, Any], evidence_dir: Path
+) -> None:
+    ss_a, _, ss_b, _ = case["items"]
+    assert ss_a["sha256"] == ss_b["sha256"] and ss_a["id"] != ss_b["id"]
+    assert ss_a["incident_number"] == "INC-2026-0001" and ss_a["host"] == "ws-ana"
+    code, out, _ = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "listar",
+                       "INC-2026-0001", "--formato", "json")  # fmt: skip
+    assert code == 0 and [d["name"] for d in json.loads(out)] == ["ss.txt", "auth.log"]
+    code, out, _ = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "custodia",
+                       ss_a["id"], "--formato", "json")  # fmt: skip
+    [entry] = json.loads(out)
+    assert entry["action"] == "agregada" and entry["analyst"] == "ana"
+    assert entry["sha256_before"] == entry["sha256_after"] == ss_a["sha256"]
+    assert entry["purpose"] == "análisis del incidente INC-2026-0001"
+    code, out, _ = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "custodia",
+                       ss_a["id"])  # fmt: skip
+    assert code == 0 and "agregada por un analista" in out
+    code, findings, err = _verify(capsys, db)
+    assert (code, findings) == (0, []), err
+    assert "todo en orden" in err and "4 evidencias" in err and "3 copias" in err
+    blobs = [p for p in (evidence_dir / "sha256").rglob("*") if p.is_file()]
+    assert len(blobs) == 3  # the shared content once
+
+
+def _blob(evidence_dir: Path, item: dict[str, Any]) -> Path:
+    return evidence_dir / item["stored_path"]
+
+
+def _custody_lines(evidence_dir: Path) -> list[str]:
+    return (evidence_dir / "custodia.jsonl").read_text().splitlines()
+
+
+def _write_custody(evidence_dir: Path, lines: list[str]) -> None:
+    (evidence_dir / "custodia.jsonl").write_text("".join(line + "\n" for line in lines))
+
+
+def test_tampered_blob_is_caught_and_named(
+    capsys: pytest.CaptureFixture[str], db: Path, case: dict[str, Any], evidence_dir: Path
+) -> None:
+    item = case["items"][1]  # auth.log, one item
+    blob = _blob(evidence_dir, item)
+    blob.chmod(0o600)  # chmod u+w, as someone would
+    with blob.open("ab") as f:
+        f.write(b"Accepted password\n")
+    blob.chmod(0o400)
+    code, findings, err = _verify(capsys, db)
+    assert code == 3, err
+    [f] = findings
+    assert f["kind"] == "alterada" and f["evidence_id"] == item["id"]
+    assert "auth.log" in f["message"] and "el contenido cambió" in f["message"]
+    # the other incident is untouched
+    assert _verify(capsys, db, "INC-2026-0002")[0] == 0
+
+
+def test_blob_left_writable_is_a_finding(
+    capsys: pytest.CaptureFixture[str], db: Path, case: dict[str, Any], evidence_dir: Path
+) -> None:
+    _blob(evidence_dir, case["items"][3]).chmod(0o600)
+    code, findings, _ = _verify(capsys, db, case["items"][3]["id"])
+    assert code == 3 and [f["kind"] for f in findings] == ["permisos"]
+
+
+def test_renamed_blob_is_caught_with_its_new_name(
+    capsys: pytest.CaptureFixture[str], db: Path, case: dict[str, Any], evidence_dir: Path
+) -> None:
+    item = case["items"][0]  # shared by both incidents
+    blob = _blob(evidence_dir, item)
+    blob.parent.chmod(0o700)
+    blob.rename(blob.parent / "otro-nombre")
+    code, findings, _ = _verify(capsys, db)
+    assert code == 3
+    [f] = findings
+    assert f["kind"] == "renombrada" and "otro-nombre" in f["message"]
+    assert item["id"] in f["message"] and case["items"][2]["id"] in f["message"]
+
+
+def test_deleted_blob_and_extra_file_are_caught(
+    capsys: pytest.CaptureFixture[str], db: Path, case: dict[str, Any], evidence_dir: Path
+) -> None:
+    item = case["items"][3]
+    blob = _blob(evidence_dir, item)
+    blob.parent.chmod(0o700)
+    blob.unlink()
+    (blob.parent / "intruso").write_bytes(b"no es evidencia")
+    code, findings, _ = _verify(capsys, db)
+    assert code == 3
+    kinds = {f["kind"]: f for f in findings}
+    assert set(kinds) == {"falta", "sobrante"}
+    assert kinds["falta"]["evidence_id"] == item["id"] and "ps.txt" in kinds["falta"]["message"]
+    assert "intruso" in kinds["sobrante"]["message"]
+    # scoped to the other incident, neither is its business
+    assert _verify(capsys, db, "INC-2026-0001")[0] == 0
+
+
+@pytest.mark.parametrize("where", ["first", "middle", "last"])
+def test_deleted_custody_line_is_caught(
+    capsys: pytest.CaptureFixture[str],
+    db: Path,
+    case: dict[str, Any],
+    evidence_dir: Path,
+    where: str,
+) -> None:
+    lines = _custody_lines(evidence_dir)
+    index = {"first": 0, "middle": 1, "last": len(lines) - 1}[where]
+    gone = json.loads(lines.pop(index))
+    _write_custody(evidence_dir, lines)
+    code, findings, _ = _verify(capsys, db)
+    assert code == 3
+    messages = " | ".join(f["message"] for f in findings)
+    assert f"evidencia {gone['evidence_id']} nº 1: falta su línea" in messages
+    if where != "last":  # the line after the hole no longer chains
+        assert "no encadena" in messages
+
+
+def test_edited_custody_line_is_caught(
+    capsys: pytest.CaptureFixture[str], db: Path, case: dict[str, Any], evidence_dir: Path
+) -> None:
+    lines = _custody_lines(evidence_dir)
+    doc = json.loads(lines[1])
+    doc["analyst"] = "mallory"
+    lines[1] = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    _write_custody(evidence_dir, lines)
+    code, findings, _ = _verify(capsys, db)
+    assert code == 3
+    messages = [f["message"] for f in findings]
+    assert any("línea 2" in m and "no coincide con el registro" in m and "analyst" in m
+               for m in messages), messages  # fmt: skip
+    assert any("línea 3" in m and "no encadena" in m for m in messages), messages
+
+
+def test_reordered_custody_lines_are_caught_reading_the_file_alone(
+    db: Path, case: dict[str, Any], evidence_dir: Path
+) -> None:
+    from csirt import custodia
+
+    lines = _custody_lines(evidence_dir)
+    lines[1], lines[2] = lines[2], lines[1]
+    _write_custody(evidence_dir, lines)
+    _, findings = custodia.check_file(evidence_dir / "custodia.jsonl")  # no database
+    assert [f.message.split(":")[0] for f in findings] == [
+        "custodia.jsonl, línea 2 (evidencia " + json.loads(lines[1])["evidence_id"] + " nº 1)",
+        "custodia.jsonl, línea 3 (evidencia " + json.loads(lines[2])["evidence_id"] + " nº 1)",
+        "custodia.jsonl, línea 4 (evidencia " + json.loads(lines[3])["evidence_id"] + " nº 1)",
+    ]
+
+
+def test_record_edited_behind_the_store_is_caught(
+    capsys: pytest.CaptureFixture[str], db: Path, case: dict[str, Any]
+) -> None:
+    item = case["items"][0]
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute(
+            "UPDATE entities SET doc = json_set(doc, '$.purpose', 'otro') WHERE collection = ?"
+            " AND key = ?", (CUSTODY, json.dumps([item["id"], 1], separators=(",", ":"))),
+        )  # fmt: skip
+    conn.close()
+    code, findings, _ = _verify(capsys, db)
+    assert code == 3
+    kinds = {f["kind"] for f in findings}
+    assert "registro" in kinds and "custodia" in kinds  # the file says otherwise too
+
+
+def test_manifest_is_accepted_by_sha256sum(
+    capsys: pytest.CaptureFixture[str],
+    db: Path,
+    case: dict[str, Any],
+    evidence_dir: Path,
+    tmp_path: Path,
+) -> None:
+    code, out, _ = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "manifiesto",
+                       "INC-2026-0002")  # fmt: skip
+    assert code == 0 and len(out.splitlines()) == 2
+    manifest = tmp_path / "manifiesto.sha256"
+    manifest.write_text(out)
+    done = subprocess.run(["sha256sum", "-c", str(manifest)], capture_output=True, text=True,
+                          check=False, cwd="/")  # fmt: skip
+    assert done.returncode == 0 and done.stdout.count(": OK") == 2, done.stdout + done.stderr
+    code, listed, _ = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "listar",
+                          "--formato", "sha256sum")  # fmt: skip
+    assert len(listed.splitlines()) == 3  # every item, each stored copy once
+    blob = _blob(evidence_dir, case["items"][3])
+    blob.chmod(0o600)
+    blob.write_bytes(b"otra cosa\n")
+    done = subprocess.run(["sha256sum", "-c", str(manifest)], capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    assert done.returncode == 1 and "FAILED" in done.stdout
+
+
+def test_custody_transfer_is_recorded_and_chains(
+    capsys: pytest.CaptureFixture[str], db: Path, case: dict[str, Any], evidence_dir: Path
+) -> None:
+    item = case["items"][1]
+    code, out, err = run(capsys, "--base-datos", str(db), "--analista", "luis", "csirt",
+                         "evidencia", "custodia", item["id"], "--registrar", "transferida",
+                         "--proposito", "peritaje", "--lugar", "Fiscalía", "--formato", "json")  # fmt: skip
+    assert code == 0, err
+    entries = json.loads(out)
+    assert [(e["seq"], e["action"], e["analyst"]) for e in entries] == [
+        (1, "agregada", "ana"), (2, "transferida", "luis")]  # fmt: skip
+    assert entries[1]["where"] == "Fiscalía"
+    assert _verify(capsys, db)[0] == 0
+    code, _, err = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "verificar",
+                       "INC-2026-0001", "--registrar")  # fmt: skip
+    assert code == 0, err
+    with SQLiteStore(db) as store:
+        actions = [e["action"] for e in store.entities(CUSTODY)]
+    assert actions.count("verificada") == 2
+    assert _verify(capsys, db)[0] == 0
+
+
+def test_a_tampered_copy_cannot_be_transferred(
+    capsys: pytest.CaptureFixture[str], db: Path, case: dict[str, Any], evidence_dir: Path
+) -> None:
+    item = case["items"][1]
+    blob = _blob(evidence_dir, item)
+    blob.chmod(0o600)
+    blob.write_bytes(b"x")
+    code, _, err = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "custodia",
+                       item["id"], "--registrar", "transferida", "--proposito", "p")  # fmt: skip
+    assert code == 1 and "ya no tiene el SHA-256 registrado" in err
+    with SQLiteStore(db) as store:
+        assert len(list(store.entities(CUSTODY))) == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["INC-2026-0099"], "no existe el incidente INC-2026-0099"),
+        (["$(reboot)"], "no es un número de incidente"),
+        (["INC-2026-0001", "--tipo", "; rm -rf /"], "tipo de evidencia inválido"),
+        (["INC-2026-0001", "--adquirida", "ayer"], "hora de adquisición inválida"),
+    ],
+)
+def test_bad_input_says_why_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], db: Path, tmp_path: Path, evidence_dir: Path,
+    args: list[str], needle: str,
+) -> None:  # fmt: skip
+    _incident(db, "INC-2026-0001")
+    src = tmp_path / "a.txt"
+    src.write_text("a")
+    code, _, err = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "agregar",
+                       args[0], str(src), *args[1:])  # fmt: skip
+    assert code == 2 and needle in err, err
+    with SQLiteStore(db) as store:
+        assert list(store.entities(EVIDENCE)) == []
+    assert not (evidence_dir / "sha256").exists() or not any(
+        p.is_file() for p in (evidence_dir / "sha256").rglob("*")
+    )
+
+
+def test_ctrl_c_mid_copy_leaves_no_half_file_and_no_record(
+    db: Path, tmp_path: Path, evidence_dir: Path
+) -> None:
+    _incident(db, "INC-2026-0001")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUKARA_")}
+    env["PYTHONPATH"] = str(ROOT)
+    argv = [PUKARA, "--base-datos", str(db), "csirt", "evidencia", "agregar", "INC-2026-0001",
+            "-", "--nombre", "disco.img", "--equipo", "ws1"]  # fmt: skip
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+    assert proc.stdin is not None and proc.stderr is not None
+    try:
+        proc.stdin.write(os.urandom(3 << 20))  # a multi-chunk start of a longer stream
+        proc.stdin.flush()
+        incoming = evidence_dir / "tmp"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            partial = list(incoming.glob(".entrante-*")) if incoming.exists() else []
+            if partial and partial[0].stat().st_size >= 1 << 20:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("la copia no empezó")
+        proc.send_signal(signal.SIGINT)
+        _, raw = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    err = raw.decode()
+    assert proc.returncode == 130, err
+    assert [p for p in evidence_dir.rglob("*") if p.is_file()] == []
+    with SQLiteStore(db) as store:
+        assert list(store.entities(EVIDENCE)) == [] and list(store.entities(CUSTODY)) == []
