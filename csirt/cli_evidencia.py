@@ -137,6 +137,70 @@ def _render_items(rows: list[dict[str, Any]], formato: Formato) -> None:
 
 
 @app.command()
+def recolectar(
+    ctx: typer.Context,
+    incidente: IncidenteArg,
+    equipo: Annotated[
+        str,
+        typer.Option(
+            "--equipo",
+            "--host",
+            help="Activo o sede del inventario, o una dirección IP (con --perfil).",
+        ),
+    ],
+    perfil: Annotated[
+        str | None,
+        typer.Option("--perfil", help="Perfil de credenciales SSH (por omisión, el del activo)."),
+    ] = None,
+    registro_auth: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--registro-auth",
+            metavar="RUTA",
+            help="Ruta del registro de "
+            "autenticación en el equipo (por omisión /var/log/auth.log y "
+            "/var/log/secure; la primera que exista). Se puede repetir.",
+        ),
+    ] = None,
+    formato: FormatoOpt = Formato.tabla,
+    silencioso: SilenciosoOpt = False,
+) -> None:
+    """Recoge por SSH (Ansible) el triage de un equipo: conexiones (ss -tanp), procesos,
+    sesiones (last) y el registro de autenticación; cada uno queda como evidencia
+    «adquirida». Sale con 3 si algo no se pudo recoger."""
+    from csirt import evidencia, evidencia_triage
+    from csirt.records import command
+    from pukara.store import opened_store
+    from pukara.text import count
+
+    settings = ctx.obj
+    logs = tuple(registro_auth or evidencia_triage.DEFAULT_AUTH_LOGS)
+    with opened_store(settings) as store:
+        incident = evidencia.find_incident(store, incidente)
+        targets = evidencia_triage.resolve(store, equipo, perfil)
+        names = ", ".join(f"{t.name} ({t.address})" for t in targets)
+        message(f"Recogiendo triage de {names}…", quiet=silencioso)
+        collected = evidencia_triage.run(store, settings, targets, auth_logs=logs)
+        with command(store, settings.analyst) as cmd:
+            incident = evidencia.find_incident(cmd, incident["id"])
+            hosts = evidencia_triage.record(cmd, settings, incident, collected)
+    rows = [item for h in hosts for item in h.items]
+    _render_items(rows, formato)
+    problems = 0
+    for h in hosts:
+        if h.error:
+            problems += 1
+            message(f"{h.target.name}: {h.error}", style="red")
+        for what in h.missing:
+            problems += 1
+            message(f"{h.target.name}: no se recogió {what}", style="yellow")
+    message(f"Trabajo de Ansible {collected.job_id}: {count(len(rows), 'evidencia', 'evidencias')} "
+            f"del incidente {incident.get('number')}", quiet=silencioso)  # fmt: skip
+    if problems:
+        raise typer.Exit(ExitCode.PARTIAL)
+
+
+@app.command()
 def listar(
     ctx: typer.Context,
     incidente: Annotated[

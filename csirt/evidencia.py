@@ -169,12 +169,16 @@ def add_stream(
     acquired_at: datetime | str | None = None,
     action: str = "agregada",
     where: str = "",
+    source_sha256: str | None = None,
 ) -> dict[str, Any]:
     """Store what ``stream`` yields as one evidence item of ``incident``; its record.
 
     ``action`` opens the custody (``agregada`` by an analyst, ``adquirida`` by a collection);
-    ``where``: where the item was taken from (default: the host).
+    ``where``: where the item was taken from (default: the host); ``source_sha256``: the hash
+    the source itself reported (on the host, before the copy), kept as the custody's hash
+    before (by default, the hash of what was read).
     """
+    before = check_sha256(source_sha256) if source_sha256 else None
     name = _text(name, "el nombre").replace("/", "_")
     host = _text(host, "el equipo de origen (--equipo)")
     kind = check_kind(kind)
@@ -185,7 +189,8 @@ def add_stream(
     sha, size, rel, new = _store_blob(root, stream)
     try:
         return _record(cmd, root, incident, sha, size, rel, name=name, kind=kind, host=host,
-                       purpose=purpose, acquired=acquired, action=action, where=where)  # fmt: skip
+                       purpose=purpose, acquired=acquired, action=action, where=where,
+                       before=before or sha)  # fmt: skip
     except BaseException:
         if new:  # nothing points to it: the store stays as it was
             _remove_blob(root, rel)
@@ -213,6 +218,7 @@ def _record(
     acquired: str,
     action: str,
     where: str,
+    before: str,
 ) -> dict[str, Any]:
     try:
         after, _ = hash_file(root / rel)  # the stored copy, read back from disk
@@ -239,7 +245,7 @@ def _record(
     }
     cmd.insert(EVIDENCE, doc)
     custodia.append(
-        cmd, root, doc, action=action, purpose=purpose, sha256_before=sha, sha256_after=after,
+        cmd, root, doc, action=action, purpose=purpose, sha256_before=before, sha256_after=after,
         where=where or host,
     )  # fmt: skip
     cmd.emit(
@@ -286,6 +292,7 @@ def add_file(
     name: str | None = None,
     action: str = "agregada",
     where: str = "",
+    source_sha256: str | None = None,
 ) -> dict[str, Any]:
     """:func:`add_stream` for a file (or a named pipe), copied without loading it whole."""
     try:
@@ -299,7 +306,7 @@ def add_file(
         return add_stream(
             cmd, settings, incident, f, name=name or path.name, kind=kind, host=host,
             purpose=purpose, acquired_at=acquired_at, action=action,
-            where=where or f"{host}:{path}",
+            where=where or f"{host}:{path}", source_sha256=source_sha256,
         )  # fmt: skip
 
 
