@@ -20,6 +20,14 @@ COLLECTIONS = {
     "incident": "incidente",
     "backup": "respaldo",
     "audit_run": "auditoría",
+    "csirt.incidente": "incidente CSIRT",
+    "csirt.alerta": "alerta CSIRT",
+    "csirt.observable": "observable",
+    "csirt.tarea": "tarea",
+    "csirt.linea": "línea de tiempo",
+    "csirt.contramedida": "contramedida",
+    "csirt.evidencia": "evidencia",
+    "csirt.custodia": "cadena de custodia",
 }
 ACTIONS = {"insert": "alta", "update": "modificación", "delete": "borrado"}
 ANSIBLE_STATUS = {  # ansible-runner's status of a run
