@@ -27,7 +27,7 @@ COLLECTIONS = {
     "csirt.linea": "línea de tiempo",
     "csirt.contramedida": "contramedida",
     "csirt.evidencia": "evidencia",
-    "csirt.custodia": "cadena de custodia",
+    "csirt.custodia": "custodia",
 }
 ACTIONS = {"insert": "alta", "update": "modificación", "delete": "borrado"}
 ANSIBLE_STATUS = {  # ansible-runner's status of a run
