@@ -248,6 +248,8 @@ def _record(
         cmd, root, doc, action=action, purpose=purpose, sha256_before=before, sha256_after=after,
         where=where or host,
     )  # fmt: skip
+    _timeline(cmd, incident, doc, action, acquired, f"evidencia {name} ({size} bytes, SHA-256 "
+              f"{sha}) {custodia.ACTION_TEXT[action]}, del equipo {host}")  # fmt: skip
     cmd.emit(
         "evidencia", action,
         f"evidencia {name} ({size} bytes, SHA-256 {sha}) del equipo {host}",
@@ -256,6 +258,15 @@ def _record(
                 "file.hash.sha256": sha, "host.name": host},
     )  # fmt: skip
     return doc
+
+
+def _timeline(cmd: Command, incident: Mapping[str, Any], item: Mapping[str, Any], action: str,
+              ts: str, text: str) -> None:  # fmt: skip
+    from csirt.linea import add_timeline
+
+    add_timeline(cmd, incident, kind="evidencia", message=text, ts=ts, source="evidencia",
+                 raw_ref=item["id"], fields={"evidence_id": item["id"], "action": action,
+                                             "sha256": item["sha256"]})  # fmt: skip
 
 
 def add_bytes(
@@ -319,27 +330,14 @@ def check_sha256(text: str) -> str:
 
 # -- reading ----------------------------------------------------------------------------------
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$", re.IGNORECASE)
-_NUMBER = re.compile(r"^INC-(\d{4})-(\d{1,6})$", re.IGNORECASE)
 
 
 def find_incident(source: Any, ref: str) -> dict[str, Any]:
-    """The incident ``ref`` names (``INC-2026-0001`` or its ULID), from a store or a command's
-    transaction; a Spanish usage error otherwise."""
-    from csirt.records import INCIDENT
+    """The incident ``ref`` names (``INC-2026-0001`` or its ULID), from a store or a command
+    (:func:`csirt.casos.load_incident`)."""
+    from csirt.casos import load_incident
 
-    text = clean_line(str(ref)).strip()
-    reader = source.tx if isinstance(source, Command) else source
-    found: Mapping[str, Any] | None = None
-    if _ULID.match(text):
-        found = reader.get(INCIDENT, (text.upper(),))
-    elif m := _NUMBER.match(text):
-        number = f"INC-{m.group(1)}-{int(m.group(2)):04d}"
-        found = next(iter(reader.scan(INCIDENT, (), {"number": number})), None)
-    else:
-        raise UsageError(f"«{text}» no es un número de incidente (INC-2026-0001) ni su id (ULID)")
-    if found is None:
-        raise UsageError(f"no existe el incidente {text}")
-    return dict(found)
+    return load_incident(source, clean_line(str(ref)).strip())
 
 
 def items(store: Any, incident: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -411,5 +409,10 @@ def record_custody(
             f"evidencia {item['id']}: su copia ya no tiene el SHA-256 registrado (tiene "
             f"{after}); no se registra «{action}». Ejecute «pukara csirt evidencia verificar»"
         )
-    return custodia.append(cmd, root, item, action=action, purpose=purpose,
-                           sha256_before=item["sha256"], sha256_after=after, where=where)  # fmt: skip
+    entry = custodia.append(cmd, root, item, action=action, purpose=purpose,
+                            sha256_before=item["sha256"], sha256_after=after, where=where)  # fmt: skip
+    if action != "verificada":  # a routine check is in the custody, not in the case's story
+        incident = find_incident(cmd, item["incident_id"])
+        _timeline(cmd, incident, item, action, cmd.now, f"evidencia {item['name']} "
+                  f"{custodia.ACTION_TEXT[action]}: {entry['purpose']}")  # fmt: skip
+    return entry

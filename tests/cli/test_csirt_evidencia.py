@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from cli import main
-from csirt.records import CUSTODY, EVIDENCE, INCIDENT, command, new_ulid
+from csirt.casos import open_incident
+from csirt.records import CUSTODY, EVIDENCE, TIMELINE, command
 from pukara.store import SQLiteStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,11 +40,9 @@ def evidence_dir() -> Path:
     return Path(os.environ["XDG_DATA_HOME"]) / "pukara" / "evidencia"
 
 
-def _incident(db: Path, number: str) -> dict[str, Any]:
+def _incident(db: Path) -> dict[str, Any]:
     with SQLiteStore(db) as store, command(store, "ana") as cmd:
-        doc = {"id": new_ulid(), "number": number, "title": "Intrusión en gw1", "status": "nuevo"}
-        cmd.put(INCIDENT, doc)
-    return doc
+        return open_incident(cmd, title="Intrusión en gw1", severity=3)
 
 
 def _add(
@@ -68,17 +67,17 @@ def _verify(
 @pytest.fixture
 def case(capsys: pytest.CaptureFixture[str], db: Path, tmp_path: Path) -> dict[str, Any]:
     """Two incidents, three items (one content shared by both incidents)."""
-    a, b = _incident(db, "INC-2026-0001"), _incident(db, "INC-2026-0002")
+    a, b = _incident(db), _incident(db)
     files = {}
     for name, data in (("ss.txt", b"ESTAB 0 0 198.18.1.2:22\n"), ("auth.log", b"Failed password\n"),
                        ("ps.txt", b"PID CMD\n1 init\n")):  # fmt: skip
         files[name] = tmp_path / name
         files[name].write_bytes(data)
     items = [
-        _add(capsys, db, "INC-2026-0001", files["ss.txt"]),
-        _add(capsys, db, "INC-2026-0001", files["auth.log"], "--tipo", "registro"),
-        _add(capsys, db, "INC-2026-0002", files["ss.txt"]),
-        _add(capsys, db, "INC-2026-0002", files["ps.txt"], "--proposito", "procesos"),
+        _add(capsys, db, a["number"], files["ss.txt"]),
+        _add(capsys, db, a["number"], files["auth.log"], "--tipo", "registro"),
+        _add(capsys, db, b["id"], files["ss.txt"]),
+        _add(capsys, db, b["number"], files["ps.txt"], "--proposito", "procesos"),
     ]
     return {"a": a, "b": b, "items": items}
 
@@ -88,9 +87,9 @@ def test_add_list_custody_and_verify_all_well(
 ) -> None:
     ss_a, _, ss_b, _ = case["items"]
     assert ss_a["sha256"] == ss_b["sha256"] and ss_a["id"] != ss_b["id"]
-    assert ss_a["incident_number"] == "INC-2026-0001" and ss_a["host"] == "ws-ana"
+    assert ss_a["incident_number"] == case["a"]["number"] and ss_a["host"] == "ws-ana"
     code, out, _ = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "listar",
-                       "INC-2026-0001", "--formato", "json")  # fmt: skip
+                       case["a"]["number"], "--formato", "json")  # fmt: skip
     assert code == 0 and [d["name"] for d in json.loads(out)] == ["ss.txt", "auth.log"]
     code, out, _ = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "custodia",
                        ss_a["id"], "--formato", "json")  # fmt: skip
@@ -101,6 +100,10 @@ def test_add_list_custody_and_verify_all_well(
     code, out, _ = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "custodia",
                        ss_a["id"])  # fmt: skip
     assert code == 0 and "agregada por un analista" in out
+    with SQLiteStore(db) as store:
+        line = [e for e in store.scan(TIMELINE, (case["a"]["id"],)) if e["kind"] == "evidencia"]
+    assert sorted(e["raw_ref"] for e in line) == sorted([ss_a["id"], case["items"][1]["id"]])
+    assert all(e["fields"]["sha256"] in e["message"] for e in line)
     code, findings, err = _verify(capsys, db)
     assert (code, findings) == (0, []), err
     assert "todo en orden" in err and "4 evidencias" in err and "3 copias" in err
@@ -135,7 +138,7 @@ def test_tampered_blob_is_caught_and_named(
     assert f["kind"] == "alterada" and f["evidence_id"] == item["id"]
     assert "auth.log" in f["message"] and "el contenido cambió" in f["message"]
     # the other incident is untouched
-    assert _verify(capsys, db, "INC-2026-0002")[0] == 0
+    assert _verify(capsys, db, case["b"]["number"])[0] == 0
 
 
 def test_blob_left_writable_is_a_finding(
@@ -175,7 +178,7 @@ def test_deleted_blob_and_extra_file_are_caught(
     assert kinds["falta"]["evidence_id"] == item["id"] and "ps.txt" in kinds["falta"]["message"]
     assert "intruso" in kinds["sobrante"]["message"]
     # scoped to the other incident, neither is its business
-    assert _verify(capsys, db, "INC-2026-0001")[0] == 0
+    assert _verify(capsys, db, case["a"]["number"])[0] == 0
 
 
 @pytest.mark.parametrize("where", ["first", "middle", "last"])
@@ -255,7 +258,7 @@ def test_manifest_is_accepted_by_sha256sum(
     tmp_path: Path,
 ) -> None:
     code, out, _ = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "manifiesto",
-                       "INC-2026-0002")  # fmt: skip
+                       case["b"]["number"])  # fmt: skip
     assert code == 0 and len(out.splitlines()) == 2
     manifest = tmp_path / "manifiesto.sha256"
     manifest.write_text(out)
@@ -287,7 +290,7 @@ def test_custody_transfer_is_recorded_and_chains(
     assert entries[1]["where"] == "Fiscalía"
     assert _verify(capsys, db)[0] == 0
     code, _, err = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "verificar",
-                       "INC-2026-0001", "--registrar")  # fmt: skip
+                       case["a"]["number"], "--registrar")  # fmt: skip
     assert code == 0, err
     with SQLiteStore(db) as store:
         actions = [e["action"] for e in store.entities(CUSTODY)]
@@ -314,19 +317,19 @@ def test_a_tampered_copy_cannot_be_transferred(
     [
         (["INC-2026-0099"], "no existe el incidente INC-2026-0099"),
         (["$(reboot)"], "no es un número de incidente"),
-        (["INC-2026-0001", "--tipo", "; rm -rf /"], "tipo de evidencia inválido"),
-        (["INC-2026-0001", "--adquirida", "ayer"], "hora de adquisición inválida"),
+        (["EL", "--tipo", "; rm -rf /"], "tipo de evidencia inválido"),
+        (["EL", "--adquirida", "ayer"], "hora de adquisición inválida"),
     ],
 )
 def test_bad_input_says_why_and_writes_nothing(
     capsys: pytest.CaptureFixture[str], db: Path, tmp_path: Path, evidence_dir: Path,
     args: list[str], needle: str,
 ) -> None:  # fmt: skip
-    _incident(db, "INC-2026-0001")
+    number = _incident(db)["number"]
     src = tmp_path / "a.txt"
     src.write_text("a")
     code, _, err = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "agregar",
-                       args[0], str(src), *args[1:])  # fmt: skip
+                       number if args[0] == "EL" else args[0], str(src), *args[1:])  # fmt: skip
     assert code == 2 and needle in err, err
     with SQLiteStore(db) as store:
         assert list(store.entities(EVIDENCE)) == []
@@ -338,10 +341,10 @@ def test_bad_input_says_why_and_writes_nothing(
 def test_ctrl_c_mid_copy_leaves_no_half_file_and_no_record(
     db: Path, tmp_path: Path, evidence_dir: Path
 ) -> None:
-    _incident(db, "INC-2026-0001")
+    number = _incident(db)["number"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PUKARA_")}
     env["PYTHONPATH"] = str(ROOT)
-    argv = [PUKARA, "--base-datos", str(db), "csirt", "evidencia", "agregar", "INC-2026-0001",
+    argv = [PUKARA, "--base-datos", str(db), "csirt", "evidencia", "agregar", number,
             "-", "--nombre", "disco.img", "--equipo", "ws1"]  # fmt: skip
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env=env,

@@ -13,13 +13,15 @@ import pytest
 
 from cli import main
 from csirt import custodia
-from csirt.records import EVIDENCE, INCIDENT, command, new_ulid
+from csirt.casos import open_incident
+from csirt.records import EVIDENCE, command
 from lab import manage
 from lab.sites import LabSite
 from pukara.store import SQLiteStore
 from tests.conftest import running_lab, write_lab_inventory
 
 pytestmark = pytest.mark.integration
+INC = f"INC-{datetime.now(UTC).year}-0001"  # the first case of the year: the fixture opens it
 
 # indexes of their own, away from the other tests' sites
 TRIAGE_SITES = [LabSite(index=3611, code="v1", delay_ms=5.0)]
@@ -50,7 +52,8 @@ def db(
                            "--silencioso")  # fmt: skip
         assert code == 0, err
     with SQLiteStore(db) as store, command(store, "ana") as cmd:
-        cmd.put(INCIDENT, {"id": new_ulid(), "number": "INC-2026-0001", "title": "Intrusión"})
+        number = open_incident(cmd, title="Intrusión en v1", severity=3)["number"]
+    assert number.endswith("-0001")
     return db
 
 
@@ -78,14 +81,14 @@ def test_triage_of_a_lab_host_lands_as_evidence_with_custody(
     # the lab host has no /var/log/auth.log (no journald nor system rsyslog writes one here):
     # its rsyslog keeps the site's syslog, sshd's lines included, in the site's folder
     code, out, err = run(capsys, "--base-datos", str(db), "--analista", "ana", "csirt",
-                         "evidencia", "recolectar", "INC-2026-0001", "--equipo", site.hostname,
+                         "evidencia", "recolectar", INC, "--equipo", site.hostname,
                          "--registro-auth", "/no/existe/auth.log", "--registro-auth", str(log),
                          "--formato", "json")  # fmt: skip
     assert code == 0, err
     items = {d["kind"]: d for d in json.loads(out)}
     assert set(items) == {"conexiones", "procesos", "sesiones", "registro_auth"}, err
     for item in items.values():
-        assert item["host"] == site.hostname and item["incident_number"] == "INC-2026-0001"
+        assert item["host"] == site.hostname and item["incident_number"] == INC
         acquired = datetime.fromisoformat(item["acquired_at"].replace("Z", "+00:00"))
         assert before - timedelta(seconds=1) <= acquired <= datetime.now(UTC)
     # when the host answered each command, most volatile first (RFC 3227), not when stored
@@ -116,7 +119,7 @@ def test_triage_of_a_lab_host_lands_as_evidence_with_custody(
     assert f"{site.v4}" in entries["registro_auth"][0]["where"]
     # and all of it verifies
     code, _, err = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "verificar",
-                       "INC-2026-0001")  # fmt: skip
+                       INC)  # fmt: skip
     assert code == 0, err
 
 
@@ -125,7 +128,7 @@ def test_a_host_that_cannot_be_reached_is_a_partial_result_and_records_nothing(
 ) -> None:
     # an address of the lab where no host answers, with the lab's credentials
     code, _, err = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "recolectar",
-                       "INC-2026-0001", "--equipo", "198.18.250.9", "--perfil", "lab")  # fmt: skip
+                       INC, "--equipo", "198.18.250.9", "--perfil", "lab")  # fmt: skip
     assert code == 3, err
     assert "198.18.250.9" in err and "inalcanzable" in err
     with SQLiteStore(db) as store:
@@ -148,7 +151,7 @@ def test_bad_hosts_and_paths_are_refused_before_anything_runs(
     db: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str
 ) -> None:
     code, _, err = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "recolectar",
-                       "INC-2026-0001", *args)  # fmt: skip
+                       INC, *args)  # fmt: skip
     assert code == 2 and needle in err, err
     with SQLiteStore(db) as store:
         assert list(store.search_events(dataset="ansible.evento")) == []
