@@ -104,6 +104,8 @@ def agregar(
 ) -> None:
     """Agrega un archivo como evidencia del incidente: se copia por su SHA-256, solo lectura,
     y abre su cadena de custodia («agregada»)."""
+    import contextlib
+
     from csirt import evidencia
     from csirt.records import command
     from pukara.errors import UsageError
@@ -111,21 +113,28 @@ def agregar(
 
     settings = ctx.obj
     host = equipo or socket.gethostname()
-    with opened_store(settings) as store, command(store, settings.analyst) as cmd:
-        incident = evidencia.find_incident(cmd, incidente)
-        purpose = proposito or f"análisis del incidente {incident.get('number') or incidente}"
-        if str(archivo) == "-":
-            if not nombre:
-                raise UsageError("con «-» (la entrada) indique el nombre con --nombre")
-            doc = evidencia.add_stream(
-                cmd, settings, incident, sys.stdin.buffer, name=nombre, kind=tipo, host=host,
-                purpose=purpose, acquired_at=adquirida, where=lugar or f"{host}:entrada",
-            )  # fmt: skip
-        else:
-            doc = evidencia.add_file(
-                cmd, settings, incident, archivo, kind=tipo, host=host, purpose=purpose,
-                acquired_at=adquirida, name=nombre, where=lugar or "",
-            )  # fmt: skip
+    stdin = str(archivo) == "-"
+    if stdin and not nombre:
+        raise UsageError("con «-» (la entrada) indique el nombre con --nombre")
+    with opened_store(settings) as store:
+        incident = evidencia.find_incident(store, incidente)
+        d = evidencia.details(
+            name=nombre or archivo.name, kind=tipo, host=host,
+            purpose=proposito or f"análisis del incidente {incident['number']}",
+            acquired_at=adquirida,
+            where=lugar or (f"{host}:entrada" if stdin else f"{host}:{archivo.absolute()}"),
+        )  # fmt: skip
+        source = (
+            contextlib.nullcontext(sys.stdin.buffer) if stdin else evidencia.open_source(archivo)
+        )
+        # the copy first, with the database free; then one short command records it
+        with (
+            source as stream,
+            evidencia.staged(settings, stream) as st,
+            command(store, settings.analyst) as cmd,
+        ):
+            incident = evidencia.find_incident(cmd, incident["id"])
+            doc = evidencia.add_staged(cmd, settings, incident, st, d)
     message(f"Evidencia {doc['id']} agregada al incidente {doc['incident_number']}: "
             f"{doc['name']}, {_figure(doc['size'])} bytes, SHA-256 {doc['sha256']}")  # fmt: skip
     _render_items([doc], formato)

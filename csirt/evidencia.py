@@ -21,6 +21,7 @@ import re
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -89,41 +90,69 @@ def _sealed_dir(parent: Path, name: str) -> Path:
     return folder
 
 
-def _store_blob(root: Path, stream: IO[bytes]) -> tuple[str, int, str, bool]:
-    """Copy ``stream`` into the blob store; its SHA-256, size, stored path (relative) and
-    whether the blob is new (False: that content was kept already)."""
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """Content copied into the evidence folder's ``tmp/``, hashed, flushed and read-only, but
+    not yet in the store of blobs (:func:`staged`)."""
+
+    root: Path
+    tmp: Path
+    sha256: str
+    size: int
+
+
+@contextlib.contextmanager
+def staged(settings: Settings, stream: IO[bytes]) -> Iterator[Staged]:
+    """Copy ``stream`` into ``tmp/`` 1 MiB at a time, hashing it; the copy is gone when the
+    block ends unless :func:`add_staged` moved it into the store.
+
+    A long copy (a disk image) is made here, before the command's transaction: the
+    database is not held while it runs.
+    """
+    root = evidence_root(settings)
     make_private_dirs(root / "tmp")
     fd, tmp_name = tempfile.mkstemp(prefix=".entrante-", dir=root / "tmp")
     tmp = Path(tmp_name)
     try:
-        h = hashlib.sha256()
-        size = 0
-        with os.fdopen(fd, "wb") as out:
-            while chunk := stream.read(CHUNK):
-                h.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-            out.flush()
-            os.fchmod(out.fileno(), BLOB_MODE)
-            os.fsync(out.fileno())
-        sha = h.hexdigest()
-        rel = stored_path(sha)
-        final = root / rel
-        new = not final.exists()
-        if not new:
-            tmp.unlink()  # the same content is kept once
-        else:
-            folder = _sealed_dir(_sealed_dir(_sealed_dir(root, BLOBS), sha[:2]), sha[2:4])
-            with _opened(folder):
-                os.rename(tmp, final)
-            fsync_directory(folder)
-        return sha, size, rel, new
+        try:
+            sha, size = _copy(fd, stream)
+        except OSError as e:
+            raise EvidenceError(f"no se pudo copiar la evidencia a {root}: {os_reason(e)}") from e
+        yield Staged(root, tmp, sha, size)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _copy(fd: int, stream: IO[bytes]) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with os.fdopen(fd, "wb") as out:
+        while chunk := stream.read(CHUNK):
+            h.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+        out.flush()
+        os.fchmod(out.fileno(), BLOB_MODE)
+        os.fsync(out.fileno())
+    return h.hexdigest(), size
+
+
+def _place(st: Staged) -> tuple[str, bool]:
+    """Move a staged copy into the store of blobs; its path there and whether it is new
+    (False: that content was kept already, the staged copy is dropped)."""
+    rel = stored_path(st.sha256)
+    final = st.root / rel
+    try:
+        if final.exists():
+            return rel, False  # the same content is kept once
+        sha = st.sha256
+        folder = _sealed_dir(_sealed_dir(_sealed_dir(st.root, BLOBS), sha[:2]), sha[2:4])
+        with _opened(folder):
+            os.rename(st.tmp, final)
+        fsync_directory(folder)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise EvidenceError(f"no se pudo guardar la evidencia en {root}: {os_reason(e)}") from e
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        raise EvidenceError(f"no se pudo guardar la evidencia en {st.root}: {os_reason(e)}") from e
+    return rel, True
 
 
 def _text(value: str, what: str, *, limit: int = 200) -> str:
@@ -156,6 +185,121 @@ def _when(value: datetime | str | None, default: str) -> str:
     return format_timestamp(value)
 
 
+@dataclass(frozen=True, slots=True)
+class Details:
+    """What is said about an item, checked (:func:`details`)."""
+
+    name: str
+    kind: str
+    host: str
+    purpose: str
+    action: str
+    acquired_at: str | None
+    where: str
+
+
+def details(
+    *,
+    name: str,
+    kind: str,
+    host: str,
+    purpose: str,
+    acquired_at: datetime | str | None = None,
+    action: str = "agregada",
+    where: str = "",
+) -> Details:
+    """Check what is said about an item before anything is copied; a UsageError names what
+    is wrong."""
+    return Details(
+        name=_text(name, "el nombre").replace("/", "_"),
+        kind=check_kind(kind),
+        host=_text(host, "el equipo de origen (--equipo)"),
+        purpose=custodia.check_purpose(purpose),
+        action=custodia.check_action(action),
+        acquired_at=None if acquired_at is None else _when(acquired_at, ""),
+        where=clean_line(where).strip(),
+    )
+
+
+def add_staged(
+    cmd: Command, settings: Settings, incident: Mapping[str, Any], st: Staged, d: Details
+) -> dict[str, Any]:
+    """Record a staged copy as one evidence item of ``incident`` (its blob moved into the
+    store, its record, its custody opened, its timeline entry and event); the record.
+
+    ``d.action`` opens the custody (``agregada`` by an analyst, ``adquirida`` by a
+    collection); ``d.where``: where the item was taken from (default: the host).
+    """
+    if d.action not in ("agregada", "adquirida"):
+        raise UsageError(f"una evidencia nueva entra «agregada» o «adquirida», no «{d.action}»")
+    rel, new = _place(st)
+    try:
+        return _record(cmd, st, rel, incident, d)
+    except BaseException:
+        if new:  # nothing points to it: the store stays as it was
+            _remove_blob(st.root, rel)
+        raise
+
+
+def _remove_blob(root: Path, rel: str) -> None:
+    blob = root / rel
+    with contextlib.suppress(OSError), _opened(blob.parent):
+        blob.unlink(missing_ok=True)
+
+
+def _record(
+    cmd: Command, st: Staged, rel: str, incident: Mapping[str, Any], d: Details
+) -> dict[str, Any]:
+    sha, size, root = st.sha256, st.size, st.root
+    try:
+        after, _ = hash_file(root / rel)  # the stored copy, read back from disk
+    except OSError as e:
+        raise EvidenceError(f"no se pudo releer la evidencia guardada: {os_reason(e)}") from e
+    if after != sha:
+        raise EvidenceError(
+            f"la copia guardada {root / rel} no tiene el hash de lo leído ({sha}): se alteró; "
+            "ejecute «pukara csirt evidencia verificar»"
+        )
+    acquired = d.acquired_at or cmd.now
+    doc: dict[str, Any] = {
+        "id": new_ulid(),
+        "incident_id": incident["id"],
+        "incident_number": incident.get("number"),
+        "name": d.name,
+        "sha256": sha,
+        "size": size,
+        "acquired_at": acquired,
+        "host": d.host,
+        "kind": d.kind,
+        "stored_path": rel,
+        "added_by": cmd.analyst,
+        "added_at": cmd.now,
+    }
+    cmd.insert(EVIDENCE, doc)
+    custodia.append(
+        cmd, root, doc, action=d.action, purpose=d.purpose, sha256_before=sha,
+        sha256_after=after, where=d.where or d.host,
+    )  # fmt: skip
+    what = f"evidencia {d.name} ({size} bytes, SHA-256 {sha})"
+    _timeline(cmd, incident, doc, d.action, acquired,
+              f"{what} {custodia.ACTION_TEXT[d.action]}, del equipo {d.host}")  # fmt: skip
+    cmd.emit(
+        "evidencia", d.action, f"{what} del equipo {d.host}", incident=incident,
+        fields={"csirt.evidence.id": doc["id"], "file.name": d.name, "file.size": size,
+                "file.hash.sha256": sha, "host.name": d.host},
+    )  # fmt: skip
+    return doc
+
+
+def _timeline(cmd: Command, incident: Mapping[str, Any], item: Mapping[str, Any], action: str,
+              ts: str, text: str) -> None:  # fmt: skip
+    from csirt.linea import add_timeline
+
+    add_timeline(cmd, incident, kind="evidencia", message=text, ts=ts, source="evidencia",
+                 raw_ref=item["id"], fields={"evidence_id": item["id"], "action": action,
+                                             "sha256": item["sha256"]})  # fmt: skip
+
+
 def add_stream(
     cmd: Command,
     settings: Settings,
@@ -169,104 +313,13 @@ def add_stream(
     acquired_at: datetime | str | None = None,
     action: str = "agregada",
     where: str = "",
-    source_sha256: str | None = None,
 ) -> dict[str, Any]:
-    """Store what ``stream`` yields as one evidence item of ``incident``; its record.
-
-    ``action`` opens the custody (``agregada`` by an analyst, ``adquirida`` by a collection);
-    ``where``: where the item was taken from (default: the host); ``source_sha256``: the hash
-    the source itself reported (on the host, before the copy), kept as the custody's hash
-    before (by default, the hash of what was read).
-    """
-    before = check_sha256(source_sha256) if source_sha256 else None
-    name = _text(name, "el nombre").replace("/", "_")
-    host = _text(host, "el equipo de origen (--equipo)")
-    kind = check_kind(kind)
-    action = custodia.check_action(action)
-    purpose = custodia.check_purpose(purpose)
-    acquired = _when(acquired_at, cmd.now)
-    root = evidence_root(settings)
-    sha, size, rel, new = _store_blob(root, stream)
-    try:
-        return _record(cmd, root, incident, sha, size, rel, name=name, kind=kind, host=host,
-                       purpose=purpose, acquired=acquired, action=action, where=where,
-                       before=before or sha)  # fmt: skip
-    except BaseException:
-        if new:  # nothing points to it: the store stays as it was
-            _remove_blob(root, rel)
-        raise
-
-
-def _remove_blob(root: Path, rel: str) -> None:
-    blob = root / rel
-    with contextlib.suppress(OSError), _opened(blob.parent):
-        blob.unlink(missing_ok=True)
-
-
-def _record(
-    cmd: Command,
-    root: Path,
-    incident: Mapping[str, Any],
-    sha: str,
-    size: int,
-    rel: str,
-    *,
-    name: str,
-    kind: str,
-    host: str,
-    purpose: str,
-    acquired: str,
-    action: str,
-    where: str,
-    before: str,
-) -> dict[str, Any]:
-    try:
-        after, _ = hash_file(root / rel)  # the stored copy, read back from disk
-    except OSError as e:
-        raise EvidenceError(f"no se pudo releer la evidencia guardada: {os_reason(e)}") from e
-    if after != sha:
-        raise EvidenceError(
-            f"la copia guardada {root / rel} no tiene el hash de lo leído ({sha}): se alteró; "
-            "ejecute «pukara csirt evidencia verificar»"
-        )
-    doc: dict[str, Any] = {
-        "id": new_ulid(),
-        "incident_id": incident["id"],
-        "incident_number": incident.get("number"),
-        "name": name,
-        "sha256": sha,
-        "size": size,
-        "acquired_at": acquired,
-        "host": host,
-        "kind": kind,
-        "stored_path": rel,
-        "added_by": cmd.analyst,
-        "added_at": cmd.now,
-    }
-    cmd.insert(EVIDENCE, doc)
-    custodia.append(
-        cmd, root, doc, action=action, purpose=purpose, sha256_before=before, sha256_after=after,
-        where=where or host,
-    )  # fmt: skip
-    _timeline(cmd, incident, doc, action, acquired, f"evidencia {name} ({size} bytes, SHA-256 "
-              f"{sha}) {custodia.ACTION_TEXT[action]}, del equipo {host}")  # fmt: skip
-    cmd.emit(
-        "evidencia", action,
-        f"evidencia {name} ({size} bytes, SHA-256 {sha}) del equipo {host}",
-        incident=incident,
-        fields={"csirt.evidence.id": doc["id"], "file.name": name, "file.size": size,
-                "file.hash.sha256": sha, "host.name": host},
-    )  # fmt: skip
-    return doc
-
-
-def _timeline(cmd: Command, incident: Mapping[str, Any], item: Mapping[str, Any], action: str,
-              ts: str, text: str) -> None:  # fmt: skip
-    from csirt.linea import add_timeline
-
-    add_timeline(cmd, incident, kind="evidencia", message=text, ts=ts, source="evidencia",
-                 raw_ref=item["id"], fields={"evidence_id": item["id"], "action": action,
-                                             "sha256": item["sha256"]})  # fmt: skip
+    """Store what ``stream`` yields as one evidence item of ``incident``, inside the command
+    (for a long copy, :func:`staged` before the command and :func:`add_staged` in it)."""
+    d = details(name=name, kind=kind, host=host, purpose=purpose, acquired_at=acquired_at,
+                action=action, where=where)  # fmt: skip
+    with staged(settings, stream) as st:
+        return add_staged(cmd, settings, incident, st, d)
 
 
 def add_bytes(
@@ -290,6 +343,16 @@ def add_bytes(
     )  # fmt: skip
 
 
+def open_source(path: Path) -> IO[bytes]:
+    """A file (or a named pipe) to read evidence from; a UsageError says why not."""
+    try:
+        if path.is_dir():
+            raise UsageError(f"{path}: es una carpeta; agregue sus archivos uno a uno")
+        return path.open("rb")
+    except OSError as e:
+        raise UsageError(f"{path}: no se puede leer: {os_reason(e)}") from e
+
+
 def add_file(
     cmd: Command,
     settings: Settings,
@@ -303,21 +366,13 @@ def add_file(
     name: str | None = None,
     action: str = "agregada",
     where: str = "",
-    source_sha256: str | None = None,
 ) -> dict[str, Any]:
     """:func:`add_stream` for a file (or a named pipe), copied without loading it whole."""
-    try:
-        mode = path.stat().st_mode
-        if stat.S_ISDIR(mode):
-            raise UsageError(f"{path}: es una carpeta; agregue sus archivos uno a uno")
-        f = path.open("rb")
-    except OSError as e:
-        raise UsageError(f"{path}: no se puede leer: {os_reason(e)}") from e
-    with f:
+    with open_source(path) as f:
         return add_stream(
             cmd, settings, incident, f, name=name or path.name, kind=kind, host=host,
             purpose=purpose, acquired_at=acquired_at, action=action,
-            where=where or f"{host}:{path}", source_sha256=source_sha256,
+            where=where or f"{host}:{path}",
         )  # fmt: skip
 
 

@@ -372,3 +372,63 @@ def test_ctrl_c_mid_copy_leaves_no_half_file_and_no_record(
     assert [p for p in evidence_dir.rglob("*") if p.is_file()] == []
     with SQLiteStore(db) as store:
         assert list(store.entities(EVIDENCE)) == [] and list(store.entities(CUSTODY)) == []
+
+
+def _pukara(db: Path, *args: str, stdin: int | None = None) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUKARA_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.Popen([PUKARA, "--base-datos", str(db), *args], stdin=stdin,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)  # fmt: skip
+
+
+def test_the_database_is_free_while_a_long_copy_runs(db: Path, evidence_dir: Path) -> None:
+    number = _incident(db)["number"]
+    proc = _pukara(db, "csirt", "evidencia", "agregar", number, "-", "--nombre", "disco.img",
+                   "--equipo", "ws1", "--formato", "json", stdin=subprocess.PIPE)  # fmt: skip
+    assert proc.stdin is not None
+    try:
+        first = os.urandom(2 << 20)
+        proc.stdin.write(first)
+        proc.stdin.flush()
+        deadline = time.monotonic() + 30
+        while not list((evidence_dir / "tmp").glob(".entrante-*")):
+            assert time.monotonic() < deadline, "la copia no empezó"
+            time.sleep(0.05)
+        # another analyst's command does not wait for the copy
+        started = time.monotonic()
+        with SQLiteStore(db, busy_timeout_ms=2000) as store, command(store, "luis") as cmd:
+            open_incident(cmd, title="Otro caso", severity=1)
+        assert time.monotonic() - started < 2
+        rest = os.urandom(1 << 20)
+        out, err = proc.communicate(input=rest, timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0, err.decode()
+    [doc] = json.loads(out)
+    assert doc["size"] == len(first) + len(rest)
+    assert (evidence_dir / doc["stored_path"]).read_bytes() == first + rest
+
+
+def test_a_large_file_is_copied_without_loading_it(
+    db: Path, tmp_path: Path, evidence_dir: Path
+) -> None:
+    number = _incident(db)["number"]
+    big = tmp_path / "grande.img"
+    size = 192 << 20
+    with big.open("wb") as f:  # mostly a hole: cheap to make, read back as zeros
+        f.write(os.urandom(1 << 20))
+        f.truncate(size)
+    proc = _pukara(db, "csirt", "evidencia", "agregar", number, str(big), "--formato", "json")
+    _, status, usage = os.wait4(proc.pid, 0)
+    out = proc.stdout.read() if proc.stdout else b""
+    err = proc.stderr.read() if proc.stderr else b""
+    for stream in (proc.stdout, proc.stderr):
+        if stream:
+            stream.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, err.decode()
+    [doc] = json.loads(out)
+    assert doc["size"] == size
+    peak = usage.ru_maxrss * 1024  # Linux: KiB
+    assert peak < size / 2, f"pico de memoria {peak} bytes para un archivo de {size}"
