@@ -238,6 +238,11 @@ def listar(
         for line in evidencia.manifest_lines(root, rows):
             sys.stdout.write(line + "\n")
         return
+    if not rows and formato is FormatoLista.tabla:
+        where = f"el incidente {incident['number']}" if incident else "el almacén"
+        message(f"No hay evidencia en {where}: agréguela con «pukara csirt evidencia agregar» "
+                "o «recolectar».")  # fmt: skip
+        return
     _render_items(rows, Formato(formato.value))
 
 

@@ -123,6 +123,22 @@ def _write_custody(evidence_dir: Path, lines: list[str]) -> None:
     (evidence_dir / "custodia.jsonl").write_text("".join(line + "\n" for line in lines))
 
 
+def test_an_empty_listing_says_so_and_odd_names_are_data(
+    capsys: pytest.CaptureFixture[str], db: Path, tmp_path: Path
+) -> None:
+    number = _incident(db)["number"]
+    code, out, err = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "listar", number)
+    assert code == 0 and out == "" and f"No hay evidencia en el incidente {number}" in err
+    odd = tmp_path / "$(reboot); rm -rf ~.txt"
+    odd.write_text("x")
+    doc = _add(capsys, db, number, odd, "--nombre", "<script>alert(1)</script>")
+    assert doc["name"] == "<script>alert(1)<_script>"  # a file name: no "/" in it
+    code, out, _ = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "custodia",
+                       doc["id"], "--formato", "json")  # fmt: skip
+    assert json.loads(out)[0]["where"].endswith("$(reboot); rm -rf ~.txt")
+    assert _verify(capsys, db)[0] == 0
+
+
 def test_tampered_blob_is_caught_and_named(
     capsys: pytest.CaptureFixture[str], db: Path, case: dict[str, Any], evidence_dir: Path
 ) -> None:
