@@ -117,18 +117,25 @@ def append(
 
 
 def append_line(root: Path, entry: Mapping[str, Any]) -> None:
-    """Append ``entry``'s line to the custody file, chained to its last line, on disk."""
+    """Append ``entry``'s line to the custody file, chained to its last line, on disk.
+
+    The file is locked (``flock``) from reading its last line to writing the new one: two
+    writers (two databases sharing the data directory) never chain to the same line.
+    """
+    import fcntl
+
     make_private_dirs(root)
     path = root / FILE_NAME
     new = not path.exists()
-    last = last_line(path)
-    line = encode(entry, GENESIS if last is None else line_hash(last))
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        last = last_line(path)
+        line = encode(entry, GENESIS if last is None else line_hash(last))
         os.write(fd, line + b"\n")
         os.fsync(fd)
     finally:
-        os.close(fd)
+        os.close(fd)  # and the lock with it
     if new:
         fsync_directory(root)
 
