@@ -37,6 +37,7 @@ from pukara.text import clean_line
 PLAYBOOK = "csirt/triage.yml"
 ASSETS = "asset"  # inventario's collections, read through the store
 SITES = "site"
+RETIRED = "dado_de_baja"  # an asset's status once it is gone (inventario.model.RETIRED)
 DEFAULT_AUTH_LOGS = ("/var/log/auth.log", "/var/log/secure")
 _SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/+@-]+$")  # nothing Jinja or a shell would read
 # the playbook's tasks whose output is an artifact: task -> (kind, file name, what ran)
@@ -86,9 +87,23 @@ def _address(asset: Mapping[str, Any]) -> ipaddress.IPv4Address | ipaddress.IPv6
     return None
 
 
-def _asset_target(asset: Mapping[str, Any], profile: str | None) -> Target:
+def _addresses(asset: Mapping[str, Any]) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    out = set()
+    for key in ("mgmt_ipv4", "mgmt_ipv6"):
+        try:
+            out.add(ipaddress.ip_address(str(asset.get(key) or "")))
+        except ValueError:
+            continue
+    return out
+
+
+def _asset_target(
+    asset: Mapping[str, Any],
+    profile: str | None,
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None,
+) -> Target:
     name = clean_line(str(asset["name"]))
-    address = _address(asset)
+    address = address or _address(asset)
     if address is None:
         raise UsageError(f"el activo «{name}» no tiene dirección de gestión en el inventario")
     chosen = profile or asset.get("credential_profile")
@@ -107,13 +122,12 @@ def resolve(store: Store, ref: str, profile: str | None = None) -> list[Target]:
         literal: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(text)
     except ValueError:
         literal = None
-    assets = [a for a in store.entities(ASSETS) if a.get("status") != "baja"]
+    assets = [a for a in store.entities(ASSETS) if a.get("status") != RETIRED]
     for asset in assets:
-        names = {str(asset.get("name", "")).casefold()}
-        if literal is None and text.casefold() in names:
+        if literal is None and text.casefold() == str(asset.get("name", "")).casefold():
             return [_asset_target(asset, profile)]
-        if literal is not None and literal == _address(asset):
-            return [_asset_target(asset, profile)]
+        if literal is not None and literal in _addresses(asset):
+            return [_asset_target(asset, profile, literal)]
     site = store.get(SITES, [text.lower()]) if literal is None else None
     if site is not None:
         members = [a for a in assets if a.get("site") == site["code"] and _address(a)]
