@@ -227,24 +227,32 @@ def compare(
     *,
     file_name: str = FILE_NAME,
     scope: set[str] | None = None,
+    committed: set[str] | None = None,
 ) -> list[Finding]:
     """Lines against records: a record without its line, a line without its record, a line
     that says something else than its record, a numbering with gaps, and an entry whose hash
-    after the action is not the item's. ``scope``: only these evidence ids (None: all)."""
+    after the action is not the item's. ``scope``: only these evidence ids (None: all);
+    ``committed``: the request ids of the commands whose custody records were saved (a line
+    of any other is from a command that failed or was interrupted before saving)."""
     by_key, findings = _index(lines, file_name, scope)
-    seen: set[tuple[str, int]] = set()
+    seen: set[tuple[str, int, str]] = set()
     per_item: dict[str, list[int]] = {}
     for rec in records:
-        key = (str(rec["evidence_id"]), int(rec["seq"]))
+        key = (str(rec["evidence_id"]), int(rec["seq"]), str(rec.get("request_id")))
         if scope is None or key[0] in scope:
             seen.add(key)
             per_item.setdefault(key[0], []).append(key[1])
-            findings += _check_record(rec, by_key.get(key), evidence.get(key[0]), file_name)
+            findings += _check_record(rec, _line_for(by_key, key), evidence.get(key[0]),
+                                      file_name)  # fmt: skip
     for key, line in sorted(by_key.items(), key=lambda kv: kv[1].number):
-        if key not in seen:
-            findings.append(Finding("custodia", key[0], f"{file_name}, línea {line.number} "
-                                    f"(evidencia {key[0]} nº {key[1]}): no hay registro así en "
-                                    "la base (línea agregada o editada)"))  # fmt: skip
+        if key in seen or any(k[:2] == key[:2] for k in seen if _line_for(by_key, k) is line):
+            continue
+        why = "línea agregada o editada"
+        if committed is not None and key[2] not in committed:
+            why += ", o de un comando que falló o se interrumpió antes de guardar"
+        findings.append(Finding("custodia", key[0], f"{file_name}, línea {line.number} "
+                                f"(evidencia {key[0]} nº {key[1]}): no hay registro así en la "
+                                f"base ({why})"))  # fmt: skip
     for evid, seqs in per_item.items():
         if sorted(seqs) != list(range(1, len(seqs) + 1)):
             findings.append(Finding("custodia", evid, f"evidencia {evid}: la numeración de su "
@@ -252,16 +260,28 @@ def compare(
     return findings
 
 
+def _line_for(
+    by_key: Mapping[tuple[str, int, str], Line], key: tuple[str, int, str]
+) -> Line | None:
+    """The line of a record: the one with its request id, else the one with its number (an
+    edited request id is then a difference, not a missing line)."""
+    line = by_key.get(key)
+    if line is not None:
+        return line
+    same = [ln for k, ln in by_key.items() if k[:2] == key[:2]]
+    return same[0] if len(same) == 1 else None
+
+
 def _index(
     lines: Iterable[Line], file_name: str, scope: set[str] | None
-) -> tuple[dict[tuple[str, int], Line], list[Finding]]:
-    by_key: dict[tuple[str, int], Line] = {}
+) -> tuple[dict[tuple[str, int, str], Line], list[Finding]]:
+    by_key: dict[tuple[str, int, str], Line] = {}
     findings: list[Finding] = []
     for line in lines:
         doc = line.doc
         if doc is None:
             continue
-        key = (str(doc.get("evidence_id")), _int(doc.get("seq")))
+        key = (str(doc.get("evidence_id")), _int(doc.get("seq")), str(doc.get("request_id")))
         if scope is not None and key[0] not in scope:
             continue
         if key in by_key:

@@ -57,7 +57,9 @@ def verify(
     records = list(store.entities(CUSTODY))
     lines, chain = custodia.check_file(root / custodia.FILE_NAME)
     report.findings += [f for f in chain if scope is None or f.evidence_id in (None, *scope)]
-    report.findings += custodia.compare(lines, records, everything, scope=scope)
+    committed = {c.request_id for c in store.changes(collection=CUSTODY) if c.request_id}
+    report.findings += custodia.compare(lines, records, everything, scope=scope,
+                                        committed=committed)  # fmt: skip
     in_scope = [r for r in records if scope is None or r["evidence_id"] in scope]
     report.custody_entries = len(in_scope)
     opened = {r["evidence_id"] for r in in_scope}
@@ -101,7 +103,9 @@ def _check_blobs(
     if whole:
         for rel in sorted(extras):
             report.findings.append(Finding("sobrante", None, f"{rel}: ninguna evidencia "
-                                           "registrada apunta a este archivo"))  # fmt: skip
+                                           "registrada apunta a este archivo (puesto a mano, "
+                                           "o de un comando que falló o se interrumpió antes "
+                                           "de guardar)"))  # fmt: skip
     return broken
 
 

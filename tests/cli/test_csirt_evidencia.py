@@ -448,3 +448,37 @@ def test_a_large_file_is_copied_without_loading_it(
     assert doc["size"] == size
     peak = usage.ru_maxrss * 1024  # Linux: KiB
     assert peak < size / 2, f"pico de memoria {peak} bytes para un archivo de {size}"
+
+
+def test_a_command_that_fails_after_adding_leaves_no_item_and_its_line_is_explained(
+    capsys: pytest.CaptureFixture[str], db: Path, case: dict[str, Any], evidence_dir: Path,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    from csirt import evidencia
+    from pukara.config import load_settings
+
+    settings = load_settings({"db": db}, environ={})
+    item = case["items"][1]
+
+    def fails_after_writing() -> None:
+        with SQLiteStore(db) as store, command(store, "ana") as cmd:
+            incident = evidencia.find_incident(cmd, case["a"]["number"])
+            evidencia.add_bytes(cmd, settings, incident, "nuevo.txt", b"contenido nuevo",
+                                kind="archivo", host="ws1", purpose="p")  # fmt: skip
+            evidencia.record_custody(cmd, settings, dict(item), action="transferida",
+                                     purpose="q")  # fmt: skip
+            raise RuntimeError("falla después")  # the command rolls back
+
+    with pytest.raises(RuntimeError):
+        fails_after_writing()
+    with SQLiteStore(db) as store:
+        assert len(list(store.entities(EVIDENCE))) == 4
+    # a later transfer of the same item takes the same number: both lines are told apart
+    code, _, err = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "custodia",
+                       item["id"], "--registrar", "transferida", "--proposito", "r")  # fmt: skip
+    assert code == 0, err
+    code, findings, _ = _verify(capsys, db)
+    assert code == 3 and len(findings) == 3, findings
+    why = "de un comando que falló o se interrumpió antes de guardar"
+    assert [f["kind"] for f in findings] == ["sobrante", "custodia", "custodia"]
+    assert all(why in f["message"] for f in findings), findings
