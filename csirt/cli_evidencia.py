@@ -154,12 +154,14 @@ def recolectar(
         typer.Option(
             "--equipo",
             "--host",
-            help="Activo o sede del inventario, o una dirección IP (con --perfil).",
+            help="Activo o sede del inventario, o una dirección IP (con --credencial).",
         ),
     ],
     perfil: Annotated[
         str | None,
-        typer.Option("--perfil", help="Perfil de credenciales SSH (por omisión, el del activo)."),
+        typer.Option(
+            "--credencial", help="Perfil de credenciales SSH (por omisión, el del activo)."
+        ),
     ] = None,
     registro_auth: Annotated[
         list[str] | None,

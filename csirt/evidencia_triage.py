@@ -108,7 +108,9 @@ def _asset_target(
         raise UsageError(f"el activo «{name}» no tiene dirección de gestión en el inventario")
     chosen = profile or asset.get("credential_profile")
     if not chosen:
-        raise UsageError(f"el activo «{name}» no tiene perfil de credenciales: indique --perfil")
+        raise UsageError(
+            f"el activo «{name}» no tiene perfil de credenciales: indique --credencial"
+        )
     return Target(name, address, str(chosen))
 
 
@@ -139,7 +141,7 @@ def resolve(store: Store, ref: str, profile: str | None = None) -> list[Target]:
             f"«{text}» no es un activo ni una sede del inventario, ni una dirección IP"
         )
     if not profile:
-        raise UsageError(f"{literal} no está en el inventario: indique el perfil con --perfil")
+        raise UsageError(f"{literal} no está en el inventario: indique el perfil con --credencial")
     return [Target(str(literal), literal, profile)]
 
 

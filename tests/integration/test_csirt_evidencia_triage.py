@@ -128,7 +128,7 @@ def test_a_host_that_cannot_be_reached_is_a_partial_result_and_records_nothing(
 ) -> None:
     # an address of the lab where no host answers, with the lab's credentials
     code, _, err = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "recolectar",
-                       INC, "--equipo", "198.18.250.9", "--perfil", "lab")  # fmt: skip
+                       INC, "--equipo", "198.18.250.9", "--credencial", "lab")  # fmt: skip
     assert code == 3, err
     assert "198.18.250.9" in err and "inalcanzable" in err
     with SQLiteStore(db) as store:
@@ -140,7 +140,7 @@ def test_a_host_that_cannot_be_reached_is_a_partial_result_and_records_nothing(
     [
         (["--equipo", "gw-v1; reboot"], "no es un activo ni una sede del inventario"),
         (["--equipo", "$(reboot)"], "no es un activo ni una sede"),
-        (["--equipo", "198.18.250.9"], "indique el perfil con --perfil"),
+        (["--equipo", "198.18.250.9"], "indique el perfil con --credencial"),
         (
             ["--equipo", "v1", "--registro-auth", "/var/log/{{ lookup('pipe','id') }}"],
             "ruta de registro inválida",

@@ -47,7 +47,7 @@ def test_a_site_is_its_assets_with_an_address_retired_ones_left_out(
 
 
 def test_an_address_outside_the_inventory_needs_a_profile(inventory: SQLiteStore) -> None:
-    with pytest.raises(UsageError, match="indique el perfil con --perfil"):
+    with pytest.raises(UsageError, match="indique el perfil con --credencial"):
         triage.resolve(inventory, "198.18.7.7")
     [t] = triage.resolve(inventory, "198.18.7.7", "lab")
     assert (t.name, t.profile) == ("198.18.7.7", "lab")
