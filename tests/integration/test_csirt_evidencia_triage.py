@@ -121,6 +121,16 @@ def test_triage_of_a_lab_host_lands_as_evidence_with_custody(
     code, _, err = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "verificar",
                        INC)  # fmt: skip
     assert code == 0, err
+    # and a tampered copy is caught
+    blob = data_dir / items["registro_auth"]["stored_path"]
+    blob.chmod(0o600)
+    blob.write_bytes(blob.read_bytes().replace(b"Accepted", b"Rejected"))
+    blob.chmod(0o400)
+    code, out, err = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "verificar",
+                         INC, "--formato", "json")  # fmt: skip
+    assert code == 3, err
+    [finding] = json.loads(out)
+    assert finding["kind"] == "alterada" and finding["evidence_id"] == items["registro_auth"]["id"]
 
 
 def test_a_host_that_cannot_be_reached_is_a_partial_result_and_records_nothing(
