@@ -22,7 +22,7 @@ import orjson
 
 from csirt import custodia
 from csirt.custodia import Finding
-from csirt.evidencia import BLOB_MODE, BLOBS, evidence_root, hash_file
+from csirt.evidencia import BLOB_MODE, BLOBS, SEALED_DIR, evidence_root, hash_file
 from csirt.records import CUSTODY, EVIDENCE, key_of
 from pukara.config import Settings
 from pukara.errors import os_reason
@@ -101,6 +101,7 @@ def _check_blobs(
             report.findings.append(Finding("falta", group[0]["id"], f"{rel} "
                                            f"({_names(group)}): no está (se borró)"))  # fmt: skip
     if whole:
+        report.findings += _check_folders(root)
         for rel in sorted(extras):
             report.findings.append(Finding("sobrante", None, f"{rel}: ninguna evidencia "
                                            "registrada apunta a este archivo (puesto a mano, "
@@ -155,6 +156,26 @@ def _extra_files(root: Path, expected: set[str]) -> set[str]:
             rel = (Path(folder) / name).relative_to(root).as_posix()
             if rel not in expected:
                 out.add(rel)
+    return out
+
+
+def _check_folders(root: Path) -> list[Finding]:
+    """The evidence folder private (0700) and every folder of the blob store sealed (0500)."""
+    out: list[Finding] = []
+    try:
+        mode = stat.S_IMODE(root.stat().st_mode)
+    except OSError:
+        return out  # nothing stored yet
+    if mode & 0o077:
+        out.append(Finding("permisos", None, f"{root}: permisos {mode:04o}; la carpeta de la "
+                           "evidencia debe ser solo de su dueño (0700)"))  # fmt: skip
+    for folder, dirs, _ in os.walk(root / BLOBS):
+        dirs.sort()
+        mode = stat.S_IMODE(Path(folder).stat().st_mode)
+        if mode != SEALED_DIR:
+            rel = Path(folder).relative_to(root).as_posix()
+            out.append(Finding("permisos", None, f"{rel}/: permisos {mode:04o}, se esperaba "
+                               f"{SEALED_DIR:04o} (nadie agrega ni quita copias a mano)"))  # fmt: skip
     return out
 
 

@@ -172,6 +172,7 @@ def test_renamed_blob_is_caught_with_its_new_name(
     blob = _blob(evidence_dir, item)
     blob.parent.chmod(0o700)
     blob.rename(blob.parent / "otro-nombre")
+    blob.parent.chmod(0o500)  # a careful hand puts the folder back as it was
     code, findings, _ = _verify(capsys, db)
     assert code == 3
     [f] = findings
@@ -190,7 +191,9 @@ def test_deleted_blob_and_extra_file_are_caught(
     code, findings, _ = _verify(capsys, db)
     assert code == 3
     kinds = {f["kind"]: f for f in findings}
-    assert set(kinds) == {"falta", "sobrante"}
+    assert set(kinds) == {"falta", "sobrante", "permisos"}
+    folder = blob.parent.relative_to(evidence_dir).as_posix()
+    assert kinds["permisos"]["message"].startswith(f"{folder}/: permisos 0700")
     assert kinds["falta"]["evidence_id"] == item["id"] and "ps.txt" in kinds["falta"]["message"]
     assert "intruso" in kinds["sobrante"]["message"]
     # scoped to the other incident, neither is its business
