@@ -5,7 +5,8 @@ the same content is kept once however many items (``csirt.evidencia`` records, o
 addition) point to it. A blob is copied by streaming (1 MiB at a time, hashed on the way) into
 ``tmp/``, flushed to disk, made 0400 and renamed into place; its folders are 0500 (opened to
 0700 only while a blob is put in), the evidence folder 0700. An interruption leaves no half
-file and, since the record is written in the same command, no record either.
+file and no record: the copy is removed and the command's transaction rolls back. A long copy
+is staged (:func:`staged`) before the command opens, so the database is not held meanwhile.
 
 Each addition opens the item's custody (:mod:`csirt.custodia`) with the hash of what was read
 (before) and the hash of the stored copy read back from disk (after).
