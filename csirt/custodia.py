@@ -245,7 +245,7 @@ def compare(
             findings += _check_record(rec, _line_for(by_key, key), evidence.get(key[0]),
                                       file_name)  # fmt: skip
     for key, line in sorted(by_key.items(), key=lambda kv: kv[1].number):
-        if key in seen or any(k[:2] == key[:2] for k in seen if _line_for(by_key, k) is line):
+        if key in seen or any(_line_for(by_key, k) is line for k in seen if k[:2] == key[:2]):
             continue
         why = "línea agregada o editada"
         if committed is not None and key[2] not in committed:
