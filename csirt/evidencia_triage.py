@@ -301,19 +301,18 @@ def _record_log(
         out.missing.append(f"registro de autenticación {stat_info['path']}: "
                            f"{_why(fetched)}")  # fmt: skip
         return
-    # fetch compared its copy with the file on the host (SHA-1) as it copied it
-    sha1 = str(fetched.get("remote_checksum") or fetched.get("checksum") or "")
-    checked = f", SHA-1 en el equipo {sha1}" if sha1 else ""
+    # stat hashed the log on the host just before the copy; a live log only grows meanwhile,
+    # so the copy must start with those bytes
+    remote, size = str(stat_info.get("checksum") or ""), int(stat_info.get("size") or 0)
+    hashed = f"; SHA-256 en el equipo al empezar {remote}, {size} bytes" if remote else ""
     item = evidencia.add_file(
         cmd, settings, incident, path, kind="registro_auth", host=target.name, purpose=purpose,
         acquired_at=_time(seen.times.get((host, LOG_TASK))), action="adquirida",
         name=Path(str(stat_info["path"])).name,
         where=f"{origin}:{stat_info['path']}, copiado por Ansible (trabajo {collected.job_id}"
-        f"{checked})",
+        f"{hashed})",
     )  # fmt: skip
     out.items.append(item)
-    # stat hashed it a moment before: a log that only grew since then starts with those bytes
-    remote, size = str(stat_info.get("checksum") or ""), int(stat_info.get("size") or 0)
     if remote and remote != item["sha256"] and _prefix_sha256(path, size) != remote:
         out.missing.append(
             f"registro de autenticación {stat_info['path']}: se reescribió en el equipo durante "

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -117,6 +121,7 @@ def test_triage_of_a_lab_host_lands_as_evidence_with_custody(
     assert "Accepted publickey for root" in text["registro_auth"]
     assert items["registro_auth"]["name"] == "messages.log"
     assert f"{site.v4}" in entries["registro_auth"][0]["where"]
+    assert "SHA-256 en el equipo al empezar" in entries["registro_auth"][0]["where"]
     # and all of it verifies
     code, _, err = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "verificar",
                        INC)  # fmt: skip
@@ -165,3 +170,43 @@ def test_bad_hosts_and_paths_are_refused_before_anything_runs(
     assert code == 2 and needle in err, err
     with SQLiteStore(db) as store:
         assert list(store.search_events(dataset="ansible.evento")) == []
+
+
+def test_the_playbook_changes_nothing_and_runs_in_check_mode(
+    triage_lab: manage.Lab, tmp_path: Path
+) -> None:
+    """Plain ansible-playbook, twice with --check and once without: nothing changed on the
+    host, every time (the copy of the log lands on this machine, not there)."""
+    site = TRIAGE_SITES[0]
+    inventory = tmp_path / "inventario.json"
+    inventory.write_text(json.dumps({"all": {"hosts": {"v1": {
+        "ansible_host": str(site.v4), "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(triage_lab.key),
+        "ansible_ssh_common_args": f"-o UserKnownHostsFile={triage_lab.known_hosts} "
+                                   "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes",
+        "ansible_python_interpreter": "/usr/bin/python3"}}}}))  # fmt: skip
+    log = triage_lab.site_dir(site) / "messages.log"
+    playbook = Path(__file__).resolve().parents[2] / "playbooks" / "csirt" / "triage.yml"
+    ansible = Path(sys.executable).parent / "ansible-playbook"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUKARA_")}
+    control = Path(tempfile.mkdtemp(prefix="pkv-ssh-"))  # a socket path has at most 107 bytes
+    env |= {"ANSIBLE_HOST_KEY_CHECKING": "True", "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control)}  # fmt: skip
+    for i, check in enumerate((True, True, False)):
+        extra = tmp_path / f"vars{i}.json"  # each run copies the log into a folder of its own
+        extra.write_text(json.dumps({"triage_dest": str(tmp_path / f"copia{i}"),
+                                     "triage_auth_logs": [str(log)]}))  # fmt: skip
+        done = subprocess.run(
+            [str(ansible), "-i", str(inventory), str(playbook), "-e", f"@{extra}",
+             *(["--check"] if check else [])],
+            capture_output=True, text=True, env=env, check=False, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        recap = done.stdout.rsplit("PLAY RECAP", 1)[1]
+        assert "failed=0" in recap and "unreachable=0" in recap, recap
+        # nothing changed on the host; only the copy of the log, here, counts as a change
+        assert ("changed=0" if check else "changed=1") in recap, done.stdout
+    subprocess.run(["ssh", "-O", "exit", "-o", f"ControlPath={control}/%C", str(site.v4)],
+                   capture_output=True, check=False)  # fmt: skip
+    shutil.rmtree(control, ignore_errors=True)
+    assert (tmp_path / "copia2" / "v1" / "auth.log").read_bytes()[:100] == log.read_bytes()[:100]
