@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from csirt import estados
-from csirt.linea import add_timeline, check_text, parse_moment
+from csirt.linea import add_timeline, check_text, checked_moment, parse_moment
 from csirt.observables_db import add_observable
 from csirt.records import INCIDENT, TASK, Command, new_ulid
 from pukara.errors import UsageError
@@ -127,9 +127,7 @@ def _moment(value: datetime | str | None, tz: str | None, now: datetime, what: s
     if value is None:
         return None, None
     if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise UsageError(f"{what}: falta la zona horaria")
-        return parse_moment(value.isoformat(), None, now=now, what=what)
+        return checked_moment(value, now=now, what=what)
     return parse_moment(value, tz, now=now, what=what)
 
 
@@ -271,7 +269,8 @@ def change_status(
     doc = _fresh(cmd, incident)
     target = estados.parse_state(to)
     current = str(doc["status"])
-    doc.update(_status_fields(fields))
+    given = _status_fields(fields)
+    doc.update(given)
     why = check_text(reason, "el motivo") if reason.strip() else ""
     estados.check(cmd.tx, doc, target, reason=why, now=cmd.now)
     doc["status"] = target
@@ -291,7 +290,7 @@ def change_status(
     label = f"{estados.LABELS[current]} → {estados.LABELS[target]}"
     add_timeline(cmd, doc, kind="fase", message=f"Fase: {label}" + (f". {why}" if why else ""),
                  phase=(current, target),
-                 fields={k: doc[k] for k in STATUS_FIELDS if k in fields})  # fmt: skip
+                 fields={**given, **({"reason": why} if why else {})})  # fmt: skip
     cmd.emit("incidente", "estado", f"{doc['number']}: {label}", incident=doc,
              fields={"csirt.incident.from": current, "csirt.incident.to": target})  # fmt: skip
     return doc
@@ -379,11 +378,27 @@ def _personal_data(value: Any) -> dict[str, Any]:
 
 
 def listing(
-    reader: Any, *, status: Sequence[str] = (), open_only: bool = False
+    reader: Any,
+    *,
+    status: Sequence[str] = (),
+    open_only: bool = False,
+    assignee: str | None = None,
+    site: str | None = None,
+    min_severity: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Incidents, newest first; ``status``: only these; ``open_only``: not closed/discarded."""
+    """Incidents, newest first; ``status``: only these; ``open_only``: not closed/discarded;
+    ``assignee``, ``site``: only those given to that analyst or touching that site;
+    ``min_severity``: of that severity or higher."""
     wanted = {estados.parse_state(s) for s in status}
-    out = [d for d in reader.scan(INCIDENT)
-           if (not wanted or d.get("status") in wanted)
-           and (not open_only or d.get("status") not in estados.FINAL)]  # fmt: skip
+    floor = check_severity(min_severity) if min_severity is not None else 1
+    code = site.strip().lower() if site else None
+
+    def keep(d: Mapping[str, Any]) -> bool:
+        return ((not wanted or d.get("status") in wanted)
+                and (not open_only or d.get("status") not in estados.FINAL)
+                and (assignee is None or d.get("assignee") == assignee)
+                and (code is None or code in (d.get("sites") or ()))
+                and int(d.get("severity") or 0) >= floor)  # fmt: skip
+
+    out = [d for d in reader.scan(INCIDENT) if keep(d)]
     return sorted(out, key=lambda d: str(d.get("created_at", "")), reverse=True)

@@ -216,6 +216,19 @@ def listar(
     abiertos: Annotated[
         bool, typer.Option("--abiertos", help="Solo los que no están cerrados ni descartados.")
     ] = False,
+    asignado: Annotated[
+        str | None, typer.Option("--asignado", help="Solo los asignados a este analista.")
+    ] = None,
+    sede: Annotated[
+        str | None, typer.Option("--sede", help="Solo los que afectan a esta sede (código).")
+    ] = None,
+    severidad: Annotated[
+        str | None,
+        typer.Option(
+            "--severidad",
+            help="Solo los de esta severidad o mayor (1 a 4, o baja, media, alta, crítica).",
+        ),
+    ] = None,
     formato: FormatoOpt = Formato.tabla,
 ) -> None:
     """Lista los incidentes, del más reciente al más antiguo."""
@@ -223,7 +236,9 @@ def listar(
     from pukara.store import opened_store
 
     with opened_store(_settings(ctx), read_only=True) as store:
-        rows = casos.listing(store, status=estado or (), open_only=abiertos)
+        rows = casos.listing(store, status=estado or (), open_only=abiertos,
+                             assignee=asignado, site=sede,
+                             min_severity=casos.check_severity(severidad) if severidad else None)  # fmt: skip
     if not rows and formato is Formato.tabla:
         message("Ningún incidente.")
         return
@@ -426,7 +441,10 @@ def editar(
     """Cambia los campos descriptivos del incidente; la prioridad se recalcula."""
     from csirt import casos
 
+    before: dict[str, Any] = {}
+
     def act(cmd: Any, doc: dict[str, Any]) -> dict[str, Any]:
+        before.update(doc)
         personal = None
         if personas is not None or datos is not None:
             old = doc.get("personal_data") or {}
@@ -438,12 +456,15 @@ def editar(
                                      assets=activo, personal_data=personal)  # fmt: skip
 
     doc = _mutate(ctx, incidente_ref, act)
-    message(f"{doc['number']}: guardado (prioridad {_severity(doc['priority'])})")
+    if doc == before:
+        message(f"{doc['number']}: sin cambios")
+    else:
+        message(f"{doc['number']}: guardado (prioridad {_severity(doc['priority'])})")
 
 
 # -- observable ---------------------------------------------------------------------------
 OBS_COLUMNS = {"type": "Tipo", "value": "Valor", "ioc": "IOC", "sighted": "Avistado",
-               "tlp": "TLP", "description": "Descripción"}  # fmt: skip
+               "tlp": "TLP", "also_in": "También en", "description": "Descripción"}  # fmt: skip
 
 
 @observable.command("agregar")
@@ -576,7 +597,11 @@ def tarea_agregar(
         ),
     ] = "deteccion_analisis",
     vence: Annotated[
-        str | None, typer.Option("--vence", help="Fecha límite (2026-12-03 18:00).")
+        str | None,
+        typer.Option(
+            "--vence",
+            help="Fecha límite (2026-12-03 18:00; un día solo vence al terminar ese día).",
+        ),
     ] = None,
     zona: ZonaOpt = None,
     asignar: Annotated[str, typer.Option("--asignar", help="Analista a cargo.")] = "",

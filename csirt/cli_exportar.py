@@ -33,7 +33,10 @@ def register(app: typer.Typer) -> None:
 
 def exportar(
     ctx: typer.Context,
-    incidente: Annotated[str, typer.Argument(help="Número (INC-2026-0001) o id del incidente.")],
+    incidente: Annotated[
+        str,
+        typer.Argument(metavar="INCIDENTE", help="Número del incidente (INC-2026-0001) o su id."),
+    ],
     destino: Annotated[
         Destino,
         typer.Option(

@@ -115,6 +115,11 @@ def _names(states: Iterable[str]) -> str:
 
 
 def check_transition(current: str, to: str) -> None:
+    if to == current:
+        raise TransitionError(
+            f"el incidente ya está en «{LABELS.get(to, to)}»; desde ahí se puede pasar a: "
+            f"{_names(allowed(current))}"
+        )
     if to not in allowed(current):
         raise TransitionError(
             f"no se puede pasar de «{LABELS.get(current, current)}» a «{LABELS.get(to, to)}»; "

@@ -15,7 +15,10 @@ nombres        RED            named recipients only
 An incident above the audience is refused whole (:class:`ExportRefused`, nothing written).
 Otherwise every observable and timeline entry above it is held back, and the result says
 which (the command prints them on stderr): never silently. An item without a TLP of its own
-has the incident's. The export never names what it held back.
+has the incident's; a timeline entry that names an observable (its value in the message or
+fields) has at least that observable's TLP, and so do the incident's title and description
+(one that names an observable above the audience is left out: the title becomes the bare
+number). The export never names what it held back.
 """
 
 from __future__ import annotations
@@ -46,21 +49,19 @@ class ExportRefused(PukaraError):
     """The incident itself is above what the audience may see (exit 1, nothing written)."""
 
 
-class IncidentNotFound(UsageError):
-    """No incident has that id or number."""
-
-
 @dataclass(frozen=True)
 class Held:
     """An item held back: what it is (Spanish, for the user) and its TLP."""
 
-    kind: str  # observable | linea
-    ref: str  # "ipv4 198.18.0.9", or a timeline entry's "<ts> <kind> <id>"
+    kind: str  # observable | linea | campo (the incident's title or description)
+    ref: str  # "ipv4 198.18.0.9", a timeline entry's "<ts> <kind> <id>", or the field
     tlp: str
     shown: str = ""  # for a person: the time in the entry's own zone
 
     def text(self) -> str:
-        what = "observable" if self.kind == "observable" else "línea de tiempo:"
+        what = {"observable": "observable", "linea": "línea de tiempo:"}.get(self.kind, "")
+        if not what:
+            return f"{self.shown} (TLP:{self.tlp})" if self.shown else self.ref
         return f"{what} {self.shown or self.ref} (TLP:{self.tlp})"
 
 
@@ -103,19 +104,6 @@ def check_format(value: str) -> str:
     return v
 
 
-def load_incident(store: Store, ref: str) -> dict[str, Any]:
-    """The incident whose ULID or number (``INC-2026-0001``) is ``ref``."""
-    from csirt.records import INCIDENT
-
-    text = str(ref).strip()
-    found = store.get(INCIDENT, (text,))
-    if found is None and text.upper().startswith("INC-"):
-        found = next(iter(store.scan(INCIDENT, where={"number": text.upper()})), None)
-    if found is None:
-        raise IncidentNotFound(f"no existe el incidente «{clean_line(text)[:40]}»")
-    return found
-
-
 def case_items(
     store: Store, incident: Mapping[str, Any]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -149,6 +137,7 @@ def select(
         )
     held: list[Held] = []
     keep_obs = []
+    marked = observable_marks(observables, inc_tlp)
     for obs in observables:
         tlp = parse_tlp(obs.get("tlp") or inc_tlp)
         if tlp_rank(tlp) > tlp_rank(limit):
@@ -159,13 +148,56 @@ def select(
     for entry in timeline:
         if entry.get("kind") in PRIVATE_KINDS:
             continue
-        tlp = parse_tlp(entry.get("tlp") or (entry.get("fields") or {}).get("tlp") or inc_tlp)
+        tlp = _entry_tlp(entry, inc_tlp, marked)
         if tlp_rank(tlp) > tlp_rank(limit):
             ref = f"{entry.get('ts', '')} {entry.get('kind', '')} {entry.get('id', '')}"
             held.append(Held("linea", ref, tlp, _entry_text(entry)))
         else:
             keep_line.append({**entry, "tlp": tlp})
     return keep_obs, keep_line, held
+
+
+def scrub(
+    incident: Mapping[str, Any], held: list[Held], marked: list[tuple[str, str]], limit: str
+) -> dict[str, Any]:
+    """The incident without the title or description that names an observable above the
+    audience (the title becomes the bare number); each one removed is added to ``held``."""
+    from csirt.taxonomia import tlp_rank
+
+    out = dict(incident)
+    for name, label in (("title", "título"), ("description", "descripción")):
+        text = str(incident.get(name) or "").casefold()
+        over = [tlp for value, tlp in marked if value and value in text
+                and tlp_rank(tlp) > tlp_rank(limit)]  # fmt: skip
+        if over:
+            tlp = max(over, key=tlp_rank)
+            held.append(
+                Held("campo", name, tlp, f"{label} del incidente, que nombra un observable")
+            )
+            out[name] = "" if name == "description" else None
+    return out
+
+
+def observable_marks(observables: list[dict[str, Any]], inc_tlp: str) -> list[tuple[str, str]]:
+    """(value case-folded, TLP) of every observable: what a text naming it inherits."""
+    from csirt.taxonomia import parse_tlp
+
+    return [(str(o["value"]).casefold(), parse_tlp(o.get("tlp") or inc_tlp)) for o in observables]
+
+
+def _entry_tlp(entry: Mapping[str, Any], inc_tlp: str, marked: list[tuple[str, str]]) -> str:
+    """A timeline entry's TLP: its own (else the incident's), raised to that of every
+    observable it names (``Observable agregado: domain evil.test`` is as secret as
+    evil.test, and so is a note that quotes it)."""
+    from csirt.taxonomia import TLP, parse_tlp, tlp_rank
+
+    fields = entry.get("fields") or {}
+    rank = tlp_rank(parse_tlp(entry.get("tlp") or fields.get("tlp") or inc_tlp))
+    text = (str(entry.get("message") or "") + json.dumps(fields, ensure_ascii=False)).casefold()
+    for value, tlp in marked:
+        if tlp_rank(tlp) > rank and value and value in text:
+            rank = tlp_rank(tlp)
+    return TLP[rank]
 
 
 def _entry_text(entry: Mapping[str, Any]) -> str:
@@ -204,6 +236,7 @@ def export(
     store: Store, ref: str, fmt: str, audience: str, *, now: str, organization: str = ORGANIZATION
 ) -> Export:
     """The incident ``ref`` as ``fmt`` for ``audience``; the document is in ``.text``."""
+    from csirt.casos import load_incident
     from csirt.taxonomia import parse_tlp
 
     fmt, audience = check_format(fmt), check_audience(audience)
@@ -211,6 +244,8 @@ def export(
     incident = {**incident, "tlp": parse_tlp(incident.get("tlp") or "AMBER")}
     observables, timeline = case_items(store, incident)
     obs, lines, held = select(incident, observables, timeline, audience)
+    marks = observable_marks(observables, incident["tlp"])
+    incident = scrub(incident, held, marks, AUDIENCES[audience])
     labels = _labels(incident)
     if fmt == "stix":
         from csirt.stix import build_bundle

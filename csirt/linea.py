@@ -92,9 +92,18 @@ def parse_moment(text: str, tz: str | None = None, *, now: datetime, what: str) 
         name = _zone_name(told, moment)
     else:
         name = _zone_name(moment.tzinfo, moment)
+    return checked_moment(moment, now=now, what=what, shown=text)[0], name
+
+
+def checked_moment(
+    moment: datetime, *, now: datetime, what: str, shown: str | None = None
+) -> tuple[str, str]:
+    """An aware moment as (UTC text, its zone's name); one after ``now`` is refused."""
+    if moment.tzinfo is None:
+        raise UsageError(f"{what} «{shown or moment.isoformat()}»: falta la zona horaria")
     if moment - now > _MAX_AHEAD:
-        raise UsageError(f"{what} «{text}»: es posterior a ahora")
-    return format_timestamp(moment), name
+        raise UsageError(f"{what} «{shown or moment.isoformat()}»: es posterior a ahora")
+    return format_timestamp(moment), _zone_name(moment.tzinfo, moment)
 
 
 def check_text(text: str, what: str, limit: int = MAX_MESSAGE) -> str:

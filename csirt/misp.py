@@ -55,7 +55,9 @@ def build_event(
 
     event = MISPEvent()
     event.uuid = str(uuid.uuid5(NAMESPACE, incident["id"]))
-    event.info = f"{incident.get('number', incident['id'])}: {incident['title']}"
+    from csirt.stix import case_name
+
+    event.info = case_name(incident)
     created = str(incident.get("created_at") or "")
     if created:
         event.set_date(created[:10])

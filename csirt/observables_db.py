@@ -88,7 +88,14 @@ def add_observable(
 
 
 def of_incident(reader: Any, incident_id: str) -> list[dict[str, Any]]:
-    return list(reader.scan(OBSERVABLE, (), {"incident_id": incident_id}))
+    """The case's observables, each with ``also_in``: the other cases holding its value."""
+    out = []
+    for obs in reader.scan(OBSERVABLE, (), {"incident_id": incident_id}):
+        others = [o["incident_id"] for o in cases_with(reader, obs["type"], obs["value"])
+                  if o["incident_id"] != incident_id and not o.get("ignore_similarity")]  # fmt: skip
+        links = [] if obs.get("ignore_similarity") else _numbers(reader, others)
+        out.append({**obs, "also_in": links})
+    return out
 
 
 def find(reader: Any, value: str, kind: str | None = None) -> list[dict[str, Any]]:

@@ -16,8 +16,9 @@ What goes in (every object is marked with its TLP 2.0 marking definition):
 - per timeline entry a ``note`` on the incident (its time, kind and message);
 - a ``report`` that lists them all.
 
-Ids of SDOs are UUIDv5 of the case and the item, so exporting the same case again yields the
-same objects (a receiver updates them instead of duplicating them).
+Ids of SDOs are stable (see :func:`_id`), so exporting the same case again yields the same
+objects (a receiver updates them instead of duplicating them); SCOs have the UUIDv5 ids that
+STIX derives from their values.
 """
 
 from __future__ import annotations
@@ -96,7 +97,13 @@ def marking_definition(tlp: str) -> Any:
 
 
 def _id(kind: str, *parts: str) -> str:
-    return f"{kind}--{uuid.uuid5(NAMESPACE, '/'.join((kind, *parts)))}"
+    """A stable id in UUIDv4 form (STIX asks v4 for SDOs and SROs): its 122 free bits are
+    the SHA-256 of pukara's namespace, the object type and the item, not drawn at random,
+    so the same item always has the same id and no one can guess it without the case."""
+    import hashlib
+
+    digest = hashlib.sha256("/".join((str(NAMESPACE), kind, *parts)).encode()).digest()
+    return f"{kind}--{uuid.UUID(bytes=digest[:16], version=4)}"
 
 
 def pattern_literal(value: str) -> str:
@@ -138,6 +145,12 @@ def sco(kind: str, value: str, markings: list[str]) -> Any:
     return None
 
 
+def case_name(incident: Mapping[str, Any]) -> str:
+    """``INC-2026-0001: title``, or the bare number when the title is held back."""
+    number = str(incident.get("number") or incident["id"])
+    return f"{number}: {incident['title']}" if incident.get("title") else number
+
+
 INVESTIGATION_STATUS = {"nuevo": "new", "cerrado": "closed", "descartado": "closed"}
 
 
@@ -174,7 +187,7 @@ def build_bundle(
     if isinstance(priority, int) and 1 <= priority <= 4:
         core["criticality"] = priority * 25
     inc = stix2.Incident(
-        id=_id("incident", inc_id), name=f"{incident.get('number', inc_id)}: {incident['title']}",
+        id=_id("incident", inc_id), name=case_name(incident),
         description=incident.get("description") or None, created=created,
         modified=incident.get("updated_at") or created, labels=list(labels) or None,
         external_references=[{"source_name": "pukara", "external_id": incident.get("number")
@@ -185,7 +198,7 @@ def build_bundle(
     for obs in observables:
         tlp = obs.get("tlp") or incident["tlp"]
         used.add(tlp)
-        objects += _observable_objects(inc_id, obs, [TLP2_MARKINGS[tlp]], identity.id, now)
+        objects += _observable_objects(incident, obs, [TLP2_MARKINGS[tlp]], identity.id, now)
     for entry in timeline:
         tlp = entry.get("tlp") or incident["tlp"]
         used.add(tlp)
@@ -211,12 +224,17 @@ _SCO_TYPES = {"ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "use
 
 
 def _observable_objects(
-    inc_id: str, obs: Mapping[str, Any], markings: list[str], identity: str, now: str
+    incident: Mapping[str, Any],
+    obs: Mapping[str, Any],
+    markings: list[str],
+    identity: str,
+    now: str,
 ) -> list[Any]:
     """The SCO, observed-data, vulnerability, indicator and sighting of one observable."""
     import stix2
 
     kind, value = str(obs["type"]), str(obs["value"])
+    inc_id, number = incident["id"], incident.get("number") or incident["id"]
     seen = obs.get("created_at") or now
     author = {"created_by_ref": identity, "object_marking_refs": markings}
     key = (inc_id, kind, value)
@@ -238,7 +256,7 @@ def _observable_objects(
             id=_id("indicator", *key), name=f"{kind} {value}", pattern=text,
             pattern_type="stix", valid_from=seen, created=seen, modified=seen,
             indicator_types=["malicious-activity"],
-            description=obs.get("description") or None, **author,
+            description=obs.get("description") or f"Indicador del incidente {number}.", **author,
         )  # fmt: skip
         out.append(indicator)
         if obs.get("sighted"):

@@ -82,15 +82,18 @@ def find_task(reader: Any, incident: Mapping[str, Any], ref: str) -> dict[str, A
 
 def _due(due: datetime | str | None, tz: str | None) -> str | None:
     """A due date (it may be in the future), UTC text; a text without a zone is read in
-    ``tz``, else in the machine's zone."""
+    ``tz``, else in the machine's zone; a day alone is due at its end (23:59:59)."""
     from csirt.linea import zone
     from registros.search import local_zone
 
     if due is None or (isinstance(due, str) and not due.strip()):
         return None
     if isinstance(due, str):
+        text = due.strip()
+        if len(text) == 10 and text[4] == "-":  # a day alone: due at its end
+            text += "T23:59:59"
         try:
-            due = datetime.fromisoformat(due.strip().replace(" ", "T", 1).replace("z", "Z"))
+            due = datetime.fromisoformat(text.replace(" ", "T", 1).replace("z", "Z"))
         except ValueError:
             raise UsageError(f"--vence «{due}»: no es una fecha; use p. ej. 2026-12-03 o "
                              "2026-12-03 18:00") from None  # fmt: skip
@@ -117,7 +120,8 @@ def add_task(
         "title": check_text(title, "el título de la tarea", 300),
         "description": check_text(description, "la descripción", 4000)
         if description.strip() else "",
-        "status": parse_status(status), "assignee": assignee.strip(),
+        "status": parse_status(status),
+        "assignee": check_text(assignee, "el analista asignado", 120) if assignee.strip() else "",
         "due_at": _due(due_at, tz), "phase": parse_phase(phase),
         "created_at": cmd.now, "updated_at": cmd.now,
     }  # fmt: skip

@@ -10,7 +10,7 @@ change log, each entry signed by the store's ``actor``. Reads stream.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -22,6 +22,8 @@ from pukara.store.changelog import ChainReport, Change
 from pukara.store.query import EventQuery, TopValues
 from pukara.store.rollups import Availability, Hour, Run, Summary
 from pukara.store.sqlite import (
+    CountedBatch,
+    CountedSummary,
     DatasetStats,
     EntityBatch,
     SQLiteStore,
@@ -34,6 +36,8 @@ __all__ = [
     "Availability",
     "ChainReport",
     "Change",
+    "CountedBatch",
+    "CountedSummary",
     "DatasetStats",
     "EntityBatch",
     "Hour",
@@ -90,6 +94,23 @@ class Store(Protocol):
     ) -> UpsertSummary: ...
 
     def write_entities(self, batches: Sequence[EntityBatch]) -> UpsertSummary: ...
+
+    # bulk intake of counted entities (alerts): one change-log entry per batch; see
+    # SQLiteStore.upsert_counted
+    def upsert_counted(
+        self,
+        collection: str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        key: Sequence[str],
+        count: str = "count",
+        first: str = "first_seen",
+        last: str = "last_seen",
+        greatest: Sequence[str] = (),
+        request_id: str | None = None,
+        on_batch: Callable[[CountedBatch], Mapping[str, Any] | None] | None = None,
+        batch_size: int = ...,
+    ) -> CountedSummary: ...
 
     def get(self, collection: str, key: Sequence[Any]) -> dict[str, Any] | None: ...
 

@@ -39,6 +39,9 @@ from pukara.store.cluster import dsl, reads, retention
 from pukara.store.cluster.engine import ALL_STREAMS, EngineRefused, SearchEngine
 from pukara.store.query import EventQuery, TopValues
 from pukara.store.sqlite import (
+    BATCH,
+    CountedBatch,
+    CountedSummary,
     DatasetStats,
     EntityBatch,
     SQLiteStore,
@@ -371,6 +374,37 @@ class ElasticStore:
 
     def write_entities(self, batches: Sequence[EntityBatch]) -> UpsertSummary:
         return self.local.write_entities(batches)
+
+    def upsert_counted(
+        self,
+        collection: str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        key: Sequence[str],
+        count: str = "count",
+        first: str = "first_seen",
+        last: str = "last_seen",
+        greatest: Sequence[str] = (),
+        request_id: str | None = None,
+        on_batch: Callable[[CountedBatch], Mapping[str, Any] | None] | None = None,
+        batch_size: int = BATCH,
+    ) -> CountedSummary:
+        """The entities go to the local file; each batch's summary event to the outbox once
+        its batch has committed (as :meth:`transaction` does)."""
+        events: list[Mapping[str, Any]] = []
+
+        def collect(batch: CountedBatch) -> None:
+            event = on_batch(batch) if on_batch is not None else None
+            if event is not None:
+                events.append(event)
+
+        summary = self.local.upsert_counted(
+            collection, rows, key=key, count=count, first=first, last=last, greatest=greatest,
+            request_id=request_id, on_batch=collect, batch_size=batch_size,
+        )  # fmt: skip
+        if events:
+            self.write_events(events)
+        return summary
 
     @contextmanager
     def transaction(self, request_id: str | None = None) -> Iterator[Transaction]:

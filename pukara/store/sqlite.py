@@ -82,6 +82,155 @@ class UpsertSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class CountedBatch:
+    """What :meth:`SQLiteStore.upsert_counted` did with one batch (one transaction)."""
+
+    collection: str
+    request_id: str | None
+    number: int  # 1, 2, ... within the call
+    rows: int  # rows given
+    inserted: int  # new entities
+    counted: int  # existing entities whose count went up (a later or earlier sighting)
+    unchanged: int  # the same sighting again: nothing changed
+    sha256: str  # over the canonical rows given, in order (see upsert_counted)
+    change_seq: int  # the change-log entry that records the batch
+
+
+@dataclass(frozen=True, slots=True)
+class CountedSummary:
+    batches: tuple[CountedBatch, ...] = ()
+
+    @property
+    def inserted(self) -> int:
+        return sum(b.inserted for b in self.batches)
+
+    @property
+    def counted(self) -> int:
+        return sum(b.counted for b in self.batches)
+
+    @property
+    def unchanged(self) -> int:
+        return sum(b.unchanged for b in self.batches)
+
+
+BATCH_KEY = "*lote*"  # first element of the key of a change-log entry that records a batch
+
+
+def _field_name(name: str) -> str:
+    if not name or not all(c.isalnum() or c == "_" for c in name):
+        raise ValueError(f"field name {name!r}: letters, digits and _ only")
+    return f"'$.{name}'"
+
+
+def counted_upsert_sql(count: str, first: str, last: str, greatest: Sequence[str]) -> str:
+    """The statement of :meth:`SQLiteStore.upsert_counted`; parameters: collection, key,
+    doc, stamp, then the sightings to add, the row's first and last, each ``greatest``."""
+    c, f, la = _field_name(count), _field_name(first), _field_name(last)
+    old = "json_extract(entities.doc, {})".format
+    sets = [
+        f"{c}, coalesce({old(c)}, 0) + ?5",
+        f"{f}, min(coalesce({old(f)}, ?6), ?6)",
+        f"{la}, max(coalesce({old(la)}, ?7), ?7)",
+    ]
+    for i, name in enumerate(greatest, start=8):
+        g = _field_name(name)
+        sets.append(f"{g}, coalesce(max({old(g)}, ?{i}), {old(g)}, ?{i})")
+    head = "INSERT INTO entities (collection, key, doc, updated_at) VALUES (?1, ?2, ?3, ?4)"
+    update = f" SET doc = json_set(entities.doc, {', '.join(sets)}), updated_at = ?4"
+    return head + " ON CONFLICT (collection, key) DO UPDATE" + update
+
+
+@dataclass(frozen=True, slots=True)
+class CountedFields:
+    count: str
+    first: str
+    last: str
+    greatest: tuple[str, ...]
+
+
+class _CountedMerge:
+    """One batch of counted rows, one per key. A new key: its first row as given, later
+    sightings merged into it (count, first, last, greatest). A stored key: only sightings
+    outside its stored window (widened as they come) count; the SQL adds them."""
+
+    def __init__(self, collection: str, key: Sequence[str], fields: CountedFields) -> None:
+        self.collection, self.key, self.f = collection, key, fields
+        self.rows: dict[str, tuple[Mapping[str, Any], int]] = {}  # key -> (row, sightings)
+        self._window: dict[str, tuple[Any, Any]] = {}  # stored key -> (first, last) so far
+        self.stored: set[str] = set()
+        self._own: dict[str, dict[str, Any]] = {}  # rows copied to merge into (not the caller's)
+        self.counted = self.unchanged = 0
+
+    @property
+    def inserted(self) -> int:
+        return len(self.rows.keys() - self.stored)
+
+    def keys(self, chunk: Sequence[Mapping[str, Any]]) -> list[str]:
+        """The stored key of each row; a row without its key or its counted fields is
+        refused."""
+        f, names, out = self.f, self.key, []
+        for row in chunk:
+            values = [row.get(name) for name in names]
+            if None in values or "" in values:
+                raise StoreError(f"{self.collection}: falta la clave natural")
+            if row.get(f.count) is None or row.get(f.first) is None or row.get(f.last) is None:
+                raise StoreError(f"{self.collection}: faltan {f.count}, {f.first} o {f.last}")
+            out.append(orjson.dumps(values).decode())
+        return out
+
+    def load(self, conn: sqlite3.Connection, keys: Sequence[str]) -> None:
+        """The stored window of every one of ``keys`` that is stored already."""
+        wanted = orjson.dumps(list(set(keys))).decode()
+        fp, lp = _field_name(self.f.first), _field_name(self.f.last)
+        sql = (
+            f"SELECT key, json_extract(doc, {fp}), json_extract(doc, {lp}) FROM entities"  # noqa: S608 - checked names
+            " WHERE collection = ? AND key IN (SELECT value FROM json_each(?))"
+        )  # fmt: skip
+        for k, lo, hi in conn.execute(sql, (self.collection, wanted)):
+            self._window[k] = (lo, hi)
+            self.stored.add(k)
+
+    def add_all(self, chunk: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
+        rows, stored = self.rows, self.stored
+        for row, k in zip(chunk, keys, strict=True):
+            if k in rows or k in stored:
+                self._repeat(row, k)
+            else:  # new: stored as given (the usual case, kept short)
+                rows[k] = (row, 0)
+
+    def _repeat(self, row: Mapping[str, Any], k: str) -> None:
+        f = self.f
+        held = self.rows.get(k)
+        stored = k in self.stored
+        if stored:
+            lo, hi = self._window[k]
+        else:
+            assert held is not None  # noqa: S101 - a key not stored is held
+            lo, hi = held[0][f.first], held[0][f.last]
+        if not (row[f.last] > hi or row[f.first] < lo):
+            self.unchanged += 1  # the same sighting again
+            return
+        self.counted += 1
+        if stored:
+            self._window[k] = (min(lo, row[f.first]), max(hi, row[f.last]))
+        if held is None:  # stored, first counted sighting of this batch
+            self.rows[k] = (row, row[f.count])
+            return
+        base, delta = held
+        doc = self._own.get(k)
+        if doc is None:
+            doc = self._own[k] = dict(base)
+        doc[f.first] = min(doc[f.first], row[f.first])
+        doc[f.last] = max(doc[f.last], row[f.last])
+        for g in f.greatest:
+            if row.get(g) is not None and (doc.get(g) is None or row[g] > doc[g]):
+                doc[g] = row[g]
+        if not stored:
+            doc[f.count] = doc[f.count] + row[f.count]
+        self.rows[k] = (doc, delta + row[f.count])
+
+
+@dataclass(frozen=True, slots=True)
 class DatasetStats:
     """How many events of one dataset are stored, and the time span they cover."""
 
@@ -803,6 +952,130 @@ class SQLiteStore:
             after=doc, actor=self.actor,
         )  # fmt: skip
         return action
+
+    def upsert_counted(
+        self,
+        collection: str,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        key: Sequence[str],
+        count: str = "count",
+        first: str = "first_seen",
+        last: str = "last_seen",
+        greatest: Sequence[str] = (),
+        request_id: str | None = None,
+        on_batch: Callable[[CountedBatch], Mapping[str, Any] | None] | None = None,
+        batch_size: int = BATCH,
+    ) -> CountedSummary:
+        """Bulk intake of *counted* entities (sightings): the fast path beside :meth:`upsert`.
+
+        Each row is a whole document with its natural ``key`` fields, ``count`` (sightings it
+        stands for, usually 1) and ``first``/``last`` (fixed-width UTC text, so text order is
+        time order). Within a batch, rows of one key are merged in Python first; then:
+
+        - a key not stored yet is inserted as given (its repeats in the batch merged in:
+          ``count`` summed, ``first`` the earliest, ``last`` the latest, each ``greatest``
+          field the greatest);
+        - a stored key only changes these fields, in SQL, and only by the sightings outside
+          its stored ``[first, last]`` window (widened as they come): every other field
+          (status, links made since) stays;
+        - a sighting inside the window is the same one again (a file or a detection window
+          imported twice) and changes nothing.
+
+        Each batch of ``batch_size`` rows is one transaction with one ``executemany`` of
+        plain inserts (new keys) and one of upserts (stored keys).
+
+        What the change log records for bulk intake: NOT one entry per row. Each batch writes
+        ONE entry (collection ``collection``, key ``["*lote*", request_id, n]``, action
+        ``insert``, no ``before``) whose ``after`` holds the figures (rows given, rows
+        written, inserted, counted, unchanged), the first and last key written and
+        ``sha256``: SHA-256 over the JSON text of each row written (the inserted document
+        exactly as stored in ``entities.doc``, or the row handed to the upsert), each followed
+        by a newline, in key order of first appearance. The entry is chained and signed like
+        any other, so what a command took in is tamper-evident as a whole, and a row still
+        as inserted can be tied to it; the rows are not replayable from the log. Later
+        changes to these entities through :meth:`transaction` are logged one by one as
+        usual. ``on_batch`` may return an event (a summary of the batch) stored in the same
+        transaction.
+        """
+        if not key:
+            raise ValueError("a natural key needs at least one field")
+        fields = CountedFields(count, first, last, tuple(greatest))
+        sql = counted_upsert_sql(count, first, last, greatest)
+        batches: list[CountedBatch] = []
+        it = iter(rows)
+        while chunk := list(itertools.islice(it, batch_size)):
+            with self._write() as conn:
+                batch, event = self._counted_batch(
+                    conn, collection, chunk, key, fields, sql, request_id, len(batches) + 1,
+                    on_batch,
+                )  # fmt: skip
+                if event is not None:
+                    self._insert_events(conn, [dict(event)])
+            batches.append(batch)
+        return CountedSummary(tuple(batches))
+
+    def _counted_batch(
+        self,
+        conn: sqlite3.Connection,
+        collection: str,
+        chunk: Sequence[Mapping[str, Any]],
+        key: Sequence[str],
+        fields: CountedFields,
+        sql: str,
+        request_id: str | None,
+        number: int,
+        on_batch: Callable[[CountedBatch], Mapping[str, Any] | None] | None,
+    ) -> tuple[CountedBatch, Mapping[str, Any] | None]:
+        import hashlib
+
+        stamp = format_timestamp(utc_now())
+        merged = _CountedMerge(collection, key, fields)
+        keys = merged.keys(chunk)
+        merged.load(conn, keys)
+        merged.add_all(chunk, keys)
+        digest = hashlib.sha256()
+        new: list[tuple[str, str, str, str]] = []
+        params: list[tuple[Any, ...]] = []
+        for k, (row, delta) in merged.rows.items():
+            try:
+                data = orjson.dumps(row)
+            except TypeError as e:
+                raise StoreError(f"{collection}: valor no serializable a JSON: {e}") from e
+            digest.update(data)
+            digest.update(b"\n")
+            if k in merged.stored:
+                params.append((
+                    collection, k, data.decode(), stamp, delta, row[fields.first],
+                    row[fields.last], *(row.get(g) for g in fields.greatest),
+                ))  # fmt: skip
+            else:
+                new.append((collection, k, data.decode(), stamp))
+        if new:  # keys that were not stored when the batch began: plain inserts
+            conn.executemany(
+                "INSERT INTO entities (collection, key, doc, updated_at) VALUES (?, ?, ?, ?)", new
+            )
+        if params:
+            conn.executemany(sql, params)
+        figures = {
+            "batch": {
+                "rows": len(chunk), "written": len(new) + len(params),
+                "inserted": merged.inserted,
+                "counted": merged.counted, "unchanged": merged.unchanged,
+                "first_key": next(iter(merged.rows), None),
+                "last_key": next(reversed(merged.rows), None), "sha256": digest.hexdigest(),
+            }
+        }  # fmt: skip
+        seq = changelog.append(
+            conn, ts=stamp, collection=collection,
+            key=self._key([BATCH_KEY, request_id or stamp, number]), action="insert",
+            before=None, after=figures, actor=self.actor, request_id=request_id,
+        )  # fmt: skip
+        batch = CountedBatch(
+            collection, request_id, number, len(chunk), merged.inserted, merged.counted,
+            merged.unchanged, digest.hexdigest(), seq,
+        )  # fmt: skip
+        return batch, (on_batch(batch) if on_batch is not None else None)
 
     def _delete_in(self, conn: sqlite3.Connection, collection: str, k: str, stamp: str) -> bool:
         old = conn.execute(

@@ -56,6 +56,11 @@ def test_a_case_walks_from_opening_to_closure(
                "--zona", "America/Lima")  # fmt: skip
     assert inc.startswith("INC-") and inc.endswith("-0001")
     assert run(capsys, *db, "csirt", "incidente", "asignar", inc, "lquispe")[0] == 0
+    code, _, err = run(capsys, *db, "csirt", "incidente", "editar", inc, "--personas", "12",
+                       "--datos", "correo", "--datos", "DNI")  # fmt: skip
+    assert code == 0 and "guardado" in err
+    code, _, err = run(capsys, *db, "csirt", "incidente", "editar", inc, "--personas", "12")
+    assert code == 0 and "sin cambios" in err
     for to in ("analisis", "contencion", "erradicacion", "recuperacion", "post-incidente"):
         code, _, err = run(capsys, *db, "csirt", "incidente", "estado", inc, to)
         assert code == 0, err
@@ -74,6 +79,7 @@ def test_a_case_walks_from_opening_to_closure(
     case = shown["incident"]
     assert (case["status"], case["assignee"], case["priority"]) == ("cerrado", "lquispe", 4)
     assert case["occurred_tz"] == "America/Lima"
+    assert case["personal_data"] == {"affected": True, "kinds": ["correo", "DNI"], "people": 12}
     phases = [e["to"] for e in shown["timeline"] if e["kind"] == "fase"]
     assert phases == ["analisis", "contencion", "erradicacion", "recuperacion",
                       "post_incidente", "cerrado"]  # fmt: skip
@@ -147,6 +153,25 @@ def test_the_same_observable_in_two_cases(
     assert code == 0 and f"también en {a}" in err
     code, out, _ = run(capsys, *db, "csirt", "observable", "buscar", "198.18.7.10", "-f", "json")
     assert [(r["number"], r["ioc"]) for r in json.loads(out)] == [(a, True), (b, False)]
+
+
+def test_listing_filters(capsys: pytest.CaptureFixture[str], db: list[str]) -> None:
+    a = _new(capsys, db, "--activo", "blade-lima-01", "--asignar", "lquispe")
+    b = _new(capsys, db, "--severidad", "baja")
+    c = _new(capsys, db, "--severidad", "crítica", "--asignar", "lquispe")
+
+    def listed(*args: str) -> list[str]:
+        code, out, err = run(capsys, *db, "csirt", "incidente", "listar", *args, "-f", "json")
+        assert code == 0, err
+        return [r["number"] for r in json.loads(out)]
+
+    assert listed() == [c, b, a]
+    assert listed("--asignado", "lquispe") == [c, a]
+    assert listed("--sede", "dc1") == [a]
+    assert listed("--severidad", "alta") == [c, a]
+    assert listed("--estado", "análisis") == []
+    code, _, err = run(capsys, *db, "csirt", "incidente", "listar", "--severidad", "urgente")
+    assert code == 2 and "no es una severidad" in err
 
 
 def test_tasks_through_the_command_line(capsys: pytest.CaptureFixture[str], db: list[str]) -> None:
@@ -224,7 +249,7 @@ def test_two_analysts_editing_one_case_at_once_lose_nothing(
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for who in ("ana", "luis")]  # fmt: skip
     for p in procs:
-        _, err = p.communicate(timeout=240)
+        _, err = p.communicate(timeout=600)
         assert p.returncode == 0, err[-2000:]
     store = SQLiteStore(Path(db[1]))
     try:

@@ -94,7 +94,7 @@ def test_existing_file_is_replaced_only_when_the_export_works(
 def test_bad_input(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     base = ("--base-datos", str(db), "csirt", "exportar")
     code, out, err = run(capsys, *base, "INC-2026-0404", "-d", "sector")
-    assert code == 2 and "no existe el incidente «INC-2026-0404»" in err and out == ""
+    assert code == 2 and "no existe el incidente INC-2026-0404" in err and out == ""
     code, _, err = run(capsys, *base, "INC-2026-0001", "-d", "todos")
     assert code == 2 and "--destino" in err
     code, _, err = run(capsys, *base, "INC-2026-0001")
@@ -104,3 +104,39 @@ def test_bad_input(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str])
     code, _, err = run(capsys, *base, "INC-2026-0001", "-d", "sector",
                        "-o", str(tmp_path / "no" / "x.json"))  # fmt: skip
     assert code == 2 and "no existe la carpeta" in err
+
+
+def test_a_case_opened_with_the_commands_exports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The records casos writes (incidente nuevo, observable agregar, linea agregar) are the
+    ones the export reads."""
+    base = ("--base-datos", str(tmp_path / "e.db"), "csirt")
+    steps = [
+        ("incidente", "nuevo", "Phishing $(reboot) <script>", "--severidad", "3",
+         "--clase", "fraud", "--tipo", "phishing", "--tlp", "AMBER"),
+        ("observable", "agregar", "INC-2026-0001", "198.18.0.5", "--ioc", "--avistado"),
+        ("observable", "agregar", "INC-2026-0001", "evil.test", "--tipo", "domain", "--ioc",
+         "--tlp", "RED"),
+        ("linea", "agregar", "INC-2026-0001", "Se bloqueó en el cortafuegos"),
+    ]  # fmt: skip
+    for step in steps:
+        code, _, err = run(capsys, *base, *step)
+        assert code == 0, err
+    code, out, err = run(capsys, *base, "exportar", "INC-2026-0001", "--destino", "sector")
+    assert code == 0, err
+    bundle = stix2.parse(out, allow_custom=False)
+    kinds = [o.type for o in bundle.objects]
+    assert kinds.count("indicator") == 1 and kinds.count("sighting") == 1
+    notes = [o.content for o in bundle.objects if o.type == "note"]
+    assert "Se bloqueó en el cortafuegos" in notes
+    (incident,) = [o for o in bundle.objects if o.type == "incident"]
+    assert incident.name == "INC-2026-0001: Phishing $(reboot) <script>"
+    assert "evil.test" not in out
+    assert "observable domain evil.test (TLP:RED)" in err
+    code, out, err = run(capsys, *base, "exportar", "INC-2026-0001", "--destino", "nombres",
+                         "-f", "misp")  # fmt: skip
+    assert code == 0, err
+    event = MISPEvent()
+    event.load(out)
+    assert {a.value for a in event.attributes} >= {"198.18.0.5", "evil.test"}

@@ -55,6 +55,27 @@ def test_open_numbers_cases_per_year_and_records_everything(inv: SQLiteStore) ->
     assert all(c.actor == inv.actor for c in changes)
 
 
+def test_times_given_as_datetimes_keep_their_zone(inv: SQLiteStore) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    lima = ZoneInfo("America/Lima")
+    doc = _open(inv, occurred_at=datetime(2026, 11, 30, 22, 0, tzinfo=lima),
+                detected_at=datetime(2026, 11, 30, 23, 30, tzinfo=lima))  # fmt: skip
+    assert (doc["occurred_at"], doc["occurred_tz"]) == (
+        "2026-12-01T03:00:00.000000Z",
+        "America/Lima",
+    )
+    assert (doc["detected_at"], doc["detected_tz"]) == (
+        "2026-12-01T04:30:00.000000Z",
+        "America/Lima",
+    )
+    with pytest.raises(UsageError, match="falta la zona horaria"):
+        _open(inv, occurred_at=datetime(2026, 11, 30, 22, 0))  # noqa: DTZ001
+    with pytest.raises(UsageError, match="es posterior a la detección"):
+        _open(inv, occurred_at="2026-11-30 23:00", detected_at="2026-11-30 22:00")
+
+
 @pytest.mark.parametrize(
     ("severity", "assets", "expected"),
     [(2, [], 2), (2, ["srv-correo"], 3), (2, ["pc-123"], 1), (4, ["srv-correo"], 4),
@@ -122,6 +143,9 @@ def test_a_case_walks_every_phase_and_each_move_is_a_timeline_entry(inv: SQLiteS
     assert doc["acknowledged_at"] == _timeline(inv, doc)[1]["ts"]
     doc = _move(inv, doc, "reabierto", reason="Volvió a aparecer el remitente")
     assert doc["closed_at"] is None
+    closing, reopening = [e for e in _timeline(inv, doc) if e["kind"] == "fase"][-2:]
+    assert closing["fields"] == CLOSE
+    assert reopening["fields"] == {"reason": "Volvió a aparecer el remitente"}
     doc = _move(inv, doc, "análisis")  # the Spanish label works too
     assert doc["status"] == "analisis"
     actions = [e["event"]["action"] for e in inv.search_events(dataset="csirt.incidente")]
@@ -145,6 +169,8 @@ def test_a_forbidden_move_names_from_to_and_the_allowed_ones(inv: SQLiteStore) -
     assert casos.load_incident(inv, doc["number"]) == doc
     with pytest.raises(UsageError, match="no es un estado de incidente"):
         _move(inv, doc, "resuelto")
+    with pytest.raises(estados.TransitionError, match="ya está en «nuevo»; desde ahí se puede"):
+        _move(inv, doc, "nuevo")
 
 
 def _to(store: SQLiteStore, doc: dict[str, Any], *states: str) -> dict[str, Any]:

@@ -38,6 +38,7 @@ def test_the_same_value_in_another_case_is_a_link(store: SQLiteStore) -> None:
     found = observables_db.find(store, "198.18.7.10")
     assert [(r["number"], r["ioc"], r["sighted"]) for r in found] == [
         (a["number"], True, False), (b["number"], False, True)]  # fmt: skip
+    assert [o["also_in"] for o in observables_db.of_incident(store, a["id"])] == [[b["number"]]]
     # adding it again to a case keeps its flags and changes nothing
     before = len(list(store.changes()))
     again = _add(store, a, "ipv4", "198.18.7.10")
@@ -88,11 +89,15 @@ def test_tasks_have_numbers_statuses_and_phases(store: SQLiteStore) -> None:
     assert t1["due_at"] == "2026-12-03T23:00:00.000000Z"
     assert t2["phase"] == "contencion_erradicacion_recuperacion"
     with command(store, "ana") as cmd:
+        t3 = tareas.add_task(cmd, doc, "Informe", due_at="2026-12-04", tz="America/Lima")
+    assert t3["due_at"] == "2026-12-05T04:59:59.000000Z"  # the end of that day in Lima
+    with command(store, "ana") as cmd:
         tareas.update_task(cmd, doc, str(base + 2), status="en espera", assignee="lquispe")
     with command(store, "ana") as cmd:
         tareas.update_task(cmd, doc, t1["id"], status="hecha")
     got = {t["n"]: (t["status"], t["assignee"]) for t in tareas.tasks(store, doc["id"])[base:]}
-    assert got == {base + 1: ("hecha", ""), base + 2: ("en_espera", "lquispe")}
+    assert got == {base + 1: ("hecha", ""), base + 2: ("en_espera", "lquispe"),
+                   base + 3: ("pendiente", "")}  # fmt: skip
     with pytest.raises(UsageError, match="no es un estado de tarea"), command(store) as cmd:
         tareas.update_task(cmd, doc, "1", status="terminada")
     with pytest.raises(UsageError, match="no tiene la tarea «77»"), command(store) as cmd:

@@ -4,6 +4,7 @@ loads, TLP 2.0 markings written out, and the audience's TLP enforced."""
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from pymisp import MISPEvent
 from stix2patterns.validator import run_validator
 
 from csirt import exportar as ex
+from csirt.casos import IncidentNotFound
 from csirt.records import INCIDENT, OBSERVABLE, TIMELINE, command, new_ulid
 from csirt.stix import INCIDENT_CORE, TLP2_EXTENSION, TLP2_MARKINGS
 from pukara.store import SQLiteStore
@@ -157,7 +159,15 @@ def test_stix_ids_are_stable_across_exports(db: Path) -> None:
         data = json.loads(_export(db, "stix", "nombres").text)
         return {o["id"] for o in data["objects"]}
 
-    assert ids() == ids()
+    first = ids()
+    assert first == ids()
+    scos = {"ipv4-addr", "ipv6-addr", "domain-name", "url", "email-addr", "user-account",
+            "file", "mac-addr"}  # fmt: skip
+    fixed = {"extension-definition", "marking-definition"}  # published by OASIS
+    for oid in first:
+        kind, _, value = oid.partition("--")
+        if kind not in scos | fixed | {"bundle"}:
+            assert uuid.UUID(value).version == 4, oid  # STIX: SDOs and SROs use UUIDv4
 
 
 def test_misp_event_loads_in_pymisp(db: Path) -> None:
@@ -255,11 +265,15 @@ def test_clear_items_reach_the_public(tmp_path: Path) -> None:
 
 
 def test_lookup_by_id_number_and_unknown(db: Path) -> None:
+    by_number = json.loads(_export(db, "stix", "nombres", ref="inc-2026-1").text)
     with SQLiteStore(db) as store:
-        inc = ex.load_incident(store, "inc-2026-0001")
-        assert ex.load_incident(store, inc["id"])["number"] == "INC-2026-0001"
-        with pytest.raises(ex.IncidentNotFound, match="no existe el incidente «INC-2026-0404»"):
-            ex.load_incident(store, "INC-2026-0404")
+        (inc,) = store.scan(INCIDENT)
+    by_id = json.loads(_export(db, "stix", "nombres", ref=inc["id"]).text)
+    assert by_number["objects"] == by_id["objects"]
+    names = [o["name"] for o in by_id["objects"] if o["type"] == "incident"]
+    assert names == ["INC-2026-0001: Phishing <script>alert(1)</script>"]
+    with pytest.raises(IncidentNotFound, match="no existe el incidente INC-2026-0404"):
+        _export(db, "stix", "sector", ref="INC-2026-0404")
 
 
 def test_bad_format_and_audience(db: Path) -> None:
@@ -280,3 +294,56 @@ def test_record_writes_the_export_event(db: Path) -> None:
     assert doc["user"]["name"] == "ana"
     assert doc["csirt"]["export"]["audience"] == "sector"
     assert len(doc["csirt"]["export"]["held_back"]) == 3
+
+
+def test_a_timeline_entry_naming_an_observable_has_its_tlp(db: Path) -> None:
+    with SQLiteStore(db) as store, command(store, "ana") as cmd:
+        (inc,) = store.scan(INCIDENT)
+        for message, fields in [
+            ("Observable agregado: ipv4 198.18.0.99", {"type": "ipv4", "value": "198.18.0.99"}),
+            ("El usuario vio FD70:756B:6172::5 en su equipo", {}),
+            ("Nada secreto", {}),
+        ]:
+            cmd.insert(TIMELINE, {
+                "incident_id": inc["id"], "id": new_ulid(), "ts": NOW, "tz": "UTC",
+                "kind": "observable" if fields else "nota", "message": message, "source": "",
+                "raw_ref": "", "analyst": "ana", "fields": fields,
+            })  # fmt: skip
+    result = _export(db, "stix", "organizacion")
+    assert "198.18.0.99" not in result.text  # neither the observable nor the entry naming it
+    held = [h for h in result.held if h.kind == "linea"]
+    assert any("198.18.0.99" in h.text() and h.tlp == "RED" for h in held)
+    bundle = stix2.parse(result.text, allow_custom=False)
+    notes = {n.content: n for n in bundle.objects if n.type == "note"}
+    # kept, but marked as the AMBER+STRICT address it quotes (case folded)
+    quoted = notes["El usuario vio FD70:756B:6172::5 en su equipo"]
+    assert quoted.object_marking_refs == [TLP2_MARKINGS["AMBER+STRICT"]]
+    assert notes["Nada secreto"].object_marking_refs == [TLP2_MARKINGS["AMBER"]]
+    sector = _export(db, "stix", "sector")
+    assert "FD70:756B:6172::5" not in sector.text and "Nada secreto" in sector.text
+
+
+def test_a_title_or_description_naming_a_held_observable_is_left_out(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    iid = make_case(db)
+    with SQLiteStore(db) as store, command(store, "ana") as cmd:
+        inc = cmd.get(INCIDENT, (iid,))
+        assert inc is not None
+        cmd.put(INCIDENT, {**inc, "title": "Conexiones a 198.18.0.99",
+                           "description": "Vimos fd70:756b:6172::5 y 198.18.0.5"})  # fmt: skip
+    for fmt in ("stix", "misp"):
+        sector = _export(db, fmt, "sector")
+        assert "198.18.0.99" not in sector.text and "fd70:756b:6172::5" not in sector.text
+        fields = {h.ref: h for h in sector.held if h.kind == "campo"}
+        assert set(fields) == {"title", "description"}
+        assert fields["title"].tlp == "RED" and fields["description"].tlp == "AMBER+STRICT"
+        assert fields["title"].text() == "título del incidente, que nombra un observable (TLP:RED)"
+        organizacion = _export(db, fmt, "organizacion")
+        assert "Vimos fd70:756b:6172::5" in organizacion.text
+        assert {h.ref for h in organizacion.held if h.kind == "campo"} == {"title"}
+    bundle = stix2.parse(_export(db, "stix", "sector").text, allow_custom=False)
+    (incident,) = [o for o in bundle.objects if o.type == "incident"]
+    assert incident.name == "INC-2026-0001" and "description" not in incident
+    event = MISPEvent()
+    event.load(_export(db, "misp", "sector").text)
+    assert event.info == "INC-2026-0001"

@@ -1,0 +1,524 @@
+"""Where alerts come from: JSON files (generic, TheHive, MISP), registros and monitoreo.
+
+Every source is turned into the same intake shape, a new :data:`csirt.records.ALERT` document
+(``count`` 1, ``first_seen`` = ``last_seen`` = when it was seen), which
+:func:`csirt.alertas.ingest` then deduplicates on (source, source_ref).
+
+A file is read whole first: one bad alert in it (an observable that does not parse, an unknown
+severity or TLP, a missing reference) refuses the whole file, naming the line (JSON lines) or
+the alert's place (an array), and nothing is written.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from pukara.errors import PukaraError, UsageError
+from pukara.events import format_timestamp, get_field
+from pukara.text import clean, clean_line
+
+MAX_TITLE = 500
+MAX_DESCRIPTION = 20_000
+SEVERITY_WORDS = {"baja": 1, "media": 2, "alta": 3, "critica": 4, "low": 1, "medium": 2,
+                  "high": 3, "critical": 4}  # fmt: skip
+# TheHive's numbers (TLP 1.0 with TheHive 5's 4 = AMBER+STRICT; PAP as TheHive's)
+THEHIVE_TLP = {0: "CLEAR", 1: "GREEN", 2: "AMBER", 3: "RED", 4: "AMBER+STRICT"}
+THEHIVE_PAP = {0: "CLEAR", 1: "GREEN", 2: "AMBER", 3: "RED"}
+# TheHive dataType -> pukara observable type ("ip" and "hash": by the value's form)
+THEHIVE_TYPES = {
+    "ip": "ip", "domain": "domain", "fqdn": "hostname", "hostname": "hostname", "url": "url",
+    "mail": "email", "email": "email", "hash": "hash", "filename": "filename", "user": "user",
+    "username": "user", "mac": "mac", "cve": "cve", "cidr": "cidr",
+}  # fmt: skip
+# MISP attribute type -> pukara observable type; "a|b" types give two observables
+MISP_TYPES = {
+    "ip-src": "ip", "ip-dst": "ip", "domain": "domain", "hostname": "hostname", "url": "url",
+    "link": "url", "uri": "url", "email": "email", "email-src": "email", "email-dst": "email",
+    "md5": "md5", "sha1": "sha1", "sha256": "sha256", "filename": "filename",
+    "mac-address": "mac", "vulnerability": "cve", "target-user": "user", "github-username": "user",
+    "ip-src|port": "ip|port", "ip-dst|port": "ip|port", "domain|ip": "domain|ip",
+    "hostname|port": "hostname|port", "filename|md5": "filename|md5",
+    "filename|sha1": "filename|sha1", "filename|sha256": "filename|sha256",
+}  # fmt: skip
+# MISP threat_level_id: 1 high, 2 medium, 3 low, 4 undefined
+MISP_SEVERITY = {1: 3, 2: 2, 3: 1, 4: 2}
+# ECS event.severity of registros' alerts (risk score of the Sigma level) -> 1-4
+REGISTROS_SEVERITY = ((90, 4), (70, 3), (40, 2), (0, 1))
+MONITOREO_ACTIONS = {"alert", "flapping", "isolated"}  # notices that are alerts
+MONITOREO_SEVERITY = {"down": 3, "unreachable": 3, "refused": 3, "degraded": 2}
+
+Normalizer = Callable[[str, str], str]
+_LABELS: dict[tuple[str, str], str] = {}  # (TLP|PAP, text) -> label: files repeat a few
+_ZERO = timedelta(0)
+
+
+class AlertFileError(PukaraError):
+    """A file of alerts refused whole: where, and why (Spanish)."""
+
+
+class Bad(Exception):
+    """Why one alert cannot be taken (Spanish); the caller adds where it is."""
+
+
+# -- values --------------------------------------------------------------------------------
+def severity(value: Any) -> int:
+    if type(value) is int and 1 <= value <= 4:
+        return value
+    if isinstance(value, bool):
+        raise Bad(f"severidad desconocida: {value!r} (1-4 o baja, media, alta, crítica)")
+    if isinstance(value, int) and 1 <= value <= 4:
+        return value
+    if isinstance(value, str):
+        text = _fold(value)
+        if text.isdigit() and 1 <= int(text) <= 4:
+            return int(text)
+        if text in SEVERITY_WORDS:
+            return SEVERITY_WORDS[text]
+    shown = clean_line(str(value))[:40]
+    raise Bad(f"severidad desconocida: «{shown}» (1-4 o baja, media, alta, crítica)")
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text.strip().lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def tlp(value: Any, numbers: Mapping[int, str] | None = None) -> str:
+    label = _LABELS.get(("TLP", value)) if type(value) is str else None
+    if label is not None:
+        return label
+    from csirt.taxonomia import parse_tlp
+
+    if numbers is not None and type(value) is int:
+        if value in numbers:
+            return numbers[value]
+        raise Bad(f"TLP desconocido: {value} (0-4)")
+    return _taxo(parse_tlp, value, "TLP")
+
+
+def pap(value: Any, numbers: Mapping[int, str] | None = None) -> str:
+    label = _LABELS.get(("PAP", value)) if type(value) is str else None
+    if label is not None:
+        return label
+    from csirt.taxonomia import parse_pap
+
+    if numbers is not None and type(value) is int:
+        if value in numbers:
+            return numbers[value]
+        raise Bad(f"PAP desconocido: {value} (0-3)")
+    return _taxo(parse_pap, value, "PAP")
+
+
+def _taxo(parse: Callable[[str], str], value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise Bad(f"{what} desconocido: {clean_line(str(value))[:40]}")
+    label = _LABELS.get((what, value))
+    if label is not None:
+        return label
+    try:
+        label = parse(value)
+    except UsageError as e:
+        raise Bad(e.message) from None
+    if len(_LABELS) < 1000:
+        _LABELS[(what, value)] = label
+    return label
+
+
+def _text(value: Any, what: str, limit: int, *, required: bool = False, line: bool = True) -> str:
+    if (
+        type(value) is str
+        and value.isprintable()
+        and 0 < len(value) <= limit
+        and value[0] != " " != value[-1]
+    ):
+        return value  # the usual case: nothing to clean, trim or cut
+    if value is None or value == "":
+        if required:
+            raise Bad(f"falta {what}")
+        return ""
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise Bad(f"{what}: debe ser texto")
+    text = str(value)
+    if not text.isprintable():  # printable text has no control character to take away
+        text = (clean_line if line else clean)(text)
+    text = text.strip()
+    if required and not text:
+        raise Bad(f"falta {what}")
+    return text[:limit]
+
+
+def moment(value: Any, what: str = "fecha") -> str:
+    """UTC text of an ISO 8601 time (with zone), or of Unix seconds or milliseconds."""
+    try:
+        if type(value) is int or type(value) is float:
+            secs = value / 1000 if value > 10**11 else value  # TheHive's dates are in ms
+            return format_timestamp(datetime.fromtimestamp(secs, UTC))
+        if isinstance(value, str):
+            text = value.strip()
+            if text.isdigit():
+                return moment(int(text), what)
+            ts = datetime.fromisoformat(text)
+            if ts.tzinfo is not None:
+                return _utc_text(text, ts)
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise Bad(f"{what} no válida: «{clean_line(str(value))[:40]}» (ISO 8601 con zona, o Unix)")
+
+
+def _utc_text(text: str, ts: datetime) -> str:
+    """format_timestamp(ts), without strftime when the text is UTC with its seconds."""
+    if len(text) in (20, 25) and text[10] == "T" and text.endswith(("Z", "+00:00")):
+        return text[:19] + ".000000Z"  # 2026-11-30T10:00:00Z (fromisoformat checked it)
+    if (
+        ts.utcoffset() == _ZERO
+        and len(text) >= 20
+        and text[4] == text[7] == "-"
+        and text[10] in "Tt "
+        and text[13] == text[16] == ":"
+    ):
+        return f"{text[:10]}T{text[11:19]}.{ts.microsecond:06d}Z"
+    return format_timestamp(ts)
+
+
+class Observables:
+    """Normalises observables with taxo's ``normalize``, remembering what it has seen."""
+
+    def __init__(self) -> None:
+        from csirt.observables import guess_type, normalize
+
+        self._normalize: Normalizer = normalize
+        self._guess = guess_type
+        self._done: dict[tuple[str, str], tuple[str, str]] = {}
+        self._specs: dict[str, tuple[str, str]] = {}
+        self._docs: dict[tuple[str, str], dict[str, str]] = {}
+        from csirt.observables import OBSERVABLE_TYPES
+
+        self._types = {*OBSERVABLE_TYPES, "ip", "hash"}
+
+    def one(self, kind: str, value: Any) -> tuple[str, str]:
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise Bad(f"observable {kind}: el valor debe ser texto")
+        text = str(value).strip()
+        seen = self._done.get((kind, text))
+        if seen is not None:
+            return seen
+        real = kind
+        if kind == "ip":
+            real = "ipv6" if ":" in text else "ipv4"
+        elif kind == "hash":
+            real = {32: "md5", 40: "sha1"}.get(len(text), "sha256")
+        elif not kind:
+            guessed = self._guess(text)
+            if guessed is None:
+                raise Bad(f"observable «{clean_line(text)[:120]}»: no se reconoce su tipo "
+                          "(indíquelo: TIPO:VALOR)")  # fmt: skip
+            real = guessed
+        try:
+            normal = (real, self._normalize(real, text))
+        except UsageError as e:
+            raise Bad(e.message) from None
+        self._done[(kind, text)] = normal
+        return normal
+
+    def docs(self, found: list[tuple[str, str]]) -> list[dict[str, str]]:
+        """The stored form of an alert's observables, each once. The same value is the same
+        (read-only) dict in every alert of an import: a file repeats its indicators."""
+        if len(found) > 1 and len(set(found)) != len(found):
+            found = list(dict.fromkeys(found))
+        out = []
+        for item in found:
+            doc = self._docs.get(item)
+            if doc is None:
+                doc = self._docs[item] = {"type": item[0], "value": item[1]}
+            out.append(doc)
+        return out
+
+    def spec(self, text: Any) -> tuple[str, str]:
+        """``TYPE:VALUE`` (``ip:198.51.100.7``, ``sha256:...``) or a bare value (guessed)."""
+        seen = self._specs.get(text) if type(text) is str else None
+        if seen is not None:
+            return seen
+        if not isinstance(text, str):
+            raise Bad("observable: debe ser texto TIPO:VALOR")
+        if seen is None:
+            head, sep, rest = text.partition(":")
+            typed = sep and head in self._types and rest
+            seen = self.one(head, rest) if typed else self.one("", text)
+            self._specs[text] = seen
+        return seen
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> 2 characters
+
+
+class _Ulids:
+    """ULIDs (48 bits of Unix milliseconds, 80 random bits, Crockford base 32) for many
+    alerts at once: the time part (the first 10 characters) made once per millisecond. The
+    random part is drawn for every id (not increased by one as :func:`csirt.records.new_ulid`
+    does), so alerts taken in together differ early and a short prefix names one."""
+
+    def __init__(self) -> None:
+        self._ms = -1
+        self._head = ""
+        self._random = b""  # os.urandom, drawn 40 KiB at a time
+        self._at = 0
+
+    def __call__(self) -> str:
+        ms = time.time_ns() // 1_000_000
+        p = _PAIRS
+        if ms != self._ms:
+            self._ms = ms
+            self._head = "".join(p[(ms >> s) & 1023] for s in (40, 30, 20, 10, 0))
+        if self._at >= len(self._random):
+            self._random, self._at = os.urandom(10 * 4096), 0
+        r = int.from_bytes(self._random[self._at : self._at + 10], "big")
+        self._at += 10
+        return (
+            self._head + p[r >> 70 & 1023] + p[r >> 60 & 1023] + p[r >> 50 & 1023]
+            + p[r >> 40 & 1023] + p[r >> 30 & 1023] + p[r >> 20 & 1023] + p[r >> 10 & 1023]
+            + p[r & 1023]
+        )  # fmt: skip
+
+
+new_id = _Ulids()
+
+
+def _doc(source: str, ref: str, title: str, seen: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "id": new_id(), "source": source, "source_ref": ref, "title": title,
+        "description": fields.get("description", ""), "severity": fields.get("severity", 2),
+        "tlp": fields.get("tlp", "AMBER"), "pap": fields.get("pap", "AMBER"),
+        "status": "nueva", "count": 1, "first_seen": seen, "last_seen": seen,
+        "incident_id": None, "observables": fields.get("observables", []),
+        "raw": fields.get("raw"),
+    }  # fmt: skip
+
+
+# -- the three file shapes -----------------------------------------------------------------
+def generic(obj: Mapping[str, Any], obs: Observables, now: str) -> dict[str, Any]:
+    items = obj.get("observables") or []
+    if not isinstance(items, list):
+        raise Bad("observables: debe ser una lista")
+    found = []
+    for item in items:
+        if isinstance(item, dict):
+            found.append(obs.one(str(item.get("type") or ""), item.get("value")))
+        else:
+            found.append(obs.spec(item))
+    seen = obj.get("seen")
+    when = now if seen is None else moment(seen, "seen")
+    return {
+        "id": new_id(),
+        "source": _text(obj.get("source"), "source (la fuente)", 100, required=True),
+        "source_ref": _text(obj.get("source_ref"), "source_ref (la referencia en la fuente)",
+                            500, required=True),
+        "title": _text(obj.get("title"), "title (el título)", MAX_TITLE, required=True),
+        "description": _text(obj.get("description"), "description", MAX_DESCRIPTION,
+                             line=False),
+        "severity": severity(obj.get("severity", 2)), "tlp": tlp(obj.get("tlp", "AMBER")),
+        "pap": pap(obj.get("pap", "AMBER")), "status": "nueva", "count": 1,
+        "first_seen": when, "last_seen": when, "incident_id": None,
+        "observables": obs.docs(found), "raw": obj,
+    }  # fmt: skip
+
+
+def thehive(obj: Mapping[str, Any], obs: Observables, now: str) -> dict[str, Any]:
+    items = obj.get("artifacts") or obj.get("observables") or []
+    if not isinstance(items, list):
+        raise Bad("artifacts: debe ser una lista")
+    found = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise Bad("artifacts: cada elemento debe ser un objeto con dataType y data")
+        kind = THEHIVE_TYPES.get(str(item.get("dataType", "")).lower())
+        if kind is not None:  # user-agent, registry, other...: kept in raw only
+            found.append(obs.one(kind, item.get("data")))
+    source = _text(obj.get("source"), "source (la fuente)", 100, required=True)
+    kind = _text(obj.get("type"), "type", 100)
+    return _doc(
+        f"{kind}:{source}" if kind else source,
+        _text(obj.get("sourceRef"), "sourceRef", 500, required=True),
+        _text(obj.get("title"), "title (el título)", MAX_TITLE, required=True),
+        moment(obj["date"], "date") if obj.get("date") is not None else now,
+        description=_text(obj.get("description"), "description", MAX_DESCRIPTION, line=False),
+        severity=severity(obj.get("severity", 2)), tlp=tlp(obj.get("tlp", 2), THEHIVE_TLP),
+        pap=pap(obj.get("pap", 2), THEHIVE_PAP), observables=obs.docs(found), raw=dict(obj),
+    )  # fmt: skip
+
+
+def misp(obj: Mapping[str, Any], obs: Observables, now: str) -> dict[str, Any]:
+    event = obj.get("Event")
+    if not isinstance(event, dict):
+        raise Bad("Event: debe ser un objeto")
+    attributes = list(_list(event, "Attribute"))
+    for o in _list(event, "Object"):
+        attributes += _list(o, "Attribute")
+    found = [found for a in attributes for found in _misp_attribute(a, obs)]
+    labels = {"tlp": "AMBER", "pap": "AMBER"}
+    for tag in _list(event, "Tag"):
+        name = str(tag.get("name", ""))
+        low = name.lower()
+        if low.startswith("tlp:"):
+            labels["tlp"] = tlp(name)
+        elif low.startswith("pap:"):
+            labels["pap"] = pap(name)
+    level = event.get("threat_level_id", 4)
+    try:
+        sev = MISP_SEVERITY[int(level)]
+    except (KeyError, ValueError, TypeError):
+        raise Bad(f"threat_level_id desconocido: «{clean_line(str(level))}» (1-4)") from None
+    when = event.get("timestamp") or event.get("date")
+    seen = now
+    if when is not None:
+        seen = moment(f"{when}T00:00:00+00:00" if len(str(when)) == 10 and "-" in str(when)
+                      else when, "timestamp")  # fmt: skip
+    return _doc(
+        "misp", _text(event.get("uuid"), "Event.uuid", 100, required=True),
+        _text(event.get("info"), "Event.info (el título)", MAX_TITLE, required=True), seen,
+        description=_text(event.get("info"), "info", MAX_DESCRIPTION, line=False),
+        severity=sev, tlp=labels["tlp"], pap=labels["pap"], observables=obs.docs(found),
+        raw=dict(obj),
+    )  # fmt: skip
+
+
+def _misp_attribute(a: Mapping[str, Any], obs: Observables) -> list[tuple[str, str]]:
+    mapped = MISP_TYPES.get(str(a.get("type", "")))
+    if mapped is None:
+        return []  # other MISP types stay in raw
+    value = a.get("value")
+    if "|" not in mapped:
+        return [obs.one(mapped, value)]
+    parts = str(value).split("|", 1) if isinstance(value, str) else []
+    if len(parts) != 2:
+        raise Bad(f"atributo {a.get('type')}: se esperaba «a|b»: «{clean_line(str(value))}»")
+    pairs = zip(mapped.split("|"), parts, strict=True)
+    return [obs.one(kind, part) for kind, part in pairs if kind != "port"]
+
+
+def _list(obj: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+    items = obj.get(name) or []
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise Bad(f"{name}: debe ser una lista de objetos")
+    return items
+
+
+def shape(obj: Any) -> Callable[[Mapping[str, Any], Observables, str], dict[str, Any]]:
+    if not isinstance(obj, dict):
+        raise Bad("cada alerta debe ser un objeto JSON")
+    if "Event" in obj:
+        return misp
+    if "sourceRef" in obj:
+        return thehive
+    return generic
+
+
+# -- files ---------------------------------------------------------------------------------
+def _records(path: Path, data: bytes) -> tuple[str, Iterator[tuple[int, Any]]]:
+    """How a file's alerts are numbered ("line", "item" or "whole") and (number, object)."""
+    try:
+        whole = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return "line", _lines(path, data)
+    if isinstance(whole, list):
+        return "item", enumerate(whole, start=1)
+    return "whole", iter([(1, whole)])
+
+
+def _lines(path: Path, data: bytes) -> Iterator[tuple[int, Any]]:
+    body = data.rstrip(b"\n")
+    if body and b"\r" not in body and b"\n\n" not in body and not body.startswith(b"\n"):
+        # no blank line: line n is item n, and the whole file is one parse (the usual case)
+        try:
+            objects = orjson.loads(b"[" + body.replace(b"\n", b",") + b"]")
+        except orjson.JSONDecodeError:
+            objects = None
+        if isinstance(objects, list) and len(objects) == body.count(b"\n") + 1:
+            yield from enumerate(objects, start=1)
+            return
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as e:
+            raise AlertFileError(
+                f"{path}:{number}: JSON mal formado ({e}); no se importó nada del archivo"
+            ) from None
+        yield number, obj
+
+
+def read_file(path: Path, obs: Observables, now: str) -> list[dict[str, Any]]:
+    """Every alert of one file, or :class:`AlertFileError` for the first bad one."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        from pukara.errors import os_reason
+
+        raise AlertFileError(f"{path}: no se puede leer: {os_reason(e)}") from e
+    numbering, records = _records(path, data)
+    out = []
+    number = 0
+    try:
+        for number, obj in records:  # noqa: B007 - named in the error below
+            out.append(shape(obj)(obj, obs, now))
+    except Bad as e:
+        where = {"line": f"{path}:{number}", "item": f"{path}: alerta n.º {number}"}
+        raise AlertFileError(
+            f"{where.get(numbering, str(path))}: {e}; no se importó nada del archivo"
+        ) from None
+    return out
+
+
+# -- pukara's own events -------------------------------------------------------------------
+def from_registros(doc: Mapping[str, Any], obs: Observables) -> dict[str, Any] | None:
+    """A ``registros.alerta`` event as an alert; its dedup key (sha256 of the rule and what
+    it matched) is the same on every rerun of the rule over the same events."""
+    ref = get_field(doc, "pukara.alert.dedup_key") or get_field(doc, "event.id")
+    if not ref:
+        return None
+    risk = get_field(doc, "event.severity")
+    sev = next(s for floor, s in REGISTROS_SEVERITY if int(risk or 47) >= floor)
+    found = []
+    kinds = {"ip": "ip", "user": "user", "hosts": "hostname"}
+    for name, kind in kinds.items():
+        for value in get_field(doc, f"related.{name}") or []:
+            try:
+                found.append(obs.one(kind, value))
+            except Bad:
+                continue  # a value pukara logged that is no observable stays in raw
+    return _doc(
+        "registros", str(ref),
+        clean_line(str(get_field(doc, "message") or get_field(doc, "rule.name") or ref))[
+            :MAX_TITLE],
+        moment(doc["@timestamp"]),
+        description=clean(str(get_field(doc, "rule.description") or ""))[:MAX_DESCRIPTION],
+        severity=sev, observables=obs.docs(found), raw=dict(doc),
+    )  # fmt: skip
+
+
+def from_monitoreo(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A ``monitoreo.estado`` notice that a site went down (or degraded, flaps, or the
+    monitor is isolated) as an alert; one alert per entity and state, so an outage that
+    comes back raises the count. Recoveries and muted notices are not alerts."""
+    action = get_field(doc, "event.action")
+    if action not in MONITOREO_ACTIONS or get_field(doc, "monitoreo.muted"):
+        return None
+    entity = get_field(doc, "monitoreo.entity") or get_field(doc, "host.name")
+    state = str(get_field(doc, "monitoreo.state.current") or "")
+    if not entity:
+        return None
+    ref = f"{entity}:{action}:{state}" if action == "alert" else f"{entity}:{action}"
+    sev = 3 if action == "isolated" else MONITOREO_SEVERITY.get(state, 2)
+    return _doc(
+        "monitoreo", ref, clean_line(str(get_field(doc, "message") or ref))[:MAX_TITLE],
+        moment(doc["@timestamp"]), severity=sev, tlp="AMBER", raw=dict(doc),
+    )  # fmt: skip

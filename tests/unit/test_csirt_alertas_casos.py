@@ -1,0 +1,82 @@
+"""An alert becomes a case, joins an open one, or is discarded: one command each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from csirt import alertas
+from csirt.casos import change_status, load_incident
+from csirt.records import ALERT, INCIDENT, OBSERVABLE, TIMELINE, command
+from pukara.store import SQLiteStore
+
+DATA = Path(__file__).parent.parent / "data" / "csirt"
+
+
+def _alerts(store: SQLiteStore) -> dict[str, dict[str, object]]:
+    return {str(a["source_ref"]): a for a in store.scan(ALERT)}
+
+
+def test_promote_opens_a_case_with_the_alerts_observables(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "p.db", actor="ana") as store:
+        alertas.import_sources(store, [DATA / "thehive_alertas.json"])
+        alert = _alerts(store)["SIRP-2026-11-0042"]
+        with command(store) as cmd:
+            _, case = alertas.promote(cmd, str(alert["id"]).lower(),
+                                      rsit_class="fraud", rsit_type="phishing")  # fmt: skip
+        assert case["number"].startswith("INC-")
+        stored = store.get(INCIDENT, (case["id"],))
+        assert stored is not None
+        assert stored["alerts"] == [alert["id"]]
+        assert (stored["title"], stored["severity"], stored["tlp"]) == (
+            alert["title"], 3, "AMBER"
+        )  # fmt: skip
+        assert stored["detected_at"] == "2026-12-01T09:20:00.000000Z"
+        assert stored["template"]  # the phishing task template was applied
+        observables = list(store.scan(OBSERVABLE, where={"incident_id": case["id"]}))
+        assert {(o["type"], o["value"]) for o in observables} == {
+            (o["type"], o["value"])
+            for o in alert["observables"]  # type: ignore[attr-defined]
+        }
+        assert all(o["sighted"] for o in observables)
+        after = store.get(ALERT, (alert["source"], alert["source_ref"]))
+        assert after is not None
+        assert (after["status"], after["incident_id"]) == ("promovida", case["id"])
+        changes = [c for c in store.changes() if c.request_id == cmd.request_id]
+        assert {c.collection for c in changes} >= {INCIDENT, ALERT, OBSERVABLE, TIMELINE}
+        assert {c.actor for c in changes} == {"ana"}
+        rows = alertas.listing(store, status="promovida")
+        assert [r["incident_number"] for r in rows] == [case["number"]]
+        with pytest.raises(alertas.AlertState, match="ya está promovida"), command(store) as cmd:
+            alertas.promote(cmd, str(alert["id"]))
+        assert len(list(store.scan(INCIDENT))) == 1  # the refused command wrote nothing
+
+
+def test_merge_adds_observables_and_a_timeline_entry_to_an_open_case(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "p.db") as store:
+        alertas.import_sources(store, [DATA / "thehive_alertas.json", DATA / "misp_evento.json"])
+        first, second = (
+            _alerts(store)["SIRP-2026-11-0042"],
+            _alerts(store)["5f0c7a1e-2b3c-4d5e-8f90-a1b2c3d4e5f6"],
+        )
+        with command(store) as cmd:
+            _, case = alertas.promote(cmd, str(first["id"]))
+        with command(store) as cmd:
+            merged, after = alertas.merge(cmd, str(second["id"]), case["number"])
+        assert merged["status"] == "unida"
+        assert after["alerts"] == [first["id"], second["id"]]
+        entries = [e for e in store.scan(TIMELINE, (case["id"],)) if e["kind"] == "alerta"]
+        assert len(entries) == 1
+        assert entries[0]["raw_ref"] == second["id"]
+        assert entries[0]["ts"] == second["first_seen"]
+        values = {o["value"] for o in store.scan(OBSERVABLE, where={"incident_id": case["id"]})}
+        assert {"mrree-gob.test", "203.0.113.9"} <= values
+        # a closed (discarded) case takes no alert
+        third = _alerts(store)["SIRP-2026-11-0043"]
+        with command(store) as cmd:
+            change_status(cmd, load_incident(cmd, case["number"]), "descartado",
+                          reason="duplicado", disposition="duplicate")  # fmt: skip
+        with pytest.raises(alertas.AlertState, match="casos abiertos"), command(store) as cmd:
+            alertas.merge(cmd, str(third["id"]), case["number"])
+        assert _alerts(store)["SIRP-2026-11-0043"]["status"] == "nueva"
