@@ -101,6 +101,7 @@ def agregar(
         str | None, typer.Option("--lugar", help="De dónde se tomó (por omisión, equipo:ruta).")
     ] = None,
     formato: FormatoOpt = Formato.tabla,
+    silencioso: SilenciosoOpt = False,
 ) -> None:
     """Agrega un archivo como evidencia del incidente: se copia por su SHA-256, solo lectura,
     y abre su cadena de custodia («agregada»)."""
@@ -136,7 +137,8 @@ def agregar(
             incident = evidencia.find_incident(cmd, incident["id"])
             doc = evidencia.add_staged(cmd, settings, incident, st, d)
     message(f"Evidencia {doc['id']} agregada al incidente {doc['incident_number']}: "
-            f"{doc['name']}, {_figure(doc['size'])} bytes, SHA-256 {doc['sha256']}")  # fmt: skip
+            f"{doc['name']}, {_figure(doc['size'])} bytes, SHA-256 {doc['sha256']}",
+            quiet=silencioso)  # fmt: skip
     _render_items([doc], formato)
 
 
@@ -271,6 +273,7 @@ def custodia(
         str | None, typer.Option("--lugar", help="A dónde va o de dónde viene la evidencia.")
     ] = None,
     formato: FormatoOpt = Formato.tabla,
+    silencioso: SilenciosoOpt = False,
 ) -> None:
     """La cadena de custodia de una evidencia: quién, cuándo, qué, para qué y sus hashes."""
     from csirt import custodia as custody
@@ -292,7 +295,8 @@ def custodia(
             entry = evidencia.record_custody(cmd, settings, item, action=registrar,
                                              purpose=proposito, where=lugar or "")  # fmt: skip
             rows = custody.history(cmd.tx, item["id"])
-        message(f"Custodia de {item['id']}: «{entry['action']}» registrada (nº {entry['seq']})")
+        message(f"Custodia de {item['id']}: «{entry['action']}» registrada (nº {entry['seq']})",
+                quiet=silencioso)  # fmt: skip
     if formato is Formato.tabla:
         rows = [{**r, "action": custody.ACTION_TEXT.get(r["action"], r["action"])} for r in rows]
     title = f"Custodia de {item['name']} ({item['id']}, {item.get('incident_number')})"

@@ -281,7 +281,9 @@ def _record(
         cmd, root, doc, action=d.action, purpose=d.purpose, sha256_before=sha,
         sha256_after=after, where=d.where or d.host,
     )  # fmt: skip
-    what = f"evidencia {d.name} ({size} bytes, SHA-256 {sha})"
+    from pukara.formats import number
+
+    what = f"evidencia {d.name} ({number(size)} bytes, SHA-256 {sha})"
     _timeline(cmd, incident, doc, d.action, acquired,
               f"{what} {custodia.ACTION_TEXT[d.action]}, del equipo {d.host}")  # fmt: skip
     cmd.emit(
