@@ -257,6 +257,60 @@ def manifiesto(ctx: typer.Context, incidente: IncidenteArg) -> None:
 
 
 @app.command()
+def exportar(
+    ctx: typer.Context,
+    incidente: IncidenteArg,
+    carpeta: Annotated[
+        Path, typer.Option("--carpeta", help="Carpeta nueva (o vacía) donde dejar las copias.")
+    ],
+    proposito: Proposito = None,
+    lugar: Annotated[
+        str | None,
+        typer.Option("--lugar", help="A quién o a dónde va la copia (por omisión, la carpeta)."),
+    ] = None,
+    formato: FormatoOpt = Formato.tabla,
+    silencioso: SilenciosoOpt = False,
+) -> None:
+    """Copia la evidencia del incidente a una carpeta, con SHA256SUMS (para «sha256sum -c»)
+    y su cadena de custodia (custodia.json); anota «exportada» en la custodia de cada una."""
+    import json
+
+    from csirt import custodia as custody
+    from csirt import evidencia
+    from csirt.records import command
+    from pukara.errors import UsageError
+    from pukara.files import write_atomically
+    from pukara.store import opened_store
+
+    settings = ctx.obj
+    with opened_store(settings) as store:
+        incident = evidencia.find_incident(store, incidente)
+        rows = evidencia.items(store, incident)
+        if not rows:
+            raise UsageError(f"el incidente {incident['number']} no tiene evidencia que exportar")
+        purpose = custody.check_purpose(
+            proposito or f"copia de la evidencia del incidente {incident['number']}"
+        )
+        # the copies first, with the database free; then one command records them
+        done = evidencia.export_copies(settings, rows, carpeta)
+        with command(store, settings.analyst) as cmd:
+            for item, name in done:
+                evidencia.record_custody(cmd, settings, item, action="exportada", purpose=purpose,
+                                         where=lugar or f"{carpeta.absolute()}/{name}")  # fmt: skip
+        chain = [{"evidence": item, "file": name, "custody": custody.history(store, item["id"])}
+                 for item, name in done]  # fmt: skip
+    text = json.dumps({"incident": incident["number"], "items": chain}, ensure_ascii=False,
+                      indent=2)  # fmt: skip
+    write_atomically(carpeta / "custodia.json", text + "\n", mode=0o400)
+    from pukara.text import count
+
+    copies = count(len(done), "copia", "copias")
+    message(f"{copies} en {carpeta}: compruébelas con «cd {carpeta} && sha256sum -c "
+            f"{evidencia.MANIFEST}»", quiet=silencioso)  # fmt: skip
+    _render_items([{**item, "name": name} for item, name in done], formato)
+
+
+@app.command()
 def custodia(
     ctx: typer.Context,
     evidencia_id: Annotated[str, typer.Argument(metavar="ID", help="Id de la evidencia.")],

@@ -496,3 +496,36 @@ def test_a_command_that_fails_after_adding_leaves_no_item_and_its_line_is_explai
     why = "de un comando que falló o se interrumpió antes de guardar"
     assert [f["kind"] for f in findings] == ["sobrante", "custodia", "custodia"]
     assert all(why in f["message"] for f in findings), findings
+
+
+def test_export_copies_with_a_manifest_sha256sum_accepts_and_custody_exportada(
+    capsys: pytest.CaptureFixture[str], db: Path, case: dict[str, Any], tmp_path: Path,
+    evidence_dir: Path,
+) -> None:  # fmt: skip
+    out_dir = tmp_path / "para-fiscalia"
+    code, out, err = run(capsys, "--base-datos", str(db), "--analista", "luis", "csirt",
+                         "evidencia", "exportar", case["a"]["number"], "--carpeta", str(out_dir),
+                         "--lugar", "Fiscalía de Lima", "--formato", "json")  # fmt: skip
+    assert code == 0, err
+    files = sorted(p.name for p in out_dir.iterdir())
+    assert files == sorted(["SHA256SUMS", "custodia.json", *(d["name"] for d in json.loads(out))])
+    done = subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=out_dir, capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.count(": OK") == 2, done.stdout + done.stderr
+    chain = json.loads((out_dir / "custodia.json").read_text())
+    assert [[c["action"] for c in i["custody"]] for i in chain["items"]] == [
+        ["agregada", "exportada"], ["agregada", "exportada"]]  # fmt: skip
+    assert chain["items"][0]["custody"][1]["analyst"] == "luis"
+    assert chain["items"][0]["custody"][1]["where"] == "Fiscalía de Lima"
+    assert _verify(capsys, db)[0] == 0
+    # a tampered copy is not exported, and the folder must be new
+    blob = _blob(evidence_dir, case["items"][3])
+    blob.chmod(0o600)
+    blob.write_bytes(b"cambiado")
+    code, _, err = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "exportar",
+                       case["b"]["number"], "--carpeta", str(tmp_path / "otra"))  # fmt: skip
+    assert code == 1 and "no se exporta" in err
+    assert not (tmp_path / "otra").exists()  # all or nothing
+    code, _, err = run(capsys, "--base-datos", str(db), "csirt", "evidencia", "exportar",
+                       case["a"]["number"], "--carpeta", str(out_dir))  # fmt: skip
+    assert code == 2 and "debe ser una carpeta nueva o vacía" in err
