@@ -276,7 +276,7 @@ def exportar(
     import json
 
     from csirt import custodia as custody
-    from csirt import evidencia
+    from csirt import evidencia, evidencia_exportar
     from csirt.records import command
     from pukara.errors import UsageError
     from pukara.files import write_atomically
@@ -292,7 +292,7 @@ def exportar(
             proposito or f"copia de la evidencia del incidente {incident['number']}"
         )
         # the copies first, with the database free; then one command records them
-        done = evidencia.export_copies(settings, rows, carpeta)
+        done = evidencia_exportar.export_copies(settings, rows, carpeta)
         with command(store, settings.analyst) as cmd:
             for item, name in done:
                 evidencia.record_custody(cmd, settings, item, action="exportada", purpose=purpose,
@@ -306,7 +306,7 @@ def exportar(
 
     copies = count(len(done), "copia", "copias")
     message(f"{copies} en {carpeta}: compruébelas con «cd {carpeta} && sha256sum -c "
-            f"{evidencia.MANIFEST}»", quiet=silencioso)  # fmt: skip
+            f"{evidencia_exportar.MANIFEST}»", quiet=silencioso)  # fmt: skip
     _render_items([{**item, "name": name} for item, name in done], formato)
 
 
