@@ -126,5 +126,6 @@ class Command:
 def command(store: Store, analyst: str | None = None) -> Iterator[Command]:
     """One command's write transaction; nothing is written when the block raises."""
     request_id = new_ulid()
-    with store.transaction(request_id) as tx:
-        yield Command(tx, analyst or store.actor, request_id, tx.stamp)
+    who = analyst or store.actor
+    with store.transaction(request_id, actor=who) as tx:  # the change log signed by them too
+        yield Command(tx, who, request_id, tx.stamp)

@@ -153,6 +153,9 @@ def sshd_conf(site: LabSite, folder: Path, authorized_keys: Path) -> str:
         [
             f"# {site.hostname}, serie {site.serial}, /sys de la sede (el reinicio sigue a esta línea)",
             f"# syslog(3) a /dev/log, que en la sede es {folder / LOG_SOCKET} (rsyslog de la sede)",
+            # /etc propia (overlay en un tmpfs del espacio de montaje de sshd), con la cuenta
+            # local de pruebas: lo que cambie una sesión en /etc/shadow no sale de la sede
+            f"# /etc de la sede: la de la máquina debajo; cuenta local {ACCOUNT}",
             f"ListenAddress {site.v4}:22",
             f"ListenAddress [{site.v6}]:22",
             f"HostKey {folder / 'ssh_host_ed25519_key'}",
@@ -260,6 +263,35 @@ def _dev_submounts() -> list[str]:
     return sorted(set(names))
 
 
+ACCOUNT = "operador"  # a local account of every site, only in the site's own /etc
+ACCOUNT_FILES = ("passwd", "shadow", "group", "gshadow")
+
+
+def _free_id(taken: set[int], start: int = 2900) -> int:
+    return next(i for i in range(start, 60000) if i not in taken)
+
+
+def account_lines(etc: Path = Path("/etc")) -> dict[str, str]:
+    """The lines that add :data:`ACCOUNT` to a site's /etc (empty if the machine has it).
+
+    Its password is ``*`` (no password opens it; locking it gives ``!*``), its home
+    ``/nonexistent``: nothing of it is written outside the site's /etc.
+    """
+    users = [ln.split(":") for ln in (etc / "passwd").read_text().splitlines() if ln]
+    groups = [ln.split(":") for ln in (etc / "group").read_text().splitlines() if ln]
+    if any(u[0] == ACCOUNT for u in users) or any(g[0] == ACCOUNT for g in groups):
+        return dict.fromkeys(ACCOUNT_FILES, "")
+    uid = _free_id({int(u[2]) for u in users if len(u) > 2 and u[2].isdigit()})
+    gid = _free_id({int(g[2]) for g in groups if len(g) > 2 and g[2].isdigit()} | {uid - 1})
+    days = int(time.time() // 86400)
+    return {
+        "passwd": f"{ACCOUNT}:x:{uid}:{gid}:Cuenta local del laboratorio:/nonexistent:/bin/bash\n",
+        "shadow": f"{ACCOUNT}:*:{days}:0:99999:7:::\n",
+        "group": f"{ACCOUNT}:x:{gid}:\n",
+        "gshadow": f"{ACCOUNT}:!::\n",
+    }
+
+
 def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> int:
     pidfile = folder / "sshd.pid"
     conf = folder / "sshd_config"
@@ -275,6 +307,12 @@ def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> i
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory
     top = folder / "dev-top"
     top.mkdir(mode=0o700, exist_ok=True)
+    etc_top = folder / "etc-top"
+    etc_top.mkdir(mode=0o700, exist_ok=True)
+    adds = folder / "cuenta"
+    adds.mkdir(mode=0o700, exist_ok=True)
+    for name, text in account_lines().items():
+        (adds / name).write_text(text)
     # sshd gets its own mount and UTS namespaces: the site's hostname, a /sys that lists the
     # site's interfaces, its SMBIOS table where dmidecode looks for it, and a /dev whose
     # /dev/log is the site's rsyslog socket (the machine's /dev is untouched: an overlay with
@@ -292,6 +330,13 @@ def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> i
         ' && mount -t overlay pukara-dev -o "lowerdir=/dev,upperdir=$7/upper,workdir=$7/work" /dev'
         ' && for d in $9; do mount --move "$d" "/dev/$d"; done && cd /'
         ' && ln -s "$8" /dev/log'
+        # a private /etc: the machine's below, this namespace's tmpfs above (no submounts
+        # under the machine's /etc are carried over), and the site's local account added
+        ' && mount -t tmpfs -o size=4m,mode=0700 pukara-etc "${10}"'
+        ' && mkdir "${10}/upper" "${10}/work"'
+        " && mount -t overlay pukara-etc"
+        ' -o "lowerdir=/etc,upperdir=${10}/upper,workdir=${10}/work" /etc'
+        ' && for f in passwd shadow group gshadow; do cat "${11}/$f" >> "/etc/$f"; done'
         ' && hostname "$3" && exec "$4" -f "$5"'
     )
     with netns.inside(ns), log.open("ab") as err:
@@ -299,7 +344,7 @@ def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> i
             ["unshare", "--mount", "--uts", "--propagation", "private", "/bin/sh", "-c", script,
              "sh", str(folder / "dmi-entry-point"), str(folder / "dmi-table"), site.hostname,
              SSHD, str(conf), str(log), str(top), str(folder / LOG_SOCKET),
-             " ".join(_dev_submounts())],
+             " ".join(_dev_submounts()), str(etc_top), str(adds)],
             check=False, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=err,
         )  # fmt: skip

@@ -22,6 +22,8 @@ from pukara.text import count
 # Everything else is imported inside the command that uses it: `pukara --help` must not load
 # pysnmp (monitoreo.device), jinja2 (monitoreo.report), the store or the prober.
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from monitoreo.device import Poller, SnmpChange
     from monitoreo.sites import Site
     from monitoreo.spool import WriterHealth
@@ -297,7 +299,7 @@ def vigilar(
             snmp=snmp, on_notice=_line, on_health=_health, on_snmp=_snmp,
             on_hook_error=lambda e: message(f"aviso no entregado: {e}", style="yellow"),
             poller=watch_poller(settings, ronda), on_overrun=_Overrun(),
-            retention_days=settings.retention_days,
+            retention_days=settings.retention_days, each_round=_round_tasks(settings),
         )  # fmt: skip
         try:
             watcher.start()
@@ -314,6 +316,28 @@ def vigilar(
         report = watcher.watch(ronda, max_rounds=rondas)
     for line in report.leftovers():
         message(line, style="yellow")
+
+
+def _round_tasks(settings: Settings) -> Callable[[], None] | None:
+    """What other areas asked to run after each round (:mod:`pukara.hooks`): csirt's
+    ``contramedida vencer``. Each task runs on, whatever the one before it did."""
+    from pukara import hooks
+
+    tasks = hooks.each_round()
+    if not tasks:
+        return None
+
+    def run() -> None:
+        failed: list[str] = []
+        for task in tasks:
+            try:
+                task(settings)
+            except Exception as e:  # told by the watcher, after the other tasks ran
+                failed.append(str(e))
+        if failed:
+            raise RuntimeError("; ".join(failed))
+
+    return run
 
 
 STATE_COLUMNS = {"entity": "Sede/túnel", "state": "Estado", "since": "Desde",

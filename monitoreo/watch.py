@@ -247,6 +247,9 @@ class Watcher:
     on_overrun: Callable[[float, float], None] | None = None  # (round took, period), in s
     on_snmp: Callable[[SnmpChange], None] | None = None  # once per cause, and its end
     open_writer_store: Callable[[], Store] | None = None  # default: same SQLite file
+    # called after each round in a thread of its own (csirt's expiry of countermeasures): a
+    # slow or failing call never delays or breaks a round; one at a time, waited for on close
+    each_round: Callable[[], None] | None = None
     poller: Poller = field(default_factory=Poller)
     maintenance_refresh_s: float = 300.0
     retention_days: int = 30  # raw events; enforced once a day by the summary writer
@@ -262,6 +265,7 @@ class Watcher:
     report: WatchReport | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     _was_healthy: bool = True
+    _side: threading.Thread | None = None
 
     def start(self) -> None:
         """Take the spool (and its lock: :class:`~monitoreo.spool.SpoolBusy` if held)."""
@@ -306,6 +310,8 @@ class Watcher:
         """Deliver pending alerts, hand the events over, stop; say what is left. Idempotent."""
         if self.report is not None:
             return self.report
+        if self._side is not None:
+            self._side.join(timeout=600)  # a reverse playbook under way ends first
         alerts = writer = summaries = None
         summaries_left = 0
         try:
@@ -420,7 +426,24 @@ class Watcher:
                 self.on_snmp(change)
         self._notify(notices, notice_events)
         self.rounds_done += 1
+        self._after_round()
         return notices
+
+    def _after_round(self) -> None:
+        """Start :attr:`each_round` unless the previous one still runs; its errors are told."""
+        if self.each_round is None or (self._side is not None and self._side.is_alive()):
+            return
+        call, told = self.each_round, self.on_hook_error
+
+        def work() -> None:
+            try:
+                call()
+            except Exception as e:  # never the round's problem
+                if told:
+                    told(f"tarea de cada ronda: {e}")
+
+        self._side = threading.Thread(target=work, name="pukara-cada-ronda", daemon=True)
+        self._side.start()
 
     def _snmp_held(self, observations: Sequence[Observation]) -> set[str]:
         """Sites whose SNMP outcome is not judged this round: the monitor is cut off, or the

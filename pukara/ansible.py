@@ -313,11 +313,13 @@ def run_playbook(
     forks: int | None = None,
     timeout_s: int | None = None,
     on_event: Callable[[Mapping[str, Any]], None] | None = None,
+    check: bool = False,
 ) -> PlaybookRun:
     """Run a shipped playbook over an inventory given as data (Ansible's JSON inventory).
 
     Returns the run's status, rc and per-host stats; a playbook that ran and failed is a
-    result, not an exception. ``AnsibleError`` means it could not be started.
+    result, not an exception. ``AnsibleError`` means it could not be started. ``check``:
+    Ansible's check mode (``--check``), which reports what would change and changes nothing.
     """
     if settings.ansible_artifacts_keep < 1:
         # ansible-runner reads 0 as "never rotate": the artifacts would grow without bound
@@ -361,6 +363,7 @@ def run_playbook(
             limit=limit,
             envvars=envvars,
             forks=forks or settings.concurrency,
+            cmdline="--check" if check else None,
             event_handler=events,
             cancel_callback=stopper.poll,
             rotate_artifacts=settings.ansible_artifacts_keep,

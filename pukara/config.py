@@ -68,6 +68,10 @@ class Settings:
     # monitoring: a site observed for less of the month than this gets no SLA verdict
     sla_min_coverage_pct: float = 90.0
     analyst: str = field(default_factory=default_analyst)  # who signs change-log entries
+    # CSIRT: a countermeasure's approver must be another analyst (``[csirt] dos_personas``)
+    csirt_dos_personas: bool = False
+    # CSIRT: addresses and networks no countermeasure may touch (``[csirt] permitidos``)
+    csirt_permitidos: tuple[str, ...] = ()
     source: Path | None = None  # the pukara.toml that was read, if any
     # who named ``db`` (``--base-datos``, ``variable PUKARA_DB``, a pukara.toml): a path
     # someone typed; None for the default under ``data_dir``, which may be created
@@ -95,6 +99,8 @@ _TYPES: dict[str, type] = {
     "retention_days": int,
     "sla_min_coverage_pct": float,
     "analyst": str,
+    "csirt_dos_personas": bool,
+    "csirt_permitidos": tuple,
 }
 # keys whose value must be at least this (0 would mean "keep nothing" or "never")
 _MINIMUM: dict[str, int] = {"retention_days": 1, "concurrency": 1, "outbox_limit": 1000}
@@ -108,7 +114,12 @@ _FLOAT_RANGES: dict[str, tuple[float, str]] = {
         "porcentaje mayor que 0 y hasta 100",
     ),
 }
-_TYPE_NAMES = {Path: "ruta (texto)", int: "número entero", float: "número", str: "texto"}
+_TYPE_NAMES = {Path: "ruta (texto)", int: "número entero", float: "número", str: "texto",
+               bool: "sí o no (true/false)", tuple: "una lista de textos"}  # fmt: skip
+_TRUE = {"1", "true", "si", "sí", "yes"}
+_FALSE = {"0", "false", "no"}
+# tables of pukara.toml whose keys are read as <table>_<key> (``[csirt] dos_personas``)
+_SECTIONS = ("csirt",)
 
 
 def config_candidates(environ: Mapping[str, str] | None = None) -> list[Path]:
@@ -124,6 +135,12 @@ def config_candidates(environ: Mapping[str, str] | None = None) -> list[Path]:
 
 def _coerce(key: str, value: Any, origin: str) -> Any:
     kind = _TYPES[key]
+    if kind in (bool, tuple):
+        return _coerce_other(key, kind, value, origin)
+    return _coerce_scalar(key, kind, value, origin)
+
+
+def _coerce_scalar(key: str, kind: type, value: Any, origin: str) -> Any:
     try:
         if kind is int:
             if isinstance(value, bool) or not isinstance(value, int | str):
@@ -160,6 +177,20 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         ) from None
 
 
+def _coerce_other(key: str, kind: type, value: Any, origin: str) -> Any:
+    """A yes/no (TOML boolean or text) or a list (TOML list or comma-separated text)."""
+    if kind is bool and isinstance(value, bool):
+        return value
+    if kind is bool and isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    items = value.split(",") if isinstance(value, str) else value
+    if kind is tuple and isinstance(items, list) and all(isinstance(i, str) for i in items):
+        return tuple(i.strip() for i in items if i.strip())
+    raise ConfigError(
+        f"{origin}: la clave «{key}» debe ser {_TYPE_NAMES[kind]}, se recibió {value!r}"
+    )
+
+
 def _read_file(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
@@ -174,7 +205,13 @@ def _read_file(path: Path) -> dict[str, Any]:
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: la sección [pukara] debe ser una tabla")
     out: dict[str, Any] = {}
-    for key, value in section.items():
+    flat = dict(section)
+    for name in _SECTIONS:
+        table = flat.pop(name, None) if isinstance(flat.get(name), dict) else None
+        flat.update({f"{name}_{k}": v for k, v in (table or {}).items()})
+        if name in raw and raw is not section and isinstance(raw[name], dict):
+            flat.update({f"{name}_{k}": v for k, v in raw[name].items()})
+    for key, value in flat.items():
         if key not in _TYPES:
             known = ", ".join(sorted(_TYPES))
             raise ConfigError(f"{path}: clave desconocida «{key}» (válidas: {known})")

@@ -115,7 +115,9 @@ class Store(Protocol):
     def get(self, collection: str, key: Sequence[Any]) -> dict[str, Any] | None: ...
 
     # one command's read-modify-write of entities; see pukara.store.transaction
-    def transaction(self, request_id: str | None = None) -> AbstractContextManager[Transaction]: ...
+    def transaction(
+        self, request_id: str | None = None, *, actor: str | None = None
+    ) -> AbstractContextManager[Transaction]: ...
 
     def scan(
         self,

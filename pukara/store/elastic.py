@@ -407,10 +407,12 @@ class ElasticStore:
         return summary
 
     @contextmanager
-    def transaction(self, request_id: str | None = None) -> Iterator[Transaction]:
+    def transaction(
+        self, request_id: str | None = None, *, actor: str | None = None
+    ) -> Iterator[Transaction]:
         """The entities' transaction is the local file's; its events go to the outbox once
         it has committed."""
-        with self.local.transaction(request_id) as tx:
+        with self.local.transaction(request_id, actor=actor) as tx:
             yield tx
             events, tx.events = tx.events, []  # not the local file's events table
         if events:

@@ -1091,12 +1091,15 @@ class SQLiteStore:
         return True
 
     @contextmanager
-    def transaction(self, request_id: str | None = None) -> Iterator[transaction.Transaction]:
-        """A read-modify-write of entities (and its events) in one write transaction; see
+    def transaction(
+        self, request_id: str | None = None, *, actor: str | None = None
+    ) -> Iterator[transaction.Transaction]:
+        """A read-modify-write of entities (and its events) in one write transaction, its
+        changes signed by ``actor`` (the store's by default); see
         :mod:`pukara.store.transaction`."""
         with self._write() as conn:
             tx = transaction.Transaction(
-                conn, actor=self.actor, request_id=request_id,
+                conn, actor=actor or self.actor, request_id=request_id,
                 stamp=format_timestamp(utc_now()),
             )  # fmt: skip
             yield tx

@@ -24,6 +24,9 @@ def test_changes_of_one_command_share_its_request_id_and_verify(tmp_path: Path) 
         changes = list(store.changes())
         assert [c.request_id for c in changes] == [cmd.request_id, cmd.request_id, "otro"]
         assert {c.actor for c in changes} == {"ana"}
+        with command(store, "beto") as cmd:
+            cmd.tx.put("c", ("z",), {"n": 9})
+        assert next(iter(store.changes(limit=1))).actor == "beto"  # the analyst signs it
         assert store.verify_changes().ok
         assert [e["event"]["action"] for e in store.search_events(dataset="csirt.caso")] == [
             "crear"
