@@ -132,12 +132,12 @@ IN_FORCE = frozenset({"activa", "pendiente_retiro"})
 
 
 def active_past_expiry(reader: Reader, incident_id: str, now: str) -> list[dict[str, Any]]:
-    """Countermeasures of the case still in force after their expiry (UTC text of one width
-    compares as time). Until ``csirt.contramedidas.active_past_expiry`` is on main, read here
-    (the same rule)."""
-    return [c for c in reader.scan(COUNTERMEASURE, (), {"incident_id": incident_id})
-            if c.get("status") in IN_FORCE and c.get("expires_at")
-            and str(c["expires_at"]) <= now]  # fmt: skip
+    """Countermeasures of the case still in force after their expiry, as contencion
+    decides it (:func:`csirt.contramedidas.active_past_expiry`)."""
+    from csirt import contramedidas
+    from pukara.events import parse_timestamp
+
+    return contramedidas.active_past_expiry(reader, incident_id, parse_timestamp(now))
 
 
 def unsettled(reader: Reader, incident_id: str) -> list[dict[str, Any]]:
