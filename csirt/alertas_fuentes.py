@@ -11,6 +11,7 @@ the alert's place (an array), and nothing is written.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import unicodedata
@@ -497,9 +498,20 @@ def read_file(path: Path, obs: Observables, now: str) -> list[dict[str, Any]]:
 
 # -- pukara's own events -------------------------------------------------------------------
 def from_registros(doc: Mapping[str, Any], obs: Observables) -> dict[str, Any] | None:
-    """A ``registros.alerta`` event as an alert; its dedup key (sha256 of the rule and what
-    it matched) is the same on every rerun of the rule over the same events."""
-    ref = get_field(doc, "pukara.alert.dedup_key") or get_field(doc, "event.id")
+    """A ``registros.alerta`` event as an alert.
+
+    A correlation grouped by fields (brute force by ``source.ip``...) folds into one alert per
+    rule and group: the same attacker in a later window is a repeat of it (its count rises), and
+    a rerun over the same window is the same sighting (nothing changes). Any other hit is its
+    own alert, keyed by its dedup key (sha256 of the rule and what it matched), the same on
+    every rerun of the rule over the same events."""
+    group = get_field(doc, "pukara.alert.group")
+    rule_id = get_field(doc, "rule.id")
+    if group and rule_id:
+        text = orjson.dumps([str(rule_id), group], option=orjson.OPT_SORT_KEYS).decode()
+        ref: Any = hashlib.sha256(text.encode()).hexdigest()
+    else:
+        ref = get_field(doc, "pukara.alert.dedup_key") or get_field(doc, "event.id")
     if not ref:
         return None
     risk = get_field(doc, "event.severity")

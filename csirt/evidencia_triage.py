@@ -313,14 +313,20 @@ def _record_log(
         f"{hashed})",
     )  # fmt: skip
     out.items.append(item)
-    if remote and remote != item["sha256"] and _prefix_sha256(path, size) != remote:
+    if remote and remote != item["sha256"] and not _starts_with_hashed(path, size, remote):
         out.missing.append(
             f"registro de autenticación {stat_info['path']}: se reescribió en el equipo durante "
             f"la copia (SHA-256 allí {remote} con {size} bytes; la copia no empieza así)"
         )
 
 
-def _prefix_sha256(path: Path, size: int) -> str:
+def _starts_with_hashed(path: Path, size: int, remote: str) -> bool:
+    """Whether the copy starts with the bytes stat hashed on the host.
+
+    Ansible's stat takes the size first and reads the file for its checksum after, so on a
+    live log the hash may cover ``size`` bytes plus whole lines written in between: the
+    prefix of ``size`` bytes is tried, then each longer one that ends at a line end.
+    """
     import hashlib
 
     h = hashlib.sha256()
@@ -329,7 +335,17 @@ def _prefix_sha256(path: Path, size: int) -> str:
         while left > 0 and (chunk := f.read(min(left, evidencia.CHUNK))):
             h.update(chunk)
             left -= len(chunk)
-    return h.hexdigest()
+        if h.hexdigest() == remote:
+            return True
+        while chunk := f.read(evidencia.CHUNK):
+            start = 0
+            while (end := chunk.find(b"\n", start)) != -1:
+                h.update(chunk[start : end + 1])
+                if h.copy().hexdigest() == remote:
+                    return True
+                start = end + 1
+            h.update(chunk[start:])
+    return False
 
 
 def _why(res: Mapping[str, Any] | None) -> str:
