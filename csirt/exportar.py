@@ -148,11 +148,11 @@ def select(
         name = f"{obs['type']} {clean_line(str(obs['value']))}"
         others = marked[:n] + marked[n + 1 :]
         # a value that contains another (a URL or a mail of a held domain) is as secret as it
-        named = _named_tlp(searchable(str(obs["value"])), others, limit)
+        named = named_tlp(searchable(str(obs["value"])), others, limit)
         if tlp_rank(tlp) > tlp_rank(limit) or named is not None:
             held.append(Held("observable", name, max(tlp, named or tlp, key=tlp_rank)))
             continue
-        note = _named_tlp(searchable(str(obs.get("description") or "")), marked, limit)
+        note = named_tlp(searchable(str(obs.get("description") or "")), marked, limit)
         if note is not None:
             held.append(Held("campo", f"description {obs['type']} {obs['value']}", note,
                              f"descripción del observable {name}, que nombra otro"))  # fmt: skip
@@ -179,7 +179,7 @@ def scrub(
 
     out = dict(incident)
     for name, label in (("title", "título"), ("description", "descripción")):
-        tlp = _named_tlp(searchable(str(incident.get(name) or "")), marked, limit)
+        tlp = named_tlp(searchable(str(incident.get(name) or "")), marked, limit)
         if tlp is not None:
             held.append(
                 Held("campo", name, tlp, f"{label} del incidente, que nombra un observable")
@@ -276,7 +276,7 @@ def _canonical(word: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _named_tlp(text: str, marked: Marks, limit: str) -> str | None:
+def named_tlp(text: str, marked: Marks, limit: str) -> str | None:
     """The strictest TLP above ``limit`` of the observables ``text`` (searchable) names."""
     from csirt.taxonomia import tlp_rank
 
