@@ -295,7 +295,8 @@ def promote(cmd: Command, ref: str, **incident: Any) -> tuple[dict[str, Any], di
     fields.update({k: v for k, v in incident.items() if v is not None})
     case = open_incident(cmd, source_alert=alert, **fields)
     for o in alert.get("observables") or []:
-        add_observable(cmd, case, o["type"], o["value"], sighted=True)
+        add_observable(cmd, case, o["type"], o["value"], sighted=True,
+                       tlp=observable_tlp(cmd, case, alert, o))  # fmt: skip
     case = _link(cmd, case, alert)
     alert = _set(cmd, alert, PROMOTED, case)
     cmd.emit("alerta", "promover", f"alerta {alert['id']} promovida a {case.get('number')}",
@@ -319,19 +320,44 @@ def merge(cmd: Command, ref: str, case_ref: str) -> tuple[dict[str, Any], dict[s
             "solo se unen alertas a casos abiertos (reábralo antes)"
         )
     for o in alert.get("observables") or []:
-        add_observable(cmd, case, o["type"], o["value"], sighted=True)
+        add_observable(cmd, case, o["type"], o["value"], sighted=True,
+                       tlp=observable_tlp(cmd, case, alert, o))  # fmt: skip
     times = "vez" if alert["count"] == 1 else "veces"
+    tlp = strictest(alert.get("tlp"), case.get("tlp"))
     add_timeline(
         cmd, case, kind="alerta", ts=alert["first_seen"], source=alert["source"],
         raw_ref=alert["id"],
         message=f"alerta unida: {alert['title']} ({alert['source']}, {alert['count']} {times})",
-        fields={"alert_id": alert["id"], "source_ref": alert["source_ref"]},
+        fields={"alert_id": alert["id"], "source_ref": alert["source_ref"], "tlp": tlp},
     )  # fmt: skip
     case = _link(cmd, case, alert)
     alert = _set(cmd, alert, MERGED, case)
-    cmd.emit("alerta", "unir", f"alerta {alert['id']} unida a {case.get('number')}",
-             incident=case, fields={"csirt.alert.id": alert["id"]})  # fmt: skip
+    above = tlp != strictest(case.get("tlp"))
+    note = (f" (la alerta es TLP:{tlp}, más restrictiva que el caso: sus observables y su "
+            "entrada en la línea de tiempo la conservan)") if above else ""  # fmt: skip
+    cmd.emit("alerta", "unir", f"alerta {alert['id']} unida a {case.get('number')}{note}",
+             incident=case, fields={"csirt.alert.id": alert["id"], "csirt.alert.tlp": tlp})  # fmt: skip
     return alert, case
+
+
+def strictest(*labels: Any) -> str:
+    """The most restrictive of the TLP labels given (an empty one is AMBER, as a case's)."""
+    from csirt.taxonomia import parse_tlp, tlp_rank
+
+    return max((parse_tlp(str(t or "AMBER")) for t in labels), key=tlp_rank)
+
+
+def observable_tlp(
+    cmd: Command, case: Mapping[str, Any], alert: Mapping[str, Any], obs: Mapping[str, Any]
+) -> str:
+    """The TLP an alert's observable takes in the case: the strictest of the alert's, its own
+    (a MISP attribute's tag), the case's and the one it already has there, so promoting or
+    merging never lowers what the source marked."""
+    from csirt.records import OBSERVABLE
+
+    old = cmd.get(OBSERVABLE, (obs["type"], obs["value"], case["id"])) or {}
+    return strictest(alert.get("tlp"), obs.get("tlp") or alert.get("tlp"), case.get("tlp"),
+                     old.get("tlp") or case.get("tlp"))  # fmt: skip
 
 
 def discard(cmd: Command, ref: str, reason: str) -> dict[str, Any]:

@@ -7,6 +7,10 @@ Every source is turned into the same intake shape, a new :data:`csirt.records.AL
 A file is read whole first: one bad alert in it (an observable that does not parse, an unknown
 severity or TLP, a missing reference) refuses the whole file, naming the line (JSON lines) or
 the alert's place (an array), and nothing is written.
+
+A MISP event's TLP (and PAP) is the most restrictive of its tags; an attribute tagged more
+restrictively than its event gives its observable that ``tlp`` (kept when the alert is
+promoted or merged into a case).
 """
 
 from __future__ import annotations
@@ -378,15 +382,14 @@ def misp(obj: Mapping[str, Any], obs: Observables, now: str) -> dict[str, Any]:
     attributes = list(_list(event, "Attribute"))
     for o in _list(event, "Object"):
         attributes += _list(o, "Attribute")
-    found = [found for a in attributes for found in _misp_attribute(a, obs)]
-    labels = {"tlp": "AMBER", "pap": "AMBER"}
-    for tag in _list(event, "Tag"):
-        name = str(tag.get("name", ""))
-        low = name.lower()
-        if low.startswith("tlp:"):
-            labels["tlp"] = tlp(name)
-        elif low.startswith("pap:"):
-            labels["pap"] = pap(name)
+    labels = _misp_labels(event)
+    marked: dict[tuple[str, str], str] = {}
+    found = []
+    for a in attributes:
+        own = _misp_labels(a, labels["tlp"])["tlp"]  # an attribute is never below its event
+        for item in _misp_attribute(a, obs):
+            found.append(item)
+            marked[item] = _strictest(own, marked.get(item, own))
     level = event.get("threat_level_id", 4)
     try:
         sev = MISP_SEVERITY[int(level)]
@@ -401,9 +404,47 @@ def misp(obj: Mapping[str, Any], obs: Observables, now: str) -> dict[str, Any]:
         "misp", _text(event.get("uuid"), "Event.uuid", 100, required=True),
         _text(event.get("info"), "Event.info (el título)", MAX_TITLE, required=True), seen,
         description=_text(event.get("info"), "info", MAX_DESCRIPTION, line=False),
-        severity=sev, tlp=labels["tlp"], pap=labels["pap"], observables=obs.docs(found),
-        raw=dict(obj),
+        severity=sev, tlp=labels["tlp"], pap=labels["pap"],
+        observables=_with_tlp(obs.docs(found), marked, labels["tlp"]), raw=dict(obj),
     )  # fmt: skip
+
+
+def _strictest(a: str, b: str) -> str:
+    from csirt.taxonomia import tlp_rank
+
+    return a if tlp_rank(a) >= tlp_rank(b) else b
+
+
+def _misp_labels(obj: Mapping[str, Any], floor: str | None = None) -> dict[str, str]:
+    """The most restrictive ``tlp:`` and ``PAP:`` tags of a MISP event or attribute (a file
+    may carry several: ``tlp:red`` and ``tlp:green`` is RED), never below ``floor``; AMBER
+    when an event has none."""
+    from csirt.taxonomia import pap_rank
+
+    tlps, paps = [], []
+    for tag in _list(obj, "Tag"):
+        name = str(tag.get("name", ""))
+        low = name.lower()
+        if low.startswith("tlp:"):
+            tlps.append(tlp(name))
+        elif low.startswith("pap:"):
+            paps.append(pap(name))
+    label = floor or ("CLEAR" if tlps else "AMBER")
+    for t in tlps:
+        label = _strictest(t, label)
+    return {"tlp": label, "pap": max(paps, key=pap_rank) if paps else "AMBER"}
+
+
+def _with_tlp(
+    docs: list[dict[str, str]], marked: Mapping[tuple[str, str], str], event_tlp: str
+) -> list[dict[str, str]]:
+    """The observables, each one whose attribute is more restrictive than the event with
+    its own ``tlp`` (promoting or merging the alert keeps it)."""
+    out = []
+    for doc in docs:
+        own = marked.get((doc["type"], doc["value"]), event_tlp)
+        out.append(doc if own == event_tlp else {**doc, "tlp": own})
+    return out
 
 
 def _misp_attribute(a: Mapping[str, Any], obs: Observables) -> list[tuple[str, str]]:

@@ -4,7 +4,9 @@
 (``csirt/perfiles/pe-cnsd-2025.toml``, or an edited copy), from the case: the reporting entity
 from the profile, the affected entity and assets from the incident and the inventory, the
 times of occurrence and detection from the case's ``creado`` timeline entry, the measures
-from its countermeasures, phase changes and finished tasks. It also keeps the notification
+from its countermeasures that were put in place (not the pending or rejected ones), phase
+changes and finished tasks. It states the case's TLP and what it allows (the CNSD is a third
+party), and which fields name an observable more restrictive than the case. It also keeps the notification
 clock: the profile's deadline (unverified, and the draft says so) from detection, with
 warnings at 50 % and 90 %. An analyst sends the draft; pukara never sends anything.
 
@@ -25,6 +27,7 @@ from typing import Any
 
 from csirt import informe
 from csirt.records import COUNTERMEASURE, INCIDENT, TASK, TIMELINE, Command
+from csirt.taxonomia import parse_tlp
 from pukara.errors import UsageError
 from pukara.events import format_timestamp, parse_timestamp, utc_now
 from pukara.store import Store
@@ -162,10 +165,26 @@ def clock(profile: Profile, entries: Sequence[Mapping[str, Any]], now: datetime)
     return out
 
 
+# countermeasures that were put in place (in force, being retired, or retired); a pending or
+# rejected one was never taken and is no measure
+TAKEN = ("activa", "pendiente_retiro", "retirada")
+# what each TLP allows, for the draft's notice: the CNSD is a third party
+TLP_SCOPE = {
+    "CLEAR": "sin restricciones de difusión",
+    "GREEN": "la comunidad de CSIRT, no el público",
+    "AMBER": "la organización y sus clientes, lo necesario para actuar",
+    "AMBER+STRICT": "solo la organización: el CNSD queda fuera salvo que el caso se reclasifique",
+    "RED": "solo los destinatarios nombrados: el CNSD queda fuera salvo que se lo nombre",
+}
+
+
 def _measures(store: Store, incident_id: str, entries: Sequence[Mapping[str, Any]]) -> list[str]:
-    """What was done: countermeasures, phase milestones and finished tasks, in time order."""
+    """What was done: countermeasures put in place, phase milestones and finished tasks, in
+    time order."""
     items: list[tuple[str, str]] = []
     for cm in store.scan(COUNTERMEASURE, where={"incident_id": incident_id}):
+        if cm.get("status") not in TAKEN:
+            continue
         row = informe.measure_row(cm)
         target = cm.get("target") or {}
         what = target.get("address") or target.get("account") or ""
@@ -278,15 +297,43 @@ def draft(
                     profile.personal["hours"]))) if start else None}  # fmt: skip
     number = str(incident.get("number") or incident["id"])
     deadline = clock(profile, entries, now)
+    tlp = parse_tlp(str(incident.get("tlp") or "AMBER"))
+    notice, warning = tlp_notice(store, incident, tlp, fields)
     return {
         "profile": {"name": profile.name, "title": profile.title, "verified": profile.verified,
                     "note": profile.note, "channels": dict(profile.channels)},
-        "incident": {"id": incident["id"], "number": number,
-                     "tlp": str(incident.get("tlp") or "AMBER").upper()},
+        "incident": {"id": incident["id"], "number": number, "tlp": tlp},
+        "tlp_notice": notice, "tlp_warning": warning,
         "fields": fields, "deadline": deadline, "personal_deadline": anpd,
         "generated_at": format_timestamp(now),
         "footer": FOOTER + ("" if deadline["notified_at"] else FOOTER_TO_RECORD.format(number=number)),
     }  # fmt: skip
+
+
+def tlp_notice(
+    store: Store, incident: Mapping[str, Any], tlp: str, fields: Sequence[Mapping[str, Any]]
+) -> tuple[str, bool]:
+    """What the case's TLP allows, and the fields that name an observable more restrictive
+    than the case (by label, never by value): the analyst decides what the CNSD receives.
+    The flag says it is a warning (a TLP that leaves the CNSD out, or such a field)."""
+    from csirt.exportar import named_tlp, observable_marks, searchable
+    from csirt.records import OBSERVABLE
+
+    text = f"Caso TLP:{tlp}: {TLP_SCOPE[tlp]}."
+    if tlp in ("AMBER+STRICT", "RED"):
+        text += " Reclasifique o recorte el borrador antes de enviarlo."
+    observables = list(store.scan(OBSERVABLE, where={"incident_id": incident["id"]}))
+    marks = observable_marks(observables, tlp)
+    over = [(f["label"], named_tlp(searchable(str(f["text"])), marks, tlp)) for f in fields]
+    named = [(label, t) for label, t in over if t is not None]
+    if named:
+        from csirt.taxonomia import tlp_rank
+
+        strictest = max((t for _, t in named), key=tlp_rank)
+        labels = ", ".join(f"«{label}»" for label, _ in named)
+        text += (f" {labels} {'nombra' if len(named) == 1 else 'nombran'} observables hasta "
+                 f"TLP:{strictest}, más restrictivos que el caso: revíselos antes de enviar.")  # fmt: skip
+    return text, bool(named) or tlp in ("AMBER+STRICT", "RED")
 
 
 def _anpd_text(anpd: Mapping[str, Any]) -> str:
@@ -300,6 +347,8 @@ def text(data: Mapping[str, Any]) -> str:
     """The draft as plain text, to paste into the form or a mail."""
     p, inc = data["profile"], data["incident"]
     lines = [f"BORRADOR — {p['title']}", f"Incidente {inc['number']} · TLP:{inc['tlp']}", ""]
+    if data.get("tlp_notice"):
+        lines += [*textwrap.wrap(data["tlp_notice"], 92), ""]
     if not p["verified"]:
         lines += [*textwrap.wrap(f"Perfil {p['name']}: {p['note']}", 92), ""]
     warning = data["deadline"].get("warning") or data["deadline"].get("summary")

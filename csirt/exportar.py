@@ -18,11 +18,16 @@ which (the command prints them on stderr): never silently. An item without a TLP
 has the incident's; a timeline entry that names an observable (its value in the message or
 fields) has at least that observable's TLP, and so do the incident's title and description
 (one that names an observable above the audience is left out: the title becomes the bare
-number). The export never names what it held back.
+number), an observable's description (left out) and an observable whose value holds another
+(``http://evil.test/x`` of a held ``evil.test``: held back too). A text names a value in any
+spelling: IDNA's Unicode or ASCII form, IPv6 compressed or not, upper case, "defanged"
+(``198.51.100[.]7``, ``hxxp://``); when in doubt, it is held back. The export never names
+what it held back.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -138,12 +143,21 @@ def select(
     held: list[Held] = []
     keep_obs = []
     marked = observable_marks(observables, inc_tlp)
-    for obs in observables:
+    for n, obs in enumerate(observables):
         tlp = parse_tlp(obs.get("tlp") or inc_tlp)
-        if tlp_rank(tlp) > tlp_rank(limit):
-            held.append(Held("observable", f"{obs['type']} {clean_line(str(obs['value']))}", tlp))
-        else:
-            keep_obs.append({**obs, "tlp": tlp})
+        name = f"{obs['type']} {clean_line(str(obs['value']))}"
+        others = marked[:n] + marked[n + 1 :]
+        # a value that contains another (a URL or a mail of a held domain) is as secret as it
+        named = named_tlp(searchable(str(obs["value"])), others, limit)
+        if tlp_rank(tlp) > tlp_rank(limit) or named is not None:
+            held.append(Held("observable", name, max(tlp, named or tlp, key=tlp_rank)))
+            continue
+        note = named_tlp(searchable(str(obs.get("description") or "")), marked, limit)
+        if note is not None:
+            held.append(Held("campo", f"description {obs['type']} {obs['value']}", note,
+                             f"descripción del observable {name}, que nombra otro"))  # fmt: skip
+            obs = {**obs, "description": ""}
+        keep_obs.append({**obs, "tlp": tlp})
     keep_line = []
     for entry in timeline:
         if entry.get("kind") in PRIVATE_KINDS:
@@ -158,19 +172,15 @@ def select(
 
 
 def scrub(
-    incident: Mapping[str, Any], held: list[Held], marked: list[tuple[str, str]], limit: str
+    incident: Mapping[str, Any], held: list[Held], marked: Marks, limit: str
 ) -> dict[str, Any]:
     """The incident without the title or description that names an observable above the
     audience (the title becomes the bare number); each one removed is added to ``held``."""
-    from csirt.taxonomia import tlp_rank
 
     out = dict(incident)
     for name, label in (("title", "título"), ("description", "descripción")):
-        text = str(incident.get(name) or "").casefold()
-        over = [tlp for value, tlp in marked if value and value in text
-                and tlp_rank(tlp) > tlp_rank(limit)]  # fmt: skip
-        if over:
-            tlp = max(over, key=tlp_rank)
+        tlp = named_tlp(searchable(str(incident.get(name) or "")), marked, limit)
+        if tlp is not None:
             held.append(
                 Held("campo", name, tlp, f"{label} del incidente, que nombra un observable")
             )
@@ -178,24 +188,117 @@ def scrub(
     return out
 
 
-def observable_marks(observables: list[dict[str, Any]], inc_tlp: str) -> list[tuple[str, str]]:
-    """(value case-folded, TLP) of every observable: what a text naming it inherits."""
+Marks = list[tuple[tuple[str, ...], str]]
+
+
+def observable_marks(observables: list[dict[str, Any]], inc_tlp: str) -> Marks:
+    """(every spelling of the value, case-folded; TLP) of each observable: what a text
+    naming it inherits."""
     from csirt.taxonomia import parse_tlp
 
-    return [(str(o["value"]).casefold(), parse_tlp(o.get("tlp") or inc_tlp)) for o in observables]
+    return [(spellings(str(o["type"]), str(o["value"])), parse_tlp(o.get("tlp") or inc_tlp))
+            for o in observables]  # fmt: skip
 
 
-def _entry_tlp(entry: Mapping[str, Any], inc_tlp: str, marked: list[tuple[str, str]]) -> str:
+def spellings(kind: str, value: str) -> tuple[str, ...]:
+    """The forms a text may write a stored value in: as stored, with its IDNA labels as
+    Unicode (``bücher.test`` for ``xn--bcher-kva.test``), an IPv6 address expanded."""
+    import ipaddress
+    import re
+
+    import idna
+
+    forms = {value.casefold()}
+
+    def unicode_label(m: re.Match[str]) -> str:
+        try:
+            return str(idna.decode(m.group(0)))
+        except (idna.IDNAError, UnicodeError):
+            return m.group(0)
+
+    forms.add(re.sub(r"xn--[a-z0-9-]+", unicode_label, value.casefold()))
+    if kind in ("ipv6", "cidr") and ":" in value:
+        try:
+            forms.add(ipaddress.ip_network(value, strict=False).exploded.casefold())
+            forms.add(ipaddress.ip_network(value, strict=False).network_address.exploded)
+        except ValueError:
+            pass
+    if kind == "ipv6":
+        forms.add(ipaddress.IPv6Address(value).exploded)
+    return tuple(sorted(f for f in forms if f))
+
+
+# "defanged" spellings (198.51.100[.]7, hxxp://, user[at]example.test) written back
+_REFANG = (
+    (r"\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)", "."),
+    (r"\[:\]", ":"), (r"\[@\]|\[at\]|\(at\)", "@"), (r"\bhxxp", "http"), (r"\bfxp", "ftp"),
+    (r"\[/\]", "/"),
+)  # fmt: skip
+
+
+def searchable(text: str) -> str:
+    """A text as it is searched for observables: NFKC, case-folded, refanged, followed by
+    the canonical form of every word in it that is an address, a name or a URL (so
+    ``2001:DB8:0:0::1``, ``Bücher.test`` and ``hxxp://evil[.]test/a`` match what is
+    stored)."""
+    import re
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    if not folded.strip():
+        return ""
+    for pattern, repl in _REFANG:
+        folded = re.sub(pattern, repl, folded)
+    extra = [c for word in re.split(r"[\s,;«»\"'<>()\[\]{}|]+", folded)
+             for c in _canonical(word.strip(".:!?¿¡"))]  # fmt: skip
+    return "\n".join([folded, *extra])
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical(word: str) -> tuple[str, ...]:
+    """The stored forms of one word of a text, by each type it parses as (none for a plain
+    word: only what has a dot, a colon, an @ or a slash can be an address or a name)."""
+    from csirt import observables
+
+    if not word or len(word) > 300 or not any(c in word for c in ".:@/"):
+        return ()
+    kinds = ["ipv4", "ipv6", "cidr", "domain"]
+    if "://" in word:
+        kinds = ["url"]
+    elif "@" in word:
+        kinds = ["email"]
+    out = []
+    for kind in kinds:
+        try:
+            out.append(observables.normalize(kind, word))
+        except UsageError:
+            continue
+    return tuple(out)
+
+
+def named_tlp(text: str, marked: Marks, limit: str) -> str | None:
+    """The strictest TLP above ``limit`` of the observables ``text`` (searchable) names."""
+    from csirt.taxonomia import tlp_rank
+
+    over = [tlp for forms, tlp in marked if tlp_rank(tlp) > tlp_rank(limit)
+            and any(f in text for f in forms)]  # fmt: skip
+    return max(over, key=tlp_rank) if over else None
+
+
+def _entry_tlp(entry: Mapping[str, Any], inc_tlp: str, marked: Marks) -> str:
     """A timeline entry's TLP: its own (else the incident's), raised to that of every
     observable it names (``Observable agregado: domain evil.test`` is as secret as
-    evil.test, and so is a note that quotes it)."""
+    evil.test, and so is a note that quotes it, in any spelling)."""
     from csirt.taxonomia import TLP, parse_tlp, tlp_rank
 
     fields = entry.get("fields") or {}
     rank = tlp_rank(parse_tlp(entry.get("tlp") or fields.get("tlp") or inc_tlp))
-    text = (str(entry.get("message") or "") + json.dumps(fields, ensure_ascii=False)).casefold()
-    for value, tlp in marked:
-        if tlp_rank(tlp) > rank and value and value in text:
+    if all(tlp_rank(tlp) <= rank for _, tlp in marked):
+        return TLP[rank]
+    text = searchable(str(entry.get("message") or "") + "\n"
+                      + json.dumps(fields, ensure_ascii=False))  # fmt: skip
+    for forms, tlp in marked:
+        if tlp_rank(tlp) > rank and any(f in text for f in forms):
             rank = tlp_rank(tlp)
     return TLP[rank]
 

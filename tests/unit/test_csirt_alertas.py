@@ -94,6 +94,48 @@ def test_a_misp_event_is_one_alert_with_its_attributes_and_tags(tmp_path: Path) 
     ]  # fmt: skip
 
 
+def test_a_misp_event_keeps_its_strictest_tlp_and_each_attributes(tmp_path: Path) -> None:
+    from csirt.casos import open_incident
+    from csirt.records import OBSERVABLE, command
+
+    event = {"Event": {
+        "uuid": "5f0c3a4e-1111-4222-8333-944455556666", "info": "Campaña compartida",
+        "threat_level_id": "2", "date": "2026-11-30",
+        "Tag": [{"name": "tlp:red"}, {"name": "tlp:green"}, {"name": "PAP:RED"},
+                {"name": "PAP:GREEN"}],
+        "Attribute": [{"type": "ip-dst", "value": "203.0.113.99"}],
+    }}  # fmt: skip
+    mixed = {"Event": {
+        "uuid": "5f0c3a4e-1111-4222-8333-944455556667", "info": "Evento verde",
+        "threat_level_id": "2", "date": "2026-11-30", "Tag": [{"name": "tlp:green"}],
+        "Attribute": [
+            {"type": "ip-dst", "value": "203.0.113.98", "Tag": [{"name": "tlp:red"}]},
+            {"type": "domain", "value": "shared.test", "Tag": [{"name": "tlp:clear"}]},
+            {"type": "domain", "value": "plain.test"},
+        ],
+        "Object": [{"Attribute": [{"type": "url", "value": "http://obj.test/",
+                                   "Tag": [{"name": "tlp:amber+strict"}]}]}],
+    }}  # fmt: skip
+    with SQLiteStore(tmp_path / "p.db", actor="ana") as store:
+        alertas.import_sources(store, [_write(tmp_path / "m.json", [event, mixed])])
+        alerts = stored(store)
+        red, green = alerts[event["Event"]["uuid"]], alerts[mixed["Event"]["uuid"]]
+        assert (red["tlp"], red["pap"]) == ("RED", "RED")
+        assert red["observables"] == [{"type": "ipv4", "value": "203.0.113.99"}]
+        assert green["tlp"] == "GREEN"
+        assert {o["value"]: o.get("tlp") for o in green["observables"]} == {
+            "203.0.113.98": "RED", "shared.test": None, "plain.test": None,
+            "http://obj.test/": "AMBER+STRICT",
+        }  # fmt: skip
+        with command(store) as cmd:
+            case = open_incident(cmd, title="Caso verde", severity=2, tlp="GREEN")
+        with command(store) as cmd:
+            alertas.merge(cmd, str(green["id"]), case["number"])
+        tlps = {o["value"]: o["tlp"] for o in store.scan(OBSERVABLE)}
+        assert tlps == {"203.0.113.98": "RED", "shared.test": "GREEN", "plain.test": "GREEN",
+                        "http://obj.test/": "AMBER+STRICT"}  # fmt: skip
+
+
 def _write(path: Path, lines: list[Any]) -> Path:
     path.write_text("".join(json.dumps(x) + "\n" for x in lines))
     return path

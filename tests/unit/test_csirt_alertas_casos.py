@@ -12,6 +12,7 @@ from csirt.records import ALERT, INCIDENT, OBSERVABLE, TIMELINE, command
 from pukara.store import SQLiteStore
 
 DATA = Path(__file__).parent.parent / "data" / "csirt"
+NOW = "2026-12-01T16:00:00.000Z"
 
 
 def _alerts(store: SQLiteStore) -> dict[str, dict[str, object]]:
@@ -80,3 +81,43 @@ def test_merge_adds_observables_and_a_timeline_entry_to_an_open_case(tmp_path: P
         with pytest.raises(alertas.AlertState, match="casos abiertos"), command(store) as cmd:
             alertas.merge(cmd, str(third["id"]), case["number"])
         assert _alerts(store)["SIRP-2026-11-0043"]["status"] == "nueva"
+
+
+def _red_alert(store: SQLiteStore, ref: str) -> dict[str, object]:
+    alertas.ingest(store, [alertas.by_hand(
+        title="Aviso del socio (RED)", severity="2", tlp="RED", source_ref=ref,
+        observables=["ipv4:203.0.113.66"],
+    )])  # fmt: skip
+    return _alerts(store)[ref]
+
+
+def test_a_red_alert_merged_into_a_green_case_keeps_its_tlp(tmp_path: Path) -> None:
+    from csirt import exportar
+    from csirt.casos import open_incident
+
+    with SQLiteStore(tmp_path / "r.db", actor="ana") as store:
+        with command(store) as cmd:
+            case = open_incident(cmd, title="Caso verde", severity=2, tlp="GREEN")
+        alert = _red_alert(store, "x1")
+        with command(store) as cmd:
+            alertas.merge(cmd, str(alert["id"]), case["number"])
+        (obs,) = store.scan(OBSERVABLE, where={"incident_id": case["id"]})
+        assert obs["tlp"] == "RED"
+        (entry,) = [e for e in store.scan(TIMELINE, (case["id"],)) if e["kind"] == "alerta"]
+        assert entry["fields"]["tlp"] == "RED"
+        for fmt in ("stix", "misp"):
+            done = exportar.export(store, case["number"], fmt, "comunidad", now=NOW)
+            assert "203.0.113.66" not in done.text and "Aviso" not in done.text
+            assert {h.kind for h in done.held} >= {"observable", "linea"}
+            named = exportar.export(store, case["number"], fmt, "nombres", now=NOW)
+            assert "203.0.113.66" in named.text
+
+
+def test_promoting_with_a_lower_tlp_keeps_the_alerts_on_its_observables(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "r.db", actor="ana") as store:
+        alert = _red_alert(store, "x2")
+        with command(store) as cmd:
+            _, case = alertas.promote(cmd, str(alert["id"]), tlp="GREEN", title="Caso verde")
+        assert store.get(INCIDENT, (case["id"],))["tlp"] == "GREEN"  # type: ignore[index]
+        (obs,) = store.scan(OBSERVABLE, where={"incident_id": case["id"]})
+        assert obs["tlp"] == "RED"

@@ -157,3 +157,35 @@ def test_refused_notifications_write_nothing(store: SQLiteStore) -> None:
         with pytest.raises(UsageError, match=words), records.command(store, "ana") as cmd:
             cnsd.record_notification(cmd, ref)
     assert len(list(store.changes())) == before + 2  # the one accepted: entry and incident
+
+
+TRIED = (("198.51.100.1", "pendiente"), ("198.51.100.2", "rechazada"),
+         ("203.0.113.50", "activa"), ("198.51.100.4", "pendiente_retiro"))  # fmt: skip
+
+
+def test_measures_are_only_those_taken_and_the_draft_states_the_tlp(store: SQLiteStore) -> None:
+    incident = write_case(store)
+    with records.command(store, "ana") as cmd:
+        cmd.put(records.OBSERVABLE, {
+            "type": "ipv4", "value": "203.0.113.50", "incident_id": incident["id"], "ioc": True,
+            "sighted": True, "tlp": "RED", "description": "", "created_at": cmd.now,
+            "analyst": "ana", "ignore_similarity": False,
+        })  # fmt: skip
+        for address, status in TRIED:
+            taken = status not in ("pendiente", "rechazada")
+            cmd.put(records.COUNTERMEASURE, {
+                "id": records.new_ulid(), "incident_id": incident["id"], "kind": "bloquear_ip",
+                "target": {"host": "gw-emb-ar", "address": address}, "status": status,
+                "expires_at": cmd.now, "activated_at": cmd.now if taken else None, "runs": [],
+            })  # fmt: skip
+    data = cnsd.draft(store, "INC-2026-0007", cnsd.load_profile())
+    measures = "\n".join(_field(data, "measures")["value"])  # type: ignore[arg-type]
+    assert "198.51.100.1" not in measures and "198.51.100.2" not in measures
+    assert "203.0.113.9" in measures and "203.0.113.50" in measures
+    assert "198.51.100.4" in measures  # in force until its retirement finishes
+    notice = data["tlp_notice"]
+    assert notice.startswith("Caso TLP:AMBER+STRICT: solo la organización")
+    assert "«Medidas adoptadas» nombra observables hasta TLP:RED" in notice
+    assert "203.0.113.50" not in notice
+    assert notice in cnsd.text(data).replace("\n", " ")
+    assert "Caso TLP:AMBER+STRICT" in cnsd.html(data)

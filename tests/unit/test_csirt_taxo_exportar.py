@@ -255,12 +255,16 @@ def test_clear_items_reach_the_public(tmp_path: Path) -> None:
     db = tmp_path / "clear.db"
     make_case(db, tlp="CLEAR")
     result = _export(db, "misp", "publico")
-    # items with their own TLP above CLEAR are held back; the rest inherit CLEAR
+    # items with their own TLP above CLEAR are held back, and so are the URL and the mail
+    # that hold the GREEN domain; the rest inherit CLEAR
     assert {h.ref for h in result.held if h.kind == "observable"} == {
         "domain phish.test",
         "ipv4 198.18.0.99",
         "ipv6 fd70:756b:6172::5",
+        "url http://phish.test/a'b\\c",
+        "email jefe@phish.test",
     }
+    assert "phish.test" not in result.text
     assert json.loads(result.text)["Event"]["distribution"] == "3"
 
 
@@ -347,3 +351,66 @@ def test_a_title_or_description_naming_a_held_observable_is_left_out(tmp_path: P
     event = MISPEvent()
     event.load(_export(db, "misp", "sector").text)
     assert event.info == "INC-2026-0001"
+
+
+def _green_case(path: Path, title: str, items: list[tuple[str, str, str, str]]) -> None:
+    """A GREEN case titled ``title`` with (type, value, tlp, description) observables."""
+    with SQLiteStore(path) as store, command(store, "ana") as cmd:
+        iid = new_ulid()
+        cmd.insert(INCIDENT, {
+            "id": iid, "number": "INC-2026-0001", "title": title, "description": "",
+            "severity": 2, "tlp": "GREEN", "status": "analisis", "created_at": cmd.now,
+            "updated_at": cmd.now,
+        })  # fmt: skip
+        for kind, value, tlp, note in items:
+            cmd.insert(OBSERVABLE, {
+                "type": kind, "value": value, "incident_id": iid, "ioc": True,
+                "sighted": False, "tlp": tlp, "description": note, "created_at": cmd.now,
+                "analyst": "ana", "ignore_similarity": False,
+            })  # fmt: skip
+
+
+def test_a_description_or_another_spelling_of_a_held_value_is_held_back(tmp_path: Path) -> None:
+    db = tmp_path / "leak.db"
+    _green_case(db, "Exfiltración desde bücher.test", [
+        ("ipv4", "10.9.8.7", "RED", ""),
+        ("domain", "xn--bcher-kva.test", "RED", ""),
+        ("domain", "evil.test", "GREEN", "resuelve a 10.9.8.7, el servidor comprometido"),
+        ("ipv6", "2001:db8::66", "RED", ""),
+        ("domain", "ok.test", "GREEN", "sin nada secreto"),
+    ])  # fmt: skip
+    with SQLiteStore(db) as store, command(store, "ana") as cmd:
+        (inc,) = store.scan(INCIDENT)
+        for message in ["Conexión a 10.9.8[.]7", "Vimos 2001:DB8:0:0:0:0:0:66",
+                        "Descarga de hxxp://BÜCHER[.]test/x", "Todo normal en ok.test"]:  # fmt: skip
+            cmd.insert(TIMELINE, {
+                "incident_id": inc["id"], "id": new_ulid(), "ts": NOW, "tz": "UTC",
+                "kind": "nota", "message": message, "source": "", "raw_ref": "",
+                "analyst": "ana", "fields": {},
+            })  # fmt: skip
+    for fmt in ("stix", "misp"):
+        result = _export(db, fmt, "comunidad")
+        text = result.text.casefold()
+        for leaked in ("10.9.8.7", "10.9.8[.]7", "bücher", "bcher", "2001:db8", "resuelve"):
+            assert leaked not in text, (fmt, leaked)
+        assert "evil.test" in text and "sin nada secreto" in text and "todo normal" in text
+        fields = {h.ref: h for h in result.held if h.kind == "campo"}
+        assert fields["title"].tlp == "RED"
+        assert fields["description domain evil.test"].tlp == "RED"
+        assert len([h for h in result.held if h.kind == "linea"]) == 3
+        assert "10.9.8.7" in _export(db, fmt, "nombres").text
+
+
+def test_an_observable_holding_a_held_value_is_held_back(tmp_path: Path) -> None:
+    db = tmp_path / "url.db"
+    _green_case(db, "Correo", [
+        ("domain", "evil.test", "RED", ""),
+        ("url", "https://evil.test/login", "GREEN", ""),
+        ("email", "jefe@evil.test", "GREEN", ""),
+        ("url", "https://ok.test/", "GREEN", ""),
+    ])  # fmt: skip
+    result = _export(db, "stix", "comunidad")
+    assert "evil.test" not in result.text and "https://ok.test/" in result.text
+    held = {h.ref: h.tlp for h in result.held if h.kind == "observable"}
+    assert held == {"domain evil.test": "RED", "url https://evil.test/login": "RED",
+                    "email jefe@evil.test": "RED"}  # fmt: skip
