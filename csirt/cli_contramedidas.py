@@ -72,7 +72,11 @@ def proponer(
         ),
     ] = None,
     direccion: Annotated[
-        str | None, typer.Option("--direccion", help="IP o red CIDR a bloquear (bloquear_ip).")
+        str | None,
+        typer.Option(
+            "--direccion",
+            help="IP o red CIDR a bloquear (bloquear_ip; a lo sumo /8 en IPv4, /32 en IPv6).",
+        ),
     ] = None,
     cuenta: Annotated[
         str | None,
