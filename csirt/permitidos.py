@@ -8,8 +8,8 @@ of them is refused before anything is written or run.
 
 IPv4 written as IPv6 is caught too: an IPv4-mapped (``::ffff:a.b.c.d``) or IPv4-compatible
 (``::a.b.c.d``) target is refused (no packet carries one: an ``ip6`` rule on it would block
-nothing), and a NAT64 (``64:ff9b::/96``) or 6to4 (``2002::/16``) one is refused when the IPv4
-it embeds is allowlisted. A network wider than :data:`MIN_PREFIX` (/8 in IPv4, /32 in IPv6: a
+nothing), and a NAT64 (``64:ff9b::/96``), 6to4 (``2002::/16``) or Teredo one is refused when
+an IPv4 it embeds is allowlisted. A network wider than :data:`MIN_PREFIX` (/8 in IPv4, /32 in IPv6: a
 whole RIR's or ISP's block) is refused as well: that is not containing one threat.
 
 What this machine is comes from ``ip`` (iproute2): when it cannot be run or answers nothing
