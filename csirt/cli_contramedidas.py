@@ -72,7 +72,11 @@ def proponer(
         ),
     ] = None,
     direccion: Annotated[
-        str | None, typer.Option("--direccion", help="IP o red CIDR a bloquear (bloquear_ip).")
+        str | None,
+        typer.Option(
+            "--direccion",
+            help="IP o red CIDR a bloquear (bloquear_ip; a lo sumo /8 en IPv4, /32 en IPv6).",
+        ),
     ] = None,
     cuenta: Annotated[
         str | None,
@@ -82,17 +86,16 @@ def proponer(
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Propone una contramedida (queda pendiente de aprobación); nada se ejecuta aún."""
-    from csirt import casos, contramedidas
+    from csirt import contramedidas
     from csirt.records import command
     from pukara.store import opened_store
 
-    with opened_store(ctx.obj) as store:
-        incident = casos.load_incident(store, incidente)
-        with command(store, ctx.obj.analyst) as cmd:
-            cm = contramedidas.propose(
-                cmd, ctx.obj, incident, kind=tipo, host=equipo, expires=expira,
-                address=direccion, account=cuenta, reason=motivo,
-            )  # fmt: skip
+    # the case is read inside the command: one closed meanwhile takes no countermeasure
+    with opened_store(ctx.obj) as store, command(store, ctx.obj.analyst) as cmd:
+        cm = contramedidas.propose(
+            cmd, ctx.obj, incidente, kind=tipo, host=equipo, expires=expira,
+            address=direccion, account=cuenta, reason=motivo,
+        )  # fmt: skip
     typer.echo(cm["id"])
     message(f"Propuesta: {contramedidas.describe(cm)}, vence {cm['expires_at']}", quiet=silencioso)
 
@@ -107,6 +110,13 @@ def aprobar(ctx: typer.Context, contramedida: IdArg, silencioso: SilenciosoOpt =
     with opened_store(ctx.obj) as store, command(store, ctx.obj.analyst) as cmd:
         cm = contramedidas.approve(cmd, ctx.obj, contramedida)
     message(f"Aprobada por {cm['approved_by']}: {contramedidas.describe(cm)}", quiet=silencioso)
+    if ctx.obj.csirt_dos_personas and cm.get("proposed_by_os") == cm.get("approved_by_os"):
+        message(
+            f"aviso: la propuso y la aprueba el mismo usuario del sistema ({cm['approved_by_os']}); "
+            "queda anotado en la contramedida",
+            quiet=False,
+            style="yellow",
+        )
 
 
 @app.command()

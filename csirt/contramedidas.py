@@ -12,12 +12,24 @@ its artifacts and of their manifest) is kept in ``runs``. Retiring runs the reve
 A record is claimed in a transaction before its playbook runs (``claim``), so two processes
 (cron's ``vencer`` and ``monitoreo vigilar``) never run the same playbook twice; a claim older
 than :data:`CLAIM_TTL` (a process that died) may be taken again.
+
+An activation that may have changed the host without being verified (the playbook reached the
+host, or the process died while it ran) is never left for dead: the record goes
+``pendiente_retiro`` and the next ``vencer`` runs the reverse playbook (idempotent), as
+``retirar`` may. Only one that never reached the host stays ``pendiente`` (to try again).
+
+Nothing is approved or activated on a closed or discarded incident. The two-person rule
+compares analysts' names without case; each record keeps the system user (of this process's
+uid) that proposed and approved it, beside the analyst's name.
 """
 
 from __future__ import annotations
 
+import os
+import pwd
 import re
 import socket
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,7 +59,7 @@ KINDS: dict[str, tuple[str, str]] = {
 MAX_EXPIRY = timedelta(days=30)
 CLAIM_TTL = timedelta(minutes=30)
 CLOSED_INCIDENT = ("cerrado", "descartado")
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
+_DURATION = re.compile(r"^(?:(\d{1,30})d)?(?:(\d{1,30})h)?(?:(\d{1,30})m)?$")
 
 
 class CountermeasureError(UsageError):
@@ -62,10 +74,17 @@ def parse_expiry(text: str | None, now: datetime) -> datetime:
             "toda contramedida vence: indique --expira (p. ej. 4h, 30m, 2d o una fecha ISO "
             "como 2026-12-01T18:00Z)"
         )
+    too_long = CountermeasureError(
+        f"--expira {permitidos.shown(str(text))}: una contramedida dura a lo sumo "
+        f"{MAX_EXPIRY.days} días; renuévela si hace falta"
+    )
     match = _DURATION.match(value)
     if match and any(match.groups()):
         d, h, m = (int(x or 0) for x in match.groups())
-        when = now + timedelta(days=d, hours=h, minutes=m)
+        minutes = (d * 24 + h) * 60 + m  # an int: never too large for the comparison
+        if minutes > MAX_EXPIRY // timedelta(minutes=1):
+            raise too_long
+        when = now + timedelta(minutes=minutes)
     else:
         try:
             when = datetime.fromisoformat(str(text).strip())
@@ -80,10 +99,7 @@ def parse_expiry(text: str | None, now: datetime) -> datetime:
             f"--expira {permitidos.shown(str(text))} ya pasó: la expiración debe ser futura"
         )
     if when - now > MAX_EXPIRY:
-        raise CountermeasureError(
-            f"--expira {permitidos.shown(str(text))}: una contramedida dura a lo sumo "
-            f"{MAX_EXPIRY.days} días; renuévela si hace falta"
-        )
+        raise too_long
     return when.astimezone(UTC)
 
 
@@ -155,16 +171,53 @@ def describe(cm: Mapping[str, Any]) -> str:
     return f"{what} en {t['host']}"
 
 
+def os_user() -> str:
+    """The system user this process runs as (its uid, not $USER: what --analista cannot name)."""
+    uid = os.geteuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def same_analyst(a: Any, b: Any) -> bool:
+    """Whether two analysts' names are one person's: no case, no width, no blanks around."""
+
+    def key(x: Any) -> str:
+        return unicodedata.normalize("NFKC", str(x or "")).strip().casefold()
+
+    return key(a) == key(b)
+
+
+def _open_incident(cmd: Command, incident_id: str, what: str) -> dict[str, Any]:
+    """The incident as this command's transaction reads it; refused when closed or discarded."""
+    found = cmd.get(INCIDENT, (incident_id,))
+    if found is None:
+        raise CountermeasureError(f"no existe el incidente {permitidos.shown(incident_id)}")
+    if found.get("status") in CLOSED_INCIDENT:
+        raise CountermeasureError(
+            f"el incidente {found.get('number')} está {found['status']}: {what}"
+        )
+    return dict(found)
+
+
 def propose(
-    cmd: Command, settings: Settings, incident: Mapping[str, Any], *, kind: str, host: str,
-    expires: str | None, address: str | None = None, account: str | None = None,
+    cmd: Command, settings: Settings, incident: Mapping[str, Any] | str, *, kind: str,
+    host: str, expires: str | None, address: str | None = None, account: str | None = None,
     reason: str = "",
 ) -> dict[str, Any]:  # fmt: skip
-    """A new countermeasure, ``pendiente``; refused (nothing written) when not allowed."""
-    if incident.get("status") in CLOSED_INCIDENT:
-        raise CountermeasureError(
-            f"el incidente {incident.get('number')} está {incident['status']}"
-        )
+    """A new countermeasure, ``pendiente``; refused (nothing written) when not allowed.
+
+    ``incident``: its reference (``INC-2026-0001``, its id) or its document; either way it is
+    read again inside this command, so a case closed meanwhile takes none.
+    """
+    if isinstance(incident, str):
+        from csirt.casos import load_incident
+
+        ref = load_incident(cmd, incident)["id"]
+    else:
+        ref = str(incident["id"])
+    incident = _open_incident(cmd, ref, "no se proponen contramedidas")
     when = parse_expiry(expires, parse_timestamp(cmd.now))
     target = _target(cmd.tx, settings, kind, host, address, account)
     for other in cmd.tx.scan(COUNTERMEASURE):
@@ -177,8 +230,9 @@ def propose(
     cm: dict[str, Any] = {
         "id": new_ulid(), "incident_id": incident["id"], "kind": kind, "target": target,
         "status": PENDING, "expires_at": format_timestamp(when), "playbook": playbook,
-        "reverse_playbook": reverse, "proposed_by": cmd.analyst, "proposed_at": cmd.now,
-        "approved_by": None, "approved_at": None, "activated_at": None, "retired_at": None,
+        "reverse_playbook": reverse, "proposed_by": cmd.analyst, "proposed_by_os": os_user(),
+        "proposed_at": cmd.now, "approved_by": None, "approved_by_os": None, "approved_at": None,
+        "activated_at": None, "retired_at": None,
         "runs": [], "reason": str(reason), "claim": None,
     }  # fmt: skip
     cmd.insert(COUNTERMEASURE, cm)
@@ -204,14 +258,18 @@ def approve(cmd: Command, settings: Settings, ref: str) -> dict[str, Any]:
         raise CountermeasureError(
             f"la contramedida {cm['id']} no espera aprobación ({cm['status']})"
         )
-    if settings.csirt_dos_personas and cm["proposed_by"] == cmd.analyst:
+    _open_incident(cmd, cm["incident_id"], "no se aprueban contramedidas")
+    if settings.csirt_dos_personas and same_analyst(cm["proposed_by"], cmd.analyst):
         raise CountermeasureError(
-            f"{cmd.analyst} la propuso: con dos personas (csirt dos_personas) debe aprobarla "
-            "otro analista"
+            f"{cm['proposed_by']} la propuso: con dos personas (csirt dos_personas) debe "
+            "aprobarla otro analista"
         )
-    cm.update(approved_by=cmd.analyst, approved_at=cmd.now)
+    user = os_user()
+    cm.update(approved_by=cmd.analyst, approved_by_os=user, approved_at=cmd.now)
     cmd.put(COUNTERMEASURE, cm)
-    _emit(cmd, cm, "aprobar", f"Contramedida aprobada por {cmd.analyst}: {describe(cm)}")
+    _emit(cmd, cm, "aprobar",
+          f"Contramedida aprobada por {cmd.analyst} (usuario del sistema {user}): {describe(cm)}",
+          **{"user.name": user})  # fmt: skip
     return cm
 
 
@@ -241,6 +299,35 @@ def _claim(cmd: Command, cm: dict[str, Any], what: str) -> None:
     cm["claim"] = {"what": what, "at": cmd.now, "by": cmd.analyst, "request_id": cmd.request_id}
 
 
+def may_have_changed(cm: Mapping[str, Any], run: Mapping[str, Any]) -> bool:
+    """Whether an activation run that was not verified may still have changed the host.
+
+    A run that reached the host (or says it changed something) may have; one that never
+    reached it did not. Disabling an account changes nothing before it has reported the
+    account's prior state, which the reverse needs: without it nothing was changed.
+    """
+    if run.get("check"):
+        return False
+    if cm["kind"] == "deshabilitar_cuenta":
+        return bool(cm.get("original")) or bool(run.get("changed"))
+    return bool(run.get("changed")) or bool(run.get("reached", True))
+
+
+def _interrupted(cm: Mapping[str, Any], now: datetime) -> bool:
+    """A pending record whose activation claim outlived its process: its run may have ended
+    anywhere (the host changed or not); only the reverse playbook makes that certain."""
+    claim = cm.get("claim")
+    return (cm["status"] == PENDING and claim is not None and claim.get("what") == "activar"
+            and not _claimed(cm, now))  # fmt: skip
+
+
+def _to_reverse(cmd: Command, cm: dict[str, Any], why: str, text: str) -> None:
+    """``pendiente_retiro``: the next ``vencer`` (or ``retirar``) runs the reverse playbook."""
+    cm.update(status=RETIRING, retire_reason=why)
+    cmd.put(COUNTERMEASURE, cm)
+    _emit(cmd, cm, "activar", text, "failure")
+
+
 def _record(cm: dict[str, Any], outcome: Outcome) -> None:
     cm["runs"] = [*cm.get("runs", []), outcome.run]
     cm["claim"] = None
@@ -256,6 +343,7 @@ def _activable(cmd: Command, ref: str, check: bool) -> dict[str, Any]:
         raise CountermeasureError(f"la contramedida {cm['id']} aún no está aprobada")
     if parse_timestamp(cm["expires_at"]) <= parse_timestamp(cmd.now):
         raise CountermeasureError(f"la contramedida {cm['id']} venció antes de activarse")
+    _open_incident(cmd, cm["incident_id"], "no se activan contramedidas")
     if not check:
         _claim(cmd, cm, "activar")
         cmd.put(COUNTERMEASURE, cm)
@@ -340,6 +428,12 @@ def _release(
         for cm in cms:
             now = load(cmd.tx, cm["id"])
             now["claim"] = None
+            if not reverse and not isinstance(error, PukaraError) and now["status"] == PENDING:
+                # interrupted while its playbook may have been running: undo whatever it did
+                _to_reverse(cmd, now, "activación interrumpida",
+                            f"Activación interrumpida de {describe(now)} ({type(error).__name__}):"
+                            " queda pendiente de retiro; vencer o retirar corre el inverso")  # fmt: skip
+                continue
             cmd.put(COUNTERMEASURE, now)
             _emit(cmd, now, "retirar" if reverse else "activar",
                   f"No se pudo ejecutar el playbook: {error}", "failure")  # fmt: skip
@@ -401,6 +495,11 @@ def _apply(
         text = (
             f"{'Retiro' if reverse else 'Activación'} fallida de {describe(now)}: {outcome.error}"
         )
+        if not reverse and may_have_changed(now, outcome.run):
+            # the host may have changed without being verified: never left in place
+            now.update(status=RETIRING, retire_reason="activación sin verificar")
+            text += ("; pudo cambiar el equipo, así que queda pendiente de retiro: vencer o "
+                     "retirar corre el playbook inverso")  # fmt: skip
     cmd.put(COUNTERMEASURE, now)
     _emit(cmd, now, action, text, "success" if good else "failure",
           **{"ansible.job_id": outcome.run["job_id"]})  # fmt: skip
@@ -431,13 +530,16 @@ def expire_due(store: Store, settings: Settings, now: datetime | None = None) ->
     reverse playbook), then their reverse playbooks run (one run per playbook over all the
     hosts): a failing host is that record's failed Result, and the record stays
     ``pendiente_retiro`` for the next run to retry. A pending one that expired before
-    activation is rejected.
+    activation is rejected, unless an activation of it was interrupted (its claim outlived
+    its process): that one may have changed the host, so its reverse playbook runs too.
     """
     when = now or utc_now()
     due: list[dict[str, Any]] = []
     with command(store, settings.analyst) as cmd:
         for cm in cmd.tx.scan(COUNTERMEASURE):
             past = parse_timestamp(cm["expires_at"]) <= when
+            if past and _interrupted(cm, when):
+                cm.update(status=RETIRING, retire_reason="activación interrumpida")
             if cm["status"] == PENDING and past and not _claimed(cm, when):
                 cm.update(status=REJECTED, reason="venció sin activarse")
                 cmd.put(COUNTERMEASURE, cm)

@@ -4,7 +4,8 @@ The host is the inventory asset's management address, reached with its credentia
 (user, key file by path, known_hosts), as pukara's other Ansible runs reach it. Values that
 reach the playbook are parsed again here (the stored record could have been edited) and go
 as extravars only; the playbooks assert them once more. The last task of each playbook is a
-read-only check of its effect: ``verified`` is that task's ``ok``.
+read-only check of its effect: ``verified`` is that task's ``ok``; ``reached`` says whether
+any task ran on the host at all (one that never reached it changed nothing).
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from typing import Any
 from csirt import permitidos
 from pukara.ansible import run_playbook
 from pukara.config import Settings
-from pukara.errors import PukaraError, SecretsError, remote_reason
+from pukara.errors import PukaraError, SecretsError, UsageError, remote_reason
 from pukara.secrets import CredentialProfile, require_profile, usable_key_file
 from pukara.store import Store
 
 VERIFY_PREFIX = "Verificar"  # the name of each playbook's read-only check of its effect
 BEFORE_TASK = "Informar el estado previo de la cuenta"
 ARTIFACTS = ("rc", "status", "stdout")
+# actions Ansible runs on the controller only: their ``ok`` says nothing of the host
+LOCAL_ACTIONS = frozenset({"assert", "debug", "set_fact", "fail", "meta", "include_vars"})
 
 
 @dataclass
@@ -56,6 +59,20 @@ class Outcome:
         )  # fmt: skip
 
 
+def known_hosts_path(text: str) -> str:
+    """The profile's known_hosts as ssh gets it inside one argument: a plain absolute path
+    (as triage checks it), never anything that could add an ssh option."""
+    from csirt.evidencia_triage import check_log_path
+
+    try:
+        return check_log_path(text)
+    except UsageError:
+        raise SecretsError(
+            "el perfil de credenciales tiene un known_hosts que no es una ruta absoluta simple "
+            "(letras, cifras y . _ - / + @): no se conecta con él"
+        ) from None
+
+
 def host_entry(
     address: str, profile: CredentialProfile, key: Path, timeout_s: float = 10
 ) -> dict[str, Any]:
@@ -64,7 +81,7 @@ def host_entry(
     python = profile.get("python_interpreter")
     args = "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
     if known:
-        args += f" -o UserKnownHostsFile={known.reveal()}"
+        args += f" -o UserKnownHostsFile={known_hosts_path(known.reveal())}"
     return {
         "ansible_host": address,
         "ansible_user": profile.require("username").reveal(),
@@ -135,6 +152,7 @@ class _Watch:
 
     def __init__(self) -> None:
         self.verified: set[str] = set()
+        self.reached: set[str] = set()
         self.errors: dict[str, list[str]] = {}
         self.original: dict[str, Mapping[str, Any]] = {}
 
@@ -146,6 +164,9 @@ class _Watch:
             data.get("res") or {},
         )
         event = raw.get("event")
+        action = str(data.get("task_action") or "").rsplit(".", 1)[-1]
+        if event in ("runner_on_ok", "runner_on_failed") and host and action not in LOCAL_ACTIONS:
+            self.reached.add(host)  # a task that ran on the host, not only on the controller
         if event == "runner_on_ok" and task.startswith(VERIFY_PREFIX):
             self.verified.add(host)
         elif event == "runner_on_ok" and task == BEFORE_TASK:
@@ -222,7 +243,7 @@ def run_countermeasures(
         record = {
             "playbook": playbook, "job_id": run.ident, "status": run.status, "rc": run.rc,
             "host_ok": ok, "artifacts_sha256": manifest, "files_sha256": files,
-            "verified": verified, "check": check,
+            "verified": verified, "check": check, "reached": host in watch.reached,
             "changed": bool((run.stats.get("changed") or {}).get(host)),
             "bundle_sha256": hashlib.sha256(bundle).hexdigest() if bundle else None,
             "address": hosts[host]["ansible_host"], "error": error,

@@ -292,6 +292,48 @@ def account_lines(etc: Path = Path("/etc")) -> dict[str, str]:
     }
 
 
+# sshd gets its own mount and UTS namespaces: the site's hostname, a /sys that lists the
+# site's interfaces, its SMBIOS table where dmidecode looks for it, and a /dev whose /dev/log
+# is the site's rsyslog socket (the machine's /dev is untouched: an overlay with its upper
+# layer in a tmpfs of this mount namespace only; /dev's own mounts move on top). Its ten
+# arguments are named first; after them come /dev's submounts, one argument each ("$@").
+SSHD_SCRIPT = (
+    'entry="$1" table="$2" name="$3" sshd="$4" conf="$5" top="$7" sock="$8" etc="$9"'
+    ' adds="${10}" && shift 10'
+    # a sysfs of the site's own network namespace, as `ip netns exec` mounts one
+    " && umount -l /sys && mount -t sysfs pukara-sys /sys"
+    " && mount -t tmpfs -o size=64k,mode=0755 pukara-dmi /sys/firmware"
+    " && mkdir -p /sys/firmware/dmi/tables"
+    ' && cp "$entry" /sys/firmware/dmi/tables/smbios_entry_point'
+    ' && cp "$table" /sys/firmware/dmi/tables/DMI'
+    ' && mount -t tmpfs -o size=64k,mode=0700 pukara-dev "$top"'
+    ' && cd "$top" && mkdir upper work "$@"'
+    ' && for d in "$@"; do mount --rbind "/dev/$d" "$d"; done'
+    ' && mount -t overlay pukara-dev -o "lowerdir=/dev,upperdir=$top/upper,workdir=$top/work" /dev'
+    ' && for d in "$@"; do mount --move "$d" "/dev/$d"; done && cd /'
+    ' && ln -s "$sock" /dev/log'
+    # a private /etc: the machine's below, this namespace's tmpfs above (no submounts
+    # under the machine's /etc are carried over), and the site's local account added
+    ' && mount -t tmpfs -o size=4m,mode=0700 pukara-etc "$etc"'
+    ' && mkdir "$etc/upper" "$etc/work"'
+    " && mount -t overlay pukara-etc"
+    ' -o "lowerdir=/etc,upperdir=$etc/upper,workdir=$etc/work" /etc'
+    ' && for f in passwd shadow group gshadow; do cat "$adds/$f" >> "/etc/$f"; done'
+    ' && hostname "$name" && exec "$sshd" -f "$conf"'
+)
+
+
+def sshd_argv(
+    site: LabSite, folder: Path, conf: Path, log: Path, top: Path, etc_top: Path, adds: Path,
+    submounts: list[str],
+) -> list[str]:  # fmt: skip
+    """``unshare`` running :data:`SSHD_SCRIPT`: every path and each submount its own argument."""
+    return ["unshare", "--mount", "--uts", "--propagation", "private", "/bin/sh", "-c",
+            SSHD_SCRIPT, "sh", str(folder / "dmi-entry-point"), str(folder / "dmi-table"),
+            site.hostname, SSHD, str(conf), str(log), str(top), str(folder / LOG_SOCKET),
+            str(etc_top), str(adds), *submounts]  # fmt: skip
+
+
 def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> int:
     pidfile = folder / "sshd.pid"
     conf = folder / "sshd_config"
@@ -313,41 +355,10 @@ def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> i
     adds.mkdir(mode=0o700, exist_ok=True)
     for name, text in account_lines().items():
         (adds / name).write_text(text)
-    # sshd gets its own mount and UTS namespaces: the site's hostname, a /sys that lists the
-    # site's interfaces, its SMBIOS table where dmidecode looks for it, and a /dev whose
-    # /dev/log is the site's rsyslog socket (the machine's /dev is untouched: an overlay with
-    # its upper layer in a tmpfs of this mount namespace only; /dev's own mounts move on top).
-    script = (
-        # a sysfs of the site's own network namespace, as `ip netns exec` mounts one
-        "umount -l /sys && mount -t sysfs pukara-sys /sys"
-        " && mount -t tmpfs -o size=64k,mode=0755 pukara-dmi /sys/firmware"
-        " && mkdir -p /sys/firmware/dmi/tables"
-        ' && cp "$1" /sys/firmware/dmi/tables/smbios_entry_point'
-        ' && cp "$2" /sys/firmware/dmi/tables/DMI'
-        ' && mount -t tmpfs -o size=64k,mode=0700 pukara-dev "$7"'
-        ' && cd "$7" && mkdir upper work $9'
-        ' && for d in $9; do mount --rbind "/dev/$d" "$d"; done'
-        ' && mount -t overlay pukara-dev -o "lowerdir=/dev,upperdir=$7/upper,workdir=$7/work" /dev'
-        ' && for d in $9; do mount --move "$d" "/dev/$d"; done && cd /'
-        ' && ln -s "$8" /dev/log'
-        # a private /etc: the machine's below, this namespace's tmpfs above (no submounts
-        # under the machine's /etc are carried over), and the site's local account added
-        ' && mount -t tmpfs -o size=4m,mode=0700 pukara-etc "${10}"'
-        ' && mkdir "${10}/upper" "${10}/work"'
-        " && mount -t overlay pukara-etc"
-        ' -o "lowerdir=/etc,upperdir=${10}/upper,workdir=${10}/work" /etc'
-        ' && for f in passwd shadow group gshadow; do cat "${11}/$f" >> "/etc/$f"; done'
-        ' && hostname "$3" && exec "$4" -f "$5"'
-    )
+    argv = sshd_argv(site, folder, conf, log, top, etc_top, adds, _dev_submounts())
     with netns.inside(ns), log.open("ab") as err:
-        subprocess.run(
-            ["unshare", "--mount", "--uts", "--propagation", "private", "/bin/sh", "-c", script,
-             "sh", str(folder / "dmi-entry-point"), str(folder / "dmi-table"), site.hostname,
-             SSHD, str(conf), str(log), str(top), str(folder / LOG_SOCKET),
-             " ".join(_dev_submounts()), str(etc_top), str(adds)],
-            check=False, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=err,
-        )  # fmt: skip
+        subprocess.run(argv, check=False, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
     return wait_pid(pidfile, SSHD, f"sshd de {site.code}", log)
 
 

@@ -136,3 +136,57 @@ def test_each_round_of_vigilar_runs_vencer(
         left = store.get(COUNTERMEASURE, [cm_id])
     assert left is not None and left["status"] == "pendiente_retiro"
     assert [r["playbook"] for r in left["runs"]] == ["csirt/desbloquear.yml"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [(("--direccion", "198.51.100.7", "--expira", "1000000000d"), "a lo sumo 30 días"),
+     (("--direccion", "198.51.100.7", "--expira", "99999999999999999999m"), "a lo sumo 30 días"),
+     (("--direccion", "::ffff:127.0.0.2", "--expira", "4h"), "IPv4 escrita como IPv6"),
+     (("--direccion", "64:ff9b::127.0.0.2", "--expira", "4h"), "lista de permitidos"),
+     (("--direccion", "16.0.0.0/4", "--expira", "4h"), "demasiado amplia")],
+)  # fmt: skip
+def test_huge_expiries_and_ipv4_as_ipv6_are_refused_in_spanish(
+    capsys: pytest.CaptureFixture[str], db: list[str], extra: tuple[str, ...], words: str
+) -> None:
+    code, out, err = _propose(capsys, db, *extra)
+    assert code == 2 and out == "" and words in err, err
+    assert "Error inesperado" not in err
+    with SQLiteStore(Path(db[1])) as store:
+        assert list(store.scan(COUNTERMEASURE)) == []
+
+
+def test_a_discarded_case_approves_and_activates_nothing(
+    capsys: pytest.CaptureFixture[str], db: list[str]
+) -> None:
+    code, out, err = _propose(capsys, db, "--direccion", "198.51.100.7", "--expira", "4h")
+    assert code == 0, err
+    cm_id = out.strip()
+    code, _, err = run(capsys, *db, "--analista", "ana", "csirt", "incidente", "descartar",
+                       "INC-2026-0007", "--disposicion", "duplicate")  # fmt: skip
+    assert code == 0, err
+    code, _, err = run(capsys, *db, "--analista", "beto", "csirt", "contramedida", "aprobar", cm_id)
+    assert code == 2 and "está descartado: no se aprueban" in err
+    with SQLiteStore(Path(db[1])) as store, store.transaction("aprobada antes") as tx:
+        doc = tx.get(COUNTERMEASURE, (cm_id,))
+        assert doc is not None
+        tx.put(COUNTERMEASURE, (cm_id,), {**doc, "approved_by": "beto"})
+    code, _, err = run(capsys, *db, "--analista", "beto", "csirt", "contramedida", "activar", cm_id)
+    assert code == 2 and "no se activan" in err and "inalcanzable" not in err  # nothing ran
+    code, _, err = _propose(capsys, db, "--direccion", "198.51.100.9", "--expira", "4h")
+    assert code == 2 and "no se proponen" in err
+
+
+def test_the_same_system_user_approving_is_noted(
+    capsys: pytest.CaptureFixture[str], db: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, err = _propose(capsys, db, "--direccion", "198.51.100.7", "--expira", "4h")
+    cm_id = out.strip()
+    monkeypatch.setenv("PUKARA_CSIRT_DOS_PERSONAS", "sí")
+    code, _, err = run(capsys, *db, "--analista", "ANA", "csirt", "contramedida", "aprobar", cm_id)
+    assert code == 2 and "otro analista" in err
+    code, _, err = run(capsys, *db, "--analista", "beto", "csirt", "contramedida", "aprobar", cm_id)
+    assert code == 0 and "mismo usuario del sistema" in err
+    with SQLiteStore(Path(db[1])) as store:
+        doc = store.get(COUNTERMEASURE, [cm_id])
+    assert doc is not None and doc["proposed_by_os"] == doc["approved_by_os"]

@@ -241,6 +241,8 @@ def test_an_account_is_disabled_and_given_back_exactly(
     cm_lab: manage.Lab, env: dict[str, str], lab_store: tuple[SQLiteStore, Settings]
 ) -> None:
     store, settings = lab_store
+    if any(ln.startswith("operador:") for ln in Path("/etc/passwd").read_text().splitlines()):
+        pytest.fail("la máquina ya tiene la cuenta operador: esta prueba actuaría sobre la real")
     pid = int((cm_lab.site_dir(D1) / "sshd.pid").read_text().split()[0])
     etc = Path(f"/proc/{pid}/root/etc")
 
@@ -279,3 +281,33 @@ def test_a_batch_blocks_both_families_on_one_host_in_two_runs(
     assert sorted(r.target for r in retired if not r.failed) == sorted([v4["id"], v6["id"]])
     assert ruleset(cm_lab, D1) == before
     assert reaches(cm_lab, D2, str(D1.v4)) and reaches(cm_lab, D2, str(D1.v6))
+
+
+def test_an_activation_that_reached_the_host_unverified_is_reversed_not_left(
+    cm_lab: manage.Lab, env: dict[str, str], lab_store: tuple[SQLiteStore, Settings]
+) -> None:
+    store, settings = lab_store
+    before = ruleset(cm_lab, D1)
+    # someone else's element already covers the address: the run reaches d1 and fails there
+    cover = ("add table inet pukara_csirt\n"
+             "add set inet pukara_csirt block4 { type ipv4_addr; flags interval; }\n"
+             "add element inet pukara_csirt block4 { 198.51.100.0/24 }\n")  # fmt: skip
+    subprocess.run(["ip", "netns", "exec", cm_lab.ns(D1), "nft", "-f", "-"], input=cover,
+                   text=True, check=True)  # fmt: skip
+    try:
+        cm = _active(store, settings, kind="bloquear_ip", host="gw-d1", address="198.51.100.7")
+        result = contramedidas.activate(store, settings, cm["id"], analyst="ana")
+        assert result.failed and "otro elemento" in str(result.error)
+        doc = store.get(COUNTERMEASURE, [cm["id"]])
+        assert doc is not None and doc["status"] == "pendiente_retiro"
+        assert doc["runs"][-1]["reached"] and not doc["runs"][-1]["verified"]
+        # the next vencer runs the reverse, which leaves the other element where it was
+        done = contramedidas.expire_due(store, settings)
+        assert [(r.target, r.failed) for r in done] == [(cm["id"], False)], done
+        final = store.get(COUNTERMEASURE, [cm["id"]])
+        assert final is not None and final["status"] == "retirada"
+        assert "198.51.100.0/24" in ruleset(cm_lab, D1)
+    finally:
+        subprocess.run(["ip", "netns", "exec", cm_lab.ns(D1), "nft", "delete", "table", "inet",
+                        "pukara_csirt"], check=False)  # fmt: skip
+    assert ruleset(cm_lab, D1) == before

@@ -151,10 +151,13 @@ def test_proposal_is_pending_signed_and_on_the_timeline(
     # the same target again while this one is open: refused
     with pytest.raises(CountermeasureError, match="ya hay una contramedida pendiente"):
         _propose(seeded, settings, address="198.51.100.0/24")
-    # a closed incident takes none
-    closed = {**INCIDENT_DOC, "status": "cerrado"}
-    with command(seeded, "ana") as cmd, pytest.raises(CountermeasureError, match="cerrado"):
-        contramedidas.propose(cmd, settings, closed, kind="aislar_host", host="gw-x1", expires="1h")
+    # a closed incident takes none, as the command reads it (not the caller's old copy)
+    with seeded.transaction("otro analista lo cierra") as tx:
+        tx.put(INCIDENT, (INCIDENT_DOC["id"],), {**INCIDENT_DOC, "status": "cerrado"})
+    for stale in (INCIDENT_DOC, "INC-2026-0001"):
+        with command(seeded, "ana") as cmd, pytest.raises(CountermeasureError, match="cerrado"):
+            contramedidas.propose(cmd, settings, stale, kind="aislar_host", host="gw-x1",
+                                  expires="1h")  # fmt: skip
 
 
 def test_two_person_rule(seeded: SQLiteStore, settings: Settings) -> None:
