@@ -326,6 +326,7 @@ def merge(cmd: Command, ref: str, case_ref: str) -> tuple[dict[str, Any], dict[s
         raw_ref=alert["id"],
         message=f"alerta unida: {alert['title']} ({alert['source']}, {alert['count']} {times})",
         fields={"alert_id": alert["id"], "source_ref": alert["source_ref"]},
+        tlp=alert.get("tlp"),
     )  # fmt: skip
     case = _link(cmd, case, alert)
     alert = _set(cmd, alert, MERGED, case)

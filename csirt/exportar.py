@@ -192,7 +192,9 @@ def _entry_tlp(entry: Mapping[str, Any], inc_tlp: str, marked: list[tuple[str, s
     from csirt.taxonomia import TLP, parse_tlp, tlp_rank
 
     fields = entry.get("fields") or {}
-    rank = tlp_rank(parse_tlp(entry.get("tlp") or fields.get("tlp") or inc_tlp))
+    # the entry's own TLP (written with it) is a floor: the case's may have been lowered since
+    own = [parse_tlp(t) for t in (entry.get("tlp"), fields.get("tlp")) if t]
+    rank = max(tlp_rank(t) for t in [*own, inc_tlp])
     text = (str(entry.get("message") or "") + json.dumps(fields, ensure_ascii=False)).casefold()
     for value, tlp in marked:
         if tlp_rank(tlp) > rank and value and value in text:
