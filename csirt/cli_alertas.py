@@ -222,8 +222,12 @@ def promover(
     severidad: Annotated[
         str | None, typer.Option("--severidad", help="1-4 o baja, media, alta, crítica.")
     ] = None,
-    clase: Annotated[str | None, typer.Option("--clase", help="Clase RSIT.")] = None,
-    tipo: Annotated[str | None, typer.Option("--tipo", help="Tipo RSIT.")] = None,
+    clase: Annotated[
+        str | None, typer.Option("--clase", help="Clase RSIT; por omisión, la de --tipo.")
+    ] = None,
+    tipo: Annotated[
+        str | None, typer.Option("--tipo", help="Tipo RSIT (p. ej. phishing, brute-force, ddos).")
+    ] = None,
 ) -> None:
     """Abre un caso nuevo desde la alerta y le copia sus observables."""
     from csirt import alertas, alertas_fuentes
