@@ -44,9 +44,12 @@ def _shown() -> dict[str, Any]:
     from csirt.alertas import SEVERITY_LABELS, STATUS_LABELS
     from pukara.events import parse_timestamp
     from pukara.formats import datetime_text, number
+    from registros.search import local_zone
+
+    zone = local_zone()  # the machine's, as the case's tables
 
     def when(v: Any) -> str:
-        return datetime_text(parse_timestamp(v), seconds=True) if v else ""
+        return datetime_text(parse_timestamp(v), zone, seconds=True) if v else ""
 
     return {
         "status": lambda v: STATUS_LABELS.get(v, v),

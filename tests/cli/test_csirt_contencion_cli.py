@@ -136,3 +136,19 @@ def test_each_round_of_vigilar_runs_vencer(
         left = store.get(COUNTERMEASURE, [cm_id])
     assert left is not None and left["status"] == "pendiente_retiro"
     assert [r["playbook"] for r in left["runs"]] == ["csirt/desbloquear.yml"]
+
+
+def test_expiry_is_shown_as_a_person_reads_it_in_the_machines_zone(
+    capsys: pytest.CaptureFixture[str], db: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    monkeypatch.setenv("TZ", "America/Lima")
+    monkeypatch.setenv("COLUMNS", "250")
+    code, out, err = _propose(capsys, db, "--direccion", "198.51.100.7", "--expira", "4h")
+    assert code == 0, err
+    assert re.search(r"vence \d{1,2} \w+\.? \d{4}, \d{2}:\d{2} \S+", err), err
+    assert "PET" in err and not re.search(r"\d{4}-\d{2}-\d{2}T", err)
+    code, out, err = run(capsys, *db, "csirt", "contramedida", "listar")
+    assert code == 0 and " PET" in out, out
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T", out)
