@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -232,7 +232,7 @@ def listar(
     numbers = {i: (doc or {}).get("number") for i, doc in incidents.items()}
     records = [{**r, "incident_number": numbers.get(r["incident_id"]),
                 "last_job_id": (r.get("runs") or [{}])[-1].get("job_id")} for r in rows]  # fmt: skip
-    shown = None
+    shown: dict[str, Any] | None = None
     if formato is Formato.tabla:
         shown = {"kind": lambda v: KIND_LABELS.get(v, v), "expires_at": _when}
     render(records, formato, COLUMNS, shown=shown)

@@ -163,8 +163,8 @@ def case_tlp(cmd: Command, incident: Mapping[str, Any]) -> str:
 
     value = incident.get("tlp")
     if not value:
-        stored = cmd.get(INCIDENT, (incident["id"],)) or {}
-        value = stored.get("tlp")
+        found = cmd.get(INCIDENT, (incident["id"],)) or {}
+        value = found.get("tlp")
     return parse_tlp(str(value or "AMBER"))
 
 
