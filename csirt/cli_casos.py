@@ -677,7 +677,7 @@ def tarea_asignar(
 
 # -- linea --------------------------------------------------------------------------------
 TIMELINE_COLUMNS = {"ts": "Cuándo", "kind": "Tipo", "message": "Qué", "source": "Fuente",
-                    "analyst": "Analista"}  # fmt: skip
+                    "analyst": "Analista", "tlp": "TLP"}  # fmt: skip
 
 
 def _kind(value: Any) -> str:

@@ -281,3 +281,5 @@ def test_a_note_stricter_than_its_case(capsys: pytest.CaptureFixture[str], db: l
     assert code == 0, err
     code, out, _ = run(capsys, *db, "csirt", "linea", "listar", inc, "-f", "json")
     assert {e["message"]: e["tlp"] for e in json.loads(out)}["En confianza"] == "RED"
+    code, out, _ = run(capsys, *db, "csirt", "linea", "listar", inc)
+    assert code == 0 and "TLP" in out and "RED" in out
