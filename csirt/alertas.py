@@ -293,6 +293,10 @@ def promote(cmd: Command, ref: str, **incident: Any) -> tuple[dict[str, Any], di
         "detected_at": alert["first_seen"], "tz": "UTC",
     }  # fmt: skip
     fields.update({k: v for k, v in incident.items() if v is not None})
+    if fields.get("rsit_type") and not fields.get("rsit_class"):  # as `incidente nuevo` does
+        from csirt.taxonomia import rsit_class_of
+
+        fields["rsit_class"] = rsit_class_of(str(fields["rsit_type"]))
     case = open_incident(cmd, source_alert=alert, **fields)
     for o in alert.get("observables") or []:
         add_observable(cmd, case, o["type"], o["value"], sighted=True,
@@ -307,7 +311,7 @@ def promote(cmd: Command, ref: str, **incident: Any) -> tuple[dict[str, Any], di
 def merge(cmd: Command, ref: str, case_ref: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Add the alert to an open case: its observables and a timeline entry."""
     from csirt.casos import load_incident
-    from csirt.estados import FINAL, LABELS
+    from csirt.estados import CLOSED, FINAL, LABELS
     from csirt.linea import add_timeline
     from csirt.observables_db import add_observable
 
@@ -317,7 +321,13 @@ def merge(cmd: Command, ref: str, case_ref: str) -> tuple[dict[str, Any], dict[s
     if case.get("status") in FINAL:
         raise AlertState(
             f"el caso {case.get('number')} está {LABELS.get(case['status'], case['status'])}: "
-            "solo se unen alertas a casos abiertos (reábralo antes)"
+            "solo se unen alertas a casos abiertos"
+            + (
+                " (reábralo antes)"
+                if case.get("status") == CLOSED
+                else "; un caso descartado no se reabre: promueva la alerta a un caso nuevo "
+                "(pukara csirt alertas promover)"
+            )
         )
     for o in alert.get("observables") or []:
         add_observable(cmd, case, o["type"], o["value"], sighted=True,
@@ -329,6 +339,7 @@ def merge(cmd: Command, ref: str, case_ref: str) -> tuple[dict[str, Any], dict[s
         raw_ref=alert["id"],
         message=f"alerta unida: {alert['title']} ({alert['source']}, {alert['count']} {times})",
         fields={"alert_id": alert["id"], "source_ref": alert["source_ref"], "tlp": tlp},
+        tlp=tlp,
     )  # fmt: skip
     case = _link(cmd, case, alert)
     alert = _set(cmd, alert, MERGED, case)

@@ -506,15 +506,43 @@ def _lines(path: Path, data: bytes) -> Iterator[Record]:
             if not line.strip():
                 continue
             raise AlertFileError(
-                f"{path}:{number}: JSON mal formado ({e}); no se importó nada del archivo"
+                f"{path}:{number}: JSON mal formado ({json_reason(e)}); no se importó nada del "
+                "archivo"
             ) from None
         yield number, obj, line
+
+
+# what orjson says (English), as a person reads it; the position goes after it
+_JSON_REASONS = (
+    ("end of data", "termina antes de cerrar lo abierto"),
+    ("expected a string key", "se esperaba una clave entre comillas"),
+    ("expected ':'", "falta «:» después de la clave"),
+    ("after document", "sobra texto después del valor"),
+    ("trailing comma", "sobra una coma antes del cierre"),
+    ("control character", "carácter de control dentro de un texto"),
+    ("escaped sequence", "secuencia de escape no válida dentro de un texto"),
+    ("invalid literal", "palabra no válida (use true, false o null)"),
+    ("expected value", "se esperaba un valor"),
+    ("empty document", "vacío"),
+)
+
+
+def json_reason(e: orjson.JSONDecodeError) -> str:
+    """``unexpected character, expected a string key: line 1 column 17 (char 16)`` as
+    ``se esperaba una clave entre comillas, en la columna 17``."""
+    msg = str(e.msg).lower()
+    what = next((es for en, es in _JSON_REASONS if en in msg), "carácter inesperado")
+    return f"{what}, en la columna {e.colno}"
 
 
 def read_file(path: Path, obs: Observables, now: str) -> list[dict[str, Any]]:
     """Every alert of one file, or :class:`AlertFileError` for the first bad one."""
     try:
         data = path.read_bytes()
+    except FileNotFoundError:
+        raise AlertFileError(f"{path}: no existe") from None
+    except IsADirectoryError:
+        raise AlertFileError(f"{path}: es una carpeta, no un archivo") from None
     except OSError as e:
         from pukara.errors import os_reason
 
@@ -532,7 +560,8 @@ def read_file(path: Path, obs: Observables, now: str) -> list[dict[str, Any]]:
     except Bad as e:
         where = {"line": f"{path}:{number}", "item": f"{path}: alerta n.º {number}"}
         raise AlertFileError(
-            f"{where.get(numbering, str(path))}: {e}; no se importó nada del archivo"
+            f"{where.get(numbering, str(path))}: {str(e).rstrip('.')}; no se importó nada del "
+            "archivo"
         ) from None
     return out
 

@@ -45,6 +45,8 @@ TITLE_MAX = 300
 DESCRIPTION_MAX = 20_000
 # fields change_status may set with the move (each checked against its vocabulary)
 STATUS_FIELDS = ("determination", "disposition", "impact", "lessons")
+# what reopening a closed case clears (the closing's verdict and times; lessons stay)
+REOPEN_CLEARS = ("determination", "disposition", "impact", "closed_at", "resolved_at")
 
 
 class IncidentNotFound(UsageError):
@@ -272,7 +274,11 @@ def change_status(
     given = _status_fields(fields)
     doc.update(given)
     why = check_text(reason, "el motivo") if reason.strip() else ""
-    estados.check(cmd.tx, doc, target, reason=why, now=cmd.now)
+    # discarding needs a disposition given now, not one left from an earlier closing
+    checked = (
+        {**doc, "disposition": given.get("disposition")} if target == estados.DISCARDED else doc
+    )
+    estados.check(cmd.tx, checked, target, reason=why, now=cmd.now)
     doc["status"] = target
     doc["updated_at"] = cmd.now
     if current == estados.NEW and not doc.get("acknowledged_at"):
@@ -283,14 +289,17 @@ def change_status(
         doc["resolved_at"] = cmd.now
     if target in estados.FINAL:
         doc["closed_at"] = cmd.now
-    if target == estados.REOPENED:
-        doc["closed_at"] = None
+    previous: dict[str, Any] = {}
+    if target == estados.REOPENED:  # what the closing decided is kept in the entry, not the case
+        previous = {k: doc.get(k) for k in REOPEN_CLEARS if doc.get(k)}
+        doc.update(dict.fromkeys(REOPEN_CLEARS))
         doc["reopened_at"] = cmd.now
     cmd.put(INCIDENT, doc)
     label = f"{estados.LABELS[current]} → {estados.LABELS[target]}"
     add_timeline(cmd, doc, kind="fase", message=f"Fase: {label}" + (f". {why}" if why else ""),
                  phase=(current, target),
-                 fields={**given, **({"reason": why} if why else {})})  # fmt: skip
+                 fields={**given, **({"reason": why} if why else {}),
+                         **({"previous": previous} if previous else {})})  # fmt: skip
     cmd.emit("incidente", "estado", f"{doc['number']}: {label}", incident=doc,
              fields={"csirt.incident.from": current, "csirt.incident.to": target})  # fmt: skip
     return doc

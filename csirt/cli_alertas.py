@@ -30,6 +30,9 @@ FILE_HELP = (
 )
 
 
+TABLE_LIMIT = 100  # rows a table shows without --limite (json and csv give them all)
+
+
 class Estado(StrEnum):
     nueva = "nueva"
     promovida = "promovida"
@@ -41,9 +44,12 @@ def _shown() -> dict[str, Any]:
     from csirt.alertas import SEVERITY_LABELS, STATUS_LABELS
     from pukara.events import parse_timestamp
     from pukara.formats import datetime_text, number
+    from registros.search import local_zone
+
+    zone = local_zone()  # the machine's, as the case's tables
 
     def when(v: Any) -> str:
-        return datetime_text(parse_timestamp(v), seconds=True) if v else ""
+        return datetime_text(parse_timestamp(v), zone, seconds=True) if v else ""
 
     return {
         "status": lambda v: STATUS_LABELS.get(v, v),
@@ -167,18 +173,32 @@ def listar(
     estado: Annotated[Estado | None, typer.Option("--estado", help="Solo este estado.")] = None,
     fuente: Annotated[str | None, typer.Option("--fuente", help="Solo esta fuente.")] = None,
     limite: Annotated[
-        int | None, typer.Option("--limite", min=1, help="Las N vistas más recientemente.")
+        int | None,
+        typer.Option(
+            "--limite",
+            min=1,
+            help=f"Las N vistas más recientemente; por omisión, {TABLE_LIMIT} en la tabla y "
+            "todas en json y csv.",
+            show_default=False,
+        ),
     ] = None,
     formato: FormatoOpt = Formato.tabla,
 ) -> None:
-    """Alertas, la vista más recientemente primero: estado, veces, primera y última vez y
-    el caso al que pasaron."""
+    """Alertas, de la vista más recientemente a la más antigua: estado, veces, primera y
+    última vez y el caso al que pasaron."""
     from csirt import alertas
+    from pukara.formats import number
     from pukara.store import opened_store
 
+    limit = limite if limite is not None or formato is not Formato.tabla else TABLE_LIMIT
     with opened_store(ctx.obj, read_only=True) as store:
-        rows = alertas.listing(store, status=estado.value if estado else None, source=fuente,
-                               limit=limite)  # fmt: skip
+        rows = alertas.listing(store, status=estado.value if estado else None, source=fuente)
+    total = len(rows)
+    if limit is not None and total > limit:
+        rows = rows[:limit]
+        if limite is None:
+            message(f"{number(limit)} de {number(total)}, las vistas más recientemente; "
+                    "--limite N para ver más, o -f csv/json para todas.")  # fmt: skip
     render(rows, formato, COLUMNS, title="Alertas", shown=_shown(), priority={"id": 0,
            "title": 0, "status": 1})  # fmt: skip
 
@@ -222,8 +242,12 @@ def promover(
     severidad: Annotated[
         str | None, typer.Option("--severidad", help="1-4 o baja, media, alta, crítica.")
     ] = None,
-    clase: Annotated[str | None, typer.Option("--clase", help="Clase RSIT.")] = None,
-    tipo: Annotated[str | None, typer.Option("--tipo", help="Tipo RSIT.")] = None,
+    clase: Annotated[
+        str | None, typer.Option("--clase", help="Clase RSIT; por omisión, la de --tipo.")
+    ] = None,
+    tipo: Annotated[
+        str | None, typer.Option("--tipo", help="Tipo RSIT (p. ej. phishing, brute-force, ddos).")
+    ] = None,
 ) -> None:
     """Abre un caso nuevo desde la alerta y le copia sus observables."""
     from csirt import alertas, alertas_fuentes

@@ -677,7 +677,7 @@ def tarea_asignar(
 
 # -- linea --------------------------------------------------------------------------------
 TIMELINE_COLUMNS = {"ts": "Cuándo", "kind": "Tipo", "message": "Qué", "source": "Fuente",
-                    "analyst": "Analista"}  # fmt: skip
+                    "analyst": "Analista", "tlp": "TLP"}  # fmt: skip
 
 
 def _kind(value: Any) -> str:
@@ -714,13 +714,21 @@ def linea_agregar(
     ] = "ahora",
     zona: ZonaOpt = None,
     fuente: Annotated[str, typer.Option("--fuente", help="De dónde se sabe.")] = "",
+    tlp: Annotated[
+        str | None,
+        typer.Option(
+            "--tlp",
+            help="TLP de la entrada, más restrictivo que el del caso (nunca "
+            "menos); por omisión, el del caso.",
+        ),
+    ] = None,
 ) -> None:
     """Agrega una entrada a la línea de tiempo, con la hora en su zona original."""
     from csirt import linea
 
     entry = _mutate(ctx, incidente_ref,
                     lambda cmd, d: linea.add_note(cmd, d, texto, ts=fecha, tz=zona,
-                                                  source=fuente))  # fmt: skip
+                                                  source=fuente, tlp=tlp))  # fmt: skip
     message(f"entrada agregada ({entry['tz']})")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,6 +26,17 @@ COLUMNS = {
     "expires_at": "Vence", "proposed_by": "Propuso", "approved_by": "Aprobó",
     "last_job_id": "Última ejecución",
 }  # fmt: skip
+
+
+def _when(value: object) -> str:
+    """A stored UTC time as a person reads it, in the machine's zone (as the case's tables)."""
+    from pukara.events import parse_timestamp
+    from pukara.formats import datetime_text
+    from registros.search import local_zone
+
+    return datetime_text(parse_timestamp(str(value)), local_zone()) if value else ""
+
+
 KIND_LABELS = {"bloquear_ip": "bloquear IP", "aislar_host": "aislar equipo",
                "deshabilitar_cuenta": "deshabilitar cuenta"}  # fmt: skip
 
@@ -97,7 +108,8 @@ def proponer(
             address=direccion, account=cuenta, reason=motivo,
         )  # fmt: skip
     typer.echo(cm["id"])
-    message(f"Propuesta: {contramedidas.describe(cm)}, vence {cm['expires_at']}", quiet=silencioso)
+    message(f"Propuesta: {contramedidas.describe(cm)}, vence {_when(cm['expires_at'])}",
+            quiet=silencioso)  # fmt: skip
 
 
 @app.command()
@@ -230,11 +242,7 @@ def listar(
     numbers = {i: (doc or {}).get("number") for i, doc in incidents.items()}
     records = [{**r, "incident_number": numbers.get(r["incident_id"]),
                 "last_job_id": (r.get("runs") or [{}])[-1].get("job_id")} for r in rows]  # fmt: skip
-    shown = None
+    shown: dict[str, Any] | None = None
     if formato is Formato.tabla:
-        from pukara.events import parse_timestamp
-        from pukara.formats import datetime_text
-
-        shown = {"kind": lambda v: KIND_LABELS.get(v, v),
-                 "expires_at": lambda v: datetime_text(parse_timestamp(v)) if v else ""}  # fmt: skip
+        shown = {"kind": lambda v: KIND_LABELS.get(v, v), "expires_at": _when}
     render(records, formato, COLUMNS, shown=shown)

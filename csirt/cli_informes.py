@@ -85,6 +85,13 @@ def metricas(
         more = len(result.without_creation) - 5
         message(f"Sin entrada «creado» en su línea de tiempo (no se cuentan): {shown}"
                 + (f" y {more} más" if more > 0 else ""))  # fmt: skip
+    if result.discarded:
+        cases = (
+            "1 caso descartado"
+            if result.discarded == 1
+            else f"{result.discarded} casos descartados"
+        )
+        message(f"Se dejan fuera {cases} (falsos positivos, duplicados).")  # fmt: skip
     if result.inconsistent:
         message(f"Se dejaron fuera {result.inconsistent} tiempos negativos (una entrada con "
                 "fecha anterior a la creación o una detección anterior a la ocurrencia).")  # fmt: skip

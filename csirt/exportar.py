@@ -292,7 +292,9 @@ def _entry_tlp(entry: Mapping[str, Any], inc_tlp: str, marked: Marks) -> str:
     from csirt.taxonomia import TLP, parse_tlp, tlp_rank
 
     fields = entry.get("fields") or {}
-    rank = tlp_rank(parse_tlp(entry.get("tlp") or fields.get("tlp") or inc_tlp))
+    # the entry's own TLP (written with it) is a floor: the case's may have been lowered since
+    own = [parse_tlp(t) for t in (entry.get("tlp"), fields.get("tlp")) if t]
+    rank = max(tlp_rank(t) for t in [*own, parse_tlp(inc_tlp)])
     if all(tlp_rank(tlp) <= rank for _, tlp in marked):
         return TLP[rank]
     text = searchable(str(entry.get("message") or "") + "\n"

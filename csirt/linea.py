@@ -129,13 +129,17 @@ def add_timeline(
     raw_ref: str = "",
     fields: Mapping[str, Any] | None = None,
     phase: tuple[str, str] | None = None,
+    tlp: str | None = None,
 ) -> dict[str, Any]:
     """Write one timeline entry of ``incident`` (at ``ts``, default the command's time).
 
-    ``phase``: (from, to) of a phase change (``kind="fase"``).
+    ``phase``: (from, to) of a phase change (``kind="fase"``). The entry keeps in ``tlp``
+    the case's TLP as it is now, or ``tlp`` when that is stricter (an alert's, a note's):
+    lowering the case's TLP later does not lower what was written under the old one.
     """
     if kind not in KINDS:
         raise UsageError(f"«{kind}» no es un tipo de entrada de la línea de tiempo")
+    level = stricter(case_tlp(cmd, incident), tlp)
     if isinstance(ts, datetime):
         stamp = format_timestamp(ts)
     else:
@@ -144,12 +148,34 @@ def add_timeline(
         "incident_id": incident["id"], "id": new_ulid(), "ts": stamp, "tz": tz or "UTC",
         "kind": kind, "message": clean(message)[:MAX_MESSAGE], "source": source,
         "raw_ref": raw_ref, "analyst": cmd.analyst, "recorded_at": cmd.now,
-        "fields": dict(fields or {}),
+        "fields": dict(fields or {}), "tlp": level,
     }  # fmt: skip
     if phase is not None:
         entry["from"], entry["to"] = phase
     cmd.insert(TIMELINE, entry)
     return entry
+
+
+def case_tlp(cmd: Command, incident: Mapping[str, Any]) -> str:
+    """The case's TLP as this command sees it (AMBER when it has none)."""
+    from csirt.records import INCIDENT
+    from csirt.taxonomia import parse_tlp
+
+    value = incident.get("tlp")
+    if not value:
+        found = cmd.get(INCIDENT, (incident["id"],)) or {}
+        value = found.get("tlp")
+    return parse_tlp(str(value or "AMBER"))
+
+
+def stricter(base: str, other: str | None) -> str:
+    """The stricter of two TLP labels (``other`` may be None)."""
+    from csirt.taxonomia import parse_tlp, tlp_rank
+
+    if not other:
+        return base
+    told = parse_tlp(other)
+    return told if tlp_rank(told) > tlp_rank(base) else base
 
 
 def add_note(
@@ -160,13 +186,26 @@ def add_note(
     ts: str | None = None,
     tz: str | None = None,
     source: str = "",
+    tlp: str | None = None,
 ) -> dict[str, Any]:
-    """``linea agregar``: a note by hand, at a moment told in its own zone (default: now)."""
+    """``linea agregar``: a note by hand, at a moment told in its own zone (default: now).
+
+    ``tlp``: the note may be stricter than its case (a call told in confidence), never looser.
+    """
+    from csirt.taxonomia import parse_tlp, tlp_rank
+
     text = check_text(message, "el texto de la entrada")
+    base = case_tlp(cmd, incident)
+    if tlp is not None and tlp_rank(parse_tlp(tlp)) < tlp_rank(base):
+        raise UsageError(
+            f"--tlp {parse_tlp(tlp)}: una entrada no puede ser menos restringida que su caso "
+            f"({incident.get('number') or incident['id']} es TLP:{base}); use TLP:{base} o uno "
+            "más restrictivo"
+        )
     now = parse_timestamp(cmd.now)
     stamp, zone_name = parse_moment(ts or "ahora", tz, now=now, what="--fecha")
     entry = add_timeline(cmd, incident, kind="nota", message=text, ts=stamp, tz=zone_name,
-                         source=clean(source).strip()[:200] or "manual")  # fmt: skip
+                         source=clean(source).strip()[:200] or "manual", tlp=tlp)  # fmt: skip
     cmd.emit("linea", "agregar", f"{incident['number']}: nota en la línea de tiempo",
              incident=incident, fields={"csirt.timeline.id": entry["id"]})  # fmt: skip
     return entry

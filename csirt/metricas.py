@@ -9,7 +9,11 @@ show. For each incident, with *creation* the time of its first ``creado`` entry:
   entry, whichever comes first, - creation;
 - TTC (contain) = the first ``fase`` entry into ``erradicacion`` (containment over) - creation;
 - TTN (notify the CNSD) = the first ``notificacion_cnsd`` entry - creation;
-- TTR (resolve) = the first ``fase`` entry into ``cerrado`` - creation.
+- TTR (resolve) = the first ``fase`` entry into ``cerrado`` - creation, for a case closed now
+  (a reopened case is not resolved).
+
+A discarded case (false positive, duplicate) is no incident handled: it is left out, and
+counted in ``Metrics.discarded``.
 
 A group gives, per metric, the median, the 90th percentile (nearest rank: the value at rank
 ceil(0.9 n) of the n sorted values) and how many of its cases have that metric. A negative
@@ -168,6 +172,7 @@ class Metrics:
     cases: int  # incidents counted
     without_creation: list[str] = field(default_factory=list)  # numbers: no "creado" entry
     inconsistent: int = 0  # negative durations left out
+    discarded: int = 0  # discarded cases left out
 
 
 def _group_values(
@@ -192,6 +197,20 @@ def _sort_key(key: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple((v is None, str(v) if not isinstance(v, int) else f"{v:09d}") for v in key)
 
 
+def _checked(
+    result: Metrics, incident: Mapping[str, Any], values: dict[str, float | None]
+) -> dict[str, float | None]:
+    """The case's durations without negative ones (counted) and without the TTR of a case
+    not closed now (reopened: its first closing no longer holds)."""
+    if incident.get("status") != "cerrado":
+        values["ttr"] = None
+    for name, seconds in values.items():
+        if seconds is not None and seconds < 0:
+            result.inconsistent += 1
+            values[name] = None
+    return values
+
+
 def compute(
     store: Store,
     *,
@@ -212,12 +231,11 @@ def compute(
             continue
         if (since and clock.created < since) or (until and clock.created >= until):
             continue
+        if incident.get("status") == "descartado":
+            result.discarded += 1
+            continue
         result.cases += 1
-        values = durations(clock)
-        for name, seconds in values.items():
-            if seconds is not None and seconds < 0:
-                result.inconsistent += 1
-                values[name] = None
+        values = _checked(result, incident, durations(clock))
         for key in _group_values(incident, clock.created.strftime("%Y-%m"), by):
             counts[key] = counts.get(key, 0) + 1
             bucket = groups.setdefault(key, {m: [] for m in METRICS})

@@ -143,8 +143,8 @@ def _labels(kind: str, text: str, host: bool) -> str:
         raise _error(kind, text, "tiene una etiqueta vacía (dos puntos seguidos)")
     try:
         mapped = idna.uts46_remap(name, std3_rules=False, transitional=False)
-    except idna.IDNAError as e:
-        raise _error(kind, text, f"no es un nombre IDNA válido: {e}") from None
+    except idna.IDNAError as e:  # the library's own words stay in the cause (--debug)
+        raise _error(kind, text, f"no es un nombre IDNA válido: {_idna_reason(e)}") from e
     out = [_label(kind, text, label, host) for label in mapped.split(".")]
     result = ".".join(out)
     if len(result) > 253:
@@ -170,12 +170,47 @@ def _label(kind: str, text: str, label: str, host: bool) -> str:
         else:
             label = idna.alabel(label).decode("ascii")
     except (idna.IDNAError, UnicodeError) as e:
-        raise _error(kind, text, f"la etiqueta «{clean_line(label)}» no es IDNA: {e}") from None
+        raise _error(
+            kind, text, f"la etiqueta «{clean_line(label)}» no es IDNA: {_idna_reason(e)}"
+        ) from e
     pattern = _HOST_LABEL if host else _DOMAIN_LABEL
     if len(label) > 63 or not pattern.fullmatch(label):
         allowed = "letras, dígitos y guiones" if host else "letras, dígitos, guiones y _"
         raise _error(kind, text, f"la etiqueta «{clean_line(label)}» admite solo {allowed}")
     return label
+
+
+_CODEPOINT = re.compile(r"U\+[0-9A-F]{4,6}")
+# what the idna package says (English) -> what a person reads
+_IDNA_REASONS = (
+    ("hyphen", "lleva un guion al comienzo o al final, o en la 3.ª y 4.ª posición"),
+    ("combining", "empieza con un acento suelto (carácter combinante)"),
+    ("too long", "pasa de 63 caracteres"),
+    ("empty", "tiene una etiqueta vacía"),
+    ("bidi", "mezcla escritura de derecha a izquierda con otra"),
+    ("context", "lleva un carácter que solo vale junto a otros (CONTEXTJ/CONTEXTO)"),
+)
+
+
+def _idna_reason(e: Exception) -> str:
+    """Why a name is not IDNA, in Spanish (the package's English stays in the cause)."""
+    msg = str(e)
+    point = _CODEPOINT.search(msg)
+    if point:
+        return f"lleva el carácter {point[0]}, que un nombre no admite"
+    low = msg.lower()
+    found = next((es for en, es in _IDNA_REASONS if en in low), None)
+    return found or "su forma punycode (xn--) no es válida o no cumple IDNA 2008"
+
+
+def _url_reason(e: ValueError) -> str:
+    """Why ``urllib`` could not split a URL, in Spanish."""
+    msg = str(e)
+    if "IPv6" in msg:
+        return "los corchetes de la dirección IPv6 no están bien cerrados"
+    if "Port" in msg or "port" in msg:
+        return "el puerto no es un número de 0 a 65535"
+    return "su forma no es la de una URL (esquema://equipo/ruta)"
 
 
 def _domain(kind: str, text: str) -> str:
@@ -213,7 +248,7 @@ def _url(kind: str, text: str) -> str:
         parts = urllib.parse.urlsplit(text)
         port = parts.port
     except ValueError as e:
-        raise _error(kind, text, f"no se puede leer como URL: {e}") from None
+        raise _error(kind, text, f"no se puede leer como URL: {_url_reason(e)}") from e
     scheme = parts.scheme.lower()
     if scheme not in URL_SCHEMES:
         raise _error(kind, text, f"el esquema debe ser {', '.join(URL_SCHEMES)}")

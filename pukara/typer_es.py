@@ -39,7 +39,7 @@ TYPE_NAMES = {
     "file": N_("archivo"), "dir": N_("carpeta"), "datetime": N_("fecha y hora"),
     "date": N_("fecha"), "uuid": N_("UUID"), "range": "",
 }  # fmt: skip
-_TYPE_WORD = re.compile(r"[a-z]+")
+_TYPE_WORD = re.compile(r"[a-z]+", re.IGNORECASE)  # a list[Path] argument shows "Path"
 
 
 def _spanish_usage(
@@ -57,7 +57,7 @@ def _spanish_type(self: Any, ctx: Any) -> str | None:
         return None
     label = re.sub(r"^list\[(.*)\]$", r"\1", shown[1:-1])  # repeatable: the help says so
     if not self.type_descriptor.is_choice:  # choices are the command's own (Spanish) words
-        label = _TYPE_WORD.sub(lambda m: _(TYPE_NAMES.get(m[0], m[0])), label).strip()
+        label = _TYPE_WORD.sub(lambda m: _(TYPE_NAMES.get(m[0].lower(), m[0])), label).strip()
     return f"<{label}>"
 
 

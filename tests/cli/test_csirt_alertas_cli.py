@@ -169,3 +169,27 @@ def test_promover_then_unir_and_listar_shows_the_case(
     assert case["severity"] == 4 and case["rsit_type"] == "phishing"
     code, _, err = run(capsys, *db, "csirt", "alertas", "unir", "0000000000", "INC-2026-9999")
     assert code == 1 and "no hay ninguna alerta" in err
+
+
+def test_listar_shows_the_latest_hundred_in_a_table_and_all_in_csv(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    monkeypatch.setenv("TZ", "America/Lima")  # times are shown in the machine's zone
+    db = ["--base-datos", str(tmp_path / "p.db"), "--analista", "ana"]
+    lines = [json.dumps({"source": "ids", "source_ref": f"r-{n:04d}", "title": f"Alerta {n:04d}",
+                         "severity": 2, "seen": f"2026-11-30T{n // 60:02d}:{n % 60:02d}:00Z"})
+             for n in range(130)]  # fmt: skip
+    (tmp_path / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert run(capsys, *db, "csirt", "alertas", "importar", str(tmp_path / "a.jsonl"))[0] == 0
+    code, out, err = run(capsys, *db, "csirt", "alertas", "listar")
+    assert code == 0, err
+    assert "100 de 130" in err and "--limite" in err
+    assert "Alerta 0129" in out and "Alerta 0030" in out and "Alerta 0029" not in out
+    assert "29 nov. 2026, 21:09:00 PET" in out  # Alerta 0129: 02:09 UTC is 21:09 in Lima
+    code, out, err = run(capsys, *db, "csirt", "alertas", "listar", "-f", "csv")
+    assert code == 0 and len(list(csv.DictReader(io.StringIO(out)))) == 130 and err == ""
+    code, out, err = run(capsys, *db, "csirt", "alertas", "listar", "--limite", "5", "-f", "json")
+    assert [r["source_ref"] for r in json.loads(out)] == [f"r-{n:04d}" for n in range(129, 124, -1)]
+    code, out, err = run(capsys, *db, "csirt", "alertas", "listar", "--limite", "200")
+    assert code == 0 and err == ""

@@ -112,6 +112,7 @@ def test_errors_are_spanish_and_write_nothing(
         (["tarea", "estado", inc, "9", "hecha"], "no tiene la tarea «9»"),
         (["linea", "agregar", inc, "x", "--zona", "Marte/Olimpo"], "no es una zona horaria"),
         (["linea", "importar", inc], "indique qué traer"),
+        (["linea", "agregar", inc, "x", "--tlp", "green"], "menos restringida que su caso"),
     ]  # fmt: skip
     for args, says in bad:
         code, out, err = run(capsys, *db, "csirt", *args)
@@ -270,3 +271,15 @@ def test_two_analysts_editing_one_case_at_once_lose_nothing(
         assert {c.actor for c in store.changes(collection=TIMELINE)} == {"ana", "luis"}
     finally:
         store.close()
+
+
+def test_a_note_stricter_than_its_case(capsys: pytest.CaptureFixture[str], db: list[str]) -> None:
+    inc = _new(capsys, db, "--tlp", "green")
+    code, _, err = run(
+        capsys, *db, "csirt", "linea", "agregar", inc, "En confianza", "--tlp", "red"
+    )
+    assert code == 0, err
+    code, out, _ = run(capsys, *db, "csirt", "linea", "listar", inc, "-f", "json")
+    assert {e["message"]: e["tlp"] for e in json.loads(out)}["En confianza"] == "RED"
+    code, out, _ = run(capsys, *db, "csirt", "linea", "listar", inc)
+    assert code == 0 and "TLP" in out and "RED" in out

@@ -190,3 +190,19 @@ def test_the_same_system_user_approving_is_noted(
     with SQLiteStore(Path(db[1])) as store:
         doc = store.get(COUNTERMEASURE, [cm_id])
     assert doc is not None and doc["proposed_by_os"] == doc["approved_by_os"]
+
+
+def test_expiry_is_shown_as_a_person_reads_it_in_the_machines_zone(
+    capsys: pytest.CaptureFixture[str], db: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    monkeypatch.setenv("TZ", "America/Lima")
+    monkeypatch.setenv("COLUMNS", "250")
+    code, out, err = _propose(capsys, db, "--direccion", "198.51.100.7", "--expira", "4h")
+    assert code == 0, err
+    assert re.search(r"vence \d{1,2} \w+\.? \d{4}, \d{2}:\d{2} \S+", err), err
+    assert "PET" in err and not re.search(r"\d{4}-\d{2}-\d{2}T", err)
+    code, out, err = run(capsys, *db, "csirt", "contramedida", "listar")
+    assert code == 0 and " PET" in out, out
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T", out)

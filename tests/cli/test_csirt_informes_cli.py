@@ -150,3 +150,19 @@ def test_help_is_spanish(capsys: pytest.CaptureFixture[str]) -> None:
                            ("cnsd", "pukara nunca lo envía")):  # fmt: skip
         code, out, _ = run(capsys, "csirt", command, "--help")
         assert code == 0 and words in out
+
+
+def test_metricas_says_it_leaves_discarded_cases_out(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    db = ["--base-datos", str(tmp_path / "m.db"), "--analista", "ana"]
+    code, out, err = run(capsys, *db, "csirt", "incidente", "nuevo", "Duplicado", "--tipo",
+                         "phishing", "--severidad", "2")  # fmt: skip
+    assert code == 0, err
+    inc = out.strip()
+    code, _, err = run(capsys, *db, "csirt", "incidente", "descartar", inc, "--disposicion",
+                       "duplicate")  # fmt: skip
+    assert code == 0, err
+    code, out, err = run(capsys, *db, "csirt", "metricas", "-f", "json")
+    assert code == 0 and json.loads(out) == []
+    assert "Se dejan fuera 1 caso descartado" in err

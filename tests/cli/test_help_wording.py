@@ -82,3 +82,13 @@ def test_a_command_summary_in_its_group_list_is_one_paragraph(
     text = rich_utils._make_command_help(help_text="Una línea\nque sigue.\n\nOtra.",
                                          markup_mode="rich")  # fmt: skip
     assert getattr(text, "plain", None) == "Una línea que sigue."
+
+
+@pytest.mark.parametrize("path", [["csirt", "alertas", "importar"], ["registros", "importar"]])
+def test_a_list_of_paths_shows_its_type_in_spanish(
+    path: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "150")
+    assert cli.main([*path, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "<ruta>" in out and "<Path>" not in out

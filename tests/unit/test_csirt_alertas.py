@@ -233,3 +233,39 @@ def test_by_hand_and_a_prefix_of_the_id(tmp_path: Path) -> None:
             alertas.find(store, "7ZZZZ")
     with pytest.raises(UsageError, match="severidad desconocida"):
         alertas.by_hand(title="x", severity="grave")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"source": "x", "source_ref": "1", "title": "t", "severity": 2}\n{a: 1}\n',
+         "2: JSON mal formado (se esperaba una clave entre comillas, en la columna 2)"),
+        ('{"source": "x",\n', "1: JSON mal formado (termina antes de cerrar lo abierto"),
+        ('[1] x\n', "1: JSON mal formado (sobra texto después del valor"),
+    ],
+)  # fmt: skip
+def test_bad_json_is_told_in_spanish(tmp_path: Path, text: str, reason: str) -> None:
+    path = tmp_path / "malo.jsonl"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(AlertFileError) as e:
+        alertas.read_files([path])
+    assert f"{path}:{reason}" in e.value.message
+    assert "unexpected" not in e.value.message and "line 1" not in e.value.message
+
+
+def test_a_missing_file_or_a_folder_is_told_in_spanish_only(tmp_path: Path) -> None:
+    with pytest.raises(AlertFileError) as e:
+        alertas.read_files([tmp_path / "no.json"])
+    assert e.value.message == f"{tmp_path / 'no.json'}: no existe"
+    with pytest.raises(AlertFileError) as e:
+        alertas.read_files([tmp_path])
+    assert e.value.message == f"{tmp_path}: es una carpeta, no un archivo"
+
+
+def test_a_bad_observable_in_a_file_ends_its_sentence_once(tmp_path: Path) -> None:
+    path = tmp_path / "ip.json"
+    path.write_text(json.dumps({"source": "x", "source_ref": "1", "title": "t", "severity": 2,
+                                "observables": ["ipv4:999.1.1.1"]}), encoding="utf-8")  # fmt: skip
+    with pytest.raises(AlertFileError) as e:
+        alertas.read_files([path])
+    assert ".;" not in e.value.message and "no se importó nada" in e.value.message

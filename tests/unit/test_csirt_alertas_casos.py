@@ -78,8 +78,9 @@ def test_merge_adds_observables_and_a_timeline_entry_to_an_open_case(tmp_path: P
         with command(store) as cmd:
             change_status(cmd, load_incident(cmd, case["number"]), "descartado",
                           reason="duplicado", disposition="duplicate")  # fmt: skip
-        with pytest.raises(alertas.AlertState, match="casos abiertos"), command(store) as cmd:
+        with pytest.raises(alertas.AlertState, match="casos abiertos") as e, command(store) as cmd:
             alertas.merge(cmd, str(third["id"]), case["number"])
+        assert "reábralo" not in e.value.message and "no se reabre" in e.value.message
         assert _alerts(store)["SIRP-2026-11-0043"]["status"] == "nueva"
 
 
@@ -121,3 +122,24 @@ def test_promoting_with_a_lower_tlp_keeps_the_alerts_on_its_observables(tmp_path
         assert store.get(INCIDENT, (case["id"],))["tlp"] == "GREEN"  # type: ignore[index]
         (obs,) = store.scan(OBSERVABLE, where={"incident_id": case["id"]})
         assert obs["tlp"] == "RED"
+
+
+def test_promote_takes_the_class_from_the_type(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "p.db") as store:
+        alertas.import_sources(store, [DATA / "thehive_alertas.json"])
+        alert = _alerts(store)["SIRP-2026-11-0042"]
+        with command(store) as cmd:
+            _, case = alertas.promote(cmd, str(alert["id"]), rsit_type="brute-force")
+        assert (case["rsit_class"], case["rsit_type"]) == ("intrusion-attempts", "brute-force")
+
+
+def test_a_closed_case_is_offered_to_be_reopened(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path / "p.db") as store:
+        alertas.import_sources(store, [DATA / "thehive_alertas.json"])
+        first, other = _alerts(store)["SIRP-2026-11-0042"], _alerts(store)["SIRP-2026-11-0043"]
+        with command(store) as cmd:
+            _, case = alertas.promote(cmd, str(first["id"]))
+        with command(store) as cmd:
+            cmd.put(INCIDENT, load_incident(cmd, case["number"]) | {"status": "cerrado"})
+        with pytest.raises(alertas.AlertState, match="reábralo antes"), command(store) as cmd:
+            alertas.merge(cmd, str(other["id"]), case["number"])

@@ -145,7 +145,7 @@ def test_a_case_walks_every_phase_and_each_move_is_a_timeline_entry(inv: SQLiteS
     assert doc["closed_at"] is None
     closing, reopening = [e for e in _timeline(inv, doc) if e["kind"] == "fase"][-2:]
     assert closing["fields"] == CLOSE
-    assert reopening["fields"] == {"reason": "Volvió a aparecer el remitente"}
+    assert reopening["fields"]["reason"] == "Volvió a aparecer el remitente"
     doc = _move(inv, doc, "análisis")  # the Spanish label works too
     assert doc["status"] == "analisis"
     actions = [e["event"]["action"] for e in inv.search_events(dataset="csirt.incidente")]
@@ -293,3 +293,43 @@ def test_shell_and_html_in_a_title_are_data(inv: SQLiteStore) -> None:
     doc = _open(inv, title=title, description="`id` && curl x|sh")
     stored = casos.load_incident(inv, doc["number"])
     assert stored["title"] == title and stored["description"] == "`id` && curl x|sh"
+
+
+def test_reopening_clears_the_verdict_and_keeps_it_in_the_entry(inv: SQLiteStore) -> None:
+    from csirt import metricas
+
+    doc = _to(inv, _open(inv), "analisis", "contencion", "erradicacion", "recuperacion",
+              "post_incidente")  # fmt: skip
+    doc = _move(inv, doc, "cerrado", **CLOSE)
+    closed_at = doc["closed_at"]
+    doc = _move(inv, doc, "reabierto", reason="Volvió a aparecer el remitente")
+    for name in ("determination", "disposition", "impact", "closed_at", "resolved_at"):
+        assert doc[name] is None, name
+    assert doc["lessons"] == CLOSE["lessons"]
+    reopening = [e for e in _timeline(inv, doc) if e["kind"] == "fase"][-1]
+    previous = reopening["fields"]["previous"]
+    assert previous["disposition"] == "incident:confirmed"
+    assert previous["determination"] == "successful-attempt"
+    assert previous["impact"] == "con_impacto" and previous["closed_at"] == closed_at
+    doc = _move(inv, doc, "analisis")
+    assert metricas.compute(inv).rows[0]["ttr_count"] == 0  # reopened: not resolved now
+    # discarding it now needs a disposition given now, not the one of the old closing
+    with pytest.raises(estados.TransitionError, match="indique la disposición"):
+        _move(inv, doc, "descartado")
+
+
+def test_discarding_needs_the_disposition_in_the_same_order(inv: SQLiteStore) -> None:
+    doc = _open(inv)
+    with command(inv, "ana") as cmd:  # a disposition left on the case from elsewhere
+        cmd.put(INCIDENT, casos.load_incident(cmd, doc["number"]) | {"disposition": "duplicate"})
+    with pytest.raises(estados.TransitionError, match="indique la disposición"):
+        _move(inv, doc, "descartado")
+    assert _move(inv, doc, "descartado", disposition="duplicate")["status"] == "descartado"
+    result = metricas_of(inv)
+    assert result.cases == 0 and result.discarded == 1
+
+
+def metricas_of(store: SQLiteStore) -> Any:
+    from csirt import metricas
+
+    return metricas.compute(store)

@@ -143,3 +143,23 @@ def test_every_type_has_a_normaliser() -> None:
     assert set(samples) == set(OBSERVABLE_TYPES)
     for kind, value in samples.items():
         assert normalize(kind, value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "why"),
+    [
+        ("url", "http://[::1", "los corchetes de la dirección IPv6 no están bien cerrados"),
+        ("url", "http://a.test:99999/", "el puerto no es un número de 0 a 65535"),
+        ("domain", "xn--a.test", "lleva el carácter U+0080, que un nombre no admite"),
+        ("domain", "xn--ls8h-.test", "lleva un guion al comienzo o al final"),
+    ],
+)
+def test_refusals_are_told_in_spanish_without_the_librarys_words(
+    kind: str, value: str, why: str
+) -> None:
+    with pytest.raises(ObservableError) as e:
+        normalize(kind, value)
+    assert why in e.value.message
+    for english in ("Invalid", "Codepoint", "not allowed", "Port", "position", "hyphen"):
+        assert english not in e.value.message
+    assert e.value.__cause__ is not None  # the library's reason, for --debug
