@@ -189,3 +189,11 @@ def check(
                 f"no se puede {move}: toda contramedida del caso debe estar activa, rechazada o "
                 f"retirada; falta: {_cm_list(pending)}"
             )
+    if to in (CLOSED, DISCARDED):
+        waiting = [c for c in reader.scan(COUNTERMEASURE, (), {"incident_id": str(incident["id"])})
+                   if c.get("status") == "pendiente"]  # fmt: skip
+        if waiting:
+            raise TransitionError(
+                f"no se puede {move}: hay contramedidas propuestas sin decidir; recházelas "
+                f"(pukara csirt contramedida rechazar) o actívelas antes: {_cm_list(waiting)}"
+            )

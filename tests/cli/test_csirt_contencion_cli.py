@@ -164,7 +164,11 @@ def test_a_discarded_case_approves_and_activates_nothing(
     cm_id = out.strip()
     code, _, err = run(capsys, *db, "--analista", "ana", "csirt", "incidente", "descartar",
                        "INC-2026-0007", "--disposicion", "duplicate")  # fmt: skip
-    assert code == 0, err
+    assert code == 2 and "sin decidir" in err  # a proposal is decided before discarding
+    # a case discarded before that rule (an older database): nothing is approved or run on it
+    with SQLiteStore(Path(db[1])) as store, store.transaction("descartado antes") as tx:
+        (case,) = [c for c in tx.scan(INCIDENT) if c["number"] == "INC-2026-0007"]
+        tx.put(INCIDENT, (case["id"],), {**case, "status": "descartado"})
     code, _, err = run(capsys, *db, "--analista", "beto", "csirt", "contramedida", "aprobar", cm_id)
     assert code == 2 and "está descartado: no se aprueban" in err
     with SQLiteStore(Path(db[1])) as store, store.transaction("aprobada antes") as tx:

@@ -242,6 +242,20 @@ def test_containment_ends_only_with_every_countermeasure_settled(
     assert _move(inv, doc, "analisis")["status"] == "analisis"  # back to analysis: allowed
 
 
+def test_a_proposed_countermeasure_is_decided_before_closing_or_discarding(
+    inv: SQLiteStore,
+) -> None:
+    doc = _to(inv, _open(inv), "analisis")
+    cm = _countermeasure(inv, doc, "pendiente", "2099-01-01T00:00:00.000000Z")
+    with pytest.raises(estados.TransitionError, match=f"sin decidir.*{cm}"):
+        _move(inv, doc, "descartado", disposition="duplicate")
+    with command(inv) as cmd:
+        stored = cmd.get(COUNTERMEASURE, (cm,))
+        assert stored is not None
+        cmd.put(COUNTERMEASURE, stored | {"status": "rechazada"})
+    assert _move(inv, doc, "descartado", disposition="duplicate")["status"] == "descartado"
+
+
 def test_reopening_needs_a_reason_and_discarding_a_disposition(inv: SQLiteStore) -> None:
     doc = _to(inv, _open(inv), "analisis", "contencion", "erradicacion", "recuperacion",
               "post_incidente")  # fmt: skip
