@@ -52,6 +52,10 @@ def _event(i: int, minutes_ago: float, **fields: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
+    # the events are placed relative to the time the test runs, not to when the module was
+    # imported (a long run before this test would push them out of the default window)
+    global NOW
+    NOW = utc_now()
     path = tmp_path / "p.db"
     with SQLiteStore(path) as store:
         store.write_events([
