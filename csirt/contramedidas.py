@@ -41,6 +41,7 @@ from csirt.records import COUNTERMEASURE, INCIDENT, Command, command, new_ulid
 from pukara.config import Settings
 from pukara.errors import PukaraError, UsageError
 from pukara.events import format_timestamp, parse_timestamp, utc_now
+from pukara.formats import datetime_text
 from pukara.results import Result, Status
 from pukara.store import Store
 
@@ -236,7 +237,13 @@ def propose(
         "runs": [], "reason": str(reason), "claim": None,
     }  # fmt: skip
     cmd.insert(COUNTERMEASURE, cm)
-    _emit(cmd, cm, "proponer", f"Contramedida propuesta: {describe(cm)}, vence {cm['expires_at']}")
+    _emit(
+        cmd,
+        cm,
+        "proponer",
+        f"Contramedida propuesta: {describe(cm)}, vence "
+        f"{datetime_text(parse_timestamp(cm['expires_at']))}",
+    )
     return cm
 
 
