@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,26 +9,9 @@ from typing import Annotated, Any
 import typer
 
 from pukara.config import Settings
-from pukara.console import Formato, FormatoOpt, message, output_file, render
+from pukara.console import Formato, FormatoOpt, date_option, message, output_file, render
 from pukara.errors import UsageError
 from pukara.text import count
-
-
-def _date(option: str, text: str | None, *, end_of_day: bool = False) -> datetime | None:
-    """``AAAA-MM-DD`` (the whole day, UTC) or an ISO 8601 instant (UTC when it has no zone)."""
-    if text is None:
-        return None
-    try:
-        if len(text) == 10:
-            day = datetime.combine(date.fromisoformat(text), time(), UTC)
-            return day + timedelta(days=1) if end_of_day else day
-        ts = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"{option} {text!r}: fecha inválida; use AAAA-MM-DD o AAAA-MM-DDTHH:MM[:SS][zona]"
-        ) from None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
 
 # -- metricas -------------------------------------------------------------------------------
 _GROUP_HEADERS = {"month": "Mes (UTC)", "severity": "Severidad", "rsit_class": "Clase RSIT",
@@ -69,7 +51,7 @@ def metricas(
 
     settings: Settings = ctx.obj
     by = m.parse_by(por)
-    since, until = _date("--desde", desde), _date("--hasta", hasta, end_of_day=True)
+    since, until = date_option("--desde", desde), date_option("--hasta", hasta, end_of_day=True)
     with opened_store(settings, read_only=True) as store:
         result = m.compute(store, since=since, until=until, by=by)
         sites = {

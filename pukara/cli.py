@@ -1,13 +1,13 @@
 """Subcomandos de `pukara cambios` (el registro encadenado de cambios) y `pukara almacen`."""
 
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
 from pukara.config import Settings
-from pukara.console import Formato, FormatoOpt, message, render
+from pukara.console import Formato, FormatoOpt, date_option, message, render
 from pukara.errors import ExitCode, UsageError
 from pukara.events import format_timestamp
 from pukara.labels import (
@@ -22,22 +22,6 @@ from pukara.labels import (
 cambios = typer.Typer(help="Registro de cambios encadenado por hash.", no_args_is_help=True)
 # the monitor's own state (every alert changes it): hidden from `cambios listar` unless asked
 MONITOR_COLLECTIONS = tuple(k for k in COLLECTIONS if k.startswith("monitor_"))
-
-
-def _date(option: str, text: str | None, *, end_of_day: bool = False) -> datetime | None:
-    """``AAAA-MM-DD`` (the whole day, UTC) or an ISO 8601 instant (UTC when it has no zone)."""
-    if text is None:
-        return None
-    try:
-        if len(text) == 10:
-            day = datetime.combine(date.fromisoformat(text), time(), UTC)
-            return day + timedelta(days=1) if end_of_day else day
-        ts = datetime.fromisoformat(text)
-    except ValueError:
-        raise UsageError(
-            f"{option} {text!r}: fecha inválida; use AAAA-MM-DD o AAAA-MM-DDTHH:MM[:SS][zona]"
-        ) from None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def _entity_key(text: str | None) -> list[Any] | None:
@@ -97,7 +81,7 @@ def listar(
     Los cambios de estado que escribe `monitoreo vigilar` se omiten salvo con --todos o
     --coleccion."""
     settings: Settings = ctx.obj
-    since, until = _date("--desde", desde), _date("--hasta", hasta, end_of_day=True)
+    since, until = date_option("--desde", desde), date_option("--hasta", hasta, end_of_day=True)
     key = _entity_key(clave)
     collection = collection_key(coleccion) if coleccion else None
     if coleccion and collection is None:

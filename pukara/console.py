@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -375,3 +376,19 @@ def message(text: str, *, quiet: bool = False, style: str | None = None) -> None
     """A line for the user on stderr."""
     if not quiet:
         stderr_console().print(clean(text), style=style, soft_wrap=True)
+
+
+def date_option(option: str, text: str | None, *, end_of_day: bool = False) -> datetime | None:
+    """``AAAA-MM-DD`` (the whole day, UTC) or an ISO 8601 instant (UTC when it has no zone)."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            day = datetime.combine(date.fromisoformat(text), time(), UTC)
+            return day + timedelta(days=1) if end_of_day else day
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{option} {text!r}: fecha inválida; use AAAA-MM-DD o AAAA-MM-DDTHH:MM[:SS][zona]"
+        ) from None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
