@@ -37,6 +37,8 @@ COLUMNS = {
     "parent": "Padre",
     "tunnel": "Túnel",
     "lan": "LAN",
+    "router": "Router",
+    "router_kind": "Router no estándar",
 }
 
 
