@@ -435,7 +435,7 @@ def up(
 
 
 def wait_ready(lab: Lab, timeout_s: float = ready.DEFAULT_TIMEOUT_S) -> list[dict[str, Any]]:
-    """Wait until every site's echo, snmpd, sshd and tunnel answer (see :mod:`lab.ready`)."""
+    """Wait until every site's echo, snmpd, sshd, tunnel and BGP answer (see :mod:`lab.ready`)."""
     state = _load_state(lab)
     sites = _reached(lab, state)
     if not sites:
@@ -443,6 +443,7 @@ def wait_ready(lab: Lab, timeout_s: float = ready.DEFAULT_TIMEOUT_S) -> list[dic
     ready.wait(
         sites, lab.credentials_file, timeout_s=timeout_s,
         services_on=lambda s: (lab.site_dir(s) / "sshd_config").exists(),
+        bgp=lambda s: frr.bgp_established(lab, s),
     )  # fmt: skip
     return status(lab)
 

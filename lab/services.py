@@ -152,13 +152,13 @@ NETWORK_USER = "red"  # the network user: its login lands in the site router's v
 VTYSH = "/usr/bin/vtysh"
 
 
-def router_login(pathspace: str) -> str:
+def router_login(pathspace: str, vtysh: str = VTYSH) -> str:
     """The ForceCommand of :data:`NETWORK_USER`: vtysh of the router, as a router's CLI.
 
     A command given on the ssh line runs as one ``vtysh -c`` (quoted, never re-read by the
     shell); without one, an interactive vtysh.
     """
-    vtysh = f"{VTYSH} -N {pathspace}"
+    vtysh = f"{vtysh} -N {pathspace}"
     return (
         f'if [ -n "$SSH_ORIGINAL_COMMAND" ]; then exec {vtysh} -c "$SSH_ORIGINAL_COMMAND";'
         f" else exec {vtysh}; fi"
