@@ -53,6 +53,8 @@ EXTRA_ROUTE = rsyslog.HQ_LOG_V4  # the extra static route of a ``ruta-extra`` si
 WRONG_ASN = 65001  # the remote AS an ``as-errado`` site gives headquarters
 LINK = "wan0"
 _WORKERS = 8
+# The daemons' whole environment: nothing of the caller's
+ENVIRONMENT = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 
 # Which compliance features / offline checks must flag each non-standard kind
 NONSTANDARD: dict[str, tuple[str, ...]] = {
@@ -250,12 +252,15 @@ START_SCRIPT = (
 
 
 def _argv(lab: Lab, site: LabSite | None, sites: Sequence[LabSite]) -> list[str]:
+    """Each daemon's command line. No TCP vty (``-P 0``): vtysh only. FRR sizes its tables by
+    the file descriptor limit: a site's few sockets need 256 (about 4 MiB less per router);
+    headquarters, a listening socket and a session per site."""
     ps = pathspace(lab, site)
-    common = f"-d -N {ps} -P 0"
     if site is not None:
-        return [f"{FRR_BIN / d} {common}" for d in DAEMONS]
+        return [f"{FRR_BIN / d} -d -N {ps} -P 0 --limit-fds 256" for d in DAEMONS]
     listen = " ".join(f"-l {s.v4_host}" for s in sites if not s.parent)
-    return [f"{FRR_BIN / 'bgpd'} {common} -Z -n {listen}"]
+    fds = 256 + 4 * len(sites)
+    return [f"{FRR_BIN / 'bgpd'} -d -N {ps} -P 0 --limit-fds {fds} -Z -n {listen}"]
 
 
 def _pids(lab: Lab, site: LabSite | None) -> list[int | None]:
@@ -286,25 +291,27 @@ def make_dirs(base: Path) -> None:
     run.chmod(0o755)
 
 
-def prepare(lab: Lab, site: LabSite | None, wanted: str) -> bool:
+def prepare(lab: Lab, site: LabSite | None, wanted: str, argv: Sequence[str]) -> bool:
     """Write the router's configuration if the lab's rendering changed; True: (re)start it.
 
-    The rendering last applied is kept in ``frr.conf.lab``: while it stays the same, the
-    running router (and whatever ``write memory`` saved) is left alone.
+    The rendering last applied (and the daemons' command lines) is kept in ``frr.conf.lab``:
+    while it stays the same, the running router (and whatever ``write memory`` saved) is
+    left alone.
     """
     base = folder(lab, site)
     make_dirs(base)
     seed = base / "frr.conf.lab"
     conf = base / "etc" / "frr.conf"
+    stamp = wanted + "".join(f"! {line}\n" for line in argv)
     try:
-        same = seed.read_text() == wanted and conf.exists()
+        same = seed.read_text() == stamp and conf.exists()
     except OSError:
         same = False
     if same and running(lab, site):
         return False
     stop(lab, site)
     if not same:
-        services.write_private(seed, wanted)
+        services.write_private(seed, stamp)
         conf.unlink(missing_ok=True)
         services.write_private(conf, wanted)
         vtysh_conf = base / "etc" / "vtysh.conf"
@@ -325,7 +332,8 @@ def start(lab: Lab, site: LabSite | None, sites: Sequence[LabSite]) -> None:
     log = base / "frr.log"
     where = netns.inside(lab.ns(site)) if site else contextlib.nullcontext()
     with where, log.open("ab") as err:
-        done = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        done = subprocess.run(argv, check=False, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                              env=ENVIRONMENT)  # fmt: skip
     who = f"el router de {site.code}" if site else "el router de la sede central"
     if done.returncode != 0 or not running(lab, site):
         tail = log.read_text(errors="replace")[-400:].strip()
@@ -336,11 +344,14 @@ def up(lab: Lab, sites: Sequence[LabSite]) -> None:
     """Every site's router and headquarters' bgpd, started in parallel where needed."""
     require()
     all_secrets = load_secrets(lab, sites)
-    todo = [s for s in sites if prepare(lab, s, site_conf(s, sites, all_secrets[s.code]))]
+    todo = [
+        s for s in sites
+        if prepare(lab, s, site_conf(s, sites, all_secrets[s.code]), _argv(lab, s, sites))
+    ]  # fmt: skip
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         list(pool.map(lambda s: start(lab, s, sites), todo))
     hq_dir(lab).mkdir(mode=0o700, exist_ok=True)
-    if prepare(lab, None, hq_conf(sites, all_secrets)):
+    if prepare(lab, None, hq_conf(sites, all_secrets), _argv(lab, None, sites)):
         start(lab, None, sites)
 
 

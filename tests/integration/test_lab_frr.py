@@ -186,7 +186,7 @@ def _alive(pid: int) -> bool:
 def test_down_leaves_no_router_behind(tmp_path_factory: pytest.TempPathFactory) -> None:
     sites = [LabSite(index=3805, code="f5", delay_ms=20.0)]
     machine = {p: set(os.listdir(p)) for p in frr.PRIVATE_PATHS}
-    for the_lab in running_lab(tmp_path_factory, sites, "pky"):
+    for the_lab in running_lab(tmp_path_factory, sites, "pkj"):
         names = [the_lab.ns(sites[0]), frr.HQ_PATHSPACE]
         assert len(_ours([the_lab.ns(sites[0])])) == 3  # zebra, staticd, bgpd
         hq = frr.folder(the_lab, None) / "run" / "bgpd.pid"
