@@ -229,6 +229,12 @@ class ConfigRepo:
             )
         return revisions
 
+    def changed_paths(self, files: Mapping[str, bytes]) -> list[str]:
+        """The paths of ``files`` whose content differs from HEAD's (new ones included)."""
+        head = self.head()
+        current = self._tree(head) if head else {}
+        return sorted(p for p, d in files.items() if current.get(p) != blob_id(d))
+
     # -- writing -----------------------------------------------------------------------------
     def commit(
         self, files: Mapping[str, bytes], message: str, *, author: str, when: datetime
