@@ -13,6 +13,7 @@ error). Every SSH operation has its own timeout (20 s by default).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -43,6 +44,8 @@ COMMANDS = {"frr": ("show version", "show running-config")}
 TIMEOUT_S = 20.0
 WORKERS = 16
 KEY_NAME = "clave-secretos"
+# paramiko logs a failed handshake with its traceback; the device's error result says it
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 def key_path(data_dir: Path) -> Path:
