@@ -94,3 +94,18 @@ def test_historial_diff_buscar(
                                 "match": True}]  # fmt: skip
     code, _, err = run(capsys, "red", "buscar", "(sin")
     assert code == 2 and "expresión regular inválida «(sin»" in err
+
+
+def test_diff_coloured_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from red import cli_respaldo
+
+    text = "--- a\n+++ b\n@@ -1 +1 @@\n-uno\n+dos\n"
+    cli_respaldo._write_diff(text)
+    assert capsys.readouterr().out == text
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("TTY_INTERACTIVE", "1")
+    cli_respaldo._write_diff(text)
+    out = capsys.readouterr().out
+    assert "\x1b[31m-uno" in out and "\x1b[32m+dos" in out
