@@ -94,8 +94,9 @@ def fetch(
         ssh_errors(profile, timeout_s),
         ConnectHandler(**_connect_args(target, timeout_s, checked)) as conn,
     ):
-        version = conn.send_command(version_cmd, read_timeout=timeout_s)
-        running = conn.send_command(running_cmd, read_timeout=timeout_s)
+        # the prompt is known from the session's preparation: no extra round trip to find it
+        version = conn.send_command(version_cmd, read_timeout=timeout_s, auto_find_prompt=False)
+        running = conn.send_command(running_cmd, read_timeout=timeout_s, auto_find_prompt=False)
     if not isinstance(version, str) or not isinstance(running, str):
         raise DeviceError("respuesta inesperada del equipo")
     if "\nend" not in "\n" + running.replace("\r", ""):
