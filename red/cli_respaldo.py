@@ -88,8 +88,12 @@ def respaldar(
         )  # fmt: skip
     for error in run.notify_errors:
         message(f"aviso no entregado: {error}", style="yellow")
+    from pukara.text import count
+
     changed, failed = len(run.changed), len(run.failed)
-    summary = f"{len(run.devices)} equipos: {changed} cambiaron, {failed} fallaron"
+    summary = (
+        f"{count(len(run.devices), 'equipo', 'equipos')}: {changed} con cambios, {failed} con error"
+    )
     summary += f"; commit {run.commit[:12]}" if run.commit else "; sin commit (nada cambió)"
     message(summary + ".", quiet=silencioso or fmt is Formato.json)
     if run.failed:

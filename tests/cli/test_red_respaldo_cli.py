@@ -60,7 +60,7 @@ def test_respaldar_failing_device_exits_3(capsys: pytest.CaptureFixture[str], ba
     assert "SSH" in doc["devices"][0]["error"]
     code, out, err = run(capsys, "red", "respaldar", "--paralelo", "2")
     assert code == 3 and "gw-emb-zz" in out and "error" in out
-    assert "sin commit (nada cambió)" in err
+    assert "1 equipo: 0 con cambios, 1 con error; sin commit (nada cambió)." in err
 
 
 def test_respaldar_unknown_target(capsys: pytest.CaptureFixture[str], base: None) -> None:
