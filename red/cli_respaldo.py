@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -23,14 +24,17 @@ def register(app: typer.Typer) -> None:
     app.command("buscar")(buscar)
 
 
-def _formato(value: Formato) -> Formato:
-    if value is Formato.csv:
-        raise UsageError("--formato: use tabla o json")
-    return value
+class Salida(StrEnum):
+    tabla = "tabla"
+    json = "json"
+
+
+def _formato(value: Salida) -> Formato:
+    return Formato(value.value)
 
 
 FormatoTJ = Annotated[
-    Formato, typer.Option("--formato", "-f", help="Formato de salida: tabla o json.")
+    Salida, typer.Option("--formato", "-f", help="Formato de salida: tabla o json.")
 ]
 
 
@@ -39,7 +43,7 @@ def respaldar(
     equipos: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[SEDES|EQUIPOS]...",
+            metavar="SEDES|EQUIPOS",
             help="Códigos de sede o nombres de equipo; sin ninguno, todos los equipos de red.",
             show_default=False,
         ),
@@ -47,7 +51,7 @@ def respaldar(
     paralelo: Annotated[
         int, typer.Option("--paralelo", "-p", min=1, max=256, help="Equipos a la vez.")
     ] = 16,
-    formato: FormatoTJ = Formato.tabla,
+    formato: FormatoTJ = Salida.tabla,
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Respalda la configuración de los equipos de red en el repositorio git de respaldos.
@@ -115,7 +119,7 @@ def _device_and_repo(settings: Settings, name: str) -> tuple[Any, Any]:
     return found[0], ConfigRepo(default_path(settings.data_dir))
 
 
-def historial(ctx: typer.Context, equipo: EquipoArg, formato: FormatoTJ = Formato.tabla) -> None:
+def historial(ctx: typer.Context, equipo: EquipoArg, formato: FormatoTJ = Salida.tabla) -> None:
     """Las revisiones del repositorio que cambiaron la configuración de un equipo."""
     from pukara.events import format_timestamp, parse_timestamp
     from pukara.formats import datetime_text
@@ -192,7 +196,7 @@ def buscar(
     contexto: Annotated[
         int, typer.Option("--contexto", "-C", min=0, max=50, help="Líneas alrededor.")
     ] = 0,
-    formato: FormatoTJ = Formato.tabla,
+    formato: FormatoTJ = Salida.tabla,
 ) -> None:
     """Busca una expresión regular en las últimas configuraciones respaldadas (archivo y línea)."""
     from red import historial as h
