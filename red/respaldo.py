@@ -173,6 +173,8 @@ def run_backup(
     error and the others go on. Ctrl-C: nothing is committed and Interrupted is raised.
     """
     repo = ConfigRepo(default_path(settings.data_dir))
+    # a malformed alert_webhook/alert_command is said before any device is touched
+    hooks = Hooks.from_settings(settings.alert_webhook, settings.alert_command)
     key = limpieza.load_key(key_path(settings.data_dir))
     profiles = _Profiles()
     checked: dict[str, str | None] = {}  # each key file checked once
@@ -201,10 +203,8 @@ def run_backup(
         )  # fmt: skip
     store.write_events([_event(d, commit) for d in results])
     errors: list[str] = []
-    if changed:
-        hooks = Hooks.from_settings(settings.alert_webhook, settings.alert_command)
-        if hooks:
-            errors = hooks.send(_notice(changed, commit))
+    if changed and hooks:
+        errors = hooks.send(_notice(changed, commit))
     return BackupRun(results, commit, errors)
 
 
