@@ -14,6 +14,7 @@ error). Every SSH operation has its own timeout (20 s by default).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -76,6 +77,21 @@ def ssh_errors(profile: CredentialProfile, timeout_s: float) -> Iterator[None]:
         raise DeviceError(f"error de conexión SSH: {e}") from e
 
 
+def prompt_pattern(base_prompt: str) -> str:
+    """The end of a command's output: the prompt alone on the last line (``gw-a#``).
+
+    Not netmiko's default for a known prompt (the bare name), which ``hostname gw-a`` in the
+    configuration matches too: a read that stops there truncates the configuration.
+    """
+    return rf"(?m)^{re.escape(base_prompt.strip())}[>#]\s*$"
+
+
+def complete(running: str) -> bool:
+    """A whole configuration listing: its last line is ``end``."""
+    lines = [line.strip() for line in running.replace("\r", "").splitlines() if line.strip()]
+    return bool(lines) and lines[-1] == "end"
+
+
 def fetch(
     device: NetDevice,
     profile: CredentialProfile,
@@ -95,11 +111,15 @@ def fetch(
         ConnectHandler(**_connect_args(target, timeout_s, checked)) as conn,
     ):
         # the prompt is known from the session's preparation: no extra round trip to find it
-        version = conn.send_command(version_cmd, read_timeout=timeout_s, auto_find_prompt=False)
-        running = conn.send_command(running_cmd, read_timeout=timeout_s, auto_find_prompt=False)
+        expect = prompt_pattern(conn.base_prompt)
+        version, running = [
+            conn.send_command(cmd, read_timeout=timeout_s, auto_find_prompt=False,
+                              expect_string=expect)
+            for cmd in (version_cmd, running_cmd)
+        ]  # fmt: skip
     if not isinstance(version, str) or not isinstance(running, str):
         raise DeviceError("respuesta inesperada del equipo")
-    if "\nend" not in "\n" + running.replace("\r", ""):
+    if not complete(running):
         raise DeviceError("la configuración llegó incompleta (sin «end» al final)")
     return limpieza.stored_text(device.name, device.platform, version, running, key)
 

@@ -106,3 +106,18 @@ def test_key_made_once_private(tmp_path: Path) -> None:
     os.chmod(path, 0o644)
     with pytest.raises(CleaningError, match="chmod 600"):
         load_key(path)
+
+
+def test_end_of_output_is_the_prompt_alone_not_the_hostname() -> None:
+    import re
+
+    from red.respaldo import complete, prompt_pattern
+
+    pattern = prompt_pattern("gw-cg-mad")
+    partial = "show running-config\nBuilding configuration...\n!\nhostname gw-cg-mad"
+    assert not re.search(pattern, partial)  # a read stopping here would truncate the config
+    assert not re.search(pattern, partial + "\nlog syslog\ngw-cg-mad# show version")
+    assert re.search(pattern, partial + "\n!\nend\ngw-cg-mad# ")
+    assert re.search(pattern, "x\ngw-cg-mad>")
+    assert complete("!\nend\n") and complete("hostname x\r\nend\r\n\r\n")
+    assert not complete("hostname gw-cg-mad") and not complete("") and not complete("endpoint")
