@@ -23,7 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from netmiko import ConnectHandler
-from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException
+from netmiko.exceptions import (
+    NetmikoAuthenticationException,
+    NetmikoTimeoutException,
+    ReadTimeout,
+)
 from paramiko.ssh_exception import SSHException
 
 from inventario.ssh_discovery import SshTarget, _connect_args, _ssh_error
@@ -66,6 +70,8 @@ def ssh_errors(profile: CredentialProfile, timeout_s: float) -> Iterator[None]:
             f"SSH rechazó la autenticación de «{profile.name}» ({what} del perfil no es "
             "aceptada por el equipo)"
         ) from e
+    except ReadTimeout as e:
+        raise DeviceTimeout(f"el equipo no terminó de responder en {timeout_s:g} s") from e
     except NetmikoTimeoutException as e:
         cause = e.__context__  # netmiko reports paramiko's SSHException as a timeout
         if isinstance(cause, SSHException):
@@ -81,9 +87,11 @@ def prompt_pattern(base_prompt: str) -> str:
     """The end of a command's output: the prompt alone on the last line (``gw-a#``).
 
     Not netmiko's default for a known prompt (the bare name), which ``hostname gw-a`` in the
-    configuration matches too: a read that stops there truncates the configuration.
+    configuration matches too: a read that stops there truncates the configuration. netmiko's
+    ``cisco_ios`` keeps only the first 16 characters of the prompt (IOS abbreviates it; vtysh
+    does not), so the rest of the name may follow.
     """
-    return rf"(?m)^{re.escape(base_prompt.strip())}[>#]\s*$"
+    return rf"(?m)^{re.escape(base_prompt.strip())}\S*[>#]\s*$"
 
 
 def complete(running: str) -> bool:

@@ -119,5 +119,9 @@ def test_end_of_output_is_the_prompt_alone_not_the_hostname() -> None:
     assert not re.search(pattern, partial + "\nlog syslog\ngw-cg-mad# show version")
     assert re.search(pattern, partial + "\n!\nend\ngw-cg-mad# ")
     assert re.search(pattern, "x\ngw-cg-mad>")
+    # netmiko's cisco_ios keeps 16 characters of the prompt; vtysh shows the whole name
+    long = prompt_pattern("gw-od-madre-de-d")
+    assert re.search(long, "!\nend\ngw-od-madre-de-dios# ")
+    assert not re.search(long, "hostname gw-od-madre-de-dios\n")
     assert complete("!\nend\n") and complete("hostname x\r\nend\r\n\r\n")
     assert not complete("hostname gw-cg-mad") and not complete("") and not complete("endpoint")
