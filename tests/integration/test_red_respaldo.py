@@ -19,8 +19,9 @@ from lab.sites import LabSite
 from red.repositorio import ConfigRepo
 from tests.conftest import running_lab
 
+# r4's hostname is longer than the 16 characters netmiko's cisco_ios keeps of a prompt
 SITES = [LabSite(index=3101, code="r1"), LabSite(index=3102, code="r2"),
-         LabSite(index=3103, code="r3")]  # fmt: skip
+         LabSite(index=3103, code="r3"), LabSite(index=3104, code="r4-sede-muy-larga")]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,10 @@ def test_backup_history_secrets_and_errors(
         assert statuses == dict.fromkeys(["gw-lima", "gw-r1", "gw-r2", "gw-r3"], want), doc
     assert len(repo.log()) == 1
     latest = repo.latest()
-    assert sorted(latest) == ["lima/gw-lima.cfg", "r1/gw-r1.cfg", "r2/gw-r2.cfg", "r3/gw-r3.cfg"]
+    assert sorted(latest) == ["lima/gw-lima.cfg", "r1/gw-r1.cfg", "r2/gw-r2.cfg", "r3/gw-r3.cfg",
+                              "r4-sede-muy-larga/gw-r4-sede-muy-larga.cfg"]  # fmt: skip
+    for text in latest.values():  # whole listings, never cut at the hostname
+        assert text.rstrip().endswith(b"\nend"), text[-200:]
     r2 = latest["r2/gw-r2.cfg"].decode()
     assert "hostname gw-r2" in r2 and "frr version" in r2 and "Current configuration" not in r2
     assert " neighbor 198." in r2 and "password <secreto:hmac-sha256:" in r2
