@@ -92,7 +92,8 @@ def test_backup_history_secrets_and_errors(
         assert code == 0, doc
         statuses = {d["device"]: d["status"] for d in doc["devices"]}
         want = "changed" if i == 0 else "ok"
-        assert statuses == dict.fromkeys(["gw-lima", "gw-r1", "gw-r2", "gw-r3"], want), doc
+        names = ["gw-lima", "gw-r1", "gw-r2", "gw-r3", "gw-r4-sede-muy-larga"]
+        assert statuses == dict.fromkeys(names, want), doc
     assert len(repo.log()) == 1
     latest = repo.latest()
     assert sorted(latest) == ["lima/gw-lima.cfg", "r1/gw-r1.cfg", "r2/gw-r2.cfg", "r3/gw-r3.cfg",
