@@ -100,19 +100,18 @@ def complete(running: str) -> bool:
     return bool(lines) and lines[-1] == "end"
 
 
-def fetch(
+def show(
     device: NetDevice,
     profile: CredentialProfile,
     *,
     timeout_s: float = TIMEOUT_S,
-    key: bytes,
     checked: dict[str, str | None] | None = None,
-) -> str:
-    """The device's configuration as stored: the cleaned ``show version`` header and config."""
+) -> tuple[str, str]:
+    """``show version`` and ``show running-config`` as the device sent them (secrets in them:
+    never stored or shown; :func:`fetch` gives the text a backup keeps)."""
     device_type = DEVICE_TYPES.get(device.platform)
     if device_type is None:
         raise DeviceError(f"plataforma «{device.platform}» sin respaldo")
-    version_cmd, running_cmd = COMMANDS[device.platform]
     target = SshTarget(device.address, device_type, profile)
     with (
         ssh_errors(profile, timeout_s),
@@ -123,12 +122,28 @@ def fetch(
         version, running = [
             conn.send_command(cmd, read_timeout=timeout_s, auto_find_prompt=False,
                               expect_string=expect)
-            for cmd in (version_cmd, running_cmd)
+            for cmd in COMMANDS[device.platform]
         ]  # fmt: skip
     if not isinstance(version, str) or not isinstance(running, str):
         raise DeviceError("respuesta inesperada del equipo")
     if not complete(running):
         raise DeviceError("la configuración llegó incompleta (sin «end» al final)")
+    return version, running
+
+
+def fetch(
+    device: NetDevice,
+    profile: CredentialProfile,
+    *,
+    timeout_s: float = TIMEOUT_S,
+    key: bytes,
+    checked: dict[str, str | None] | None = None,
+) -> str:
+    """The device's configuration as stored: the cleaned ``show version`` header and config.
+
+    ``key`` marks the secrets (:func:`red.limpieza.load_key` of :func:`key_path`).
+    """
+    version, running = show(device, profile, timeout_s=timeout_s, checked=checked)
     return limpieza.stored_text(device.name, device.platform, version, running, key)
 
 
