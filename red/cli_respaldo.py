@@ -49,7 +49,7 @@ def respaldar(
         ),
     ] = None,
     paralelo: Annotated[
-        int, typer.Option("--paralelo", "-p", min=1, max=256, help="Equipos a la vez.")
+        int, typer.Option("--paralelo", min=1, max=256, help="Equipos a la vez.")
     ] = 16,
     formato: FormatoTJ = Salida.tabla,
     silencioso: SilenciosoOpt = False,
@@ -194,7 +194,7 @@ def buscar(
     ctx: typer.Context,
     regex: Annotated[str, typer.Argument(metavar="REGEX", help="Expresión regular (Python).")],
     contexto: Annotated[
-        int, typer.Option("--contexto", "-C", min=0, max=50, help="Líneas alrededor.")
+        int, typer.Option("--contexto", min=0, max=50, help="Líneas alrededor.")
     ] = 0,
     formato: FormatoTJ = Salida.tabla,
 ) -> None:
