@@ -2,8 +2,13 @@
 
 A device's platform comes from the asset's ``os`` field (``FRRouting`` or ``frr`` -> ``frr``,
 the only one shipped now); its management address is the asset's IPv4 (IPv6 when it has
-none), parsed with :mod:`ipaddress`; its credential profile is the asset's own or, when it
-names none, the ``red_credenciales`` setting. Retired assets are left out.
+none), parsed with :mod:`ipaddress`; retired assets are left out.
+
+Its credential profile is the asset's own ``credential_profile`` or, when it names none, the
+``red_credenciales`` setting, except when the asset's ``device_type`` is one inventario
+discovers as a host (``linux``): then the asset's profile is the login of that host's shell
+(the lab's gateways are Linux machines running FRR), not of the router's CLI, and
+``red_credenciales`` is used.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ class NetDevice:
     role: str  # inventory kind: router, firewall, switch
     address: str  # management address (v4 preferred)
     platform: str  # "frr"
-    credential_profile: str  # settings.red_credenciales unless the asset names one
+    credential_profile: str  # settings.red_credenciales unless the asset names one (see above)
     asset: Mapping[str, Any]  # the inventory record, for templates
 
     @property
@@ -44,6 +49,15 @@ class NetDevice:
 def platform_of(asset: Mapping[str, Any]) -> str | None:
     """The platform of an asset's ``os`` field, or None when red does not know it."""
     return PLATFORMS.get(str(asset.get("os") or "").strip().lower())
+
+
+def _profile(asset: Mapping[str, Any], default_profile: str) -> str:
+    from inventario.ssh_discovery import DRIVERS  # device types whose login is a host shell
+
+    named = str(asset.get("credential_profile") or "")
+    if not named or str(asset.get("device_type") or "") in DRIVERS:
+        return default_profile
+    return named
 
 
 def _address(asset: Mapping[str, Any]) -> str | None:
@@ -81,7 +95,7 @@ def from_assets(
                 role=str(asset["kind"]),
                 address=address,
                 platform=platform,
-                credential_profile=str(asset.get("credential_profile") or default_profile),
+                credential_profile=_profile(asset, default_profile),
                 asset=dict(asset),
             )
         )

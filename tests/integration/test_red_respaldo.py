@@ -42,9 +42,11 @@ def _inventory(folder: Path, lab: manage.Lab) -> Path:
         )
     )
     activos = folder / "activos.csv"
-    rows = [f"gw-lima,router,lima,{hq_v4},FRRouting,,activo"]
-    rows += [f"{s.hostname},router,{s.code},{s.v4},FRRouting,,activo" for s in SITES]
-    activos.write_text("name,kind,site,mgmt_ipv4,os,credential_profile,status\n"
+    # as the shipped example: the gateways are Linux hosts (inventario logs in with ``lab``)
+    # that run FRR; red logs in with its own profile
+    rows = [f"gw-lima,router,lima,{hq_v4},FRRouting,,,activo"]
+    rows += [f"{s.hostname},router,{s.code},{s.v4},FRRouting,linux,lab,activo" for s in SITES]
+    activos.write_text("name,kind,site,mgmt_ipv4,os,device_type,credential_profile,status\n"
                        + "\n".join(rows) + "\n")  # fmt: skip
     return folder
 
@@ -149,9 +151,9 @@ def test_backup_history_secrets_and_errors(
     creds.chmod(0o600)
     inv = tmp_path / "inv2.csv"
     inv.write_text(
-        "name,kind,site,mgmt_ipv4,os,credential_profile,status\n"
-        f"gw-r1,router,r1,{SITES[0].v4},FRRouting,malo,activo\n"
-        f"gw-r3,router,r3,{SITES[2].v4},FRRouting,cambiada,activo\n"
+        "name,kind,site,mgmt_ipv4,os,device_type,credential_profile,status\n"
+        f"gw-r1,router,r1,{SITES[0].v4},FRRouting,,malo,activo\n"
+        f"gw-r3,router,r3,{SITES[2].v4},FRRouting,,cambiada,activo\n"
     )
     assert main(["inventario", "importar", str(inv)]) == 0
     capsys.readouterr()

@@ -20,7 +20,8 @@ def _fill(store: SQLiteStore) -> None:
         ASSETS,
         [
             {"name": "gw-lima", "kind": "router", "site": "lima", "mgmt_ipv4": "198.18.0.1",
-             "os": "FRRouting", "status": "activo"},
+             "os": "FRRouting", "status": "activo", "device_type": "linux",
+             "credential_profile": "lab"},
             {"name": "gw-emb-ar", "kind": "router", "site": "emb-ar", "mgmt_ipv4": "",
              "mgmt_ipv6": "FD70:756B:6172:1::2", "os": "frr", "credential_profile": "otro"},
             {"name": "fw-emb-ar", "kind": "firewall", "site": "emb-ar", "mgmt_ipv4": "198.18.0.9",
@@ -43,6 +44,7 @@ def test_select_every_network_device(store: SQLiteStore) -> None:
     ar, lima = devices
     assert isinstance(ar, NetDevice)
     assert ar.address == "fd70:756b:6172:1::2" and ar.platform == "frr"
+    # gw-lima's profile is its Linux shell's (device_type linux): red logs in with its own
     assert ar.credential_profile == "otro" and lima.credential_profile == "red"
     assert lima.site_kind == "sede_central" and ar.site_kind == "embajada"
     assert lima.path == "lima/gw-lima.cfg" and lima.role == "router"
