@@ -24,6 +24,7 @@ import argparse
 import dataclasses
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -146,6 +147,7 @@ def main() -> None:
                   f"{walls[1] / best:.2f}x (meta <= 1,5x; ssh: el mejor de sus tres tiempos)")  # fmt: skip
     finally:
         manage.down(lab)
+        shutil.rmtree(work, ignore_errors=True)  # the lab's key and credentials, the repository
 
 
 if __name__ == "__main__":
