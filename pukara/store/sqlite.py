@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import operator
 import os
 import sqlite3
 import stat
@@ -168,14 +169,23 @@ class _CountedMerge:
     def keys(self, chunk: Sequence[Mapping[str, Any]]) -> list[str]:
         """The stored key of each row; a row without its key or its counted fields is
         refused."""
-        f, names, out = self.f, self.key, []
+        f, names, out = self.f, tuple(self.key), []
+        if len(names) == 1:
+            names *= 2  # itemgetter of two gives a tuple; the key is its first half
+        key_of = operator.itemgetter(*names)
+        counted = operator.itemgetter(f.count, f.first, f.last)
+        n, dumps = len(self.key), orjson.dumps
         for row in chunk:
-            values = [row.get(name) for name in names]
+            try:
+                values, seen = key_of(row), counted(row)
+            except KeyError:
+                values = tuple(row.get(name) for name in names)
+                seen = (row.get(f.count), row.get(f.first), row.get(f.last))
             if None in values or "" in values:
                 raise StoreError(f"{self.collection}: falta la clave natural")
-            if row.get(f.count) is None or row.get(f.first) is None or row.get(f.last) is None:
+            if None in seen:
                 raise StoreError(f"{self.collection}: faltan {f.count}, {f.first} o {f.last}")
-            out.append(orjson.dumps(values).decode())
+            out.append(dumps(values if n > 1 else values[:1]).decode())
         return out
 
     def load(self, conn: sqlite3.Connection, keys: Sequence[str]) -> None:
@@ -1049,20 +1059,21 @@ class SQLiteStore:
         digest = hashlib.sha256()
         new: list[tuple[str, str, str, str]] = []
         params: list[tuple[Any, ...]] = []
-        for k, (row, delta) in merged.rows.items():
-            try:
-                data = orjson.dumps(row)
-            except TypeError as e:
-                raise StoreError(f"{collection}: valor no serializable a JSON: {e}") from e
-            digest.update(data)
-            digest.update(b"\n")
-            if k in merged.stored:
-                params.append((
-                    collection, k, data.decode(), stamp, delta, row[fields.first],
-                    row[fields.last], *(row.get(g) for g in fields.greatest),
-                ))  # fmt: skip
-            else:
-                new.append((collection, k, data.decode(), stamp))
+        dumps, update, stored = orjson.dumps, digest.update, merged.stored
+        try:
+            for k, (row, delta) in merged.rows.items():
+                data = dumps(row)
+                update(data)
+                update(b"\n")
+                if k in stored:
+                    params.append((
+                        collection, k, data.decode(), stamp, delta, row[fields.first],
+                        row[fields.last], *(row.get(g) for g in fields.greatest),
+                    ))  # fmt: skip
+                else:
+                    new.append((collection, k, data.decode(), stamp))
+        except TypeError as e:
+            raise StoreError(f"{collection}: valor no serializable a JSON: {e}") from e
         if new:  # keys that were not stored when the batch began: plain inserts
             conn.executemany(
                 "INSERT INTO entities (collection, key, doc, updated_at) VALUES (?, ?, ?, ?)", new
