@@ -274,7 +274,7 @@ class Observables:
 
     def many(self, lists: list[list[Any]]) -> list[list[dict[str, str]]]:
         """:meth:`read` of the observables of many alerts, those read before looked up all at
-        once (each alert has its own list; the dicts in them are shared, read-only)."""
+        once: alerts with the same observables share one list (read-only, as its dicts)."""
         try:
             hits = list(map(self._lists.get, map(tuple, lists)))
         except TypeError:  # an object (type and value) among them
@@ -283,7 +283,7 @@ class Observables:
             for n, hit in enumerate(hits):
                 if hit is None:
                     hits[n] = self.read(lists[n])
-        return list(map(list, hits))  # type: ignore[arg-type]
+        return hits  # type: ignore[return-value]
 
     def spec(self, text: Any) -> tuple[str, str]:
         """``TYPE:VALUE`` (``ip:198.51.100.7``, ``sha256:...``) or a bare value (guessed)."""
@@ -509,12 +509,9 @@ def shape(obj: Any) -> Callable[[Mapping[str, Any], Observables, str], dict[str,
 Record = tuple[int, Any, bytes | None]
 
 
-def _records(path: Path, data: bytes) -> tuple[str, Iterator[Record]]:
-    """How a file's alerts are numbered ("line", "item" or "whole") and its records."""
-    try:
-        whole = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return "line", _lines(path, data.splitlines())
+def _records(whole: Any) -> tuple[str, Iterator[Record]]:
+    """How the alerts of a file that is one JSON value are numbered ("item" or "whole") and
+    its records."""
     if isinstance(whole, list):
         return "item", ((n, obj, None) for n, obj in enumerate(whole, start=1))
     return "whole", iter([(1, whole, None)])
@@ -573,12 +570,13 @@ def read_file(path: Path, obs: Observables, now: str) -> list[dict[str, Any]]:
         from pukara.errors import os_reason
 
         raise AlertFileError(f"{path}: no se puede leer: {os_reason(e)}") from e
-    numbering, records = _records(path, data)
-    if numbering == "line":
+    try:
+        whole = orjson.loads(data)
+    except orjson.JSONDecodeError:  # JSON lines (or bad JSON: the line that is says so)
         from csirt.alertas_columnas import read_lines
 
         return read_lines(path, data.splitlines(), obs, now)
-    return alerts_of(path, numbering, records, obs, now)
+    return alerts_of(path, *_records(whole), obs, now)
 
 
 def alerts_of(

@@ -213,12 +213,29 @@ class _CountedMerge:
             self.stored.add(k)
 
     def add_all(self, chunk: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
-        rows, stored = self.rows, self.stored
+        rows, stored, own = self.rows, self.stored, self._own
+        count, first, last, greatest = self.f.count, self.f.first, self.f.last, self.f.greatest
         for row, k in zip(chunk, keys, strict=True):
-            if k in rows or k in stored:
+            held = rows.get(k)
+            if k in stored:
                 self._repeat(row, k)
-            else:  # new: stored as given (the usual case, kept short)
+            elif held is None:  # new: stored as given (the usual case, kept short)
                 rows[k] = (row, 0)
+            else:  # a repeat of a key new in this batch (the usual repeat): _repeat inlined
+                doc, delta = held
+                if not (row[last] > doc[last] or row[first] < doc[first]):
+                    self.unchanged += 1  # the same sighting again
+                    continue
+                self.counted += 1
+                if doc is not own.get(k):
+                    doc = own[k] = dict(doc)  # a copy to merge into, not the caller's row
+                doc[first] = min(doc[first], row[first])
+                doc[last] = max(doc[last], row[last])
+                for g in greatest:
+                    if row.get(g) is not None and (doc.get(g) is None or row[g] > doc[g]):
+                        doc[g] = row[g]
+                doc[count] = doc[count] + row[count]
+                rows[k] = (doc, delta + row[count])
 
     def _repeat(self, row: Mapping[str, Any], k: str) -> None:
         f = self.f
