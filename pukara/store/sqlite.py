@@ -223,14 +223,17 @@ class _CountedMerge:
                 rows[k] = (row, 0)
             else:  # a repeat of a key new in this batch (the usual repeat): _repeat inlined
                 doc, delta = held
-                if not (row[last] > doc[last] or row[first] < doc[first]):
+                lo, hi = row[first], row[last]
+                if not (hi > doc[last] or lo < doc[first]):
                     self.unchanged += 1  # the same sighting again
                     continue
                 self.counted += 1
                 if doc is not own.get(k):
                     doc = own[k] = dict(doc)  # a copy to merge into, not the caller's row
-                doc[first] = min(doc[first], row[first])
-                doc[last] = max(doc[last], row[last])
+                if lo < doc[first]:
+                    doc[first] = lo
+                if hi > doc[last]:
+                    doc[last] = hi
                 for g in greatest:
                     if row.get(g) is not None and (doc.get(g) is None or row[g] > doc[g]):
                         doc[g] = row[g]
