@@ -221,8 +221,8 @@ class _CountedMerge:
                 self._repeat(row, k)
             elif held is None:  # new: stored as given (the usual case, kept short)
                 rows[k] = (row, 0)
-            else:  # a repeat of a key new in this batch (the usual repeat): _repeat inlined
-                doc, delta = held
+            else:  # a repeat of a key new in this batch (the usual repeat): _repeat inlined,
+                doc = held[0]  # without its sightings (only a stored key's are added in SQL)
                 lo, hi = row[first], row[last]
                 if not (hi > doc[last] or lo < doc[first]):
                     self.unchanged += 1  # the same sighting again
@@ -230,6 +230,7 @@ class _CountedMerge:
                 self.counted += 1
                 if doc is not own.get(k):
                     doc = own[k] = dict(doc)  # a copy to merge into, not the caller's row
+                    rows[k] = (doc, 0)
                 if lo < doc[first]:
                     doc[first] = lo
                 if hi > doc[last]:
@@ -238,7 +239,6 @@ class _CountedMerge:
                     if row.get(g) is not None and (doc.get(g) is None or row[g] > doc[g]):
                         doc[g] = row[g]
                 doc[count] = doc[count] + row[count]
-                rows[k] = (doc, delta + row[count])
 
     def _repeat(self, row: Mapping[str, Any], k: str) -> None:
         f = self.f
