@@ -164,7 +164,8 @@ class _CountedMerge:
 
     @property
     def inserted(self) -> int:
-        return len(self.rows.keys() - self.stored)
+        rows = self.rows  # stored keys are usually few: no set of every key written
+        return len(rows) - sum(1 for k in self.stored if k in rows)
 
     def keys(self, chunk: Sequence[Mapping[str, Any]]) -> list[str]:
         """The stored key of each row; a row without its key or its counted fields is
