@@ -221,9 +221,6 @@ def hq_conf(sites: Sequence[LabSite], all_secrets: Mapping[str, RouterSecrets]) 
         f"router bgp {HQ_ASN}",
         f" bgp router-id {router_id}",
         " no bgp ebgp-requires-policy",
-        # short timers here only: each session takes the lower hold time, so a cut path shows
-        # within 9 s without a line of the sites' standard configuration
-        " timers bgp 3 9",
     ]
     for s in sites:
         lines += [

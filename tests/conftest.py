@@ -58,7 +58,8 @@ def lab_available() -> str | None:
     """Why the real lab cannot run here, or None when it can."""
     if os.geteuid() != 0:
         return "el laboratorio necesita root"
-    for tool in ("/usr/sbin/snmpd", "/usr/sbin/sshd", "/usr/sbin/nft", "fping", "snmpget"):
+    for tool in ("/usr/sbin/snmpd", "/usr/sbin/sshd", "/usr/sbin/nft", "fping", "snmpget",
+                 "/usr/lib/frr/zebra", "/usr/lib/frr/bgpd", "/usr/bin/vtysh"):  # fmt: skip
         if not shutil.which(tool):
             return f"falta {tool}"
     return None
