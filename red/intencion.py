@@ -61,6 +61,19 @@ class Plan:
     wan_interface: str
     secret: str
     templates: Mapping[str, str]
+    lans: ipaddress.IPv4Network | None = None
+
+    def lan_of(self, probe: Any, number: int, site: str) -> ipaddress.IPv4Network:
+        """The LAN address a site announces: its ``vpn_probe`` (an address on its LAN side)
+        or, when the site has none, the plan's LAN block plus the link number."""
+        if probe:
+            return ipaddress.IPv4Network(f"{ipaddress.IPv4Address(str(probe))}/32")
+        if self.lans is None or number >= self.lans.num_addresses:
+            raise ValueError(
+                f"la sede {site} no tiene «vpn_probe» (la dirección de su LAN que la plantilla "
+                f"anuncia por BGP) y el plan no da un bloque «lan» que la contenga"
+            )
+        return ipaddress.IPv4Network(f"{self.lans.network_address + number}/32")
 
     def link_of(self, address: ipaddress.IPv4Address) -> tuple[int, ipaddress.IPv4Network]:
         """The link number and network of a site gateway's address, or ValueError."""
@@ -102,6 +115,7 @@ def load_plan() -> Plan:
             wan_interface=_checked(_IFNAME, str(plan["interfaz_wan"]), "interfaz_wan"),
             secret=str(plan["secreto"]),
             templates={str(k): str(v) for k, v in doc["plantillas"].items()},
+            lans=ipaddress.IPv4Network(plan["lan"]) if plan.get("lan") else None,
         )
     except (KeyError, ValueError, TypeError) as e:
         raise UsageError(f"red/plantillas/{RULES_FILE}: el plan está incompleto o mal: {e}") from e
@@ -113,16 +127,23 @@ def _checked(pattern: re.Pattern[str], value: str, what: str) -> str:
     return value
 
 
+# Configuration text: no autoescape (values are validated before rendering), strict names
+OPTIONS: dict[str, Any] = {
+    "undefined": jinja2.StrictUndefined,
+    "autoescape": False,
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+    "keep_trailing_newline": True,
+}
+
+
+def make_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
+    return jinja2.Environment(loader=loader, **OPTIONS)  # noqa: S701 - config text, see OPTIONS
+
+
 @cache
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("red", "plantillas"),
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # noqa: S701 - configuration text, values validated beforehand
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    return make_environment(jinja2.PackageLoader("red", "plantillas"))
 
 
 def template_for(device: Device, plan: Plan) -> str:
@@ -146,13 +167,7 @@ def _site_context(device: Device, store: Store, plan: Plan) -> dict[str, Any]:
     address = _v4(device)
     number, net = plan.link_of(address)
     site = store.get(SITES, [device.site]) or {}
-    probe = site.get("vpn_probe")
-    if not probe:
-        raise ValueError(
-            f"la sede {device.site} no tiene «vpn_probe» (la dirección de su LAN que la "
-            "plantilla anuncia por BGP)"
-        )
-    lan = ipaddress.IPv4Network(f"{ipaddress.IPv4Address(str(probe))}/32")
+    lan = plan.lan_of(site.get("vpn_probe"), number, device.site)
     v6 = device.asset.get("mgmt_ipv6")
     wan6 = f"{ipaddress.IPv6Interface(f'{ipaddress.IPv6Address(str(v6))}/64')}" if v6 else ""
     return {
@@ -230,10 +245,10 @@ def render(device: Device, store: Store) -> str:
         return environment().get_template(name).render(values)
     except jinja2.TemplateSyntaxError as e:
         where = f"red/plantillas/{e.name or name}, línea {e.lineno}"
-        raise UsageError(f"plantilla con error de sintaxis ({where}): {e.message}") from e
+        raise UsageError(f"{device.name}: plantilla {where}: error de sintaxis: {e.message}") from e
     except jinja2.TemplateNotFound as e:
         raise UsageError(f"no se encuentra la plantilla red/plantillas/{e.name}") from e
     except jinja2.TemplateError as e:
         at = _template_line(e.__traceback__)
         where = f"red/plantillas/{at[0].rsplit('/', 1)[-1]}, línea {at[1]}" if at else name
-        raise UsageError(f"{device.name}: error en la plantilla ({where}): {e}") from e
+        raise UsageError(f"{device.name}: plantilla {where}: {e}") from e
