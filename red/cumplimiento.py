@@ -168,7 +168,7 @@ def parse(text: str, rules: Rules, *, device: str = "") -> list[Line]:
     kept = []
     for raw in text.splitlines():
         line = raw.rstrip()
-        if not line.strip() or line.strip() in _TERMINATORS:
+        if not line.strip() or line.strip() in _TERMINATORS or line.lstrip().startswith("!"):
             continue
         for pattern in rules.ignore_values:
             line = pattern.sub(rules.secret, line)
