@@ -62,7 +62,7 @@ emb-ar,Embajada en Argentina,embajada,AR,Buenos Aires,America/Argentina/Buenos_A
 emb-bo,Embajada en Bolivia,embajada,BO,La Paz,America/La_Paz,lima,sí,198.19.128.2
 """
 ACTIVOS = """name,kind,site,mgmt_ipv4,mgmt_ipv6,os,status
-gw-lima,router,lima,198.18.0.1,,FRR,activo
+gw-lima,router,lima,198.19.192.1,,FRR,activo
 gw-emb-ar,router,emb-ar,198.18.0.6,fd70:756b:6172:1::2,FRR,activo
 gw-emb-bo,router,emb-bo,198.18.0.10,fd70:756b:6172:2::2,FRR,activo
 """

@@ -35,7 +35,7 @@ def test_headquarters_router_has_one_neighbour_per_mission_router(
     store: SQLiteStore, tmp_path: Path
 ) -> None:
     catalog.import_sample(store, dry_run=False)
-    hq = Device("gw-lima", "lima", "sede_central", "router", "198.18.0.1")
+    hq = Device("gw-lima", "lima", "sede_central", "router", "198.19.192.1")
     lines = intencion.render(hq, store).splitlines()
     routers = [
         a
@@ -48,7 +48,7 @@ def test_headquarters_router_has_one_neighbour_per_mission_router(
     assert len(remote) == len(routers) > 100
     assert " neighbor 198.18.0.6 remote-as 4200000001" in lines
     assert " neighbor 198.18.0.6 description gw-emb-ar" in lines
-    assert "router bgp 65000" in lines and " bgp router-id 198.18.0.1" in lines
+    assert "router bgp 65000" in lines and " bgp router-id 198.19.192.1" in lines
 
 
 def test_every_example_router_renders(store: SQLiteStore) -> None:

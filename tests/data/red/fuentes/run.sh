@@ -1,4 +1,7 @@
 #!/bin/sh
+# How tests/data/red/*.cfg were made: a throwaway FRR 8.4 in netns pkr-cumpl (pathspace
+# pkr-cumpl), zebra+staticd+bgpd (HQ: bgpd -Z -n alone), config applied with vtysh -b, then
+# show running-config from inside its UTS namespace. Usage: run.sh CONF OUT HOSTNAME [bgpd]
 # run.sh CONF OUT HOST [bgpd-only]
 conf=$1; out=$2; host=$3
 for p in /var/run/frr/pkr-cumpl/*.pid; do [ -f $p ] && kill $(cat $p) 2>/dev/null; done; sleep 0.7
