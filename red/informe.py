@@ -37,6 +37,7 @@ CHECKS = {
     "duplicate-address": "dirección duplicada",
 }
 CHANGE = {"missing": "falta", "extra": "sobra"}
+RULE_KINDS = {"ordered": "con orden", "unordered": "sin orden", "regex": "expresión regular"}
 
 
 class Checked(intencion.Device, Protocol):
@@ -258,6 +259,7 @@ def html(report: Report, zone: Any) -> str:
             status=STATUS,
             checks=CHECKS,
             change=CHANGE,
+        rule_kinds=RULE_KINDS,
             features=cumplimiento.FEATURES,
         )
     )

@@ -41,6 +41,10 @@ class Device:
     platform: str = "frr"
     asset: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def path(self) -> str:
+        return f"{self.site}/{self.name}.cfg"
+
 
 def real(name: str, kind: str = "estandar") -> str:
     """``show running-config`` of a throwaway FRR 8.4 (tests/data/red/fuentes/ made them)."""
