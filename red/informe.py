@@ -259,7 +259,7 @@ def html(report: Report, zone: Any) -> str:
             status=STATUS,
             checks=CHECKS,
             change=CHANGE,
-        rule_kinds=RULE_KINDS,
+            rule_kinds=RULE_KINDS,
             features=cumplimiento.FEATURES,
         )
     )
