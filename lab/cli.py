@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # lab.manage (daemons, namespaces) is imported by the command
     from lab import manage
 
 app = typer.Typer(
-    help="Laboratorio: WAN emulada de sedes con snmpd, sshd y rsyslog reales (requiere root).",
+    help="Laboratorio: WAN emulada de sedes con snmpd, sshd, rsyslog y routers FRR reales (requiere root).",
     no_args_is_help=True,
 )
 
@@ -37,6 +37,8 @@ COLUMNS = {
     "parent": "Padre",
     "tunnel": "Túnel",
     "lan": "LAN",
+    "router": "Router",
+    "router_kind": "Router no estándar",
 }
 
 
@@ -68,7 +70,7 @@ def arriba(
         bool,
         typer.Option(
             "--esperar/--sin-esperar",
-            help="Volver solo cuando cada sede responda (eco, SNMP, SSH y túnel).",
+            help="Volver solo cuando cada sede responda (eco, SNMP, SSH, túnel y BGP).",
         ),
     ] = True,
     syslog: Annotated[
@@ -113,7 +115,7 @@ def esperar_listo(
     ] = 120.0,
     silencioso: SilenciosoOpt = False,
 ) -> None:
-    """Espera a que cada sede responda: eco, SNMP, el banner de SSH y el ping por su túnel."""
+    """Espera a que cada sede responda: eco, SNMP, el banner de SSH, el ping por su túnel y BGP."""
     from lab import manage
 
     rows = manage.wait_ready(_lab(ctx), tiempo)

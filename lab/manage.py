@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lab import netns, nflog, ready, rsyslog, services, vpn
+from lab import frr, netns, nflog, ready, rsyslog, services, vpn
 from lab.services import LabCredentials
 from lab.sites import V4_BLOCK, V6_BLOCK, LabSite, check_topology
 from pukara.errors import LabError
@@ -114,6 +114,10 @@ def _ensure_credentials(lab: Lab) -> LabCredentials:
         f'key_file = "{lab.key}"\nknown_hosts = "{lab.known_hosts}"\n'
         # the sites share this machine's file system: its system Python, not a pyenv shim
         'python_interpreter = "/usr/bin/python3"\n'
+        # the network user of the lab's routers (its login lands in vtysh; see lab.frr)
+        "\n[red]\n"
+        f'username = "{services.NETWORK_USER}"\nkey_file = "{lab.key}"\n'
+        f'known_hosts = "{lab.known_hosts}"\n'
     )
     return creds
 
@@ -366,6 +370,8 @@ def up(
     check_topology(list(sites), "laboratorio")
     if any(s.tunnel for s in sites):
         vpn.require()
+    if services_on:
+        frr.require()
     make_private_dirs(lab.state_dir)
     lab.state_dir.chmod(0o700)
     state = _load_state(lab)
@@ -412,7 +418,12 @@ def up(
             vpn.stop_all(folder)
         services.start_snmpd(site, lab.ns(site), folder, creds)
         rsyslog.start(site, lab.ns(site), folder, syslog)  # before sshd: its /dev/log
-        services.start_sshd(site, lab.ns(site), folder, authorized)
+        frr.make_dirs(frr.folder(lab, site))  # before sshd: they are bound in its view
+        services.start_sshd(site, lab.ns(site), folder, authorized,
+                            router=(lab.ns(site), frr.folder(lab, site)))  # fmt: skip
+    if services_on:
+        frr.up(lab, sites)
+        known += frr.hq_up(lab, sites, authorized)
     lab.known_hosts.write_text("\n".join(known) + "\n")
     _start_responder(lab, sites)
     nflog.start(lab.state_dir, [
@@ -424,7 +435,7 @@ def up(
 
 
 def wait_ready(lab: Lab, timeout_s: float = ready.DEFAULT_TIMEOUT_S) -> list[dict[str, Any]]:
-    """Wait until every site's echo, snmpd, sshd and tunnel answer (see :mod:`lab.ready`)."""
+    """Wait until every site's echo, snmpd, sshd, tunnel and BGP answer (see :mod:`lab.ready`)."""
     state = _load_state(lab)
     sites = _reached(lab, state)
     if not sites:
@@ -432,6 +443,7 @@ def wait_ready(lab: Lab, timeout_s: float = ready.DEFAULT_TIMEOUT_S) -> list[dic
     ready.wait(
         sites, lab.credentials_file, timeout_s=timeout_s,
         services_on=lambda s: (lab.site_dir(s) / "sshd_config").exists(),
+        bgp=lambda s: frr.bgp_established(lab, s),
     )  # fmt: skip
     return status(lab)
 
@@ -491,6 +503,7 @@ def down(lab: Lab) -> int:
     recorded = [LabSite(**raw) for raw in [*state["sites"], *state.get("changing", [])]]
     for site in recorded:
         vpn.stop_all(lab.site_dir(site))
+    frr.down(lab)
     # the kernel frees a deleted namespace (and the veth ends it holds) later, in the
     # background: delete the host's ends now, so that none is left when this returns
     host = _interfaces(None)
@@ -562,10 +575,23 @@ def _is_lab_ns(name: str) -> bool:
     return head.isalpha() and len(tail) == 4 and tail.isdigit() and head.startswith("pk")
 
 
+def lab_sites(lab: Lab) -> list[LabSite]:
+    """The sites of the running lab (as its last finished ``up`` left them)."""
+    return _reached(lab, _load_state(lab))
+
+
+def _router_state(lab: Lab, site: LabSite, sessions: Mapping[str, str]) -> str:
+    if not frr.running(lab, site):
+        return "no"
+    state = sessions.get(str(site.v4), "")
+    return "BGP establecido" if state == "Established" else f"BGP caído ({state or '-'})"
+
+
 def status(lab: Lab) -> list[dict[str, Any]]:
     """One record per site: addresses, emulated link and whether each service runs."""
     state = _load_state(lab)
     present = netns.existing()
+    sessions = frr.hq_sessions(lab) if state.get("sites") else {}
     responder = _responder_pid(lab) is not None
     destination = state.get("syslog", str(rsyslog.DEFAULT_DESTINATION))
     out = []
@@ -590,6 +616,8 @@ def status(lab: Lab) -> list[dict[str, Any]]:
                 "parent": site.parent,
                 "tunnel": "roto" if site.tunnel_broken else ("sí" if site.tunnel else "no"),
                 "lan": str(site.lan) if site.tunnel else "",
+                "router": _router_state(lab, site, sessions),
+                "router_kind": site.router,
             }
         )
     return out

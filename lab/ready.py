@@ -5,7 +5,8 @@ the echo responder answers a ping, snmpd answers an SNMP get (v3 authPriv, or v2
 v2c-only agent), sshd sends its banner and, for a site with a VPN kit, snmpd lists the kit's
 tunnel interface and a ping crosses the tunnel to the mission's LAN address. Down sites (and
 the children of a down hub) and broken kits are what the table says they are, and are not
-waited for.
+waited for. A site's router must have its BGP session with headquarters Established, except
+where the table says it cannot (``as-errado``, a site behind a hub: see lab.frr).
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def _ssh_banner(site: LabSite) -> bool:
         return False
 
 
-def checks(site: LabSite, creds: dict[str, str], services_on: bool) -> dict[str, Check]:
+def checks(
+    site: LabSite, creds: dict[str, str], services_on: bool, bgp: Check | None = None
+) -> dict[str, Check]:
     """What must answer for ``site`` to be ready, by the name the error message uses."""
     if site.down:
         return {}
@@ -78,6 +81,8 @@ def checks(site: LabSite, creds: dict[str, str], services_on: bool) -> dict[str,
             return listed and _ping(str(s.lan))
 
         wanted["túnel"] = tunnel
+    if bgp is not None and site.router != "as-errado" and not site.parent:
+        wanted["BGP"] = bgp
     return wanted
 
 
@@ -91,6 +96,7 @@ def wait(
     *,
     services_on: Callable[[LabSite], bool],
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    bgp: Check | None = None,
 ) -> None:
     """Return once every site answers each of its checks; LabError naming those that do not."""
     try:
@@ -99,7 +105,7 @@ def wait(
         raise LabError(f"{credentials_file}: credenciales del laboratorio ilegibles: {e}") from e
     down = {s.code for s in sites if s.down}  # a down hub takes its children down with it
     todo = {
-        s.code: (s, checks(s, creds, services_on(s)))
+        s.code: (s, checks(s, creds, services_on(s), bgp if services_on(s) else None))
         for s in sites
         if s.parent not in down
     }  # fmt: skip

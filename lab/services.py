@@ -148,7 +148,48 @@ def snmpd_conf(site: LabSite, creds: LabCredentials, folder: Path | None = None)
     )
 
 
-def sshd_conf(site: LabSite, folder: Path, authorized_keys: Path) -> str:
+NETWORK_USER = "red"  # the network user: its login lands in the site router's vtysh
+VTYSH = "/usr/bin/vtysh"
+
+
+def router_login(pathspace: str, vtysh: str = VTYSH) -> str:
+    """The ForceCommand of :data:`NETWORK_USER`: vtysh of the router, as a router's CLI.
+
+    A command given on the ssh line runs as one ``vtysh -c`` (quoted, never re-read by the
+    shell); without one, an interactive vtysh.
+    """
+    vtysh = f"{vtysh} -N {pathspace}"
+    return (
+        f'if [ -n "$SSH_ORIGINAL_COMMAND" ]; then exec {vtysh} -c "$SSH_ORIGINAL_COMMAND";'
+        f" else exec {vtysh}; fi"
+    )
+
+
+# the network user's key, copied into the site's own /etc (sshd reads it as that user)
+NETWORK_KEYS = "/etc/ssh/authorized_keys_red"
+
+
+def _router_match(pathspace: str) -> list[str]:
+    return [
+        f"Match User {NETWORK_USER}",
+        f"    AuthorizedKeysFile {NETWORK_KEYS}",
+        f"    ForceCommand {router_login(pathspace)}",
+        "    AllowTcpForwarding no",
+        "    AllowAgentForwarding no",
+        "    X11Forwarding no",
+        "    PermitTunnel no",
+    ]
+
+
+def sshd_conf(
+    site: LabSite, folder: Path, authorized_keys: Path, *, router: str = "",
+    listen: tuple[str, str] | None = None,
+) -> str:  # fmt: skip
+    """sshd_config of a site (or, with ``listen``, of headquarters' router at that address).
+
+    ``router``: the pathspace of the FRR router the network user's login lands in.
+    """
+    v4, v6 = listen or (str(site.v4), str(site.v6))
     return "\n".join(
         [
             f"# {site.hostname}, serie {site.serial}, /sys de la sede (el reinicio sigue a esta línea)",
@@ -156,8 +197,8 @@ def sshd_conf(site: LabSite, folder: Path, authorized_keys: Path) -> str:
             # /etc propia (overlay en un tmpfs del espacio de montaje de sshd), con la cuenta
             # local de pruebas: lo que cambie una sesión en /etc/shadow no sale de la sede
             f"# /etc de la sede: la de la máquina debajo; cuenta local {ACCOUNT}",
-            f"ListenAddress {site.v4}:22",
-            f"ListenAddress [{site.v6}]:22",
+            f"ListenAddress {v4}:22",
+            f"ListenAddress [{v6}]:22",
             f"HostKey {folder / 'ssh_host_ed25519_key'}",
             f"PidFile {folder / 'sshd.pid'}",
             f"AuthorizedKeysFile {authorized_keys}",
@@ -173,6 +214,7 @@ def sshd_conf(site: LabSite, folder: Path, authorized_keys: Path) -> str:
             "LogLevel VERBOSE",
             "MaxStartups 100:30:200",
             "Subsystem sftp internal-sftp",
+            *(_router_match(router) if router else []),
             "",
         ]
     )
@@ -271,35 +313,52 @@ def _free_id(taken: set[int], start: int = 2900) -> int:
     return next(i for i in range(start, 60000) if i not in taken)
 
 
-def account_lines(etc: Path = Path("/etc")) -> dict[str, str]:
-    """The lines that add :data:`ACCOUNT` to a site's /etc (empty if the machine has it).
+VTY_GROUP = "frrvty"  # Debian's frr: the group that may open the routing daemons' vty sockets
 
-    Its password is ``*`` (no password opens it; locking it gives ``!*``), its home
-    ``/nonexistent``: nothing of it is written outside the site's /etc.
+
+def account_lines(etc: Path = Path("/etc")) -> dict[str, str]:
+    """The lines that add :data:`ACCOUNT` and :data:`NETWORK_USER` to a site's /etc.
+
+    Either is left out if the machine has it. Their password is ``*`` (no password opens
+    them; locking gives ``!*``); the account's home is ``/nonexistent``, the network user's
+    ``/``: nothing of them is written outside the site's /etc. The network user's group is
+    :data:`VTY_GROUP` (the routers' vty sockets and configuration folder); its login is the
+    ForceCommand of sshd_config.
     """
     users = [ln.split(":") for ln in (etc / "passwd").read_text().splitlines() if ln]
     groups = [ln.split(":") for ln in (etc / "group").read_text().splitlines() if ln]
-    if any(u[0] == ACCOUNT for u in users) or any(g[0] == ACCOUNT for g in groups):
-        return dict.fromkeys(ACCOUNT_FILES, "")
-    uid = _free_id({int(u[2]) for u in users if len(u) > 2 and u[2].isdigit()})
-    gid = _free_id({int(g[2]) for g in groups if len(g) > 2 and g[2].isdigit()} | {uid - 1})
+    uids = {int(u[2]) for u in users if len(u) > 2 and u[2].isdigit()}
+    gids = {int(g[2]) for g in groups if len(g) > 2 and g[2].isdigit()}
     days = int(time.time() // 86400)
-    return {
-        "passwd": f"{ACCOUNT}:x:{uid}:{gid}:Cuenta local del laboratorio:/nonexistent:/bin/bash\n",
-        "shadow": f"{ACCOUNT}:*:{days}:0:99999:7:::\n",
-        "group": f"{ACCOUNT}:x:{gid}:\n",
-        "gshadow": f"{ACCOUNT}:!::\n",
-    }
+    out = dict.fromkeys(ACCOUNT_FILES, "")
+    if not any(u[0] == ACCOUNT for u in users) and not any(g[0] == ACCOUNT for g in groups):
+        uid = _free_id(uids)
+        gid = _free_id(gids | {uid - 1})
+        uids.add(uid)
+        gids.add(gid)
+        out["passwd"] += (
+            f"{ACCOUNT}:x:{uid}:{gid}:Cuenta local del laboratorio:/nonexistent:/bin/bash\n"
+        )
+        out["shadow"] += f"{ACCOUNT}:*:{days}:0:99999:7:::\n"
+        out["group"] += f"{ACCOUNT}:x:{gid}:\n"
+        out["gshadow"] += f"{ACCOUNT}:!::\n"
+    vty = next((g[2] for g in groups if g[0] == VTY_GROUP and len(g) > 2), None)
+    if vty is not None and not any(u[0] == NETWORK_USER for u in users):
+        uid = _free_id(uids)
+        out["passwd"] += f"{NETWORK_USER}:x:{uid}:{vty}:Red del laboratorio:/:/bin/sh\n"
+        out["shadow"] += f"{NETWORK_USER}:*:{days}:0:99999:7:::\n"
+    return out
 
 
 # sshd gets its own mount and UTS namespaces: the site's hostname, a /sys that lists the
 # site's interfaces, its SMBIOS table where dmidecode looks for it, and a /dev whose /dev/log
 # is the site's rsyslog socket (the machine's /dev is untouched: an overlay with its upper
-# layer in a tmpfs of this mount namespace only; /dev's own mounts move on top). Its ten
-# arguments are named first; after them come /dev's submounts, one argument each ("$@").
+# layer in a tmpfs of this mount namespace only; /dev's own mounts move on top). With a
+# router, FRR's folders for its pathspace are the site's own (see lab.frr.PRIVATE_PATHS). Its
+# twelve arguments are named first; after them come /dev's submounts, one argument each ("$@").
 SSHD_SCRIPT = (
     'entry="$1" table="$2" name="$3" sshd="$4" conf="$5" top="$7" sock="$8" etc="$9"'
-    ' adds="${10}" && shift 10'
+    ' adds="${10}" ps="${11}" frr="${12}" && shift 12'
     # a sysfs of the site's own network namespace, as `ip netns exec` mounts one
     " && umount -l /sys && mount -t sysfs pukara-sys /sys"
     " && mount -t tmpfs -o size=64k,mode=0755 pukara-dmi /sys/firmware"
@@ -319,25 +378,44 @@ SSHD_SCRIPT = (
     " && mount -t overlay pukara-etc"
     ' -o "lowerdir=/etc,upperdir=$etc/upper,workdir=$etc/work" /etc'
     ' && for f in passwd shadow group gshadow; do cat "$adds/$f" >> "/etc/$f"; done'
+    ' && if [ -n "$ps" ]; then'
+    f'  install -m 0644 "$adds/authorized_keys" {NETWORK_KEYS}'
+    " && mount -t tmpfs -o size=64k,mode=0755 pukara-frr /etc/frr"
+    ' && mkdir "/etc/frr/$ps" && mount --bind "$frr/etc" "/etc/frr/$ps"'
+    " && mount -t tmpfs -o size=64k,mode=0755 pukara-frr /run/frr"
+    ' && mkdir "/run/frr/$ps" && mount --bind "$frr/run" "/run/frr/$ps"; fi'
     ' && hostname "$name" && exec "$sshd" -f "$conf"'
 )
 
 
 def sshd_argv(
     site: LabSite, folder: Path, conf: Path, log: Path, top: Path, etc_top: Path, adds: Path,
-    submounts: list[str],
+    submounts: list[str], router: tuple[str, Path] | None = None,
 ) -> list[str]:  # fmt: skip
-    """``unshare`` running :data:`SSHD_SCRIPT`: every path and each submount its own argument."""
+    """``unshare`` running :data:`SSHD_SCRIPT`: every path and each submount its own argument.
+
+    ``router``: the pathspace and folder of the site's FRR router (see lab.frr).
+    """
+    ps, frr = (router[0], str(router[1])) if router else ("", "")
     return ["unshare", "--mount", "--uts", "--propagation", "private", "/bin/sh", "-c",
             SSHD_SCRIPT, "sh", str(folder / "dmi-entry-point"), str(folder / "dmi-table"),
             site.hostname, SSHD, str(conf), str(log), str(top), str(folder / LOG_SOCKET),
-            str(etc_top), str(adds), *submounts]  # fmt: skip
+            str(etc_top), str(adds), ps, frr, *submounts]  # fmt: skip
 
 
-def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> int:
+def start_sshd(
+    site: LabSite, ns: str | None, folder: Path, authorized_keys: Path, *,
+    router: tuple[str, Path] | None = None, listen: tuple[str, str] | None = None,
+) -> int:  # fmt: skip
+    """Start (or keep) the site's sshd; ``ns`` None: in the machine's own network namespace.
+
+    ``router``: the pathspace and folder of the FRR router the network user lands in.
+    """
     pidfile = folder / "sshd.pid"
     conf = folder / "sshd_config"
-    wanted = sshd_conf(site, folder, authorized_keys)
+    wanted = sshd_conf(
+        site, folder, authorized_keys, router=router[0] if router else "", listen=listen
+    )
     pid = current_daemon(pidfile, SSHD, conf, wanted)
     if pid:
         return pid
@@ -355,8 +433,10 @@ def start_sshd(site: LabSite, ns: str, folder: Path, authorized_keys: Path) -> i
     adds.mkdir(mode=0o700, exist_ok=True)
     for name, text in account_lines().items():
         (adds / name).write_text(text)
-    argv = sshd_argv(site, folder, conf, log, top, etc_top, adds, _dev_submounts())
-    with netns.inside(ns), log.open("ab") as err:
+    (adds / "authorized_keys").write_text(authorized_keys.read_text())
+    argv = sshd_argv(site, folder, conf, log, top, etc_top, adds, _dev_submounts(), router)
+    where = netns.inside(ns) if ns else contextlib.nullcontext()
+    with where, log.open("ab") as err:
         subprocess.run(argv, check=False, stdin=subprocess.DEVNULL,
                        stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
     return wait_pid(pidfile, SSHD, f"sshd de {site.code}", log)

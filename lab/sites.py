@@ -28,6 +28,17 @@ VPN_INTERFACE = DEFAULT_VPN_INTERFACE  # the product's default, which the lab's 
 MAX_SITES = 4000
 SNMP_ONLY = ("", "v2c", "v3")
 SYSLOG = ("udp", "tcp")  # how the site's rsyslog forwards to headquarters
+# How a site's router departs from the standard configuration ("" = standard); lab.frr
+# applies each kind to the router's real running configuration.
+ROUTER_KINDS = (
+    "", "sin-syslog", "ruta-extra", "prefijo-abierto", "ref-indefinida", "as-errado",
+    "ip-duplicada",
+)  # fmt: skip
+# default_sites: with 12 sites or more, one site of each non-standard kind, by index
+DEFAULT_NONSTANDARD = {
+    2: "sin-syslog", 4: "ruta-extra", 6: "prefijo-abierto", 8: "ref-indefinida",
+    10: "as-errado", 12: "ip-duplicada",
+}  # fmt: skip
 _CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
 
 
@@ -45,8 +56,13 @@ class LabSite:
     snmp_only: str = ""  # "v2c" or "v3": the agent speaks only that version ("": both)
     snmp_malo: bool = False  # snmpd serves malformed values (see lab.services.malformed)
     syslog: str = "udp"  # rsyslog forwards over "udp" (RFC 3164) or "tcp" (RFC 5424, octets)
+    router: str = ""  # a non-standard router configuration (ROUTER_KINDS); "" = standard
 
     def __post_init__(self) -> None:
+        if self.router not in ROUTER_KINDS:
+            raise LabError(
+                f"sede {self.code}: router debe ser vacío o {', '.join(ROUTER_KINDS[1:])}"
+            )
         if self.snmp_only not in SNMP_ONLY:
             raise LabError(f"sede {self.code}: snmp_only debe ser v2c, v3 o vacío")
         if self.syslog not in SYSLOG:
@@ -131,6 +147,8 @@ def default_sites(
     """``count`` sites with delays spread from 20 to 300 ms, 5% jitter and 2% loss on a few.
 
     Every third site (the 2nd, 5th...) sends its syslog over TCP, the others over UDP.
+    With 12 sites or more, the sites of :data:`DEFAULT_NONSTANDARD` run a non-standard
+    router configuration, one of each kind.
 
     The first sites take the codes of the shipped example inventory, so that its gateways
     answer; beyond those, codes are ``sNNNN``.
@@ -153,6 +171,7 @@ def default_sites(
                 tunnel=tunnels or code in broken,
                 tunnel_broken=code in broken,
                 syslog="tcp" if i % 3 == 2 else "udp",
+                router=DEFAULT_NONSTANDARD.get(i, "") if count >= 12 else "",
             )
         )
     for what, codes in (("caídas", down), ("con túnel roto", broken)):
@@ -202,8 +221,9 @@ def read_site_table(path: Path) -> list[LabSite]:
     Optional columns: ``padre`` (the hub a site hangs from), ``tunel`` (sí, no or roto),
     ``snmp`` (v2c or v3 for an agent that speaks only that version; empty for both) and
     ``snmp_malo`` (sí: the agent serves malformed values, to test that one bad answer fails
-    only its own target) and ``syslog`` (udp or tcp: how the site's rsyslog forwards to
-    headquarters; empty for udp).
+    only its own target), ``syslog`` (udp or tcp: how the site's rsyslog forwards to
+    headquarters; empty for udp) and ``router`` (a non-standard router configuration, one of
+    :data:`ROUTER_KINDS`; empty for the standard one).
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -232,6 +252,10 @@ def read_site_table(path: Path) -> list[LabSite]:
         syslog = (row.get("syslog") or "").strip().lower() or "udp"
         if syslog not in SYSLOG:
             raise LabError(f"{path}, línea {line}: «syslog» debe ser udp o tcp (vacío: udp)")
+        router = (row.get("router") or "").strip().lower()
+        if router not in ROUTER_KINDS:
+            kinds = ", ".join(ROUTER_KINDS[1:])
+            raise LabError(f"{path}, línea {line}: «router» debe ser vacío (estándar) o {kinds}")
         if parent and not _CODE.match(parent):
             raise LabError(f"{path}, línea {line}: código de sede padre inválido {parent!r}")
         sites.append(
@@ -248,6 +272,7 @@ def read_site_table(path: Path) -> list[LabSite]:
                 snmp_only=snmp,
                 snmp_malo=malo == "si",
                 syslog=syslog,
+                router=router,
             )
         )
     check_topology(sites, str(path))

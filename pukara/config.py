@@ -72,6 +72,8 @@ class Settings:
     csirt_dos_personas: bool = False
     # CSIRT: addresses and networks no countermeasure may touch (``[csirt] permitidos``)
     csirt_permitidos: tuple[str, ...] = ()
+    # network devices: the credential profile red logs in with unless the asset names one
+    red_credenciales: str = "red"
     source: Path | None = None  # the pukara.toml that was read, if any
     # who named ``db`` (``--base-datos``, ``variable PUKARA_DB``, a pukara.toml): a path
     # someone typed; None for the default under ``data_dir``, which may be created
@@ -101,6 +103,7 @@ _TYPES: dict[str, type] = {
     "analyst": str,
     "csirt_dos_personas": bool,
     "csirt_permitidos": tuple,
+    "red_credenciales": str,
 }
 # keys whose value must be at least this (0 would mean "keep nothing" or "never")
 _MINIMUM: dict[str, int] = {"retention_days": 1, "concurrency": 1, "outbox_limit": 1000}
@@ -119,7 +122,7 @@ _TYPE_NAMES = {Path: "ruta (texto)", int: "número entero", float: "número", st
 _TRUE = {"1", "true", "si", "sí", "yes"}
 _FALSE = {"0", "false", "no"}
 # tables of pukara.toml whose keys are read as <table>_<key> (``[csirt] dos_personas``)
-_SECTIONS = ("csirt",)
+_SECTIONS = ("csirt", "red")
 
 
 def config_candidates(environ: Mapping[str, str] | None = None) -> list[Path]:

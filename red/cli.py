@@ -9,3 +9,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
+
+from red import cli_respaldo  # noqa: E402
+
+cli_respaldo.register(app)  # respaldar, historial, diff, buscar

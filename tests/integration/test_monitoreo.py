@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import http.server
 import json
+import math
 import os
 import signal
 import sqlite3
@@ -117,7 +118,12 @@ def test_medians_and_loss_converge_to_the_emulation(mlab: manage.Lab) -> None:
         st = summarize(got[code].rtts_ms)
         assert abs((st.median_ms or 0) - manage.path_delay_ms(by[code], by)) < 1, code
     m3 = summarize(got["m3"].rtts_ms)
-    assert m3.loss_low_pct <= 20.0 <= m3.loss_high_pct and 10 < m3.loss_pct < 30
+    # the 95 % interval misses the true 20 % in one run out of twenty by definition: the test
+    # asks for 4.5 standard deviations (one run in ~150,000) and an interval around the estimate
+    sent = len(got["m3"].rtts_ms)
+    lost = sum(r is None for r in got["m3"].rtts_ms)
+    assert abs(lost / sent - 0.20) < 4.5 * math.sqrt(0.20 * 0.80 / sent), (lost, sent)
+    assert m3.loss_low_pct < m3.loss_pct < m3.loss_high_pct
 
 
 def test_without_privileges_the_message_is_clear(tmp_path: Path) -> None:
