@@ -13,3 +13,7 @@ app = typer.Typer(
 from red import cli_respaldo  # noqa: E402
 
 cli_respaldo.register(app)  # respaldar, historial, diff, buscar
+
+from red import cli_cumplimiento  # noqa: E402
+
+cli_cumplimiento.register(app)  # cumplimiento

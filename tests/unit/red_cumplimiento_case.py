@@ -10,6 +10,8 @@ from typing import Any
 
 from inventario import catalog, files
 from pukara.store import Store
+from red import equipos
+from red.equipos import NetDevice
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "red"
 # The non-standard kinds of the lab and the real output of each (gw-emb-ar changed that way)
@@ -79,11 +81,7 @@ def small_inventory(store: Store, folder: Path, activos: str = ACTIVOS) -> None:
         catalog.import_file(store, files.read_file(path, kind), dry_run=False)
 
 
-def device(store: Store, name: str) -> Device:
-    asset = store.get("asset", [name])
-    assert asset is not None
-    site = store.get("site", [asset["site"]])
-    assert site is not None
-    return Device(
-        name, asset["site"], site["kind"], asset["kind"], asset["mgmt_ipv4"], "frr", asset
-    )
+def device(store: Store, name: str) -> NetDevice:
+    """The inventory's network device ``name``, as red.equipos selects it."""
+    (found,) = [d for d in equipos.select(store, [name]) if d.name == name]
+    return found
