@@ -195,6 +195,8 @@ def _import(
         alerts.append(from_registros(store, since, until, report))
     if monitoreo:
         alerts.append(from_monitoreo(store, since, until, report))
+    if len(alerts) == 1:  # one source (a list when files): handed over as it is
+        return ingest(store, alerts[0], report)
     return ingest(store, (a for group in alerts for a in group), report)
 
 

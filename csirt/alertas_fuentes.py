@@ -63,6 +63,7 @@ MONITOREO_SEVERITY = {"down": 3, "unreachable": 3, "refused": 3, "degraded": 2}
 Normalizer = Callable[[str, str], str]
 _LABELS: dict[tuple[str, str], str] = {}  # (TLP|PAP, text) -> label: files repeat a few
 _ZERO = timedelta(0)
+_KNOWN_LISTS = 100_000  # lists of observables remembered per import (a file repeats them)
 
 
 class AlertFileError(PukaraError):
@@ -218,6 +219,7 @@ class Observables:
         self._done: dict[tuple[str, str], tuple[str, str]] = {}
         self._specs: dict[str, tuple[str, str]] = {}
         self._docs: dict[tuple[str, str], dict[str, str]] = {}
+        self._lists: dict[tuple[str, ...], list[dict[str, str]]] = {}
         from csirt.observables import OBSERVABLE_TYPES
 
         self._types = {*OBSERVABLE_TYPES, "ip", "hash"}
@@ -259,6 +261,29 @@ class Observables:
                 doc = self._docs[item] = {"type": item[0], "value": item[1]}
             out.append(doc)
         return out
+
+    def read(self, items: list[Any]) -> list[dict[str, str]]:
+        """The stored form of an alert's ``observables`` (``TYPE:VALUE`` texts, or objects
+        with type and value); a list of texts read before is remembered whole."""
+        found = [self.one(str(i.get("type") or ""), i.get("value")) if isinstance(i, dict)
+                 else self.spec(i) for i in items]  # fmt: skip
+        docs = self.docs(found)
+        if len(self._lists) < _KNOWN_LISTS and all(type(i) is str for i in items):
+            self._lists[tuple(items)] = list(docs)
+        return docs
+
+    def many(self, lists: list[list[Any]]) -> list[list[dict[str, str]]]:
+        """:meth:`read` of the observables of many alerts, those read before looked up all at
+        once: alerts with the same observables share one list (read-only, as its dicts)."""
+        try:
+            hits = list(map(self._lists.get, map(tuple, lists)))
+        except TypeError:  # an object (type and value) among them
+            hits = [None] * len(lists)
+        if None in hits:
+            for n, hit in enumerate(hits):
+                if hit is None:
+                    hits[n] = self.read(lists[n])
+        return hits  # type: ignore[return-value]
 
     def spec(self, text: Any) -> tuple[str, str]:
         """``TYPE:VALUE`` (``ip:198.51.100.7``, ``sha256:...``) or a bare value (guessed)."""
@@ -308,6 +333,12 @@ class _Ulids:
         self._at = at + 16
         return self._head + self._tails[at : at + 16]
 
+    def many(self, n: int) -> list[str]:
+        """``n`` ids of this millisecond, each with its own random part."""
+        head = self()[:10]
+        tails = os.urandom(16 * n).translate(_LOW5).decode()
+        return [head + tails[at : at + 16] for at in range(0, 16 * n, 16)]
+
 
 new_id = _Ulids()
 
@@ -328,12 +359,7 @@ def generic(obj: Mapping[str, Any], obs: Observables, now: str) -> dict[str, Any
     items = obj.get("observables") or []
     if not isinstance(items, list):
         raise Bad("observables: debe ser una lista")
-    found = []
-    for item in items:
-        if isinstance(item, dict):
-            found.append(obs.one(str(item.get("type") or ""), item.get("value")))
-        else:
-            found.append(obs.spec(item))
+    observables = obs.read(items)
     seen = obj.get("seen")
     when = now if seen is None else moment(seen, "seen")
     return {
@@ -347,7 +373,7 @@ def generic(obj: Mapping[str, Any], obs: Observables, now: str) -> dict[str, Any
         "severity": severity(obj.get("severity", 2)), "tlp": tlp(obj.get("tlp", "AMBER")),
         "pap": pap(obj.get("pap", "AMBER")), "status": "nueva", "count": 1,
         "first_seen": when, "last_seen": when, "incident_id": None,
-        "observables": obs.docs(found), "raw": obj,
+        "observables": observables, "raw": obj,
     }  # fmt: skip
 
 
@@ -483,23 +509,20 @@ def shape(obj: Any) -> Callable[[Mapping[str, Any], Observables, str], dict[str,
 Record = tuple[int, Any, bytes | None]
 
 
-def _records(path: Path, data: bytes) -> tuple[str, Iterator[Record]]:
-    """How a file's alerts are numbered ("line", "item" or "whole") and its records."""
-    try:
-        whole = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return "line", _lines(path, data)
+def _records(whole: Any) -> tuple[str, Iterator[Record]]:
+    """How the alerts of a file that is one JSON value are numbered ("item" or "whole") and
+    its records."""
     if isinstance(whole, list):
         return "item", ((n, obj, None) for n, obj in enumerate(whole, start=1))
     return "whole", iter([(1, whole, None)])
 
 
-def _lines(path: Path, data: bytes) -> Iterator[Record]:
+def _lines(path: Path, lines: list[bytes], start: int = 1) -> Iterator[Record]:
     """Each line on its own: its text is the alert's ``raw`` as it came (one JSON value,
     checked by the parse), so a stored alert keeps the original and nothing re-serialises it;
     each object is dropped once its alert is made, so reading holds no parsed file."""
     loads = orjson.loads
-    for number, line in enumerate(data.splitlines(), start=1):
+    for number, line in enumerate(lines, start=start):
         try:
             obj = loads(line)
         except orjson.JSONDecodeError as e:
@@ -547,7 +570,19 @@ def read_file(path: Path, obs: Observables, now: str) -> list[dict[str, Any]]:
         from pukara.errors import os_reason
 
         raise AlertFileError(f"{path}: no se puede leer: {os_reason(e)}") from e
-    numbering, records = _records(path, data)
+    try:
+        whole = orjson.loads(data)
+    except orjson.JSONDecodeError:  # JSON lines (or bad JSON: the line that is says so)
+        from csirt.alertas_columnas import read_lines
+
+        return read_lines(path, data.splitlines(), obs, now)
+    return alerts_of(path, *_records(whole), obs, now)
+
+
+def alerts_of(
+    path: Path, numbering: str, records: Iterator[Record], obs: Observables, now: str
+) -> list[dict[str, Any]]:
+    """The alert of each record, or :class:`AlertFileError` naming the first bad one."""
     out = []
     number = 0
     fragment = orjson.Fragment

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import operator
 import os
 import sqlite3
 import stat
@@ -163,19 +164,29 @@ class _CountedMerge:
 
     @property
     def inserted(self) -> int:
-        return len(self.rows.keys() - self.stored)
+        rows = self.rows  # stored keys are usually few: no set of every key written
+        return len(rows) - sum(1 for k in self.stored if k in rows)
 
     def keys(self, chunk: Sequence[Mapping[str, Any]]) -> list[str]:
         """The stored key of each row; a row without its key or its counted fields is
         refused."""
-        f, names, out = self.f, self.key, []
+        f, names, out = self.f, tuple(self.key), []
+        if len(names) == 1:
+            names *= 2  # itemgetter of two gives a tuple; the key is its first half
+        key_of = operator.itemgetter(*names)
+        counted = operator.itemgetter(f.count, f.first, f.last)
+        n, dumps = len(self.key), orjson.dumps
         for row in chunk:
-            values = [row.get(name) for name in names]
+            try:
+                values, seen = key_of(row), counted(row)
+            except KeyError:
+                values = tuple(row.get(name) for name in names)
+                seen = (row.get(f.count), row.get(f.first), row.get(f.last))
             if None in values or "" in values:
                 raise StoreError(f"{self.collection}: falta la clave natural")
-            if row.get(f.count) is None or row.get(f.first) is None or row.get(f.last) is None:
+            if None in seen:
                 raise StoreError(f"{self.collection}: faltan {f.count}, {f.first} o {f.last}")
-            out.append(orjson.dumps(values).decode())
+            out.append(dumps(values if n > 1 else values[:1]).decode())
         return out
 
     def load(self, conn: sqlite3.Connection, keys: Sequence[str]) -> None:
@@ -203,12 +214,32 @@ class _CountedMerge:
             self.stored.add(k)
 
     def add_all(self, chunk: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
-        rows, stored = self.rows, self.stored
+        rows, stored, own = self.rows, self.stored, self._own
+        count, first, last, greatest = self.f.count, self.f.first, self.f.last, self.f.greatest
         for row, k in zip(chunk, keys, strict=True):
-            if k in rows or k in stored:
+            held = rows.get(k)
+            if k in stored:
                 self._repeat(row, k)
-            else:  # new: stored as given (the usual case, kept short)
+            elif held is None:  # new: stored as given (the usual case, kept short)
                 rows[k] = (row, 0)
+            else:  # a repeat of a key new in this batch (the usual repeat): _repeat inlined,
+                doc = held[0]  # without its sightings (only a stored key's are added in SQL)
+                lo, hi = row[first], row[last]
+                if not (hi > doc[last] or lo < doc[first]):
+                    self.unchanged += 1  # the same sighting again
+                    continue
+                self.counted += 1
+                if doc is not own.get(k):
+                    doc = own[k] = dict(doc)  # a copy to merge into, not the caller's row
+                    rows[k] = (doc, 0)
+                if lo < doc[first]:
+                    doc[first] = lo
+                if hi > doc[last]:
+                    doc[last] = hi
+                for g in greatest:
+                    if row.get(g) is not None and (doc.get(g) is None or row[g] > doc[g]):
+                        doc[g] = row[g]
+                doc[count] = doc[count] + row[count]
 
     def _repeat(self, row: Mapping[str, Any], k: str) -> None:
         f = self.f
@@ -1049,20 +1080,21 @@ class SQLiteStore:
         digest = hashlib.sha256()
         new: list[tuple[str, str, str, str]] = []
         params: list[tuple[Any, ...]] = []
-        for k, (row, delta) in merged.rows.items():
-            try:
-                data = orjson.dumps(row)
-            except TypeError as e:
-                raise StoreError(f"{collection}: valor no serializable a JSON: {e}") from e
-            digest.update(data)
-            digest.update(b"\n")
-            if k in merged.stored:
-                params.append((
-                    collection, k, data.decode(), stamp, delta, row[fields.first],
-                    row[fields.last], *(row.get(g) for g in fields.greatest),
-                ))  # fmt: skip
-            else:
-                new.append((collection, k, data.decode(), stamp))
+        dumps, update, stored = orjson.dumps, digest.update, merged.stored
+        try:
+            for k, (row, delta) in merged.rows.items():
+                data = dumps(row)
+                update(data)
+                update(b"\n")
+                if k in stored:
+                    params.append((
+                        collection, k, data.decode(), stamp, delta, row[fields.first],
+                        row[fields.last], *(row.get(g) for g in fields.greatest),
+                    ))  # fmt: skip
+                else:
+                    new.append((collection, k, data.decode(), stamp))
+        except TypeError as e:
+            raise StoreError(f"{collection}: valor no serializable a JSON: {e}") from e
         if new:  # keys that were not stored when the batch began: plain inserts
             conn.executemany(
                 "INSERT INTO entities (collection, key, doc, updated_at) VALUES (?, ?, ?, ?)", new

@@ -49,6 +49,18 @@ def test_a_repeat_counts_keeps_fields_and_the_same_sighting_changes_nothing(
         assert len(list(store.entities("alertas"))) == 2
 
 
+def test_repeats_of_a_new_key_in_one_batch_widen_its_window_both_ways(tmp_path: Path) -> None:
+    first = row("a", T2)
+    rows = [first, row("a", T1), row("a", T2, severity=4), row("a", T3, severity=1)]
+    with SQLiteStore(tmp_path / "p.db") as store:
+        s = store.upsert_counted("alertas", rows, key=KEY, greatest=("severity",))
+        a = store.get("alertas", ("x", "a"))
+    assert (s.inserted, s.counted, s.unchanged) == (1, 2, 1)  # T2 again is the same sighting
+    assert a is not None
+    assert (a["count"], a["first_seen"], a["last_seen"], a["severity"]) == (3, T1, T3, 2)
+    assert first == row("a", T2)  # the caller's row is not the one merged into
+
+
 def test_one_chained_change_per_batch_with_the_digest_of_its_rows(tmp_path: Path) -> None:
     rows = [row(f"r{i}", T1) for i in range(5)]
     events: list[CountedBatch] = []
