@@ -158,7 +158,7 @@ class Remediator:
         push: Pusher | None = None,
         settle_s: float = 45.0,
         poll_s: float = 2.0,
-        on_event: Callable[[dict[str, Any]], None] | None = None,
+        on_event: Callable[[dict[str, Any]], object] | None = None,
         commands: Sequence[str] | None = None,
     ) -> None:
         self.access = access

@@ -9,3 +9,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
+
+from red import cli_remediar  # noqa: E402
+
+cli_remediar.register(app)  # remediar
