@@ -111,10 +111,10 @@ def remediar(
             dir_okay=False,
         ),
     ] = None,
-    espera: Annotated[
+    espera_bgp: Annotated[
         float,
         typer.Option(
-            "--espera", min=0, max=600, help="Segundos de espera a que BGP se restablezca."
+            "--espera-bgp", min=0, max=600, help="Segundos de espera a que BGP se restablezca."
         ),
     ] = 45.0,
     formato: Annotated[
@@ -146,7 +146,7 @@ def remediar(
         remediator = aplicar.Remediator(
             access,
             push=push,
-            settle_s=espera,
+            settle_s=espera_bgp,
             on_event=lambda doc: store.write_events([doc]),
             commands=forced,
         )

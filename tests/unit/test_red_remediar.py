@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pukara.errors import UsageError
+from pukara.errors import DeviceError, UsageError
 from red import guardas
+from red.aplicar import established, playbook_commands, vtysh_errors
 from red.remediacion import command_list, load, remediate
 
 DATA = Path(__file__).parent.parent / "data" / "red" / "remediar"
@@ -193,3 +194,47 @@ def test_guard_protects_line_vty_when_present() -> None:
     with pytest.raises(UsageError, match="vty"):
         _guard(["line vty", "no exec-timeout 10 0", "exit"], running)
     _guard(["no line vty"])  # nothing to protect where there is none
+
+
+# ---- what aplicar reads from vtysh, and what reaches the playbook
+
+
+def test_established_reads_every_address_family() -> None:
+    summary = (
+        '{"ipv4Unicast": {"peers": {"198.18.0.5": {"state": "Established"},'
+        ' "198.18.0.9": {"state": "Active"}}},'
+        ' "ipv6Unicast": {"peers": {"fd70:756b:6172:1::1": {"state": "Established"}}}}'
+    )
+    assert established(summary) == {"198.18.0.5", "fd70:756b:6172:1::1"}
+    assert established("% BGP instance not found") == set()
+    assert established("{}") == set()
+    with pytest.raises(DeviceError, match="no devolvió JSON"):
+        established("{roto")
+
+
+def test_vtysh_error_lines() -> None:
+    output = "gw(config)# neighbor x\n% Unknown command: neighbor x\ngw(config)# end\n"
+    assert vtysh_errors(output) == ["% Unknown command: neighbor x"]
+    assert vtysh_errors("gw(config)# exit\n") == []
+
+
+def test_playbook_commands_are_checked_before_ansible() -> None:
+    assert playbook_commands([" router bgp 1 ", "exit"]) == ["router bgp 1", "exit"]
+    for bad, words in [
+        (["write memory"], "no es una orden del modo de configuración"),
+        (["end"], "no es una orden"),
+        (["do show run"], "no es una orden"),
+        (["password <secreto:ab>"], "marcador de secreto"),
+        (["password {{ x }}"], "marcador de secreto"),
+        (["router bgp 1\nwrite"], "orden inválida"),
+        ([], "no hay órdenes"),
+    ]:
+        with pytest.raises(UsageError, match=words):
+            playbook_commands(bad)
+
+
+def test_the_playbook_builds_vtysh_argv_never_a_shell() -> None:
+    text = (Path(__file__).parents[2] / "playbooks" / "red" / "remediar.yml").read_text()
+    assert "ansible.builtin.command:" in text and "argv:" in text
+    assert "shell" not in text.replace("nunca una cadena de shell", "")
+    assert "'configure terminal'" in text and "'write memory'" in text
