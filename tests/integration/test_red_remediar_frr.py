@@ -90,7 +90,7 @@ class Router:
         for daemon in daemons:
             zebra = [] if "-Z" in extra else ["-z", str(run / "zserv.api")]
             _run(
-                "ip", "netns", "exec", self.ns, f"/usr/lib/frr/{daemon}", "-d", "-N", self.ns,
+                "ip", "netns", "exec", self.ns, f"/usr/lib/frr/{daemon}", "-d",
                 "--vty_socket", str(run), "-i", str(run / f"{daemon}.pid"), *zebra,
                 "-f", str(self.base / "etc" / "frr.conf"), "-A", "127.0.0.1",
                 "--log", f"file:{self.base / (daemon + '.log')}", *extra,
@@ -311,3 +311,66 @@ def test_vtysh_errors_fail_the_change_and_roll_back(routers: tuple[Router, Route
     assert "el equipo rechazó órdenes" in out.reason
     assert "no ip route 198.18.251.1/32 198.18.200.1" in out.rollback
     assert _cleaned(site.vtysh("show running-config")) == before
+
+
+PLAYBOOK_RUN = """
+import json, sys
+from pathlib import Path
+from pukara.ansible import run_playbook
+from pukara.config import Settings
+from red.aplicar import PLAYBOOK, playbook_commands
+
+data = Path(sys.argv[1])
+settings = Settings(data_dir=data, db=data / "p.db")
+host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "pukara_commands": playbook_commands(json.loads(sys.argv[2]))}
+run = run_playbook(PLAYBOOK, {"all": {"hosts": {"gw-emb-ar": host}}}, settings=settings)
+print(json.dumps({"status": run.status, "failed": run.failed_hosts}))
+"""
+
+
+def _playbook(site: Router, commands: Sequence[str], data: Path) -> dict[str, Any]:
+    """The shipped playbook, run where the router's vtysh -N finds it: its namespace, with
+    /run/frr/<pathspace> and /etc/frr/<pathspace> bound in a mount namespace of its own (as
+    the lab's sshd sees them), Ansible connecting locally instead of over SSH."""
+    import json
+    import sys
+
+    base = site.base
+    script = (
+        "mount -t tmpfs pkr /run && mkdir -p /run/frr/$1 && mount --bind $2/run /run/frr/$1"
+        " && mount -t tmpfs pkr /etc/frr && mkdir /etc/frr/$1 && mount --bind $2/etc /etc/frr/$1"
+        ' && shift 2 && exec "$@"'
+    )
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["ip", "netns", "exec", NS, "unshare", "-m", "--propagation", "private",
+         "sh", "-c", script, "sh", NS, str(base), sys.executable, "-c", PLAYBOOK_RUN,
+         str(data), json.dumps(list(commands))],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+        cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_the_playbook_pushes_the_same_commands(
+    routers: tuple[Router, Router], tmp_path: Path
+) -> None:
+    site, _ = routers
+    _restore(site)
+    site.vtysh("configure terminal", "ip route 198.18.252.1/32 198.18.200.1", "no log syslog")
+    site.vtysh("end")
+    fix = remediate("gw-emb-ar", _cleaned(site.vtysh("show running-config")), _golden())
+    assert set(fix.commands) == {"no ip route 198.18.252.1/32 198.18.200.1",
+                                 "log syslog informational"}  # fmt: skip
+    assert _playbook(site, fix.commands, tmp_path) == {"status": "successful", "failed": []}
+    now = site.vtysh("show running-config")
+    assert remediate("gw-emb-ar", _cleaned(now), _golden()).empty
+    # write memory went to the router's own folder
+    assert "log syslog informational" in (site.base / "etc" / "frr.conf").read_text()
+    assert "198.18.252.1" not in (site.base / "etc" / "frr.conf").read_text()
+    # a command vtysh rejects fails the host
+    bad = _playbook(site, ["router bgp 4200000003", "neighbor 198.18.200.1 no-existe"], tmp_path)
+    assert bad == {"status": "failed", "failed": ["gw-emb-ar"]}
