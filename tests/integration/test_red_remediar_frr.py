@@ -374,3 +374,123 @@ def test_the_playbook_pushes_the_same_commands(
     # a command vtysh rejects fails the host
     bad = _playbook(site, ["router bgp 4200000003", "neighbor 198.18.200.1 no-existe"], tmp_path)
     assert bad == {"status": "failed", "failed": ["gw-emb-ar"]}
+
+
+# ---- the same, through netmiko over a real sshd whose login lands in vtysh, and pukara's SNMP
+
+SSH_RUN = """
+import json, sys
+from contextlib import contextmanager
+from pathlib import Path
+from red.aplicar import Remediator, netmiko_session, snmp_answers
+
+golden, base = Path(sys.argv[1]).read_text(), Path(sys.argv[2])
+secrets = json.loads(sys.argv[3])
+
+class Device:
+    name, site, address, platform, credential_profile = "gw-emb-ar", "emb-ar", sys.argv[4], "frr", "red"
+    asset = {}
+    path = "emb-ar/gw-emb-ar.cfg"
+
+class Access:
+    saved = {}
+    def running(self, device):
+        with netmiko_session(device, 10) as s:
+            text = s.command("show running-config")
+        for secret, mark in secrets.items():
+            text = text.replace(secret, mark)
+        return text
+    def intended(self, device):
+        return golden
+    def save(self, device, text):
+        self.saved[device.path] = text
+    def session(self, device):
+        return netmiko_session(device, 10)
+    def snmp(self, device):
+        snmp_answers(device.address, ["red"], 2.0)
+
+out = Remediator(Access(), settle_s=float(sys.argv[5]), poll_s=1).remediate_device(Device())
+print(json.dumps(out.as_dict()))
+"""
+
+
+@pytest.fixture(scope="module")
+def sshd(routers: tuple[Router, Router]) -> Iterator[Path]:
+    site, _ = routers
+    base = site.base.parent
+    key, host_key = base / "llave", base / "ssh_host_ed25519_key"
+    for path in (key, host_key):
+        _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path))
+    (base / "authorized_keys").write_text(key.with_suffix(".pub").read_text())
+    (base / "known_hosts").write_text(f"{SITE} {host_key.with_suffix('.pub').read_text()}")
+    vtysh = f"vtysh --vty_socket {site.base / 'run'} --config_dir {site.base / 'etc'}"
+    login = (
+        f'if [ -n "$SSH_ORIGINAL_COMMAND" ]; then exec {vtysh} -c "$SSH_ORIGINAL_COMMAND";'
+        f" else exec {vtysh}; fi"
+    )
+    (base / "sshd_config").write_text(
+        f"ListenAddress {SITE}:22\nHostKey {host_key}\nPidFile {base / 'sshd.pid'}\n"
+        f"AuthorizedKeysFile {base / 'authorized_keys'}\nPermitRootLogin prohibit-password\n"
+        "StrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+        f"UsePAM no\nPrintMotd no\nMatch User root\n    ForceCommand {login}\n"
+    )
+    creds = base / "credenciales.toml"
+    creds.write_text(
+        f'[red]\nusername = "root"\nkey_file = "{key}"\nknown_hosts = "{base / "known_hosts"}"\n'
+        'community = "pkrremediar"\n'
+    )
+    creds.chmod(0o600)
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", NS, "/usr/sbin/sshd", "-D", "-e", "-f", str(base / "sshd_config")],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        time.sleep(1)
+        yield creds
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _over_ssh(creds: Path, golden: str, settle_s: float) -> dict[str, Any]:
+    import json
+    import sys
+
+    golden_file = creds.parent / "dorada.cfg"
+    golden_file.write_text(golden)
+    marks = {SECRETS[k]: MARKERS[k] for k in SECRETS}
+    env = {**os.environ, "PUKARA_CREDENTIALS": str(creds)}
+    done = subprocess.run(
+        ["ip", "netns", "exec", NS, sys.executable, "-c", SSH_RUN, str(golden_file),
+         str(creds.parent), json.dumps(marks), SITE, str(settle_s)],
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+        cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_over_ssh_and_snmp_a_change_applies_and_a_cut_rolls_back(
+    routers: tuple[Router, Router], sshd: Path
+) -> None:
+    site, _ = routers
+    _restore(site)
+    site.vtysh("configure terminal", "ip prefix-list PL-SEDE-EMB-AR seq 5 permit 0.0.0.0/0 le 32")
+    applied = _over_ssh(sshd, _golden(), 20)
+    assert applied["status"] == "aplicado", applied
+    assert applied["commands"] == ["ip prefix-list PL-SEDE-EMB-AR seq 5 permit 198.19.3.0/24"]
+    assert remediate("gw-emb-ar", _cleaned(site.vtysh("show running-config")), _golden()).empty
+    assert (
+        "PL-SEDE-EMB-AR seq 5 permit 198.19.3.0/24" in (site.base / "etc" / "frr.conf").read_text()
+    )
+    before = _cleaned(site.vtysh("show running-config"))
+    cutting = _golden().replace(f"{HQ} remote-as 65000", f"{HQ} remote-as 65099")
+    cut = _over_ssh(sshd, cutting, 8)
+    assert cut["status"] == "revertido" and cut["rollback_ok"] is True, cut
+    assert [s["name"] for s in cut["steps"]][-3:] == [
+        "verificar-despues", "revertir", "verificar-reversion",
+    ]  # fmt: skip
+    assert HQ in established(site.vtysh("show bgp summary json"))
+    assert _cleaned(site.vtysh("show running-config")) == before
+    assert not any(s in json_text for s in SECRETS.values() for json_text in [str(cut)])
