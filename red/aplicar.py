@@ -407,9 +407,12 @@ class Live:
     when a command runs (netmiko, jinja2 and git are only needed then).
     """
 
-    def __init__(self, store: Any, settings: Any, *, timeout_s: float = 20.0) -> None:
+    def __init__(
+        self, store: Any, settings: Any, *, timeout_s: float = 20.0, snmp_profile: str = ""
+    ) -> None:
         import importlib
 
+        self.snmp_profile = snmp_profile
         self.store = store
         self.settings = settings
         self.timeout_s = timeout_s
@@ -458,6 +461,8 @@ class Live:
 
     def snmp(self, device: Device) -> None:
         profiles = [device.credential_profile, str(device.asset.get("credential_profile") or "")]
+        if self.snmp_profile:
+            profiles = [self.snmp_profile]
         snmp_answers(device.address, [p for p in profiles if p], min(self.timeout_s, 5.0))
 
 

@@ -111,6 +111,14 @@ def remediar(
             dir_okay=False,
         ),
     ] = None,
+    perfil_snmp: Annotated[
+        str,
+        typer.Option(
+            "--perfil-snmp",
+            metavar="PERFIL",
+            help="Perfil de credenciales SNMP de la verificación; por omisión el del equipo.",
+        ),
+    ] = "",
     espera_bgp: Annotated[
         float,
         typer.Option(
@@ -141,7 +149,8 @@ def remediar(
     forced = _forced(ordenes)
     with opened_store(settings) as store:
         devices = _devices(store, settings, equipos or [], todos)
-        access = (aplicar.Offline if desde_respaldo else aplicar.Live)(store, settings)
+        kind = aplicar.Offline if desde_respaldo else aplicar.Live
+        access = kind(store, settings, snmp_profile=perfil_snmp)
         push = aplicar.ansible_pusher(settings, store) if ansible else None
         remediator = aplicar.Remediator(
             access,
