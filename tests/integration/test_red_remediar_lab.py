@@ -114,8 +114,9 @@ def test_nonstandard_sites_are_brought_to_standard(
 def test_a_cutting_change_is_rolled_back_by_itself(
     rem_lab: manage.Lab, env: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from lab import frr
     from red.repositorio import ConfigRepo
+
+    from lab import frr
 
     site = SITES[0]
     assert frr.bgp_established(rem_lab, site)
@@ -136,7 +137,7 @@ def test_a_cutting_change_is_rolled_back_by_itself(
     assert _running(rem_lab, site.code) == before
     # the backup taken just before the change is in the repository
     repo = ConfigRepo(env / "red" / "respaldos")
-    assert f"remote-as 65000" in (repo.read("x1/gw-x1.cfg") or b"").decode()
+    assert "remote-as 65000" in (repo.read("x1/gw-x1.cfg") or b"").decode()
 
 
 def test_the_playbook_path_works(
