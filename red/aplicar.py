@@ -278,7 +278,7 @@ class Remediator:
             return out
         self._step(out, "calcular", True, f"{len(out.remediation.commands)} órdenes")
         if out.remediation.empty or simulate:
-            out.status = "simulado" if simulate else "sin_cambios"
+            out.status = "sin_cambios" if out.remediation.empty else "simulado"
             return out
         return self._change(out, device, running, out.remediation.commands)
 
