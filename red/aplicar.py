@@ -387,14 +387,19 @@ def snmp_answers(address: str, profiles: Sequence[str], timeout_s: float) -> Non
 
     async def ask() -> None:
         errors: list[str] = []
-        for cred, engine in zip(creds, engines(creds).values(), strict=True):
-            session = SnmpSession(engine, cred, address)
-            try:
-                await session.open(timeout_s, 1)
-                await session.get([SYS_UPTIME])
-                return
-            except DeviceError as e:
-                errors.append(e.message)
+        engine_for = engines(creds)
+        try:
+            for cred in creds:
+                session = SnmpSession(engine_for[cred.label], cred, address)
+                try:
+                    await session.open(timeout_s, 1)
+                    await session.get([SYS_UPTIME])
+                    return
+                except DeviceError as e:
+                    errors.append(e.message)
+        finally:
+            for engine in engine_for.values():
+                engine.close_dispatcher()
         raise DeviceError("; ".join(errors))
 
     asyncio.run(ask())
