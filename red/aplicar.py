@@ -136,8 +136,14 @@ def established(summary: str) -> set[str]:
 
 
 def vtysh_errors(output: str) -> list[str]:
-    """The error lines vtysh printed while taking commands (``% Unknown command: ...``)."""
-    return [line.strip() for line in output.splitlines() if line.strip().startswith("%")]
+    """The error lines vtysh printed while taking commands (``% Unknown command: ...``).
+
+    ``% Warning:`` lines are not errors: ``write memory`` by a user of the frrvty group (the
+    lab's network user, a real router's operators) saves the file and then warns it cannot
+    give it to the frr user.
+    """
+    lines = [line.strip() for line in output.splitlines()]
+    return [ln for ln in lines if ln.startswith("%") and not ln.startswith("% Warning")]
 
 
 @dataclass(frozen=True, slots=True)

@@ -216,6 +216,11 @@ def test_vtysh_error_lines() -> None:
     output = "gw(config)# neighbor x\n% Unknown command: neighbor x\ngw(config)# end\n"
     assert vtysh_errors(output) == ["% Unknown command: neighbor x"]
     assert vtysh_errors("gw(config)# exit\n") == []
+    saved = (
+        "% Warning: can't chown configuration file /etc/frr/ps/frr.conf: Operation not "
+        "permitted\nIntegrated configuration saved to /etc/frr/ps/frr.conf\n[OK]\n"
+    )
+    assert vtysh_errors(saved) == []
 
 
 def test_playbook_commands_are_checked_before_ansible() -> None:
