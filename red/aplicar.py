@@ -25,6 +25,7 @@ from here, which is why :mod:`red.guardas` refuses removing the management acces
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -529,19 +530,29 @@ def _host_entry(address: str, account: str, profile: Any, key: Path) -> dict[str
 
 
 def ansible_pusher(
-    settings: Any, store: Any, *, account: str = ANSIBLE_ACCOUNT, pathspace: str = ""
+    settings: Any,
+    store: Any,
+    *,
+    account: str = ANSIBLE_ACCOUNT,
+    profile_name: str = "",
+    pathspace: str = "",
 ) -> Pusher:
     """A :data:`Pusher` that runs playbooks/red/remediar.yml on the device's Linux account.
 
-    The key and known_hosts are the asset's inventory profile (the one inventario and csirt
-    log in with); the user is ``account``.
+    The key and known_hosts come from ``profile_name`` (by default the asset's inventory
+    profile, the one inventario and csirt log in with, else the device's); the user is
+    ``account``.
     """
+    if not re.fullmatch(r"[a-z_][a-z0-9_.-]{0,31}", account):
+        raise UsageError(f"cuenta Linux inválida para Ansible: {account!r}")
 
     def push(device: Device, commands: Sequence[str]) -> None:
         from pukara import secrets
         from pukara.ansible import run_playbook
 
-        name = str(device.asset.get("credential_profile") or device.credential_profile)
+        name = profile_name or str(
+            device.asset.get("credential_profile") or device.credential_profile
+        )
         profile = secrets.require_profile(name)
         entry = _host_entry(device.address, account, profile, secrets.usable_key_file(profile))
         entry["ansible_ssh_timeout"] = max(1, round(settings.timeout_s))

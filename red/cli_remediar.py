@@ -102,6 +102,22 @@ def remediar(
     ansible: Annotated[
         bool, typer.Option("--ansible", help="Envía las órdenes con el playbook red/remediar.yml.")
     ] = False,
+    cuenta_ansible: Annotated[
+        str,
+        typer.Option(
+            "--cuenta-ansible",
+            metavar="CUENTA",
+            help="Con --ansible: la cuenta Linux del equipo con que entra Ansible.",
+        ),
+    ] = "operador",
+    perfil_ansible: Annotated[
+        str,
+        typer.Option(
+            "--perfil-ansible",
+            metavar="PERFIL",
+            help="Con --ansible: perfil con la llave SSH; por omisión el del inventario.",
+        ),
+    ] = "",
     ordenes: Annotated[
         Path | None,
         typer.Option(
@@ -151,7 +167,11 @@ def remediar(
         devices = _devices(store, settings, equipos or [], todos)
         kind = aplicar.Offline if desde_respaldo else aplicar.Live
         access = kind(store, settings, snmp_profile=perfil_snmp)
-        push = aplicar.ansible_pusher(settings, store) if ansible else None
+        push = None
+        if ansible:
+            push = aplicar.ansible_pusher(
+                settings, store, account=cuenta_ansible, profile_name=perfil_ansible
+            )
         remediator = aplicar.Remediator(
             access,
             push=push,
