@@ -81,11 +81,33 @@ def _running(lab: manage.Lab, code: str) -> str:
     return frr.vtysh(lab, code, "show running-config")
 
 
+def _failing(capsys: pytest.CaptureFixture[str]) -> dict[str, tuple[str, ...]]:
+    """The compliance report's failing features per device, from a fresh backup."""
+    from pukara.config import load_settings
+    from pukara.store import opened_store
+    from red import cumplimiento, equipos, intencion, repositorio
+
+    assert main(["red", "respaldar", "--formato", "json"]) == 0
+    capsys.readouterr()
+    settings = load_settings()
+    latest = repositorio.ConfigRepo(repositorio.default_path(settings.data_dir)).latest()
+    rules = cumplimiento.load_rules()
+    out = {}
+    with opened_store(settings, read_only=True) as store:
+        for device in equipos.select(store, [s.code for s in SITES]):
+            running = latest[device.path].decode()
+            golden = intencion.render(device, store)
+            out[device.name] = cumplimiento.check(device.name, running, golden, rules).failing
+    return out
+
+
 def test_nonstandard_sites_are_brought_to_standard(
     rem_lab: manage.Lab, env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from lab import frr
 
+    failing = _failing(capsys)
+    assert failing["gw-x1"] == () and failing["gw-x2"] and failing["gw-x3"], failing
     # --simular: the diff and the commands, nothing changes on the routers
     before = {s.code: _running(rem_lab, s.code) for s in SITES}
     code, doc, err = _remediar(capsys, "--simular", "x1", "x2", "x3")
@@ -107,6 +129,7 @@ def test_nonstandard_sites_are_brought_to_standard(
         "gw-x1": "sin_cambios", "gw-x2": "sin_cambios", "gw-x3": "sin_cambios",
     }, doc  # fmt: skip
     assert all(frr.bgp_established(rem_lab, s) for s in SITES)
+    assert _failing(capsys) == dict.fromkeys(["gw-x1", "gw-x2", "gw-x3"], ())
     secrets = frr.secrets(rem_lab)
     assert not any(s in json.dumps(doc) for s in secrets)
 
@@ -114,9 +137,8 @@ def test_nonstandard_sites_are_brought_to_standard(
 def test_a_cutting_change_is_rolled_back_by_itself(
     rem_lab: manage.Lab, env: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from red.repositorio import ConfigRepo
-
     from lab import frr
+    from red import repositorio
 
     site = SITES[0]
     assert frr.bgp_established(rem_lab, site)
@@ -136,7 +158,7 @@ def test_a_cutting_change_is_rolled_back_by_itself(
     assert frr.bgp_established(rem_lab, site)
     assert _running(rem_lab, site.code) == before
     # the backup taken just before the change is in the repository
-    repo = ConfigRepo(env / "red" / "respaldos")
+    repo = repositorio.ConfigRepo(env / "red" / "respaldos")
     assert "remote-as 65000" in (repo.read("x1/gw-x1.cfg") or b"").decode()
 
 
