@@ -214,9 +214,9 @@ class Remediator:
                 with self.access.session(device) as session:
                     neighbours = frozenset(established(session.command("show bgp summary json")))
                 ssh = True
-            except DeviceError as e:
+            except Exception as e:  # a session that breaks is an answer too: "no"
                 ssh, neighbours = False, frozenset()
-                problems.append(f"SSH: {e.message}")
+                problems.append(f"SSH: {_reason(e)}")
             missing = sorted((wanted or frozenset()) - neighbours)
             if missing:
                 problems.append("BGP no establecido con " + ", ".join(missing))
@@ -228,8 +228,8 @@ class Remediator:
         try:
             self.access.snmp(device)
             snmp = True
-        except DeviceError as e:
-            problems.append(f"SNMP: {e.message}")
+        except Exception as e:
+            problems.append(f"SNMP: {_reason(e)}")
         return Check(ssh, snmp, neighbours, "; ".join(problems))
 
     def _apply(self, out: Outcome, device: Device, commands: Sequence[str], name: str) -> bool:
@@ -237,6 +237,9 @@ class Remediator:
             self.push(device, commands)
         except PukaraError as e:
             self._step(out, name, False, e.message)
+            return False
+        except Exception as e:  # whatever broke half-way, the device is checked and reverted
+            self._step(out, name, False, f"error inesperado ({type(e).__name__})")
             return False
         self._step(out, name, True, f"{len(commands)} órdenes")
         return True
@@ -266,6 +269,14 @@ class Remediator:
     def remediate_device(self, device: Device, *, simulate: bool = False) -> Outcome:
         """All the steps for one device; a failure is the outcome's, never raised."""
         out = Outcome(device.name)
+        try:
+            return self._remediate(out, device, simulate)
+        except Exception as e:  # one device's surprise is its result; the others go on
+            out.status, out.reason = "fallido", f"error inesperado ({type(e).__name__})"
+            self._step(out, "error", False, out.reason)
+            return out
+
+    def _remediate(self, out: Outcome, device: Device, simulate: bool) -> Outcome:
         try:
             running = self.access.running(device)
             self._step(out, "leer", True)
@@ -318,6 +329,10 @@ class Remediator:
         return out
 
 
+def _reason(e: Exception) -> str:
+    return e.message if isinstance(e, PukaraError) else f"error inesperado ({type(e).__name__})"
+
+
 def _neighbours(names: frozenset[str]) -> str:
     return "BGP establecido con " + ", ".join(sorted(names)) if names else "sin vecinos BGP"
 
@@ -345,7 +360,11 @@ class _Netmiko:
 def netmiko_session(device: Device, timeout_s: float) -> Iterator[Session]:
     """A netmiko session on the device's CLI, with inventario's connect arguments and errors."""
     from netmiko import ConnectHandler
-    from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException
+    from netmiko.exceptions import (
+        NetmikoAuthenticationException,
+        NetmikoBaseException,
+        NetmikoTimeoutException,
+    )
     from paramiko.ssh_exception import SSHException
 
     from inventario.ssh_discovery import SshTarget, _connect_args, _ssh_error
@@ -370,6 +389,9 @@ def netmiko_session(device: Device, timeout_s: float) -> Iterator[Session]:
         raise DeviceTimeout(f"SSH sin respuesta en {timeout_s:g} s") from e
     except SSHException as e:
         raise _ssh_error(e) from e
+    except NetmikoBaseException as e:  # ReadTimeout: the prompt never came back, and the like
+        first = str(e).strip().splitlines()[:1]
+        raise DeviceError(f"sesión SSH: {first[0] if first else type(e).__name__}") from e
     except OSError as e:
         raise DeviceError(f"error de conexión SSH: {e}") from e
 

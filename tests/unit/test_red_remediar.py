@@ -243,3 +243,45 @@ def test_the_playbook_builds_vtysh_argv_never_a_shell() -> None:
     assert "ansible.builtin.command:" in text and "argv:" in text
     assert "shell" not in text.replace("nunca una cadena de shell", "")
     assert "'configure terminal'" in text and "'write memory'" in text
+
+
+# ---- one device's failure is its own
+
+
+class _Broken:
+    """A device whose session breaks in a way no library error names."""
+
+    def running(self, device: object) -> str:
+        if getattr(device, "name", "") == "gw-roto":
+            raise RuntimeError("canal cerrado")
+        return _text("estandar")
+
+    def intended(self, device: object) -> str:
+        return GOLDEN
+
+    def save(self, device: object, text: str) -> None:
+        raise AssertionError("nada que respaldar")
+
+    def session(self, device: object) -> object:
+        raise AssertionError("nada que enviar")
+
+    def snmp(self, device: object) -> None:
+        raise AssertionError("nada que verificar")
+
+
+class _Dev:
+    def __init__(self, name: str) -> None:
+        self.name, self.site, self.address, self.platform = name, "emb-ar", MGMT, "frr"
+        self.credential_profile, self.path, self.asset = "red", f"emb-ar/{name}.cfg", {}
+
+
+def test_an_unexpected_error_is_that_devices_result() -> None:
+    from red.aplicar import Remediator
+
+    events: list[dict[str, object]] = []
+    remediator = Remediator(_Broken(), on_event=events.append)
+    broken = remediator.remediate_device(_Dev("gw-roto"))  # type: ignore[arg-type]
+    fine = remediator.remediate_device(_Dev("gw-emb-ar"))  # type: ignore[arg-type]
+    assert (broken.status, broken.reason) == ("fallido", "error inesperado (RuntimeError)")
+    assert broken.failed and fine.status == "sin_cambios" and not fine.failed
+    assert [e["event"]["outcome"] for e in events][:1] == ["failure"]  # type: ignore[index]
