@@ -15,9 +15,11 @@ checked against FRR 8.4's vtysh:
   whole neighbour: only a changed remote-as is sent, never its negation.
 - Unlike IOS, an interface takes several ``ip address``/``ipv6 address``: a new address is
   added next to the old one, so the old one is negated (IOS's idempotent rule is not used).
-- Lines FRR writes from the kernel's state or its own build (``ip forwarding``, ``no ipv6
-  forwarding``, ``service integrated-vtysh-config``) are not configuration the golden config
-  manages: they are left alone, never negated.
+- Lines FRR writes from the kernel's state, its own build or how a daemon was started (``ip
+  forwarding``, ``no ipv6 forwarding``, ``service integrated-vtysh-config``, ``bgp no-rib``
+  of a bgpd started with ``-n``) are not configuration the golden config manages: they are
+  left alone, never negated (``no bgp no-rib`` would have HQ's bgpd install routes in the
+  kernel's table).
 
 Secrets: backups carry ``<secreto:...>`` markers instead of secrets and the golden config a
 placeholder; neither may reach a device. A remediation line that carries one is left out
@@ -46,6 +48,7 @@ from pukara.errors import UsageError
 SECRET = re.compile(r"<secreto(?::[^>\s]*)?>|\{\{[^}]*\}\}")
 _UNMANAGED = re.compile(
     r"^(no )?ip(v6)? forwarding$|^service integrated-vtysh-config$|^frr (version|defaults)\b"
+    r"|^bgp no-rib$"
 )
 
 

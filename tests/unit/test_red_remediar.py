@@ -64,6 +64,13 @@ def test_standard_config_needs_nothing_and_frr_noise_is_not_touched() -> None:
     assert not any("forwarding" in c or "frr " in c for c in result.commands)
 
 
+def test_daemon_state_lines_are_never_negated() -> None:
+    # headquarters' bgpd runs with -n: FRR shows it as "bgp no-rib"
+    running = "bgp no-rib\nno ip forwarding\nrouter bgp 65000\n bgp router-id 198.18.0.1\nexit\n"
+    golden = "router bgp 65000\n bgp router-id 198.18.0.1\nexit\n"
+    assert remediate("gw-lima", running, golden).empty
+
+
 def test_frr_exit_lines_are_not_commands() -> None:
     config = load(_text("estandar"))
     texts = [c.text for c in config.all_children()]
