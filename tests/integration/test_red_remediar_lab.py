@@ -119,6 +119,15 @@ def test_nonstandard_sites_are_brought_to_standard(
     assert by["gw-x2"]["commands"] == [f"no ip route {frr.EXTRA_ROUTE}/32 {SITES[1].v4_host}"]
     assert by["gw-x3"]["commands"] == ["log syslog informational"]
     assert {s.code: _running(rem_lab, s.code) for s in SITES} == before
+    # the table: the diff as -/+ lines, then the commands
+    assert main(["red", "remediar", "--simular", "--perfil-snmp", "lab", "x2"]) == 0
+    table = capsys.readouterr().out
+    assert table.splitlines()[:4] == [
+        "== gw-x2: simulado (sin cambios en el equipo)",
+        f"- ip route {frr.EXTRA_ROUTE}/32 {SITES[1].v4_host}",
+        "órdenes:",
+        f"  no ip route {frr.EXTRA_ROUTE}/32 {SITES[1].v4_host}",
+    ], table
 
     # applied: pre-check, backup, change, post-check; compliant afterwards
     code, doc, err = _remediar(capsys, "x2", "x3")
