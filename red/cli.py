@@ -2,14 +2,16 @@
 
 import typer
 
+from red import cli_cumplimiento, cli_remediar, cli_respaldo
+
 app = typer.Typer(
     help=(
-        "Equipos de red: sesiones, respaldo y comparación de configuraciones, cumplimiento "
-        "(en preparación: aún sin órdenes)."
+        "Equipos de red: respaldo de configuraciones en git, historial, diferencias y búsqueda, "
+        "cumplimiento de la configuración dorada y remediación segura."
     ),
     no_args_is_help=True,
 )
 
-from red import cli_respaldo  # noqa: E402
-
 cli_respaldo.register(app)  # respaldar, historial, diff, buscar
+cli_cumplimiento.register(app)  # cumplimiento
+cli_remediar.register(app)  # remediar

@@ -1,0 +1,168 @@
+"""`pukara red cumplimiento`: golden-config compliance and offline checks of the backups."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TextIO
+
+import typer
+
+from pukara.config import Settings
+from pukara.console import Formato, message, output_file, render
+from pukara.errors import ExitCode, UsageError, os_reason
+
+if TYPE_CHECKING:
+    from red.informe import Report
+
+
+class FormatoInforme(StrEnum):
+    tabla = "tabla"
+    json = "json"
+    csv = "csv"
+    html = "html"
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's command to `pukara red`."""
+    app.command("cumplimiento")(cumplimiento)
+
+
+def read_folder(folder: Path) -> dict[str, str]:
+    """The ``.cfg`` files under ``folder`` by their relative path (``sede/equipo.cfg``)."""
+    if not folder.is_dir():
+        raise UsageError(f"--directorio {folder}: no es una carpeta")
+    out: dict[str, str] = {}
+    try:
+        for path in sorted(folder.rglob("*.cfg")):
+            if path.is_file():
+                out[path.relative_to(folder).as_posix()] = path.read_text("utf-8", errors="replace")
+    except OSError as e:
+        raise UsageError(f"--directorio {folder}: {os_reason(e)}") from e
+    if not out:
+        raise UsageError(f"--directorio {folder}: no tiene archivos .cfg")
+    return out
+
+
+def _latest(settings: Settings) -> dict[str, str]:
+    from red.repositorio import ConfigRepo, default_path
+
+    repo = ConfigRepo(default_path(settings.data_dir))
+    if not repo.exists() or repo.head() is None:
+        raise UsageError(
+            "aún no hay respaldos de configuración: corra `pukara red respaldar` o indique "
+            "--directorio con archivos .cfg"
+        )
+    return {path: data.decode("utf-8", errors="replace") for path, data in repo.latest().items()}
+
+
+def cumplimiento(
+    ctx: typer.Context,
+    equipos: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="EQUIPOS|SEDES",
+            help="Nombres de equipo o códigos de sede; sin ninguno, todos los equipos de red.",
+            show_default=False,
+        ),
+    ] = None,
+    formato: Annotated[
+        FormatoInforme,
+        typer.Option("--formato", "-f", help="Formato del informe: tabla, json, csv o html."),
+    ] = FormatoInforme.tabla,
+    salida: Annotated[
+        Path | None,
+        typer.Option(
+            "--salida",
+            metavar="ARCHIVO",
+            callback=output_file,
+            help="Escribe el informe en este archivo (sin la opción, a la salida estándar).",
+        ),
+    ] = None,
+    directorio: Annotated[
+        Path | None,
+        typer.Option(
+            "--directorio",
+            metavar="CARPETA",
+            help="Lee las configuraciones de los archivos .cfg de esta carpeta (sede/equipo.cfg "
+            "o equipo.cfg) en vez del último respaldo del repositorio.",
+        ),
+    ] = None,
+) -> None:
+    """Compara la configuración respaldada de cada equipo con su configuración dorada
+    (plantillas de red/plantillas/, por característica) y corre las verificaciones sin
+    conexión (vecindad BGP con la sede central, referencias no definidas, direcciones
+    repetidas).
+
+    Un equipo que no cumple es un resultado, no un error: sale con 0. Sale con 3 si algún
+    equipo no tiene respaldo o no se pudo revisar (su plantilla falló); los demás se revisan
+    igual.
+    """
+    from pukara.events import utc_now
+    from pukara.files import write_atomically
+    from pukara.store import opened_store
+    from red import equipos as eq
+    from red import informe
+    from registros.search import local_zone
+
+    settings: Settings = ctx.obj
+    source = str(directorio) if directorio else "repositorio de respaldos (último commit)"
+    with opened_store(settings, read_only=True) as store:
+        devices = eq.select(store, equipos or [], default_profile=settings.red_credenciales)
+        if not devices:
+            raise UsageError(
+                "el inventario no tiene equipos de red (router, firewall o switch activos con "
+                "sistema FRRouting y dirección de gestión)"
+            )
+        configs = read_folder(directorio) if directorio else _latest(settings)
+        report = informe.build(
+            devices, configs, store, source=source, when=utc_now(), only_chosen=bool(equipos)
+        )
+    out = io.StringIO() if salida is not None else sys.stdout
+    if formato is FormatoInforme.html:
+        out.write(informe.html(report, local_zone()))
+    elif formato is FormatoInforme.json:
+        out.write(json.dumps(informe.to_json(report), ensure_ascii=False, indent=2) + "\n")
+    else:
+        _tables(report, Formato(formato.value), out)
+    if isinstance(out, io.StringIO) and salida is not None:
+        write_atomically(salida, out.getvalue())
+        message(f"informe de cumplimiento escrito en {salida}")
+    counts = report.counts()
+    message(
+        f"{_n(len(report.devices), 'equipo', 'equipos')}: "
+        f"{_n(counts['compliant'], 'cumple', 'cumplen')}, "
+        f"{_n(counts['non_compliant'], 'no cumple', 'no cumplen')}, "
+        f"{len(report.failed)} sin revisar; "
+        f"{_n(counts['findings'], 'hallazgo', 'hallazgos')} sin conexión.",
+        quiet=formato is not FormatoInforme.tabla and salida is None,
+    )
+    if report.failed:
+        raise typer.Exit(ExitCode.PARTIAL)
+
+
+def _n(count: int, one: str, many: str) -> str:
+    from pukara.formats import number
+
+    return f"{number(count)} {one if count == 1 else many}"
+
+
+def _tables(report: Report, fmt: Formato, out: TextIO) -> None:
+    from red import informe
+
+    if fmt is Formato.csv:
+        render(informe.csv_rows(report), fmt, informe.CSV_COLUMNS, out=out)
+        return
+    render(informe.rows(report), fmt, informe.DEVICE_COLUMNS, title="Cumplimiento por equipo",
+           out=out, shown=informe.SHOWN)  # fmt: skip
+    diffs = informe.lines(report)
+    if diffs:
+        render(diffs, fmt, informe.LINE_COLUMNS, title="Líneas que faltan (−) o sobran (+)",
+               out=out, shown=informe.SHOWN)  # fmt: skip
+    found = informe.finding_rows(report)
+    if found:
+        render(found, fmt, informe.FINDING_COLUMNS, title="Verificaciones sin conexión",
+               out=out, shown=informe.SHOWN)  # fmt: skip
