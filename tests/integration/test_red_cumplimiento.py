@@ -22,8 +22,8 @@ from tests.conftest import running_lab
 
 KINDS = ("sin-syslog", "ruta-extra", "prefijo-abierto", "ref-indefinida", "as-errado",
          "ip-duplicada")  # fmt: skip
-SITES = [LabSite(index=3201, code="c1"), LabSite(index=3202, code="c2")] + [
-    LabSite(index=3203 + i, code=f"c{3 + i}", router=kind) for i, kind in enumerate(KINDS)
+SITES = [LabSite(index=3761, code="c1"), LabSite(index=3762, code="c2")] + [
+    LabSite(index=3763 + i, code=f"c{3 + i}", router=kind) for i, kind in enumerate(KINDS)
 ]
 
 

@@ -20,8 +20,8 @@ from red.repositorio import ConfigRepo
 from tests.conftest import running_lab
 
 # r4's hostname is longer than the 16 characters netmiko's cisco_ios keeps of a prompt
-SITES = [LabSite(index=3101, code="r1"), LabSite(index=3102, code="r2"),
-         LabSite(index=3103, code="r3"), LabSite(index=3104, code="r4-sede-muy-larga")]  # fmt: skip
+SITES = [LabSite(index=3741, code="r1"), LabSite(index=3742, code="r2"),
+         LabSite(index=3743, code="r3"), LabSite(index=3744, code="r4-sede-muy-larga")]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
