@@ -1082,7 +1082,14 @@ class SQLiteStore:
         params: list[tuple[Any, ...]] = []
         dumps, update, stored = orjson.dumps, digest.update, merged.stored
         try:
-            for k, (row, delta) in merged.rows.items():
+            if not stored:  # all new (the usual batch): the loop below without its test
+                add = new.append
+                for k, (row, _) in merged.rows.items():
+                    data = dumps(row)
+                    update(data)
+                    update(b"\n")
+                    add((collection, k, data.decode(), stamp))
+            for k, (row, delta) in merged.rows.items() if stored else ():
                 data = dumps(row)
                 update(data)
                 update(b"\n")
