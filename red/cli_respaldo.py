@@ -154,21 +154,25 @@ def diff(
         str | None,
         typer.Option(
             "--desde",
-            help="Una revisión (commit) o una fecha AAAA-MM-DD[THH:MM]: el respaldo vigente "
-            "entonces. Sin ella, el cambio más reciente.",
+            help="Una revisión (commit) o un momento: AAAA-MM-DD (desde el comienzo de ese "
+            "día) o AAAA-MM-DDTHH:MM, en la zona local si no lleva zona. Compara el respaldo "
+            "vigente entonces (vacío si aún no había) con el último. Sin ella, el cambio más "
+            "reciente.",
         ),
     ] = None,
 ) -> None:
     """Diferencias (diff unificado) de la configuración de un equipo, en color en una terminal."""
     import re
+    from datetime import UTC, datetime
 
-    from pukara.console import date_option
     from red import historial as h
+    from registros.search import local_zone, parse_time
 
     device, repo = _device_and_repo(ctx.obj, equipo)
     since: Any = desde
     if desde is not None and re.fullmatch(r"\d{4}-\d{2}-\d{2}([T ].*)?", desde):
-        since = date_option("--desde", desde, end_of_day=len(desde) == 10)
+        # a date is the start of that day in the local zone, as in the other --desde options
+        since = parse_time(desde, "--desde", now=datetime.now(UTC), tz=local_zone())
     text = h.diff(repo, device, since)
     if not text:
         message("Sin diferencias.")

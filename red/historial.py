@@ -18,13 +18,13 @@ def history(repo: ConfigRepo, device: NetDevice) -> list[Revision]:
 
 
 def _since(repo: ConfigRepo, device: NetDevice, since: str | datetime | None) -> str | None:
-    """The commit a diff starts from: a revision, the last one before a date, or the one before
-    the latest change of the device (None: the device had no earlier backup)."""
+    """The commit a diff starts from: a revision, the backup in force at a moment (None when
+    the device had none yet: the diff starts from empty), or the one before the latest change
+    of the device (None: the device had no earlier backup)."""
     if isinstance(since, datetime):
-        found = repo.log(device.path, before=since)
-        if not found:
-            raise UsageError(f"«{device.name}» no tiene respaldo anterior a {since:%Y-%m-%d %H:%M}")
-        return found[0].commit
+        # in force at ``since``: the last commit strictly before it (git's --before is <=)
+        found = [r for r in repo.log(device.path, before=since) if r.when < since]
+        return found[0].commit if found else None
     if since is not None:
         commit = repo.resolve(since)
         if commit is None:

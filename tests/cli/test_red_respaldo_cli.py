@@ -85,8 +85,9 @@ def test_historial_diff_buscar(
     assert code == 0 and out == "" and "Sin diferencias" in err
     code, out, _ = run(capsys, "red", "diff", "gw-emb-zz", "--desde", "2026-11-21T00:00")
     assert f"({first[:12]})" in out and "\n-log syslog\n" in out  # in force on the 21st
-    code, _, err = run(capsys, "red", "diff", "gw-emb-zz", "--desde", "2026-11-01")
-    assert code == 2 and "no tiene respaldo anterior" in err
+    code, out, _ = run(capsys, "red", "diff", "gw-emb-zz", "--desde", "2026-11-01")
+    assert code == 0 and "(vacío)" in out and "\n+log syslog\n" not in out  # before the first
+    assert "\n+hostname gw-emb-zz\n" in out
     code, out, _ = run(capsys, "red", "buscar", "^host", "--contexto", "1")
     assert out == "emb-zz/gw-emb-zz.cfg:1:hostname gw-emb-zz\nemb-zz/gw-emb-zz.cfg-2-!\n"
     code, out, _ = run(capsys, "red", "buscar", "end", "-f", "json")
@@ -94,6 +95,25 @@ def test_historial_diff_buscar(
                                 "match": True}]  # fmt: skip
     code, _, err = run(capsys, "red", "buscar", "(sin")
     assert code == 2 and "expresión regular inválida «(sin»" in err
+
+
+def test_diff_since_a_date_starts_that_day(
+    capsys: pytest.CaptureFixture[str], base: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A date is the start of that day: a change made on it shows (the 25th at 15:30 UTC)."""
+    _repo(tmp_path)
+    monkeypatch.setenv("TZ", "UTC")
+    code, out, _ = run(capsys, "red", "diff", "gw-emb-zz", "--desde", "2026-11-25")
+    assert code == 0 and "\n-log syslog\n" in out
+    code, out, _ = run(capsys, "red", "diff", "gw-emb-zz", "--desde", "2026-11-25T12:00")
+    assert code == 0 and "\n-log syslog\n" in out
+    monkeypatch.setenv("TZ", "America/Lima")  # 12:00 in Lima is 17:00 UTC: after the change
+    code, out, err = run(capsys, "red", "diff", "gw-emb-zz", "--desde", "2026-11-25T12:00")
+    assert code == 0 and out == "" and "Sin diferencias" in err
+    code, out, _ = run(capsys, "red", "diff", "gw-emb-zz", "--desde", "2026-11-25")
+    assert code == 0 and "\n-log syslog\n" in out
+    code, _, err = run(capsys, "red", "diff", "gw-emb-zz", "--desde", "2026-13-01")
+    assert code == 2 and "--desde" in err
 
 
 def test_diff_coloured_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch,
