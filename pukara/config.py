@@ -74,6 +74,8 @@ class Settings:
     csirt_permitidos: tuple[str, ...] = ()
     # network devices: the credential profile red logs in with unless the asset names one
     red_credenciales: str = "red"
+    # network devices: the ministry's golden templates (*.j2, reglas.toml) over the shipped ones
+    red_plantillas: Path | None = None
     source: Path | None = None  # the pukara.toml that was read, if any
     # who named ``db`` (``--base-datos``, ``variable PUKARA_DB``, a pukara.toml): a path
     # someone typed; None for the default under ``data_dir``, which may be created
@@ -104,6 +106,7 @@ _TYPES: dict[str, type] = {
     "csirt_dos_personas": bool,
     "csirt_permitidos": tuple,
     "red_credenciales": str,
+    "red_plantillas": Path,
 }
 # keys whose value must be at least this (0 would mean "keep nothing" or "never")
 _MINIMUM: dict[str, int] = {"retention_days": 1, "concurrency": 1, "outbox_limit": 1000}

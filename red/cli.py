@@ -15,3 +15,11 @@ app = typer.Typer(
 cli_respaldo.register(app)  # respaldar, historial, diff, buscar
 cli_cumplimiento.register(app)  # cumplimiento
 cli_remediar.register(app)  # remediar
+
+
+@app.callback()
+def _settings(ctx: typer.Context) -> None:
+    # the ministry's golden templates ([red] plantillas), for cumplimiento and remediar alike
+    from red import intencion
+
+    intencion.use_templates(ctx.obj.red_plantillas if ctx.obj is not None else None)

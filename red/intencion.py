@@ -1,7 +1,9 @@
 """The golden configuration of a network device, rendered from the inventory.
 
 Templates live in ``red/plantillas/`` (Jinja2, StrictUndefined, no autoescape: it is config
-text); which template a device gets and the addressing plan come from ``reglas.toml``. Every
+text); which template a device gets and the addressing plan come from ``reglas.toml``. The
+ministry's own folder (setting ``red_plantillas``, see ``use_templates``) comes first: a
+``*.j2`` or ``reglas.toml`` there replaces the shipped one of the same name. Every
 value is validated (addresses parsed, names matched against a pattern) before it reaches a
 template, so nothing from the inventory can inject a line. A template error becomes a
 UsageError naming the template and the line.
@@ -16,13 +18,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
 import jinja2
 
 from inventario.model import ASSETS, RETIRED, SITES
-from pukara.errors import UsageError
+from pukara.errors import ConfigError, UsageError, os_reason
 from pukara.store import Store
 
 RULES_FILE = "reglas.toml"
@@ -89,7 +92,47 @@ class Plan:
         return self.site_asn_base + self.link_of(address)[0]
 
 
+SHIPPED = "red/plantillas"
+_folder: Path | None = None  # the ministry's templates (setting red_plantillas), if any
+
+
+def use_templates(folder: Path | None) -> None:
+    """Read templates and reglas.toml from ``folder`` first (the ministry's own), then from the
+    package; None: only the package's. Checked when a template is first needed; what was
+    read before (rules, templates) is read again."""
+    global _folder
+    _folder = folder
+    rules_document.cache_clear()
+    load_plan.cache_clear()
+    environment.cache_clear()
+
+
+def templates_folder() -> Path | None:
+    """The ministry's folder, or None; one that is not there is a ConfigError naming it."""
+    if _folder is not None and not _folder.is_dir():
+        raise ConfigError(
+            f"la carpeta de plantillas de red «{_folder}» ([red] plantillas, "
+            f"PUKARA_RED_PLANTILLAS) no existe o no es una carpeta"
+        )
+    return _folder
+
+
+def rules_label() -> str:
+    """The reglas.toml in use, as messages name it."""
+    folder = templates_folder()
+    if folder is not None and (folder / RULES_FILE).is_file():
+        return str(folder / RULES_FILE)
+    return f"{SHIPPED}/{RULES_FILE}"
+
+
 def _rules_text() -> str:
+    folder = templates_folder()
+    if folder is not None and (folder / RULES_FILE).is_file():
+        try:
+            return (folder / RULES_FILE).read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            reason = os_reason(e) if isinstance(e, OSError) else "no es texto UTF-8"
+            raise UsageError(f"no se puede leer {folder / RULES_FILE}: {reason}") from e
     return resources.files("red").joinpath("plantillas", RULES_FILE).read_text("utf-8")
 
 
@@ -99,7 +142,7 @@ def rules_document() -> Mapping[str, Any]:
     try:
         return tomllib.loads(_rules_text())
     except tomllib.TOMLDecodeError as e:
-        raise UsageError(f"red/plantillas/{RULES_FILE} no es TOML válido: {e}") from e
+        raise UsageError(f"{rules_label()} no es TOML válido: {e}") from e
 
 
 @cache
@@ -118,7 +161,7 @@ def load_plan() -> Plan:
             lans=ipaddress.IPv4Network(plan["lan"]) if plan.get("lan") else None,
         )
     except (KeyError, ValueError, TypeError) as e:
-        raise UsageError(f"red/plantillas/{RULES_FILE}: el plan está incompleto o mal: {e}") from e
+        raise UsageError(f"{rules_label()}: el plan está incompleto o mal: {e}") from e
 
 
 def _checked(pattern: re.Pattern[str], value: str, what: str) -> str:
@@ -143,7 +186,21 @@ def make_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
 
 @cache
 def environment() -> jinja2.Environment:
-    return make_environment(jinja2.PackageLoader("red", "plantillas"))
+    """The templates: the ministry's folder first, if set, then the package's."""
+    loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader("red", "plantillas")]
+    folder = templates_folder()
+    if folder is not None:
+        loaders.insert(0, jinja2.FileSystemLoader(folder))
+    return make_environment(jinja2.ChoiceLoader(loaders))
+
+
+def _shown(filename: str | None, name: str) -> str:
+    """A template as messages name it: its path in the ministry's folder, or the shipped one."""
+    if filename and _folder is not None:
+        path = Path(filename)
+        if path.resolve().is_relative_to(_folder.resolve()):
+            return str(path)
+    return f"{SHIPPED}/{name}"
 
 
 def template_for(device: Device, plan: Plan) -> str:
@@ -152,7 +209,7 @@ def template_for(device: Device, plan: Plan) -> str:
             return plan.templates[key]
     raise UsageError(
         f"{device.name}: no hay plantilla para el rol «{device.role}» "
-        f"(sede {device.site_kind}); decláresela en red/plantillas/{RULES_FILE}"
+        f"(sede {device.site_kind}); decláresela en {rules_label()}"
     )
 
 
@@ -244,11 +301,13 @@ def render(device: Device, store: Store) -> str:
     try:
         return environment().get_template(name).render(values)
     except jinja2.TemplateSyntaxError as e:
-        where = f"red/plantillas/{e.name or name}, línea {e.lineno}"
+        where = f"{_shown(e.filename, e.name or name)}, línea {e.lineno}"
         raise UsageError(f"{device.name}: plantilla {where}: error de sintaxis: {e.message}") from e
     except jinja2.TemplateNotFound as e:
-        raise UsageError(f"no se encuentra la plantilla red/plantillas/{e.name}") from e
+        places = f"ni en {_folder} ni en {SHIPPED}" if _folder is not None else f"en {SHIPPED}"
+        raise UsageError(f"no se encuentra la plantilla {e.name} {places}") from e
     except jinja2.TemplateError as e:
         at = _template_line(e.__traceback__)
-        where = f"red/plantillas/{at[0].rsplit('/', 1)[-1]}, línea {at[1]}" if at else name
+        shown = _shown(at[0], at[0].rsplit("/", 1)[-1]) if at else ""
+        where = f"{shown}, línea {at[1]}" if at else f"{SHIPPED}/{name}"
         raise UsageError(f"{device.name}: plantilla {where}: {e}") from e
