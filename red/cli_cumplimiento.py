@@ -93,13 +93,13 @@ def cumplimiento(
     ] = None,
 ) -> None:
     """Compara la configuración respaldada de cada equipo con su configuración dorada
-    (plantillas de red/plantillas/, por característica) y corre las verificaciones sin
-    conexión (vecindad BGP con la sede central, referencias no definidas, direcciones
-    repetidas).
+    (plantillas de red/plantillas/ o de la carpeta [red] plantillas, por característica) y
+    corre las verificaciones sin conexión (vecindad BGP con la sede central, referencias no
+    definidas, direcciones repetidas).
 
-    Un equipo que no cumple es un resultado, no un error: sale con 0. Sale con 3 si algún
-    equipo no tiene respaldo o no se pudo revisar (su plantilla falló); los demás se revisan
-    igual.
+    Sale con 0 si todos cumplen y no hay hallazgos; con 3, tras escribir el informe completo,
+    si algún equipo no cumple, hay hallazgos sin conexión, o algún equipo no tiene respaldo o
+    no se pudo revisar (su plantilla falló; los demás se revisan igual).
     """
     from pukara.events import utc_now
     from pukara.files import write_atomically
@@ -140,8 +140,8 @@ def cumplimiento(
         f"{_n(counts['findings'], 'hallazgo', 'hallazgos')} sin conexión.",
         quiet=formato is not FormatoInforme.tabla and salida is None,
     )
-    if report.failed:
-        raise typer.Exit(ExitCode.PARTIAL)
+    if report.failed or counts["non_compliant"] or counts["findings"]:
+        raise typer.Exit(ExitCode.PARTIAL)  # drift to review, as inventario conciliar
 
 
 def _n(count: int, one: str, many: str) -> str:

@@ -51,7 +51,7 @@ def test_json_from_a_folder(
     code, out, err = run(
         capsys, *db, "red", "cumplimiento", "--directorio", str(folder), "-f", "json"
     )
-    assert code == 0, err
+    assert code == 3, err  # drift to review: one device does not comply, one finding
     data = json.loads(out)
     status = {d["device"]: d["status"] for d in data["devices"]}
     assert status == {
@@ -66,7 +66,7 @@ def test_table_names_the_lines(
     capsys: pytest.CaptureFixture[str], db: list[str], folder: Path
 ) -> None:
     code, out, err = run(capsys, *db, "red", "cumplimiento", "--directorio", str(folder))
-    assert code == 0, err
+    assert code == 3, err
     assert "no cumple" in out and "neighbor 198.18.0.5 remote-as 65099" in out
     assert "vecindad BGP" in out
     assert "3 equipos: 2 cumplen, 1 no cumple, 0 sin revisar; 1 hallazgo sin conexión." in err
@@ -76,13 +76,13 @@ def test_csv_and_html_to_a_file(
     capsys: pytest.CaptureFixture[str], db: list[str], folder: Path, tmp_path: Path
 ) -> None:
     code, out, _ = run(capsys, *db, "red", "cumplimiento", "--directorio", str(folder), "-f", "csv")
-    assert code == 0
+    assert code == 3
     rows = list(csv.DictReader(io.StringIO(out)))
     assert {r["record"] for r in rows} == {"equipo", "linea", "hallazgo"}
     page = tmp_path / "informe.html"
     code, out, err = run(capsys, *db, "red", "cumplimiento", "--directorio", str(folder), "-f", "html",
                          "--salida", str(page))  # fmt: skip
-    assert code == 0 and out == ""
+    assert code == 3 and out == ""  # the whole report is written before exiting 3
     assert "escrito en" in err and "gw-emb-ar" in page.read_text("utf-8")
 
 
@@ -91,7 +91,7 @@ def test_one_device_is_chosen_and_a_missing_backup_exits_3(
 ) -> None:
     code, out, _ = run(capsys, *db, "red", "cumplimiento", "gw-emb-ar", "--directorio", str(folder),
                        "-f", "json")  # fmt: skip
-    assert code == 0
+    assert code == 3
     assert [d["device"] for d in json.loads(out)["devices"]] == ["gw-emb-ar"]
     (folder / "gw-emb-bo.cfg").unlink()
     code, out, _ = run(
@@ -99,6 +99,19 @@ def test_one_device_is_chosen_and_a_missing_backup_exits_3(
     )
     assert code == 3
     assert json.loads(out)["devices"][0]["status"] == "no_backup"
+
+
+def test_exit_0_only_when_everything_complies(
+    capsys: pytest.CaptureFixture[str], db: list[str], folder: Path
+) -> None:
+    code, out, err = run(capsys, *db, "red", "cumplimiento", "gw-emb-bo",
+                         "--directorio", str(folder), "-f", "json")  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out)["summary"]
+    assert (summary["compliant"], summary["non_compliant"], summary["findings"]) == (1, 0, 0)
+    code, out, err = run(capsys, *db, "red", "cumplimiento", "gw-emb-ar",
+                         "--directorio", str(folder))  # fmt: skip
+    assert code == 3 and "1 equipo: 0 cumplen, 1 no cumple" in err
 
 
 def test_bad_input(capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ def test_own_template_first_then_the_shipped_ones(
 ) -> None:
     args = [*db, "red", "cumplimiento", "gw-lima", "gw-emb-bo", "--directorio", str(folder)]
     code, out, err = run(capsys, *args, "-f", "json")
-    assert _status(out) == {"gw-lima": "compliant", "gw-emb-bo": "non_compliant"}, err
+    assert code == 3 and _status(out) == {"gw-lima": "compliant", "gw-emb-bo": "non_compliant"}
     code, out, err = run(capsys, *args)
     assert "description enlace a Lima" in out and "description enlace a sede central" in out
     # the ministry's reglas.toml wins too: it maps missions to a template of its own name
@@ -47,7 +47,10 @@ def test_own_template_first_then_the_shipped_ones(
     (own / "reglas.toml").write_text(rules.replace('"router-mision.j2"', '"mision.j2"'))
     (own / "mision.j2").write_text((SHIPPED / "router-mision.j2").read_text("utf-8"))
     code, out, err = run(capsys, *args, "-f", "json")
-    assert code == 0 and _status(out) == {"gw-lima": "compliant", "gw-emb-bo": "compliant"}, err
+    assert _status(out) == {"gw-lima": "compliant", "gw-emb-bo": "compliant"}, err
+    alone = [*db, "red", "cumplimiento", "gw-emb-bo", "--directorio", str(folder)]
+    code, out, err = run(capsys, *alone, "-f", "json")  # no finding with gw-lima left out
+    assert code == 0 and _status(out) == {"gw-emb-bo": "compliant"}, err
 
 
 def test_errors_name_the_ministry_file_and_line(
