@@ -131,23 +131,20 @@ def cumplimiento(
     if isinstance(out, io.StringIO) and salida is not None:
         write_atomically(salida, out.getvalue())
         message(f"informe de cumplimiento escrito en {salida}")
+    from pukara.formats import number
+    from pukara.text import count
+
     counts = report.counts()
     message(
-        f"{_n(len(report.devices), 'equipo', 'equipos')}: "
-        f"{_n(counts['compliant'], 'cumple', 'cumplen')}, "
-        f"{_n(counts['non_compliant'], 'no cumple', 'no cumplen')}, "
-        f"{len(report.failed)} sin revisar; "
-        f"{_n(counts['findings'], 'hallazgo', 'hallazgos')} sin conexión.",
+        f"{count(len(report.devices), 'equipo', 'equipos')}: "
+        f"{count(counts['compliant'], 'cumple', 'cumplen')}, "
+        f"{count(counts['non_compliant'], 'no cumple', 'no cumplen')}, "
+        f"{number(len(report.failed))} sin revisar; "
+        f"{count(counts['findings'], 'hallazgo', 'hallazgos')} sin conexión.",
         quiet=formato is not FormatoInforme.tabla and salida is None,
     )
     if report.failed or counts["non_compliant"] or counts["findings"]:
         raise typer.Exit(ExitCode.PARTIAL)  # drift to review, as inventario conciliar
-
-
-def _n(count: int, one: str, many: str) -> str:
-    from pukara.formats import number
-
-    return f"{number(count)} {one if count == 1 else many}"
 
 
 def _tables(report: Report, fmt: Formato, out: TextIO) -> None:

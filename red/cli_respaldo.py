@@ -92,9 +92,10 @@ def respaldar(
         )  # fmt: skip
     for error in run.notify_errors:
         message(f"aviso no entregado: {error}", style="yellow")
+    from pukara.formats import number
     from pukara.text import count
 
-    changed, failed = len(run.changed), len(run.failed)
+    changed, failed = number(len(run.changed)), number(len(run.failed))
     summary = (
         f"{count(len(run.devices), 'equipo', 'equipos')}: {changed} con cambios, {failed} con error"
     )
