@@ -82,3 +82,29 @@ def test_a_missing_folder_is_named(
         intencion.use_templates(None)
     assert code != 0 and f"la carpeta de plantillas de red «{gone}»" in err
     assert "PUKARA_RED_PLANTILLAS" in err
+
+
+def test_remediar_reads_the_same_templates(
+    capsys: pytest.CaptureFixture[str],
+    db: list[str],
+    own: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import UTC, datetime
+
+    from red.repositorio import ConfigRepo, default_path
+    from tests.unit.red_cumplimiento_case import as_backed_up, real
+
+    data = tmp_path / "datos"
+    data.mkdir(mode=0o700)
+    monkeypatch.setenv("PUKARA_DATA_DIR", str(data))
+    repo = ConfigRepo(default_path(data))
+    text = as_backed_up(real("gw-emb-bo")).encode()
+    repo.commit({"emb-bo/gw-emb-bo.cfg": text}, "Respaldo: gw-emb-bo", author="ana",
+                when=datetime(2026, 11, 20, tzinfo=UTC))  # fmt: skip
+    code, out, err = run(capsys, *db, "red", "remediar", "gw-emb-bo", "--simular",
+                         "--desde-respaldo", "--formato", "json")  # fmt: skip
+    assert code == 0, err
+    (result,) = json.loads(out)
+    assert "description enlace a Lima" in [c.strip() for c in result["commands"]], result
