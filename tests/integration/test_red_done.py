@@ -25,7 +25,7 @@ from cli import main
 from lab import manage
 from lab.sites import LabSite
 from red.cumplimiento import FEATURES
-from red.repositorio import ConfigRepo
+from red.repositorio import LOCK_NAME, ConfigRepo
 from red.verificaciones import KINDS as CHECKS
 from tests.conftest import running_lab
 
@@ -318,7 +318,9 @@ def test_issue_16_done_when(
     assert repo.head() == head
     fsck = _git(repo.path, "fsck", "--strict", "--no-dangling")
     assert fsck.returncode == 0 and not fsck.stdout.strip(), fsck
-    assert not list(repo.path.rglob("*.lock"))
+    # no lock git left behind (the repository's own flock file stays, by design), no scratch
+    assert [p.name for p in repo.path.rglob("*.lock")] == [LOCK_NAME]
+    assert not list(repo.path.glob("pukara-*"))
     code, doc = _backup(capsys)  # the repository still takes the next run
     assert code == 0 and _changed(doc) == ["gw-d1"], doc
     assert _git(repo.path, "fsck", "--strict").returncode == 0
