@@ -149,9 +149,9 @@ def test_second_run_at_once_is_refused_and_nothing_changed_is_not_announced(
     routers = FakeRouters()
     routers.secrets = {"gw-a": "s3creto-a"}
     devices = [_device("gw-a", "a")]
-    with run_lock(settings.data_dir):  # another run holds the lock (a real flock)
-        with pytest.raises(BackupBusy, match="otro respaldo en curso"):
-            run_backup(store, settings, devices, fetcher=routers, timeout_s=2)
+    # another run holds the lock (a real flock)
+    with run_lock(settings.data_dir), pytest.raises(BackupBusy, match="otro respaldo en curso"):
+        run_backup(store, settings, devices, fetcher=routers, timeout_s=2)
     assert routers.calls == 0
     # a run that fetched before another committed the same text: no change, no notice
     repo = ConfigRepo(default_path(settings.data_dir))
