@@ -234,6 +234,16 @@ def clean_lines(text: str, platform: str, key: bytes, *, header: bool = False) -
     return out
 
 
+def mask_secrets(text: str, platform: str, key: bytes) -> str:
+    """``text`` with control characters out and every secret marked, line for line (no line
+    dropped, so a line number still points at the same line of the original)."""
+    rules = rules_for(platform)
+    lines = clean(text.replace("\r\n", "\n").replace("\r", "\n")).split("\n")
+    return "\n".join(
+        _strip_secret(line.rstrip(), rules, lambda s: marker(key, s)) for line in lines
+    )
+
+
 def stored_text(name: str, platform: str, version: str, running: str, key: bytes) -> str:
     """The file a backup stores: ``show version`` as ``!`` comments, then the configuration."""
     header = [f"! {name} ({platform}): show version"]

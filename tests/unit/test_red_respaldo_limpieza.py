@@ -232,3 +232,13 @@ def test_marker_is_keyed_on_the_value_only() -> None:
         f"password {marker(KEY, 'Igual1')}",
         f" neighbor A password {marker(KEY, 'Igual1')}",
     ]
+
+
+def test_mask_secrets_keeps_every_line_in_place() -> None:
+    from red.limpieza import mask_secrets
+
+    masked = mask_secrets(RUNNING, "frr", KEY).split("\n")
+    assert len(masked) == len(RUNNING.split("\n"))
+    assert masked[0] == "Building configuration..."  # nothing dropped: line numbers hold
+    for secret in SECRETS:
+        assert secret not in "\n".join(masked), secret
