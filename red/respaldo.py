@@ -21,23 +21,16 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from netmiko import ConnectHandler
-from netmiko.exceptions import (
-    NetmikoAuthenticationException,
-    NetmikoTimeoutException,
-    ReadTimeout,
-)
-from paramiko.ssh_exception import SSHException
 
-from inventario.ssh_discovery import SshTarget, _connect_args, _ssh_error
+from inventario.ssh_discovery import SshTarget, connect_args, ssh_errors
 from monitoreo.notify import Hooks
 from pukara.config import Settings
-from pukara.errors import AuthError, DeviceError, DeviceTimeout, Interrupted, PukaraError, os_reason
+from pukara.errors import DeviceError, Interrupted, PukaraError, os_reason
 from pukara.events import make_event, utc_now
 from pukara.files import make_private_dirs
 from pukara.results import Result, Status
@@ -61,31 +54,6 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 def key_path(data_dir: Path) -> Path:
     """The key that marks secrets: in the data directory, beside (never in) the repository."""
     return Path(data_dir) / "red" / KEY_NAME
-
-
-@contextmanager
-def ssh_errors(profile: CredentialProfile, timeout_s: float) -> Iterator[None]:
-    """netmiko's and paramiko's exceptions as DeviceError subclasses, as inventario says them."""
-    try:
-        yield
-    except NetmikoAuthenticationException as e:
-        key = profile.get("key_file")  # a path, not the key: it may be named
-        what = f"la llave {Path(key.reveal()).expanduser()}" if key else "la contraseña"
-        raise AuthError(
-            f"SSH rechazó la autenticación de «{profile.name}» ({what} del perfil no es "
-            "aceptada por el equipo)"
-        ) from e
-    except ReadTimeout as e:
-        raise DeviceTimeout(f"el equipo no terminó de responder en {timeout_s:g} s") from e
-    except NetmikoTimeoutException as e:
-        cause = e.__context__  # netmiko reports paramiko's SSHException as a timeout
-        if isinstance(cause, SSHException):
-            raise _ssh_error(cause) from e
-        raise DeviceTimeout(f"SSH sin respuesta en {timeout_s:g} s") from e
-    except SSHException as e:
-        raise _ssh_error(e) from e
-    except OSError as e:
-        raise DeviceError(f"error de conexión SSH: {e}") from e
 
 
 def prompt_pattern(base_prompt: str) -> str:
@@ -120,7 +88,7 @@ def show(
     target = SshTarget(device.address, device_type, profile)
     with (
         ssh_errors(profile, timeout_s),
-        ConnectHandler(**_connect_args(target, timeout_s, checked)) as conn,
+        ConnectHandler(**connect_args(target, timeout_s, checked)) as conn,
     ):
         # the prompt is known from the session's preparation: no extra round trip to find it
         expect = prompt_pattern(conn.base_prompt)
