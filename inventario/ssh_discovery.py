@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from netmiko import ConnectHandler
-from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException
+from netmiko.exceptions import NetmikoAuthenticationException, NetmikoTimeoutException, ReadTimeout
 from ntc_templates.parse import parse_output
 from paramiko.ssh_exception import BadHostKeyException, SSHException
 
@@ -52,7 +53,7 @@ class SshTarget:
     profile: CredentialProfile
 
 
-def _connect_args(
+def connect_args(
     target: SshTarget, timeout_s: float, checked: dict[str, str | None] | None = None
 ) -> dict[str, Any]:
     profile = target.profile
@@ -126,7 +127,7 @@ def _parse_interfaces(text: str) -> Any:
     return parse_output(platform="linux", command="ip address show", data=normalised)
 
 
-def _ssh_error(e: SSHException) -> DeviceError:
+def ssh_error(e: SSHException) -> DeviceError:
     if isinstance(e, BadHostKeyException):
         return DeviceError(
             f"la clave de host SSH cambió ({e.key.get_name()}); posible suplantación. "
@@ -136,6 +137,37 @@ def _ssh_error(e: SSHException) -> DeviceError:
     if "not found in known_hosts" in text:
         return DeviceError("clave de host SSH desconocida: agréguela a known_hosts")
     return DeviceError(f"error SSH: {text}")
+
+
+@contextmanager
+def ssh_errors(profile: CredentialProfile, timeout_s: float) -> Iterator[None]:
+    """netmiko's and paramiko's exceptions as DeviceError subclasses with a Spanish reason
+    (the one mapping of SSH errors: discovery, network backups and remediation use it)."""
+    try:
+        yield
+    except NetmikoAuthenticationException as e:
+        key = profile.get("key_file")  # a path, not the key: it may be named
+        what = f"la llave {Path(key.reveal()).expanduser()}" if key else "la contraseña"
+        raise AuthError(
+            f"SSH rechazó la autenticación de «{profile.name}» ({what} del perfil no es "
+            "aceptada por el equipo)"
+        ) from e
+    except ReadTimeout as e:
+        raise DeviceTimeout(f"el equipo no terminó de responder en {timeout_s:g} s") from e
+    except NetmikoTimeoutException as e:
+        cause = e.__context__  # netmiko reports paramiko's SSHException as a timeout
+        if isinstance(cause, SSHException):
+            raise ssh_error(cause) from e
+        raise DeviceTimeout(f"SSH sin respuesta en {timeout_s:g} s") from e
+    except SSHException as e:
+        raise ssh_error(e) from e
+    except OSError as e:
+        raise DeviceError(f"error de conexión SSH: {e}") from e
+
+
+# the names red/aplicar.py still imports (kept until it uses the public ones)
+_connect_args = connect_args
+_ssh_error = ssh_error
 
 
 def probe(
@@ -148,33 +180,19 @@ def probe(
             f"tipo de dispositivo «{target.device_type}» sin comandos de descubrimiento "
             f"(disponibles: {', '.join(DRIVERS)})"
         )
-    try:
-        with ConnectHandler(**_connect_args(target, timeout_s, checked)) as conn:
+    with (
+        ssh_errors(target.profile, timeout_s),
+        ConnectHandler(**connect_args(target, timeout_s, checked)) as conn,
+    ):
 
-            def run(cmd: str, textfsm: bool = False) -> Any:
-                out = conn.send_command(cmd, use_textfsm=textfsm, read_timeout=timeout_s * 4)
-                return out.strip() if isinstance(out, str) else out
+        def run(cmd: str, textfsm: bool = False) -> Any:
+            out = conn.send_command(cmd, use_textfsm=textfsm, read_timeout=timeout_s * 4)
+            return out.strip() if isinstance(out, str) else out
 
-            name = run(commands.name)
-            version = run(commands.version)
-            system = run(commands.serial, True)
-            interfaces = _parse_interfaces(run(commands.interfaces))
-    except NetmikoAuthenticationException as e:
-        key = target.profile.get("key_file")  # a path, not the key: it may be named
-        what = f"la llave {Path(key.reveal()).expanduser()}" if key else "la contraseña"
-        raise AuthError(
-            f"SSH rechazó la autenticación de «{target.profile.name}» ({what} del perfil no es "
-            f"aceptada por el equipo)"
-        ) from e
-    except NetmikoTimeoutException as e:
-        cause = e.__context__  # netmiko reports paramiko's SSHException as a timeout
-        if isinstance(cause, SSHException):
-            raise _ssh_error(cause) from e
-        raise DeviceTimeout(f"SSH sin respuesta en {timeout_s:g} s") from e
-    except SSHException as e:
-        raise _ssh_error(e) from e
-    except OSError as e:
-        raise DeviceError(f"error de conexión SSH: {e}") from e
+        name = run(commands.name)
+        version = run(commands.version)
+        system = run(commands.serial, True)
+        interfaces = _parse_interfaces(run(commands.interfaces))
     kernel = str(version).split()  # `uname -sr`: "Linux 6.1.0-18-amd64"
     facts: dict[str, Any] = {
         "name": name or None,

@@ -25,6 +25,7 @@ import ipaddress
 import json
 import os
 import pwd
+import re
 import secrets as _secrets
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -320,6 +321,15 @@ def prepare(lab: Lab, site: LabSite | None, wanted: str, argv: Sequence[str]) ->
     return True
 
 
+_SECRET_WORD = re.compile(r"(?i)\b(password|secret|key-string|key|community)\b\s*\S.*")
+
+
+def quotable(text: str) -> str:
+    """``text`` (a daemon's log) with whatever follows a secret keyword left out: vtysh -b
+    logs the configuration line it rejected, which can be ``password <secret>``."""
+    return _SECRET_WORD.sub(lambda m: f"{m.group(1)} (omitido)", text)
+
+
 def start(lab: Lab, site: LabSite | None, sites: Sequence[LabSite]) -> None:
     """Start the router's daemons in its own mount namespace (and the site's network one)."""
     base = folder(lab, site)
@@ -336,7 +346,7 @@ def start(lab: Lab, site: LabSite | None, sites: Sequence[LabSite]) -> None:
                               env=ENVIRONMENT)  # fmt: skip
     who = f"el router de {site.code}" if site else "el router de la sede central"
     if done.returncode != 0 or not running(lab, site):
-        tail = log.read_text(errors="replace")[-400:].strip()
+        tail = quotable(log.read_text(errors="replace")[-400:].strip())
         raise LabError(f"{who} no arrancó (FRR); registro {log}: {tail}")
 
 

@@ -31,20 +31,32 @@ def register(app: typer.Typer) -> None:
     app.command("cumplimiento")(cumplimiento)
 
 
-def read_folder(folder: Path) -> dict[str, str]:
-    """The ``.cfg`` files under ``folder`` by their relative path (``sede/equipo.cfg``)."""
+def read_folder(folder: Path, key: bytes) -> dict[str, str]:
+    """The ``.cfg`` files under ``folder`` by their relative path (``sede/equipo.cfg``), each
+    cleaned as a backup is (every secret replaced by its marker under ``key``, the install's
+    key): a raw export never brings a secret into the report."""
+    from red import limpieza
+
     if not folder.is_dir():
         raise UsageError(f"--directorio {folder}: no es una carpeta")
     out: dict[str, str] = {}
     try:
         for path in sorted(folder.rglob("*.cfg")):
             if path.is_file():
-                out[path.relative_to(folder).as_posix()] = path.read_text("utf-8", errors="replace")
+                text = path.read_text("utf-8", errors="replace")
+                out[path.relative_to(folder).as_posix()] = limpieza.mask_secrets(text, "frr", key)
     except OSError as e:
         raise UsageError(f"--directorio {folder}: {os_reason(e)}") from e
     if not out:
         raise UsageError(f"--directorio {folder}: no tiene archivos .cfg")
     return out
+
+
+def _key(settings: Settings) -> bytes:
+    from red.limpieza import load_key
+    from red.respaldo import key_path
+
+    return load_key(key_path(settings.data_dir))
 
 
 def _latest(settings: Settings) -> dict[str, str]:
@@ -117,7 +129,7 @@ def cumplimiento(
                 "el inventario no tiene equipos de red (router, firewall o switch activos con "
                 "sistema FRRouting y dirección de gestión)"
             )
-        configs = read_folder(directorio) if directorio else _latest(settings)
+        configs = read_folder(directorio, _key(settings)) if directorio else _latest(settings)
         report = informe.build(
             devices, configs, store, source=source, when=utc_now(), only_chosen=bool(equipos)
         )

@@ -5,7 +5,9 @@ remediation uses, so both see the same tree), after dropping FRR's section termi
 (``exit``, ``exit-address-family``, ``exit-vrf``, ``end``): FRR closes every section with
 them and hier_config would take them for duplicate children. Each top-level line (with its
 section) belongs to the first feature of ``red/plantillas/reglas.toml`` whose ``lineas``
-regex it matches; lines of no feature are not compared. Per feature the rule kind decides:
+regex it matches; the last feature, ``otras`` (regex ``.``), takes every line no other one
+claims, so an extra ``router ospf``, ``access-list``, ``line vty`` or ``key chain`` is
+reported, never left uncompared. Per feature the rule kind decides:
 ``unordered`` (multiset of lines with their parents), ``ordered`` (also the order inside each
 group), ``regex`` (a golden line that matches one of the feature's ``patrones`` is compared
 as that pattern). ``ignorar`` drops lines everywhere; ``ignorar_valores`` replaces parts of
@@ -38,6 +40,7 @@ FEATURES = (
     "route-maps",
     "bgp",
     "static-routes",
+    "otras",
 )
 _TERMINATORS = frozenset({"exit", "exit-address-family", "exit-vrf", "end", "!"})
 

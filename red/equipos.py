@@ -14,6 +14,7 @@ discovers as a host (``linux``): then the asset's profile is the login of that h
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,8 @@ RETIRED = "dado_de_baja"
 # the inventory's ``os`` (lower-cased) -> platform name used by red's cleaning and templates
 PLATFORMS = {"frrouting": "frr", "frr": "frr"}
 DEFAULT_PROFILE = "red"
+# a site code or device name that can be a path component of the backup repository
+SAFE_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,16 @@ class NetDevice:
     def path(self) -> str:
         """Where the device's configuration lives in the backup repository."""
         return f"{self.site}/{self.name}.cfg"
+
+    @property
+    def path_problem(self) -> str | None:
+        """Why :attr:`path` cannot be stored (empty or unsafe site or name), None if it can."""
+        for what, value in (("la sede", self.site), ("el nombre", self.name)):
+            if not value:
+                return f"{what} del equipo está vacío en el inventario"
+            if not SAFE_PART.fullmatch(value) or ".." in value:
+                return f"{what} del equipo no sirve como ruta del repositorio: {value!r}"
+        return None
 
 
 def platform_of(asset: Mapping[str, Any]) -> str | None:

@@ -18,8 +18,12 @@ needs a work tree, runs hooks and reads the user's configuration. A commit is:
 
 Interrupted anywhere before step 4 (Ctrl-C, SIGKILL), the repository holds at most some
 unreferenced objects (``git fsck`` reports them as dangling, not as errors) and HEAD is the
-previous commit; a ``main.lock`` left by a kill inside ``update-ref`` is removed by the next
-writer, which holds the lock. Git runs with :func:`pukara.secrets.child_environment`, without
+previous commit. Before ``update-ref`` the writer notes its PID in ``pukara.lock``; a
+``main.lock`` is removed by the next writer only when it is stale: that note names a process
+that no longer runs (a writer killed inside ``update-ref``), or the lock is older than
+:data:`STALE_LOCK_S`. Any other ``main.lock`` is a person's git at work (``update-ref``,
+``gc``): ``update-ref`` waits for it (``core.filesRefLockTimeout``) and never deletes it. Hooks
+never run (``core.hooksPath=/dev/null``). Git runs with :func:`pukara.secrets.child_environment`, without
 the user's or the system's git configuration, and receives content only on stdin or in files,
 never on its command line.
 """
@@ -47,6 +51,9 @@ ZERO = "0" * 40
 FILE_MODE = "100644"
 LOCK_NAME = "pukara.lock"
 GIT_TIMEOUT_S = 120.0
+STALE_LOCK_S = 600.0  # git holds a ref lock for milliseconds: one this old is abandoned
+REF_LOCK_WAIT_MS = 5000  # how long update-ref waits for someone else's ref lock
+_UPDATING = "update-ref"
 
 
 class RepoError(PukaraError):
@@ -92,6 +99,12 @@ class ConfigRepo:
                 "GIT_CONFIG_GLOBAL": os.devnull,
                 "GIT_TERMINAL_PROMPT": "0",
                 "LC_ALL": "C",
+                # no hook ever runs (reference-transaction included); wait for others' ref locks
+                "GIT_CONFIG_COUNT": "2",
+                "GIT_CONFIG_KEY_0": "core.hooksPath",
+                "GIT_CONFIG_VALUE_0": os.devnull,
+                "GIT_CONFIG_KEY_1": "core.filesRefLockTimeout",
+                "GIT_CONFIG_VALUE_1": str(REF_LOCK_WAIT_MS),
             }
         )
         for key in ("GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_OBJECT_DIRECTORY", "GIT_NAMESPACE"):
@@ -138,20 +151,46 @@ class ConfigRepo:
         self._git("config", "gc.auto", "0")
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> Iterator[int]:
         try:
             fd = os.open(self.path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as e:
             raise RepoError(f"no se puede abrir {self.path / LOCK_NAME}: {os_reason(e)}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            # a ref lock left by a writer killed inside update-ref: we are the only writer now
-            for stale in (self.path / f"{BRANCH}.lock", self.path / "HEAD.lock"):
-                with contextlib.suppress(FileNotFoundError):
-                    stale.unlink()
-            yield
+            self._drop_stale_ref_locks(fd)
+            yield fd
         finally:
             os.close(fd)
+
+    def _drop_stale_ref_locks(self, fd: int) -> None:
+        """Remove ref locks a dead writer left; leave a live git's alone (see the module)."""
+        note = os.pread(fd, 64, 0).decode("ascii", "replace").split()
+        dead = (
+            len(note) == 2
+            and note[1] == _UPDATING
+            and (note[0] == str(os.getpid()) or not _alive(note[0]))
+        )
+        for lock in (self.path / f"{BRANCH}.lock", self.path / "HEAD.lock"):
+            try:
+                age = datetime.now(UTC).timestamp() - lock.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if dead or age > STALE_LOCK_S:
+                with contextlib.suppress(FileNotFoundError):
+                    lock.unlink()
+        if dead:
+            os.ftruncate(fd, 0)
+
+    @contextlib.contextmanager
+    def _noted(self, fd: int) -> Iterator[None]:
+        """While ``update-ref`` runs, ``pukara.lock`` names this process."""
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {_UPDATING}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
 
     # -- reading -----------------------------------------------------------------------------
     def head(self) -> str | None:
@@ -243,14 +282,15 @@ class ConfigRepo:
         for path in files:
             _check_path(path)
         self.init()
-        with self._locked():
+        with self._locked() as fd:
             old = self.head()
             current = self._tree(old) if old else {}
             changed = {p: d for p, d in sorted(files.items()) if current.get(p) != blob_id(d)}
             if not changed:
                 return None
             new = self._write_commit(old, changed, message, author=author, when=when)
-            self._git("update-ref", "-m", "pukara: respaldo", BRANCH, new, old or ZERO)
+            with self._noted(fd):
+                self._git("update-ref", "-m", "pukara: respaldo", BRANCH, new, old or ZERO)
             return new
 
     def _write_commit(
@@ -295,6 +335,18 @@ class ConfigRepo:
             )  # fmt: skip
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _alive(pid: str) -> bool:
+    if not pid.isdecimal():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
 
 
 def default_path(data_dir: Path) -> Path:

@@ -13,28 +13,26 @@ error). Every SSH operation has its own timeout (20 s by default).
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from netmiko import ConnectHandler
-from netmiko.exceptions import (
-    NetmikoAuthenticationException,
-    NetmikoTimeoutException,
-    ReadTimeout,
-)
-from paramiko.ssh_exception import SSHException
 
-from inventario.ssh_discovery import SshTarget, _connect_args, _ssh_error
+from inventario.ssh_discovery import SshTarget, connect_args, ssh_errors
 from monitoreo.notify import Hooks
 from pukara.config import Settings
-from pukara.errors import AuthError, DeviceError, DeviceTimeout, Interrupted
+from pukara.errors import DeviceError, Interrupted, PukaraError, os_reason
 from pukara.events import make_event, utc_now
+from pukara.files import make_private_dirs
 from pukara.results import Result, Status
 from pukara.runner import Reporter, run_many
 from pukara.secrets import CredentialProfile, require_profile
@@ -56,31 +54,6 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 def key_path(data_dir: Path) -> Path:
     """The key that marks secrets: in the data directory, beside (never in) the repository."""
     return Path(data_dir) / "red" / KEY_NAME
-
-
-@contextmanager
-def ssh_errors(profile: CredentialProfile, timeout_s: float) -> Iterator[None]:
-    """netmiko's and paramiko's exceptions as DeviceError subclasses, as inventario says them."""
-    try:
-        yield
-    except NetmikoAuthenticationException as e:
-        key = profile.get("key_file")  # a path, not the key: it may be named
-        what = f"la llave {Path(key.reveal()).expanduser()}" if key else "la contraseña"
-        raise AuthError(
-            f"SSH rechazó la autenticación de «{profile.name}» ({what} del perfil no es "
-            "aceptada por el equipo)"
-        ) from e
-    except ReadTimeout as e:
-        raise DeviceTimeout(f"el equipo no terminó de responder en {timeout_s:g} s") from e
-    except NetmikoTimeoutException as e:
-        cause = e.__context__  # netmiko reports paramiko's SSHException as a timeout
-        if isinstance(cause, SSHException):
-            raise _ssh_error(cause) from e
-        raise DeviceTimeout(f"SSH sin respuesta en {timeout_s:g} s") from e
-    except SSHException as e:
-        raise _ssh_error(e) from e
-    except OSError as e:
-        raise DeviceError(f"error de conexión SSH: {e}") from e
 
 
 def prompt_pattern(base_prompt: str) -> str:
@@ -115,7 +88,7 @@ def show(
     target = SshTarget(device.address, device_type, profile)
     with (
         ssh_errors(profile, timeout_s),
-        ConnectHandler(**_connect_args(target, timeout_s, checked)) as conn,
+        ConnectHandler(**connect_args(target, timeout_s, checked)) as conn,
     ):
         # the prompt is known from the session's preparation: no extra round trip to find it
         expect = prompt_pattern(conn.base_prompt)
@@ -200,6 +173,44 @@ def message_for(changed: Sequence[DeviceBackup], failed: Sequence[DeviceBackup])
     return "\n".join([title, *body]) + "\n"
 
 
+class BackupBusy(PukaraError):
+    """Another ``red respaldar`` holds the run lock."""
+
+
+def lock_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "red" / "respaldo.lock"
+
+
+@contextlib.contextmanager
+def run_lock(data_dir: Path) -> Iterator[None]:
+    """One backup run at a time per data directory (non-blocking: a second run is an error)."""
+    path = lock_path(data_dir)
+    try:
+        make_private_dirs(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as e:
+        raise PukaraError(
+            f"{path}: no se puede crear el cerrojo del respaldo: {os_reason(e)}"
+        ) from e
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise PukaraError(f"{path}: no se puede tomar el cerrojo: {os_reason(e)}") from e
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+            who = f" (proceso {holder})" if holder.isdecimal() else ""
+            raise BackupBusy(
+                f"otro respaldo en curso{who}: espere a que termine ({path})"
+            ) from None
+        with contextlib.suppress(OSError):  # the PID is a courtesy; the flock is the lock
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # closing drops the flock
+
+
 def run_backup(
     store: Store,
     settings: Settings,
@@ -212,18 +223,37 @@ def run_backup(
 ) -> BackupRun:
     """Back every device up; one commit naming the devices that changed (None if none did).
 
-    A device that fails (credentials, timeout, host key, anything unexpected) is that device's
-    error and the others go on. Ctrl-C: nothing is committed and Interrupted is raised.
+    A device that fails (credentials, timeout, host key, a site or name that cannot be a path
+    of the repository, anything unexpected) is that device's error and the others go on.
+    Ctrl-C: nothing is committed and Interrupted is raised. One run at a time per data
+    directory: a second one is :class:`BackupBusy` ("otro respaldo en curso").
     """
-    repo = ConfigRepo(default_path(settings.data_dir))
     # a malformed alert_webhook/alert_command is said before any device is touched
     hooks = Hooks.from_settings(settings.alert_webhook, settings.alert_command)
+    with run_lock(settings.data_dir):
+        return _run(store, settings, devices, hooks, progress, workers, timeout_s, fetcher)
+
+
+def _run(
+    store: Store,
+    settings: Settings,
+    devices: Sequence[NetDevice],
+    hooks: Hooks,
+    progress: Reporter | None,
+    workers: int,
+    timeout_s: float,
+    fetcher: Callable[..., str],
+) -> BackupRun:
+    repo = ConfigRepo(default_path(settings.data_dir))
     key = limpieza.load_key(key_path(settings.data_dir))
     profiles = _Profiles()
     checked: dict[str, str | None] = {}  # each key file checked once
     by_name = {d.name: d for d in devices}
 
     def one(device: NetDevice) -> Mapping[str, Any]:
+        problem = device.path_problem
+        if problem is not None:  # said before connecting, and only this device's error
+            raise DeviceError(problem)
         profile = profiles.get(device.credential_profile)
         return {"text": fetcher(device, profile, timeout_s=timeout_s, key=key, checked=checked)}
 
@@ -235,15 +265,19 @@ def run_backup(
         raise Interrupted("respaldo interrumpido: no se guardó nada en el repositorio")
     texts = {by_name[r.target].path: str(r.data["text"]).encode() for r in outcome.ok}
     changed_paths = set(repo.changed_paths(texts))
-    results = [_device_result(by_name[r.target], r, changed_paths) for r in outcome.results]
-    changed = [d for d in results if d.status == "changed"]
-    failed = [d for d in results if d.status == "error"]
     commit = None
-    if changed:
+    if changed_paths:
+        pending = [_device_result(by_name[r.target], r, changed_paths) for r in outcome.results]
         commit = repo.commit(
-            {p: texts[p] for p in sorted(changed_paths)}, message_for(changed, failed),
+            {p: texts[p] for p in sorted(changed_paths)},
+            message_for([d for d in pending if d.status == "changed"],
+                        [d for d in pending if d.status == "error"]),
             author=settings.analyst, when=utc_now(),
         )  # fmt: skip
+    if commit is None:  # the repository already held these contents: nothing changed
+        changed_paths = set()
+    results = [_device_result(by_name[r.target], r, changed_paths) for r in outcome.results]
+    changed = [d for d in results if d.status == "changed"]
     store.write_events([_event(d, commit) for d in results])
     errors: list[str] = []
     if changed and hooks:

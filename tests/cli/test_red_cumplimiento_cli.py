@@ -126,3 +126,44 @@ def test_bad_input(capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: 
     assert code == 2 and "«gw-nadie»" in err
     code, _, err = run(capsys, *db, "red", "cumplimiento")
     assert code == 2 and "aún no hay respaldos" in err
+
+
+def test_raw_files_with_secrets_never_reach_any_report(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    import re
+
+    raw = tmp_path / "crudo"
+    ar = (
+        real("gw-emb-ar")
+        .replace(
+            " description enlace a sede central",
+            " description enlace a sede central\n ip ospf authentication-key 0spfK3y",
+        )
+        .replace(
+            "neighbor 198.18.0.5 password bgpSecret1", "neighbor 198.18.0.5 password 7 Tipo7S3c"
+        )
+    )
+    ar = ar.replace("\nend", "\nsnmp-server community c0mun1dad RO\nkey chain K\n key 1\n"
+                    "  key-string cadena secreta\n exit\nexit\nend")  # fmt: skip
+    for path, text in (("lima/gw-lima.cfg", real("gw-lima")), ("emb-ar/gw-emb-ar.cfg", ar),
+                       ("gw-emb-bo.cfg", real("gw-emb-bo"))):  # fmt: skip
+        (raw / path).parent.mkdir(parents=True, exist_ok=True)
+        (raw / path).write_text(text, "utf-8")
+    secrets = set(re.findall(r"password (?:7 )?(\S+)", real("gw-lima") + real("gw-emb-bo") + ar))
+    secrets |= {"0spfK3y", "Tipo7S3c", "c0mun1dad", "cadena secreta", "cadena"}
+    assert {"vtyHQ", "bgpSecret2", "Tipo7S3c"} <= secrets
+    outputs = []
+    for fmt in ("tabla", "json", "csv", "html"):
+        code, out, err = run(
+            capsys, *db, "red", "cumplimiento", "--directorio", str(raw), "-f", fmt
+        )
+        assert code == 0, err
+        outputs.append(out + err)
+    data = json.loads(outputs[1])
+    ar_result = next(d for d in data["devices"] if d["device"] == "gw-emb-ar")
+    assert ar_result["status"] == "non_compliant"  # the extra lines are there, masked
+    text = "\n".join(outputs)
+    assert "ip ospf authentication-key <secreto" in text  # reported, masked
+    for secret in secrets:
+        assert secret not in text, secret

@@ -129,6 +129,22 @@ def test_backup_history_secrets_and_errors(
     for secret in [*frr.secrets(red_lab), "otro-secreto-r2"]:
         assert secret.encode() not in everything, secret
     assert subprocess.run(["git", "-C", str(repo.path), "fsck", "--strict"]).returncode == 0
+    # nor in the compliance reports, nor anywhere else in the data directory (the sqlite store
+    # with its events, its WAL, the lock files, the key's folder...)
+    reports = tmp_path / "informes"
+    reports.mkdir()
+    for fmt in ("json", "csv", "html", "tabla"):
+        main(["red", "cumplimiento", "-f", fmt, "--salida", str(reports / f"cumplimiento.{fmt}")])
+    capsys.readouterr()
+    assert sorted(p.name for p in reports.iterdir()) == [
+        "cumplimiento.csv", "cumplimiento.html", "cumplimiento.json", "cumplimiento.tabla"]  # fmt: skip
+    assert "gw-r2" in (reports / "cumplimiento.json").read_text()
+    stored = [p for p in env.rglob("*") if p.is_file() and repo.path not in p.parents]
+    assert any(p.suffix in (".db", ".sqlite", ".sqlite3") or "db" in p.name for p in stored), stored
+    for path in [*stored, *reports.iterdir()]:
+        data = path.read_bytes()
+        for secret in [*frr.secrets(red_lab), "otro-secreto-r2"]:
+            assert secret.encode() not in data, (path, secret)
 
     # a wrong credential and a changed host key are those devices' errors; the run exits 3
     other_key = tmp_path / "otra"

@@ -215,3 +215,14 @@ def test_the_network_user_is_in_the_vty_group(tmp_path: Path) -> None:
     assert "red:*:" in lines["shadow"]
     (tmp_path / "group").write_text("root:x:0:\n")  # no FRR on the machine: no network user
     assert "red:" not in services.account_lines(tmp_path)["passwd"]
+
+
+def test_a_failed_start_never_quotes_a_secret() -> None:
+    from lab.frr import quotable
+
+    log = ("line 12: % Unknown command[4]: neighbor 198.18.0.5 password bgpS3creto x\n"
+           "enable password en4ble\nkey-string cad\nsnmp-server community c0m RO\nzebra: ok")  # fmt: skip
+    out = quotable(log)
+    for secret in ("bgpS3creto", "en4ble", "cad", "c0m"):
+        assert secret not in out
+    assert "password (omitido)" in out and out.endswith("zebra: ok")

@@ -190,3 +190,24 @@ def test_shipped_rules_define_the_contract_features() -> None:
     rules = load_rules()
     assert tuple(f.name for f in rules.features) == cumplimiento.FEATURES
     assert {f.kind for f in rules.features} == {"ordered", "unordered", "regex"}
+
+
+def test_lines_of_no_feature_are_reported_under_otras(golden: dict[str, str]) -> None:
+    extra = (
+        "router ospf\n ospf router-id 198.18.0.6\n network 198.18.0.4/30 area 0\nexit\n!\n"
+        "router rip\n network wan0\nexit\n!\n"
+        "access-list AL-X seq 5 permit any\n!\n"
+        "line vty\n exec-timeout 0 0\nexit\n!\n"
+        "key chain K\n key 1\n  key-string <secreto:hmac-sha256:0123456789ab>\n exit\nexit\n!\n"
+        "vrf OTRA\n ip route 198.18.9.0/24 198.18.0.5\nexit-vrf\n!\n"
+    )
+    running = real("gw-emb-ar").replace("\nend", "\n" + extra + "end")
+    result = check("gw-emb-ar", running, golden["gw-emb-ar"], load_rules())
+    assert result.failing == ("otras",)
+    otras = result.feature("otras")
+    assert not otras.missing
+    tops = {line.parents[0] if line.parents else line.text for line in otras.extra}
+    assert tops == {"router ospf", "router rip", "access-list AL-X seq 5 permit any",
+                    "line vty", "key chain K", "vrf OTRA"}  # fmt: skip
+    assert Line(("vrf OTRA",), "ip route 198.18.9.0/24 198.18.0.5") in otras.extra
+    assert cumplimiento.FEATURES[-1] == "otras"

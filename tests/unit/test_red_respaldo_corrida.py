@@ -113,3 +113,67 @@ def test_runs_commit_once_then_only_changes(
     assert len(hits) == 6
     with pytest.raises(UsageError, match=r"expresión regular inválida «\[a»"):
         historial.search(repo, "[a")
+
+
+@pytest.mark.parametrize(
+    ("site", "name"), [("", "gw-sin-sede"), ("../fuera", "gw-x"), ("a/b", "gw-x"),
+                       ("con espacio", "gw-x"), ("a", "../gw-x"), ("a", "")],
+)  # fmt: skip
+def test_unsafe_site_or_name_is_that_devices_error(
+    settings: Settings, store: SQLiteStore, creds: None, site: str, name: str
+) -> None:
+    routers = FakeRouters()
+    routers.secrets = {"gw-a": "s3creto-a", name: "s3creto-x"}
+    bad = _device(name, site)
+    assert bad.path_problem is not None and _device("gw-a", "a").path_problem is None
+    run = run_backup(store, settings, [_device("gw-a", "a"), bad], fetcher=routers, timeout_s=2)
+    assert routers.calls == 1  # the unsafe one was never fetched
+    assert run.commit is not None and [d.device for d in run.changed] == ["gw-a"]
+    (failed,) = run.failed
+    assert failed.device == name
+    assert "vacío en el inventario" in (failed.reason or "") or "ruta" in (failed.reason or "")
+    assert sorted(ConfigRepo(default_path(settings.data_dir)).latest()) == ["a/gw-a.cfg"]
+
+
+def test_second_run_at_once_is_refused_and_nothing_changed_is_not_announced(
+    settings: Settings,
+    store: SQLiteStore,
+    creds: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from red.respaldo import BackupBusy, run_lock
+
+    notices = tmp_path / "avisos.jsonl"
+    settings = dataclasses.replace(settings, alert_command=f"sh -c 'cat >> {notices}'")
+    routers = FakeRouters()
+    routers.secrets = {"gw-a": "s3creto-a"}
+    devices = [_device("gw-a", "a")]
+    # another run holds the lock (a real flock)
+    with run_lock(settings.data_dir), pytest.raises(BackupBusy, match="otro respaldo en curso"):
+        run_backup(store, settings, devices, fetcher=routers, timeout_s=2)
+    assert routers.calls == 0
+    # a run that fetched before another committed the same text: no change, no notice
+    repo = ConfigRepo(default_path(settings.data_dir))
+
+    original = ConfigRepo.changed_paths
+
+    def racing(self: ConfigRepo, files: Any) -> list[str]:
+        found = original(self, files)
+        # another writer commits the very same content between the check and the commit
+        repo.commit(dict(files), "otra corrida", author="x", when=_now())
+        return found
+
+    monkeypatch.setattr(ConfigRepo, "changed_paths", racing)
+    first = run_backup(store, settings, devices, fetcher=routers, timeout_s=2)
+    assert first.commit is None and not first.changed
+    assert [d.status for d in first.devices] == ["ok"]
+    events = list(store.search_events(dataset="red.respaldo"))
+    assert [e["red"]["respaldo"]["changed"] for e in events] == [False]
+    assert not notices.exists()
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)

@@ -115,6 +115,50 @@ def test_kill_mid_commit_keeps_head_and_fsck_clean(
     fsck = _git(repo.path, "fsck", "--full", "--strict")
     assert fsck.returncode == 0, fsck.stdout + fsck.stderr
     assert repo.latest() == files
-    # a ref lock left behind does not block the next run
-    (repo.path / "refs" / "heads" / "main.lock").write_text("stale\n")
+    # a ref lock left behind (older than any live git's) does not block the next run
+    stale = repo.path / "refs" / "heads" / "main.lock"
+    stale.write_text("stale\n")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
     assert repo.commit({"s0/gw-0.cfg": b"otra\n"}, "m", author="a", when=WHEN)
+    assert not stale.exists()
+
+
+def test_a_live_ref_lock_is_waited_for_never_deleted(tmp_path: Path) -> None:
+    import threading
+
+    repo = ConfigRepo(tmp_path / "r")
+    head = repo.commit({"a/gw-a.cfg": b"uno\n"}, "m", author="a", when=WHEN)
+    theirs = repo.path / "refs" / "heads" / "main.lock"  # a person's git update-ref at work
+    theirs.write_text("0" * 40 + "\n")
+    with pytest.raises(RepoError, match="update-ref"):
+        repo.commit({"a/gw-a.cfg": b"dos\n"}, "m", author="a", when=WHEN)
+    assert theirs.exists() and repo.head() == head  # their lock is theirs: kept
+    # when they finish within the wait, pukara's commit goes through
+    threading.Timer(1.0, theirs.unlink).start()
+    assert repo.commit({"a/gw-a.cfg": b"dos\n"}, "m", author="a", when=WHEN)
+
+
+def test_a_ref_lock_of_a_writer_that_died_in_update_ref_is_removed(tmp_path: Path) -> None:
+    repo = ConfigRepo(tmp_path / "r")
+    repo.commit({"a/gw-a.cfg": b"uno\n"}, "m", author="a", when=WHEN)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    (repo.path / "pukara.lock").write_text(f"{dead} update-ref\n")
+    left = repo.path / "refs" / "heads" / "main.lock"
+    left.write_text("x\n")
+    assert repo.commit({"a/gw-a.cfg": b"dos\n"}, "m", author="a", when=WHEN)
+    assert not left.exists() and (repo.path / "pukara.lock").read_text() == ""
+
+
+def test_hooks_never_run(tmp_path: Path) -> None:
+    repo = ConfigRepo(tmp_path / "r")
+    repo.init()
+    ran = tmp_path / "corrio"
+    for hook in ("reference-transaction", "post-update", "pre-commit"):
+        script = repo.path / "hooks" / hook
+        script.parent.mkdir(exist_ok=True)
+        script.write_text(f"#!/bin/sh\necho {hook} >> {ran}\n")
+        script.chmod(0o755)
+    assert repo.commit({"a/gw-a.cfg": b"uno\n"}, "m", author="a", when=WHEN)
+    assert not ran.exists()
