@@ -59,15 +59,22 @@ def load_key(path: Path) -> bytes:
     """The marking key at ``path``, made (random, 0600) the first time."""
     try:
         make_private_dirs(path.parent)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(secrets.token_bytes(KEY_BYTES))
-                fh.flush()
-                os.fsync(fh.fileno())
+        if not path.exists():
+            # written whole under a private name, then linked into place: a crash or a second
+            # first run never leaves an empty key behind, and the first link wins
+            part = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(secrets.token_bytes(KEY_BYTES))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                try:
+                    os.link(part, path)
+                except FileExistsError:
+                    pass
+            finally:
+                part.unlink(missing_ok=True)
         if path.stat().st_mode & 0o077:
             raise CleaningError(
                 f"{path}: la clave que marca los secretos de los respaldos no debe ser legible "

@@ -242,3 +242,21 @@ def test_mask_secrets_keeps_every_line_in_place() -> None:
     assert masked[0] == "Building configuration..."  # nothing dropped: line numbers hold
     for secret in SECRETS:
         assert secret not in "\n".join(masked), secret
+
+
+def test_a_key_being_made_is_never_seen_empty(tmp_path: Path) -> None:
+    """Two first runs racing, or one that dies mid-write, never leave an empty key."""
+    import threading
+
+    from red.limpieza import KEY_BYTES, load_key
+
+    path = tmp_path / "red" / "clave-secretos"
+    keys: list[bytes] = []
+    threads = [threading.Thread(target=lambda: keys.append(load_key(path))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(keys) == 8 and len(set(keys)) == 1 and len(keys[0]) == KEY_BYTES
+    assert [p.name for p in path.parent.iterdir()] == ["clave-secretos"]
+    assert path.stat().st_mode & 0o777 == 0o600
