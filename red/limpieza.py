@@ -34,6 +34,7 @@ rules also cover the IOS forms FRR accepts or prints):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -69,10 +70,8 @@ def load_key(path: Path) -> bytes:
                     fh.write(secrets.token_bytes(KEY_BYTES))
                     fh.flush()
                     os.fsync(fh.fileno())
-                try:
+                with contextlib.suppress(FileExistsError):
                     os.link(part, path)
-                except FileExistsError:
-                    pass
             finally:
                 part.unlink(missing_ok=True)
         if path.stat().st_mode & 0o077:
