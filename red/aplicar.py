@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +35,8 @@ from typing import Any, Protocol
 
 from pukara.errors import AuthError, DeviceError, DeviceTimeout, PukaraError, UsageError
 from pukara.events import make_event
-from red import guardas
+from red import guardas, limpieza, repositorio
+from red.equipos import NetDevice
 from red.remediacion import Remediation, load, remediate
 
 DATASET = "red.remediacion"
@@ -43,23 +44,7 @@ DEVICE_TYPES = {"frr": "cisco_ios"}  # vtysh speaks IOS's prompt and config-mode
 _VTYSH_ERROR = ("% ", "%Unknown", "%Invalid")
 
 
-class Device(Protocol):
-    """What this module reads of a :class:`red.equipos.NetDevice`."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def site(self) -> str: ...
-    @property
-    def address(self) -> str: ...
-    @property
-    def platform(self) -> str: ...
-    @property
-    def credential_profile(self) -> str: ...
-    @property
-    def path(self) -> str: ...
-    @property
-    def asset(self) -> Mapping[str, Any]: ...
+Device = NetDevice  # what this module takes; tests pass look-alikes
 
 
 class Session(Protocol):
@@ -437,37 +422,33 @@ def snmp_answers(address: str, profiles: Sequence[str], timeout_s: float) -> Non
 class Live:
     """The real :class:`Access`: respaldo's fetch and repository, intencion's golden config.
 
-    Those modules belong to the backup and compliance parts of ``red``; they are looked up
-    when a command runs (netmiko, jinja2 and git are only needed then).
+    :mod:`red.respaldo` (netmiko) and :mod:`red.intencion` (jinja2) are imported when a
+    command makes one of these, not when this module is.
     """
 
     def __init__(
         self, store: Any, settings: Any, *, timeout_s: float = 20.0, snmp_profile: str = ""
     ) -> None:
-        import importlib
+        from red import intencion, respaldo
 
         self.snmp_profile = snmp_profile
         self.store = store
         self.settings = settings
         self.timeout_s = timeout_s
-        self._respaldo = importlib.import_module("red.respaldo")
-        self._repos = importlib.import_module("red.repositorio")
-        self._intencion = importlib.import_module("red.intencion")
-        limpieza = importlib.import_module("red.limpieza")
-        self._key = limpieza.load_key(self._respaldo.key_path(settings.data_dir))
+        self._respaldo = respaldo
+        self._intencion = intencion
+        self._key = limpieza.load_key(respaldo.key_path(settings.data_dir))
         self._checked: dict[str, str | None] = {}
 
-    def repo(self) -> Any:
-        return self._repos.ConfigRepo(self._repos.default_path(self.settings.data_dir))
+    def repo(self) -> repositorio.ConfigRepo:
+        return repositorio.ConfigRepo(repositorio.default_path(self.settings.data_dir))
 
     def running(self, device: Device) -> str:
         from pukara import secrets
 
         profile = secrets.require_profile(device.credential_profile)
-        return str(
-            self._respaldo.fetch(
-                device, profile, timeout_s=self.timeout_s, key=self._key, checked=self._checked
-            )
+        return self._respaldo.fetch(
+            device, profile, timeout_s=self.timeout_s, key=self._key, checked=self._checked
         )
 
     def backed_up(self, device: Device) -> str:
@@ -475,10 +456,10 @@ class Live:
         data = self.repo().read(device.path)
         if data is None:
             raise DeviceError(f"{device.name}: sin respaldo en el repositorio ({device.path})")
-        return bytes(data).decode()
+        return data.decode()
 
     def intended(self, device: Device) -> str:
-        return str(self._intencion.render(device, self.store))
+        return self._intencion.render(device, self.store)
 
     def save(self, device: Device, text: str) -> None:
         from pukara.events import utc_now

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pukara.config import Settings
 from pukara.errors import DeviceError, UsageError
 from red import guardas
 from red.aplicar import established, playbook_commands, vtysh_errors
@@ -292,3 +293,22 @@ def test_an_unexpected_error_is_that_devices_result() -> None:
     assert (broken.status, broken.reason) == ("fallido", "error inesperado (RuntimeError)")
     assert broken.failed and fine.status == "sin_cambios" and not fine.failed
     assert [e["event"]["outcome"] for e in events][:1] == ["failure"]  # type: ignore[index]
+
+
+def test_simulating_from_the_backup_reads_the_real_repository(settings: Settings) -> None:
+    from datetime import UTC, datetime
+
+    from red.aplicar import Offline
+    from red.equipos import NetDevice
+    from red.repositorio import ConfigRepo, default_path
+
+    device = NetDevice("gw-emb-ar", "emb-ar", "embajada", "router", MGMT, "frr", "red", {})
+    access = Offline(None, settings)
+    with pytest.raises(DeviceError, match="sin respaldo"):
+        access.running(device)
+    when = datetime(2026, 12, 1, tzinfo=UTC)
+    ConfigRepo(default_path(settings.data_dir)).commit(
+        {device.path: _text("estandar").encode()}, "respaldo", author="prueba", when=when
+    )
+    assert access.running(device) == _text("estandar")
+    assert (settings.data_dir / "red" / "respaldos").is_dir()
