@@ -419,6 +419,16 @@ def snmp_answers(address: str, profiles: Sequence[str], timeout_s: float) -> Non
     asyncio.run(ask())
 
 
+def snmp_profiles(device: Device, override: str = "") -> list[str]:
+    """The credential profiles the SNMP check tries, in order: ``override`` alone when given,
+    else the asset's own inventory profile (the one monitoreo polls it with), then the
+    device's CLI profile (``red_credenciales``) in case that one holds SNMP fields too."""
+    if override:
+        return [override]
+    named = str(device.asset.get("credential_profile") or "")
+    return [p for p in dict.fromkeys([named, device.credential_profile]) if p]
+
+
 class Live:
     """The real :class:`Access`: respaldo's fetch and repository, intencion's golden config.
 
@@ -475,10 +485,8 @@ class Live:
         return netmiko_session(device, self.timeout_s)
 
     def snmp(self, device: Device) -> None:
-        profiles = [device.credential_profile, str(device.asset.get("credential_profile") or "")]
-        if self.snmp_profile:
-            profiles = [self.snmp_profile]
-        snmp_answers(device.address, [p for p in profiles if p], min(self.timeout_s, 5.0))
+        profiles = snmp_profiles(device, self.snmp_profile)
+        snmp_answers(device.address, profiles, min(self.timeout_s, 5.0))
 
 
 class Offline(Live):

@@ -131,7 +131,10 @@ def remediar(
         typer.Option(
             "--perfil-snmp",
             metavar="PERFIL",
-            help="Perfil de credenciales SNMP de la verificación; por omisión el del equipo.",
+            help=(
+                "Perfil de credenciales SNMP de la verificación; por omisión el perfil del "
+                "activo en el inventario (el de monitoreo)."
+            ),
         ),
     ] = "",
     espera_bgp: Annotated[

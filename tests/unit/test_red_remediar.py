@@ -312,3 +312,17 @@ def test_simulating_from_the_backup_reads_the_real_repository(settings: Settings
     )
     assert access.running(device) == _text("estandar")
     assert (settings.data_dir / "red" / "respaldos").is_dir()
+
+
+def test_snmp_check_uses_the_inventory_profile_unless_told() -> None:
+    from red.aplicar import snmp_profiles
+    from red.equipos import NetDevice
+
+    def device(asset_profile: str) -> NetDevice:
+        asset = {"credential_profile": asset_profile}
+        return NetDevice("gw-emb-ar", "emb-ar", "embajada", "router", MGMT, "frr", "red", asset)
+
+    assert snmp_profiles(device("lab")) == ["lab", "red"]  # the inventory's SNMP profile first
+    assert snmp_profiles(device("")) == ["red"]
+    assert snmp_profiles(device("red")) == ["red"]
+    assert snmp_profiles(device("lab"), "otro") == ["otro"]
