@@ -150,12 +150,15 @@ class Remediator:
         push: Pusher | None = None,
         settle_s: float = 45.0,
         poll_s: float = 2.0,
+        revert_settle_s: float | None = None,
         on_event: Callable[[dict[str, Any]], object] | None = None,
         commands: Sequence[str] | None = None,
     ) -> None:
         self.access = access
         self.push = push or self._push_netmiko
         self.settle_s = settle_s
+        # the rollback's own bound: how long BGP may take to come back after the revert
+        self.revert_settle_s = settle_s if revert_settle_s is None else revert_settle_s
         self.poll_s = poll_s
         self.on_event = on_event or (lambda _doc: None)
         self.forced = tuple(commands) if commands is not None else None
@@ -187,9 +190,13 @@ class Remediator:
             if vtysh_errors(saved):
                 raise DeviceError(f"«write memory» falló: {vtysh_errors(saved)[0]}")
 
-    def check(self, device: Device, wanted: frozenset[str] | None = None) -> Check:
-        """SSH, SNMP and BGP; with ``wanted``, wait up to settle_s for those neighbours."""
-        deadline = time.monotonic() + (self.settle_s if wanted else 0.0)
+    def check(
+        self, device: Device, wanted: frozenset[str] | None = None, settle_s: float | None = None
+    ) -> Check:
+        """SSH, SNMP and BGP; with ``wanted``, wait up to settle_s for those neighbours
+        (returning as soon as they are all Established)."""
+        bound = self.settle_s if settle_s is None else settle_s
+        deadline = time.monotonic() + (bound if wanted else 0.0)
         problems: list[str] = []
         neighbours: frozenset[str] = frozenset()
         ssh = snmp = False
@@ -245,7 +252,7 @@ class Remediator:
             return
         if not back.commands:
             self._step(out, "revertir", True, "la configuración ya es la respaldada")
-        after = self.check(device, wanted)
+        after = self.check(device, wanted, self.revert_settle_s)
         out.rollback_ok = not after.problem
         self._step(out, "verificar-reversion", out.rollback_ok, after.problem or "correcto")
 

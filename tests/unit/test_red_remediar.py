@@ -347,3 +347,36 @@ def test_snmp_check_uses_the_inventory_profile_unless_told() -> None:
     assert snmp_profiles(device("")) == ["red"]
     assert snmp_profiles(device("red")) == ["red"]
     assert snmp_profiles(device("lab"), "otro") == ["otro"]
+
+
+def test_the_rollback_waits_for_bgp_up_to_its_own_bound() -> None:
+    import json as _json
+    from contextlib import contextmanager
+
+    from red.aplicar import Remediator
+
+    class _Slow(_Broken):
+        polls = 0
+
+        @contextmanager
+        def session(self, device: object):  # type: ignore[no-untyped-def]
+            outer = self
+
+            class S:
+                def command(self, text: str) -> str:
+                    outer.polls += 1
+                    state = "Established" if outer.polls >= 4 else "Active"
+                    return _json.dumps(
+                        {"ipv4Unicast": {"peers": {"198.18.200.1": {"state": state}}}}
+                    )
+
+            yield S()
+
+        def snmp(self, device: object) -> None:
+            return None
+
+    want = frozenset({"198.18.200.1"})
+    rem = Remediator(_Slow(), settle_s=0.0, revert_settle_s=5.0, poll_s=0.01)
+    assert rem.revert_settle_s == 5.0
+    assert "BGP no establecido" in rem.check(_Dev("gw-emb-ar"), want).problem  # type: ignore[arg-type]
+    assert rem.check(_Dev("gw-emb-ar"), want, rem.revert_settle_s).problem == ""  # type: ignore[arg-type]
