@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +35,8 @@ from typing import Any, Protocol
 
 from pukara.errors import AuthError, DeviceError, DeviceTimeout, PukaraError, UsageError
 from pukara.events import make_event
-from red import guardas
+from red import guardas, limpieza, repositorio
+from red.equipos import NetDevice
 from red.remediacion import Remediation, load, remediate
 
 DATASET = "red.remediacion"
@@ -43,23 +44,7 @@ DEVICE_TYPES = {"frr": "cisco_ios"}  # vtysh speaks IOS's prompt and config-mode
 _VTYSH_ERROR = ("% ", "%Unknown", "%Invalid")
 
 
-class Device(Protocol):
-    """What this module reads of a :class:`red.equipos.NetDevice`."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def site(self) -> str: ...
-    @property
-    def address(self) -> str: ...
-    @property
-    def platform(self) -> str: ...
-    @property
-    def credential_profile(self) -> str: ...
-    @property
-    def path(self) -> str: ...
-    @property
-    def asset(self) -> Mapping[str, Any]: ...
+Device = NetDevice  # what this module takes; tests pass look-alikes
 
 
 class Session(Protocol):
@@ -165,12 +150,15 @@ class Remediator:
         push: Pusher | None = None,
         settle_s: float = 45.0,
         poll_s: float = 2.0,
+        revert_settle_s: float | None = None,
         on_event: Callable[[dict[str, Any]], object] | None = None,
         commands: Sequence[str] | None = None,
     ) -> None:
         self.access = access
         self.push = push or self._push_netmiko
         self.settle_s = settle_s
+        # the rollback's own bound: how long BGP may take to come back after the revert
+        self.revert_settle_s = settle_s if revert_settle_s is None else revert_settle_s
         self.poll_s = poll_s
         self.on_event = on_event or (lambda _doc: None)
         self.forced = tuple(commands) if commands is not None else None
@@ -202,9 +190,13 @@ class Remediator:
             if vtysh_errors(saved):
                 raise DeviceError(f"«write memory» falló: {vtysh_errors(saved)[0]}")
 
-    def check(self, device: Device, wanted: frozenset[str] | None = None) -> Check:
-        """SSH, SNMP and BGP; with ``wanted``, wait up to settle_s for those neighbours."""
-        deadline = time.monotonic() + (self.settle_s if wanted else 0.0)
+    def check(
+        self, device: Device, wanted: frozenset[str] | None = None, settle_s: float | None = None
+    ) -> Check:
+        """SSH, SNMP and BGP; with ``wanted``, wait up to settle_s for those neighbours
+        (returning as soon as they are all Established)."""
+        bound = self.settle_s if settle_s is None else settle_s
+        deadline = time.monotonic() + (bound if wanted else 0.0)
         problems: list[str] = []
         neighbours: frozenset[str] = frozenset()
         ssh = snmp = False
@@ -260,7 +252,7 @@ class Remediator:
             return
         if not back.commands:
             self._step(out, "revertir", True, "la configuración ya es la respaldada")
-        after = self.check(device, wanted)
+        after = self.check(device, wanted, self.revert_settle_s)
         out.rollback_ok = not after.problem
         self._step(out, "verificar-reversion", out.rollback_ok, after.problem or "correcto")
 
@@ -434,40 +426,46 @@ def snmp_answers(address: str, profiles: Sequence[str], timeout_s: float) -> Non
     asyncio.run(ask())
 
 
+def snmp_profiles(device: Device, override: str = "") -> list[str]:
+    """The credential profiles the SNMP check tries, in order: ``override`` alone when given,
+    else the asset's own inventory profile (the one monitoreo polls it with), then the
+    device's CLI profile (``red_credenciales``) in case that one holds SNMP fields too."""
+    if override:
+        return [override]
+    named = str(device.asset.get("credential_profile") or "")
+    return [p for p in dict.fromkeys([named, device.credential_profile]) if p]
+
+
 class Live:
     """The real :class:`Access`: respaldo's fetch and repository, intencion's golden config.
 
-    Those modules belong to the backup and compliance parts of ``red``; they are looked up
-    when a command runs (netmiko, jinja2 and git are only needed then).
+    :mod:`red.respaldo` (netmiko) and :mod:`red.intencion` (jinja2) are imported when a
+    command makes one of these, not when this module is.
     """
 
     def __init__(
         self, store: Any, settings: Any, *, timeout_s: float = 20.0, snmp_profile: str = ""
     ) -> None:
-        import importlib
+        from red import intencion, respaldo
 
         self.snmp_profile = snmp_profile
         self.store = store
         self.settings = settings
         self.timeout_s = timeout_s
-        self._respaldo = importlib.import_module("red.respaldo")
-        self._repos = importlib.import_module("red.repositorio")
-        self._intencion = importlib.import_module("red.intencion")
-        limpieza = importlib.import_module("red.limpieza")
-        self._key = limpieza.load_key(self._respaldo.key_path(settings.data_dir))
+        self._respaldo = respaldo
+        self._intencion = intencion
+        self._key = limpieza.load_key(respaldo.key_path(settings.data_dir))
         self._checked: dict[str, str | None] = {}
 
-    def repo(self) -> Any:
-        return self._repos.ConfigRepo(self._repos.default_path(self.settings.data_dir))
+    def repo(self) -> repositorio.ConfigRepo:
+        return repositorio.ConfigRepo(repositorio.default_path(self.settings.data_dir))
 
     def running(self, device: Device) -> str:
         from pukara import secrets
 
         profile = secrets.require_profile(device.credential_profile)
-        return str(
-            self._respaldo.fetch(
-                device, profile, timeout_s=self.timeout_s, key=self._key, checked=self._checked
-            )
+        return self._respaldo.fetch(
+            device, profile, timeout_s=self.timeout_s, key=self._key, checked=self._checked
         )
 
     def backed_up(self, device: Device) -> str:
@@ -475,10 +473,10 @@ class Live:
         data = self.repo().read(device.path)
         if data is None:
             raise DeviceError(f"{device.name}: sin respaldo en el repositorio ({device.path})")
-        return bytes(data).decode()
+        return data.decode()
 
     def intended(self, device: Device) -> str:
-        return str(self._intencion.render(device, self.store))
+        return self._intencion.render(device, self.store)
 
     def save(self, device: Device, text: str) -> None:
         from pukara.events import utc_now
@@ -494,10 +492,8 @@ class Live:
         return netmiko_session(device, self.timeout_s)
 
     def snmp(self, device: Device) -> None:
-        profiles = [device.credential_profile, str(device.asset.get("credential_profile") or "")]
-        if self.snmp_profile:
-            profiles = [self.snmp_profile]
-        snmp_answers(device.address, [p for p in profiles if p], min(self.timeout_s, 5.0))
+        profiles = snmp_profiles(device, self.snmp_profile)
+        snmp_answers(device.address, profiles, min(self.timeout_s, 5.0))
 
 
 class Offline(Live):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -13,6 +12,8 @@ import typer
 from pukara.config import Settings
 from pukara.console import Formato, SilenciosoOpt, message, plain_console
 from pukara.errors import ExitCode, UsageError
+from pukara.store import Store
+from red.equipos import NetDevice, select
 
 STATUS = {
     "sin_cambios": "ya cumple",
@@ -29,12 +30,10 @@ def register(app: typer.Typer) -> None:
     app.command("remediar")(remediar)
 
 
-def _devices(store: Any, settings: Settings, wanted: list[str], todos: bool) -> list[Any]:
+def _devices(store: Store, settings: Settings, wanted: list[str], todos: bool) -> list[NetDevice]:
     if bool(wanted) == todos:
         raise UsageError("nombre uno o más equipos (o sedes), o use --todos")
-    equipos = importlib.import_module("red.equipos")
-    profile = getattr(settings, "red_credenciales", "red")  # respaldo's setting
-    devices: list[Any] = equipos.select(store, wanted, default_profile=profile)
+    devices = select(store, wanted, default_profile=settings.red_credenciales)
     if not devices:
         raise UsageError("el inventario no tiene equipos de red")
     return devices
@@ -132,7 +131,10 @@ def remediar(
         typer.Option(
             "--perfil-snmp",
             metavar="PERFIL",
-            help="Perfil de credenciales SNMP de la verificación; por omisión el del equipo.",
+            help=(
+                "Perfil de credenciales SNMP de la verificación; por omisión el perfil del "
+                "activo en el inventario (el de monitoreo)."
+            ),
         ),
     ] = "",
     espera_bgp: Annotated[

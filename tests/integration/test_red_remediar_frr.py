@@ -259,7 +259,9 @@ def test_a_cutting_change_is_rolled_back_by_itself(routers: tuple[Router, Router
     before = _cleaned(site.vtysh("show running-config"))
     cutting = _golden().replace(f"{HQ} remote-as 65000", f"{HQ} remote-as 65099")
     access = VtyshAccess(site, cutting)
-    out = Remediator(access, settle_s=8, poll_s=1).remediate_device(_Device())
+    # the cut is seen after 8 s without BGP; the rollback's session may take longer to come
+    # back on a loaded machine: waited for (up to 60 s, done as soon as it is Established)
+    out = Remediator(access, settle_s=8, revert_settle_s=60, poll_s=1).remediate_device(_Device())
     assert out.status == "revertido", out.as_dict()
     assert out.rollback_ok is True
     assert "BGP no establecido con 198.18.200.1" in out.reason

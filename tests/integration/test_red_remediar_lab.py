@@ -49,10 +49,16 @@ def _inventory(folder: Path) -> Path:
             for s in SITES
         )
     )
-    rows = [f"gw-lima,router,lima,{hq_v4},{hq_v6},FRRouting,,activo"]
-    rows += [f"{s.hostname},router,{s.code},{s.v4},{s.v6},FRRouting,,activo" for s in SITES]
+    # as in inventario/ejemplo: a Linux host running FRR whose inventory profile is the lab's
+    # (SNMP, the host's SSH); the router's CLI is red_credenciales (vtysh)
+    rows = [f"gw-lima,router,lima,{hq_v4},{hq_v6},FRRouting,linux,lab,activo"]
+    rows += [
+        f"{s.hostname},router,{s.code},{s.v4},{s.v6},FRRouting,linux,lab,activo" for s in SITES
+    ]
     (folder / "activos.csv").write_text(
-        "name,kind,site,mgmt_ipv4,mgmt_ipv6,os,credential_profile,status\n" + "\n".join(rows) + "\n"
+        "name,kind,site,mgmt_ipv4,mgmt_ipv6,os,device_type,credential_profile,status\n"
+        + "\n".join(rows)
+        + "\n"
     )
     return folder
 
@@ -70,7 +76,7 @@ def env(rem_lab: manage.Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def _remediar(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[Any], str]:
-    code = main(["red", "remediar", "--formato", "json", "--perfil-snmp", "lab", *args])
+    code = main(["red", "remediar", "--formato", "json", *args])
     out, err = capsys.readouterr()
     return code, (json.loads(out) if out.strip() else []), err
 
@@ -120,7 +126,7 @@ def test_nonstandard_sites_are_brought_to_standard(
     assert by["gw-x3"]["commands"] == ["log syslog informational"]
     assert {s.code: _running(rem_lab, s.code) for s in SITES} == before
     # the table: the diff as -/+ lines, then the commands
-    assert main(["red", "remediar", "--simular", "--perfil-snmp", "lab", "x2"]) == 0
+    assert main(["red", "remediar", "--simular", "x2"]) == 0
     table = capsys.readouterr().out
     assert table.splitlines()[:4] == [
         "== gw-x2: simulado (sin cambios en el equipo)",
@@ -179,11 +185,9 @@ def test_the_playbook_path_works(
 
     site = SITES[2]
     frr.vtysh(rem_lab, site.code, "configure terminal\nno log syslog")
-    # the lab's operador account cannot open the routers' vty sockets (not in frrvty), nor
-    # log in with the lab's key: the playbook goes in as the lab's root account
-    code, doc, err = _remediar(
-        capsys, "--ansible", "--cuenta-ansible", "root", "--perfil-ansible", "lab", "x3"
-    )
+    # the defaults: the site's Linux account operador (in the vty group of the site's /etc),
+    # with the key of the asset's inventory profile (the lab's)
+    code, doc, err = _remediar(capsys, "--ansible", "x3")
     assert code == 0, (doc, err)
     assert doc[0]["status"] == "aplicado", doc
     assert "log syslog informational" in _running(rem_lab, site.code).splitlines()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pukara.config import Settings
 from pukara.errors import DeviceError, UsageError
 from red import guardas
 from red.aplicar import established, playbook_commands, vtysh_errors
@@ -252,6 +253,27 @@ def test_the_playbook_builds_vtysh_argv_never_a_shell() -> None:
     assert "'configure terminal'" in text and "'write memory'" in text
 
 
+def test_the_playbook_fails_on_vtysh_errors_not_on_its_warnings() -> None:
+    import re
+
+    import yaml
+
+    path = Path(__file__).parents[2] / "playbooks" / "red" / "remediar.yml"
+    (play,) = yaml.safe_load(path.read_text())
+    (task,) = [t for t in play["tasks"] if "ansible.builtin.command" in t]
+    (pattern,) = re.findall(r"select\('match', '([^']*)'\)", task["failed_when"])
+    output = [
+        "Building Configuration...",
+        # write memory as a member of frrvty (Ansible's operador account), not root nor frr
+        "% Warning: can't chown configuration file /etc/frr/pk/frr.conf: Operation not permitted",
+        "Integrated configuration saved to /etc/frr/pk/frr.conf",
+        "% Unknown command: log sislog",
+        "  % Invalid input detected",
+    ]
+    assert [ln for ln in output if re.match(pattern, ln)] == output[3:]
+    assert vtysh_errors("\n".join(output)) == [ln.strip() for ln in output[3:]]
+
+
 # ---- one device's failure is its own
 
 
@@ -292,3 +314,69 @@ def test_an_unexpected_error_is_that_devices_result() -> None:
     assert (broken.status, broken.reason) == ("fallido", "error inesperado (RuntimeError)")
     assert broken.failed and fine.status == "sin_cambios" and not fine.failed
     assert [e["event"]["outcome"] for e in events][:1] == ["failure"]  # type: ignore[index]
+
+
+def test_simulating_from_the_backup_reads_the_real_repository(settings: Settings) -> None:
+    from datetime import UTC, datetime
+
+    from red.aplicar import Offline
+    from red.equipos import NetDevice
+    from red.repositorio import ConfigRepo, default_path
+
+    device = NetDevice("gw-emb-ar", "emb-ar", "embajada", "router", MGMT, "frr", "red", {})
+    access = Offline(None, settings)
+    with pytest.raises(DeviceError, match="sin respaldo"):
+        access.running(device)
+    when = datetime(2026, 12, 1, tzinfo=UTC)
+    ConfigRepo(default_path(settings.data_dir)).commit(
+        {device.path: _text("estandar").encode()}, "respaldo", author="prueba", when=when
+    )
+    assert access.running(device) == _text("estandar")
+    assert (settings.data_dir / "red" / "respaldos").is_dir()
+
+
+def test_snmp_check_uses_the_inventory_profile_unless_told() -> None:
+    from red.aplicar import snmp_profiles
+    from red.equipos import NetDevice
+
+    def device(asset_profile: str) -> NetDevice:
+        asset = {"credential_profile": asset_profile}
+        return NetDevice("gw-emb-ar", "emb-ar", "embajada", "router", MGMT, "frr", "red", asset)
+
+    assert snmp_profiles(device("lab")) == ["lab", "red"]  # the inventory's SNMP profile first
+    assert snmp_profiles(device("")) == ["red"]
+    assert snmp_profiles(device("red")) == ["red"]
+    assert snmp_profiles(device("lab"), "otro") == ["otro"]
+
+
+def test_the_rollback_waits_for_bgp_up_to_its_own_bound() -> None:
+    import json as _json
+    from contextlib import contextmanager
+
+    from red.aplicar import Remediator
+
+    class _Slow(_Broken):
+        polls = 0
+
+        @contextmanager
+        def session(self, device: object):  # type: ignore[no-untyped-def]
+            outer = self
+
+            class S:
+                def command(self, text: str) -> str:
+                    outer.polls += 1
+                    state = "Established" if outer.polls >= 4 else "Active"
+                    return _json.dumps(
+                        {"ipv4Unicast": {"peers": {"198.18.200.1": {"state": state}}}}
+                    )
+
+            yield S()
+
+        def snmp(self, device: object) -> None:
+            return None
+
+    want = frozenset({"198.18.200.1"})
+    rem = Remediator(_Slow(), settle_s=0.0, revert_settle_s=5.0, poll_s=0.01)
+    assert rem.revert_settle_s == 5.0
+    assert "BGP no establecido" in rem.check(_Dev("gw-emb-ar"), want).problem  # type: ignore[arg-type]
+    assert rem.check(_Dev("gw-emb-ar"), want, rem.revert_settle_s).problem == ""  # type: ignore[arg-type]
