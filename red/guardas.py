@@ -355,3 +355,51 @@ def check(device: str, running: HConfig, management: str, commands: Sequence[str
             where[:] = [line]
         elif line.startswith("address-family ") and where:
             where[1:] = [line]
+
+
+def removed_neighbours(running: HConfig, commands: Sequence[str]) -> frozenset[str]:
+    """The BGP neighbours ``commands`` delete on purpose (``no neighbor X``, ``no neighbor X
+    remote-as ...``, ``no router bgp N``): the post-check does not wait for them."""
+    out: set[str] = set()
+    where: list[str] = []
+    for raw in commands:
+        context, line = expand("", where, " ".join(raw.split()))
+        where[:] = context
+        words = line.split()
+        if not words:
+            continue
+        if line in ("exit", "exit-address-family", "exit-vrf", "quit", "end"):
+            where[:] = where[:-1] if line != "end" else []
+            continue
+        if not where and words[:3] == ["no", "router", "bgp"]:
+            for bgp in running.get_children(startswith=" ".join(words[1:])):
+                out.update(_defined(bgp))
+        elif (
+            where
+            and where[0].startswith("router bgp")
+            and words[:2] == ["no", "neighbor"]
+            and (len(words) == 3 or words[3:4] in (["remote-as"], ["peer-group"], ["interface"]))
+        ):
+            out.add(words[2])
+        if line.startswith(_SECTIONS):
+            where[:] = [line]
+        elif line.startswith("address-family ") and where:
+            where[1:] = [line]
+    return frozenset(out)
+
+
+def _defined(bgp: HConfig | object) -> set[str]:
+    out: set[str] = set()
+    for line in getattr(bgp, "children", ()):
+        words = line.text.split()
+        if len(words) >= 4 and words[0] == "neighbor" and words[2] == "remote-as":
+            out.add(words[1])
+    return out
+
+
+def golden_neighbours(golden: HConfig) -> frozenset[str]:
+    """The neighbours the golden config defines (``neighbor X remote-as N``)."""
+    out: set[str] = set()
+    for bgp in golden.get_children(startswith="router bgp"):
+        out.update(_defined(bgp))
+    return frozenset(out)

@@ -161,7 +161,7 @@ def test_guard_lets_other_changes_through() -> None:
             "exit",
             "router bgp 4200000003",
             "neighbor 198.18.200.1 remote-as 65001",  # a change, not a removal
-            "no neighbor 198.18.200.1",  # the path is the link, not BGP
+            "no neighbor 198.18.200.9",  # the path is the link, not BGP; no secret of its own
             "exit",
         ]
     )
