@@ -453,3 +453,32 @@ def test_the_playbook_takes_warnings_as_vtysh_errors_does() -> None:
     assert [ln.strip() for ln in lines if regex.match(ln)] == vtysh_errors("\n".join(lines))
     assert "vars" not in book[0]  # play vars would override what pukara passes per host
     assert "pukara_save | default(false)" in task["ansible.builtin.command"]["argv"]
+
+
+# ---- S15: what the device printed is shown without its control sequences
+
+
+def test_step_details_and_reasons_are_cleaned_before_printing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from red.aplicar import Outcome, Step
+    from red.cli_remediar import _show
+
+    out = Outcome("gw-emb-ar", "revertido", reason="el equipo rechazó órdenes: \x1b]0;pwn\x07x")
+    out.steps.append(Step("aplicar", False, "% Unknown command: \x1b[2J\x1b[31mrojo\rfin"))
+    _show([out])
+    printed = capsys.readouterr().out
+    assert "\x1b" not in printed and "\x07" not in printed and "\r" not in printed
+    assert "% Unknown command:" in printed and "rojo" in printed
+
+
+# ---- N5: the marking key is made only by a live read
+
+
+def test_simulating_from_the_backup_makes_no_marking_key(settings: Any) -> None:
+    from red.aplicar import Live, Offline
+    from red.respaldo import key_path
+
+    Offline(None, settings)
+    Live(None, settings)
+    assert not key_path(settings.data_dir).exists()
