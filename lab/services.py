@@ -181,6 +181,15 @@ def _router_match(pathspace: str) -> list[str]:
     ]
 
 
+# the local account's key: the lab's authorized_keys is root's 0600 file, which sshd reads as
+# the user logging in; a 0644 copy in the site's own /etc lets the account log in with it
+ACCOUNT_KEYS = "/etc/ssh/authorized_keys_operador"
+
+
+def _account_match() -> list[str]:
+    return [f"Match User {ACCOUNT}", f"    AuthorizedKeysFile {ACCOUNT_KEYS}"]
+
+
 def sshd_conf(
     site: LabSite, folder: Path, authorized_keys: Path, *, router: str = "",
     listen: tuple[str, str] | None = None,
@@ -214,6 +223,7 @@ def sshd_conf(
             "LogLevel VERBOSE",
             "MaxStartups 100:30:200",
             "Subsystem sftp internal-sftp",
+            *_account_match(),
             *(_router_match(router) if router else []),
             "",
         ]
@@ -350,6 +360,19 @@ def account_lines(etc: Path = Path("/etc")) -> dict[str, str]:
     return out
 
 
+# sed: the account appended to the vty group's member list (the last field, maybe empty)
+VTY_JOIN = f"/^{VTY_GROUP}:/{{/:$/!s/$/,{ACCOUNT}/;/:$/s/$/{ACCOUNT}/;}}"
+
+
+def joins_vty_group(etc: Path = Path("/etc")) -> bool:
+    """True when :data:`ACCOUNT` is the lab's own (added by :func:`account_lines`) and the
+    machine has :data:`VTY_GROUP`: the site's /etc then lists the account in that group, so
+    it may run the router's vtysh (Ansible's remediation logs in as that account)."""
+    lines = account_lines(etc)
+    groups = [ln.split(":")[0] for ln in (etc / "group").read_text().splitlines() if ln]
+    return f"{ACCOUNT}:" in lines["passwd"] and VTY_GROUP in groups
+
+
 # sshd gets its own mount and UTS namespaces: the site's hostname, a /sys that lists the
 # site's interfaces, its SMBIOS table where dmidecode looks for it, and a /dev whose /dev/log
 # is the site's rsyslog socket (the machine's /dev is untouched: an overlay with its upper
@@ -378,6 +401,10 @@ SSHD_SCRIPT = (
     " && mount -t overlay pukara-etc"
     ' -o "lowerdir=/etc,upperdir=$etc/upper,workdir=$etc/work" /etc'
     ' && for f in passwd shadow group gshadow; do cat "$adds/$f" >> "/etc/$f"; done'
+    f'  && install -m 0644 "$adds/authorized_keys" {ACCOUNT_KEYS}'
+    # the local account joins the vty group (Ansible's vtysh as operador), in this /etc only
+    ' && if [ -s "$adds/vty" ]; then'
+    f"  sed -i -e '{VTY_JOIN}' /etc/group /etc/gshadow; fi"
     ' && if [ -n "$ps" ]; then'
     f'  install -m 0644 "$adds/authorized_keys" {NETWORK_KEYS}'
     " && mount -t tmpfs -o size=64k,mode=0755 pukara-frr /etc/frr"
@@ -433,6 +460,7 @@ def start_sshd(
     adds.mkdir(mode=0o700, exist_ok=True)
     for name, text in account_lines().items():
         (adds / name).write_text(text)
+    (adds / "vty").write_text(ACCOUNT if joins_vty_group() else "")
     (adds / "authorized_keys").write_text(authorized_keys.read_text())
     argv = sshd_argv(site, folder, conf, log, top, etc_top, adds, _dev_submounts(), router)
     where = netns.inside(ns) if ns else contextlib.nullcontext()

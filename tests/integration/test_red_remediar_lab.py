@@ -185,11 +185,9 @@ def test_the_playbook_path_works(
 
     site = SITES[2]
     frr.vtysh(rem_lab, site.code, "configure terminal\nno log syslog")
-    # the lab's operador account cannot open the routers' vty sockets (not in frrvty), nor
-    # log in with the lab's key: the playbook goes in as the lab's root account
-    code, doc, err = _remediar(
-        capsys, "--ansible", "--cuenta-ansible", "root", "--perfil-ansible", "lab", "x3"
-    )
+    # the defaults: the site's Linux account operador (in the vty group of the site's /etc),
+    # with the key of the asset's inventory profile (the lab's)
+    code, doc, err = _remediar(capsys, "--ansible", "x3")
     assert code == 0, (doc, err)
     assert doc[0]["status"] == "aplicado", doc
     assert "log syslog informational" in _running(rem_lab, site.code).splitlines()

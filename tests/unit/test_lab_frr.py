@@ -194,8 +194,9 @@ def test_the_network_user_lands_in_vtysh_without_a_shell(tmp_path: Path) -> None
 
 def test_sshd_sends_only_the_network_user_to_the_router(tmp_path: Path) -> None:
     site = SITES[0]
-    plain = services.sshd_conf(site, tmp_path, tmp_path / "keys")
-    assert "Match" not in plain
+    plain = services.sshd_conf(site, tmp_path, tmp_path / "keys").splitlines()
+    assert [ln for ln in plain if ln.startswith("Match")] == ["Match User operador"]
+    assert "Match User red" not in plain
     conf = services.sshd_conf(site, tmp_path, tmp_path / "keys", router="pk-0005").splitlines()
     at = conf.index("Match User red")
     assert conf[at + 1] == f"    AuthorizedKeysFile {services.NETWORK_KEYS}"
@@ -215,3 +216,28 @@ def test_the_network_user_is_in_the_vty_group(tmp_path: Path) -> None:
     assert "red:*:" in lines["shadow"]
     (tmp_path / "group").write_text("root:x:0:\n")  # no FRR on the machine: no network user
     assert "red:" not in services.account_lines(tmp_path)["passwd"]
+
+
+def test_the_local_account_logs_in_with_a_key_it_can_read_and_joins_the_vty_group(
+    tmp_path: Path,
+) -> None:
+    conf = services.sshd_conf(SITES[0], tmp_path, tmp_path / "keys").splitlines()
+    at = conf.index("Match User operador")
+    assert conf[at + 1] == f"    AuthorizedKeysFile {services.ACCOUNT_KEYS}"
+    assert f'install -m 0644 "$adds/authorized_keys" {services.ACCOUNT_KEYS}' in (
+        services.SSHD_SCRIPT
+    )
+    shutil.copy("/etc/passwd", tmp_path / "passwd")
+    group = "root:x:0:\nfrrvty:x:112:frr\nfrr:x:113:\n"
+    (tmp_path / "group").write_text(group)
+    (tmp_path / "gshadow").write_text("frrvty:!::\n")
+    assert services.joins_vty_group(tmp_path)
+    sed = ["sed", "-i", "-e", services.VTY_JOIN, str(tmp_path / "group"), str(tmp_path / "gshadow")]
+    subprocess.run(sed, check=True)
+    assert (tmp_path / "group").read_text().splitlines()[1] == "frrvty:x:112:frr,operador"
+    assert (tmp_path / "gshadow").read_text() == "frrvty:!::operador\n"
+    (tmp_path / "group").write_text("root:x:0:\n")  # no FRR on the machine
+    assert not services.joins_vty_group(tmp_path)
+    (tmp_path / "group").write_text(group)
+    (tmp_path / "passwd").write_text("operador:x:1000:1000::/home/operador:/bin/sh\n")
+    assert not services.joins_vty_group(tmp_path)  # the machine's own account: left alone

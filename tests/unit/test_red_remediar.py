@@ -253,6 +253,27 @@ def test_the_playbook_builds_vtysh_argv_never_a_shell() -> None:
     assert "'configure terminal'" in text and "'write memory'" in text
 
 
+def test_the_playbook_fails_on_vtysh_errors_not_on_its_warnings() -> None:
+    import re
+
+    import yaml
+
+    path = Path(__file__).parents[2] / "playbooks" / "red" / "remediar.yml"
+    (play,) = yaml.safe_load(path.read_text())
+    (task,) = [t for t in play["tasks"] if "ansible.builtin.command" in t]
+    (pattern,) = re.findall(r"select\('match', '([^']*)'\)", task["failed_when"])
+    output = [
+        "Building Configuration...",
+        # write memory as a member of frrvty (Ansible's operador account), not root nor frr
+        "% Warning: can't chown configuration file /etc/frr/pk/frr.conf: Operation not permitted",
+        "Integrated configuration saved to /etc/frr/pk/frr.conf",
+        "% Unknown command: log sislog",
+        "  % Invalid input detected",
+    ]
+    assert [ln for ln in output if re.match(pattern, ln)] == output[3:]
+    assert vtysh_errors("\n".join(output)) == [ln.strip() for ln in output[3:]]
+
+
 # ---- one device's failure is its own
 
 
