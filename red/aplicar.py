@@ -14,8 +14,8 @@ For each device, in order, each step an event (``red.remediacion``):
    step. Nothing is saved yet.
 6. ``verificar-despues``: SSH and SNMP still answer; every neighbour expected up is
    Established within ``settle_s`` (BGP needs a few seconds to come back after a reset): those
-   Established before and those the golden config defines, less those the change removes on
-   purpose; and no neighbour that had prefixes (received or sent, per address family) is left
+   Established before and those the golden config defines that the change sets, less those it
+   removes on purpose; and no neighbour that had prefixes (received or sent, per address family) is left
    with none. When no neighbour is expected, the step says BGP went unchecked.
 7. ``guardar``: ``write memory``, only once the post-check passed, so a change that breaks the
    device is never its startup configuration.
@@ -448,7 +448,10 @@ class Remediator:
             return out
         self._step(out, "respaldar", True)
         removed = guardas.removed_neighbours(load(running), commands)
-        wanted = (before.neighbours | expected) - removed
+        # up before, or defined by the golden config and set by this change (an as-errado
+        # site's remote-as), less those it removes; a golden neighbour down before and left
+        # alone (a site HQ cannot reach today) does not block a change to something else
+        wanted = (before.neighbours | (expected & guardas.touched_neighbours(commands))) - removed
         stage = "aplicar"
         try:
             if self._apply(out, device, commands, "aplicar"):

@@ -360,7 +360,19 @@ def check(device: str, running: HConfig, management: str, commands: Sequence[str
 def removed_neighbours(running: HConfig, commands: Sequence[str]) -> frozenset[str]:
     """The BGP neighbours ``commands`` delete on purpose (``no neighbor X``, ``no neighbor X
     remote-as ...``, ``no router bgp N``): the post-check does not wait for them."""
-    out: set[str] = set()
+    return _neighbour_lines(running, commands)[0]
+
+
+def touched_neighbours(commands: Sequence[str]) -> frozenset[str]:
+    """The BGP neighbours a line of ``commands`` sets or negates (``neighbor X ...``)."""
+    return _neighbour_lines(None, commands)[1]
+
+
+def _neighbour_lines(
+    running: HConfig | None, commands: Sequence[str]
+) -> tuple[frozenset[str], frozenset[str]]:
+    removed: set[str] = set()
+    touched: set[str] = set()
     where: list[str] = []
     for raw in commands:
         context, line = expand("", where, " ".join(raw.split()))
@@ -371,21 +383,24 @@ def removed_neighbours(running: HConfig, commands: Sequence[str]) -> frozenset[s
         if line in ("exit", "exit-address-family", "exit-vrf", "quit", "end"):
             where[:] = where[:-1] if line != "end" else []
             continue
-        if not where and words[:3] == ["no", "router", "bgp"]:
+        if not where and words[:3] == ["no", "router", "bgp"] and running is not None:
             for bgp in running.get_children(startswith=" ".join(words[1:])):
-                out.update(_defined(bgp))
-        elif (
-            where
-            and where[0].startswith("router bgp")
-            and words[:2] == ["no", "neighbor"]
-            and (len(words) == 3 or words[3:4] in (["remote-as"], ["peer-group"], ["interface"]))
-        ):
-            out.add(words[2])
+                removed.update(_defined(bgp))
+        elif where and where[0].startswith("router bgp"):
+            own = words[1:] if words[0] == "no" else words
+            if own[:1] == ["neighbor"] and len(own) > 1:
+                touched.add(own[1])
+            if (
+                words[:2] == ["no", "neighbor"]
+                and len(words) > 2
+                and (len(words) == 3 or words[3] in ("remote-as", "peer-group", "interface"))
+            ):
+                removed.add(words[2])
         if line.startswith(_SECTIONS):
             where[:] = [line]
         elif line.startswith("address-family ") and where:
             where[1:] = [line]
-    return frozenset(out)
+    return frozenset(removed), frozenset(touched)
 
 
 def _defined(bgp: HConfig | object) -> set[str]:

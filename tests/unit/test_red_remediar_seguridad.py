@@ -324,14 +324,27 @@ def test_a_failed_post_check_is_never_saved() -> None:
 
 
 def test_a_golden_neighbour_down_before_must_be_up_after() -> None:
-    # an as-errado site: the session with HQ is down before, and stays down after
-    router = Router(STANDARD.replace("log syslog informational\n", ""))
-    router.edit = _without_syslog
+    # an as-errado site: the session with HQ is down before; the fix sets its remote-as,
+    # and the session does not come up: a failure, not "correcto"
+    router = Router((DATA / "as-errado.cfg").read_text())
     router.summaries = [_summary(up=())]
     out = _remediator(router).remediate_device(_Dev())  # type: ignore[arg-type]
+    assert out.remediation is not None
+    assert f"neighbor {HQ} remote-as 65000" in out.remediation.commands
     after = next(s for s in out.steps if s.name == "verificar-despues")
     assert not after.ok and f"BGP no establecido con {HQ}" in after.detail
     assert out.status != "aplicado"
+    assert guardas.touched_neighbours(out.remediation.commands) == {HQ}
+
+
+def test_a_golden_neighbour_down_and_left_alone_does_not_block_other_changes() -> None:
+    router = Router(STANDARD.replace("log syslog informational\n", ""))
+    router.edit = _without_syslog
+    router.summaries = [_summary(up=())]  # HQ unreachable today
+    out = _remediator(router).remediate_device(_Dev())  # type: ignore[arg-type]
+    assert out.status == "aplicado", out.as_dict()
+    after = next(s for s in out.steps if s.name == "verificar-despues")
+    assert after.detail.startswith("SSH y SNMP responden; BGP sin verificar")
 
 
 def test_nothing_to_verify_is_said_not_called_correct() -> None:
