@@ -42,6 +42,10 @@ demo: sistema $(BIN)/pukara
 	$(BIN)/pukara inventario informe capacidad --formato csv | head -n 4
 	$(BIN)/pukara monitoreo sondear --formato csv -c 5 -p 200 \
 		$$($(BIN)/pukara lab estado --formato csv | tail -n +2 | cut -d, -f1) || [ $$? -eq 3 ]
+	PUKARA_CREDENTIALS=$(LAB_CREDENCIALES) $(BIN)/pukara red respaldar lima \
+		$$($(BIN)/pukara lab estado --formato csv | tail -n +2 | cut -d, -f1) || [ $$? -eq 3 ]
+	$(BIN)/pukara red cumplimiento --formato csv lima \
+		$$($(BIN)/pukara lab estado --formato csv | tail -n +2 | cut -d, -f1) | head -n 14
 
 lint: $(BIN)/pukara
 	$(BIN)/ruff check .

@@ -99,7 +99,7 @@ def test_lifecycle_report(capsys: pytest.CaptureFixture[str], db: list[str]) -> 
         capsys, *db, "inventario", "informe", "ciclo-de-vida", "--fecha", "2026-06-01", "-f", "json"
     )
     rows = {r["name"]: r for r in json.loads(out)}
-    assert code == 3 and len(rows) == 171  # findings: exit 3
+    assert code == 3 and len(rows) == 172  # findings: exit 3 (gw-lima included)
     assert rows["blade-lima-06"]["warranty_end"] == "2026-07-14"
     assert (rows["blade-lima-06"]["warranty_state"], rows["blade-lima-06"]["eol_state"]) == (
         "por vencer", "vigente",

@@ -7,6 +7,7 @@ from importlib import resources
 
 from inventario import sample
 from inventario.model import ASSETS, SITES, parse_bool
+from lab import frr
 from lab.sites import VPN_INTERFACE, LabSite, default_sites, example_codes
 
 
@@ -26,7 +27,12 @@ def test_every_wan_gateway_of_the_example_is_a_lab_site() -> None:
     codes = example_codes()
     sites = {r["code"]: r for r in _rows("sedes.csv")}
     gateways = {r["site"]: r for r in _rows("activos.csv") if r["kind"] == "router"}
+    hq = gateways.pop(frr.HQ_CODE)  # headquarters' router: the lab's HQ bgpd, not a site
     assert codes and set(codes) == set(gateways)
+    v4, v6 = frr.hq_address(default_sites(len(codes)))
+    assert (hq["name"], hq["serial"]) == (frr.hq_site().hostname, frr.hq_site().serial)
+    assert (hq["mgmt_ipv4"], hq["mgmt_ipv6"]) == (str(v4), str(v6))
+    assert (hq["os"], hq["device_type"], hq["credential_profile"]) == ("FRRouting", "linux", "lab")
     assert sorted(codes.values()) == list(range(1, len(codes) + 1))
     for code, index in codes.items():
         lab = LabSite(index=index, code=code)

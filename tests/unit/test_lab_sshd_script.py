@@ -9,7 +9,7 @@ from pathlib import Path
 from lab import services
 from lab.sites import LabSite
 
-COMMANDS = ("umount", "mount", "mkdir", "cp", "ln", "cat", "hostname", "sshd")
+COMMANDS = ("umount", "mount", "mkdir", "cp", "ln", "cat", "install", "sed", "hostname", "sshd")
 
 
 def test_each_dev_submount_is_one_argument_even_with_a_space(tmp_path: Path) -> None:
@@ -39,3 +39,6 @@ def test_each_dev_submount_is_one_argument_even_with_a_space(tmp_path: Path) -> 
     assert ["mount", "--rbind", "/dev/a b", "a b"] in calls
     assert ["mount", "--move", "a b", "/dev/a b"] in calls
     assert ["hostname", site.hostname] in calls and calls[-1][0] == "sshd"
+    keys = ["install", "-m", "0644", f"{paths['adds']}/authorized_keys", services.ACCOUNT_KEYS]
+    assert keys in calls
+    assert not [c for c in calls if c[0] == "sed"]  # no vty group to join: /etc as it is
