@@ -10,13 +10,23 @@ For each device, in order, each step an event (``red.remediacion``):
 4. ``respaldar``: that running config is committed to the backup repository: the configuration
    backed up just before the change, and the target of a rollback.
 5. ``aplicar``: the commands in configuration mode (netmiko's ``send_config_set`` on the
-   vtysh session, then ``write memory``), or the same list through Ansible; a ``%`` error line
-   from vtysh fails the step.
-6. ``verificar-despues``: SSH and SNMP still answer, and every neighbour Established before is
-   Established again within ``settle_s`` (BGP needs a few seconds to come back after a reset).
-7. When 5 or 6 failed, ``revertir``: the commands from the now-running config back to the
-   backup (hier_config again), applied the same way, and ``verificar-reversion``: the same
-   post-check, reported as the rollback's own outcome.
+   vtysh session), or the same list through Ansible; a ``%`` error line from vtysh fails the
+   step. Nothing is saved yet.
+6. ``verificar-despues``: SSH and SNMP still answer; every neighbour expected up is
+   Established within ``settle_s`` (BGP needs a few seconds to come back after a reset): those
+   Established before and those the golden config defines that the change sets, less those it
+   removes on purpose; and no neighbour that had prefixes (received or sent, per address family) is left
+   with none. When no neighbour is expected, the step says BGP went unchecked.
+7. ``guardar``: ``write memory``, only once the post-check passed, so a change that breaks the
+   device is never its startup configuration.
+8. When 5 or 6 failed, ``revertir``: the commands from the now-running config back to the
+   backup (hier_config again, through the same guard), applied the same way, and
+   ``verificar-reversion``: the same post-check, reported as the rollback's own outcome; a
+   rollback that passes it is saved too.
+
+Ctrl-C or SIGTERM from step 5 on does not leave the device half-way: the step is recorded as
+interrupted, the rollback runs (with both signals held off until it ends) and the interrupt
+goes on. A device is changed by one run at a time (a lock per device under the data folder).
 
 FRR has no commit-confirmed: a change that cuts the SSH path itself cannot be rolled back
 from here, which is why :mod:`red.guardas` refuses removing the management access lines.
@@ -24,10 +34,14 @@ from here, which is why :mod:`red.guardas` refuses removing the management acces
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
+import signal
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,18 +120,56 @@ class Outcome:
         }
 
 
-def established(summary: str) -> set[str]:
-    """Neighbours in state Established in ``show bgp summary json`` (every address family)."""
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """One neighbour in one address family of ``show bgp summary json``."""
+
+    established: bool
+    received: int  # pfxRcd
+    sent: int  # pfxSnt
+
+
+def peers(summary: str) -> dict[tuple[str, str], Peer]:
+    """``(family, neighbour) -> Peer`` from ``show bgp summary json`` (every address family)."""
     try:
         data = json.loads(summary) if summary.strip().startswith("{") else {}
     except json.JSONDecodeError as e:
         raise DeviceError(f"«show bgp summary json» no devolvió JSON: {e.msg}") from None
-    out: set[str] = set()
-    for family in data.values() if isinstance(data, dict) else ():
-        peers = family.get("peers", {}) if isinstance(family, dict) else {}
-        for peer, state in peers.items():
-            if isinstance(state, dict) and state.get("state") == "Established":
-                out.add(str(peer))
+    out: dict[tuple[str, str], Peer] = {}
+    for name, family in data.items() if isinstance(data, dict) else ():
+        found = family.get("peers", {}) if isinstance(family, dict) else {}
+        for peer, state in found.items() if isinstance(found, dict) else ():
+            if isinstance(state, dict):
+                out[(str(name), str(peer))] = Peer(
+                    state.get("state") == "Established",
+                    _count(state.get("pfxRcd")),
+                    _count(state.get("pfxSnt")),
+                )
+    return out
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def established(summary: str) -> set[str]:
+    """Neighbours in state Established in ``show bgp summary json`` (every address family)."""
+    return {peer for (_, peer), state in peers(summary).items() if state.established}
+
+
+def prefix_drops(
+    before: Mapping[tuple[str, str], Peer], after: Mapping[tuple[str, str], Peer], wanted: Any
+) -> list[str]:
+    """Neighbours of ``wanted`` that had prefixes (received or sent) and now have none."""
+    out: list[str] = []
+    for (family, peer), old in sorted(before.items()):
+        new = after.get((family, peer), Peer(False, 0, 0))
+        if peer not in wanted:
+            continue
+        if old.received and not new.received:
+            out.append(f"{peer} ya no recibe prefijos en {family} ({old.received} → 0)")
+        if old.sent and not new.sent:
+            out.append(f"{peer} ya no anuncia prefijos en {family} ({old.sent} → 0)")
     return out
 
 
@@ -138,6 +190,29 @@ class Check:
     snmp: bool
     neighbours: frozenset[str]
     problem: str = ""
+    peers: Mapping[tuple[str, str], Peer] = field(default_factory=dict)
+
+
+class _HeldSignals:
+    """SIGINT and SIGTERM held off while a rollback runs, delivered (as KeyboardInterrupt)
+    when it ends. Python runs signal handlers in the main thread only: elsewhere a no-op."""
+
+    def __enter__(self) -> _HeldSignals:
+        self.pending = False
+        self.saved: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.saved[sig] = signal.signal(sig, self._hold)
+        return self
+
+    def _hold(self, signum: int, frame: object) -> None:
+        self.pending = True
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)
+        if self.pending and exc[0] is None:
+            raise KeyboardInterrupt
 
 
 class Remediator:
@@ -153,6 +228,8 @@ class Remediator:
         revert_settle_s: float | None = None,
         on_event: Callable[[dict[str, Any]], object] | None = None,
         commands: Sequence[str] | None = None,
+        hold_s: float = 6.0,
+        lock_dir: Path | None = None,
     ) -> None:
         self.access = access
         self.push = push or self._push_netmiko
@@ -160,6 +237,10 @@ class Remediator:
         # the rollback's own bound: how long BGP may take to come back after the revert
         self.revert_settle_s = settle_s if revert_settle_s is None else revert_settle_s
         self.poll_s = poll_s
+        # FRR applies a changed route-map or prefix-list after its route-map delay-timer (5 s):
+        # the post-check looks at the prefixes only after that
+        self.hold_s = hold_s
+        self.lock_dir = lock_dir
         self.on_event = on_event or (lambda _doc: None)
         self.forced = tuple(commands) if commands is not None else None
 
@@ -186,33 +267,55 @@ class Remediator:
             errors = vtysh_errors(output)
             if errors:
                 raise DeviceError(f"el equipo rechazó órdenes: {'; '.join(errors[:3])}")
-            saved = session.command("write memory")
+
+    def _save(self, out: Outcome, device: Device) -> bool:
+        """``write memory``: the step ``guardar``."""
+        try:
+            with self.access.session(device) as session:
+                saved = session.command("write memory")
             if vtysh_errors(saved):
                 raise DeviceError(f"«write memory» falló: {vtysh_errors(saved)[0]}")
+        except Exception as e:
+            self._step(out, "guardar", False, _reason(e))
+            return False
+        self._step(out, "guardar", True, "write memory")
+        return True
 
     def check(
-        self, device: Device, wanted: frozenset[str] | None = None, settle_s: float | None = None
+        self,
+        device: Device,
+        wanted: frozenset[str] | None = None,
+        baseline: Mapping[tuple[str, str], Peer] | None = None,
+        settle_s: float | None = None,
     ) -> Check:
-        """SSH, SNMP and BGP; with ``wanted``, wait up to settle_s for those neighbours
-        (returning as soon as they are all Established)."""
+        """SSH, SNMP and BGP; with ``wanted``, wait up to settle_s for those neighbours to be
+        Established and (with ``baseline``) to have prefixes again where they had some,
+        returning as soon as they do."""
+        if wanted and self.hold_s:
+            time.sleep(self.hold_s)
         bound = self.settle_s if settle_s is None else settle_s
         deadline = time.monotonic() + (bound if wanted else 0.0)
         problems: list[str] = []
         neighbours: frozenset[str] = frozenset()
+        found: dict[tuple[str, str], Peer] = {}
         ssh = snmp = False
         while True:
             problems.clear()
             try:
                 with self.access.session(device) as session:
-                    neighbours = frozenset(established(session.command("show bgp summary json")))
+                    found = peers(session.command("show bgp summary json"))
+                neighbours = frozenset(p for (_, p), s in found.items() if s.established)
                 ssh = True
             except Exception as e:  # a session that breaks is an answer too: "no"
-                ssh, neighbours = False, frozenset()
+                ssh, neighbours, found = False, frozenset(), {}
                 problems.append(f"SSH: {_reason(e)}")
             missing = sorted((wanted or frozenset()) - neighbours)
             if missing:
                 problems.append("BGP no establecido con " + ", ".join(missing))
-            if ssh and not missing:
+            drops = prefix_drops(baseline or {}, found, wanted or frozenset()) if ssh else []
+            if drops:
+                problems.append("BGP: " + "; ".join(drops))
+            if ssh and not missing and not drops:
                 break
             if time.monotonic() + self.poll_s > deadline:
                 break
@@ -222,7 +325,7 @@ class Remediator:
             snmp = True
         except Exception as e:
             problems.append(f"SNMP: {_reason(e)}")
-        return Check(ssh, snmp, neighbours, "; ".join(problems))
+        return Check(ssh, snmp, neighbours, "; ".join(problems), found)
 
     def _apply(self, out: Outcome, device: Device, commands: Sequence[str], name: str) -> bool:
         try:
@@ -236,7 +339,12 @@ class Remediator:
         self._step(out, name, True, f"{len(commands)} órdenes")
         return True
 
-    def _rollback(self, out: Outcome, device: Device, backup: str, wanted: frozenset[str]) -> None:
+    def _rollback(self, out: Outcome, device: Device, backup: str, before: Check) -> None:
+        """Back to ``backup``, with SIGINT/SIGTERM held off until done (see the docstring)."""
+        with _HeldSignals():
+            self._revert(out, device, backup, before)
+
+    def _revert(self, out: Outcome, device: Device, backup: str, before: Check) -> None:
         try:
             now = self.access.running(device)
             back = remediate(device.name, now, backup)
@@ -245,6 +353,12 @@ class Remediator:
             self._step(out, "revertir", False, e.message)
             return
         out.rollback = back.commands
+        try:
+            guardas.check(device.name, load(now), device.address, back.commands)
+        except UsageError as e:
+            out.status, out.rollback_ok = "fallido", False
+            self._step(out, "revertir", False, f"no reversible: {e.message}")
+            return
         out.status = "revertido"
         if back.commands and not self._apply(out, device, back.commands, "revertir"):
             out.rollback_ok = False
@@ -252,9 +366,12 @@ class Remediator:
             return
         if not back.commands:
             self._step(out, "revertir", True, "la configuración ya es la respaldada")
-        after = self.check(device, wanted, self.revert_settle_s)
+        wanted = before.neighbours
+        after = self.check(device, wanted, before.peers, self.revert_settle_s)
         out.rollback_ok = not after.problem
-        self._step(out, "verificar-reversion", out.rollback_ok, after.problem or "correcto")
+        self._step(out, "verificar-reversion", out.rollback_ok, after.problem or _verified(wanted))
+        if out.rollback_ok and back.commands and not self._save(out, device):
+            out.rollback_ok, out.status = False, "fallido"
 
     # -- one device ------------------------------------------------------------------------------
 
@@ -262,11 +379,33 @@ class Remediator:
         """All the steps for one device; a failure is the outcome's, never raised."""
         out = Outcome(device.name)
         try:
-            return self._remediate(out, device, simulate)
+            with self._locked(out, device, simulate) as locked:
+                return self._remediate(out, device, simulate) if locked else out
         except Exception as e:  # one device's surprise is its result; the others go on
             out.status, out.reason = "fallido", f"error inesperado ({type(e).__name__})"
             self._step(out, "error", False, out.reason)
             return out
+
+    @contextmanager
+    def _locked(self, out: Outcome, device: Device, simulate: bool) -> Iterator[bool]:
+        """``<lock_dir>/remediar-<name>.lock``, not waited for: a device another run is
+        changing is this run's error for that device."""
+        if simulate or self.lock_dir is None:
+            yield True
+            return
+        self.lock_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_dir / f"remediar-{device.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                out.reason = f"otra remediación en curso en {device.name}"
+                self._step(out, "bloquear", False, out.reason)
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
 
     def _remediate(self, out: Outcome, device: Device, simulate: bool) -> Outcome:
         try:
@@ -290,10 +429,16 @@ class Remediator:
         if out.remediation.empty or simulate:
             out.status = "sin_cambios" if out.remediation.empty else "simulado"
             return out
-        return self._change(out, device, running, out.remediation.commands)
+        expected = frozenset() if self.forced is not None else _defined(intended)
+        return self._change(out, device, running, out.remediation.commands, expected)
 
     def _change(
-        self, out: Outcome, device: Device, running: str, commands: Sequence[str]
+        self,
+        out: Outcome,
+        device: Device,
+        running: str,
+        commands: Sequence[str],
+        expected: frozenset[str] = frozenset(),
     ) -> Outcome:
         before = self.check(device)
         if not (before.ssh and before.snmp):
@@ -308,21 +453,53 @@ class Remediator:
             self._step(out, "respaldar", False, e.message)
             return out
         self._step(out, "respaldar", True)
-        if self._apply(out, device, commands, "aplicar"):
-            after = self.check(device, before.neighbours)
-            self._step(out, "verificar-despues", not after.problem, after.problem or "correcto")
-            if not after.problem:
-                out.status = "aplicado"
-                return out
-            out.reason = f"verificación posterior: {after.problem}"
-        else:
-            out.reason = out.steps[-1].detail
-        self._rollback(out, device, running, before.neighbours)
+        removed = guardas.removed_neighbours(load(running), commands)
+        # up before, or defined by the golden config and set by this change (an as-errado
+        # site's remote-as), less those it removes; a golden neighbour down before and left
+        # alone (a site HQ cannot reach today) does not block a change to something else
+        wanted = (before.neighbours | (expected & guardas.touched_neighbours(commands))) - removed
+        stage = "aplicar"
+        try:
+            if self._apply(out, device, commands, "aplicar"):
+                stage = "verificar-despues"
+                after = self.check(device, wanted, before.peers)
+                self._step(out, stage, not after.problem, after.problem or _verified(wanted))
+                if not after.problem:
+                    stage = "guardar"
+                    if self._save(out, device):
+                        out.status = "aplicado"
+                        return out
+                    out.reason = f"aplicado y verificado, pero no guardado: {out.steps[-1].detail}"
+                    return out
+                out.reason = f"verificación posterior: {after.problem}"
+            else:
+                out.reason = out.steps[-1].detail
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI makes it one): finish first
+            with _HeldSignals():
+                out.reason = f"interrumpido en «{stage}»: se revierte lo enviado"
+                self._step(out, stage, False, "interrumpido (Ctrl-C o SIGTERM)")
+                self._revert(out, device, running, before)
+            raise
+        self._rollback(out, device, running, before)
         return out
 
 
 def _reason(e: Exception) -> str:
     return e.message if isinstance(e, PukaraError) else f"error inesperado ({type(e).__name__})"
+
+
+def _verified(wanted: frozenset[str]) -> str:
+    if wanted:
+        return "correcto: BGP establecido con " + ", ".join(sorted(wanted))
+    return "SSH y SNMP responden; BGP sin verificar: ningún vecino establecido antes ni esperado"
+
+
+def _defined(intended: str) -> frozenset[str]:
+    """The neighbours the golden config defines, expected up after the change."""
+    try:
+        return guardas.golden_neighbours(load(intended))
+    except UsageError:
+        return frozenset()
 
 
 def _neighbours(names: frozenset[str]) -> str:
@@ -454,8 +631,13 @@ class Live:
         self.timeout_s = timeout_s
         self._respaldo = respaldo
         self._intencion = intencion
-        self._key = limpieza.load_key(respaldo.key_path(settings.data_dir))
+        self._marking_key: bytes | None = None  # made on first live read, not before
         self._checked: dict[str, str | None] = {}
+
+    def _key(self) -> bytes:
+        if self._marking_key is None:
+            self._marking_key = limpieza.load_key(self._respaldo.key_path(self.settings.data_dir))
+        return self._marking_key
 
     def repo(self) -> repositorio.ConfigRepo:
         return repositorio.ConfigRepo(repositorio.default_path(self.settings.data_dir))
@@ -465,7 +647,7 @@ class Live:
 
         profile = secrets.require_profile(device.credential_profile)
         return self._respaldo.fetch(
-            device, profile, timeout_s=self.timeout_s, key=self._key, checked=self._checked
+            device, profile, timeout_s=self.timeout_s, key=self._key(), checked=self._checked
         )
 
     def backed_up(self, device: Device) -> str:
@@ -574,7 +756,11 @@ def ansible_pusher(
         profile = secrets.require_profile(name)
         entry = _host_entry(device.address, account, profile, secrets.usable_key_file(profile))
         entry["ansible_ssh_timeout"] = max(1, round(settings.timeout_s))
-        variables = {"pukara_commands": playbook_commands(commands), "pukara_pathspace": pathspace}
+        variables = {
+            "pukara_commands": playbook_commands(commands),
+            "pukara_pathspace": pathspace,
+            "pukara_save": False,  # «guardar» comes after the post-check, as its own step
+        }
         run = run_playbook(
             PLAYBOOK,
             {"all": {"hosts": {device.name: {**entry, **variables}}}},

@@ -13,6 +13,7 @@ from pukara.config import Settings
 from pukara.console import Formato, SilenciosoOpt, message, plain_console
 from pukara.errors import ExitCode, UsageError
 from pukara.store import Store
+from pukara.text import clean_line
 from red.equipos import NetDevice, select
 
 STATUS = {
@@ -70,10 +71,11 @@ def _show(outcomes: list[Any]) -> None:
             console.print("órdenes de la reversión:")
             for command in out.rollback:
                 console.print(f"  {command}")
-        for step in out.steps:
-            console.print(f"  [{'ok' if step.ok else 'falló'}] {step.name} {step.detail}".rstrip())
+        for step in out.steps:  # details and reasons may quote the device's own output
+            ok = "ok" if step.ok else "falló"
+            console.print(f"  [{ok}] {step.name} {clean_line(step.detail)}".rstrip())
         if out.reason:
-            console.print(f"  motivo: {out.reason}")
+            console.print(f"  motivo: {clean_line(out.reason)}")
 
 
 def remediar(
@@ -122,7 +124,8 @@ def remediar(
         typer.Option(
             "--ordenes",
             metavar="ARCHIVO",
-            help="Envía estas órdenes (una por línea) en vez de las calculadas; pasan la guarda.",
+            help="Envía estas órdenes (una por línea) en vez de las calculadas; la guarda las revisa "
+            "escritas completas (rechaza abreviaturas ambiguas y secretos en claro).",
             dir_okay=False,
         ),
     ] = None,
@@ -180,6 +183,7 @@ def remediar(
             settle_s=espera_bgp,
             on_event=lambda doc: store.write_events([doc]),
             commands=forced,
+            lock_dir=settings.data_dir / "red",
         )
         outcomes = []
         for device in devices:

@@ -12,11 +12,23 @@ The management access of a router is what the SSH session that applies the chang
 
 Changing a value (a description, a neighbour's remote-as) is not a removal: if it cuts the
 path, the post-check of :mod:`red.aplicar` notices and rolls back.
+
+Two more refusals, on every device:
+
+- vtysh takes any unambiguous prefix of a keyword (``int eth0``, ``shut``, ``no ip add``):
+  each line is expanded first against FRR 8.4's keywords of the node it is typed in
+  (:data:`KEYWORDS`), and a prefix of several is refused as ambiguous, so an abbreviation never
+  slips past the checks above.
+- A removal that takes a secret with it (``no router bgp N`` of a section with a neighbour
+  password, ``no neighbor X`` of a neighbour that has one, any negated section whose lines carry
+  a ``<secreto:...>`` marker): backups hold markers, never the secret, so neither the change nor
+  its rollback could put it back.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,6 +38,50 @@ from pukara.errors import UsageError
 
 Address = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 _SECTIONS = ("interface ", "router ", "route-map ", "line ", "key chain ", "vrf ")
+_SECRET = re.compile(r"<secreto(?::[^>\s]*)?>|\{\{[^}]*\}\}")
+
+# FRR 8.4 vtysh's keywords, per node and word position, among which a typed prefix must be
+# unique. Only positions the guard reads are expanded; other words are left as typed.
+_CONFIG = (
+    "access-list", "agentx", "allow-external-route-update", "banner", "bfd", "bgp", "debug",
+    "do", "domainname", "enable", "end", "exit", "fpm", "frr", "hostname", "interface", "ip",
+    "ipv6", "key", "line", "list", "log", "mac", "mpls", "nexthop-group", "no", "password",
+    "pbr-map", "pseudowire", "quit", "route-map", "router", "router-id", "rpki",
+    "segment-routing", "service", "show", "table", "username", "vni", "vrf", "write", "zebra",
+)  # fmt: skip
+_INTERFACE = (
+    "bandwidth", "description", "do", "end", "evpn", "exit", "ip", "ipv6", "link-detect",
+    "link-params", "mpls", "multicast", "no", "protocol", "quit", "shutdown", "show", "vrf",
+)  # fmt: skip
+_IP_IN_INTERFACE = (
+    "address",
+    "igmp",
+    "mroute",
+    "multicast",
+    "nhrp",
+    "ospf",
+    "pim",
+    "rip",
+    "router",
+)
+_BGP = (
+    "address-family", "bgp", "bmp", "coalesce-time", "distance", "do", "end", "exit",
+    "maximum-paths", "neighbor", "network", "no", "quit", "read-quanta", "redistribute",
+    "segment-routing", "show", "table-map", "timers", "update-delay", "vnc", "write-quanta",
+)  # fmt: skip
+_NEIGHBOR = (
+    "activate", "addpath-tx-all-paths", "advertisement-interval", "allowas-in", "as-override",
+    "attribute-unchanged", "bfd", "capability", "default-originate", "description",
+    "disable-connected-check", "distribute-list", "dont-capability-negotiate", "ebgp-multihop",
+    "enforce-first-as", "filter-list", "interface", "local-as", "maximum-prefix",
+    "next-hop-self", "override-capability", "passive", "password", "peer-group", "port",
+    "prefix-list", "remote-as", "remove-private-AS", "route-map", "route-reflector-client",
+    "route-server-client", "send-community", "shutdown", "soft-reconfiguration", "solo",
+    "strict-capability-match", "timers", "ttl-security", "update-source", "weight",
+)  # fmt: skip
+_IPV6_IN_INTERFACE = ("address", "mld", "nd", "ospf6", "pim", "router")
+_AF = (*_BGP, "aggregate-address", "exit-address-family", "export", "import", "label", "rd", "rt")
+_ROUTER = ("babel", "bgp", "eigrp", "isis", "openfabric", "ospf", "ospf6", "pim", "rip", "ripng")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +210,124 @@ def _check_line(device: str, where: tuple[str, ...], line: str, seen: Access) ->
         _bgp(device, line, seen)
 
 
+def _word(device: str, line: str, word: str, choices: Sequence[str]) -> str:
+    """``word`` as vtysh reads it among ``choices``: itself, the one keyword it begins, or
+    unchanged when it begins none; a prefix of several keywords is refused."""
+    if word in choices:
+        return word
+    found = [c for c in choices if c.startswith(word)]
+    if len(found) > 1:
+        raise UsageError(
+            f"{device}: se rechaza «{line}»: «{word}» es ambiguo ({', '.join(found[:4])}); "
+            "escriba la orden completa"
+        )
+    return found[0] if found else word
+
+
+def _node(where: Sequence[str]) -> Sequence[str]:
+    top = where[0] if where else ""
+    if not where:
+        return _CONFIG
+    if top.startswith("interface "):
+        return _INTERFACE
+    if top.startswith("router bgp"):
+        return _AF if len(where) > 1 else _BGP
+    return ()
+
+
+def _expand_in(device: str, where: Sequence[str], line: str) -> str | None:
+    """``line`` expanded in the node ``where``; None when its first word is none of the
+    node's keywords (vtysh then tries the parent node)."""
+    node, words = _node(where), line.split()
+    first = _word(device, line, words[0], node)
+    if first not in node:
+        return None
+    words[0], at = first, 0
+    if first == "no" and len(words) > 1:
+        at = 1
+        words[1] = _word(device, line, words[1], [w for w in node if w != "no"])
+    head, rest = words[at], at + 1
+    inside = bool(where) and where[0].startswith("interface ")
+    following = {
+        "router": _ROUTER if not where else (),
+        "line": ("vty",) if not where else (),
+        "ip": _IP_IN_INTERFACE if inside else (),
+        "ipv6": _IPV6_IN_INTERFACE if inside else (),
+    }.get(head, ())
+    if following and len(words) > rest:
+        words[rest] = _word(device, line, words[rest], following)
+    if head == "neighbor" and len(words) > rest + 1:
+        words[rest + 1] = _word(device, line, words[rest + 1], _NEIGHBOR)
+    return " ".join(words)
+
+
+def expand(device: str, where: Sequence[str], line: str) -> tuple[tuple[str, ...], str]:
+    """The node ``line`` runs in and ``line`` with the keywords the guard reads written in
+    full (see the module docstring). Like vtysh, a line that is no command of the current node
+    is tried in the enclosing ones, up to the top level; a line of a section the guard does
+    not model is left as typed."""
+    context = tuple(where)
+    if not line.split():
+        return context, line
+    while True:
+        if context and not _node(context):
+            if line.split()[0] in ("exit", "end", "quit", "exit-vrf"):
+                return context, line
+            top = _expand_in(device, (), line)
+            return ((), top) if top is not None and top.startswith(_SECTIONS) else (context, line)
+        expanded = _expand_in(device, context, line)
+        if expanded is not None or not context:
+            return context, expanded if expanded is not None else " ".join(line.split())
+        context = context[:-1]
+
+
+def _secret_in(section: HConfig | object) -> bool:
+    if _SECRET.search(getattr(section, "text", "")):
+        return True
+    return any(_secret_in(child) for child in getattr(section, "children", ()))
+
+
+def _section(running: HConfig, where: Sequence[str]) -> HConfig | object | None:
+    node: HConfig | object | None = running
+    for text in where:
+        get = getattr(node, "get_child", None)
+        node = get(equals=text) if get else None
+        if node is None:
+            return None
+    return node
+
+
+def _takes_secret(device: str, running: HConfig, where: Sequence[str], line: str) -> None:
+    """Refuse ``line`` when what it removes holds a secret (see the module docstring)."""
+    words = line.split()
+    if words[:1] != ["no"] or len(words) < 2:
+        return
+    removed = " ".join(words[1:])
+    parent = _section(running, where)
+    for child in getattr(parent, "children", ()):
+        text = " ".join(child.text.split())
+        if (text == removed or text.startswith(removed + " ")) and _secret_in(child):
+            raise _secret_refusal(device, line, child.text)
+    if words[1] == "neighbor" and len(words) >= 3 and where and where[0].startswith("router bgp"):
+        deletes = len(words) == 3 or words[3] in ("remote-as", "peer-group", "interface")
+        bgp = _section(running, where[:1])
+        for child in getattr(bgp, "children", ()):
+            own = child.text.split()
+            if deletes and own[:2] == ["neighbor", words[2]] and _SECRET.search(child.text):
+                raise _secret_refusal(device, line, f"neighbor {words[2]} password")
+
+
+def _secret_refusal(device: str, line: str, what: str) -> UsageError:
+    return UsageError(
+        f"{device}: se rechaza «{line}»: borra «{_SECRET.sub('<secreto>', what).strip()}», que "
+        "lleva un secreto; el respaldo guarda solo su marca, así que ni el cambio ni la reversión "
+        "podrían reponerlo. Haga ese cambio a mano y vuelva a escribir el secreto"
+    )
+
+
 def check(device: str, running: HConfig, management: str, commands: Sequence[str]) -> None:
-    """Raise UsageError naming ``device`` and the line when ``commands`` cut its access.
+    """Raise UsageError naming ``device`` and the line when ``commands`` cut its access, are
+    ambiguous abbreviations, or remove a secret.
 
     ``commands`` is a configuration-mode list as :mod:`red.remediacion` writes it: section
     lines open a section, ``exit``/``exit-address-family`` close one, ``end`` closes all.
@@ -163,7 +335,8 @@ def check(device: str, running: HConfig, management: str, commands: Sequence[str
     seen = access(running, management)
     where: list[str] = []
     for raw in commands:
-        line = " ".join(raw.split())
+        context, line = expand(device, where, " ".join(raw.split()))
+        where[:] = context
         if line in ("exit", "exit-address-family", "exit-vrf", "quit"):
             if where:
                 where.pop()
@@ -172,7 +345,76 @@ def check(device: str, running: HConfig, management: str, commands: Sequence[str
             where.clear()
             continue
         _check_line(device, tuple(where), line, seen)
+        _takes_secret(device, running, where, line)
+        if where and not _node(where):  # a section not modelled: read it at the top too
+            top = _expand_in(device, (), line)
+            if top is not None:
+                _check_line(device, (), top, seen)
+                _takes_secret(device, running, (), top)
         if line.startswith(_SECTIONS):
             where[:] = [line]
         elif line.startswith("address-family ") and where:
             where[1:] = [line]
+
+
+def removed_neighbours(running: HConfig, commands: Sequence[str]) -> frozenset[str]:
+    """The BGP neighbours ``commands`` delete on purpose (``no neighbor X``, ``no neighbor X
+    remote-as ...``, ``no router bgp N``): the post-check does not wait for them."""
+    return _neighbour_lines(running, commands)[0]
+
+
+def touched_neighbours(commands: Sequence[str]) -> frozenset[str]:
+    """The BGP neighbours a line of ``commands`` sets or negates (``neighbor X ...``)."""
+    return _neighbour_lines(None, commands)[1]
+
+
+def _neighbour_lines(
+    running: HConfig | None, commands: Sequence[str]
+) -> tuple[frozenset[str], frozenset[str]]:
+    removed: set[str] = set()
+    touched: set[str] = set()
+    where: list[str] = []
+    for raw in commands:
+        context, line = expand("", where, " ".join(raw.split()))
+        where[:] = context
+        words = line.split()
+        if not words:
+            continue
+        if line in ("exit", "exit-address-family", "exit-vrf", "quit", "end"):
+            where[:] = where[:-1] if line != "end" else []
+            continue
+        if not where and words[:3] == ["no", "router", "bgp"] and running is not None:
+            for bgp in running.get_children(startswith=" ".join(words[1:])):
+                removed.update(_defined(bgp))
+        elif where and where[0].startswith("router bgp"):
+            own = words[1:] if words[0] == "no" else words
+            if own[:1] == ["neighbor"] and len(own) > 1:
+                touched.add(own[1])
+            if (
+                words[:2] == ["no", "neighbor"]
+                and len(words) > 2
+                and (len(words) == 3 or words[3] in ("remote-as", "peer-group", "interface"))
+            ):
+                removed.add(words[2])
+        if line.startswith(_SECTIONS):
+            where[:] = [line]
+        elif line.startswith("address-family ") and where:
+            where[1:] = [line]
+    return frozenset(removed), frozenset(touched)
+
+
+def _defined(bgp: HConfig | object) -> set[str]:
+    out: set[str] = set()
+    for line in getattr(bgp, "children", ()):
+        words = line.text.split()
+        if len(words) >= 4 and words[0] == "neighbor" and words[2] == "remote-as":
+            out.add(words[1])
+    return out
+
+
+def golden_neighbours(golden: HConfig) -> frozenset[str]:
+    """The neighbours the golden config defines (``neighbor X remote-as N``)."""
+    out: set[str] = set()
+    for bgp in golden.get_children(startswith="router bgp"):
+        out.update(_defined(bgp))
+    return frozenset(out)

@@ -210,8 +210,23 @@ def remediate(device: str, running: str, intended: str) -> Remediation:
     return Remediation(device, _commands(remediation), diff, tuple(skipped), warnings)
 
 
+def _carries_secret(line: str) -> bool:
+    """``line`` holds a secret in clear, as red.limpieza's rules for FRR find them."""
+    from red import limpieza
+
+    for pattern in limpieza.rules_for("frr").secrets:
+        found = pattern.search(line)
+        if found and not limpieza.MARKER.fullmatch(found.group("secret")):
+            return True
+    return False
+
+
 def command_list(lines: Iterable[str]) -> tuple[str, ...]:
-    """A command list given by a person, checked like computed ones (no secrets, no blanks)."""
+    """A command list given by a person, checked like computed ones (no secrets, no blanks).
+
+    A line with a secret in clear is refused too: it would end up in vtysh's argv on the
+    router (``--ansible``), in Ansible's kept artifacts and in the events.
+    """
     out: list[str] = []
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
@@ -219,5 +234,10 @@ def command_list(lines: Iterable[str]) -> tuple[str, ...]:
             continue
         if SECRET.search(line):
             raise UsageError(f"línea {number}: «{line}» lleva un marcador de secreto")
+        if _carries_secret(line):
+            raise UsageError(
+                f"línea {number}: la orden lleva un secreto en claro; no se envía. "
+                "Cambie los secretos a mano en el equipo"
+            )
         out.append(line)
     return tuple(out)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -243,7 +244,9 @@ def test_a_nonstandard_router_is_brought_to_standard(routers: tuple[Router, Rout
     assert "no ip route 198.18.250.1/32 198.18.200.1" in out.remediation.commands  # type: ignore[union-attr]
     assert [s.name for s in out.steps] == [
         "leer", "calcular", "verificar-antes", "respaldar", "aplicar", "verificar-despues",
+        "guardar",
     ]  # fmt: skip
+    assert "198.18.250.1" not in (site.base / "etc" / "frr.conf").read_text()  # saved
     assert [e["event"]["action"] for e in events] == [s.name for s in out.steps]
     assert all(e["event"]["dataset"] == "red.remediacion" for e in events)
     # compliant now: nothing left to remediate, and the backup is the config before
@@ -259,16 +262,17 @@ def test_a_cutting_change_is_rolled_back_by_itself(routers: tuple[Router, Router
     before = _cleaned(site.vtysh("show running-config"))
     cutting = _golden().replace(f"{HQ} remote-as 65000", f"{HQ} remote-as 65099")
     access = VtyshAccess(site, cutting)
-    # the cut is seen after 8 s without BGP; the rollback's session may take longer to come
+    # the cut is seen after 12 s without BGP; the rollback's session may take longer to come
     # back on a loaded machine: waited for (up to 60 s, done as soon as it is Established)
-    out = Remediator(access, settle_s=8, revert_settle_s=60, poll_s=1).remediate_device(_Device())
+    out = Remediator(access, settle_s=12, revert_settle_s=60, poll_s=1).remediate_device(_Device())
     assert out.status == "revertido", out.as_dict()
     assert out.rollback_ok is True
     assert "BGP no establecido con 198.18.200.1" in out.reason
     assert out.rollback == ("router bgp 4200000003", f"neighbor {HQ} remote-as 65000", "exit")
     names = [s.name for s in out.steps]
-    assert names[-3:] == ["verificar-despues", "revertir", "verificar-reversion"]
-    assert [s.ok for s in out.steps][-3:] == [False, True, True]
+    assert names[-4:] == ["verificar-despues", "revertir", "verificar-reversion", "guardar"]
+    assert [s.ok for s in out.steps][-4:] == [False, True, True, True]
+    assert "65099" not in (site.base / "etc" / "frr.conf").read_text()  # never saved
     # BGP is up again and the running config is the backup taken before the change
     assert HQ in established(site.vtysh("show bgp summary json"))
     assert _cleaned(site.vtysh("show running-config")) == before == access.saved[_Device().path]
@@ -315,6 +319,74 @@ def test_vtysh_errors_fail_the_change_and_roll_back(routers: tuple[Router, Route
     assert _cleaned(site.vtysh("show running-config")) == before
 
 
+def test_ctrl_c_half_way_through_the_change_is_rolled_back(
+    routers: tuple[Router, Router],
+) -> None:
+    site, _ = routers
+    _restore(site)
+    site.vtysh("write memory")
+    before = _cleaned(site.vtysh("show running-config"))
+    access = VtyshAccess(site, _golden())
+    forced = ["ip route 198.18.253.1/32 198.18.200.1", "interface lo", "description a medias"]
+    pushes: list[list[str]] = []
+
+    def push(device: Any, commands: Sequence[str]) -> None:
+        pushes.append(list(commands))
+        if len(pushes) == 1:  # the first line reaches the router, then a real Ctrl-C
+            site.vtysh("configure terminal", commands[0], "end")
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the interrupt comes first: the rest is never sent
+        site.vtysh("configure terminal", *commands, "end")
+
+    events: list[dict[str, Any]] = []
+    remediator = Remediator(
+        access, push=push, commands=forced, settle_s=10, poll_s=1, on_event=events.append
+    )
+    with pytest.raises(KeyboardInterrupt):
+        remediator.remediate_device(_Device())
+    assert len(pushes) == 2 and "no ip route 198.18.253.1/32 198.18.200.1" in pushes[1]
+    steps = [(e["event"]["action"], e["event"]["outcome"]) for e in events]
+    assert steps[-4:] == [
+        ("aplicar", "failure"), ("revertir", "success"), ("verificar-reversion", "success"),
+        ("guardar", "success"),
+    ]  # fmt: skip
+    assert _cleaned(site.vtysh("show running-config")) == before
+    assert "198.18.253.1" not in (site.base / "etc" / "frr.conf").read_text()
+    assert HQ in established(site.vtysh("show bgp summary json"))
+
+
+def test_a_route_map_that_stops_announcing_the_lan_is_rolled_back(
+    routers: tuple[Router, Router],
+) -> None:
+    import json
+
+    site, _ = routers
+    _restore(site)
+    # the golden config's network 198.19.3.1/32 is not in PL-SEDE-EMB-AR (198.19.3.0/24
+    # exactly), so RM-HACIA-CENTRAL lets nothing out: announce the LAN itself here
+    _run("ip", "-n", NS, "addr", "replace", "198.19.3.1/24", "dev", "lo")
+    site.vtysh(
+        "configure terminal", "router bgp 4200000003", "address-family ipv4 unicast",
+        "network 198.19.3.0/24", "end",
+    )  # fmt: skip
+
+    def sent() -> int:
+        summary = json.loads(site.vtysh("show bgp summary json"))
+        return int(summary["ipv4Unicast"]["peers"][HQ]["pfxSnt"])
+
+    _wait("el prefijo de la sede anunciado", lambda: sent() > 0)
+    before = _cleaned(site.vtysh("show running-config"))
+    forced = ["route-map RM-HACIA-CENTRAL deny 5", "exit"]  # the session stays up
+    access = VtyshAccess(site, _golden())
+    out = Remediator(access, commands=forced, settle_s=12, poll_s=1).remediate_device(_Device())
+    assert out.status == "revertido" and out.rollback_ok is True, out.as_dict()
+    assert f"{HQ} ya no anuncia prefijos en ipv4Unicast" in out.reason
+    assert _cleaned(site.vtysh("show running-config")) == before
+    _wait("el prefijo anunciado otra vez", lambda: sent() > 0)
+    _run("ip", "-n", NS, "addr", "del", "198.19.3.1/24", "dev", "lo")
+    _restore(site)
+
+
 PLAYBOOK_RUN = """
 import json, sys
 from pathlib import Path
@@ -325,7 +397,7 @@ from red.aplicar import PLAYBOOK, playbook_commands
 data = Path(sys.argv[1])
 settings = Settings(data_dir=data, db=data / "p.db")
 host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-        "pukara_commands": playbook_commands(json.loads(sys.argv[2]))}
+        "pukara_commands": playbook_commands(json.loads(sys.argv[2])), "pukara_save": True}
 run = run_playbook(PLAYBOOK, {"all": {"hosts": {"gw-emb-ar": host}}}, settings=settings)
 print(json.dumps({"status": run.status, "failed": run.failed_hosts}))
 """
@@ -488,10 +560,10 @@ def test_over_ssh_and_snmp_a_change_applies_and_a_cut_rolls_back(
     )
     before = _cleaned(site.vtysh("show running-config"))
     cutting = _golden().replace(f"{HQ} remote-as 65000", f"{HQ} remote-as 65099")
-    cut = _over_ssh(sshd, cutting, 8)
+    cut = _over_ssh(sshd, cutting, 12)
     assert cut["status"] == "revertido" and cut["rollback_ok"] is True, cut
-    assert [s["name"] for s in cut["steps"]][-3:] == [
-        "verificar-despues", "revertir", "verificar-reversion",
+    assert [s["name"] for s in cut["steps"]][-4:] == [
+        "verificar-despues", "revertir", "verificar-reversion", "guardar",
     ]  # fmt: skip
     assert HQ in established(site.vtysh("show bgp summary json"))
     assert _cleaned(site.vtysh("show running-config")) == before

@@ -161,7 +161,7 @@ def test_guard_lets_other_changes_through() -> None:
             "exit",
             "router bgp 4200000003",
             "neighbor 198.18.200.1 remote-as 65001",  # a change, not a removal
-            "no neighbor 198.18.200.1",  # the path is the link, not BGP
+            "no neighbor 198.18.200.9",  # the path is the link, not BGP; no secret of its own
             "exit",
         ]
     )
@@ -376,7 +376,7 @@ def test_the_rollback_waits_for_bgp_up_to_its_own_bound() -> None:
             return None
 
     want = frozenset({"198.18.200.1"})
-    rem = Remediator(_Slow(), settle_s=0.0, revert_settle_s=5.0, poll_s=0.01)
+    rem = Remediator(_Slow(), settle_s=0.0, revert_settle_s=5.0, poll_s=0.01, hold_s=0.0)
     assert rem.revert_settle_s == 5.0
     assert "BGP no establecido" in rem.check(_Dev("gw-emb-ar"), want).problem  # type: ignore[arg-type]
-    assert rem.check(_Dev("gw-emb-ar"), want, rem.revert_settle_s).problem == ""  # type: ignore[arg-type]
+    assert rem.check(_Dev("gw-emb-ar"), want, settle_s=rem.revert_settle_s).problem == ""  # type: ignore[arg-type]
