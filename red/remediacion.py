@@ -173,6 +173,40 @@ def _drop_secrets(config: HConfig) -> list[str]:
     return dropped
 
 
+_NEIGHBOUR_SECRET = re.compile(r"^neighbor (\S+) password ")
+
+
+def _hold_new_neighbours_without_password(remediation: HConfig, running: HConfig) -> list[str]:
+    """A neighbour the remediation would create, whose password is a secret it cannot send,
+    is not created at all: it would come up unauthenticated (or never). Its lines are left
+    out and the neighbours returned, to be created by hand with their password."""
+    held: list[str] = []
+    for section in remediation.children:
+        if not section.text.startswith("router bgp "):
+            continue
+        existing = running.get_child(equals=section.text)
+        for child in list(section.children):
+            found = _NEIGHBOUR_SECRET.match(child.text)
+            if not found or not SECRET.search(child.text):
+                continue
+            address = found.group(1)
+            known = existing is not None and any(
+                line.text.startswith(f"neighbor {address} ") for line in existing.all_children()
+            )
+            if known:
+                continue
+            held.append(address)
+            for line in list(section.all_children()):
+                if line.text.startswith(f"neighbor {address} "):
+                    parent = line.parent
+                    line.delete()
+                    while isinstance(parent, HConfigChild) and not parent.children:
+                        grand = parent.parent
+                        parent.delete()
+                        parent = grand
+    return held
+
+
 def _keep_interfaces(remediation: HConfig, running: HConfig) -> None:
     """``no interface X`` becomes the negation of X's lines.
 
@@ -203,8 +237,13 @@ def remediate(device: str, running: str, intended: str) -> Remediation:
     diff = tuple(run.unified_diff(gold))
     remediation = WorkflowRemediation(run, gold).remediation_config
     _keep_interfaces(remediation, run)
+    held = _hold_new_neighbours_without_password(remediation, run)
     skipped = _drop_secrets(remediation)
     warnings = tuple(
+        f"{device}: no se crea el vecino BGP {address}: su contraseña es un secreto que pukara "
+        "no envía; créelo a mano con su contraseña"
+        for address in held
+    ) + tuple(
         f"{device}: se omite «{line}»: lleva un secreto, que se cambia a mano" for line in skipped
     )
     return Remediation(device, _commands(remediation), diff, tuple(skipped), warnings)

@@ -380,3 +380,23 @@ def test_the_rollback_waits_for_bgp_up_to_its_own_bound() -> None:
     assert rem.revert_settle_s == 5.0
     assert "BGP no establecido" in rem.check(_Dev("gw-emb-ar"), want).problem  # type: ignore[arg-type]
     assert rem.check(_Dev("gw-emb-ar"), want, settle_s=rem.revert_settle_s).problem == ""  # type: ignore[arg-type]
+
+
+def test_a_new_neighbour_whose_password_cannot_be_sent_is_not_created() -> None:
+    """HQ's golden config names a neighbour the router lacks: creating it without its password
+    would leave an unauthenticated session; it is held back, and the rest still goes."""
+    hq = (Path(__file__).parent.parent / "data" / "red" / "gw-lima.estandar.cfg").read_text()
+    golden = hq.replace("password bgpSecret1", "password <secreto>").replace(
+        "password bgpSecret2", "password <secreto>"
+    )
+    lines = hq.splitlines()
+    running = "\n".join(
+        line for line in lines if "198.18.0.10 " not in line and "log syslog" not in line
+    )
+    out = remediate("gw-lima", running, golden)
+    assert not any("198.18.0.10" in c for c in out.commands), out.commands
+    assert "log syslog informational" in out.commands
+    assert any("no se crea el vecino BGP 198.18.0.10" in w for w in out.warnings)
+    # a neighbour the router has keeps its own lines: only its password line is left out
+    known = remediate("gw-lima", hq.replace(" neighbor 198.18.0.6 description", " x"), golden)
+    assert not any("no se crea" in w for w in known.warnings)
