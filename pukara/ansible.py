@@ -285,11 +285,18 @@ def _ecs(ident: str, playbook: str, raw: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
+MAX_EVENT_RES = 64 * 1024 * 1024
+
+
 def _envvars(
     secrets: Mapping[str, Secret], agent: _Agent | None, control_dir: Path
 ) -> dict[str, str]:
     envvars = {k: v.reveal() for k, v in secrets.items()}
     envvars["ANSIBLE_HOST_KEY_CHECKING"] = "True"
+    # ansible-runner's callback drops a task result larger than MAX_EVENT_RES (700,000 chars
+    # by default) and reports it as {}: a triage command's output (last -F -w over a busy
+    # wtmp) would vanish; results are evidence, so the bound is raised to 64 MiB
+    envvars["MAX_EVENT_RES"] = str(MAX_EVENT_RES)
     envvars["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(control_dir)
     # ansible-playbook lives beside the running interpreter (the venv), maybe not on PATH
     envvars["PATH"] = os.pathsep.join(

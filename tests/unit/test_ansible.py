@@ -18,3 +18,12 @@ def test_keeping_zero_artifacts_is_refused_naming_the_key(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match="ansible_artifacts_keep"):
         run_playbook("nucleo/ping.yml", inventory, settings=settings)
     assert not (tmp_path / "ansible").exists()
+
+
+def test_large_task_results_reach_pukara_whole() -> None:
+    """ansible-runner turns a result over MAX_EVENT_RES (700,000 by default) into {}: a
+    command's output kept as evidence must not vanish, so pukara raises the bound."""
+    from pukara.ansible import MAX_EVENT_RES, _envvars
+
+    env = _envvars({}, None, Path("/tmp"))
+    assert int(env["MAX_EVENT_RES"]) == MAX_EVENT_RES >= 16 * 1024 * 1024
