@@ -44,7 +44,7 @@ from typing import Any
 from auditoria.modelo import Result, Status
 from pukara import oids
 from pukara.config import Settings
-from pukara.errors import DeviceError, PukaraError
+from pukara.errors import AuthError, DeviceError, PukaraError
 from pukara.secrets import CredentialProfile, Secret, require_profile
 from red.equipos import NetDevice
 
@@ -168,8 +168,8 @@ async def _ask(address: str, creds: Sequence[Any], timeout_s: float) -> dict[str
             try:
                 await session.open(timeout_s, 0)
                 reply = await session.get([oids.SYS_UPTIME, HR_SYSTEM_DATE])
-            except DeviceError as e:
-                entry.update(answered=False, error=e.message)
+            except DeviceError as e:  # AuthError: the agent refused our credential
+                entry.update(answered=False, error=e.message, rejected=isinstance(e, AuthError))
             else:
                 after = time.time()
                 entry.update(answered=True, reply={k: _value(v) for k, v in reply.items()},
@@ -295,6 +295,8 @@ def judge_snmp(seen: Observed) -> tuple[Status, str]:
     if any(v.get("answered") for v in v3.values()):
         return Status.PASS, "v2c rechazado y SNMPv3 authPriv responde"
     errors = "; ".join(str(v.get("error")) for v in v3.values())
+    if all(v.get("rejected") for v in v3.values()):
+        return Status.ERROR, f"el agente rechazó la credencial SNMPv3 del perfil: {errors}"
     return Status.FAIL, f"v2c rechazado pero SNMPv3 no responde: {errors}"
 
 
