@@ -6,6 +6,8 @@ tests/integration/test_auditoria_equipos.py``.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from lab.sites import LabSite
 from pukara.config import load_settings
 from pukara.store import open_store
 from red.equipos import select
-from tests.conftest import running_lab
+from tests.conftest import lab_available, skip_or_fail
 
 # e1 speaks only SNMPv3, e2's router does not log to syslog, e3 gets a change it does not save,
 # e4's link is down (nothing answers)
@@ -39,8 +41,20 @@ EXPECTED = {  # (snmp_v3_only, ssh_only, clock, syslog, config_saved)
 
 
 @pytest.fixture(scope="module")
-def audit_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[manage.Lab]:
-    yield from running_lab(tmp_path_factory, SITES, "pke")
+def audit_lab() -> Iterator[manage.Lab]:
+    """The lab's state outside pytest's temporary folders (another pytest run may rotate
+    those while this lab is up), and taken down even when bringing it up fails half-way."""
+    reason = lab_available()
+    if reason:
+        skip_or_fail(reason)
+    folder = Path(tempfile.mkdtemp(prefix="pukara-auditoria-equipos-"))
+    the_lab = manage.Lab(folder / "estado", prefix="pke")
+    try:
+        manage.up(the_lab, SITES)
+        yield the_lab
+    finally:
+        manage.down(the_lab)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _inventory(folder: Path) -> Path:
