@@ -43,7 +43,7 @@ RECENT_HOURS = 48
 PERIOD_DAYS = 30
 BACKUP_DAYS = 7
 LISTED = 50  # items named in a result's evidence, at most
-COMPLIANCE_DATASET = "red.cumplimiento"
+COMPLIANCE_DATASET = "red.cumplimiento"  # red.cumplimiento_registro.DATASET
 BACKUP_DATASET = "red.respaldo"
 RETIRED = "dado_de_baja"
 
@@ -107,9 +107,10 @@ def change_log(store: Store, now: datetime) -> Verdict:
 
 
 def _monitored(store: Store) -> list[str]:
+    from inventario.model import ASSETS
     from inventario.monitored import monitored_sites
 
-    return sorted(monitored_sites(store.entities("asset")))
+    return sorted(monitored_sites(store.entities(ASSETS)))
 
 
 def monitoring_capacity(store: Store, now: datetime) -> Verdict:
@@ -181,8 +182,7 @@ def config_backups(store: Store, now: datetime) -> Verdict:
 
 def config_compliance(store: Store, now: datetime) -> Verdict:
     since = now - timedelta(days=PERIOD_DAYS)
-    docs = list(store.search_events(dataset=COMPLIANCE_DATASET, since=since,
-                                    newest_first=True))  # fmt: skip
+    docs = list(store.search_events(dataset=COMPLIANCE_DATASET, since=since, newest_first=True))
     if not docs:
         return (Status.FAIL, f"sin corrida de cumplimiento de configuración en {PERIOD_DAYS} "
                 "días («pukara red cumplimiento»)", {"since": _stamp(since)})  # fmt: skip
@@ -190,10 +190,13 @@ def config_compliance(store: Store, now: datetime) -> Verdict:
     latest = [d for d in docs if get_field(d, "red.cumplimiento.run") == run] if run else docs[:1]
     drift = {str(get_field(d, "host.name")): get_field(d, "red.cumplimiento.features") or []
              for d in latest if get_field(d, "red.cumplimiento.compliant") is False}  # fmt: skip
-    evidence = {"run": run, "at": docs[0].get("@timestamp"), "devices": len(latest),
-                "drift": drift}  # fmt: skip
-    return (Status.PASS, f"corrida de cumplimiento registrada ({docs[0].get('@timestamp')}): "
-            f"{len(drift)} de {len(latest)} equipos con deriva", evidence)  # fmt: skip
+    unchecked = {str(get_field(d, "host.name")): get_field(d, "red.cumplimiento.status")
+                 for d in latest if get_field(d, "red.cumplimiento.compliant") is None}  # fmt: skip
+    at = docs[0].get("@timestamp")
+    evidence = {"run": run, "at": at, "devices": len(latest), "drift": drift,
+                "unchecked": unchecked}  # fmt: skip
+    return (Status.PASS, f"corrida de cumplimiento registrada ({at}): {len(drift)} de "
+            f"{len(latest)} equipos con deriva, {len(unchecked)} sin revisar", evidence)  # fmt: skip
 
 
 def csirt_cases(store: Store, now: datetime, settings: Settings) -> Verdict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -15,10 +16,10 @@ from inventario import catalog, files, observations
 from inventario.model import ASSETS, SITES
 from pukara import results
 from pukara.config import Settings
-from pukara.events import make_event
 from pukara.store import SQLiteStore
 from pukara.store.rollups import Summary
-from red import respaldo
+from red import cumplimiento_registro, informe, respaldo
+from tests.unit.red_cumplimiento_case import as_backed_up, device, real, small_inventory
 
 SEDES = """code,name,kind,country,city,timezone
 lima,Sede central,sede_central,PE,Lima,America/Lima
@@ -32,6 +33,7 @@ GATEWAYS = [
 ]
 NOW = datetime.now(UTC).replace(microsecond=0)
 STAMP = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+F = Status.FAIL
 
 
 def _import(store: SQLiteStore, sedes: str, activos: str) -> None:
@@ -157,19 +159,27 @@ def test_backups_within_the_window(store: SQLiteStore, settings: Settings) -> No
     assert got.status is Status.FAIL
 
 
-def test_compliance_run_lists_the_drift(store: SQLiteStore, settings: Settings) -> None:
-    # red does not record its compliance runs yet: the event shape propios reads
-    run = "01JCUMPLIMIENTO"
-    store.write_events([
-        make_event(propios.COMPLIANCE_DATASET, outcome="success", fields={
-            "event.action": "cumplimiento", "host.name": name, "red.cumplimiento.run": run,
-            "red.cumplimiento.compliant": ok, "red.cumplimiento.features": features,
-        })
-        for name, ok, features in (("gw-emb-ar", True, None), ("gw-emb-cl", False, ["logging"]))
-    ])  # fmt: skip
+def test_compliance_run_lists_the_drift(
+    store: SQLiteStore, settings: Settings, tmp_path: Path
+) -> None:
+    assert propios.COMPLIANCE_DATASET == cumplimiento_registro.DATASET
+    small_inventory(store, tmp_path)
+    configs = {
+        "lima/gw-lima.cfg": as_backed_up(real("gw-lima")),
+        "emb-ar/gw-emb-ar.cfg": as_backed_up(real("gw-emb-ar", "sin-syslog")),
+    }  # emb-bo has no backup
+    devices = [device(store, n) for n in ("gw-lima", "gw-emb-ar", "gw-emb-bo")]
+    when = NOW - timedelta(days=1)
+    report = informe.build(devices, configs, store, source="prueba", when=when)
+    store.write_events(cumplimiento_registro.events(report))
     got = _by_check(propios.run(store, settings, STAMP))["rec_config_compliance"]
-    assert got.status is Status.PASS
-    assert got.evidence["drift"] == {"gw-emb-cl": ["logging"]}
+    assert got.status is Status.PASS, got.message
+    assert got.evidence["drift"] == {"gw-emb-ar": ["logging"]}
+    assert got.evidence["unchecked"] == {"gw-emb-bo": informe.NO_BACKUP}
+    assert got.evidence["devices"] == 3
+    # a month later the run is too old to count
+    later = (NOW + timedelta(days=31)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert _by_check(propios.run(store, settings, later))["rec_config_compliance"].status is F
 
 
 def test_csirt_cases_with_their_timeline(store: SQLiteStore, settings: Settings) -> None:
