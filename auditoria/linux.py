@@ -34,6 +34,7 @@ from auditoria.modelo import Check, ControlLink, Kind, Relation, Result, Status
 from auditoria.politica import Policy
 from pukara.config import Settings
 from pukara.errors import AnsibleError, ConfigError, Interrupted, PukaraError, remote_reason
+from pukara.store import Store
 from pukara.text import clean
 
 PLAYBOOK = "auditoria/linux.yml"
@@ -143,6 +144,27 @@ def load_checks(path: Path | None = None) -> dict[str, Check]:
     return found
 
 
+def identity(raw: Mapping[str, str]) -> dict[str, Any]:
+    """The host's identity from its ``host_identity`` output, for the bundle's manifest:
+    ``{"hostname": ..., "machine_id": ..., "os_release": {"ID": "debian", ...}}`` (values
+    the host did not give are None or empty)."""
+    from auditoria.linux_secciones import sections
+
+    found = sections(raw.get("host_identity", ""))
+    name, machine, release = (found.get(k) for k in ("hostname", "/etc/machine-id",
+                                                     "/etc/os-release"))  # fmt: skip
+    fields: dict[str, str] = {}
+    for line in release.text.splitlines() if release else []:
+        key, sep, value = line.partition("=")
+        if sep and key.isidentifier():
+            fields[key] = value.strip().strip('"')
+    return {
+        "hostname": name.text.strip() if name and name.ok else None,
+        "machine_id": machine.text.strip() if machine and machine.ok else None,
+        "os_release": fields,
+    }
+
+
 def utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -218,7 +240,7 @@ def run(
     *,
     observed_at: str | None = None,
     cancel: Callable[[], bool] | None = None,
-    store: Any = None,
+    store: Store | None = None,
     timeout_s: int | None = None,
 ) -> LinuxRun:
     """Audit ``targets`` with the playbook through ``pukara.ansible.run_playbook``.
@@ -226,7 +248,10 @@ def run(
     Every target gets one result per check, in target order. Credentials come from each
     target's profile; a profile that cannot be used makes that host's results ERROR, as does
     a host that cannot be reached. ``cancel`` is asked at each Ansible event; when it says
-    True the run stops and :class:`~pukara.errors.Interrupted` is raised.
+    True the run stops and :class:`~pukara.errors.Interrupted` is raised. ``store``: where
+    pukara.ansible keeps Ansible's events (``ansible.evento``) as it does for every run.
+    Each target's ``profile`` is the credential profile; callers give the setting
+    ``auditoria_credenciales`` (default ``auditoria``) unless the asset names its own.
     """
     from auditoria import linux_run
 

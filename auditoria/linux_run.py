@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pukara.config import Settings
 from pukara.errors import Interrupted, SecretsError, UsageError, remote_reason
 from pukara.secrets import CredentialProfile, require_profile, usable_key_file
+from pukara.store import Store
 from pukara.text import clean
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def collect(
     settings: Settings,
     policy: Policy,
     *,
-    store: Any = None,
+    store: Store | None = None,
     cancel: Callable[[], bool] | None = None,
     timeout_s: int | None = None,
 ) -> Collected:

@@ -141,6 +141,23 @@ def test_one_change_turns_a_pass_into_a_fail(
     assert evaluate(_edit("endurecido", key, old, new), policy)[check] == F
 
 
+def test_an_old_account_that_never_logged_in_is_dormant(policy: politica.Policy) -> None:
+    # cloudsdk has a login shell and never logged in; with a password it can log in
+    raw = _edit("endurecido", "accounts", "cloudsdk:LOCKED:20263", "cloudsdk:HASH:20263")
+    by_id = {r.check_id: r for r in linux.evaluate_host(
+        linux.Target("srv", "198.19.0.2"), raw, policy, observed_at=OBSERVED)}  # fmt: skip
+    assert by_id["dormant_accounts"].status == F
+    assert "cloudsdk" in by_id["dormant_accounts"].message
+    # the same account created 10 days ago (shadow's last change) is not dormant yet
+    raw["accounts"] = raw["accounts"].replace("cloudsdk:HASH:20263", "cloudsdk:HASH:20778")
+    assert evaluate(raw, policy)["dormant_accounts"] == P
+    # a key is a way in too
+    raw = _edit(
+        "endurecido", "accounts", "@@ authorized_keys rc=0\n", "@@ authorized_keys rc=0\ncloudsdk\n"
+    )
+    assert evaluate(raw, policy)["dormant_accounts"] == F
+
+
 def test_usb_storage_needs_one_active_rule(policy: politica.Policy) -> None:
     raw = _edit("endurecido", "modprobe", ":1:install", ":1:# install")
     assert evaluate(raw, policy)["usb_storage"] == P  # the blacklist line is enough
@@ -162,3 +179,10 @@ def test_a_host_role_approves_more_ports(tmp_path: Path) -> None:
     custom = politica.parse(text, "politica.toml")
     assert evaluate(raw_of("debil"), custom, "srv-db1")["listening_services"] == F
     assert evaluate(raw_of("debil"), custom, "srv-web1")["listening_services"] == P
+
+
+def test_the_host_identity_for_the_manifest() -> None:
+    got = linux.identity(raw_of("endurecido"))
+    assert got["hostname"] and len(got["machine_id"] or "") == 32
+    assert got["os_release"]["ID"] == "debian" and got["os_release"]["VERSION_ID"] == "12"
+    assert linux.identity({}) == {"hostname": None, "machine_id": None, "os_release": {}}
