@@ -47,7 +47,7 @@ class _Cancelled(Exception):
     pass
 
 
-class _Watch:
+class Watch:
     """ansible-runner's events: each task's stdout per host, failures, unreachable hosts."""
 
     def __init__(self, names: Mapping[str, str], keys: Sequence[str],
@@ -135,6 +135,19 @@ def inventory(
     return {"all": {"hosts": hosts}}, names, problems
 
 
+def settle(hosts: Mapping[str, HostOutput], keys: Sequence[str], status: str) -> None:
+    """After the run: a host that answered some tasks and then stopped keeps what it gave
+    (the rest is an error with the reason); one that gave nothing is unreachable."""
+    for host in hosts.values():
+        if host.unreachable is not None and host.raw:
+            for key in keys:
+                if key not in host.raw:
+                    host.errors.setdefault(key, f"el equipo dejó de responder: {host.unreachable}")
+            host.unreachable = None
+        if host.unreachable is None and not host.raw and not host.errors:
+            host.unreachable = f"el equipo no dio ninguna salida (ejecución: {status})"
+
+
 def collect(
     targets: Sequence[Target],
     settings: Settings,
@@ -155,7 +168,7 @@ def collect(
             raise UsageError(f"el equipo {target.name} está dos veces en el alcance")
         seen.add(target.name)
     inv, names, problems = inventory(targets, settings.timeout_s)
-    watch = _Watch(names, KEYS, cancel)
+    watch = Watch(names, KEYS, cancel)
     done = None
     if names:
         try:
@@ -171,9 +184,6 @@ def collect(
     hosts = {t.name: watch.hosts.get(t.name, HostOutput()) for t in targets}
     for name, problem in problems.items():
         hosts[name].unreachable = problem
-    for host in hosts.values():
-        if host.unreachable is None and not host.raw and not host.errors:
-            status = done.status if done else "sin ejecutar"
-            host.unreachable = f"el equipo no dio ninguna salida (ejecución: {status})"
+    settle(hosts, KEYS, done.status if done else "sin ejecutar")
     return Collected(hosts, watch.events, done.ident if done else None,
                      done.status if done else "sin ejecutar")  # fmt: skip

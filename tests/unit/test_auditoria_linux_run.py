@@ -62,3 +62,36 @@ def test_a_name_twice_in_the_scope_is_refused(settings: Settings, creds: Path) -
 
 def test_no_targets_is_no_run(settings: Settings) -> None:
     assert linux.run([], settings, politica.load()).results == []
+
+
+def _event(kind: str, host: str, task: str, res: dict[str, object]) -> dict[str, object]:
+    # the shape of ansible-runner's job events (artifacts/<id>/job_events/*.json)
+    return {"event": kind, "counter": 1, "event_data": {"host": host, "task": task, "res": res}}
+
+
+def test_a_host_that_stops_answering_keeps_what_it_gave() -> None:
+    from auditoria.linux_run import Watch, settle
+
+    watch = Watch({"h0": "srv-a", "h1": "srv-b"}, linux.KEYS, None)
+    watch(_event("runner_on_ok", "h0", "sshd", {"stdout": "@@ sshd_effective rc=0\nport 22"}))
+    watch(_event("runner_on_failed", "h0", "sudoers", {"msg": "Missing sudo password"}))
+    watch(_event("runner_on_unreachable", "h0", "lastlog", {"msg": "ssh: connection reset"}))
+    watch(_event("runner_on_unreachable", "h1", "host_identity", {"msg": "ssh: timed out"}))
+    settle(watch.hosts, linux.KEYS, "failed")
+    a, b = watch.hosts["srv-a"], watch.hosts["srv-b"]
+    assert a.unreachable is None and set(a.raw) == {"sshd"}
+    assert a.errors["sudoers"] == "Missing sudo password"
+    assert a.errors["lastlog"].startswith("el equipo dejó de responder")
+    assert b.unreachable and "timed out" in b.unreachable
+    results = linux.evaluate_host(
+        linux.Target("srv-a", "x"),
+        a.raw,
+        politica.load(),
+        observed_at="2026-12-01T23:00:00Z",
+        task_errors=a.errors,
+    )
+    by_id = {r.check_id: r for r in results}
+    assert by_id["sudo_nopasswd"].status == Status.ERROR
+    assert "Missing sudo password" in by_id["sudo_nopasswd"].message
+    assert by_id["ssh_root_login"].status == Status.FAIL  # "port 22" alone: no PermitRootLogin
+    assert {r.status for r in results} <= {Status.ERROR, Status.FAIL}
