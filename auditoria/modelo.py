@@ -15,7 +15,7 @@ EDITIONS = ("2013", "2022")
 
 
 class Status(StrEnum):
-    PASS = "pass"  # noqa: S105 (a status, not a password)
+    PASS = "pass"
     FAIL = "fail"
     ERROR = "error"
     NOT_APPLICABLE = "not-applicable"
