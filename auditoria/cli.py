@@ -2,6 +2,8 @@
 
 import typer
 
+from auditoria import cli_controles, cli_soa
+
 app = typer.Typer(
     help=(
         "Auditoría ISO/IEC 27001 (2013 y 2022): controles, evidencias y declaración de aplicabilidad "
@@ -9,3 +11,6 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
+
+app.add_typer(cli_controles.app, name="controles")  # controles listar, mapear, importar-titulos
+cli_soa.register(app)  # soa, evidencia vencida
