@@ -19,12 +19,24 @@ from pukara import formats
 from pukara.text import clean_line, csv_cell
 
 FORMATS = ("xlsx", "html", "md", "csv")
+XLSX_CELL_MAX = 32_000  # a spreadsheet cell holds at most 32,767 characters
 WIDTHS = {"control": 11, "label": 44, "group": 18, "applicable": 8, "justification": 52,
           "status": 18, "evidence": 48, "evidence_age_days": 12, "freshness": 10}  # fmt: skip
 
 
 def _text(value: Any) -> str:
     return "" if value is None else clean_line(str(value))
+
+
+def _xlsx_cell(key: str, value: Any) -> Any:
+    if isinstance(value, int):
+        return value
+    text = _text(value)
+    if key == "evidence" and len(text) > XLSX_CELL_MAX:
+        kept = text[:XLSX_CELL_MAX].rsplit(" ", 1)[0]
+        left = len(text.split()) - len(kept.split())
+        text = f"{kept} … (+{left} evidencias más: ver el CSV)"
+    return csv_cell(text)
 
 
 def to_csv(rows: Sequence[Row]) -> str:
@@ -64,9 +76,7 @@ def to_xlsx(rows: Sequence[Row], edition: str) -> bytes:
     sheet.title = f"SoA {edition}"
     sheet.append(list(COLUMNS.values()))
     for row in rows:
-        sheet.append(
-            [v if isinstance(v, int) else csv_cell(_text(v)) for v in row.cells().values()]
-        )
+        sheet.append([_xlsx_cell(k, v) for k, v in row.cells().items()])
     header_font = Font(bold=True, color="FFFFFF")
     header_fill = PatternFill("solid", fgColor="1F3A5F")
     for cell in sheet[1]:
