@@ -46,7 +46,7 @@ def _words(values: Any, text: dict[str, str]) -> str:
 def listar(
     ctx: typer.Context,
     edicion: Annotated[
-        Edicion, typer.Option("--edicion", "-e", help="Edición del Anexo A: 2013 o 2022.")
+        Edicion, typer.Option("--edicion", help="Edición del Anexo A: 2013 o 2022.")
     ] = Edicion.e2022,
     tema: Annotated[
         str | None,
@@ -114,7 +114,10 @@ def mapear(
     ],
     edicion: Annotated[
         Edicion | None,
-        typer.Option("--edicion", "-e", help="Edición del control; por defecto, por su forma."),
+        typer.Option(
+            "--edicion",
+            help="Edición del control; por omisión, la que indica su forma (A.12.4.1: 2013; A.8.15: 2022).",
+        ),
     ] = None,
     formato: FormatoOpt = Formato.tabla,
 ) -> None:

@@ -62,7 +62,7 @@ def checks() -> dict[str, Check]:
 def soa(
     ctx: typer.Context,
     edicion: Annotated[
-        Edicion, typer.Option("--edicion", "-e", help="Edición del Anexo A: 2013 o 2022.")
+        Edicion, typer.Option("--edicion", help="Edición del Anexo A: 2013 o 2022.")
     ] = Edicion.e2022,
     formato: Annotated[
         FormatoSoa, typer.Option("--formato", "-f", help="xlsx, html, md o csv.")
@@ -71,7 +71,6 @@ def soa(
         Path | None,
         typer.Option(
             "--salida",
-            "-o",
             callback=output_file,
             help="Archivo a escribir; sin él, md y csv van a la salida estándar.",
         ),
@@ -80,7 +79,7 @@ def soa(
         Path | None,
         typer.Option(
             "--aplicabilidad",
-            help="Archivo de aplicabilidad; por defecto <datos>/auditoria/aplicabilidad.toml "
+            help="Archivo de aplicabilidad; por omisión <datos>/auditoria/aplicabilidad.toml "
             "si existe, si no el que trae pukara.",
         ),
     ] = None,

@@ -44,7 +44,16 @@ def test_listar_both_editions_and_themes(capsys: pytest.CaptureFixture[str]) -> 
         "control_type": ["detective"], "properties": ["confidentiality", "integrity", "availability"],
     }  # fmt: skip
     code, out, _ = run(
-        capsys, "auditoria", "controles", "listar", "-e", "2013", "--tema", "a.13", "-f", "json"
+        capsys,
+        "auditoria",
+        "controles",
+        "listar",
+        "--edicion",
+        "2013",
+        "--tema",
+        "a.13",
+        "-f",
+        "json",
     )
     assert [r["control"] for r in json.loads(out)][-1] == "A.13.2.4"
     code, out, _ = run(capsys, "auditoria", "controles", "listar", "--tema", "A.13")
@@ -87,7 +96,7 @@ def test_soa_refuses_bad_input_before_reading_results(
     assert code == 1
     assert f"{bad}, línea 2, campo applicable" in err
     code, _, err = run(
-        capsys, "auditoria", "soa", "-f", "csv", "-o", str(tmp_path / "no" / "x.csv")
+        capsys, "auditoria", "soa", "-f", "csv", "--salida", str(tmp_path / "no" / "x.csv")
     )
     assert code == 2
 
@@ -113,10 +122,12 @@ def test_soa_and_stale_evidence_from_the_store(
         almacen.save_run(store, run_)
     for edition, ntp, ssh in (("2013", "A.12.4.4", "A.9.2.3"), ("2022", "A.8.17", "A.8.2")):
         out_file = tmp_path / f"soa-{edition}.xlsx"
-        code, _, err = run(capsys, "auditoria", "soa", "-e", edition, "-o", str(out_file))
+        code, _, err = run(
+            capsys, "auditoria", "soa", "--edicion", edition, "--salida", str(out_file)
+        )
         assert code == 0, err
         assert out_file.read_bytes()[:2] == b"PK"
-        code, out, _ = run(capsys, "auditoria", "soa", "-e", edition, "-f", "csv")
+        code, out, _ = run(capsys, "auditoria", "soa", "--edicion", edition, "-f", "csv")
         rows = {r[0]: r for r in csv.reader(io.StringIO(out))}
         assert rows[ntp][5] == "implementado"
         assert "ntp_sync@srv-aud1" in rows[ntp][6]
