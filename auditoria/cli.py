@@ -6,8 +6,7 @@ from auditoria import cli_controles, cli_soa
 
 app = typer.Typer(
     help=(
-        "Auditoría ISO/IEC 27001 (2013 y 2022): controles, evidencias y declaración de aplicabilidad "
-        "(en preparación: aún sin órdenes)."
+        "Auditoría ISO/IEC 27001 (2013 y 2022): controles, evidencias y declaración de aplicabilidad."
     ),
     no_args_is_help=True,
 )

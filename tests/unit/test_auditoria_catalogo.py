@@ -155,3 +155,23 @@ def test_catalogue_version_hashes_the_data_files() -> None:
     assert set(info["files"]) == set(catalogo.DATA_FILES)
     raw = resources.files("auditoria").joinpath("datos", "correspondencia.toml").read_bytes()
     assert info["files"]["correspondencia.toml"] == hashlib.sha256(raw).hexdigest()
+
+
+def test_every_shipped_check_links_known_controls_that_the_crosswalk_joins() -> None:
+    """Each check's controls exist, and each one maps to one of its controls of the other edition."""
+    comprobaciones = pytest.importorskip("auditoria.comprobaciones")
+    checks = comprobaciones.load()
+    assert len(checks) >= 30
+    for check in checks.values():
+        for link in check.links:
+            catalogo.require(link.edition, link.control)
+        for edition in ("2013", "2022"):
+            mine, theirs = (
+                set(check.controls(edition)),
+                set(check.controls(catalogo.other(edition))),
+            )
+            if not theirs:
+                continue
+            for cid in mine:
+                targets = {m.target for m in catalogo.crosswalk(cid, edition)}
+                assert targets & theirs, f"{check.id}: {cid} no se corresponde con {sorted(theirs)}"
