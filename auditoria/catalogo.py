@@ -11,6 +11,7 @@ import difflib
 import hashlib
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -185,8 +186,15 @@ def catalogue_version() -> dict[str, Any]:
     return {
         "version": load("2013").version,
         "editions": {edition: load(edition).version for edition in EDITIONS},
+        "crosswalk": str(_read("correspondencia.toml")["version"]),
         "files": {name: hashlib.sha256(_raw(name)).hexdigest() for name in DATA_FILES},
     }
+
+
+def fold(text: str) -> str:
+    """``text`` lower-cased and without accents, to compare what a person typed."""
+    decomposed = unicodedata.normalize("NFKD", text.strip().lower())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def words(text: str) -> int:

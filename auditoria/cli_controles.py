@@ -74,16 +74,13 @@ def listar(
     catalogue = catalogo.load(edicion.value)
     controls = list(catalogue.controls.values())
     if tema is not None:
-        wanted = tema.strip().lower()
-        if catalogue.edition == "2013":
-            wanted = catalogo.normalize(tema)
-        names = {g.lower() if catalogue.edition == "2022" else g for g in catalogue.groups}
-        if wanted not in names:
+        wanted = catalogo.fold(catalogo.normalize(tema) if catalogue.edition == "2013" else tema)
+        if wanted not in {catalogo.fold(g) for g in catalogue.groups}:
             raise UsageError(
                 f"--tema {tema!r}: no es un tema de la edición {catalogue.edition} "
                 f"({', '.join(catalogue.groups)})"
             )
-        controls = [c for c in controls if c.group.lower() == wanted.lower()]
+        controls = [c for c in controls if catalogo.fold(c.group) == wanted]
     titles = titulos.load(settings.data_dir, catalogue.edition) if titulos_locales else {}
     rows: list[dict[str, Any]] = []
     for c in controls:

@@ -26,6 +26,7 @@ STATUS_TEXT = {
     NOT_ASSESSED: "no evaluado",
 }
 CURRENT, STALE = "vigente", "vencida"
+NOT_DECLARED = "sin declarar"  # the applicability file does not name the control
 COLUMNS = {  # key -> Spanish header, in the order every format writes them
     "control": "Control",
     "label": "Etiqueta",
@@ -57,7 +58,9 @@ class Row:
             "control": self.control,
             "label": self.label,
             "group": self.group,
-            "applicable": "" if self.applicable is None else ("sí" if self.applicable else "no"),
+            "applicable": NOT_DECLARED
+            if self.applicable is None
+            else ("sí" if self.applicable else "no"),
             "justification": self.justification,
             "status": STATUS_TEXT[self.status],
             "evidence": " ".join(self.evidence),

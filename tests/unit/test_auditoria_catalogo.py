@@ -152,6 +152,7 @@ def test_catalogue_version_hashes_the_data_files() -> None:
 
     info = catalogo.catalogue_version()
     assert info["editions"] == {"2013": "2026.12.1", "2022": "2026.12.1"}
+    assert info["crosswalk"] == "2026.12.1"
     assert set(info["files"]) == set(catalogo.DATA_FILES)
     raw = resources.files("auditoria").joinpath("datos", "correspondencia.toml").read_bytes()
     assert info["files"]["correspondencia.toml"] == hashlib.sha256(raw).hexdigest()

@@ -108,4 +108,5 @@ def test_user_file_in_the_data_directory_wins_over_the_default(tmp_path: Path) -
     assert loaded["2013"] == {}
     built = soa.build("2013", [], CHECKS, loaded, now=NOW)
     assert all(row.applicable is None and row.status == soa.NOT_ASSESSED for row in built)
+    assert built[0].cells()["applicable"] == "sin declarar"
     assert aplicabilidad.load(None, tmp_path / "otra")["2022"]["A.8.11"].applicable is False
