@@ -45,12 +45,11 @@ def _module(name: str, what: str) -> object:
 
 def latest_results(settings: Settings) -> list[Result]:
     """The newest result of every check, host and source stored by `auditoria ejecutar`."""
+    from auditoria import almacen
     from pukara.store import opened_store
 
-    almacen = _module("auditoria.almacen", "el almacén de resultados de auditoría")
     with opened_store(settings, read_only=True) as store:
-        results: list[Result] = almacen.latest_results(store)  # type: ignore[attr-defined]
-    return results
+        return almacen.latest_results(store)
 
 
 def checks() -> dict[str, Check]:
@@ -143,6 +142,9 @@ def vencida(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
         "days_overdue": "Días vencida",
     }
     when = {"observed_at": _when, "valid_until": _when}
+    if not rows and formato is Formato.tabla:
+        message("Ninguna evidencia vencida: todos los últimos resultados siguen vigentes.")
+        return
     render(rows, formato, columns, shown=when, title="Evidencia vencida")
     if rows:
         raise typer.Exit(ExitCode.PARTIAL)

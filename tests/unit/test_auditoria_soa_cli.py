@@ -104,7 +104,8 @@ def test_soa_refuses_bad_input_before_reading_results(
 def test_soa_and_stale_evidence_from_the_store(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    almacen = pytest.importorskip("auditoria.almacen")
+    from auditoria import almacen
+
     comprobaciones = pytest.importorskip("auditoria.comprobaciones")
     from pukara.store import SQLiteStore
 
