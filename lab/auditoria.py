@@ -489,12 +489,13 @@ def hosts_state(lab: manage.Lab) -> list[dict[str, Any]]:
         return []
     rows = []
     for host in (by_code(c) for c in _state(lab).get("hosts", [])):
+        alive = init_pid(lab, host) is not None  # no probe toward a host that is not there
         rows.append({
             "code": host.code, "name": host.name, "profile": host.profile,
             "netns": ns(lab, host), "ipv4": str(host.v4),
             "ipv6": str(host.v6) if host.ipv6 else "", "firewall": host.firewall,
-            "running": init_pid(lab, host) is not None,
-            "sshd": _banner(str(host.v4), 0.5), "description": host.description,
+            "running": alive, "sshd": alive and _banner(str(host.v4), 0.5),
+            "description": host.description,
         })  # fmt: skip
     return rows
 
