@@ -133,6 +133,9 @@ def test_profiles_are_what_the_expected_file_says(hosts_lab: tuple[manage.Lab, f
     assert "Inst " not in inside("aud1", "apt-get", "-s", "upgrade")
     assert ":8080" in inside("aud5", "ss", "-ltnH")
     assert "toor:x:0:0" in inside("aud3", "cat", "/etc/passwd")
+    dormant = inside("aud3", "lastlog", "-u", "antiguo")
+    assert "antiguo" in dormant and "Never" not in dormant and "198.18.0.1" in dormant
+    assert "antiguo" not in inside("aud3", "lastlog", "-t", "90")  # not within 90 days
     assert inside("aud6", "cat", "/proc/sys/net/ipv6/conf/all/disable_ipv6").strip() == "1"
     assert inside("aud1", "cat", "/proc/1/cmdline").startswith("sleep")  # its own PID 1
     setuid = inside("aud4", "find", "/usr", "-xdev", "-type", "f", "-perm", "/6000").split()
