@@ -42,6 +42,20 @@ COLUMNS = {
 }
 
 
+INTERNET_BASE = 13  # len(lab.internet_zonas.BASE), checked by the tests
+INTERNET_MAX = 2000  # lab.internet_zonas.GENERATED_MAX
+INTERNET_COLUMNS = {
+    "domains": "Dominios",
+    "netns_up": "Espacios de red",
+    "dns": "DNS (knot)",
+    "resolutor": "Resolutor (unbound)",
+    "web": "Web (nginx)",
+    "correo": "Correo (postfix)",
+    "resolver": "Resolutor",
+    "vantage_v4_only": "Punto solo IPv4",
+}
+
+
 def _lab(ctx: typer.Context) -> manage.Lab:
     from lab import manage
 
@@ -81,6 +95,24 @@ def arriba(
             help="Receptor de syslog de la sede central al que reenvía el rsyslog de cada sede.",
         ),
     ] = "198.18.0.1:5514",
+    internet: Annotated[
+        bool,
+        typer.Option(
+            "--internet/--sin-internet",
+            help="También el laboratorio de internet: DNS (knot, unbound), web (nginx) y "
+            "correo (postfix) de dominios bajo .test.",
+        ),
+    ] = True,
+    dominios: Annotated[
+        int,
+        typer.Option(
+            "--dominios",
+            min=1,
+            max=INTERNET_MAX,
+            help="Cuántos dominios sirve el laboratorio de internet (los base y, si son más, "
+            "generados misionNNNN.test con las mismas configuraciones).",
+        ),
+    ] = INTERNET_BASE,
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,
 ) -> None:
@@ -100,7 +132,11 @@ def arriba(
         )
     )
     message(f"Levantando {len(sites)} sedes emuladas…", quiet=silencioso)
-    rows = manage.up(_lab(ctx), sites, syslog=destination)
+    if internet:
+        message(f"Levantando el laboratorio de internet ({dominios} dominios)…", quiet=silencioso)
+    rows = manage.up(
+        _lab(ctx), sites, syslog=destination, internet=internet, internet_domains=dominios
+    )
     if esperar:
         message("Esperando a que cada sede responda…", quiet=silencioso)
         rows = manage.wait_ready(_lab(ctx))
@@ -134,12 +170,15 @@ def abajo(ctx: typer.Context, silencioso: SilenciosoOpt = False) -> None:
 @app.command()
 def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
     """Lista las sedes del laboratorio con sus direcciones y servicios."""
-    from lab import manage
+    from lab import internet, manage
 
     rows = manage.status(_lab(ctx))
     if not rows:
         message("El laboratorio no está arriba: «pukara lab arriba» lo levanta.")
     render(rows, formato, COLUMNS)
+    extra = internet.status_rows(_lab(ctx))
+    if extra and formato is Formato.tabla:  # CSV and JSON stay one table, the sites'
+        render(extra, formato, INTERNET_COLUMNS, title="Laboratorio de internet")
 
 
 class Tunel(StrEnum):

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import frr, netns, nflog, ready, rsyslog, services, vpn
+from lab import internet as internet_lab
 from lab.services import LabCredentials
 from lab.sites import V4_BLOCK, V6_BLOCK, LabSite, check_topology
 from pukara.errors import LabError
@@ -359,11 +360,15 @@ def up(
     *,
     services_on: bool = True,
     syslog: rsyslog.Destination = rsyslog.DEFAULT_DESTINATION,
+    internet: bool = False,
+    internet_domains: int = internet_lab.DEFAULT_TOTAL,
 ) -> list[dict[str, Any]]:
     """Build (or repair) the lab; idempotent. Returns :func:`status`.
 
     ``services_on=False`` gives echo-only sites (no snmpd, sshd, rsyslog or tunnels), for
     large sweeps. ``syslog`` is where every site's rsyslog forwards (headquarters' receiver).
+    ``internet=True`` also builds the internet lab (:mod:`lab.internet`, DNS, web and mail)
+    with ``internet_domains`` domains.
     """
     require_root()
     services.require_binaries()
@@ -431,6 +436,7 @@ def up(
     ])  # fmt: skip
     _save_state(lab, {"prefix": lab.prefix, "namespaces": sorted(wanted),
                       "sites": [asdict(s) for s in sites], "syslog": str(syslog)})  # fmt: skip
+    internet_lab.up(lab, internet_domains) if internet else internet_lab.down(lab)
     return status(lab)
 
 
@@ -492,6 +498,7 @@ def _remove_namespaces(names: Sequence[str]) -> None:
 def down(lab: Lab) -> int:
     """Remove everything the lab made. Returns how many sites were removed."""
     require_root()
+    internet_lab.down(lab)
     if not lab.state_file.exists():
         if lab.state_dir.exists():
             shutil.rmtree(lab.state_dir)
