@@ -121,6 +121,7 @@ def arriba(
     Sobre un laboratorio en marcha aplica la tabla nueva: las sedes que pasan a colgar de un
     concentrador (columna «padre»), o dejan de hacerlo, se reconectan.
     """
+    from lab import internet as internet_lab
     from lab import manage, rsyslog
 
     destination = rsyslog.parse_destination(syslog)
@@ -133,6 +134,7 @@ def arriba(
     )
     message(f"Levantando {len(sites)} sedes emuladas…", quiet=silencioso)
     if internet:
+        internet_lab.require()  # before the sites: a missing program stops nothing half-way
         message(f"Levantando el laboratorio de internet ({dominios} dominios)…", quiet=silencioso)
     rows = manage.up(
         _lab(ctx), sites, syslog=destination, internet=internet, internet_domains=dominios

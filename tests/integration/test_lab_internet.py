@@ -192,9 +192,7 @@ class TestInternetLab:
         n4, n6 = _get(w["404"].v4), _get(w["404"].v6)
         assert n4[0] == n6[0] == 404 and n4[2] == n6[2] and len(n6[2]) > 1280
 
-    def test_postfix_greets_over_v6_and_the_dns_says_who_has_aaaa(
-        self, net: manage.Lab
-    ) -> None:
+    def test_postfix_greets_over_v6_and_the_dns_says_who_has_aaaa(self, net: manage.Lab) -> None:
         for port in (25, 587):
             with socket.create_connection((z.MX["mx1"].v6, port), timeout=5) as s:
                 f = s.makefile("rwb")
