@@ -24,7 +24,6 @@ SPOOL = "/var/spool/postfix"  # as postfix sees it, in its own mount namespace
 
 MASTER_CF = """\
 smtp       inet  n  -  n  -  -  smtpd
-submission inet  n  -  n  -  -  smtpd
 pickup     unix  n  -  n  60 1  pickup
 cleanup    unix  n  -  n  -  0  cleanup
 qmgr       unix  n  -  n  300 1 qmgr
@@ -45,6 +44,17 @@ anvil      unix  -  -  n  -  1  anvil
 scache     unix  -  -  n  -  1  scache
 postlog    unix-dgram n - n - 1 postlogd
 """
+
+
+def master_cf() -> str:
+    """Port 25 on every address; 587 on every one but :data:`NO_SUBMISSION_V6`'s."""
+    submission = [
+        f"{f'[{a}]' if ':' in a else a}:587 inet  n  -  n  -  -  smtpd"
+        for h in z.MX.values()
+        for a in (h.v4, h.v6)
+        if a and a not in z.NO_SUBMISSION_V6
+    ]
+    return MASTER_CF + "\n".join(submission) + "\n"
 
 
 def main_cf() -> str:
@@ -83,7 +93,7 @@ def start_postfix(ns: str, folder: Path) -> int:
     owner = pwd.getpwnam("postfix")
     os.chown(spool / "data", owner.pw_uid, owner.pw_gid)
     (conf / "main.cf").write_text(main_cf())
-    (conf / "master.cf").write_text(MASTER_CF)
+    (conf / "master.cf").write_text(master_cf())
     script = f'mount --bind "$1" {SPOOL} && exec {POSTFIX} -c "$2" start'
     _run(["ip", "netns", "exec", ns, "sh", "-c", script, "sh", str(spool), str(conf)],
          "postfix")  # fmt: skip

@@ -11,13 +11,15 @@ as global (the setting ``ipv6_prefijos_globales``). Conventions:
 
 - A bogus zone does not resolve through the validating resolver (SERVFAIL): N5 fails and
   every other check is ``not-tested``.
-- N3 warns everywhere: every lab address lies in one /48.
+- N3 warns everywhere: every lab address lies in one /48. N4 warns where a name server
+  has no A (ns5, IPv6-only).
 - W2-W8 judge the names (apex, www) that have AAAA; with none they are ``not-applicable``.
   Where the v6 address does not answer, W5-W8 are ``not-tested``.
 - Same 4xx on both families warns (W4), as internet.nl does.
 - W6 only where both families offer 443; W7 only where the answer exceeds 1280 bytes.
 - M2-M5 need an MX with AAAA (else ``not-applicable``); a null MX makes M1-M5
   ``not-applicable``. M4 only where SPF has ``ip4:`` (``v=spf1 -all`` is not-applicable).
+  M5 compares 465/587/993 between families: mx3 offers 587 on IPv4 only (fail).
 - C1 is the run's, not a domain's: :func:`lab.internet.anchors` answer from the machine,
   nothing v6 answers from :func:`lab.internet.vantage_v4_only`.
 """
@@ -46,19 +48,21 @@ REVERSE_ZONE = "b.2.7.1.6.b.6.5.7.0.7.d.f.ip6.arpa"  # the /52 above, nibble by 
 
 @dataclass(frozen=True, slots=True)
 class Host:
-    """A lab name: its IPv4 address and, when it has one, its AAAA."""
+    """A lab name: its A and its AAAA (either may be empty)."""
 
     v4: str
     v6: str = ""
 
 
-# the lab root's server and the name servers (ns3 has no AAAA; ns4's AAAA does not answer)
+# the lab root's server and the name servers (ns3 has no AAAA; ns4's AAAA does not answer;
+# ns5 has no A: an IPv6-only name server)
 ROOT_NS = Host("198.19.17.1", V6_PREFIX + "b100::1")
 NS = {
     "ns1": Host("198.19.17.11", V6_PREFIX + "b100::11"),
     "ns2": Host("198.19.17.12", V6_PREFIX + "b100::12"),
     "ns3": Host("198.19.17.13"),
     "ns4": Host("198.19.17.14", V6_PREFIX + "b100::14"),
+    "ns5": Host("", V6_PREFIX + "b100::15"),
 }
 SILENT_NS_V6 = {NS["ns4"].v6}  # addressed, but knot does not listen there
 
@@ -72,13 +76,19 @@ WEB = {
     "redir4": Host("198.19.18.60", V6_PREFIX + "b200::60"),  # redirects to an IPv4 literal
     "404": Host("198.19.18.70", V6_PREFIX + "b200::70"),  # the same 404 on both
 }
-# mail servers, names under rree.test: mx2's v6 address has no PTR, mx4 has no AAAA
+# mail servers, names under rree.test: mx2's v6 address has no PTR, mx3 offers submission
+# (587) on IPv4 only, mx4 has no AAAA
 MX = {
     "mx1": Host("198.19.19.10", V6_PREFIX + "b300::10"),
     "mx2": Host("198.19.19.20", V6_PREFIX + "b300::20"),
+    "mx3": Host("198.19.19.30", V6_PREFIX + "b300::30"),
     "mx4": Host("198.19.19.40"),
 }
-PTR = {MX["mx1"].v6: "mx1.rree.test", **{h.v6: f"{n}.rree.test" for n, h in NS.items() if h.v6}}
+NO_SUBMISSION_V6 = {MX["mx3"].v6}
+PTR = {
+    **{MX[n].v6: f"{n}.rree.test" for n in ("mx1", "mx3")},
+    **{h.v6: f"{n}.rree.test" for n, h in NS.items() if h.v6},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +126,8 @@ BASE = (
     Profile("embperu-es.test", dnssec="bogus"),
     Profile("embperu-fr.test", dnssec="unsigned", www="v4", mail="mx4", spf="mx"),
     Profile("embperu-jp.test", mail="mx2"),
+    Profile("embperu-de.test", ns=("ns1", "ns5")),  # an IPv6-only name server
+    Profile("embperu-it.test", mail="mx3"),  # client mail ports differ between families
 )
 TEMPLATES = tuple(p for p in BASE if p.name.count(".") == 1 and p.name != PARENT)
 
@@ -159,7 +171,7 @@ def verdicts(p: Profile) -> dict[str, str]:
     answers = "fail" if any(a in SILENT_NS_V6 for a in with_v6) else "pass"
     out["N2u"] = out["N2t"] = answers if with_v6 else "not-applicable"
     out["N3"] = "warn" if with_v6 else "not-applicable"
-    out["N4"] = "pass"
+    out["N4"] = "pass" if all(NS[n].v4 for n in p.ns) else "warn"
     out["N5"] = "pass" if p.dnssec == "signed" else "fail"
     out["W1a"] = "pass" if WEB[p.web].v6 else "fail"
     out["W1w"] = "pass" if WEB[p.www_kind].v6 else "fail"
@@ -178,7 +190,8 @@ def _mail(p: Profile) -> dict[str, str]:
     mx = MX[p.mail]
     out = {"M1": "pass" if mx.v6 else "fail"}
     if mx.v6:
-        out.update(M2="pass", M3="pass" if mx.v6 in PTR else "warn", M5="pass")
+        out.update(M2="pass", M3="pass" if mx.v6 in PTR else "warn")
+        out["M5"] = "fail" if mx.v6 in NO_SUBMISSION_V6 else "pass"
     else:
         out.update(M2="not-applicable", M3="not-applicable", M5="not-applicable")
     spf_v6 = {"full": True, "v4": False, "mx": bool(mx.v6)}.get(p.spf)
@@ -220,7 +233,9 @@ def _soa(origin: str, serial: int) -> str:
 
 
 def _addresses(owner: str, host: Host) -> str:
-    return f"{owner} A {host.v4}\n" + (f"{owner} AAAA {host.v6}\n" if host.v6 else "")
+    return (f"{owner} A {host.v4}\n" if host.v4 else "") + (
+        f"{owner} AAAA {host.v6}\n" if host.v6 else ""
+    )
 
 
 def _spf(p: Profile) -> str:

@@ -157,6 +157,8 @@ class TestInternetLab:
         ]  # fmt: skip
         assert dig("+short", "ns3.rree.test", "AAAA").strip() == ""
         assert dig("+short", "ns1.rree.test", "AAAA").strip() == z.NS["ns1"].v6
+        assert dig("+short", "ns5.rree.test", "A").strip() == ""  # IPv6-only
+        assert "status: NOERROR" in dig("+dnssec", "embperu-de.test", "SOA")
 
     def test_kdig_reaches_the_name_servers_over_v6_udp_and_tcp_but_not_ns4(
         self, net: manage.Lab
@@ -165,7 +167,7 @@ class TestInternetLab:
             argv = ["kdig", "+time=1", "+retry=0", *flags, f"@{server}", "rree.test", "SOA"]
             return subprocess.run(argv, capture_output=True, text=True, timeout=20).stdout
 
-        for name in ("ns1", "ns2"):
+        for name in ("ns1", "ns2", "ns5"):
             for flags in ((), ("+tcp",)):
                 out = kdig(z.NS[name].v6, *flags)
                 assert "status: NOERROR" in out and " aa" in out, (name, flags)
@@ -203,6 +205,8 @@ class TestInternetLab:
                 while lines[-1][:4] != b"250 ":
                     lines.append(f.readline())
                     assert lines[-1], lines
+        assert _refused(z.MX["mx3"].v6, 587) and not _refused(z.MX["mx3"].v4, 587)
+        assert not _refused(z.MX["mx3"].v6, 25)
         assert dig("+short", "embperu-ec.test", "MX").strip() == "0 ."
         assert dig("+short", "mx4.rree.test", "AAAA").strip() == ""
         assert dig("+short", "-x", z.MX["mx1"].v6).strip() == "mx1.rree.test."
