@@ -11,6 +11,7 @@ import typer
 from lab.sites import default_sites, read_site_table
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
+from pukara.formats import number
 
 if TYPE_CHECKING:  # lab.manage (daemons, namespaces) is imported by the commands that use it
     from lab import manage
@@ -135,7 +136,8 @@ def arriba(
     message(f"Levantando {len(sites)} sedes emuladas…", quiet=silencioso)
     if internet:
         internet_lab.require()  # before the sites: a missing program stops nothing half-way
-        message(f"Levantando el laboratorio de internet ({dominios} dominios)…", quiet=silencioso)
+        total = number(max(dominios, INTERNET_BASE))
+        message(f"Levantando el laboratorio de internet ({total} dominios)…", quiet=silencioso)
     rows = manage.up(
         _lab(ctx), sites, syslog=destination, internet=internet, internet_domains=dominios
     )
