@@ -62,6 +62,11 @@ class Lab:
     def site_dir(self, site: LabSite) -> Path:
         return self.state_dir / "sedes" / site.code
 
+    @property
+    def audit_dir(self) -> Path:
+        """The audit hosts' folder (see lab.auditoria)."""
+        return self.state_dir / "auditoria"
+
 
 def require_root() -> None:
     if os.geteuid() != 0:
@@ -119,8 +124,23 @@ def _ensure_credentials(lab: Lab) -> LabCredentials:
         "\n[red]\n"
         f'username = "{services.NETWORK_USER}"\nkey_file = "{lab.key}"\n'
         f'known_hosts = "{lab.known_hosts}"\n'
+        # the audit hosts' account (see lab.auditoria): sudo without password, that one only
+        "\n[auditoria]\n"
+        f'username = "auditoria"\nkey_file = "{lab.key}"\n'
+        f'known_hosts = "{lab.audit_dir / "known_hosts"}"\n'
+        'python_interpreter = "/usr/bin/python3"\n'
     )
     return creds
+
+
+def ensure_credentials(lab: Lab) -> LabCredentials:
+    """The lab's credentials file (profiles ``lab``, ``red`` and ``auditoria``)."""
+    return _ensure_credentials(lab)
+
+
+def ensure_key(lab: Lab) -> Path:
+    """The lab's SSH key (made once); returns the authorized_keys file that holds it."""
+    return _ensure_key(lab)
 
 
 def _ensure_key(lab: Lab) -> Path:
@@ -362,6 +382,7 @@ def up(
     syslog: rsyslog.Destination = rsyslog.DEFAULT_DESTINATION,
     internet: bool = False,
     internet_domains: int = internet_lab.DEFAULT_TOTAL,
+    auditoria: bool = False,
 ) -> list[dict[str, Any]]:
     """Build (or repair) the lab; idempotent. Returns :func:`status`.
 
@@ -369,6 +390,7 @@ def up(
     large sweeps. ``syslog`` is where every site's rsyslog forwards (headquarters' receiver).
     ``internet=True`` also builds the internet lab (:mod:`lab.internet`, DNS, web and mail)
     with ``internet_domains`` domains.
+    ``auditoria``: the audit hosts too (see lab.auditoria; rebuilt from scratch).
     """
     require_root()
     services.require_binaries()
@@ -437,6 +459,10 @@ def up(
     _save_state(lab, {"prefix": lab.prefix, "namespaces": sorted(wanted),
                       "sites": [asdict(s) for s in sites], "syslog": str(syslog)})  # fmt: skip
     internet_lab.up(lab, internet_domains) if internet else internet_lab.down(lab)
+    if auditoria:
+        from lab import auditoria as audit_hosts
+
+        audit_hosts.up(lab)
     return status(lab)
 
 
@@ -497,8 +523,11 @@ def _remove_namespaces(names: Sequence[str]) -> None:
 
 def down(lab: Lab) -> int:
     """Remove everything the lab made. Returns how many sites were removed."""
+    from lab import auditoria
+
     require_root()
     internet_lab.down(lab)
+    auditoria.down(lab)  # its processes hold mounts under the state dir
     if not lab.state_file.exists():
         if lab.state_dir.exists():
             shutil.rmtree(lab.state_dir)
