@@ -11,6 +11,7 @@ import typer
 from lab.sites import default_sites, read_site_table
 from pukara.config import Settings
 from pukara.console import Formato, FormatoOpt, SilenciosoOpt, message, render
+from pukara.formats import number
 
 if TYPE_CHECKING:  # lab.manage (daemons, namespaces) is imported by the commands that use it
     from lab import manage
@@ -39,6 +40,20 @@ COLUMNS = {
     "lan": "LAN",
     "router": "Router",
     "router_kind": "Router no estándar",
+}
+
+
+INTERNET_BASE = 15  # len(lab.internet_zonas.BASE), checked by the tests
+INTERNET_MAX = 2000  # lab.internet_zonas.GENERATED_MAX
+INTERNET_COLUMNS = {
+    "domains": "Dominios",
+    "netns_up": "Espacios de red",
+    "dns": "DNS (knot)",
+    "resolutor": "Resolutor (unbound)",
+    "web": "Web (nginx)",
+    "correo": "Correo (postfix)",
+    "resolver": "Resolutor",
+    "vantage_v4_only": "Punto solo IPv4",
 }
 
 
@@ -81,6 +96,24 @@ def arriba(
             help="Receptor de syslog de la sede central al que reenvía el rsyslog de cada sede.",
         ),
     ] = "198.18.0.1:5514",
+    internet: Annotated[
+        bool,
+        typer.Option(
+            "--internet/--sin-internet",
+            help="También el laboratorio de internet: DNS (knot, unbound), web (nginx) y "
+            "correo (postfix) de dominios bajo .test.",
+        ),
+    ] = True,
+    dominios: Annotated[
+        int,
+        typer.Option(
+            "--dominios",
+            min=1,
+            max=INTERNET_MAX,
+            help="Cuántos dominios sirve el laboratorio de internet (los base y, si son más, "
+            "generados misionNNNN.test con las mismas configuraciones).",
+        ),
+    ] = INTERNET_BASE,
     auditoria: Annotated[
         bool,
         typer.Option(
@@ -96,6 +129,7 @@ def arriba(
     Sobre un laboratorio en marcha aplica la tabla nueva: las sedes que pasan a colgar de un
     concentrador (columna «padre»), o dejan de hacerlo, se reconectan.
     """
+    from lab import internet as internet_lab
     from lab import manage, rsyslog
 
     destination = rsyslog.parse_destination(syslog)
@@ -107,9 +141,16 @@ def arriba(
         )
     )
     message(f"Levantando {len(sites)} sedes emuladas…", quiet=silencioso)
+    if internet:
+        internet_lab.require()  # before the sites: a missing program stops nothing half-way
+        total = number(max(dominios, INTERNET_BASE))
+        message(f"Levantando el laboratorio de internet ({total} dominios)…", quiet=silencioso)
     if auditoria:
         message("Con los servidores de auditoría (--sin-auditoria los omite)…", quiet=silencioso)
-    rows = manage.up(_lab(ctx), sites, syslog=destination, auditoria=auditoria)
+    rows = manage.up(
+        _lab(ctx), sites, syslog=destination, internet=internet, internet_domains=dominios,
+        auditoria=auditoria,
+    )  # fmt: skip
     if esperar:
         message("Esperando a que cada sede responda…", quiet=silencioso)
         rows = manage.wait_ready(_lab(ctx))
@@ -165,7 +206,7 @@ def estado(
 ) -> None:
     """Lista las sedes del laboratorio (o sus servidores de auditoría) con direcciones y servicios."""
     from lab import auditoria as audit_hosts
-    from lab import manage
+    from lab import internet, manage
 
     if auditoria:
         hosts = audit_hosts.hosts_state(_lab(ctx))
@@ -177,6 +218,9 @@ def estado(
     if not rows:
         message("El laboratorio no está arriba: «pukara lab arriba» lo levanta.")
     render(rows, formato, COLUMNS)
+    extra = internet.status_rows(_lab(ctx))
+    if extra and formato is Formato.tabla:  # CSV and JSON stay one table, the sites'
+        render(extra, formato, INTERNET_COLUMNS, title="Laboratorio de internet")
     count = len(audit_hosts.hosts_state(_lab(ctx)))
     if count:
         message(f"Servidores de auditoría: {count} («pukara lab estado --auditoria» los lista).")

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import frr, netns, nflog, ready, rsyslog, services, vpn
+from lab import internet as internet_lab
 from lab.services import LabCredentials
 from lab.sites import V4_BLOCK, V6_BLOCK, LabSite, check_topology
 from pukara.errors import LabError
@@ -379,12 +380,16 @@ def up(
     *,
     services_on: bool = True,
     syslog: rsyslog.Destination = rsyslog.DEFAULT_DESTINATION,
+    internet: bool = False,
+    internet_domains: int = internet_lab.DEFAULT_TOTAL,
     auditoria: bool = False,
 ) -> list[dict[str, Any]]:
     """Build (or repair) the lab; idempotent. Returns :func:`status`.
 
     ``services_on=False`` gives echo-only sites (no snmpd, sshd, rsyslog or tunnels), for
     large sweeps. ``syslog`` is where every site's rsyslog forwards (headquarters' receiver).
+    ``internet=True`` also builds the internet lab (:mod:`lab.internet`, DNS, web and mail)
+    with ``internet_domains`` domains.
     ``auditoria``: the audit hosts too (see lab.auditoria; rebuilt from scratch).
     """
     require_root()
@@ -453,6 +458,7 @@ def up(
     ])  # fmt: skip
     _save_state(lab, {"prefix": lab.prefix, "namespaces": sorted(wanted),
                       "sites": [asdict(s) for s in sites], "syslog": str(syslog)})  # fmt: skip
+    internet_lab.up(lab, internet_domains) if internet else internet_lab.down(lab)
     if auditoria:
         from lab import auditoria as audit_hosts
 
@@ -520,6 +526,7 @@ def down(lab: Lab) -> int:
     from lab import auditoria
 
     require_root()
+    internet_lab.down(lab)
     auditoria.down(lab)  # its processes hold mounts under the state dir
     if not lab.state_file.exists():
         if lab.state_dir.exists():

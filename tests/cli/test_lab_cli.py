@@ -42,3 +42,29 @@ def test_a_lab_that_is_down_is_said_so_by_every_command(
         assert main(args) == 1
         out, err = capsys.readouterr()
         assert out == "" and "no está arriba" in err, args
+
+
+def test_arriba_brings_the_internet_lab_by_default_and_says_how_to_skip_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["lab", "arriba", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--internet" in out and "--sin-internet" in out and "--dominios" in out
+
+
+def test_estado_shows_the_internet_lab_in_its_own_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "lab"
+    (state / "internet").mkdir(parents=True)
+    (state / "internet" / "estado.json").write_text(json.dumps(
+        {"namespaces": ["pk-isrv", "pk-ires", "pk-iv4"], "domains": ["rree.test", "x.test"]}
+    ))  # fmt: skip
+    monkeypatch.setenv("PUKARA_LAB_DIR", str(state))
+    assert main(["lab", "estado"]) == 0
+    out, _ = capsys.readouterr()
+    assert "Laboratorio de internet" in out and "Resolutor (unbound)" in out
+    assert "198.19.16.6" in out
+    assert main(["lab", "estado", "-f", "csv"]) == 0  # CSV stays the sites' table alone
+    out, _ = capsys.readouterr()
+    assert "Laboratorio de internet" not in out and "198.19.16.6" not in out
