@@ -14,13 +14,14 @@ evidence.
 from __future__ import annotations
 
 import tomllib
+import uuid
 import xml.etree.ElementTree as ET  # types and ParseError; parsing goes through defusedxml
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
@@ -28,8 +29,13 @@ from defusedxml import ElementTree as SafeET
 from auditoria.modelo import Result, Status
 from pukara.errors import PukaraError
 
+if TYPE_CHECKING:
+    from pukara.store import Store
+
 SHARED_FILE = Path(__file__).parent / "datos" / "openscap_compartidas.toml"
 RULE_PREFIX = "xccdf_org.ssgproject.content_rule_"
+DATASET = "auditoria.resultado"
+_EVENT_NS = uuid.UUID("6f1c2a52-3f0e-4b7e-9a55-70756b617261")  # pukara's imported results
 
 _XCCDF_NS = (
     "http://checklists.nist.gov/xccdf/1.2",
@@ -338,3 +344,37 @@ def _utc(stamp: str | None, path: Path) -> str:
 def _plus_days(observed: str, days: int) -> str:
     moment = datetime.strptime(observed, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     return (moment + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def events(results: Iterable[Result]) -> list[dict[str, Any]]:
+    """The results as ``auditoria.resultado`` events, one each, with a stable ``event.id``.
+
+    The id is derived from source, host, check, rule or test and observation time, so
+    importing the same file twice stores nothing twice.
+    """
+    from pukara.events import make_event, parse_timestamp
+
+    docs = []
+    for result in results:
+        item = result.evidence.get("rule") or result.evidence.get("test") or ""
+        line = result.evidence.get("line", "")
+        key = "|".join((result.source, result.host, result.check_id, str(item), str(line)))
+        doc = make_event(
+            DATASET,
+            timestamp=parse_timestamp(result.observed_at),
+            message=result.message,
+            outcome={Status.PASS: "success", Status.FAIL: "failure"}.get(result.status, "unknown"),
+            fields={"host.name": result.host, "auditoria.result": result.to_dict()},
+        )
+        doc["event"]["id"] = str(uuid.uuid5(_EVENT_NS, f"{key}|{result.observed_at}"))
+        docs.append(doc)
+    return docs
+
+
+def save(store: Store, results: Sequence[Result]) -> int:
+    """Store the results; how many were new. Through ``auditoria.almacen`` once it exists."""
+    try:
+        from auditoria import almacen  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:
+        return store.write_events(events(results))
+    return int(almacen.save_results(store, list(results)))
