@@ -52,6 +52,7 @@ def importar(
     from auditoria import importar as imp
     from pukara.formats import number
     from pukara.store import opened_store
+    from pukara.text import count
 
     settings: Settings = ctx.obj
     read = imp.openscap if tipo is Tipo.openscap else imp.lynis
@@ -62,7 +63,8 @@ def importar(
     hosts = sorted({r.host for r in results})
     detail = ", ".join(f"{status} {number(n)}" for status, n in sorted(counts.items()))
     message(
-        f"{tipo.value}: {number(len(results))} resultados de {', '.join(hosts) or '—'} "
-        f"({detail or 'ninguno'}); {number(new)} nuevos en el almacén.",
+        f"{tipo.value}: {count(len(results), 'resultado', 'resultados')} de "
+        f"{', '.join(hosts) or '—'} ({detail or 'ninguno'}); "
+        f"{count(new, 'nuevo', 'nuevos')} en el almacén.",
         quiet=silencioso,
     )
