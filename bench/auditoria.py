@@ -1,0 +1,166 @@
+"""An audit of the lab's audit hosts, side by side in one run (issue 14, performance):
+
+1. pukara: ``pukara auditoria ejecutar`` (its Linux part) on the lab's audit hosts;
+2. plain ``ansible-playbook playbooks/auditoria/linux.yml`` on the same hosts, the same key
+   and the same inventory (target: pukara <= 1.2x this);
+3. ``oscap xccdf eval`` (the shared rules, as auditoria.referencias runs it) on each host,
+   one after the other, entered with ``lab.auditoria.nsenter_argv``.
+
+Prints each wall time and the ratios. Needs root and the lab's audit hosts (lab/auditoria.py);
+it brings them up and down itself under /tmp/pukara-lab-auditoria.lock: do not wrap it in
+flock.
+
+    python bench/auditoria.py [--rondas 1] [--orden-pukara "auditoria ejecutar --alcance linux"]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from auditoria import importar, referencias  # noqa: E402
+from pukara.formats import number  # noqa: E402
+
+LOCK = "/tmp/pukara-lab-auditoria.lock"  # noqa: S108  (the machine's lock for the audit hosts)
+PLAYBOOK = ROOT / "playbooks" / "auditoria" / "linux.yml"
+BIN = Path(sys.executable).parent
+
+
+@contextmanager
+def audit_lock() -> Iterator[None]:
+    with open(LOCK, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
+def host_address(host: Any, index: int) -> str:
+    """The host's IPv4 address: its own attribute if the lab gives one, else the contract's
+    /30 per host in 198.19.0.0/24 (host .4n+2)."""
+    for name in ("address", "ipv4", "mgmt_ipv4"):
+        value = getattr(host, name, None)
+        if value:
+            return str(value)
+    return f"198.19.0.{4 * index + 2}"
+
+
+def ansible_inventory(lab: Any, hosts: Sequence[Any], key: Path) -> dict[str, Any]:
+    known = lab.state_dir / "auditoria_known_hosts"
+    args = "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
+    if known.exists():
+        args += f" -o UserKnownHostsFile={known}"
+    entries = {
+        h.name: {
+            "ansible_host": host_address(h, i),
+            "ansible_user": "auditoria",
+            "ansible_ssh_private_key_file": str(key),
+            "ansible_ssh_common_args": args,
+            "ansible_python_interpreter": "auto_silent",
+            "ansible_pipelining": True,
+        }
+        for i, h in enumerate(hosts)
+    }
+    return {"all": {"hosts": entries}}
+
+
+def timed(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    started = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    return time.perf_counter() - started, done.returncode, (done.stderr or done.stdout)[-400:]
+
+
+def run_pukara(command: str, folder: Path) -> tuple[float, int, str]:
+    env = {**os.environ, "PUKARA_DB": str(folder / "pukara.db")}
+    return timed([str(BIN / "pukara"), *shlex.split(command)], env)
+
+
+def run_ansible(inventory: dict[str, Any], folder: Path) -> tuple[float, int, str]:
+    path = folder / "inventario.json"
+    path.write_text(json.dumps(inventory), encoding="utf-8")
+    path.chmod(0o600)
+    playbook = shutil.which("ansible-playbook", path=str(BIN)) or "ansible-playbook"
+    env = {**os.environ, "ANSIBLE_HOST_KEY_CHECKING": "True", "ANSIBLE_FORKS": "10"}
+    return timed([playbook, "-i", str(path), str(PLAYBOOK)], env)
+
+
+def run_oscap(lab: Any, lab_auditoria: Any, hosts: Sequence[Any], folder: Path) -> float:
+    started = time.perf_counter()
+    for host in hosts:
+        prefix = lab_auditoria.nsenter_argv(lab, host.code)
+        run = referencias.run_openscap(host.name, folder / host.code, prefix=prefix)
+        judged = [r for r in importar.openscap(run.arf, host.name) if r.check_id[:9] != "openscap:"]
+        if not judged:
+            raise SystemExit(f"{host.name}: OpenSCAP no evaluó ninguna regla compartida")
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rondas", type=int, default=1, help="repeticiones (se toma la mejor)")
+    parser.add_argument(
+        "--orden-pukara",
+        default="auditoria ejecutar --alcance linux",
+        help="la orden de pukara que audita los equipos (sin «pukara»)",
+    )
+    args = parser.parse_args()
+    try:
+        from lab import auditoria as lab_auditoria
+        from lab import manage
+    except ImportError:
+        print("El laboratorio aún no tiene equipos de auditoría (lab/auditoria.py).")
+        return 1
+    if os.geteuid() != 0:
+        print("Necesita root (el laboratorio).")
+        return 1
+    if not PLAYBOOK.exists():
+        print(f"Falta el playbook {PLAYBOOK.relative_to(ROOT)}.")
+        return 1
+    with audit_lock(), tempfile.TemporaryDirectory(prefix="pukara-bench-aud-") as tmp:
+        folder = Path(tmp)
+        lab = manage.Lab(folder / "estado", prefix="pkb")
+        lab_auditoria.up(lab)
+        try:
+            hosts = list(lab_auditoria.HOSTS)
+            inventory = ansible_inventory(lab, hosts, lab.key)
+            best: dict[str, float] = {}
+            for _ in range(max(1, args.rondas)):
+                figures = {
+                    "pukara": run_pukara(args.orden_pukara, folder),
+                    "ansible-playbook": run_ansible(inventory, folder),
+                }
+                for name, (seconds, rc, tail) in figures.items():
+                    if rc not in (0, 2, 3):  # 2/3: findings or partial, still a full run
+                        print(f"{name} salió con {rc}: {tail}")
+                        return 1
+                    best[name] = min(best.get(name, seconds), seconds)
+                oscap = run_oscap(lab, lab_auditoria, hosts, folder)
+                best["oscap"] = min(best.get("oscap", oscap), oscap)
+        finally:
+            lab_auditoria.down(lab)
+    print(f"Equipos de auditoría: {len(hosts)}")
+    for name, seconds in best.items():
+        print(f"  {name:<18} {number(seconds, 2)} s")
+    print(
+        f"pukara / ansible-playbook = {number(best['pukara'] / best['ansible-playbook'], 2)}x "
+        f"(meta <= {number(1.2, 1)}x)"
+    )
+    print(f"pukara / oscap (todos los equipos) = {number(best['pukara'] / best['oscap'], 2)}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
