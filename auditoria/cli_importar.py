@@ -33,7 +33,7 @@ def importar(
             "lynis-report.dat.",
         ),
     ],
-    tipo: Annotated[Tipo, typer.Option("--tipo", "-t", help="openscap o lynis.")],
+    tipo: Annotated[Tipo, typer.Option("--tipo", help="openscap o lynis.")],
     host: Annotated[
         str | None,
         typer.Option(

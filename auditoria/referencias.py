@@ -205,7 +205,9 @@ class _Host:
         return done.stdout
 
     def mkdtemp(self) -> str:
-        return self.checked(["mktemp", "-d", "-t", "pukara-referencia.XXXXXX"]).decode().strip()
+        # the host's own /tmp (not this process's TMPDIR, which the host may not have)
+        argv = ["mktemp", "-d", "-p", "/tmp", "pukara-referencia.XXXXXX"]  # noqa: S108
+        return self.checked(argv).decode().strip()
 
     def write(self, path: str, text: str) -> None:
         self.checked(["sh", "-c", 'umask 077 && cat > "$1"', "sh", path], text.encode())

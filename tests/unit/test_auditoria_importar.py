@@ -220,3 +220,27 @@ def test_agreement_by_relation() -> None:
     assert found[4].reason == "pukara no pudo evaluarla y OpenSCAP sí"
     assert found[3].pukara is None
     assert referencias.agreement(ours[:3], theirs[:4]) == []
+
+
+def test_tailoring_and_cpe_dictionary() -> None:
+    from defusedxml import ElementTree as SafeET
+
+    tailoring = SafeET.fromstring(referencias.tailoring())
+    selected = {
+        e.get("idref", "").removeprefix(P)
+        for e in tailoring.iter(f"{{{X12}}}select")
+        if e.get("selected") == "true"
+    }
+    table = importar.shared()
+    assert selected == set(table.rules) | set(table.also_select)
+    values = {e.get("idref"): e.text for e in tailoring.iter(f"{{{X12}}}set-value")}
+    assert values == {f"{referencias.VALUE_PREFIX}sshd_idle_timeout_value": "900"}
+    cpe = SafeET.fromstring(referencias.cpe_dictionary())
+    names = {e.get("name") for e in cpe.iter("{http://cpe.mitre.org/dictionary/2.0}cpe-item")}
+    assert names == {"cpe:/o:debian:debian_linux:11", "cpe:/a:machine"}
+    oval = SafeET.fromstring(referencias.cpe_oval())
+    ids = {e.get("id") for e in oval.iter() if e.get("id")}
+    assert referencias.DEBIAN_DEFINITION in ids
+    profile = referencias.lynis_profile()
+    assert "skip-upgrade-test=yes" in profile
+    assert "skip-test=NETW-2705" in profile
