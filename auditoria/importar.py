@@ -13,10 +13,11 @@ evidence.
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 import uuid
 import xml.etree.ElementTree as ET  # types and ParseError; parsing goes through defusedxml
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -346,35 +347,42 @@ def _plus_days(observed: str, days: int) -> str:
     return (moment + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def events(results: Iterable[Result]) -> list[dict[str, Any]]:
-    """The results as ``auditoria.resultado`` events, one each, with a stable ``event.id``.
+def events(results: Sequence[Result]) -> list[dict[str, Any]]:
+    """The results as ``auditoria.resultado`` events, in :mod:`auditoria.almacen`'s shape.
 
-    The id is derived from source, host, check, rule or test and observation time, so
-    importing the same file twice stores nothing twice.
+    They belong to no audit run: ``auditoria.run_id`` is ``importar-<hash>`` of what was
+    imported, and no ``audit_run`` entity is written. Each event id is derived from source,
+    host, check, rule or test and observation time, so importing the same file twice stores
+    nothing twice (and two OpenSCAP rules on one pukara check stay two results).
     """
-    from pukara.events import make_event, parse_timestamp
+    from auditoria import almacen
 
+    keys = [_identity(result) for result in results]
+    digest = hashlib.sha256("\n".join(sorted(keys)).encode()).hexdigest()[:16]
+    stamps = sorted(r.observed_at for r in results) or ["1970-01-01T00:00:00Z"]
+    run = almacen.AuditRun(
+        id=f"importar-{digest}",
+        started_at=stamps[0],
+        finished_at=stamps[-1],
+        operator="",
+        complete=True,
+    )
     docs = []
-    for result in results:
-        item = result.evidence.get("rule") or result.evidence.get("test") or ""
-        line = result.evidence.get("line", "")
-        key = "|".join((result.source, result.host, result.check_id, str(item), str(line)))
-        doc = make_event(
-            DATASET,
-            timestamp=parse_timestamp(result.observed_at),
-            message=result.message,
-            outcome={Status.PASS: "success", Status.FAIL: "failure"}.get(result.status, "unknown"),
-            fields={"host.name": result.host, "auditoria.result": result.to_dict()},
-        )
-        doc["event"]["id"] = str(uuid.uuid5(_EVENT_NS, f"{key}|{result.observed_at}"))
+    for result, key in zip(results, keys, strict=True):
+        doc = almacen.result_event(run, result)
+        doc["event"]["id"] = str(uuid.uuid5(_EVENT_NS, key))
         docs.append(doc)
     return docs
 
 
+def _identity(result: Result) -> str:
+    item = result.evidence.get("rule") or result.evidence.get("test") or ""
+    line = result.evidence.get("line", "")
+    return "|".join(
+        (result.source, result.host, result.check_id, str(item), str(line), result.observed_at)
+    )
+
+
 def save(store: Store, results: Sequence[Result]) -> int:
-    """Store the results; how many were new. Through ``auditoria.almacen`` once it exists."""
-    try:
-        from auditoria import almacen  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:
-        return store.write_events(events(results))
-    return int(almacen.save_results(store, list(results)))
+    """Store the imported results; how many were new."""
+    return int(store.write_events(events(results)))

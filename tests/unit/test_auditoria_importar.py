@@ -166,17 +166,37 @@ def test_shared_rules_are_in_the_readme() -> None:
         assert f"`{shared.check}`" in readme
 
 
-def test_save_is_idempotent(tmp_path: Path) -> None:
-    path = _write(tmp_path, "r.xml", _xccdf({"sshd_disable_root_login": "fail"}))
+def test_save_is_idempotent_in_the_almacen_shape(tmp_path: Path) -> None:
+    from auditoria import almacen
+
+    states = {
+        "sshd_disable_root_login": "fail",
+        "package_telnetd_removed": "pass",
+        "package_telnetd-ssl_removed": "pass",
+    }
+    path = _write(tmp_path, "r.xml", _xccdf(states))
     results = importar.openscap(path)
     store = SQLiteStore(tmp_path / "p.db")
     try:
-        assert importar.save(store, results) == 1
+        assert importar.save(store, results) == 3  # two rules on one check stay two
         assert importar.save(store, importar.openscap(path)) == 0
-        stored = list(store.search_events(dataset=importar.DATASET))
+        stored = list(store.search_events(dataset=almacen.RESULT_DATASET))
+        latest = almacen.latest_results(store)
+        runs = almacen.list_runs(store)
     finally:
         store.close()
-    assert Result.from_dict(stored[0]["auditoria"]["result"]) == results[0]
+    assert importar.DATASET == almacen.RESULT_DATASET
+    assert sorted(Result.from_dict(e["auditoria"]["result"]).evidence["rule"] for e in stored) == (
+        sorted(states)
+    )
+    doc = next(e for e in stored if e["rule"]["id"] == "ssh_root_login")
+    assert doc["rule"]["ruleset"] == "openscap"
+    assert doc["event"]["outcome"] == "failure"
+    assert doc["auditoria"]["run_id"].startswith("importar-")
+    assert ("ssh_root_login", "srv-aud1", "openscap") in {
+        (r.check_id, r.host, r.source) for r in latest
+    }
+    assert runs == []  # an import is not an audit run
 
 
 def _r(host: str, check: str, status: Status, source: str = "pukara", rule: str = "") -> Result:
