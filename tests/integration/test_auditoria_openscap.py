@@ -206,6 +206,11 @@ def test_openscap_agrees_with_the_lab_table_on_every_host(
             theirs += referencias.openscap_results(
                 host.name, tmp_path_factory.mktemp(host.code), prefix=prefix
             )
+            if host is lab_auditoria.HOSTS[0]:  # Lynis inside a host too (a few tests: fast)
+                run = referencias.run_lynis(
+                    host.name, tmp_path_factory.mktemp("lynis"), prefix=prefix, tests=["USB-1000"]
+                )
+                assert {r.host for r in importar.lynis(run.report, host.name)} <= {host.name}
             for (name, check), status in expected.items():
                 if name in (host.name, host.code):
                     ours.append(_result(host.name, check, status))
