@@ -10,7 +10,10 @@ Prints each wall time and the ratios. Needs root and the lab's audit hosts (lab/
 it brings them up and down itself under /tmp/pukara-lab-auditoria.lock: do not wrap it in
 flock.
 
-    python bench/auditoria.py [--rondas 1] [--orden-pukara "auditoria ejecutar --alcance linux"]
+    python bench/auditoria.py [--rondas 1] [--orden-pukara "auditoria ejecutar ..."]
+
+pukara audits an inventory of its own (site «aud», one asset per audit host, profile
+«auditoria» from the lab's credenciales.toml) in a database of its own.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def host_address(host: Any, index: int) -> str:
 
 
 def ansible_inventory(lab: Any, hosts: Sequence[Any], key: Path) -> dict[str, Any]:
-    known = lab.state_dir / "auditoria_known_hosts"
+    known = Path(lab.known_hosts)
     args = "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
     if known.exists():
         args += f" -o UserKnownHostsFile={known}"
@@ -83,9 +86,34 @@ def timed(argv: Sequence[str], env: dict[str, str] | None = None) -> tuple[float
     return time.perf_counter() - started, done.returncode, (done.stderr or done.stdout)[-400:]
 
 
-def run_pukara(command: str, folder: Path) -> tuple[float, int, str]:
-    env = {**os.environ, "PUKARA_DB": str(folder / "pukara.db")}
-    return timed([str(BIN / "pukara"), *shlex.split(command)], env)
+def pukara_inventory(db: Path, hosts: Sequence[Any], folder: Path) -> None:
+    """The audit hosts as inventory assets of one site «aud», audited with profile auditoria."""
+    from inventario import catalog, files
+    from pukara.store import SQLiteStore
+
+    sites = [
+        "code,name,kind,country,city,timezone,parent,vpn_kit",
+        "lima,Sede central,sede_central,PE,Lima,America/Lima,,no",
+        "aud,Equipos de auditoría,centro_datos_principal,PE,Lima,America/Lima,lima,no",
+    ]
+    assets = ["name,kind,site,mgmt_ipv4,os,status,credential_profile"]
+    assets += [
+        f"{h.name},servidor_fisico,aud,{host_address(h, i)},Linux,activo,auditoria"
+        for i, h in enumerate(hosts)
+    ]
+    store = SQLiteStore(db)
+    try:
+        for kind, rows in (("site", sites), ("asset", assets)):
+            path = folder / f"{kind}.csv"
+            path.write_text("\n".join(rows) + "\n", "utf-8")
+            catalog.import_file(store, files.read_file(path, kind), dry_run=False)
+    finally:
+        store.close()
+
+
+def run_pukara(command: str, db: Path, credentials: Path) -> tuple[float, int, str]:
+    env = {**os.environ, "PUKARA_CREDENTIALS": str(credentials)}
+    return timed([str(BIN / "pukara"), "--base-datos", str(db), *shlex.split(command)], env)
 
 
 def run_ansible(inventory: dict[str, Any], folder: Path) -> tuple[float, int, str]:
@@ -113,7 +141,7 @@ def main() -> int:
     parser.add_argument("--rondas", type=int, default=1, help="repeticiones (se toma la mejor)")
     parser.add_argument(
         "--orden-pukara",
-        default="auditoria ejecutar --alcance linux",
+        default="auditoria ejecutar --alcance aud --muestra todos --salida {salida}",
         help="la orden de pukara que audita los equipos (sin «pukara»)",
     )
     args = parser.parse_args()
@@ -136,10 +164,14 @@ def main() -> int:
         try:
             hosts = list(lab_auditoria.HOSTS)
             inventory = ansible_inventory(lab, hosts, lab.key)
+            db = folder / "pukara.db"
+            pukara_inventory(db, hosts, folder)
+            (folder / "paquetes").mkdir()
+            command = args.orden_pukara.format(salida=folder / "paquetes")
             best: dict[str, float] = {}
             for _ in range(max(1, args.rondas)):
                 figures = {
-                    "pukara": run_pukara(args.orden_pukara, folder),
+                    "pukara": run_pukara(command, db, lab.credentials_file),
                     "ansible-playbook": run_ansible(inventory, folder),
                 }
                 for name, (seconds, rc, tail) in figures.items():
