@@ -182,10 +182,45 @@ def _lab_audit() -> Any:
     return lab_auditoria if all(hasattr(lab_auditoria, n) for n in needed) else None
 
 
-def test_openscap_agrees_with_the_lab_table_on_every_host(
-    tmp_path_factory: pytest.TempPathFactory,
+def _address(lab_auditoria: Any, host: Any, position: int) -> str:
+    """As tests/integration/test_auditoria_linux.py finds it: the lab's helper, the host's
+    attribute, else the contract's numbering (one /30 per host, host .4n+2)."""
+    for name in ("address", "host_address", "ipv4"):
+        helper = getattr(lab_auditoria, name, None)
+        if callable(helper):
+            return str(helper(host))
+    value = getattr(host, "ipv4", None) or getattr(host, "address", None)
+    return str(value).split("/", 1)[0] if value else f"198.19.0.{4 * position + 2}"
+
+
+def _pukara_linux(the_lab: Any, lab_auditoria: Any, folder: Path) -> list[Result] | None:
+    """pukara's own Linux audit of the hosts, when auditoria.linux is there."""
+    import importlib
+
+    try:
+        linux = importlib.import_module("auditoria.linux")
+        politica = importlib.import_module("auditoria.politica")
+    except ImportError:
+        return None
+    from pukara.config import Settings
+
+    folder.chmod(0o700)
+    settings = Settings(data_dir=folder, db=folder / "pukara.db")
+    targets = [
+        linux.Target(host.name, _address(lab_auditoria, host, position))
+        for position, host in enumerate(lab_auditoria.HOSTS)
+    ]
+    return list(linux.run(targets, settings, politica.load()).results)
+
+
+def test_openscap_agrees_with_pukara_on_every_lab_host(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The lab's declared result of each shared check against OpenSCAP, host by host."""
+    """OpenSCAP against the lab's declared table and against pukara's own audit, host by host.
+
+    Run it holding the audit hosts' lock:
+        flock /tmp/pukara-lab-auditoria.lock .venv/bin/pytest tests/integration/test_auditoria_openscap.py
+    """
     lab_auditoria = _lab_audit()
     if lab_auditoria is None:
         pytest.skip("el laboratorio aún no tiene equipos de auditoría (lab/auditoria.py)")
@@ -199,7 +234,8 @@ def test_openscap_agrees_with_the_lab_table_on_every_host(
     expected = lab_auditoria.expected()
     lab_auditoria.up(the_lab)
     try:
-        ours: list[Result] = []
+        monkeypatch.setenv("PUKARA_CREDENTIALS", str(the_lab.credentials_file))
+        declared: list[Result] = []
         theirs: list[Result] = []
         for host in lab_auditoria.HOSTS:
             prefix = lab_auditoria.nsenter_argv(the_lab, host.code)
@@ -213,9 +249,12 @@ def test_openscap_agrees_with_the_lab_table_on_every_host(
                 assert {r.host for r in importar.lynis(run.report, host.name)} <= {host.name}
             for (name, check), status in expected.items():
                 if name in (host.name, host.code):
-                    ours.append(_result(host.name, check, status))
+                    declared.append(_result(host.name, check, status))
+        ours = _pukara_linux(the_lab, lab_auditoria, tmp_path_factory.mktemp("datos"))
     finally:
         lab_auditoria.down(the_lab)
     judged = [r for r in theirs if r.status in (Status.PASS, Status.FAIL)]
     assert len({r.host for r in judged}) == len(lab_auditoria.HOSTS)
-    assert referencias.agreement(ours, theirs) == []
+    assert referencias.agreement(declared, theirs) == []
+    if ours is not None:
+        assert referencias.agreement(ours, theirs) == []
