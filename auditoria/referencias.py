@@ -29,6 +29,7 @@ from xml.sax.saxutils import escape, quoteattr
 from auditoria import importar
 from auditoria.modelo import Result, Status
 from pukara.errors import PukaraError
+from pukara.files import write_atomically
 
 CONTENT = Path("/usr/share/xml/scap/ssg/content")
 DATASTREAM = CONTENT / "ssg-debian11-ds.xml"
@@ -176,7 +177,7 @@ class _Host:
         self.timeout = timeout
 
     def run(
-        self, argv: Sequence[str], data: bytes | None = None
+        self, argv: Sequence[str], data: bytes | None = None, label: str | None = None
     ) -> subprocess.CompletedProcess[bytes]:
         try:
             return subprocess.run(
@@ -192,7 +193,7 @@ class _Host:
             ) from None
         except subprocess.TimeoutExpired:
             raise ReferenceRunError(
-                f"{self.host}: {shlex.join(argv[:3])} no terminó en {self.timeout:.0f} s"
+                f"{self.host}: {label or shlex.join(argv[:3])} no terminó en {self.timeout:.0f} s"
             ) from None
 
     def checked(self, argv: Sequence[str], data: bytes | None = None) -> bytes:
@@ -213,7 +214,8 @@ class _Host:
         self.checked(["sh", "-c", 'umask 077 && cat > "$1"', "sh", path], text.encode())
 
     def fetch(self, path: str, dest: Path) -> None:
-        dest.write_bytes(self.checked(["cat", path]))
+        # the host's configuration in detail: readable by this account only
+        write_atomically(dest, self.checked(["cat", path]), mode=0o600)
 
     def remove(self, folder: str) -> None:
         self.run(["rm", "-rf", "--", folder])
@@ -248,7 +250,7 @@ def run_openscap(
             "--results-arf", f"{folder}/arf.xml",
             str(datastream),
         ]  # fmt: skip
-        done = target.run(oscap)
+        done = target.run(oscap, label="oscap xccdf eval")
         if done.returncode not in (0, 2):  # 2: some rule failed
             raise ReferenceRunError(
                 f"{host}: oscap salió con {done.returncode}: {_tail(done.stderr or done.stdout)}"
@@ -284,7 +286,7 @@ def run_lynis(
         ]  # fmt: skip
         if tests:
             argv += ["--tests", " ".join(tests)]
-        done = target.run(argv)
+        done = target.run(argv, label="lynis audit system")
         if done.returncode != 0:
             raise ReferenceRunError(
                 f"{host}: lynis salió con {done.returncode}: {_tail(done.stderr or done.stdout)}"
