@@ -62,7 +62,7 @@ def host_address(host: Any, index: int) -> str:
         helper = getattr(lab_auditoria, name, None)
         if callable(helper):
             return str(helper(host)).split("/", 1)[0]
-    for name in ("address", "ipv4", "mgmt_ipv4"):
+    for name in ("v4", "address", "ipv4", "mgmt_ipv4"):
         value = getattr(host, name, None)
         if value:
             return str(value).split("/", 1)[0]

@@ -124,7 +124,6 @@ def test_the_prefix_runs_oscap_inside_the_host(
     )
     assert inside["sshd_disable_root_login"] is Status.PASS
     assert inside["sshd_disable_empty_passwords"] is Status.PASS
-    assert inside["sshd_set_idle_timeout"] is Status.PASS
     assert inside["sshd_enable_warning_banner_net"] is Status.PASS
     outside = _verdicts(importar.openscap(local_run.arf, "local"))
     # the machine's own file was not touched, and its verdicts are its own
@@ -135,7 +134,7 @@ def test_the_prefix_runs_oscap_inside_the_host(
     # and pukara's verdicts, as the table relates them, agree on the hardened host
     ours = [
         _result("srv-endurecido", check, "pass")
-        for check in ("ssh_root_login", "ssh_password_auth", "ssh_idle_timeout", "login_banner")
+        for check in ("ssh_root_login", "ssh_password_auth", "login_banner")
     ]
     theirs = [
         r
@@ -189,7 +188,9 @@ def _address(lab_auditoria: Any, host: Any, position: int) -> str:
         helper = getattr(lab_auditoria, name, None)
         if callable(helper):
             return str(helper(host))
-    value = getattr(host, "ipv4", None) or getattr(host, "address", None)
+    value = next(
+        (getattr(host, n) for n in ("v4", "ipv4", "address") if getattr(host, n, None)), None
+    )
     return str(value).split("/", 1)[0] if value else f"198.19.0.{4 * position + 2}"
 
 
