@@ -69,18 +69,21 @@ def host_address(host: Any, index: int) -> str:
     return f"198.19.0.{4 * index + 2}"
 
 
-def ansible_inventory(lab: Any, hosts: Sequence[Any], key: Path) -> dict[str, Any]:
-    known = Path(lab.known_hosts)
+def ansible_inventory(lab: Any, hosts: Sequence[Any]) -> dict[str, Any]:
+    """The inventory pukara's own run builds, from the lab's profile «auditoria»."""
+    import tomllib
+
+    profile = tomllib.loads(Path(lab.credentials_file).read_text("utf-8"))["auditoria"]
     args = "-o StrictHostKeyChecking=yes -o IdentitiesOnly=yes"
-    if known.exists():
-        args += f" -o UserKnownHostsFile={known}"
+    if profile.get("known_hosts"):
+        args += f" -o UserKnownHostsFile={profile['known_hosts']}"
     entries = {
         h.name: {
             "ansible_host": host_address(h, i),
-            "ansible_user": "auditoria",
-            "ansible_ssh_private_key_file": str(key),
+            "ansible_user": profile["username"],
+            "ansible_ssh_private_key_file": profile["key_file"],
             "ansible_ssh_common_args": args,
-            "ansible_python_interpreter": "auto_silent",
+            "ansible_python_interpreter": profile.get("python_interpreter", "auto_silent"),
             "ansible_pipelining": True,
         }
         for i, h in enumerate(hosts)
@@ -124,6 +127,26 @@ def run_pukara(command: str, db: Path, credentials: Path) -> tuple[float, int, s
     return timed([str(BIN / "pukara"), "--base-datos", str(db), *shlex.split(command)], env)
 
 
+def run_pukara_library(
+    hosts: Sequence[Any], folder: Path, credentials: Path
+) -> tuple[float, int, str]:
+    """pukara's Linux audit through its library (auditoria.linux.run, the core Ansible wrapper),
+    for a checkout where ``auditoria ejecutar`` has not landed yet."""
+    from auditoria import linux, politica
+    from pukara.config import Settings
+
+    os.environ["PUKARA_CREDENTIALS"] = str(credentials)
+    data = folder / "datos"
+    data.mkdir(mode=0o700, exist_ok=True)
+    settings = Settings(data_dir=data, db=data / "pukara.db")
+    targets = [linux.Target(h.name, host_address(h, i)) for i, h in enumerate(hosts)]
+    started = time.perf_counter()
+    run = linux.run(targets, settings, politica.load())
+    seconds = time.perf_counter() - started
+    errors = sum(1 for r in run.results if r.status.value == "error")
+    return seconds, 1 if errors == len(run.results) else 0, f"{errors} resultados en error"
+
+
 def run_ansible(inventory: dict[str, Any], folder: Path) -> tuple[float, int, str]:
     path = folder / "inventario.json"
     path.write_text(json.dumps(inventory), encoding="utf-8")
@@ -165,13 +188,18 @@ def main() -> int:
     if not PLAYBOOK.exists():
         print(f"Falta el playbook {PLAYBOOK.relative_to(ROOT)}.")
         return 1
+    import importlib.util
+
+    library = None if importlib.util.find_spec("auditoria.cli_ejecutar") else "linux.run"
+    if library:
+        print("«auditoria ejecutar» aún no está: se mide pukara con auditoria.linux.run.")
     with audit_lock(), tempfile.TemporaryDirectory(prefix="pukara-bench-aud-") as tmp:
         folder = Path(tmp)
         lab = manage.Lab(folder / "estado", prefix="pkb")
         lab_auditoria.up(lab)
         try:
             hosts = list(lab_auditoria.HOSTS)
-            inventory = ansible_inventory(lab, hosts, lab.key)
+            inventory = ansible_inventory(lab, hosts)
             db = folder / "pukara.db"
             pukara_inventory(db, hosts, folder)
             (folder / "paquetes").mkdir()
@@ -179,7 +207,9 @@ def main() -> int:
             best: dict[str, float] = {}
             for _ in range(max(1, args.rondas)):
                 figures = {
-                    "pukara": run_pukara(command, db, lab.credentials_file),
+                    "pukara": run_pukara(command, db, lab.credentials_file)
+                    if library is None
+                    else run_pukara_library(hosts, folder, lab.credentials_file),
                     "ansible-playbook": run_ansible(inventory, folder),
                 }
                 for name, (seconds, rc, tail) in figures.items():
