@@ -17,7 +17,8 @@ PROGRAMAS := /usr/sbin/snmpd /usr/bin/snmpget /usr/sbin/sshd /usr/bin/ssh-agent 
 	/usr/sbin/knotd /usr/sbin/knotc /usr/bin/kdig /usr/sbin/unbound /usr/sbin/nginx /usr/sbin/postfix \
 	/usr/bin/dig /usr/bin/openssl \
 	/usr/sbin/chronyd /usr/sbin/auditctl /usr/bin/sudo /usr/bin/gpg /usr/bin/nsenter /usr/bin/dpkg-deb \
-	/usr/lib/x86_64-linux-gnu/security/pam_pwquality.so /usr/sbin/lynis /usr/bin/oscap /usr/bin/soffice
+	/usr/lib/x86_64-linux-gnu/security/pam_pwquality.so /usr/sbin/lynis /usr/bin/oscap /usr/bin/soffice \
+	/usr/share/xml/scap/ssg/content/ssg-debian11-ds.xml
 
 .PHONY: demo test lint pruebas bench sistema limpiar catalogo motor-opensearch
 

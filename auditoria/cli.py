@@ -2,7 +2,7 @@
 
 import typer
 
-from auditoria import cli_controles, cli_soa
+from auditoria import cli_controles, cli_importar, cli_soa
 
 app = typer.Typer(
     help=(
@@ -13,3 +13,4 @@ app = typer.Typer(
 
 app.add_typer(cli_controles.app, name="controles")  # controles listar, mapear, importar-titulos
 cli_soa.register(app)  # soa, evidencia vencida
+cli_importar.register(app)  # importar
