@@ -76,6 +76,9 @@ class Settings:
     red_credenciales: str = "red"
     # network devices: the ministry's golden templates (*.j2, reglas.toml) over the shipped ones
     red_plantillas: Path | None = None
+    # IPv6 checks only: prefixes treated as global besides 2000::/3 (``[ipv6] prefijos_globales``;
+    # the lab's tests name its ULA /48). Nothing else treats a ULA as global.
+    ipv6_prefijos_globales: tuple[str, ...] = ()
     source: Path | None = None  # the pukara.toml that was read, if any
     # who named ``db`` (``--base-datos``, ``variable PUKARA_DB``, a pukara.toml): a path
     # someone typed; None for the default under ``data_dir``, which may be created
@@ -107,6 +110,7 @@ _TYPES: dict[str, type] = {
     "csirt_permitidos": tuple,
     "red_credenciales": str,
     "red_plantillas": Path,
+    "ipv6_prefijos_globales": tuple,
 }
 # keys whose value must be at least this (0 would mean "keep nothing" or "never")
 _MINIMUM: dict[str, int] = {"retention_days": 1, "concurrency": 1, "outbox_limit": 1000}
@@ -125,7 +129,7 @@ _TYPE_NAMES = {Path: "ruta (texto)", int: "número entero", float: "número", st
 _TRUE = {"1", "true", "si", "sí", "yes"}
 _FALSE = {"0", "false", "no"}
 # tables of pukara.toml whose keys are read as <table>_<key> (``[csirt] dos_personas``)
-_SECTIONS = ("csirt", "red")
+_SECTIONS = ("csirt", "red", "ipv6")
 
 
 def config_candidates(environ: Mapping[str, str] | None = None) -> list[Path]:
