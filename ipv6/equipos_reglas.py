@@ -59,6 +59,8 @@ PASS, FAIL, WARN, NOT_TESTED = "pass", "fail", "warn", "not-tested"
 ROUTERS = ("router", "firewall")
 _GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
 _LINK_LOCAL = ipaddress.IPv6Network("fe80::/10")
+# special-purpose blocks Python 3.11's is_global does not know yet (RFC 9637 documentation)
+_SPECIAL = (ipaddress.IPv6Network("3fff::/20"),)
 _MAX_LISTED = 20
 
 
@@ -91,7 +93,8 @@ def is_global(address: ipaddress.IPv6Address, extra: Sequence[ipaddress.IPv6Netw
     """Global for the IPv6 checks: 2000::/3 and not special-purpose, or inside ``extra``."""
     if any(address in net for net in extra):
         return True
-    return address in _GLOBAL_UNICAST and address.is_global
+    special = any(address in net for net in _SPECIAL)
+    return address in _GLOBAL_UNICAST and address.is_global and not special
 
 
 def _v6_rows(column: Mapping[str, Any], skip: int = 0) -> dict[ipaddress.IPv6Address, str]:
