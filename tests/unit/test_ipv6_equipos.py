@@ -201,3 +201,13 @@ def test_one_failing_device_is_its_own_result() -> None:
     assert all(r.failed and r.error for r in reports)
     assert "tiempo agotado" in (reports[0].error or "") and reports[1].error == "perfil roto"
     assert all(c.status != "pass" for r in reports for c in r.checks)
+
+
+def test_lab_sites_declare_their_ipv6_kind() -> None:
+    from lab.sites import IPV6_KINDS, LabSite, default_sites
+    from pukara.errors import LabError
+
+    assert LabSite(index=1, code="a", ipv6="sin-ipv6").ipv6 in IPV6_KINDS
+    with pytest.raises(LabError, match="sin-ipv6 o solo-enlace-local"):
+        LabSite(index=1, code="a", ipv6="apagado")
+    assert {s.ipv6 for s in default_sites(20)} == {""}  # only a test fixture picks them
