@@ -22,6 +22,7 @@ import re
 import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -46,7 +47,8 @@ from pukara.errors import (
     PukaraError,
     UsageError,
 )
-from pukara.runner import Reporter, run_many
+from pukara.results import Result, Status
+from pukara.runner import NullReporter, Reporter
 from pukara.secrets import CredentialProfile, require_profile
 from pukara.snmp import Session, SnmpCredential, credentials_from_profile
 from pukara.store import Store
@@ -58,6 +60,7 @@ CLI_DEVICE_TYPES = {"frr": "cisco_ios"}  # netmiko's driver for vtysh (as red us
 CLI_COMMANDS = {"frr": ("show interface brief", "show ipv6 route")}
 HOST_DRIVERS = ("linux",)  # a device_type whose profile is a host shell, not the router CLI
 SSH_WORKERS = 16
+CLI_FAILED = "CLI no leída"  # how a cli_error that is the device's failure begins
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,10 +192,9 @@ class _Engines:
     def get(self, cred: SnmpCredential) -> Any:
         from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 
-        key = f"{cred.label}:{id(cred.user)}:{cred.user}"
-        if key not in self.by_label:
-            self.by_label[key] = SnmpEngine()
-        return self.by_label[key]
+        if cred.label not in self.by_label:  # one engine per profile and version
+            self.by_label[cred.label] = SnmpEngine()
+        return self.by_label[cred.label]
 
 
 async def _walk(device: Device, creds: Sequence[SnmpCredential], engines: _Engines,
@@ -225,26 +227,32 @@ async def _snmp_v6(address: str, cred: SnmpCredential, engines: _Engines,
 
 
 async def _snmp_all(devices: Sequence[Device], profiles: _Profiles, timeout_s: float,
-                    concurrency: int, extra: Sequence[ipaddress.IPv6Network]
-                    ) -> dict[str, Collected]:  # fmt: skip
+                    concurrency: int, extra: Sequence[ipaddress.IPv6Network],
+                    reporter: Reporter) -> dict[str, Collected]:  # fmt: skip
     engines = _Engines()
     gate = asyncio.Semaphore(concurrency)
 
     async def one(device: Device) -> Collected:
         async with gate:
-            try:
-                if not device.snmp_profile:
-                    raise DeviceError("sin perfil SNMP (credential_profile del activo o "
-                                      "--credencial)")  # fmt: skip
-                creds = credentials_from_profile(profiles.get(device.snmp_profile))
-                collected, cred = await _walk(device, creds, engines, timeout_s)
-            except Exception as e:  # one device's failure is its result, never the run's
-                return Collected(role=device.role, snmp_error=_reason(e),
-                                 mgmt_ipv6=device.mgmt_ipv6)  # fmt: skip
-            address = management_v6(collected, extra)
-            if address is None:
-                return collected
-            return replace(collected, snmp_v6=await _snmp_v6(address, cred, engines, timeout_s))
+            found = await asked(device)
+        failed = found.snmp_error is not None
+        reporter.advance(Result(device.name, Status.FAILED if failed else Status.OK))
+        return found
+
+    async def asked(device: Device) -> Collected:
+        try:
+            if not device.snmp_profile:
+                raise DeviceError("sin perfil SNMP (credential_profile del activo o "
+                                  "--credencial)")  # fmt: skip
+            creds = credentials_from_profile(profiles.get(device.snmp_profile))
+            collected, cred = await _walk(device, creds, engines, timeout_s)
+        except Exception as e:  # one device's failure is its result, never the run's
+            return Collected(role=device.role, snmp_error=_reason(e),
+                             mgmt_ipv6=device.mgmt_ipv6)  # fmt: skip
+        address = management_v6(collected, extra)
+        if address is None:
+            return collected
+        return replace(collected, snmp_v6=await _snmp_v6(address, cred, engines, timeout_s))
 
     try:
         found = await asyncio.gather(*(one(d) for d in devices))
@@ -302,7 +310,7 @@ def _ssh_part(device: Device, collected: Collected, profiles: _Profiles, timeout
     try:
         cli = read_cli(device, profiles.get(device.cli_profile), timeout_s, checked)
     except PukaraError as e:
-        return replace(collected, ssh_v6=ssh_v6, cli_error=f"CLI no leída: {e.message}")
+        return replace(collected, ssh_v6=ssh_v6, cli_error=f"{CLI_FAILED}: {e.message}")
     return replace(collected, ssh_v6=ssh_v6, cli=cli)
 
 
@@ -317,31 +325,49 @@ def collect(
     profiles: _Profiles | None = None,
 ) -> list[DeviceReport]:
     """D1-D6 for every device, in the order given. ``ssh=False`` leaves SSH out (D5 then
-    checks SNMP only, D6 is not-tested)."""
+    checks SNMP only, D6 is not-tested). Progress counts each device once per phase."""
     profiles = profiles or _Profiles()
-    snmp = asyncio.run(_snmp_all(devices, profiles, timeout_s, concurrency, extra))
-    if ssh:
-        checked: dict[str, str | None] = {}
-        run = run_many(
-            lambda d: {"c": _ssh_part(d, snmp[d.name], profiles, timeout_s, extra, checked)},
-            devices, action="IPv6 por SSH", workers=min(SSH_WORKERS, concurrency),
-            name=lambda d: d.name, reporter=reporter,
-        )  # fmt: skip
-        for result in run.results:
-            if result.data.get("c") is not None:
-                snmp[result.target] = result.data["c"]
-            else:  # unexpected: keep what SNMP found, say why the rest is missing
-                snmp[result.target] = replace(snmp[result.target],
-                                              cli_error=result.error or "error")  # fmt: skip
-    else:
-        snmp = {n: replace(c, cli_error="sin SSH (--sin-ssh)") for n, c in snmp.items()}
+    rep = reporter or NullReporter()
+    rep.start(len(devices) * (2 if ssh else 1), "IPv6 en equipos")
+    try:
+        snmp = asyncio.run(_snmp_all(devices, profiles, timeout_s, concurrency, extra, rep))
+        if ssh:
+            snmp = _ssh_all(devices, snmp, profiles, timeout_s, extra, concurrency, rep)
+        else:
+            snmp = {n: replace(c, cli_error="sin SSH (--sin-ssh)") for n, c in snmp.items()}
+    finally:
+        rep.finish()
     reports = []
     for d in devices:
         c = snmp[d.name]
-        cli_failed = c.cli_error is not None and c.cli_error.startswith("CLI no leída")
+        cli_failed = c.cli_error is not None and c.cli_error.startswith(CLI_FAILED)
         error = c.snmp_error or (c.cli_error if cli_failed else None)
         reports.append(DeviceReport(d.name, d.site, d.role, d.address, evaluate(c, extra), error))
     return reports
+
+
+def _ssh_all(devices: Sequence[Device], snmp: Mapping[str, Collected], profiles: _Profiles,
+             timeout_s: float, extra: Sequence[ipaddress.IPv6Network], concurrency: int,
+             reporter: Reporter) -> dict[str, Collected]:  # fmt: skip
+    """The SSH part of every device on a thread pool; a device's failure is its own."""
+    checked: dict[str, str | None] = {}
+
+    def one(device: Device) -> Collected:
+        base = snmp[device.name]
+        try:
+            return _ssh_part(device, base, profiles, timeout_s, extra, checked)
+        except Exception as e:  # one device's failure is its result, never the run's
+            return replace(base, cli_error=f"{CLI_FAILED}: {_reason(e)}")
+
+    out: dict[str, Collected] = {}
+    with ThreadPoolExecutor(max_workers=max(1, min(SSH_WORKERS, concurrency))) as pool:
+        futures = {pool.submit(one, d): d for d in devices}
+        for future in as_completed(futures):
+            found = future.result()
+            out[futures[future].name] = found
+            failed = found.cli_error is not None and found.cli_error.startswith(CLI_FAILED)
+            reporter.advance(Result(futures[future].name, Status.FAILED if failed else Status.OK))
+    return out
 
 
 def records(reports: Iterable[DeviceReport]) -> list[dict[str, Any]]:
