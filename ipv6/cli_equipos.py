@@ -90,7 +90,8 @@ def equipos(
     equipo y D6 evidencia de la CLI por SSH (interfaces y rutas IPv6).
 
     Cada resultado es cumple, falla, advierte o sin probar, con su evidencia. Una dirección
-    es global si está en 2000::/3 (y no es de uso especial) o en [ipv6] prefijos_globales.
+    es global si está en 2000::/3 (y no es de uso especial) o en el ajuste
+    ipv6_prefijos_globales (clave prefijos_globales de la sección ipv6 de pukara.toml).
     Un equipo que no responde no detiene la revisión. Sale con 0 si nada falla y con 3 si
     alguna prueba falla o algún equipo no se pudo revisar.
     """
