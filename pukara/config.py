@@ -76,6 +76,10 @@ class Settings:
     red_credenciales: str = "red"
     # network devices: the ministry's golden templates (*.j2, reglas.toml) over the shipped ones
     red_plantillas: Path | None = None
+    # audit: the ministry's policy for Linux servers over the shipped one (``[auditoria] politica``)
+    auditoria_politica: Path | None = None
+    # audit: the credential profile Ansible logs in to Linux servers with (``[auditoria] credenciales``)
+    auditoria_credenciales: str = "auditoria"
     # IPv6 checks only: prefixes treated as global besides 2000::/3 (``[ipv6] prefijos_globales``;
     # the lab's tests name its ULA /48). Nothing else treats a ULA as global.
     ipv6_prefijos_globales: tuple[str, ...] = ()
@@ -110,6 +114,8 @@ _TYPES: dict[str, type] = {
     "csirt_permitidos": tuple,
     "red_credenciales": str,
     "red_plantillas": Path,
+    "auditoria_politica": Path,
+    "auditoria_credenciales": str,
     "ipv6_prefijos_globales": tuple,
 }
 # keys whose value must be at least this (0 would mean "keep nothing" or "never")
@@ -129,7 +135,7 @@ _TYPE_NAMES = {Path: "ruta (texto)", int: "número entero", float: "número", st
 _TRUE = {"1", "true", "si", "sí", "yes"}
 _FALSE = {"0", "false", "no"}
 # tables of pukara.toml whose keys are read as <table>_<key> (``[csirt] dos_personas``)
-_SECTIONS = ("csirt", "red", "ipv6")
+_SECTIONS = ("csirt", "red", "auditoria", "ipv6")
 
 
 def config_candidates(environ: Mapping[str, str] | None = None) -> list[Path]:
