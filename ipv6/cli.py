@@ -2,10 +2,15 @@
 
 import typer
 
+from ipv6 import cli_equipos, cli_plan
+
 app = typer.Typer(
     help=(
-        "Transición IPv4 a IPv6: servicios públicos en doble pila y preparación de equipos "
-        "(en preparación: aún sin órdenes)."
+        "Transición IPv4 a IPv6: plan de direccionamiento, preparación de equipos y servicios "
+        "públicos en doble pila."
     ),
     no_args_is_help=True,
 )
+
+app.add_typer(cli_plan.app, name="plan")
+cli_equipos.register(app)  # equipos

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lab import frr, netns, nflog, ready, rsyslog, services, vpn
+from lab import frr, ipv6_modos, netns, nflog, ready, rsyslog, services, vpn
 from lab import internet as internet_lab
 from lab.services import LabCredentials
 from lab.sites import V4_BLOCK, V6_BLOCK, LabSite, check_topology
@@ -425,6 +425,7 @@ def up(
         changing=[asdict(s) for s in sites],
     )
     _save_state(lab, state)
+    ipv6_modos.reset(ours)  # a site built without IPv6 before takes addresses again
     _links(lab, sites, ours)
     _hq_log_addresses("replace")
     known: list[str] = []
@@ -451,6 +452,7 @@ def up(
     if services_on:
         frr.up(lab, sites)
         known += frr.hq_up(lab, sites, authorized)
+    ipv6_modos.apply({s.code: lab.ns(s) for s in sites}, sites)  # LabSite.ipv6, once all is up
     lab.known_hosts.write_text("\n".join(known) + "\n")
     _start_responder(lab, sites)
     nflog.start(lab.state_dir, [

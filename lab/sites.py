@@ -39,6 +39,9 @@ DEFAULT_NONSTANDARD = {
     2: "sin-syslog", 4: "ruta-extra", 6: "prefijo-abierto", 8: "ref-indefinida",
     10: "as-errado", 12: "ip-duplicada",
 }  # fmt: skip
+# How much IPv6 a site's namespace has ("" = standard: its ULA address on the link); lab.ipv6
+# applies each kind after the site is built (the ipv6 equipos tests pick them)
+IPV6_KINDS = ("", "sin-ipv6", "solo-enlace-local")
 _CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
 
 
@@ -57,6 +60,7 @@ class LabSite:
     snmp_malo: bool = False  # snmpd serves malformed values (see lab.services.malformed)
     syslog: str = "udp"  # rsyslog forwards over "udp" (RFC 3164) or "tcp" (RFC 5424, octets)
     router: str = ""  # a non-standard router configuration (ROUTER_KINDS); "" = standard
+    ipv6: str = ""  # "sin-ipv6" (disable_ipv6) or "solo-enlace-local" (IPV6_KINDS); "" = standard
 
     def __post_init__(self) -> None:
         if self.router not in ROUTER_KINDS:
@@ -67,6 +71,8 @@ class LabSite:
             raise LabError(f"sede {self.code}: snmp_only debe ser v2c, v3 o vacío")
         if self.syslog not in SYSLOG:
             raise LabError(f"sede {self.code}: syslog debe ser udp o tcp")
+        if self.ipv6 not in IPV6_KINDS:
+            raise LabError(f"sede {self.code}: ipv6 debe ser vacío, sin-ipv6 o solo-enlace-local")
 
     @property
     def hostname(self) -> str:

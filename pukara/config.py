@@ -80,6 +80,9 @@ class Settings:
     auditoria_politica: Path | None = None
     # audit: the credential profile Ansible logs in to Linux servers with (``[auditoria] credenciales``)
     auditoria_credenciales: str = "auditoria"
+    # IPv6 checks only: prefixes treated as global besides 2000::/3 (``[ipv6] prefijos_globales``;
+    # the lab's tests name its ULA /48). Nothing else treats a ULA as global.
+    ipv6_prefijos_globales: tuple[str, ...] = ()
     source: Path | None = None  # the pukara.toml that was read, if any
     # who named ``db`` (``--base-datos``, ``variable PUKARA_DB``, a pukara.toml): a path
     # someone typed; None for the default under ``data_dir``, which may be created
@@ -113,6 +116,7 @@ _TYPES: dict[str, type] = {
     "red_plantillas": Path,
     "auditoria_politica": Path,
     "auditoria_credenciales": str,
+    "ipv6_prefijos_globales": tuple,
 }
 # keys whose value must be at least this (0 would mean "keep nothing" or "never")
 _MINIMUM: dict[str, int] = {"retention_days": 1, "concurrency": 1, "outbox_limit": 1000}
@@ -131,7 +135,7 @@ _TYPE_NAMES = {Path: "ruta (texto)", int: "número entero", float: "número", st
 _TRUE = {"1", "true", "si", "sí", "yes"}
 _FALSE = {"0", "false", "no"}
 # tables of pukara.toml whose keys are read as <table>_<key> (``[csirt] dos_personas``)
-_SECTIONS = ("csirt", "red", "auditoria")
+_SECTIONS = ("csirt", "red", "auditoria", "ipv6")
 
 
 def config_candidates(environ: Mapping[str, str] | None = None) -> list[Path]:
