@@ -2,6 +2,8 @@
 
 import typer
 
+from auditoria import cli_ejecutar
+
 app = typer.Typer(
     help=(
         "Auditoría ISO/IEC 27001 (2013 y 2022): controles, evidencias y declaración de aplicabilidad "
@@ -9,3 +11,4 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
+cli_ejecutar.register(app)  # ejecutar, exportar, verificar, informe, clave

@@ -231,6 +231,19 @@ def default_runners() -> Runners:
     )
 
 
+def known_checks() -> Mapping[str, Check]:
+    """The shipped checks, for reports: a run stored by a pukara whose check data is not
+    installed here still reports (without themes or control ids), it does not fail."""
+    try:
+        module = _module("auditoria.comprobaciones")
+    except ModuleNotFoundError as e:
+        if e.name != "auditoria.comprobaciones":
+            raise
+        return {}
+    checks: Mapping[str, Check] = module.load()
+    return checks
+
+
 def operator() -> str:
     """The operating-system user running the audit (the uid when it has no name)."""
     try:
