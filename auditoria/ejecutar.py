@@ -177,17 +177,27 @@ def _module(name: str) -> Any:
     return importlib.import_module(name)
 
 
-def _linux(targets: Sequence[Member], settings: Settings, observed_at: str, cancel: Any) -> Any:
+def _linux(
+    store: Store, targets: Sequence[Member], settings: Settings, observed_at: str, cancel: Any
+) -> Any:
     linux = _module("auditoria.linux")
     policy = _module("auditoria.politica").load(settings)
     items = [linux.Target(name=m.name, address=m.address, profile=m.profile) for m in targets]
-    return linux.run(items, settings, policy, observed_at=observed_at, cancel=cancel)
+    return linux.run(items, settings, policy, observed_at=observed_at, cancel=cancel, store=store)
 
 
-def _network(devices: Sequence[Member], settings: Settings, observed_at: str) -> list[Result]:
+def _network(
+    store: Store, devices: Sequence[Member], settings: Settings, observed_at: str
+) -> list[Result]:
+    """Checks 28-32 on the gateways red knows how to reach (a gateway it cannot, an unknown
+    platform or no address, gets its ERROR results from :func:`complete_results`)."""
+    red = _module("red.equipos")
     policy = _module("auditoria.politica").load(settings)
-    run = _module("auditoria.equipos").run
-    return list(run([dict(m.asset) for m in devices], settings, policy, observed_at))
+    sites = {str(s["code"]): s for s in store.entities("site")}
+    known = red.from_assets(
+        [m.asset for m in devices], sites, default_profile=settings.red_credenciales
+    )
+    return list(_module("auditoria.equipos").run(known, settings, policy, observed_at))
 
 
 def _records(store: Store, settings: Settings, observed_at: str) -> list[Result]:
@@ -329,12 +339,12 @@ def _execute(
     servers = [m for m in selected if m.kind is Kind.LINUX]
     devices = [m for m in selected if m.kind is Kind.NETWORK]
     if servers:
-        linux = runners.linux(servers, settings, observed_at, cancel)
+        linux = runners.linux(store, servers, settings, observed_at, cancel)
         progress.results.extend(linux.results)
         progress.events.extend(linux.events)
         progress.raw.update({str(k): dict(v) for k, v in linux.raw.items()})
     if devices:
-        progress.results.extend(runners.network(devices, settings, observed_at))
+        progress.results.extend(runners.network(store, devices, settings, observed_at))
     if any(m.kind is Kind.RECORDS for m in selected):
         progress.results.extend(runners.records(store, settings, observed_at))
 
@@ -376,7 +386,7 @@ def run(
     interrupted = False
     try:
         _execute(store, settings, selected, runners, started_at, cancel, progress)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
         interrupted = True
     today: date = now().date()
     # a cut run keeps what was observed and no more: its gaps are the interruption's, and

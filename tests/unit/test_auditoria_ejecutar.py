@@ -57,7 +57,9 @@ class LinuxRun:
 
 
 def runners(*, interrupt: bool = False, skip: str = "") -> Runners:
-    def linux(targets: Sequence[Member], settings: Settings, at: str, cancel: Any) -> LinuxRun:
+    def linux(
+        store: Any, targets: Sequence[Member], settings: Settings, at: str, cancel: Any
+    ) -> LinuxRun:
         out = LinuxRun([])
         for t in targets:
             out.raw[t.name] = {"host_identity": IDENTITY.format(h=t.name)}
@@ -69,7 +71,7 @@ def runners(*, interrupt: bool = False, skip: str = "") -> Runners:
             raise KeyboardInterrupt
         return out
 
-    def network(devices: Sequence[Member], settings: Settings, at: str) -> list[Result]:
+    def network(store: Any, devices: Sequence[Member], settings: Settings, at: str) -> list[Result]:
         return [Result("net_ssh_only", d.name, Status.PASS, "ssh", at, at) for d in devices]
 
     def records(store: Any, settings: Settings, at: str) -> list[Result]:
