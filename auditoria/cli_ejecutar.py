@@ -123,10 +123,12 @@ def ejecutar(
 def _summary(run: AuditRun, quiet: bool) -> None:
     from auditoria import informe as inf
     from pukara.formats import number
+    from pukara.text import count
 
     c = inf.counts(list(run.results))
     parts = ", ".join(f"{number(c[s.value])} {label}" for s, label in inf.STATUS_LABELS.items())
-    message(f"Auditoría {run.id}: {number(len(run.results))} resultados ({parts}).", quiet=quiet)
+    total = count(len(run.results), "resultado", "resultados")
+    message(f"Auditoría {run.id}: {total} ({parts}).", quiet=quiet)
 
 
 def exportar(
@@ -172,7 +174,7 @@ def verificar(
     Sale con 3 y nombra cada archivo modificado, añadido o faltante, o la firma con otra clave.
     """
     from auditoria import claves, paquete
-    from pukara.formats import number
+    from pukara.text import count
 
     settings: Settings = ctx.obj
     trusted = None
@@ -184,13 +186,14 @@ def verificar(
     if report.problems:
         for problem in report.problems:
             print(f"{paquete_dir}: {problem}", file=sys.stderr)
-        message(f"El paquete NO verifica: {number(len(report.problems))} problemas.")
+        message(f"El paquete NO verifica: {count(len(report.problems), 'problema', 'problemas')}.")
         raise typer.Exit(ExitCode.PARTIAL)
     who = "clave de confianza" if report.trusted else "solo la clave incluida en el paquete"
     message(
-        f"Paquete íntegro: ejecución {report.run_id}, {number(report.files)} archivos, "
-        f"{number(report.results)} resultados de {number(report.hosts)} equipos; firma Ed25519 "
-        f"válida ({who}, huella {report.signer[:16]}…).",
+        f"Paquete íntegro: ejecución {report.run_id}, {count(report.files, 'archivo', 'archivos')}"
+        f", {count(report.results, 'resultado', 'resultados')} de "
+        f"{count(report.hosts, 'equipo', 'equipos')}; firma Ed25519 válida ({who}, huella "
+        f"{report.signer[:16]}…).",
         quiet=silencioso,
     )
     if not report.trusted:
