@@ -57,7 +57,6 @@ def ejecutar(
         list[str],
         typer.Option(
             "--alcance",
-            "-a",
             help="Qué auditar: «todos», códigos de sede o nombres de activo (repita la opción o "
             "sepárelos con comas). «pukara» audita los registros propios.",
         ),
@@ -66,7 +65,6 @@ def ejecutar(
         str,
         typer.Option(
             "--muestra",
-            "-m",
             help="Cuántos equipos auditar: un número (muestra aleatoria simple) o «todos».",
         ),
     ],
@@ -76,13 +74,12 @@ def ejecutar(
     ] = None,
     excepciones: Annotated[
         Path | None,
-        typer.Option("--excepciones", "-e", help="Archivo TOML de excepciones aprobadas."),
+        typer.Option("--excepciones", help="Archivo TOML de excepciones aprobadas."),
     ] = None,
     salida: Annotated[
         Path | None,
         typer.Option(
             "--salida",
-            "-o",
             help="Carpeta donde escribir el paquete de evidencia (por omisión, "
             "<datos>/auditoria/paquetes).",
         ),
@@ -136,7 +133,7 @@ def exportar(
     ejecucion: Annotated[str, typer.Argument(metavar="EJECUCION", help="Id de la ejecución.")],
     salida: Annotated[
         Path,
-        typer.Option("--salida", "-o", help="Carpeta donde escribir el paquete (debe existir)."),
+        typer.Option("--salida", help="Carpeta donde escribir el paquete (debe existir)."),
     ],
 ) -> None:
     """Vuelve a sellar una ejecución guardada: el mismo paquete, byte a byte."""
@@ -162,7 +159,6 @@ def verificar(
         Path | None,
         typer.Option(
             "--clave",
-            "-k",
             help="Clave pública PEM de quien debió firmarlo (por omisión, la de este equipo si "
             "la hay; si no, solo se comprueba la integridad con la clave que trae el paquete).",
         ),

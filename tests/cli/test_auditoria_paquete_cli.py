@@ -39,14 +39,14 @@ def test_export_twice_is_identical_and_verifies(
     one.mkdir()
     two.mkdir()
     code, out, err = run(
-        capsys, "--base-datos", str(db), "auditoria", "exportar", RUN_ID, "-o", str(one)
+        capsys, "--base-datos", str(db), "auditoria", "exportar", RUN_ID, "--salida", str(one)
     )
     assert code == 1 and "aún no hay clave de firma" in err  # exportar never makes a new key
     code, pem, _ = run(capsys, "auditoria", "clave", "exportar")
     assert code == 0 and pem.startswith("-----BEGIN PUBLIC KEY-----")
     for folder in (one, two):
         code, out, err = run(capsys, "--base-datos", str(db), "auditoria", "exportar", RUN_ID,
-                             "-o", str(folder))  # fmt: skip
+                             "--salida", str(folder))  # fmt: skip
         assert code == 0, err
     a, b = one / f"auditoria-{RUN_ID}", two / f"auditoria-{RUN_ID}"
     assert out.strip() == str(b)
