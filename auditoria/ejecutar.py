@@ -332,21 +332,26 @@ class _Progress:
     raw: dict[str, Mapping[str, str]] = field(default_factory=dict)
 
 
+def _stamp(now: Callable[[], datetime]) -> str:
+    return now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _execute(
     store: Store, settings: Settings, selected: Sequence[Member], runners: Runners,
-    observed_at: str, cancel: Any, progress: _Progress,
+    now: Callable[[], datetime], cancel: Any, progress: _Progress,
 ) -> None:  # fmt: skip
+    """Each kind is stamped when its observation starts (servers, devices, records)."""
     servers = [m for m in selected if m.kind is Kind.LINUX]
     devices = [m for m in selected if m.kind is Kind.NETWORK]
     if servers:
-        linux = runners.linux(store, servers, settings, observed_at, cancel)
+        linux = runners.linux(store, servers, settings, _stamp(now), cancel)
         progress.results.extend(linux.results)
         progress.events.extend(linux.events)
         progress.raw.update({str(k): dict(v) for k, v in linux.raw.items()})
     if devices:
-        progress.results.extend(runners.network(store, devices, settings, observed_at))
+        progress.results.extend(runners.network(store, devices, settings, _stamp(now)))
     if any(m.kind is Kind.RECORDS for m in selected):
-        progress.results.extend(runners.records(store, settings, observed_at))
+        progress.results.extend(runners.records(store, settings, _stamp(now)))
 
 
 def run(
@@ -379,13 +384,13 @@ def run(
             "revise --alcance y el inventario"
         )
     started = now()
-    started_at = started.strftime("%Y-%m-%dT%H:%M:%SZ")
+    started_at = _stamp(lambda: started)
     run_id = new_event_id()
     versions = dict(runners.versions())
     progress = _Progress()
     interrupted = False
     try:
-        _execute(store, settings, selected, runners, started_at, cancel, progress)
+        _execute(store, settings, selected, runners, now, cancel, progress)
     except (KeyboardInterrupt, Interrupted):
         interrupted = True
     today: date = now().date()
@@ -408,7 +413,7 @@ def run(
     audit = AuditRun(
         id=run_id,
         started_at=started_at,
-        finished_at=now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        finished_at=_stamp(now),
         operator=operator(),
         complete=not interrupted,
         scope={
