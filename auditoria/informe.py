@@ -148,9 +148,11 @@ class Bar:
         return sum(n for _, n in self.segments)
 
 
-def _bars(groups: Mapping[str, Sequence[Result]]) -> list[Bar]:
+def _bars(groups: Mapping[str, Sequence[Result]], order: Sequence[str] = ()) -> list[Bar]:
+    """One bar per group: in ``order`` first (the themes A.5 to A.8), then by label."""
     out = []
-    for label in sorted(groups):
+    rank = {label: n for n, label in enumerate(order)}
+    for label in sorted(groups, key=lambda g: (rank.get(g, len(rank)), g)):
         c = counts(groups[label])
         out.append(Bar(label, tuple((s, c[s.value]) for s in Status if c[s.value])))
     return out
@@ -269,7 +271,7 @@ def html(run: AuditRun, checks: Mapping[str, Check], previous: AuditRun | None =
             labels={s.value: STATUS_LABELS[s] for s in Status},
             colours={s.value: STATUS_COLOURS[s] for s in Status},
             rate=percent(rate, 1) if rate is not None else "—",
-            theme_svg=stacked_svg(_bars(by_theme)),
+            theme_svg=stacked_svg(_bars(by_theme, [*THEMES.values(), NO_THEME])),
             host_svg=stacked_svg(_bars(by_host)),
             trend=trend_svg(points) if previous is not None else None,
             previous=previous,

@@ -57,11 +57,16 @@ def audit_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[manage.Lab]:
 
 
 def _audit_rows() -> list[dict[str, str]]:
-    """The example inventory's rows of the lab's audit hosts, as the lab ships them."""
+    """Inventory rows of the lab's audit hosts: their addresses from ``lab.auditoria``, else
+    the example inventory's rows for them."""
+    hosts = lab_auditoria.HOSTS
+    if all(hasattr(h, "v4") for h in hosts):
+        return [{"name": h.name, "kind": "servidor_fisico", "mgmt_ipv4": str(h.v4),
+                 "credential_profile": "auditoria"} for h in hosts]  # fmt: skip
     from inventario import sample
     from inventario.model import ASSETS
 
-    names = {h.name for h in lab_auditoria.HOSTS}
+    names = {h.name for h in hosts}
     rows = list(csv.DictReader(io.StringIO(sample.text(ASSETS))))
     found = [r for r in rows if r["name"] in names]
     assert {r["name"] for r in found} == names, "the example inventory lacks audit hosts"

@@ -47,3 +47,14 @@ def test_junit_has_one_testcase_per_check_and_host() -> None:
     assert failure is not None and failure.get("message") == "PermitRootLogin yes <b>"
     props = {p.get("name"): p.get("value") for p in cases[1].iter("property")}
     assert props == {"iso27001:2013": "A.9.4.2", "iso27001:2022": "A.8.5"}
+
+
+def test_themes_are_drawn_in_annex_order() -> None:
+    at = "2026-12-01T10:00:00Z"
+    groups = {
+        informe.THEMES["A.8"]: [Result("a", "h", Status.PASS, "", at, at)],
+        informe.THEMES["A.5"]: [Result("b", "h", Status.FAIL, "", at, at)],
+        informe.THEMES["A.7"]: [Result("c", "h", Status.PASS, "", at, at)],
+    }
+    bars = informe._bars(groups, list(informe.THEMES.values()))
+    assert [b.label for b in bars] == [informe.THEMES[k] for k in ("A.5", "A.7", "A.8")]
