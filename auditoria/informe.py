@@ -163,6 +163,8 @@ def stacked_svg(bars: Sequence[Bar], *, label_width: int = 190, width: int = 860
     autoescape: built with markupsafe so labels stay text)."""
     from markupsafe import Markup, escape
 
+    from pukara.formats import number
+
     row, gap = 22, 8
     height = max(1, len(bars)) * (row + gap) + 4
     top = max((b.total for b in bars), default=1) or 1
@@ -183,10 +185,11 @@ def stacked_svg(bars: Sequence[Bar], *, label_width: int = 190, width: int = 860
             parts.append(
                 f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row}" '
                 f'fill="{STATUS_COLOURS[status]}"><title>{escape(bar.label)}: '
-                f"{n} {STATUS_LABELS[status]}</title></rect>"
+                f"{escape(number(n))} {STATUS_LABELS[status]}</title></rect>"
             )
             x += w
-        parts.append(f'<text x="{x + 6:.1f}" y="{y + 15}" font-size="12">{bar.total}</text>')
+        total = escape(number(bar.total))
+        parts.append(f'<text x="{x + 6:.1f}" y="{y + 15}" font-size="12">{total}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 (every label above is escaped)
 
