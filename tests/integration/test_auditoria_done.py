@@ -47,7 +47,7 @@ UNREACHABLE_V4 = "198.19.0.254"
 
 @pytest.fixture(scope="module")
 def audit_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[manage.Lab]:
-    for the_lab in running_lab(tmp_path_factory, SITES, "pkq"):
+    for the_lab in running_lab(tmp_path_factory, SITES, "pku"):
         try:
             lab_auditoria.up(the_lab)
             manage.wait_ready(the_lab, 90)
