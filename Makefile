@@ -7,11 +7,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 SEDES ?= 12
 APT_PAQUETES := snmpd snmp openssh-server openssh-client fping nftables iproute2 util-linux procps \
-	dmidecode tzdata openvpn rsyslog maven openjdk-17-jre-headless frr git
+	dmidecode tzdata openvpn rsyslog maven openjdk-17-jre-headless frr git \
+	chrony auditd sudo gnupg libpam-pwquality lynis openscap-scanner ssg-debian
 PROGRAMAS := /usr/sbin/snmpd /usr/bin/snmpget /usr/sbin/sshd /usr/bin/ssh-agent /usr/bin/fping \
 	/usr/sbin/nft /usr/sbin/ip /usr/bin/setsid /usr/bin/setpriv /usr/bin/unshare /usr/sbin/dmidecode /usr/sbin/openvpn \
 	/usr/share/zoneinfo/zone1970.tab /usr/sbin/rsyslogd /usr/bin/mvn /usr/lib/jvm/java-17-openjdk-amd64/bin/java \
-	/usr/lib/frr/zebra /usr/lib/frr/bgpd /usr/lib/frr/staticd /usr/bin/vtysh /usr/bin/git
+	/usr/lib/frr/zebra /usr/lib/frr/bgpd /usr/lib/frr/staticd /usr/bin/vtysh /usr/bin/git \
+	/usr/sbin/chronyd /usr/sbin/auditctl /usr/bin/sudo /usr/bin/gpg /usr/bin/nsenter /usr/bin/dpkg-deb \
+	/usr/lib/x86_64-linux-gnu/security/pam_pwquality.so /usr/sbin/lynis /usr/bin/oscap
 
 .PHONY: demo test lint pruebas bench sistema limpiar catalogo motor-opensearch
 

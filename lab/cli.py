@@ -81,6 +81,13 @@ def arriba(
             help="Receptor de syslog de la sede central al que reenvía el rsyslog de cada sede.",
         ),
     ] = "198.18.0.1:5514",
+    auditoria: Annotated[
+        bool,
+        typer.Option(
+            "--auditoria/--sin-auditoria",
+            help="Los servidores Debian de auditoría (perfiles endurecido, Debian y débiles).",
+        ),
+    ] = True,
     formato: FormatoOpt = Formato.tabla,
     silencioso: SilenciosoOpt = False,
 ) -> None:
@@ -100,7 +107,9 @@ def arriba(
         )
     )
     message(f"Levantando {len(sites)} sedes emuladas…", quiet=silencioso)
-    rows = manage.up(_lab(ctx), sites, syslog=destination)
+    if auditoria:
+        message("Con los servidores de auditoría (--sin-auditoria los omite)…", quiet=silencioso)
+    rows = manage.up(_lab(ctx), sites, syslog=destination, auditoria=auditoria)
     if esperar:
         message("Esperando a que cada sede responda…", quiet=silencioso)
         rows = manage.wait_ready(_lab(ctx))
@@ -131,15 +140,46 @@ def abajo(ctx: typer.Context, silencioso: SilenciosoOpt = False) -> None:
     message(f"Laboratorio eliminado ({removed} sedes).", quiet=silencioso)
 
 
+AUDIT_COLUMNS = {
+    "code": "Código",
+    "name": "Nombre",
+    "profile": "Perfil",
+    "netns": "Espacio de red",
+    "ipv4": "IPv4",
+    "ipv6": "IPv6",
+    "firewall": "Cortafuegos",
+    "running": "Arriba",
+    "sshd": "SSH",
+    "description": "Descripción",
+}
+
+
 @app.command()
-def estado(ctx: typer.Context, formato: FormatoOpt = Formato.tabla) -> None:
-    """Lista las sedes del laboratorio con sus direcciones y servicios."""
+def estado(
+    ctx: typer.Context,
+    formato: FormatoOpt = Formato.tabla,
+    auditoria: Annotated[
+        bool,
+        typer.Option("--auditoria", help="Lista los servidores de auditoría en vez de las sedes."),
+    ] = False,
+) -> None:
+    """Lista las sedes del laboratorio (o sus servidores de auditoría) con direcciones y servicios."""
+    from lab import auditoria as audit_hosts
     from lab import manage
 
+    if auditoria:
+        hosts = audit_hosts.hosts_state(_lab(ctx))
+        if not hosts:
+            message("Los servidores de auditoría no están arriba: «pukara lab arriba» los levanta.")
+        render(hosts, formato, AUDIT_COLUMNS)
+        return
     rows = manage.status(_lab(ctx))
     if not rows:
         message("El laboratorio no está arriba: «pukara lab arriba» lo levanta.")
     render(rows, formato, COLUMNS)
+    count = len(audit_hosts.hosts_state(_lab(ctx)))
+    if count:
+        message(f"Servidores de auditoría: {count} («pukara lab estado --auditoria» los lista).")
 
 
 class Tunel(StrEnum):

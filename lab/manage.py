@@ -61,6 +61,11 @@ class Lab:
     def site_dir(self, site: LabSite) -> Path:
         return self.state_dir / "sedes" / site.code
 
+    @property
+    def audit_dir(self) -> Path:
+        """The audit hosts' folder (see lab.auditoria)."""
+        return self.state_dir / "auditoria"
+
 
 def require_root() -> None:
     if os.geteuid() != 0:
@@ -118,8 +123,23 @@ def _ensure_credentials(lab: Lab) -> LabCredentials:
         "\n[red]\n"
         f'username = "{services.NETWORK_USER}"\nkey_file = "{lab.key}"\n'
         f'known_hosts = "{lab.known_hosts}"\n'
+        # the audit hosts' account (see lab.auditoria): sudo without password, that one only
+        "\n[auditoria]\n"
+        f'username = "auditoria"\nkey_file = "{lab.key}"\n'
+        f'known_hosts = "{lab.audit_dir / "known_hosts"}"\n'
+        'python_interpreter = "/usr/bin/python3"\n'
     )
     return creds
+
+
+def ensure_credentials(lab: Lab) -> LabCredentials:
+    """The lab's credentials file (profiles ``lab``, ``red`` and ``auditoria``)."""
+    return _ensure_credentials(lab)
+
+
+def ensure_key(lab: Lab) -> Path:
+    """The lab's SSH key (made once); returns the authorized_keys file that holds it."""
+    return _ensure_key(lab)
 
 
 def _ensure_key(lab: Lab) -> Path:
@@ -359,11 +379,13 @@ def up(
     *,
     services_on: bool = True,
     syslog: rsyslog.Destination = rsyslog.DEFAULT_DESTINATION,
+    auditoria: bool = False,
 ) -> list[dict[str, Any]]:
     """Build (or repair) the lab; idempotent. Returns :func:`status`.
 
     ``services_on=False`` gives echo-only sites (no snmpd, sshd, rsyslog or tunnels), for
     large sweeps. ``syslog`` is where every site's rsyslog forwards (headquarters' receiver).
+    ``auditoria``: the audit hosts too (see lab.auditoria; rebuilt from scratch).
     """
     require_root()
     services.require_binaries()
@@ -431,6 +453,10 @@ def up(
     ])  # fmt: skip
     _save_state(lab, {"prefix": lab.prefix, "namespaces": sorted(wanted),
                       "sites": [asdict(s) for s in sites], "syslog": str(syslog)})  # fmt: skip
+    if auditoria:
+        from lab import auditoria as audit_hosts
+
+        audit_hosts.up(lab)
     return status(lab)
 
 
@@ -491,7 +517,10 @@ def _remove_namespaces(names: Sequence[str]) -> None:
 
 def down(lab: Lab) -> int:
     """Remove everything the lab made. Returns how many sites were removed."""
+    from lab import auditoria
+
     require_root()
+    auditoria.down(lab)  # its processes hold mounts under the state dir
     if not lab.state_file.exists():
         if lab.state_dir.exists():
             shutil.rmtree(lab.state_dir)
