@@ -76,6 +76,10 @@ class Settings:
     red_credenciales: str = "red"
     # network devices: the ministry's golden templates (*.j2, reglas.toml) over the shipped ones
     red_plantillas: Path | None = None
+    # audit: the ministry's policy for Linux servers over the shipped one (``[auditoria] politica``)
+    auditoria_politica: Path | None = None
+    # audit: the credential profile Ansible logs in to Linux servers with (``[auditoria] credenciales``)
+    auditoria_credenciales: str = "auditoria"
     source: Path | None = None  # the pukara.toml that was read, if any
     # who named ``db`` (``--base-datos``, ``variable PUKARA_DB``, a pukara.toml): a path
     # someone typed; None for the default under ``data_dir``, which may be created
@@ -107,6 +111,8 @@ _TYPES: dict[str, type] = {
     "csirt_permitidos": tuple,
     "red_credenciales": str,
     "red_plantillas": Path,
+    "auditoria_politica": Path,
+    "auditoria_credenciales": str,
 }
 # keys whose value must be at least this (0 would mean "keep nothing" or "never")
 _MINIMUM: dict[str, int] = {"retention_days": 1, "concurrency": 1, "outbox_limit": 1000}
@@ -125,7 +131,7 @@ _TYPE_NAMES = {Path: "ruta (texto)", int: "número entero", float: "número", st
 _TRUE = {"1", "true", "si", "sí", "yes"}
 _FALSE = {"0", "false", "no"}
 # tables of pukara.toml whose keys are read as <table>_<key> (``[csirt] dos_personas``)
-_SECTIONS = ("csirt", "red")
+_SECTIONS = ("csirt", "red", "auditoria")
 
 
 def config_candidates(environ: Mapping[str, str] | None = None) -> list[Path]:
