@@ -84,12 +84,14 @@ def _inventory(folder: Path) -> list[Path]:
         )
     )
     activos = folder / "activos.csv"
-    header = "name,kind,site,mgmt_ipv4,os,status,custodian,credential_profile"
-    rows = [f"{s.hostname},router,{s.code},{s.v4},FRRouting,activo,Redes," for s in SITES]
+    header = "name,kind,site,mgmt_ipv4,os,device_type,status,custodian,credential_profile"
+    rows = [f"{s.hostname},router,{s.code},{s.v4},FRRouting,linux,activo,Redes,lab" for s in SITES]
     for r in _audit_rows():
-        rows.append(f"{r['name']},{r['kind']},lima,{r['mgmt_ipv4']},Linux,activo,OTI,"
+        rows.append(f"{r['name']},{r['kind']},lima,{r['mgmt_ipv4']},Linux,linux,activo,OTI,"
                     f"{r['credential_profile']}")  # fmt: skip
-    rows.append(f"{UNREACHABLE},servidor_fisico,lima,{UNREACHABLE_V4},Linux,activo,OTI,auditoria")
+    rows.append(
+        f"{UNREACHABLE},servidor_fisico,lima,{UNREACHABLE_V4},Linux,linux,activo,OTI,auditoria"
+    )
     activos.write_text(header + "\n" + "\n".join(rows) + "\n")
     return [sedes, activos]
 
