@@ -17,12 +17,14 @@ hardened hosts carry the rules files only, which is what check ``auditd_rules`` 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import ipaddress
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -144,12 +146,15 @@ INIT_SCRIPT = (
     'd="$1" name="$2" && read -r pid rest < /proc/self/stat && echo "$pid" > "$d/init.pid"'
     # the machine's other network namespaces must not be held by this mount namespace
     " && { umount -l /run/netns 2>/dev/null; true; }"
-    ' && t="$d/capas" && mkdir -p "$t" && mount -t tmpfs -o size=2g,mode=0700 pukara-aud "$t"'
+    ' && t="$d/capas" && mkdir -p "$t" && mount -t tmpfs -o size=2g,mode=0700 pk-audhost "$t"'
     ' && mkdir "$t/lower" "$t/upper" "$t/work" "$t/root"'
     ' && mount --bind / "$t/lower" && mount -o remount,bind,ro "$t/lower"'
-    " && mount -t overlay pukara-aud"
+    " && mount -t overlay pk-audhost"
     ' -o "lowerdir=$t/lower,upperdir=$t/upper,workdir=$t/work" "$t/root"'
     ' && r="$t/root" && mount -t proc proc "$r/proc" && mount -t sysfs sysfs "$r/sys"'
+    # the machine's work and root's home are not the host's (nor its secrets): empty here
+    ' && for m in work root; do if [ -d "$r/$m" ]; then'
+    ' mount -t tmpfs -o mode=0700,size=16m hidden "$r/$m" || exit 1; fi; done'
     ' && mount -t tmpfs -o mode=0755,size=64m run "$r/run"'
     ' && mount -t tmpfs -o mode=1777,size=256m tmp "$r/tmp"'
     ' && mount -t tmpfs -o mode=0755,size=1m dev "$r/dev"'
@@ -424,6 +429,19 @@ def _wait(lab: manage.Lab, hosts: tuple[AuditHost, ...], timeout_s: float) -> No
             time.sleep(0.3)
 
 
+def _check_addresses(hosts: tuple[AuditHost, ...]) -> None:
+    """The addresses are fixed: another lab's audit hosts (another prefix) must not be up."""
+    done = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    taken = {line.split()[3].split("/")[0]: line.split()[1] for line in done.stdout.splitlines()}
+    for host in hosts:
+        if str(host.v4_machine) in taken:
+            raise LabError(
+                f"la dirección {host.v4_machine} ya está en {taken[str(host.v4_machine)]}: hay "
+                "otros servidores de auditoría arriba (otro prefijo); bájelos primero"
+            )
+
+
 def up(
     lab: manage.Lab, hosts: tuple[AuditHost, ...] = HOSTS, *, timeout_s: float = 120.0
 ) -> list[dict[str, Any]]:
@@ -441,6 +459,7 @@ def up(
         if ns(lab, host) in taken or Path(f"/sys/class/net/{machine_if(lab, host)}").exists():
             raise LabError(f"{ns(lab, host)} o {machine_if(lab, host)} ya existe y no es de este "
                            "laboratorio; elimínelo o use otro prefijo")  # fmt: skip
+    _check_addresses(hosts)
     creds = manage.ensure_credentials(lab)
     authorized = manage.ensure_key(lab)
     snmp_line = f'createUser {creds.v3_user} SHA "{creds.v3_auth}" AES "{creds.v3_priv}"'
@@ -459,6 +478,23 @@ def up(
     return hosts_state(lab)
 
 
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def _end_hosts(pids: list[int], timeout_s: float = 10.0) -> None:
+    """SIGKILL each host's PID 1 (it ignores SIGTERM): the kernel ends its whole PID namespace."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout_s
+    while any(not _gone(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def down(lab: manage.Lab) -> int:
     """Remove every process, namespace, mount, address and file of the audit hosts."""
     if not folder(lab).exists():
@@ -467,6 +503,7 @@ def down(lab: manage.Lab) -> int:
     state = _state(lab)
     hosts = [by_code(c) for c in state.get("hosts", [])]
     present = netns.existing()
+    _end_hosts([p for h in hosts if (p := init_pid(lab, h))])
     services.stop(*(p for h in hosts if ns(lab, h) in present for p in netns.pids_in(ns(lab, h))))
     subprocess.run(
         ["ip", "-force", "-batch", "-"],
@@ -489,12 +526,13 @@ def hosts_state(lab: manage.Lab) -> list[dict[str, Any]]:
         return []
     rows = []
     for host in (by_code(c) for c in _state(lab).get("hosts", [])):
+        alive = init_pid(lab, host) is not None  # no probe toward a host that is not there
         rows.append({
             "code": host.code, "name": host.name, "profile": host.profile,
             "netns": ns(lab, host), "ipv4": str(host.v4),
             "ipv6": str(host.v6) if host.ipv6 else "", "firewall": host.firewall,
-            "running": init_pid(lab, host) is not None,
-            "sshd": _banner(str(host.v4), 0.5), "description": host.description,
+            "running": alive, "sshd": alive and _banner(str(host.v4), 0.5),
+            "description": host.description,
         })  # fmt: skip
     return rows
 

@@ -133,8 +133,19 @@ def test_profiles_are_what_the_expected_file_says(hosts_lab: tuple[manage.Lab, f
     assert "Inst " not in inside("aud1", "apt-get", "-s", "upgrade")
     assert ":8080" in inside("aud5", "ss", "-ltnH")
     assert "toor:x:0:0" in inside("aud3", "cat", "/etc/passwd")
+    dormant = inside("aud3", "lastlog", "-u", "antiguo")
+    assert "antiguo" in dormant and "Never" not in dormant and "198.18.0.1" in dormant
+    assert "antiguo" not in inside("aud3", "lastlog", "-t", "90")  # not within 90 days
     assert inside("aud6", "cat", "/proc/sys/net/ipv6/conf/all/disable_ipv6").strip() == "1"
     assert inside("aud1", "cat", "/proc/1/cmdline").startswith("sleep")  # its own PID 1
+    setuid = inside("aud4", "find", "/usr", "-xdev", "-type", "f", "-perm", "/6000").split()
+    assert sorted(setuid) == sorted([*auditoria.SETUID_BASELINE, "/usr/local/bin/pukara-ayuda"])
+    assert inside("aud1", "find", "/var/log", "-type", "f", "-perm", "/o+rw") == ""
+    assert "/var/log/pukara-app.log" in inside("aud4", "find", "/var/log", "-perm", "/o+r")
+    assert inside("aud4", "find", "/etc", "-xdev", "-type", "f", "-perm", "-0002").split() == [
+        "/etc/pukara-compartido.conf"
+    ]
+    assert inside("aud1", "ls", "-A", "/work", "/root").split() == ["/root:", "/work:"]
     expected = auditoria.expected()
     assert expected[("srv-aud1", "ntp_sync")] == "pass"
     assert expected[("srv-aud4", "ntp_sync")] == "fail"
@@ -155,6 +166,7 @@ def test_down_leaves_nothing(hosts_lab: tuple[manage.Lab, float]) -> None:
     assert f" {auditoria.NTP_SERVER}/32 " not in addresses
     for mounts in Path("/proc").glob("[0-9]*/mountinfo"):
         try:
-            assert "pukara-aud" not in mounts.read_text(), mounts
+            text = mounts.read_text()
         except OSError:
             continue
+        assert " pk-audhost " not in text and str(lab.audit_dir) not in text, mounts
