@@ -360,8 +360,7 @@ def _prepare(lab: manage.Lab, host: AuditHost, authorized: Path, snmp_line: str)
     make_private_dirs(share)
     key = services.host_key(share)
     shutil.copy(authorized, share / "authorized_keys")
-    if host.profile == "debil-servicios":
-        shutil.copytree(folder(lab) / "repo", share / "repo")
+    shutil.copytree(folder(lab) / "repo", share / "repo")  # every host's package source
     (share / "arranque.sh").write_text(
         perfiles.start_script(
             host.code, host.name, host.profile, ipv6=host.ipv6,
