@@ -393,7 +393,8 @@ SSHD_SCRIPT = (
     ' && for d in "$@"; do mount --rbind "/dev/$d" "$d"; done'
     ' && mount -t overlay pukara-dev -o "lowerdir=/dev,upperdir=$top/upper,workdir=$top/work" /dev'
     ' && for d in "$@"; do mount --move "$d" "/dev/$d"; done && cd /'
-    ' && ln -s "$sock" /dev/log'
+    # -f: the machine may have its own /dev/log (rsyslog, journald); replaced in this view only
+    ' && ln -sf "$sock" /dev/log'
     # a private /etc: the machine's below, this namespace's tmpfs above (no submounts
     # under the machine's /etc are carried over), and the site's local account added
     ' && mount -t tmpfs -o size=4m,mode=0700 pukara-etc "$etc"'

@@ -116,8 +116,8 @@ def cumplimiento(
     from pukara.events import utc_now
     from pukara.files import write_atomically
     from pukara.store import opened_store
+    from red import cumplimiento_registro, informe
     from red import equipos as eq
-    from red import informe
     from registros.search import local_zone
 
     settings: Settings = ctx.obj
@@ -133,6 +133,8 @@ def cumplimiento(
         report = informe.build(
             devices, configs, store, source=source, when=utc_now(), only_chosen=bool(equipos)
         )
+    with opened_store(settings) as store:  # the run's record, which an audit reads
+        store.write_events(cumplimiento_registro.events(report))
     out = io.StringIO() if salida is not None else sys.stdout
     if formato is FormatoInforme.html:
         out.write(informe.html(report, local_zone()))

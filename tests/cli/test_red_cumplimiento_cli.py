@@ -167,3 +167,27 @@ def test_raw_files_with_secrets_never_reach_any_report(
     assert "ip ospf authentication-key <secreto" in text  # reported, masked
     for secret in secrets:
         assert secret not in text, secret
+
+
+def test_the_run_is_recorded_for_the_audit(
+    capsys: pytest.CaptureFixture[str], db: list[str], folder: Path, tmp_path: Path
+) -> None:
+    from auditoria import propios
+    from pukara.config import load_settings
+    from pukara.events import get_field
+    from pukara.store import SQLiteStore
+
+    assert run(capsys, *db, "red", "cumplimiento", "--directorio", str(folder))[0] == 3
+    store = SQLiteStore(tmp_path / "inv.db")
+    try:
+        docs = list(store.search_events(dataset="red.cumplimiento"))
+        assert sorted(get_field(d, "host.name") for d in docs) == ["gw-emb-ar", "gw-emb-bo",
+                                                                 "gw-lima"]  # fmt: skip
+        assert len({get_field(d, "red.cumplimiento.run") for d in docs}) == 1
+        settings = load_settings({"data_dir": tmp_path, "db": tmp_path / "inv.db"}, environ={})
+        got = {r.check_id: r for r in propios.run(store, settings)}["rec_config_compliance"]
+    finally:
+        store.close()
+    assert got.status.value == "pass", got.message
+    assert got.evidence["drift"] == {"gw-emb-ar": ["bgp"]}
+    assert "remote-as" not in repr(docs)  # names and statuses, no configuration text

@@ -42,3 +42,7 @@ def test_each_dev_submount_is_one_argument_even_with_a_space(tmp_path: Path) -> 
     keys = ["install", "-m", "0644", f"{paths['adds']}/authorized_keys", services.ACCOUNT_KEYS]
     assert keys in calls
     assert not [c for c in calls if c[0] == "sed"]  # no vty group to join: /etc as it is
+    # the site's rsyslog socket replaces a /dev/log the machine already has (in this view)
+    assert [c for c in calls if c[0] == "ln" and c[-1] == "/dev/log"] == [
+        ["ln", "-sf", str(tmp_path / services.LOG_SOCKET), "/dev/log"]
+    ]
