@@ -2,10 +2,14 @@
 
 import typer
 
+from auditoria import cli_controles, cli_soa
+
 app = typer.Typer(
     help=(
-        "Auditoría ISO/IEC 27001 (2013 y 2022): controles, evidencias y declaración de aplicabilidad "
-        "(en preparación: aún sin órdenes)."
+        "Auditoría ISO/IEC 27001 (2013 y 2022): controles, evidencias y declaración de aplicabilidad."
     ),
     no_args_is_help=True,
 )
+
+app.add_typer(cli_controles.app, name="controles")  # controles listar, mapear, importar-titulos
+cli_soa.register(app)  # soa, evidencia vencida
