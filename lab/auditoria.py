@@ -190,6 +190,11 @@ def known_hosts_file(lab: manage.Lab) -> Path:
     return lab.audit_dir / "known_hosts"
 
 
+def address(host: AuditHost) -> str:
+    """The host's IPv4 address, where Ansible and the scanners reach it."""
+    return str(host.v4)
+
+
 def by_code(code: str) -> AuditHost:
     for host in HOSTS:
         if host.code == code:
@@ -245,7 +250,8 @@ def _deb(work: Path, version: str) -> Path:
 def build_repo(repo: Path) -> None:
     """A signed local apt repository: the dummy package 1.1 in suite bookworm-security.
 
-    Version 1.0 is installed in the host with the pending update; ``apt-get -s upgrade`` there
+    Every host's package lists are this repository's; version 1.0 is installed in the host
+    with the pending update only; ``apt-get -s upgrade`` there
     lists ``Inst pukara-lab-ficticio [1.0] (1.1 pukara-lab:bookworm-security [all])``.
     """
     shutil.rmtree(repo, ignore_errors=True)
@@ -360,7 +366,7 @@ def _prepare(lab: manage.Lab, host: AuditHost, authorized: Path, snmp_line: str)
     make_private_dirs(share)
     key = services.host_key(share)
     shutil.copy(authorized, share / "authorized_keys")
-    shutil.copytree(folder(lab) / "repo", share / "repo")  # every host's package source
+    shutil.copytree(folder(lab) / "repo", share / "repo")
     (share / "arranque.sh").write_text(
         perfiles.start_script(
             host.code, host.name, host.profile, ipv6=host.ipv6,

@@ -61,6 +61,19 @@ def _write(path: str, text: str, mode: str = "0644") -> str:
     return f"mkdir -p {folder} && printf '%s' {shlex.quote(text)} > {path} && chmod {mode} {path}"
 
 
+REPO_STEPS = [
+    "install -m 0644 /run/pukara/repo/pukara-lab.gpg /usr/share/keyrings/pukara-lab.gpg",
+    # apt reads a repository as its own user: a copy in the host's /srv, readable
+    f"cp -r /run/pukara/repo {REPO} && chmod -R a+rX {REPO}",
+    _write(
+        "/etc/apt/sources.list.d/pukara-lab.list",
+        f"deb [signed-by=/usr/share/keyrings/pukara-lab.gpg] file:{REPO} {SECURITY_SUITE} main\n",
+    ),
+    "apt-get -qq update -o Dir::Etc::sourcelist=/etc/apt/sources.list.d/pukara-lab.list"
+    " -o Dir::Etc::sourceparts=- -o APT::Get::List-Cleanup=0 >/dev/null 2>&1",
+]
+
+
 def plumbing(name: str) -> list[str]:
     """What every host gets, stock or not: its name, the audit account, its own host key."""
     acct = SERVICE_ACCOUNT
@@ -76,21 +89,13 @@ def plumbing(name: str) -> list[str]:
         "rm -f /etc/ssh/ssh_host_*",
         "install -m 0600 /run/pukara/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key",
         "install -m 0644 /run/pukara/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ed25519_key.pub",
-        # the machine's package sources and lists stay the machine's: a host's only source is
-        # the lab's signed mirror, with its own lists (nothing newer there than what it has,
-        # but for the dummy package of the host with the pending update)
+        # the machine's package lists stay the machine's: a host has the lab's only
         "find /var/lib/apt/lists -maxdepth 1 -type f ! -name lock -delete",
+        # its package sources and lists: the lab's signed repository only (suite
+        # bookworm-security); the machine's sources would stay without lists of their own
         "rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*.list "
         "/etc/apt/sources.list.d/*.sources",
-        "install -m 0644 /run/pukara/repo/pukara-lab.gpg /usr/share/keyrings/pukara-lab.gpg",
-        # apt reads a repository as its own user: a copy in the host's /srv, readable
-        f"cp -r /run/pukara/repo {REPO} && chmod -R a+rX {REPO}",
-        _write(
-            "/etc/apt/sources.list.d/pukara-lab.list",
-            f"deb [signed-by=/usr/share/keyrings/pukara-lab.gpg] file:{REPO} "
-            f"{SECURITY_SUITE} main\n",
-        ),
-        "apt-get -qq update >/dev/null 2>&1",
+        *REPO_STEPS,
         # the kernel log is the machine's: no host's rsyslog reads it
         "sed -i -e 's/^module(load=\"imklog\")/#&/' /etc/rsyslog.conf",
         "mkdir -p /run/sshd && install -d -m 0750 -o _chrony -g _chrony /run/chrony",
