@@ -27,6 +27,13 @@ class FormatoInforme(StrEnum):
     junit = "junit"
 
 
+class TipoCorrida(StrEnum):
+    dominios = "dominios"
+    servidores = "servidores"
+    equipos = "equipos"
+    plan = "plan"
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `pukara ipv6`."""
     app.command("informe")(informe)
@@ -110,6 +117,10 @@ def diff(
         str | None,
         typer.Argument(metavar="[CORRIDA_B]", show_default=False, help="La corrida nueva."),
     ] = None,
+    tipo: Annotated[
+        TipoCorrida | None,
+        typer.Option("--tipo", help="Sin corridas: compara las dos últimas de este tipo."),
+    ] = None,
     formato: Annotated[
         Formato, typer.Option("--formato", "-f", help="Formato de salida: tabla, json o csv.")
     ] = Formato.tabla,
@@ -122,7 +133,7 @@ def diff(
 
     settings: Settings = ctx.obj
     with opened_store(settings, read_only=True) as store:
-        older, newer = changes.pick_runs(store, corrida_a, corrida_b)
+        older, newer = changes.pick_runs(store, corrida_a, corrida_b, tipo.value if tipo else None)
     rows = [c.to_dict() for c in changes.changes(older.results, newer.results)]
     if formato is Formato.tabla:
         render(rows, formato, DIFF_COLUMNS, title=f"Cambios de {older.id} a {newer.id}",

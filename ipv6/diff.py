@@ -72,9 +72,11 @@ def changes(older: Sequence[CheckResult], newer: Sequence[CheckResult]) -> list[
     return out
 
 
-def pick_runs(store: Store, run_a: str | None, run_b: str | None) -> tuple[Run, Run]:
+def pick_runs(
+    store: Store, run_a: str | None, run_b: str | None, kind: str | None = None
+) -> tuple[Run, Run]:
     """The two runs to compare: both named, one named (and the run of its kind before it), or
-    none (the newest run and the one of the same kind before it)."""
+    none (the newest run, of ``kind`` when given, and the one of the same kind before it)."""
     if run_a and run_b:
         older, newer = load_run(store, run_a), load_run(store, run_b)
         if older.kind != newer.kind:
@@ -83,7 +85,7 @@ def pick_runs(store: Store, run_a: str | None, run_b: str | None) -> tuple[Run, 
                 "no son del mismo tipo"
             )
         return older, newer
-    newer = load_run(store, run_a)
+    newer = load_run(store, run_a, None if run_a else kind)
     runs = [r.id for r in list_runs(store, newer.kind)]
     at = runs.index(newer.id)
     if at == 0:

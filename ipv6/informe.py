@@ -50,7 +50,8 @@ def _pick(store: Store, run_id: str | None) -> Run:
 
 def _run_info(run: Run) -> dict[str, Any]:
     return {**run.summary(), "kind_text": KIND_TEXT.get(run.kind, run.kind),
-            "subjects": len({r.subject for r in run.results})}  # fmt: skip
+            "subjects": len({r.subject for r in run.results}),
+            "nonzero": [(s, n) for s in STATUS_ORDER if (n := run.counts.get(s, 0))]}  # fmt: skip
 
 
 def _by_check(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
@@ -66,11 +67,15 @@ def _by_check(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
     return [rows[k] for k in sorted(rows, key=_check_key)]
 
 
-def _check_key(check: str) -> tuple[str, int, str]:
+_PREFIX_ORDER = "CNWMDSP"  # vantage, name servers, web, mail, devices, servers, plan
+
+
+def _check_key(check: str) -> tuple[int, int, str]:
     head, digits, tail = check[:1], "", check[1:]
     while tail[:1].isdigit():
         digits, tail = digits + tail[0], tail[1:]
-    return head, int(digits or 0), tail
+    at = _PREFIX_ORDER.find(head)
+    return at if at >= 0 else len(_PREFIX_ORDER), int(digits or 0), check
 
 
 def _subjects(results: Sequence[CheckResult]) -> list[dict[str, Any]]:

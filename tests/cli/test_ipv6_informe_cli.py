@@ -50,6 +50,8 @@ def test_diff_defaults_to_the_last_two_runs(
     assert rows["v4.test", "W1a"]["trend"] == "mejora"
     code, out, err = run(capsys, *db, "ipv6", "diff")
     assert code == 0 and "mejora" in out and "3 cambios: 1 mejoran" in err
+    code, _, err = run(capsys, *db, "ipv6", "diff", "--tipo", "servidores")
+    assert code == 1 and "anterior a srv-1" in err
 
 
 def test_errors_are_spanish_messages_not_tracebacks(

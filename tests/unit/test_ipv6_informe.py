@@ -47,7 +47,9 @@ def test_html_follows_the_plan_sections_escapes_and_formats(tmp_path: Path) -> N
     assert "<svg" in page and 'aria-label="Servicios asignados' in page
     assert "80.0\u00a0%" in page  # pukara.formats.percent
     assert "1 dic. 2026, 07:00" in page  # 12:00 UTC in Lima
-    assert "sin probar" in page or "no aplica" in page
+    assert "1 cumple, 2 falla." in page  # the servers run, counts joined
+    assert page.index("<th>C1</th>") < page.index("<th>N1</th>") < page.index("<th>W1a</th>")
+    assert page.index("<th>W4</th>") < page.index("<th>M1</th>")
     assert "distancia" in page  # the evidence of a warn
 
 
