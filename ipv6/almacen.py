@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ipv6.modelo import CheckResult, Status
+from ipv6.modelo import Category, CheckResult, Status
 from pukara.errors import PukaraError
 from pukara.events import ECS_VERSION, format_timestamp, new_event_id, parse_timestamp, utc_now
 
@@ -156,6 +156,16 @@ def save_run(
     run = Run(run_id, kind, started, finished, extra, counts(results), tuple(results))
     store.write_events(run_events(run))
     return run_id
+
+
+def from_records(rows: Iterable[Mapping[str, Any]], category: Category) -> list[CheckResult]:
+    """Flat records (``host.name``, ``check``, ``status``, ``message``, ``evidence``), as
+    ``ipv6 equipos`` writes them, as results :func:`save_run` stores."""
+    return [
+        CheckResult(str(row["host.name"]), str(row["check"]), Status(str(row["status"])),
+                    str(row.get("message") or ""), category, dict(row.get("evidence") or {}))
+        for row in rows
+    ]  # fmt: skip
 
 
 def _run_of(doc: Mapping[str, Any]) -> Run:

@@ -71,3 +71,11 @@ def test_newest_run_per_kind_and_id_prefixes(tmp_path: Path) -> None:
 def test_unknown_kind_is_refused(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path / "a.db") as store, pytest.raises(ValueError, match="otro"):
         almacen.save_run(store, "otro", [])
+
+
+def test_device_records_become_results() -> None:
+    rows = [{"host.name": "lima-rt1", "site": "lima", "check": "D2", "status": "fail",
+             "message": "solo enlace local", "evidence": {"addresses": ["fe80::1"]}}]  # fmt: skip
+    (got,) = almacen.from_records(rows, Category.DEVICE)
+    assert (got.subject, got.check, got.status) == ("lima-rt1", "D2", Status.FAIL)
+    assert got.category is Category.DEVICE and got.evidence == {"addresses": ["fe80::1"]}
