@@ -7,7 +7,9 @@ A bundle is a directory ``auditoria-<run id>/``::
     manifest.sig       Ed25519 signature of manifest.json's bytes (base64, one line)
     clave.pub          the signer's public key (PEM); the manifest names its fingerprint
     results.jsonl      one result per line, by check id, host, source
-    raw/<host>.json    the raw collections of each host (what the checks judged)
+    raw/<host>.json    the raw collections of each host (what the checks judged); the name is
+                       escaped to one file per host (:func:`raw_file`), the manifest's
+                       ``raw`` maps each host to its file
     events/ansible.jsonl   the Ansible job events, in the order emitted
 
 Everything comes from the :class:`~auditoria.almacen.AuditRun` alone, in a fixed order, with
@@ -68,9 +70,23 @@ def _json(value: Any) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
 
 
-def _safe_host(host: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "-._" else "_" for c in host)
-    return safe.lstrip(".") or "_"
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+_LONGEST = 120  # characters of a raw file's stem before it is cut and hashed
+
+
+def raw_file(host: str) -> str:
+    """``raw/<stem>.json`` for ``host``, one file per host name (injective): every byte
+    outside ``[A-Za-z0-9_.-]`` is written ``~XX`` (``~`` included, and a leading ``.``, so a
+    name can be neither hidden nor a path); a stem too long for a file name keeps its start
+    and gains the name's SHA-256."""
+    data = host.encode("utf-8")
+    stem = "".join(
+        chr(b) if chr(b) in _SAFE or (chr(b) == "." and i > 0) else f"~{b:02X}"
+        for i, b in enumerate(data)
+    ) or "~"
+    if len(stem) > _LONGEST:
+        stem = f"{stem[:_LONGEST]}~~{hashlib.sha256(data).hexdigest()}"
+    return f"raw/{stem}.json"
 
 
 def artifacts(run: AuditRun) -> dict[str, bytes]:
@@ -81,7 +97,7 @@ def artifacts(run: AuditRun) -> dict[str, bytes]:
         "events/ansible.jsonl": _jsonl([dict(job) for job in run.job_events]),
     }
     for host in sorted(run.raw):
-        files[f"raw/{_safe_host(host)}.json"] = _json(dict(run.raw[host]))
+        files[raw_file(host)] = _json(dict(run.raw[host]))
     return files
 
 
@@ -112,6 +128,7 @@ def manifest(run: AuditRun, files: Mapping[str, bytes], signer: str) -> dict[str
         "sampling": dict(run.sampling),
         "versions": dict(run.versions),
         "hosts": {name: dict(ident) for name, ident in sorted(run.hosts.items())},
+        "raw": {host: raw_file(host) for host in sorted(run.raw)},
         "observed": _observed(run),
         "files": {
             name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}

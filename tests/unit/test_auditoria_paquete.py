@@ -6,6 +6,7 @@ import base64
 import hashlib
 import os
 import stat
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +245,29 @@ def test_control_characters_in_names_never_reach_the_report(
     (bundle / "raw" / "\x1b[2Jx\x07.json").write_text("{}")
     report = paquete.verify(bundle, key.public_key())
     assert report.problems == ["raw/x.json: añadido (no está en el manifiesto)"]
+
+
+def test_raw_file_names_are_one_per_host() -> None:
+    hosts = ["a/b", "a_b", "a~2Fb", "a b", ".oculto", "~2Eoculto", "..", ".", "", "ñandú",
+             "srv-aud1", "srv.lab.test", "x" * 300, "x" * 300 + "y"]  # fmt: skip
+    names = [paquete.raw_file(h) for h in hosts]
+    assert len(set(names)) == len(hosts), names
+    assert paquete.raw_file("srv-aud1") == "raw/srv-aud1.json"
+    assert paquete.raw_file("srv.lab.test") == "raw/srv.lab.test.json"
+    for name in names:
+        stem = name.removeprefix("raw/")
+        assert "/" not in stem and not stem.startswith(".") and len(stem) < 255
+
+
+def test_two_hosts_that_looked_alike_keep_their_own_raw_file(
+    tmp_path: Path, key: Ed25519PrivateKey
+) -> None:
+    run = replace(sample_run(), raw={"a/b": {"k": "uno"}, "a_b": {"k": "dos"}})
+    files = paquete.artifacts(run)
+    raws = {n: orjson.loads(d) for n, d in files.items() if n.startswith("raw/")}
+    assert sorted(v["k"] for v in raws.values()) == ["dos", "uno"]
+    bundle = paquete.write(run, key, tmp_path)
+    body = orjson.loads((bundle / "manifest.json").read_bytes())
+    assert body["raw"] == {"a/b": "raw/a~2Fb.json", "a_b": "raw/a_b.json"}
+    assert orjson.loads((bundle / body["raw"]["a/b"]).read_bytes()) == {"k": "uno"}
+    assert paquete.verify(bundle, key.public_key()).ok
