@@ -14,7 +14,9 @@ draw the same sample again); ``todos`` audits the whole population (a census). P
 method, seed and the selected hosts all go into the run and its bundle.
 
 Every selected host gets one result per check of its kind: a check that said nothing for a
-host becomes an ERROR for it, never a silent gap. Ctrl-C keeps what was observed as an
+host becomes an ERROR for it, never a silent gap. When no Linux server (or no network device)
+was selected, each Linux (or network) check writes one ERROR for the host ``<alcance vacío>``
+(an empty scope is never a pass: the run ends with 3). Ctrl-C keeps what was observed as an
 *incomplete* run in the store and writes no bundle (``auditoria exportar`` can seal it later,
 marked incomplete); the command ends with 130.
 """
@@ -51,6 +53,11 @@ RECORDS_HOST = "pukara"
 SERVER_KINDS = frozenset({"servidor_fisico", "blade", "maquina_virtual", "nas"})
 GATEWAY_KINDS = frozenset({"router", "firewall"})
 ALL = "todos"
+EMPTY_SCOPE_HOST = "<alcance vacío>"  # the host of a check that had no host to run on
+SCOPED_KINDS = {  # the kinds whose empty population is an error, not a silent pass
+    Kind.LINUX: "ningún servidor Linux",
+    Kind.NETWORK: "ningún equipo de red",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +295,34 @@ def complete_results(
     return sorted(out, key=lambda r: (r.check_id, r.host, r.source))
 
 
+def empty_scope_results(
+    members: Sequence[Member], selected: Sequence[Member], checks: Mapping[str, Check],
+    observed_at: str,
+) -> list[Result]:  # fmt: skip
+    """One ERROR per Linux or network check when no host of its kind was selected (host
+    :data:`EMPTY_SCOPE_HOST`): an empty scope is never a pass, and never silent."""
+    out: list[Result] = []
+    for kind, nobody in SCOPED_KINDS.items():
+        if any(m.kind is kind for m in selected):
+            continue
+        why = (
+            "ninguno salió en la muestra"
+            if any(m.kind is kind for m in members)
+            else "revise --alcance, y el perfil de credenciales o la etiqueta «auditoria» de "
+            "los activos"
+        )
+        for check in sorted(checks.values(), key=lambda c: c.id):
+            if check.kind is kind:
+                out.append(
+                    Result(
+                        check.id, EMPTY_SCOPE_HOST, Status.ERROR,
+                        f"alcance vacío: {nobody} en el alcance ({why})",
+                        observed_at, _valid_until(observed_at, check),
+                    )
+                )  # fmt: skip
+    return out
+
+
 def _section(text: str, name: str) -> str:
     marker = f"@@ {name} rc="
     at = text.find(marker)
@@ -399,6 +434,10 @@ def run(
     results = progress.results
     if not interrupted:
         results = complete_results(progress.results, selected, checks, started_at)
+        results = sorted(
+            results + empty_scope_results(members, selected, checks, started_at),
+            key=lambda r: (r.check_id, r.host, r.source),
+        )
     results = excepciones.apply(results, waivers, today)
     hosts = {
         m.name: host_identity(progress.raw.get(m.name, {}), m.name)
