@@ -31,7 +31,7 @@ import os
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,10 +80,13 @@ def raw_file(host: str) -> str:
     name can be neither hidden nor a path); a stem too long for a file name keeps its start
     and gains the name's SHA-256."""
     data = host.encode("utf-8")
-    stem = "".join(
-        chr(b) if chr(b) in _SAFE or (chr(b) == "." and i > 0) else f"~{b:02X}"
-        for i, b in enumerate(data)
-    ) or "~"
+    stem = (
+        "".join(
+            chr(b) if chr(b) in _SAFE or (chr(b) == "." and i > 0) else f"~{b:02X}"
+            for i, b in enumerate(data)
+        )
+        or "~"
+    )
     if len(stem) > _LONGEST:
         stem = f"{stem[:_LONGEST]}~~{hashlib.sha256(data).hexdigest()}"
     return f"raw/{stem}.json"

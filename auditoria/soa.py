@@ -97,9 +97,7 @@ def _status(results: list[tuple[Result, Relation]], now: datetime) -> str:
     if not counted:
         return NOT_ASSESSED
     good = [r for r, _ in counted if r.status is Status.PASS]
-    waived = [
-        r for r, _ in counted if r.status is Status.WAIVED and not is_stale(r, now)
-    ]
+    waived = [r for r, _ in counted if r.status is Status.WAIVED and not is_stale(r, now)]
     if not good and not waived:
         return NOT_IMPLEMENTED
     if len(good) + len(waived) < len(counted):

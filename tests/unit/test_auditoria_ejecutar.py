@@ -209,3 +209,22 @@ def test_ctrl_c_keeps_an_incomplete_run_and_writes_no_bundle(
 def test_empty_scope_is_refused(store: SQLiteStore, settings: Settings) -> None:
     with pytest.raises(UsageError, match="alcance vacío nunca aprueba"):
         ejecutar.run(store, settings, scopes=["pc-1"], runners=runners())
+
+
+def test_an_unexpected_error_in_one_kind_is_its_hosts_errors_and_the_run_goes_on(
+    store: SQLiteStore, settings: Settings
+) -> None:
+    base = runners(ntp=Status.PASS)
+
+    def network(store: Any, devices: Sequence[Member], settings: Settings, at: str) -> list[Result]:
+        raise KeyError("platform")  # e.g. red.from_assets on an odd asset
+
+    broken = Runners(base.checks, base.versions, base.linux, network, base.records)
+    outcome = ejecutar.run(store, settings, scopes=["todos"], runners=broken)
+    by = {(r.check_id, r.host): r for r in outcome.run.results}
+    gap = by[("net_ssh_only", "gw-lima")]
+    assert gap.status is Status.ERROR and "error inesperado al comprobar: KeyError" in gap.message
+    assert by[("ssh_root_login", "srv-aud1")].status is Status.PASS  # linux ran before
+    assert by[("rec_asset_owners", "pukara")].status is Status.PASS  # records ran after
+    assert outcome.exit_code == 3
+    assert almacen.load_run(store).id == outcome.run.id  # stored, not lost
