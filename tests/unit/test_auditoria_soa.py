@@ -123,3 +123,12 @@ def test_a_waiver_that_ended_after_the_run_is_a_fail_in_the_soa() -> None:
     mixed = [ended, result("dormant_accounts", "srv-aud2", Status.PASS)]
     r = {row.control: row for row in soa.build("2022", mixed, CHECKS, {}, now=NOW)}
     assert r["A.5.18"].status == soa.PARTIAL
+
+
+def test_the_html_soa_shows_the_waived_state() -> None:
+    from auditoria import soa_salida
+
+    built = soa.build("2022", results(), CHECKS, aplicabilidad.load(), now=NOW)
+    page = soa_salida.to_html(built, "2022", NOW)
+    assert '<span class="st waived">exceptuado</span>' in page
+    assert '<div class="card waived"><b>1</b>exceptuado</div>' in page
