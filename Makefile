@@ -55,7 +55,7 @@ demo: sistema $(BIN)/pukara
 		$$($(BIN)/pukara lab estado --formato csv | tail -n +2 | cut -d, -f1) | head -n 14
 	PUKARA_CREDENTIALS=$(LAB_CREDENCIALES) $(BIN)/pukara auditoria ejecutar --alcance todos \
 		--muestra todos -q || [ $$? -eq 3 ]   # 3: hay fallos que la auditoría debe mostrar
-	$(BIN)/pukara auditoria soa --edicion 2022 --formato csv | head -n 6
+	$(BIN)/pukara auditoria soa --edicion 2022 --formato csv | sed -n '1p;/^A\.8\./p' | head -n 8
 
 lint: $(BIN)/pukara
 	$(BIN)/ruff check .
