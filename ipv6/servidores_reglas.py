@@ -303,9 +303,16 @@ def check_firewall(subject: str, raw: Mapping[str, str]) -> CheckResult:
     if v6 and not v4:
         return result(subject, "S3", Status.FAIL, "el cortafuegos filtra IPv6 y deja IPv4 "
                       "abierto", evidence)  # fmt: skip
-    types, every = _icmpv6_allowed(v6)
-    lacking = sorted(set() if every else (ND_TYPES | {PTB_TYPE}) - types)
-    evidence["icmpv6_accepted"] = "todos" if every else sorted(types)
+    # a packet crosses every filtering input chain: each one must let ND and PTB through
+    lacking_set: set[str] = set()
+    accepted: dict[str, object] = {}
+    for chain in v6:
+        types, every = _icmpv6_allowed([chain])
+        accepted[f"{chain.family} {chain.table} {chain.name}"] = "todos" if every else sorted(types)
+        if not every:
+            lacking_set |= (ND_TYPES | {PTB_TYPE}) - types
+    lacking = sorted(lacking_set)
+    evidence["icmpv6_accepted"] = accepted
     if lacking:
         return result(subject, "S3", Status.FAIL,
                       f"el cortafuegos IPv6 no deja pasar ICMPv6 {listing(lacking)} "

@@ -128,7 +128,15 @@ def test_s2_without_ss_is_not_tested() -> None:
 def test_s3_passes_an_inet_table_with_icmpv6() -> None:
     got = rules.check_firewall("s", raw())
     assert got.status is Status.PASS, got.message
-    assert got.evidence["icmpv6_accepted"] == "todos"
+    assert got.evidence["icmpv6_accepted"] == {"inet filtro input": "todos"}
+
+
+def test_s3_needs_icmpv6_through_every_filtering_chain() -> None:
+    second = "table ip6 extra {\n\tchain entrada {\n\t\ttype filter hook input priority 10; " \
+             "policy drop;\n\t\ttcp dport 22 accept\n\t}\n}\n"  # fmt: skip
+    fw = NFT_INET.replace("@@ ip6tables", second + "@@ ip6tables")
+    got = rules.check_firewall("s", raw(fw=fw))
+    assert got.status is Status.FAIL and "nd-neighbor-solicit" in got.evidence["icmpv6_missing"]
 
 
 def test_s3_fails_an_ip_only_table_and_warns_with_no_firewall() -> None:
