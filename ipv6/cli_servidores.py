@@ -13,6 +13,7 @@ from pukara.errors import ExitCode
 
 if TYPE_CHECKING:
     from ipv6.servidores import ServerReport
+    from pukara.store import Store
 
 
 class FormatoServidores(StrEnum):
@@ -53,6 +54,27 @@ def _junit(rows: list[dict[str, Any]]) -> str:
     failures = {f"{r['host.name']} {r['check']}": [r["message"]] for r in rows
                 if r["status"] == "fail"}  # fmt: skip
     return junit("pukara ipv6 servidores", cases, failures)
+
+
+def utc_text() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _save(store: Store, reports: list[ServerReport], meta: dict[str, Any]) -> str | None:
+    """Store the run as ``ipv6.corrida`` + ``ipv6.resultado`` events through
+    ``ipv6.almacen.save_run`` (for ``ipv6 diff`` and ``ipv6 informe``); None when this build
+    does not have that module yet."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("ipv6.almacen") is None:
+        return None
+    almacen = importlib.import_module("ipv6.almacen")
+    results = [c for r in reports for c in r.checks]
+    meta = {**meta, "targets": [r.name for r in reports]}
+    return str(almacen.save_run(store, "servidores", results, meta))
 
 
 def servidores(
@@ -106,7 +128,20 @@ def servidores(
                          "virtual o NAS activo con dirección de gestión)")  # fmt: skip
     message(f"Revisando {count(len(targets), 'servidor', 'servidores')} por Ansible…",
             quiet=silencioso or formato is not FormatoServidores.tabla)  # fmt: skip
-    reports = srv.run(targets, settings, scan=not sin_escaneo)
+    started = utc_text()
+    with opened_store(settings) as store:
+        reports = srv.run(targets, settings, store=store, scan=not sin_escaneo)
+        run_id = _save(
+            store,
+            reports,
+            {
+                "started_at": started,
+                "finished_at": utc_text(),
+                "credential_profile": credencial,
+                "scope": list(alcance or []),
+                "scan": not sin_escaneo,
+            },
+        )
     rows = srv.records(reports)
     if formato is FormatoServidores.junit:
         typer.echo(_junit(rows), nl=False)
@@ -126,5 +161,8 @@ def servidores(
         f"{count(n['errors'], 'servidor no se pudo revisar', 'servidores no se pudieron revisar')}.",
         quiet=silencioso or formato is not FormatoServidores.tabla,
     )
+    if run_id:
+        message(f"Corrida guardada: {run_id}",
+                quiet=silencioso or formato is not FormatoServidores.tabla)  # fmt: skip
     if any(r.failed for r in reports):
         raise typer.Exit(ExitCode.PARTIAL)
