@@ -33,6 +33,17 @@ CHECKS = ("S1", "S2", "S3", "S4")
 RETIRED = "dado_de_baja"
 
 
+@dataclass(frozen=True, slots=True)
+class Server:
+    """One server to read: its Ansible target, site and the inventory's IPv6 address (the
+    one S4 scans first; without it, the host's own global one on the interface of
+    ``target.address``)."""
+
+    target: Target
+    site: str = ""
+    ipv6: str | None = None
+
+
 @dataclass
 class ServerReport:
     name: str
@@ -56,30 +67,32 @@ def _ip(value: Any) -> str | None:
         return None
 
 
-def from_assets(assets: Iterable[Mapping[str, Any]], profile: str) -> list[tuple[Target, str]]:
-    """(target, site) for each server of the inventory (not retired, with a management
-    address: IPv4 first, so a host with IPv6 off is still read)."""
+def from_assets(assets: Iterable[Mapping[str, Any]], profile: str) -> list[Server]:
+    """Each server of the inventory (not retired, with a management address: IPv4 first, so
+    a host with IPv6 off is still read)."""
     out = []
     for a in assets:
         if a.get("kind") not in SERVER_KINDS or a.get("status") == RETIRED:
             continue
-        address = _ip(a.get("mgmt_ipv4")) or _ip(a.get("mgmt_ipv6"))
+        v6 = _ip(a.get("mgmt_ipv6"))
+        address = _ip(a.get("mgmt_ipv4")) or v6
         if address:
-            out.append((Target(str(a["name"]), address, profile), str(a.get("site") or "")))
-    return sorted(out, key=lambda item: (item[1], item[0].name))
+            target = Target(str(a["name"]), address, profile)
+            out.append(Server(target, str(a.get("site") or ""), v6))
+    return sorted(out, key=lambda s: (s.site, s.target.name))
 
 
-def select(store: Store, wanted: Sequence[str], profile: str) -> list[tuple[Target, str]]:
+def select(store: Store, wanted: Sequence[str], profile: str) -> list[Server]:
     """Servers by name or site code (empty: all); an unknown one is a UsageError naming it."""
     servers = from_assets(store.entities(ASSETS), profile)
     if not wanted:
         return servers
-    chosen: dict[str, tuple[Target, str]] = {}
+    chosen: dict[str, Server] = {}
     unknown = []
     for item in wanted:
         key = item.strip().lower()
-        hits = [s for s in servers if key in (s[0].name.lower(), s[1].lower())]
-        chosen.update((s[0].name, s) for s in hits)
+        hits = [s for s in servers if key in (s.target.name.lower(), s.site.lower())]
+        chosen.update((s.target.name, s) for s in hits)
         if not hits:
             unknown.append(item)
     if unknown:
@@ -87,7 +100,7 @@ def select(store: Store, wanted: Sequence[str], profile: str) -> list[tuple[Targ
                          + ", ".join(f"«{u}»" for u in unknown)
                          + " (servidor físico, blade, máquina virtual o NAS activo con "
                          "dirección de gestión en el inventario)")  # fmt: skip
-    return sorted(chosen.values(), key=lambda s: (s[1], s[0].name))
+    return sorted(chosen.values(), key=lambda s: (s.site, s.target.name))
 
 
 # --- S4 ------------------------------------------------------------------------------------
@@ -156,8 +169,8 @@ def check_scan(subject: str, listeners: Sequence[rules.Listener], v4: Sequence[s
 # --- evaluation ----------------------------------------------------------------------------
 
 
-def evaluate(target: Target, host: HostOutput, *, site: str = "", scan: bool = True,
-             timeout_s: float = 3.0) -> ServerReport:  # fmt: skip
+def evaluate(target: Target, host: HostOutput, *, site: str = "", ipv6: str | None = None,
+             scan: bool = True, timeout_s: float = 3.0) -> ServerReport:  # fmt: skip
     """The four results of one host from what the playbook gave."""
     report = ServerReport(target.name, target.address, site)
     if host.unreachable is not None:
@@ -175,11 +188,12 @@ def evaluate(target: Target, host: HostOutput, *, site: str = "", scan: bool = T
             checks[checks.index(check)] = rules.result(
                 target.name, check.check, Status.NOT_TESTED, host.errors[key],
                 {"task": key})  # fmt: skip
-    v4, v6 = rules.host_addresses(raw)
-    if ":" in target.address:
-        v6 = [target.address, *[a for a in v6 if a != target.address]]
-    else:
-        v4 = [target.address, *[a for a in v4 if a != target.address]]
+    v4, v6 = rules.host_addresses(raw, near=target.address)
+    for first in (target.address, ipv6):
+        if first and ":" in first:
+            v6 = [first, *[a for a in v6 if a != first]]
+        elif first:
+            v4 = [first, *[a for a in v4 if a != first]]
     if not scan:
         checks.append(rules.result(target.name, "S4", Status.NOT_TESTED,
                                    "sin escaneo externo (--sin-escaneo)"))  # fmt: skip
@@ -199,7 +213,7 @@ def evaluate(target: Target, host: HostOutput, *, site: str = "", scan: bool = T
 
 
 def run(
-    targets: Sequence[tuple[Target, str]],
+    targets: Sequence[Server],
     settings: Settings,
     *,
     store: Store | None = None,
@@ -211,11 +225,12 @@ def run(
     from pukara.errors import AnsibleError
 
     names_seen: set[str] = set()
-    for target, _ in targets:
+    for server in targets:
+        target = server.target
         if target.name in names_seen:
             raise UsageError(f"el servidor {target.name} está dos veces en el alcance")
         names_seen.add(target.name)
-    plain = [t for t, _ in targets]
+    plain = [s.target for s in targets]
     inv, names, problems = inventory(plain, settings.timeout_s)
     watch = Watch(names, rules.KEYS, cancel)
     done = None
@@ -232,8 +247,8 @@ def run(
         hosts[name].unreachable = problem
     settle(hosts, rules.KEYS, done.status if done else "sin ejecutar")
     timeout = min(settings.timeout_s, 3.0)
-    return [evaluate(t, hosts[t.name], site=site, scan=scan, timeout_s=timeout)
-            for t, site in targets]  # fmt: skip
+    return [evaluate(s.target, hosts[s.target.name], site=s.site, ipv6=s.ipv6, scan=scan,
+                     timeout_s=timeout) for s in targets]  # fmt: skip
 
 
 def records(reports: Sequence[ServerReport]) -> list[dict[str, Any]]:

@@ -329,12 +329,12 @@ def scan_ports(listeners: Iterable[Listener]) -> list[int]:
     return sorted({x.port for x in listeners if x.proto == "tcp" and not x.local_only})
 
 
-def host_addresses(raw: Mapping[str, str]) -> tuple[list[str], list[str]]:
+def host_addresses(raw: Mapping[str, str], near: str | None = None) -> tuple[list[str], list[str]]:
     """(IPv4, IPv6) addresses of scope global from ``ip -o addr show`` (ULA included: it is
-    the host's own address, scanned from this machine; no prefix counts as global here)."""
+    the host's own address, scanned from this machine; no prefix counts as global here).
+    Those on the interface that carries ``near`` (the address Ansible reached) come first."""
     found = _get(raw, "ipv6_kernel", "addresses")
-    v4: list[str] = []
-    v6: list[str] = []
+    rows: list[tuple[str, ipaddress.IPv4Address | ipaddress.IPv6Address]] = []
     for line in (found.text if found else "").splitlines():
         words = line.split()
         if len(words) < 4 or words[2] not in ("inet", "inet6") or "global" not in words:
@@ -343,7 +343,9 @@ def host_addresses(raw: Mapping[str, str]) -> tuple[list[str], list[str]]:
             ip = ipaddress.ip_interface(words[3]).ip
         except ValueError:
             continue
-        if ip.is_loopback or ip.is_link_local or ip.is_multicast:
-            continue
-        (v6 if ip.version == 6 else v4).append(str(ip))
-    return v4, v6
+        if not (ip.is_loopback or ip.is_link_local or ip.is_multicast):
+            rows.append((words[1], ip))
+    home = {iface for iface, ip in rows if str(ip) == near}
+    rows.sort(key=lambda row: row[0] not in home)  # stable: the home interface first
+    return ([str(ip) for _, ip in rows if ip.version == 4],
+            [str(ip) for _, ip in rows if ip.version == 6])  # fmt: skip

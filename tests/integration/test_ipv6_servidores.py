@@ -54,7 +54,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="module")
 def reports(audit_lab: manage.Lab, settings: Settings) -> dict[str, servidores.ServerReport]:
-    targets = [(Target(h.name, aud.address(h)), "lab") for h in aud.HOSTS]
+    targets = [servidores.Server(Target(h.name, aud.address(h)), "lab") for h in aud.HOSTS]
     done = servidores.run(targets, settings)
     return {r.name: r for r in done}
 

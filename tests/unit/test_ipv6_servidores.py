@@ -164,6 +164,33 @@ def test_host_addresses_keep_scope_global_only() -> None:
     assert rules.host_addresses(raw()) == (["198.19.0.198"], ["fd70:756b:6172:a001::2"])
 
 
+def test_host_addresses_put_the_reached_interface_first() -> None:
+    other = (
+        "3: docker0    inet6 fd00:dead::1/64 scope global \\       valid_lft forever\n"
+        "3: docker0    inet 172.17.0.1/16 scope global docker0\n"
+    )
+    kernel = KERNEL_OK.replace("2: eth0    inet 198", other + "2: eth0    inet 198")
+    v4, v6 = rules.host_addresses(raw(kernel=kernel), near="198.19.0.198")
+    assert v4 == ["198.19.0.198", "172.17.0.1"]
+    assert v6 == ["fd70:756b:6172:a001::2", "fd00:dead::1"]
+    assert rules.host_addresses(raw(kernel=kernel))[1][0] == "fd00:dead::1"
+
+
+def test_inventory_servers_carry_their_site_and_ipv6() -> None:
+    assets = [
+        {"name": "b", "kind": "maquina_virtual", "site": "lima", "mgmt_ipv4": "198.19.0.2",
+         "mgmt_ipv6": "fd70:756b:6172:a001::2"},
+        {"name": "a", "kind": "servidor_fisico", "mgmt_ipv6": "fd70::9"},
+        {"name": "r", "kind": "router", "mgmt_ipv4": "198.19.0.9"},
+        {"name": "x", "kind": "nas", "mgmt_ipv4": "no es una dirección"},
+    ]  # fmt: skip
+    got = servidores.from_assets(assets, "auditoria")
+    assert [(s.target.name, s.target.address, s.site, s.ipv6) for s in got] == [
+        ("a", "fd70::9", "", "fd70::9"),
+        ("b", "198.19.0.2", "lima", "fd70:756b:6172:a001::2"),
+    ]
+
+
 @pytest.fixture
 def listeners() -> Iterator[tuple[int, int]]:
     """A port open on both loopbacks and one open on IPv4 only."""
@@ -218,6 +245,10 @@ def test_evaluate_scans_the_inventory_address_first(listeners: tuple[int, int]) 
     s4 = report.checks[3]
     assert s4.evidence["v4_address"] == "127.0.0.1"  # not the host's 198.19.0.198
     assert s4.evidence["v6_address"] == "fd70:756b:6172:a001::2"
+    hinted = servidores.evaluate(Target("srv", "127.0.0.1"), HostOutput(raw=raw(listen=listen)),
+                                 ipv6="::1", timeout_s=1)  # fmt: skip
+    assert hinted.checks[3].evidence["v6_address"] == "::1"  # the inventory's first
+    assert hinted.checks[3].status is Status.PASS
     assert s4.evidence["v4_open"] == [both]
     assert s4.status is Status.FAIL and s4.evidence["only_v4"] == [both]
     skipped = servidores.evaluate(Target("srv", "127.0.0.1"), HostOutput(raw=raw()), scan=False)
