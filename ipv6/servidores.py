@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -106,23 +107,33 @@ def select(store: Store, wanted: Sequence[str], profile: str) -> list[Server]:
 # --- S4 ------------------------------------------------------------------------------------
 
 
-async def _open(address: str, port: int, timeout_s: float, retries: int) -> bool:
+_NO_ROUTE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL})
+
+
+async def _open(address: str, port: int, timeout_s: float, retries: int) -> str:
+    """``open``, ``closed`` (refused or no answer: a firewall's drop) or ``unreachable`` (this
+    machine has no route there: the scan says nothing about the host)."""
+    state = "closed"
     for _ in range(retries + 1):
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(address, port), timeout_s)
-        except (OSError, TimeoutError):
+        except TimeoutError:
+            state = "closed"
+            continue
+        except OSError as e:
+            state = "unreachable" if e.errno in _NO_ROUTE else "closed"
             continue
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
-        return True
-    return False
+        return "open"
+    return state
 
 
-async def _open_set(address: str, ports: Sequence[int], timeout_s: float,
-                    retries: int) -> list[int]:  # fmt: skip
+async def _states(address: str, ports: Sequence[int], timeout_s: float,
+                  retries: int) -> dict[int, str]:  # fmt: skip
     got = await asyncio.gather(*(_open(address, p, timeout_s, retries) for p in ports))
-    return [p for p, ok in zip(ports, got, strict=True) if ok]
+    return dict(zip(ports, got, strict=True))
 
 
 def check_scan(subject: str, listeners: Sequence[rules.Listener], v4: Sequence[str],
@@ -141,12 +152,20 @@ def check_scan(subject: str, listeners: Sequence[rules.Listener], v4: Sequence[s
                             f"el equipo no tiene dirección {family} global que escanear",
                             evidence)  # fmt: skip
 
-    async def both() -> tuple[list[int], list[int]]:
-        a, b = await asyncio.gather(_open_set(v4[0], ports, timeout_s, retries),
-                                    _open_set(v6[0], ports, timeout_s, retries))  # fmt: skip
+    async def both() -> tuple[dict[int, str], dict[int, str]]:
+        a, b = await asyncio.gather(_states(v4[0], ports, timeout_s, retries),
+                                    _states(v6[0], ports, timeout_s, retries))  # fmt: skip
         return a, b
 
-    open4, open6 = asyncio.run(both())
+    states4, states6 = asyncio.run(both())
+    for family, states, address in (("IPv4", states4, v4[0]), ("IPv6", states6, v6[0])):
+        if set(states.values()) == {"unreachable"}:
+            return rules.result(subject, "S4", Status.NOT_TESTED,
+                                f"esta máquina no tiene ruta {family} hasta {address}: no se "
+                                "pudo escanear", {**evidence, "v4_states": states4,
+                                                  "v6_states": states6})  # fmt: skip
+    open4 = [p for p, state in states4.items() if state == "open"]
+    open6 = [p for p, state in states6.items() if state == "open"]
     evidence.update(v4_open=open4, v6_open=open6)
     only4, only6 = sorted(set(open4) - set(open6)), sorted(set(open6) - set(open4))
     if only4 or only6:
