@@ -53,6 +53,9 @@ demo: sistema $(BIN)/pukara
 		$$($(BIN)/pukara lab estado --formato csv | tail -n +2 | cut -d, -f1) || [ $$? -eq 3 ]
 	$(BIN)/pukara red cumplimiento --formato csv lima \
 		$$($(BIN)/pukara lab estado --formato csv | tail -n +2 | cut -d, -f1) | head -n 14
+	PUKARA_CREDENTIALS=$(LAB_CREDENCIALES) $(BIN)/pukara auditoria ejecutar --alcance todos \
+		--muestra todos -q || [ $$? -eq 3 ]   # 3: hay fallos que la auditoría debe mostrar
+	$(BIN)/pukara auditoria soa --edicion 2022 --formato csv | head -n 6
 
 lint: $(BIN)/pukara
 	$(BIN)/ruff check .

@@ -2,7 +2,7 @@
 
 import typer
 
-from auditoria import cli_controles, cli_importar, cli_soa
+from auditoria import cli_controles, cli_ejecutar, cli_importar, cli_soa
 
 app = typer.Typer(
     help=(
@@ -10,7 +10,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-
 app.add_typer(cli_controles.app, name="controles")  # controles listar, mapear, importar-titulos
 cli_soa.register(app)  # soa, evidencia vencida
+cli_ejecutar.register(app)  # ejecutar, exportar, verificar, informe, clave
 cli_importar.register(app)  # importar
