@@ -229,7 +229,8 @@ def parse_iptables_save(text: str, family: str) -> list[Chain]:
 
 def _iptables_rule(words: list[str], target: str) -> str:
     """An iptables rule rewritten in the few nft words the ICMPv6 test reads."""
-    matches = len([w for w in words if w.startswith("-") and w not in ("-A", "-j")])
+    head = words[: words.index("-j")] if "-j" in words else words  # what follows is the target's
+    matches = len([w for w in head if w.startswith("-") and w != "-A"])
     if not matches:
         return target
     parts = []

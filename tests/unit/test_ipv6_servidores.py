@@ -162,6 +162,12 @@ def test_s3_reads_iptables_save_when_nft_is_absent() -> None:
     assert {c["family"] for c in got.evidence["input_chains"]} == {"ip", "ip6"}
     no_v6 = IPTABLES_LEGACY.replace(":INPUT DROP", ":INPUT ACCEPT")
     assert rules.check_firewall("s", raw(fw=no_v6)).status is Status.FAIL
+    reject = IPTABLES_LEGACY.replace(
+        "-A INPUT -j DROP", "-A INPUT -j REJECT --reject-with icmp-port-unreachable"
+    )
+    assert rules.check_firewall("s", raw(fw=reject)).status is Status.PASS  # v4 filtered too
+    v4_open = IPTABLES_LEGACY.replace("-A INPUT -j DROP\n", "")
+    assert rules.check_firewall("s", raw(fw=v4_open)).status is Status.FAIL
 
 
 def test_host_addresses_keep_scope_global_only() -> None:
