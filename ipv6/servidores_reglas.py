@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from auditoria.linux_secciones import Section, listing, sections
@@ -245,6 +245,22 @@ def _iptables_rule(words: list[str], target: str) -> str:
     return " ".join([*parts, "other" if not parts else "", target]).replace("  ", " ")
 
 
+def _reached(start: Chain, chains: Sequence[Chain]) -> list[Chain]:
+    """``start`` and the regular chains it jumps to (``jump``/``goto``) in its table."""
+    same = {c.name: c for c in chains if (c.family, c.table) == (start.family, start.table)}
+    out, todo, seen = [], [start], {start.name}
+    while todo:
+        chain = todo.pop()
+        out.append(chain)
+        for rule in chain.rules:
+            words = rule.split()
+            target = words[-1] if len(words) >= 2 and words[-2] in ("jump", "goto") else ""
+            if target in same and target not in seen:
+                seen.add(target)
+                todo.append(same[target])
+    return out
+
+
 def _icmpv6_allowed(chains: Iterable[Chain]) -> tuple[set[str], bool]:
     """(ICMPv6 types accepted, whether every ICMPv6 type is) across the given chains."""
     types: set[str] = set()
@@ -308,7 +324,7 @@ def check_firewall(subject: str, raw: Mapping[str, str]) -> CheckResult:
     lacking_set: set[str] = set()
     accepted: dict[str, object] = {}
     for chain in v6:
-        types, every = _icmpv6_allowed([chain])
+        types, every = _icmpv6_allowed(_reached(chain, chains))
         accepted[f"{chain.family} {chain.table} {chain.name}"] = "todos" if every else sorted(types)
         if not every:
             lacking_set |= (ND_TYPES | {PTB_TYPE}) - types

@@ -135,6 +135,21 @@ def test_s3_passes_an_inet_table_with_icmpv6() -> None:
     assert got.evidence["icmpv6_accepted"] == {"inet filtro input": "todos"}
 
 
+def test_s3_follows_jumps_to_the_icmpv6_rules() -> None:
+    jumped = NFT_INET.replace(
+        "meta l4proto { icmp, ipv6-icmp } accept", "meta l4proto ipv6-icmp jump icmp6"
+    ).replace(
+        "}\n@@ ip6tables",
+        "\tchain icmp6 {\n\t\ticmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, "
+        "packet-too-big } accept\n\t}\n}\n@@ ip6tables",
+    )
+    got = rules.check_firewall("s", raw(fw=jumped))
+    assert got.status is Status.PASS, got.evidence
+    empty = jumped.replace("icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, "
+                           "packet-too-big } accept", "counter")  # fmt: skip
+    assert rules.check_firewall("s", raw(fw=empty)).status is Status.FAIL
+
+
 def test_s3_needs_icmpv6_through_every_filtering_chain() -> None:
     second = "table ip6 extra {\n\tchain entrada {\n\t\ttype filter hook input priority 10; " \
              "policy drop;\n\t\ttcp dport 22 accept\n\t}\n}\n"  # fmt: skip
