@@ -160,17 +160,19 @@ def verificar(
         typer.Option(
             "--clave",
             help="Clave pública PEM de quien debió firmarlo (por omisión, la de este equipo si "
-            "la hay; si no, solo se comprueba la integridad con la clave que trae el paquete).",
+            "la hay; sin ninguna clave de confianza el paquete no verifica).",
         ),
     ] = None,
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Verifica un paquete sin red: cada archivo, su SHA-256 y la firma Ed25519.
 
-    Sale con 3 y nombra cada archivo modificado, añadido o faltante, o la firma con otra clave.
+    Sale con 3 y nombra cada archivo modificado, añadido, faltante o que no es un archivo
+    regular, o la firma con otra clave; también sin clave de confianza (--clave o la de este
+    equipo), porque entonces no se sabe quién firmó.
     """
     from auditoria import claves, paquete
-    from pukara.text import count
+    from pukara.text import clean_line, count
 
     settings: Settings = ctx.obj
     trusted = None
@@ -181,19 +183,16 @@ def verificar(
     report = paquete.verify(paquete_dir, trusted)
     if report.problems:
         for problem in report.problems:
-            print(f"{paquete_dir}: {problem}", file=sys.stderr)
+            print(clean_line(f"{paquete_dir}: {problem}"), file=sys.stderr)
         message(f"El paquete NO verifica: {count(len(report.problems), 'problema', 'problemas')}.")
         raise typer.Exit(ExitCode.PARTIAL)
-    who = "clave de confianza" if report.trusted else "solo la clave incluida en el paquete"
     message(
         f"Paquete íntegro: ejecución {report.run_id}, {count(report.files, 'archivo', 'archivos')}"
         f", {count(report.results, 'resultado', 'resultados')} de "
-        f"{count(report.hosts, 'equipo', 'equipos')}; firma Ed25519 válida ({who}, huella "
+        f"{count(report.hosts, 'equipo', 'equipos')}; firma Ed25519 válida (clave de confianza, huella "
         f"{report.signer[:16]}…).",
         quiet=silencioso,
     )
-    if not report.trusted:
-        message("Aviso: indique --clave con la clave pública del firmante para saber quién firmó.")
     if not report.complete:
         message("Aviso: la ejecución fue interrumpida; sus resultados están incompletos.")
 

@@ -14,7 +14,9 @@ draw the same sample again); ``todos`` audits the whole population (a census). P
 method, seed and the selected hosts all go into the run and its bundle.
 
 Every selected host gets one result per check of its kind: a check that said nothing for a
-host becomes an ERROR for it, never a silent gap. Ctrl-C keeps what was observed as an
+host becomes an ERROR for it, never a silent gap. When no Linux server (or no network device)
+was selected, each Linux (or network) check writes one ERROR for the host ``<alcance vacío>``
+(an empty scope is never a pass: the run ends with 3). Ctrl-C keeps what was observed as an
 *incomplete* run in the store and writes no bundle (``auditoria exportar`` can seal it later,
 marked incomplete); the command ends with 130.
 """
@@ -51,6 +53,11 @@ RECORDS_HOST = "pukara"
 SERVER_KINDS = frozenset({"servidor_fisico", "blade", "maquina_virtual", "nas"})
 GATEWAY_KINDS = frozenset({"router", "firewall"})
 ALL = "todos"
+EMPTY_SCOPE_HOST = "<alcance vacío>"  # the host of a check that had no host to run on
+SCOPED_KINDS = {  # the kinds whose empty population is an error, not a silent pass
+    Kind.LINUX: "ningún servidor Linux",
+    Kind.NETWORK: "ningún equipo de red",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,9 +277,11 @@ def _valid_until(observed_at: str, check: Check | None) -> str:
 
 def complete_results(
     results: Sequence[Result], selected: Sequence[Member], checks: Mapping[str, Check],
-    observed_at: str,
+    observed_at: str, failures: Mapping[Kind, str] | None = None,
 ) -> list[Result]:  # fmt: skip
-    """``results`` plus an ERROR for each (check, selected host) that got none."""
+    """``results`` plus an ERROR for each (check, selected host) that got none (its message:
+    the kind's entry in ``failures`` when its runner broke)."""
+    failures = failures or {}
     seen = {(r.check_id, r.host) for r in results}
     out = list(results)
     for member in selected:
@@ -281,11 +290,41 @@ def complete_results(
                 out.append(
                     Result(
                         check.id, member.name, Status.ERROR,
-                        "la comprobación no devolvió resultado para este equipo",
+                        failures.get(
+                            check.kind, "la comprobación no devolvió resultado para este equipo"
+                        ),
                         observed_at, _valid_until(observed_at, check),
                     )
                 )  # fmt: skip
     return sorted(out, key=lambda r: (r.check_id, r.host, r.source))
+
+
+def empty_scope_results(
+    members: Sequence[Member], selected: Sequence[Member], checks: Mapping[str, Check],
+    observed_at: str,
+) -> list[Result]:  # fmt: skip
+    """One ERROR per Linux or network check when no host of its kind was selected (host
+    :data:`EMPTY_SCOPE_HOST`): an empty scope is never a pass, and never silent."""
+    out: list[Result] = []
+    for kind, nobody in SCOPED_KINDS.items():
+        if any(m.kind is kind for m in selected):
+            continue
+        why = (
+            "ninguno salió en la muestra"
+            if any(m.kind is kind for m in members)
+            else "revise --alcance, y el perfil de credenciales o la etiqueta «auditoria» de "
+            "los activos"
+        )
+        for check in sorted(checks.values(), key=lambda c: c.id):
+            if check.kind is kind:
+                out.append(
+                    Result(
+                        check.id, EMPTY_SCOPE_HOST, Status.ERROR,
+                        f"alcance vacío: {nobody} en el alcance ({why})",
+                        observed_at, _valid_until(observed_at, check),
+                    )
+                )  # fmt: skip
+    return out
 
 
 def _section(text: str, name: str) -> str:
@@ -330,10 +369,22 @@ class _Progress:
     results: list[Result] = field(default_factory=list)
     events: list[Mapping[str, Any]] = field(default_factory=list)
     raw: dict[str, Mapping[str, str]] = field(default_factory=dict)
+    failures: dict[Kind, str] = field(default_factory=dict)  # kind -> why its run broke
 
 
 def _stamp(now: Callable[[], datetime]) -> str:
     return now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _guarded(progress: _Progress, kind: Kind, call: Callable[[], None]) -> None:
+    """Run one kind's checks; an unexpected error there becomes that kind's reason for the
+    ERROR results of its hosts (see :func:`complete_results`), and the other kinds go on."""
+    try:
+        call()
+    except (KeyboardInterrupt, Interrupted):
+        raise
+    except Exception as e:
+        progress.failures[kind] = f"error inesperado al comprobar: {type(e).__name__}: {e}"
 
 
 def _execute(
@@ -343,15 +394,25 @@ def _execute(
     """Each kind is stamped when its observation starts (servers, devices, records)."""
     servers = [m for m in selected if m.kind is Kind.LINUX]
     devices = [m for m in selected if m.kind is Kind.NETWORK]
-    if servers:
-        linux = runners.linux(store, servers, settings, _stamp(now), cancel)
-        progress.results.extend(linux.results)
-        progress.events.extend(linux.events)
-        progress.raw.update({str(k): dict(v) for k, v in linux.raw.items()})
-    if devices:
+
+    def linux() -> None:
+        done = runners.linux(store, servers, settings, _stamp(now), cancel)
+        progress.results.extend(done.results)
+        progress.events.extend(done.events)
+        progress.raw.update({str(k): dict(v) for k, v in done.raw.items()})
+
+    def network() -> None:
         progress.results.extend(runners.network(store, devices, settings, _stamp(now)))
-    if any(m.kind is Kind.RECORDS for m in selected):
+
+    def records() -> None:
         progress.results.extend(runners.records(store, settings, _stamp(now)))
+
+    if servers:
+        _guarded(progress, Kind.LINUX, linux)
+    if devices:
+        _guarded(progress, Kind.NETWORK, network)
+    if any(m.kind is Kind.RECORDS for m in selected):
+        _guarded(progress, Kind.RECORDS, records)
 
 
 def run(
@@ -398,7 +459,13 @@ def run(
     # filling them with errors would bury older real evidence in latest_results
     results = progress.results
     if not interrupted:
-        results = complete_results(progress.results, selected, checks, started_at)
+        results = complete_results(
+            progress.results, selected, checks, started_at, progress.failures
+        )
+        results = sorted(
+            results + empty_scope_results(members, selected, checks, started_at),
+            key=lambda r: (r.check_id, r.host, r.source),
+        )
     results = excepciones.apply(results, waivers, today)
     hosts = {
         m.name: host_identity(progress.raw.get(m.name, {}), m.name)

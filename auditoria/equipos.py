@@ -36,7 +36,7 @@ import asyncio
 import re
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -359,6 +359,14 @@ def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _judged(judge: Callable[[], tuple[Status, str]]) -> tuple[Status, str]:
+    """One check's verdict; a judge's unexpected error is that check's ERROR, not the device's."""
+    try:
+        return judge()
+    except Exception as e:
+        return Status.ERROR, f"error inesperado al juzgar: {type(e).__name__}: {e}"
+
+
 def results_for(
     device: NetDevice, seen: Observed, valid_days: Mapping[str, int], observed_at: str,
     max_offset_s: float,
@@ -376,11 +384,12 @@ def results_for(
         why = "equipo inalcanzable: ni SNMP ni el puerto SSH responden"
         verdicts = dict.fromkeys(CHECKS, (Status.ERROR, why))
     else:
-        verdicts = {
-            "net_snmp_v3_only": judge_snmp(seen), "net_ssh_only": judge_ssh(seen),
-            "net_clock": judge_clock(seen, max_offset_s), "net_syslog": judge_syslog(seen),
-            "net_config_saved": judge_saved(seen),
+        judges: dict[str, Callable[[], tuple[Status, str]]] = {
+            "net_snmp_v3_only": lambda: judge_snmp(seen), "net_ssh_only": lambda: judge_ssh(seen),
+            "net_clock": lambda: judge_clock(seen, max_offset_s),
+            "net_syslog": lambda: judge_syslog(seen), "net_config_saved": lambda: judge_saved(seen),
         }  # fmt: skip
+        verdicts = {check: _judged(judge) for check, judge in judges.items()}
     out = []
     for check in CHECKS:
         status, message = verdicts[check]

@@ -12,7 +12,9 @@ The file is TOML, one ``[[waiver]]`` table per waiver::
 
 A waiver turns a FAIL into WAIVED while it holds; once expired, the result stays FAIL and names
 the waiver (an expired exception is a finding too). A pass, an error or a not-applicable
-result is never waived: a waiver accepts a known finding, not an unknown one.
+result is never waived: a waiver accepts a known finding, not an unknown one. A waived result
+is evidence only while the waiver holds: its valid_until is the earlier of the check's own
+validity and the day after the expiry (00:00Z), so it goes stale when the waiver ends.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import re
 import tomllib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +170,12 @@ def _pick(waivers: Sequence[Waiver], result: Result) -> Waiver | None:
     return found[0] if found else None
 
 
+def waiver_end(waiver: Waiver) -> str:
+    """The first instant (UTC) the waiver no longer holds: the day after its expiry, 00:00Z.
+    A waived result is evidence only until then (its valid_until is never later)."""
+    return f"{(waiver.expires + timedelta(days=1)).isoformat()}T00:00:00Z"
+
+
 def apply(results: Iterable[Result], waivers: Sequence[Waiver], today: date) -> list[Result]:
     """Results with the waivers applied (see the module docstring)."""
     out: list[Result] = []
@@ -190,6 +198,7 @@ def apply(results: Iterable[Result], waivers: Sequence[Waiver], today: date) -> 
                     result,
                     status=Status.WAIVED,
                     waiver=waiver.id,
+                    valid_until=min(result.valid_until, waiver_end(waiver)),
                     message=f"{result.message} — exceptuado por {waiver.id} (aprobó "
                     f"{waiver.approver}; vence el {waiver.expires.isoformat()}): "
                     f"{waiver.justification}",

@@ -63,6 +63,26 @@ def world_writable_etc(raw: Raw, policy: Policy) -> Verdict:
 _INST = re.compile(r"^Inst (\S+) (?:\[([^\]]*)\] )?\((\S+) ([^\[]*)")
 
 
+_RELEASE_URI = re.compile(r"^'([^']+)/(?:In)?Release' (\S+) ")
+
+
+def _sources_without_lists(uris: Section | None, files: Section | None) -> list[str]:
+    """The sources (their dists/<suite> URI) whose Release file is not among the host's
+    lists: apt's simulation only knows what it has lists for. Without both sections (an
+    older collection) nothing is judged here."""
+    if uris is None or files is None or not uris.ok or not files.ok:
+        return []
+    present = set(files.text.split())
+    missing = []
+    for m in map(_RELEASE_URI.match, uris.text.splitlines()):
+        if m is None:
+            continue
+        name = m.group(2).removesuffix("_InRelease").removesuffix("_Release")
+        if not {f"{name}_InRelease", f"{name}_Release"} & present:
+            missing.append(m.group(1))
+    return missing
+
+
 def security_updates(raw: Raw, policy: Policy) -> Verdict:
     found = sections(raw["apt_upgrades"])
     lists, simulation = found.get("apt_lists"), found.get("apt_simulation")
@@ -75,6 +95,11 @@ def security_updates(raw: Raw, policy: Policy) -> Verdict:
     if not lists.text.strip().isdigit() or int(lists.text.strip()) == 0:
         return failed("el equipo no tiene listas de paquetes (apt): no se puede saber si hay "
                       "actualizaciones de seguridad")  # fmt: skip
+    unlisted = _sources_without_lists(found.get("apt_release_uris"), found.get("apt_list_files"))
+    if unlisted:
+        return failed(f"{len(unlisted)} fuentes de apt sin listas en el equipo (nunca se "
+                      "actualizaron): no se puede saber si traen actualizaciones de seguridad: "
+                      f"{listing(unlisted)}")  # fmt: skip
     pending = [m for m in map(_INST.match, simulation.text.splitlines()) if m]
     security = [f"{m.group(1)} {m.group(3)}" for m in pending
                 if re.search(r"security", m.group(4), re.IGNORECASE)]  # fmt: skip

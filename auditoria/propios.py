@@ -230,8 +230,8 @@ def _iso_us(us: int) -> str:
 
 
 def run(store: Store, settings: Settings, observed_at: str | None = None) -> list[Result]:
-    """Checks 33–40, one result each for host ``pukara``; a check that cannot read its records
-    is an ERROR with the reason, and the others go on."""
+    """Checks 33–40, one result each for host ``pukara``; a check that cannot read its records,
+    or fails unexpectedly, is an ERROR with the reason, and the others go on."""
     from auditoria import comprobaciones
 
     stamp = observed_at or _stamp(datetime.now(UTC))
@@ -250,6 +250,12 @@ def run(store: Store, settings: Settings, observed_at: str | None = None) -> lis
             status, message, evidence = judges[check](store, now)
         except PukaraError as e:
             status, message, evidence = Status.ERROR, f"registros no leídos: {e.message}", {}
+        except Exception as e:
+            status, message, evidence = (
+                Status.ERROR,
+                f"error inesperado al juzgar los registros: {type(e).__name__}: {e}",
+                {},
+            )
         until = _stamp(now + timedelta(days=days.get(check, 1)))
         out.append(Result(check, HOST, status, message, stamp, until, dict(evidence)))
     return out

@@ -17,11 +17,13 @@ from auditoria.modelo import Check, Relation, Result, Status
 
 IMPLEMENTED = "implemented"
 PARTIAL = "partial"
+WAIVED = "waived"  # a finding accepted by a waiver: risk accepted, control not in place
 NOT_IMPLEMENTED = "not implemented"
 NOT_ASSESSED = "not assessed"
 STATUS_TEXT = {
     IMPLEMENTED: "implementado",
     PARTIAL: "parcial",
+    WAIVED: "exceptuado",
     NOT_IMPLEMENTED: "no implementado",
     NOT_ASSESSED: "no evaluado",
 }
@@ -88,15 +90,20 @@ def stale(results: Iterable[Result], now: datetime | None = None) -> list[Result
     return [r for r in results if is_stale(r, moment)]
 
 
-def _status(results: list[tuple[Result, Relation]]) -> str:
+def _status(results: list[tuple[Result, Relation]], now: datetime) -> str:
+    """A waived finding is its own state («exceptuado»), never «implementado»; once its
+    evidence is stale (the waiver ended) it counts as the fail it is."""
     counted = [(r, rel) for r, rel in results if r.status is not Status.NOT_APPLICABLE]
     if not counted:
         return NOT_ASSESSED
-    good = [r for r, _ in counted if r.status in (Status.PASS, Status.WAIVED)]
-    if not good:
+    good = [r for r, _ in counted if r.status is Status.PASS]
+    waived = [r for r, _ in counted if r.status is Status.WAIVED and not is_stale(r, now)]
+    if not good and not waived:
         return NOT_IMPLEMENTED
-    if len(good) < len(counted):
+    if len(good) + len(waived) < len(counted):
         return PARTIAL
+    if waived:
+        return WAIVED
     if all(rel is Relation.PARTIALLY_SUPPORTS for _, rel in counted):
         return PARTIAL  # every check only partly evidences the control
     return IMPLEMENTED
@@ -139,7 +146,7 @@ def build(
                 group=control.group,
                 applicable=None if decl is None else decl.applicable,
                 justification="" if decl is None else decl.justification,
-                status=_status(evidence),
+                status=_status(evidence, moment),
                 evidence=tuple(dict.fromkeys(result_id(r) for r, _ in evidence)),
                 evidence_age_days=age,
                 freshness=freshness,

@@ -91,7 +91,10 @@ def plumbing(name: str) -> list[str]:
         "install -m 0644 /run/pukara/ssh_host_ed25519_key.pub /etc/ssh/ssh_host_ed25519_key.pub",
         # the machine's package lists stay the machine's: a host has the lab's only
         "find /var/lib/apt/lists -maxdepth 1 -type f ! -name lock -delete",
-        # its package lists: the lab's signed repository only (suite bookworm-security)
+        # its package sources and lists: the lab's signed repository only (suite
+        # bookworm-security); the machine's sources would stay without lists of their own
+        "rm -f /etc/apt/sources.list /etc/apt/sources.list.d/*.list "
+        "/etc/apt/sources.list.d/*.sources",
         *REPO_STEPS,
         # the kernel log is the machine's: no host's rsyslog reads it
         "sed -i -e 's/^module(load=\"imklog\")/#&/' /etc/rsyslog.conf",

@@ -94,3 +94,22 @@ def test_reports_in_every_format(
     assert "<svg" in text and "Informe de auditoría" in text and "<script" not in text
     code, out, err = run(capsys, "--base-datos", str(db), "auditoria", "informe", "nada")
     assert code == 1 and "ninguna auditoría guardada con id nada" in err
+
+
+def test_verify_without_a_trusted_key_fails_closed(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out_dir = tmp_path / "salida"
+    out_dir.mkdir()
+    assert run(capsys, "auditoria", "clave", "exportar")[0] == 0
+    code, _, err = run(capsys, "--base-datos", str(db), "auditoria", "exportar", RUN_ID,
+                         "--salida", str(out_dir))  # fmt: skip
+    assert code == 0, err
+    bundle = out_dir / f"auditoria-{RUN_ID}"
+    (bundle / "raw" / "\x1b[2Jx.json").write_text("{}")
+    monkeypatch.setenv("PUKARA_DATA_DIR", str(tmp_path / "auditor"))  # no key of its own
+    code, _, err = run(capsys, "auditoria", "verificar", str(bundle))
+    assert code == 3
+    assert "sin clave de confianza no se puede saber quién firmó" in err and "--clave" in err
+    assert "Paquete íntegro" not in err
+    assert "\x1b" not in err and "raw/x.json: añadido" in err

@@ -255,4 +255,5 @@ def test_audit_done(
     assert sampled["population"] == hosts and len(sampled["selected"]) == 2
     members = [ejecutar.Member(h, Kind.LINUX) for h in hosts]
     assert list(ejecutar.draw(members, 2, 7).selected) == sampled["selected"]
-    assert paquete.verify(Path(stdout.strip())).ok
+    trusted = claves.signing_key(tmp_path / "datos", create=False).public_key()
+    assert paquete.verify(Path(stdout.strip()), trusted).ok

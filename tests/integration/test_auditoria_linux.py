@@ -8,8 +8,11 @@ declares: 0 false passes, 0 false fails. Run it holding the audit hosts' lock:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-import ipaddress
+import os
+import stat
+import subprocess
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +29,25 @@ from tests.conftest import lab_available, skip_or_fail
 
 pytestmark = pytest.mark.integration
 PREFIX = "pka"
+DEV_BEFORE: set[tuple[str, int]] = set()
+DEV = Path("/dev")
+
+
+def dev_entries() -> set[tuple[str, int]]:
+    """The machine's /dev entries (name, inode) but devices (ptys and loop devices come and go
+    with other work on the machine): a socket a host bound there (an rsyslogd's /dev/log in
+    a /dev shared with the machine) is new, or replaces an old one with a new inode."""
+    found = set()
+    for e in os.scandir(DEV):
+        with contextlib.suppress(OSError):
+            mode = e.stat(follow_symlinks=False).st_mode
+            if not (stat.S_ISCHR(mode) or stat.S_ISBLK(mode)):
+                found.add((e.name, e.inode()))
+    return found
+
+
+def new_dev_entries(before: set[tuple[str, int]]) -> list[str]:
+    return sorted(name for name, _ in dev_entries() - before)
 
 
 def audit_module() -> ModuleType:
@@ -33,19 +55,6 @@ def audit_module() -> ModuleType:
         return importlib.import_module("lab.auditoria")
     except ImportError as e:
         skip_or_fail(f"el laboratorio aún no tiene sus equipos de auditoría (lab.auditoria): {e}")
-
-
-def host_address(aud: ModuleType, the_lab: manage.Lab, host: Any, position: int) -> str:
-    """The host's IPv4 address: the lab's own helper when it has one, else the contract's
-    numbering (one /30 per host in 198.19.0.0/24: machine .4n+1, host .4n+2)."""
-    for name in ("address", "host_address", "ipv4"):
-        helper = getattr(aud, name, None)
-        if callable(helper):
-            return str(helper(host))
-    value = getattr(host, "ipv4", None) or getattr(host, "address", None)
-    if value:
-        return str(value).split("/", 1)[0]
-    return str(ipaddress.ip_address("198.19.0.0") + 4 * position + 2)
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +66,8 @@ def audit_lab(
     if reason:
         skip_or_fail(reason)
     the_lab = manage.Lab(tmp_path_factory.mktemp(PREFIX) / "estado", prefix=PREFIX)
+    before = dev_entries()
+    DEV_BEFORE.update(before)
     try:
         aud.up(the_lab)
         profiles = tomllib.loads(the_lab.credentials_file.read_text(encoding="utf-8"))
@@ -65,6 +76,8 @@ def audit_lab(
         yield aud, the_lab
     finally:
         aud.down(the_lab)
+    left = new_dev_entries(before)
+    assert not left, f"los equipos de auditoría dejaron en /dev de la máquina: {left}"
 
 
 @pytest.fixture(scope="module")
@@ -77,14 +90,14 @@ def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
 def audit(
     audit_lab: tuple[ModuleType, manage.Lab], tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[linux.LinuxRun, dict[str, Any]]:
-    aud, the_lab = audit_lab
+    aud, _ = audit_lab
     data = tmp_path_factory.mktemp("datos-auditoria")
     data.chmod(0o700)
     settings = Settings(data_dir=data, db=data / "pukara.db")
     targets = []
     by_name = {}
-    for position, host in enumerate(aud.HOSTS):
-        address = host_address(aud, the_lab, host, position)
+    for host in aud.HOSTS:
+        address = aud.address(host)  # the lab's own (AuditHost.v4), never a guess
         targets.append(linux.Target(host.name, address))
         by_name[host.name] = host
     return linux.run(targets, settings, politica.load()), by_name
@@ -145,3 +158,18 @@ def test_no_secret_in_results_or_events(
     dump = repr([r.to_dict() for r in done.results]) + repr(done.events)
     assert text.strip().splitlines()[1] not in dump
     assert "$y$" not in dump and "$6$" not in dump  # no password hash leaves /etc/shadow
+
+
+def test_the_hosts_log_in_their_own_dev_not_the_machines(
+    audit_lab: tuple[ModuleType, manage.Lab],
+) -> None:
+    """Each host's rsyslogd binds /dev/log in the host's own /dev: the machine's /dev gets no
+    new entry while they run (and none after ``down``: see the ``audit_lab`` fixture)."""
+    aud, the_lab = audit_lab
+    assert DEV_BEFORE
+    assert not new_dev_entries(DEV_BEFORE), "un equipo de auditoría escribió en /dev de la máquina"
+    for host in aud.HOSTS:
+        if host.profile == "debian":
+            continue  # the stock host runs no rsyslogd
+        argv = [*aud.nsenter_argv(the_lab, host.code), "test", "-S", "/dev/log"]
+        assert subprocess.run(argv, check=False).returncode == 0, f"{host.code} sin /dev/log"

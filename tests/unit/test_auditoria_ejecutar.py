@@ -56,7 +56,7 @@ class LinuxRun:
     raw: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-def runners(*, interrupt: bool = False, skip: str = "") -> Runners:
+def runners(*, interrupt: bool = False, skip: str = "", ntp: Status = Status.FAIL) -> Runners:
     def linux(
         store: Any, targets: Sequence[Member], settings: Settings, at: str, cancel: Any
     ) -> LinuxRun:
@@ -64,7 +64,7 @@ def runners(*, interrupt: bool = False, skip: str = "") -> Runners:
         for t in targets:
             out.raw[t.name] = {"host_identity": IDENTITY.format(h=t.name)}
             out.events.append({"event": "runner_on_ok", "host": t.name})
-            out.results.append(Result("ntp_sync", t.name, Status.FAIL, "sin NTP", at, at))
+            out.results.append(Result("ntp_sync", t.name, ntp, "NTP", at, at))
             if t.name != skip:
                 out.results.append(Result("ssh_root_login", t.name, Status.PASS, "no", at, at))
         if interrupt:
@@ -160,9 +160,35 @@ def test_run_stores_results_fills_gaps_applies_waivers_and_seals(
 
 
 def test_all_passing_exits_zero(store: SQLiteStore, settings: Settings) -> None:
-    outcome = ejecutar.run(store, settings, scopes=["lima"], runners=runners())
-    assert [r.status for r in outcome.run.results] == [Status.PASS]
+    outcome = ejecutar.run(
+        store, settings, scopes=["lima,srv-aud1"], runners=runners(ntp=Status.PASS)
+    )
+    assert [r.status for r in outcome.run.results] == [Status.PASS] * 3
     assert outcome.exit_code == 0 and outcome.bundle is None
+
+
+@pytest.mark.parametrize(
+    ("assets", "scopes", "empty"),
+    [
+        # todos over an inventory without audit servers: pukara's records alone never pass
+        ([a for a in ASSETS if not a["name"].startswith("srv-aud")], ["todos"],
+         {"ssh_root_login", "ntp_sync"}),
+        (ASSETS, ["lima"], {"ssh_root_login", "ntp_sync"}),  # a gateway, no server
+        (ASSETS, ["dc1,pukara"], {"net_ssh_only"}),  # servers, no gateway
+    ],
+)  # fmt: skip
+def test_an_empty_linux_or_network_scope_is_an_error_per_check(
+    tmp_path: Path, settings: Settings, assets: list[dict[str, Any]], scopes: list[str],
+    empty: set[str],
+) -> None:  # fmt: skip
+    store = SQLiteStore(tmp_path / "b.db")
+    store.upsert("asset", assets, key=["name"])
+    outcome = ejecutar.run(store, settings, scopes=scopes, runners=runners(ntp=Status.PASS))
+    lines = [r for r in outcome.run.results if r.host == ejecutar.EMPTY_SCOPE_HOST]
+    assert {r.check_id for r in lines} == empty and len(lines) == len(empty)
+    assert {r.status for r in lines} == {Status.ERROR}
+    assert all(r.message.startswith("alcance vacío: ") for r in lines)
+    assert outcome.exit_code == 3
 
 
 def test_ctrl_c_keeps_an_incomplete_run_and_writes_no_bundle(
@@ -183,3 +209,22 @@ def test_ctrl_c_keeps_an_incomplete_run_and_writes_no_bundle(
 def test_empty_scope_is_refused(store: SQLiteStore, settings: Settings) -> None:
     with pytest.raises(UsageError, match="alcance vacío nunca aprueba"):
         ejecutar.run(store, settings, scopes=["pc-1"], runners=runners())
+
+
+def test_an_unexpected_error_in_one_kind_is_its_hosts_errors_and_the_run_goes_on(
+    store: SQLiteStore, settings: Settings
+) -> None:
+    base = runners(ntp=Status.PASS)
+
+    def network(store: Any, devices: Sequence[Member], settings: Settings, at: str) -> list[Result]:
+        raise KeyError("platform")  # e.g. red.from_assets on an odd asset
+
+    broken = Runners(base.checks, base.versions, base.linux, network, base.records)
+    outcome = ejecutar.run(store, settings, scopes=["todos"], runners=broken)
+    by = {(r.check_id, r.host): r for r in outcome.run.results}
+    gap = by[("net_ssh_only", "gw-lima")]
+    assert gap.status is Status.ERROR and "error inesperado al comprobar: KeyError" in gap.message
+    assert by[("ssh_root_login", "srv-aud1")].status is Status.PASS  # linux ran before
+    assert by[("rec_asset_owners", "pukara")].status is Status.PASS  # records ran after
+    assert outcome.exit_code == 3
+    assert almacen.load_run(store).id == outcome.run.id  # stored, not lost

@@ -207,3 +207,19 @@ def test_run_on_loopback_without_services(tmp_path: Path, monkeypatch: pytest.Mo
     first = next(r for r in out if r.check_id == "net_ssh_only")
     assert first.evidence["telnet"]["outcome"] == "refused"
     assert "c-prueba" not in repr([r.to_dict() for r in out])
+
+
+def test_one_judges_unexpected_error_is_that_checks_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(seen: Observed) -> tuple[Status, str]:
+        raise KeyError("version")
+
+    monkeypatch.setattr(equipos, "judge_snmp", boom)
+    seen = Observed(snmp=_snmp(False, True), telnet={"outcome": "refused"},
+                    ssh={"outcome": "open", "banner": "SSH-2.0-OpenSSH_9.2"},
+                    running={"error": "x"}, saved={"error": "x"})  # fmt: skip
+    out = {r.check_id: r for r in equipos.results_for(
+        _device("gw-a", "198.18.0.6"), seen, {}, "2026-12-01T12:00:00Z", 5.0)}  # fmt: skip
+    assert list(out) == list(equipos.CHECKS)
+    assert out["net_snmp_v3_only"].status is E
+    assert "error inesperado al juzgar: KeyError" in out["net_snmp_v3_only"].message
+    assert out["net_ssh_only"].status is P  # the device's other checks were judged

@@ -59,6 +59,21 @@ def test_valid_waiver_waives_and_expired_one_stays_fail(tmp_path: Path) -> None:
     assert excepciones.apply([results[2]], waivers, date(2026, 11, 30))[0].status is Status.WAIVED
 
 
+def test_a_waived_result_is_valid_no_longer_than_its_waiver(tmp_path: Path) -> None:
+    path = tmp_path / "exc.toml"
+    path.write_text(GOOD)
+    waivers = excepciones.load(path, KNOWN)
+    # the check is valid until 2026-12-31, EXC-2 only holds through 2026-11-30
+    early = Result("ntp_sync", "srv-aud1", Status.FAIL, "falla", "2026-11-20T00:00:00Z",
+                   "2026-12-20T00:00:00Z")  # fmt: skip
+    out = excepciones.apply([early], waivers, date(2026, 11, 20))[0]
+    assert out.status is Status.WAIVED
+    assert out.valid_until == "2026-12-01T00:00:00Z"
+    # a waiver that outlives the check's validity keeps the check's own
+    long = excepciones.apply([fail("ssh_root_login", "srv-aud3")], waivers, date(2026, 12, 1))[0]
+    assert long.valid_until == "2026-12-31T00:00:00Z"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -83,8 +83,12 @@ def test_the_commands_change_nothing() -> None:
     text = playbook_file(linux.PLAYBOOK).read_text(encoding="utf-8")
     code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     for word in (" rm ", " mv ", " cp ", "chmod", "chown", "sed -i", "tee ", " > /", ">> ",
-                 "apt-get update", "apt-get install", "systemctl", "modprobe ", "nft add",
+                 "apt-get install", "systemctl", "modprobe ", "nft add",
                  "nft flush", "useradd", "usermod", "chpasswd"):  # fmt: skip
         assert word not in code, word
     assert "apt-get -s" in code and "Debug::NoLocking=true" in code
+    # «update» only to print what it would fetch (each source's Release file), unlocked
+    updates = re.findall(r"apt-get update[^\n]*", code)
+    assert updates and all(u.startswith("apt-get update --print-uris") for u in updates)
+    assert all("Debug::NoLocking=true" in u for u in updates)
     assert "Dir::Cache::pkgcache=" in code  # apt's binary caches are not rewritten

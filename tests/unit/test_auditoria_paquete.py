@@ -6,7 +6,9 @@ import base64
 import hashlib
 import os
 import stat
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -147,6 +149,125 @@ def test_resigning_with_another_key_is_caught(key: Ed25519PrivateKey, bundle: Pa
     report = paquete.verify(bundle, key.public_key())
     assert len(report.problems) == 1
     assert report.problems[0].startswith("manifest.sig: firmado con otra clave")
-    # without the trusted key the bundle is only self-consistent, and says so
+    # without a trusted key the forgery is self-consistent: that proves nothing, so it fails
     alone = paquete.verify(bundle)
-    assert alone.ok and not alone.trusted  # fmt: skip
+    assert not alone.ok and not alone.trusted
+    assert alone.problems == [f"manifest.sig: {paquete.NO_TRUSTED_KEY}"]
+
+
+def _resign(bundle: Path, key: Ed25519PrivateKey, edit: Any) -> None:
+    """Edit the manifest as a forger holding the signing key would, and sign it again."""
+    manifest = orjson.loads((bundle / "manifest.json").read_bytes())
+    edit(manifest)
+    body = paquete._json(manifest)
+    (bundle / "manifest.json").write_bytes(body)
+    (bundle / "manifest.sig").write_bytes(base64.b64encode(key.sign(body)) + b"\n")
+
+
+def test_symlinks_and_special_files_are_refused(
+    tmp_path: Path, key: Ed25519PrivateKey, bundle: Path
+) -> None:
+    raw = bundle / "raw" / "srv-aud1.json"
+    outside = tmp_path / "fuera.json"
+    outside.write_bytes(raw.read_bytes())  # same bytes: the hash alone would match
+    raw.unlink()
+    raw.symlink_to(outside)
+    os.mkfifo(bundle / "raw" / "tubo")
+    (bundle / "enlace").symlink_to(tmp_path, target_is_directory=True)
+    report = paquete.verify(bundle, key.public_key())
+    assert sorted(report.problems) == [
+        "enlace: no es un archivo regular (es un enlace simbólico)",
+        "raw/srv-aud1.json: no es un archivo regular (es un enlace simbólico)",
+        "raw/tubo: no es un archivo regular (es un archivo especial)",
+    ]
+
+
+def test_a_symlinked_seal_is_refused(tmp_path: Path, key: Ed25519PrivateKey, bundle: Path) -> None:
+    sig = bundle / "manifest.sig"
+    copy = tmp_path / "firma"
+    copy.write_bytes(sig.read_bytes())
+    sig.unlink()
+    sig.symlink_to(copy)
+    report = paquete.verify(bundle, key.public_key())
+    assert report.problems == ["manifest.sig: no es un archivo regular (es un enlace simbólico)"]
+    assert not report.trusted
+
+
+def test_missing_seals_are_listed_not_raised(key: Ed25519PrivateKey, bundle: Path) -> None:
+    (bundle / "manifest.sig").unlink()
+    (bundle / "clave.pub").write_text("basura")
+    report = paquete.verify(bundle, key.public_key())
+    assert report.problems == [
+        "manifest.sig: falta (sin él el paquete no puede verificarse)",
+        "clave.pub: no es una clave pública PEM válida",
+    ]
+
+
+def test_traversal_in_manifest_names_is_refused(
+    tmp_path: Path, key: Ed25519PrivateKey, bundle: Path
+) -> None:
+    secret = tmp_path / "secreto.txt"
+    secret.write_text("x")
+    entry = {"sha256": hashlib.sha256(b"x").hexdigest(), "bytes": 1}
+
+    def edit(manifest: dict[str, Any]) -> None:
+        manifest["files"]["../secreto.txt"] = entry
+        manifest["files"][str(secret)] = entry
+
+    _resign(bundle, key, edit)
+    report = paquete.verify(bundle, key.public_key())
+    assert report.problems == [
+        f"manifest.json: nombre de archivo no válido «{name}» (ruta absoluta, «..» o un sello)"
+        for name in sorted(["../secreto.txt", str(secret)])
+    ]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: m["files"].__setitem__("results.jsonl", "x"),
+        lambda m: m.__setitem__("run", "x"),
+        lambda m: m.__setitem__("signature", ["x"]),
+        lambda m: m.__setitem__("files", None),
+    ],
+)
+def test_a_malformed_manifest_is_a_problem_not_a_crash(
+    key: Ed25519PrivateKey, bundle: Path, edit: Any
+) -> None:
+    _resign(bundle, key, edit)
+    report = paquete.verify(bundle, key.public_key())
+    assert any(p.startswith("manifest.json: ") for p in report.problems), report.problems
+
+
+def test_control_characters_in_names_never_reach_the_report(
+    key: Ed25519PrivateKey, bundle: Path
+) -> None:
+    (bundle / "raw" / "\x1b[2Jx\x07.json").write_text("{}")
+    report = paquete.verify(bundle, key.public_key())
+    assert report.problems == ["raw/x.json: añadido (no está en el manifiesto)"]
+
+
+def test_raw_file_names_are_one_per_host() -> None:
+    hosts = ["a/b", "a_b", "a~2Fb", "a b", ".oculto", "~2Eoculto", "..", ".", "", "ñandú",
+             "srv-aud1", "srv.lab.test", "x" * 300, "x" * 300 + "y"]  # fmt: skip
+    names = [paquete.raw_file(h) for h in hosts]
+    assert len(set(names)) == len(hosts), names
+    assert paquete.raw_file("srv-aud1") == "raw/srv-aud1.json"
+    assert paquete.raw_file("srv.lab.test") == "raw/srv.lab.test.json"
+    for name in names:
+        stem = name.removeprefix("raw/")
+        assert "/" not in stem and not stem.startswith(".") and len(stem) < 255
+
+
+def test_two_hosts_that_looked_alike_keep_their_own_raw_file(
+    tmp_path: Path, key: Ed25519PrivateKey
+) -> None:
+    run = replace(sample_run(), raw={"a/b": {"k": "uno"}, "a_b": {"k": "dos"}})
+    files = paquete.artifacts(run)
+    raws = {n: orjson.loads(d) for n, d in files.items() if n.startswith("raw/")}
+    assert sorted(v["k"] for v in raws.values()) == ["dos", "uno"]
+    bundle = paquete.write(run, key, tmp_path)
+    body = orjson.loads((bundle / "manifest.json").read_bytes())
+    assert body["raw"] == {"a/b": "raw/a~2Fb.json", "a_b": "raw/a_b.json"}
+    assert orjson.loads((bundle / body["raw"]["a/b"]).read_bytes()) == {"k": "uno"}
+    assert paquete.verify(bundle, key.public_key()).ok

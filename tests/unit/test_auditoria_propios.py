@@ -203,3 +203,16 @@ def test_csirt_cases_with_their_timeline(store: SQLiteStore, settings: Settings)
         again.close()
     assert got.status is Status.FAIL
     assert len(got.evidence["without_timeline"]) == 1
+
+
+def test_one_checks_unexpected_error_is_its_error(
+    store: SQLiteStore, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def boom(store: SQLiteStore, now: datetime) -> propios.Verdict:
+        raise KeyError("owner")
+
+    monkeypatch.setattr(propios, "asset_owners", boom)
+    got = _by_check(propios.run(store, settings, STAMP))
+    assert got["rec_asset_owners"].status is Status.ERROR
+    assert "error inesperado al juzgar los registros: KeyError" in got["rec_asset_owners"].message
+    assert got["rec_change_log"].status is Status.FAIL  # the other checks still ran

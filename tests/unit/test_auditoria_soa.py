@@ -37,7 +37,9 @@ def test_status_from_the_linked_results_2022() -> None:
     assert r["A.8.15"].evidence_age_days == 1
     assert r["A.8.2"].status == soa.NOT_IMPLEMENTED  # a fail and an error, never a pass
     assert r["A.8.5"].status == soa.PARTIAL  # root login fails, the banner passes
-    assert r["A.5.18"].status == soa.IMPLEMENTED  # waived counts as accepted
+    # a waived finding is its own state: risk accepted, the control is not in place
+    assert r["A.5.18"].status == soa.WAIVED
+    assert r["A.5.18"].cells()["status"] == "exceptuado"
     assert r["A.7.10"].status == soa.NOT_ASSESSED  # only a not-applicable result
     assert r["A.7.10"].evidence == ("usb_storage@srv-aud1",)
     assert r["A.8.16"].status == soa.PARTIAL  # passes, but the check only partly supports it
@@ -55,7 +57,7 @@ def test_2013_evidence_goes_through_the_checks_2013_links() -> None:
     assert r["A.12.4.1"].evidence == ("monitoring_agent@srv-aud1", "syslog_remote@srv-aud1")
     assert r["A.12.4.1"].status == soa.IMPLEMENTED  # syslog supports it fully and passes
     assert r["A.12.4.2"].status == soa.NOT_IMPLEMENTED
-    assert r["A.9.2.5"].status == r["A.9.2.6"].status == soa.IMPLEMENTED
+    assert r["A.9.2.5"].status == r["A.9.2.6"].status == soa.WAIVED
     assert r["A.9.2.3"].status == soa.NOT_IMPLEMENTED
     assert r["A.14.2.7"].applicable is False
 
@@ -110,3 +112,23 @@ def test_user_file_in_the_data_directory_wins_over_the_default(tmp_path: Path) -
     assert all(row.applicable is None and row.status == soa.NOT_ASSESSED for row in built)
     assert built[0].cells()["applicable"] == "sin declarar"
     assert aplicabilidad.load(None, tmp_path / "otra")["2022"]["A.8.11"].applicable is False
+
+
+def test_a_waiver_that_ended_after_the_run_is_a_fail_in_the_soa() -> None:
+    """The WAIVED result's valid_until is the waiver's end: once past, it is no exception."""
+    ended = result("dormant_accounts", "srv-aud1", Status.WAIVED, age_days=10, valid_days=5)
+    r = {row.control: row for row in soa.build("2022", [ended], CHECKS, {}, now=NOW)}
+    assert r["A.5.18"].status == soa.NOT_IMPLEMENTED
+    assert r["A.5.18"].freshness == soa.STALE
+    mixed = [ended, result("dormant_accounts", "srv-aud2", Status.PASS)]
+    r = {row.control: row for row in soa.build("2022", mixed, CHECKS, {}, now=NOW)}
+    assert r["A.5.18"].status == soa.PARTIAL
+
+
+def test_the_html_soa_shows_the_waived_state() -> None:
+    from auditoria import soa_salida
+
+    built = soa.build("2022", results(), CHECKS, aplicabilidad.load(), now=NOW)
+    page = soa_salida.to_html(built, "2022", NOW)
+    assert '<span class="st waived">exceptuado</span>' in page
+    assert '<div class="card waived"><b>1</b>exceptuado</div>' in page

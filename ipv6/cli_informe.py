@@ -1,0 +1,146 @@
+"""`pukara ipv6 informe` and `pukara ipv6 diff`: stored runs as the plan's evidence."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pukara.config import Settings
+from pukara.console import Formato, message, output_file, render
+
+STATUS_SHOWN = {"pass": "cumple", "partial": "parcial", "warn": "advierte", "fail": "falla",
+                "not-tested": "sin probar", "not-applicable": "no aplica", None: "—"}  # fmt: skip
+TREND_SHOWN = {"mejora": "mejora", "empeora": "empeora", "nuevo": "nueva", "desaparece":
+               "ya no se prueba", "cambia": "cambia"}  # fmt: skip
+DIFF_COLUMNS = {"subject": "Sujeto", "check": "Prueba", "before": "Antes", "after": "Ahora",
+                "trend": "Cambio", "message": "Detalle"}  # fmt: skip
+
+
+class FormatoInforme(StrEnum):
+    html = "html"
+    json = "json"
+    csv = "csv"
+    junit = "junit"
+
+
+class TipoCorrida(StrEnum):
+    dominios = "dominios"
+    servidores = "servidores"
+    equipos = "equipos"
+    plan = "plan"
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to `pukara ipv6`."""
+    app.command("informe")(informe)
+    app.command("diff")(diff)
+
+
+def _write(path: Path | None, text: str) -> None:
+    if path is None:
+        import sys
+
+        sys.stdout.write(text)
+        return
+    from pukara.files import write_atomically
+
+    write_atomically(path, text)
+    message(f"Informe escrito en {path}")
+
+
+def informe(
+    ctx: typer.Context,
+    corrida: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[CORRIDA]",
+            help="Id (o su comienzo) de una corrida guardada; sin él, la última de dominios.",
+            show_default=False,
+        ),
+    ] = None,
+    formato: Annotated[
+        FormatoInforme,
+        typer.Option("--formato", "-f", help="Formato: html, json, csv o junit."),
+    ] = FormatoInforme.html,
+    archivo: Annotated[
+        Path | None,
+        typer.Option(
+            "--archivo",
+            "-o",
+            metavar="ARCHIVO",
+            callback=output_file,
+            help="Escribe aquí en vez de la salida estándar.",
+        ),
+    ] = None,
+) -> None:
+    """Informe de la transición a IPv6 con las secciones del plan del DS 081-2017-PCM:
+    diagnóstico (equipos, servidores, plan de direccionamiento y servicios en Internet con
+    los conteos asignado, alcanzable y operativo), pruebas (cada prueba y su resultado, con
+    la evidencia de lo que no cumple) y el indicador «% de servicios de Internet en doble
+    pila» para el informe PEGE. Usa las corridas guardadas por ipv6 dominios, servidores y
+    equipos: la elegida y, de los demás tipos, la última que no sea posterior a ella.
+    """
+    from ipv6 import informe as report
+    from pukara.store import opened_store
+
+    settings: Settings = ctx.obj
+    with opened_store(settings, read_only=True) as store:
+        data = report.build(store, corrida)
+        if formato in (FormatoInforme.csv, FormatoInforme.junit):
+            rows = report.results_of(store, data)
+    if formato is FormatoInforme.html:
+        text = report.html(data)
+    elif formato is FormatoInforme.json:
+        text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    elif formato is FormatoInforme.csv:
+        text = report.csv_text(rows)
+    else:
+        text = report.junit_text(rows)
+    _write(archivo, text)
+
+
+def diff(
+    ctx: typer.Context,
+    corrida_a: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[CORRIDA_A]",
+            show_default=False,
+            help="La corrida anterior (o, sola, la nueva: se compara con la previa).",
+        ),
+    ] = None,
+    corrida_b: Annotated[
+        str | None,
+        typer.Argument(metavar="[CORRIDA_B]", show_default=False, help="La corrida nueva."),
+    ] = None,
+    tipo: Annotated[
+        TipoCorrida | None,
+        typer.Option("--tipo", help="Sin corridas: compara las dos últimas de este tipo."),
+    ] = None,
+    formato: Annotated[
+        Formato, typer.Option("--formato", "-f", help="Formato de salida: tabla, json o csv.")
+    ] = Formato.tabla,
+) -> None:
+    """Qué cambió entre dos corridas IPv6 del mismo tipo, por sujeto y prueba: lo que mejora,
+    empeora, aparece o deja de probarse. Sin corridas, compara las dos últimas del tipo de
+    la más reciente."""
+    from ipv6 import diff as changes
+    from pukara.store import opened_store
+
+    settings: Settings = ctx.obj
+    with opened_store(settings, read_only=True) as store:
+        older, newer = changes.pick_runs(store, corrida_a, corrida_b, tipo.value if tipo else None)
+    rows = [c.to_dict() for c in changes.changes(older.results, newer.results)]
+    if formato is Formato.tabla:
+        render(rows, formato, DIFF_COLUMNS, title=f"Cambios de {older.id} a {newer.id}",
+               shown={"before": STATUS_SHOWN.get, "after": STATUS_SHOWN.get,
+                      "trend": TREND_SHOWN.get})  # fmt: skip
+        better = sum(r["trend"] == "mejora" for r in rows)
+        worse = sum(r["trend"] == "empeora" for r in rows)
+        message(f"{len(rows)} cambios: {better} mejoran, {worse} empeoran.")
+    else:
+        render(rows, formato, DIFF_COLUMNS)
