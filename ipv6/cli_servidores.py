@@ -62,19 +62,13 @@ def utc_text() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _save(store: Store, reports: list[ServerReport], meta: dict[str, Any]) -> str | None:
-    """Store the run as ``ipv6.corrida`` + ``ipv6.resultado`` events through
-    ``ipv6.almacen.save_run`` (for ``ipv6 diff`` and ``ipv6 informe``); None when this build
-    does not have that module yet."""
-    import importlib
-    import importlib.util
+def _save(store: Store, reports: list[ServerReport], meta: dict[str, Any]) -> str:
+    """Store the run as ``ipv6.corrida`` + ``ipv6.resultado`` events (for ``ipv6 diff`` and
+    ``ipv6 informe``); returns its id."""
+    from ipv6.almacen import save_run
 
-    if importlib.util.find_spec("ipv6.almacen") is None:
-        return None
-    almacen = importlib.import_module("ipv6.almacen")
     results = [c for r in reports for c in r.checks]
-    meta = {**meta, "targets": [r.name for r in reports]}
-    return str(almacen.save_run(store, "servidores", results, meta))
+    return save_run(store, "servidores", results, {**meta, "targets": [r.name for r in reports]})
 
 
 def servidores(
@@ -161,8 +155,7 @@ def servidores(
         f"{count(n['errors'], 'servidor no se pudo revisar', 'servidores no se pudieron revisar')}.",
         quiet=silencioso or formato is not FormatoServidores.tabla,
     )
-    if run_id:
-        message(f"Corrida guardada: {run_id}",
-                quiet=silencioso or formato is not FormatoServidores.tabla)  # fmt: skip
+    message(f"Corrida guardada: {run_id}",
+            quiet=silencioso or formato is not FormatoServidores.tabla)  # fmt: skip
     if any(r.failed for r in reports):
         raise typer.Exit(ExitCode.PARTIAL)

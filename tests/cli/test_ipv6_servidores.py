@@ -81,21 +81,19 @@ def test_an_inventory_without_servers_is_a_usage_error(
 def test_the_run_is_stored_for_diff_and_the_report(
     capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
 ) -> None:
-    import importlib
-    import importlib.util
-
-    code, _, err = run(capsys, *db, "ipv6", "servidores")
-    assert code == 3
-    if importlib.util.find_spec("ipv6.almacen") is None:
-        assert "Corrida guardada" not in err
-        pytest.skip("ipv6.almacen (corridas guardadas) aún no está en esta rama")
+    from ipv6 import almacen
     from pukara.config import Settings
     from pukara.store import opened_store
 
-    almacen = importlib.import_module("ipv6.almacen")
+    code, _, err = run(capsys, *db, "ipv6", "servidores")
+    assert code == 3
     assert "Corrida guardada" in err
     with opened_store(Settings(data_dir=tmp_path, db=tmp_path / "inv.db"), read_only=True) as s:
         runs = almacen.list_runs(s, "servidores")
         assert len(runs) == 1 and runs[0].meta["targets"] == ["srv-a", "srv-b"]
         results = almacen.run_results(s, runs[0].id)
     assert len(results) == 8 and {r.check for r in results} == {"S1", "S2", "S3", "S4"}
+    assert run(capsys, *db, "ipv6", "servidores", "srv-a")[0] == 3
+    code, out, err = run(capsys, *db, "ipv6", "diff", "-f", "json")
+    assert code == 0, err
+    assert "srv-b" in out  # in the first run only
