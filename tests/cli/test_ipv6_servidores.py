@@ -1,0 +1,99 @@
+"""`pukara ipv6 servidores` without the lab: scope, credential problems, formats, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cli import main
+
+SEDES = "code,name,kind,timezone\nlima,Sede central,sede_central,America/Lima\n"
+ACTIVOS = """name,kind,site,mgmt_ipv4,mgmt_ipv6,status,retired_reason
+srv-a,servidor_fisico,lima,127.0.0.9,,activo,
+srv-b,maquina_virtual,lima,,::1,activo,
+gw-c,router,lima,127.0.0.10,,activo,
+srv-d,servidor_fisico,lima,127.0.0.11,,dado_de_baja,Reemplazado
+"""
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def db(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+       ) -> list[str]:  # fmt: skip
+    base = ["--base-datos", str(tmp_path / "inv.db")]
+    for name, text in (("sedes.csv", SEDES), ("activos.csv", ACTIVOS)):
+        (tmp_path / name).write_text(text, "utf-8")
+        assert main([*base, "inventario", "importar", str(tmp_path / name), "-q"]) == 0
+    creds = tmp_path / "credenciales.toml"
+    creds.touch(mode=0o600)
+    creds.write_text('[lab]\ncommunity = "nadie"\n')
+    monkeypatch.setenv("PUKARA_CREDENTIALS", str(creds))
+    capsys.readouterr()
+    return base
+
+
+def test_servers_without_credentials_are_not_tested_and_exit_3(
+    capsys: pytest.CaptureFixture[str], db: list[str]
+) -> None:
+    code, out, _ = run(capsys, *db, "ipv6", "servidores", "-f", "json")
+    rows = json.loads(out)
+    assert code == 3
+    assert {r["host.name"] for r in rows} == {"srv-a", "srv-b"}  # not the router nor retired
+    assert len(rows) == 8 and {r["status"] for r in rows} == {"not-tested"}
+    assert all("«auditoria»" in r["message"] for r in rows)
+    assert next(r for r in rows if r["host.name"] == "srv-b")["address"] == "::1"
+
+
+def test_scope_by_name_or_site_and_an_unknown_one_is_named(
+    capsys: pytest.CaptureFixture[str], db: list[str]
+) -> None:
+    code, out, _ = run(capsys, *db, "ipv6", "servidores", "SRV-A", "--credencial", "lab",
+                       "-f", "csv")  # fmt: skip
+    assert code == 3
+    assert out.count("srv-a") == 4 and "srv-b" not in out
+    assert "credenciales" in out
+    code, _, err = run(capsys, *db, "ipv6", "servidores", "lima", "nada", "gw-c")
+    assert code == 2 and "«nada»" in err and "«gw-c»" in err and "«lima»" not in err
+
+
+def test_junit_and_table(capsys: pytest.CaptureFixture[str], db: list[str]) -> None:
+    code, out, _ = run(capsys, *db, "ipv6", "servidores", "-f", "junit")
+    assert code == 3 and out.startswith("<?xml") and 'tests="8" failures="0"' in out
+    code, out, err = run(capsys, *db, "ipv6", "servidores")
+    assert code == 3 and "sin probar" in out and "S4" in out
+    assert "2 servidores no se pudieron revisar" in err
+
+
+def test_an_inventory_without_servers_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "--base-datos", str(tmp_path / "vacio.db"), "ipv6", "servidores")
+    assert code == 2 and "no tiene servidores" in err
+
+
+def test_the_run_is_stored_for_diff_and_the_report(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    from ipv6 import almacen
+    from pukara.config import Settings
+    from pukara.store import opened_store
+
+    code, _, err = run(capsys, *db, "ipv6", "servidores")
+    assert code == 3
+    assert "Corrida guardada" in err
+    with opened_store(Settings(data_dir=tmp_path, db=tmp_path / "inv.db"), read_only=True) as s:
+        runs = almacen.list_runs(s, "servidores")
+        assert len(runs) == 1 and runs[0].meta["targets"] == ["srv-a", "srv-b"]
+        results = almacen.run_results(s, runs[0].id)
+    assert len(results) == 8 and {r.check for r in results} == {"S1", "S2", "S3", "S4"}
+    assert run(capsys, *db, "ipv6", "servidores", "srv-a")[0] == 3
+    code, out, err = run(capsys, *db, "ipv6", "diff", "-f", "json")
+    assert code == 0, err
+    assert "srv-b" in out  # in the first run only
