@@ -83,8 +83,10 @@ async def check_web(
     hosts = [h for h in (resolved.apex, resolved.www) if h.v6]
     if not hosts:
         why = "ni el dominio ni www tienen AAAA"
+        v4 = sorted({a for h in (resolved.apex, resolved.www) for a in h.v4})
         return out + [
-            _result(domain, c, (Status.NOT_APPLICABLE, why, {})) for c in ("W2", *_checks(ctx))
+            _result(domain, c, (Status.NOT_APPLICABLE, why, {"v6": [], "v4": v4}))
+            for c in ("W2", *_checks(ctx))
         ]
     out.append(_result(domain, "W2", _w2(hosts, ctx)))
     if not ctx.v6_ok:
@@ -120,6 +122,7 @@ def _w1(host: HostAddresses) -> Verdict:
 
 
 def _w2(hosts: list[HostAddresses], ctx: Context) -> Verdict:
+    all_v6 = sorted({a for h in hosts for a in h.v6})
     bad = sorted(
         {
             a
@@ -129,7 +132,7 @@ def _w2(hosts: list[HostAddresses], ctx: Context) -> Verdict:
         }
     )
     if not bad:
-        return Status.PASS, "todas las AAAA son direcciones globales", {}
+        return Status.PASS, "todas las AAAA son direcciones globales", {"v6": all_v6}
     return (
         Status.FAIL,
         "hay AAAA no enrutables en Internet (no globales o de uso especial)",
@@ -257,7 +260,11 @@ def _w4(
 ) -> Verdict:
     pairs = [(a4, a6) for a4 in host.v4 for a6 in host.v6]
     if not pairs:
-        return Status.NOT_APPLICABLE, f"{host.name} no tiene A con que comparar", {}
+        return (
+            Status.NOT_APPLICABLE,
+            f"{host.name} no tiene A con que comparar",
+            {"v6_ports": dict(opened)},
+        )
     verdicts = [_pair(a4, a6, opened, responses) for a4, a6 in pairs]
     status = worst(v[0] for v in verdicts)
     message = next(v[1] for v in verdicts if v[0] == status)
@@ -360,7 +367,11 @@ async def _w6(
         if ports.https in opened[a4] and ports.https in opened[a6]
     ]
     if not pairs:
-        return Status.NOT_APPLICABLE, f"{host.name}: 443 no está abierto en ambas familias", {}
+        return (
+            Status.NOT_APPLICABLE,
+            f"{host.name}: 443 no está abierto en ambas familias",
+            {"open": dict(opened)},
+        )
     wanted = sorted({a for pair in pairs for a in pair})
     infos = dict(
         zip(
