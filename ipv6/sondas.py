@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import ssl
 import time
@@ -55,6 +56,7 @@ class Tls:
     version: str | None = None
     cipher: str | None = None
     error: str | None = None
+    protocols: tuple[str, ...] = ()  # versions the server accepted
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,19 +82,27 @@ def _why(exc: BaseException) -> str:
     return text[:200]
 
 
-def _client_tls() -> ssl.SSLContext:
+def _client_tls(maximum: ssl.TLSVersion | None = None) -> ssl.SSLContext:
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
+    if maximum is not None:
+        ctx.maximum_version = maximum
     return ctx
 
 
 async def _open(
-    address: str, port: int, timeout: float, tls_name: str | None = None
+    address: str,
+    port: int,
+    timeout: float,
+    tls_name: str | None = None,
+    maximum: ssl.TLSVersion | None = None,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     if tls_name is None:
         return await asyncio.wait_for(asyncio.open_connection(address, port), timeout)
-    opening = asyncio.open_connection(address, port, ssl=_client_tls(), server_hostname=tls_name)
+    opening = asyncio.open_connection(
+        address, port, ssl=_client_tls(maximum), server_hostname=tls_name
+    )
     return await asyncio.wait_for(opening, timeout)
 
 
@@ -202,25 +212,43 @@ async def http_get(
     return parse_response(address, port, raw, round((time.perf_counter() - start) * 1000, 3))
 
 
-async def tls_info(address: str, port: int, host: str, timeout: float) -> Tls:
-    """The certificate (SHA-256 of its DER form), protocol and cipher ``address`` presents."""
+async def _handshake(
+    address: str, port: int, host: str, timeout: float, maximum: ssl.TLSVersion | None = None
+) -> Tls:
     try:
-        _, writer = await _open(address, port, timeout, host)
+        _, writer = await _open(address, port, timeout, host, maximum)
     except (OSError, TimeoutError, ssl.SSLError) as exc:
         return Tls(address, port, error=_why(exc))
     obj = writer.get_extra_info("ssl_object")
     try:
         der = obj.getpeercert(binary_form=True) if obj else None
         cipher = obj.cipher() if obj else None
+        version = obj.version() if obj else None
         return Tls(
             address,
             port,
             cert_sha256=hashlib.sha256(der).hexdigest() if der else None,
-            version=obj.version() if obj else None,
+            version=version,
             cipher=cipher[0] if cipher else None,
+            protocols=(version,) if version else (),
         )
     finally:
         await _close(writer)
+
+
+async def tls_info(address: str, port: int, host: str, timeout: float) -> Tls:
+    """The certificate (SHA-256 of its DER form), protocol and cipher ``address`` presents.
+
+    ``protocols``: the negotiated version and, when that is TLS 1.3, TLS 1.2 if a handshake
+    capped at 1.2 also succeeds (the client refuses anything older).
+    """
+    first = await _handshake(address, port, host, timeout)
+    if first.version != "TLSv1.3":
+        return first
+    capped = await _handshake(address, port, host, timeout, ssl.TLSVersion.TLSv1_2)
+    if capped.error or not capped.version:
+        return first
+    return dataclasses.replace(first, protocols=tuple(sorted({*first.protocols, capped.version})))
 
 
 async def _reply(reader: asyncio.StreamReader, timeout: float) -> list[str]:

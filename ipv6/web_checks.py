@@ -35,6 +35,7 @@ from ipv6.modelo import Category, CheckResult, Context, HostAddresses, Resolved,
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_HOPS = 5
 MAX_DISTANCE = 0.10  # W4: body distance that still passes
+COMPARED_BYTES = 32 * 1024  # W4: how much of each body the distance reads
 PMTU_BYTES = 1280
 LATENCY_SLACK_MS = 1000.0
 SLOW_MS = 5000.0
@@ -216,10 +217,17 @@ def _w3(host: HostAddresses, opened: Mapping[str, list[int]]) -> Verdict:
 
 
 def distance(a: bytes, b: bytes) -> float:
-    """0 for equal bodies, 1 for bodies with nothing in common (difflib's ratio)."""
+    """0 for equal bodies, 1 for bodies with nothing in common.
+
+    difflib's ratio over the first :data:`COMPARED_BYTES` of each body (it is quadratic at
+    worst and runs on the event loop), and never less than the bodies' length difference.
+    """
     if a == b:
         return 0.0
-    return round(1.0 - difflib.SequenceMatcher(None, a, b).ratio(), 4)
+    longest = max(len(a), len(b))
+    by_length = abs(len(a) - len(b)) / longest
+    matcher = difflib.SequenceMatcher(None, a[:COMPARED_BYTES], b[:COMPARED_BYTES])
+    return round(max(1.0 - matcher.ratio(), by_length), 4)
 
 
 def _pair(
@@ -384,6 +392,7 @@ async def _w6(
         a: {
             "cert_sha256": t.cert_sha256,
             "version": t.version,
+            "protocols": list(t.protocols),
             "cipher": t.cipher,
             "error": t.error,
         }
@@ -395,7 +404,7 @@ async def _w6(
             return Status.FAIL, f"{host.name}: el saludo TLS falló en una familia", evidence
         if t4.cert_sha256 != t6.cert_sha256:
             return Status.FAIL, f"{host.name}: el certificado difiere entre IPv4 e IPv6", evidence
-        if t4.version != t6.version:
+        if t4.protocols != t6.protocols:
             return Status.FAIL, f"{host.name}: el protocolo TLS difiere entre IPv4 e IPv6", evidence
     return (
         Status.PASS,

@@ -36,7 +36,7 @@ class Site:
     location: str | None = None
     https: bool = True
     http: bool = True
-    cert: str = "a"
+    cert: str = "a"  # "a", "b", or "a13" (the certificate "a", TLS 1.3 only)
     drop_first: int = 0  # connections closed unanswered (the connect probe counts)
     seen: list[str] = field(default_factory=list)
 
@@ -60,7 +60,13 @@ def free_port() -> int:
 def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ssl.SSLContext]:
     folder = tmp_path_factory.mktemp("certs")
     out = {}
-    for name in ("a", "b"):
+    for name in ("a", "b", "a13"):
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        if name == "a13":
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+            ctx.load_cert_chain(folder / "a.crt", folder / "a.key")
+            out[name] = ctx
+            continue
         key, crt = folder / f"{name}.key", folder / f"{name}.crt"
         subprocess.run(
             ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
@@ -68,7 +74,6 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ssl.SSLContext]
              "-out", str(crt)],
             check=True, capture_output=True,
         )  # fmt: skip
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(crt, key)
         out[name] = ctx
     return out
@@ -179,6 +184,14 @@ def test_other_content_and_certificate_on_ipv6(certs: dict[str, ssl.SSLContext])
     assert tls[V4]["cert_sha256"] != tls[V6]["cert_sha256"]
 
 
+def test_a_narrower_tls_protocol_set_on_ipv6_fails_w6(certs: dict[str, ssl.SSLContext]) -> None:
+    got = run(certs, Site(), Site(cert="a13"))
+    assert got["W6"].status == Status.FAIL
+    tls = got["W6"].evidence["names"]["ejemplo.test"]
+    assert tls[V4]["cert_sha256"] == tls[V6]["cert_sha256"]
+    assert tls[V4]["protocols"] == ["TLSv1.2", "TLSv1.3"] and tls[V6]["protocols"] == ["TLSv1.3"]
+
+
 def test_redirect_to_an_ipv4_literal_fails_w5(certs: dict[str, ssl.SSLContext]) -> None:
     target = "http://198.19.18.10/"
     redirect = {"status": 301, "body": b"moved", "location": target}
@@ -276,6 +289,7 @@ def test_distance() -> None:
     assert distance(PAGE, PAGE) == 0.0
     assert distance(PAGE, PAGE[:-10] + b"0123456789") < 0.1
     assert distance(PAGE, b"0123456789 IPV6 " * 120) > 0.5
+    assert distance(PAGE * 20, PAGE * 40) >= 0.5  # past the compared bytes, length counts
 
 
 def test_probe_of_a_closed_port(tmp_path: Path) -> None:
