@@ -13,12 +13,21 @@ M4 read DNS only and live with the name-server checks.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from ipv6 import sondas
 from ipv6.modelo import Category, CheckResult, Context, HostAddresses, Resolved, Status
 from ipv6.web_checks import NO_VANTAGE, Verdict, worst
+
+# Postfix answers 421 past 50 connections from one client (smtpd_client_connection_count_limit):
+# a run of many domains keeps its SMTP dialogues under that.
+MAX_SMTP = 32
+RETRY_PAUSE_S = 0.5
+_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +73,24 @@ def _merge(hosts: list[HostAddresses], verdicts: list[Verdict]) -> Verdict:
     return status, message, {"hosts": {h.name: v[2] for h, v in zip(hosts, verdicts, strict=True)}}
 
 
+def _smtp_slots() -> asyncio.Semaphore:
+    """The running loop's limit on simultaneous SMTP dialogues (see :data:`MAX_SMTP`)."""
+    loop = asyncio.get_running_loop()
+    slots = _SLOTS.get(loop)
+    if slots is None:
+        slots = _SLOTS[loop] = asyncio.Semaphore(MAX_SMTP)
+    return slots
+
+
 async def _ehlo(address: str, port: int, ctx: Context) -> sondas.Smtp:
-    got = await sondas.smtp_ehlo(address, port, ctx.smtp_timeout_s)
+    async with _smtp_slots():
+        got = await sondas.smtp_ehlo(address, port, ctx.smtp_timeout_s)
     for _ in range(ctx.retries):
         if got.ok:
             break
-        got = await sondas.smtp_ehlo(address, port, ctx.smtp_timeout_s)
+        await asyncio.sleep(RETRY_PAUSE_S)  # a 421 (too many connections) is often brief
+        async with _smtp_slots():
+            got = await sondas.smtp_ehlo(address, port, ctx.smtp_timeout_s)
     return got
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import ssl
 import time
@@ -82,7 +83,9 @@ def _why(exc: BaseException) -> str:
     return text[:200]
 
 
+@functools.cache
 def _client_tls(maximum: ssl.TLSVersion | None = None) -> ssl.SSLContext:
+    """One client context per protocol cap, made once (loading it costs milliseconds)."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
