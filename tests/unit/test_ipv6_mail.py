@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ipv6 import sondas
-from ipv6.mail_checks import MailPorts, check_mail
+from ipv6.mail_checks import MAX_SMTP, MailPorts, check_mail
 from ipv6.modelo import CheckResult, Context, HostAddresses, Resolved, Status
 
 V4, V6 = "127.0.0.1", "::1"
@@ -164,3 +164,38 @@ def test_smtp_probe_reads_a_multiline_ehlo() -> None:
 
     got = asyncio.run(main())
     assert got.ok and got.ehlo == ("PIPELINING", "STARTTLS", "8BITMIME")
+
+
+def test_many_domains_keep_their_smtp_dialogues_under_the_limit() -> None:
+    """Postfix answers 421 past 50 connections from one client: a big run stays under it."""
+    live, peak = 0, 0
+
+    async def counting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal live, peak
+        live += 1
+        peak = max(peak, live)
+        try:
+            await asyncio.sleep(0.05)
+            await _smtp(Mailer())(reader, writer)
+        finally:
+            live -= 1
+
+    async def main() -> list[list[CheckResult]]:
+        ports = MailPorts(free_port(), ())
+        servers = [await asyncio.start_server(counting, a, ports.smtp) for a in (V4, V6)]
+        ctx = Context(v6_ok=True, connect_timeout_s=2.0, smtp_timeout_s=5.0)
+        host = HostAddresses("mx.e.test", (V4,), (V6,))
+        doms = [
+            Resolved(f"d{i}.test", HostAddresses(f"d{i}.test"), HostAddresses(f"www.d{i}.test"),
+                     mx=((10, host),))
+            for i in range(120)
+        ]  # fmt: skip
+        try:
+            return await asyncio.gather(*(check_mail(d, ctx, ports=ports) for d in doms))
+        finally:
+            for s in servers:
+                s.close()
+
+    got = asyncio.run(main())
+    assert all(r.status == Status.PASS for results in got for r in results)
+    assert 1 < peak <= MAX_SMTP
