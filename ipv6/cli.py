@@ -2,7 +2,7 @@
 
 import typer
 
-from ipv6 import cli_equipos, cli_plan
+from ipv6 import cli_dominios, cli_equipos, cli_plan
 
 app = typer.Typer(
     help=(
@@ -14,3 +14,4 @@ app = typer.Typer(
 
 app.add_typer(cli_plan.app, name="plan")
 cli_equipos.register(app)  # equipos
+cli_dominios.register(app)  # dominios
