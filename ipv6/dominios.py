@@ -123,10 +123,11 @@ async def vantage(anchors: Sequence[str], timeout_s: float) -> CheckResult:
         return CheckResult(VANTAGE, "C1", Status.NOT_TESTED,
                            "no hay anclas IPv6 configuradas (ajuste ipv6_anclas): los "
                            "resultados IPv6 quedan sin probar", Category.VANTAGE)  # fmt: skip
+    anchors = list(dict.fromkeys(anchors))  # each address counts once
     ports = await asyncio.gather(*(_reaches(a, timeout_s) for a in anchors))
     reached = {a: p for a, p in zip(anchors, ports, strict=True) if p is not None}
     evidence = {"anchors": list(anchors), "reached": reached}
-    if len(reached) >= min(MIN_ANCHORS, len(anchors)) and len(reached) >= 1:
+    if len(reached) >= MIN_ANCHORS:
         return CheckResult(VANTAGE, "C1", Status.PASS,
                            f"el punto de prueba alcanza {len(reached)} de {len(anchors)} anclas IPv6",
                            Category.VANTAGE, evidence)  # fmt: skip
