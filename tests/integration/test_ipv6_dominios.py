@@ -116,3 +116,23 @@ def test_a_resolver_that_does_not_answer(net: manage.Lab) -> None:
     assert all(r.status is Status.NOT_TESTED for r in results)
     assert all(r.evidence["error"] == "timeout" for r in results)
     assert dominios.failed(results)
+
+
+def test_the_command_on_the_lab(net: manage.Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    from cli import main
+
+    monkeypatch.setenv("PUKARA_IPV6_ANCLAS", ",".join(internet.anchors(net)))
+    monkeypatch.setenv("PUKARA_IPV6_PREFIJOS_GLOBALES", LAB_ULA[0])
+    base = ["--base-datos", str(tmp_path / "p.db"), "ipv6", "dominios", "rree.test",
+            "-r", internet.resolver(net)[0]]  # fmt: skip
+    code = main([*base, "-f", "json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["check"] == "C1" and rows[0]["status"] == "pass"
+    dns = {r["check"]: r["status"] for r in rows if r["category"] in ("dns", "dnssec")}
+    assert dns == {"N1": "pass", "N2u": "pass", "N2t": "pass", "N3": "warn", "N4": "pass",
+                   "N5": "pass"}  # fmt: skip
+    assert code == (3 if any(r["status"] == "fail" for r in rows) else 0)
+    code = main([*base, "embperu-ar.test"])
+    out, err = capsys.readouterr()
+    assert code == 3 and "embperu-ar.test" in out and "Puntaje" in out and "2 dominios" in err
