@@ -184,7 +184,9 @@ def _reason(e: BaseException) -> str:
     if isinstance(e, dns.resolver.NXDOMAIN):
         return "NXDOMAIN"
     if isinstance(e, dns.resolver.NoNameservers):
-        return "SERVFAIL"
+        # what the resolver answered: SERVFAIL (a validating resolver's bogus), REFUSED...
+        said = {str(err[3]) for err in e.kwargs.get("errors") or () if len(err) > 3}
+        return "SERVFAIL" if not said or "SERVFAIL" in said else sorted(said)[0]
     if isinstance(e, dns.exception.Timeout):
         return "timeout"
     return type(e).__name__

@@ -6,6 +6,7 @@ import asyncio
 import ipaddress
 import socket
 
+import dns.message
 import pytest
 
 from ipv6 import dns_checks, dominios, puntaje
@@ -200,3 +201,18 @@ def test_scores() -> None:
     assert got["web"] == 50.0
     assert got["correo"] is None and got["dnssec"] is None
     assert got["total"] == pytest.approx(58.4, abs=0.1)
+
+
+def test_the_resolvers_rcode_names_the_error() -> None:
+    import dns.resolver
+
+    def nn(rcode: str) -> dns.resolver.NoNameservers:
+        query = dns.message.make_query("rree.test", "SOA")
+        return dns.resolver.NoNameservers(
+            request=query, errors=[("127.0.0.1", False, 53, rcode, None)]
+        )
+
+    assert dominios._reason(nn("SERVFAIL")) == "SERVFAIL"
+    assert dominios._reason(nn("REFUSED")) == "REFUSED"
+    assert dominios._reason(dns.resolver.NXDOMAIN()) == "NXDOMAIN"
+    assert dominios._reason(dns.resolver.LifetimeTimeout(timeout=1.0, errors=[])) == "timeout"
