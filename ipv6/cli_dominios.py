@@ -65,18 +65,18 @@ def _junit(c1: CheckResult, results: list[CheckResult]) -> str:
     return junit("pukara ipv6 dominios", cases, failures)
 
 
-def _names(dominios_: list[str], archivo: Path | None) -> list[Any]:
+def _names(dominios_: list[str], lista: Path | None) -> list[Any]:
     from ipv6.dominios import read_names
     from pukara.errors import UsageError
 
     lines: list[str] = []
-    if archivo is not None:
+    if lista is not None:
         try:
-            lines = archivo.read_text(encoding="utf-8", errors="replace").splitlines()
+            lines = lista.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError as e:
             from pukara.errors import os_reason
 
-            raise UsageError(f"no se pudo leer {archivo}: {os_reason(e)}") from None
+            raise UsageError(f"no se pudo leer {lista}: {os_reason(e)}") from None
     return read_names(dominios_, lines)
 
 
@@ -88,11 +88,10 @@ def dominios(
             metavar="[DOMINIO...]", help="Dominios a revisar (se admiten IDN).", show_default=False
         ),
     ] = None,
-    archivo: Annotated[
+    lista: Annotated[
         Path | None,
         typer.Option(
-            "--archivo",
-            "-a",
+            "--lista",
             metavar="ARCHIVO",
             help="Archivo con un dominio por línea (# inicia un comentario).",
         ),
@@ -101,7 +100,6 @@ def dominios(
         str | None,
         typer.Option(
             "--resolutor",
-            "-r",
             metavar="IP",
             help="Resolutor validador (DNSSEC) que se consulta; por omisión el del sistema.",
         ),
@@ -132,7 +130,7 @@ def dominios(
     from pukara.text import count
 
     settings: Settings = ctx.obj
-    names = _names(nombres or [], archivo)
+    names = _names(nombres or [], lista)
     reporter = RichReporter(quiet=silencioso)
     reporter.start(len(names), "Revisando dominios")
     done = {"n": 0, "failed": 0}

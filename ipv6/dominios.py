@@ -82,7 +82,7 @@ def read_names(arguments: Sequence[str], lines: Sequence[str] = ()) -> list[Name
             seen.add(key)
             out.append(name)
     if not out:
-        raise UsageError("indique al menos un dominio (argumentos o --archivo)")
+        raise UsageError("indique al menos un dominio (argumentos o --lista)")
     return out
 
 

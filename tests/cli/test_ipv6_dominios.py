@@ -28,7 +28,7 @@ def test_unresolved_and_invalid_names_are_results_and_exit_3(
 ) -> None:
     lista = tmp_path / "dominios.txt"
     lista.write_text("# lista\nlima.rree.test\n" + "a" * 300 + ".test\n", "utf-8")
-    code, out, _ = run(capsys, *base, "ipv6", "dominios", "rree.test", "--archivo", str(lista),
+    code, out, _ = run(capsys, *base, "ipv6", "dominios", "rree.test", "--lista", str(lista),
                        "--resolutor", "127.0.0.1", "-f", "json")  # fmt: skip
     rows = json.loads(out)
     assert code == 3
@@ -41,10 +41,10 @@ def test_unresolved_and_invalid_names_are_results_and_exit_3(
 
 
 def test_table_and_junit(capsys: pytest.CaptureFixture[str], base: list[str]) -> None:
-    code, out, err = run(capsys, *base, "ipv6", "dominios", "rree.test", "-r", "127.0.0.1")
+    code, out, err = run(capsys, *base, "ipv6", "dominios", "rree.test", "--resolutor", "127.0.0.1")
     assert code == 3 and "rree.test" in out and "sin probar" in out
     assert "1 dominio:" in err
-    code, out, _ = run(capsys, *base, "ipv6", "dominios", "rree.test", "-r",
+    code, out, _ = run(capsys, *base, "ipv6", "dominios", "rree.test", "--resolutor",
                        "127.0.0.1", "-f", "junit")  # fmt: skip
     assert code == 3 and out.startswith("<?xml") and 'name="rree.test N1 not-tested"' in out
 
@@ -52,9 +52,11 @@ def test_table_and_junit(capsys: pytest.CaptureFixture[str], base: list[str]) ->
 def test_usage_errors(capsys: pytest.CaptureFixture[str], base: list[str], tmp_path: Path) -> None:
     code, out, err = run(capsys, *base, "ipv6", "dominios")
     assert (code, out) == (2, "") and "al menos un dominio" in err
-    code, _, err = run(capsys, *base, "ipv6", "dominios", "rree.test", "-r", "resolutor.test")
+    code, _, err = run(
+        capsys, *base, "ipv6", "dominios", "rree.test", "--resolutor", "resolutor.test"
+    )
     assert code == 2 and "dirección IP" in err
-    code, _, err = run(capsys, *base, "ipv6", "dominios", "-a", str(tmp_path / "no-existe"))
+    code, _, err = run(capsys, *base, "ipv6", "dominios", "--lista", str(tmp_path / "no-existe"))
     assert code == 2 and "no se pudo leer" in err
 
 

@@ -125,7 +125,7 @@ def test_the_command_on_the_lab(net: manage.Lab, tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("PUKARA_IPV6_ANCLAS", ",".join(internet.anchors(net)))
     monkeypatch.setenv("PUKARA_IPV6_PREFIJOS_GLOBALES", LAB_ULA[0])
     base = ["--base-datos", str(tmp_path / "p.db"), "ipv6", "dominios", "rree.test",
-            "-r", internet.resolver(net)[0]]  # fmt: skip
+            "--resolutor", internet.resolver(net)[0]]  # fmt: skip
     code = main([*base, "-f", "json"])
     rows = json.loads(capsys.readouterr().out)
     assert rows[0]["check"] == "C1" and rows[0]["status"] == "pass"
