@@ -2,7 +2,7 @@
 
 import typer
 
-from ipv6 import cli_equipos, cli_informe, cli_plan, cli_servidores
+from ipv6 import cli_dominios, cli_equipos, cli_informe, cli_plan, cli_servidores
 
 app = typer.Typer(
     help=(
@@ -14,5 +14,6 @@ app = typer.Typer(
 
 app.add_typer(cli_plan.app, name="plan")
 cli_equipos.register(app)  # equipos
+cli_dominios.register(app)  # dominios
 cli_servidores.register(app)  # servidores
 cli_informe.register(app)  # informe, diff

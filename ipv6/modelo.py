@@ -90,6 +90,7 @@ class Resolved:
     null_mx: bool = False  # RFC 7505 "MX 0 ."
     spf: str | None = None  # the v=spf1 TXT record, if any
     error: str | None = None  # the domain could not be resolved at all
+    secure: bool | None = None  # the validating resolver's AD bit on the domain's SOA (N5)
 
 
 @dataclass(frozen=True, slots=True)

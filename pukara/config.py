@@ -83,6 +83,8 @@ class Settings:
     # IPv6 checks only: prefixes treated as global besides 2000::/3 (``[ipv6] prefijos_globales``;
     # the lab's tests name its ULA /48). Nothing else treats a ULA as global.
     ipv6_prefijos_globales: tuple[str, ...] = ()
+    # ``ipv6 dominios``: IPv6 addresses the vantage must reach first (C1; ``[ipv6] anclas``)
+    ipv6_anclas: tuple[str, ...] = ()
     source: Path | None = None  # the pukara.toml that was read, if any
     # who named ``db`` (``--base-datos``, ``variable PUKARA_DB``, a pukara.toml): a path
     # someone typed; None for the default under ``data_dir``, which may be created
@@ -117,6 +119,7 @@ _TYPES: dict[str, type] = {
     "auditoria_politica": Path,
     "auditoria_credenciales": str,
     "ipv6_prefijos_globales": tuple,
+    "ipv6_anclas": tuple,
 }
 # keys whose value must be at least this (0 would mean "keep nothing" or "never")
 _MINIMUM: dict[str, int] = {"retention_days": 1, "concurrency": 1, "outbox_limit": 1000}

@@ -1,0 +1,186 @@
+"""`pukara ipv6 dominios`: public services (DNS, DNSSEC, web, mail) of domains over IPv6."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from pukara.config import Settings
+from pukara.console import Formato, SilenciosoOpt, message, render
+from pukara.errors import ExitCode
+
+if TYPE_CHECKING:
+    from ipv6.modelo import CheckResult
+
+
+class FormatoDominios(StrEnum):
+    tabla = "tabla"
+    json = "json"
+    csv = "csv"
+    junit = "junit"
+
+
+STATUS_SHOWN = {"pass": "cumple", "partial": "parcial", "fail": "falla", "warn": "advierte",
+                "not-tested": "sin probar", "not-applicable": "no aplica"}  # fmt: skip
+SUMMARY_COLUMNS = {"subject": "Dominio", "dns": "DNS", "dnssec": "DNSSEC", "web": "Web",
+                   "correo": "Correo", "total": "Puntaje", "fails": "Fallas"}  # fmt: skip
+DETAIL_COLUMNS = {"subject": "Dominio", "check": "Prueba", "status": "Resultado",
+                  "message": "Detalle"}  # fmt: skip
+RECORD_COLUMNS = {"subject": "Dominio", "check": "Prueba", "category": "Categoría",
+                  "status": "Resultado", "message": "Detalle", "evidence": "Evidencia",
+                  "duration_ms": "Duración (ms)"}  # fmt: skip
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's command to `pukara ipv6`."""
+    app.command("dominios")(dominios)
+
+
+def _score(value: float | None) -> str:
+    from pukara.formats import number
+
+    return "—" if value is None else number(value, 0)
+
+
+def _summary(results: list[CheckResult]) -> list[dict[str, Any]]:
+    from ipv6.puntaje import scores
+
+    rows = []
+    for subject, row in scores(results).items():
+        fails = sum(1 for r in results if r.subject == subject and r.status.value == "fail")
+        rows.append({"subject": subject, **{k: _score(v) for k, v in row.items()},
+                     "fails": fails})  # fmt: skip
+    return rows
+
+
+def _junit(c1: CheckResult, results: list[CheckResult]) -> str:
+    from ipv6.junit import junit
+
+    every = [c1, *results]
+    cases = {f"{r.subject} {r.check}": r.status.value for r in every}
+    failures = {f"{r.subject} {r.check}": [r.message] for r in every if r.status.value == "fail"}
+    return junit("pukara ipv6 dominios", cases, failures)
+
+
+def _names(dominios_: list[str], lista: Path | None) -> list[Any]:
+    from ipv6.dominios import read_names
+    from pukara.errors import UsageError
+
+    lines: list[str] = []
+    if lista is not None:
+        try:
+            lines = lista.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as e:
+            from pukara.errors import os_reason
+
+            raise UsageError(f"no se pudo leer {lista}: {os_reason(e)}") from None
+    return read_names(dominios_, lines)
+
+
+def dominios(
+    ctx: typer.Context,
+    nombres: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[DOMINIO...]", help="Dominios a revisar (se admiten IDN).", show_default=False
+        ),
+    ] = None,
+    lista: Annotated[
+        Path | None,
+        typer.Option(
+            "--lista",
+            metavar="ARCHIVO",
+            help="Archivo con un dominio por línea (# inicia un comentario).",
+        ),
+    ] = None,
+    resolutor: Annotated[
+        str | None,
+        typer.Option(
+            "--resolutor",
+            metavar="IP",
+            help="Resolutor validador (DNSSEC) que se consulta; por omisión el del sistema.",
+        ),
+    ] = None,
+    formato: Annotated[
+        FormatoDominios,
+        typer.Option("--formato", "-f", help="Formato de salida: tabla, json, csv o junit."),
+    ] = FormatoDominios.tabla,
+    sin_tls: Annotated[
+        bool, typer.Option("--sin-tls", help="No compara TLS entre familias (W6).")
+    ] = False,
+    silencioso: SilenciosoOpt = False,
+) -> None:
+    """Revisa los servicios públicos de dominios por IPv6, al estilo de internet.nl: N1-N5
+    servidores de nombres (AAAA, respuesta por UDP y TCP, diversidad, IPv4 también, DNSSEC
+    del dominio y de sus MX), W1-W8 web (AAAA, ruta global, puertos, paridad de contenido,
+    redirecciones, TLS, PMTU, latencia) y M1-M5 correo (AAAA de los MX, SMTP, PTR, SPF,
+    puertos de cliente).
+
+    Antes, C1 comprueba que este equipo alcanza al menos tres anclas IPv6 (ajuste
+    ipv6_anclas, clave anclas de la sección ipv6 de pukara.toml); si no, todo lo que
+    necesita tráfico IPv6 queda «sin probar», nunca «cumple». Un dominio que no resuelve
+    no detiene la revisión. Sale con 0 si nada falla y con 3 si alguna prueba falla o
+    algún dominio no se pudo revisar.
+    """
+    from ipv6 import dominios as dom
+    from pukara.console import RichReporter
+    from pukara.text import count
+
+    settings: Settings = ctx.obj
+    names = _names(nombres or [], lista)
+    reporter = RichReporter(quiet=silencioso)
+    reporter.start(len(names), "Revisando dominios")
+    done = {"n": 0, "failed": 0}
+
+    def progress(_subject: str, out: list[CheckResult]) -> None:
+        done["n"] += 1
+        done["failed"] += 1 if dom.failed(out) else 0
+        reporter.update(done["n"], len(names), done["failed"])
+
+    try:
+        c1, results = dom.run(names, resolver=resolutor, anchors=settings.ipv6_anclas,
+                              global_prefixes=settings.ipv6_prefijos_globales,
+                              concurrency=settings.concurrency,
+                              timeout_s=min(settings.timeout_s, 5.0), tls=not sin_tls,
+                              progress=progress)  # fmt: skip
+    finally:
+        reporter.finish()
+    _save(settings, c1, results, resolutor)
+    rows = [r.to_dict() for r in [c1, *results]]
+    if formato is FormatoDominios.junit:
+        typer.echo(_junit(c1, results), nl=False)
+    elif formato is FormatoDominios.tabla:
+        message(f"C1 {STATUS_SHOWN[c1.status.value]}: {c1.message}", quiet=silencioso)
+        render(_summary(results), Formato.tabla, SUMMARY_COLUMNS, title="IPv6 en dominios")
+        found = [r for r in rows[1:] if r["status"] not in ("pass", "not-applicable")]
+        if found:
+            render(found, Formato.tabla, DETAIL_COLUMNS, title="Pruebas que no cumplen",
+                   shown={"status": lambda s: STATUS_SHOWN.get(s, s)})  # fmt: skip
+    else:
+        render(rows, Formato(formato.value), RECORD_COLUMNS)
+    fails = sum(1 for r in results if r.status.value == "fail")
+    message(
+        f"{count(len(names), 'dominio', 'dominios')}: "
+        f"{count(fails, 'prueba falla', 'pruebas fallan')}.",
+        quiet=silencioso or formato is not FormatoDominios.tabla,
+    )
+    if dom.failed(results):
+        raise typer.Exit(ExitCode.PARTIAL)
+
+
+def _save(settings: Settings, c1: CheckResult, results: list[CheckResult],
+          resolver: str | None) -> None:  # fmt: skip
+    """Store the run when the store's IPv6 module (``ipv6.almacen.save_run``) is installed."""
+    import importlib
+
+    try:
+        save_run = importlib.import_module("ipv6.almacen").save_run
+    except (ImportError, AttributeError):
+        return
+    from pukara.store import opened_store
+
+    with opened_store(settings) as store:
+        save_run(store, "dominios", [c1, *results], {"resolver": resolver})

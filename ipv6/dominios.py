@@ -1,0 +1,323 @@
+"""`pukara ipv6 dominios`: the public services of many domains over IPv6, at once.
+
+A run: the names (IDNA, UTS 46; a name that does not encode is that domain's error result,
+never a crash), then C1 (the vantage reaches at least three IPv6 anchors, the setting
+``ipv6_anclas``; otherwise every IPv6 result is not-tested), then each domain resolved once
+through the resolver (``--resolutor``; dnspython's asyncio resolver, with the DNSSEC OK bit
+so the validating resolver's AD bit tells N5) into :class:`~ipv6.modelo.Resolved`, judged by
+:mod:`ipv6.dns_checks` and by the web and mail checks. At most ``concurrency`` domains run
+together; every lookup gets a retry before it counts as failed. A domain that does not
+resolve (SERVFAIL, NXDOMAIN, a resolver that does not answer) gets every check not-tested,
+except N5 which fails on SERVFAIL (a bogus signature, as a validating resolver says).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import ipaddress
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import dns.asyncresolver
+import dns.exception
+import dns.flags
+import dns.rdatatype
+import dns.resolver
+
+from ipv6 import dns_checks
+from ipv6.modelo import Category, CheckResult, Context, HostAddresses, Resolved, Status
+from pukara.errors import UsageError
+
+WEB_CHECKS = ("W1a", "W1w", "W2", "W3", "W4", "W5", "W6", "W7", "W8")
+MAIL_CHECKS = ("M2", "M5")
+ALL_CHECKS = ("N1", "N2u", "N2t", "N3", "N4", "N5", *WEB_CHECKS, "M1", "M2", "M3", "M4", "M5")
+CATEGORY = {**dns_checks.CATEGORY, **dict.fromkeys(WEB_CHECKS, Category.WEB),
+            **dict.fromkeys(MAIL_CHECKS, Category.MAIL)}  # fmt: skip
+NAME_CHECK = "IDNA"  # the result of a name that is not a valid domain
+VANTAGE = "punto-de-prueba"  # C1's subject
+ANCHOR_PORTS = (53, 80, 25, 443)
+MIN_ANCHORS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    given: str  # as typed (cleaned)
+    ascii: str  # IDNA form, "" when it does not encode
+    error: str | None = None
+
+
+def idna_name(text: str) -> Name:
+    """The IDNA ASCII form of a domain name (UTS 46 mapping), or why it has none."""
+    import idna
+
+    from pukara.text import clean_line
+
+    given = clean_line(text).strip().rstrip(".")
+    if not given:
+        return Name(given, "", "nombre vacío")
+    try:
+        ascii_name = idna.encode(given, uts46=True).decode("ascii").lower()
+    except (idna.IDNAError, UnicodeError) as e:
+        return Name(given[:255], "", f"nombre de dominio no válido: {clean_line(str(e))[:200]}")
+    if len(ascii_name) > 253:
+        return Name(given[:255], "", "nombre de dominio no válido: más de 253 caracteres")
+    return Name(given, ascii_name)
+
+
+def read_names(arguments: Sequence[str], lines: Sequence[str] = ()) -> list[Name]:
+    """The names of the arguments and of a file's lines (``#`` comments, blanks skipped),
+    each once, in order."""
+    seen: set[str] = set()
+    out = []
+    for raw in [*arguments, *lines]:
+        text = raw.split("#", 1)[0].strip()
+        if not text:
+            continue
+        name = idna_name(text)
+        key = name.ascii or name.given
+        if key not in seen:
+            seen.add(key)
+            out.append(name)
+    if not out:
+        raise UsageError("indique al menos un dominio (argumentos o --lista)")
+    return out
+
+
+def make_resolver(address: str | None, timeout_s: float) -> dns.asyncresolver.Resolver:
+    """dnspython's asyncio resolver at ``address`` (else the system's), asking for DNSSEC."""
+    if address is None:
+        resolver = dns.asyncresolver.Resolver()
+    else:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise UsageError(f"--resolutor debe ser una dirección IP, no «{address}»") from None
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        resolver.nameservers = [address]
+    resolver.timeout = timeout_s
+    resolver.lifetime = timeout_s
+    resolver.use_edns(0, dns.flags.DO, 1232)
+    return resolver
+
+
+# ---- C1 ---------------------------------------------------------------------------------
+
+
+async def _reaches(address: str, timeout_s: float) -> int | None:
+    for port in ANCHOR_PORTS:
+        try:
+            _r, w = await asyncio.wait_for(asyncio.open_connection(address, port), timeout_s)
+        except (OSError, TimeoutError):
+            continue
+        w.close()
+        return port
+    return None
+
+
+async def vantage(anchors: Sequence[str], timeout_s: float) -> CheckResult:
+    """C1: the vantage reaches at least three IPv6 anchors (TCP 53, 80, 25 or 443)."""
+    if not anchors:
+        return CheckResult(VANTAGE, "C1", Status.NOT_TESTED,
+                           "no hay anclas IPv6 configuradas (ajuste ipv6_anclas): los "
+                           "resultados IPv6 quedan sin probar", Category.VANTAGE)  # fmt: skip
+    anchors = list(dict.fromkeys(anchors))  # each address counts once
+    ports = await asyncio.gather(*(_reaches(a, timeout_s) for a in anchors))
+    reached = {a: p for a, p in zip(anchors, ports, strict=True) if p is not None}
+    evidence = {"anchors": list(anchors), "reached": reached}
+    if len(reached) >= MIN_ANCHORS:
+        return CheckResult(VANTAGE, "C1", Status.PASS,
+                           f"el punto de prueba alcanza {len(reached)} de {len(anchors)} anclas IPv6",
+                           Category.VANTAGE, evidence)  # fmt: skip
+    return CheckResult(VANTAGE, "C1", Status.FAIL,
+                       f"el punto de prueba alcanza solo {len(reached)} de {len(anchors)} anclas "
+                       "IPv6: los resultados IPv6 quedan sin probar", Category.VANTAGE,
+                       evidence)  # fmt: skip
+
+
+# ---- resolution -------------------------------------------------------------------------
+
+
+class _Lookup:
+    def __init__(self, resolver: dns.asyncresolver.Resolver, retries: int) -> None:
+        self.resolver = resolver
+        self.retries = retries
+        self._hosts: dict[str, asyncio.Task[HostAddresses]] = {}
+
+    async def answer(self, name: str, rdtype: str) -> Any:
+        """The answer (None when there are no records); raises the resolver's error."""
+        for attempt in range(self.retries + 1):
+            try:
+                return await self.resolver.resolve(name, rdtype, raise_on_no_answer=False)
+            except dns.resolver.NXDOMAIN:
+                raise
+            except dns.exception.DNSException:
+                if attempt == self.retries:
+                    raise
+        return None  # pragma: no cover
+
+    async def _host(self, name: str) -> HostAddresses:
+        try:
+            a, aaaa = await asyncio.gather(self.answer(name, "A"), self.answer(name, "AAAA"))
+        except dns.exception.DNSException as e:
+            return HostAddresses(name, error=_reason(e))
+        return HostAddresses(name, _addresses(a), _addresses(aaaa))
+
+    def host(self, name: str) -> asyncio.Task[HostAddresses]:
+        """A name's A and AAAA, looked up once per run (name servers and MX repeat)."""
+        name = name.lower().rstrip(".")
+        task = self._hosts.get(name)
+        if task is None:
+            task = self._hosts[name] = asyncio.ensure_future(self._host(name))
+        return task
+
+
+def _addresses(answer: Any) -> tuple[str, ...]:
+    if answer is None or answer.rrset is None:
+        return ()
+    return tuple(sorted(rr.address for rr in answer.rrset))
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, dns.resolver.NXDOMAIN):
+        return "NXDOMAIN"
+    if isinstance(e, dns.resolver.NoNameservers):
+        # what the resolver answered: SERVFAIL (a validating resolver's bogus), REFUSED...
+        said = {str(err[3]) for err in e.kwargs.get("errors") or () if len(err) > 3}
+        return "SERVFAIL" if not said or "SERVFAIL" in said else sorted(said)[0]
+    if isinstance(e, dns.exception.Timeout):
+        return "timeout"
+    return type(e).__name__
+
+
+def _records(answer: Any) -> list[Any]:
+    return [] if answer is None or answer.rrset is None else list(answer.rrset)
+
+
+async def resolve(domain: str, lookup: _Lookup) -> Resolved:
+    """Everything the checks need to know of ``domain``, from the resolver."""
+    empty = HostAddresses(domain)
+    try:
+        soa = await lookup.answer(domain, "SOA")
+        ns, mx, txt = await asyncio.gather(lookup.answer(domain, "NS"),
+                                           lookup.answer(domain, "MX"),
+                                           lookup.answer(domain, "TXT"))  # fmt: skip
+    except dns.exception.DNSException as e:
+        return Resolved(domain, empty, HostAddresses("www." + domain), error=_reason(e))
+    secure = bool(soa.response.flags & dns.flags.AD)
+    ns_names = sorted(rr.target.to_text(omit_final_dot=True).lower() for rr in _records(ns))
+    mx_rows = sorted((rr.preference, rr.exchange.to_text(omit_final_dot=True).lower())
+                     for rr in _records(mx))  # fmt: skip
+    null_mx = len(mx_rows) == 1 and mx_rows[0][1] in ("", ".")
+    if null_mx:
+        mx_rows = []
+    apex, www, *hosts = await asyncio.gather(
+        lookup.host(domain), lookup.host("www." + domain),
+        *(lookup.host(n) for n in ns_names), *(lookup.host(n) for _, n in mx_rows))  # fmt: skip
+    spf = next((t for t in (b"".join(rr.strings).decode("utf-8", "replace") for rr in _records(txt))
+                if t.lower().startswith("v=spf1")), None)  # fmt: skip
+    return Resolved(
+        domain=domain,
+        apex=apex,
+        www=www,
+        ns=tuple(hosts[: len(ns_names)]),
+        mx=tuple((pref, h) for (pref, _), h in zip(mx_rows, hosts[len(ns_names) :], strict=True)),
+        null_mx=null_mx,
+        spf=spf,
+        secure=secure,
+    )
+
+
+# ---- a run ------------------------------------------------------------------------------
+
+
+def not_tested(domain: str, why: str, n5_fails: bool) -> list[CheckResult]:
+    """Every check of a domain that did not resolve."""
+    out = []
+    for check in ALL_CHECKS:
+        if check == "N5" and n5_fails:
+            out.append(CheckResult(domain, "N5", Status.FAIL,
+                                   "el resolutor validador no entrega el dominio (SERVFAIL): "
+                                   "firma DNSSEC inválida o servidores caídos",
+                                   Category.DNSSEC, {"error": why}))  # fmt: skip
+        else:
+            out.append(CheckResult(domain, check, Status.NOT_TESTED,
+                                   f"el dominio no se pudo resolver ({why})", CATEGORY[check],
+                                   {"error": why}))  # fmt: skip
+    return out
+
+
+def _external(module: str, function: str) -> Callable[..., Any] | None:
+    """The web or mail checks (``ipv6.web_checks.check_web``) when installed."""
+    try:
+        found: Callable[..., Any] = getattr(importlib.import_module(module), function)
+    except (ImportError, AttributeError):
+        return None
+    return found
+
+
+async def check_domain(name: Name, ctx: Context, lookup: _Lookup,
+                       shared: dns_checks.Shared) -> list[CheckResult]:  # fmt: skip
+    """Every check of one domain; any error becomes that domain's results."""
+    if name.error is not None:
+        return [CheckResult(name.given, NAME_CHECK, Status.FAIL, name.error,
+                            Category.NAMESERVERS, {"given": name.given})]  # fmt: skip
+    started = time.monotonic()
+    resolved = await resolve(name.ascii, lookup)
+    if resolved.error is not None:
+        return not_tested(name.ascii, resolved.error, resolved.error == "SERVFAIL")
+    results = await dns_checks.check_dns(resolved, ctx, shared,
+                                         lambda n: lookup.host(n))  # fmt: skip
+    for module, function in (("ipv6.web_checks", "check_web"), ("ipv6.mail_checks", "check_mail")):
+        check = _external(module, function)
+        if check is not None:
+            results += await check(resolved, ctx)
+    elapsed = (time.monotonic() - started) * 1000
+    return [r if r.duration_ms is not None else replace(r, duration_ms=elapsed) for r in results]
+
+
+async def run_async(names: Sequence[Name], ctx: Context, anchors: Sequence[str],
+                    concurrency: int, progress: Callable[[str, list[CheckResult]], None] | None = None,
+                    ) -> tuple[CheckResult, list[CheckResult]]:  # fmt: skip
+    c1 = await vantage(anchors, ctx.connect_timeout_s)
+    ctx = replace(ctx, v6_ok=c1.status is Status.PASS)
+    lookup = _Lookup(ctx.resolver, ctx.retries)
+    shared = dns_checks.Shared()
+    gate = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(name: Name) -> list[CheckResult]:
+        async with gate:
+            try:
+                out = await check_domain(name, ctx, lookup, shared)
+            except Exception as e:  # one failing domain never stops the run
+                out = not_tested(
+                    name.ascii or name.given, f"error interno: {type(e).__name__}", False
+                )
+        if progress is not None:
+            progress(name.ascii or name.given, out)
+        return out
+
+    parts = await asyncio.gather(*(one(n) for n in names))
+    return c1, [r for part in parts for r in part]
+
+
+def run(names: Sequence[Name], *, resolver: str | None, anchors: Sequence[str],
+        global_prefixes: Sequence[str] = (), concurrency: int = 32, timeout_s: float = 4.0,
+        tls: bool = True, progress: Callable[[str, list[CheckResult]], None] | None = None,
+        ) -> tuple[CheckResult, list[CheckResult]]:  # fmt: skip
+    """C1 and every domain's results."""
+    from ipv6.equipos import global_prefixes as parse_prefixes
+
+    ctx = Context(v6_ok=False, global_prefixes=tuple(parse_prefixes(global_prefixes)),
+                  connect_timeout_s=timeout_s, tls=tls,
+                  resolver=make_resolver(resolver, timeout_s))  # fmt: skip
+    return asyncio.run(run_async(names, ctx, anchors, concurrency, progress))
+
+
+def failed(results: Sequence[CheckResult]) -> bool:
+    """A fail, or a domain that could not be checked: exit code 3."""
+    return any(r.status is Status.FAIL for r in results) or any(
+        r.status is Status.NOT_TESTED and "error" in r.evidence for r in results
+    )

@@ -1,0 +1,68 @@
+"""`pukara ipv6 dominios` without the lab: names, a resolver that does not answer, formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cli import main
+from pukara.config import load_settings
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def base(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    monkeypatch.setenv("PUKARA_TIMEOUT_S", "0.3")
+    return ["--base-datos", str(tmp_path / "p.db")]
+
+
+def test_unresolved_and_invalid_names_are_results_and_exit_3(
+    capsys: pytest.CaptureFixture[str], base: list[str], tmp_path: Path
+) -> None:
+    lista = tmp_path / "dominios.txt"
+    lista.write_text("# lista\nlima.rree.test\n" + "a" * 300 + ".test\n", "utf-8")
+    code, out, _ = run(capsys, *base, "ipv6", "dominios", "rree.test", "--lista", str(lista),
+                       "--resolutor", "127.0.0.1", "-f", "json")  # fmt: skip
+    rows = json.loads(out)
+    assert code == 3
+    assert rows[0]["check"] == "C1" and rows[0]["status"] == "not-tested"  # no anchors set
+    subjects = {r["subject"] for r in rows[1:]}
+    assert {"rree.test", "lima.rree.test"} <= subjects and len(subjects) == 3
+    assert all(r["status"] != "pass" for r in rows)
+    idna = [r for r in rows if r["check"] == "IDNA"]
+    assert len(idna) == 1 and idna[0]["status"] == "fail"
+
+
+def test_table_and_junit(capsys: pytest.CaptureFixture[str], base: list[str]) -> None:
+    code, out, err = run(capsys, *base, "ipv6", "dominios", "rree.test", "--resolutor", "127.0.0.1")
+    assert code == 3 and "rree.test" in out and "sin probar" in out
+    assert "1 dominio:" in err
+    code, out, _ = run(capsys, *base, "ipv6", "dominios", "rree.test", "--resolutor",
+                       "127.0.0.1", "-f", "junit")  # fmt: skip
+    assert code == 3 and out.startswith("<?xml") and 'name="rree.test N1 not-tested"' in out
+
+
+def test_usage_errors(capsys: pytest.CaptureFixture[str], base: list[str], tmp_path: Path) -> None:
+    code, out, err = run(capsys, *base, "ipv6", "dominios")
+    assert (code, out) == (2, "") and "al menos un dominio" in err
+    code, _, err = run(
+        capsys, *base, "ipv6", "dominios", "rree.test", "--resolutor", "resolutor.test"
+    )
+    assert code == 2 and "dirección IP" in err
+    code, _, err = run(capsys, *base, "ipv6", "dominios", "--lista", str(tmp_path / "no-existe"))
+    assert code == 2 and "no se pudo leer" in err
+
+
+def test_the_anchors_setting(tmp_path: Path) -> None:
+    path = tmp_path / "pukara.toml"
+    path.write_text('[ipv6]\nanclas = ["fd70:756b:6172:b100::1", "fd70:756b:6172:b100::11"]\n')
+    settings = load_settings(environ={"PUKARA_CONFIG": str(path)})
+    assert settings.ipv6_anclas == ("fd70:756b:6172:b100::1", "fd70:756b:6172:b100::11")
+    assert load_settings(environ={}).ipv6_anclas == ()
