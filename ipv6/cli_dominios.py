@@ -173,13 +173,8 @@ def dominios(
 
 def _save(settings: Settings, c1: CheckResult, results: list[CheckResult],
           resolver: str | None) -> None:  # fmt: skip
-    """Store the run when the store's IPv6 module (``ipv6.almacen.save_run``) is installed."""
-    import importlib
-
-    try:
-        save_run = importlib.import_module("ipv6.almacen").save_run
-    except (ImportError, AttributeError):
-        return
+    """Store the run (events ipv6.resultado and ipv6.corrida) for `ipv6 diff` and `ipv6 informe`."""
+    from ipv6.almacen import save_run
     from pukara.store import opened_store
 
     with opened_store(settings) as store:

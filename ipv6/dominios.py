@@ -14,7 +14,6 @@ except N5 which fails on SERVFAIL (a bogus signature, as a validating resolver s
 from __future__ import annotations
 
 import asyncio
-import importlib
 import ipaddress
 import time
 from collections.abc import Callable, Sequence
@@ -27,7 +26,7 @@ import dns.flags
 import dns.rdatatype
 import dns.resolver
 
-from ipv6 import dns_checks
+from ipv6 import dns_checks, mail_checks, web_checks
 from ipv6.modelo import Category, CheckResult, Context, HostAddresses, Resolved, Status
 from pukara.errors import UsageError
 
@@ -249,15 +248,6 @@ def not_tested(domain: str, why: str, n5_fails: bool) -> list[CheckResult]:
     return out
 
 
-def _external(module: str, function: str) -> Callable[..., Any] | None:
-    """The web or mail checks (``ipv6.web_checks.check_web``) when installed."""
-    try:
-        found: Callable[..., Any] = getattr(importlib.import_module(module), function)
-    except (ImportError, AttributeError):
-        return None
-    return found
-
-
 async def check_domain(name: Name, ctx: Context, lookup: _Lookup,
                        shared: dns_checks.Shared) -> list[CheckResult]:  # fmt: skip
     """Every check of one domain; any error becomes that domain's results."""
@@ -270,10 +260,8 @@ async def check_domain(name: Name, ctx: Context, lookup: _Lookup,
         return not_tested(name.ascii, resolved.error, resolved.error == "SERVFAIL")
     results = await dns_checks.check_dns(resolved, ctx, shared,
                                          lambda n: lookup.host(n))  # fmt: skip
-    for module, function in (("ipv6.web_checks", "check_web"), ("ipv6.mail_checks", "check_mail")):
-        check = _external(module, function)
-        if check is not None:
-            results += await check(resolved, ctx)
+    results += await web_checks.check_web(resolved, ctx)
+    results += await mail_checks.check_mail(resolved, ctx)
     elapsed = (time.monotonic() - started) * 1000
     return [r if r.duration_ms is not None else replace(r, duration_ms=elapsed) for r in results]
 
