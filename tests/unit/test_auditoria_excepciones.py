@@ -88,7 +88,7 @@ def test_valid_waiver_waives_and_expired_one_stays_fail(tmp_path: Path) -> None:
         ),
         (
             GOOD.replace('[[waiver]]\nid = "EXC-2"', '[[waiver]\nid = "EXC-2"'),
-            r"TOML mal formado.*line 10",
+            r"línea 10, columna \d+: TOML mal formado",
         ),
     ],
 )
