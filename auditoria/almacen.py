@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from auditoria.modelo import Result, Status
+from auditoria.modelo import Check, Kind, Result, Status
 from pukara.errors import PukaraError
 from pukara.events import ECS_VERSION, parse_timestamp
 
@@ -207,14 +207,21 @@ def list_runs(store: Store) -> list[dict[str, Any]]:
 
 
 def load_run(store: Store, run_id: str | None = None) -> AuditRun:
-    """A stored run with its results, raw output and job events; ``None``: the newest one."""
+    """A stored run with its results, raw output and job events; ``None``: the newest complete
+    one (an interrupted run is shown only when named: its report is not a whole audit)."""
     if run_id is None:
         runs = list_runs(store)
         if not runs:
             raise RunNotFound(
                 "no hay ninguna auditoría guardada (ejecute «pukara auditoria ejecutar»)"
             )
-        row: Mapping[str, Any] | None = runs[-1]
+        whole = [r for r in runs if r.get("complete")]
+        if not whole:
+            raise RunNotFound(
+                "no hay ninguna auditoría completa; la última, "
+                f"{runs[-1]['id']}, se interrumpió (indique su id para verla como incompleta)"
+            )
+        row: Mapping[str, Any] | None = whole[-1]
     else:
         row = store.get(RUN_COLLECTION, [run_id])
     if row is None:
@@ -244,12 +251,35 @@ def load_run(store: Store, run_id: str | None = None) -> AuditRun:
 
 
 def previous_run_id(store: Store, run_id: str) -> str | None:
-    """The run stored just before ``run_id`` (for the report's trend), if any."""
-    ids = [str(r["id"]) for r in list_runs(store)]
+    """The complete run stored just before ``run_id`` (for the report's trend), if any."""
+    runs = list_runs(store)
+    ids = [str(r["id"]) for r in runs]
     if run_id not in ids:
         return None
-    at = ids.index(run_id)
-    return ids[at - 1] if at > 0 else None
+    earlier = [str(r["id"]) for r in runs[: ids.index(run_id)] if r.get("complete")]
+    return earlier[-1] if earlier else None
+
+
+UNOBSERVED = "sin observar: la ejecución quedó incompleta (interrumpida) antes de este resultado"
+
+
+def with_unobserved(run: AuditRun, checks: Mapping[str, Check]) -> AuditRun:
+    """An interrupted run for its report: each (check, selected host) it never observed is an
+    ERROR, so that the report shows the gap and never an empty pass."""
+    if run.complete:
+        return run
+    kinds = {str(k): str(v) for k, v in (run.scope.get("hosts") or {}).items()}
+    selected = [str(h) for h in run.sampling.get("selected") or ()]
+    selected += [h for h, kind in kinds.items() if kind == Kind.RECORDS.value and h not in selected]
+    seen = {(r.check_id, r.host) for r in run.results}
+    gaps = [
+        Result(check.id, host, Status.ERROR, UNOBSERVED, run.finished_at, run.finished_at)
+        for host in selected
+        for check in sorted(checks.values(), key=lambda c: c.id)
+        if check.kind.value == kinds.get(host) and (check.id, host) not in seen
+    ]
+    results = sorted((*run.results, *gaps), key=lambda r: (r.check_id, r.host, r.source))
+    return replace(run, results=tuple(results))
 
 
 def results_by_host(results: Iterable[Result]) -> dict[str, list[Result]]:

@@ -13,7 +13,6 @@ own file in the data directory (``auditoria/aplicabilidad.toml``) or names one w
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,12 +20,12 @@ from typing import Any
 
 from auditoria import catalogo
 from auditoria.modelo import EDITIONS
+from pukara import tomlfile
 from pukara.errors import PukaraError
 
 FIELDS = ("applicable", "justification")
 _KEY = re.compile(r'^\s*"?([^"=\s]+)"?\s*=')
 _HEADER = re.compile(r"^\s*\[\s*\"?([^\]\"]+)\"?\s*\]")
-_TOML_LINE = re.compile(r"at line (\d+)")
 
 
 class ApplicabilityError(PukaraError):
@@ -80,12 +79,7 @@ def _entry(name: str, line: int, cid: str, value: Any) -> Applicability:
 
 def parse(text: str, name: str) -> dict[str, dict[str, Applicability]]:
     """edition -> control id -> applicability; the IDs are checked against the catalogue."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        found = _TOML_LINE.search(str(e))
-        at = f", línea {found.group(1)}" if found else ""
-        raise ApplicabilityError(f"{name}{at}: TOML mal formado: {e}") from e
+    data = tomlfile.loads(text, name, ApplicabilityError)
     lines = _lines(text)
     out: dict[str, dict[str, Applicability]] = {edition: {} for edition in EDITIONS}
     for section, table in data.items():
@@ -116,8 +110,5 @@ def load(
         path = user_file(data_dir)
     if path is None:
         return parse(default_text(), "aplicabilidad.toml (predeterminado)")
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise ApplicabilityError(f"{path}: no se puede leer: {e}") from e
+    text = tomlfile.read_text(path, "el archivo de aplicabilidad", ApplicabilityError)
     return parse(text, str(path))

@@ -201,7 +201,11 @@ def informe(
     ctx: typer.Context,
     ejecucion: Annotated[
         str | None,
-        typer.Argument(metavar="[EJECUCION]", help="Id de la ejecución (por omisión, la última)."),
+        typer.Argument(
+            metavar="[EJECUCION]",
+            help="Id de la ejecución (por omisión, la última completa; una interrumpida se "
+            "muestra como incompleta, con sus equipos sin observar como error).",
+        ),
     ] = None,
     formato: Annotated[
         FormatoInforme,
@@ -226,7 +230,11 @@ def informe(
         run = almacen.load_run(store, ejecucion)
         before = almacen.previous_run_id(store, run.id)
         previous = almacen.load_run(store, before) if before else None
-    data = inf.render(run, formato.value, ej.known_checks(), previous)
+    checks = ej.known_checks()
+    if not run.complete:
+        message(f"Aviso: la ejecución {run.id} está incompleta (se interrumpió).")
+        run = almacen.with_unobserved(run, checks)
+    data = inf.render(run, formato.value, checks, previous)
     if archivo is not None:
         write_atomically(archivo, data)
     else:

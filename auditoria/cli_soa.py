@@ -74,6 +74,15 @@ def soa(
             help="Archivo a escribir; sin él, md y csv van a la salida estándar.",
         ),
     ] = None,
+    archivo: Annotated[
+        Path | None,
+        typer.Option(
+            "--archivo",
+            "-o",
+            callback=output_file,
+            help="Lo mismo que --salida (como en «auditoria informe -o»).",
+        ),
+    ] = None,
     aplicabilidad: Annotated[
         Path | None,
         typer.Option(
@@ -96,13 +105,24 @@ def soa(
     from auditoria import soa as soa_rows
     from auditoria import soa_salida
     from pukara.files import write_atomically
+    from pukara.text import count
 
     settings: Settings = ctx.obj
+    if salida is not None and archivo is not None and salida != archivo:
+        raise UsageError("indique el archivo una sola vez: --salida o -o/--archivo")
+    salida = salida or archivo
     if formato is FormatoSoa.xlsx and salida is None:
         raise UsageError("--formato xlsx necesita --salida ARCHIVO.xlsx")
     declared = apl.load(aplicabilidad, settings.data_dir)
     now = datetime.now(UTC)
     rows = soa_rows.build(edicion.value, latest_results(settings), checks(), declared, now=now)
+    undeclared = [r.control for r in rows if r.applicable is None]
+    if undeclared:
+        message(
+            f"Aviso: la aplicabilidad no declara {count(len(undeclared), 'control', 'controles')}"
+            f" de la edición {edicion.value} (quedan «sin declarar» y la SoA está incompleta): "
+            + ", ".join(undeclared)
+        )
     data = soa_salida.render(rows, formato.value, edicion.value, now)
     if salida is None:
         sys.stdout.write(data.decode("utf-8"))

@@ -498,7 +498,7 @@ def run(
     almacen.save_run(store, audit)
     if interrupted:
         raise Interrupted(
-            f"auditoría {run_id} interrumpida: se guardaron {len(progress.results)} resultados "
+            f"Auditoría {run_id} interrumpida: se guardaron {len(progress.results)} resultados "
             "como ejecución incompleta y no se escribió paquete (puede sellarse con «auditoria "
             f"exportar {run_id}», marcado incompleto)"
         )

@@ -7,7 +7,8 @@ platform. What each check observes, kept raw as its evidence:
   device's profiles and one with each v3 authPriv user. It passes when every community is
   refused (no answer: net-snmp drops a request whose community it does not know) and v3
   answers; v1 shares v2c's communities in net-snmp, so a refused v2c community is refused for
-  v1 too. A profile without a community is tried with ``public``.
+  v1 too; when v3 does not answer either, nothing was observed: an ERROR, never a FAIL.
+  A profile without a community is tried with ``public``.
 - ``net_ssh_only``: a TCP connection to port 23 must be refused (reset or silently dropped, as
   the lab's gateways do: see ``lab.manage.refused_telnet``) and port 22 must greet with an
   ``SSH-2.0`` banner.
@@ -297,7 +298,8 @@ def judge_snmp(seen: Observed) -> tuple[Status, str]:
     errors = "; ".join(str(v.get("error")) for v in v3.values())
     if all(v.get("rejected") for v in v3.values()):
         return Status.ERROR, f"el agente rechazó la credencial SNMPv3 del perfil: {errors}"
-    return Status.FAIL, f"v2c rechazado pero SNMPv3 no responde: {errors}"
+    # no answer at all (v2c nor v3) is a device we could not observe, not a finding
+    return Status.ERROR, f"ni v2c ni SNMPv3 responden, no se pudo observar: {errors}"
 
 
 def judge_ssh(seen: Observed) -> tuple[Status, str]:

@@ -20,7 +20,6 @@ validity and the day after the expiry (00:00Z), so it goes stale when the waiver
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from auditoria.modelo import Result, Status
+from pukara import tomlfile
 from pukara.errors import PukaraError
 
 FIELDS = ("id", "check", "host", "justification", "approver", "expires")
@@ -74,10 +74,7 @@ def _lines(text: str) -> list[tuple[int, dict[str, int]]]:
 
 def parse(text: str, source: str, known_checks: Collection[str]) -> list[Waiver]:
     """The waivers of one file's text; ``source`` names the file in errors."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise WaiverError(f"{source}: TOML mal formado: {e}") from None
+    data = tomlfile.loads(text, source, WaiverError)
     extra = sorted(set(data) - {"waiver"})
     if extra:
         raise WaiverError(
@@ -153,12 +150,7 @@ def _expiry(value: Any, place: _Place) -> date:
 
 
 def load(path: Path, known_checks: Collection[str]) -> list[Waiver]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise WaiverError(f"{path}: no existe el archivo de excepciones") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise WaiverError(f"{path}: no se pudo leer: {e}") from None
+    text = tomlfile.read_text(path, "el archivo de excepciones", WaiverError)
     return parse(text, str(path), known_checks)
 
 

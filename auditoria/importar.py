@@ -28,6 +28,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeET
 
 from auditoria.modelo import Result, Status
+from pukara import tomlfile
 from pukara.errors import PukaraError
 
 if TYPE_CHECKING:
@@ -230,7 +231,7 @@ def _lynis_lines(path: Path) -> tuple[dict[str, str], list[tuple[str, int, str]]
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as e:
-        raise ImportFileError(f"{path}: no se pudo leer ({e.strerror or e})") from None
+        raise ImportFileError(f"{path}: no se pudo leer: {tomlfile.os_text(e)}") from None
     fields: dict[str, str] = {}
     findings: list[tuple[str, int, str]] = []
     for number, raw in enumerate(text.splitlines(), 1):
@@ -262,7 +263,7 @@ def _parse(path: Path) -> ET.Element:
         with path.open("rb") as f:
             tree = SafeET.parse(f, forbid_dtd=True)
     except OSError as e:
-        raise ImportFileError(f"{path}: no se pudo leer ({e.strerror or e})") from None
+        raise ImportFileError(f"{path}: no se pudo leer: {tomlfile.os_text(e)}") from None
     except ET.ParseError as e:
         line, column = e.position
         raise ImportFileError(

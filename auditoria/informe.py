@@ -77,7 +77,8 @@ def pass_rate(results: Sequence[Result]) -> float | None:
 
 
 def to_json(run: AuditRun) -> bytes:
-    data = {"run": run.entity(), "results": [r.to_dict() for r in run.results]}
+    state = "completa" if run.complete else "incompleta"
+    data = {"run": {**run.entity(), "state": state}, "results": [r.to_dict() for r in run.results]}
     return orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2) + b"\n"
 
 
@@ -95,7 +96,8 @@ def to_csv(run: AuditRun) -> str:
 def to_junit(run: AuditRun, checks: Mapping[str, Check]) -> bytes:
     """JUnit XML: a suite per host, a testcase per check (fail → failure, error → error,
     not applicable and waived → skipped, with the reason)."""
-    root = ET.Element("testsuites", name=f"pukara auditoria {run.id}")
+    state = "" if run.complete else " (incompleta)"
+    root = ET.Element("testsuites", name=f"pukara auditoria {run.id}{state}")
     by_host: dict[str, list[Result]] = {}
     for r in run.results:
         by_host.setdefault(r.host, []).append(r)

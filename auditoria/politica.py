@@ -11,15 +11,15 @@ from __future__ import annotations
 import fnmatch
 import ipaddress
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from pukara import tomlfile
 from pukara.config import Settings
-from pukara.errors import ConfigError, os_reason
+from pukara.errors import ConfigError
 
 _NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9])?(\.[A-Za-z0-9_-]+)*$")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -109,18 +109,12 @@ def load(settings: Settings | None = None, path: Path | None = None) -> Policy:
     """The policy: ``path``, else the setting ``auditoria_politica``, else the shipped one."""
     chosen = path or (getattr(settings, "auditoria_politica", None) if settings else None)
     file = Path(chosen) if chosen else default_path()
-    try:
-        text = file.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"no se pudo leer la política de auditoría {file}: {os_reason(e)}") from e
+    text = tomlfile.read_text(file, "la política de auditoría")
     return parse(text, str(file))
 
 
 def parse(text: str, source: str) -> Policy:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"la política de auditoría {source} no es TOML válido: {e}") from e
+    data = tomlfile.loads(text, f"política de auditoría {source}")
     r = _Reader(data, text, source)
     roles = {name: Ports(r.ports(f"listening.roles.{name}", "tcp"),
                          r.ports(f"listening.roles.{name}", "udp"))

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 
 from auditoria import catalogo
+from pukara import tomlfile
 from pukara.errors import PukaraError
 from pukara.files import make_private_dirs, write_atomically
 from pukara.text import clean_line
@@ -59,10 +60,7 @@ def _parse(source: Path, text: str) -> dict[str, dict[str, dict[str, str]]]:
 
 def import_csv(source: Path, data_dir: Path) -> int:
     """Replace the local titles with those in ``source``; returns how many were read."""
-    try:
-        text = source.read_text("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
-        raise TitlesError(f"{source}: no se puede leer: {e}") from e
+    text = tomlfile.read_text(source, "el archivo de títulos", TitlesError, "utf-8-sig")
     titles = _parse(source, text)
     target = path(data_dir)
     make_private_dirs(target.parent)
@@ -79,6 +77,8 @@ def load(data_dir: Path, edition: str) -> dict[str, dict[str, str]]:
         data = json.loads(target.read_text("utf-8"))
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError) as e:
-        raise TitlesError(f"{target}: no se puede leer: {e}") from e
+    except OSError as e:
+        raise TitlesError(f"{target}: no se pudo leer: {tomlfile.os_text(e)}") from None
+    except ValueError:
+        raise TitlesError(f"{target}: no es JSON válido (vuelva a importar los títulos)") from None
     return dict(data.get(catalogo.check_edition(edition), {}))

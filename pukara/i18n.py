@@ -142,6 +142,8 @@ def translate(text: str) -> str:
         found = regex.match(text)
         if found is not None:
             pieces = {k: translate(v) if k in _NESTED else v for k, v in found.groupdict().items()}
+            if "choices" in pieces:  # Click lists them one per line: ",\n\t"
+                pieces["choices"] = ", ".join(c.strip() for c in pieces["choices"].split(","))
             return _(template).format(**pieces)
     return text
 

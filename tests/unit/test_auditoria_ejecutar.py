@@ -197,11 +197,11 @@ def test_ctrl_c_keeps_an_incomplete_run_and_writes_no_bundle(
     out = tmp_path / "salida"
     out.mkdir()
     key = claves.signing_key(settings.data_dir)
-    with pytest.raises(Interrupted, match="interrumpida") as info:
+    with pytest.raises(Interrupted, match=r"^Auditoría \S+ interrumpida") as info:
         ejecutar.run(store, settings, out_dir=out, key=key, runners=runners(interrupt=True))
     assert info.value.exit_code == 130
     assert not list(out.iterdir())
-    saved = almacen.load_run(store)
+    saved = almacen.load_run(store, str(almacen.list_runs(store)[-1]["id"]))
     assert not saved.complete
     assert saved.results == ()  # nothing observed before the cut, nothing invented
 

@@ -89,7 +89,7 @@ def _snmp(v2c: bool | None, v3: bool | None, *, rejected: bool = False) -> dict[
         (_snmp(False, True), P, "v2c rechazado y SNMPv3 authPriv responde"),
         (_snmp(True, True), F, "responde a SNMP v2c"),
         (_snmp(True, None), F, "responde a SNMP v2c"),
-        (_snmp(False, False), F, "SNMPv3 no responde"),
+        (_snmp(False, False), E, "ni v2c ni SNMPv3 responden, no se pudo observar"),
         (_snmp(False, False, rejected=True), E, "rechazó la credencial SNMPv3"),
         (_snmp(False, None), E, "sin usuario SNMPv3"),
     ],
@@ -202,7 +202,7 @@ def test_run_on_loopback_without_services(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(out) == 10
     for name in ("gw-a", "gw-b"):
         got = {r.check_id: r.status for r in out if r.host == name}
-        assert got == {"net_snmp_v3_only": F, "net_ssh_only": F, "net_clock": E,
+        assert got == {"net_snmp_v3_only": E, "net_ssh_only": F, "net_clock": E,
                        "net_syslog": E, "net_config_saved": E}  # fmt: skip
     first = next(r for r in out if r.check_id == "net_ssh_only")
     assert first.evidence["telnet"]["outcome"] == "refused"

@@ -103,7 +103,7 @@ def test_a_waived_result_is_valid_no_longer_than_its_waiver(tmp_path: Path) -> N
         ),
         (
             GOOD.replace('[[waiver]]\nid = "EXC-2"', '[[waiver]\nid = "EXC-2"'),
-            r"TOML mal formado.*line 10",
+            r"línea 10, columna \d+: TOML mal formado",
         ),
     ],
 )

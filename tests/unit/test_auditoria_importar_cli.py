@@ -63,3 +63,11 @@ def test_importar_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "Traceback" not in err
     code, _, err = run(capsys, "auditoria", "importar", str(bad), "--tipo", "nessus")
     assert code == 2
+
+
+def test_a_missing_tipo_lists_its_values_on_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "auditoria", "importar", str(tmp_path / "r.xml"))
+    assert code == 2
+    assert "Error: falta la opción '--tipo'; valores posibles: openscap, lynis\n" in err

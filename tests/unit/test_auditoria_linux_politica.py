@@ -48,7 +48,7 @@ def test_the_ministry_policy_comes_from_a_setting(tmp_path: Path) -> None:
     ('privileged = ["root"]', "privileged = []", "campo «accounts.privileged»: la lista no puede"),
     ("[capacity]", "[capacidad]", "falta la tabla [capacity]"),
     ("dormant_days = 90\n", "", "campo «accounts»: falta el campo «dormant_days»"),
-    ("[shell]", "[shell", "no es TOML válido"),
+    ("[shell]", "[shell", "TOML mal formado"),
 ])  # fmt: skip
 def test_a_malformed_policy_names_file_line_and_field(old: str, new: str, expected: str) -> None:
     text = default_text()
@@ -66,5 +66,5 @@ def test_an_unknown_role_is_refused() -> None:
 
 
 def test_an_unreadable_policy_file_is_a_spanish_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="no se pudo leer la política de auditoría"):
+    with pytest.raises(ConfigError, match="no existe la política de auditoría"):
         politica.load(path=tmp_path / "no-existe.toml")

@@ -87,7 +87,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ('[2022]\n"A.5.1" = { applicable = true, justification = "x", owner = "y" }\n',
          r"línea 2, campo owner: campo desconocido"),
         ('[2024]\n"A.5.1" = { applicable = true, justification = "x" }\n', r"línea 1, tabla \[2024\]"),
-        ('[2022]\n"A.5.1" = { applicable = true, justification = "x" \n', r"línea 2: TOML mal formado"),
+        ('[2022]\n"A.5.1" = { applicable = true, justification = "x" \n', r"línea 2, columna \d+: TOML"),
     ],
 )  # fmt: skip
 def test_malformed_applicability_names_file_line_and_field(

@@ -136,3 +136,24 @@ def test_soa_and_stale_evidence_from_the_store(
     code, out, _ = run(capsys, "auditoria", "evidencia", "vencida", "-f", "json")
     assert code == 3
     assert [r["id"] for r in json.loads(out)] == ["syslog_remote@srv-aud1"]
+
+
+def test_soa_names_undeclared_controls_and_takes_o(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from auditoria import aplicabilidad
+
+    text = aplicabilidad.default_text()
+    lines = [ln for ln in text.splitlines() if not ln.startswith('"A.6.1.5"')]
+    assert len(lines) < len(text.splitlines())
+    partial = tmp_path / "ap.toml"
+    partial.write_text("\n".join(lines) + "\n", "utf-8")
+    out_file = tmp_path / "soa.md"
+    code, out, err = run(capsys, "auditoria", "soa", "--edicion", "2013", "-f", "md",
+                         "--aplicabilidad", str(partial), "-o", str(out_file))  # fmt: skip
+    assert code == 0 and out == ""
+    assert "no declara 1 control de la edición 2013" in " ".join(err.split())
+    assert "incompleta): A.6.1.5\n" in err
+    assert "| sin declarar |" in out_file.read_text("utf-8")
+    code, _, err = run(capsys, "auditoria", "soa", "--edicion", "2013", "-f", "md")
+    assert code == 0 and "no declara" not in err
