@@ -469,17 +469,22 @@ def up(
     authorized = manage.ensure_key(lab)
     snmp_line = f'createUser {creds.v3_user} SHA "{creds.v3_auth}" AES "{creds.v3_priv}"'
     _save(lab, {"prefix": lab.prefix, "hosts": [h.code for h in hosts]})
-    build_repo(folder(lab) / "repo")
-    _addresses("replace")
-    _start_ntp(lab)
-    known = []
-    for host in hosts:
-        _link(lab, host)
-        key = _prepare(lab, host, authorized, snmp_line)
-        known += [f"{host.v4} {key}", f"{host.v6} {key}", f"{host.name} {key}"]
-        _launch(lab, host)
-    known_hosts_file(lab).write_text("\n".join(known) + "\n")
-    _wait(lab, hosts, timeout_s)
+    try:
+        build_repo(folder(lab) / "repo")
+        _addresses("replace")
+        _start_ntp(lab)
+        known = []
+        for host in hosts:
+            _link(lab, host)
+            key = _prepare(lab, host, authorized, snmp_line)
+            known += [f"{host.v4} {key}", f"{host.v6} {key}", f"{host.name} {key}"]
+            _launch(lab, host)
+        known_hosts_file(lab).write_text("\n".join(known) + "\n")
+        _wait(lab, hosts, timeout_s)
+    except BaseException:  # a half-built lab is never left behind: namespaces, address, chronyd
+        with contextlib.suppress(Exception):
+            down(lab)
+        raise
     return hosts_state(lab)
 
 
