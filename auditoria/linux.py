@@ -30,6 +30,7 @@ from auditoria import linux_acceso as acc
 from auditoria import linux_registro as reg
 from auditoria import linux_sistema as sis
 from auditoria.linux_secciones import Verdict
+from auditoria.linux_secretos import mask
 from auditoria.modelo import Check, ControlLink, Kind, Relation, Result, Status
 from auditoria.politica import Policy
 from pukara.config import Settings
@@ -174,6 +175,10 @@ def _valid_until(observed_at: str, days: int) -> str:
     return utc_text(moment + timedelta(days=days))
 
 
+def _mask_raw(raw: Mapping[str, str]) -> dict[str, str]:
+    return {key: mask(text) for key, text in raw.items()}
+
+
 def _evidence(raw: Mapping[str, str], keys: Sequence[str]) -> dict[str, Any]:
     """The raw outputs a check read: cleaned, cut to EVIDENCE_CHARS, with their SHA-256."""
     outputs: dict[str, str] = {}
@@ -183,6 +188,7 @@ def _evidence(raw: Mapping[str, str], keys: Sequence[str]) -> dict[str, Any]:
         text = raw.get(key)
         if text is None:
             continue
+        text = mask(text)  # already masked when collected; evidence never holds a secret
         digests[key] = hashlib.sha256(text.encode()).hexdigest()
         if len(text) > EVIDENCE_CHARS:
             cut.append(key)
@@ -277,5 +283,5 @@ def run(
             target, host.raw, policy, observed_at=observed, checks=checks,
             task_errors=host.errors, unreachable=host.unreachable,
         )  # fmt: skip
-    raw = {t.name: collected.hosts[t.name].raw for t in targets}
+    raw = {t.name: _mask_raw(collected.hosts[t.name].raw) for t in targets}
     return LinuxRun(results=results, events=collected.events, raw=raw, job_id=collected.job_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from auditoria import linux_secciones as sec
@@ -115,6 +115,35 @@ def sshd_config(raw: Raw) -> dict[str, str] | Verdict:
     return values
 
 
+_MATCHED = {"sshd_match_root": "root desde otra dirección",
+            "sshd_match_user": "otro usuario desde otra dirección"}  # fmt: skip
+
+
+def _matched(raw: Raw, keys: Sequence[str]) -> list[str] | Verdict:
+    """The audited keys a Match block weakens: ``sshd -T -C`` for root and for another user
+    from an address outside the lab, against the plain ``sshd -T``. Output collected before
+    these sections existed is judged on the plain one alone."""
+    found = sections(raw["sshd"])
+    weakened: list[str] = []
+    for name, who in _MATCHED.items():
+        section = found.get(name)
+        if section is None:
+            continue
+        if not section.ok:
+            first = section.text.strip().splitlines()
+            return sec.error(
+                f"sshd -T -C ({who}) falló: {first[0][:200] if first else 'sin salida'}"
+            )
+        values: dict[str, str] = {}
+        for line in section.text.splitlines():
+            key, _, value = line.partition(" ")
+            values.setdefault(key.lower(), value.strip())
+        for key in keys:
+            if values.get(key.lower()) != "no":
+                weakened.append(f"{key} {values.get(key.lower(), 'sin valor')} ({who})")
+    return weakened
+
+
 def ssh_root_login(raw: Raw, policy: Policy) -> Verdict:
     conf = sshd_config(raw)
     if isinstance(conf, Verdict):
@@ -122,6 +151,11 @@ def ssh_root_login(raw: Raw, policy: Policy) -> Verdict:
     value = conf.get("permitrootlogin", "")
     if value != "no":
         return failed(f"PermitRootLogin es «{value or 'sin valor'}», no «no»")
+    matched = _matched(raw, ["PermitRootLogin"])
+    if isinstance(matched, Verdict):
+        return matched
+    if matched:
+        return failed(f"un bloque Match de sshd vuelve a permitir: {', '.join(matched)}")
     return passed("PermitRootLogin no")
 
 
@@ -134,6 +168,11 @@ def ssh_password_auth(raw: Raw, policy: Policy) -> Verdict:
            if conf.get(name.lower()) != "no"]  # fmt: skip
     if bad:
         return failed(f"sshd acepta contraseñas: {', '.join(bad)}")
+    matched = _matched(raw, ["PasswordAuthentication", "PermitEmptyPasswords"])
+    if isinstance(matched, Verdict):
+        return matched
+    if matched:
+        return failed(f"un bloque Match de sshd acepta contraseñas: {', '.join(matched)}")
     return passed("PasswordAuthentication no y PermitEmptyPasswords no")
 
 

@@ -208,13 +208,13 @@ def _snmp_access(lines: list[str], collectors: Addresses) -> tuple[list[str], bo
         elif _COMMUNITY.match(key) and len(words) > 1:
             source = words[2] if len(words) > 2 and not words[2].startswith("-") else "default"
             if _open(source):
-                opened.append(words[1])
+                opened.append(f"{words[0]} (origen {source})")
             elif collectors.covers(source.split("/", 1)[0]):
                 access = True
         elif key == "com2sec" and len(words) > 3:
             source = words[-2]
             if _open(source):
-                opened.append(words[-1])
+                opened.append(f"com2sec {words[-3]} (origen {source})")
             elif collectors.covers(source.split("/", 1)[0]):
                 access = True
     return opened, access

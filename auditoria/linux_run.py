@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import copy
 import re
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from auditoria.linux_secretos import mask, mask_all
 from pukara.config import Settings
 from pukara.errors import Interrupted, SecretsError, UsageError, remote_reason
 from pukara.secrets import CredentialProfile, require_profile, usable_key_file
@@ -51,8 +53,8 @@ class Watch:
     """ansible-runner's events: each task's stdout per host, failures, unreachable hosts."""
 
     def __init__(self, names: Mapping[str, str], keys: Sequence[str],
-                 cancel: Callable[[], bool] | None) -> None:  # fmt: skip
-        self.names, self.keys, self.cancel = names, set(keys), cancel
+                 cancel: Callable[[], bool] | None, nonce: str = "") -> None:  # fmt: skip
+        self.names, self.keys, self.cancel, self.nonce = names, set(keys), cancel, nonce
         self.hosts = {name: HostOutput() for name in names.values()}
         self.events: list[dict[str, Any]] = []
         self.cancelled = False
@@ -61,9 +63,12 @@ class Watch:
         if self.cancel is not None and self.cancel():
             self.cancelled = True
             raise _Cancelled
+        if isinstance(event, dict):  # masked in place: pukara.ansible stores this same event
+            for key in list(event):
+                event[key] = mask_all(event[key])
         data = event.get("event_data") or {}
         name = self.names.get(str(data.get("host") or ""))
-        kept = copy.deepcopy(dict(event))
+        kept = mask_all(copy.deepcopy(dict(event)))
         if name is not None:
             kept["pukara_host"] = name
         self.events.append(kept)
@@ -75,9 +80,25 @@ class Watch:
         if kind == "runner_on_unreachable":
             host.unreachable = remote_reason(_first_line(res, "inalcanzable"))
         elif task in self.keys and kind == "runner_on_ok":
-            host.raw[task] = clean(str(res.get("stdout") or ""))
+            host.raw[task] = headers(mask(clean(str(res.get("stdout") or ""))), self.nonce)
         elif task in self.keys and kind == "runner_on_failed":
             host.errors[task] = remote_reason(_first_line(res, "falló"))
+
+
+def headers(text: str, nonce: str) -> str:
+    """A task's output with this run's markers (``@@<nonce> name rc=N``) as plain section
+    headers and any other line that looks like one (host text: a file name, a banner)
+    escaped, so that no text from the host can open or replace a section."""
+    mark = f"@@{nonce} "
+    out: list[str] = []
+    for line in text.split("\n"):
+        if nonce and line.startswith(mark):
+            out.append("@@ " + line[len(mark) :])
+        elif line.startswith("@@"):
+            out.append("\\" + line)
+        else:
+            out.append(line)
+    return "\n".join(out)
 
 
 def _first_line(res: Mapping[str, Any], default: str) -> str:
@@ -168,13 +189,14 @@ def collect(
             raise UsageError(f"el equipo {target.name} está dos veces en el alcance")
         seen.add(target.name)
     inv, names, problems = inventory(targets, settings.timeout_s)
-    watch = Watch(names, KEYS, cancel)
+    nonce = secrets.token_hex(16)
+    watch = Watch(names, KEYS, cancel, nonce)
     done = None
     if names:
         try:
             done = run_playbook(
                 PLAYBOOK, inv, settings=settings, store=store, on_event=watch,
-                extravars={"pukara_dormant_days": policy.dormant_days},
+                extravars={"pukara_dormant_days": policy.dormant_days, "pukara_marca": nonce},
                 timeout_s=timeout_s or max(600, int(settings.timeout_s * 60)),
             )  # fmt: skip
         except AnsibleError:

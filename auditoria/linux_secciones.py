@@ -12,9 +12,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from auditoria.modelo import Status
+from pukara.errors import PukaraError
+from pukara.text import clean_line
 
 _HEADER = re.compile(r"^@@ (\S+) rc=(-?\d+)$")
 MISSING = 127  # the shell's "command not found"
+
+
+class RepeatedSection(PukaraError):
+    """A section name appears twice in one task's output."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +61,8 @@ def error(message: str) -> Verdict:
 
 
 def sections(raw: str) -> dict[str, Section]:
-    """The sections of one task's output, by name (the last one wins if a name repeats)."""
+    """The sections of one task's output, by name. A name that repeats is forged or broken
+    output: :class:`~pukara.errors.PukaraError`, so every check that reads it is ERROR."""
     found: dict[str, Section] = {}
     name: str | None = None
     rc = 0
@@ -66,6 +73,9 @@ def sections(raw: str) -> dict[str, Section]:
             if name is not None:
                 found[name] = Section(name, rc, "\n".join(body))
             name, rc, body = header.group(1), int(header.group(2)), []
+            if name in found:
+                raise RepeatedSection(f"la sección «{clean_line(name)[:80]}» aparece dos veces "
+                                      "en la salida del equipo: salida alterada")  # fmt: skip
         elif name is not None:
             body.append(line)
     if name is not None:

@@ -83,6 +83,29 @@ def _sources_without_lists(uris: Section | None, files: Section | None) -> list[
     return missing
 
 
+def _stale_lists(ages: Section | None, max_days: int) -> str | None:
+    """Why the host's package lists are too old to judge, or None. Output collected before
+    this section existed is not judged here."""
+    if ages is None:
+        return None
+    now: int | None = None
+    times: list[tuple[int, str]] = []
+    for line in ages.text.splitlines():
+        first, _, rest = line.strip().partition(" ")
+        if first == "now" and rest.strip().isdigit():
+            now = int(rest.strip())
+        elif first.isdigit() and rest:
+            times.append((int(first), rest.strip()))
+    if now is None or not times:
+        return "no se pudo saber la edad de las listas de paquetes (apt)"
+    newest, name = max(times)  # lists that apt refreshed together: the newest one counts
+    days = (now - newest) / 86400
+    if days > max_days:
+        return (f"las listas de paquetes (apt) tienen {int(days)} días ({name}), más de "
+                f"{max_days}: no se sabe de las actualizaciones de seguridad recientes")  # fmt: skip
+    return None
+
+
 def security_updates(raw: Raw, policy: Policy) -> Verdict:
     found = sections(raw["apt_upgrades"])
     lists, simulation = found.get("apt_lists"), found.get("apt_simulation")
@@ -100,6 +123,9 @@ def security_updates(raw: Raw, policy: Policy) -> Verdict:
         return failed(f"{len(unlisted)} fuentes de apt sin listas en el equipo (nunca se "
                       "actualizaron): no se puede saber si traen actualizaciones de seguridad: "
                       f"{listing(unlisted)}")  # fmt: skip
+    stale = _stale_lists(found.get("apt_lists_age"), policy.apt_lists_max_days)
+    if stale:
+        return failed(stale)
     pending = [m for m in map(_INST.match, simulation.text.splitlines()) if m]
     security = [f"{m.group(1)} {m.group(3)}" for m in pending
                 if re.search(r"security", m.group(4), re.IGNORECASE)]  # fmt: skip

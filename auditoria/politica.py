@@ -80,6 +80,7 @@ class Policy:
     disk_max_percent: int
     inode_max_percent: int
     memory_max_percent: int
+    apt_lists_max_days: int = 7  # package lists older than this: updates unknown
 
     def role_of(self, host: str, role: str | None = None) -> str:
         """The host's role: the one given, else the first pattern of ``[listening.hosts]``
@@ -157,6 +158,7 @@ def parse(text: str, source: str) -> Policy:
         disk_max_percent=r.integer("capacity", "disk_max_percent", 1, 100),
         inode_max_percent=r.integer("capacity", "inode_max_percent", 1, 100),
         memory_max_percent=r.integer("capacity", "memory_max_percent", 1, 100),
+        apt_lists_max_days=r.integer("updates", "max_list_age_days", 1, 365),
     )
 
 

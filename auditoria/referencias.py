@@ -340,6 +340,24 @@ def agreement(
     return sorted(found, key=lambda d: (d.host, d.check_id, d.rule))
 
 
+def compared(
+    pukara_results: Iterable[Result], openscap_results: Iterable[Result]
+) -> dict[str, int]:
+    """How many shared rules :func:`agreement` really compared, per host: both sides gave a
+    verdict (PASS or FAIL). An agreement over zero rules proves nothing."""
+    table = importar.shared()
+    ours = {(r.host, r.check_id): r.status for r in pukara_results if r.source == "pukara"}
+    counts: dict[str, int] = {}
+    for theirs in openscap_results:
+        shared = table.rules.get(str(theirs.evidence.get("rule", "")))
+        if theirs.source != "openscap" or shared is None or theirs.status not in _VERDICTS:
+            continue
+        counts.setdefault(theirs.host, 0)
+        if ours.get((theirs.host, shared.check)) in (Status.PASS, Status.FAIL):
+            counts[theirs.host] += 1
+    return counts
+
+
 def _contradiction(mine: Status | None, theirs: Status, relation: str) -> str:
     if mine is None:
         return "pukara no tiene resultado para esta comprobación"

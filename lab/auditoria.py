@@ -359,7 +359,9 @@ def _link(lab: manage.Lab, host: AuditHost) -> None:
     )
 
 
-def _prepare(lab: manage.Lab, host: AuditHost, authorized: Path, snmp_line: str) -> str:
+def _prepare(
+    lab: manage.Lab, host: AuditHost, authorized: Path, snmp_line: str, snmp_secrets: str = ""
+) -> str:
     """The host's shared folder (its /run/pukara) and start script; returns its host key."""
     where = host_dir(lab, host)
     share = where / "compartido"
@@ -371,7 +373,7 @@ def _prepare(lab: manage.Lab, host: AuditHost, authorized: Path, snmp_line: str)
         perfiles.start_script(
             host.code, host.name, host.profile, ipv6=host.ipv6,
             v4_only_listener=host.v4_only_listener, collector=SYSLOG_COLLECTOR,
-            ntp_server=NTP_SERVER, snmp_user_line=snmp_line,
+            ntp_server=NTP_SERVER, snmp_user_line=snmp_line, snmp_secrets_conf=snmp_secrets,
         )
     )  # fmt: skip
     return key
@@ -468,18 +470,24 @@ def up(
     creds = manage.ensure_credentials(lab)
     authorized = manage.ensure_key(lab)
     snmp_line = f'createUser {creds.v3_user} SHA "{creds.v3_auth}" AES "{creds.v3_priv}"'
+    snmp_secrets = f"rocommunity {creds.community} {SYSLOG_COLLECTOR}\n{snmp_line}\n"
     _save(lab, {"prefix": lab.prefix, "hosts": [h.code for h in hosts]})
-    build_repo(folder(lab) / "repo")
-    _addresses("replace")
-    _start_ntp(lab)
-    known = []
-    for host in hosts:
-        _link(lab, host)
-        key = _prepare(lab, host, authorized, snmp_line)
-        known += [f"{host.v4} {key}", f"{host.v6} {key}", f"{host.name} {key}"]
-        _launch(lab, host)
-    known_hosts_file(lab).write_text("\n".join(known) + "\n")
-    _wait(lab, hosts, timeout_s)
+    try:
+        build_repo(folder(lab) / "repo")
+        _addresses("replace")
+        _start_ntp(lab)
+        known = []
+        for host in hosts:
+            _link(lab, host)
+            key = _prepare(lab, host, authorized, snmp_line, snmp_secrets)
+            known += [f"{host.v4} {key}", f"{host.v6} {key}", f"{host.name} {key}"]
+            _launch(lab, host)
+        known_hosts_file(lab).write_text("\n".join(known) + "\n")
+        _wait(lab, hosts, timeout_s)
+    except BaseException:  # a half-built lab is never left behind: namespaces, address, chronyd
+        with contextlib.suppress(Exception):
+            down(lab)
+        raise
     return hosts_state(lab)
 
 

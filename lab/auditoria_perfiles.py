@@ -215,9 +215,12 @@ def daemons(profile: str, v4_only_listener: bool, name: str) -> list[str]:
 
 def start_script(
     host_code: str, name: str, profile: str, *, ipv6: bool, v4_only_listener: bool,
-    collector: str, ntp_server: str, snmp_user_line: str,
+    collector: str, ntp_server: str, snmp_user_line: str, snmp_secrets_conf: str = "",
 ) -> str:  # fmt: skip
-    """The whole script the host's PID 1 runs in its chroot, ending as ``sleep infinity``."""
+    """The whole script the host's PID 1 runs in its chroot, ending as ``sleep infinity``.
+
+    ``snmp_secrets_conf``: a community and USM user written where the audit reads snmpd's
+    configuration (the audit must mask them), in a file this snmpd is not started with."""
     steps = plumbing(name)
     if profile != "debian":
         steps += hardened(name, collector, ntp_server, ipv6)
@@ -225,6 +228,11 @@ def start_script(
             f"install -d -m 0700 /var/lib/snmp && printf '%s\\n' {shlex.quote(snmp_user_line)} "
             "> /var/lib/snmp/pukara-usuario.conf && chmod 0600 /var/lib/snmp/pukara-usuario.conf"
         )
+        if snmp_secrets_conf:  # what a real host's snmpd.conf.d holds; snmpd here does not read it
+            steps += [
+                "install -d -m 0755 /etc/snmp/snmpd.conf.d",
+                _write("/etc/snmp/snmpd.conf.d/pukara-secretos.conf", snmp_secrets_conf, "0600"),
+            ]
     steps += weaknesses(host_code, profile, name)
     steps += daemons(profile, v4_only_listener, name)
     body = "\n".join(f"{s} || fail {shlex.quote(s[:60])}" for s in steps)

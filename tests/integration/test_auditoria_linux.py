@@ -158,6 +158,12 @@ def test_no_secret_in_results_or_events(
     dump = repr([r.to_dict() for r in done.results]) + repr(done.events)
     assert text.strip().splitlines()[1] not in dump
     assert "$y$" not in dump and "$6$" not in dump  # no password hash leaves /etc/shadow
+    # the hosts' /etc/snmp/snmpd.conf.d holds the lab's community and USM passphrases
+    creds = manage.ensure_credentials(the_lab)
+    raw = repr(done.raw)
+    assert "<oculto>" in raw
+    for secret in (creds.community, creds.v3_auth, creds.v3_priv):
+        assert secret not in dump and secret not in raw
 
 
 def test_the_hosts_log_in_their_own_dev_not_the_machines(

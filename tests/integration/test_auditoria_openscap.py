@@ -257,5 +257,10 @@ def test_openscap_agrees_with_pukara_on_every_lab_host(
     judged = [r for r in theirs if r.status in (Status.PASS, Status.FAIL)]
     assert len({r.host for r in judged}) == len(lab_auditoria.HOSTS)
     assert referencias.agreement(declared, theirs) == []
+    names = {h.name for h in lab_auditoria.HOSTS}
+    counted = referencias.compared(declared, theirs)
+    assert set(counted) == names and all(counted.values()), counted  # compared something
     if ours is not None:
         assert referencias.agreement(ours, theirs) == []
+        counted = referencias.compared(ours, theirs)
+        assert set(counted) == names and all(counted.values()), counted

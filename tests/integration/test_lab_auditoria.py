@@ -170,3 +170,36 @@ def test_down_leaves_nothing(hosts_lab: tuple[manage.Lab, float]) -> None:
         except OSError:
             continue
         assert " pk-audhost " not in text and str(lab.audit_dir) not in text, mounts
+
+
+def test_a_failed_up_leaves_nothing(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """up() that fails after building (here: the hosts never answer) takes it all down."""
+    reason = lab_available()
+    if reason:
+        skip_or_fail(reason)
+    the_lab = manage.Lab(tmp_path_factory.mktemp("aud-falla") / "estado", prefix=PREFIX)
+    seen: dict[str, object] = {}
+
+    def never_ready(lab: manage.Lab, hosts: object, timeout_s: float) -> None:
+        pid_file = auditoria._ntp_dir(lab) / "chronyd.pid"
+        seen["chronyd"] = int(pid_file.read_text().split()[0])
+        seen["chronyd_ran"] = _running(int(str(seen["chronyd"])))
+        seen["namespaces"] = [auditoria.ns(lab, h) for h in auditoria.HOSTS
+                              if auditoria.ns(lab, h) in netns.existing()]  # fmt: skip
+        raise auditoria.LabError("los equipos no respondieron (prueba)")
+
+    monkeypatch.setattr(auditoria, "_wait", never_ready)
+    try:
+        with pytest.raises(auditoria.LabError, match="prueba"):
+            auditoria.up(the_lab)
+        assert seen["namespaces"] and seen["chronyd_ran"]  # it had been built
+        assert not any(auditoria.ns(the_lab, h) in netns.existing() for h in auditoria.HOSTS)
+        assert not _running(int(str(seen["chronyd"])))
+        addresses = subprocess.run(["ip", "-o", "addr", "show", "dev", "lo"],
+                                   capture_output=True, text=True, check=True).stdout  # fmt: skip
+        assert f" {auditoria.NTP_SERVER}/32 " not in addresses
+        assert not the_lab.audit_dir.exists()
+    finally:
+        auditoria.down(the_lab)

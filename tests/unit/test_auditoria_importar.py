@@ -264,3 +264,15 @@ def test_tailoring_and_cpe_dictionary() -> None:
     profile = referencias.lynis_profile()
     assert "skip-upgrade-test=yes" in profile
     assert "skip-test=NETW-2705" in profile
+
+
+def test_compared_counts_only_rules_both_sides_judged() -> None:
+    theirs = [
+        _r("a", "ssh_root_login", Status.PASS, "openscap", "sshd_disable_root_login"),
+        _r("a", "rsyslog", Status.NOT_APPLICABLE, "openscap", "rsyslog_remote_loghost"),
+        _r("b", "ssh_root_login", Status.PASS, "openscap", "sshd_disable_root_login"),
+    ]
+    ours = [_r("a", "ssh_root_login", Status.FAIL), _r("b", "ssh_root_login", Status.WAIVED)]
+    # host b agrees with nothing compared: zero, which the lab's comparison refuses
+    assert referencias.compared(ours, theirs) == {"a": 1, "b": 0}
+    assert referencias.compared([], []) == {}

@@ -72,8 +72,8 @@ def _event(kind: str, host: str, task: str, res: dict[str, object]) -> dict[str,
 def test_a_host_that_stops_answering_keeps_what_it_gave() -> None:
     from auditoria.linux_run import Watch, settle
 
-    watch = Watch({"h0": "srv-a", "h1": "srv-b"}, linux.KEYS, None)
-    watch(_event("runner_on_ok", "h0", "sshd", {"stdout": "@@ sshd_effective rc=0\nport 22"}))
+    watch = Watch({"h0": "srv-a", "h1": "srv-b"}, linux.KEYS, None, "ab12")
+    watch(_event("runner_on_ok", "h0", "sshd", {"stdout": "@@ab12 sshd_effective rc=0\nport 22"}))
     watch(_event("runner_on_failed", "h0", "sudoers", {"msg": "Missing sudo password"}))
     watch(_event("runner_on_unreachable", "h0", "lastlog", {"msg": "ssh: connection reset"}))
     watch(_event("runner_on_unreachable", "h1", "host_identity", {"msg": "ssh: timed out"}))
