@@ -25,6 +25,9 @@ _NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9])?(\.[A
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+DEFAULT_LIST_AGE_DAYS = 7  # [updates] max_list_age_days, when a ministry policy predates it
+
+
 @dataclass(frozen=True, slots=True)
 class Addresses:
     """Approved servers: networks (an IP is a /32 or /128) and names (lower case)."""
@@ -158,7 +161,11 @@ def parse(text: str, source: str) -> Policy:
         disk_max_percent=r.integer("capacity", "disk_max_percent", 1, 100),
         inode_max_percent=r.integer("capacity", "inode_max_percent", 1, 100),
         memory_max_percent=r.integer("capacity", "memory_max_percent", 1, 100),
-        apt_lists_max_days=r.integer("updates", "max_list_age_days", 1, 365),
+        apt_lists_max_days=(
+            r.integer("updates", "max_list_age_days", 1, 365)
+            if "max_list_age_days" in r.table("updates")
+            else DEFAULT_LIST_AGE_DAYS
+        ),
     )
 
 

@@ -22,6 +22,7 @@ import argparse
 import fcntl
 import json
 import os
+import secrets
 import shlex
 import shutil
 import subprocess
@@ -153,7 +154,8 @@ def run_ansible(inventory: dict[str, Any], folder: Path) -> tuple[float, int, st
     path.chmod(0o600)
     playbook = shutil.which("ansible-playbook", path=str(BIN)) or "ansible-playbook"
     env = {**os.environ, "ANSIBLE_HOST_KEY_CHECKING": "True", "ANSIBLE_FORKS": "10"}
-    return timed([playbook, "-i", str(path), str(PLAYBOOK)], env)
+    marker = json.dumps({"pukara_marca": secrets.token_hex(8)})  # the run's section marker
+    return timed([playbook, "-i", str(path), "-e", marker, str(PLAYBOOK)], env)
 
 
 def run_oscap(lab: Any, lab_auditoria: Any, hosts: Sequence[Any], folder: Path) -> float:

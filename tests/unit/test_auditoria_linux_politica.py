@@ -68,3 +68,14 @@ def test_an_unknown_role_is_refused() -> None:
 def test_an_unreadable_policy_file_is_a_spanish_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no existe la política de auditoría"):
         politica.load(path=tmp_path / "no-existe.toml")
+
+
+def test_a_ministry_policy_written_before_the_list_age_limit_keeps_loading(tmp_path: Path) -> None:
+    own = tmp_path / "politica.toml"
+    text = default_text()
+    assert "max_list_age_days = 7\n" in text
+    own.write_text(text.replace("max_list_age_days = 7\n", ""), encoding="utf-8")
+    conf = tmp_path / "pukara.toml"
+    conf.write_text(f'[auditoria]\npolitica = "{own}"\n', encoding="utf-8")
+    settings = load_settings(environ={"PUKARA_CONFIG": str(conf), "HOME": str(tmp_path)})
+    assert politica.load(settings).apt_lists_max_days == politica.DEFAULT_LIST_AGE_DAYS
