@@ -53,7 +53,7 @@ class Watch:
     """ansible-runner's events: each task's stdout per host, failures, unreachable hosts."""
 
     def __init__(self, names: Mapping[str, str], keys: Sequence[str],
-                 cancel: Callable[[], bool] | None, nonce: str = "") -> None:  # fmt: skip
+                 cancel: Callable[[], bool] | None, nonce: str) -> None:  # fmt: skip
         self.names, self.keys, self.cancel, self.nonce = names, set(keys), cancel, nonce
         self.hosts = {name: HostOutput() for name in names.values()}
         self.events: list[dict[str, Any]] = []

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import errno
 import ipaddress
+import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -251,11 +252,13 @@ def run(
         names_seen.add(target.name)
     plain = [s.target for s in targets]
     inv, names, problems = inventory(plain, settings.timeout_s)
-    watch = Watch(names, rules.KEYS, cancel)
+    nonce = secrets.token_hex(16)  # the run's section marker: no host text can open a section
+    watch = Watch(names, rules.KEYS, cancel, nonce)
     done = None
     if names:
         try:
             done = run_playbook(PLAYBOOK, inv, settings=settings, store=store, on_event=watch,
+                                extravars={"pukara_marca": nonce},
                                 timeout_s=max(300, int(settings.timeout_s * 30)))  # fmt: skip
         except AnsibleError:
             if watch.cancelled:
