@@ -45,15 +45,6 @@ def _summary(reports: list[DeviceReport]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _junit(rows: list[dict[str, Any]]) -> str:
-    from ipv6.junit import junit
-
-    cases = {f"{r['host.name']} {r['check']}": r["title"] for r in rows}
-    failures = {f"{r['host.name']} {r['check']}": [r["message"]] for r in rows
-                if r["status"] == "fail"}  # fmt: skip
-    return junit("pukara ipv6 equipos", cases, failures)
-
-
 def equipos(
     ctx: typer.Context,
     objetivos: Annotated[
@@ -116,7 +107,9 @@ def equipos(
                          reporter=reporter)  # fmt: skip
     rows = eq.records(reports)
     if formato is FormatoEquipos.junit:
-        typer.echo(_junit(rows), nl=False)
+        from ipv6.junit import records_junit
+
+        typer.echo(records_junit("pukara ipv6 equipos", rows), nl=False)
     elif formato is FormatoEquipos.tabla:
         render(_summary(reports), Formato.tabla, SUMMARY_COLUMNS, title="IPv6 en equipos de red")
         found = [r for r in rows if r["status"] != "pass"]

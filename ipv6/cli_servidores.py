@@ -47,15 +47,6 @@ def _summary(reports: list[ServerReport]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _junit(rows: list[dict[str, Any]]) -> str:
-    from ipv6.junit import junit
-
-    cases = {f"{r['host.name']} {r['check']}": r["title"] for r in rows}
-    failures = {f"{r['host.name']} {r['check']}": [r["message"]] for r in rows
-                if r["status"] == "fail"}  # fmt: skip
-    return junit("pukara ipv6 servidores", cases, failures)
-
-
 def utc_text() -> str:
     from datetime import UTC, datetime
 
@@ -138,7 +129,9 @@ def servidores(
         )
     rows = srv.records(reports)
     if formato is FormatoServidores.junit:
-        typer.echo(_junit(rows), nl=False)
+        from ipv6.junit import records_junit
+
+        typer.echo(records_junit("pukara ipv6 servidores", rows), nl=False)
     elif formato is FormatoServidores.tabla:
         render(_summary(reports), Formato.tabla, SUMMARY_COLUMNS, title="IPv6 en servidores")
         found = [r for r in rows if r["status"] != "pass"]

@@ -36,3 +36,12 @@ def junit(suite: str, cases: Mapping[str, str], failures: Mapping[str, Sequence[
         out.append("    </testcase>")
     out += ["  </testsuite>", "</testsuites>", ""]
     return "\n".join(out)
+
+
+def records_junit(suite: str, rows: Sequence[Mapping[str, str]]) -> str:
+    """JUnit of per-host check records (``host.name``, ``check``, ``title``, ``status``,
+    ``message``): one case per host and check, failed when its status is ``fail``."""
+    cases = {f"{r['host.name']} {r['check']}": r["title"] for r in rows}
+    failures = {f"{r['host.name']} {r['check']}": [r["message"]] for r in rows
+                if r["status"] == "fail"}  # fmt: skip
+    return junit(suite, cases, failures)
