@@ -143,7 +143,8 @@ REQUIRED = ("/usr/sbin/chronyd", "/usr/bin/unshare", "/usr/bin/nsenter", "/usr/b
 # The host's PID 1, run by ``unshare`` inside its network namespace: it writes its pid as the
 # machine sees it, builds the overlay root, mounts proc/sys/dev/run/tmp and enters the chroot.
 INIT_SCRIPT = (
-    'd="$1" name="$2" && read -r pid rest < /proc/self/stat && echo "$pid" > "$d/init.pid"'
+    'd="$1" name="$2" && read -r pid rest < /proc/self/stat && echo "$pid" > "$d/init.pid.tmp"'
+    ' && mv -f "$d/init.pid.tmp" "$d/init.pid"'
     # the machine's other network namespaces must not be held by this mount namespace
     " && { umount -l /run/netns 2>/dev/null; true; }"
     ' && t="$d/capas" && mkdir -p "$t" && mount -t tmpfs -o size=2g,mode=0700 pk-audhost "$t"'
