@@ -13,6 +13,7 @@ from pukara.errors import ExitCode
 
 if TYPE_CHECKING:
     from ipv6.equipos import DeviceReport
+    from pukara.store import Store
 
 
 class FormatoEquipos(StrEnum):
@@ -43,6 +44,21 @@ def _summary(reports: list[DeviceReport]) -> list[dict[str, Any]]:
          **{c.check: STATUS_SHOWN.get(c.status, c.status) for c in r.checks}}
         for r in reports
     ]  # fmt: skip
+
+
+def utc_text() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _save(store: Store, rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    """Store the run as ``ipv6.corrida`` + ``ipv6.resultado`` events (for ``ipv6 diff`` and
+    ``ipv6 informe``); returns its id."""
+    from ipv6.almacen import from_records, save_run
+    from ipv6.modelo import Category
+
+    return save_run(store, "equipos", from_records(rows, Category.DEVICE), meta)
 
 
 def equipos(
@@ -83,8 +99,9 @@ def equipos(
     Cada resultado es cumple, falla, advierte o sin probar, con su evidencia. Una dirección
     es global si está en 2000::/3 (y no es de uso especial) o en el ajuste
     ipv6_prefijos_globales (clave prefijos_globales de la sección ipv6 de pukara.toml).
-    Un equipo que no responde no detiene la revisión. Sale con 0 si nada falla y con 3 si
-    alguna prueba falla o algún equipo no se pudo revisar.
+    Un equipo que no responde no detiene la revisión. La corrida se guarda para ipv6 informe
+    e ipv6 diff. Sale con 0 si nada falla y con 3 si alguna prueba falla o algún equipo no se
+    pudo revisar.
     """
     from ipv6 import equipos as eq
     from pukara.console import RichReporter
@@ -102,10 +119,16 @@ def equipos(
         raise UsageError("el inventario no tiene equipos de red (router, firewall o switch "
                          "activo con dirección de gestión)")  # fmt: skip
     reporter = RichReporter(quiet=silencioso)
+    started = utc_text()
     reports = eq.collect(devices, timeout_s=min(settings.timeout_s, 5.0),
                          concurrency=settings.concurrency, extra=extra, ssh=not sin_ssh,
                          reporter=reporter)  # fmt: skip
     rows = eq.records(reports)
+    meta = {"started_at": started, "finished_at": utc_text(), "scope": list(objetivos or []),
+            "credential_profile": credencial, "ssh": not sin_ssh,
+            "global_prefixes": [str(p) for p in extra], "targets": [r.name for r in reports]}  # fmt: skip
+    with opened_store(settings) as store:
+        run_id = _save(store, rows, meta)
     if formato is FormatoEquipos.junit:
         from ipv6.junit import records_junit
 
@@ -126,5 +149,7 @@ def equipos(
         "del todo.",
         quiet=silencioso or formato is not FormatoEquipos.tabla,
     )
+    message(f"Corrida guardada: {run_id}",
+            quiet=silencioso or formato is not FormatoEquipos.tabla)  # fmt: skip
     if any(r.failed for r in reports):
         raise typer.Exit(ExitCode.PARTIAL)

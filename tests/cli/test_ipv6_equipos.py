@@ -32,7 +32,10 @@ def db(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.M
         assert main([*base, "inventario", "importar", str(tmp_path / name), "-q"]) == 0
     creds = tmp_path / "credenciales.toml"
     creds.touch(mode=0o600)
-    creds.write_text('[lab]\ncommunity = "nadie"\n\n[red]\nusername = "red"\npassword = "x"\n')
+    creds.write_text(
+        '[lab]\ncommunity = "comunidad-secreta"\n\n'
+        '[red]\nusername = "red"\npassword = "clave-secreta-red"\n'
+    )
     monkeypatch.setenv("PUKARA_CREDENTIALS", str(creds))
     monkeypatch.setenv("PUKARA_TIMEOUT_S", "0.3")
     capsys.readouterr()
@@ -88,3 +91,38 @@ def test_the_setting_from_the_file_and_the_environment(tmp_path: Path) -> None:
     env = {"PUKARA_CONFIG": str(path), "PUKARA_IPV6_PREFIJOS_GLOBALES": "2800:4f0::/32, fd00::/8"}
     assert load_settings(environ=env).ipv6_prefijos_globales == ("2800:4f0::/32", "fd00::/8")
     assert load_settings(environ={}).ipv6_prefijos_globales == ()
+
+
+def test_the_run_is_stored_for_informe_and_diff_without_secrets(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, *db, "ipv6", "equipos", "--credencial", "lab", "--sin-ssh")
+    assert code == 3 and "Corrida guardada: " in err
+    first = err.split("Corrida guardada: ")[1].split()[0]
+    code, _, err = run(capsys, *db, "ipv6", "equipos", "gw-a", "--credencial", "lab", "-f", "json")
+    assert code == 3 and "Corrida guardada" not in err  # only the table says it
+
+    code, out, _ = run(capsys, *db, "ipv6", "informe", first, "-f", "json")
+    assert code == 0
+    data = json.loads(out)
+    devices = data["diagnostico"]["equipos"]
+    assert devices["run"]["kind"] == "equipos" and devices["run"]["subjects"] == 2
+    assert {s["subject"] for s in devices["subjects"]} == {"gw-a", "sw-b"}
+    assert sum(devices["run"]["counts"].values()) == 12 and devices["run"]["counts"]["pass"] == 0
+    assert devices["run"]["meta"]["ssh"] is False and devices["checks"][0]["category"] == "equipo"
+    code, out, _ = run(capsys, *db, "ipv6", "informe", first)
+    assert code == 0 and "gw-a" in out and "equipos de red" in out
+
+    # the second run asked gw-a only (with SSH): sw-b's checks are no longer tested
+    code, out, _ = run(capsys, *db, "ipv6", "diff", "--tipo", "equipos", "-f", "json")
+    rows = json.loads(out)
+    gone = [r for r in rows if r["subject"] == "sw-b"]
+    assert code == 0 and len(gone) == 6 and {r["trend"] for r in gone} == {"desaparece"}
+
+    stored = (tmp_path / "inv.db").read_bytes()
+    for name in ("inv.db-wal",):
+        if (tmp_path / name).exists():
+            stored += (tmp_path / name).read_bytes()
+    assert b"gw-a" in stored and b"ipv6.resultado" in stored
+    for secret in (b"comunidad-secreta", b"clave-secreta-red"):  # the profiles never reach it
+        assert secret not in stored
