@@ -35,7 +35,44 @@ STATUS_TEXT = {
     "not-tested": "sin probar",
     "not-applicable": "no aplica",
 }
+STATUS_PLURAL = {
+    "pass": "cumplen",
+    "partial": "parciales",
+    "warn": "advierten",
+    "fail": "fallan",
+    "not-tested": "sin probar",
+    "not-applicable": "no aplican",
+}
 STATUS_ORDER = [s.value for s in Status]
+# the report's order: the plan's diagnosis (devices, servers, address plan, public services)
+SECTION_ORDER = ("equipos", "servidores", "plan", "dominios")
+SUBJECT_TEXT = {"dominios": "Dominio", "servidores": "Servidor", "equipos": "Equipo"}
+COMMAND_OF = {
+    "dominios": "pukara ipv6 dominios",
+    "servidores": "pukara ipv6 servidores",
+    "equipos": "pukara ipv6 equipos",
+    "plan": "pukara ipv6 plan verificar",
+}
+# evidence keys are data (English); the report names their words in Spanish
+_WORDS = {
+    "v4": "IPv4", "v6": "IPv6", "ip4": "IPv4", "ip6": "IPv6", "ipv6": "IPv6", "ip": "IP",
+    "address": "dirección", "addresses": "direcciones", "port": "puerto", "ports": "puertos",
+    "error": "error", "source": "fuente", "sources": "fuentes", "status": "estado",
+    "size": "tamaño", "sizes": "tamaños", "connect": "conexión", "open": "abiertos",
+    "route": "ruta", "routes": "rutas", "count": "cantidad", "neighbours": "vecinos",
+    "forwarding": "reenvío", "link": "enlace", "other": "otras", "prefixes": "prefijos",
+    "names": "nombres", "name": "nombre", "listeners": "escuchas", "missing": "faltan",
+    "rules": "reglas", "table": "tabla", "output": "salida", "raw": "texto", "policy": "política",
+    "enabled": "habilitadas", "ifindexes": "interfaces", "silent": "sin respuesta",
+    "reached": "alcanzadas", "given": "indicadas", "hops": "saltos", "version": "versión",
+    "protocols": "protocolos", "pairs": "pares", "unconfirmed": "sin confirmar",
+    "without": "sin", "null": "nulo", "zones": "zonas", "only": "solo", "used": "usada",
+    "fallback": "alternativa", "rc": "código", "grants": "permite", "interfaces": "interfaces",
+    "kernel": "núcleo", "firewall": "cortafuegos", "global": "globales", "local": "local",
+    "ok": "bien", "scan": "escaneo", "reason": "motivo", "expected": "esperado", "got": "obtenido",
+    "host": "equipo", "hosts": "equipos", "mib": "MIB", "icmpv6": "ICMPv6", "disable": "desactivado",
+}  # fmt: skip
+_UPPER = {"aaaa", "mx", "ns", "ptr", "spf", "url", "snmp", "ssh", "tls", "tcp", "udp", "dns"}
 CSV_FIELDS = ["run_id", "kind", "subject", "check", "category", "status", "message",
               "evidence", "duration_ms"]  # fmt: skip
 
@@ -195,6 +232,52 @@ def _moment(value: Any, tz: tzinfo | str | None = REPORT_TZ) -> str:
     return datetime_text(parse_timestamp(value), zone)
 
 
+def check_titles() -> dict[str, str]:
+    """What each check id tests, from the modules that name them (web and mail do not yet)."""
+    from ipv6 import dns_checks, equipos_reglas, servidores_reglas
+
+    return {**equipos_reglas.CHECKS, **servidores_reglas.TITLES, **dns_checks.TITLES}
+
+
+def evidence_label(key: str) -> str:
+    """``v6_ports`` -> ``puertos IPv6``: the words of an evidence key in Spanish."""
+    words = [w.upper() if w in _UPPER else _WORDS.get(w, w) for w in key.split("_") if w]
+    if len(words) > 1 and words[0] in ("IPv4", "IPv6"):
+        words = [*words[1:], words[0]]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
+def evidence_text(value: Any) -> str:
+    """An evidence value as one readable line: lists joined, mappings as «clave: valor»."""
+    from pukara.formats import number
+
+    if value is None or value == "" or value == [] or value == {}:
+        return "—"
+    if isinstance(value, bool):
+        return "sí" if value else "no"
+    if isinstance(value, float):
+        return number(value, 2)
+    if isinstance(value, Mapping):
+        return "; ".join(f"{evidence_label(str(k))}: {evidence_text(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(evidence_text(v) for v in value)
+    return str(value)
+
+
+def evidence_items(evidence: Mapping[str, Any]) -> list[tuple[str, str]]:
+    return [(evidence_label(str(k)), evidence_text(v)) for k, v in sorted(evidence.items())]
+
+
+def counts_text(nonzero: Sequence[tuple[str, int]]) -> str:
+    """``[("pass", 1), ("fail", 2)]`` -> ``1 cumple, 2 fallan``."""
+    from pukara.formats import number
+
+    parts = [f"{number(n, 0)} {(STATUS_TEXT if n == 1 else STATUS_PLURAL).get(s, s)}"
+             for s, n in nonzero]  # fmt: skip
+    return ", ".join(parts) if parts else "ningún resultado"
+
+
 def bars(counts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Inline SVG geometry: per service kind, one bar per NIST stage, widths in 0-300."""
     out = []
@@ -222,6 +305,10 @@ def html(data: Mapping[str, Any]) -> str:
     env.filters["pct"] = lambda v: "—" if v is None else percent(100 * v, 1)
     env.filters["momento"] = _moment
     env.filters["estado"] = lambda s: STATUS_TEXT.get(s, s)
+    env.filters["evidencia"] = evidence_items
+    env.filters["conteos"] = counts_text
     template = env.get_template("informe.html.j2")
     return str(template.render(**data, bars=bars, status_order=STATUS_ORDER,
-                               status_text=STATUS_TEXT, kind_text=KIND_TEXT))  # fmt: skip
+                               status_text=STATUS_TEXT, kind_text=KIND_TEXT,
+                               section_order=SECTION_ORDER, subject_text=SUBJECT_TEXT,
+                               command_of=COMMAND_OF, titles=check_titles()))  # fmt: skip

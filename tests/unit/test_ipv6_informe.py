@@ -47,10 +47,27 @@ def test_html_follows_the_plan_sections_escapes_and_formats(tmp_path: Path) -> N
     assert "<svg" in page and 'aria-label="Servicios asignados' in page
     assert "80.0\u00a0%" in page  # pukara.formats.percent
     assert "1 dic. 2026, 07:00" in page  # 12:00 UTC in Lima
-    assert "1 cumple, 2 falla." in page  # the servers run, counts joined
-    assert page.index("<th>C1</th>") < page.index("<th>N1</th>") < page.index("<th>W1a</th>")
-    assert page.index("<th>W4</th>") < page.index("<th>M1</th>")
-    assert "distancia" in page  # the evidence of a warn
+    assert "1 cumple, 2 fallan." in page  # the servers run, counts joined (plural)
+    assert page.index(">C1</th>") < page.index(">N1</th>") < page.index(">W1a</th>")
+    assert page.index(">W4</th>") < page.index(">M1</th>")
+    assert '<th title="Servidores de nombres con AAAA">N1</th>' in page
+    assert "<dt>Distancia:</dt> <dd>0.12</dd>" in page  # the evidence of a warn
+    # readable for a person: what each check tests, who the subjects are, evidence in Spanish
+    assert "IPv6 habilitado en el núcleo" in page and "<th>Qué se prueba</th>" in page
+    assert "<th>Servidor</th>" in page and "<th>Sujeto</th>" not in page
+    assert "<dt>Desactivado IPv6:</dt> <dd>All: 1</dd>" in page and '{"all"' not in page
+    assert "no guarda su corrida" in page  # the empty plan section says why
+    assert page.index("2.1 Equipos de red") < page.index("2.4 Servicios públicos")
+
+
+def test_evidence_keys_and_values_read_in_spanish() -> None:
+    assert informe.evidence_label("v6_ports") == "Puertos IPv6"
+    assert informe.evidence_label("link_local") == "Enlace local"
+    assert informe.evidence_label("mx_zones") == "MX zonas"
+    assert informe.evidence_text({"open": [22, 80], "ok": True, "ms": 1.25, "x": None}) == (
+        "Abiertos: 22, 80; Bien: sí; Ms: 1.25; X: —"
+    )
+    assert informe.counts_text([("pass", 1), ("not-tested", 3)]) == "1 cumple, 3 sin probar"
 
 
 def test_csv_and_junit_cover_every_result_of_the_report(tmp_path: Path) -> None:
