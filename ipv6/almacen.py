@@ -90,6 +90,17 @@ def _result_id(run_id: str, started_at: str, result: CheckResult) -> str:
     return str(uuid.UUID(int=value))
 
 
+def _plain(value: Any) -> Any:
+    """Evidence as the store writes it: mapping keys as text (a port or an ifIndex may be a
+    number), tuples and sets as lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else value
+        return [_plain(v) for v in items]
+    return value
+
+
 def _subject_fields(kind: str, subject: str) -> dict[str, Any]:
     if kind == "dominios":
         return {"url": {"domain": subject}}
@@ -129,7 +140,7 @@ def run_events(run: Run) -> Iterator[dict[str, Any]]:
             **_subject_fields(run.kind, result.subject),
             "rule": {"id": result.check, "category": result.category.value},
             "message": result.message,
-            "ipv6": {"run_id": run.id, "kind": run.kind, "result": result.to_dict()},
+            "ipv6": {"run_id": run.id, "kind": run.kind, "result": _plain(result.to_dict())},
         }
 
 

@@ -79,3 +79,14 @@ def test_device_records_become_results() -> None:
     (got,) = almacen.from_records(rows, Category.DEVICE)
     assert (got.subject, got.check, got.status) == ("lima-rt1", "D2", Status.FAIL)
     assert got.category is Category.DEVICE and got.evidence == {"addresses": ["fe80::1"]}
+
+
+def test_evidence_with_number_keys_is_stored_with_text_keys(tmp_path: Path) -> None:
+    """A server's evidence may key by port or index (ints): the store takes only text keys."""
+    results = [res("srv-aud5", "S4", Status.FAIL, by_port={22: "sshd", 80: None},
+                   families=(4, 6), seen={"b", "a"})]  # fmt: skip
+    with SQLiteStore(tmp_path / "a.db") as store:
+        run_id = almacen.save_run(store, "servidores", results)
+        (got,) = almacen.load_run(store, run_id).results
+    assert dict(got.evidence) == {"by_port": {"22": "sshd", "80": None}, "families": [4, 6],
+                                  "seen": ["a", "b"]}  # fmt: skip
