@@ -35,6 +35,14 @@ STATUS_TEXT = {
     "not-tested": "sin probar",
     "not-applicable": "no aplica",
 }
+STATUS_MARK = {  # the results matrix: a mark per cell, the full word in its title and legend
+    "pass": "✓",
+    "partial": "½",
+    "warn": "!",
+    "fail": "✗",
+    "not-tested": "–",
+    "not-applicable": "n/a",
+}
 STATUS_PLURAL = {
     "pass": "cumplen",
     "partial": "parciales",
@@ -71,6 +79,11 @@ _WORDS = {
     "kernel": "núcleo", "firewall": "cortafuegos", "global": "globales", "local": "local",
     "ok": "bien", "scan": "escaneo", "reason": "motivo", "expected": "esperado", "got": "obtenido",
     "host": "equipo", "hosts": "equipos", "mib": "MIB", "icmpv6": "ICMPv6", "disable": "desactivado",
+    "disabled": "desactivado", "input": "entrada", "chain": "cadena", "chains": "cadenas",
+    "family": "familia", "neighbour": "vecinos", "accepted": "aceptados", "domain": "dominio",
+    "secure": "firmado", "distance": "distancia", "cipher": "cifrado", "cert": "certificado",
+    "redirects": "redirecciones", "location": "destino", "body": "cuerpo", "hook": "gancho",
+    "priority": "prioridad", "type": "tipo", "types": "tipos", "zone": "zona",
 }  # fmt: skip
 _UPPER = {"aaaa", "mx", "ns", "ptr", "spf", "url", "snmp", "ssh", "tls", "tcp", "udp", "dns"}
 CSV_FIELDS = ["run_id", "kind", "subject", "check", "category", "status", "message",
@@ -239,17 +252,24 @@ def check_titles() -> dict[str, str]:
     return {**equipos_reglas.CHECKS, **servidores_reglas.TITLES, **dns_checks.TITLES}
 
 
-def evidence_label(key: str) -> str:
-    """``v6_ports`` -> ``puertos IPv6``: the words of an evidence key in Spanish."""
-    words = [w.upper() if w in _UPPER else _WORDS.get(w, w) for w in key.split("_") if w]
+def evidence_label(key: str, top: bool = True) -> str:
+    """``v6_ports`` -> ``Puertos IPv6``: the words of an evidence key in Spanish. A nested key
+    (``top=False``) is often data itself (a host, an address, an interface): it is kept as it
+    is unless every word of it is known."""
+    tokens = [w for w in key.split("_") if w]
+    known = all(w in _UPPER or w in _WORDS for w in tokens)
+    if not top and not known:
+        return key
+    words = [w.upper() if w in _UPPER else _WORDS.get(w, w) for w in tokens]
     if len(words) > 1 and words[0] in ("IPv4", "IPv6"):
         words = [*words[1:], words[0]]
     text = " ".join(words)
-    return text[:1].upper() + text[1:]
+    return text[:1].upper() + text[1:] if top else text
 
 
-def evidence_text(value: Any) -> str:
-    """An evidence value as one readable line: lists joined, mappings as «clave: valor»."""
+def evidence_text(value: Any, depth: int = 0) -> str:
+    """An evidence value as one readable line: lists joined, mappings as «clave: valor»
+    (in parentheses when nested)."""
     from pukara.formats import number
 
     if value is None or value == "" or value == [] or value == {}:
@@ -259,9 +279,11 @@ def evidence_text(value: Any) -> str:
     if isinstance(value, float):
         return number(value, 2)
     if isinstance(value, Mapping):
-        return "; ".join(f"{evidence_label(str(k))}: {evidence_text(v)}" for k, v in value.items())
+        text = "; ".join(f"{evidence_label(str(k), top=False)}: {evidence_text(v, depth + 1)}"
+                         for k, v in value.items())  # fmt: skip
+        return f"({text})" if depth else text
     if isinstance(value, list | tuple):
-        return ", ".join(evidence_text(v) for v in value)
+        return ", ".join(evidence_text(v, depth + 1) for v in value)
     return str(value)
 
 
@@ -311,4 +333,5 @@ def html(data: Mapping[str, Any]) -> str:
     return str(template.render(**data, bars=bars, status_order=STATUS_ORDER,
                                status_text=STATUS_TEXT, kind_text=KIND_TEXT,
                                section_order=SECTION_ORDER, subject_text=SUBJECT_TEXT,
-                               command_of=COMMAND_OF, titles=check_titles()))  # fmt: skip
+                               command_of=COMMAND_OF, titles=check_titles(),
+                               status_mark=STATUS_MARK))  # fmt: skip

@@ -55,7 +55,8 @@ def test_html_follows_the_plan_sections_escapes_and_formats(tmp_path: Path) -> N
     # readable for a person: what each check tests, who the subjects are, evidence in Spanish
     assert "IPv6 habilitado en el núcleo" in page and "<th>Qué se prueba</th>" in page
     assert "<th>Servidor</th>" in page and "<th>Sujeto</th>" not in page
-    assert "<dt>Desactivado IPv6:</dt> <dd>All: 1</dd>" in page and '{"all"' not in page
+    assert "<dt>Desactivado IPv6:</dt> <dd>all: 1</dd>" in page and '{"all"' not in page
+    assert '<td class="fail" title="S1: falla">✗</td>' in page and "✓ cumple" in page
     assert "no guarda su corrida" in page  # the empty plan section says why
     assert page.index("2.1 Equipos de red") < page.index("2.4 Servicios públicos")
 
@@ -64,9 +65,14 @@ def test_evidence_keys_and_values_read_in_spanish() -> None:
     assert informe.evidence_label("v6_ports") == "Puertos IPv6"
     assert informe.evidence_label("link_local") == "Enlace local"
     assert informe.evidence_label("mx_zones") == "MX zonas"
-    assert informe.evidence_text({"open": [22, 80], "ok": True, "ms": 1.25, "x": None}) == (
-        "Abiertos: 22, 80; Bien: sí; Ms: 1.25; X: —"
+    # nested keys are data (hosts, interfaces) unless every word is known
+    assert informe.evidence_text({"eth0": {"v6_ports": [22, 80], "ok": True}, "ms": 1.25}) == (
+        "eth0: (puertos IPv6: 22, 80; bien: sí); ms: 1.25"
     )
+    assert informe.evidence_items({"silent": None, "ok": False}) == [
+        ("Bien", "no"),
+        ("Sin respuesta", "—"),
+    ]
     assert informe.counts_text([("pass", 1), ("not-tested", 3)]) == "1 cumple, 3 sin probar"
 
 
