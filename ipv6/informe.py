@@ -63,7 +63,8 @@ COMMAND_OF = {
 }
 # evidence keys are data (English); the report names their words in Spanish
 _WORDS = {
-    "v4": "IPv4", "v6": "IPv6", "ip4": "IPv4", "ip6": "IPv6", "ipv6": "IPv6", "ip": "IP",
+    "v4": "IPv4", "v6": "IPv6", "ip4": "IPv4", "ip6": "IPv6", "ipv6": "IPv6", "ipv4": "IPv4",
+    "ip": "IP",
     "address": "dirección", "addresses": "direcciones", "port": "puerto", "ports": "puertos",
     "error": "error", "source": "fuente", "sources": "fuentes", "status": "estado",
     "size": "tamaño", "sizes": "tamaños", "connect": "conexión", "open": "abiertos",

@@ -65,6 +65,7 @@ def test_evidence_keys_and_values_read_in_spanish() -> None:
     assert informe.evidence_label("v6_ports") == "Puertos IPv6"
     assert informe.evidence_label("link_local") == "Enlace local"
     assert informe.evidence_label("mx_zones") == "MX zonas"
+    assert informe.evidence_label("grants_ipv4") == "Permite IPv4"
     # nested keys are data (hosts, interfaces) unless every word is known
     assert informe.evidence_text({"eth0": {"v6_ports": [22, 80], "ok": True}, "ms": 1.25}) == (
         "eth0: (puertos IPv6: 22, 80; bien: sí); ms: 1.25"
