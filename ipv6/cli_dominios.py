@@ -57,12 +57,9 @@ def _summary(results: list[CheckResult]) -> list[dict[str, Any]]:
 
 
 def _junit(c1: CheckResult, results: list[CheckResult]) -> str:
-    from ipv6.junit import junit
+    from ipv6.junit import results_junit
 
-    every = [c1, *results]
-    cases = {f"{r.subject} {r.check}": r.status.value for r in every}
-    failures = {f"{r.subject} {r.check}": [r.message] for r in every if r.status.value == "fail"}
-    return junit("pukara ipv6 dominios", cases, failures)
+    return results_junit("pukara ipv6 dominios", [c1, *results])
 
 
 def _names(dominios_: list[str], lista: Path | None) -> list[Any]:
