@@ -93,8 +93,13 @@ def _measure(lab: manage.Lab, sites: list[LabSite], work: Path) -> int:
                               profiles=equipos._Profiles(loader))  # fmt: skip
     wall = time.perf_counter() - t0
     # without SSH, D5 cannot pass (it needs SNMP and SSH): it is not-tested with SNMP "ok"
-    passed = sum(1 for r in reports if all(c.status == "pass" for c in r.checks[:4])
-                 and r.checks[4].status == "not-tested" and r.checks[4].evidence["snmp"] == "ok")
+    passed = sum(
+        1
+        for r in reports
+        if all(c.status == "pass" for c in r.checks[:4])
+        and r.checks[4].status == "not-tested"
+        and r.checks[4].evidence["snmp"] == "ok"
+    )
     t0 = time.perf_counter()
     full = equipos.collect(devices, timeout_s=5.0, concurrency=32, extra=extra, ssh=True,
                            profiles=equipos._Profiles(loader))  # fmt: skip
