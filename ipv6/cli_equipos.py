@@ -71,7 +71,8 @@ def equipos(
     sin_ssh: Annotated[
         bool,
         typer.Option(
-            "--sin-ssh", help="Solo SNMP: D5 prueba solo SNMP por IPv6 y D6 no se prueba."
+            "--sin-ssh",
+            help="Solo SNMP: D5 queda sin probar (exige SNMP y SSH por IPv6) y D6 no se prueba.",
         ),
     ] = False,
     silencioso: SilenciosoOpt = False,
