@@ -25,6 +25,7 @@ With no IPv6 at the vantage (``ctx.v6_ok`` False) N2u and N2t are not-tested.
 from __future__ import annotations
 
 import asyncio
+import copy
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -345,6 +346,17 @@ class Shared:
         return task
 
 
+async def _unchecked_zone(name: str, ctx: Context) -> str | None:
+    """The zone of ``name`` asked with checking disabled (CD): what a bogus zone is called."""
+    resolver = copy.copy(ctx.resolver)
+    resolver.flags = dns.flags.RD | dns.flags.CD
+    try:
+        zone = await dns.asyncresolver.zone_for_name(name, resolver=resolver)
+    except dns.exception.DNSException:
+        return None
+    return str(zone.to_text(omit_final_dot=True))
+
+
 async def _zone_secure(name: str, ctx: Context) -> MxZone:
     """The zone of MX host ``name`` and its state; a timeout is tried again (``ctx.retries``)."""
     got = MxZone(None, "timeout")
@@ -354,8 +366,9 @@ async def _zone_secure(name: str, ctx: Context) -> MxZone:
             answer = await ctx.resolver.resolve(zone, "SOA", raise_on_no_answer=False)
         except dns.resolver.NoNameservers as e:
             said = {str(err[3]) for err in e.kwargs.get("errors") or () if len(err) > 3}
-            # the validating resolver's SERVFAIL: a bogus signature; else what it answered
-            return MxZone(None, BOGUS if not said or "SERVFAIL" in said else sorted(said)[0])
+            if said and "SERVFAIL" not in said:
+                return MxZone(None, sorted(said)[0])
+            return MxZone(await _unchecked_zone(name, ctx), BOGUS)  # the validator's SERVFAIL
         except dns.exception.Timeout:
             continue
         except dns.exception.DNSException as e:
