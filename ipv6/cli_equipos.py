@@ -13,7 +13,6 @@ from pukara.errors import ExitCode
 
 if TYPE_CHECKING:
     from ipv6.equipos import DeviceReport
-    from pukara.store import Store
 
 
 class FormatoEquipos(StrEnum):
@@ -23,7 +22,8 @@ class FormatoEquipos(StrEnum):
     junit = "junit"
 
 
-STATUS_SHOWN = {"pass": "cumple", "fail": "falla", "warn": "advierte", "not-tested": "sin probar"}
+STATUS_SHOWN = {"pass": "cumple", "fail": "falla", "warn": "advierte", "not-tested": "sin probar",
+                "partial": "parcial"}  # fmt: skip
 SUMMARY_COLUMNS = {"host.name": "Equipo", "site": "Sede", "address": "Dirección",
                    **{f"D{i}": f"D{i}" for i in range(1, 7)}}  # fmt: skip
 DETAIL_COLUMNS = {"host.name": "Equipo", "check": "Prueba", "status": "Resultado",
@@ -52,13 +52,19 @@ def utc_text() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _save(store: Store, rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
-    """Store the run as ``ipv6.corrida`` + ``ipv6.resultado`` events (for ``ipv6 diff`` and
-    ``ipv6 informe``); returns its id."""
-    from ipv6.almacen import from_records, save_run
+def _save(settings: Settings, rows: list[dict[str, Any]], meta: dict[str, Any]) -> str | None:
+    """Store the run as ``ipv6.resultado`` + ``ipv6.corrida`` events (for ``ipv6 diff`` and
+    ``ipv6 informe``); returns its id, or None after a warning when the store refuses it."""
+    from ipv6.almacen import from_records, store_run
     from ipv6.modelo import Category
+    from pukara.errors import PukaraError
 
-    return save_run(store, "equipos", from_records(rows, Category.DEVICE), meta)
+    try:
+        return store_run(settings, "equipos", from_records(rows, Category.DEVICE), meta)
+    except PukaraError as e:
+        message(f"Aviso: la corrida no se guardó (ipv6 diff e ipv6 informe no la verán): "
+                f"{e.message}")  # fmt: skip
+        return None
 
 
 def equipos(
@@ -86,7 +92,8 @@ def equipos(
     sin_ssh: Annotated[
         bool,
         typer.Option(
-            "--sin-ssh", help="Solo SNMP: D5 prueba solo SNMP por IPv6 y D6 no se prueba."
+            "--sin-ssh",
+            help="Solo SNMP: D5 queda sin probar (exige SNMP y SSH por IPv6) y D6 no se prueba.",
         ),
     ] = False,
     silencioso: SilenciosoOpt = False,
@@ -127,12 +134,11 @@ def equipos(
     meta = {"started_at": started, "finished_at": utc_text(), "scope": list(objetivos or []),
             "credential_profile": credencial, "ssh": not sin_ssh,
             "global_prefixes": [str(p) for p in extra], "targets": [r.name for r in reports]}  # fmt: skip
-    with opened_store(settings) as store:
-        run_id = _save(store, rows, meta)
     if formato is FormatoEquipos.junit:
         from ipv6.junit import records_junit
 
-        typer.echo(records_junit("pukara ipv6 equipos", rows), nl=False)
+        errors = sum(1 for r in reports if r.error is not None)
+        typer.echo(records_junit("pukara ipv6 equipos", rows, errors), nl=False)
     elif formato is FormatoEquipos.tabla:
         render(_summary(reports), Formato.tabla, SUMMARY_COLUMNS, title="IPv6 en equipos de red")
         found = [r for r in rows if r["status"] != "pass"]
@@ -149,7 +155,9 @@ def equipos(
         "del todo.",
         quiet=silencioso or formato is not FormatoEquipos.tabla,
     )
-    message(f"Corrida guardada: {run_id}",
-            quiet=silencioso or formato is not FormatoEquipos.tabla)  # fmt: skip
+    run_id = _save(settings, rows, meta)  # after the output: a store error loses nothing
+    if run_id is not None:
+        message(f"Corrida guardada: {run_id}",
+                quiet=silencioso or formato is not FormatoEquipos.tabla)  # fmt: skip
     if any(r.failed for r in reports):
         raise typer.Exit(ExitCode.PARTIAL)
