@@ -54,7 +54,12 @@ STATUS_PLURAL = {
 STATUS_ORDER = [s.value for s in Status]
 # the report's order: the plan's diagnosis (devices, servers, address plan, public services)
 SECTION_ORDER = ("equipos", "servidores", "plan", "dominios")
-SUBJECT_TEXT = {"dominios": "Dominio", "servidores": "Servidor", "equipos": "Equipo"}
+SUBJECT_TEXT = {"dominios": "Dominio", "servidores": "Servidor", "equipos": "Equipo",
+                "plan": "Plan"}  # fmt: skip
+SUBJECTS_TEXT = {"dominios": ("dominio revisado", "dominios revisados"),
+                 "servidores": ("servidor revisado", "servidores revisados"),
+                 "equipos": ("equipo revisado", "equipos revisados"),
+                 "plan": ("plan revisado", "planes revisados")}  # fmt: skip
 COMMAND_OF = {
     "dominios": "pukara ipv6 dominios",
     "servidores": "pukara ipv6 servidores",
@@ -85,8 +90,11 @@ _WORDS = {
     "secure": "firmado", "distance": "distancia", "cipher": "cifrado", "cert": "certificado",
     "redirects": "redirecciones", "location": "destino", "body": "cuerpo", "hook": "gancho",
     "priority": "prioridad", "type": "tipo", "types": "tipos", "zone": "zona",
+    "not": "no", "asked": "preguntado", "learned": "aprendidas", "findings": "hallazgos",
+    "line": "línea", "lines": "líneas", "rule": "regla", "severity": "gravedad",
+    "message": "mensaje", "prefix": "prefijo",
 }  # fmt: skip
-_UPPER = {"aaaa", "mx", "ns", "ptr", "spf", "url", "snmp", "ssh", "tls", "tcp", "udp", "dns"}
+_UPPER = {"aaaa", "mx", "ns", "ptr", "spf", "url", "snmp", "ssh", "tls", "tcp", "udp", "dns", "acl"}
 CSV_FIELDS = ["run_id", "kind", "subject", "check", "category", "status", "message",
               "evidence", "duration_ms"]  # fmt: skip
 
@@ -247,9 +255,10 @@ def _moment(value: Any, tz: tzinfo | str | None = REPORT_TZ) -> str:
 
 def check_titles() -> dict[str, str]:
     """What each check id tests, from the modules that name them (web and mail do not yet)."""
-    from ipv6 import dns_checks, equipos_reglas, servidores_reglas
+    from ipv6 import dns_checks, equipos_reglas, plan_reglas, servidores_reglas
 
-    return {**equipos_reglas.CHECKS, **servidores_reglas.TITLES, **dns_checks.TITLES}
+    return {**equipos_reglas.CHECKS, **servidores_reglas.TITLES, **dns_checks.TITLES,
+            **plan_reglas.RULES}  # fmt: skip
 
 
 def evidence_label(key: str, top: bool = True) -> str:
@@ -334,4 +343,4 @@ def html(data: Mapping[str, Any]) -> str:
                                status_text=STATUS_TEXT, kind_text=KIND_TEXT,
                                section_order=SECTION_ORDER, subject_text=SUBJECT_TEXT,
                                command_of=COMMAND_OF, titles=check_titles(),
-                               status_mark=STATUS_MARK))  # fmt: skip
+                               status_mark=STATUS_MARK, subjects_text=SUBJECTS_TEXT))  # fmt: skip

@@ -55,6 +55,8 @@ def test_html_follows_the_plan_sections_escapes_and_formats(tmp_path: Path) -> N
     # readable for a person: what each check tests, who the subjects are, evidence in Spanish
     assert "IPv6 habilitado en el núcleo" in page and "<th>Qué se prueba</th>" in page
     assert "<th>Servidor</th>" in page and "<th>Sujeto</th>" not in page
+    assert "3 servidores revisados." in page and "2 equipos revisados." in page
+    assert informe.SUBJECTS_TEXT["equipos"][0] == "equipo revisado"
     assert "<dt>Desactivado IPv6:</dt> <dd>all: 1</dd>" in page and '{"all"' not in page
     assert '<td class="fail" title="S1: falla">✗</td>' in page and "✓ cumple" in page
     assert "se ejecuta\n<code>pukara ipv6 plan verificar</code>" in page  # empty: how to fill it
@@ -66,6 +68,7 @@ def test_evidence_keys_and_values_read_in_spanish() -> None:
     assert informe.evidence_label("link_local") == "Enlace local"
     assert informe.evidence_label("mx_zones") == "MX zonas"
     assert informe.evidence_label("grants_ipv4") == "Permite IPv4"
+    assert informe.evidence_label("not_asked") == "No preguntado"
     # nested keys are data (hosts, interfaces) unless every word is known
     assert informe.evidence_text({"eth0": {"v6_ports": [22, 80], "ok": True}, "ms": 1.25}) == (
         "eth0: (puertos IPv6: 22, 80; bien: sí); ms: 1.25"
