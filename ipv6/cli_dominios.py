@@ -109,15 +109,15 @@ def dominios(
         typer.Option("--formato", "-f", help="Formato de salida: tabla, json, csv o junit."),
     ] = FormatoDominios.tabla,
     sin_tls: Annotated[
-        bool, typer.Option("--sin-tls", help="No compara TLS entre familias (W6c, W6p).")
+        bool, typer.Option("--sin-tls", help="No compara TLS entre familias (W6c, W6p, M2s).")
     ] = False,
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Revisa los servicios públicos de dominios por IPv6, al estilo de internet.nl: N1-N5
     servidores de nombres (AAAA, respuesta por UDP y TCP, diversidad, IPv4 también, DNSSEC
     del dominio y de sus MX), W1-W8 web (AAAA, ruta global, puertos, paridad de contenido,
-    redirecciones, TLS, PMTU, latencia) y M1-M5 correo (AAAA de los MX, SMTP, PTR, SPF,
-    puertos de cliente).
+    redirecciones, TLS, PMTU, latencia) y M1-M5 correo (AAAA de los MX, SMTP y STARTTLS, PTR,
+    SPF, puertos de cliente).
 
     Antes, C1 comprueba que este equipo alcanza al menos tres anclas IPv6 (ajuste
     ipv6_anclas, clave anclas de la sección ipv6 de pukara.toml); si no, todo lo que

@@ -44,12 +44,12 @@ def test_the_seeded_faults_get_their_verdicts() -> None:
     assert t["embperu-ec.test", "W5"] == "fail"  # redirect to an IPv4 literal
     assert t["embperu-ec.test", "M1"] == "not-applicable"  # null MX
     assert t["embperu-bo.test", "W4h"] == "warn"  # the same 404 on both
-    assert (t["embperu-uy.test", "W6c"], t["embperu-uy.test", "W6p"]) == ("fail", "pass")
-    assert (t["embperu-py.test", "W6c"], t["embperu-py.test", "W6p"]) == ("pass", "fail")
-    assert t["embperu-ve.test", "W7"] == t["embperu-ve.test", "W4h"] == "fail"  # PMTU hole
-    assert t["embperu-ve.test", "W3h"] == t["embperu-ve.test", "W8"] == "pass"
-    cr = {c: v for (d, c), v in t.items() if d == "embperu-cr.test" and c[0] == "W"}
-    assert cr.pop("W8") == "fail" and set(cr.values()) == {"pass"}  # slow v6 connects only
+    assert (t["embperu-cu.test", "W6c"], t["embperu-cu.test", "W6p"]) == ("fail", "pass")
+    assert (t["embperu-pa.test", "W6c"], t["embperu-pa.test", "W6p"]) == ("pass", "fail")
+    assert t["embperu-gt.test", "W7"] == t["embperu-gt.test", "W4h"] == "fail"  # PMTU hole
+    assert t["embperu-gt.test", "W3h"] == t["embperu-gt.test", "W8"] == "pass"
+    hn = {c: v for (d, c), v in t.items() if d == "embperu-hn.test" and c[0] == "W"}
+    assert hn.pop("W8") == "fail" and set(hn.values()) == {"pass"}  # slow v6 connects only
     assert t["embperu-fr.test", "W1a"] == "pass" and t["embperu-fr.test", "W1w"] == "fail"
     assert t["embperu-de.test", "N4"] == "warn" and t["embperu-de.test", "N1"] == "pass"
     assert t["embperu-it.test", "M5"] == "fail" and t["embperu-it.test", "M3"] == "pass"
