@@ -20,7 +20,8 @@ internet lab anew (it takes seconds), with ``total`` domains: the base set, then
 
 The contract with the checkers: :func:`resolver`, :func:`vantage_v4_only`, :func:`anchors`,
 :func:`domains`, :func:`web_roots` (W6c's trust store) and :func:`expected` (the ground
-truth, ``lab/datos/internet_dominios.csv``).
+truth, ``lab/datos/internet_dominios.csv``); :func:`checker_settings` is what ``pukara lab``
+tells a user to set.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab import internet_dns, internet_mail, internet_web, netns, services
 from lab import internet_zonas as z
+from lab.sites import V6_BLOCK
 from pukara.errors import LabError
 from pukara.files import make_private_dirs
 
@@ -275,10 +277,26 @@ def vantage_v4_only(lab: Lab) -> str:
     return names(lab)["v4"]
 
 
+ANCHORS = (z.ROOT_NS.v6, z.NS["ns1"].v6, z.WEB["dual"].v6, z.MX["mx1"].v6)
+LAB_ULA = str(V6_BLOCK)  # the whole lab's ULA /48: sites, audit hosts and this lab
+
+
 def anchors(lab: Lab) -> list[str]:
     """Lab IPv6 addresses that answer (ping; TCP 53, 80 and 25): C1's anchors."""
     _require_up(lab)
-    return [z.ROOT_NS.v6, z.NS["ns1"].v6, z.WEB["dual"].v6, z.MX["mx1"].v6]
+    return list(ANCHORS)
+
+
+def checker_settings() -> dict[str, Any]:
+    """What ``pukara ipv6`` needs to test against this lab, for ``pukara lab`` to show: the
+    resolver's addresses, the anchors and the prefix to count as global. The lab never sets
+    them itself: its addresses are ULA, global for the checks only through an explicit
+    ``[ipv6] prefijos_globales``."""
+    return {
+        "resolver": [RESOLVER_V4, RESOLVER_V6],
+        "anchors": list(ANCHORS),
+        "global_prefixes": [LAB_ULA],
+    }
 
 
 def web_roots(lab: Lab) -> Path:
