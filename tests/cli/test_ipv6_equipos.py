@@ -114,10 +114,10 @@ def test_the_run_is_stored_for_informe_and_diff_without_secrets(
     assert code == 0 and "gw-a" in out and "equipos de red" in out
 
     # the second run asked gw-a only (with SSH): sw-b's checks are no longer tested
-    code, out, _ = run(capsys, *db, "ipv6", "diff", "--tipo", "equipos", "-f", "json")
+    code, out, err = run(capsys, *db, "ipv6", "diff", "--tipo", "equipos", "-f", "json")
     rows = json.loads(out)
-    gone = [r for r in rows if r["subject"] == "sw-b"]
-    assert code == 0 and len(gone) == 6 and {r["trend"] for r in gone} == {"desaparece"}
+    assert code == 0 and all(r["subject"] == "gw-a" for r in rows)
+    assert f"1 equipo solo en la corrida A ({first}, antes): sw-b; no se comparan." in err
 
     stored = (tmp_path / "inv.db").read_bytes()
     for name in ("inv.db-wal",):
