@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 from lab import internet_zonas as z
-from lab.internet_dns import _run, _wait_pid
+from lab.services import DAEMON_ENVIRONMENT, run_checked, wait_started
 
 NGINX = "/usr/sbin/nginx"
 CERTS = ("lab", "otro")
@@ -98,7 +98,7 @@ def make_certs(folder: Path) -> None:
              "-nodes", "-days", "30", "-subj", f"/CN=pukara {name} lab",
              "-addext", "subjectAltName=DNS:*.test,DNS:*.rree.test",
              "-keyout", str(folder / f"{name}.key"), "-out", str(folder / f"{name}.crt")],
-            check=True, capture_output=True, stdin=subprocess.DEVNULL,
+            check=True, capture_output=True, stdin=subprocess.DEVNULL, env=DAEMON_ENVIRONMENT,
         )  # fmt: skip
         (folder / f"{name}.key").chmod(0o600)
 
@@ -109,6 +109,6 @@ def start_nginx(ns: str, folder: Path) -> int:
     make_certs(folder)
     conf = folder / "nginx.conf"
     conf.write_text(nginx_conf(folder))
-    _run(["ip", "netns", "exec", ns, NGINX, "-p", f"{folder}/", "-e", str(folder / "error.log"),
-          "-c", str(conf)], "nginx")  # fmt: skip
-    return _wait_pid(folder / "nginx.pid", NGINX, "nginx")
+    run_checked(["ip", "netns", "exec", ns, NGINX, "-p", f"{folder}/", "-e",
+                 str(folder / "error.log"), "-c", str(conf)], "nginx")  # fmt: skip
+    return wait_started(folder / "nginx.pid", NGINX, "nginx")
