@@ -30,7 +30,7 @@ from ipv6 import dns_checks, mail_checks, web_checks
 from ipv6.modelo import Category, CheckResult, Context, HostAddresses, Resolved, Status
 from pukara.errors import UsageError
 
-WEB_CHECKS = ("W1a", "W1w", "W2", "W3", "W4", "W5", "W6", "W7", "W8")
+WEB_CHECKS = ("W1a", "W1w", "W2", "W3h", "W3s", "W4h", "W4s", "W5", "W6c", "W6p", "W7", "W8")
 MAIL_CHECKS = ("M2", "M2s", "M5")
 ALL_CHECKS = ("N1", "N2u", "N2t", "N3", "N4", "N5", "N5m", *WEB_CHECKS,
               "M1", "M2", "M2s", "M3", "M4", "M5")  # fmt: skip
@@ -295,12 +295,12 @@ async def run_async(names: Sequence[Name], ctx: Context, anchors: Sequence[str],
 def run(names: Sequence[Name], *, resolver: str | None, anchors: Sequence[str],
         global_prefixes: Sequence[str] = (), concurrency: int = 32, timeout_s: float = 4.0,
         tls: bool = True, progress: Callable[[str, list[CheckResult]], None] | None = None,
-        ) -> tuple[CheckResult, list[CheckResult]]:  # fmt: skip
-    """C1 and every domain's results."""
+        tls_roots: str | None = None) -> tuple[CheckResult, list[CheckResult]]:  # fmt: skip
+    """C1 and every domain's results (``tls_roots``: the only roots W6c trusts, a PEM file)."""
     from ipv6.equipos import global_prefixes as parse_prefixes
 
     ctx = Context(v6_ok=False, global_prefixes=tuple(parse_prefixes(global_prefixes)),
-                  connect_timeout_s=timeout_s, tls=tls,
+                  connect_timeout_s=timeout_s, tls=tls, tls_roots=tls_roots,
                   resolver=make_resolver(resolver, timeout_s))  # fmt: skip
     return asyncio.run(run_async(names, ctx, anchors, concurrency, progress))
 
