@@ -8,8 +8,10 @@ deployment monitor does per interface, each service is counted as
 - *operational*: it fully works over IPv6 (N2u and N2t pass; W3 pass and W4 not fail;
   M2 pass).
 
-A service whose deciding checks were not tested (no IPv6 at the vantage, lookup failure) is
-counted as *not tested*, never as a failure or a success; a domain with a null MX (M1
+A service whose deciding checks were not tested is counted as *not tested*, never as a
+failure or a success: C1 did not pass (no IPv6 at the vantage), its assignment check (N1;
+W1a and W1w; M1) is not-tested, or it has IPv6 addresses but its reachability check (N2u;
+W3h or W3s, or W3 of older runs; M2) is not-tested or missing. A domain with a null MX (M1
 not-applicable) has no mail service. The indicator is operational / (services tested).
 """
 
@@ -58,6 +60,16 @@ class Counts:
         }
 
 
+# the reachability checks that decide a service with IPv6 addresses (W3: older runs)
+REACHABILITY = {"dns": ("N2u",), "web": ("W3", "W3h", "W3s"), "mail": ("M2",)}
+
+
+def _undecided(kind: str, s: Mapping[str, Status]) -> bool:
+    """True when the service's reachability is missing or any of its checks is not-tested."""
+    found = [s[c] for c in REACHABILITY[kind] if s.get(c) not in (None, Status.NOT_APPLICABLE)]
+    return not found or Status.NOT_TESTED in found
+
+
 def _state(domain: str, kind: str, s: Mapping[str, Status]) -> ServiceState | None:
     def st(check: str) -> Status | None:
         return s.get(check)
@@ -87,7 +99,8 @@ def _state(domain: str, kind: str, s: Mapping[str, Status]) -> ServiceState | No
         assigned = st("M1") in (Status.PASS, Status.PARTIAL)
         reachable = assigned and st("M2") in _GOOD
         operational = reachable and st("M2") is Status.PASS
-    if all(k in _UNTESTED for k in key) or (st("C1") is not None and st("C1") is not Status.PASS):
+    if (all(k in _UNTESTED for k in key) or (assigned and _undecided(kind, s))
+            or (st("C1") is not None and st("C1") is not Status.PASS)):  # fmt: skip
         return ServiceState(domain, kind, False, False, False, False)
     return ServiceState(domain, kind, True, assigned, reachable, operational)
 

@@ -36,7 +36,7 @@ from lab import internet_dns, internet_mail, internet_web, netns, services
 from lab import internet_zonas as z
 from lab.sites import V6_BLOCK
 from pukara.errors import LabError
-from pukara.files import make_private_dirs
+from pukara.files import make_private_dirs, write_atomically
 
 if TYPE_CHECKING:
     from lab.manage import Lab
@@ -99,10 +99,11 @@ def up(lab: Lab, total: int = DEFAULT_TOTAL) -> dict[str, Any]:
             f"{', '.join(sorted(theirs)) or host_if(lab)} ya existe y no es de este "
             "laboratorio; elimínelo o use otro prefijo"
         )
+    _refuse_foreign_routes(lab)
     domains = z.profiles(total)
     make_private_dirs(folder(lab))
     state = {"namespaces": sorted(names(lab).values()), "domains": [p.name for p in domains]}
-    (folder(lab) / "estado.json").write_text(json.dumps(state))  # before making anything
+    write_atomically(folder(lab) / "estado.json", json.dumps(state))  # before making anything
     _network(lab)
     ns = names(lab)
     _nft(ns["srv"], folder(lab) / "reglas.nft")
@@ -113,6 +114,27 @@ def up(lab: Lab, total: int = DEFAULT_TOTAL) -> dict[str, Any]:
     internet_dns.start_unbound(ns["res"], folder(lab) / "resolutor", [RESOLVER_V4, RESOLVER_V6],
                                anchor)  # fmt: skip
     return status(lab)
+
+
+def _refuse_foreign_routes(lab: Lab) -> None:
+    """LabError when the machine already routes part of the internet lab's blocks through a
+    link that is not this lab's (another prefix's internet lab): ``up`` would take them."""
+    for family, block in (("-4", z.V4_NET), ("-6", z.V6_NET)):
+        done = subprocess.run(["ip", "-j", family, "route", "show", "root", block],
+                              capture_output=True, text=True, check=False,
+                              stdin=subprocess.DEVNULL, env=services.DAEMON_ENVIRONMENT)  # fmt: skip
+        try:
+            routes = json.loads(done.stdout or "[]")
+        except ValueError as e:
+            raise LabError(f"no se pudieron leer las rutas de {block}: {e}") from e
+        theirs = [r for r in routes if r.get("dev") != host_if(lab)]
+        if theirs:
+            where = theirs[0].get("dev") or theirs[0].get("type", "?")
+            raise LabError(
+                f"la máquina ya enruta {theirs[0].get('dst', block)} por {where}, que no es de "
+                "este laboratorio (¿el laboratorio de internet de otro prefijo?); bájelo o "
+                "elimine la ruta antes"
+            )
 
 
 def _service_addresses() -> list[str]:
@@ -206,7 +228,7 @@ def _nft(namespace: str, path: Path) -> None:
     path.write_text(nft_rules())
     done = subprocess.run(["ip", "netns", "exec", namespace, "nft", "-f", str(path)],
                           capture_output=True, text=True, check=False,
-                          stdin=subprocess.DEVNULL)  # fmt: skip
+                          stdin=subprocess.DEVNULL, env=services.DAEMON_ENVIRONMENT)  # fmt: skip
     if done.returncode != 0:
         raise LabError(f"nft en {namespace}: {done.stderr.strip()[:300]}")
 

@@ -12,7 +12,6 @@ lab's folder: nothing is written to ``/etc`` or ``/var``.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,7 +24,7 @@ import dns.query
 import dns.rdatatype
 
 from lab import internet_zonas as z
-from lab.services import alive
+from lab.services import run_checked, wait_started
 from pukara.errors import LabError
 
 KNOTD = "/usr/sbin/knotd"
@@ -87,8 +86,8 @@ def start_knot(ns: str, folder: Path, domains: Sequence[z.Profile]) -> int:
     conf = folder / "knot.conf"
     conf.write_text(knot_conf(folder, domains))
     write_zones(folder, domains, 1, {})
-    _run(["ip", "netns", "exec", ns, KNOTD, "-c", str(conf), "-d"], "knotd")
-    return _wait_pid(folder / "knot.pid", KNOTD, "knotd")
+    run_checked(["ip", "netns", "exec", ns, KNOTD, "-c", str(conf), "-d"], "knotd")
+    return wait_started(folder / "knot.pid", KNOTD, "knotd")
 
 
 def sign_delegations(folder: Path, domains: Sequence[z.Profile],
@@ -103,8 +102,8 @@ def sign_delegations(folder: Path, domains: Sequence[z.Profile],
     write_zones(folder, domains, 1000, ds)
     parents = {"test", z.PARENT} & {"test", *(p.name for p in domains)}
     conf = str(folder / "knot.conf")
-    _run([KNOTC, "-c", conf, "-b", "zone-reload", *(f"{p}." for p in sorted(parents))],
-         "knotc zone-reload")  # fmt: skip
+    run_checked([KNOTC, "-c", conf, "-b", "zone-reload", *(f"{p}." for p in sorted(parents))],
+                "knotc zone-reload")  # fmt: skip
     _wait_serial(["test", z.PARENT], timeout_s)
     return _ds("test", keys["test"])
 
@@ -208,22 +207,5 @@ def start_unbound(ns: str, folder: Path, addresses: Sequence[str], anchor: str) 
     folder.mkdir(mode=0o700, exist_ok=True)
     conf = folder / "unbound.conf"
     conf.write_text(unbound_conf(folder, addresses, f"test. DS {anchor}"))
-    _run(["ip", "netns", "exec", ns, UNBOUND, "-c", str(conf)], "unbound")
-    return _wait_pid(folder / "unbound.pid", UNBOUND, "unbound")
-
-
-def _run(argv: list[str], what: str) -> None:
-    done = subprocess.run(argv, capture_output=True, text=True, check=False,
-                          stdin=subprocess.DEVNULL, timeout=120)  # fmt: skip
-    if done.returncode != 0:
-        raise LabError(f"{what} falló: {(done.stderr or done.stdout).strip()[:400]}")
-
-
-def _wait_pid(pidfile: Path, binary: str, what: str, timeout_s: float = 30.0) -> int:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        pid = alive(pidfile, binary)
-        if pid:
-            return pid
-        time.sleep(0.02)
-    raise LabError(f"{what} no arrancó; vea {pidfile.parent}")
+    run_checked(["ip", "netns", "exec", ns, UNBOUND, "-c", str(conf)], "unbound")
+    return wait_started(folder / "unbound.pid", UNBOUND, "unbound")

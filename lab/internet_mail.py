@@ -18,8 +18,8 @@ import pwd
 from pathlib import Path
 
 from lab import internet_zonas as z
-from lab.internet_dns import _run, _wait_pid
 from lab.internet_web import make_certs
+from lab.services import run_checked, wait_started
 
 POSTFIX = "/usr/sbin/postfix"
 MASTER = "/usr/lib/postfix/sbin/master"
@@ -108,6 +108,6 @@ def start_postfix(ns: str, folder: Path) -> int:
     (conf / "main.cf").write_text(main_cf(conf))
     (conf / "master.cf").write_text(master_cf())
     script = f'mount --bind "$1" {SPOOL} && exec {POSTFIX} -c "$2" start'
-    _run(["ip", "netns", "exec", ns, "sh", "-c", script, "sh", str(spool), str(conf)],
-         "postfix")  # fmt: skip
-    return _wait_pid(spool / "pid" / "master.pid", MASTER, "postfix")
+    run_checked(["ip", "netns", "exec", ns, "sh", "-c", script, "sh", str(spool), str(conf)],
+                "postfix")  # fmt: skip
+    return wait_started(spool / "pid" / "master.pid", MASTER, "postfix")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import internet_zonas as z
-from lab.internet_dns import _run, _wait_pid
+from lab.services import DAEMON_ENVIRONMENT, run_checked, wait_started
 
 NGINX = "/usr/sbin/nginx"
 CERTS = ("lab", "otro")  # leaves, both under the intermediate
@@ -136,7 +136,7 @@ def nginx_conf(folder: Path) -> str:
 
 def _openssl(folder: Path, *args: str) -> None:
     subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=folder,
-                   stdin=subprocess.DEVNULL)  # fmt: skip
+                   stdin=subprocess.DEVNULL, env=DAEMON_ENVIRONMENT)  # fmt: skip
 
 
 def _issue(folder: Path, name: str, section: str, issuer: str | None) -> None:
@@ -175,6 +175,6 @@ def start_nginx(ns: str, folder: Path) -> int:
     make_certs(folder)
     conf = folder / "nginx.conf"
     conf.write_text(nginx_conf(folder))
-    _run(["ip", "netns", "exec", ns, NGINX, "-p", f"{folder}/", "-e", str(folder / "error.log"),
-          "-c", str(conf)], "nginx")  # fmt: skip
-    return _wait_pid(folder / "nginx.pid", NGINX, "nginx")
+    run_checked(["ip", "netns", "exec", ns, NGINX, "-p", f"{folder}/", "-e",
+                 str(folder / "error.log"), "-c", str(conf)], "nginx")  # fmt: skip
+    return wait_started(folder / "nginx.pid", NGINX, "nginx")

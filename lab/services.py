@@ -241,6 +241,32 @@ def wait_pid(pidfile: Path, binary: str, what: str, log: Path) -> int:
     raise LabError(f"{what} no arrancó; registro: {tail.strip()}")
 
 
+# The whole environment of a daemon or tool the lab starts: nothing of the caller's (no
+# PUKARA_CRED_*, webhook URL or credentials path in its /proc/<pid>/environ)
+DAEMON_ENVIRONMENT = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+
+
+def run_checked(argv: list[str], what: str) -> None:
+    """Run ``argv`` (a daemon that forks itself away, or a tool) with
+    :data:`DAEMON_ENVIRONMENT`; a non-zero exit is a LabError naming ``what``."""
+    done = subprocess.run(argv, capture_output=True, text=True, check=False,
+                          env=DAEMON_ENVIRONMENT, stdin=subprocess.DEVNULL, timeout=120)  # fmt: skip
+    if done.returncode != 0:
+        raise LabError(f"{what} falló: {(done.stderr or done.stdout).strip()[:400]}")
+
+
+def wait_started(pidfile: Path, binary: str, what: str, timeout_s: float = 30.0) -> int:
+    """The daemon's pid once ``pidfile`` names a running ``binary``; LabError after
+    ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        pid = alive(pidfile, binary)
+        if pid:
+            return pid
+        time.sleep(0.02)
+    raise LabError(f"{what} no arrancó; vea {pidfile.parent}")
+
+
 def current_daemon(pidfile: Path, binary: str, conf: Path, wanted: str) -> int | None:
     """The running daemon if its configuration is the wanted one; else stop it."""
     pid = alive(pidfile, binary)

@@ -24,12 +24,16 @@ import pytest
 from lab import internet, manage, netns
 from lab import internet_zonas as z
 from lab.sites import LabSite
+from pukara.errors import LabError
 from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.integration
 
 WATCHED = ("/etc/knot", "/etc/unbound", "/etc/nginx", "/etc/postfix", "/var/spool/postfix",
            "/var/lib/knot", "/var/lib/unbound", "/var/log/nginx", "/var/lib/nginx")  # fmt: skip
+
+
+SECRET_VAR, SECRET = "PUKARA_CRED_X", "secreto-del-operador"
 
 
 def _why_not() -> str | None:
@@ -62,7 +66,16 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[manage.Lab]:
         skip_or_fail(why)
     lab = manage.Lab(tmp_path_factory.mktemp("internet") / "lab", prefix="pkn")
     before = _snapshot()
-    internet.up(lab)
+    # a secret in the caller's environment must reach no daemon of the lab
+    old = os.environ.get(SECRET_VAR)
+    os.environ[SECRET_VAR] = SECRET
+    try:
+        internet.up(lab)
+    finally:
+        if old is None:
+            del os.environ[SECRET_VAR]
+        else:
+            os.environ[SECRET_VAR] = old
     try:
         yield lab
     finally:
@@ -252,6 +265,13 @@ class TestInternetLab:
         done = subprocess.run(["fping", "-6", "-q", "-r", "1", *anchors], capture_output=True)
         assert done.returncode == 0, done.stderr
 
+    def test_no_daemon_inherits_the_callers_environment(self, net: manage.Lab) -> None:
+        pids = [p for n in internet.names(net).values() for p in netns.pids_in(n)]
+        assert len(pids) >= 4  # knotd, unbound, nginx (master and worker), postfix's master
+        for pid in pids:
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert not [v for v in environ if SECRET.encode() in v or v.startswith(b"PUKARA_")]
+
     def test_lab_estado_names_a_resolver_and_anchors_that_answer(
         self, net: manage.Lab, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -304,3 +324,32 @@ def test_manage_brings_it_up_on_request_and_down_leaves_nothing(tmp_path: Path) 
     routes6 = subprocess.run(["ip", "-6", "route"], capture_output=True, text=True).stdout
     assert z.V4_NET not in routes and z.V6_NET not in routes6
     assert not lab.state_dir.exists()
+
+
+def test_up_refuses_when_another_link_has_the_internet_blocks(tmp_path: Path) -> None:
+    """Another prefix's internet lab (here a veth with its routes) keeps its routes."""
+    why = _why_not()
+    if why:
+        skip_or_fail(why)
+    lab = manage.Lab(tmp_path / "lab", prefix="pkx")
+    other = "pkyi0"
+    subprocess.run(["ip", "link", "add", other, "type", "veth", "peer", "name", "pkyi1"],
+                   check=True)  # fmt: skip
+    try:
+        for end in (other, "pkyi1"):
+            subprocess.run(["ip", "link", "set", end, "up"], check=True)
+        for block in (z.V4_NET, z.V6_NET):
+            subprocess.run(["ip", "route", "add", block, "dev", other], check=True)
+        with pytest.raises(LabError, match=f"{z.V4_NET} por {other}, que no es de este"):
+            internet.up(lab)
+        subprocess.run(["ip", "route", "del", z.V4_NET, "dev", other], check=True)
+        with pytest.raises(LabError, match=f"ya enruta {z.V6_NET} por {other}"):
+            internet.up(lab)
+        routes6 = subprocess.run(["ip", "-6", "route", "show", z.V6_NET], capture_output=True,
+                                 text=True, check=True).stdout  # fmt: skip
+        assert f"dev {other}" in routes6
+        assert not set(internet.names(lab).values()) & netns.existing()
+        assert not Path(f"/sys/class/net/{internet.host_if(lab)}").exists()
+    finally:
+        subprocess.run(["ip", "link", "del", other], check=False)
+        internet.down(lab)

@@ -40,3 +40,28 @@ def test_no_ipv6_at_the_vantage_is_not_tested_never_dual_stack() -> None:
     assert all(not s.tested for s in states) and len(states) == 3
     assert indicador.counts(states)["web"].not_tested == 1
     assert indicador.indicator(states) is None
+
+
+def test_an_untested_reachability_check_is_not_tested_not_a_failure() -> None:
+    # C1 passed, but one domain's N2u, W3 and M2 were not tested (a per-domain reason)
+    results = [
+        CheckResult("*", "C1", P, "", Category.VANTAGE),
+        *domain("dual.test", N1=P, N2u=P, N2t=P, W1a=P, W1w=P, W3=P, W4=P, M1=P, M2=P),
+        *domain("caido.test", N1=P, N2u=NT, N2t=NT, W1a=P, W1w=P, W3=NT, W4=NT, M1=P, M2=NT),
+        # runs after the split: W3h and W3s, either one untested leaves web undecided
+        *domain("puertos.test", W1a=P, W1w=P, W3h=P, W3s=NT, W4h=P, W4s=NT),
+        *domain("partido.test", W1a=P, W1w=P, W3h=P, W3s=NA, W4h=P),
+    ]
+    states = {(s.domain, s.kind): s for s in indicador.services(results)}
+    assert [k for k, s in states.items() if not s.tested] == [
+        ("caido.test", "dns"),
+        ("caido.test", "web"),
+        ("caido.test", "mail"),
+        ("puertos.test", "web"),
+    ]
+    c = indicador.counts(states.values())
+    assert (c["dns"].not_tested, c["web"].not_tested, c["mail"].not_tested) == (1, 2, 1)
+    assert states["partido.test", "web"].tested
+    # no reachability result at all for a service with addresses: no verdict either
+    (alone,) = indicador.services(domain("solo.test", N1=P))
+    assert not alone.tested
