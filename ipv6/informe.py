@@ -254,11 +254,19 @@ def _moment(value: Any, tz: tzinfo | str | None = REPORT_TZ) -> str:
 
 
 def check_titles() -> dict[str, str]:
-    """What each check id tests, from the modules that name them (web and mail do not yet)."""
-    from ipv6 import dns_checks, equipos_reglas, plan_reglas, servidores_reglas
+    """What each check id tests, from the modules that name them."""
+    from ipv6 import (
+        dns_checks,
+        equipos_reglas,
+        mail_checks,
+        plan_reglas,
+        servidores_reglas,
+        web_checks,
+    )
 
     return {**equipos_reglas.CHECKS, **servidores_reglas.TITLES, **dns_checks.TITLES,
-            **plan_reglas.RULES}  # fmt: skip
+            **web_checks.TITLES, **mail_checks.TITLES, **plan_reglas.RULES,
+            "C1": "El punto de prueba alcanza las anclas IPv6"}  # fmt: skip
 
 
 def evidence_label(key: str, top: bool = True) -> str:

@@ -28,6 +28,11 @@ from ipv6.web_checks import NO_VANTAGE, Verdict, worst
 
 # Postfix answers 421 past 50 connections from one client (smtpd_client_connection_count_limit):
 # a run of many domains keeps its SMTP dialogues under that.
+TITLES: dict[str, str] = {
+    "M2": "SMTP por IPv6 (saludo y EHLO)",
+    "M2s": "STARTTLS por IPv6 donde IPv4 lo ofrece",
+    "M5": "Puertos de clientes de correo iguales en ambas familias",
+}
 MAX_SMTP = 32
 RETRY_PAUSE_S = 0.5
 _SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (

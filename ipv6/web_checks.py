@@ -37,6 +37,20 @@ from ipv6 import sondas, tls_checks
 from ipv6.equipos_reglas import is_global
 from ipv6.modelo import Category, CheckResult, Context, HostAddresses, Resolved, Status
 
+TITLES: dict[str, str] = {
+    "W1a": "AAAA del dominio",
+    "W1w": "AAAA de www",
+    "W2": "Direcciones IPv6 enrutables",
+    "W3h": "La web responde por IPv6 (puerto 80)",
+    "W3s": "La web responde por IPv6 (puerto 443)",
+    "W4h": "Misma web por IPv4 e IPv6 (http)",
+    "W4s": "Misma web por IPv4 e IPv6 (https)",
+    "W5": "Redirecciones que siguen en IPv6",
+    "W6c": "Misma cadena de certificados en ambas familias",
+    "W6p": "Mismos protocolos TLS en ambas familias",
+    "W7": "Respuestas de más de 1280 bytes por IPv6 (PMTU)",
+    "W8": "Conexión IPv6 no más lenta que la IPv4",
+}
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_HOPS = 5
 MAX_DISTANCE = 0.10  # W4: body distance that still passes
