@@ -5,10 +5,14 @@ never a crash), then C1 (the vantage reaches at least three IPv6 anchors, the se
 ``ipv6_anclas``; otherwise every IPv6 result is not-tested), then each domain resolved once
 through the resolver (``--resolutor``; dnspython's asyncio resolver, with the DNSSEC OK bit
 so the validating resolver's AD bit tells N5) into :class:`~ipv6.modelo.Resolved`, judged by
-:mod:`ipv6.dns_checks` and by the web and mail checks. At most ``concurrency`` domains run
-together; every lookup gets a retry before it counts as failed. A domain that does not
-resolve (SERVFAIL, NXDOMAIN, a resolver that does not answer) gets every check not-tested,
-except N5 which fails on SERVFAIL (a bogus signature, as a validating resolver says).
+:mod:`ipv6.dns_checks` and by the web and mail checks. A name that is not a zone apex (a host
+inside a zone) has its name servers and SOA from the zone above it (one label up at a time
+until NS answers); N1-N5 then carry that ``zone`` in their evidence. The DNS, web and mail
+parts run apart: a bug in one makes only its checks not-tested (``--debug`` logs it). At
+most ``concurrency`` domains run together; every lookup gets a retry before it counts as
+failed, and only answers are kept for the next domain. A domain that does not resolve
+(SERVFAIL, NXDOMAIN, a resolver that does not answer) gets every check not-tested, except N5
+which fails on SERVFAIL (a bogus signature, as a validating resolver says).
 """
 
 from __future__ import annotations
@@ -259,16 +263,32 @@ def _records(answer: Any) -> list[Any]:
     return [] if answer is None or answer.rrset is None else list(answer.rrset)
 
 
-async def resolve(domain: str, lookup: _Lookup) -> Resolved:
-    """Everything the checks need to know of ``domain``, from the resolver."""
+async def _zone_above(domain: str, lookup: _Lookup) -> tuple[str, Any, Any] | None:
+    """The zone that holds ``domain`` (a host name, not a zone apex): one label up at a time
+    until NS answers, as internet.nl does; its name, NS and SOA answers."""
+    labels = domain.split(".")
+    for i in range(1, len(labels)):
+        parent = ".".join(labels[i:])
+        ns = await lookup.answer(parent, "NS")
+        if _records(ns):
+            return parent, ns, await lookup.answer(parent, "SOA")
+    return None
+
+
+async def resolve(domain: str, lookup: _Lookup) -> tuple[Resolved, str]:
+    """Everything the checks need to know of ``domain``, from the resolver, and the zone
+    whose name servers and SOA it uses (``domain`` itself when it is a zone apex)."""
     empty = HostAddresses(domain)
+    zone = domain
     try:
         soa = await lookup.answer(domain, "SOA")
         ns, mx, txt = await asyncio.gather(lookup.answer(domain, "NS"),
                                            lookup.answer(domain, "MX"),
                                            lookup.answer(domain, "TXT"))  # fmt: skip
+        if not _records(ns) and (above := await _zone_above(domain, lookup)) is not None:
+            zone, ns, soa = above
     except dns.exception.DNSException as e:
-        return Resolved(domain, empty, HostAddresses("www." + domain), error=_reason(e))
+        return Resolved(domain, empty, HostAddresses("www." + domain), error=_reason(e)), zone
     secure = bool(soa.response.flags & dns.flags.AD)
     ns_names = sorted(rr.target.to_text(omit_final_dot=True).lower() for rr in _records(ns))
     mx_rows = sorted((rr.preference, rr.exchange.to_text(omit_final_dot=True).lower())
@@ -290,7 +310,7 @@ async def resolve(domain: str, lookup: _Lookup) -> Resolved:
         null_mx=null_mx,
         spf=spf,
         secure=secure,
-    )
+    ), zone
 
 
 # ---- a run ------------------------------------------------------------------------------
@@ -351,7 +371,7 @@ async def check_domain(name: Name, ctx: Context, lookup: _Lookup,
     started = time.monotonic()
     domain = name.ascii
     try:
-        resolved = await resolve(domain, lookup)
+        resolved, zone = await resolve(domain, lookup)
     except Exception as e:
         return internal_error(domain, "resolucion", ALL_CHECKS, e)
     if resolved.error is not None:
@@ -364,6 +384,10 @@ async def check_domain(name: Name, ctx: Context, lookup: _Lookup,
         _part(domain, "correo", MAIL_CHECKS, mail_checks.check_mail(resolved, ctx)),
     )  # fmt: skip
     results = [r for part in parts for r in part]
+    if zone != domain:  # N1-N5 judged the zone above the name
+        results = [replace(r, evidence={**r.evidence, "zone": zone})
+                   if r.category in (Category.NAMESERVERS, Category.DNSSEC) else r
+                   for r in results]  # fmt: skip
     elapsed = (time.monotonic() - started) * 1000
     return [r if r.duration_ms is not None else replace(r, duration_ms=elapsed) for r in results]
 
