@@ -36,6 +36,7 @@ from ipv6 import dns_checks, mail_checks, web_checks
 from ipv6.modelo import Category, CheckResult, Context, HostAddresses, Resolved, Status
 from pukara.config import ipv6_anchors
 from pukara.errors import UsageError
+from pukara.text import clean_line
 
 WEB_CHECKS = ("W1a", "W1w", "W2", "W3", "W4", "W5", "W6", "W7", "W8")
 MAIL_CHECKS = ("M2", "M5")
@@ -81,8 +82,6 @@ def _idna_reason(e: Exception) -> str:
 def idna_name(text: str, line: int | None = None) -> Name:
     """The IDNA ASCII form of a domain name (UTS 46 mapping), or why it has none."""
     import idna
-
-    from pukara.text import clean_line
 
     given = clean_line(text).strip().rstrip(".")
     if not given:
@@ -299,8 +298,8 @@ async def resolve(domain: str, lookup: _Lookup) -> tuple[Resolved, str]:
     apex, www, *hosts = await asyncio.gather(
         lookup.host(domain), lookup.host("www." + domain),
         *(lookup.host(n) for n in ns_names), *(lookup.host(n) for _, n in mx_rows))  # fmt: skip
-    spf = next((t for t in (b"".join(rr.strings).decode("utf-8", "replace") for rr in _records(txt))
-                if t.lower().startswith("v=spf1")), None)  # fmt: skip
+    texts = (clean_line(b"".join(rr.strings).decode("utf-8", "replace")) for rr in _records(txt))
+    spf = next((t for t in texts if t.lower().startswith("v=spf1")), None)
     return Resolved(
         domain=domain,
         apex=apex,
