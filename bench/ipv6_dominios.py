@@ -40,7 +40,7 @@ def _jobs(resolver: str, names: list[str]) -> list[list[str]]:
     for d in names:
         p = profiles[d]
         hosts = [f"{n}.{z.PARENT}" for n in p.ns]
-        hosts += [] if p.mail == "null" else [f"{p.mail}.{z.PARENT}"]
+        hosts += [] if p.mail == "null" else [z.mx_name(p.mail)]
         queries = [d, "SOA", "+dnssec", d, "NS", d, "MX", d, "TXT"]
         for name in (d, f"www.{d}", *hosts):
             queries += [name, "A", name, "AAAA"]

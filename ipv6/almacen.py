@@ -8,7 +8,10 @@ or ``url.domain``, the whole result under ``ipv6.result``); the run itself is an
 scope...). ``ipv6 diff`` and ``ipv6 informe`` read them back.
 
 Result event ids are derived from the run id and the result's (subject, check), UUIDv7-shaped,
-so writing the same run twice stores nothing twice.
+so writing the same run twice stores nothing twice. The run event is written last: a run
+interrupted while its results are written (they may take several transactions) has no run
+event, so nothing lists it; :func:`load_run` still checks the results against the run's counts
+and marks a short run ``complete=False``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pukara.errors import PukaraError
 from pukara.events import ECS_VERSION, format_timestamp, new_event_id, parse_timestamp, utc_now
 
 if TYPE_CHECKING:
+    from pukara.config import Settings
     from pukara.store import Store
 
 RESULT_DATASET = "ipv6.resultado"
@@ -61,6 +65,7 @@ class Run:
     meta: Mapping[str, Any] = field(default_factory=dict)
     counts: Mapping[str, int] = field(default_factory=dict)
     results: tuple[CheckResult, ...] = ()
+    complete: bool = True  # False: fewer results stored than the run counted
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -71,6 +76,11 @@ class Run:
             "meta": dict(self.meta),
             "counts": dict(self.counts),
         }
+
+
+def utc_text() -> str:
+    """Now, UTC, ISO 8601: a run's ``started_at`` / ``finished_at``."""
+    return format_timestamp(utc_now())
 
 
 def counts(results: Iterable[CheckResult]) -> dict[str, int]:
@@ -97,23 +107,9 @@ def _subject_fields(kind: str, subject: str) -> dict[str, Any]:
 
 
 def run_events(run: Run) -> Iterator[dict[str, Any]]:
-    """Every event :func:`save_run` writes: the run first, then one per result."""
+    """Every event :func:`save_run` writes: one per result, then the run (last, so a run is
+    visible only once all its results are in)."""
     base = {"ecs": {"version": ECS_VERSION}}
-    yield {
-        **base,
-        "@timestamp": run.finished_at,
-        "event": {
-            "id": run.id,
-            "dataset": RUN_DATASET,
-            "module": "ipv6",
-            "kind": "event",
-            "start": run.started_at,
-            "end": run.finished_at,
-            "outcome": "failure" if run.counts.get(Status.FAIL.value) else "success",
-        },
-        "message": f"IPv6 {run.kind}: {len(run.results)} resultados",
-        "ipv6": {"run_id": run.id, "kind": run.kind, "run": run.summary()},
-    }
     for result in run.results:
         yield {
             **base,
@@ -131,6 +127,21 @@ def run_events(run: Run) -> Iterator[dict[str, Any]]:
             "message": result.message,
             "ipv6": {"run_id": run.id, "kind": run.kind, "result": result.to_dict()},
         }
+    yield {
+        **base,
+        "@timestamp": run.finished_at,
+        "event": {
+            "id": run.id,
+            "dataset": RUN_DATASET,
+            "module": "ipv6",
+            "kind": "event",
+            "start": run.started_at,
+            "end": run.finished_at,
+            "outcome": "failure" if run.counts.get(Status.FAIL.value) else "success",
+        },
+        "message": f"IPv6 {run.kind}: {len(run.results)} resultados",
+        "ipv6": {"run_id": run.id, "kind": run.kind, "run": run.summary()},
+    }
 
 
 def save_run(
@@ -156,6 +167,17 @@ def save_run(
     run = Run(run_id, kind, started, finished, extra, counts(results), tuple(results))
     store.write_events(run_events(run))
     return run_id
+
+
+def store_run(settings: Settings, kind: str, results: Sequence[CheckResult],
+              meta: Mapping[str, Any] | None = None) -> str:  # fmt: skip
+    """:func:`save_run` on the configured store (opened for this write and closed); a store
+    that cannot be written is a StoreError (a PukaraError) the caller may turn into a
+    warning, after it has shown the run's results."""
+    from pukara.store import opened_store
+
+    with opened_store(settings) as store:
+        return save_run(store, kind, results, meta)
 
 
 def from_records(rows: Iterable[Mapping[str, Any]], category: Category) -> list[CheckResult]:
@@ -208,15 +230,10 @@ def load_run(store: Store, run_id: str | None = None, kind: str | None = None) -
             problem = "ninguna" if not found else "más de una"
             raise RunNotFound(f"{problem} corrida IPv6 guardada tiene el id {run_id}")
         head = found[0]
-    return Run(
-        head.id,
-        head.kind,
-        head.started_at,
-        head.finished_at,
-        head.meta,
-        head.counts,
-        tuple(run_results(store, head.id)),
-    )
+    results = tuple(run_results(store, head.id))
+    complete = len(results) == sum(head.counts.values())
+    return Run(head.id, head.kind, head.started_at, head.finished_at, head.meta, head.counts,
+               results, complete)  # fmt: skip
 
 
 def latest_before(store: Store, kind: str, until: str | None = None) -> Run | None:

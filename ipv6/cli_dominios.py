@@ -64,12 +64,9 @@ def _summary(results: list[CheckResult], v6_ok: bool = True) -> list[dict[str, A
 
 
 def _junit(c1: CheckResult, results: list[CheckResult]) -> str:
-    from ipv6.junit import junit
+    from ipv6.junit import results_junit
 
-    every = [c1, *results]
-    cases = {f"{r.subject} {r.check}": r.status.value for r in every}
-    failures = {f"{r.subject} {r.check}": [r.message] for r in every if r.status.value == "fail"}
-    return junit("pukara ipv6 dominios", cases, failures)
+    return results_junit("pukara ipv6 dominios", [c1, *results])
 
 
 def _names(dominios_: list[str], archivo: Path | None) -> list[Any]:
@@ -119,15 +116,15 @@ def dominios(
         typer.Option("--formato", "-f", help="Formato de salida: tabla, json, csv o junit."),
     ] = FormatoDominios.tabla,
     sin_tls: Annotated[
-        bool, typer.Option("--sin-tls", help="No compara TLS entre familias (W6).")
+        bool, typer.Option("--sin-tls", help="No compara TLS entre familias (W6, M2s).")
     ] = False,
     silencioso: SilenciosoOpt = False,
 ) -> None:
     """Revisa los servicios públicos de dominios por IPv6, al estilo de internet.nl: N1-N5
     servidores de nombres (AAAA, respuesta por UDP y TCP, diversidad, IPv4 también, DNSSEC
     del dominio y de sus MX), W1-W8 web (AAAA, ruta global, puertos, paridad de contenido,
-    redirecciones, TLS, PMTU, latencia) y M1-M5 correo (AAAA de los MX, SMTP, PTR, SPF,
-    puertos de cliente).
+    redirecciones, TLS, PMTU, latencia) y M1-M5 correo (AAAA de los MX, SMTP y STARTTLS, PTR,
+    SPF, puertos de cliente).
 
     Antes, C1 comprueba que este equipo alcanza al menos tres anclas IPv6 (ajuste
     ipv6_anclas, clave anclas de la sección ipv6 de pukara.toml); si no, todo lo que

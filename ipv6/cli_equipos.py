@@ -22,7 +22,8 @@ class FormatoEquipos(StrEnum):
     junit = "junit"
 
 
-STATUS_SHOWN = {"pass": "cumple", "fail": "falla", "warn": "advierte", "not-tested": "sin probar"}
+STATUS_SHOWN = {"pass": "cumple", "fail": "falla", "warn": "advierte", "not-tested": "sin probar",
+                "partial": "parcial"}  # fmt: skip
 SUMMARY_COLUMNS = {"host.name": "Equipo", "site": "Sede", "address": "Dirección",
                    **{f"D{i}": f"D{i}" for i in range(1, 7)}}  # fmt: skip
 DETAIL_COLUMNS = {"host.name": "Equipo", "check": "Prueba", "status": "Resultado",
@@ -70,7 +71,8 @@ def equipos(
     sin_ssh: Annotated[
         bool,
         typer.Option(
-            "--sin-ssh", help="Solo SNMP: D5 prueba solo SNMP por IPv6 y D6 no se prueba."
+            "--sin-ssh",
+            help="Solo SNMP: D5 queda sin probar (exige SNMP y SSH por IPv6) y D6 no se prueba.",
         ),
     ] = False,
     silencioso: SilenciosoOpt = False,
@@ -109,7 +111,8 @@ def equipos(
     if formato is FormatoEquipos.junit:
         from ipv6.junit import records_junit
 
-        typer.echo(records_junit("pukara ipv6 equipos", rows), nl=False)
+        errors = sum(1 for r in reports if r.error is not None)
+        typer.echo(records_junit("pukara ipv6 equipos", rows, errors), nl=False)
     elif formato is FormatoEquipos.tabla:
         render(_summary(reports), Formato.tabla, SUMMARY_COLUMNS, title="IPv6 en equipos de red")
         found = [r for r in rows if r["status"] != "pass"]

@@ -13,7 +13,6 @@ from pukara.errors import ExitCode
 
 if TYPE_CHECKING:
     from ipv6.servidores import ServerReport
-    from pukara.store import Store
 
 
 class FormatoServidores(StrEnum):
@@ -53,13 +52,20 @@ def utc_text() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _save(store: Store, reports: list[ServerReport], meta: dict[str, Any]) -> str:
-    """Store the run as ``ipv6.corrida`` + ``ipv6.resultado`` events (for ``ipv6 diff`` and
-    ``ipv6 informe``); returns its id."""
-    from ipv6.almacen import save_run
+def _save(settings: Settings, reports: list[ServerReport], meta: dict[str, Any]) -> str | None:
+    """Store the run as ``ipv6.resultado`` + ``ipv6.corrida`` events (for ``ipv6 diff`` and
+    ``ipv6 informe``); returns its id, or None after a warning when the store refuses it."""
+    from ipv6.almacen import store_run
+    from pukara.errors import PukaraError
 
     results = [c for r in reports for c in r.checks]
-    return save_run(store, "servidores", results, {**meta, "targets": [r.name for r in reports]})
+    try:
+        return store_run(settings, "servidores", results,
+                         {**meta, "targets": [r.name for r in reports]})  # fmt: skip
+    except PukaraError as e:
+        message(f"Aviso: la corrida no se guardó (ipv6 diff e ipv6 informe no la verán): "
+                f"{e.message}")  # fmt: skip
+        return None
 
 
 def servidores(
@@ -116,22 +122,14 @@ def servidores(
     started = utc_text()
     with opened_store(settings) as store:
         reports = srv.run(targets, settings, store=store, scan=not sin_escaneo)
-        run_id = _save(
-            store,
-            reports,
-            {
-                "started_at": started,
-                "finished_at": utc_text(),
-                "credential_profile": credencial,
-                "scope": list(alcance or []),
-                "scan": not sin_escaneo,
-            },
-        )
+    meta = {"started_at": started, "finished_at": utc_text(), "credential_profile": credencial,
+            "scope": list(alcance or []), "scan": not sin_escaneo}  # fmt: skip
     rows = srv.records(reports)
     if formato is FormatoServidores.junit:
         from ipv6.junit import records_junit
 
-        typer.echo(records_junit("pukara ipv6 servidores", rows), nl=False)
+        errors = sum(1 for r in reports if r.error is not None)
+        typer.echo(records_junit("pukara ipv6 servidores", rows, errors), nl=False)
     elif formato is FormatoServidores.tabla:
         render(_summary(reports), Formato.tabla, SUMMARY_COLUMNS, title="IPv6 en servidores")
         found = [r for r in rows if r["status"] != "pass"]
@@ -148,7 +146,9 @@ def servidores(
         f"{count(n['errors'], 'servidor no se pudo revisar', 'servidores no se pudieron revisar')}.",
         quiet=silencioso or formato is not FormatoServidores.tabla,
     )
-    message(f"Corrida guardada: {run_id}",
-            quiet=silencioso or formato is not FormatoServidores.tabla)  # fmt: skip
+    run_id = _save(settings, reports, meta)  # after the output: a store error loses nothing
+    if run_id is not None:
+        message(f"Corrida guardada: {run_id}",
+                quiet=silencioso or formato is not FormatoServidores.tabla)  # fmt: skip
     if any(r.failed for r in reports):
         raise typer.Exit(ExitCode.PARTIAL)

@@ -15,6 +15,7 @@ from typing import Any
 from ipv6.plan import Entry
 
 DELEGATED_KINDS = ("allocation", "ula", "site")
+_ULA = ipaddress.IPv6Network("fc00::/7")
 
 
 def zone_name(network: ipaddress.IPv6Network) -> str:
@@ -34,6 +35,16 @@ def zones_of(network: ipaddress.IPv6Network) -> list[ipaddress.IPv6Network]:
     return list(network.subnets(prefixlen_diff=extra))
 
 
+def unreadable(entries: Sequence[Entry]) -> list[dict[str, Any]]:
+    """The P01 findings (rows with no usable prefix or kind) as records, by line: the zones
+    are not listed while any row of the plan cannot be read."""
+    from ipv6.plan import Finding
+
+    bad = [e for e in entries if e.problem is not None or e.network is None]
+    return [Finding(e.line, "P01", "error", e.problem or "fila ilegible", e.prefix,
+                    e.name).record() for e in bad]  # fmt: skip
+
+
 def delegations(entries: Sequence[Entry]) -> list[dict[str, Any]]:
     """One record per zone: zone, the zone's prefix, the plan's block it comes from, its kind,
     site, name and line, and whether the zone is public (not ULA). Ordered by address."""
@@ -46,6 +57,6 @@ def delegations(entries: Sequence[Entry]) -> list[dict[str, Any]]:
             out.append({
                 "zone": zone_name(part), "prefix": str(part), "block": str(e.network),
                 "kind": e.kind, "site": e.site, "name": e.name, "line": e.line,
-                "public": e.kind != "ula" and not e.network.is_private,
+                "public": e.kind != "ula" and not e.network.subnet_of(_ULA),
             })  # fmt: skip
     return out

@@ -1,4 +1,4 @@
-"""N1-N5, M1, M3, M4: a domain's name servers, DNSSEC and mail records.
+"""N1-N5, N5m, M1, M3, M4: a domain's name servers, DNSSEC and mail records.
 
 The judging functions are pure over :class:`~ipv6.modelo.Resolved` and what the probes
 measured (:class:`Probes`), so each rule is tested on recorded answers; :func:`check_dns`
@@ -10,8 +10,11 @@ lookups, the security of each MX domain's zone) and judges.
   over UDP / TCP within the timeout (a retry before a fail); no IPv6 NS: not-applicable.
 - N3 the IPv6 addresses of the name servers lie in at least two /48s; otherwise warn.
 - N4 every name server also answers over IPv4; an IPv6-only one warns, a silent one fails.
-- N5 the validating resolver marks the domain's SOA and each MX domain's SOA secure (AD).
-- M1 every MX has an AAAA (a null MX or no MX: not-applicable).
+- N5 the validating resolver marks the domain's SOA secure (AD).
+- N5m the zone of every MX host is secure too: one insecure (no AD) or bogus (SERVFAIL) fails,
+  the evidence names each MX, its zone and its state; a null MX or no MX: not-applicable.
+- M1 every MX has an AAAA (a null MX or no MX: not-applicable; an MX whose lookup failed:
+  not-tested).
 - M3 every IPv6 address of the MX has a forward-confirmed PTR; otherwise warn.
 - M4 when SPF grants IPv4 (``ip4:``, or ``a``/``mx`` terms that resolve to A), it also grants
   IPv6 (``ip6:``, or ``a``/``mx`` terms that resolve to AAAA).
@@ -22,6 +25,7 @@ With no IPv6 at the vantage (``ctx.v6_ok`` False) N2u and N2t are not-tested.
 from __future__ import annotations
 
 import asyncio
+import copy
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,28 +37,43 @@ import dns.exception
 import dns.flags
 import dns.message
 import dns.rcode
+import dns.resolver
 import dns.reversename
 
 from ipv6.equipos_reglas import is_global
 from ipv6.modelo import Category, CheckResult, Context, HostAddresses, Resolved, Status
 
-DNS_CHECKS = ("N1", "N2u", "N2t", "N3", "N4", "N5", "M1", "M3", "M4")
+DNS_CHECKS = ("N1", "N2u", "N2t", "N3", "N4", "N5", "N5m", "M1", "M3", "M4")
 TITLES: dict[str, str] = {
     "N1": "Servidores de nombres con AAAA",
     "N2u": "Servidores de nombres responden por IPv6 (UDP)",
     "N2t": "Servidores de nombres responden por IPv6 (TCP)",
     "N3": "Diversidad de los servidores de nombres IPv6",
     "N4": "Servidores de nombres también por IPv4",
-    "N5": "DNSSEC del dominio y de los dominios MX",
+    "N5": "DNSSEC del dominio",
+    "N5m": "DNSSEC de las zonas de los MX",
     "M1": "Todos los MX con AAAA",
     "M3": "PTR confirmado de los MX IPv6",
     "M4": "SPF con su equivalente IPv6",
 }
 CATEGORY = {
     **dict.fromkeys(("N1", "N2u", "N2t", "N3", "N4"), Category.NAMESERVERS),
-    "N5": Category.DNSSEC,
+    **dict.fromkeys(("N5", "N5m"), Category.DNSSEC),
     **dict.fromkeys(("M1", "M3", "M4"), Category.MAIL),
 }
+
+
+SECURE, INSECURE, BOGUS = "secure", "insecure", "bogus"
+STATE_TEXT = {SECURE: "validada", INSECURE: "sin firmar", BOGUS: "firma inválida"}
+
+
+@dataclass(frozen=True, slots=True)
+class MxZone:
+    """The zone of an MX host and how the validating resolver sees it: ``secure`` (AD),
+    ``insecure`` (no AD), ``bogus`` (SERVFAIL) or why it could not tell (``timeout``...)."""
+
+    zone: str | None
+    state: str
 
 
 @dataclass(slots=True)
@@ -64,7 +83,7 @@ class Probes:
     udp6: dict[str, bool] = field(default_factory=dict)  # v6 NS address -> answered (UDP)
     tcp6: dict[str, bool] = field(default_factory=dict)  # v6 NS address -> answered (TCP)
     udp4: dict[str, bool] = field(default_factory=dict)  # v4 NS address -> answered
-    mx_secure: dict[str, bool | None] = field(default_factory=dict)  # MX zone -> AD bit
+    mx_zones: dict[str, MxZone] = field(default_factory=dict)  # MX host -> its zone's state
     ptr: dict[str, list[str]] = field(default_factory=dict)  # v6 MX address -> PTR names
     confirmed: dict[str, bool] = field(default_factory=dict)  # v6 MX address -> FCrDNS
     spf_hosts: dict[str, HostAddresses] = field(default_factory=dict)  # a:/mx: term hosts
@@ -154,18 +173,31 @@ def judge_n4(r: Resolved, seen: Mapping[str, bool]) -> CheckResult:
     return _result(r.domain, "N4", Status.PASS, "todos responden también por IPv4", evidence)
 
 
-def judge_n5(r: Resolved, mx_secure: Mapping[str, bool | None]) -> CheckResult:
-    evidence = {"domain_secure": r.secure, "mx_zones": dict(mx_secure)}
+def judge_n5(r: Resolved) -> CheckResult:
+    evidence = {"domain_secure": r.secure}
     if not r.secure:
         return _result(
             r.domain, "N5", Status.FAIL, "el dominio no está firmado con DNSSEC válido", evidence
         )
-    insecure = sorted(z for z, ok in mx_secure.items() if not ok)
-    if insecure:
-        return _result(r.domain, "N5", Status.FAIL,
-                       f"dominios MX sin DNSSEC válido: {', '.join(insecure)}", evidence)  # fmt: skip
+    return _result(r.domain, "N5", Status.PASS, "el dominio valida con DNSSEC", evidence)
+
+
+def judge_n5m(r: Resolved, mx_zones: Mapping[str, MxZone]) -> CheckResult:
+    if (na := _no_mail(r, "N5m")) is not None:
+        return na
+    seen = {h.name: mx_zones.get(h.name, MxZone(None, "sin medir")) for _, h in r.mx}
+    evidence = {"mx": {n: {"zone": z.zone, "state": z.state} for n, z in sorted(seen.items())}}
+    bad = [f"{n} ({z.zone or 'zona desconocida'}: {STATE_TEXT[z.state]})"
+           for n, z in sorted(seen.items()) if z.state in (INSECURE, BOGUS)]  # fmt: skip
+    if bad:
+        return _result(r.domain, "N5m", Status.FAIL,
+                       f"MX en zonas sin DNSSEC válido: {', '.join(bad)}", evidence)  # fmt: skip
+    unknown = sorted(f"{n} ({z.state})" for n, z in seen.items() if z.state != SECURE)
+    if unknown:
+        return _result(r.domain, "N5m", Status.NOT_TESTED,
+                       f"no se pudo saber el DNSSEC de: {', '.join(unknown)}", evidence)  # fmt: skip
     return _result(
-        r.domain, "N5", Status.PASS, "el dominio y sus dominios MX validan con DNSSEC", evidence
+        r.domain, "N5m", Status.PASS, "las zonas de todos los MX validan con DNSSEC", evidence
     )
 
 
@@ -182,10 +214,16 @@ def _no_mail(r: Resolved, check: str) -> CheckResult | None:
 def judge_m1(r: Resolved) -> CheckResult:
     if (na := _no_mail(r, "M1")) is not None:
         return na
-    missing = sorted(h.name for _, h in r.mx if not h.v6)
+    missing = sorted(h.name for _, h in r.mx if not h.v6 and not h.error)
+    failed = {h.name: h.error for _, h in r.mx if h.error and not h.v6}
     evidence = {"mx": {h.name: list(h.v6) for _, h in r.mx}, "without_aaaa": missing}
     if missing:
         return _result(r.domain, "M1", Status.FAIL, f"MX sin AAAA: {', '.join(missing)}", evidence)
+    if failed:
+        return _result(r.domain, "M1", Status.NOT_TESTED,
+                       "no se pudo resolver el MX: " + ", ".join(f"{n} ({e})" for n, e in
+                                                                 sorted(failed.items())),
+                       evidence | {"errors": failed})  # fmt: skip
     return _result(r.domain, "M1", Status.PASS, "todos los MX tienen AAAA", evidence)
 
 
@@ -193,6 +231,10 @@ def judge_m3(r: Resolved, p: Probes) -> CheckResult:
     if (na := _no_mail(r, "M3")) is not None:
         return na
     addresses = sorted({a for _, h in r.mx for a in h.v6})
+    failed = {h.name: h.error for _, h in r.mx if h.error}
+    if not addresses and failed:
+        return _result(r.domain, "M3", Status.NOT_TESTED, "no se pudo resolver ningún MX",
+                       {"errors": failed})  # fmt: skip
     if not addresses:
         return _result(r.domain, "M3", Status.NOT_APPLICABLE, "ningún MX tiene AAAA")
     bad = [a for a in addresses if not p.confirmed.get(a)]
@@ -256,14 +298,15 @@ def judge_m4(r: Resolved, p: Probes) -> CheckResult:
 
 
 def judge(r: Resolved, ctx: Context, p: Probes) -> list[CheckResult]:
-    """N1-N5, M1, M3, M4 from the resolver's answers and the probes."""
+    """N1-N5, N5m, M1, M3, M4 from the resolver's answers and the probes."""
     return [
         judge_n1(r, ctx),
         _answers(r, ctx, "N2u", p.udp6, "UDP"),
         _answers(r, ctx, "N2t", p.tcp6, "TCP"),
         judge_n3(r),
         judge_n4(r, p.udp4),
-        judge_n5(r, p.mx_secure),
+        judge_n5(r),
+        judge_n5m(r, p.mx_zones),
         judge_m1(r),
         judge_m3(r, p),
         judge_m4(r, p),
@@ -303,14 +346,36 @@ class Shared:
         return task
 
 
-async def _zone_secure(name: str, ctx: Context) -> tuple[str, bool | None]:
-
+async def _unchecked_zone(name: str, ctx: Context) -> str | None:
+    """The zone of ``name`` asked with checking disabled (CD): what a bogus zone is called."""
+    resolver = copy.copy(ctx.resolver)
+    resolver.flags = dns.flags.RD | dns.flags.CD
     try:
-        zone = await dns.asyncresolver.zone_for_name(name, resolver=ctx.resolver)
-        answer = await ctx.resolver.resolve(zone, "SOA", raise_on_no_answer=False)
+        zone = await dns.asyncresolver.zone_for_name(name, resolver=resolver)
     except dns.exception.DNSException:
-        return name, None
-    return zone.to_text(omit_final_dot=True), bool(answer.response.flags & dns.flags.AD)
+        return None
+    return str(zone.to_text(omit_final_dot=True))
+
+
+async def _zone_secure(name: str, ctx: Context) -> MxZone:
+    """The zone of MX host ``name`` and its state; a timeout is tried again (``ctx.retries``)."""
+    got = MxZone(None, "timeout")
+    for _attempt in range(ctx.retries + 1):
+        try:
+            zone = await dns.asyncresolver.zone_for_name(name, resolver=ctx.resolver)
+            answer = await ctx.resolver.resolve(zone, "SOA", raise_on_no_answer=False)
+        except dns.resolver.NoNameservers as e:
+            said = {str(err[3]) for err in e.kwargs.get("errors") or () if len(err) > 3}
+            if said and "SERVFAIL" not in said:
+                return MxZone(None, sorted(said)[0])
+            return MxZone(await _unchecked_zone(name, ctx), BOGUS)  # the validator's SERVFAIL
+        except dns.exception.Timeout:
+            continue
+        except dns.exception.DNSException as e:
+            return MxZone(None, type(e).__name__)
+        secure = bool(answer.response.flags & dns.flags.AD)
+        return MxZone(zone.to_text(omit_final_dot=True), SECURE if secure else INSECURE)
+    return got
 
 
 async def _fcrdns(address: str, ctx: Context) -> tuple[list[str], bool]:
@@ -355,9 +420,8 @@ async def gather_probes(r: Resolved, ctx: Context, shared: Shared,
         p.udp6 = {a: next(it) for a in v6}
         p.tcp6 = {a: next(it) for a in v6}
     p.udp4 = {a: next(it) for a in v4}
-    for _ in mx_names:
-        zone, secure = next(it)
-        p.mx_secure[zone] = secure
+    for n in mx_names:
+        p.mx_zones[n] = next(it)
     for a in mx6:
         p.ptr[a], p.confirmed[a] = next(it)
     for n in extra:
@@ -368,5 +432,5 @@ async def gather_probes(r: Resolved, ctx: Context, shared: Shared,
 async def check_dns(
     r: Resolved, ctx: Context, shared: Shared, lookup: Any = None
 ) -> list[CheckResult]:
-    """N1-N5, M1, M3, M4 of a resolved domain."""
+    """N1-N5, N5m, M1, M3, M4 of a resolved domain."""
     return judge(r, ctx, await gather_probes(r, ctx, shared, lookup))

@@ -39,8 +39,9 @@ from pukara.errors import UsageError
 from pukara.text import clean_line
 
 WEB_CHECKS = ("W1a", "W1w", "W2", "W3", "W4", "W5", "W6", "W7", "W8")
-MAIL_CHECKS = ("M2", "M5")
-ALL_CHECKS = ("N1", "N2u", "N2t", "N3", "N4", "N5", *WEB_CHECKS, "M1", "M2", "M3", "M4", "M5")
+MAIL_CHECKS = ("M2", "M2s", "M5")
+ALL_CHECKS = ("N1", "N2u", "N2t", "N3", "N4", "N5", "N5m", *WEB_CHECKS,
+              "M1", "M2", "M2s", "M3", "M4", "M5")  # fmt: skip
 CATEGORY = {**dns_checks.CATEGORY, **dict.fromkeys(WEB_CHECKS, Category.WEB),
             **dict.fromkeys(MAIL_CHECKS, Category.MAIL)}  # fmt: skip
 NAME_CHECK = "IDNA"  # the result of a name that is not a valid domain

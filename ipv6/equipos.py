@@ -32,6 +32,7 @@ from ipv6.equipos_reglas import (
     COLUMNS,
     FAIL,
     NOT_TESTED,
+    PARTIAL,
     SCALARS,
     SYS_UPTIME,
     Check,
@@ -86,7 +87,7 @@ class DeviceReport:
 
     @property
     def failed(self) -> bool:
-        return self.error is not None or any(c.status == FAIL for c in self.checks)
+        return self.error is not None or any(c.status in (FAIL, PARTIAL) for c in self.checks)
 
 
 def global_prefixes(values: Iterable[str]) -> list[ipaddress.IPv6Network]:
@@ -215,14 +216,12 @@ async def _walk(device: Device, creds: Sequence[SnmpCredential], engines: _Engin
 
 async def _snmp_v6(address: str, cred: SnmpCredential, engines: _Engines,
                    timeout_s: float) -> str:  # fmt: skip
-    session = Session(engines.get(cred), cred, address)
     try:
+        session = Session(engines.get(cred), cred, address)
         await session.open(timeout_s, 0)
         values = await session.get([SYS_UPTIME])
-    except PukaraError as e:
-        return e.message
-    except OSError as e:
-        return f"error de red: {e.strerror or e}"
+    except Exception as e:  # whatever it is, it is this device's D5, never the run's
+        return _reason(e)
     return "ok" if values.get(SYS_UPTIME) is not None else "el agente no dio sysUpTime"
 
 
@@ -246,13 +245,13 @@ async def _snmp_all(devices: Sequence[Device], profiles: _Profiles, timeout_s: f
                                   "--credencial)")  # fmt: skip
             creds = credentials_from_profile(profiles.get(device.snmp_profile))
             collected, cred = await _walk(device, creds, engines, timeout_s)
+            address = management_v6(collected, extra)
+            if address is None:
+                return collected
+            return replace(collected, snmp_v6=await _snmp_v6(address, cred, engines, timeout_s))
         except Exception as e:  # one device's failure is its result, never the run's
             return Collected(role=device.role, snmp_error=_reason(e),
                              mgmt_ipv6=device.mgmt_ipv6)  # fmt: skip
-        address = management_v6(collected, extra)
-        if address is None:
-            return collected
-        return replace(collected, snmp_v6=await _snmp_v6(address, cred, engines, timeout_s))
 
     try:
         found = await asyncio.gather(*(one(d) for d in devices))
@@ -311,7 +310,7 @@ def _ssh_part(device: Device, collected: Collected, profiles: _Profiles, timeout
         cli = read_cli(device, profiles.get(device.cli_profile), timeout_s, checked)
     except PukaraError as e:
         return replace(collected, ssh_v6=ssh_v6, cli_error=f"{CLI_FAILED}: {e.message}")
-    return replace(collected, ssh_v6=ssh_v6, cli=cli)
+    return replace(collected, ssh_v6=ssh_v6, cli=cli, platform=device.platform)
 
 
 def collect(

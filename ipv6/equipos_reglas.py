@@ -4,18 +4,25 @@ Pure functions over the collected data (:class:`Collected`), so each rule is tes
 recorded answers. Objects (RFC 4293 IP-MIB first, RFC 2465 IPV6-MIB as the fallback, D4):
 
 - D1 ``ipv6InterfaceEnableStatus`` (4.30.1.5), else ``ipv6IfAdminStatus`` (55.1.5.1.9), else
-  the interfaces that hold an IPv6 address; up on at least one interface besides loopback.
+  the interfaces that hold an IPv6 address; up on at least one interface besides loopback,
+  and on every interface that has an IPv4 address (``ipAddressTable`` type ipv4), else partial.
 - D2 ``ipAddressTable`` (4.34: ifIndex, type, status), else ``ipv6AddrStatus`` (55.1.8.1.5):
   a preferred unicast address that is global (2000::/3 and not special-purpose, or inside
-  the setting ``ipv6_prefijos_globales``). Link-local only fails.
+  the setting ``ipv6_prefijos_globales``). Only rows whose status is exactly preferred(1)
+  count; with no status column at all D2 is not-tested. Link-local only fails.
 - D3 ``ipv6IpForwarding`` (4.25.0) else ``ipv6Forwarding`` (55.1.1.0) = forwarding(1) on a
   router or firewall, and IPv6 neighbours in ``ipNetToPhysicalTable`` (4.35.1.4) else
-  ``ipv6NetToMediaPhysAddress`` (55.1.12.1.2).
+  ``ipv6NetToMediaPhysAddress`` (55.1.12.1.2); a row with an empty physical address (an
+  incomplete entry) is no neighbour.
 - D4 which of those came from the obsolete IPV6-MIB (RFC 8096), and whether either answered.
 - D5 SNMP and SSH answer on the device's IPv6 address (inventory ``mgmt_ipv6``, else a
-  global address of D2).
+  global address of D2): a pass needs both asked and both answering; one not asked is
+  not-tested, naming it.
 - D6 the CLI (FRR's vtysh: ``show interface brief``, ``show ipv6 route``) shows a global
-  IPv6 address on an interface other than loopback and an IPv6 route besides link-local.
+  IPv6 address on an interface other than loopback and, on a router or firewall, an IPv6
+  route that is not connected (kernel, static, OSPFv3, BGP... or a default route). FRR has
+  no per-interface IPv6 ACL to compare with the IPv4 ones: the evidence says so
+  (``"acl": "no aplica en FRR"``).
 
 net-snmp 5.9 (the lab's agent, like many Linux-based devices) has no ipv6InterfaceTable:
 D1 then reads IPV6-MIB, and D4 says so.
@@ -56,12 +63,15 @@ CHECKS: dict[str, str] = {
     "D6": "Evidencia de la CLI (interfaces y rutas IPv6)",
 }
 PASS, FAIL, WARN, NOT_TESTED = "pass", "fail", "warn", "not-tested"
+PARTIAL = "partial"
 ROUTERS = ("router", "firewall")
 _GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
 _LINK_LOCAL = ipaddress.IPv6Network("fe80::/10")
 # special-purpose blocks Python 3.11's is_global does not know yet (RFC 9637 documentation)
 _SPECIAL = (ipaddress.IPv6Network("3fff::/20"),)
 _MAX_LISTED = 20
+LEARNED_ROUTES = frozenset("KSOBRIA")  # FRR codes of routes that are not connected
+ACL_NOTE = {"frr": "no aplica en FRR"}  # FRR has no per-interface ACL to compare
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +97,7 @@ class Collected:
     ssh_v6: str | None = None  # "ok", or why SSH over IPv6 failed; None: not asked
     cli: Mapping[str, str] | None = None  # command -> output
     cli_error: str | None = None  # why the CLI was not read (platform, login, --sin-ssh)
+    platform: str = ""  # the CLI platform ("frr"), for D6's ACL note
 
 
 def is_global(address: ipaddress.IPv6Address, extra: Sequence[ipaddress.IPv6Network]) -> bool:
@@ -139,13 +150,15 @@ def loopbacks(c: Collected) -> set[int]:
 
 
 def _addresses(c: Collected) -> tuple[list[tuple[ipaddress.IPv6Address, int | None]], str]:
-    """Preferred unicast IPv6 addresses with their ifIndex, and the table they came from."""
+    """Preferred unicast IPv6 addresses with their ifIndex, and the table they came from
+    (a row counts only when its status is exactly preferred(1) and its type unicast(1))."""
     w = c.walked
     rows = _v6_rows(w.get(ADDR_IFINDEX, {}))
     if rows:
+        types, status = w.get(ADDR_TYPE, {}), w.get(ADDR_STATUS, {})
         kept = [
             (a, w[ADDR_IFINDEX].get(i)) for a, i in rows.items()
-            if w.get(ADDR_TYPE, {}).get(i, 1) == 1 and w.get(ADDR_STATUS, {}).get(i, 1) == 1
+            if types.get(i, 1) == 1 and status.get(i) == 1
         ]  # fmt: skip
         return kept, "IP-MIB ipAddressTable"
     legacy = _legacy_rows(w.get(V6MIB_ADDR_STATUS, {}))
@@ -161,8 +174,33 @@ def _legacy_index(ifindex: int, address: ipaddress.IPv6Address) -> str:
     return ".".join([str(ifindex), *(str(b) for b in address.packed)])
 
 
+def ipv4_interfaces(c: Collected) -> set[int]:
+    """ifIndexes of the L3 interfaces: those with an IPv4 address in ipAddressTable (type
+    ipv4), loopback left out."""
+    out: set[int] = set()
+    for index, ifindex in c.walked.get(ADDR_IFINDEX, {}).items():
+        try:
+            address = index_address(index)
+        except ValueError:
+            continue
+        if isinstance(address, ipaddress.IPv4Address) and isinstance(ifindex, int):
+            out.add(ifindex)
+    return out - loopbacks(c)
+
+
+def _d1_enabled(enabled: list[int], l3: set[int], message: str,
+                evidence: dict[str, Any]) -> Check:  # fmt: skip
+    lacking = sorted(l3 - set(enabled))
+    evidence = {**evidence, "ipv4_ifindexes": sorted(l3), "ipv4_without_ipv6": lacking}
+    if lacking:
+        return Check("D1", PARTIAL, f"{message}, pero {len(lacking)} interfaz(es) con IPv4 no "
+                     f"tienen IPv6 (ifIndex {', '.join(map(str, lacking))})", evidence)  # fmt: skip
+    return Check("D1", PASS, message, evidence)
+
+
 def d1(c: Collected) -> Check:
     loop = loopbacks(c)
+    l3 = ipv4_interfaces(c)
     w = c.walked
     for column, source in ((IF_ENABLE, "IP-MIB ipv6InterfaceEnableStatus"),
                            (V6MIB_IF_ADMIN, "IPV6-MIB ipv6IfAdminStatus")):  # fmt: skip
@@ -173,13 +211,14 @@ def d1(c: Collected) -> Check:
         evidence = {"source": source, "enabled_ifindexes": enabled,
                     "disabled_ifindexes": sorted(i for i, v in rows.items() if v != 1)}  # fmt: skip
         if enabled:
-            return Check("D1", PASS, f"IPv6 activo en {len(enabled)} interfaz(es)", evidence)
+            return _d1_enabled(enabled, l3, f"IPv6 activo en {len(enabled)} interfaz(es)",
+                               evidence)  # fmt: skip
         return Check("D1", FAIL, "IPv6 no está activo en ninguna interfaz (salvo loopback)",
                      evidence)  # fmt: skip
     holding = sorted({i for a, i in _addresses(c)[0] if i is not None and i not in loop})
     if holding:
-        return Check("D1", PASS, f"{len(holding)} interfaz(es) con dirección IPv6",
-                     {"source": "IP-MIB ipAddressTable", "enabled_ifindexes": holding})  # fmt: skip
+        return _d1_enabled(holding, l3, f"{len(holding)} interfaz(es) con dirección IPv6",
+                           {"source": "IP-MIB ipAddressTable", "enabled_ifindexes": holding})  # fmt: skip
     if any(c.scalars.get(o) is not None for o in SCALARS):
         return Check("D1", FAIL, "ninguna interfaz tiene IPv6 (el agente no lista interfaces "
                                  "IPv6 ni direcciones IPv6 fuera de loopback)",
@@ -188,7 +227,18 @@ def d1(c: Collected) -> Check:
                  {"source": ""})  # fmt: skip
 
 
+def _status_missing(c: Collected) -> bool:
+    """ipAddressTable lists IPv6 rows but no ipAddressStatus for any of them."""
+    rows = _v6_rows(c.walked.get(ADDR_IFINDEX, {}))
+    status = c.walked.get(ADDR_STATUS, {})
+    return bool(rows) and not any(i in status for i in rows.values())
+
+
 def d2(c: Collected, extra: Sequence[ipaddress.IPv6Network]) -> Check:
+    if _status_missing(c):
+        return Check("D2", NOT_TESTED, "el agente no dio el estado (ipAddressStatus) de sus "
+                     "direcciones IPv6", {"source": "IP-MIB ipAddressTable",
+                                          "status_column": "ausente"})  # fmt: skip
     found, source = _addresses(c)
     groups: dict[str, list[str]] = {"global": [], "link_local": [], "other": []}
     for address, _ in sorted(found):
@@ -209,11 +259,15 @@ def d2(c: Collected, extra: Sequence[ipaddress.IPv6Network]) -> Check:
 
 
 def _neighbours(c: Collected) -> tuple[list[str], str]:
-    rows = _v6_rows(c.walked.get(NEIGHBOURS, {}), skip=1)
+    """IPv6 neighbours with a physical address (an empty one is an incomplete entry)."""
+    column = c.walked.get(NEIGHBOURS, {})
+    rows = _v6_rows(column, skip=1)
     if rows:
-        return sorted(str(a) for a in rows), "IP-MIB ipNetToPhysicalTable"
-    legacy = _legacy_rows(c.walked.get(V6MIB_NEIGHBOURS, {}))
-    return sorted(str(a) for a in legacy), "IPV6-MIB ipv6NetToMediaTable" if legacy else ""
+        return sorted(str(a) for a, i in rows.items() if column[i]), "IP-MIB ipNetToPhysicalTable"
+    column = c.walked.get(V6MIB_NEIGHBOURS, {})
+    legacy = _legacy_rows(column)
+    found = sorted(str(a) for a, i in legacy.items() if column.get(_legacy_index(i, a)))
+    return found, "IPV6-MIB ipv6NetToMediaTable" if legacy else ""
 
 
 def d3(c: Collected) -> Check:
@@ -276,18 +330,30 @@ def management_v6(c: Collected, extra: Sequence[ipaddress.IPv6Network]) -> str |
 
 
 def d5(c: Collected, address: str | None) -> Check:
-    evidence = {"address": address or "", "snmp": c.snmp_v6 or "", "ssh": c.ssh_v6 or ""}
+    """Pass only when SNMP and SSH were both asked on the IPv6 address and both answered."""
+    missing = [w for w, v in (("SNMP", c.snmp_v6), ("SSH", c.ssh_v6)) if v is None]
+    evidence: dict[str, Any] = {"address": address or "", "snmp": c.snmp_v6 or "",
+                                "ssh": c.ssh_v6 or "", "not_asked": missing}  # fmt: skip
+    if address is None and c.snmp_error is not None:
+        return Check("D5", NOT_TESTED, "sin respuesta SNMP no se conocen sus direcciones IPv6: "
+                     f"{c.snmp_error}", {**evidence, "error": c.snmp_error})  # fmt: skip
     if address is None:
         return Check("D5", FAIL, "sin dirección IPv6 de gestión (ni en el inventario ni global "
                                  "en el equipo)", evidence)  # fmt: skip
-    if c.snmp_v6 is None and c.ssh_v6 is None:
+    if len(missing) == 2:
         return Check("D5", NOT_TESTED, "no se probó la gestión por IPv6", evidence)
     failed = [f"{what}: {why}" for what, why in (("SNMP", c.snmp_v6), ("SSH", c.ssh_v6))
               if why not in (None, "ok")]  # fmt: skip
     if failed:
         return Check("D5", FAIL, f"[{address}] " + "; ".join(failed), evidence)
-    asked = " y ".join(w for w, v in (("SNMP", c.snmp_v6), ("SSH", c.ssh_v6)) if v == "ok")
-    return Check("D5", PASS, f"{asked} responden en [{address}]", evidence)
+    if missing:
+        why = f" ({c.snmp_error})" if missing == ["SNMP"] and c.snmp_error else ""
+        if why:
+            evidence["error"] = c.snmp_error
+        answered = "SSH" if missing == ["SNMP"] else "SNMP"
+        return Check("D5", NOT_TESTED, f"{answered} responde en [{address}], pero "
+                     f"{missing[0]} no se probó por IPv6{why}", evidence)  # fmt: skip
+    return Check("D5", PASS, f"SNMP y SSH responden en [{address}]", evidence)
 
 
 _ROUTE = re.compile(r"^([A-Za-z])[>* ]*[>*]?\s*([0-9a-fA-F:]+/\d+)")
@@ -331,15 +397,24 @@ def d6(c: Collected, extra: Sequence[ipaddress.IPv6Network]) -> Check:
             addresses[name] = v6
     routes = parse_ipv6_routes(c.cli.get("show ipv6 route", ""))
     useful = [f"{code} {p}" for code, p in routes if not _link_local_prefix(p)]
+    learned = [f"{code} {p}" for code, p in routes
+               if code in LEARNED_ROUTES or p == "::/0"]  # fmt: skip
     globals_ = [a for v in addresses.values() for a in v if _global_text(a, extra)]
     evidence = {"interfaces": addresses, "routes": useful[:_MAX_LISTED],
-                "route_count": len(routes)}  # fmt: skip
+                "route_count": len(routes), "learned_routes": learned[:_MAX_LISTED],
+                "acl": ACL_NOTE.get(c.platform, "no revisado")}  # fmt: skip
     if not globals_:
         return Check("D6", FAIL, "la CLI no muestra una dirección IPv6 global en ninguna "
                                  "interfaz", evidence)  # fmt: skip
+    router = c.role in ROUTERS
+    if router and not learned:
+        return Check("D6", FAIL, "la CLI no muestra rutas IPv6 aprendidas ni por defecto "
+                     "(solo conectadas o de enlace local)", evidence)  # fmt: skip
     if not useful:
         return Check("D6", FAIL, "la CLI no muestra rutas IPv6 (salvo enlace local)", evidence)
-    return Check("D6", PASS, f"{globals_[0]} y {len(useful)} ruta(s) IPv6 en la CLI", evidence)
+    shown = len(learned) if router else len(useful)
+    kind = "ruta(s) IPv6 no conectadas" if router else "ruta(s) IPv6"
+    return Check("D6", PASS, f"{globals_[0]} y {shown} {kind} en la CLI", evidence)
 
 
 def _link_local_prefix(prefix: str) -> bool:

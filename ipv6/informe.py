@@ -176,12 +176,11 @@ def csv_text(rows: Sequence[tuple[Run, CheckResult]]) -> str:
 
 
 def junit_text(rows: Sequence[tuple[Run, CheckResult]]) -> str:
-    from ipv6.junit import junit
+    from ipv6.junit import Case, cases_junit
 
-    cases = {f"{run.kind} {r.subject} {r.check}": r.message for run, r in rows}
-    failures = {f"{run.kind} {r.subject} {r.check}": [r.message] for run, r in rows
-                if r.status in (Status.FAIL, Status.PARTIAL)}  # fmt: skip
-    return junit("pukara ipv6 informe", cases, failures)
+    cases = [Case(f"{run.kind} {r.subject} {r.check}", r.status.value, r.message)
+             for run, r in rows]  # fmt: skip
+    return cases_junit("pukara ipv6 informe", cases)
 
 
 def _moment(value: Any, tz: tzinfo | str | None = REPORT_TZ) -> str:

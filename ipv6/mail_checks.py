@@ -1,18 +1,23 @@
-"""M2 and M5: a domain's mail servers over IPv6, judged against IPv4.
+"""M2, M2s and M5: a domain's mail servers over IPv6, judged against IPv4.
 
 - M2: every IPv6 address of every MX host gives a 220 banner and answers EHLO within
-  ``ctx.smtp_timeout_s``; where IPv4 offers STARTTLS, IPv6 must offer it too.
+  ``ctx.smtp_timeout_s``.
+- M2s (``ctx.tls``): where an MX host's IPv4 side offers STARTTLS, every IPv6 address offers
+  it too and the TLS handshake after STARTTLS completes; not-applicable where IPv4 offers none.
 - M5: the client mail ports 465, 587 and 993 of every MX host give the same result (open or
   closed) on its IPv4 and its IPv6 addresses.
 
-A null MX, or no MX host with AAAA, makes both not-applicable; without IPv6 at the vantage
-both are not-tested. A failure is tried again (``ctx.retries``) before it counts. M1, M3 and
-M4 read DNS only and live with the name-server checks.
+A null MX, or no MX host with AAAA, makes them not-applicable (not-tested when the MX did
+not resolve); without IPv6 at the vantage they are not-tested. A failure is tried again
+(``ctx.retries``) before it counts. M1, M3 and M4 read DNS only and live with the name-server
+checks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
+import time
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -36,35 +41,66 @@ class MailPorts:
     client: tuple[int, ...] = (465, 587, 993)
 
 
+@dataclass(frozen=True, slots=True)
+class StartTls:
+    """What STARTTLS on ``address`` gave: the negotiated protocol, or why it failed."""
+
+    address: str
+    port: int
+    version: str | None = None
+    cipher: str | None = None
+    ms: float | None = None
+    error: str | None = None
+
+
 def _result(domain: str, check: str, verdict: Verdict) -> CheckResult:
     status, message, evidence = verdict
     return CheckResult(domain, check, status, message, Category.MAIL, evidence)
 
 
+def _checks(ctx: Context) -> tuple[str, ...]:
+    return ("M2", "M2s", "M5") if ctx.tls else ("M2", "M5")
+
+
+def _untested(resolved: Resolved, ctx: Context) -> Verdict | None:
+    """The verdict every mail check of ``resolved`` gets when none can be measured."""
+    if resolved.error:
+        why = f"el dominio no se resolvió: {resolved.error}"
+        return Status.NOT_TESTED, why, {"error": resolved.error}
+    if resolved.null_mx:
+        return Status.NOT_APPLICABLE, "MX nulo: el dominio no recibe correo", {"null_mx": True}
+    if not any(h.v6 for _, h in resolved.mx):
+        failed = {h.name: h.error for _, h in resolved.mx if h.error}
+        if failed:
+            why = "no se pudo resolver el MX: " + ", ".join(f"{n} ({e})" for n, e in failed.items())
+            return Status.NOT_TESTED, why, {"errors": failed}
+        evidence = {"mx": [h.name for _, h in resolved.mx], "null_mx": False}
+        return Status.NOT_APPLICABLE, "ningún MX tiene AAAA", evidence
+    if not ctx.v6_ok:
+        return Status.NOT_TESTED, NO_VANTAGE, {"v6_ok": False}
+    return None
+
+
 async def check_mail(
     resolved: Resolved, ctx: Context, *, ports: MailPorts | None = None
 ) -> list[CheckResult]:
-    """M2 and M5 for one resolved domain."""
+    """M2, M2s (with ``ctx.tls``) and M5 for one resolved domain."""
     domain, ports = resolved.domain, ports or MailPorts()
-    if resolved.error:
-        why = f"el dominio no se resolvió: {resolved.error}"
-        verdict: Verdict = (Status.NOT_TESTED, why, {"error": resolved.error})
-        return [_result(domain, c, verdict) for c in ("M2", "M5")]
+    if (verdict := _untested(resolved, ctx)) is not None:
+        return [_result(domain, c, verdict) for c in _checks(ctx)]
     hosts = [h for _, h in resolved.mx if h.v6]
-    if resolved.null_mx or not hosts:
-        why = "MX nulo: el dominio no recibe correo" if resolved.null_mx else "ningún MX tiene AAAA"
-        evidence = {"mx": [h.name for _, h in resolved.mx], "null_mx": resolved.null_mx}
-        return [_result(domain, c, (Status.NOT_APPLICABLE, why, evidence)) for c in ("M2", "M5")]
-    if not ctx.v6_ok:
-        return [
-            _result(domain, c, (Status.NOT_TESTED, NO_VANTAGE, {"v6_ok": False}))
-            for c in ("M2", "M5")
-        ]
-    m2, m5 = await asyncio.gather(
-        asyncio.gather(*(_m2(h, ports, ctx) for h in hosts)),
+    dialogues, m5 = await asyncio.gather(
+        asyncio.gather(*(_dialogues(h, ports, ctx) for h in hosts)),
         asyncio.gather(*(_m5(h, ports, ctx) for h in hosts)),
     )
-    return [_result(domain, "M2", _merge(hosts, m2)), _result(domain, "M5", _merge(hosts, m5))]
+    m2 = [_m2(h, d, ports) for h, d in zip(hosts, dialogues, strict=True)]
+    out = [_result(domain, "M2", _merge(hosts, m2))]
+    if ctx.tls:
+        m2s = await asyncio.gather(
+            *(_m2s(h, d, ports, ctx) for h, d in zip(hosts, dialogues, strict=True))
+        )
+        out.append(_result(domain, "M2s", _merge(hosts, list(m2s))))
+    return [*out, _result(domain, "M5", _merge(hosts, m5))]
 
 
 def _merge(hosts: list[HostAddresses], verdicts: list[Verdict]) -> Verdict:
@@ -98,30 +134,88 @@ def _smtp_evidence(s: sondas.Smtp) -> dict[str, Any]:
     return {"banner": s.banner, "ehlo": list(s.ehlo), "ms": s.ms, "error": s.error}
 
 
-async def _m2(host: HostAddresses, ports: MailPorts, ctx: Context) -> Verdict:
+async def _dialogues(host: HostAddresses, ports: MailPorts, ctx: Context) -> dict[str, sondas.Smtp]:
+    """The 220 + EHLO dialogue with every address of ``host`` (IPv6 first)."""
     addresses = host.v6 + host.v4
-    dialogues = dict(
-        zip(
-            addresses,
-            await asyncio.gather(*(_ehlo(a, ports.smtp, ctx) for a in addresses)),
-            strict=True,
-        )
-    )
+    found = await asyncio.gather(*(_ehlo(a, ports.smtp, ctx) for a in addresses))
+    return dict(zip(addresses, found, strict=True))
+
+
+def _m2(host: HostAddresses, dialogues: dict[str, sondas.Smtp], ports: MailPorts) -> Verdict:
     evidence: dict[str, Any] = {"port": ports.smtp} | {
         a: _smtp_evidence(s) for a, s in dialogues.items()
     }
     broken = [a for a in host.v6 if not dialogues[a].ok]
     if broken:
         return Status.FAIL, f"{host.name}: sin 220 y EHLO por IPv6 en {', '.join(broken)}", evidence
-    v4_tls = any("STARTTLS" in dialogues[a].ehlo for a in host.v4)
-    no_tls = [a for a in host.v6 if "STARTTLS" not in dialogues[a].ehlo]
-    if v4_tls and no_tls:
-        return (
-            Status.FAIL,
-            f"{host.name}: IPv4 ofrece STARTTLS e IPv6 no ({', '.join(no_tls)})",
-            evidence,
-        )
     return Status.PASS, f"{host.name}: 220 y EHLO por IPv6", evidence
+
+
+async def _m2s(host: HostAddresses, dialogues: dict[str, sondas.Smtp], ports: MailPorts,
+               ctx: Context) -> Verdict:  # fmt: skip
+    offered4 = [a for a in host.v4 if "STARTTLS" in dialogues[a].ehlo]
+    offered6 = [a for a in host.v6 if "STARTTLS" in dialogues[a].ehlo]
+    evidence: dict[str, Any] = {"port": ports.smtp, "v4_starttls": offered4,
+                                "v6_starttls": offered6}  # fmt: skip
+    if not offered4:
+        return Status.NOT_APPLICABLE, f"{host.name}: IPv4 no ofrece STARTTLS", evidence
+    done = await asyncio.gather(*(_tls(a, ports.smtp, host.name, ctx) for a in offered6))
+    evidence["tls"] = {t.address: {"version": t.version, "cipher": t.cipher, "ms": t.ms,
+                                   "error": t.error} for t in done}  # fmt: skip
+    missing = [a for a in host.v6 if dialogues[a].ok and a not in offered6]
+    if missing:
+        return (Status.FAIL, f"{host.name}: IPv4 ofrece STARTTLS e IPv6 no ({', '.join(missing)})",
+                evidence)  # fmt: skip
+    broken = [t.address for t in done if t.error]
+    if broken:
+        return (Status.FAIL, f"{host.name}: el TLS tras STARTTLS no se completa por IPv6 en "
+                f"{', '.join(broken)}", evidence)  # fmt: skip
+    if len(done) < len(host.v6):
+        return Status.NOT_TESTED, f"{host.name}: sin EHLO por IPv6 (vea M2)", evidence
+    return Status.PASS, f"{host.name}: STARTTLS y TLS por IPv6 como por IPv4", evidence
+
+
+async def _tls(address: str, port: int, name: str, ctx: Context) -> StartTls:
+    async with _smtp_slots():
+        got = await smtp_starttls(address, port, name, ctx.smtp_timeout_s)
+    for _ in range(ctx.retries):
+        if got.error is None:
+            break
+        await asyncio.sleep(RETRY_PAUSE_S)
+        async with _smtp_slots():
+            got = await smtp_starttls(address, port, name, ctx.smtp_timeout_s)
+    return got
+
+
+async def smtp_starttls(address: str, port: int, name: str, timeout: float,
+                        helo: str = "pukara.test") -> StartTls:  # fmt: skip
+    """220, EHLO, STARTTLS and the TLS handshake (certificate not verified); then QUIT."""
+    start = time.perf_counter()
+    try:
+        reader, writer = await sondas._open(address, port, timeout)
+    except (OSError, TimeoutError) as exc:
+        return StartTls(address, port, error=sondas._why(exc))
+    try:
+        for command in (None, f"EHLO {helo}", "STARTTLS"):
+            if command is not None:
+                writer.write(f"{command}\r\n".encode())
+                await writer.drain()
+            reply = (await sondas._reply(reader, timeout))[0]
+            if not reply.startswith("250" if command and command.startswith("EHLO") else "220"):
+                return StartTls(address, port, error=f"respuesta inesperada: {reply[:120]}")
+        await writer.start_tls(sondas._client_tls(), server_hostname=name,
+                               ssl_handshake_timeout=timeout)  # fmt: skip
+        tls = writer.get_extra_info("ssl_object")
+        cipher = tls.cipher() if tls else None
+        writer.write(b"QUIT\r\n")
+        await writer.drain()
+        ms = round((time.perf_counter() - start) * 1000, 3)
+        return StartTls(address, port, tls.version() if tls else None,
+                        cipher[0] if cipher else None, ms)  # fmt: skip
+    except (OSError, TimeoutError, ssl.SSLError) as exc:
+        return StartTls(address, port, error=sondas._why(exc))
+    finally:
+        await sondas._close(writer)
 
 
 async def _m5(host: HostAddresses, ports: MailPorts, ctx: Context) -> Verdict:

@@ -32,6 +32,7 @@ class Category(StrEnum):
     VANTAGE = "punto"  # C1, the vantage self-test
     DEVICE = "equipo"
     SERVER = "servidor"
+    PLAN = "plan"  # the address plan's rules P01-P13
 
 
 @dataclass(frozen=True, slots=True)

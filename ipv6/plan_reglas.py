@@ -141,8 +141,8 @@ def _ula_rules(run: _Run, e: Entry, net: ipaddress.IPv6Network, seen: set[int]) 
                                  "§3.2.2) para no chocar con otras redes al interconectarse")  # fmt: skip
 
 
-def _nesting_rules(run: _Run, e: Entry, holders: Sequence[Entry], site_blocks: dict[str, Entry],
-                   has_container: bool) -> None:  # fmt: skip
+def _nesting_rules(run: _Run, e: Entry, holders: Sequence[Entry],
+                   site_blocks: dict[str, list[Entry]], has_container: bool) -> None:  # fmt: skip
     """Rules about what holds ``e`` (P04, P05, P06, P07, P13); ``holders`` outermost first."""
     if holders:
         parent = holders[-1]
@@ -162,17 +162,19 @@ def _nesting_rules(run: _Run, e: Entry, holders: Sequence[Entry], site_blocks: d
         run.add(e, "P07", ERROR, f"{e.network} está fuera de la asignación y de todo bloque ULA "
                                  "del plan")  # fmt: skip
     if e.kind in _SITE_PARTS and e.site:
-        block = site_blocks.get(e.site)
-        if block is None:
+        blocks = site_blocks.get(e.site)
+        if not blocks:
             run.add(e, "P13", ERROR, f"{e.network} es de la sede «{e.site}», que no tiene bloque "
                                      "(kind site) en el plan")  # fmt: skip
-        elif all(h is not block for h in holders):
-            run.add(e, "P13", ERROR, f"{e.network} es de la sede «{e.site}» pero está fuera de su "
-                                     f"bloque {_where(block)}")  # fmt: skip
+        elif not any(h is b for h in holders for b in blocks):
+            where = " ni ".join(_where(b) for b in blocks)
+            run.add(e, "P13", ERROR, f"{e.network} es de la sede «{e.site}» pero está fuera de "
+                                     f"{'su bloque' if len(blocks) == 1 else 'sus bloques'} "
+                                     f"{where}")  # fmt: skip
 
 
 def _plan_rules(run: _Run, good: Sequence[Entry], sites: list[str] | None,
-                site_blocks: dict[str, Entry]) -> None:  # fmt: skip
+                site_blocks: dict[str, list[Entry]]) -> None:  # fmt: skip
     """Rules over the whole plan (P05 one /64, P07 no allocation, P10, P11)."""
     if good and not any(e.kind in _CONTAINERS for e in good):
         run.add(None, "P07", WARNING, "el plan no declara su asignación (kind allocation) ni un "
@@ -199,7 +201,8 @@ def _plan_rules(run: _Run, good: Sequence[Entry], sites: list[str] | None,
     for code in sorted(known - set(site_blocks)):
         run.add(None, "P10", ERROR, f"la sede «{code}» del inventario no tiene bloque (kind site) "
                                     "en el plan")  # fmt: skip
-    for code, block in sorted(site_blocks.items()):
+    for code, blocks in sorted(site_blocks.items()):
+        block = blocks[0]
         if code not in known:
             run.add(block, "P10", WARNING, f"la sede «{code}» del plan no está en el inventario")
 
@@ -213,10 +216,14 @@ def run(entries: Sequence[Entry], sites: list[str] | None) -> list[Finding]:
             out.add(e, "P01", ERROR, e.problem or "fila ilegible")
         else:
             good.append(e)
-    site_blocks: dict[str, Entry] = {}
+    site_blocks: dict[str, list[Entry]] = {}
     for e in good:
         if e.kind == "site" and e.site:
-            site_blocks.setdefault(e.site, e)
+            blocks = site_blocks.setdefault(e.site, [])
+            if blocks:
+                out.add(e, "P13", WARNING, f"la sede «{e.site}» ya tiene el bloque "
+                                           f"{_where(blocks[0])}; este es otro bloque suyo")  # fmt: skip
+            blocks.append(e)
     has_container = any(e.kind in _CONTAINERS for e in good)
     seen: set[int] = set()
     stack: list[Entry] = []

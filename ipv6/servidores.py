@@ -5,7 +5,9 @@ the ``auditoria`` credential profile unless told otherwise; the inventory, key h
 event watching are auditoria.linux_run's). S4 is a TCP connect scan from this machine of the
 ports S2 found listening, to the host's own IPv4 and IPv6 addresses (the inventory's and the
 ones the host reports): the open sets must be the same. A closed port gets a retry before it
-counts. A host that cannot be reached gets its four results NOT_TESTED, and the run goes on.
+counts. Every host's scan runs on one event loop (at most :data:`SCAN_CONCURRENCY`
+connection attempts at once), so hosts behind a DROP cost one timeout, not one each. A host
+that cannot be reached gets its four results NOT_TESTED, and the run goes on.
 """
 
 from __future__ import annotations
@@ -111,13 +113,19 @@ def select(store: Store, wanted: Sequence[str], profile: str) -> list[Server]:
 _NO_ROUTE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL})
 
 
-async def _open(address: str, port: int, timeout_s: float, retries: int) -> str:
+SCAN_CONCURRENCY = 256  # connection attempts at once, over every host of the run
+
+
+async def _open(address: str, port: int, timeout_s: float, retries: int,
+                gate: asyncio.Semaphore) -> str:  # fmt: skip
     """``open``, ``closed`` (refused or no answer: a firewall's drop) or ``unreachable`` (this
     machine has no route there: the scan says nothing about the host)."""
     state = "closed"
     for _ in range(retries + 1):
         try:
-            _, writer = await asyncio.wait_for(asyncio.open_connection(address, port), timeout_s)
+            async with gate:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(address, port),
+                                                   timeout_s)  # fmt: skip
         except TimeoutError:
             state = "closed"
             continue
@@ -131,17 +139,47 @@ async def _open(address: str, port: int, timeout_s: float, retries: int) -> str:
     return state
 
 
-async def _states(address: str, ports: Sequence[int], timeout_s: float,
-                  retries: int) -> dict[int, str]:  # fmt: skip
-    got = await asyncio.gather(*(_open(address, p, timeout_s, retries) for p in ports))
+async def _states(address: str, ports: Sequence[int], timeout_s: float, retries: int,
+                  gate: asyncio.Semaphore) -> dict[int, str]:  # fmt: skip
+    got = await asyncio.gather(*(_open(address, p, timeout_s, retries, gate) for p in ports))
     return dict(zip(ports, got, strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class ScanJob:
+    """S4 of one host, to run with the others on one event loop (:func:`scan_all`)."""
+
+    subject: str
+    listeners: tuple[rules.Listener, ...]
+    v4: tuple[str, ...]
+    v6: tuple[str, ...]
+    timeout_s: float = 3.0
+    retries: int = 1
+
+
+def scan_all(jobs: Sequence[ScanJob], concurrency: int = SCAN_CONCURRENCY) -> list[CheckResult]:
+    """S4 of every job, all hosts at once on one event loop, at most ``concurrency``
+    connection attempts in flight; results in the order of ``jobs``."""
+
+    async def every() -> list[CheckResult]:
+        gate = asyncio.Semaphore(max(1, concurrency))
+        return list(await asyncio.gather(*(_scan(job, gate) for job in jobs)))
+
+    return asyncio.run(every()) if jobs else []
 
 
 def check_scan(subject: str, listeners: Sequence[rules.Listener], v4: Sequence[str],
                v6: Sequence[str], *, timeout_s: float = 3.0, retries: int = 1) -> CheckResult:  # fmt: skip
     """S4: the TCP ports listening off loopback, connected to over the host's first IPv4
     and first IPv6 address; both open sets must be equal."""
-    ports = rules.scan_ports(listeners)
+    job = ScanJob(subject, tuple(listeners), tuple(v4), tuple(v6), timeout_s, retries)
+    return scan_all([job])[0]
+
+
+async def _scan(job: ScanJob, gate: asyncio.Semaphore) -> CheckResult:
+    subject, v4, v6 = job.subject, job.v4, job.v6
+    timeout_s, retries = job.timeout_s, job.retries
+    ports = rules.scan_ports(job.listeners)
     evidence: dict[str, Any] = {"ports": ports, "v4_address": v4[0] if v4 else None,
                                 "v6_address": v6[0] if v6 else None}  # fmt: skip
     if not ports:
@@ -153,12 +191,8 @@ def check_scan(subject: str, listeners: Sequence[rules.Listener], v4: Sequence[s
                             f"el equipo no tiene dirección {family} global que escanear",
                             evidence)  # fmt: skip
 
-    async def both() -> tuple[dict[int, str], dict[int, str]]:
-        a, b = await asyncio.gather(_states(v4[0], ports, timeout_s, retries),
-                                    _states(v6[0], ports, timeout_s, retries))  # fmt: skip
-        return a, b
-
-    states4, states6 = asyncio.run(both())
+    states4, states6 = await asyncio.gather(_states(v4[0], ports, timeout_s, retries, gate),
+                                            _states(v6[0], ports, timeout_s, retries, gate))  # fmt: skip
     for family, states, address in (("IPv4", states4, v4[0]), ("IPv6", states6, v6[0])):
         if set(states.values()) == {"unreachable"}:
             return rules.result(subject, "S4", Status.NOT_TESTED,
@@ -192,13 +226,22 @@ def check_scan(subject: str, listeners: Sequence[rules.Listener], v4: Sequence[s
 def evaluate(target: Target, host: HostOutput, *, site: str = "", ipv6: str | None = None,
              scan: bool = True, timeout_s: float = 3.0) -> ServerReport:  # fmt: skip
     """The four results of one host from what the playbook gave."""
+    report, job = prepare(target, host, site=site, ipv6=ipv6, scan=scan, timeout_s=timeout_s)
+    if job is not None:
+        report.checks.append(scan_all([job])[0])
+    return report
+
+
+def prepare(target: Target, host: HostOutput, *, site: str = "", ipv6: str | None = None,
+            scan: bool = True, timeout_s: float = 3.0) -> tuple[ServerReport, ScanJob | None]:  # fmt: skip
+    """S1-S3 of one host, and either its S4 (not-tested) in the report or the scan to run."""
     report = ServerReport(target.name, target.address, site)
     if host.unreachable is not None:
         report.error = host.unreachable
         report.checks = [rules.result(target.name, c, Status.NOT_TESTED,
                                       f"no se pudo leer el equipo: {host.unreachable}",
                                       {"address": target.address}) for c in CHECKS]  # fmt: skip
-        return report
+        return report, None
     raw = host.raw
     s2, listeners = rules.check_listeners(target.name, raw)
     checks = [rules.check_kernel(target.name, raw), s2, rules.check_firewall(target.name, raw)]
@@ -227,9 +270,10 @@ def evaluate(target: Target, host: HostOutput, *, site: str = "", ipv6: str | No
             )
         )
     else:
-        checks.append(check_scan(target.name, listeners, v4, v6, timeout_s=timeout_s))
+        report.checks = checks
+        return report, ScanJob(target.name, tuple(listeners), tuple(v4), tuple(v6), timeout_s)
     report.checks = checks
-    return report
+    return report, None
 
 
 def run(
@@ -269,8 +313,14 @@ def run(
         hosts[name].unreachable = problem
     settle(hosts, rules.KEYS, done.status if done else "sin ejecutar")
     timeout = min(settings.timeout_s, 3.0)
-    return [evaluate(s.target, hosts[s.target.name], site=s.site, ipv6=s.ipv6, scan=scan,
-                     timeout_s=timeout) for s in targets]  # fmt: skip
+    prepared = [prepare(s.target, hosts[s.target.name], site=s.site, ipv6=s.ipv6, scan=scan,
+                        timeout_s=timeout) for s in targets]  # fmt: skip
+    jobs = [job for _, job in prepared if job is not None]
+    scanned = dict(zip((j.subject for j in jobs), scan_all(jobs), strict=True))
+    for report, job in prepared:
+        if job is not None:
+            report.checks.append(scanned[job.subject])
+    return [report for report, _ in prepared]
 
 
 def records(reports: Sequence[ServerReport]) -> list[dict[str, Any]]:

@@ -28,6 +28,8 @@ PTB_TYPE = "packet-too-big"
 _IPT_TYPES = {"neighbour-solicitation": "nd-neighbor-solicit", "135": "nd-neighbor-solicit",
               "neighbour-advertisement": "nd-neighbor-advert", "136": "nd-neighbor-advert",
               "packet-too-big": PTB_TYPE, "2": PTB_TYPE}  # fmt: skip
+# UDP services that exist for one family only (DHCPv4 67/68, DHCPv6 546/547): no twin expected
+FAMILY_SPECIFIC = frozenset({("udp", 67), ("udp", 68), ("udp", 546), ("udp", 547)})
 _SYSCTL = re.compile(r"^/proc/sys/net/ipv6/conf/([^/\s]+)/disable_ipv6\s+(\d+)$")
 
 
@@ -132,9 +134,13 @@ def check_listeners(subject: str, raw: Mapping[str, str]) -> tuple[CheckResult, 
                        "output": found.text[:500] if found else None}), []  # fmt: skip
     listeners = parse_listeners(found.text)
     v4, v6 = _ports(listeners, 4), _ports(listeners, 6)
-    evidence = {"listeners": [x.text for x in listeners],
-                "v4": sorted(f"{p}/{n}" for p, n in v4),
-                "v6": sorted(f"{p}/{n}" for p, n in v6)}  # fmt: skip
+    evidence: dict[str, object] = {"listeners": [x.text for x in listeners],
+                                   "v4": sorted(f"{p}/{n}" for p, n in v4),
+                                   "v6": sorted(f"{p}/{n}" for p, n in v6)}  # fmt: skip
+    single = sorted((v4 | v6) & FAMILY_SPECIFIC)
+    if single:  # DHCP client or server of one family: not applicable to the comparison
+        evidence["not_applicable"] = [f"{p}/{n}" for p, n in single]
+        v4 -= FAMILY_SPECIFIC
     missing = sorted(v4 - v6)
     if missing:
         names = [f"{p}/{n}" for p, n in missing]
@@ -205,78 +211,144 @@ def parse_nft(text: str) -> list[Chain]:
     return chains
 
 
+_IPT_CHAINS = {"INPUT": "input", "FORWARD": "forward", "OUTPUT": "output"}
+_IPT_VERDICTS = {"ACCEPT": "accept", "DROP": "drop", "REJECT": "reject", "RETURN": "return"}
+
+
 def parse_iptables_save(text: str, family: str) -> list[Chain]:
-    """The INPUT chain of iptables-save / ip6tables-save's filter table."""
-    chain = Chain(family, "filter", "INPUT", hook="input")
-    seen = False
+    """The chains of iptables-save / ip6tables-save's filter table: INPUT (hook input) and
+    the user chains (ufw6-before-input, INPUT_direct...) its rules jump to; none without an
+    INPUT chain."""
+    chains: dict[str, Chain] = {}
+    rules: dict[str, list[str]] = {}
     in_filter = False
-    rules: list[str] = []
-    for line in text.splitlines():
-        line = line.strip()
+    for raw_line in text.splitlines():
+        line = raw_line.strip()
         if line.startswith("*"):
             in_filter = line == "*filter"
-        elif in_filter and line.startswith(":INPUT "):
-            seen = True
-            chain.policy = "drop" if line.split()[1] == "DROP" else "accept"
-        elif in_filter and line.startswith("-A INPUT "):
-            seen = True
+        elif in_filter and line.startswith(":") and len(line.split()) >= 2:
+            name, policy = line[1:].split()[:2]
+            chains[name] = Chain(family, "filter", name, "drop" if policy == "DROP" else "accept",
+                                 _IPT_CHAINS.get(name, ""))  # fmt: skip
+            rules.setdefault(name, [])
+        elif in_filter and line.startswith("-A ") and len(line.split()) >= 2:
             words = line.split()
-            target = words[words.index("-j") + 1].lower() if "-j" in words[:-1] else ""
-            rules.append(_iptables_rule(words, target))
-    chain.rules = tuple(rules)
-    return [chain] if seen else []
+            name = words[1]
+            chains.setdefault(name, Chain(family, "filter", name, hook=_IPT_CHAINS.get(name, "")))
+            rules.setdefault(name, []).append(_iptables_rule(words))
+    for name, chain in chains.items():
+        chain.rules = tuple(rules.get(name, ()))
+    return list(chains.values()) if "INPUT" in chains else []
 
 
-def _iptables_rule(words: list[str], target: str) -> str:
-    """An iptables rule rewritten in the few nft words the ICMPv6 test reads."""
-    head = words[: words.index("-j")] if "-j" in words else words  # what follows is the target's
-    matches = len([w for w in head if w.startswith("-") and w != "-A"])
-    if not matches:
-        return target
+def _iptables_rule(words: list[str]) -> str:
+    """An iptables rule rewritten in the few nft words the ICMPv6 test reads (``other`` for
+    a condition it does not read; ``jump NAME`` / ``goto NAME`` for a user chain)."""
+    flag = "-j" if "-j" in words[:-1] else "-g" if "-g" in words[:-1] else ""
+    head = words[2 : words.index(flag)] if flag else words[2:]  # after "-A CHAIN"
+    target = ""
+    if flag:
+        raw_target = words[words.index(flag) + 1]
+        target = _IPT_VERDICTS.get(raw_target, "")
+        if not target and raw_target not in ("LOG", "NFLOG", "MARK", "CONNMARK"):
+            target = f"{'jump' if flag == '-j' else 'goto'} {raw_target}"
     parts = []
-    if "-p" in words[:-1] and words[words.index("-p") + 1] in ("ipv6-icmp", "icmpv6", "58"):
-        parts.append("meta l4proto ipv6-icmp")
-    if "--icmpv6-type" in words[:-1]:
-        kind = words[words.index("--icmpv6-type") + 1]
+    if "-p" in head[:-1]:
+        proto = head[head.index("-p") + 1]
+        icmp = proto in ("ipv6-icmp", "icmpv6", "58")
+        parts.append("meta l4proto " + ("ipv6-icmp" if icmp else proto))
+    if "--icmpv6-type" in head[:-1]:
+        kind = head[head.index("--icmpv6-type") + 1]
         parts = [f"icmpv6 type {_IPT_TYPES.get(kind, kind)}"]
-    if "--ctstate" in words[:-1] or "--state" in words[:-1]:
-        flag = "--ctstate" if "--ctstate" in words else "--state"
-        parts.append(f"ct state {words[words.index(flag) + 1].lower()}")
-    return " ".join([*parts, "other" if not parts else "", target]).replace("  ", " ")
+    for state in ("--ctstate", "--state"):
+        if state in head[:-1]:
+            parts.append(f"ct state {head[head.index(state) + 1].lower()}")
+    read = {"-p", "--icmpv6-type", "--ctstate", "--state", "-m"}
+    others = [w for w in head if w.startswith("-") and w not in read]
+    if others:
+        parts.append("other")
+    if not target:
+        parts.append("other")  # LOG and the like: no verdict
+    return " ".join([*parts, target]).strip()
 
 
-def _reached(start: Chain, chains: Sequence[Chain]) -> list[Chain]:
-    """``start`` and the regular chains it jumps to (``jump``/``goto``) in its table."""
-    same = {c.name: c for c in chains if (c.family, c.table) == (start.family, start.table)}
-    out, todo, seen = [], [start], {start.name}
-    while todo:
-        chain = todo.pop()
-        out.append(chain)
-        for rule in chain.rules:
-            words = rule.split()
-            target = words[-1] if len(words) >= 2 and words[-2] in ("jump", "goto") else ""
-            if target in same and target not in seen:
-                seen.add(target)
-                todo.append(same[target])
-    return out
+_VERDICT_WORDS = ("accept", "drop", "reject", "return", "jump", "goto")
+_NOISE = ("counter", "packets", "bytes")
 
 
-def _icmpv6_allowed(chains: Iterable[Chain]) -> tuple[set[str], bool]:
-    """(ICMPv6 types accepted, whether every ICMPv6 type is) across the given chains."""
-    types: set[str] = set()
-    every = False
-    for chain in chains:
-        for rule in chain.rules:
-            if not rule.split() or rule.split()[-1] != "accept":
+def _verdict(rule: str) -> tuple[str, str, str]:
+    """(verdict, jump target, the conditions before it) of a rule; verdict "" for none."""
+    words = [w for w in rule.split() if w not in _NOISE and not w.isdigit()]
+    for i, word in enumerate(words):
+        if word in _VERDICT_WORDS:
+            target = words[i + 1] if word in ("jump", "goto") and i + 1 < len(words) else ""
+            return word, target, " ".join(words[:i])
+    return "", "", " ".join(words)
+
+
+def _icmpv6_types(conditions: str) -> set[str] | None:
+    """The ICMPv6 types a rule's ``icmpv6 type`` names (None: it names none)."""
+    if "icmpv6 type" not in conditions:
+        return None
+    body = conditions.split("icmpv6 type", 1)[1].replace("{", " ").replace("}", " ")
+    return {w.strip(",") for w in body.split() if w.strip(",")}
+
+
+def _matches(conditions: str, kind: str) -> bool:
+    """Whether an ICMPv6 packet of type ``kind`` surely meets these conditions."""
+    if not conditions:
+        return True
+    types = _icmpv6_types(conditions)
+    if types is not None:
+        return "!=" not in conditions and kind in types
+    if re.search(r"(l4proto|nexthdr)\s+(\{[^}]*)?\b(ipv6-icmp|icmpv6)\b", conditions):
+        return True
+    return kind == PTB_TYPE and re.search(r"ct state \S*related", conditions) is not None
+
+
+def _excludes(conditions: str, kind: str) -> bool:
+    """Whether these conditions surely leave an ICMPv6 packet of type ``kind`` out (another
+    protocol, a port, other ICMPv6 types): a jump under them is not followed."""
+    types = _icmpv6_types(conditions)
+    if types is not None:
+        return kind not in types
+    if re.search(r"\b(tcp|udp|sctp|dport|sport|icmp type)\b", conditions):
+        return True
+    proto = re.search(r"(l4proto|nexthdr|ip protocol)\s+(\{[^}]*\}|\S+)", conditions)
+    return proto is not None and not re.search(r"ipv6-icmp|icmpv6", proto.group(2))
+
+
+def _fate(chain: Chain, same: Mapping[str, Chain], kind: str, depth: int = 0) -> str | None:
+    """``accept`` or ``drop`` for an ICMPv6 packet of type ``kind`` entering ``chain``, rules
+    in order (the first terminal verdict that matches decides, jumps followed where they
+    apply); None when it falls through the chain (or returns from it)."""
+    for rule in chain.rules:
+        verdict, target, conditions = _verdict(rule)
+        if verdict in ("jump", "goto"):
+            sub = same.get(target)
+            if sub is None or depth > 16 or _excludes(conditions, kind):
                 continue
-            if "icmpv6 type" in rule:
-                body = rule.split("icmpv6 type", 1)[1].replace("{", " ").replace("}", " ")
-                types.update(w.strip(",") for w in body.split() if w.strip(","))
-            elif re.search(r"(l4proto|nexthdr)\s+(\{[^}]*)?\b(ipv6-icmp|icmpv6)\b", rule):
-                every = True
-            elif re.search(r"ct state \S*related", rule):
-                types.add(PTB_TYPE)  # a PTB for a flow of this host is RELATED
-    return types, every
+            found = _fate(sub, same, kind, depth + 1)
+            if found is not None:
+                return found
+            continue
+        if not verdict or not _matches(conditions, kind):
+            continue
+        if verdict == "return":
+            return None
+        return "accept" if verdict == "accept" else "drop"
+    return None
+
+
+def _icmpv6_allowed(start: Chain, chains: Sequence[Chain]) -> set[str]:
+    """The ND and PTB types an input chain lets through (its policy decides the rest)."""
+    same = {c.name: c for c in chains if (c.family, c.table) == (start.family, start.table)}
+    out: set[str] = set()
+    for kind in sorted(ND_TYPES | {PTB_TYPE}):
+        fate = _fate(start, same, kind) or start.policy
+        if fate == "accept":
+            out.add(kind)
+    return out
 
 
 def firewall_chains(raw: Mapping[str, str]) -> tuple[list[Chain] | None, dict[str, object]]:
@@ -324,10 +396,9 @@ def check_firewall(subject: str, raw: Mapping[str, str]) -> CheckResult:
     lacking_set: set[str] = set()
     accepted: dict[str, object] = {}
     for chain in v6:
-        types, every = _icmpv6_allowed(_reached(chain, chains))
-        accepted[f"{chain.family} {chain.table} {chain.name}"] = "todos" if every else sorted(types)
-        if not every:
-            lacking_set |= (ND_TYPES | {PTB_TYPE}) - types
+        types = _icmpv6_allowed(chain, chains)
+        accepted[f"{chain.family} {chain.table} {chain.name}"] = sorted(types)
+        lacking_set |= (ND_TYPES | {PTB_TYPE}) - types
     lacking = sorted(lacking_set)
     evidence["icmpv6_accepted"] = accepted
     if lacking:

@@ -43,7 +43,7 @@ COLUMNS = {
 }
 
 
-INTERNET_BASE = 15  # len(lab.internet_zonas.BASE), checked by the tests
+INTERNET_BASE = 20  # len(lab.internet_zonas.BASE), checked by the tests
 INTERNET_MAX = 2000  # lab.internet_zonas.GENERATED_MAX
 INTERNET_COLUMNS = {
     "domains": "Dominios",

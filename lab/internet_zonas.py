@@ -11,14 +11,19 @@ as global (the setting ``ipv6_prefijos_globales``). Conventions:
 
 - A bogus zone does not resolve through the validating resolver (SERVFAIL): N5 fails and
   every other check is ``not-tested``.
+- N5 judges the domain's own zone; N5m the zones of its MX hosts (``not-applicable`` with a
+  null MX). ``mxi`` lies in the unsigned ``correo-inseguro.test`` and ``mxr`` in the bogus
+  ``correo-roto.test``: N5m fails. ``mxr`` does not resolve, so M1-M3, M2s and M5 are
+  ``not-tested`` there (M4 reads the domain's own SPF).
 - N3 warns everywhere: every lab address lies in one /48. N4 warns where a name server
   has no A (ns5, IPv6-only).
 - W2-W8 judge the names (apex, www) that have AAAA; with none they are ``not-applicable``.
   Where the v6 address does not answer, W5-W8 are ``not-tested``.
 - Same 4xx on both families warns (W4), as internet.nl does.
 - W6 only where both families offer 443; W7 only where the answer exceeds 1280 bytes.
-- M2-M5 need an MX with AAAA (else ``not-applicable``); a null MX makes M1-M5
-  ``not-applicable``. M4 only where SPF has ``ip4:`` (``v=spf1 -all`` is not-applicable).
+- M2-M5 and M2s need an MX with AAAA (else ``not-applicable``); a null MX makes M1-M5 and
+  M2s ``not-applicable``. Every postfix listener offers STARTTLS but mx5's IPv6 one: M2s
+  fails there (M2 passes). M4 only where SPF has ``ip4:`` (``v=spf1 -all`` is not-applicable).
   M5 compares 465/587/993 between families: mx3 offers 587 on IPv4 only (fail).
 - C1 is the run's, not a domain's: :func:`lab.internet.anchors` answer from the machine,
   nothing v6 answers from :func:`lab.internet.vantage_v4_only`.
@@ -32,9 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CHECKS = (
-    "N1", "N2u", "N2t", "N3", "N4", "N5",
+    "N1", "N2u", "N2t", "N3", "N4", "N5", "N5m",
     "W1a", "W1w", "W2", "W3", "W4", "W5", "W6", "W7", "W8",
-    "M1", "M2", "M3", "M4", "M5",
+    "M1", "M2", "M2s", "M3", "M4", "M5",
 )  # fmt: skip
 TABLE = Path(__file__).resolve().parent / "datos" / "internet_dominios.csv"
 GENERATED_MAX = 2000  # generated domains the table's rules cover (see expected_rows)
@@ -77,16 +82,21 @@ WEB = {
     "404": Host("198.19.18.70", V6_PREFIX + "b200::70"),  # the same 404 on both
 }
 # mail servers, names under rree.test: mx2's v6 address has no PTR, mx3 offers submission
-# (587) on IPv4 only, mx4 has no AAAA
+# (587) on IPv4 only, mx4 has no AAAA, mx5 offers STARTTLS on IPv4 only
 MX = {
     "mx1": Host("198.19.19.10", V6_PREFIX + "b300::10"),
     "mx2": Host("198.19.19.20", V6_PREFIX + "b300::20"),
     "mx3": Host("198.19.19.30", V6_PREFIX + "b300::30"),
     "mx4": Host("198.19.19.40"),
+    "mx5": Host("198.19.19.50", V6_PREFIX + "b300::50"),
 }
 NO_SUBMISSION_V6 = {MX["mx3"].v6}
+NO_STARTTLS_V6 = {MX["mx5"].v6}  # its smtpd has TLS off; every other listener offers STARTTLS
+# zones that hold only a mail host (``mx``, at mx1's addresses): unsigned, bogus
+MAIL_ZONES = {"correo-inseguro.test": "unsigned", "correo-roto.test": "bogus"}
+OTHER_MX = {"mxi": "mx.correo-inseguro.test", "mxr": "mx.correo-roto.test"}
 PTR = {
-    **{MX[n].v6: f"{n}.rree.test" for n in ("mx1", "mx3")},
+    **{MX[n].v6: f"{n}.rree.test" for n in ("mx1", "mx3", "mx5")},
     **{h.v6: f"{n}.rree.test" for n, h in NS.items() if h.v6},
 }
 
@@ -95,7 +105,7 @@ PTR = {
 class Profile:
     """One domain of the lab. ``dnssec``: signed, unsigned or bogus (DS mismatch).
 
-    ``mail``: a key of :data:`MX` or ``null`` (null MX). ``spf``: ``full`` (ip4 and ip6),
+    ``mail``: a key of :data:`MX` or :data:`OTHER_MX`, or ``null`` (null MX). ``spf``: ``full`` (ip4 and ip6),
     ``v4`` (ip4 only), ``mx`` (the ``mx`` term) or ``none`` (``v=spf1 -all``).
     """
 
@@ -128,8 +138,23 @@ BASE = (
     Profile("embperu-jp.test", mail="mx2"),
     Profile("embperu-de.test", ns=("ns1", "ns5")),  # an IPv6-only name server
     Profile("embperu-it.test", mail="mx3"),  # client mail ports differ between families
+    Profile("embperu-uy.test", mail="mxi"),  # its MX lies in an unsigned zone
+    Profile("embperu-py.test", mail="mxr"),  # its MX lies in a bogus zone
+    Profile("embperu-ve.test", mail="mx5"),  # STARTTLS on IPv4 only
+    *(Profile(name, dnssec=how) for name, how in MAIL_ZONES.items()),
 )
-TEMPLATES = tuple(p for p in BASE if p.name.count(".") == 1 and p.name != PARENT)
+TEMPLATES = tuple(p for p in BASE if p.name.count(".") == 1
+                  and p.name not in (PARENT, *MAIL_ZONES))  # fmt: skip
+
+
+def mx_name(key: str) -> str:
+    """The MX host name of a :attr:`Profile.mail` key."""
+    return OTHER_MX.get(key, f"{key}.{PARENT}")
+
+
+def mx_host(key: str) -> Host:
+    """The addresses of a :attr:`Profile.mail` key's host (its zone's mail host: mx1's)."""
+    return MX["mx1"] if key in OTHER_MX else MX.get(key, Host(""))
 
 
 def generated(count: int) -> list[Profile]:
@@ -173,6 +198,7 @@ def verdicts(p: Profile) -> dict[str, str]:
     out["N3"] = "warn" if with_v6 else "not-applicable"
     out["N4"] = "pass" if all(NS[n].v4 for n in p.ns) else "warn"
     out["N5"] = "pass" if p.dnssec == "signed" else "fail"
+    out["N5m"] = {"null": "not-applicable", "signed": "pass"}.get(_mx_zone(p.mail), "fail")
     out["W1a"] = "pass" if WEB[p.web].v6 else "fail"
     out["W1w"] = "pass" if WEB[p.www_kind].v6 else "fail"
     judged = next((k for k in (p.web, p.www_kind) if WEB[k].v6), "")
@@ -184,16 +210,25 @@ def verdicts(p: Profile) -> dict[str, str]:
     return out
 
 
+def _mx_zone(key: str) -> str:
+    """How the zone of a mail key's host is signed (``null`` for a null MX)."""
+    return "null" if key == "null" else MAIL_ZONES.get(mx_name(key).split(".", 1)[1], "signed")
+
+
 def _mail(p: Profile) -> dict[str, str]:
     if p.mail == "null":
-        return dict.fromkeys(("M1", "M2", "M3", "M4", "M5"), "not-applicable")
-    mx = MX[p.mail]
+        return dict.fromkeys(("M1", "M2", "M2s", "M3", "M4", "M5"), "not-applicable")
+    mx = mx_host(p.mail)
     out = {"M1": "pass" if mx.v6 else "fail"}
-    if mx.v6:
+    if _mx_zone(p.mail) == "bogus":
+        out = dict.fromkeys(("M1", "M2", "M2s", "M3", "M5"), "not-tested")
+    elif mx.v6:
         out.update(M2="pass", M3="pass" if mx.v6 in PTR else "warn")
+        out["M2s"] = "fail" if mx.v6 in NO_STARTTLS_V6 else "pass"
         out["M5"] = "fail" if mx.v6 in NO_SUBMISSION_V6 else "pass"
     else:
         out.update(M2="not-applicable", M3="not-applicable", M5="not-applicable")
+        out["M2s"] = "not-applicable"
     spf_v6 = {"full": True, "v4": False, "mx": bool(mx.v6)}.get(p.spf)
     out["M4"] = "not-applicable" if spf_v6 is None else ("pass" if spf_v6 else "fail")
     return out
@@ -239,7 +274,7 @@ def _addresses(owner: str, host: Host) -> str:
 
 
 def _spf(p: Profile) -> str:
-    mx = MX.get(p.mail, Host(""))
+    mx = mx_host(p.mail)
     terms = {
         "full": f"ip4:{mx.v4} ip6:{mx.v6} ",
         "v4": f"ip4:{mx.v4} ",
@@ -254,8 +289,10 @@ def zone_text(p: Profile, serial: int, ds: dict[str, list[str]]) -> str:
     text = _soa(p.name, serial)
     text += "".join(f"@ NS {n}.{PARENT}.\n" for n in p.ns)
     text += _addresses("@", WEB[p.web]) + _addresses("www", WEB[p.www_kind])
-    text += "@ MX 0 .\n" if p.mail == "null" else f"@ MX 10 {p.mail}.{PARENT}.\n"
+    text += "@ MX 0 .\n" if p.mail == "null" else f"@ MX 10 {mx_name(p.mail)}.\n"
     text += _spf(p)
+    if p.name in MAIL_ZONES:
+        text += _addresses("mx", MX["mx1"])
     if p.name == PARENT:
         text += "".join(_addresses(n, h) for n, h in {**NS, **MX}.items())
         for child in (c for c in BASE if c.name.endswith("." + PARENT)):

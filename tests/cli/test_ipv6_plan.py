@@ -86,3 +86,41 @@ def test_delegaciones_lists_the_zones(capsys: pytest.CaptureFixture[str], plan_f
     assert code == 0
     assert zones[:2] == ["0.f.4.0.0.0.8.2.ip6.arpa", "0.1.0.0.0.f.4.0.0.0.8.2.ip6.arpa"]
     assert zones[-1] == "2.7.1.6.b.6.5.7.0.7.d.f.ip6.arpa"
+
+
+def test_verificar_stores_one_result_per_rule_for_the_report(
+    capsys: pytest.CaptureFixture[str], plan_file: Path, tmp_path: Path
+) -> None:
+    db = ["--base-datos", str(tmp_path / "runs.db")]
+    code, _, err = run(capsys, *db, "ipv6", "plan", "verificar", str(plan_file))
+    assert code == 0 and "Corrida guardada" in err
+    # the second run reads a store that holds only IPv6 runs: still no inventory, no P10 noise
+    plan_file.write_text(CLEAN + "2001:db8::/64,lan,lima,Doc\n", "utf-8")
+    code, out, _ = run(capsys, *db, "ipv6", "plan", "verificar", str(plan_file), "-f", "json")
+    assert code == 3 and {f["rule"] for f in json.loads(out)} <= {"P07", "P08", "P13"}
+    code, out, err = run(capsys, *db, "ipv6", "informe", "-f", "json")
+    assert code == 0, err
+    section = json.loads(out)["diagnostico"]["plan"]
+    assert section is not None and section["run"]["kind"] == "plan"
+    checks = {c["check"]: c for c in section["checks"]}
+    assert sorted(checks) == [f"P{i:02d}" for i in range(1, 14)]
+    assert section["findings"], section  # the failing rules with their evidence
+    findings = {f["check"]: f for f in section["findings"]}
+    assert findings["P08"]["status"] == "fail"
+    assert findings["P08"]["evidence"]["lines"] == [15]
+    code, out, _ = run(capsys, *db, "ipv6", "diff", "--tipo", "plan", "-f", "json")
+    assert code == 0 and "P08" in out
+
+
+def test_delegaciones_names_unreadable_rows_and_exits_3(
+    capsys: pytest.CaptureFixture[str], plan_file: Path
+) -> None:
+    plan_file.write_text(CLEAN + "2800:4f0:zz::/48,site,cusco,Cusco\n2001:db8::/48,site,doc,Doc\n",
+                         "utf-8")  # fmt: skip
+    code, out, _ = run(capsys, "ipv6", "plan", "delegaciones", str(plan_file), "-f", "json")
+    rows = json.loads(out)
+    assert code == 3 and [(r["rule"], r["line"]) for r in rows] == [("P01", 15)]
+    plan_file.write_text(CLEAN + "2001:db8::/48,site,doc,Doc\n", "utf-8")
+    code, out, _ = run(capsys, "ipv6", "plan", "delegaciones", str(plan_file), "-f", "json")
+    doc = next(z for z in json.loads(out) if z["block"] == "2001:db8::/48")
+    assert code == 0 and doc["public"] is True  # documentation space, but no ULA

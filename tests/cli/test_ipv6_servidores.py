@@ -64,8 +64,18 @@ def test_scope_by_name_or_site_and_an_unknown_one_is_named(
 
 
 def test_junit_and_table(capsys: pytest.CaptureFixture[str], db: list[str]) -> None:
+    from defusedxml import ElementTree as SafeET
+
     code, out, _ = run(capsys, *db, "ipv6", "servidores", "-f", "junit")
-    assert code == 3 and out.startswith("<?xml") and 'tests="8" failures="0"' in out
+    assert code == 3 and out.startswith("<?xml")
+    suite = SafeET.fromstring(out).find("testsuite")
+    assert suite is not None
+    # nothing was tested: every case is skipped (never a green pass), both hosts are errors
+    assert {k: suite.get(k) for k in ("tests", "failures", "errors", "skipped")} == {
+        "tests": "8", "failures": "0", "errors": "2", "skipped": "8"}  # fmt: skip
+    case = next(c for c in suite.iter("testcase") if c.get("name") == "srv-a S2")
+    skipped = case.find("skipped")
+    assert skipped is not None and "not-tested" in (skipped.get("message") or "")
     code, out, err = run(capsys, *db, "ipv6", "servidores")
     assert code == 3 and "sin probar" in out and "S4" in out
     assert "2 servidores no se pudieron revisar" in err
@@ -97,3 +107,18 @@ def test_the_run_is_stored_for_diff_and_the_report(
     code, out, err = run(capsys, *db, "ipv6", "diff", "-f", "json")
     assert code == 0, err
     assert "srv-b" in out  # in the first run only
+
+
+def test_a_store_that_refuses_the_run_warns_after_the_output(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "inv.db") as conn:  # every new event is refused from now on
+        conn.execute("CREATE TRIGGER lleno BEFORE INSERT ON events "
+                     "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")  # fmt: skip
+    conn.close()
+    code, out, err = run(capsys, *db, "ipv6", "servidores", "-f", "json")
+    assert code == 3  # the run's own exit code, not the store's
+    assert len(json.loads(out)) == 8  # the results were shown all the same
+    assert "Aviso: la corrida no se guardó" in err and "Corrida guardada" not in err

@@ -26,7 +26,7 @@ from tests.conftest import skip_or_fail
 pytestmark = pytest.mark.integration
 LAB_ULA = ("fd70:756b:6172::/48",)
 # checks that need IPv6 traffic from the vantage (the rest read records through the resolver)
-V6_TRAFFIC = ("N2u", "N2t", "W3", "W4", "W5", "W6", "W7", "W8", "M2", "M5")
+V6_TRAFFIC = ("N2u", "N2t", "W3", "W4", "W5", "W6", "W7", "W8", "M2", "M2s", "M5")
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +131,24 @@ def test_the_command_on_the_lab(net: manage.Lab, tmp_path: Path, monkeypatch: py
     assert rows[0]["check"] == "C1" and rows[0]["status"] == "pass"
     dns = {r["check"]: r["status"] for r in rows if r["category"] in ("dns", "dnssec")}
     assert dns == {"N1": "pass", "N2u": "pass", "N2t": "pass", "N3": "warn", "N4": "pass",
-                   "N5": "pass"}  # fmt: skip
+                   "N5": "pass", "N5m": "pass"}  # fmt: skip
     assert code == (3 if any(r["status"] == "fail" for r in rows) else 0)
     code = main([*base, "embperu-ar.test"])
     out, err = capsys.readouterr()
     assert code == 3 and "embperu-ar.test" in out and "Puntaje" in out and "2 dominios" in err
+
+
+def test_n5m_names_each_mx_zone_and_m2s_the_address(net: manage.Lab) -> None:
+    _c1, results = _run(net, ["embperu-uy.test", "embperu-py.test", "embperu-ve.test"])
+    got = {(r.subject, r.check): r for r in results}
+    assert got["embperu-uy.test", "N5"].status is got["embperu-py.test", "N5"].status is Status.PASS
+    assert got["embperu-uy.test", "N5m"].evidence["mx"] == {
+        "mx.correo-inseguro.test": {"zone": "correo-inseguro.test", "state": "insecure"}
+    }
+    assert got["embperu-py.test", "N5m"].evidence["mx"] == {
+        "mx.correo-roto.test": {"zone": "correo-roto.test", "state": "bogus"}}  # fmt: skip
+    m2s = got["embperu-ve.test", "M2s"]
+    assert m2s.status is Status.FAIL and "fd70:756b:6172:b300::50" in m2s.message
+    assert got["embperu-ve.test", "M2"].status is Status.PASS
+    tls = got["embperu-uy.test", "M2s"].evidence["hosts"]["mx.correo-inseguro.test"]["tls"]
+    assert all(t["version"] and t["error"] is None for t in tls.values()), tls

@@ -1,4 +1,4 @@
-"""W1-W8, M2 and M5 against the internet lab's nginx and postfix, from real lookups.
+"""W1-W8, M2, M2s and M5 against the internet lab's nginx and postfix, from real lookups.
 
 Every base domain's addresses come from the lab's validating resolver (dnspython); the
 verdicts must be exactly the ground truth's (lab/datos/internet_dominios.csv). Run under
@@ -34,7 +34,7 @@ from tests.conftest import ROOT, skip_or_fail
 pytestmark = pytest.mark.integration
 
 LAB48 = (ipaddress.IPv6Network("fd70:756b:6172::/48"),)  # ipv6_prefijos_globales in the lab
-MINE = ("W1a", "W1w", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "M2", "M5")
+MINE = ("W1a", "W1w", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "M2", "M2s", "M5")
 
 
 @pytest.fixture(scope="module")
@@ -155,7 +155,7 @@ def test_from_the_vantage_without_ipv6_nothing_ipv6_passes(net: manage.Lab) -> N
     out = json.loads(
         subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120).stdout
     )
-    ipv6_checks = ("W3", "W4", "W5", "W6", "W7", "W8", "M2", "M5")
+    ipv6_checks = ("W3", "W4", "W5", "W6", "W7", "W8", "M2", "M2s", "M5")
     # C1 failed: every IPv6 result is not-tested
     assert {out["False"][c] for c in ipv6_checks} == {"not-tested"}
     # even with C1 wrongly passed, a vantage with no IPv6 route never gives an IPv6 pass

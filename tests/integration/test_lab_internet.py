@@ -11,6 +11,7 @@ import hashlib
 import http.client
 import os
 import shutil
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -212,6 +213,29 @@ class TestInternetLab:
         assert dig("+short", "-x", z.MX["mx1"].v6).strip() == "mx1.rree.test."
         assert dig("+short", "-x", z.MX["mx2"].v6).strip() == ""
         assert "ip6:" not in dig("+short", "embperu-co.test", "TXT")
+
+    def test_postfix_offers_starttls_but_on_mx5_over_ipv6(self, net: manage.Lab) -> None:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        for address, offered in ((z.MX["mx1"].v4, True), (z.MX["mx1"].v6, True),
+                                 (z.MX["mx5"].v4, True), (z.MX["mx5"].v6, False)):  # fmt: skip
+            with smtplib.SMTP(address, 25, timeout=5) as smtp:
+                smtp.ehlo("comprobador.test")
+                assert smtp.has_extn("starttls") is offered, address
+                if offered:
+                    assert smtp.starttls(context=ctx)[0] == 220
+                    assert smtp.sock is not None and isinstance(smtp.sock, ssl.SSLSocket)
+        assert dig("+short", "embperu-ve.test", "MX").strip() == "10 mx5.rree.test."
+
+    def test_mail_hosts_in_an_unsigned_and_a_bogus_zone(self, net: manage.Lab) -> None:
+        assert dig("+short", "embperu-uy.test", "MX").strip() == "10 mx.correo-inseguro.test."
+        assert dig("+short", "embperu-py.test", "MX").strip() == "10 mx.correo-roto.test."
+        status, flags = _flags(dig("+dnssec", "mx.correo-inseguro.test", "AAAA"))
+        assert (status, "ad" in flags) == ("NOERROR", False)
+        assert dig("+short", "mx.correo-inseguro.test", "AAAA").strip() == z.MX["mx1"].v6
+        assert _flags(dig("+dnssec", "mx.correo-roto.test", "AAAA"))[0] == "SERVFAIL"
+        assert _flags(dig("+cd", "mx.correo-roto.test", "AAAA"))[0] == "NOERROR"
+        assert "ad" in _flags(dig("+dnssec", "embperu-py.test", "SOA"))[1]
 
     def test_the_v4_only_vantage_has_no_v6_route(self, net: manage.Lab) -> None:
         where = internet.vantage_v4_only(net)

@@ -79,3 +79,30 @@ def test_device_records_become_results() -> None:
     (got,) = almacen.from_records(rows, Category.DEVICE)
     assert (got.subject, got.check, got.status) == ("lima-rt1", "D2", Status.FAIL)
     assert got.category is Category.DEVICE and got.evidence == {"addresses": ["fe80::1"]}
+
+
+def _run(n: int) -> almacen.Run:
+    results = tuple(res(f"d{i}.test", "W1a", Status.PASS) for i in range(n))
+    return almacen.Run("r-9", "dominios", "2026-12-01T10:00:00Z", "2026-12-01T10:01:00Z", {},
+                       almacen.counts(results), results)  # fmt: skip
+
+
+def test_the_run_event_comes_last_so_an_interrupted_write_lists_no_run(tmp_path: Path) -> None:
+    events = list(almacen.run_events(_run(5)))
+    assert [e["event"]["dataset"] for e in events] == [almacen.RESULT_DATASET] * 5 + [
+        almacen.RUN_DATASET]  # fmt: skip
+    with SQLiteStore(tmp_path / "a.db") as store:
+        store.write_events(events[:3])  # the writer died after three results
+        assert almacen.list_runs(store) == []
+        with pytest.raises(almacen.RunNotFound):
+            almacen.load_run(store)
+
+
+def test_a_short_run_is_marked_incomplete(tmp_path: Path) -> None:
+    events = list(almacen.run_events(_run(4)))
+    with SQLiteStore(tmp_path / "a.db") as store:
+        store.write_events([*events[:2], events[-1]])  # two results lost
+        short = almacen.load_run(store, "r-9")
+        assert not short.complete and len(short.results) == 2
+        store.write_events(events)
+        assert almacen.load_run(store, "r-9").complete

@@ -36,7 +36,9 @@ def _all_answer(r: Resolved) -> dns_checks.Probes:
     v6 = {a: True for h in r.ns for a in h.v6}
     mx6 = [a for _, h in r.mx for a in h.v6]
     return dns_checks.Probes(udp6=dict(v6), tcp6=dict(v6), udp4={a: True for h in r.ns for a in h.v4},
-                             mx_secure={"rree.test": True}, ptr={a: ["mx1.rree.test"] for a in mx6},
+                             mx_zones={h.name: dns_checks.MxZone("rree.test", "secure")
+                                       for _, h in r.mx},
+                             ptr={a: ["mx1.rree.test"] for a in mx6},
                              confirmed=dict.fromkeys(mx6, True))  # fmt: skip
 
 
@@ -48,7 +50,8 @@ def test_a_good_domain_passes_everything_but_n3() -> None:
     r = _resolved()
     got = _status(dns_checks.judge(r, CTX, _all_answer(r)))
     assert got == {"N1": "pass", "N2u": "pass", "N2t": "pass", "N3": "warn", "N4": "pass",
-                   "N5": "pass", "M1": "pass", "M3": "pass", "M4": "pass"}  # fmt: skip
+                   "N5": "pass", "N5m": "pass", "M1": "pass", "M3": "pass",
+                   "M4": "pass"}  # fmt: skip
 
 
 def test_ula_is_not_global_without_the_setting() -> None:
@@ -98,11 +101,46 @@ def test_an_ipv6_only_ns_warns_n4_and_a_silent_one_fails() -> None:
     assert dns_checks.judge_n4(_resolved(), {"198.19.17.11": True}).status is Status.FAIL
 
 
-def test_n5_fails_unsigned_domain_and_unsigned_mx_zone() -> None:
-    assert dns_checks.judge_n5(_resolved(secure=False), {}).status is Status.FAIL
-    r = dns_checks.judge_n5(_resolved(), {"rree.test": True, "otro.test": False})
-    assert r.status is Status.FAIL
-    assert "otro.test" in r.message
+def test_n5_judges_the_domains_own_zone_only() -> None:
+    assert dns_checks.judge_n5(_resolved(secure=False)).status is Status.FAIL
+    r = _resolved(mx=((10, HostAddresses("mx.correo-inseguro.test", ("198.19.19.10",))),))
+    p = _all_answer(r)
+    p.mx_zones["mx.correo-inseguro.test"] = dns_checks.MxZone("correo-inseguro.test", "insecure")
+    got = _status(dns_checks.judge(r, CTX, p))
+    assert (got["N5"], got["N5m"]) == ("pass", "fail")
+
+
+def test_n5m_names_each_mx_and_its_zone_state() -> None:
+    a = HostAddresses("mx1.rree.test", ("198.19.19.10",), ("fd70:756b:6172:b300::10",))
+    b = HostAddresses("mx.correo-inseguro.test", ("198.19.19.10",))
+    c = HostAddresses("mx.correo-roto.test", error="SERVFAIL")
+    r = _resolved(mx=((10, a), (20, b), (30, c)))
+    zones = {"mx1.rree.test": dns_checks.MxZone("rree.test", "secure"),
+             "mx.correo-inseguro.test": dns_checks.MxZone("correo-inseguro.test", "insecure"),
+             "mx.correo-roto.test": dns_checks.MxZone(None, "bogus")}  # fmt: skip
+    got = dns_checks.judge_n5m(r, zones)
+    assert got.status is Status.FAIL
+    assert "mx.correo-inseguro.test (correo-inseguro.test: sin firmar)" in got.message
+    assert "mx.correo-roto.test (zona desconocida: firma inválida)" in got.message
+    assert "mx1.rree.test" not in got.message
+    assert got.evidence["mx"] == {
+        "mx.correo-inseguro.test": {"zone": "correo-inseguro.test", "state": "insecure"},
+        "mx.correo-roto.test": {"zone": None, "state": "bogus"},
+        "mx1.rree.test": {"zone": "rree.test", "state": "secure"},
+    }
+    only_good = _resolved(mx=((10, a),))
+    assert dns_checks.judge_n5m(only_good, zones).status is Status.PASS
+    timeout = {"mx1.rree.test": dns_checks.MxZone(None, "timeout")}
+    assert dns_checks.judge_n5m(only_good, timeout).status is Status.NOT_TESTED
+    for r in (_resolved(mx=(), null_mx=True), _resolved(mx=())):
+        assert dns_checks.judge_n5m(r, {}).status is Status.NOT_APPLICABLE
+
+
+def test_an_mx_that_does_not_resolve_is_not_tested_for_m1_and_m3() -> None:
+    r = _resolved(mx=((10, HostAddresses("mx.correo-roto.test", error="SERVFAIL")),))
+    m1, m3 = dns_checks.judge_m1(r), dns_checks.judge_m3(r, dns_checks.Probes())
+    assert (m1.status, m3.status) == (Status.NOT_TESTED, Status.NOT_TESTED)
+    assert m1.evidence["errors"] == {"mx.correo-roto.test": "SERVFAIL"}
 
 
 def test_mail_rules() -> None:

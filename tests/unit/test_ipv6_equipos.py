@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -104,9 +105,77 @@ def test_link_local_only_fails_d2_d5_d6() -> None:
 
 def test_without_snmp_d1_to_d4_are_not_tested_never_pass() -> None:
     c = Collected(role="router", snmp_error="sin respuesta SNMP", cli_error="CLI no leída: x")
-    got = _statuses(c)
-    assert [got[k] for k in ("D1", "D2", "D3", "D4", "D6")] == ["not-tested"] * 5
-    assert got["D5"] == "fail"  # no address to manage it over IPv6
+    got = {x.check: x for x in evaluate(c, LAB)}
+    assert [got[k].status for k in ("D1", "D2", "D3", "D4", "D5", "D6")] == ["not-tested"] * 6
+    # its addresses were never read: not a fail, and the SNMP error says why
+    assert got["D5"].evidence["error"] == "sin respuesta SNMP"
+
+
+def test_d5_passes_only_when_snmp_and_ssh_both_answer() -> None:
+    base = _collected("estandar.walk", "frr-estandar.txt", mgmt_ipv6="fd70:756b:6172:d5d::2")
+    both = {x.check: x for x in evaluate(replace(base, snmp_v6="ok", ssh_v6="ok"), LAB)}["D5"]
+    assert both.status == "pass" and both.evidence["not_asked"] == []
+    snmp_only = {x.check: x for x in evaluate(replace(base, snmp_v6="ok"), LAB)}["D5"]
+    assert snmp_only.status == "not-tested" and snmp_only.evidence["not_asked"] == ["SSH"]
+    assert "SSH no se probó" in snmp_only.message
+    # SNMP over IPv4 failed, so SNMP over IPv6 was never tried: SSH alone is no pass
+    no_snmp = Collected(role="router", snmp_error="sin respuesta SNMP (tiempo agotado)",
+                        mgmt_ipv6="fd70:756b:6172:d5d::2", ssh_v6="ok")  # fmt: skip
+    d5 = {x.check: x for x in evaluate(no_snmp, LAB)}["D5"]
+    assert d5.status == "not-tested" and d5.evidence["not_asked"] == ["SNMP"]
+    assert d5.evidence["error"] == "sin respuesta SNMP (tiempo agotado)"
+    failed = {x.check: x for x in evaluate(replace(base, snmp_v6="ok", ssh_v6="SSH no conecta"),
+                                           LAB)}["D5"]  # fmt: skip
+    assert failed.status == "fail" and "SSH no conecta" in failed.message
+
+
+def test_d2_counts_only_rows_whose_status_is_preferred() -> None:
+    scalars, walked = recorded("estandar.walk")
+    status = walked["1.3.6.1.2.1.4.34.1.7"]
+    ula = next(i for i in status if i.startswith("2.16.253."))
+    status[ula] = 2  # deprecated
+    d2 = {x.check: x for x in evaluate(Collected("router", scalars, walked), LAB)}["D2"]
+    assert d2.status == "fail" and d2.evidence["global"] == []
+    del status[ula]  # a walk that stopped early: no status for that row, never "preferred"
+    d2 = {x.check: x for x in evaluate(Collected("router", scalars, walked), LAB)}["D2"]
+    assert d2.status == "fail"
+    walked["1.3.6.1.2.1.4.34.1.7"] = {}  # the agent has no status column at all
+    d2 = {x.check: x for x in evaluate(Collected("router", scalars, walked), LAB)}["D2"]
+    assert d2.status == "not-tested" and d2.evidence["status_column"] == "ausente"
+
+
+def test_d3_ignores_neighbour_rows_without_a_physical_address() -> None:
+    scalars, walked = recorded("estandar.walk")
+    column = walked["1.3.6.1.2.1.4.35.1.4"]
+    v6 = [i for i in column if ".2.16." in "." + i]
+    assert v6
+    for index in v6:
+        column[index] = b""  # incomplete entries
+    d3 = {x.check: x for x in evaluate(Collected("router", scalars, walked), LAB)}["D3"]
+    assert d3.status == "fail" and d3.evidence["neighbour_count"] == 0
+
+
+def test_d1_is_partial_when_an_ipv4_interface_lacks_ipv6() -> None:
+    scalars, walked = recorded("estandar.walk")
+    walked["1.3.6.1.2.1.4.34.1.3"]["1.4.198.18.99.1"] = 7  # a second L3 interface, IPv4 only
+    d1 = {x.check: x for x in evaluate(Collected("router", scalars, walked), LAB)}["D1"]
+    assert d1.status == "partial" and d1.evidence["ipv4_without_ipv6"] == [7]
+    assert d1.evidence["ipv4_ifindexes"] == [2, 7]
+
+
+def test_d6_needs_a_route_that_is_not_connected_and_names_the_acl_gap() -> None:
+    text = cli("frr-estandar.txt")
+    base = _collected("estandar.walk", "frr-estandar.txt", platform="frr")
+    d6 = {x.check: x for x in evaluate(base, LAB)}["D6"]
+    assert d6.status == "pass" and d6.evidence["learned_routes"] == ["K ::/0"]
+    assert d6.evidence["acl"] == "no aplica en FRR"
+    routes = "\n".join(line for line in text["show ipv6 route"].splitlines()
+                       if not line.startswith("K"))  # fmt: skip
+    connected = replace(base, cli={**text, "show ipv6 route": routes})
+    d6 = {x.check: x for x in evaluate(connected, LAB)}["D6"]
+    assert d6.status == "fail" and d6.evidence["learned_routes"] == []
+    assert {x.check: x for x in evaluate(replace(connected, role="switch"), LAB)}["D6"].status \
+        == "pass"  # fmt: skip
 
 
 def test_a_router_not_forwarding_fails_d3_a_switch_only_warns_without_neighbours() -> None:
@@ -211,3 +280,30 @@ def test_lab_sites_declare_their_ipv6_kind() -> None:
     with pytest.raises(LabError, match="sin-ipv6 o solo-enlace-local"):
         LabSite(index=1, code="a", ipv6="apagado")
     assert {s.ipv6 for s in default_sites(20)} == {""}  # only a test fixture picks them
+
+
+def test_an_exception_in_one_devices_ipv6_snmp_step_is_only_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The IPv4 walk answers for both (recorded); the IPv6 GET of "b" meets an address the
+    SNMP session cannot even parse (a plain ValueError): "b" alone says so, "a" goes on."""
+    from pukara.secrets import CredentialProfile, Secret
+
+    scalars, walked = recorded("estandar.walk")
+
+    async def walk(device: equipos.Device, creds: Any, engines: Any, timeout_s: float) -> Any:
+        return Collected(role=device.role, scalars=scalars, walked=walked,
+                         mgmt_ipv6=device.mgmt_ipv6), creds[0]  # fmt: skip
+
+    monkeypatch.setattr(equipos, "_walk", walk)
+    devices = [
+        equipos.Device("a", "s", "router", "127.0.0.9", "::1", "", "lab", "red"),
+        equipos.Device("b", "s", "router", "127.0.0.10", "no-es-una-ip", "", "lab", "red"),
+    ]
+    profiles = equipos._Profiles(lambda n: CredentialProfile(n, {"community": Secret("x")}))
+    reports = equipos.collect(devices, timeout_s=0.3, concurrency=4, extra=[], ssh=False,
+                              profiles=profiles)  # fmt: skip
+    d5 = {r.name: next(c for c in r.checks if c.check == "D5") for r in reports}
+    assert d5["b"].status == "fail" and "ValueError" in d5["b"].evidence["snmp"]
+    assert d5["a"].evidence["snmp"] and "ValueError" not in d5["a"].evidence["snmp"]
+    assert {c.check: c.status for c in reports[0].checks}["D1"] == "pass"

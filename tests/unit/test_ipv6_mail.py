@@ -1,11 +1,17 @@
-"""M2 and M5 against real SMTP listeners (asyncio) on 127.0.0.1 and ::1."""
+"""M2, M2s and M5 against real SMTP listeners (asyncio, real TLS after STARTTLS with a
+certificate openssl makes) on 127.0.0.1 and ::1."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
+import ssl
+import subprocess
+import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ipv6 import sondas
@@ -21,6 +27,7 @@ class Mailer:
 
     smtp: bool = True
     starttls: bool = False
+    tls_works: bool = True  # False: 220 to STARTTLS, then no TLS at all
     client: tuple[int, ...] = ()  # indexes into MailPorts.client that listen
     banner: str = "220 mx.ejemplo.test ESMTP"
     drop_first: int = 0  # SMTP connections closed before the banner
@@ -40,6 +47,20 @@ def free_port() -> int:
     raise AssertionError("sin puerto libre")
 
 
+@functools.cache
+def _server_tls() -> ssl.SSLContext:
+    folder = Path(tempfile.mkdtemp(prefix="pukara-smtp-tls-"))
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-days", "1", "-subj", "/CN=mx.ejemplo.test",
+         "-keyout", str(folder / "k.pem"), "-out", str(folder / "c.pem")],
+        check=True, capture_output=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(folder / "c.pem", folder / "k.pem")
+    return ctx
+
+
 def _smtp(m: Mailer) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -53,6 +74,15 @@ def _smtp(m: Mailer) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], A
                     writer.write(
                         b"250-mx.ejemplo.test\r\n250-PIPELINING\r\n" + tls + b"250 8BITMIME\r\n"
                     )
+                elif line.upper().startswith(b"STARTTLS") and m.starttls:
+                    writer.write(b"220 2.0.0 listo\r\n")
+                    await writer.drain()
+                    if not m.tls_works:
+                        writer.write(b"esto no es TLS\r\n")
+                        await writer.drain()
+                        break
+                    await writer.start_tls(_server_tls())
+                    continue
                 elif line.upper().startswith(b"QUIT"):
                     writer.write(b"221 adios\r\n")
                     break
@@ -112,10 +142,32 @@ def test_silent_ipv6_smtp_fails_m2_with_the_error() -> None:
     assert got["M2"].evidence["hosts"]["mx.ejemplo.test"][V6]["error"] == "conexión rechazada"
 
 
-def test_starttls_on_ipv4_only_fails_m2() -> None:
+def test_starttls_on_ipv4_only_fails_m2s_not_m2() -> None:
     got = run(Mailer(starttls=True), Mailer())
-    assert got["M2"].status == Status.FAIL
-    assert "STARTTLS" in got["M2"].message
+    assert got["M2"].status == Status.PASS
+    assert got["M2s"].status == Status.FAIL
+    assert "STARTTLS" in got["M2s"].message and V6 in got["M2s"].message
+    assert got["M2s"].evidence["hosts"]["mx.ejemplo.test"]["v4_starttls"] == [V4]
+
+
+def test_starttls_on_both_completes_the_handshake_over_ipv6() -> None:
+    got = run(Mailer(starttls=True), Mailer(starttls=True))
+    assert got["M2s"].status == Status.PASS, got["M2s"]
+    tls = got["M2s"].evidence["hosts"]["mx.ejemplo.test"]["tls"][V6]
+    assert tls["version"] in ("TLSv1.2", "TLSv1.3") and tls["error"] is None
+
+
+def test_starttls_offered_over_ipv6_but_no_tls_fails_m2s() -> None:
+    got = run(Mailer(starttls=True), Mailer(starttls=True, tls_works=False))
+    assert got["M2"].status == Status.PASS
+    assert got["M2s"].status == Status.FAIL
+    assert got["M2s"].evidence["hosts"]["mx.ejemplo.test"]["tls"][V6]["error"]
+
+
+def test_m2s_does_not_apply_without_starttls_over_ipv4_nor_run_without_tls() -> None:
+    got = run(Mailer(), Mailer(starttls=True))
+    assert got["M2s"].status == Status.NOT_APPLICABLE
+    assert "M2s" not in run(Mailer(starttls=True), Mailer(), tls=False)
 
 
 def test_a_bad_banner_fails_m2() -> None:
@@ -149,8 +201,17 @@ def test_null_mx_and_mx_without_aaaa_are_not_applicable() -> None:
         got = asyncio.run(check_mail(res, Context(v6_ok=True)))
         assert [(r.check, r.status) for r in got] == [
             ("M2", Status.NOT_APPLICABLE),
+            ("M2s", Status.NOT_APPLICABLE),
             ("M5", Status.NOT_APPLICABLE),
         ]
+
+
+def test_an_mx_that_does_not_resolve_is_not_tested() -> None:
+    apex, www = HostAddresses("e.test"), HostAddresses("www.e.test")
+    res = Resolved("e.test", apex, www, mx=((10, HostAddresses("mx.e.test", error="SERVFAIL")),))
+    got = asyncio.run(check_mail(res, Context(v6_ok=True)))
+    assert {r.status for r in got} == {Status.NOT_TESTED}
+    assert all(r.evidence["errors"] == {"mx.e.test": "SERVFAIL"} for r in got)
 
 
 def test_smtp_probe_reads_a_multiline_ehlo() -> None:
@@ -197,5 +258,5 @@ def test_many_domains_keep_their_smtp_dialogues_under_the_limit() -> None:
                 s.close()
 
     got = asyncio.run(main())
-    assert all(r.status == Status.PASS for results in got for r in results)
+    assert all(r.status == Status.PASS for results in got for r in results if r.check != "M2s")
     assert 1 < peak <= MAX_SMTP

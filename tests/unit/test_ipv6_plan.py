@@ -138,3 +138,33 @@ def test_delegations_on_and_off_nibble_boundaries() -> None:
     assert zones["fd70:756b:6172::/48"]["public"] is False
     assert "2800:4f0:10:1::/64" not in zones  # LANs are not delegated
     assert len(zones) == 6
+
+
+def test_a_site_with_two_blocks_keeps_both_and_warns_on_the_second() -> None:
+    text = (
+        CLEAN + "2800:4f0:21::/48,site,emb-ar,Segundo bloque\n2800:4f0:21:1::/64,lan,emb-ar,Más\n"
+    )
+    got = [(f.rule, f.severity, f.line) for f in _check(text)]
+    assert got == [("P13", "warning", 15)]  # the LAN of the second block is inside its site
+
+
+def test_plan_results_one_per_rule_with_findings_as_evidence() -> None:
+    from ipv6 import plan_corrida
+
+    text = CLEAN + FAULTS["P08"][0] + "\n"
+    found = _check(text)
+    results = {r.check: r for r in plan_corrida.results(found, "plan.csv", sites_checked=True)}
+    assert list(results) == list(RULES)
+    assert results["P08"].status == "fail" and results["P08"].evidence["lines"] == [15]
+    assert results["P08"].evidence["findings"][0]["rule"] == "P08"
+    assert results["P02"].status == "pass" and not results["P02"].evidence
+    unread = plan_corrida.results(_check(CLEAN, None), "plan.csv", sites_checked=False)
+    assert {r.check: r.status.value for r in unread}["P10"] == "not-tested"
+
+
+def test_delegations_label_only_fc00_7_as_ula() -> None:
+    entries = plan.parse_plan(CLEAN + "2001:db8::/48,site,doc,Doc\n", origin="x.csv",
+                              yaml_format=False)  # fmt: skip
+    public = {z["block"]: z["public"] for z in delegaciones.delegations(entries)}
+    assert public["2001:db8::/48"] is True and public["fd70:756b:6172::/48"] is False
+    assert delegaciones.unreadable(entries) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -132,7 +133,8 @@ def test_s2_without_ss_is_not_tested() -> None:
 def test_s3_passes_an_inet_table_with_icmpv6() -> None:
     got = rules.check_firewall("s", raw())
     assert got.status is Status.PASS, got.message
-    assert got.evidence["icmpv6_accepted"] == {"inet filtro input": "todos"}
+    assert got.evidence["icmpv6_accepted"] == {
+        "inet filtro input": ["nd-neighbor-advert", "nd-neighbor-solicit", "packet-too-big"]}  # fmt: skip
 
 
 def test_s3_follows_jumps_to_the_icmpv6_rules() -> None:
@@ -292,3 +294,125 @@ def test_evaluate_scans_the_inventory_addresses_first(listeners: tuple[int, int]
     assert not report.failed
     skipped = servidores.evaluate(Target("srv", "127.0.0.1"), HostOutput(raw=raw()), scan=False)
     assert skipped.checks[3].status is Status.NOT_TESTED
+
+
+@pytest.fixture
+def dropping_port() -> Iterator[int]:
+    """A port on 127.0.0.1 and ::1 that drops every new SYN, as a firewall's DROP does: a
+    listener with a backlog of 0 whose queue is already full and never accepted."""
+    import time
+
+    socks: list[socket.socket] = []
+    port = 0
+    for family, address in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        server = socket.socket(family)
+        server.bind((address, port))
+        port = server.getsockname()[1]
+        server.listen(0)
+        socks.append(server)
+        for _ in range(3):
+            filler = socket.socket(family)
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect((address, port))
+            socks.append(filler)
+    time.sleep(0.1)
+    yield port
+    for s in socks:
+        s.close()
+
+
+def test_s4_scans_every_host_at_once(dropping_port: int) -> None:
+    """Six hosts behind a DROP: one after another they would take 6 x 0.5 s; on one event
+    loop they take about one timeout."""
+    import time
+
+    listeners = (rules.Listener("tcp", "*", dropping_port),)
+    jobs = [servidores.ScanJob(f"h{i}", listeners, ("127.0.0.1",), ("::1",), 0.5, 0)
+            for i in range(6)]  # fmt: skip
+    t0 = time.perf_counter()
+    got = servidores.scan_all(jobs)
+    wall = time.perf_counter() - t0
+    assert [r.subject for r in got] == [f"h{i}" for i in range(6)]
+    assert all(r.check == "S4" and r.evidence["v4_open"] == [] for r in got)
+    assert wall < 1.5, wall
+
+
+# ip6tables-legacy-save v1.8.9 of ufw's rules (trimmed to the chains that matter): INPUT only
+# jumps; the ICMPv6 accepts live in the user chain ufw6-before-input
+UFW6_SAVE = """*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:ufw6-before-input - [0:0]
+:ufw6-before-logging-input - [0:0]
+:ufw6-reject-input - [0:0]
+:ufw6-user-input - [0:0]
+-A INPUT -j ufw6-before-logging-input
+-A INPUT -j ufw6-before-input
+-A INPUT -j ufw6-reject-input
+-A ufw6-before-input -i lo -j ACCEPT
+-A ufw6-before-input -m rt --rt-type 0 -j DROP
+-A ufw6-before-input -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A ufw6-before-input -m conntrack --ctstate INVALID -j DROP
+-A ufw6-before-input -p ipv6-icmp -m icmp6 --icmpv6-type 1 -j ACCEPT
+-A ufw6-before-input -p ipv6-icmp -m icmp6 --icmpv6-type 2 -j ACCEPT
+-A ufw6-before-input -p ipv6-icmp -m icmp6 --icmpv6-type 135 -m hl --hl-eq 255 -j ACCEPT
+-A ufw6-before-input -p ipv6-icmp -m icmp6 --icmpv6-type 136 -m hl --hl-eq 255 -j ACCEPT
+-A ufw6-before-input -s fe80::/10 -d fe80::/10 -p udp -m udp --sport 547 --dport 546 -j ACCEPT
+-A ufw6-before-input -j ufw6-user-input
+-A ufw6-user-input -p tcp -m tcp --dport 22 -j ACCEPT
+COMMIT
+"""
+UFW_V4_SAVE = """*filter
+:INPUT DROP [0:0]
+:ufw-before-input - [0:0]
+-A INPUT -j ufw-before-input
+-A ufw-before-input -i lo -j ACCEPT
+-A ufw-before-input -p tcp -m tcp --dport 22 -j ACCEPT
+COMMIT
+"""
+# nft list ruleset (nft 1.0.6) of a table that drops ICMPv6 before it accepts ND
+NFT_DROP_FIRST = """table inet filtro {
+\tchain input {
+\t\ttype filter hook input priority filter; policy drop;
+\t\tct state established,related accept
+\t\tct state invalid drop
+\t\tiif "lo" accept
+\t\tmeta l4proto ipv6-icmp drop
+\t\ticmpv6 type { packet-too-big, nd-neighbor-solicit, nd-neighbor-advert } accept
+\t\ttcp dport 22 accept
+\t}
+}
+"""
+
+
+def test_s3_follows_iptables_user_chains_as_ufw_writes_them() -> None:
+    fw = (f"@@ nft rc=127\nsh: 1: nft: not found\n@@ ip6tables rc=0\n{UFW6_SAVE}"
+          f"@@ iptables rc=0\n{UFW_V4_SAVE}")  # fmt: skip
+    got = rules.check_firewall("s", raw(fw=fw))
+    assert got.status is Status.PASS, got.evidence
+    assert got.evidence["icmpv6_accepted"] == {
+        "ip6 filter INPUT": ["nd-neighbor-advert", "nd-neighbor-solicit", "packet-too-big"]}  # fmt: skip
+    no_nd = fw.replace("--icmpv6-type 135", "--icmpv6-type 128")
+    got = rules.check_firewall("s", raw(fw=no_nd))
+    assert got.status is Status.FAIL and got.evidence["icmpv6_missing"] == ["nd-neighbor-solicit"]
+
+
+def test_s3_respects_rule_order_a_drop_before_an_accept_is_a_drop() -> None:
+    fw = f"@@ nft rc=0\n{NFT_DROP_FIRST}@@ ip6tables rc=127\n\n@@ iptables rc=127\n"
+    got = rules.check_firewall("s", raw(fw=fw))
+    assert got.status is Status.FAIL
+    # the PTB of a flow of this host is RELATED, accepted before the drop; ND is not
+    assert got.evidence["icmpv6_missing"] == ["nd-neighbor-advert", "nd-neighbor-solicit"]
+    fine = fw.replace("\t\tmeta l4proto ipv6-icmp drop\n", "")
+    assert rules.check_firewall("s", raw(fw=fine)).status is Status.PASS
+
+
+def test_s2_leaves_family_specific_dhcp_ports_out() -> None:
+    listen = LISTEN_OK + "udp   UNCONN 0      0            0.0.0.0:68         0.0.0.0:*\n"
+    got, _ = rules.check_listeners("s", raw(listen=listen))
+    assert got.status is Status.PASS, got.message
+    assert got.evidence["not_applicable"] == ["udp/68"]
+    tcp = listen + "tcp   LISTEN 0      128          0.0.0.0:68         0.0.0.0:*\n"
+    assert rules.check_listeners("s", raw(listen=tcp))[0].status is Status.FAIL

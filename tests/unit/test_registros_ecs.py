@@ -186,9 +186,9 @@ def test_oversized_lines_are_read_in_linear_time(app: str, fill: str) -> None:
     import time
 
     line = f"<13>Dec  1 08:00:00 h {app}[1]: ".encode() + fill.encode() * (70000 // len(fill))
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: a busy shared machine does not make it fail
     d = ev(line)
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 2.0  # quadratic work on 70 kB takes minutes
     assert "registros_truncado" in d["tags"]
 
 
@@ -244,5 +244,5 @@ def test_a_64_kib_line_built_against_the_patterns_costs_what_a_short_one_does() 
     for raw in lines:
         started = time.process_time()
         doc = ecs.event(raw, received=datetime(2026, 12, 1, tzinfo=UTC))
-        assert time.process_time() - started < 0.5, raw[:60]
+        assert time.process_time() - started < 2.0, raw[:60]
         assert doc["event"]["original"]
