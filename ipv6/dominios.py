@@ -44,6 +44,7 @@ ALL_CHECKS = ("N1", "N2u", "N2t", "N3", "N4", "N5", "N5m", *WEB_CHECKS,
               "M1", "M2", "M2s", "M3", "M4", "M5")  # fmt: skip
 CATEGORY = {**dns_checks.CATEGORY, **dict.fromkeys(WEB_CHECKS, Category.WEB),
             **dict.fromkeys(MAIL_CHECKS, Category.MAIL)}  # fmt: skip
+ZONE_CHECKS = ("N1", "N2u", "N2t", "N3", "N4", "N5")  # judged on the zone that holds the name
 NAME_CHECK = "IDNA"  # the result of a name that is not a valid domain
 VANTAGE = "punto-de-prueba"  # C1's subject
 ANCHOR_PORTS = (53, 80, 25, 443)
@@ -381,13 +382,13 @@ async def check_domain(name: Name, ctx: Context, lookup: _Lookup,
         _part(domain, "dns", dns_checks.DNS_CHECKS,
               dns_checks.check_dns(resolved, ctx, shared, lambda n: lookup.host(n))),
         _part(domain, "web", web_checks_, web_checks.check_web(resolved, ctx)),
-        _part(domain, "correo", MAIL_CHECKS, mail_checks.check_mail(resolved, ctx)),
+        _part(domain, "correo", [c for c in MAIL_CHECKS if ctx.tls or c != "M2s"],
+              mail_checks.check_mail(resolved, ctx)),
     )  # fmt: skip
     results = [r for part in parts for r in part]
     if zone != domain:  # N1-N5 judged the zone above the name
-        results = [replace(r, evidence={**r.evidence, "zone": zone})
-                   if r.category in (Category.NAMESERVERS, Category.DNSSEC) else r
-                   for r in results]  # fmt: skip
+        results = [replace(r, evidence={**r.evidence, "zone": zone}) if r.check in ZONE_CHECKS
+                   else r for r in results]  # fmt: skip
     elapsed = (time.monotonic() - started) * 1000
     return [r if r.duration_ms is not None else replace(r, duration_ms=elapsed) for r in results]
 
