@@ -96,3 +96,19 @@ def test_the_anchors_setting(tmp_path: Path) -> None:
     settings = load_settings(environ={"PUKARA_CONFIG": str(path)})
     assert settings.ipv6_anclas == ("fd70:756b:6172:b100::1", "fd70:756b:6172:b100::11")
     assert load_settings(environ={}).ipv6_anclas == ()
+
+
+def test_debug_logs_the_traceback_of_a_part_that_failed(
+    capsys: pytest.CaptureFixture[str], base: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ipv6 import dominios
+
+    async def broken(domain: str, lookup: object) -> None:
+        raise KeyError("fallo de prueba")
+
+    monkeypatch.setattr(dominios, "resolve", broken)  # a checker bug, as if
+    args = ["ipv6", "dominios", "rree.test", "--resolutor", "127.0.0.1", "-f", "json"]
+    code, out, err = run(capsys, *base, *args)
+    assert code == 3 and "error interno (KeyError)" in out and "Traceback" not in err
+    code, _, err = run(capsys, "--debug", *base, *args)
+    assert code == 3 and "Traceback" in err and "KeyError: 'fallo de prueba'" in err
