@@ -97,11 +97,18 @@ def _stdout_closed() -> bool:
     return any(events & select.POLLERR for _, events in poller.poll(0))
 
 
+# The exit code when stdout's reader went away before the command wrote everything: what a
+# shell reports for a program that SIGPIPE ends (128 + 13, as ``seq 1 100000 | head -1``), so
+# that ``set -o pipefail`` sees output that was cut, and never 0 for a run that did not finish
+# saying its verdict.
+OUTPUT_CLOSED = 128 + signal.SIGPIPE
+
+
 def _discard_stdout() -> None:
     """Point stdout at /dev/null so that the interpreter's last flush does not fail.
 
     What the Python documentation advises for SIGPIPE (library/signal.html, "Note on
-    SIGPIPE"); the command then ends with 0, as ``head`` asked for no more. Only for the
+    SIGPIPE"); the command then ends quietly with :data:`OUTPUT_CLOSED`. Only for the
     console command (:func:`run`): a program that calls :func:`main` keeps its stdout.
     """
     try:
@@ -226,13 +233,13 @@ def _main(argv: list[str] | None) -> tuple[int, bool]:
         code = int(rv) if isinstance(rv, int) else ExitCode.OK
         if code == ExitCode.INTERRUPTED:  # a command that kept its partial work and said 130
             _interrupted(err, "")
-    except _OutputClosed:  # `| head`: the reader has enough
-        code, closed = ExitCode.OK, True
+    except _OutputClosed:  # `| head`: the reader has enough, the command stopped half-way
+        code, closed = OUTPUT_CLOSED, True
     except _Carried as carried:
         code = _report(carried.error, err, debug=debug)
     except (Exception, KeyboardInterrupt) as e:
         closed = isinstance(e, BrokenPipeError) and _stdout_closed()
-        code = ExitCode.OK if closed else _report(e, err, debug=debug)
+        code = OUTPUT_CLOSED if closed else _report(e, err, debug=debug)
     finally:
         if handler is not None:
             logging.getLogger("pukara").removeHandler(handler)
@@ -243,6 +250,10 @@ def _main(argv: list[str] | None) -> tuple[int, bool]:
         closed = True
     except (OSError, ValueError):  # a stdout a caller closed or replaced: theirs
         pass
+    # The command ended: a verdict it gave (3, 1…) is kept. A 0 is not, if the reader left
+    # before the end: Python can drop the rest of a large write to a pipe without an error.
+    if code == ExitCode.OK and (closed or _stdout_closed()):
+        code, closed = OUTPUT_CLOSED, True
     return int(code), closed
 
 

@@ -116,7 +116,7 @@ def dominios(
         typer.Option("--formato", "-f", help="Formato de salida: tabla, json, csv o junit."),
     ] = FormatoDominios.tabla,
     sin_tls: Annotated[
-        bool, typer.Option("--sin-tls", help="No compara TLS entre familias (W6, M2s).")
+        bool, typer.Option("--sin-tls", help="No compara TLS entre familias (W6c, W6p, M2s).")
     ] = False,
     silencioso: SilenciosoOpt = False,
 ) -> None:

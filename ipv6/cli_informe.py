@@ -11,6 +11,7 @@ import typer
 
 from pukara.config import Settings
 from pukara.console import Formato, message, output_file, render
+from pukara.formats import number
 
 STATUS_SHOWN = {"pass": "cumple", "partial": "parcial", "warn": "advierte", "fail": "falla",
                 "not-tested": "sin probar", "not-applicable": "no aplica", None: "—"}  # fmt: skip
@@ -126,21 +127,45 @@ def diff(
     ] = Formato.tabla,
 ) -> None:
     """Qué cambió entre dos corridas IPv6 del mismo tipo, por sujeto y prueba: lo que mejora,
-    empeora, aparece o deja de probarse. Sin corridas, compara las dos últimas del tipo de
-    la más reciente."""
+    empeora, aparece o deja de probarse. Dos corridas se comparan en orden de fecha, sea cual
+    sea el orden en que se nombren; los sujetos que solo una de ellas probó se resumen en una
+    línea por corrida. Sin corridas, compara las dos últimas del tipo de la más reciente."""
     from ipv6 import diff as changes
     from pukara.store import opened_store
 
     settings: Settings = ctx.obj
     with opened_store(settings, read_only=True) as store:
         older, newer = changes.pick_runs(store, corrida_a, corrida_b, tipo.value if tipo else None)
-    rows = [c.to_dict() for c in changes.changes(older.results, newer.results)]
+    if older.id == newer.id:
+        message(f"{older.id} y {newer.id} son la misma corrida: no hay cambios que ver.")
+    elif corrida_a and corrida_b and not older.id.startswith(corrida_a):
+        message(f"La corrida {corrida_a} es posterior a {corrida_b}: se comparan en orden de "
+                f"fecha, de {older.id} (antes) a {newer.id} (ahora).")  # fmt: skip
+    found = changes.compare(older, newer)
+    rows = [c.to_dict() for c in found.changes]
     if formato is Formato.tabla:
         render(rows, formato, DIFF_COLUMNS, title=f"Cambios de {older.id} a {newer.id}",
                shown={"before": STATUS_SHOWN.get, "after": STATUS_SHOWN.get,
                       "trend": TREND_SHOWN.get})  # fmt: skip
         better = sum(r["trend"] == "mejora" for r in rows)
         worse = sum(r["trend"] == "empeora" for r in rows)
-        message(f"{len(rows)} cambios: {better} mejoran, {worse} empeoran.")
+        message(f"{number(len(rows))} cambios: {number(better)} mejoran, {number(worse)} empeoran.")
     else:
         render(rows, formato, DIFF_COLUMNS)
+    for subjects, side, run in ((found.only_older, "A", older), (found.only_newer, "B", newer)):
+        if subjects:
+            message(_only_in(subjects, older.kind, side, run.id))
+
+
+SUBJECT_NOUNS = {"dominios": ("dominio", "dominios"), "servidores": ("servidor", "servidores"),
+                 "equipos": ("equipo", "equipos")}  # fmt: skip
+
+
+def _only_in(subjects: list[str], kind: str, side: str, run_id: str) -> str:
+    """«N dominios solo en la corrida A (id): a.test, b.test, …; no se comparan.»"""
+    one, many = SUBJECT_NOUNS.get(kind, ("sujeto", "sujetos"))
+    noun = one if len(subjects) == 1 else many
+    names = ", ".join(subjects[:3]) + (", …" if len(subjects) > 3 else "")
+    when = "antes" if side == "A" else "ahora"
+    return (f"{number(len(subjects))} {noun} solo en la corrida {side} ({run_id}, {when}): "
+            f"{names}; no se comparan.")  # fmt: skip

@@ -112,11 +112,16 @@ def servidores(
     settings: Settings = ctx.obj
     with opened_store(settings, read_only=True) as store:
         targets = srv.select(store, alcance or [], credencial)
-    if not targets:
-        from pukara.errors import UsageError
+    from pukara.errors import SecretsError, UsageError
+    from pukara.secrets import require_profile
 
+    if not targets:
         raise UsageError("el inventario no tiene servidores (servidor físico, blade, máquina "
                          "virtual o NAS activo con dirección de gestión)")  # fmt: skip
+    try:  # a mistyped profile would store a run where nothing was tested
+        require_profile(credencial)
+    except SecretsError as e:
+        raise UsageError(f"--credencial {credencial}: {e}") from None
     message(f"Revisando {count(len(targets), 'servidor', 'servidores')} por Ansible…",
             quiet=silencioso or formato is not FormatoServidores.tabla)  # fmt: skip
     started = utc_text()

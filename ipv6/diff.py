@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ipv6.almacen import Run, list_runs, load_run
+from ipv6.almacen import Run, RunNotFound, list_runs, load_run
 from ipv6.modelo import CheckResult, Status
-from pukara.errors import PukaraError
+from pukara.errors import PukaraError, UsageError
 
 if TYPE_CHECKING:
     from pukara.store import Store
@@ -24,6 +24,10 @@ _RANK = {
 
 class NothingToCompare(PukaraError):
     """Fewer than two runs stored, or runs of different kinds."""
+
+
+class BadRunId(UsageError):
+    """A run id given to ``diff`` names no stored run, or more than one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,20 +76,68 @@ def changes(older: Sequence[CheckResult], newer: Sequence[CheckResult]) -> list[
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """What ``ipv6 diff`` shows: the changes of the subjects both runs have, and the subjects
+    only one of them has (summarised, not listed check by check)."""
+
+    older: Run
+    newer: Run
+    changes: list[Change]
+    only_older: list[str]
+    only_newer: list[str]
+
+
+def compare(older: Run, newer: Run) -> Comparison:
+    """The changes between two runs over the subjects both tested."""
+    before = {r.subject for r in older.results}
+    after = {r.subject for r in newer.results}
+    shared = before & after
+    found = changes(
+        [r for r in older.results if r.subject in shared],
+        [r for r in newer.results if r.subject in shared],
+    )
+    return Comparison(older, newer, found, sorted(before - after), sorted(after - before))
+
+
+def _named(store: Store, run_id: str) -> Run:
+    """The run ``run_id`` names (its id or the start of it), or a usage error naming it."""
+    try:
+        return load_run(store, run_id)
+    except RunNotFound:
+        found = [r.id for r in list_runs(store) if r.id.startswith(run_id)]
+        if not found:
+            raise BadRunId(f"ninguna corrida IPv6 guardada tiene el id «{run_id}»") from None
+        shown = ", ".join(found[:10]) + (f" y {len(found) - 10} más" if len(found) > 10 else "")
+        raise BadRunId(
+            f"el id «{run_id}» es el comienzo de más de una corrida IPv6 ({shown}): "
+            "escriba más caracteres"
+        ) from None
+
+
+def in_time_order(a: Run, b: Run) -> bool:
+    """Whether ``a`` is not newer than ``b`` (the order :func:`list_runs` keeps)."""
+    return (a.finished_at, a.started_at, a.id) <= (b.finished_at, b.started_at, b.id)
+
+
 def pick_runs(
     store: Store, run_a: str | None, run_b: str | None, kind: str | None = None
 ) -> tuple[Run, Run]:
-    """The two runs to compare: both named, one named (and the run of its kind before it), or
-    none (the newest run, of ``kind`` when given, and the one of the same kind before it)."""
+    """The two runs to compare, older first: both named (in either order: they are put in
+    time order), one named (and the run of its kind before it), or none (the newest run, of
+    ``kind`` when given, and the one of the same kind before it). A named id that matches no
+    run, or several, is a :class:`BadRunId`."""
     if run_a and run_b:
-        older, newer = load_run(store, run_a), load_run(store, run_b)
+        older, newer = _named(store, run_a), _named(store, run_b)
+        if not in_time_order(older, newer):
+            older, newer = newer, older
         if older.kind != newer.kind:
             raise NothingToCompare(
                 f"las corridas {older.id} ({older.kind}) y {newer.id} ({newer.kind}) "
                 "no son del mismo tipo"
             )
         return older, newer
-    newer = load_run(store, run_a, None if run_a else kind)
+    newer = _named(store, run_a) if run_a else load_run(store, None, kind)
     runs = [r.id for r in list_runs(store, newer.kind)]
     at = runs.index(newer.id)
     if at == 0:

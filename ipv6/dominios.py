@@ -38,7 +38,7 @@ from pukara.config import ipv6_anchors
 from pukara.errors import UsageError
 from pukara.text import clean_line
 
-WEB_CHECKS = ("W1a", "W1w", "W2", "W3", "W4", "W5", "W6", "W7", "W8")
+WEB_CHECKS = ("W1a", "W1w", "W2", "W3h", "W3s", "W4h", "W4s", "W5", "W6c", "W6p", "W7", "W8")
 MAIL_CHECKS = ("M2", "M2s", "M5")
 ALL_CHECKS = ("N1", "N2u", "N2t", "N3", "N4", "N5", "N5m", *WEB_CHECKS,
               "M1", "M2", "M2s", "M3", "M4", "M5")  # fmt: skip
@@ -377,7 +377,7 @@ async def check_domain(name: Name, ctx: Context, lookup: _Lookup,
         return internal_error(domain, "resolucion", ALL_CHECKS, e)
     if resolved.error is not None:
         return not_tested(domain, resolved.error, resolved.error == "SERVFAIL")
-    web_checks_ = [c for c in WEB_CHECKS if ctx.tls or c != "W6"]
+    web_checks_ = [c for c in WEB_CHECKS if ctx.tls or not c.startswith("W6")]
     parts = await asyncio.gather(
         _part(domain, "dns", dns_checks.DNS_CHECKS,
               dns_checks.check_dns(resolved, ctx, shared, lambda n: lookup.host(n))),
@@ -419,12 +419,12 @@ async def run_async(names: Sequence[Name], ctx: Context, anchors: Sequence[str],
 def run(names: Sequence[Name], *, resolver: str | None, anchors: Sequence[str],
         global_prefixes: Sequence[str] = (), concurrency: int = 32, timeout_s: float = 4.0,
         tls: bool = True, progress: Callable[[str, list[CheckResult]], None] | None = None,
-        ) -> tuple[CheckResult, list[CheckResult]]:  # fmt: skip
-    """C1 and every domain's results."""
+        tls_roots: str | None = None) -> tuple[CheckResult, list[CheckResult]]:  # fmt: skip
+    """C1 and every domain's results (``tls_roots``: the only roots W6c trusts, a PEM file)."""
     from ipv6.equipos import global_prefixes as parse_prefixes
 
     ctx = Context(v6_ok=False, global_prefixes=tuple(parse_prefixes(global_prefixes)),
-                  connect_timeout_s=timeout_s, tls=tls,
+                  connect_timeout_s=timeout_s, tls=tls, tls_roots=tls_roots,
                   resolver=make_resolver(resolver, timeout_s))  # fmt: skip
     return asyncio.run(run_async(names, ctx, anchors, concurrency, progress))
 

@@ -74,8 +74,12 @@ def _state(domain: str, kind: str, s: Mapping[str, Status]) -> ServiceState | No
             return None
         key = (st("W1a"), st("W1w"))
         assigned = Status.PASS in key
-        reachable = assigned and st("W3") in (Status.PASS, Status.PARTIAL)
-        operational = reachable and st("W3") is Status.PASS and st("W4") not in (Status.FAIL, None)
+        # W3/W4: runs stored before the split into W3h/W3s and W4h/W4s
+        ports = [st(c) for c in ("W3", "W3h", "W3s") if st(c) not in (None, Status.NOT_APPLICABLE)]
+        parity = [st(c) for c in ("W4", "W4h", "W4s") if st(c) is not None]
+        reachable = assigned and any(p in (Status.PASS, Status.PARTIAL) for p in ports)
+        operational = (reachable and all(p is Status.PASS for p in ports) and bool(parity)
+                       and Status.FAIL not in parity)  # fmt: skip
     else:
         if st("M1") in (Status.NOT_APPLICABLE, None):
             return None

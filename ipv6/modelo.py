@@ -103,5 +103,6 @@ class Context:
     connect_timeout_s: float = 4.0
     smtp_timeout_s: float = 30.0
     retries: int = 1  # a retry before any fail
-    tls: bool = True  # W6 (the 1,000-domain benchmark runs without it)
+    tls: bool = True  # W6c/W6p (the 1,000-domain benchmark runs without it)
     resolver: Any = None  # dns.asyncresolver.Resolver pointed at --resolutor (PTR lookups)
+    tls_roots: str | None = None  # W6c: PEM file of the only roots trusted (None: the system's)

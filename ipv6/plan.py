@@ -7,6 +7,7 @@ A plan is a list of prefixes, each with a kind, the site it belongs to and a nam
     2800:4f0:10::/48,site,lima,Sede central
     2800:4f0:10:1::/64,lan,lima,Usuarios
 
+separated by commas, semicolons (Excel's default in es_PE) or tabs, as the header line shows,
 or the same in YAML (a list of mappings, or a mapping whose ``prefixes`` key holds it). The
 kinds are :data:`KINDS`; Spanish column names (prefijo, tipo, sede, nombre) are accepted too.
 A row whose prefix or kind is unusable does not stop the reading: it becomes an entry with
@@ -37,6 +38,7 @@ _COLUMNS = {
     "prefix": "prefix", "prefijo": "prefix", "kind": "kind", "tipo": "kind",
     "site": "site", "sede": "site", "name": "name", "nombre": "name",
 }  # fmt: skip
+_DELIMITER_NAMES = {",": ",", ";": ";", "\t": "tabulador"}
 SEVERITIES = {"error": "error", "warning": "advertencia"}
 
 
@@ -116,23 +118,34 @@ def make_entry(line: int, row: Mapping[str, Any]) -> Entry:
     return Entry(line, prefix, kind, site, name, net, None, start, end, net.prefixlen)
 
 
+def _delimiter(header: str) -> str:
+    """The separator of a CSV plan: the one of ``,``, ``;`` (Excel in es_PE) or a tab that the
+    header line uses most (a comma on a tie)."""
+    counts = {d: header.count(d) for d in _DELIMITER_NAMES}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > counts[","] else ","
+
+
 def _csv_rows(text: str, origin: str) -> list[Entry]:
     lines = [(n, t) for n, t in enumerate(text.splitlines(), 1) if t.strip()]
     lines = [(n, t) for n, t in lines if not t.lstrip().startswith("#")]
     if not lines:
         raise PlanError(f"{origin}: el archivo está vacío")
     header_line, header = lines[0]
-    names = [c.strip().lower() for c in next(csv.reader([header]))]
+    delimiter = _delimiter(header)
+    names = [c.strip().lower() for c in next(csv.reader([header], delimiter=delimiter))]
     if "prefix" not in {_COLUMNS.get(n) for n in names}:
+        found = ", ".join(f"«{clean_line(n)[:40]}»" for n in names[:12] if n) or "ninguna"
         raise PlanError(
             f"{origin}, línea {header_line}: la primera fila debe nombrar las columnas "
-            "(prefix,kind,site,name); no tiene la columna prefix"
+            f"(prefix,kind,site,name); no tiene la columna prefix (columnas leídas, separadas "
+            f"por «{_DELIMITER_NAMES[delimiter]}»: {found})"
         )
     keys = [_COLUMNS.get(n, "") for n in names]
     out: list[Entry] = []
     for number, text_line in lines[1:]:
         try:
-            cells = next(csv.reader([text_line]))
+            cells = next(csv.reader([text_line], delimiter=delimiter))
         except csv.Error as e:
             raise PlanError(f"{origin}, línea {number}: fila CSV mal formada ({e})") from None
         if len(cells) > len(keys):

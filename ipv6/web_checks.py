@@ -4,12 +4,17 @@ W1a/W1w and W2 read the resolved addresses; W3-W8 connect. The names judged are 
 ``www`` that have AAAA (none: W2-W8 are not-applicable), and each check is the worst over
 those names and every address pair. Rules (research §2, the agreed ids):
 
-- W3: the v6 addresses accept 80/443, every one with the ports of IPv4 (pass); some ports or
-  some addresses (partial); none (fail).
-- W4: per v4/v6 pair, the same open ports and status (else fail), bodies within 10 % (else
-  warn); the same 4xx/5xx on both families warns, as internet.nl does.
-- W5: every redirect hop over IPv6 stays reachable over IPv6, never an IPv4 literal.
-- W6 (``ctx.tls``): where both families offer 443, the same certificate and protocol.
+- W3h (TCP 80) and W3s (TCP 443), each per port: every AAAA accepts the port within
+  ``ctx.connect_timeout_s`` where an A of the name offers it: all (pass), some (partial), none
+  (fail); the port offered by neither family: not-applicable.
+- W4h (over ``http://``) and W4s (over ``https://``, only where both families offer 443):
+  per v4/v6 pair, the port open on both and the same status (else fail), bodies within 10 %
+  (else warn); the same 4xx/5xx on both families warns, as internet.nl does.
+- W5: every redirect hop over IPv6 stays reachable over IPv6, never an IPv4 literal. A first
+  request over IPv6 that failed before any redirect says nothing of redirects: W4h/W4s and
+  W7 judge it, W5 leaves it out (not-tested when nothing else is left).
+- W6c and W6p (``ctx.tls``, :mod:`ipv6.tls_checks`): where both families offer 443, the same
+  certificate chain and the same TLS protocol set.
 - W7: a response over 1280 bytes completes over IPv6 (smaller answers: not-applicable).
 - W8: the v6 connect takes at most the v4 connect plus 1 s.
 
@@ -28,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from ipv6 import sondas
+from ipv6 import sondas, tls_checks
 from ipv6.equipos_reglas import is_global
 from ipv6.modelo import Category, CheckResult, Context, HostAddresses, Resolved, Status
 
@@ -66,7 +71,7 @@ def _result(domain: str, check: str, verdict: Verdict) -> CheckResult:
 
 
 def _checks(ctx: Context) -> tuple[str, ...]:
-    return ("W3", "W4", "W5") + (("W6",) if ctx.tls else ()) + ("W7", "W8")
+    return ("W3h", "W3s", "W4h", "W4s", "W5") + (("W6c", "W6p") if ctx.tls else ()) + ("W7", "W8")
 
 
 async def check_web(
@@ -161,12 +166,10 @@ def _open(probes: list[sondas.Connect]) -> list[int]:
 
 
 async def _fetch(
-    address: str, host: str, open_ports: list[int], ports: WebPorts, ctx: Context
+    address: str, host: str, port: int, open_ports: list[int], tls: bool, ctx: Context
 ) -> sondas.Response | None:
-    if not open_ports:
+    if port not in open_ports:
         return None
-    tls = ports.http not in open_ports
-    port = ports.https if tls else ports.http
     resp = await sondas.http_get(address, port, host, ctx.connect_timeout_s, tls=tls)
     for _ in range(ctx.retries):
         if resp.error is None:
@@ -175,45 +178,64 @@ async def _fetch(
     return resp
 
 
+Responses = dict[tuple[str, int], sondas.Response | None]
+
+
 async def _judge(
     host: HostAddresses, resolved: Resolved, ctx: Context, ports: WebPorts
 ) -> dict[str, Verdict]:
-    probes = await _probe(host.v4 + host.v6, ports, ctx)
+    addresses = host.v4 + host.v6
+    probes = await _probe(addresses, ports, ctx)
     opened = {a: _open(p) for a, p in probes.items()}
+    keys = [(a, p) for a in addresses for p in (ports.http, ports.https)]
     fetched = await asyncio.gather(
-        *(_fetch(a, host.name, opened[a], ports, ctx) for a in host.v4 + host.v6)
+        *(_fetch(a, host.name, p, opened[a], p == ports.https, ctx) for a, p in keys)
     )
-    responses = dict(zip(host.v4 + host.v6, fetched, strict=True))
-    out: dict[str, Verdict] = {"W3": _w3(host, opened)}
+    responses: Responses = dict(zip(keys, fetched, strict=True))
+    # the response the one-per-address checks read: HTTP where open, else HTTPS
+    first = {a: responses[a, ports.http] or responses[a, ports.https] for a in addresses}
+    out: dict[str, Verdict] = {
+        "W3h": _w3(host, opened, ports.http),
+        "W3s": _w3(host, opened, ports.https),
+        "W4h": _w4(host, opened, responses, ports.http, both=False),
+        "W4s": _w4(host, opened, responses, ports.https, both=True),
+    }
     v6_alive = [a for a in host.v6 if opened[a]]
-    out["W4"] = _w4(host, opened, responses)
     if not v6_alive:
         why = "ninguna dirección IPv6 responde en 80/443: no se probó"
         evidence = {"v6": {a: [c.error for c in probes[a]] for a in host.v6}}
-        for check in ("W5", "W6", "W7", "W8"):
+        for check in ("W5", "W6c", "W6p", "W7", "W8"):
             out[check] = (Status.NOT_TESTED, why, evidence)
         return out
-    out["W5"] = await _w5(host, ports, [responses[a] for a in v6_alive], resolved, ctx)
+    out["W5"] = await _w5(host, ports, [first[a] for a in v6_alive], resolved, ctx)
     if ctx.tls:
-        out["W6"] = await _w6(host, opened, ports, ctx)
-    out["W7"] = _w7([responses[a] for a in v6_alive], [responses[a] for a in host.v4])
+        out |= await tls_checks.check_tls(host, opened, ports.https, ctx)
+    out["W7"] = _w7([first[a] for a in v6_alive], [first[a] for a in host.v4])
     out["W8"] = _w8(host, probes)
     return out
 
 
-def _w3(host: HostAddresses, opened: Mapping[str, list[int]]) -> Verdict:
-    v4_ports = sorted({p for a in host.v4 for p in opened[a]})
-    evidence = {"v4_ports": v4_ports, "v6_ports": {a: opened[a] for a in host.v6}}
-    if not any(opened[a] for a in host.v6):
-        return Status.FAIL, f"{host.name}: ninguna dirección IPv6 acepta 80/443", evidence
-    full = all(opened[a] and set(v4_ports) <= set(opened[a]) for a in host.v6)
-    if full:
-        return Status.PASS, f"{host.name}: IPv6 acepta los puertos de IPv4", evidence
-    return (
-        Status.PARTIAL,
-        f"{host.name}: IPv6 no acepta todos los puertos o direcciones de IPv4",
-        evidence,
-    )
+def _w3(host: HostAddresses, opened: Mapping[str, list[int]], port: int) -> Verdict:
+    v4 = [a for a in host.v4 if port in opened[a]]
+    v6 = [a for a in host.v6 if port in opened[a]]
+    evidence = {
+        "port": port,
+        "v4_open": v4,
+        "v6_open": v6,
+        "v6_closed": [a for a in host.v6 if a not in v6],
+    }
+    if not v4:
+        if v6:
+            return Status.PASS, f"{host.name}: IPv6 acepta el puerto {port}", evidence
+        why = f"{host.name}: ninguna familia ofrece el puerto {port}"
+        return Status.NOT_APPLICABLE, why, evidence
+    if len(v6) == len(host.v6):
+        return Status.PASS, f"{host.name}: toda AAAA acepta el puerto {port} como IPv4", evidence
+    if v6:
+        why = f"{host.name}: solo algunas AAAA aceptan el puerto {port}, que IPv4 ofrece"
+        return Status.PARTIAL, why, evidence
+    why = f"{host.name}: ninguna AAAA acepta el puerto {port}, que IPv4 ofrece"
+    return Status.FAIL, why, evidence
 
 
 def distance(a: bytes, b: bytes) -> float:
@@ -230,18 +252,15 @@ def distance(a: bytes, b: bytes) -> float:
     return round(max(1.0 - matcher.ratio(), by_length), 4)
 
 
-def _pair(
-    a4: str,
-    a6: str,
-    opened: Mapping[str, list[int]],
-    responses: Mapping[str, sondas.Response | None],
-) -> Verdict:
-    r4, r6 = responses[a4], responses[a6]
-    evidence: dict[str, Any] = {"v4": a4, "v6": a6, "v4_ports": opened[a4], "v6_ports": opened[a6]}
-    if opened[a4] != opened[a6]:
-        return Status.FAIL, "los puertos abiertos difieren entre IPv4 e IPv6", evidence
+def _pair(a4: str, a6: str, port: int, opened: Mapping[str, list[int]],
+          responses: Responses) -> Verdict:  # fmt: skip
+    r4, r6 = responses[a4, port], responses[a6, port]
+    evidence: dict[str, Any] = {"v4": a4, "v6": a6, "port": port,
+                                "v4_ports": opened[a4], "v6_ports": opened[a6]}  # fmt: skip
+    if (port in opened[a4]) != (port in opened[a6]):
+        return Status.FAIL, f"el puerto {port} está abierto en una sola familia", evidence
     if r4 is None or r6 is None:
-        return Status.NOT_TESTED, "ninguna familia responde en 80/443", evidence
+        return Status.NOT_APPLICABLE, f"ninguna familia responde en {port}", evidence
     evidence |= {
         "v4_status": r4.status,
         "v6_status": r6.status,
@@ -258,22 +277,25 @@ def _pair(
         return Status.WARN, "el contenido difiere entre IPv4 e IPv6 (más de 10 %)", evidence
     if r4.status is not None and r4.status >= 400:
         return Status.WARN, f"ambas familias responden con error HTTP {r4.status}", evidence
-    return Status.PASS, "mismos puertos, estado y contenido en IPv4 e IPv6", evidence
+    return Status.PASS, "mismo estado y contenido en IPv4 e IPv6", evidence
 
 
 def _w4(
     host: HostAddresses,
     opened: Mapping[str, list[int]],
-    responses: Mapping[str, sondas.Response | None],
+    responses: Responses,
+    port: int,
+    *,
+    both: bool,
 ) -> Verdict:
+    """Per v4/v6 pair over ``port``; ``both``: only pairs where both families offer it."""
     pairs = [(a4, a6) for a4 in host.v4 for a6 in host.v6]
+    if both:
+        pairs = [(a4, a6) for a4, a6 in pairs if port in opened[a4] and port in opened[a6]]
     if not pairs:
-        return (
-            Status.NOT_APPLICABLE,
-            f"{host.name} no tiene A con que comparar",
-            {"v6_ports": dict(opened)},
-        )
-    verdicts = [_pair(a4, a6, opened, responses) for a4, a6 in pairs]
+        what = "no tiene A con que comparar" if not host.v4 else f"sin {port} en ambas familias"
+        return Status.NOT_APPLICABLE, f"{host.name} {what}", {"ports": dict(opened)}
+    verdicts = [_pair(a4, a6, port, opened, responses) for a4, a6 in pairs]
     status = worst(v[0] for v in verdicts)
     message = next(v[1] for v in verdicts if v[0] == status)
     return status, f"{host.name}: {message}", {"pairs": [v[2] for v in verdicts]}
@@ -301,11 +323,12 @@ async def _w5(
     resolved: Resolved,
     ctx: Context,
 ) -> Verdict:
-    verdicts = [
-        await _follow(host.name, r, r.port == ports.https, resolved, ctx)
-        for r in first
-        if r is not None
-    ]
+    answered = [r for r in first if r is not None and (r.error is None or r.status in REDIRECTS)]
+    if not answered:
+        why = f"{host.name}: la primera petición por IPv6 no obtuvo respuesta (ver W4h/W4s, W7)"
+        failed = [{"address": r.address, "port": r.port, "error": r.error} for r in first if r]
+        return Status.NOT_TESTED, why, {"first": failed}
+    verdicts = [await _follow(host.name, r, r.port == ports.https, resolved, ctx) for r in answered]
     status = worst(v[0] for v in verdicts)
     message = next(v[1] for v in verdicts if v[0] == status)
     return status, f"{host.name}: {message}", {"chains": [v[2] for v in verdicts]}
@@ -363,63 +386,6 @@ async def _follow(
                 addresses[0], port, host, ctx.connect_timeout_s, tls=tls, path=path
             )
     return Status.WARN, f"más de {MAX_HOPS} redirecciones", {"hops": hops}
-
-
-async def _w6(
-    host: HostAddresses, opened: Mapping[str, list[int]], ports: WebPorts, ctx: Context
-) -> Verdict:
-    pairs = [
-        (a4, a6)
-        for a4 in host.v4
-        for a6 in host.v6
-        if ports.https in opened[a4] and ports.https in opened[a6]
-    ]
-    if not pairs:
-        return (
-            Status.NOT_APPLICABLE,
-            f"{host.name}: 443 no está abierto en ambas familias",
-            {"open": dict(opened)},
-        )
-    wanted = sorted({a for pair in pairs for a in pair})
-    infos = dict(
-        zip(
-            wanted,
-            await asyncio.gather(*(_tls(a, ports.https, host.name, ctx) for a in wanted)),
-            strict=True,
-        )
-    )
-    evidence: dict[str, Any] = {
-        a: {
-            "cert_sha256": t.cert_sha256,
-            "version": t.version,
-            "protocols": list(t.protocols),
-            "cipher": t.cipher,
-            "error": t.error,
-        }
-        for a, t in infos.items()
-    }
-    for a4, a6 in pairs:
-        t4, t6 = infos[a4], infos[a6]
-        if t4.error or t6.error:
-            return Status.FAIL, f"{host.name}: el saludo TLS falló en una familia", evidence
-        if t4.cert_sha256 != t6.cert_sha256:
-            return Status.FAIL, f"{host.name}: el certificado difiere entre IPv4 e IPv6", evidence
-        if t4.protocols != t6.protocols:
-            return Status.FAIL, f"{host.name}: el protocolo TLS difiere entre IPv4 e IPv6", evidence
-    return (
-        Status.PASS,
-        f"{host.name}: mismo certificado y protocolo TLS en ambas familias",
-        evidence,
-    )
-
-
-async def _tls(address: str, port: int, name: str, ctx: Context) -> sondas.Tls:
-    info = await sondas.tls_info(address, port, name, ctx.connect_timeout_s)
-    for _ in range(ctx.retries):
-        if info.error is None:
-            break
-        info = await sondas.tls_info(address, port, name, ctx.connect_timeout_s)
-    return info
 
 
 def _w7(v6: list[sondas.Response | None], v4: list[sondas.Response | None]) -> Verdict:

@@ -43,7 +43,7 @@ COLUMNS = {
 }
 
 
-INTERNET_BASE = 20  # len(lab.internet_zonas.BASE), checked by the tests
+INTERNET_BASE = 24  # len(lab.internet_zonas.BASE), checked by the tests
 INTERNET_MAX = 2000  # lab.internet_zonas.GENERATED_MAX
 INTERNET_COLUMNS = {
     "domains": "Dominios",
@@ -53,8 +53,37 @@ INTERNET_COLUMNS = {
     "web": "Web (nginx)",
     "correo": "Correo (postfix)",
     "resolver": "Resolutor",
+    "anchors": "Anclas IPv6",
     "vantage_v4_only": "Punto solo IPv4",
 }
+
+
+def internet_advice(settings: Settings) -> str:
+    """How to point ``pukara ipv6`` at the internet lab: its resolver, its anchors and the
+    ``[ipv6]`` settings, in pukara.toml's syntax (the lab never writes them for the user)."""
+    import json
+
+    from lab.internet import checker_settings
+
+    hint = checker_settings()
+    v4, v6 = hint["resolver"]
+    anchors, prefixes = hint["anchors"], hint["global_prefixes"]
+    head = f"Laboratorio de internet: resolutor {v4} (o {v6}); anclas IPv6 {', '.join(anchors)}."
+    set_already = set(prefixes) <= set(settings.ipv6_prefijos_globales)
+    if set_already and set(anchors) <= set(settings.ipv6_anclas):
+        return head + "\nSus ajustes [ipv6] ya nombran el ULA del laboratorio y sus anclas."
+    return "\n".join([
+        head,
+        "El laboratorio no toca sus ajustes: sus direcciones son ULA y las pruebas IPv6 solo las "
+        "cuentan como globales si usted lo pide. Para «pukara ipv6 dominios … --resolutor "
+        f"{v4}», agregue a pukara.toml (~/.config/pukara/pukara.toml o $PUKARA_CONFIG):",
+        "[ipv6]",
+        f"prefijos_globales = {json.dumps(prefixes)}",
+        f"anclas = {json.dumps(anchors)}",
+        "o, solo en esta terminal:",
+        f"export PUKARA_IPV6_PREFIJOS_GLOBALES={','.join(prefixes)} "
+        f"PUKARA_IPV6_ANCLAS={','.join(anchors)}",
+    ])  # fmt: skip
 
 
 def _lab(ctx: typer.Context) -> manage.Lab:
@@ -70,7 +99,11 @@ def arriba(
     sedes: Annotated[int, typer.Option("--sedes", min=1, help="Cuántas sedes emular.")] = 12,
     tabla: Annotated[
         Path | None,
-        typer.Option("--tabla", help="CSV: codigo,retardo_ms,variacion_ms,perdida_pct,caida."),
+        typer.Option(
+            "--tabla",
+            help="CSV: codigo,retardo_ms,variacion_ms,perdida_pct,caida; opcionales padre, "
+            "tunel, snmp, snmp_malo, syslog, router e ipv6 (dual, sin-ipv6, solo-enlace-local).",
+        ),
     ] = None,
     caidas: Annotated[
         list[str] | None, typer.Option("--caida", help="Código de una sede a marcar caída.")
@@ -155,6 +188,8 @@ def arriba(
         message("Esperando a que cada sede responda…", quiet=silencioso)
         rows = manage.wait_ready(_lab(ctx))
     render(rows, formato, COLUMNS)
+    if internet:
+        message(internet_advice(ctx.obj), quiet=silencioso)
 
 
 @app.command("esperar")
@@ -220,7 +255,10 @@ def estado(
     render(rows, formato, COLUMNS)
     extra = internet.status_rows(_lab(ctx))
     if extra and formato is Formato.tabla:  # CSV and JSON stay one table, the sites'
+        extra = [{**row, "anchors": internet.checker_settings()["anchors"]} for row in extra]
         render(extra, formato, INTERNET_COLUMNS, title="Laboratorio de internet")
+    if extra:
+        message(internet_advice(ctx.obj))
     count = len(audit_hosts.hosts_state(_lab(ctx)))
     if count:
         message(f"Servidores de auditoría: {count} («pukara lab estado --auditoria» los lista).")

@@ -5,7 +5,9 @@ Three namespaces, ``<prefix>-isrv``, ``<prefix>-ires`` and ``<prefix>-iv4``:
 - ``isrv`` hangs from the machine by veth (198.19.16.0/30, fd70:756b:6172:b000::/64) and
   holds every service address on its loopback: knot (``test.``, the domains, the reverse
   zone), nginx and postfix (see :mod:`lab.internet_zonas` for the addresses). It routes the
-  other two; the machine routes 198.19.16.0/20 and fd70:756b:6172:b000::/52 to it.
+  other two; the machine routes 198.19.16.0/20 and fd70:756b:6172:b000::/52 to it. Its
+  nftables table (:func:`nft_rules`) makes two web configurations' IPv6 bad on purpose:
+  pmtu6's is a PMTU black hole, lento6's connects take about 3 s.
 - ``ires`` hangs from ``isrv``: the validating unbound, :func:`resolver`.
 - ``iv4`` hangs from ``isrv`` with IPv4 only (no IPv6 address or route beyond ``::1``): the
   vantage with no IPv6, :func:`vantage_v4_only`.
@@ -17,7 +19,9 @@ internet lab anew (it takes seconds), with ``total`` domains: the base set, then
 ``misionNNNN.test`` domains spread over the same configurations.
 
 The contract with the checkers: :func:`resolver`, :func:`vantage_v4_only`, :func:`anchors`,
-:func:`domains` and :func:`expected` (the ground truth, ``lab/datos/internet_dominios.csv``).
+:func:`domains`, :func:`web_roots` (W6c's trust store) and :func:`expected` (the ground
+truth, ``lab/datos/internet_dominios.csv``); :func:`checker_settings` is what ``pukara lab``
+tells a user to set.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab import internet_dns, internet_mail, internet_web, netns, services
 from lab import internet_zonas as z
+from lab.sites import V6_BLOCK
 from pukara.errors import LabError
 from pukara.files import make_private_dirs
 
@@ -65,12 +70,13 @@ def host_if(lab: Lab) -> str:
 
 def require() -> None:
     programs = (internet_dns.KNOTD, internet_dns.KNOTC, internet_dns.UNBOUND,
-                internet_web.NGINX, internet_mail.POSTFIX, "/usr/bin/openssl")  # fmt: skip
+                internet_web.NGINX, internet_mail.POSTFIX, "/usr/bin/openssl",
+                "/usr/sbin/nft")  # fmt: skip
     missing = [p for p in programs if not Path(p).exists()]
     if missing:
         raise LabError(
             "faltan programas del laboratorio de internet: " + ", ".join(missing)
-            + " (apt-get install knot knot-dnsutils unbound nginx-light postfix)"
+            + " (apt-get install knot knot-dnsutils unbound nginx-light postfix nftables)"
         )  # fmt: skip
 
 
@@ -99,6 +105,7 @@ def up(lab: Lab, total: int = DEFAULT_TOTAL) -> dict[str, Any]:
     (folder(lab) / "estado.json").write_text(json.dumps(state))  # before making anything
     _network(lab)
     ns = names(lab)
+    _nft(ns["srv"], folder(lab) / "reglas.nft")
     internet_dns.start_knot(ns["srv"], folder(lab) / "dns", domains)
     internet_web.start_nginx(ns["srv"], folder(lab) / "web")
     internet_mail.start_postfix(ns["srv"], folder(lab) / "correo")
@@ -169,6 +176,41 @@ def _network(lab: Lab) -> None:
                     f"route replace {z.V6_NET} via {SRV_V6}"])  # fmt: skip
 
 
+def nft_rules() -> str:
+    """The server namespace's nftables table (it goes with the namespace).
+
+    pmtu6: IPv6 packets over 1280 bytes leaving its address are dropped, the effect of a narrow
+    link whose ICMPv6 Packet Too Big is filtered (this kernel has no netem). lento6: the first
+    two SYNs of every new connection to its address are dropped, keyed on (client address .
+    client port) with a timeout, so each connect waits for the retransmits (1 s + 2 s).
+    """
+    pmtu, slow = z.WEB["pmtu6"].v6, z.WEB["lento6"].v6
+    syn = f"ip6 daddr {slow} tcp flags & (syn | ack) == syn"
+    seen = "{ ip6 saddr . tcp sport }"
+    sets = "".join(
+        f"    set {name} {{ type ipv6_addr . inet_service; flags dynamic, timeout; timeout 5s; }}\n"
+        for name in ("syn1", "syn2")
+    )
+    return (
+        "table inet pukara_internet {\n" + sets
+        + "    chain entrada {\n        type filter hook input priority 0; policy accept;\n"
+        f"        {syn} ip6 saddr . tcp sport @syn2 accept\n"
+        f"        {syn} ip6 saddr . tcp sport @syn1 add @syn2 {seen} drop\n"
+        f"        {syn} add @syn1 {seen} drop\n    }}\n"
+        "    chain salida {\n        type filter hook output priority 0; policy accept;\n"
+        f"        ip6 saddr {pmtu} meta length > {z.PMTU_LIMIT} drop\n    }}\n}}\n"
+    )  # fmt: skip
+
+
+def _nft(namespace: str, path: Path) -> None:
+    path.write_text(nft_rules())
+    done = subprocess.run(["ip", "netns", "exec", namespace, "nft", "-f", str(path)],
+                          capture_output=True, text=True, check=False,
+                          stdin=subprocess.DEVNULL)  # fmt: skip
+    if done.returncode != 0:
+        raise LabError(f"nft en {namespace}: {done.stderr.strip()[:300]}")
+
+
 def down(lab: Lab) -> int:
     """Remove everything ``up`` made; returns how many namespaces went (0: none was up)."""
     state = _state(lab)
@@ -235,10 +277,32 @@ def vantage_v4_only(lab: Lab) -> str:
     return names(lab)["v4"]
 
 
+ANCHORS = (z.ROOT_NS.v6, z.NS["ns1"].v6, z.WEB["dual"].v6, z.MX["mx1"].v6)
+LAB_ULA = str(V6_BLOCK)  # the whole lab's ULA /48: sites, audit hosts and this lab
+
+
 def anchors(lab: Lab) -> list[str]:
     """Lab IPv6 addresses that answer (ping; TCP 53, 80 and 25): C1's anchors."""
     _require_up(lab)
-    return [z.ROOT_NS.v6, z.NS["ns1"].v6, z.WEB["dual"].v6, z.MX["mx1"].v6]
+    return list(ANCHORS)
+
+
+def checker_settings() -> dict[str, Any]:
+    """What ``pukara ipv6`` needs to test against this lab, for ``pukara lab`` to show: the
+    resolver's addresses, the anchors and the prefix to count as global. The lab never sets
+    them itself: its addresses are ULA, global for the checks only through an explicit
+    ``[ipv6] prefijos_globales``."""
+    return {
+        "resolver": [RESOLVER_V4, RESOLVER_V6],
+        "anchors": list(ANCHORS),
+        "global_prefixes": [LAB_ULA],
+    }
+
+
+def web_roots(lab: Lab) -> Path:
+    """The lab web's root certificate (PEM): the only root W6c should trust in the lab."""
+    _require_up(lab)
+    return folder(lab) / "web" / internet_web.ROOT
 
 
 def domains(lab: Lab) -> list[str]:

@@ -19,8 +19,23 @@ as global (the setting ``ipv6_prefijos_globales``). Conventions:
   has no A (ns5, IPv6-only).
 - W2-W8 judge the names (apex, www) that have AAAA; with none they are ``not-applicable``.
   Where the v6 address does not answer, W5-W8 are ``not-tested``.
-- Same 4xx on both families warns (W4), as internet.nl does.
-- W6 only where both families offer 443; W7 only where the answer exceeds 1280 bytes.
+- W3h/W3s per port (80/443): a port IPv4 offers and no AAAA accepts fails (443v4: W3h pass,
+  W3s fail; muerto6: both fail); a port neither family offers is ``not-applicable``.
+- W4h over http://, W4s over https:// only where both families offer 443 (else
+  ``not-applicable``). Same 4xx on both families warns, as internet.nl does.
+- W6c/W6p only where both families offer 443. cadena6's v6 listener sends the leaf without
+  its intermediate (W6c fail, W6p pass); tls12v6's v6 listener offers TLS 1.2 only while v4
+  offers 1.2 and 1.3 (W6p fail). W7 only where the answer exceeds 1280 bytes.
+- pmtu6: the server's namespace drops IPv6 packets over 1280 bytes leaving its address (a PMTU
+  black hole: a narrow link whose ICMPv6 Packet Too Big is filtered); it serves HTTP only, so
+  W3s/W4s/W6c/W6p are ``not-applicable``. Connects pass (W3h, W8), the page never arrives over
+  IPv6: W7 fails, W4h fails too (the v6 request fails where v4's completes), and W5 is
+  ``not-tested`` (no first answer to follow; the failure is W4h's and W7's).
+- lento6: the namespace drops the first two SYNs of every new connection to its v6 address,
+  so each v6 connect takes about 3 s (1 s + 2 s of SYN retransmits): W8 fails, every other
+  check passes (3 s is within the 4 s connect timeout).
+- pmtu6 and lento6 are not among the generated domains' templates (:data:`TEMPLATES`): they
+  measure timeouts, not throughput, and the 1,000-domain benchmark keeps the mix it had.
 - M2-M5 and M2s need an MX with AAAA (else ``not-applicable``); a null MX makes M1-M5 and
   M2s ``not-applicable``. Every postfix listener offers STARTTLS but mx5's IPv6 one: M2s
   fails there (M2 passes). M4 only where SPF has ``ip4:`` (``v=spf1 -all`` is not-applicable).
@@ -38,7 +53,7 @@ from pathlib import Path
 
 CHECKS = (
     "N1", "N2u", "N2t", "N3", "N4", "N5", "N5m",
-    "W1a", "W1w", "W2", "W3", "W4", "W5", "W6", "W7", "W8",
+    "W1a", "W1w", "W2", "W3h", "W3s", "W4h", "W4s", "W5", "W6c", "W6p", "W7", "W8",
     "M1", "M2", "M2s", "M3", "M4", "M5",
 )  # fmt: skip
 TABLE = Path(__file__).resolve().parent / "datos" / "internet_dominios.csv"
@@ -80,7 +95,13 @@ WEB = {
     "distinto": Host("198.19.18.50", V6_PREFIX + "b200::50"),  # other content, other cert
     "redir4": Host("198.19.18.60", V6_PREFIX + "b200::60"),  # redirects to an IPv4 literal
     "404": Host("198.19.18.70", V6_PREFIX + "b200::70"),  # the same 404 on both
+    "cadena6": Host("198.19.18.80", V6_PREFIX + "b200::80"),  # v6: leaf without intermediate
+    "tls12v6": Host("198.19.18.90", V6_PREFIX + "b200::90"),  # v6: TLS 1.2 only
+    "pmtu6": Host("198.19.18.100", V6_PREFIX + "b200::100"),  # v6: PMTU black hole, HTTP only
+    "lento6": Host("198.19.18.110", V6_PREFIX + "b200::110"),  # v6: connects take ~3 s
 }
+PMTU_LIMIT = 1280  # pmtu6: IPv6 packets longer than this never leave its address
+SLOW_WEB = ("pmtu6", "lento6")  # the lab's nft rules in the server namespace (lab.internet)
 # mail servers, names under rree.test: mx2's v6 address has no PTR, mx3 offers submission
 # (587) on IPv4 only, mx4 has no AAAA, mx5 offers STARTTLS on IPv4 only
 MX = {
@@ -141,10 +162,14 @@ BASE = (
     Profile("embperu-uy.test", mail="mxi"),  # its MX lies in an unsigned zone
     Profile("embperu-py.test", mail="mxr"),  # its MX lies in a bogus zone
     Profile("embperu-ve.test", mail="mx5"),  # STARTTLS on IPv4 only
+    Profile("embperu-cu.test", web="cadena6"),
+    Profile("embperu-pa.test", web="tls12v6"),
+    Profile("embperu-gt.test", web="pmtu6"),
+    Profile("embperu-hn.test", web="lento6"),
     *(Profile(name, dnssec=how) for name, how in MAIL_ZONES.items()),
 )
 TEMPLATES = tuple(p for p in BASE if p.name.count(".") == 1
-                  and p.name not in (PARENT, *MAIL_ZONES))  # fmt: skip
+                  and p.name not in (PARENT, *MAIL_ZONES) and p.web not in SLOW_WEB)  # fmt: skip
 
 
 def mx_name(key: str) -> str:
@@ -176,13 +201,19 @@ def profiles(total: int = 0) -> list[Profile]:
 
 # ---- the verdicts each configuration should get ----------------------------------------
 
-_WEB_V6 = {  # W2..W8 of a name whose configuration has AAAA
-    "dual": ("pass", "pass", "pass", "pass", "pass", "pass", "pass"),
-    "muerto6": ("pass", "fail", "fail", "not-tested", "not-tested", "not-tested", "not-tested"),
-    "443v4": ("pass", "partial", "fail", "pass", "", "pass", "pass"),
-    "distinto": ("pass", "pass", "warn", "pass", "fail", "pass", "pass"),
-    "redir4": ("pass", "pass", "pass", "fail", "pass", "", "pass"),
-    "404": ("pass", "pass", "warn", "pass", "pass", "pass", "pass"),
+WEB_V6_CHECKS = ("W2", "W3h", "W3s", "W4h", "W4s", "W5", "W6c", "W6p", "W7", "W8")
+_P, _F, _W, _NT, _NA = "pass", "fail", "warn", "not-tested", "not-applicable"
+_WEB_V6 = {  # WEB_V6_CHECKS of a name whose configuration has AAAA ("": not judged)
+    "dual": (_P,) * 10,
+    "muerto6": (_P, _F, _F, _F, _NA, _NT, _NT, _NT, _NT, _NT),
+    "443v4": (_P, _P, _F, _P, _NA, _P, _NA, _NA, _P, _P),
+    "distinto": (_P, _P, _P, _W, _W, _P, _F, _P, _P, _P),
+    "redir4": (_P, _P, _P, _P, _P, _F, _P, _P, "", _P),
+    "404": (_P, _P, _P, _W, _W, _P, _P, _P, _P, _P),
+    "cadena6": (_P, _P, _P, _P, _P, _P, _F, _P, _P, _P),
+    "tls12v6": (_P, _P, _P, _P, _P, _P, _P, _F, _P, _P),
+    "pmtu6": (_P, _P, _NA, _F, _NA, _NT, _NA, _NA, _F, _P),
+    "lento6": (_P, _P, _P, _P, _P, _P, _P, _P, _P, _F),
 }
 
 
@@ -202,8 +233,8 @@ def verdicts(p: Profile) -> dict[str, str]:
     out["W1a"] = "pass" if WEB[p.web].v6 else "fail"
     out["W1w"] = "pass" if WEB[p.www_kind].v6 else "fail"
     judged = next((k for k in (p.web, p.www_kind) if WEB[k].v6), "")
-    row = _WEB_V6.get(judged, ("not-applicable",) * 7)
-    for check, status in zip(("W2", "W3", "W4", "W5", "W6", "W7", "W8"), row, strict=True):
+    row = _WEB_V6.get(judged, (_NA,) * len(WEB_V6_CHECKS))
+    for check, status in zip(WEB_V6_CHECKS, row, strict=True):
         if status:
             out[check] = status
     out.update(_mail(p))

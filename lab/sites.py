@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -42,6 +43,9 @@ DEFAULT_NONSTANDARD = {
 # How much IPv6 a site's namespace has ("" = standard: its ULA address on the link); lab.ipv6
 # applies each kind after the site is built (the ipv6 equipos tests pick them)
 IPV6_KINDS = ("", "sin-ipv6", "solo-enlace-local")
+# the --tabla columns: the required ones, then the optional ones (any other is an error)
+TABLE_NEEDED = ("codigo", "retardo_ms", "variacion_ms", "perdida_pct", "caida")
+TABLE_OPTIONAL = ("padre", "tunel", "snmp", "snmp_malo", "syslog", "router", "ipv6")
 _CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,19}$")
 
 
@@ -205,6 +209,28 @@ def _yes_no(path: Path, line: int, name: str, text: str | None, extra: set[str])
     return value
 
 
+def _ipv6_kind(path: Path, line: int, text: str | None) -> str:
+    value = (text or "").strip().lower()
+    value = "" if value == "dual" else value
+    if value not in IPV6_KINDS:
+        kinds = ", ".join(IPV6_KINDS[1:])
+        raise LabError(
+            f"{path}, línea {line}: «ipv6» debe ser dual (o vacío), {kinds}; se leyó {text!r}"
+        )
+    return value
+
+
+def _check_columns(path: Path, names: Sequence[str] | None) -> None:
+    if not names or not set(TABLE_NEEDED) <= set(names):
+        raise LabError(f"{path}, línea 1: se esperan las columnas {', '.join(TABLE_NEEDED)}")
+    unknown = [c for c in names if c not in TABLE_NEEDED + TABLE_OPTIONAL]
+    if unknown:
+        raise LabError(
+            f"{path}, línea 1: columna desconocida «{unknown[0][:40]}» (las opcionales son "
+            f"{', '.join(TABLE_OPTIONAL)})"
+        )
+
+
 def check_topology(sites: list[LabSite], where: str) -> None:
     """A parent must be another site of the table, itself without a parent."""
     by_code = {s.code: s for s in sites}
@@ -229,16 +255,16 @@ def read_site_table(path: Path) -> list[LabSite]:
     ``snmp_malo`` (sí: the agent serves malformed values, to test that one bad answer fails
     only its own target), ``syslog`` (udp or tcp: how the site's rsyslog forwards to
     headquarters; empty for udp) and ``router`` (a non-standard router configuration, one of
-    :data:`ROUTER_KINDS`; empty for the standard one).
+    :data:`ROUTER_KINDS`; empty for the standard one) and ``ipv6`` (``dual`` or empty for the
+    standard site, ``sin-ipv6`` or ``solo-enlace-local``: :mod:`lab.ipv6_modos`). Any other
+    column is an error, not ignored.
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as e:
         raise LabError(f"{path}: no se puede leer: {e.strerror}") from e
     reader = csv.DictReader(text.splitlines())
-    needed = {"codigo", "retardo_ms", "variacion_ms", "perdida_pct", "caida"}
-    if not reader.fieldnames or not needed <= set(reader.fieldnames):
-        raise LabError(f"{path}, línea 1: se esperan las columnas {', '.join(sorted(needed))}")
+    _check_columns(path, reader.fieldnames)
     sites: list[LabSite] = []
     seen: set[str] = set()
     for line, row in enumerate(reader, start=2):
@@ -264,6 +290,7 @@ def read_site_table(path: Path) -> list[LabSite]:
             raise LabError(f"{path}, línea {line}: «router» debe ser vacío (estándar) o {kinds}")
         if parent and not _CODE.match(parent):
             raise LabError(f"{path}, línea {line}: código de sede padre inválido {parent!r}")
+        ipv6 = _ipv6_kind(path, line, row.get("ipv6"))
         sites.append(
             LabSite(
                 index=len(sites) + 1,
@@ -279,6 +306,7 @@ def read_site_table(path: Path) -> list[LabSite]:
                 snmp_malo=malo == "si",
                 syslog=syslog,
                 router=router,
+                ipv6=ipv6,
             )
         )
     check_topology(sites, str(path))

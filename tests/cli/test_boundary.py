@@ -147,7 +147,7 @@ PIPED = [["inventario", "listar"], ["inventario", "listar", "-f", "csv"],
 def test_a_reader_that_stops_early_ends_the_command_quietly(
     tmp_path: Path, args: list[str]
 ) -> None:
-    """``pukara ... | head -1``: exit 0, nothing on stderr (no trace, no "Error")."""
+    """``pukara ... | head -1``: exit 141 (as SIGPIPE), nothing on stderr (no trace, no "Error")."""
     db = tmp_path / "p.db"
     with SQLiteStore(db) as store:  # far more output than a pipe holds (64 KiB)
         store.upsert("site", [{"code": "lim", "name": "Lima"}], key=["code"])
@@ -164,7 +164,7 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(
         first = proc.stdout.readline()
         proc.stdout.close()  # what head does after its line
         err = proc.stderr.read().decode()
-    assert proc.wait(timeout=60) == 0, err
+    assert proc.wait(timeout=60) == 141, err
     assert first and err == ""
 
 
@@ -177,15 +177,28 @@ def _many_assets(db: Path, n: int = 3000) -> None:
         store.upsert("asset", assets, key=["name"])
 
 
-def test_a_shell_pipe_to_head_still_exits_0(tmp_path: Path) -> None:
+def test_a_shell_pipe_to_head_exits_141_as_sigpipe_would(tmp_path: Path) -> None:
     db = tmp_path / "p.db"
     _many_assets(db)
     script = (f"set -o pipefail; {SCRIPTS / 'pukara'} --base-datos {db} inventario listar "
               "-f csv | head -1")  # fmt: skip
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
                           env=_env(tmp_path), check=False, stdin=subprocess.DEVNULL)  # fmt: skip
-    assert (done.returncode, done.stderr) == (0, ""), done
+    assert (done.returncode, done.stderr) == (141, ""), done
     assert done.stdout.startswith("name,kind,site,") and done.stdout.count("\n") == 1
+
+
+def test_a_run_with_fails_piped_to_head_does_not_exit_0(tmp_path: Path) -> None:
+    """``ipv6 dominios … | head -1`` (exit 3 to a file): a cut output is never success."""
+    names = tmp_path / "dominios.txt"  # ~2 KB of CSV each: more than a pipe holds
+    names.write_text("".join(f"m{i:03}.test\n" for i in range(40)))
+    base = f"{SCRIPTS / 'pukara'} --base-datos {tmp_path / 'p.db'} ipv6 dominios"
+    args = f"--lista {names} --resolutor 127.0.0.1 -q -f csv"
+    script = f"set -o pipefail; {base} {args} | head -1"
+    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                          env=_env(tmp_path), check=False, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert (done.returncode, done.stderr) == (141, ""), done
+    assert done.stdout.startswith("subject,check,")
 
 
 def _write_to_a_closed_pipe(*_: object) -> list[dict[str, object]]:
@@ -238,5 +251,5 @@ def test_in_process_a_closed_stdout_ends_quietly_and_is_not_redirected(
         with contextlib.suppress(BrokenPipeError):  # what it could not write
             stream.close()
         os.close(write_end)
-    assert code == 0 and capsys.readouterr().err == ""
+    assert code == cli.OUTPUT_CLOSED == 141 and capsys.readouterr().err == ""
     assert fifo[2] & 0o170000 == 0o010000  # still the pipe (S_IFIFO), not /dev/null

@@ -33,7 +33,7 @@ def db(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.M
         assert main([*base, "inventario", "importar", str(tmp_path / name), "-q"]) == 0
     creds = tmp_path / "credenciales.toml"
     creds.touch(mode=0o600)
-    creds.write_text('[lab]\ncommunity = "nadie"\n')
+    creds.write_text('[lab]\ncommunity = "nadie"\n\n[auditoria]\nusername = "nadie"\n')  # no key
     monkeypatch.setenv("PUKARA_CREDENTIALS", str(creds))
     capsys.readouterr()
     return base
@@ -106,7 +106,23 @@ def test_the_run_is_stored_for_diff_and_the_report(
     assert run(capsys, *db, "ipv6", "servidores", "srv-a")[0] == 3
     code, out, err = run(capsys, *db, "ipv6", "diff", "-f", "json")
     assert code == 0, err
-    assert "srv-b" in out  # in the first run only
+    assert "srv-b" not in out and "1 servidor solo en la corrida A" in err  # the first only
+    assert "): srv-b; no se comparan." in err
+
+
+def test_an_unknown_credential_profile_is_refused_before_anything_is_stored(
+    capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
+) -> None:
+    from ipv6 import almacen
+    from pukara.config import Settings
+    from pukara.store import opened_store
+
+    code, out, err = run(capsys, *db, "ipv6", "servidores", "--credencial", "nada", "-f", "json")
+    assert (code, out) == (2, "")
+    assert "--credencial nada: perfil de credenciales «nada» desconocido" in err
+    assert "Corrida guardada" not in err
+    with opened_store(Settings(data_dir=tmp_path, db=tmp_path / "inv.db"), read_only=True) as s:
+        assert almacen.list_runs(s) == []
 
 
 def test_a_store_that_refuses_the_run_warns_after_the_output(

@@ -26,7 +26,22 @@ from tests.conftest import skip_or_fail
 pytestmark = pytest.mark.integration
 LAB_ULA = ("fd70:756b:6172::/48",)
 # checks that need IPv6 traffic from the vantage (the rest read records through the resolver)
-V6_TRAFFIC = ("N2u", "N2t", "W3", "W4", "W5", "W6", "W7", "W8", "M2", "M2s", "M5")
+V6_TRAFFIC = (
+    "N2u",
+    "N2t",
+    "W3h",
+    "W3s",
+    "W4h",
+    "W4s",
+    "W5",
+    "W6c",
+    "W6p",
+    "W7",
+    "W8",
+    "M2",
+    "M2s",
+    "M5",
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +67,7 @@ def _run(lab: manage.Lab, names: list[str], resolver: str | None = None,
         anchors=internet.anchors(lab) if anchors is None else anchors,
         global_prefixes=LAB_ULA,
         concurrency=16,
+        tls_roots=str(internet.web_roots(lab)),
     )
 
 

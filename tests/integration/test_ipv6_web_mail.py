@@ -34,7 +34,23 @@ from tests.conftest import ROOT, skip_or_fail
 pytestmark = pytest.mark.integration
 
 LAB48 = (ipaddress.IPv6Network("fd70:756b:6172::/48"),)  # ipv6_prefijos_globales in the lab
-MINE = ("W1a", "W1w", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "M2", "M2s", "M5")
+MINE = (
+    "W1a",
+    "W1w",
+    "W2",
+    "W3h",
+    "W3s",
+    "W4h",
+    "W4s",
+    "W5",
+    "W6c",
+    "W6p",
+    "W7",
+    "W8",
+    "M2",
+    "M2s",
+    "M5",
+)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +120,8 @@ def test_every_base_domain_gets_its_expected_web_and_mail_verdicts(net: manage.L
     v4, _ = internet.resolver(net)
 
     async def main() -> list[CheckResult]:
-        ctx = Context(v6_ok=True, global_prefixes=LAB48, resolver=_resolver(v4))
+        ctx = Context(v6_ok=True, global_prefixes=LAB48, resolver=_resolver(v4),
+                      tls_roots=str(internet.web_roots(net)))  # fmt: skip
         return await _check_all([p.name for p in z.BASE], ctx)
 
     results = asyncio.run(main())
@@ -155,7 +172,7 @@ def test_from_the_vantage_without_ipv6_nothing_ipv6_passes(net: manage.Lab) -> N
     out = json.loads(
         subprocess.run(argv, capture_output=True, text=True, check=True, timeout=120).stdout
     )
-    ipv6_checks = ("W3", "W4", "W5", "W6", "W7", "W8", "M2", "M2s", "M5")
+    ipv6_checks = ("W3h", "W3s", "W4h", "W4s", "W5", "W6c", "W6p", "W7", "W8", "M2", "M2s", "M5")
     # C1 failed: every IPv6 result is not-tested
     assert {out["False"][c] for c in ipv6_checks} == {"not-tested"}
     # even with C1 wrongly passed, a vantage with no IPv6 route never gives an IPv6 pass

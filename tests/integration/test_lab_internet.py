@@ -15,6 +15,7 @@ import smtplib
 import socket
 import ssl
 import subprocess
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -250,6 +251,26 @@ class TestInternetLab:
         assert len(anchors) >= 3
         done = subprocess.run(["fping", "-6", "-q", "-r", "1", *anchors], capture_output=True)
         assert done.returncode == 0, done.stderr
+
+    def test_lab_estado_names_a_resolver_and_anchors_that_answer(
+        self, net: manage.Lab, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from cli import main
+
+        monkeypatch.setenv("PUKARA_LAB_DIR", str(net.state_dir))
+        monkeypatch.setenv("HOME", str(net.state_dir))
+        for name in ("PUKARA_CONFIG", "PUKARA_IPV6_ANCLAS", "PUKARA_IPV6_PREFIJOS_GLOBALES"):
+            monkeypatch.delenv(name, raising=False)
+        assert main(["lab", "estado", "-f", "json"]) == 0
+        err = capsys.readouterr().err
+        block = err[err.index("[ipv6]\n") : err.index("o, solo en esta terminal:")]
+        settings = tomllib.loads(block)["ipv6"]
+        assert settings["prefijos_globales"] == ["fd70:756b:6172::/48"]
+        done = subprocess.run(["fping", "-6", "-q", "-r", "1", *settings["anclas"]],
+                              capture_output=True)  # fmt: skip
+        assert len(settings["anclas"]) >= 3 and done.returncode == 0, done.stderr
+        shown = err.split("resolutor ", 1)[1].split(" ", 1)[0]
+        assert "ad" in _flags(dig("+dnssec", "rree.test", "SOA", server=shown))[1]
 
     def test_every_domain_served_is_in_the_ground_truth(self, net: manage.Lab) -> None:
         truth = internet.expected()

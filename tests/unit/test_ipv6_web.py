@@ -1,7 +1,8 @@
 """W1-W8 against real HTTP(S) servers on 127.0.0.1 and ::1 (asyncio, self-signed certificates).
 
 Loopback ``::1`` counts as global here only through ``Context.global_prefixes``, the way the
-lab's ULA does through the setting ``ipv6_prefijos_globales``.
+lab's ULA does through the setting ``ipv6_prefijos_globales``. W6c/W6p with a real chain (root,
+intermediate, leaf): test_ipv6_web_tls.py.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from ipv6.modelo import CheckResult, Context, HostAddresses, Resolved, Status
 from ipv6.web_checks import WebPorts, check_web, distance
 
 V4, V6 = "127.0.0.1", "::1"
+WEB = ("W1a", "W1w", "W2", "W3h", "W3s", "W4h", "W4s", "W5", "W6c", "W6p", "W7", "W8")
+CONNECTED = ("W3h", "W3s", "W4h", "W4s", "W5", "W6c", "W6p", "W7", "W8")
 LOOP = (ipaddress.IPv6Network("::1/128"),)
 PAGE = b"<html><body>" + b"Embajada del Peru, sitio de prueba. " * 100 + b"</body></html>"
 
@@ -38,6 +41,7 @@ class Site:
     http: bool = True
     cert: str = "a"  # "a", "b", or "a13" (the certificate "a", TLS 1.3 only)
     drop_first: int = 0  # connections closed unanswered (the connect probe counts)
+    stall: bool = False  # read the request, never answer (a PMTU black hole, as seen)
     seen: list[str] = field(default_factory=list)
 
 
@@ -88,6 +92,8 @@ def _handler(site: Site) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter
             head = await reader.readuntil(b"\r\n\r\n")
             line = head.decode().split("\r\n")[0]
             site.seen.append(line)
+            if site.stall:
+                await asyncio.sleep(30)
             moved = site.location is not None and line.split(" ")[1] == "/"
             status, body = (site.status, site.body) if moved or not site.location else (200, PAGE)
             extra = f"Location: {site.location}\r\n" if moved else ""
@@ -158,36 +164,46 @@ def statuses(results: dict[str, CheckResult]) -> dict[str, str]:
 
 def test_dual_stack_site_passes_every_check(certs: dict[str, ssl.SSLContext]) -> None:
     got = run(certs, Site(), Site())
-    assert statuses(got) == dict.fromkeys(
-        ("W1a", "W1w", "W2", "W3", "W4", "W5", "W6", "W7", "W8"), "pass"
-    )
+    assert statuses(got) == dict.fromkeys(WEB, "pass")
     w8 = got["W8"].evidence["names"]["ejemplo.test"]
     assert w8["v6_connect_ms"] is not None and w8["v4_connect_ms"] is not None
 
 
-def test_443_on_ipv4_only_is_partial_and_ports_differ(certs: dict[str, ssl.SSLContext]) -> None:
-    got = statuses(run(certs, Site(), Site(https=False)))
-    assert got["W3"] == "partial"
-    assert got["W4"] == "fail"
-    assert got["W6"] == "not-applicable"
+def test_443_on_ipv4_only_fails_w3s_and_passes_w3h(certs: dict[str, ssl.SSLContext]) -> None:
+    results = run(certs, Site(), Site(https=False))
+    got = statuses(results)
+    assert (got["W3h"], got["W3s"]) == ("pass", "fail")
+    assert (got["W4h"], got["W4s"]) == ("pass", "not-applicable")  # W4s: 443 on both only
+    assert got["W6c"] == got["W6p"] == "not-applicable"
     assert (got["W5"], got["W7"], got["W8"]) == ("pass", "pass", "pass")
+    w3s = results["W3s"].evidence["names"]["ejemplo.test"]
+    assert w3s["v4_open"] == [V4] and w3s["v6_closed"] == [V6]
+
+
+def test_a_port_neither_family_offers_is_not_applicable(certs: dict[str, ssl.SSLContext]) -> None:
+    got = statuses(run(certs, Site(https=False), Site(https=False)))
+    assert (got["W3h"], got["W3s"], got["W4h"], got["W4s"]) == (
+        "pass", "not-applicable", "pass", "not-applicable",
+    )  # fmt: skip
 
 
 def test_other_content_and_certificate_on_ipv6(certs: dict[str, ssl.SSLContext]) -> None:
     other = b"<html>" + b"0123456789 IPV6 " * 120 + b"</html>"
     got = run(certs, Site(), Site(body=other, cert="b"))
-    assert got["W4"].status == Status.WARN
-    pair = got["W4"].evidence["names"]["ejemplo.test"]["pairs"][0]
+    assert got["W4h"].status == got["W4s"].status == Status.WARN
+    pair = got["W4s"].evidence["names"]["ejemplo.test"]["pairs"][0]
     assert pair["distance"] > 0.1 and pair["v4_size"] == len(PAGE) and pair["v6_size"] == len(other)
-    assert got["W6"].status == Status.FAIL
-    tls = got["W6"].evidence["names"]["ejemplo.test"]
+    assert pair["port"] != got["W4h"].evidence["names"]["ejemplo.test"]["pairs"][0]["port"]
+    assert got["W6c"].status == Status.FAIL and got["W6p"].status == Status.PASS
+    tls = got["W6c"].evidence["names"]["ejemplo.test"]
     assert tls[V4]["cert_sha256"] != tls[V6]["cert_sha256"]
 
 
-def test_a_narrower_tls_protocol_set_on_ipv6_fails_w6(certs: dict[str, ssl.SSLContext]) -> None:
+def test_a_narrower_tls_protocol_set_on_ipv6_fails_w6p(certs: dict[str, ssl.SSLContext]) -> None:
     got = run(certs, Site(), Site(cert="a13"))
-    assert got["W6"].status == Status.FAIL
-    tls = got["W6"].evidence["names"]["ejemplo.test"]
+    assert got["W6p"].status == Status.FAIL and got["W6c"].status == Status.PASS
+    assert "TLSv1.2, TLSv1.3" in got["W6p"].message
+    tls = got["W6p"].evidence["names"]["ejemplo.test"]
     assert tls[V4]["cert_sha256"] == tls[V6]["cert_sha256"]
     assert tls[V4]["protocols"] == ["TLSv1.2", "TLSv1.3"] and tls[V6]["protocols"] == ["TLSv1.3"]
 
@@ -198,7 +214,7 @@ def test_redirect_to_an_ipv4_literal_fails_w5(certs: dict[str, ssl.SSLContext]) 
     got = run(certs, Site(**redirect), Site(**redirect))
     assert got["W5"].status == Status.FAIL
     assert target in got["W5"].message
-    assert got["W4"].status == Status.PASS  # the same 301 on both families
+    assert got["W4h"].status == Status.PASS  # the same 301 on both families
     assert got["W7"].status == Status.NOT_APPLICABLE  # a small answer says nothing of PMTU
 
 
@@ -213,35 +229,48 @@ def test_redirect_that_stays_on_ipv6_passes(certs: dict[str, ssl.SSLContext]) ->
 
 def test_same_404_on_both_families_warns(certs: dict[str, ssl.SSLContext]) -> None:
     got = statuses(run(certs, Site(status=404), Site(status=404)))
-    assert got["W4"] == "warn"
-    assert (got["W3"], got["W5"], got["W7"]) == ("pass", "pass", "pass")
+    assert got["W4h"] == got["W4s"] == "warn"
+    assert (got["W3h"], got["W3s"], got["W5"], got["W7"]) == ("pass", "pass", "pass", "pass")
 
 
 def test_aaaa_that_does_not_answer(certs: dict[str, ssl.SSLContext]) -> None:
     got = run(certs, Site(), None)
-    assert statuses(got)["W3"] == "fail" and statuses(got)["W4"] == "fail"
-    for check in ("W5", "W6", "W7", "W8"):
+    assert {c: statuses(got)[c] for c in ("W3h", "W3s", "W4h", "W4s")} == {
+        "W3h": "fail", "W3s": "fail", "W4h": "fail", "W4s": "not-applicable",
+    }  # fmt: skip
+    for check in ("W5", "W6c", "W6p", "W7", "W8"):
         assert got[check].status == Status.NOT_TESTED, check
-    assert got["W3"].evidence["names"]["ejemplo.test"]["v6_ports"] == {V6: []}
+    assert got["W3h"].evidence["names"]["ejemplo.test"]["v6_closed"] == [V6]
+
+
+def test_an_ipv6_answer_that_never_arrives(certs: dict[str, ssl.SSLContext]) -> None:
+    """What a PMTU black hole looks like from here: connects pass, the page never comes."""
+    got = run(certs, Site(https=False), Site(https=False, stall=True), res=resolved(www_v6=False),
+              connect_timeout_s=1.0)  # fmt: skip
+    assert statuses(got)["W3h"] == "pass" and statuses(got)["W8"] == "pass"
+    assert got["W7"].status == Status.FAIL and got["W4h"].status == Status.FAIL
+    assert got["W7"].evidence["names"]["ejemplo.test"]["v6"][0]["error"] == "tiempo agotado"
+    assert got["W5"].status == Status.NOT_TESTED  # no first answer: W4h and W7 judge it
 
 
 def test_a_flaky_ipv6_server_gets_a_retry_before_a_fail(certs: dict[str, ssl.SSLContext]) -> None:
-    one = resolved(www_v6=False)  # one name judged: its connect probe, then its GET dropped
-    assert run(certs, Site(), Site(drop_first=2), res=one)["W4"].status == Status.PASS
-    got = run(certs, Site(), Site(drop_first=2), res=one, retries=0)
-    assert got["W4"].status == Status.FAIL
-    assert got["W4"].evidence["names"]["ejemplo.test"]["pairs"][0]["v6_error"]
+    one = resolved(www_v6=False)  # one name judged: its HTTP connect probe, then both GETs dropped
+    assert run(certs, Site(), Site(drop_first=3), res=one)["W4h"].status == Status.PASS
+    got = run(certs, Site(), Site(drop_first=3), res=one, retries=0)
+    assert got["W4h"].status == got["W4s"].status == Status.FAIL
+    assert got["W4h"].evidence["names"]["ejemplo.test"]["pairs"][0]["v6_error"]
 
 
 def test_no_ipv6_at_the_vantage_is_never_a_pass(certs: dict[str, ssl.SSLContext]) -> None:
     got = run(certs, Site(), Site(), v6_ok=False)
     assert got["W1a"].status == Status.PASS and got["W2"].status == Status.PASS
-    for check in ("W3", "W4", "W5", "W6", "W7", "W8"):
+    for check in CONNECTED:
         assert got[check].status == Status.NOT_TESTED, check
 
 
 def test_without_tls_there_is_no_w6(certs: dict[str, ssl.SSLContext]) -> None:
-    assert "W6" not in run(certs, Site(), Site(), tls=False)
+    got = run(certs, Site(), Site(), tls=False)
+    assert "W6c" not in got and "W6p" not in got and "W4s" in got
 
 
 def test_no_aaaa_fails_w1_and_leaves_the_rest_not_applicable(
@@ -250,15 +279,13 @@ def test_no_aaaa_fails_w1_and_leaves_the_rest_not_applicable(
     got = run(certs, Site(), None, res=resolved(v6=False, www_v6=False))
     assert got["W1a"].status == got["W1w"].status == Status.FAIL
     assert got["W1a"].evidence["v4"] == [V4]
-    assert {got[c].status for c in ("W2", "W3", "W4", "W5", "W6", "W7", "W8")} == {
-        Status.NOT_APPLICABLE
-    }
+    assert {got[c].status for c in ("W2", *CONNECTED)} == {Status.NOT_APPLICABLE}
 
 
 def test_www_without_aaaa_judges_the_apex(certs: dict[str, ssl.SSLContext]) -> None:
     got = statuses(run(certs, Site(), Site(), res=resolved(www_v6=False)))
     assert got["W1a"] == "pass" and got["W1w"] == "fail"
-    assert got["W3"] == got["W4"] == "pass"
+    assert got["W3h"] == got["W3s"] == got["W4h"] == got["W4s"] == "pass"
 
 
 def test_loopback_is_not_routable_without_the_setting(certs: dict[str, ssl.SSLContext]) -> None:
@@ -271,7 +298,7 @@ def test_an_unresolved_domain_is_not_tested() -> None:
     res = Resolved("x.test", HostAddresses("x.test"), HostAddresses("www.x.test"), error="SERVFAIL")
     got = asyncio.run(check_web(res, Context(v6_ok=True)))
     assert {r.status for r in got} == {Status.NOT_TESTED}
-    assert len(got) == 9 and all(r.evidence["error"] == "SERVFAIL" for r in got)
+    assert len(got) == len(WEB) and all(r.evidence["error"] == "SERVFAIL" for r in got)
 
 
 def test_parse_response_chunked_and_truncated() -> None:

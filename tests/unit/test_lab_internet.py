@@ -33,16 +33,23 @@ def test_the_seeded_faults_get_their_verdicts() -> None:
     assert t["embperu-ar.test", "N5"] == "fail"  # insecure
     assert t["embperu-ar.test", "W1a"] == t["embperu-ar.test", "W1w"] == "fail"
     assert t["embperu-ar.test", "M1"] == t["embperu-ar.test", "M4"] == "fail"
-    assert t["embperu-br.test", "W3"] == "fail"  # AAAA that does not answer
-    assert t["embperu-cl.test", "W3"] == "partial"  # 443 on IPv4 only
-    assert ("embperu-cl.test", "W6") not in t
+    assert t["embperu-br.test", "W3h"] == t["embperu-br.test", "W3s"] == "fail"  # AAAA mute
+    assert t["embperu-cl.test", "W3h"] == "pass" and t["embperu-cl.test", "W3s"] == "fail"
+    assert t["embperu-cl.test", "W6c"] == t["embperu-cl.test", "W4s"] == "not-applicable"
     assert t["embperu-cl.test", "M3"] == "warn"  # no PTR for mx2
-    assert t["embperu-co.test", "W4"] == "warn"  # other content over IPv6
-    assert t["embperu-co.test", "W6"] == "fail"  # other certificate over IPv6
+    assert t["embperu-co.test", "W4h"] == t["embperu-co.test", "W4s"] == "warn"  # other content
+    assert t["embperu-co.test", "W6c"] == "fail"  # other certificate over IPv6
+    assert t["embperu-co.test", "W6p"] == "pass"
     assert t["embperu-co.test", "M4"] == "fail"  # SPF without ip6
     assert t["embperu-ec.test", "W5"] == "fail"  # redirect to an IPv4 literal
     assert t["embperu-ec.test", "M1"] == "not-applicable"  # null MX
-    assert t["embperu-bo.test", "W4"] == "warn"  # the same 404 on both
+    assert t["embperu-bo.test", "W4h"] == "warn"  # the same 404 on both
+    assert (t["embperu-cu.test", "W6c"], t["embperu-cu.test", "W6p"]) == ("fail", "pass")
+    assert (t["embperu-pa.test", "W6c"], t["embperu-pa.test", "W6p"]) == ("pass", "fail")
+    assert t["embperu-gt.test", "W7"] == t["embperu-gt.test", "W4h"] == "fail"  # PMTU hole
+    assert t["embperu-gt.test", "W3h"] == t["embperu-gt.test", "W8"] == "pass"
+    hn = {c: v for (d, c), v in t.items() if d == "embperu-hn.test" and c[0] == "W"}
+    assert hn.pop("W8") == "fail" and set(hn.values()) == {"pass"}  # slow v6 connects only
     assert t["embperu-fr.test", "W1a"] == "pass" and t["embperu-fr.test", "W1w"] == "fail"
     assert t["embperu-de.test", "N4"] == "warn" and t["embperu-de.test", "N1"] == "pass"
     assert t["embperu-it.test", "M5"] == "fail" and t["embperu-it.test", "M3"] == "pass"
@@ -102,3 +109,25 @@ def test_addresses_stay_inside_the_internet_lab_blocks() -> None:
     for a in (internet.RESOLVER_V4, internet.VANTAGE_V4):
         assert ipaddress.IPv4Address(a) in v4
     assert ipaddress.IPv6Address(internet.RESOLVER_V6) in v6
+
+
+def test_the_slow_configurations_are_not_templates_and_have_nft_rules() -> None:
+    assert not {p.web for p in z.TEMPLATES} & set(z.SLOW_WEB)
+    rules = internet.nft_rules()
+    assert f"ip6 saddr {z.WEB['pmtu6'].v6} meta length > 1280 drop" in rules
+    assert rules.count(f"ip6 daddr {z.WEB['lento6'].v6} ") == 3 and "timeout 5s" in rules
+    assert f" {z.WEB['dual'].v6} " not in rules
+
+
+def test_the_web_serves_chains_and_per_socket_protocols(tmp_path: Path) -> None:
+    conf = internet_web.nginx_conf(tmp_path)
+    servers = conf.split("    server {")[1:]
+
+    def of(address: str) -> str:
+        return next(s for s in servers if f"listen {address}:443 ssl;" in s)
+
+    assert "lab.crt;" in of(f"[{z.WEB['cadena6'].v6}]")  # the leaf alone
+    assert "lab-cadena.crt;" in of(z.WEB["cadena6"].v4)
+    assert "ssl_protocols TLSv1.2;" in of(f"[{z.WEB['tls12v6'].v6}]")
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in of(z.WEB["tls12v6"].v4)
+    assert f"{z.WEB['pmtu6'].v4}:443" not in conf
