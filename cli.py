@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import signal
@@ -226,6 +227,7 @@ def _main(argv: list[str] | None) -> tuple[int, bool]:
     debug = "--debug" in args or os.environ.get("PUKARA_DEBUG") == "1"
     err = stderr_console()
     closed = False
+    handler = _debug_log() if debug else None
     try:
         rv = app(args=args, prog_name="pukara", standalone_mode=False)
         code = int(rv) if isinstance(rv, int) else ExitCode.OK
@@ -238,6 +240,10 @@ def _main(argv: list[str] | None) -> tuple[int, bool]:
     except (Exception, KeyboardInterrupt) as e:
         closed = isinstance(e, BrokenPipeError) and _stdout_closed()
         code = OUTPUT_CLOSED if closed else _report(e, err, debug=debug)
+    finally:
+        if handler is not None:
+            logging.getLogger("pukara").removeHandler(handler)
+            logging.getLogger("pukara").setLevel(logging.NOTSET)
     try:
         sys.stdout.flush()
     except BrokenPipeError:
@@ -249,6 +255,17 @@ def _main(argv: list[str] | None) -> tuple[int, bool]:
     if code == ExitCode.OK and (closed or _stdout_closed()):
         code, closed = OUTPUT_CLOSED, True
     return int(code), closed
+
+
+def _debug_log() -> logging.Handler:
+    """With --debug, what the library logs under ``pukara.*`` (an error a command turned into
+    a result, with its traceback) goes to stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    logger = logging.getLogger("pukara")
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    return handler
 
 
 def _report(exc: BaseException, err: Console, *, debug: bool) -> int:

@@ -5,18 +5,24 @@ never a crash), then C1 (the vantage reaches at least three IPv6 anchors, the se
 ``ipv6_anclas``; otherwise every IPv6 result is not-tested), then each domain resolved once
 through the resolver (``--resolutor``; dnspython's asyncio resolver, with the DNSSEC OK bit
 so the validating resolver's AD bit tells N5) into :class:`~ipv6.modelo.Resolved`, judged by
-:mod:`ipv6.dns_checks` and by the web and mail checks. At most ``concurrency`` domains run
-together; every lookup gets a retry before it counts as failed. A domain that does not
-resolve (SERVFAIL, NXDOMAIN, a resolver that does not answer) gets every check not-tested,
-except N5 which fails on SERVFAIL (a bogus signature, as a validating resolver says).
+:mod:`ipv6.dns_checks` and by the web and mail checks. A name that is not a zone apex (a host
+inside a zone) has its name servers and SOA from the zone above it (one label up at a time
+until NS answers); N1-N5 then carry that ``zone`` in their evidence. The DNS, web and mail
+parts run apart: a bug in one makes only its checks not-tested (``--debug`` logs it). At
+most ``concurrency`` domains run together; every lookup gets a retry before it counts as
+failed, and only answers are kept for the next domain. A domain that does not resolve
+(SERVFAIL, NXDOMAIN, a resolver that does not answer) gets every check not-tested, except N5
+which fails on SERVFAIL (a bogus signature, as a validating resolver says).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
+import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,7 +34,9 @@ import dns.resolver
 
 from ipv6 import dns_checks, mail_checks, web_checks
 from ipv6.modelo import Category, CheckResult, Context, HostAddresses, Resolved, Status
+from pukara.config import ipv6_anchors
 from pukara.errors import UsageError
+from pukara.text import clean_line
 
 WEB_CHECKS = ("W1a", "W1w", "W2", "W3h", "W3s", "W4h", "W4s", "W5", "W6c", "W6p", "W7", "W8")
 MAIL_CHECKS = ("M2", "M2s", "M5")
@@ -36,10 +44,14 @@ ALL_CHECKS = ("N1", "N2u", "N2t", "N3", "N4", "N5", "N5m", *WEB_CHECKS,
               "M1", "M2", "M2s", "M3", "M4", "M5")  # fmt: skip
 CATEGORY = {**dns_checks.CATEGORY, **dict.fromkeys(WEB_CHECKS, Category.WEB),
             **dict.fromkeys(MAIL_CHECKS, Category.MAIL)}  # fmt: skip
+ZONE_CHECKS = ("N1", "N2u", "N2t", "N3", "N4", "N5")  # judged on the zone that holds the name
 NAME_CHECK = "IDNA"  # the result of a name that is not a valid domain
 VANTAGE = "punto-de-prueba"  # C1's subject
 ANCHOR_PORTS = (53, 80, 25, 443)
 MIN_ANCHORS = 3
+PART_TEXT = {"resolucion": "la resolución del dominio", "dns": "los servidores de nombres",
+             "web": "la web", "correo": "el correo", "dominio": "el dominio"}  # fmt: skip
+_log = logging.getLogger("pukara.ipv6.dominios")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,42 +59,62 @@ class Name:
     given: str  # as typed (cleaned)
     ascii: str  # IDNA form, "" when it does not encode
     error: str | None = None
+    line: int | None = None  # its line in the --archivo file
+    detail: str | None = None  # the IDNA library's own words, for the evidence
 
 
-def idna_name(text: str) -> Name:
+# the idna library's messages -> Spanish (the library's text stays in the evidence)
+_IDNA_TEXT = (
+    ("label too long", "una etiqueta tiene más de 63 caracteres"),
+    ("domain too long", "el nombre tiene más de 253 caracteres"),
+    ("empty label", "hay una etiqueta vacía (dos puntos seguidos)"),
+    ("start or end with a hyphen", "una etiqueta empieza o termina con guion"),
+    ("hyphens in 3rd and 4th", "una etiqueta tiene guiones en las posiciones 3 y 4"),
+    ("invalid a-label", "una etiqueta «xn--» no es una A-label válida"),
+    ("joiner", "un carácter de unión (ZWJ/ZWNJ) está fuera de su contexto"),
+    ("codepoint", "contiene un carácter que no se admite en nombres de dominio"),
+)
+
+
+def _idna_reason(e: Exception) -> str:
+    text = str(e).lower()
+    return next((es for key, es in _IDNA_TEXT if key in text), "no se puede codificar en IDNA")
+
+
+def idna_name(text: str, line: int | None = None) -> Name:
     """The IDNA ASCII form of a domain name (UTS 46 mapping), or why it has none."""
     import idna
 
-    from pukara.text import clean_line
-
     given = clean_line(text).strip().rstrip(".")
     if not given:
-        return Name(given, "", "nombre vacío")
+        return Name(given, "", "nombre vacío", line)
     try:
         ascii_name = idna.encode(given, uts46=True).decode("ascii").lower()
     except (idna.IDNAError, UnicodeError) as e:
-        return Name(given[:255], "", f"nombre de dominio no válido: {clean_line(str(e))[:200]}")
+        return Name(given[:255], "", f"nombre de dominio no válido: {_idna_reason(e)}", line,
+                    clean_line(str(e))[:200])  # fmt: skip
     if len(ascii_name) > 253:
-        return Name(given[:255], "", "nombre de dominio no válido: más de 253 caracteres")
-    return Name(given, ascii_name)
+        return Name(given[:255], "", "nombre de dominio no válido: más de 253 caracteres", line)
+    return Name(given, ascii_name, line=line)
 
 
 def read_names(arguments: Sequence[str], lines: Sequence[str] = ()) -> list[Name]:
     """The names of the arguments and of a file's lines (``#`` comments, blanks skipped),
-    each once, in order."""
+    each once, in order; a name from the file carries its line number."""
     seen: set[str] = set()
     out = []
-    for raw in [*arguments, *lines]:
+    numbered = [(None, a) for a in arguments] + list(enumerate(lines, start=1))
+    for line, raw in numbered:
         text = raw.split("#", 1)[0].strip()
         if not text:
             continue
-        name = idna_name(text)
+        name = idna_name(text, line)
         key = name.ascii or name.given
         if key not in seen:
             seen.add(key)
             out.append(name)
     if not out:
-        raise UsageError("indique al menos un dominio (argumentos o --lista)")
+        raise UsageError("indique al menos un dominio (argumentos o --archivo)")
     return out
 
 
@@ -109,7 +141,8 @@ def make_resolver(address: str | None, timeout_s: float) -> dns.asyncresolver.Re
 async def _reaches(address: str, timeout_s: float) -> int | None:
     for port in ANCHOR_PORTS:
         try:
-            _r, w = await asyncio.wait_for(asyncio.open_connection(address, port), timeout_s)
+            opening = asyncio.open_connection(address, port, family=socket.AF_INET6)
+            _r, w = await asyncio.wait_for(opening, timeout_s)
         except (OSError, TimeoutError):
             continue
         w.close()
@@ -118,12 +151,16 @@ async def _reaches(address: str, timeout_s: float) -> int | None:
 
 
 async def vantage(anchors: Sequence[str], timeout_s: float) -> CheckResult:
-    """C1: the vantage reaches at least three IPv6 anchors (TCP 53, 80, 25 or 443)."""
+    """C1: the vantage reaches at least three IPv6 anchors (TCP 53, 80, 25 or 443).
+
+    The anchors are IPv6 addresses, each counted once by value
+    (:func:`pukara.config.ipv6_anchors`; anything else is a ConfigError).
+    """
     if not anchors:
         return CheckResult(VANTAGE, "C1", Status.NOT_TESTED,
                            "no hay anclas IPv6 configuradas (ajuste ipv6_anclas): los "
                            "resultados IPv6 quedan sin probar", Category.VANTAGE)  # fmt: skip
-    anchors = list(dict.fromkeys(anchors))  # each address counts once
+    anchors = list(ipv6_anchors(anchors))
     ports = await asyncio.gather(*(_reaches(a, timeout_s) for a in anchors))
     reached = {a: p for a, p in zip(anchors, ports, strict=True) if p is not None}
     evidence = {"anchors": list(anchors), "reached": reached}
@@ -166,18 +203,48 @@ class _Lookup:
         return HostAddresses(name, _addresses(a), _addresses(aaaa))
 
     def host(self, name: str) -> asyncio.Task[HostAddresses]:
-        """A name's A and AAAA, looked up once per run (name servers and MX repeat)."""
+        """A name's A and AAAA, looked up once per run (name servers and MX repeat).
+
+        Only an answer is kept: a lookup that failed (a timeout after its retry) is forgotten
+        once done, so the next domain that names the host asks again.
+        """
         name = name.lower().rstrip(".")
         task = self._hosts.get(name)
         if task is None:
             task = self._hosts[name] = asyncio.ensure_future(self._host(name))
+            task.add_done_callback(lambda t: self._forget(name, t))
         return task
+
+    def _forget(self, name: str, task: asyncio.Task[HostAddresses]) -> None:
+        if self._hosts.get(name) is not task:
+            return
+        if task.cancelled() or task.exception() is not None or task.result().error:
+            del self._hosts[name]
 
 
 def _addresses(answer: Any) -> tuple[str, ...]:
     if answer is None or answer.rrset is None:
         return ()
     return tuple(sorted(rr.address for rr in answer.rrset))
+
+
+# dnspython's errors other than the rcodes and the timeout -> Spanish
+_DNS_TEXT = {
+    "NoAnswer": "la respuesta no trae los registros pedidos",
+    "YXDOMAIN": "el nombre queda demasiado largo tras un DNAME",
+    "NoRootSOA": "no se encontró el SOA de la raíz",
+    "NoMetaqueries": "el resolutor no admite esa consulta",
+    "LabelTooLong": "una etiqueta tiene más de 63 octetos",
+    "NameTooLong": "el nombre tiene más de 255 octetos",
+    "EmptyLabel": "el nombre tiene una etiqueta vacía",
+    "FormError": "respuesta DNS mal formada",
+    "Truncated": "respuesta DNS truncada",
+    "TooBig": "respuesta DNS demasiado grande",
+    "UnexpectedSource": "la respuesta llegó de otra dirección",
+    "BadResponse": "la respuesta no corresponde a la pregunta",
+}
+# the codes of :func:`_reason` said in words for a message (the evidence keeps the code)
+REASON_TEXT = {"timeout": "el resolutor no respondió a tiempo"}
 
 
 def _reason(e: BaseException) -> str:
@@ -189,23 +256,40 @@ def _reason(e: BaseException) -> str:
         return "SERVFAIL" if not said or "SERVFAIL" in said else sorted(said)[0]
     if isinstance(e, dns.exception.Timeout):
         return "timeout"
-    return type(e).__name__
+    name = type(e).__name__
+    return _DNS_TEXT.get(name) or f"error de DNS ({name})"
 
 
 def _records(answer: Any) -> list[Any]:
     return [] if answer is None or answer.rrset is None else list(answer.rrset)
 
 
-async def resolve(domain: str, lookup: _Lookup) -> Resolved:
-    """Everything the checks need to know of ``domain``, from the resolver."""
+async def _zone_above(domain: str, lookup: _Lookup) -> tuple[str, Any, Any] | None:
+    """The zone that holds ``domain`` (a host name, not a zone apex): one label up at a time
+    until NS answers, as internet.nl does; its name, NS and SOA answers."""
+    labels = domain.split(".")
+    for i in range(1, len(labels)):
+        parent = ".".join(labels[i:])
+        ns = await lookup.answer(parent, "NS")
+        if _records(ns):
+            return parent, ns, await lookup.answer(parent, "SOA")
+    return None
+
+
+async def resolve(domain: str, lookup: _Lookup) -> tuple[Resolved, str]:
+    """Everything the checks need to know of ``domain``, from the resolver, and the zone
+    whose name servers and SOA it uses (``domain`` itself when it is a zone apex)."""
     empty = HostAddresses(domain)
+    zone = domain
     try:
         soa = await lookup.answer(domain, "SOA")
         ns, mx, txt = await asyncio.gather(lookup.answer(domain, "NS"),
                                            lookup.answer(domain, "MX"),
                                            lookup.answer(domain, "TXT"))  # fmt: skip
+        if not _records(ns) and (above := await _zone_above(domain, lookup)) is not None:
+            zone, ns, soa = above
     except dns.exception.DNSException as e:
-        return Resolved(domain, empty, HostAddresses("www." + domain), error=_reason(e))
+        return Resolved(domain, empty, HostAddresses("www." + domain), error=_reason(e)), zone
     secure = bool(soa.response.flags & dns.flags.AD)
     ns_names = sorted(rr.target.to_text(omit_final_dot=True).lower() for rr in _records(ns))
     mx_rows = sorted((rr.preference, rr.exchange.to_text(omit_final_dot=True).lower())
@@ -216,8 +300,8 @@ async def resolve(domain: str, lookup: _Lookup) -> Resolved:
     apex, www, *hosts = await asyncio.gather(
         lookup.host(domain), lookup.host("www." + domain),
         *(lookup.host(n) for n in ns_names), *(lookup.host(n) for _, n in mx_rows))  # fmt: skip
-    spf = next((t for t in (b"".join(rr.strings).decode("utf-8", "replace") for rr in _records(txt))
-                if t.lower().startswith("v=spf1")), None)  # fmt: skip
+    texts = (clean_line(b"".join(rr.strings).decode("utf-8", "replace")) for rr in _records(txt))
+    spf = next((t for t in texts if t.lower().startswith("v=spf1")), None)
     return Resolved(
         domain=domain,
         apex=apex,
@@ -227,7 +311,7 @@ async def resolve(domain: str, lookup: _Lookup) -> Resolved:
         null_mx=null_mx,
         spf=spf,
         secure=secure,
-    )
+    ), zone
 
 
 # ---- a run ------------------------------------------------------------------------------
@@ -244,25 +328,67 @@ def not_tested(domain: str, why: str, n5_fails: bool) -> list[CheckResult]:
                                    Category.DNSSEC, {"error": why}))  # fmt: skip
         else:
             out.append(CheckResult(domain, check, Status.NOT_TESTED,
-                                   f"el dominio no se pudo resolver ({why})", CATEGORY[check],
-                                   {"error": why}))  # fmt: skip
+                                   f"el dominio no se pudo resolver ({REASON_TEXT.get(why, why)})",
+                                   CATEGORY[check], {"error": why}))  # fmt: skip
     return out
+
+
+def _name_result(name: Name) -> CheckResult:
+    evidence: dict[str, Any] = {"given": name.given}
+    if name.line is not None:
+        evidence["line"] = name.line
+    if name.detail:
+        evidence["idna"] = name.detail
+    where = f" (línea {name.line})" if name.line is not None else ""
+    return CheckResult(name.given, NAME_CHECK, Status.FAIL, f"{name.error}{where}",
+                       Category.NAMESERVERS, evidence)  # fmt: skip
+
+
+def internal_error(domain: str, part: str, checks: Sequence[str], e: BaseException
+                   ) -> list[CheckResult]:  # fmt: skip
+    """The checks of a part whose code failed: not-tested, the error kept (``--debug`` logs it)."""
+    _log.debug("error interno en la parte %s de %s", part, domain, exc_info=e)
+    why = f"error interno ({type(e).__name__})"
+    return [CheckResult(domain, c, Status.NOT_TESTED,
+                        f"error interno al revisar {PART_TEXT[part]}; repita con --debug para ver "
+                        "la traza", CATEGORY[c], {"error": why, "part": part})
+            for c in checks]  # fmt: skip
+
+
+async def _part(domain: str, part: str, checks: Sequence[str],
+                work: Awaitable[list[CheckResult]]) -> list[CheckResult]:  # fmt: skip
+    try:
+        return await work
+    except Exception as e:  # one part's bug leaves the other parts' results standing
+        return internal_error(domain, part, checks, e)
 
 
 async def check_domain(name: Name, ctx: Context, lookup: _Lookup,
                        shared: dns_checks.Shared) -> list[CheckResult]:  # fmt: skip
-    """Every check of one domain; any error becomes that domain's results."""
+    """Every check of one domain; an error in the DNS, web or mail part makes only that
+    part's checks not-tested."""
     if name.error is not None:
-        return [CheckResult(name.given, NAME_CHECK, Status.FAIL, name.error,
-                            Category.NAMESERVERS, {"given": name.given})]  # fmt: skip
+        return [_name_result(name)]
     started = time.monotonic()
-    resolved = await resolve(name.ascii, lookup)
+    domain = name.ascii
+    try:
+        resolved, zone = await resolve(domain, lookup)
+    except Exception as e:
+        return internal_error(domain, "resolucion", ALL_CHECKS, e)
     if resolved.error is not None:
-        return not_tested(name.ascii, resolved.error, resolved.error == "SERVFAIL")
-    results = await dns_checks.check_dns(resolved, ctx, shared,
-                                         lambda n: lookup.host(n))  # fmt: skip
-    results += await web_checks.check_web(resolved, ctx)
-    results += await mail_checks.check_mail(resolved, ctx)
+        return not_tested(domain, resolved.error, resolved.error == "SERVFAIL")
+    web_checks_ = [c for c in WEB_CHECKS if ctx.tls or not c.startswith("W6")]
+    parts = await asyncio.gather(
+        _part(domain, "dns", dns_checks.DNS_CHECKS,
+              dns_checks.check_dns(resolved, ctx, shared, lambda n: lookup.host(n))),
+        _part(domain, "web", web_checks_, web_checks.check_web(resolved, ctx)),
+        _part(domain, "correo", [c for c in MAIL_CHECKS if ctx.tls or c != "M2s"],
+              mail_checks.check_mail(resolved, ctx)),
+    )  # fmt: skip
+    results = [r for part in parts for r in part]
+    if zone != domain:  # N1-N5 judged the zone above the name
+        results = [replace(r, evidence={**r.evidence, "zone": zone}) if r.check in ZONE_CHECKS
+                   else r for r in results]  # fmt: skip
     elapsed = (time.monotonic() - started) * 1000
     return [r if r.duration_ms is not None else replace(r, duration_ms=elapsed) for r in results]
 
@@ -281,9 +407,7 @@ async def run_async(names: Sequence[Name], ctx: Context, anchors: Sequence[str],
             try:
                 out = await check_domain(name, ctx, lookup, shared)
             except Exception as e:  # one failing domain never stops the run
-                out = not_tested(
-                    name.ascii or name.given, f"error interno: {type(e).__name__}", False
-                )
+                out = internal_error(name.ascii or name.given, "dominio", ALL_CHECKS, e)
         if progress is not None:
             progress(name.ascii or name.given, out)
         return out
@@ -305,8 +429,11 @@ def run(names: Sequence[Name], *, resolver: str | None, anchors: Sequence[str],
     return asyncio.run(run_async(names, ctx, anchors, concurrency, progress))
 
 
-def failed(results: Sequence[CheckResult]) -> bool:
-    """A fail, or a domain that could not be checked: exit code 3."""
+def failed(results: Sequence[CheckResult], c1: CheckResult | None = None) -> bool:
+    """A fail, a domain that could not be checked, or (given ``c1``) a vantage that did not
+    pass C1, so nothing IPv6 was tried: exit code 3."""
+    if c1 is not None and c1.status is not Status.PASS:
+        return True
     return any(r.status is Status.FAIL for r in results) or any(
         r.status is Status.NOT_TESTED and "error" in r.evidence for r in results
     )

@@ -3,7 +3,12 @@
 A TCP connect with its time, a minimal HTTP/1.1 client (``Connection: close``, optional TLS
 through :mod:`ssl`), a TLS handshake that reports the server's certificate and protocol, and
 an SMTP 220 + EHLO dialogue. Every probe returns a result object and never raises for a
-network failure: the failure is the result (``error``), so a check can keep it as evidence.
+network failure or a broken reply (a line over the stream's limit, an SMTP reply over
+:data:`SMTP_MAX_LINES` lines or :data:`SMTP_MAX_BYTES` bytes): the failure is the result
+(``error``, in Spanish), so a check can keep it as evidence. A whole exchange (connect,
+request, reply) has a deadline of :data:`EXCHANGE_FACTOR` times the per-step timeout, so a
+server that trickles a byte at a time cannot hold a probe for long. Text the server sends
+(banner, EHLO reply, headers) is cleaned of control characters before it is kept.
 Certificates are not verified here: W6 compares what each family presents, it does not judge
 the chain (lab servers are self-signed).
 """
@@ -19,8 +24,24 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
+from pukara.errors import os_reason_hinted
+from pukara.text import clean_line
+
 MAX_BODY = 256 * 1024  # bytes read from one response at most
 USER_AGENT = "pukara-ipv6"
+EXCHANGE_FACTOR = 2.0  # a whole exchange may take this many per-step timeouts
+SMTP_MAX_LINES = 100  # lines of one SMTP reply at most
+SMTP_MAX_BYTES = 8 * 1024  # bytes of one SMTP reply at most
+
+
+class BadReply(ValueError):
+    """A reply the probe will not read further (its message is Spanish)."""
+
+
+# what a probe turns into its result's error rather than raising
+PROBE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, TimeoutError, ValueError, asyncio.LimitOverrunError, asyncio.IncompleteReadError,
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,12 +96,24 @@ class Smtp:
 
 
 def _why(exc: BaseException) -> str:
+    """A probe's failure in Spanish (the system's or the TLS library's words in brackets)."""
     if isinstance(exc, TimeoutError):
         return "tiempo agotado"
     if isinstance(exc, ConnectionRefusedError):
         return "conexión rechazada"
-    text = str(exc) or type(exc).__name__
-    return text[:200]
+    if isinstance(exc, BadReply):
+        return str(exc)
+    if isinstance(exc, ssl.SSLError):
+        return clean_line(f"error de TLS ({exc.reason or exc})")[:200]
+    if isinstance(exc, asyncio.IncompleteReadError):
+        return "la respuesta se cortó antes de terminar"
+    if isinstance(exc, asyncio.LimitOverrunError | ValueError):
+        return "línea de respuesta demasiado larga"
+    if isinstance(exc, OSError):
+        if exc.errno is None:
+            return clean_line(str(exc) or "error de red")[:200]
+        return clean_line(os_reason_hinted(exc, fallback="error de red"))[:200]
+    return f"error de la sonda ({type(exc).__name__})"
 
 
 @functools.cache
@@ -120,7 +153,7 @@ async def connect(address: str, port: int, timeout: float) -> Connect:
     start = time.perf_counter()
     try:
         _, writer = await _open(address, port, timeout)
-    except (OSError, TimeoutError) as exc:
+    except PROBE_ERRORS as exc:
         return Connect(address, port, False, error=_why(exc))
     ms = (time.perf_counter() - start) * 1000
     await _close(writer)
@@ -165,7 +198,7 @@ def parse_response(address: str, port: int, raw: bytes, ms: float) -> Response:
     headers: dict[str, str] = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
+        headers[clean_line(name).strip().lower()] = clean_line(value).strip()
     if "chunked" in headers.get("transfer-encoding", "").lower():
         body, complete = _dechunk(rest)
     elif headers.get("content-length", "").isdigit():
@@ -179,29 +212,30 @@ def parse_response(address: str, port: int, raw: bytes, ms: float) -> Response:
 async def http_get(
     address: str, port: int, host: str, timeout: float, *, tls: bool = False, path: str = "/"
 ) -> Response:
-    """``GET path`` with ``Host: host`` at ``address:port`` (TLS with SNI ``host`` if asked)."""
+    """``GET path`` with ``Host: host`` at ``address:port`` (TLS with SNI ``host`` if asked),
+    the whole exchange within ``EXCHANGE_FACTOR × timeout`` seconds."""
     start = time.perf_counter()
-    try:
-        reader, writer = await _open(address, port, timeout, host if tls else None)
-    except (OSError, TimeoutError, ssl.SSLError) as exc:
-        return Response(address, port, error=_why(exc))
     request = (
         f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n"
         "Accept: */*\r\nConnection: close\r\n\r\n"
     )
-    raw = b""
+    raw = bytearray()
+    writer: asyncio.StreamWriter | None = None
     try:
-        writer.write(request.encode("ascii", "replace"))
-        await writer.drain()
-        raw = await asyncio.wait_for(reader.read(MAX_BODY), timeout)
-        while len(raw) < MAX_BODY:
-            chunk = await asyncio.wait_for(reader.read(MAX_BODY - len(raw)), timeout)
-            if not chunk:
-                break
-            raw += chunk
-    except (OSError, TimeoutError, ssl.SSLError) as exc:
+        async with asyncio.timeout(EXCHANGE_FACTOR * timeout):
+            reader, writer = await _open(address, port, timeout, host if tls else None)
+            writer.write(request.encode("ascii", "replace"))
+            await writer.drain()
+            while len(raw) < MAX_BODY:
+                chunk = await asyncio.wait_for(reader.read(MAX_BODY - len(raw)), timeout)
+                if not chunk:
+                    break
+                raw += chunk
+    except PROBE_ERRORS as exc:
+        if writer is None:
+            return Response(address, port, error=_why(exc))
         ms = (time.perf_counter() - start) * 1000
-        partial = parse_response(address, port, raw, ms) if raw else None
+        partial = parse_response(address, port, bytes(raw), ms) if raw else None
         return Response(
             address,
             port,
@@ -211,8 +245,9 @@ async def http_get(
             error=_why(exc),
         )
     finally:
-        await _close(writer)
-    return parse_response(address, port, raw, round((time.perf_counter() - start) * 1000, 3))
+        if writer is not None:
+            await _close(writer)
+    return parse_response(address, port, bytes(raw), round((time.perf_counter() - start) * 1000, 3))
 
 
 async def _handshake(
@@ -220,7 +255,7 @@ async def _handshake(
 ) -> Tls:
     try:
         _, writer = await _open(address, port, timeout, host, maximum)
-    except (OSError, TimeoutError, ssl.SSLError) as exc:
+    except PROBE_ERRORS as exc:
         return Tls(address, port, error=_why(exc))
     obj = writer.get_extra_info("ssl_object")
     try:
@@ -255,42 +290,50 @@ async def tls_info(address: str, port: int, host: str, timeout: float) -> Tls:
 
 
 async def _reply(reader: asyncio.StreamReader, timeout: float) -> list[str]:
-    """One SMTP reply, every line of it (``250-...`` continues, ``250 ...`` ends)."""
+    """One SMTP reply, every line of it (``250-...`` continues, ``250 ...`` ends), cleaned of
+    control characters; at most :data:`SMTP_MAX_LINES` lines and :data:`SMTP_MAX_BYTES`."""
     lines: list[str] = []
+    size = 0
     while True:
         raw = await asyncio.wait_for(reader.readline(), timeout)
         if not raw:
             raise ConnectionError("el servidor cerró la conexión")
-        line = raw.decode("latin-1").rstrip("\r\n")
+        size += len(raw)
+        if size > SMTP_MAX_BYTES:
+            raise BadReply(f"respuesta SMTP de más de {SMTP_MAX_BYTES} bytes")
+        line = clean_line(raw.decode("latin-1").rstrip("\r\n"))
         lines.append(line)
         if len(line) < 4 or line[3] != "-":
             return lines
+        if len(lines) >= SMTP_MAX_LINES:
+            raise BadReply(f"respuesta SMTP de más de {SMTP_MAX_LINES} líneas")
 
 
 async def smtp_ehlo(address: str, port: int, timeout: float, helo: str = "pukara.test") -> Smtp:
-    """Connect, read the 220 banner, send EHLO and read its 250 reply; then QUIT."""
+    """Connect, read the 220 banner, send EHLO and read its 250 reply; then QUIT. The whole
+    dialogue has ``EXCHANGE_FACTOR × timeout`` seconds."""
     start = time.perf_counter()
-    try:
-        reader, writer = await _open(address, port, timeout)
-    except (OSError, TimeoutError) as exc:
-        return Smtp(address, port, error=_why(exc))
     banner: str | None = None
+    writer: asyncio.StreamWriter | None = None
     try:
-        greeting = await _reply(reader, timeout)
-        if not greeting[0].startswith("220"):
-            return Smtp(address, port, error=f"saludo inesperado: {greeting[0][:120]}")
-        banner = greeting[0]
-        writer.write(f"EHLO {helo}\r\n".encode())
-        await writer.drain()
-        reply = await _reply(reader, timeout)
-        if not reply[0].startswith("250"):
-            return Smtp(address, port, banner, error=f"EHLO rechazado: {reply[0][:120]}")
-        keywords = tuple(line[4:].split(" ")[0].upper() for line in reply[1:])
-        writer.write(b"QUIT\r\n")
-        await writer.drain()
+        async with asyncio.timeout(EXCHANGE_FACTOR * timeout):
+            reader, writer = await _open(address, port, timeout)
+            greeting = await _reply(reader, timeout)
+            if not greeting[0].startswith("220"):
+                return Smtp(address, port, error=f"saludo inesperado: {greeting[0][:120]}")
+            banner = greeting[0]
+            writer.write(f"EHLO {helo}\r\n".encode())
+            await writer.drain()
+            reply = await _reply(reader, timeout)
+            if not reply[0].startswith("250"):
+                return Smtp(address, port, banner, error=f"EHLO rechazado: {reply[0][:120]}")
+            keywords = tuple(line[4:].split(" ")[0].upper() for line in reply[1:])
+            writer.write(b"QUIT\r\n")
+            await writer.drain()
         ms = round((time.perf_counter() - start) * 1000, 3)
         return Smtp(address, port, banner, keywords, ms)
-    except (OSError, TimeoutError) as exc:
+    except PROBE_ERRORS as exc:
         return Smtp(address, port, banner, error=_why(exc))
     finally:
-        await _close(writer)
+        if writer is not None:
+            await _close(writer)

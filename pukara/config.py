@@ -17,9 +17,10 @@ from ``PUKARA_ANALISTA`` (the name users know) and defaults to the operating-sys
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -154,9 +155,52 @@ def config_candidates(environ: Mapping[str, str] | None = None) -> list[Path]:
 
 def _coerce(key: str, value: Any, origin: str) -> Any:
     kind = _TYPES[key]
+    if key == "ipv6_anclas":
+        return ipv6_anchors(_coerce_other(key, kind, value, origin), f"{origin}: la clave «{key}»")
     if kind in (bool, tuple):
         return _coerce_other(key, kind, value, origin)
     return _coerce_scalar(key, kind, value, origin)
+
+
+def ipv6_anchors(entries: Sequence[str], origin: str = "ipv6_anclas") -> tuple[str, ...]:
+    """C1's anchors as IPv6 addresses (compressed text), each once by value.
+
+    An IPv4 address, a name (it would go through the system's resolver), an IPv4-mapped,
+    loopback, link-local, multicast or unspecified address cannot show that the vantage has
+    IPv6: a :class:`ConfigError` names the entry.
+    """
+    out: dict[ipaddress.IPv6Address, None] = {}
+    for entry in entries:
+        try:
+            address = ipaddress.IPv6Address(entry.strip())
+        except ValueError:
+            raise ConfigError(
+                f"{origin}: «{clean_line(entry)[:80]}» no es una dirección IPv6 (las anclas son "
+                "direcciones IPv6, ni IPv4 ni nombres)"
+            ) from None
+        kind = _unusable_anchor(address)
+        if kind:
+            raise ConfigError(
+                f"{origin}: «{entry.strip()}» es una dirección {kind}: no sirve de ancla"
+            )
+        out[address] = None
+    return tuple(str(a) for a in out)
+
+
+def _unusable_anchor(a: ipaddress.IPv6Address) -> str | None:
+    if a.ipv4_mapped is not None:
+        return "IPv4 mapeada"
+    if a.is_loopback:
+        return "de bucle local (loopback)"
+    if a.is_link_local:
+        return "de enlace local"
+    if a.is_multicast:
+        return "multicast"
+    if a.is_unspecified:
+        return "no especificada"
+    if a.scope_id:
+        return "con zona (%)"
+    return None
 
 
 def _coerce_scalar(key: str, kind: type, value: Any, origin: str) -> Any:

@@ -45,10 +45,16 @@ def test_a_short_option_means_the_same_long_option_everywhere() -> None:
     assert clashes == {}
 
 
+# a file that is read, not written: the issue names it --archivo, and -o means output
+READ_NOT_WRITTEN = {("ipv6 dominios", "--archivo")}
+
+
 def test_a_long_option_has_the_same_short_letter_everywhere() -> None:
     letters: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for where, longs, shorts in _options():
         for long in longs:
+            if (where, long) in READ_NOT_WRITTEN and not shorts:
+                continue
             letters[long][" ".join(shorts) or "(ninguna)"].append(where)
     differ = {long: dict(seen) for long, seen in letters.items() if len(seen) > 1}
     assert differ == {}

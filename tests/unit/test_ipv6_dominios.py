@@ -212,33 +212,91 @@ def test_resolver_must_be_an_address() -> None:
 
 
 def test_c1_needs_enough_anchors_that_answer(monkeypatch: pytest.MonkeyPatch) -> None:
-    listener = socket.socket(socket.AF_INET6)
-    listener.bind(("::1", 0))
-    listener.listen()
-    monkeypatch.setattr(dominios, "ANCHOR_PORTS", (listener.getsockname()[1],))
+    reached: list[str] = []
+
+    async def reaches(address: str, timeout_s: float) -> int | None:
+        reached.append(address)
+        return 443 if address.startswith("fd70") else None
+
+    monkeypatch.setattr(dominios, "_reaches", reaches)
+    same = ["fd70:756b:6172:b100::1", "fd70:756b:6172:b100:0::1", "FD70:756B:6172:B100::1"]
+    one = asyncio.run(dominios.vantage(same, 1.0))
+    assert one.status is Status.FAIL  # one address, however it is written, is one anchor
+    assert reached == ["fd70:756b:6172:b100::1"]
+    three = ["fd70:756b:6172:b100::1", "fd70:756b:6172:b100::2", "fd70:756b:6172:b100::3"]
+    assert asyncio.run(dominios.vantage(three, 1.0)).status is Status.PASS
+    two = asyncio.run(dominios.vantage([*three[:2], "2001:db8::1"], 1.0))
+    assert two.status is Status.FAIL and set(two.evidence["reached"]) == set(three[:2])
+
+
+def test_c1_never_passes_on_loopback_ipv4_or_a_name() -> None:
+    from pukara.errors import ConfigError
+
+    for bad in (["::1"] * 3, ["198.51.100.1"], ["anclas.example"], ["fe80::1"],
+                ["::ffff:192.0.2.1"], ["ff02::1"], ["::"]):  # fmt: skip
+        with pytest.raises(ConfigError) as e:
+            asyncio.run(dominios.vantage([*bad, "fd70:756b:6172:b100::1"], 0.2))
+        assert bad[0] in e.value.message
+
+
+def test_an_anchor_is_reached_over_ipv6_only() -> None:
+    v6 = socket.socket(socket.AF_INET6)
+    v6.bind(("::1", 0))
+    v6.listen()
+    port = v6.getsockname()[1]
+    v4 = socket.socket(socket.AF_INET)
+    v4.bind(("127.0.0.1", 0))
+    v4.listen()
     try:
-        one = asyncio.run(dominios.vantage(["::1", "::1"], 1.0))
-        assert one.status is Status.FAIL  # one address, however often named, is one anchor
-        monkeypatch.setattr(dominios, "MIN_ANCHORS", 1)
-        assert asyncio.run(dominios.vantage(["::1"], 1.0)).status is Status.PASS
+        import unittest.mock
+
+        with unittest.mock.patch.object(dominios, "ANCHOR_PORTS", (port, v4.getsockname()[1])):
+            assert asyncio.run(dominios._reaches("::1", 1.0)) == port
+            assert asyncio.run(dominios._reaches("127.0.0.1", 1.0)) is None  # AF_INET6 only
     finally:
-        listener.close()
-    dead = asyncio.run(dominios.vantage(["::1"], 0.5))
-    assert dead.status is Status.FAIL and dead.evidence["reached"] == {}
+        v6.close()
+        v4.close()
+
+
+def _r(check: str, status: Status, category: Category = Category.NAMESERVERS,
+       **evidence: object) -> CheckResult:  # fmt: skip
+    return CheckResult("a.test", check, status, "", category, evidence)
 
 
 def test_scores() -> None:
-    rs = [CheckResult("a.test", "N1", Status.PASS, "", Category.NAMESERVERS),
-          CheckResult("a.test", "N3", Status.WARN, "", Category.NAMESERVERS),
-          CheckResult("a.test", "N2u", Status.FAIL, "", Category.NAMESERVERS),
-          CheckResult("a.test", "N2t", Status.NOT_TESTED, "", Category.NAMESERVERS),
-          CheckResult("a.test", "W3", Status.PARTIAL, "", Category.WEB),
-          CheckResult("a.test", "M1", Status.NOT_APPLICABLE, "", Category.MAIL)]  # fmt: skip
+    rs = [_r("N1", Status.PASS, **{"global": ["ns1.a.test", "ns2.a.test"]}),
+          _r("N3", Status.WARN),
+          _r("N2u", Status.FAIL),
+          _r("N2t", Status.NOT_TESTED),
+          _r("W3", Status.PARTIAL, Category.WEB),
+          _r("M1", Status.NOT_APPLICABLE, Category.MAIL)]  # fmt: skip
     got = puntaje.scores(rs)["a.test"]
-    assert got["dns"] == pytest.approx(66.7)
-    assert got["web"] == 50.0
+    assert got["dns"] == 50.0  # N1 1, N2u 0; N3 (it can only warn) left out
+    assert got["web"] == 20.0  # a partial is 0.2
     assert got["correo"] is None and got["dnssec"] is None
-    assert got["total"] == pytest.approx(58.4, abs=0.1)
+    assert got["total"] == 35.0
+
+
+def test_warn_only_checks_never_count_and_w4_weighs_two() -> None:
+    web = [_r("W3", Status.PASS, Category.WEB), _r("W4", Status.FAIL, Category.WEB),
+           _r("W8", Status.WARN, Category.WEB)]  # fmt: skip
+    assert puntaje.category_score(web) == pytest.approx(33.3)  # 1 / (1 + 2)
+    split = [_r("W3", Status.PASS, Category.WEB), _r("W4h", Status.FAIL, Category.WEB),
+             _r("W4s", Status.PASS, Category.WEB), _r("W99", Status.PASS, Category.WEB)]  # fmt: skip
+    assert puntaje.category_score(split) == pytest.approx(66.7)  # (1 + 0 + 2 + 1) / 6
+    assert puntaje.weight("W4s") == 2.0 and puntaje.weight("X1") == 1.0
+    mail = [_r("M3", Status.PASS, Category.MAIL), _r("M1", Status.FAIL, Category.MAIL)]
+    assert puntaje.category_score(mail) == 0.0  # M3 warns at worst: left out, pass or not
+    assert puntaje.category_score([_r("N3", Status.PASS)]) is None
+
+
+def test_one_name_server_with_a_global_aaaa_caps_dns_at_50() -> None:
+    rs = [_r("N1", Status.FAIL, **{"global": ["ns1.a.test"]}), _r("N2u", Status.PASS),
+          _r("N2t", Status.PASS), _r("N4", Status.PASS)]  # fmt: skip
+    assert puntaje.category_score(rs) == 75.0
+    assert puntaje.scores(rs)["a.test"]["dns"] == 50.0
+    two = [_r("N1", Status.PASS, **{"global": ["ns1.a.test", "ns2.a.test"]}), *rs[1:]]
+    assert puntaje.scores(two)["a.test"]["dns"] == 100.0
 
 
 def test_the_resolvers_rcode_names_the_error() -> None:
