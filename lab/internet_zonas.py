@@ -25,7 +25,11 @@ as global (the setting ``ipv6_prefijos_globales``). Conventions:
   ``not-applicable``). Same 4xx on both families warns, as internet.nl does.
 - W6c/W6p only where both families offer 443. cadena6's v6 listener sends the leaf without
   its intermediate (W6c fail, W6p pass); tls12v6's v6 listener offers TLS 1.2 only while v4
-  offers 1.2 and 1.3 (W6p fail). W7 only where the answer exceeds 1280 bytes.
+  offers 1.2 and 1.3 (W6p fail). W7 only where an answer exceeds 1280 bytes: redir4 answers
+  with a small 301 on both families, so W7 is ``not-applicable`` there.
+- No cell is left out: every domain has a row for every check of :data:`CHECKS` (a check
+  that does not apply is ``not-applicable``, one that could not run ``not-tested``), so a
+  result the truth did not foresee is always a difference.
 - pmtu6: the server's namespace drops IPv6 packets over 1280 bytes leaving its address (a PMTU
   black hole: a narrow link whose ICMPv6 Packet Too Big is filtered); it serves HTTP only, so
   W3s/W4s/W6c/W6p are ``not-applicable``. Connects pass (W3h, W8), the page never arrives over
@@ -203,12 +207,12 @@ def profiles(total: int = 0) -> list[Profile]:
 
 WEB_V6_CHECKS = ("W2", "W3h", "W3s", "W4h", "W4s", "W5", "W6c", "W6p", "W7", "W8")
 _P, _F, _W, _NT, _NA = "pass", "fail", "warn", "not-tested", "not-applicable"
-_WEB_V6 = {  # WEB_V6_CHECKS of a name whose configuration has AAAA ("": not judged)
+_WEB_V6 = {  # WEB_V6_CHECKS of a name whose configuration has AAAA
     "dual": (_P,) * 10,
     "muerto6": (_P, _F, _F, _F, _NA, _NT, _NT, _NT, _NT, _NT),
     "443v4": (_P, _P, _F, _P, _NA, _P, _NA, _NA, _P, _P),
     "distinto": (_P, _P, _P, _W, _W, _P, _F, _P, _P, _P),
-    "redir4": (_P, _P, _P, _P, _P, _F, _P, _P, "", _P),
+    "redir4": (_P, _P, _P, _P, _P, _F, _P, _P, _NA, _P),
     "404": (_P, _P, _P, _W, _W, _P, _P, _P, _P, _P),
     "cadena6": (_P, _P, _P, _P, _P, _P, _F, _P, _P, _P),
     "tls12v6": (_P, _P, _P, _P, _P, _P, _P, _F, _P, _P),
@@ -218,7 +222,7 @@ _WEB_V6 = {  # WEB_V6_CHECKS of a name whose configuration has AAAA ("": not jud
 
 
 def verdicts(p: Profile) -> dict[str, str]:
-    """The expected status of every check that applies to ``p`` (see the module's rules)."""
+    """The expected status of every check of :data:`CHECKS` for ``p`` (see the module's rules)."""
     if p.dnssec == "bogus":
         return {c: ("fail" if c == "N5" else "not-tested") for c in CHECKS}
     out: dict[str, str] = {}
@@ -234,9 +238,7 @@ def verdicts(p: Profile) -> dict[str, str]:
     out["W1w"] = "pass" if WEB[p.www_kind].v6 else "fail"
     judged = next((k for k in (p.web, p.www_kind) if WEB[k].v6), "")
     row = _WEB_V6.get(judged, (_NA,) * len(WEB_V6_CHECKS))
-    for check, status in zip(WEB_V6_CHECKS, row, strict=True):
-        if status:
-            out[check] = status
+    out.update(zip(WEB_V6_CHECKS, row, strict=True))
     out.update(_mail(p))
     return out
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from ipv6 import dominios
-from ipv6.modelo import CheckResult, Status
+from ipv6.modelo import Category, CheckResult, Status
 from lab import internet, manage
 from tests.conftest import skip_or_fail
 
@@ -71,33 +71,44 @@ def _run(lab: manage.Lab, names: list[str], resolver: str | None = None,
     )
 
 
+def _differences(truth: dict[tuple[str, str], str], names: list[str],
+                 results: list[CheckResult]) -> dict[str, list[str]]:  # fmt: skip
+    """The results that differ from the truth, by kind (an empty dict: none)."""
+    want = {k: v for k, v in truth.items() if k[0] in names}
+    got = {(r.subject, r.check): r for r in results}
+    kinds: dict[str, list[str]] = {}
+    for key in sorted(want.keys() | got.keys()):
+        r, expected = got.get(key), want.get(key, "(sin fila en la verdad)")
+        status = r.status.value if r else "(ninguno)"
+        if status != expected:
+            kind = {"pass": "false_pass", "fail": "false_fail"}.get(status, "other")
+            if r is None or key not in want:
+                kind = "missing" if r is None else "extra"
+            line = f"{key[0]} {key[1]}: {status} (se esperaba {expected}) {r.message if r else ''}"
+            kinds.setdefault(kind, []).append(line)
+    return kinds
+
+
 def test_every_domain_gets_its_verdicts(net: manage.Lab) -> None:
     truth = internet.expected()
     names = internet.domains(net)
     c1, results = _run(net, names)
     assert c1.status is Status.PASS, c1
-    got = {(r.subject, r.check): r for r in results}
-    false_pass, false_fail, other = [], [], []
-    for (domain, check), want in truth.items():
-        if domain not in names or (check[0] in "WM" and check not in ("M1", "M3", "M4")
-                                   and (domain, check) not in got):  # fmt: skip
-            continue  # web and mail checks of a branch not merged yet
-        r = got.get((domain, check))
-        status = r.status.value if r else "(ninguno)"
-        if status == want:
-            continue
-        line = f"{domain} {check}: {status} (se esperaba {want}) {r.message if r else ''}"
-        if status == "pass":
-            false_pass.append(line)
-        elif status == "fail":
-            false_fail.append(line)
-        else:
-            other.append(line)
-    assert not false_pass, false_pass
-    assert len(false_fail) <= 1, false_fail
-    assert not other, other
+    assert len(results) == len({(r.subject, r.check) for r in results})  # none twice
+    diff = _differences(truth, names, results)
+    assert {k: v for k, v in diff.items() if k != "false_fail"} == {}, diff
+    assert len(diff.get("false_fail", [])) <= 1, diff
     assert all(r.evidence for r in results if r.status is not Status.PASS
                and r.status is not Status.NOT_APPLICABLE)  # fmt: skip
+
+
+def test_a_missing_or_unforeseen_result_is_a_difference() -> None:
+    truth = {("a.test", "N1"): "pass", ("a.test", "W7"): "not-applicable"}
+    n1 = CheckResult("a.test", "N1", Status.PASS, "", Category.NAMESERVERS)
+    w8 = CheckResult("a.test", "W8", Status.PASS, "", Category.WEB)
+    diff = _differences(truth, ["a.test"], [n1, w8])
+    assert diff == {"missing": ["a.test W7: (ninguno) (se esperaba not-applicable) "],
+                    "extra": ["a.test W8: pass (se esperaba (sin fila en la verdad)) "]}  # fmt: skip
 
 
 def test_v4_only_vantage_tests_nothing_ipv6(net: manage.Lab, tmp_path: Path) -> None:
