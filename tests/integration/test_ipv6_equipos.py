@@ -101,6 +101,11 @@ def test_each_gap_fails_exactly_its_checks(
     assert d2["status"] == "fail" and str(SITES[0].v6) in d2["evidence"]["other"]
 
     monkeypatch.setenv("PUKARA_IPV6_PREFIJOS_GLOBALES", str(V6_BLOCK))
+    # a router in service has IPv6 neighbours; a lab site has one, the machine, once the two
+    # have talked IPv6: one echo each, so D3 does not hang on whether D5's probe came first
+    for site in (SITES[0], SITES[3]):
+        subprocess.run(["fping", "-q", "-c", "1", "-t", "2000", str(site.v6)],
+                       capture_output=True, check=False)  # fmt: skip
     code = main(["ipv6", "equipos", "--credencial", "lab", "-f", "json"])
     out, err = capsys.readouterr()
     assert code == 3, err
