@@ -194,33 +194,35 @@ async def _tls(address: str, port: int, name: str, ctx: Context) -> StartTls:
 
 async def smtp_starttls(address: str, port: int, name: str, timeout: float,
                         helo: str = "pukara.test") -> StartTls:  # fmt: skip
-    """220, EHLO, STARTTLS and the TLS handshake (certificate not verified); then QUIT."""
+    """220, EHLO, STARTTLS and the TLS handshake (certificate not verified); then QUIT. The
+    whole dialogue has ``EXCHANGE_FACTOR × timeout`` seconds, and a reply that is too long or
+    cut short is that address's error, as in :func:`ipv6.sondas.smtp_ehlo`."""
     start = time.perf_counter()
+    writer: asyncio.StreamWriter | None = None
     try:
-        reader, writer = await sondas._open(address, port, timeout)
-    except (OSError, TimeoutError) as exc:
-        return StartTls(address, port, error=sondas._why(exc))
-    try:
-        for command in (None, f"EHLO {helo}", "STARTTLS"):
-            if command is not None:
-                writer.write(f"{command}\r\n".encode())
-                await writer.drain()
-            reply = (await sondas._reply(reader, timeout))[0]
-            if not reply.startswith("250" if command and command.startswith("EHLO") else "220"):
-                return StartTls(address, port, error=f"respuesta inesperada: {reply[:120]}")
-        await writer.start_tls(sondas._client_tls(), server_hostname=name,
-                               ssl_handshake_timeout=timeout)  # fmt: skip
-        tls = writer.get_extra_info("ssl_object")
-        cipher = tls.cipher() if tls else None
-        writer.write(b"QUIT\r\n")
-        await writer.drain()
+        async with asyncio.timeout(sondas.EXCHANGE_FACTOR * timeout):
+            reader, writer = await sondas._open(address, port, timeout)
+            for command in (None, f"EHLO {helo}", "STARTTLS"):
+                if command is not None:
+                    writer.write(f"{command}\r\n".encode())
+                    await writer.drain()
+                reply = (await sondas._reply(reader, timeout))[0]
+                if not reply.startswith("250" if command and command.startswith("EHLO") else "220"):
+                    return StartTls(address, port, error=f"respuesta inesperada: {reply[:120]}")
+            await writer.start_tls(sondas._client_tls(), server_hostname=name,
+                                   ssl_handshake_timeout=timeout)  # fmt: skip
+            tls = writer.get_extra_info("ssl_object")
+            cipher = tls.cipher() if tls else None
+            writer.write(b"QUIT\r\n")
+            await writer.drain()
         ms = round((time.perf_counter() - start) * 1000, 3)
         return StartTls(address, port, tls.version() if tls else None,
                         cipher[0] if cipher else None, ms)  # fmt: skip
-    except (OSError, TimeoutError, ssl.SSLError) as exc:
+    except (*sondas.PROBE_ERRORS, ssl.SSLError) as exc:
         return StartTls(address, port, error=sondas._why(exc))
     finally:
-        await sondas._close(writer)
+        if writer is not None:
+            await sondas._close(writer)
 
 
 async def _m5(host: HostAddresses, ports: MailPorts, ctx: Context) -> Verdict:
