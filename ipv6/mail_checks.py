@@ -16,7 +16,6 @@ checks.
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 import weakref
 from dataclasses import dataclass
@@ -218,7 +217,7 @@ async def smtp_starttls(address: str, port: int, name: str, timeout: float,
         ms = round((time.perf_counter() - start) * 1000, 3)
         return StartTls(address, port, tls.version() if tls else None,
                         cipher[0] if cipher else None, ms)  # fmt: skip
-    except (*sondas.PROBE_ERRORS, ssl.SSLError) as exc:
+    except sondas.PROBE_ERRORS as exc:  # ssl.SSLError is an OSError
         return StartTls(address, port, error=sondas._why(exc))
     finally:
         if writer is not None:
