@@ -296,7 +296,8 @@ def shown_name(subject: str) -> str:
 
 def _detail_rows(results: list[CheckResult]) -> list[dict[str, Any]]:
     """The table's «Pruebas que no cumplen»: a domain that did not resolve is one row (its
-    fails, then the rest as «todas» or «las demás»), not twenty."""
+    fails, then the rest as «todas» or «las demás»), not twenty; what --sin-tls left out is
+    not listed (JSON and CSV keep it)."""
     from ipv6.dominios import NAME_CHECK
 
     rows: list[dict[str, Any]] = []
@@ -306,7 +307,8 @@ def _detail_rows(results: list[CheckResult]) -> list[dict[str, Any]]:
     for rs in by_subject.values():
         unresolved = any(r.check == "N1" and "error" in r.evidence for r in rs) and len(
             {r.message for r in rs if r.status.value == "not-tested"}) == 1  # fmt: skip
-        shown = [r.to_dict() for r in rs if r.status.value not in ("pass", "not-applicable")]
+        shown = [r.to_dict() for r in rs if r.status.value not in ("pass", "not-applicable")
+                 and r.evidence.get("reason") != "--sin-tls"]  # fmt: skip
         if unresolved and rs[0].check != NAME_CHECK:
             fails = [row for row in shown if row["status"] != "not-tested"]
             rest = next(row for row in shown if row["status"] == "not-tested")

@@ -469,13 +469,11 @@ async def check_domain(name: Name, ctx: Context, lookup: _Lookup,
     if resolved.error is not None:
         unchecked = await lookup.unchecked(domain) if resolved.error == "SERVFAIL" else None
         return not_tested(domain, resolved.error, unchecked)
-    web_checks_ = [c for c in WEB_CHECKS if ctx.tls or not c.startswith("W6")]
     parts = await asyncio.gather(
         _part(domain, "dns", dns_checks.DNS_CHECKS,
               dns_checks.check_dns(resolved, ctx, shared, lambda n: lookup.host(n))),
-        _part(domain, "web", web_checks_, web_checks.check_web(resolved, ctx)),
-        _part(domain, "correo", [c for c in MAIL_CHECKS if ctx.tls or c != "M2s"],
-              mail_checks.check_mail(resolved, ctx)),
+        _part(domain, "web", WEB_CHECKS, web_checks.check_web(resolved, ctx)),
+        _part(domain, "correo", MAIL_CHECKS, mail_checks.check_mail(resolved, ctx)),
     )  # fmt: skip
     results = [r for part in parts for r in part]
     if zone != domain:  # N1-N5 judged the zone above the name

@@ -23,7 +23,7 @@ from typing import Any
 
 from ipv6 import sondas
 from ipv6.modelo import Category, CheckResult, Context, HostAddresses, Resolved, Status
-from ipv6.web_checks import NO_VANTAGE, Verdict, worst
+from ipv6.web_checks import NO_VANTAGE, Verdict, without_tls, worst
 
 # Postfix answers 421 past 50 connections from one client (smtpd_client_connection_count_limit):
 # a run of many domains keeps its SMTP dialogues under that.
@@ -88,7 +88,17 @@ def _untested(resolved: Resolved, ctx: Context) -> Verdict | None:
 async def check_mail(
     resolved: Resolved, ctx: Context, *, ports: MailPorts | None = None
 ) -> list[CheckResult]:
-    """M2, M2s (with ``ctx.tls``) and M5 for one resolved domain."""
+    """M2, M2s and M5 for one resolved domain; without ``ctx.tls`` M2s is not-tested with
+    the evidence ``{"reason": "--sin-tls"}``."""
+    out = await _check_mail(resolved, ctx, ports)
+    if not ctx.tls:
+        out.insert(1, without_tls(resolved.domain, ("M2s",), Category.MAIL)[0])
+    return out
+
+
+async def _check_mail(
+    resolved: Resolved, ctx: Context, ports: MailPorts | None
+) -> list[CheckResult]:
     domain, ports = resolved.domain, ports or MailPorts()
     if (verdict := _untested(resolved, ctx)) is not None:
         return [_result(domain, c, verdict) for c in _checks(ctx)]
