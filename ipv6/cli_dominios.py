@@ -113,7 +113,7 @@ def _roots(option: Path | None, settings: Settings) -> str | None:
 EPILOG = """\b
 Ejemplos:
   pukara ipv6 dominios rree.test embperu-bo.test --resolutor 198.19.16.6
-  pukara ipv6 dominios --archivo dominios.txt --resolutor [fd70:756b:6172:b000::6]:53 -f json
+  pukara ipv6 dominios --archivo lista.txt -f json --resolutor 198.19.16.6:53
 """
 
 

@@ -37,8 +37,20 @@ class TipoCorrida(StrEnum):
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `pukara ipv6`."""
-    app.command("informe")(informe)
-    app.command("diff")(diff)
+    app.command("informe", epilog=INFORME_EPILOG)(informe)
+    app.command("diff", epilog=DIFF_EPILOG)(diff)
+
+
+INFORME_EPILOG = """\b
+Ejemplos:
+  pukara ipv6 informe -o informe.html
+  pukara ipv6 informe 01a2 -f json
+"""
+DIFF_EPILOG = """\b
+Ejemplos:
+  pukara ipv6 diff --tipo dominios
+  pukara ipv6 diff 01a2 01b7
+"""
 
 
 def _write(path: Path | None, text: str) -> None:

@@ -74,7 +74,10 @@ def internet_advice(settings: Settings) -> str:
     set_already = set(prefixes) <= set(settings.ipv6_prefijos_globales)
     if (set_already and set(anchors) <= set(settings.ipv6_anclas)
             and str(settings.ipv6_raices_tls) == roots):  # fmt: skip
-        return head + "\nSus ajustes [ipv6] ya nombran el ULA del laboratorio, sus anclas y su raíz TLS."
+        return (
+            head
+            + "\nSus ajustes [ipv6] ya nombran el ULA del laboratorio, sus anclas y su raíz TLS."
+        )
     return "\n".join([
         head,
         "El laboratorio no toca sus ajustes: sus direcciones son ULA y las pruebas IPv6 solo las "

@@ -161,3 +161,17 @@ def test_ctrl_c_after_the_save_says_the_run_was_kept(
         stored = load_run(store, kind="dominios")
     assert code == 130 and "Interrumpido." in err
     assert f"la corrida {stored.id} ya quedó guardada" in err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["equipos"], ["servidores"], ["dominios"], ["informe"], ["diff"], ["plan", "verificar"],
+     ["plan", "delegaciones"]],
+)  # fmt: skip
+def test_every_ipv6_command_has_examples_in_its_help(
+    capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    code, out, _ = run(capsys, "ipv6", *command, "--help")
+    assert code == 0 and "Ejemplos:" in out
+    examples = out[out.index("Ejemplos:") :].splitlines()[1:3]
+    assert all(f"pukara ipv6 {' '.join(command)}" in line for line in examples), examples
