@@ -153,6 +153,9 @@ def diff(
     elif corrida_a and corrida_b and not older.id.startswith(corrida_a):
         message(f"La corrida {corrida_a} es posterior a {corrida_b}: se comparan en orden de "
                 f"fecha, de {older.id} (antes) a {newer.id} (ahora).")  # fmt: skip
+    for flag in dict.fromkeys(changes.incomplete(r) for r in (older, newer)):
+        if flag is not None:
+            message(f"Aviso: {flag}.", style="yellow")
     found = changes.compare(older, newer)
     rows = [c.to_dict() for c in found.changes]
     if formato is Formato.tabla:
