@@ -218,7 +218,8 @@ def dominios(
         reporter.finish()
     if dom.unanswered(results):
         where = f"el resolutor {resolutor}" if resolutor else "el resolutor del sistema"
-        message(f"Error: {where} no responde; ningún dominio se pudo revisar.", style="red")
+        message(f"Error: {where} no responde; ningún dominio se pudo revisar.", style="red",
+                quiet=silencioso)  # fmt: skip
     run_id = new_event_id()
     meta = {"run_id": run_id, "resolver": resolutor, "started_at": started_at}
     try:

@@ -221,7 +221,9 @@ def abajo(ctx: typer.Context, silencioso: SilenciosoOpt = False) -> None:
     from lab import manage
 
     removed = manage.down(_lab(ctx))
-    message(f"Laboratorio eliminado ({removed} sedes).", quiet=silencioso)
+    message(
+        f"Laboratorio eliminado ({removed} sede{'' if removed == 1 else 's'}).", quiet=silencioso
+    )
 
 
 AUDIT_COLUMNS = {
