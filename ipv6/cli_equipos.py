@@ -35,7 +35,14 @@ RECORD_COLUMNS = {"host.name": "Equipo", "site": "Sede", "role": "Tipo", "addres
 
 def register(app: typer.Typer) -> None:
     """Add this module's command to `pukara ipv6`."""
-    app.command("equipos")(equipos)
+    app.command("equipos", epilog=EPILOG)(equipos)
+
+
+EPILOG = """\b
+Ejemplos:
+  pukara ipv6 equipos --credencial lab
+  pukara ipv6 equipos lima --sin-ssh -f json
+"""
 
 
 def _summary(reports: list[DeviceReport]) -> list[dict[str, Any]]:

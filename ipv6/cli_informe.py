@@ -37,8 +37,20 @@ class TipoCorrida(StrEnum):
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to `pukara ipv6`."""
-    app.command("informe")(informe)
-    app.command("diff")(diff)
+    app.command("informe", epilog=INFORME_EPILOG)(informe)
+    app.command("diff", epilog=DIFF_EPILOG)(diff)
+
+
+INFORME_EPILOG = """\b
+Ejemplos:
+  pukara ipv6 informe -o informe.html
+  pukara ipv6 informe 01a2 -f json
+"""
+DIFF_EPILOG = """\b
+Ejemplos:
+  pukara ipv6 diff --tipo dominios
+  pukara ipv6 diff 01a2 01b7
+"""
 
 
 def _write(path: Path | None, text: str) -> None:
@@ -141,6 +153,9 @@ def diff(
     elif corrida_a and corrida_b and not older.id.startswith(corrida_a):
         message(f"La corrida {corrida_a} es posterior a {corrida_b}: se comparan en orden de "
                 f"fecha, de {older.id} (antes) a {newer.id} (ahora).")  # fmt: skip
+    for flag in dict.fromkeys(changes.incomplete(r) for r in (older, newer)):
+        if flag is not None:
+            message(f"Aviso: {flag}.", style="yellow")
     found = changes.compare(older, newer)
     rows = [c.to_dict() for c in found.changes]
     if formato is Formato.tabla:

@@ -90,7 +90,19 @@ def _save(settings: Settings, results: list[CheckResult], meta: dict[str, Any]) 
         return None
 
 
-@app.command("verificar")
+EPILOG_VERIFICAR = """\b
+Ejemplos:
+  pukara ipv6 plan verificar plan.csv
+  pukara ipv6 plan verificar plan.csv -f junit > plan.xml
+"""
+EPILOG_DELEGACIONES = """\b
+Ejemplos:
+  pukara ipv6 plan delegaciones plan.csv
+  pukara ipv6 plan delegaciones plan.csv -f csv
+"""
+
+
+@app.command("verificar", epilog=EPILOG_VERIFICAR)
 def verificar(
     ctx: typer.Context,
     archivo: ArchivoArg,
@@ -148,7 +160,7 @@ def verificar(
         raise typer.Exit(ExitCode.PARTIAL)
 
 
-@app.command("delegaciones")
+@app.command("delegaciones", epilog=EPILOG_DELEGACIONES)
 def delegaciones(archivo: ArchivoArg, formato: FormatoOpt = Formato.tabla) -> None:
     """Lista las zonas ip6.arpa que el plan delega: una por asignación, bloque ULA y bloque de
     sede en límite de nibble; un bloque fuera de límite se cubre con las zonas del nibble

@@ -35,7 +35,14 @@ RECORD_COLUMNS = {"host.name": "Servidor", "site": "Sede", "address": "Direcció
 
 def register(app: typer.Typer) -> None:
     """Add this module's command to `pukara ipv6`."""
-    app.command("servidores")(servidores)
+    app.command("servidores", epilog=EPILOG)(servidores)
+
+
+EPILOG = """\b
+Ejemplos:
+  pukara ipv6 servidores
+  pukara ipv6 servidores lima --sin-escaneo -f csv
+"""
 
 
 def _summary(reports: list[ServerReport]) -> list[dict[str, Any]]:

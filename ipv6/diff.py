@@ -100,6 +100,18 @@ def compare(older: Run, newer: Run) -> Comparison:
     return Comparison(older, newer, found, sorted(before - after), sorted(after - before))
 
 
+def incomplete(run: Run) -> str | None:
+    """The flag of a run stored short (:attr:`Run.complete` False): «corrida incompleta: X de
+    Y resultados»; None for a whole run."""
+    from pukara.formats import number
+
+    if run.complete:
+        return None
+    counted = sum(run.counts.values())
+    return (f"corrida incompleta: {run.id} tiene {number(len(run.results))} de "
+            f"{number(counted)} resultados; los que faltan no son cambios reales")  # fmt: skip
+
+
 def _named(store: Store, run_id: str) -> Run:
     """The run ``run_id`` names (its id or the start of it), or a usage error naming it."""
     try:

@@ -12,7 +12,9 @@ parts run apart: a bug in one makes only its checks not-tested (``--debug`` logs
 most ``concurrency`` domains run together; every lookup gets a retry before it counts as
 failed, and only answers are kept for the next domain. A domain that does not resolve
 (SERVFAIL, NXDOMAIN, a resolver that does not answer) gets every check not-tested, except N5
-which fails on SERVFAIL (a bogus signature, as a validating resolver says).
+which fails on a bogus signature: SERVFAIL, but data when asked again with CD=1 (SERVFAIL with
+CD=1 too is a broken zone or resolver, not a DNSSEC verdict; NXDOMAIN is «el dominio no
+existe»).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import dns.asyncresolver
@@ -35,7 +38,7 @@ import dns.resolver
 from ipv6 import dns_checks, mail_checks, web_checks
 from ipv6.modelo import Category, CheckResult, Context, HostAddresses, Resolved, Status
 from pukara.config import ipv6_anchors
-from pukara.errors import UsageError
+from pukara.errors import PukaraError, UsageError, os_reason
 from pukara.text import clean_line
 
 WEB_CHECKS = ("W1a", "W1w", "W2", "W3h", "W3s", "W4h", "W4s", "W5", "W6c", "W6p", "W7", "W8")
@@ -89,6 +92,12 @@ def idna_name(text: str, line: int | None = None) -> Name:
     if not given:
         return Name(given, "", "nombre vacío", line)
     try:
+        ipaddress.ip_address(given.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return Name(given, "", "es una dirección IP, no un nombre de dominio", line)
+    try:
         ascii_name = idna.encode(given, uts46=True).decode("ascii").lower()
     except (idna.IDNAError, UnicodeError) as e:
         return Name(given[:255], "", f"nombre de dominio no válido: {_idna_reason(e)}", line,
@@ -118,21 +127,72 @@ def read_names(arguments: Sequence[str], lines: Sequence[str] = ()) -> list[Name
     return out
 
 
+def resolver_address(text: str) -> tuple[str, int]:
+    """``IP``, ``IPv4:PUERTO`` or ``[IPv6]:PUERTO`` -> (address, port); port 53 by default."""
+    bad = UsageError(f"--resolutor debe ser una dirección IP, IPv4:PUERTO o [IPv6]:PUERTO, "
+                     f"no «{clean_line(text)[:80]}»")  # fmt: skip
+    host, port = text.strip(), "53"
+    if host.startswith("["):
+        host, sep, rest = host[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise bad
+        port = rest[1:] if rest else port
+    elif host.count(":") == 1:
+        host, port = host.split(":")
+    try:
+        address = ipaddress.ip_address(host)
+        number = int(port)
+    except ValueError:
+        raise bad from None
+    if not 0 < number < 65536 or (text.startswith("[") and address.version != 6):
+        raise bad
+    return str(address), number
+
+
 def make_resolver(address: str | None, timeout_s: float) -> dns.asyncresolver.Resolver:
-    """dnspython's asyncio resolver at ``address`` (else the system's), asking for DNSSEC."""
+    """dnspython's asyncio resolver at ``address`` (see :func:`resolver_address`; else the
+    system's), asking for DNSSEC."""
     if address is None:
         resolver = dns.asyncresolver.Resolver()
     else:
-        try:
-            ipaddress.ip_address(address)
-        except ValueError:
-            raise UsageError(f"--resolutor debe ser una dirección IP, no «{address}»") from None
+        host, port = resolver_address(address)
         resolver = dns.asyncresolver.Resolver(configure=False)
-        resolver.nameservers = [address]
+        resolver.nameservers = [host]
+        resolver.port = port
     resolver.timeout = timeout_s
     resolver.lifetime = timeout_s
     resolver.use_edns(0, dns.flags.DO, 1232)
     return resolver
+
+
+def _unchecked(resolver: dns.asyncresolver.Resolver) -> dns.asyncresolver.Resolver:
+    """The same resolver asked with CD=1 (checking disabled): data it gives this way but not
+    with validation is a bogus signature."""
+    cd = dns.asyncresolver.Resolver(configure=False)
+    cd.nameservers = list(resolver.nameservers)
+    cd.port = resolver.port
+    cd.timeout, cd.lifetime = resolver.timeout, resolver.lifetime
+    cd.use_edns(0, dns.flags.DO, 1232)
+    cd.flags = dns.flags.RD | dns.flags.CD
+    return cd
+
+
+def tls_roots(path: Path, origin: str, error: type[PukaraError] = UsageError) -> str:
+    """``path`` as W6c's trust store: a readable PEM file with at least one certificate;
+    otherwise ``error`` naming it (``origin``: the option or the setting)."""
+    import ssl
+
+    try:
+        text = path.read_bytes()
+    except OSError as e:
+        raise error(f"{origin}: no se pudo leer {path}: {os_reason(e)}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in text:
+        raise error(f"{origin}: {path} no es un archivo PEM con certificados")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, ValueError) as e:
+        raise error(f"{origin}: {path} no tiene certificados PEM válidos ({e})") from None
+    return str(path)
 
 
 # ---- C1 ---------------------------------------------------------------------------------
@@ -182,6 +242,7 @@ class _Lookup:
         self.resolver = resolver
         self.retries = retries
         self._hosts: dict[str, asyncio.Task[HostAddresses]] = {}
+        self._cd: dns.asyncresolver.Resolver | None = None
 
     async def answer(self, name: str, rdtype: str) -> Any:
         """The answer (None when there are no records); raises the resolver's error."""
@@ -194,6 +255,17 @@ class _Lookup:
                 if attempt == self.retries:
                     raise
         return None  # pragma: no cover
+
+    async def unchecked(self, name: str) -> str:
+        """What the resolver says of ``name``'s SOA with CD=1: "NOERROR" (data), or the
+        error (:func:`_reason`)."""
+        if self._cd is None:
+            self._cd = _unchecked(self.resolver)
+        try:
+            await self._cd.resolve(name, "SOA", raise_on_no_answer=False)
+        except dns.exception.DNSException as e:
+            return _reason(e)
+        return "NOERROR"
 
     async def _host(self, name: str) -> HostAddresses:
         try:
@@ -317,19 +389,38 @@ async def resolve(domain: str, lookup: _Lookup) -> tuple[Resolved, str]:
 # ---- a run ------------------------------------------------------------------------------
 
 
-def not_tested(domain: str, why: str, n5_fails: bool) -> list[CheckResult]:
-    """Every check of a domain that did not resolve."""
+# why a domain that did not resolve has no results: (message, N5 fails)
+def _unresolved(why: str, unchecked: str | None) -> tuple[str, bool]:
+    if why == "NXDOMAIN" or (why == "SERVFAIL" and unchecked == "NXDOMAIN"):
+        return "el dominio no existe (NXDOMAIN)", False
+    if why == "SERVFAIL" and unchecked == "NOERROR":
+        return ("el resolutor validador rechaza el dominio (SERVFAIL) y sin validar (CD=1) lo "
+                "entrega: firma DNSSEC inválida"), True  # fmt: skip
+    if why == "SERVFAIL" and unchecked is not None:
+        return ("el resolutor no obtiene el dominio ni sin validar (SERVFAIL también con CD=1): "
+                "servidores de nombres caídos o inalcanzables desde el resolutor"), False  # fmt: skip
+    if why == "SERVFAIL":
+        return "el resolutor no entrega el dominio (SERVFAIL)", False
+    return f"el dominio no se pudo resolver ({REASON_TEXT.get(why, why)})", False
+
+
+def not_tested(domain: str, why: str, unchecked: str | None = None) -> list[CheckResult]:
+    """Every check of a domain that did not resolve (``why``: :func:`_reason`; ``unchecked``:
+    what the resolver said with CD=1 after a SERVFAIL). Only a bogus signature (data with
+    CD=1, SERVFAIL without) is a verdict: N5 fails; everything else is not-tested."""
+    text, bogus = _unresolved(why, unchecked)
+    evidence: dict[str, Any] = {"error": why, "rcode": why}
+    if unchecked is not None:
+        evidence["rcode_cd"] = unchecked
+    if why == "timeout":
+        del evidence["rcode"]
     out = []
     for check in ALL_CHECKS:
-        if check == "N5" and n5_fails:
-            out.append(CheckResult(domain, "N5", Status.FAIL,
-                                   "el resolutor validador no entrega el dominio (SERVFAIL): "
-                                   "firma DNSSEC inválida o servidores caídos",
-                                   Category.DNSSEC, {"error": why}))  # fmt: skip
+        if check == "N5" and bogus:
+            out.append(CheckResult(domain, "N5", Status.FAIL, text, Category.DNSSEC, evidence))
         else:
-            out.append(CheckResult(domain, check, Status.NOT_TESTED,
-                                   f"el dominio no se pudo resolver ({REASON_TEXT.get(why, why)})",
-                                   CATEGORY[check], {"error": why}))  # fmt: skip
+            out.append(CheckResult(domain, check, Status.NOT_TESTED, text, CATEGORY[check],
+                                   evidence))  # fmt: skip
     return out
 
 
@@ -376,14 +467,13 @@ async def check_domain(name: Name, ctx: Context, lookup: _Lookup,
     except Exception as e:
         return internal_error(domain, "resolucion", ALL_CHECKS, e)
     if resolved.error is not None:
-        return not_tested(domain, resolved.error, resolved.error == "SERVFAIL")
-    web_checks_ = [c for c in WEB_CHECKS if ctx.tls or not c.startswith("W6")]
+        unchecked = await lookup.unchecked(domain) if resolved.error == "SERVFAIL" else None
+        return not_tested(domain, resolved.error, unchecked)
     parts = await asyncio.gather(
         _part(domain, "dns", dns_checks.DNS_CHECKS,
               dns_checks.check_dns(resolved, ctx, shared, lambda n: lookup.host(n))),
-        _part(domain, "web", web_checks_, web_checks.check_web(resolved, ctx)),
-        _part(domain, "correo", [c for c in MAIL_CHECKS if ctx.tls or c != "M2s"],
-              mail_checks.check_mail(resolved, ctx)),
+        _part(domain, "web", WEB_CHECKS, web_checks.check_web(resolved, ctx)),
+        _part(domain, "correo", MAIL_CHECKS, mail_checks.check_mail(resolved, ctx)),
     )  # fmt: skip
     results = [r for part in parts for r in part]
     if zone != domain:  # N1-N5 judged the zone above the name
@@ -436,4 +526,21 @@ def failed(results: Sequence[CheckResult], c1: CheckResult | None = None) -> boo
         return True
     return any(r.status is Status.FAIL for r in results) or any(
         r.status is Status.NOT_TESTED and "error" in r.evidence for r in results
+    )
+
+
+def unanswered(results: Sequence[CheckResult]) -> bool:
+    """The resolver itself did not answer: every domain that reached it timed out."""
+    asked = [r for r in results if r.check == "N1"]
+    return bool(asked) and all(r.evidence.get("error") == "timeout" for r in asked)
+
+
+def unchecked_domains(results: Sequence[CheckResult]) -> int:
+    """Domains that could not be checked (did not resolve, or a name that is not one)."""
+    return len(
+        {
+            r.subject
+            for r in results
+            if r.check == NAME_CHECK or (r.check == "N1" and "error" in r.evidence)
+        }
     )

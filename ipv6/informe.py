@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ipv6 import indicador
 from ipv6.almacen import KIND_TEXT, KINDS, Run, latest_before, list_runs, load_run
-from ipv6.modelo import CheckResult, Status
+from ipv6.modelo import Category, CheckResult, Status
 from pukara.events import format_timestamp, parse_timestamp, utc_now
 
 if TYPE_CHECKING:
@@ -109,8 +109,27 @@ def _pick(store: Store, run_id: str | None) -> Run:
 
 def _run_info(run: Run) -> dict[str, Any]:
     return {**run.summary(), "kind_text": KIND_TEXT.get(run.kind, run.kind),
-            "subjects": len({r.subject for r in run.results}),
-            "nonzero": [(s, n) for s in STATUS_ORDER if (n := run.counts.get(s, 0))]}  # fmt: skip
+            "subjects": len({r.subject for r in run.results if r.category is not Category.VANTAGE}),
+            "nonzero": [(s, n) for s in STATUS_ORDER if (n := run.counts.get(s, 0))],
+            "complete": run.complete, "stored": len(run.results),
+            "counted": sum(run.counts.values())}  # fmt: skip
+
+
+def _vantage(results: Sequence[CheckResult]) -> dict[str, Any] | None:
+    """C1, the vantage's self-test: one line above the results, not a row of the matrix
+    («cumple, alcanza 4 de 4 anclas»)."""
+    from pukara.formats import number
+
+    c1 = next((r for r in results if r.category is Category.VANTAGE), None)
+    if c1 is None:
+        return None
+    anchors, reached = c1.evidence.get("anchors"), c1.evidence.get("reached")
+    if isinstance(anchors, list) and isinstance(reached, Mapping):
+        detail = f"alcanza {number(len(reached), 0)} de {number(len(anchors), 0)} anclas"
+    else:
+        detail = c1.message
+    return {"check": c1.check, "status": c1.status.value, "message": c1.message,
+            "text": f"{STATUS_TEXT[c1.status.value]}, {detail}"}  # fmt: skip
 
 
 def _by_check(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
@@ -148,11 +167,30 @@ def _subjects(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
     return [rows[k] for k in sorted(rows)]
 
 
+GROUP_SHOWN = 10  # subjects named in a grouped finding; the rest are «y N más»
+
+
 def _findings(results: Sequence[CheckResult]) -> list[dict[str, Any]]:
+    """The fails, partials and warnings; the same finding (check, status, message and
+    evidence) on many subjects is one row that lists them (``subjects``)."""
     keep = (Status.FAIL, Status.PARTIAL, Status.WARN)
-    rows = [r.to_dict() for r in results if r.status in keep]
-    for row in rows:
+    groups: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for r in results:
+        if r.status not in keep:
+            continue
+        row = r.to_dict()
         row["evidence_text"] = json.dumps(row["evidence"], ensure_ascii=False, sort_keys=True)
+        key = (row["check"], row["status"], row["message"], row["evidence_text"])
+        groups.setdefault(key, {**row, "subjects": []})["subjects"].append(r.subject)
+    rows = list(groups.values())
+    for row in rows:
+        subjects = sorted(row["subjects"])
+        row["subject"], row["subjects"] = subjects[0], subjects
+        more = max(len(subjects) - GROUP_SHOWN, 0)
+        row["subjects_shown"], row["subjects_more"] = subjects[:GROUP_SHOWN], more
+        row["subjects_text"] = ", ".join(subjects[:GROUP_SHOWN]) + (
+            f" y {more} más" if more else ""
+        )
     return sorted(rows, key=lambda d: (_check_key(d["check"]), d["subject"]))
 
 
@@ -160,8 +198,11 @@ def _section(run: Run | None) -> dict[str, Any] | None:
     if run is None:
         return None
     results = list(run.results)
-    return {"run": _run_info(run), "checks": _by_check(results),
-            "subjects": _subjects(results), "findings": _findings(results)}  # fmt: skip
+    rows = [
+        r for r in results if r.category is not Category.VANTAGE
+    ]  # C1 is a line above, not a row
+    return {"run": _run_info(run), "vantage": _vantage(results), "checks": _by_check(rows),
+            "subjects": _subjects(rows), "findings": _findings(results)}  # fmt: skip
 
 
 def _services(run: Run | None) -> dict[str, Any] | None:

@@ -16,7 +16,6 @@ checks.
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 import weakref
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import Any
 
 from ipv6 import sondas
 from ipv6.modelo import Category, CheckResult, Context, HostAddresses, Resolved, Status
-from ipv6.web_checks import NO_VANTAGE, Verdict, worst
+from ipv6.web_checks import NO_VANTAGE, Verdict, without_tls, worst
 
 # Postfix answers 421 past 50 connections from one client (smtpd_client_connection_count_limit):
 # a run of many domains keeps its SMTP dialogues under that.
@@ -89,7 +88,17 @@ def _untested(resolved: Resolved, ctx: Context) -> Verdict | None:
 async def check_mail(
     resolved: Resolved, ctx: Context, *, ports: MailPorts | None = None
 ) -> list[CheckResult]:
-    """M2, M2s (with ``ctx.tls``) and M5 for one resolved domain."""
+    """M2, M2s and M5 for one resolved domain; without ``ctx.tls`` M2s is not-tested with
+    the evidence ``{"reason": "--sin-tls"}``."""
+    out = await _check_mail(resolved, ctx, ports)
+    if not ctx.tls:
+        out.insert(1, without_tls(resolved.domain, ("M2s",), Category.MAIL)[0])
+    return out
+
+
+async def _check_mail(
+    resolved: Resolved, ctx: Context, ports: MailPorts | None
+) -> list[CheckResult]:
     domain, ports = resolved.domain, ports or MailPorts()
     if (verdict := _untested(resolved, ctx)) is not None:
         return [_result(domain, c, verdict) for c in _checks(ctx)]
@@ -194,33 +203,35 @@ async def _tls(address: str, port: int, name: str, ctx: Context) -> StartTls:
 
 async def smtp_starttls(address: str, port: int, name: str, timeout: float,
                         helo: str = "pukara.test") -> StartTls:  # fmt: skip
-    """220, EHLO, STARTTLS and the TLS handshake (certificate not verified); then QUIT."""
+    """220, EHLO, STARTTLS and the TLS handshake (certificate not verified); then QUIT. The
+    whole dialogue has ``EXCHANGE_FACTOR × timeout`` seconds, and a reply that is too long or
+    cut short is that address's error, as in :func:`ipv6.sondas.smtp_ehlo`."""
     start = time.perf_counter()
+    writer: asyncio.StreamWriter | None = None
     try:
-        reader, writer = await sondas._open(address, port, timeout)
-    except (OSError, TimeoutError) as exc:
-        return StartTls(address, port, error=sondas._why(exc))
-    try:
-        for command in (None, f"EHLO {helo}", "STARTTLS"):
-            if command is not None:
-                writer.write(f"{command}\r\n".encode())
-                await writer.drain()
-            reply = (await sondas._reply(reader, timeout))[0]
-            if not reply.startswith("250" if command and command.startswith("EHLO") else "220"):
-                return StartTls(address, port, error=f"respuesta inesperada: {reply[:120]}")
-        await writer.start_tls(sondas._client_tls(), server_hostname=name,
-                               ssl_handshake_timeout=timeout)  # fmt: skip
-        tls = writer.get_extra_info("ssl_object")
-        cipher = tls.cipher() if tls else None
-        writer.write(b"QUIT\r\n")
-        await writer.drain()
+        async with asyncio.timeout(sondas.EXCHANGE_FACTOR * timeout):
+            reader, writer = await sondas._open(address, port, timeout)
+            for command in (None, f"EHLO {helo}", "STARTTLS"):
+                if command is not None:
+                    writer.write(f"{command}\r\n".encode())
+                    await writer.drain()
+                reply = (await sondas._reply(reader, timeout))[0]
+                if not reply.startswith("250" if command and command.startswith("EHLO") else "220"):
+                    return StartTls(address, port, error=f"respuesta inesperada: {reply[:120]}")
+            await writer.start_tls(sondas._client_tls(), server_hostname=name,
+                                   ssl_handshake_timeout=timeout)  # fmt: skip
+            tls = writer.get_extra_info("ssl_object")
+            cipher = tls.cipher() if tls else None
+            writer.write(b"QUIT\r\n")
+            await writer.drain()
         ms = round((time.perf_counter() - start) * 1000, 3)
         return StartTls(address, port, tls.version() if tls else None,
                         cipher[0] if cipher else None, ms)  # fmt: skip
-    except (OSError, TimeoutError, ssl.SSLError) as exc:
+    except sondas.PROBE_ERRORS as exc:  # ssl.SSLError is an OSError
         return StartTls(address, port, error=sondas._why(exc))
     finally:
-        await sondas._close(writer)
+        if writer is not None:
+            await sondas._close(writer)
 
 
 async def _m5(host: HostAddresses, ports: MailPorts, ctx: Context) -> Verdict:

@@ -88,10 +88,30 @@ def _checks(ctx: Context) -> tuple[str, ...]:
     return ("W3h", "W3s", "W4h", "W4s", "W5") + (("W6c", "W6p") if ctx.tls else ()) + ("W7", "W8")
 
 
+SKIPPED_TLS = "no se probó: se pidió --sin-tls"  # W6c, W6p and M2s without ctx.tls
+ORDER = ("W1a", "W1w", "W2", "W3h", "W3s", "W4h", "W4s", "W5", "W6c", "W6p", "W7", "W8")
+
+
+def without_tls(domain: str, checks: tuple[str, ...], category: Category) -> list[CheckResult]:
+    """The TLS checks of a run with --sin-tls: not-tested, never left out (``ipv6 diff``
+    would list them as no longer tested)."""
+    return [CheckResult(domain, c, Status.NOT_TESTED, SKIPPED_TLS, category,
+                        {"reason": "--sin-tls"}) for c in checks]  # fmt: skip
+
+
 async def check_web(
     resolved: Resolved, ctx: Context, *, ports: WebPorts | None = None
 ) -> list[CheckResult]:
-    """W1a, W1w, W2-W8 (W6 only with ``ctx.tls``) for one resolved domain."""
+    """W1a, W1w, W2-W8 for one resolved domain; without ``ctx.tls`` W6c and W6p are
+    not-tested with the evidence ``{"reason": "--sin-tls"}``."""
+    out = await _check_web(resolved, ctx, ports)
+    if not ctx.tls:
+        out += without_tls(resolved.domain, ("W6c", "W6p"), Category.WEB)
+        out.sort(key=lambda r: ORDER.index(r.check) if r.check in ORDER else len(ORDER))
+    return out
+
+
+async def _check_web(resolved: Resolved, ctx: Context, ports: WebPorts | None) -> list[CheckResult]:
     domain = resolved.domain
     if resolved.error:
         why = f"el dominio no se resolvió: {resolved.error}"

@@ -59,30 +59,38 @@ INTERNET_COLUMNS = {
 
 
 def internet_advice(settings: Settings) -> str:
-    """How to point ``pukara ipv6`` at the internet lab: its resolver, its anchors and the
-    ``[ipv6]`` settings, in pukara.toml's syntax (the lab never writes them for the user)."""
+    """How to point ``pukara ipv6`` at the internet lab: its resolver, its anchors, the
+    ``[ipv6]`` settings and the lab's web root for W6c, in pukara.toml's syntax (the lab
+    never writes them for the user)."""
     import json
 
+    from lab import manage
     from lab.internet import checker_settings
 
-    hint = checker_settings()
+    hint = checker_settings(manage.Lab(settings.lab_state_dir))
     v4, v6 = hint["resolver"]
-    anchors, prefixes = hint["anchors"], hint["global_prefixes"]
+    anchors, prefixes, roots = hint["anchors"], hint["global_prefixes"], hint["tls_roots"]
     head = f"Laboratorio de internet: resolutor {v4} (o {v6}); anclas IPv6 {', '.join(anchors)}."
     set_already = set(prefixes) <= set(settings.ipv6_prefijos_globales)
-    if set_already and set(anchors) <= set(settings.ipv6_anclas):
-        return head + "\nSus ajustes [ipv6] ya nombran el ULA del laboratorio y sus anclas."
+    if (set_already and set(anchors) <= set(settings.ipv6_anclas)
+            and str(settings.ipv6_raices_tls) == roots):  # fmt: skip
+        return (
+            head
+            + "\nSus ajustes [ipv6] ya nombran el ULA del laboratorio, sus anclas y su raíz TLS."
+        )
     return "\n".join([
         head,
         "El laboratorio no toca sus ajustes: sus direcciones son ULA y las pruebas IPv6 solo las "
-        "cuentan como globales si usted lo pide. Para «pukara ipv6 dominios … --resolutor "
+        "cuentan como globales si usted lo pide; W6c solo ve las fallas de cadena TLS del "
+        "laboratorio si confía en su raíz. Para «pukara ipv6 dominios … --resolutor "
         f"{v4}», agregue a pukara.toml (~/.config/pukara/pukara.toml o $PUKARA_CONFIG):",
         "[ipv6]",
         f"prefijos_globales = {json.dumps(prefixes)}",
         f"anclas = {json.dumps(anchors)}",
+        f"raices_tls = {json.dumps(roots)}",
         "o, solo en esta terminal:",
         f"export PUKARA_IPV6_PREFIJOS_GLOBALES={','.join(prefixes)} "
-        f"PUKARA_IPV6_ANCLAS={','.join(anchors)}",
+        f"PUKARA_IPV6_ANCLAS={','.join(anchors)} PUKARA_IPV6_RAICES_TLS={roots}",
     ])  # fmt: skip
 
 
@@ -213,7 +221,9 @@ def abajo(ctx: typer.Context, silencioso: SilenciosoOpt = False) -> None:
     from lab import manage
 
     removed = manage.down(_lab(ctx))
-    message(f"Laboratorio eliminado ({removed} sedes).", quiet=silencioso)
+    message(
+        f"Laboratorio eliminado ({removed} sede{'' if removed == 1 else 's'}).", quiet=silencioso
+    )
 
 
 AUDIT_COLUMNS = {

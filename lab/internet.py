@@ -309,16 +309,20 @@ def anchors(lab: Lab) -> list[str]:
     return list(ANCHORS)
 
 
-def checker_settings() -> dict[str, Any]:
+def checker_settings(lab: Lab | None = None) -> dict[str, Any]:
     """What ``pukara ipv6`` needs to test against this lab, for ``pukara lab`` to show: the
-    resolver's addresses, the anchors and the prefix to count as global. The lab never sets
-    them itself: its addresses are ULA, global for the checks only through an explicit
+    resolver's addresses, the anchors, the prefix to count as global and (given ``lab``) the
+    PEM file of its web root, W6c's trust store. The lab never sets them itself: its
+    addresses are ULA, global for the checks only through an explicit
     ``[ipv6] prefijos_globales``."""
-    return {
+    out: dict[str, Any] = {
         "resolver": [RESOLVER_V4, RESOLVER_V6],
         "anchors": list(ANCHORS),
         "global_prefixes": [LAB_ULA],
     }
+    if lab is not None:
+        out["tls_roots"] = str(folder(lab) / "web" / internet_web.ROOT)
+    return out
 
 
 def web_roots(lab: Lab) -> Path:

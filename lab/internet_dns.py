@@ -168,6 +168,16 @@ def _serial_at_least(name: str, serial: int) -> bool:
     return rrset is not None and any(r.serial >= serial for r in rrset)
 
 
+def root_hints() -> str:
+    """Root hints naming only the lab's own server: a name outside ``.test`` is asked of
+    a lab address (which refuses it), never of the Internet's root servers."""
+    return (
+        ". 3600000 NS a.nic.test.\n"
+        f"a.nic.test. 3600000 A {z.ROOT_NS.v4}\n"
+        f"a.nic.test. 3600000 AAAA {z.ROOT_NS.v6}\n"
+    )
+
+
 def unbound_conf(folder: Path, addresses: Sequence[str], anchor: str) -> str:
     stub = [z.ROOT_NS.v4, z.ROOT_NS.v6]
     lines = [
@@ -187,6 +197,7 @@ def unbound_conf(folder: Path, addresses: Sequence[str], anchor: str) -> str:
         "    val-log-level: 1",
         '    module-config: "validator iterator"',
         "    do-not-query-localhost: no",
+        f'    root-hints: "{folder / "root.hints"}"',
         # the lab's names: RFC 6761's test. and the ULA reverse tree are not refused here
         '    local-zone: "test." nodefault',
         '    local-zone: "d.f.ip6.arpa." nodefault',
@@ -206,6 +217,7 @@ def unbound_conf(folder: Path, addresses: Sequence[str], anchor: str) -> str:
 def start_unbound(ns: str, folder: Path, addresses: Sequence[str], anchor: str) -> int:
     folder.mkdir(mode=0o700, exist_ok=True)
     conf = folder / "unbound.conf"
+    (folder / "root.hints").write_text(root_hints())
     conf.write_text(unbound_conf(folder, addresses, f"test. DS {anchor}"))
     run_checked(["ip", "netns", "exec", ns, UNBOUND, "-c", str(conf)], "unbound")
     return wait_started(folder / "unbound.pid", UNBOUND, "unbound")

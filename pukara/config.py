@@ -86,6 +86,9 @@ class Settings:
     ipv6_prefijos_globales: tuple[str, ...] = ()
     # ``ipv6 dominios``: IPv6 addresses the vantage must reach first (C1; ``[ipv6] anclas``)
     ipv6_anclas: tuple[str, ...] = ()
+    # ``ipv6 dominios``: PEM file of the only roots W6c trusts (``[ipv6] raices_tls``; the
+    # lab's own root); None: the system's trust store
+    ipv6_raices_tls: Path | None = None
     source: Path | None = None  # the pukara.toml that was read, if any
     # who named ``db`` (``--base-datos``, ``variable PUKARA_DB``, a pukara.toml): a path
     # someone typed; None for the default under ``data_dir``, which may be created
@@ -121,6 +124,7 @@ _TYPES: dict[str, type] = {
     "auditoria_credenciales": str,
     "ipv6_prefijos_globales": tuple,
     "ipv6_anclas": tuple,
+    "ipv6_raices_tls": Path,
 }
 # keys whose value must be at least this (0 would mean "keep nothing" or "never")
 _MINIMUM: dict[str, int] = {"retention_days": 1, "concurrency": 1, "outbox_limit": 1000}

@@ -198,7 +198,7 @@ def test_a_run_with_fails_piped_to_head_does_not_exit_0(tmp_path: Path) -> None:
     done = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
                           env=_env(tmp_path), check=False, stdin=subprocess.DEVNULL)  # fmt: skip
     assert (done.returncode, done.stderr) == (141, ""), done
-    assert done.stdout.startswith("subject,check,")
+    assert done.stdout.startswith("run_id,subject,check,")
 
 
 def _write_to_a_closed_pipe(*_: object) -> list[dict[str, object]]:

@@ -26,7 +26,8 @@ def test_estado_shows_the_resolver_the_anchors_and_the_settings_to_copy(
     state = tmp_path / "lab"
     monkeypatch.setenv("PUKARA_LAB_DIR", str(state))
     monkeypatch.setenv("HOME", str(tmp_path))
-    for name in ("PUKARA_CONFIG", "PUKARA_IPV6_ANCLAS", "PUKARA_IPV6_PREFIJOS_GLOBALES"):
+    for name in ("PUKARA_CONFIG", "PUKARA_IPV6_ANCLAS", "PUKARA_IPV6_PREFIJOS_GLOBALES",
+                 "PUKARA_IPV6_RAICES_TLS"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     assert main(["lab", "estado"]) == 0
     assert "Laboratorio de internet" not in capsys.readouterr().err  # not up: nothing said
@@ -41,19 +42,23 @@ def test_estado_shows_the_resolver_the_anchors_and_the_settings_to_copy(
     assert f"resolutor {internet.RESOLVER_V4} (o {internet.RESOLVER_V6})" in err
     assert f"anclas IPv6 {', '.join(anchors)}." in err
     block = _settings_block(err)
+    roots = str(state / "internet" / "web" / "raiz.crt")  # W6c's trust store in the lab
     assert tomllib.loads(block) == {
-        "ipv6": {"prefijos_globales": ["fd70:756b:6172::/48"], "anclas": anchors}
-    }
+        "ipv6": {"prefijos_globales": ["fd70:756b:6172::/48"], "anclas": anchors,
+                 "raices_tls": roots}
+    }  # fmt: skip
     # the lines, pasted into a pukara.toml (under [pukara] or not), are the settings the checks read
     config = tmp_path / "pukara.toml"
     config.write_text("[pukara]\nconcurrency = 8\n\n" + block)
     settings = load_settings(environ={"PUKARA_CONFIG": str(config), "HOME": str(tmp_path)})
     assert settings.ipv6_anclas == tuple(anchors)
     assert settings.ipv6_prefijos_globales == ("fd70:756b:6172::/48",)
+    assert settings.ipv6_raices_tls == Path(roots)
     export = next(line for line in err.splitlines() if line.startswith("export "))
     env = dict(part.split("=", 1) for part in export.split()[1:])
     assert env == {"PUKARA_IPV6_PREFIJOS_GLOBALES": "fd70:756b:6172::/48",
-                   "PUKARA_IPV6_ANCLAS": ",".join(anchors)}  # fmt: skip
+                   "PUKARA_IPV6_ANCLAS": ",".join(anchors),
+                   "PUKARA_IPV6_RAICES_TLS": roots}  # fmt: skip
     # once set, the lab says so instead of repeating the block
     monkeypatch.setenv("PUKARA_CONFIG", str(config))
     assert main(["lab", "estado", "-f", "json"]) == 0

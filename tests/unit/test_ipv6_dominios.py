@@ -199,11 +199,14 @@ def test_an_invalid_name_is_its_own_result_not_a_crash() -> None:
     assert dominios.failed(results)
 
 
-def test_an_unresolved_domain_gets_every_check_not_tested_but_n5_on_servfail() -> None:
-    out = dominios.not_tested("embperu-es.test", "SERVFAIL", True)
+def test_an_unresolved_domain_gets_every_check_not_tested_but_n5_when_bogus() -> None:
+    out = dominios.not_tested("embperu-es.test", "SERVFAIL", "NOERROR")
     assert {r.check for r in out} == set(dominios.ALL_CHECKS)
     assert {r.check: r.status for r in out}["N5"] is Status.FAIL
     assert {r.status for r in out if r.check != "N5"} == {Status.NOT_TESTED}
+    for unchecked in ("SERVFAIL", "NXDOMAIN", None):
+        out = dominios.not_tested("x.test", "SERVFAIL", unchecked)
+        assert {r.status for r in out} == {Status.NOT_TESTED}
 
 
 def test_resolver_must_be_an_address() -> None:

@@ -144,7 +144,7 @@ def test_dnspython_errors_are_spanish() -> None:
     assert dominios._reason(dns.name.LabelTooLong()) == "una etiqueta tiene más de 63 octetos"
     assert dominios._reason(dns.message.Truncated()) == "respuesta DNS truncada"
     assert dominios._reason(dns.exception.SyntaxError()) == "error de DNS (SyntaxError)"
-    out = dominios.not_tested("a.test", "timeout", False)
+    out = dominios.not_tested("a.test", "timeout")
     assert "el resolutor no respondió a tiempo" in out[0].message
     assert out[0].evidence == {"error": "timeout"}
 

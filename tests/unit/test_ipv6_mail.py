@@ -167,7 +167,8 @@ def test_starttls_offered_over_ipv6_but_no_tls_fails_m2s() -> None:
 def test_m2s_does_not_apply_without_starttls_over_ipv4_nor_run_without_tls() -> None:
     got = run(Mailer(), Mailer(starttls=True))
     assert got["M2s"].status == Status.NOT_APPLICABLE
-    assert "M2s" not in run(Mailer(starttls=True), Mailer(), tls=False)
+    without = run(Mailer(starttls=True), Mailer(), tls=False)["M2s"]
+    assert without.status == Status.NOT_TESTED and without.evidence == {"reason": "--sin-tls"}
 
 
 def test_a_bad_banner_fails_m2() -> None:

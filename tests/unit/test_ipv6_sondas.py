@@ -126,3 +126,45 @@ def test_os_errors_are_spanish_with_the_systems_words() -> None:
     tls = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
     tls.reason = "WRONG_VERSION_NUMBER"
     assert sondas._why(tls) == "error de TLS (WRONG_VERSION_NUMBER)"
+
+
+def _starttls(handler: Handler, timeout: float = 2.0) -> object:
+    from ipv6 import mail_checks
+
+    return asyncio.run(
+        _serve(
+            handler, lambda port: mail_checks.smtp_starttls("127.0.0.1", port, "mx.test", timeout)
+        )
+    )
+
+
+def test_an_oversized_reply_to_starttls_is_the_probes_error_not_a_crash() -> None:
+    from ipv6 import mail_checks
+
+    got = _starttls(_smtp(b"220 " + b"x" * (70 * 1024) + b"\r\n"))
+    assert isinstance(got, mail_checks.StartTls)
+    assert got.error == "línea de respuesta demasiado larga"
+    many = b"".join(b"250-X%d\r\n" % i for i in range(200)) + b"250 OK\r\n"
+    got = _starttls(_smtp(b"220 mx.test ESMTP\r\n", many))
+    assert isinstance(got, mail_checks.StartTls)
+    assert got.error == "respuesta SMTP de más de 100 líneas"
+
+
+def test_a_trickling_smtp_server_meets_the_starttls_exchange_deadline() -> None:
+    from ipv6 import mail_checks
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            for byte in b"220 mx.test ESMTP " + b"x" * 200:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.05)
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+
+    started = time.monotonic()
+    got = _starttls(trickle, timeout=0.5)
+    assert isinstance(got, mail_checks.StartTls) and got.error == "tiempo agotado"
+    assert time.monotonic() - started < 2.5

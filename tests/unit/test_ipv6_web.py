@@ -268,9 +268,15 @@ def test_no_ipv6_at_the_vantage_is_never_a_pass(certs: dict[str, ssl.SSLContext]
         assert got[check].status == Status.NOT_TESTED, check
 
 
-def test_without_tls_there_is_no_w6(certs: dict[str, ssl.SSLContext]) -> None:
+def test_without_tls_w6_is_not_tested_never_left_out(certs: dict[str, ssl.SSLContext]) -> None:
     got = run(certs, Site(), Site(), tls=False)
-    assert "W6c" not in got and "W6p" not in got and "W4s" in got
+    assert "W4s" in got
+    for check in ("W6c", "W6p"):
+        assert got[check].status == Status.NOT_TESTED
+        assert got[check].evidence == {"reason": "--sin-tls"}
+    assert list(got).index("W6c") == list(got).index("W5") + 1  # in its place
+    res = resolved(v6=False, www_v6=False)  # not-applicable otherwise: still --sin-tls
+    assert run(certs, Site(), None, res=res, tls=False)["W6p"].evidence == {"reason": "--sin-tls"}
 
 
 def test_no_aaaa_fails_w1_and_leaves_the_rest_not_applicable(

@@ -102,6 +102,17 @@ def test_the_daemons_configuration_stays_in_the_lab_folder(tmp_path: Path) -> No
     assert "smtpd_peername_lookup = no" in main
 
 
+def test_the_lab_resolver_knows_only_the_labs_root() -> None:
+    import ipaddress
+
+    conf = internet_dns.unbound_conf(Path("/x"), ["198.19.16.6"], "test. DS 1 13 2 00")
+    assert 'root-hints: "/x/root.hints"' in conf
+    hints = [line.split() for line in internet_dns.root_hints().splitlines()]
+    addresses = [ipaddress.ip_address(f[-1]) for f in hints if f[2] in ("A", "AAAA")]
+    v4, v6 = ipaddress.IPv4Network(z.V4_NET), ipaddress.IPv6Network(z.V6_NET)
+    assert len(addresses) == 2 and all(a in (v4 if a.version == 4 else v6) for a in addresses)
+
+
 def test_addresses_stay_inside_the_internet_lab_blocks() -> None:
     import ipaddress
 
