@@ -202,7 +202,7 @@ def informe(
     ejecucion: Annotated[
         str | None,
         typer.Argument(
-            metavar="[EJECUCION]",
+            metavar="EJECUCION",
             help="Id de la ejecución (por omisión, la última completa; una interrumpida se "
             "muestra como incompleta, con sus equipos sin observar como error).",
         ),

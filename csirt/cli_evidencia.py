@@ -364,7 +364,7 @@ def verificar(
     alcance: Annotated[
         str | None,
         typer.Argument(
-            metavar="[INC|ID]",
+            metavar="INC|ID",
             help="Un incidente o una evidencia; sin él, todo el almacén de evidencia.",
         ),
     ] = None,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ipv6.modelo import Category, CheckResult, Status
-from pukara.errors import PukaraError
+from pukara.errors import PukaraError, UsageError
 from pukara.events import ECS_VERSION, format_timestamp, new_event_id, parse_timestamp, utc_now
 
 if TYPE_CHECKING:
@@ -52,6 +52,10 @@ _OUTCOME = {
 
 class RunNotFound(PukaraError):
     """No IPv6 run with that id (or none at all) in the store."""
+
+
+class BadRunId(UsageError):
+    """A run id the user gave names no stored run, or more than one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +249,22 @@ def load_run(store: Store, run_id: str | None = None, kind: str | None = None) -
     complete = len(results) == sum(head.counts.values())
     return Run(head.id, head.kind, head.started_at, head.finished_at, head.meta, head.counts,
                results, complete)  # fmt: skip
+
+
+def named_run(store: Store, run_id: str) -> Run:
+    """The run ``run_id`` names (its id or the start of it), or a :class:`BadRunId` naming
+    it and, when it is ambiguous, the runs it could be."""
+    try:
+        return load_run(store, run_id)
+    except RunNotFound:
+        found = [r.id for r in list_runs(store) if r.id.startswith(run_id)]
+        if not found:
+            raise BadRunId(f"ninguna corrida IPv6 guardada tiene el id «{run_id}»") from None
+        shown = ", ".join(found[:10]) + (f" y {len(found) - 10} más" if len(found) > 10 else "")
+        raise BadRunId(
+            f"el id «{run_id}» es el comienzo de más de una corrida IPv6 ({shown}): "
+            "escriba más caracteres"
+        ) from None
 
 
 def latest_before(store: Store, kind: str, until: str | None = None) -> Run | None:

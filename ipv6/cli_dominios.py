@@ -122,7 +122,7 @@ def dominios(
     nombres: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[DOMINIO...]", help="Dominios a revisar (se admiten IDN).", show_default=False
+            metavar="DOMINIOS", help="Dominios a revisar (se admiten IDN).", show_default=False
         ),
     ] = None,
     archivo: Annotated[
@@ -218,8 +218,8 @@ def dominios(
         reporter.finish()
     if dom.unanswered(results):
         where = f"el resolutor {resolutor}" if resolutor else "el resolutor del sistema"
-        message(f"Error: {where} no responde; ningún dominio se pudo revisar.", style="red",
-                quiet=silencioso)  # fmt: skip
+        # an error, not progress: shown even with --silencioso
+        message(f"Error: {where} no responde; no se pudo consultar ningún dominio.", style="red")
     run_id = new_event_id()
     meta = {"run_id": run_id, "resolver": resolutor, "started_at": started_at}
     try:

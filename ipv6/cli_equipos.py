@@ -79,7 +79,7 @@ def equipos(
     objetivos: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[SITIO|EQUIPO...]",
+            metavar="SEDES|EQUIPOS",
             help="Códigos de sede o nombres de equipo; sin ninguno, todos los equipos de red.",
             show_default=False,
         ),
@@ -100,7 +100,8 @@ def equipos(
         bool,
         typer.Option(
             "--sin-ssh",
-            help="Solo SNMP: D5 queda sin probar (exige SNMP y SSH por IPv6) y D6 no se prueba.",
+            help="Solo SNMP: D5 prueba solo SNMP por IPv6 (si no responde falla; si responde "
+            "queda sin probar, pues cumplir exige también SSH) y D6 queda sin probar.",
         ),
     ] = False,
     silencioso: SilenciosoOpt = False,

@@ -70,7 +70,7 @@ def informe(
     corrida: Annotated[
         str | None,
         typer.Argument(
-            metavar="[CORRIDA]",
+            metavar="CORRIDA",
             help="Id (o su comienzo) de una corrida guardada; sin él, la última de dominios.",
             show_default=False,
         ),
@@ -94,8 +94,9 @@ def informe(
     diagnóstico (equipos, servidores, plan de direccionamiento y servicios en Internet con
     los conteos asignado, alcanzable y operativo), pruebas (cada prueba y su resultado, con
     la evidencia de lo que no cumple) y el indicador «% de servicios de Internet en doble
-    pila» para el informe PEGE. Usa las corridas guardadas por ipv6 dominios, servidores y
-    equipos: la elegida y, de los demás tipos, la última que no sea posterior a ella.
+    pila» para el informe PEGE. Usa las corridas guardadas por ipv6 dominios, servidores,
+    equipos y plan verificar: la elegida y, de los demás tipos, la última que no sea
+    posterior a ella.
     """
     from ipv6 import informe as report
     from pukara.store import opened_store
@@ -121,14 +122,14 @@ def diff(
     corrida_a: Annotated[
         str | None,
         typer.Argument(
-            metavar="[CORRIDA_A]",
+            metavar="CORRIDA_A",
             show_default=False,
             help="La corrida anterior (o, sola, la nueva: se compara con la previa).",
         ),
     ] = None,
     corrida_b: Annotated[
         str | None,
-        typer.Argument(metavar="[CORRIDA_B]", show_default=False, help="La corrida nueva."),
+        typer.Argument(metavar="CORRIDA_B", show_default=False, help="La corrida nueva."),
     ] = None,
     tipo: Annotated[
         TipoCorrida | None,

@@ -146,7 +146,7 @@ def verificar(
     errors = sum(1 for f in findings if f["severity"] == "error")
     note = "" if sites is not None or sin_inventario else " (sin inventario: no se revisó P10)"
     message(
-        f"{count(len(entries), 'prefijo', 'prefijos')} revisados: "
+        f"{count(len(entries), 'prefijo revisado', 'prefijos revisados')}: "
         f"{count(errors, 'error', 'errores')}, "
         f"{count(len(findings) - errors, 'advertencia', 'advertencias')}{note}.",
         quiet=formato is not FormatoPlan.tabla,

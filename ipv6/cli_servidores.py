@@ -80,7 +80,7 @@ def servidores(
     alcance: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[SEDE|SERVIDOR...]",
+            metavar="SEDES|SERVIDORES",
             help="Códigos de sede o nombres de servidor; sin ninguno, todos los servidores.",
             show_default=False,
         ),

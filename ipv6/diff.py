@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ipv6.almacen import Run, RunNotFound, list_runs, load_run
+from ipv6.almacen import Run, list_runs, load_run, named_run
 from ipv6.modelo import CheckResult, Status
 from pukara.errors import PukaraError, UsageError
 
@@ -23,11 +23,11 @@ _RANK = {
 
 
 class NothingToCompare(PukaraError):
-    """Fewer than two runs stored, or runs of different kinds."""
+    """Fewer than two runs stored of the kind asked for."""
 
 
-class BadRunId(UsageError):
-    """A run id given to ``diff`` names no stored run, or more than one."""
+class DifferentKinds(UsageError):
+    """The two runs named are of different kinds: there is nothing to compare."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,21 +112,6 @@ def incomplete(run: Run) -> str | None:
             f"{number(counted)} resultados; los que faltan no son cambios reales")  # fmt: skip
 
 
-def _named(store: Store, run_id: str) -> Run:
-    """The run ``run_id`` names (its id or the start of it), or a usage error naming it."""
-    try:
-        return load_run(store, run_id)
-    except RunNotFound:
-        found = [r.id for r in list_runs(store) if r.id.startswith(run_id)]
-        if not found:
-            raise BadRunId(f"ninguna corrida IPv6 guardada tiene el id «{run_id}»") from None
-        shown = ", ".join(found[:10]) + (f" y {len(found) - 10} más" if len(found) > 10 else "")
-        raise BadRunId(
-            f"el id «{run_id}» es el comienzo de más de una corrida IPv6 ({shown}): "
-            "escriba más caracteres"
-        ) from None
-
-
 def in_time_order(a: Run, b: Run) -> bool:
     """Whether ``a`` is not newer than ``b`` (the order :func:`list_runs` keeps)."""
     return (a.finished_at, a.started_at, a.id) <= (b.finished_at, b.started_at, b.id)
@@ -138,18 +123,18 @@ def pick_runs(
     """The two runs to compare, older first: both named (in either order: they are put in
     time order), one named (and the run of its kind before it), or none (the newest run, of
     ``kind`` when given, and the one of the same kind before it). A named id that matches no
-    run, or several, is a :class:`BadRunId`."""
+    run, or several, is a :class:`~ipv6.almacen.BadRunId`."""
     if run_a and run_b:
-        older, newer = _named(store, run_a), _named(store, run_b)
+        older, newer = named_run(store, run_a), named_run(store, run_b)
         if not in_time_order(older, newer):
             older, newer = newer, older
         if older.kind != newer.kind:
-            raise NothingToCompare(
+            raise DifferentKinds(
                 f"las corridas {older.id} ({older.kind}) y {newer.id} ({newer.kind}) "
                 "no son del mismo tipo"
             )
         return older, newer
-    newer = _named(store, run_a) if run_a else load_run(store, None, kind)
+    newer = named_run(store, run_a) if run_a else load_run(store, None, kind)
     runs = [r.id for r in list_runs(store, newer.kind)]
     at = runs.index(newer.id)
     if at == 0:

@@ -19,7 +19,7 @@ from datetime import tzinfo
 from typing import TYPE_CHECKING, Any
 
 from ipv6 import indicador
-from ipv6.almacen import KIND_TEXT, KINDS, Run, latest_before, list_runs, load_run
+from ipv6.almacen import KIND_TEXT, KINDS, Run, latest_before, list_runs, load_run, named_run
 from ipv6.modelo import Category, CheckResult, Status
 from pukara.events import format_timestamp, parse_timestamp, utc_now
 
@@ -101,7 +101,7 @@ CSV_FIELDS = ["run_id", "kind", "subject", "check", "category", "status", "messa
 
 def _pick(store: Store, run_id: str | None) -> Run:
     if run_id is not None:
-        return load_run(store, run_id)
+        return named_run(store, run_id)
     if list_runs(store, "dominios"):
         return load_run(store, kind="dominios")
     return load_run(store)

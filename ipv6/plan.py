@@ -196,8 +196,13 @@ def _yaml_rows(text: str, origin: str) -> list[Entry]:
 
 
 def parse_plan(text: str, *, origin: str, yaml_format: bool) -> list[Entry]:
-    """The entries of a plan's text (CSV, or YAML when ``yaml_format``)."""
-    return _yaml_rows(text, origin) if yaml_format else _csv_rows(text, origin)
+    """The entries of a plan's text (CSV, or YAML when ``yaml_format``); a plan with no
+    prefix at all (only the header, an empty list) is a :class:`PlanError`."""
+    entries = _yaml_rows(text, origin) if yaml_format else _csv_rows(text, origin)
+    if not entries:
+        what = "la lista está vacía" if yaml_format else "solo tiene el encabezado"
+        raise PlanError(f"{origin}: el plan no tiene ningún prefijo ({what})")
+    return entries
 
 
 def read_plan(path: Path) -> list[Entry]:

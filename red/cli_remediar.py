@@ -83,7 +83,7 @@ def remediar(
     equipos: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[EQUIPOS|SEDES]...",
+            metavar="EQUIPOS|SEDES",
             help="Nombres de equipo o códigos de sede (o --todos).",
             show_default=False,
         ),

@@ -51,6 +51,10 @@ def test_a_resolver_that_does_not_answer_is_said_once_and_the_summary_agrees(
     # one row per domain that did not resolve, not twenty
     detail = out[out.index("Pruebas que no cumplen") :]
     assert detail.count("rree.test") == 1 and "todas" in detail
+    # --silencioso hides progress, never this error
+    _code, _out, err = run(capsys, *base, "ipv6", "dominios", "rree.test", "--resolutor", silent,
+                           "-q")  # fmt: skip
+    assert err.count(f"el resolutor {silent} no responde") == 1
 
 
 def test_the_resolver_takes_a_port_and_a_bad_value_is_exit_2(

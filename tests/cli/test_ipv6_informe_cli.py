@@ -58,9 +58,9 @@ def test_errors_are_spanish_messages_not_tracebacks(
     capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
 ) -> None:
     code, _, err = run(capsys, *db, "ipv6", "informe", "nada")
-    assert code == 1 and "ninguna corrida IPv6 guardada tiene el id nada" in err
+    assert code == 2 and "ninguna corrida IPv6 guardada tiene el id «nada»" in err
     code, _, err = run(capsys, *db, "ipv6", "diff", "srv-1", "dom-2")
-    assert code == 1 and "no son del mismo tipo" in err
+    assert code == 2 and "no son del mismo tipo" in err
     empty = ["--base-datos", str(tmp_path / "vacia.db")]
     code, _, err = run(capsys, *empty, "ipv6", "informe")
     assert code == 1 and "Traceback" not in err

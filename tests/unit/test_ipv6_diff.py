@@ -41,7 +41,7 @@ def test_pick_runs_defaults_to_the_last_two_of_a_kind(tmp_path: Path) -> None:
         older, newer = diff.pick_runs(store, None, None)
         assert (older.id, newer.id) == ("r0", "r2")
         assert [c.trend for c in diff.changes(older.results, newer.results)] == ["mejora"]
-        with pytest.raises(diff.NothingToCompare, match="mismo tipo"):
+        with pytest.raises(diff.DifferentKinds, match="mismo tipo"):
             diff.pick_runs(store, "r0", "r1")
         with pytest.raises(diff.NothingToCompare, match="anterior"):
             diff.pick_runs(store, "r1", None)

@@ -120,6 +120,18 @@ def test_csv_without_a_prefix_column_names_the_header_line() -> None:
         plan.parse_plan("# plan\nprefijo_x,tipo\n", origin="p.csv", yaml_format=False)
 
 
+@pytest.mark.parametrize(
+    ("text", "yaml_format", "what"),
+    [("prefix,kind,site,name\n", False, "solo tiene el encabezado"),
+     ("prefixes: []\n", True, "la lista está vacía")],
+)  # fmt: skip
+def test_a_plan_with_no_prefix_is_an_error_not_a_clean_pass(
+    text: str, yaml_format: bool, what: str
+) -> None:
+    with pytest.raises(plan.PlanError, match=f"no tiene ningún prefijo \\({what}\\)"):
+        plan.parse_plan(text, origin="p", yaml_format=yaml_format)
+
+
 def test_a_file_not_in_utf8_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "plan.csv"
     path.write_bytes(b"prefix,kind\n2800::/32,allocation\n\xff\n")
