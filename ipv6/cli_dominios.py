@@ -332,22 +332,25 @@ def _show(c1: CheckResult, results: list[CheckResult], formato: FormatoDominios,
             render(found, Formato.tabla, DETAIL_COLUMNS, title="Pruebas que no cumplen",
                    shown={**named, "status": lambda s: STATUS_SHOWN.get(s, s)})  # fmt: skip
     else:
-        render(_records(c1, results, run_id), Formato(formato.value), RECORD_COLUMNS)
+        render(_records(c1, results, run_id, c1.status.value == "pass"), Formato(formato.value),
+               RECORD_COLUMNS)  # fmt: skip
 
 
-def _records(c1: CheckResult, results: list[CheckResult], run_id: str | None
-             ) -> list[dict[str, Any]]:  # fmt: skip
+def _records(c1: CheckResult, results: list[CheckResult], run_id: str | None,
+             v6_ok: bool = True) -> list[dict[str, Any]]:  # fmt: skip
     """Every result as a record with the run's id (None when not stored) and its domain's
-    scores (``score.<categoría>``, ``score.total``; None where not measured, and for C1)."""
+    scores (``score.<categoría>``, ``score.total``; None where not measured, for C1, and,
+    as in the table, for the scores that need IPv6 when C1 did not pass)."""
     from ipv6.puntaje import scores
 
     by_subject = scores(results)
-    keys = [k for k in RECORD_COLUMNS if k.startswith("score.")]
+    keys = [k.removeprefix("score.") for k in RECORD_COLUMNS if k.startswith("score.")]
+    shown = [k for k in keys if v6_ok or k not in NEEDS_V6]
     out = []
     for r in [c1, *results]:
         row = by_subject.get(r.subject, {}) if r is not c1 else {}
         out.append({"run_id": run_id, **r.to_dict(),
-                    **{k: row.get(k.removeprefix("score.")) for k in keys}})  # fmt: skip
+                    **{f"score.{k}": row.get(k) if k in shown else None for k in keys}})  # fmt: skip
     return out
 
 

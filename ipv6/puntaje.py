@@ -21,6 +21,8 @@ VALUE = {Status.PASS: 1.0, Status.PARTIAL: 0.2, Status.FAIL: 0.0}
 # check id (or id prefix, the longest that matches wins) -> weight; anything else weighs 1
 CHECK_WEIGHT = {"W4": 2.0}
 WARN_ONLY = frozenset({"N3", "M3"})  # their worst status is a warning: never scored
+# not checks of a domain: the vantage self-test and the result of a name that is not a domain
+UNSCORED = frozenset({"C1", "IDNA"})
 MIN_GLOBAL_NS = 2
 NS_CAP = 50.0
 CATEGORIES = (Category.NAMESERVERS, Category.DNSSEC, Category.WEB, Category.MAIL)
@@ -52,7 +54,9 @@ def scores(results: Sequence[CheckResult]) -> dict[str, dict[str, float | None]]
     """subject -> {category value: score, "total": mean of the categories}."""
     by_subject: dict[str, list[CheckResult]] = {}
     for r in results:
-        by_subject.setdefault(r.subject, []).append(r)
+        scored = by_subject.setdefault(r.subject, [])  # every subject gets a row
+        if r.check not in UNSCORED:
+            scored.append(r)
     out: dict[str, dict[str, float | None]] = {}
     for subject, rs in by_subject.items():
         row: dict[str, float | None] = {

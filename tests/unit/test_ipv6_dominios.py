@@ -280,6 +280,14 @@ def test_scores() -> None:
     assert got["total"] == 35.0
 
 
+def test_a_name_that_is_not_a_domain_and_the_vantage_get_no_score() -> None:
+    bad = CheckResult("1.2.3.4", "IDNA", Status.FAIL, "", Category.NAMESERVERS, {})
+    c1 = CheckResult("punto-de-prueba", "C1", Status.FAIL, "", Category.NAMESERVERS, {})
+    got = puntaje.scores([bad, c1])
+    assert set(got) == {"1.2.3.4", "punto-de-prueba"}
+    assert all(v is None for row in got.values() for v in row.values())
+
+
 def test_warn_only_checks_never_count_and_w4_weighs_two() -> None:
     web = [_r("W3", Status.PASS, Category.WEB), _r("W4", Status.FAIL, Category.WEB),
            _r("W8", Status.WARN, Category.WEB)]  # fmt: skip
