@@ -6,6 +6,7 @@ import contextlib
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,12 @@ from lab.sites import LabSite
 from pukara.config import Settings, load_settings
 from pukara.store import SQLiteStore
 from tests.opensearch_cluster import OpenSearchCluster, runner_version, why_not
+
+# A test run started in the background by a shell without job control inherits SIGINT
+# ignored, and so would every pukara it starts (an ignored signal stays ignored across exec):
+# the Ctrl-C tests need it delivered. A handled signal is reset to the default at exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Sites of the test lab: indexes far from the demo lab's, so both can be up at once.
 TEST_SITES = [
