@@ -17,6 +17,24 @@ STATUS_SHOWN = {"pass": "cumple", "partial": "parcial", "warn": "advierte", "fai
                 "not-tested": "sin probar", "not-applicable": "no aplica", None: "—"}  # fmt: skip
 TREND_SHOWN = {"mejora": "mejora", "empeora": "empeora", "nuevo": "nueva", "desaparece":
                "ya no se prueba", "cambia": "cambia"}  # fmt: skip
+# the summary's words for each trend beyond mejora/empeora, shown only when some row has it
+_OTHER_TRENDS = (("nuevo", "nueva", "nuevas"), ("desaparece", "ya no se prueba", "ya no se prueban"),
+                 ("cambia", "cambia de otro modo", "cambian de otro modo"))  # fmt: skip
+
+
+def _diff_summary(trends: list[str]) -> str:
+    """«N cambios: x mejoran, y empeoran», and the other kinds of change when there are any,
+    so the counts add up to N."""
+    from pukara.formats import number
+
+    better, worse = trends.count("mejora"), trends.count("empeora")
+    head = (f"{number(len(trends))} cambio{'' if len(trends) == 1 else 's'}: "
+            f"{number(better)} mejoran, {number(worse)} empeoran")  # fmt: skip
+    rest = [f"{number(n)} {one if n == 1 else many}" for trend, one, many in _OTHER_TRENDS
+            if (n := trends.count(trend))]  # fmt: skip
+    return head + "".join(f", {part}" for part in rest) + "."
+
+
 DIFF_COLUMNS = {"subject": "Sujeto", "check": "Prueba", "before": "Antes", "after": "Ahora",
                 "trend": "Cambio", "message": "Detalle"}  # fmt: skip
 
@@ -95,8 +113,8 @@ def informe(
     los conteos asignado, alcanzable y operativo), pruebas (cada prueba y su resultado, con
     la evidencia de lo que no cumple) y el indicador «% de servicios de Internet en doble
     pila» para el informe PEGE. Usa las corridas guardadas por ipv6 dominios, servidores,
-    equipos y plan verificar: la elegida y, de los demás tipos, la última que no sea
-    posterior a ella.
+    equipos y plan verificar: sin CORRIDA, la última de cada tipo; con ella, esa y, de los
+    demás tipos, la última que no sea posterior a ella (el informe tal como estaba).
     """
     from ipv6 import informe as report
     from pukara.store import opened_store
@@ -163,9 +181,7 @@ def diff(
         render(rows, formato, DIFF_COLUMNS, title=f"Cambios de {older.id} a {newer.id}",
                shown={"before": STATUS_SHOWN.get, "after": STATUS_SHOWN.get,
                       "trend": TREND_SHOWN.get})  # fmt: skip
-        better = sum(r["trend"] == "mejora" for r in rows)
-        worse = sum(r["trend"] == "empeora" for r in rows)
-        message(f"{number(len(rows))} cambios: {number(better)} mejoran, {number(worse)} empeoran.")
+        message(_diff_summary([r["trend"] for r in rows]))
     else:
         render(rows, formato, DIFF_COLUMNS)
     for subjects, side, run in ((found.only_older, "A", older), (found.only_newer, "B", newer)):

@@ -225,11 +225,14 @@ def _services(run: Run | None) -> dict[str, Any] | None:
 
 
 def build(store: Store, run_id: str | None = None) -> dict[str, Any]:
-    """The report's data: raw values, JSON-able."""
+    """The report's data: raw values, JSON-able. With ``run_id``, that run and, of the other
+    kinds, the newest not later than it (the report as it stood then); without, the newest
+    run of each kind."""
     main = _pick(store, run_id)
+    until = main.finished_at if run_id is not None else None
     runs: dict[str, Run | None] = {}
     for kind in KINDS:
-        runs[kind] = main if main.kind == kind else latest_before(store, kind, main.finished_at)
+        runs[kind] = main if main.kind == kind else latest_before(store, kind, until)
     domains = runs["dominios"]
     return {
         "generated_at": format_timestamp(utc_now()),

@@ -54,6 +54,15 @@ def test_diff_defaults_to_the_last_two_runs(
     assert code == 1 and "anterior a srv-1" in err
 
 
+def test_the_diff_summary_adds_up_to_the_number_of_changes() -> None:
+    from ipv6.cli_informe import _diff_summary
+
+    assert _diff_summary(["mejora", "empeora", "empeora"]) == "3 cambios: 1 mejoran, 2 empeoran."
+    assert _diff_summary(["cambia", "nuevo", "desaparece", "desaparece"]) == (
+        "4 cambios: 0 mejoran, 0 empeoran, 1 nueva, 2 ya no se prueban, 1 cambia de otro modo."
+    )
+
+
 def test_errors_are_spanish_messages_not_tracebacks(
     capsys: pytest.CaptureFixture[str], db: list[str], tmp_path: Path
 ) -> None:

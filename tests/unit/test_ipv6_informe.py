@@ -35,6 +35,23 @@ def test_report_data_takes_the_run_and_the_newest_of_each_other_kind(tmp_path: P
         assert early["diagnostico"]["equipos"] is None and early["indicador"] is None
 
 
+def test_without_an_id_a_run_newer_than_the_last_domains_run_is_in_the_report(
+    tmp_path: Path,
+) -> None:
+    from ipv6 import almacen
+    from ipv6.modelo import Category, CheckResult, Status
+
+    with SQLiteStore(tmp_path / "a.db") as store:
+        seed(store)  # its last domains run ends at 12:00
+        later = CheckResult("gw-x", "D1", Status.PASS, "", Category.DEVICE, {})
+        almacen.save_run(store, "equipos", [later],
+                         {"run_id": "equ-2", "finished_at": "2026-12-01T13:00:00Z"})  # fmt: skip
+        data = informe.build(store)
+        assert data["run"]["id"] == "dom-2"
+        assert data["diagnostico"]["equipos"]["run"]["id"] == "equ-2"
+        assert informe.build(store, "dom-2")["diagnostico"]["equipos"]["run"]["id"] == "equ-1"
+
+
 def test_html_follows_the_plan_sections_escapes_and_formats(tmp_path: Path) -> None:
     with SQLiteStore(tmp_path / "a.db") as store:
         seed(store)
