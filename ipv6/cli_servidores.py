@@ -45,6 +45,22 @@ Ejemplos:
 """
 
 
+def _detail_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The table's «Pruebas que no cumplen»: a server that could not be read is one row
+    («todas», with the reason), not four (JSON and CSV keep every result)."""
+    out: list[dict[str, Any]] = []
+    by_subject: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_subject.setdefault(row["host.name"], []).append(row)
+    for subject_rows in by_subject.values():
+        shown = [r for r in subject_rows if r["status"] != "pass"]
+        same = len({r["message"] for r in shown}) == 1
+        unread = len(shown) == len(subject_rows) > 1 and same and all(
+            r["status"] == "not-tested" for r in shown)  # fmt: skip
+        out.extend([{**shown[0], "check": "todas"}] if unread else shown)
+    return out
+
+
 def _summary(reports: list[ServerReport]) -> list[dict[str, Any]]:
     return [
         {"host.name": r.name, "site": r.site, "address": r.address,
@@ -144,7 +160,7 @@ def servidores(
         typer.echo(records_junit("pukara ipv6 servidores", rows, errors), nl=False)
     elif formato is FormatoServidores.tabla:
         render(_summary(reports), Formato.tabla, SUMMARY_COLUMNS, title="IPv6 en servidores")
-        found = [r for r in rows if r["status"] != "pass"]
+        found = _detail_rows(rows)
         if found:
             render(found, Formato.tabla, DETAIL_COLUMNS, title="Pruebas que no cumplen",
                    shown={"status": lambda s: STATUS_SHOWN.get(s, s)})  # fmt: skip

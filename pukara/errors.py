@@ -218,6 +218,7 @@ _REMOTE_TEXT = (
     ("connection reset", "el equipo cortó la conexión"),
     ("connection closed", "el equipo cerró la conexión"),
     ("failed to connect to the host", "no se pudo conectar con el equipo"),
+    ("data could not be sent to remote host", "no se pudo conectar por SSH con el equipo"),
 )
 
 

@@ -79,6 +79,9 @@ def test_junit_and_table(capsys: pytest.CaptureFixture[str], db: list[str]) -> N
     code, out, err = run(capsys, *db, "ipv6", "servidores")
     assert code == 3 and "sin probar" in out and "S4" in out
     assert "2 servidores no se pudieron revisar" in err
+    # a server that could not be read is one row of the detail, not four
+    detail = out[out.index("Pruebas que no cumplen") :]
+    assert detail.count("srv-a") == 1 and "todas" in detail
 
 
 def test_an_inventory_without_servers_is_a_usage_error(

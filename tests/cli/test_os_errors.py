@@ -152,6 +152,11 @@ def test_ansible_failed_to_connect_is_explained() -> None:
     )
     assert remote_reason("Permission denied (publickey).").startswith("el equipo rechazó")
     assert remote_reason("algo nuevo") == "algo nuevo"
+    sent = (
+        'Data could not be sent to remote host "198.19.0.41". Make sure this host can be '
+        "reached over ssh: ssh: connect to host 198.19.0.41 port 22: Invalid argument"
+    )
+    assert remote_reason(sent).startswith("no se pudo conectar por SSH con el equipo (Data")
     assert ansible_status_label("timeout") == "por tiempo agotado (timeout)"
 
 
