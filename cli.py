@@ -216,8 +216,18 @@ def _stop_on_sigterm() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; map every error to a Spanish message and an exit code."""
-    return _main(argv)[0]
+    """Run the CLI; map every error to a Spanish message and an exit code. The caller's
+    Ctrl-C and SIGTERM handlers come back afterwards (a command ignores both while it says it
+    was interrupted, and a caller in the same process goes on living)."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _main(argv)[0]
+    finally:
+        if main_thread:
+            for sig, handler in saved.items():
+                if handler is not None:  # None: set outside Python, nothing to put back
+                    signal.signal(sig, handler)
 
 
 def _main(argv: list[str] | None) -> tuple[int, bool]:

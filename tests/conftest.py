@@ -38,6 +38,17 @@ TEST_SITES = [
 
 
 @pytest.fixture(autouse=True)
+def _signals_kept() -> Iterator[None]:
+    """No test leaves Ctrl-C or SIGTERM handled otherwise for the tests after it (every
+    process a later test starts would inherit an ignored signal)."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        if handler is not None:
+            signal.signal(sig, handler)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the developer's config, credentials or database."""
     for key in list(os.environ):

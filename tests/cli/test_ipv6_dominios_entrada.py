@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import signal
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -162,7 +163,10 @@ def test_ctrl_c_after_the_save_says_the_run_was_kept(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli_dominios, "_show", interrupted)  # Ctrl-C while the table prints
+    before = signal.getsignal(signal.SIGINT)
     code, _, err = run(capsys, *base, "ipv6", "dominios", "rree.test", "--resolutor", silent)
+    # main() gives the caller its Ctrl-C back (the tests after this one need it)
+    assert signal.getsignal(signal.SIGINT) is before is not signal.SIG_IGN
     with opened_store(load_settings({"db": tmp_path / "p.db"}, environ={})) as store:
         stored = load_run(store, kind="dominios")
     assert code == 130 and "Interrumpido." in err
